@@ -1,0 +1,297 @@
+"""The async client: one WebSocket, calls, events, reconnect and resume.
+
+    async with Client(ws_url, credentials) as client:
+        thread = await client.call("threads.open", ThreadsOpenParams(...))
+        await client.send(thread.id, envelope)
+        async for event in client.events():
+            ...
+
+After a drop the client reconnects with back-off, resumes from the last
+durable event it received (no event is lost or repeated) and sends again
+every ``messages.send`` that was not acknowledged (the server stores each
+``client_msg_id`` once). Other calls in flight fail with ``Disconnected``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from clients.errors import AuthError, CallError, CarehubError, Disconnected
+from clients.http import Credentials
+from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL, Codec, encode, to_raw
+from protocol.errors import CloseCode, DecodeError, should_reconnect
+from protocol.frames import Call, Error, Event, Hello, Ping, Pong, Result, Welcome
+from protocol.methods import SendParams, SendResult
+
+__all__ = ["Client", "ClientEvent"]
+
+_AUTH_CLOSES = {CloseCode.UNAUTHORIZED, CloseCode.TOKEN_REVOKED}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    type: str
+    data: Any  # the event's Struct (see protocol.events), raw for unknown types
+    seq: int | None = None
+
+
+@dataclass
+class _Pending:
+    method: str
+    params: msgspec.Raw
+    future: asyncio.Future[Any]
+    retry: bool  # send again after a reconnect (idempotent calls only)
+    frame: bytes = b""
+
+
+@dataclass
+class _Stats:
+    reconnects: int = 0
+    resent: int = 0
+    duplicates_dropped: int = 0
+    closes: list[int] = field(default_factory=list)
+
+
+class Client:
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        *,
+        resume_from: int | None = None,
+        reconnect: bool = True,
+        max_frame_bytes: int = 1024 * 1024,
+    ) -> None:
+        self.url = url
+        self.credentials = credentials
+        self.cursor = resume_from  # seq of the newest durable event received
+        self.reconnect = reconnect
+        self.welcome: Welcome | None = None
+        self.stats = _Stats()
+        self._codec = Codec(max_frame_bytes)
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._events: asyncio.Queue[ClientEvent | CarehubError] = asyncio.Queue()
+        self._ws: ClientConnection | None = None
+        self._connected = asyncio.Event()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._failure: CarehubError | None = None
+
+    async def __aenter__(self) -> Client:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    @property
+    def user_id(self) -> int:
+        return self.credentials.user_id
+
+    async def connect(self) -> Welcome:
+        """Connect and say hello; raises if the first attempt is refused."""
+        self._ws, self.welcome = await self._open()
+        self._connected.set()
+        self._supervisor = asyncio.create_task(self._supervise(), name="carehub-client")
+        return self.welcome
+
+    async def close(self) -> None:
+        self.reconnect = False
+        if self._ws is not None:
+            await self._ws.close()
+        if self._supervisor is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+        self._fail_all(Disconnected(CloseCode.NORMAL, "closed by the client"))
+
+    async def call(self, method: str, params: Any = None, *, timeout: float = 30.0) -> Any:
+        """Call ``method`` and return its typed result; raise ``CallError`` if refused."""
+        return await self._call(method, params, retry=False, timeout=timeout)
+
+    async def send(
+        self,
+        thread: int,
+        envelope: bytes,
+        *,
+        kind: str = "text",
+        reason: str | None = None,
+        reply_allowed: bool = True,
+        client_msg_id: str | None = None,
+        timeout: float = 60.0,
+    ) -> SendResult:
+        """Send a message; survives reconnects (retried with the same client_msg_id)."""
+        params = SendParams(
+            thread=thread,
+            client_msg_id=client_msg_id or uuid.uuid4().hex,
+            envelope=envelope,
+            kind=kind,
+            reason=reason,
+            reply_allowed=reply_allowed,
+        )
+        result: SendResult = await self._call("messages.send", params, retry=True, timeout=timeout)
+        return result
+
+    async def events(self) -> AsyncIterator[ClientEvent]:
+        """Pushed events, durable ones in seq order and each once."""
+        while True:
+            item = await self._events.get()
+            if isinstance(item, CarehubError):
+                raise item
+            yield item
+
+    async def next_event(self, *types: str, timeout: float = 10.0) -> ClientEvent:
+        """The next event of one of ``types`` (any type if none), skipping others."""
+        async with asyncio.timeout(timeout):
+            async for event in self.events():
+                if not types or event.type in types:
+                    return event
+        raise AssertionError("unreachable")
+
+    async def _call(self, method: str, params: Any, *, retry: bool, timeout: float) -> Any:
+        if self._failure is not None:
+            raise self._failure
+        call_id = next(self._ids)
+        raw = to_raw(params if params is not None else {})
+        pending = _Pending(method, raw, asyncio.get_running_loop().create_future(), retry)
+        pending.frame = encode(Call(id=call_id, method=method, params=raw))
+        self._pending[call_id] = pending
+        try:
+            if self._connected.is_set() and self._ws is not None:
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await self._ws.send(pending.frame)
+            async with asyncio.timeout(timeout):
+                return await pending.future
+        finally:
+            self._pending.pop(call_id, None)
+
+    async def _open(self) -> tuple[ClientConnection, Welcome]:
+        ws = await connect(
+            self.url,
+            subprotocols=[websockets.Subprotocol(SUBPROTOCOL)],
+            max_size=self._codec.max_frame_bytes,
+            ping_interval=None,  # the protocol's own heartbeat keeps the link alive
+            open_timeout=10,
+        )
+        hello = Hello(
+            versions=list(PROTOCOL_VERSIONS),
+            token=self.credentials.token,
+            device=self.credentials.device_id,
+            resume_from=self.cursor,
+            client="carehub-py/0.1",
+        )
+        await ws.send(encode(hello))
+        try:
+            first = await ws.recv()
+        except websockets.ConnectionClosed as closed:
+            raise self._closed_error(closed) from None
+        frame = self._codec.decode_server(first if isinstance(first, bytes) else first.encode())
+        if not isinstance(frame, Welcome):
+            await ws.close()
+            raise CarehubError(f"expected welcome, got {type(frame).__name__}")
+        if self.cursor is None:
+            self.cursor = frame.cursor
+        return ws, frame
+
+    def _closed_error(self, closed: websockets.ConnectionClosed) -> CarehubError:
+        code = closed.rcvd.code if closed.rcvd else None
+        reason = closed.rcvd.reason if closed.rcvd else ""
+        if code in _AUTH_CLOSES:
+            return AuthError(f"{CloseCode(code).name.lower()}: {reason}")
+        return Disconnected(code, reason)
+
+    async def _supervise(self) -> None:
+        attempt = 0
+        while True:
+            assert self._ws is not None
+            error = await self._read(self._ws)
+            self._connected.clear()
+            code = error.code if isinstance(error, Disconnected) else None
+            self.stats.closes.append(code or 0)
+            if not self.reconnect or isinstance(error, AuthError) or (
+                code is not None and not should_reconnect(code)
+            ):
+                self._fail_all(error)
+                return
+            self._fail_pending(lambda p: not p.retry, error)
+            while True:
+                attempt += 1
+                await asyncio.sleep(min(5.0, 0.05 * 2 ** min(attempt, 7)) * random.uniform(0.5, 1.0))
+                try:
+                    self._ws, self.welcome = await self._open()
+                    break
+                except AuthError as refused:
+                    self._fail_all(refused)
+                    return
+                except (OSError, CarehubError, websockets.WebSocketException, TimeoutError):
+                    continue
+            attempt = 0
+            self.stats.reconnects += 1
+            self._connected.set()
+            for pending in list(self._pending.values()):
+                self.stats.resent += 1
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await self._ws.send(pending.frame)
+
+    async def _read(self, ws: ClientConnection) -> CarehubError:
+        """Handle frames until the socket closes; return why it closed."""
+        silence = 2.5 * (self.welcome.heartbeat_ms / 1000 if self.welcome else 30)
+        while True:
+            try:
+                data = await asyncio.wait_for(ws.recv(), timeout=silence)
+            except TimeoutError:
+                await ws.close(CloseCode.HEARTBEAT_TIMEOUT, "server silent")
+                return Disconnected(CloseCode.HEARTBEAT_TIMEOUT, "server silent")
+            except websockets.ConnectionClosed as closed:
+                return self._closed_error(closed)
+            try:
+                frame = self._codec.decode_server(data if isinstance(data, bytes) else data.encode())
+            except DecodeError:
+                continue  # a newer server's frame we cannot read; ignore it
+            await self._dispatch(ws, frame)
+
+    async def _dispatch(self, ws: ClientConnection, frame: Any) -> None:
+        if isinstance(frame, Result | Error):
+            pending = self._pending.get(frame.id) if frame.id is not None else None
+            if pending is None or pending.future.done():
+                return
+            if isinstance(frame, Error):
+                pending.future.set_exception(CallError(frame.code, frame.message, frame.details))
+            else:
+                try:
+                    pending.future.set_result(self._codec.decode_result(pending.method, frame.value))
+                except DecodeError as exc:
+                    pending.future.set_exception(CarehubError(f"unreadable result: {exc}"))
+        elif isinstance(frame, Event):
+            if frame.seq is not None:
+                if self.cursor is not None and frame.seq <= self.cursor:
+                    self.stats.duplicates_dropped += 1
+                    return
+                self.cursor = frame.seq
+            with contextlib.suppress(DecodeError):
+                data = self._codec.decode_event(frame.type, frame.data)
+                self._events.put_nowait(ClientEvent(frame.type, data, frame.seq))
+        elif isinstance(frame, Ping):
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await ws.send(encode(Pong(ts=frame.ts)))
+
+    def _fail_pending(self, which: Any, error: CarehubError) -> None:
+        for pending in list(self._pending.values()):
+            if which(pending) and not pending.future.done():
+                pending.future.set_exception(error)
+
+    def _fail_all(self, error: CarehubError) -> None:
+        if self._failure is None:
+            self._failure = error
+            self._events.put_nowait(error)
+        self._fail_pending(lambda _: True, error)

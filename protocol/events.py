@@ -1,0 +1,71 @@
+"""The data carried by each ``event`` type.
+
+Durable events (stored, carry a ``seq``, replayed on resume): ``message.new``,
+``receipt``, ``thread.updated``. Ephemeral events (no ``seq``): ``presence``,
+``typing``, ``notify``, ``sync.reset``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec import Struct
+
+from protocol.model import MessageData, PresenceStatus, ThreadInfo
+
+__all__ = [
+    "DURABLE_EVENTS",
+    "EVENTS",
+    "Notify",
+    "PresenceChanged",
+    "ReceiptUpdated",
+    "SyncReset",
+    "TypingChanged",
+]
+
+
+class ReceiptUpdated(Struct):
+    thread: int
+    user: int
+    delivered_seq: int
+    read_seq: int
+
+
+class PresenceChanged(Struct, omit_defaults=True):
+    user: int
+    status: PresenceStatus
+    last_seen: int | None = None
+
+
+class TypingChanged(Struct):
+    thread: int
+    user: int
+    active: bool
+
+
+class Notify(Struct, omit_defaults=True):
+    """A popup for a foreground session: a new message and the unread count."""
+
+    thread: int
+    sender: int = msgspec.field(name="from")
+    unread: int = 0
+    reason: str | None = None
+
+
+class SyncReset(Struct):
+    """The resume cursor is past retention: reload threads and history, then
+    continue from ``cursor``."""
+
+    cursor: int
+
+
+EVENTS: dict[str, type[Struct]] = {
+    "message.new": MessageData,
+    "receipt": ReceiptUpdated,
+    "thread.updated": ThreadInfo,
+    "presence": PresenceChanged,
+    "typing": TypingChanged,
+    "notify": Notify,
+    "sync.reset": SyncReset,
+}
+
+DURABLE_EVENTS = frozenset({"message.new", "receipt", "thread.updated"})

@@ -1,0 +1,122 @@
+"""Parameters and results of every method callable with a ``call`` frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+from protocol.model import ClientMsgId, MessageData, PresenceStatus, ThreadInfo, ThreadKind
+
+__all__ = [
+    "METHODS",
+    "Empty",
+    "HistoryParams",
+    "HistoryResult",
+    "MethodSpec",
+    "PresenceEntry",
+    "PresenceListResult",
+    "PresenceSetParams",
+    "ReceiptParams",
+    "SendParams",
+    "SendResult",
+    "ThreadsListResult",
+    "ThreadsOpenParams",
+    "TypingParams",
+]
+
+Seq = Annotated[int, Meta(ge=0)]
+Id = Annotated[int, Meta(ge=1)]
+Kind = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_.]+$")]
+
+
+class Empty(Struct):
+    pass
+
+
+class ThreadsOpenParams(Struct):
+    """Open a thread with ``members`` (the caller is added). Opening a two-person
+    thread that already exists returns the existing one."""
+
+    kind: ThreadKind
+    members: Annotated[list[Id], Meta(min_length=1, max_length=256)]
+
+
+class ThreadsListResult(Struct):
+    threads: list[ThreadInfo]
+
+
+class SendParams(Struct, omit_defaults=True):
+    thread: Id
+    client_msg_id: ClientMsgId
+    envelope: bytes
+    kind: Kind = "text"
+    reason: Kind | None = None
+    reply_allowed: bool = True
+
+
+class SendResult(Struct):
+    message_id: int
+    thread_seq: int
+    sent_at: int
+    duplicate: bool = False  # True when client_msg_id was already stored
+
+
+class HistoryParams(Struct, omit_defaults=True):
+    """Messages of a thread, newest first, older than ``before_seq`` if given."""
+
+    thread: Id
+    before_seq: Seq | None = None
+    limit: Annotated[int, Meta(ge=1, le=200)] = 50
+
+
+class HistoryResult(Struct):
+    messages: list[MessageData]
+    has_more: bool
+
+
+class ReceiptParams(Struct):
+    """Mark every message of ``thread`` up to ``seq`` delivered (or read)."""
+
+    thread: Id
+    seq: Annotated[int, Meta(ge=1)]
+
+
+class PresenceSetParams(Struct):
+    status: PresenceStatus
+    foreground: bool = False  # this session shows popups (``notify`` events)
+
+
+class PresenceEntry(Struct, omit_defaults=True):
+    user: int
+    status: PresenceStatus
+    last_seen: int | None = None
+
+
+class PresenceListResult(Struct):
+    contacts: list[PresenceEntry]
+
+
+class TypingParams(Struct):
+    thread: Id
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MethodSpec:
+    params: type[Struct]
+    result: type[Struct]
+
+
+METHODS: dict[str, MethodSpec] = {
+    "threads.open": MethodSpec(ThreadsOpenParams, ThreadInfo),
+    "threads.list": MethodSpec(Empty, ThreadsListResult),
+    "messages.send": MethodSpec(SendParams, SendResult),
+    "messages.history": MethodSpec(HistoryParams, HistoryResult),
+    "receipts.delivered": MethodSpec(ReceiptParams, Empty),
+    "receipts.read": MethodSpec(ReceiptParams, Empty),
+    "presence.set": MethodSpec(PresenceSetParams, Empty),
+    "presence.list": MethodSpec(Empty, PresenceListResult),
+    "typing": MethodSpec(TypingParams, Empty),
+}

@@ -1,0 +1,75 @@
+"""Shared vocabulary: roles, thread kinds and the records both ends exchange."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+__all__ = [
+    "ClientMsgId",
+    "Member",
+    "MessageData",
+    "PresenceStatus",
+    "Role",
+    "ThreadInfo",
+    "ThreadKind",
+]
+
+
+class Role(StrEnum):
+    PATIENT = "patient"
+    PRACTITIONER = "practitioner"
+    ASSISTANT = "assistant"
+    BOT = "bot"
+    ADMIN = "admin"
+
+
+class ThreadKind(StrEnum):
+    PATIENT_PRACTITIONER = "patient_practitioner"
+    PRACTITIONER_PRACTITIONER = "practitioner_practitioner"
+    GROUP = "group"
+
+
+class PresenceStatus(StrEnum):
+    ONLINE = "online"
+    AWAY = "away"
+    OFFLINE = "offline"
+
+
+ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class Member(Struct, omit_defaults=True):
+    user: int
+    role: Role
+    name: str
+
+
+class MessageData(Struct, omit_defaults=True):
+    """A stored message as a recipient sees it. ``envelope`` is opaque ciphertext."""
+
+    id: int
+    thread: int
+    seq: int  # position in the thread
+    sender: int
+    sender_device: int
+    client_msg_id: str
+    kind: str
+    envelope: bytes
+    sent_at: int
+    reply_allowed: bool = True
+    reason: str | None = None
+
+
+class ThreadInfo(Struct, omit_defaults=True):
+    id: int
+    kind: ThreadKind
+    members: list[Member]
+    created_by: int
+    created_at: int
+    last_seq: int = 0
+    read_seq: int = 0  # the caller's own receipts
+    delivered_seq: int = 0
+    unread: int = 0

@@ -1,0 +1,1 @@
+"""carehub server: the Starlette app, hub, broker, policy and RPC handlers."""

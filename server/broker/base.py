@@ -1,0 +1,42 @@
+"""The broker interface: how a node hands a pushed frame to every node that
+holds a recipient's connection.
+
+Delivery contract: best-effort and at-most-once. A broker preserves the order
+of ``publish`` calls from one node, may drop deliveries while it is degraded,
+and never blocks a publisher on a slow subscriber. Durable events are also in
+the store, so a client that misses one recovers it by resuming from its
+cursor; ephemeral ones (presence, typing, popups) are simply lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import msgspec
+
+__all__ = ["Broker", "Delivery", "DeliveryHandler"]
+
+
+class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
+    """A frame for some users' connections, encoded once for all of them."""
+
+    recipients: list[int]
+    frame: bytes
+    seq: int | None = None  # durable events: the stream position
+    exclude_session: str | None = None  # the sending connection already knows
+    foreground_only: bool = False  # popups go to foreground sessions only
+    thread_changed: int | None = None  # a thread whose membership caches are stale
+
+
+DeliveryHandler = Callable[[Delivery], None]
+
+
+class Broker(Protocol):
+    async def start(self, handler: DeliveryHandler) -> None:
+        """Begin handing deliveries for this node's users to ``handler``."""
+
+    async def publish(self, delivery: Delivery) -> None:
+        """Send ``delivery`` to every node that holds one of its recipients."""
+
+    async def stop(self) -> None: ...

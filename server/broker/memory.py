@@ -1,0 +1,22 @@
+"""The single-process broker: a publish is a direct hand-off to the hub."""
+
+from __future__ import annotations
+
+from server.broker.base import Delivery, DeliveryHandler
+
+__all__ = ["MemoryBroker"]
+
+
+class MemoryBroker:
+    def __init__(self) -> None:
+        self._handler: DeliveryHandler | None = None
+
+    async def start(self, handler: DeliveryHandler) -> None:
+        self._handler = handler
+
+    async def publish(self, delivery: Delivery) -> None:
+        if self._handler is not None:
+            self._handler(delivery)
+
+    async def stop(self) -> None:
+        self._handler = None

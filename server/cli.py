@@ -1,0 +1,115 @@
+"""The ``carehub`` command: serve, migrate, schema, user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from typing import Any
+
+from server.settings import Settings, SettingsError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carehub", description="carehub messaging hub")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server (uvicorn)")
+    serve.add_argument("--db", help="database URL (default: SQLite file carehub.db)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--no-migrate", dest="migrate", action="store_false", default=None)
+    serve.add_argument("--log-level", default="info")
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--db")
+
+    commands.add_parser("schema", help="print the JSON Schema of the wire protocol")
+
+    user = commands.add_parser("user", help="create a user of any role (admin task)")
+    user.add_argument("--db")
+    user.add_argument("username")
+    user.add_argument("--name", required=True)
+    user.add_argument("--role", required=True, choices=["patient", "practitioner", "assistant", "bot", "admin"])
+    user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.load(
+            {k: getattr(args, k, None) for k in ("db", "host", "port", "migrate")}
+        )
+    except SettingsError as exc:
+        print(f"carehub: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return _serve(settings, args.log_level)
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print(f"schema up to date: {settings.db}")
+        return 0
+    if args.command == "schema":
+        from protocol.schema import json_schema
+
+        json.dump(json_schema(), sys.stdout, indent=2)
+        print()
+        return 0
+    return asyncio.run(_create_user(settings, args))
+
+
+def _serve(settings: Settings, log_level: str) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        ws_max_size=settings.ws_max_bytes,
+        ws_ping_interval=None,  # the protocol has its own heartbeat
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+async def _migrate(settings: Settings) -> None:
+    from storage import Store
+
+    store = Store(settings.db)
+    try:
+        await store.db.migrate()
+    finally:
+        await store.close()
+
+
+async def _create_user(settings: Settings, args: Any) -> int:
+    from server.auth import hash_password
+    from server.clock import Clock
+    from storage import Conflict, Store
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    if not password or len(password) < 8:
+        print("carehub: give a password of 8+ characters on stdin (--password-stdin)", file=sys.stderr)
+        return 2
+    store = Store(settings.db)
+    try:
+        await store.db.migrate()
+        user = await store.accounts.create_user(
+            args.username, args.name, args.role, await hash_password(password), Clock().ms()
+        )
+    except Conflict as exc:
+        print(f"carehub: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(json.dumps({"id": user.id, "username": user.username, "role": user.role}))
+    return 0

@@ -1,0 +1,117 @@
+"""One device's live session: who it is, and a bounded queue of frames to send.
+
+Frames are queued as bytes already encoded (the same bytes for every
+recipient). Live pushes never wait: when the queue is over its byte budget the
+connection is closed with ``SLOW_CONSUMER`` and the client resumes from its
+cursor, so a slow reader cannot grow the server's memory. Durable events that
+arrive while the session is replaying its backlog are held, then sent after
+the backlog in seq order, each seq at most once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from time import monotonic
+
+from protocol.errors import CloseCode
+from protocol.model import PresenceStatus, Role
+from server.ratelimit import TokenBucket
+
+__all__ = ["Connection"]
+
+
+class Connection:
+    def __init__(
+        self,
+        *,
+        session: str,
+        user_id: int,
+        device_id: int,
+        role: Role,
+        queue_bytes: int,
+        calls: TokenBucket,
+        sends: TokenBucket,
+    ) -> None:
+        self.session = session
+        self.user_id = user_id
+        self.device_id = device_id
+        self.role = role
+        self.calls = calls
+        self.sends = sends
+        self.status = PresenceStatus.ONLINE
+        self.foreground = False
+        self.last_received = monotonic()
+        self.last_seq = 0  # newest durable event sent
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._queue_bytes = queue_bytes
+        self._frames: deque[bytes] = deque()
+        self._queued = 0
+        self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._held: list[tuple[int, bytes]] | None = []  # None once live
+
+    @property
+    def closing(self) -> bool:
+        return self.close_code is not None
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame without waiting; overflow closes the connection."""
+        if self.closing:
+            return
+        if self._queued + len(frame) > self._queue_bytes:
+            self.close(CloseCode.SLOW_CONSUMER, "send queue overflow: resume from your cursor")
+            return
+        self._frames.append(frame)
+        self._queued += len(frame)
+        self._wakeup.set()
+
+    async def send_paced(self, frame: bytes) -> None:
+        """Queue a frame, first waiting for room (for backlogs we produce)."""
+        while not self.closing and self._queued and self._queued + len(frame) > self._queue_bytes:
+            self._drained.clear()
+            await self._drained.wait()
+        self.send(frame)
+
+    def push_event(self, seq: int, frame: bytes) -> None:
+        """Queue a durable event, or hold it while the backlog is replayed."""
+        if self._held is not None:
+            self._held.append((seq, frame))
+        elif seq > self.last_seq:
+            self.last_seq = seq
+            self.send(frame)
+
+    def go_live(self) -> None:
+        """The backlog up to ``last_seq`` is queued: release what was held."""
+        held, self._held = self._held or [], None
+        for seq, frame in sorted(held, key=lambda item: item[0]):
+            self.push_event(seq, frame)
+
+    def close(self, code: int, reason: str = "") -> None:
+        if not self.closing:
+            self.close_code, self.close_reason = code, reason
+            self._frames.clear()
+            self._wakeup.set()
+            self._drained.set()
+            self._closed.set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def next_frames(self) -> list[bytes]:
+        """Wait for queued frames and take them all (empty once closing)."""
+        while not self._frames and not self.closing:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if self.closing:
+            return []
+        frames = list(self._frames)
+        self._frames.clear()
+        return frames
+
+    def sent(self, frame: bytes) -> None:
+        """A frame taken by ``next_frames`` reached the socket."""
+        self._queued -= len(frame)
+        self._drained.set()

@@ -1,0 +1,28 @@
+"""Everything a request handler needs, built once by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.broker.base import Broker
+from server.clock import Clock
+from server.directory import Directory
+from server.hub import Hub
+from server.presence import Presence
+from server.settings import Settings
+from server.writer import Writer
+from storage import Store
+
+__all__ = ["Context"]
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: Store
+    broker: Broker
+    hub: Hub
+    writer: Writer
+    directory: Directory
+    presence: Presence
+    clock: Clock

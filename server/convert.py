@@ -1,0 +1,39 @@
+"""Storage records to wire records."""
+
+from __future__ import annotations
+
+from protocol.model import Member, MessageData, Role, ThreadInfo, ThreadKind
+from storage.messages import StoredMessage
+from storage.threads import ThreadRecord
+
+__all__ = ["message_data", "thread_info"]
+
+
+def message_data(m: StoredMessage) -> MessageData:
+    return MessageData(
+        id=m.id,
+        thread=m.thread_id,
+        seq=m.seq,
+        sender=m.sender_id,
+        sender_device=m.sender_device_id,
+        client_msg_id=m.client_msg_id,
+        kind=m.kind,
+        envelope=m.envelope,
+        sent_at=m.sent_at,
+        reply_allowed=m.reply_allowed,
+        reason=m.reason,
+    )
+
+
+def thread_info(t: ThreadRecord) -> ThreadInfo:
+    return ThreadInfo(
+        id=t.id,
+        kind=ThreadKind(t.kind),
+        members=[Member(m.user_id, Role(m.role), m.display_name) for m in t.members],
+        created_by=t.created_by,
+        created_at=t.created_at,
+        last_seq=t.last_seq,
+        read_seq=t.read_seq,
+        delivered_seq=t.delivered_seq,
+        unread=max(0, t.last_seq - t.read_seq),
+    )

@@ -1,0 +1,53 @@
+"""Thread memberships kept in memory, invalidated when a thread changes.
+
+Membership is read on every send, typing and presence change; it changes
+rarely (a thread opened, a member added or removed), and every such change
+travels as a ``thread.updated`` delivery that calls ``invalidate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from protocol.model import Role
+
+from storage.threads import Threads
+
+__all__ = ["Directory"]
+
+
+class Directory:
+    def __init__(self, threads: Threads, max_entries: int = 100_000) -> None:
+        self._threads = threads
+        self._members: dict[int, Mapping[int, Role]] = {}
+        self._contacts: dict[int, frozenset[int]] = {}
+        self._max = max_entries
+
+    async def members(self, thread_id: int) -> Mapping[int, Role]:
+        """The thread's current members and their roles (empty if no such thread)."""
+        found = self._members.get(thread_id)
+        if found is None:
+            roles = await self._threads.member_roles(thread_id)
+            found = MappingProxyType({user: Role(role) for user, role in roles.items()})
+            self._remember(self._members, thread_id, found)
+        return found
+
+    async def contacts(self, user_id: int) -> frozenset[int]:
+        """Users who share a thread with ``user_id`` (who may see their presence)."""
+        found = self._contacts.get(user_id)
+        if found is None:
+            found = frozenset(await self._threads.contacts(user_id))
+            self._remember(self._contacts, user_id, found)
+        return found
+
+    def invalidate(self, thread_id: int, members: Iterable[int]) -> None:
+        """Forget ``thread_id``'s members, and the contacts of its old and new ``members``."""
+        for user_id in (*self._members.pop(thread_id, ()), *members):
+            self._contacts.pop(user_id, None)
+
+    def _remember(self, cache: dict[int, Any], key: int, value: Any) -> None:
+        if len(cache) >= self._max:
+            cache.pop(next(iter(cache)))
+        cache[key] = value

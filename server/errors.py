@@ -1,0 +1,34 @@
+"""The server's errors. Each maps to one wire ``ErrorCode`` at the socket edge.
+
+    ServerError(code, message, details)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from protocol.errors import ErrorCode
+
+__all__ = ["ServerError", "forbidden", "invalid", "not_found"]
+
+
+class ServerError(Exception):
+    """A refusal a client can show: a wire code, a sentence, and details."""
+
+    def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def forbidden(message: str, **details: Any) -> ServerError:
+    return ServerError(ErrorCode.FORBIDDEN, message, **details)
+
+
+def not_found(message: str, **details: Any) -> ServerError:
+    return ServerError(ErrorCode.NOT_FOUND, message, **details)
+
+
+def invalid(message: str, **details: Any) -> ServerError:
+    return ServerError(ErrorCode.INVALID, message, **details)

@@ -1,0 +1,171 @@
+"""HTTP endpoints: register, login, logout, health. JSON in and out.
+
+Errors are ``{"code": ErrorCode, "message": str}`` with a matching status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from protocol.errors import CloseCode, ErrorCode
+from protocol.model import Role
+from server.auth import hash_password, hash_token, new_token, verify_password
+from server.context import Context
+from server.errors import ServerError
+from server.ratelimit import TokenBucket
+from storage.errors import Conflict
+
+__all__ = ["healthz", "login", "logout", "register"]
+
+MAX_BODY = 16 * 1024
+Username = Annotated[str, Meta(min_length=3, max_length=64, pattern=r"^[a-zA-Z0-9_.@+-]+$")]
+Password = Annotated[str, Meta(min_length=8, max_length=256)]
+SELF_REGISTERING = frozenset({Role.PATIENT, Role.PRACTITIONER})
+_STATUS = {
+    ErrorCode.INVALID: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNAVAILABLE: 503,
+}
+
+
+class RegisterBody(msgspec.Struct):
+    username: Username
+    password: Password
+    display_name: Annotated[str, Meta(min_length=1, max_length=128)]
+    role: Role = Role.PATIENT
+
+
+class LoginBody(msgspec.Struct):
+    username: Annotated[str, Meta(max_length=64)]
+    password: Annotated[str, Meta(max_length=256)]
+    device_name: Annotated[str, Meta(max_length=64)] = ""
+    device_id: int | None = None  # log in again on a known device
+
+
+def _error(exc: ServerError) -> JSONResponse:
+    body = {"code": exc.code.value, "message": exc.message, **exc.details}
+    return JSONResponse(body, status_code=_STATUS.get(exc.code, 500))
+
+
+async def _body(request: Request, type_: type[Any]) -> Any:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise ServerError(ErrorCode.TOO_LARGE, f"body over {MAX_BODY} bytes")
+    try:
+        return msgspec.json.decode(raw, type=type_)
+    except msgspec.MsgspecError as exc:
+        raise ServerError(ErrorCode.INVALID, str(exc)) from None
+
+
+def _user_json(user: Any) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "name": user.display_name, "role": user.role}
+
+
+async def register(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    try:
+        body: RegisterBody = await _body(request, RegisterBody)
+        if not ctx.settings.open_registration or body.role not in SELF_REGISTERING:
+            raise ServerError(ErrorCode.FORBIDDEN, f"{body.role} accounts are created by an admin")
+        try:
+            user = await ctx.store.accounts.create_user(
+                body.username, body.display_name, body.role, await hash_password(body.password),
+                ctx.clock.ms(),
+            )
+        except Conflict as exc:
+            raise ServerError(ErrorCode.CONFLICT, str(exc)) from None
+    except ServerError as exc:
+        return _error(exc)
+    return JSONResponse({"user": _user_json(user)}, status_code=201)
+
+
+# Verified against when the username is unknown, so both paths cost the same.
+_DUMMY_HASH: list[str] = []
+
+
+async def login(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    try:
+        body: LoginBody = await _body(request, LoginBody)
+        _throttle(request, body.username)
+        found = await ctx.store.accounts.credentials(body.username)
+        if not _DUMMY_HASH:
+            _DUMMY_HASH.append(await hash_password("not a real password"))
+        stored = found[1] if found else _DUMMY_HASH[0]
+        if not await verify_password(stored, body.password) or found is None:
+            raise ServerError(ErrorCode.UNAUTHORIZED, "wrong username or password")
+        user = found[0]
+        token, now = new_token(), ctx.clock.ms()
+        expires_at = now + ctx.settings.token_ttl_seconds * 1000
+        device_id = await ctx.store.accounts.open_session(
+            user.id, hash_token(token), now, expires_at,
+            device_id=body.device_id, device_name=body.device_name,
+        )
+        if device_id is None:
+            raise ServerError(ErrorCode.FORBIDDEN, "that device is not yours")
+    except ServerError as exc:
+        return _error(exc)
+    return JSONResponse(
+        {"token": token, "user": _user_json(user), "device": device_id, "expires_at": expires_at}
+    )
+
+
+def _throttle(request: Request, username: str) -> None:
+    """At most a burst of 10 login attempts per username, then one every 6 s."""
+    buckets: dict[str, TokenBucket] = request.app.state.login_buckets
+    from time import monotonic
+
+    now = monotonic()
+    bucket = buckets.get(username)
+    if bucket is None:
+        if len(buckets) > 100_000:
+            buckets.clear()
+        bucket = buckets[username] = TokenBucket(1 / 6, 10, now)
+    wait = bucket.take(now)
+    if wait:
+        raise ServerError(ErrorCode.RATE_LIMITED, "too many attempts", retry_after_ms=int(wait * 1000) + 1)
+
+
+async def logout(request: Request) -> Response:
+    """Revoke the bearer token and close its device's open sockets."""
+    ctx: Context = request.app.state.ctx
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    session = await ctx.store.accounts.session(hash_token(token)) if scheme.lower() == "bearer" else None
+    if session is None:
+        return _error(ServerError(ErrorCode.UNAUTHORIZED, "bearer token required"))
+    await ctx.store.accounts.revoke(hash_token(token), ctx.clock.ms())
+    for conn in ctx.hub.of(session.user.id):
+        if conn.device_id == session.device_id:
+            conn.close(CloseCode.TOKEN_REVOKED, "logged out")
+    return Response(status_code=204)
+
+
+async def healthz(request: Request) -> Response:
+    ctx: Context = request.app.state.ctx
+    store = "ok"
+    with contextlib.suppress(Exception):
+        store = "down"
+        await ctx.store.db.ping()
+        store = "ok"
+    body = {
+        "status": "ok" if store == "ok" else "degraded",
+        "store": store,
+        "broker": "ok",
+        "connections": len(ctx.hub),
+        "commits": ctx.writer.commits,
+        "writes": ctx.writer.operations,
+    }
+    return JSONResponse(body, status_code=200 if store == "ok" else 503)

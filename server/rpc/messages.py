@@ -1,0 +1,99 @@
+"""messages.send, messages.history"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.codec import encode_event, to_raw
+from protocol.errors import ErrorCode
+from protocol.events import Notify
+from protocol.methods import HistoryParams, HistoryResult, SendParams, SendResult
+from server.broker.base import Delivery
+from server.connection import Connection
+from server.context import Context
+from server.convert import message_data
+from server.errors import ServerError, forbidden
+from server.policy import CARE_ROLES
+from server.rpc.base import members_of
+from server.writer import Outgoing
+from storage.messages import Messages, StoredMessage
+from storage.threads import Receipt, Threads
+
+__all__ = ["history", "send"]
+
+
+async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
+    limit = ctx.settings.max_envelope_bytes
+    if len(p.envelope) > limit:
+        raise ServerError(ErrorCode.TOO_LARGE, f"envelope over {limit} bytes", limit=limit)
+    await members_of(ctx, conn, p.thread)
+    now = ctx.clock.ms()
+
+    async def store(
+        db: AsyncConnection, out: list[Outgoing]
+    ) -> tuple[StoredMessage, dict[int, Receipt] | None]:
+        existing = await Messages.by_client_id(db, conn.device_id, p.client_msg_id)
+        if existing is not None:
+            if existing.thread_id != p.thread:
+                raise ServerError(
+                    ErrorCode.CONFLICT, "client_msg_id already used in another thread"
+                )
+            return existing, None
+        receipts = await Threads.receipts(db, p.thread)
+        if conn.user_id not in receipts:
+            raise forbidden("you are not a member of this thread", thread=p.thread)
+        message = await Messages.append(
+            db,
+            thread_id=p.thread,
+            sender_id=conn.user_id,
+            sender_device_id=conn.device_id,
+            client_msg_id=p.client_msg_id,
+            kind=p.kind,
+            reason=p.reason,
+            reply_allowed=p.reply_allowed,
+            envelope=p.envelope,
+            now=now,
+        )
+        # Sending implies having read everything before: unread = last_seq - read_seq.
+        await Threads.advance_receipt(
+            db, p.thread, conn.user_id, delivered_seq=message.seq, read_seq=message.seq
+        )
+        out.append(
+            Outgoing(
+                "message.new",
+                to_raw(message_data(message)),
+                sorted(receipts),
+                thread_id=p.thread,
+                message_id=message.id,
+                exclude_session=conn.session,
+            )
+        )
+        return message, receipts
+
+    message, receipts = await ctx.writer.run(store)
+    if receipts is not None:
+        await _notify(ctx, message, receipts)
+    return SendResult(message.id, message.seq, message.sent_at, duplicate=receipts is None)
+
+
+async def _notify(ctx: Context, message: StoredMessage, receipts: dict[int, Receipt]) -> None:
+    """Popups for the care team's foreground sessions, with their unread count."""
+    members = await ctx.directory.members(message.thread_id)
+    for user_id, receipt in receipts.items():
+        if user_id == message.sender_id or members.get(user_id) not in CARE_ROLES:
+            continue
+        data = Notify(
+            thread=message.thread_id,
+            sender=message.sender_id,
+            unread=message.seq - receipt.read_seq,
+            reason=message.reason,
+        )
+        frame = encode_event("notify", to_raw(data))
+        await ctx.broker.publish(Delivery([user_id], frame, foreground_only=True))
+
+
+async def history(ctx: Context, conn: Connection, p: HistoryParams) -> HistoryResult:
+    await members_of(ctx, conn, p.thread)
+    limit = min(p.limit, ctx.settings.history_page)
+    found, has_more = await ctx.store.messages.history(p.thread, p.before_seq, limit)
+    return HistoryResult([message_data(m) for m in found], has_more)

@@ -1,0 +1,36 @@
+"""presence.set, presence.list, typing"""
+
+from __future__ import annotations
+
+from protocol.codec import encode_event, to_raw
+from protocol.events import TypingChanged
+from protocol.methods import Empty, PresenceListResult, PresenceSetParams, TypingParams
+from protocol.model import PresenceStatus
+from server.broker.base import Delivery
+from server.connection import Connection
+from server.context import Context
+from server.errors import invalid
+from server.rpc.base import members_of
+
+__all__ = ["list_presence", "set_presence", "typing"]
+
+
+async def set_presence(ctx: Context, conn: Connection, p: PresenceSetParams) -> Empty:
+    if p.status is PresenceStatus.OFFLINE:
+        raise invalid("set online or away; offline is what disconnecting does")
+    conn.status = p.status
+    conn.foreground = p.foreground
+    await ctx.presence.refresh(conn.user_id)
+    return Empty()
+
+
+async def list_presence(ctx: Context, conn: Connection, _: Empty) -> PresenceListResult:
+    contacts = await ctx.directory.contacts(conn.user_id)
+    return PresenceListResult([ctx.presence.entry(user) for user in sorted(contacts)])
+
+
+async def typing(ctx: Context, conn: Connection, p: TypingParams) -> Empty:
+    members = await members_of(ctx, conn, p.thread)
+    frame = encode_event("typing", to_raw(TypingChanged(p.thread, conn.user_id, p.active)))
+    await ctx.broker.publish(Delivery(sorted(members), frame, exclude_session=conn.session))
+    return Empty()

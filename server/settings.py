@@ -1,0 +1,82 @@
+"""Settings: defaults, overridden by ``CAREHUB_*`` environment variables,
+overridden by CLI flags. Validated at start; a bad value names its key."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+__all__ = ["Settings", "SettingsError"]
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = "sqlite+aiosqlite:///carehub.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    migrate: bool = True  # bring the schema up to date at start
+    # Limits, announced in ``welcome``.
+    max_frame_bytes: int = 96 * 1024
+    max_envelope_bytes: int = 64 * 1024
+    ws_max_bytes: int = 1024 * 1024  # transport cap: above it the socket closes with 1009
+    calls_per_second: float = 20.0
+    call_burst: int = 60
+    sends_per_second: float = 5.0
+    send_burst: int = 30
+    history_page: int = 200
+    # Connections.
+    heartbeat_seconds: float = 25.0
+    hello_timeout_seconds: float = 10.0
+    send_queue_bytes: int = 4 * 1024 * 1024  # a slower consumer is closed (4000)
+    # Accounts and retention.
+    token_ttl_seconds: int = 30 * 24 * 3600
+    event_retention_seconds: int = 30 * 24 * 3600
+    open_registration: bool = True  # patients and practitioners may self-register
+    # Group commit: at most this many writes share one transaction.
+    max_batch: int = 256
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+                raise SettingsError(f"{field.name} must be positive, got {value!r}")
+        if self.max_envelope_bytes >= self.max_frame_bytes:
+            raise SettingsError("max_envelope_bytes must be below max_frame_bytes")
+        if self.max_frame_bytes > self.ws_max_bytes:
+            raise SettingsError("max_frame_bytes must not exceed ws_max_bytes")
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+        """Defaults < ``CAREHUB_<NAME>`` variables < ``overrides`` (None values ignored)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = env.get(f"CAREHUB_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = _parse(field, raw)
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(field: dataclasses.Field[Any], raw: str) -> Any:
+    kind = type(field.default)
+    try:
+        if kind is bool:
+            if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
+                raise ValueError(raw)
+            return raw.lower() in {"1", "true", "yes"}
+        return kind(raw)
+    except ValueError:
+        raise SettingsError(
+            f"CAREHUB_{field.name.upper()}={raw!r} is not a valid {kind.__name__}"
+        ) from None

@@ -1,0 +1,262 @@
+"""The ``/ws`` endpoint: handshake, then a reader, a writer and a replay.
+
+Calls from one connection are answered in the order they were sent. A frame
+that cannot be read is answered with an ``error`` frame (``id`` set when the
+call's id could be read) and the connection goes on; only a bad handshake or
+a protocol-level failure closes it, with a documented ``CloseCode``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from time import monotonic
+from typing import Any
+
+from msgspec import Raw
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL, Codec, encode, encode_event, negotiate, to_raw
+from protocol.errors import CloseCode, DecodeError, ErrorCode, VersionMismatch
+from protocol.events import SyncReset
+from protocol.frames import Call, Error, Hello, Limits, Ping, Pong, Result, Welcome
+from protocol.model import Role
+from server.auth import hash_token
+from server.connection import Connection
+from server.context import Context
+from server.convert import message_data
+from server.errors import ServerError
+from server.ratelimit import TokenBucket
+from server.rpc import HANDLERS
+from storage.errors import Unavailable
+from storage.events import StoredEvent
+
+__all__ = ["websocket_endpoint"]
+
+log = logging.getLogger(__name__)
+REPLAY_PAGE = 500
+_UNAVAILABLE = (Unavailable, OperationalError, DBAPIError, OSError)
+
+
+class _Refused(Exception):
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        self.code, self.reason = code, reason
+
+
+async def websocket_endpoint(ws: WebSocket) -> None:
+    ctx: Context = ws.app.state.ctx
+    if SUBPROTOCOL not in ws.scope.get("subprotocols", []):
+        await ws.accept()
+        await ws.close(CloseCode.UNSUPPORTED_VERSION, f"offer subprotocol {SUBPROTOCOL}")
+        return
+    await ws.accept(subprotocol=SUBPROTOCOL)
+    codec = Codec(ctx.settings.max_frame_bytes)
+    try:
+        hello = await asyncio.wait_for(_read_hello(ws, codec), ctx.settings.hello_timeout_seconds)
+        conn = await _authenticate(ctx, hello)
+    except TimeoutError:
+        await _close(ws, CloseCode.HELLO_TIMEOUT, "no hello in time")
+        return
+    except _Refused as refused:
+        await _close(ws, refused.code, refused.reason)
+        return
+    except WebSocketDisconnect:
+        return
+    await _serve(ctx, ws, codec, conn, hello)
+
+
+async def _read_hello(ws: WebSocket, codec: Codec) -> Hello:
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    data = message.get("bytes")
+    if data is None:
+        raise _Refused(CloseCode.BAD_HELLO, "frames are binary MessagePack")
+    try:
+        frame = codec.decode_client(data)
+    except DecodeError as exc:
+        raise _Refused(CloseCode.BAD_HELLO, f"unreadable hello: {exc}"[:120]) from None
+    if not isinstance(frame, Hello):
+        raise _Refused(CloseCode.BAD_HELLO, "the first frame must be hello")
+    try:
+        negotiate(frame.versions)
+    except VersionMismatch as exc:
+        raise _Refused(CloseCode.UNSUPPORTED_VERSION, str(exc)) from None
+    return frame
+
+
+async def _authenticate(ctx: Context, hello: Hello) -> Connection:
+    session = await ctx.store.accounts.session(hash_token(hello.token))
+    if session is None or session.device_id != hello.device:
+        raise _Refused(CloseCode.UNAUTHORIZED, "unknown token for this device: log in again")
+    if session.revoked:
+        raise _Refused(CloseCode.TOKEN_REVOKED, "token revoked: log in again")
+    if session.expires_at <= ctx.clock.ms():
+        raise _Refused(CloseCode.UNAUTHORIZED, "token expired: log in again")
+    s, now = ctx.settings, monotonic()
+    return Connection(
+        session=secrets.token_urlsafe(12),
+        user_id=session.user.id,
+        device_id=session.device_id,
+        role=Role(session.user.role),
+        queue_bytes=s.send_queue_bytes,
+        calls=TokenBucket(s.calls_per_second, s.call_burst, now),
+        sends=TokenBucket(s.sends_per_second, s.send_burst, now),
+    )
+
+
+def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> bytes:
+    s = ctx.settings
+    limits = Limits(
+        frame_bytes=s.max_frame_bytes,
+        envelope_bytes=s.max_envelope_bytes,
+        calls_per_second=s.calls_per_second,
+        call_burst=s.call_burst,
+        sends_per_second=s.sends_per_second,
+        send_burst=s.send_burst,
+        history_page=s.history_page,
+    )
+    return encode(
+        Welcome(
+            v=max(PROTOCOL_VERSIONS),
+            user=conn.user_id,
+            role=conn.role.value,
+            device=conn.device_id,
+            session=conn.session,
+            server_time=ctx.clock.ms(),
+            cursor=cursor,
+            heartbeat_ms=int(s.heartbeat_seconds * 1000),
+            limits=limits,
+            resumed=resumed,
+        )
+    )
+
+
+async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, hello: Hello) -> None:
+    ctx.hub.add(conn)  # from here on, live durable events are held until the replay ends
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        head = await ctx.store.events.head()
+        conn.send(_welcome(ctx, conn, head, hello.resume_from is not None))
+        conn.last_seq = head if hello.resume_from is None else hello.resume_from
+        tasks = [
+            asyncio.create_task(_write(ws, conn), name=f"write-{conn.session}"),
+            asyncio.create_task(_read(ctx, ws, codec, conn), name=f"read-{conn.session}"),
+            asyncio.create_task(conn.wait_closed()),
+            asyncio.create_task(_replay(ctx, conn, hello.resume_from, head)),
+        ]
+        await ctx.presence.refresh(conn.user_id)
+        await asyncio.wait(tasks[:3], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ctx.hub.remove(conn)
+        if not conn.closing:
+            conn.close(CloseCode.NORMAL)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await _close(ws, conn.close_code or CloseCode.NORMAL, conn.close_reason)
+        with contextlib.suppress(*_UNAVAILABLE):
+            await ctx.presence.refresh(conn.user_id)
+
+
+async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head: int) -> None:
+    """Send every durable event after ``resume_from`` (oldest first), then go live."""
+    try:
+        if resume_from is not None:
+            if resume_from > head or resume_from < await ctx.store.events.floor():
+                conn.send(encode_event("sync.reset", to_raw(SyncReset(head))))
+                conn.last_seq = head
+            else:
+                cursor = resume_from
+                while True:
+                    page = await ctx.store.events.after(conn.user_id, cursor, REPLAY_PAGE)
+                    for event in page:
+                        await conn.send_paced(encode_event(event.type, _event_data(event), event.seq))
+                        cursor = conn.last_seq = event.seq
+                    if len(page) < REPLAY_PAGE:
+                        break
+    except _UNAVAILABLE:
+        log.warning("replay failed: store unavailable; closing so the client resumes later")
+        conn.close(CloseCode.SERVER_SHUTDOWN, "store unavailable, resume later")
+        return
+    conn.go_live()
+
+
+def _event_data(event: StoredEvent) -> Raw:
+    if event.message is not None:
+        return to_raw(message_data(event.message))
+    return to_raw(None) if event.data is None else Raw(event.data)
+
+
+async def _write(ws: WebSocket, conn: Connection) -> None:
+    while True:
+        frames = await conn.next_frames()
+        if not frames:
+            return
+        for frame in frames:
+            await ws.send_bytes(frame)
+            conn.sent(frame)
+
+
+async def _read(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection) -> None:
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        conn.last_received = monotonic()
+        data = message.get("bytes")
+        if data is None:
+            conn.send(encode(Error(None, ErrorCode.INVALID, "frames are binary MessagePack")))
+            continue
+        await _handle(ctx, codec, conn, data)
+
+
+async def _handle(ctx: Context, codec: Codec, conn: Connection, data: bytes) -> None:
+    try:
+        frame = codec.decode_client(data)
+    except DecodeError as exc:
+        conn.send(encode(Error(codec.call_id(data), exc.code, str(exc)[:300])))
+        return
+    if isinstance(frame, Call):
+        conn.send(await _call(ctx, codec, conn, frame))
+    elif isinstance(frame, Ping):
+        conn.send(encode(Pong(ts=frame.ts)))
+    elif isinstance(frame, Hello):
+        conn.send(encode(Error(None, ErrorCode.INVALID, "already greeted")))
+    # A Pong only proves liveness, which receiving it already recorded.
+
+
+async def _call(ctx: Context, codec: Codec, conn: Connection, call: Call) -> bytes:
+    now = monotonic()
+    try:
+        wait = conn.calls.take(now)
+        if not wait and call.method == "messages.send":
+            wait = conn.sends.take(now)
+        if wait:
+            raise ServerError(
+                ErrorCode.RATE_LIMITED, "slow down", retry_after_ms=int(wait * 1000) + 1
+            )
+        params = codec.decode_params(call.method, call.params)
+        value = await HANDLERS[call.method](ctx, conn, params)
+        return encode(Result(call.id, to_raw(value)))
+    except ServerError as exc:
+        return encode(Error(call.id, exc.code, exc.message, exc.details))
+    except DecodeError as exc:
+        return encode(Error(call.id, exc.code, str(exc)[:300]))
+    except _UNAVAILABLE:
+        log.warning("%s failed: store unavailable", call.method, exc_info=True)
+        return encode(Error(call.id, ErrorCode.UNAVAILABLE, "storage unavailable, retry later"))
+    except Exception:
+        log.exception("%s failed", call.method)
+        return encode(Error(call.id, ErrorCode.INTERNAL, "internal error"))
+
+
+async def _close(ws: WebSocket, code: int, reason: str) -> None:
+    if ws.application_state is WebSocketState.DISCONNECTED:
+        return
+    with contextlib.suppress(Exception):
+        # A slow consumer's close frame waits behind what it has not read yet.
+        await asyncio.wait_for(ws.close(code, reason[:120]), 2.0)

@@ -1,0 +1,145 @@
+"""Group commit: concurrent writes share one transaction.
+
+Handlers submit *operations*; the writer runs every operation waiting at that
+moment inside one transaction, stores the durable events they emitted, commits
+once, publishes the events in seq order, and only then answers each caller, so
+an acknowledged write is durable and its event is already on its way.
+
+An operation must raise a ``ServerError`` (a refusal) before its first write;
+if the transaction itself fails, each operation is retried alone so that one
+bad write cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from msgspec import Raw
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.codec import encode_event
+from server.broker.base import Delivery
+from server.clock import Clock
+from server.errors import ServerError
+from storage.db import Database
+from storage.events import Events, NewEvent
+
+__all__ = ["Outgoing", "Writer"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A durable event an operation emits: stored, then pushed to ``recipients``."""
+
+    type: str
+    data: Raw
+    recipients: list[int]
+    thread_id: int | None = None
+    user_id: int | None = None
+    message_id: int | None = None  # message.new is stored as a pointer to its message
+    exclude_session: str | None = None
+    thread_changed: int | None = None
+
+    def to_store(self) -> NewEvent:
+        data = None if self.message_id is not None else bytes(self.data)
+        return NewEvent(self.type, self.thread_id, self.user_id, self.message_id, data)
+
+    def to_deliver(self, seq: int) -> Delivery:
+        return Delivery(
+            recipients=self.recipients,
+            frame=encode_event(self.type, self.data, seq),
+            seq=seq,
+            exclude_session=self.exclude_session,
+            thread_changed=self.thread_changed,
+        )
+
+
+Operation = Callable[[AsyncConnection, list[Outgoing]], Awaitable[T]]
+_Item = tuple[Operation[Any], "asyncio.Future[Any]"]
+
+
+class Writer:
+    def __init__(
+        self,
+        db: Database,
+        publish: Callable[[Delivery], Awaitable[None]],
+        clock: Clock,
+        max_batch: int = 256,
+    ) -> None:
+        self._db = db
+        self._publish = publish
+        self._clock = clock
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.commits = 0
+        self.operations = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="group-commit")
+
+    async def stop(self) -> None:
+        """Finish what was submitted, then stop."""
+        await self._queue.join()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def run(self, operation: Operation[T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((operation, future))
+        return await future
+
+    async def _loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._commit(batch)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        try:
+            outcomes, events = await self._transaction(batch)
+        except Exception as exc:
+            if len(batch) > 1:
+                for item in batch:
+                    await self._commit([item])
+                return
+            outcomes, events = [exc], []
+        for seq, event in events:
+            await self._publish(event.to_deliver(seq))
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # the caller went away
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[tuple[int, Outgoing]]]:
+        outcomes: list[Any] = []
+        emitted: list[Outgoing] = []
+        async with self._db.write() as conn:
+            for operation, _ in batch:
+                mine: list[Outgoing] = []
+                try:
+                    outcomes.append(await operation(conn, mine))
+                except ServerError as refusal:
+                    outcomes.append(refusal)
+                    continue
+                emitted.extend(mine)
+            seqs = await Events.append(conn, [event.to_store() for event in emitted], self._clock.ms())
+        self.commits += 1
+        self.operations += len(batch)
+        return outcomes, list(zip(seqs, emitted, strict=True))

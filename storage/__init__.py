@@ -1,0 +1,42 @@
+"""carehub storage: SQLAlchemy models, repositories and migrations."""
+
+from storage.accounts import Accounts, Session, UserRecord
+from storage.db import Database
+from storage.errors import Conflict, StorageError, Unavailable
+from storage.events import Events, NewEvent, StoredEvent
+from storage.messages import Messages, StoredMessage
+from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
+
+__all__ = [
+    "Accounts",
+    "Conflict",
+    "Database",
+    "Events",
+    "MemberRecord",
+    "Messages",
+    "NewEvent",
+    "Receipt",
+    "Session",
+    "StorageError",
+    "Store",
+    "StoredEvent",
+    "StoredMessage",
+    "ThreadRecord",
+    "Threads",
+    "Unavailable",
+    "UserRecord",
+]
+
+
+class Store:
+    """The repositories over one database."""
+
+    def __init__(self, url: str) -> None:
+        self.db = Database(url)
+        self.accounts = Accounts(self.db)
+        self.threads = Threads(self.db)
+        self.messages = Messages(self.db)
+        self.events = Events(self.db)
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,151 @@
+"""Users, their devices and their bearer tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.errors import Conflict
+from storage.schema import devices, tokens, users
+
+__all__ = ["Accounts", "Session", "UserRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: int
+    username: str
+    display_name: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What a token stands for."""
+
+    user: UserRecord
+    device_id: int
+    expires_at: int
+    revoked: bool
+
+
+_USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.role)
+
+
+class Accounts:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create_user(
+        self, username: str, display_name: str, role: str, password_hash: str, now: int
+    ) -> UserRecord:
+        try:
+            async with self.db.write() as conn:
+                user_id = await conn.scalar(
+                    insert(users)
+                    .values(
+                        username=username,
+                        display_name=display_name,
+                        role=role,
+                        password_hash=password_hash,
+                        created_at=now,
+                    )
+                    .returning(users.c.id)
+                )
+        except IntegrityError:
+            raise Conflict(f"username {username!r} is taken") from None
+        assert user_id is not None
+        return UserRecord(user_id, username, display_name, role)
+
+    async def credentials(self, username: str) -> tuple[UserRecord, str] | None:
+        """The user and their password hash, for a login."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(*_USER_COLUMNS, users.c.password_hash).where(
+                        users.c.username == username
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        return UserRecord(*row[:4]), row.password_hash
+
+    async def users(self, ids: Iterable[int]) -> dict[int, UserRecord]:
+        async with self.db.read() as conn:
+            rows = await conn.execute(select(*_USER_COLUMNS).where(users.c.id.in_(list(ids))))
+        return {row.id: UserRecord(*row) for row in rows}
+
+    async def set_password(self, user_id: int, password_hash: str) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=password_hash)
+            )
+
+    async def open_session(
+        self,
+        user_id: int,
+        token_hash: bytes,
+        now: int,
+        expires_at: int,
+        *,
+        device_id: int | None = None,
+        device_name: str = "",
+    ) -> int | None:
+        """Store a token for ``device_id`` (which must be the user's) or for a
+        new device. Returns the device id, or None if the device is not theirs."""
+        async with self.db.write() as conn:
+            if device_id is None:
+                device_id = await conn.scalar(
+                    insert(devices)
+                    .values(user_id=user_id, name=device_name, created_at=now)
+                    .returning(devices.c.id)
+                )
+            else:
+                owner = await conn.scalar(
+                    select(devices.c.user_id).where(devices.c.id == device_id)
+                )
+                if owner != user_id:
+                    return None
+            await conn.execute(
+                insert(tokens).values(
+                    token_hash=token_hash,
+                    user_id=user_id,
+                    device_id=device_id,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+        return device_id
+
+    async def session(self, token_hash: bytes) -> Session | None:
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(
+                        *_USER_COLUMNS,
+                        tokens.c.device_id,
+                        tokens.c.expires_at,
+                        tokens.c.revoked_at,
+                    )
+                    .join(users, users.c.id == tokens.c.user_id)
+                    .where(tokens.c.token_hash == token_hash)
+                )
+            ).first()
+        if row is None:
+            return None
+        return Session(
+            UserRecord(*row[:4]), row.device_id, row.expires_at, row.revoked_at is not None
+        )
+
+    async def revoke(self, token_hash: bytes, now: int) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(tokens)
+                .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )

@@ -1,0 +1,104 @@
+"""Engines, transactions and migrations for SQLite (embedded) and PostgreSQL.
+
+Writers on SQLite take the write lock up front (``BEGIN IMMEDIATE``) through a
+one-connection pool, so a transaction never fails half-way on a lock upgrade
+and readers, in WAL mode, never wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+__all__ = ["Database"]
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
+
+
+def _sqlite_engine(url: str, begin: str, pool_size: int) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",  # an acknowledged message survives power loss
+            "foreign_keys=ON",
+            "busy_timeout=10000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """The store's connections. ``write()`` and ``read()`` yield a connection
+    inside a transaction that commits on success and rolls back on error."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if self.url.database in (None, "", ":memory:"):
+                raise ValueError("SQLite needs a file path (readers and the writer share it)")
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", 1)
+            self._reader = _sqlite_engine(url, "BEGIN", pool_size)
+        else:
+            self._writer = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+            self._reader = self._writer
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._writer.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self._reader.begin() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        async with self.read() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision``; safe to run from several nodes at once."""
+        async with self.write() as conn:
+            if not self.is_sqlite:
+                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+            await conn.run_sync(_upgrade, revision)
+
+    async def close(self) -> None:
+        await self._writer.dispose()
+        if self._reader is not self._writer:
+            await self._reader.dispose()
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    command.upgrade(alembic_config(connection), revision)

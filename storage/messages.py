@@ -1,0 +1,134 @@
+"""Messages: one row per message, numbered within their thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import Database
+from storage.schema import messages, threads
+
+__all__ = ["Messages", "StoredMessage"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    thread_id: int
+    seq: int
+    sender_id: int
+    sender_device_id: int
+    client_msg_id: str
+    kind: str
+    reason: str | None
+    reply_allowed: bool
+    envelope: bytes
+    sent_at: int
+
+
+COLUMNS = (
+    messages.c.id,
+    messages.c.thread_id,
+    messages.c.seq,
+    messages.c.sender_id,
+    messages.c.sender_device_id,
+    messages.c.client_msg_id,
+    messages.c.kind,
+    messages.c.reason,
+    messages.c.reply_allowed,
+    messages.c.envelope,
+    messages.c.sent_at,
+)
+
+
+def from_row(row: Row[Any] | tuple[Any, ...]) -> StoredMessage:
+    return StoredMessage(*row[: len(COLUMNS)])  # type: ignore[arg-type]
+
+
+class Messages:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    async def by_client_id(
+        conn: AsyncConnection, device_id: int, client_msg_id: str
+    ) -> StoredMessage | None:
+        row = (
+            await conn.execute(
+                select(*COLUMNS).where(
+                    messages.c.sender_device_id == device_id,
+                    messages.c.client_msg_id == client_msg_id,
+                )
+            )
+        ).first()
+        return None if row is None else from_row(row)
+
+    @staticmethod
+    async def append(
+        conn: AsyncConnection,
+        *,
+        thread_id: int,
+        sender_id: int,
+        sender_device_id: int,
+        client_msg_id: str,
+        kind: str,
+        reason: str | None,
+        reply_allowed: bool,
+        envelope: bytes,
+        now: int,
+    ) -> StoredMessage:
+        """Number the message within its thread and store it. The thread row
+        stays locked until commit, so thread seqs are gap-free and ordered."""
+        seq = await conn.scalar(
+            update(threads)
+            .where(threads.c.id == thread_id)
+            .values(last_seq=threads.c.last_seq + 1)
+            .returning(threads.c.last_seq)
+        )
+        assert seq is not None
+        message_id = await conn.scalar(
+            insert(messages)
+            .values(
+                thread_id=thread_id,
+                seq=seq,
+                sender_id=sender_id,
+                sender_device_id=sender_device_id,
+                client_msg_id=client_msg_id,
+                kind=kind,
+                reason=reason,
+                reply_allowed=reply_allowed,
+                envelope=envelope,
+                sent_at=now,
+            )
+            .returning(messages.c.id)
+        )
+        assert message_id is not None
+        return StoredMessage(
+            message_id,
+            thread_id,
+            seq,
+            sender_id,
+            sender_device_id,
+            client_msg_id,
+            kind,
+            reason,
+            reply_allowed,
+            envelope,
+            now,
+        )
+
+    async def history(
+        self, thread_id: int, before_seq: int | None, limit: int
+    ) -> tuple[list[StoredMessage], bool]:
+        """Up to ``limit`` messages older than ``before_seq``, newest first, and
+        whether older ones remain."""
+        query = select(*COLUMNS).where(messages.c.thread_id == thread_id)
+        if before_seq is not None:
+            query = query.where(messages.c.seq < before_seq)
+        query = query.order_by(messages.c.seq.desc()).limit(limit + 1)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [from_row(row) for row in rows[:limit]], len(rows) > limit

@@ -1,0 +1,168 @@
+"""The tables. Times are integer milliseconds since the Unix epoch (UTC).
+
+Messages are stored once, whatever the number of recipients. ``events`` is the
+durable stream clients resume from: one row per event, addressed either to a
+thread (every participant whose membership window covers its seq sees it) or
+to one user. Event seqs come from the ``stream_positions`` row ``events``,
+which each writing transaction increments and keeps locked until it commits,
+so seqs become visible in order and a reader never skips one that commits
+late.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "Device",
+    "Event",
+    "Message",
+    "Participant",
+    "StreamPosition",
+    "Thread",
+    "Token",
+    "User",
+]
+
+# SQLite only auto-increments INTEGER PRIMARY KEY columns.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seen_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Token(Base):
+    """Bearer tokens, stored as SHA-256 of the secret (256 random bits)."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Thread(Base):
+    __tablename__ = "threads"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # "kind:low_user:high_user" for two-person threads, so opening twice finds one.
+    pair_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+
+
+class Participant(Base):
+    """Membership, with its window in the event stream and the member's receipts."""
+
+    __tablename__ = "participants"
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    joined_at: Mapped[int] = mapped_column(BigInteger)
+    joined_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    left_seq: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    read_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (Index("ix_participants_user", "user_id", "thread_id"),)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sender_device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    client_msg_id: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    reply_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    sent_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        UniqueConstraint("thread_id", "seq", name="uq_messages_thread_seq"),
+        UniqueConstraint("sender_device_id", "client_msg_id", name="uq_messages_client_msg"),
+    )
+
+
+class Event(Base):
+    """A durable event. ``message.new`` rows point at the message instead of
+    copying it; other types carry their MessagePack-encoded data."""
+
+    __tablename__ = "events"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(32))
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (
+        Index("ix_events_thread_seq", "thread_id", "seq"),
+        Index("ix_events_user_seq", "user_id", "seq"),
+    )
+
+
+class StreamPosition(Base):
+    """Named counters: ``events`` (last seq handed out) and ``events_floor``
+    (events at or below it were pruned)."""
+
+    __tablename__ = "stream_positions"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+# Core handles on the tables, for the repositories' statements.
+users = cast(Table, User.__table__)
+devices = cast(Table, Device.__table__)
+tokens = cast(Table, Token.__table__)
+threads = cast(Table, Thread.__table__)
+participants = cast(Table, Participant.__table__)
+messages = cast(Table, Message.__table__)
+events = cast(Table, Event.__table__)
+stream_positions = cast(Table, StreamPosition.__table__)

@@ -1,0 +1,217 @@
+"""Threads, their participants and the participants' receipts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, case, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import Database
+from storage.schema import participants, threads, users
+
+__all__ = ["MemberRecord", "Receipt", "ThreadRecord", "Threads"]
+
+
+_current = participants.c.left_seq.is_(None)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    user_id: int
+    role: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRecord:
+    """A thread as one member sees it (``read_seq``/``delivered_seq`` are theirs)."""
+
+    id: int
+    kind: str
+    created_by: int
+    created_at: int
+    last_seq: int
+    members: list[MemberRecord]
+    read_seq: int = 0
+    delivered_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    delivered_seq: int
+    read_seq: int
+
+
+def greatest(column: ColumnElement[int], value: int) -> ColumnElement[int]:
+    """Portable GREATEST(column, value): SQLite spells it as two-argument MAX."""
+    return case((column > value, column), else_=literal(value))
+
+
+class Threads:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    async def find_pair(conn: AsyncConnection, pair_key: str) -> int | None:
+        return await conn.scalar(select(threads.c.id).where(threads.c.pair_key == pair_key))
+
+    @staticmethod
+    async def create(
+        conn: AsyncConnection,
+        kind: str,
+        created_by: int,
+        members: list[int],
+        now: int,
+        pair_key: str | None = None,
+    ) -> int:
+        thread_id = await conn.scalar(
+            insert(threads)
+            .values(kind=kind, created_by=created_by, created_at=now, last_seq=0, pair_key=pair_key)
+            .returning(threads.c.id)
+        )
+        assert thread_id is not None
+        await conn.execute(
+            insert(participants),
+            [
+                {
+                    "thread_id": thread_id,
+                    "user_id": user_id,
+                    "joined_at": now,
+                    "joined_seq": 0,
+                    "delivered_seq": 0,
+                    "read_seq": 0,
+                }
+                for user_id in members
+            ],
+        )
+        return thread_id
+
+    @staticmethod
+    async def last_seq(conn: AsyncConnection, thread_id: int) -> int | None:
+        """The thread's newest message seq, None if there is no such thread."""
+        return await conn.scalar(select(threads.c.last_seq).where(threads.c.id == thread_id))
+
+    @staticmethod
+    async def receipts(conn: AsyncConnection, thread_id: int) -> dict[int, Receipt]:
+        """Current members of a thread and their receipts."""
+        rows = await conn.execute(
+            select(
+                participants.c.user_id, participants.c.delivered_seq, participants.c.read_seq
+            ).where(participants.c.thread_id == thread_id, _current)
+        )
+        return {row.user_id: Receipt(row.delivered_seq, row.read_seq) for row in rows}
+
+    @staticmethod
+    async def advance_receipt(
+        conn: AsyncConnection,
+        thread_id: int,
+        user_id: int,
+        *,
+        delivered_seq: int,
+        read_seq: int = 0,
+    ) -> Receipt | None:
+        """Move a member's receipts forward (never back). Reading implies
+        delivery. Returns the new receipt if it changed, None otherwise."""
+        delivered_seq = max(delivered_seq, read_seq)
+        row = (
+            await conn.execute(
+                update(participants)
+                .where(
+                    participants.c.thread_id == thread_id,
+                    participants.c.user_id == user_id,
+                    _current,
+                    (participants.c.delivered_seq < delivered_seq)
+                    | (participants.c.read_seq < read_seq),
+                )
+                .values(
+                    delivered_seq=greatest(participants.c.delivered_seq, delivered_seq),
+                    read_seq=greatest(participants.c.read_seq, read_seq),
+                )
+                .returning(participants.c.delivered_seq, participants.c.read_seq)
+            )
+        ).first()
+        return None if row is None else Receipt(row.delivered_seq, row.read_seq)
+
+    async def get(self, thread_id: int, user_id: int) -> ThreadRecord | None:
+        """The thread if ``user_id`` is a current member of it."""
+        found = await self._load(user_id, thread_id)
+        return found[0] if found else None
+
+    async def list_for(self, user_id: int) -> list[ThreadRecord]:
+        """Every thread the user is a current member of, most recently created first."""
+        return await self._load(user_id)
+
+    async def _load(self, user_id: int, thread_id: int | None = None) -> list[ThreadRecord]:
+        me = participants.alias("me")
+        query = (
+            select(
+                threads.c.id,
+                threads.c.kind,
+                threads.c.created_by,
+                threads.c.created_at,
+                threads.c.last_seq,
+                me.c.read_seq,
+                me.c.delivered_seq,
+            )
+            .join(me, and_(me.c.thread_id == threads.c.id, me.c.user_id == user_id))
+            .where(me.c.left_seq.is_(None))
+            .order_by(threads.c.id.desc())
+        )
+        if thread_id is not None:
+            query = query.where(threads.c.id == thread_id)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+            members = await self._members(conn, [row.id for row in rows])
+        return [
+            ThreadRecord(
+                row.id,
+                row.kind,
+                row.created_by,
+                row.created_at,
+                row.last_seq,
+                members[row.id],
+                row.read_seq,
+                row.delivered_seq,
+            )
+            for row in rows
+        ]
+
+    @staticmethod
+    async def _members(
+        conn: AsyncConnection, thread_ids: list[int]
+    ) -> dict[int, list[MemberRecord]]:
+        result: dict[int, list[MemberRecord]] = defaultdict(list)
+        if not thread_ids:
+            return result
+        rows = await conn.execute(
+            select(participants.c.thread_id, users.c.id, users.c.role, users.c.display_name)
+            .join(users, users.c.id == participants.c.user_id)
+            .where(participants.c.thread_id.in_(thread_ids), _current)
+            .order_by(participants.c.thread_id, users.c.id)
+        )
+        for row in rows:
+            result[row.thread_id].append(MemberRecord(row.id, row.role, row.display_name))
+        return result
+
+    async def member_roles(self, thread_id: int) -> dict[int, str]:
+        """Current members of a thread and their roles."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(participants.c.user_id, users.c.role)
+                .join(users, users.c.id == participants.c.user_id)
+                .where(participants.c.thread_id == thread_id, _current)
+            )
+            return {row.user_id: row.role for row in rows}
+
+    async def contacts(self, user_id: int) -> set[int]:
+        """Everyone who currently shares a thread with ``user_id``."""
+        mine = select(participants.c.thread_id).where(participants.c.user_id == user_id, _current)
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(participants.c.user_id)
+                .distinct()
+                .where(participants.c.thread_id.in_(mine), _current)
+            )
+            return {row.user_id for row in rows} - {user_id}

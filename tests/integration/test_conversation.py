@@ -1,0 +1,101 @@
+"""The whole conversation through the SDK: open, send, receive, receipts,
+presence, popups."""
+
+from __future__ import annotations
+
+from protocol.events import Notify, PresenceChanged, ReceiptUpdated
+from protocol.methods import (
+    HistoryParams,
+    PresenceSetParams,
+    ReceiptParams,
+    ThreadsOpenParams,
+    TypingParams,
+)
+from protocol.model import MessageData, PresenceStatus, ThreadInfo, ThreadKind
+from tests.support.server import RunningServer
+
+
+async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
+    doctor_creds = await server.user("practitioner", "Dr Martin")
+    patient_creds = await server.user("patient", "Camille")
+    async with server.client(doctor_creds) as doctor, server.client(patient_creds) as patient:
+        await doctor.call("presence.set", PresenceSetParams(PresenceStatus.ONLINE, foreground=True))
+        thread: ThreadInfo = await patient.call(
+            "threads.open",
+            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor_creds.user_id]),
+        )
+        assert {m.user for m in thread.members} == {doctor_creds.user_id, patient_creds.user_id}
+        opened = await doctor.next_event("thread.updated")
+        assert opened.data.id == thread.id
+
+        sent = await patient.send(thread.id, b"ciphertext-1", reason="prescription_renewal")
+        assert sent.thread_seq == 1 and not sent.duplicate
+
+        new = await doctor.next_event("message.new")
+        message: MessageData = new.data
+        assert (message.envelope, message.sender, message.seq) == (
+            b"ciphertext-1",
+            patient_creds.user_id,
+            1,
+        )
+        assert message.reason == "prescription_renewal"
+        popup = await doctor.next_event("notify")
+        assert isinstance(popup.data, Notify)
+        assert (popup.data.thread, popup.data.sender, popup.data.unread) == (
+            thread.id,
+            patient_creds.user_id,
+            1,
+        )
+
+        await doctor.call("receipts.read", ReceiptParams(thread.id, message.seq))
+        receipt = await patient.next_event("receipt")
+        assert isinstance(receipt.data, ReceiptUpdated)
+        assert (receipt.data.user, receipt.data.read_seq, receipt.data.delivered_seq) == (
+            doctor_creds.user_id,
+            1,
+            1,
+        )
+
+        await doctor.call("typing", TypingParams(thread.id))
+        typing = await patient.next_event("typing")
+        assert typing.data.user == doctor_creds.user_id and typing.seq is None
+
+        reply = await doctor.send(thread.id, b"ciphertext-2", reply_allowed=False)
+        assert reply.thread_seq == 2
+        answer = await patient.next_event("message.new")
+        assert answer.data.reply_allowed is False
+
+        page = await patient.call("messages.history", HistoryParams(thread.id))
+        assert [m.seq for m in page.messages] == [2, 1] and page.has_more is False
+        threads = (await doctor.call("threads.list")).threads
+        mine = next(t for t in threads if t.id == thread.id)
+        assert (mine.last_seq, mine.read_seq, mine.unread) == (2, 2, 0)
+
+
+async def test_presence_is_seen_by_contacts_only(server: RunningServer) -> None:
+    doctor_creds = await server.user("practitioner")
+    patient_creds = await server.user("patient")
+    stranger_creds = await server.user("patient")
+    async with server.client(doctor_creds) as doctor, server.client(stranger_creds) as stranger:
+        await doctor.call(
+            "threads.open",
+            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
+        )
+        async with server.client(patient_creds) as patient:
+            online = await doctor.next_event("presence")
+            assert isinstance(online.data, PresenceChanged)
+            assert (online.data.user, online.data.status) == (
+                patient_creds.user_id,
+                PresenceStatus.ONLINE,
+            )
+            await patient.call("presence.set", PresenceSetParams(PresenceStatus.AWAY))
+            away = await doctor.next_event("presence")
+            assert away.data.status is PresenceStatus.AWAY
+            listed = (await doctor.call("presence.list")).contacts
+            assert [(c.user, c.status) for c in listed] == [
+                (patient_creds.user_id, PresenceStatus.AWAY)
+            ]
+            assert (await stranger.call("presence.list")).contacts == []
+        offline = await doctor.next_event("presence")
+        assert offline.data.status is PresenceStatus.OFFLINE
+        assert offline.data.last_seen is not None

@@ -1,0 +1,98 @@
+"""Run the real server (``python -m server serve``) on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from clients import Client, Credentials, login, register
+
+__all__ = ["PASSWORD", "RunningServer", "free_port", "start_server"]
+
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningServer:
+    db: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def user(self, role: str = "patient", name: str = "") -> Credentials:
+        """A new user of ``role``, logged in on a new device."""
+        username = f"{role}-{uuid.uuid4().hex[:10]}"
+        await register(self.base_url, username, PASSWORD, name or username, role)
+        return await self.device(username)
+
+    async def device(self, username: str) -> Credentials:
+        """Log ``username`` in again: another device of the same user."""
+        return await login(self.base_url, username, PASSWORD, device_name="test")
+
+    def client(self, credentials: Credentials, **options: Any) -> Client:
+        return Client(self.ws_url, credentials, **options)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+def start_server(db: str, workdir: Path, **settings: object) -> RunningServer:
+    """Start a server process and wait until /healthz answers."""
+    port = free_port()
+    env = {**os.environ, **{f"CAREHUB_{k.upper()}": str(v) for k, v in settings.items()}}
+    log = workdir / f"server-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server", "serve", "--db", db, "--port", str(port),
+             "--log-level", "warning"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = RunningServer(db, port, process, log, env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{server.log_tail()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.base_url}/healthz", timeout=1).status_code == 200:
+                return server
+        time.sleep(0.05)  # polling readiness: a process start has no event to await
+    server.stop()
+    raise RuntimeError(f"server did not become healthy:\n{server.log_tail()}")
