@@ -52,6 +52,7 @@ class Connection:
         self._drained = asyncio.Event()
         self._closed = asyncio.Event()
         self._held: list[tuple[int, bytes]] | None = []  # None once live
+        self.welcomed = False
 
     @property
     def closing(self) -> bool:
@@ -74,6 +75,16 @@ class Connection:
             self._drained.clear()
             await self._drained.wait()
         self.send(frame)
+
+    def welcome(self, frame: bytes) -> None:
+        """Queue the welcome: the first frame, before any push."""
+        self.send(frame)
+        self.welcomed = True
+
+    def push(self, frame: bytes) -> None:
+        """Queue an ephemeral push; before the welcome there is nothing to miss."""
+        if self.welcomed:
+            self.send(frame)
 
     def push_event(self, seq: int, frame: bytes) -> None:
         """Queue a durable event, or hold it while the backlog is replayed."""

@@ -50,7 +50,7 @@ class Hub:
                 if delivery.foreground_only and not conn.foreground:
                     continue
                 if delivery.seq is None:
-                    conn.send(delivery.frame)
+                    conn.push(delivery.frame)
                 else:
                     conn.push_event(delivery.seq, delivery.frame)
 
@@ -62,7 +62,7 @@ class Hub:
             if now - conn.last_received > 2 * interval:
                 conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frame received for two heartbeats")
             else:
-                conn.send(ping)
+                conn.push(ping)
 
     def close_all(self, code: int, reason: str) -> None:
         for conn in self:

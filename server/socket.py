@@ -38,6 +38,7 @@ __all__ = ["websocket_endpoint"]
 
 log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
+CLOSE_WAIT_SECONDS = 5.0
 _UNAVAILABLE = (Unavailable, OperationalError, DBAPIError, OSError)
 
 
@@ -140,7 +141,7 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
     tasks: list[asyncio.Task[Any]] = []
     try:
         head = await ctx.store.events.head()
-        conn.send(_welcome(ctx, conn, head, hello.resume_from is not None))
+        conn.welcome(_welcome(ctx, conn, head, hello.resume_from is not None))
         conn.last_seq = head if hello.resume_from is None else hello.resume_from
         tasks = [
             asyncio.create_task(_write(ws, conn), name=f"write-{conn.session}"),
@@ -258,5 +259,6 @@ async def _close(ws: WebSocket, code: int, reason: str) -> None:
     if ws.application_state is WebSocketState.DISCONNECTED:
         return
     with contextlib.suppress(Exception):
-        # A slow consumer's close frame waits behind what it has not read yet.
-        await asyncio.wait_for(ws.close(code, reason[:120]), 2.0)
+        # A slow consumer's close frame waits behind what it has not read yet;
+        # past this, the transport is dropped and the client sees 1006.
+        await asyncio.wait_for(ws.close(code, reason[:120]), CLOSE_WAIT_SECONDS)

@@ -35,6 +35,7 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     log: Path
     env: dict[str, str] = field(default_factory=dict)
+    usernames: dict[int, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -47,12 +48,14 @@ class RunningServer:
     async def user(self, role: str = "patient", name: str = "") -> Credentials:
         """A new user of ``role``, logged in on a new device."""
         username = f"{role}-{uuid.uuid4().hex[:10]}"
-        await register(self.base_url, username, PASSWORD, name or username, role)
-        return await self.device(username)
-
-    async def device(self, username: str) -> Credentials:
-        """Log ``username`` in again: another device of the same user."""
+        user = await register(self.base_url, username, PASSWORD, name or username, role)
+        self.usernames[user["id"]] = username
         return await login(self.base_url, username, PASSWORD, device_name="test")
+
+    async def other_device(self, credentials: Credentials) -> Credentials:
+        """The same user, logged in on another device."""
+        username = self.usernames[credentials.user_id]
+        return await login(self.base_url, username, PASSWORD, device_name="second")
 
     def client(self, credentials: Credentials, **options: Any) -> Client:
         return Client(self.ws_url, credentials, **options)

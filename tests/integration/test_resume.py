@@ -1,0 +1,231 @@
+"""Nothing is lost across disconnects: resume, retries, devices, slow consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import msgspec
+import pytest
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+from clients import Client, Credentials
+from protocol.errors import CloseCode
+from protocol.methods import HistoryParams, ThreadsOpenParams
+from protocol.model import ThreadKind
+from tests.support.server import RunningServer
+
+
+async def open_pair(server: RunningServer) -> tuple[Credentials, Credentials, int]:
+    doctor = await server.user("practitioner")
+    patient = await server.user("patient")
+    async with server.client(patient) as client:
+        thread = await client.call(
+            "threads.open", ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id])
+        )
+    return doctor, patient, thread.id
+
+
+async def received_messages(client: Client, count: int, timeout: float = 20) -> list[bytes]:
+    got = []
+    async with asyncio.timeout(timeout):
+        while len(got) < count:
+            event = await client.next_event("message.new", timeout=timeout)
+            got.append(event.data.envelope)
+    return got
+
+
+async def test_resume_after_disconnect_delivers_missed_events_once(server: RunningServer) -> None:
+    doctor, patient, thread = await open_pair(server)
+    async with server.client(patient) as sender:
+        async with server.client(doctor) as first:
+            await sender.send(thread, b"before")
+            assert await received_messages(first, 1) == [b"before"]
+            cursor = first.cursor
+        for i in range(5):
+            await sender.send(thread, f"missed-{i}".encode())
+        async with server.client(doctor, resume_from=cursor) as again:
+            assert again.welcome is not None and again.welcome.resumed
+            assert await received_messages(again, 5) == [f"missed-{i}".encode() for i in range(5)]
+            await sender.send(thread, b"live")
+            assert await received_messages(again, 1) == [b"live"]
+            assert again.stats.duplicates_dropped == 0
+
+
+async def test_client_reconnects_by_itself_and_resends_unacknowledged(
+    server: RunningServer,
+) -> None:
+    doctor, patient, thread = await open_pair(server)
+    async with server.client(doctor) as receiver, server.client(patient) as sender:
+        assert sender._ws is not None
+        sender._ws.transport.abort()  # the network drops
+        sends = [asyncio.create_task(sender.send(thread, f"m{i}".encode())) for i in range(10)]
+        results = await asyncio.gather(*sends)
+        assert sender.stats.reconnects >= 1
+        assert sorted(r.thread_seq for r in results) == list(range(1, 11))
+        got = await received_messages(receiver, 10)
+        assert sorted(got) == sorted(f"m{i}".encode() for i in range(10))
+        page = await receiver.call("messages.history", HistoryParams(thread, limit=50))
+        assert len(page.messages) == 10
+
+
+async def test_retried_send_is_stored_once(server: RunningServer) -> None:
+    doctor, patient, thread = await open_pair(server)
+    async with server.client(patient) as sender, server.client(doctor) as receiver:
+        first = await sender.send(thread, b"renewal", client_msg_id="msg-1")
+        again = await sender.send(thread, b"renewal", client_msg_id="msg-1")
+        assert again.duplicate and not first.duplicate
+        assert (again.message_id, again.thread_seq) == (first.message_id, first.thread_seq)
+        await sender.send(thread, b"next", client_msg_id="msg-2")
+        assert await received_messages(receiver, 2) == [b"renewal", b"next"]
+        page = await receiver.call("messages.history", HistoryParams(thread))
+        assert [m.client_msg_id for m in page.messages] == ["msg-2", "msg-1"]
+
+
+async def test_every_device_of_every_member_receives(server: RunningServer) -> None:
+    doctor, patient, thread = await open_pair(server)
+    doctor_phone = await server.other_device(doctor)
+    patient_tablet = await server.other_device(patient)
+    async with (
+        server.client(doctor) as desk,
+        server.client(doctor_phone) as phone,
+        server.client(patient) as sender,
+        server.client(patient_tablet) as tablet,
+    ):
+        sent = await sender.send(thread, b"hello")
+        for device in (desk, phone, tablet):
+            event = await device.next_event("message.new")
+            assert (event.data.id, event.data.envelope) == (sent.message_id, b"hello")
+        # The sending connection has its result and gets no echo.
+        with pytest.raises(TimeoutError):
+            await sender.next_event("message.new", timeout=0.3)
+
+
+async def test_concurrent_senders_and_a_flapping_reader_lose_nothing(
+    server: RunningServer,
+) -> None:
+    """Many sends commit concurrently while a reader keeps dropping its link:
+    every message arrives exactly once, in thread order."""
+    doctor = await server.user("practitioner")
+    patients = [await server.user("patient") for _ in range(4)]
+    threads = {}
+    async with server.client(doctor) as reader:
+        for p in patients:
+            async with server.client(p) as c:
+                info = await c.call(
+                    "threads.open",
+                    ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id]),
+                )
+                threads[p.user_id] = info.id
+        await reader.next_event("thread.updated")
+        senders = [server.client(p) for p in patients]
+        for s in senders:
+            await s.connect()
+
+        async def burst(client: Client) -> None:
+            thread = threads[client.user_id]
+            for i in range(25):
+                await client.send(thread, f"{client.user_id}:{i}".encode())
+
+        async def flap() -> None:
+            for _ in range(5):
+                await asyncio.sleep(0.05)
+                assert reader._ws is not None
+                reader._ws.transport.abort()
+
+        await asyncio.gather(*(burst(s) for s in senders), flap())
+        got: dict[int, list[int]] = {}
+        async with asyncio.timeout(30):
+            while sum(len(v) for v in got.values()) < 100:
+                event = await reader.next_event("message.new")
+                got.setdefault(event.data.thread, []).append(event.data.seq)
+        for s in senders:
+            await s.close()
+    assert all(seqs == list(range(1, 26)) for seqs in got.values()), got
+    assert reader.stats.reconnects >= 1
+
+
+async def test_slow_consumer_is_cut_off_while_others_keep_receiving(make_server) -> None:
+    server: RunningServer = make_server(
+        send_queue_bytes=256 * 1024,
+        sends_per_second=10_000,
+        send_burst=10_000,
+        calls_per_second=10_000,
+        call_burst=10_000,
+    )
+    doctor, patient, thread = await open_pair(server)
+    slow_creds = await server.other_device(doctor)
+    slow = await StalledClient.connect(server, slow_creds)
+    count, body = 200, b"x" * 60_000
+    async with server.client(doctor) as fast, server.client(patient) as sender:
+        # The slow device never reads; the fast one reads everything.
+        for i in range(count):
+            await sender.send(thread, body + str(i).encode())
+        assert len(await received_messages(fast, count, timeout=60)) == count
+    assert await slow.close_code() == CloseCode.SLOW_CONSUMER
+    # It resumes from its cursor and gets everything it missed.
+    async with server.client(slow_creds, resume_from=slow.welcome["cursor"]) as resumed:
+        assert len(await received_messages(resumed, count, timeout=60)) == count
+
+
+class StalledClient:
+    """A WebSocket client that says hello and then stops reading, with a small
+    fixed receive buffer so the kernel cannot absorb the backlog."""
+
+    def __init__(self, sock: socket.socket, protocol: ClientProtocol) -> None:
+        self.sock, self.protocol = sock, protocol
+        self.welcome: dict[str, object] = {}
+
+    @classmethod
+    async def connect(cls, server: RunningServer, credentials: Credentials) -> StalledClient:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        protocol = ClientProtocol(parse_uri(server.ws_url), subprotocols=[Subprotocol("carehub.v1")])
+        protocol.send_request(protocol.connect())
+        client = cls(sock, protocol)
+        await client._flush()
+        async with asyncio.timeout(10):
+            while protocol.state is not State.OPEN:
+                protocol.receive_data(await loop.sock_recv(sock, 65536))
+        hello = {"t": "hello", "versions": [1], "token": credentials.token,
+                 "device": credentials.device_id}
+        protocol.send_binary(msgspec.msgpack.encode(hello))
+        await client._flush()
+        client.welcome = msgspec.msgpack.decode(await client._next_frame())
+        return client
+
+    async def _flush(self) -> None:
+        loop = asyncio.get_running_loop()
+        for data in self.protocol.data_to_send():
+            await loop.sock_sendall(self.sock, data)
+
+    async def _next_frame(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(10):
+            while True:
+                for event in self.protocol.events_received():
+                    if isinstance(event, Frame) and event.opcode is Opcode.BINARY:
+                        return bytes(event.data)
+                self.protocol.receive_data(await loop.sock_recv(self.sock, 65536))
+
+    async def close_code(self) -> int | None:
+        """Read the backlog to its end and return the close code found there."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    for event in self.protocol.events_received():
+                        if isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
+                            return self.protocol.close_rcvd.code if self.protocol.close_rcvd else None
+                    data = await loop.sock_recv(self.sock, 1 << 20)
+                    if not data:
+                        return None
+                    self.protocol.receive_data(data)
+        finally:
+            self.sock.close()

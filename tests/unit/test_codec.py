@@ -1,0 +1,466 @@
+"""The codec: frames round-trip, parameters validate, hostile bytes become DecodeError."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from msgspec import Raw, Struct
+
+from protocol.codec import Codec, decode_as, encode, encode_event, to_raw
+from protocol.errors import DecodeError, ErrorCode, FrameTooLarge, UnknownMethod
+from protocol.events import EVENTS, PresenceChanged
+from protocol.frames import (
+    Call,
+    Error,
+    Event,
+    Hello,
+    Limits,
+    Ping,
+    Pong,
+    Result,
+    Welcome,
+)
+from protocol.methods import (
+    METHODS,
+    Empty,
+    HistoryParams,
+    HistoryResult,
+    PresenceEntry,
+    PresenceListResult,
+    PresenceSetParams,
+    ReceiptParams,
+    SendParams,
+    SendResult,
+    ThreadsListResult,
+    ThreadsOpenParams,
+    TypingParams,
+)
+from protocol.model import (
+    Member,
+    MessageData,
+    PresenceStatus,
+    Role,
+    ThreadInfo,
+    ThreadKind,
+)
+
+LIMIT = 1 << 20
+codec = Codec(LIMIT)
+
+LIMITS = Limits(
+    frame_bytes=98304,
+    envelope_bytes=65536,
+    calls_per_second=20.0,
+    call_burst=60,
+    sends_per_second=5.0,
+    send_burst=30,
+    history_page=200,
+)
+MESSAGE = MessageData(
+    id=7,
+    thread=3,
+    seq=2,
+    sender=1,
+    sender_device=11,
+    client_msg_id="c-1",
+    kind="text",
+    envelope=b"\x00ciphertext\xff",
+    sent_at=1_700_000_000_000,
+    reply_allowed=False,
+    reason="results",
+)
+THREAD = ThreadInfo(
+    id=3,
+    kind=ThreadKind.PATIENT_PRACTITIONER,
+    members=[Member(1, Role.PATIENT, "Ana"), Member(2, Role.PRACTITIONER, "Dr B")],
+    created_by=1,
+    created_at=1_700_000_000_000,
+    last_seq=4,
+    read_seq=2,
+    delivered_seq=3,
+    unread=2,
+)
+
+CLIENT_FRAMES = [
+    Hello(versions=[1], token="tok", device=5),
+    Hello(versions=[1, 2], token="t" * 512, device=5, resume_from=0, client="py/1.0"),
+    Call(id=0, method="threads.list"),
+    Call(id=2**53, method="messages.send", params=to_raw({"thread": 1})),
+    Ping(),
+    Ping(ts=123),
+    Pong(ts=456),
+]
+SERVER_FRAMES = [
+    Welcome(
+        v=1,
+        user=1,
+        role="patient",
+        device=5,
+        session="s-1",
+        server_time=1_700_000_000_000,
+        cursor=42,
+        heartbeat_ms=25_000,
+        limits=LIMITS,
+        resumed=True,
+    ),
+    Result(id=1),
+    Result(id=9, value=to_raw({"message_id": 1})),
+    Error(id=None, code=ErrorCode.INVALID, message="bad frame"),
+    Error(id=3, code=ErrorCode.RATE_LIMITED, message="slow", details={"retry_after_ms": 250}),
+    Event(type="presence", data=to_raw({"user": 1, "status": "online"})),
+    Event(type="message.new", data=to_raw(MESSAGE), seq=17),
+    Ping(ts=1),
+    Pong(),
+]
+
+
+def _id(frame: Struct) -> str:
+    return type(frame).__name__
+
+
+@pytest.mark.parametrize("frame", CLIENT_FRAMES, ids=_id)
+def test_client_frames_round_trip(frame: Struct) -> None:
+    assert codec.decode_client(encode(frame)) == frame
+
+
+@pytest.mark.parametrize("frame", SERVER_FRAMES, ids=_id)
+def test_server_frames_round_trip(frame: Struct) -> None:
+    assert codec.decode_server(encode(frame)) == frame
+
+
+def test_every_frame_type_is_covered() -> None:
+    covered = {type(f) for f in CLIENT_FRAMES + SERVER_FRAMES}
+    assert covered == {Hello, Welcome, Call, Result, Error, Event, Ping, Pong}
+
+
+def test_frames_are_tagged_maps() -> None:
+    raw = msgspec.msgpack.decode(encode(Call(id=1, method="typing")))
+    assert raw == {"t": "call", "id": 1, "method": "typing", "params": {}}
+
+
+def test_encode_event_embeds_data_without_reencoding() -> None:
+    data = to_raw(PresenceChanged(user=4, status=PresenceStatus.AWAY, last_seen=10))
+    frame = codec.decode_server(encode_event("presence", data, seq=None))
+    assert isinstance(frame, Event)
+    assert (frame.type, frame.seq, bytes(frame.data)) == ("presence", None, bytes(data))
+    assert Codec.decode_event("presence", frame.data) == PresenceChanged(4, PresenceStatus.AWAY, 10)
+
+
+@pytest.mark.parametrize("frame", [f for f in SERVER_FRAMES if type(f) not in (Ping, Pong)], ids=_id)
+def test_decode_client_rejects_server_frames(frame: Struct) -> None:
+    with pytest.raises(DecodeError):
+        codec.decode_client(encode(frame))
+
+
+@pytest.mark.parametrize("frame", [f for f in CLIENT_FRAMES if type(f) not in (Ping, Pong)], ids=_id)
+def test_decode_server_rejects_client_frames(frame: Struct) -> None:
+    with pytest.raises(DecodeError):
+        codec.decode_server(encode(frame))
+
+
+# --- methods: params and results ---------------------------------------------------------
+
+EXAMPLES: dict[str, tuple[Struct, Struct]] = {
+    "threads.open": (ThreadsOpenParams(kind=ThreadKind.GROUP, members=[2, 3]), THREAD),
+    "threads.list": (Empty(), ThreadsListResult(threads=[THREAD])),
+    "messages.send": (
+        SendParams(
+            thread=3,
+            client_msg_id="x" * 64,
+            envelope=b"\x01\x02",
+            kind="document.pdf",
+            reason="prescription_renewal",
+            reply_allowed=False,
+        ),
+        SendResult(message_id=7, thread_seq=2, sent_at=1, duplicate=True),
+    ),
+    "messages.history": (
+        HistoryParams(thread=3, before_seq=0, limit=200),
+        HistoryResult(messages=[MESSAGE], has_more=True),
+    ),
+    "receipts.delivered": (ReceiptParams(thread=3, seq=1), Empty()),
+    "receipts.read": (ReceiptParams(thread=3, seq=9), Empty()),
+    "presence.set": (PresenceSetParams(status=PresenceStatus.AWAY, foreground=True), Empty()),
+    "presence.list": (
+        Empty(),
+        PresenceListResult(contacts=[PresenceEntry(2, PresenceStatus.OFFLINE, last_seen=5)]),
+    ),
+    "typing": (TypingParams(thread=3, active=False), Empty()),
+}
+
+
+def test_every_method_has_an_example() -> None:
+    assert set(EXAMPLES) == set(METHODS)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_params_and_result_round_trip(method: str) -> None:
+    params, result = EXAMPLES[method]
+    assert Codec.decode_params(method, to_raw(params)) == params
+    assert Codec.decode_result(method, to_raw(result)) == result
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_params_survive_the_call_frame(method: str) -> None:
+    params, _ = EXAMPLES[method]
+    frame = codec.decode_client(encode(Call(id=1, method=method, params=to_raw(params))))
+    assert isinstance(frame, Call)
+    assert Codec.decode_params(frame.method, frame.params) == params
+
+
+SEND = {"thread": 1, "client_msg_id": "c", "envelope": b"e"}
+INVALID_PARAMS: list[tuple[str, dict[str, Any]]] = [
+    ("messages.send", {**SEND, "client_msg_id": "x" * 65}),
+    ("messages.send", {**SEND, "client_msg_id": ""}),
+    ("messages.send", {**SEND, "client_msg_id": 5}),
+    ("messages.send", {**SEND, "thread": 0}),
+    ("messages.send", {**SEND, "thread": "1"}),
+    ("messages.send", {**SEND, "envelope": "not bytes"}),
+    ("messages.send", {**SEND, "kind": "Not A Kind"}),
+    ("messages.send", {**SEND, "kind": "k" * 33}),
+    ("messages.send", {**SEND, "reason": ""}),
+    ("messages.send", {**SEND, "reply_allowed": "yes"}),
+    ("messages.send", {"thread": 1, "client_msg_id": "c"}),
+    ("messages.history", {"thread": 1, "limit": 0}),
+    ("messages.history", {"thread": 1, "limit": 201}),
+    ("messages.history", {"thread": 1, "before_seq": -1}),
+    ("messages.history", {"thread": 1.5}),
+    ("threads.open", {"kind": "group", "members": []}),
+    ("threads.open", {"kind": "group", "members": list(range(1, 258))}),
+    ("threads.open", {"kind": "group", "members": [0]}),
+    ("threads.open", {"kind": "party", "members": [2]}),
+    ("threads.open", {"members": [2]}),
+    ("receipts.read", {"thread": 1, "seq": 0}),
+    ("receipts.delivered", {"thread": -1, "seq": 1}),
+    ("presence.set", {"status": "busy"}),
+    ("presence.set", {"status": "online", "foreground": 1}),
+    ("typing", {"thread": 1, "active": None}),
+    ("threads.list", []),
+]
+
+
+@pytest.mark.parametrize(("method", "params"), INVALID_PARAMS)
+def test_invalid_params_raise_decode_error(method: str, params: Any) -> None:
+    with pytest.raises(DecodeError) as info:
+        Codec.decode_params(method, to_raw(params))
+    assert type(info.value) is DecodeError
+    assert info.value.code is ErrorCode.INVALID
+
+
+def test_params_at_the_bounds_are_accepted() -> None:
+    members = list(range(1, 257))
+    assert Codec.decode_params(
+        "threads.open", to_raw({"kind": "group", "members": members})
+    ) == ThreadsOpenParams(ThreadKind.GROUP, members)
+    assert Codec.decode_params("messages.history", to_raw({"thread": 1, "limit": 1})).limit == 1
+
+
+@pytest.mark.parametrize("decode", [Codec.decode_params, Codec.decode_result])
+@pytest.mark.parametrize("method", ["nope", "", "messages.SEND", "messages.send "])
+def test_unknown_method(decode: Any, method: str) -> None:
+    with pytest.raises(UnknownMethod) as info:
+        decode(method, to_raw({}))
+    assert isinstance(info.value, DecodeError)
+    assert info.value.code is ErrorCode.UNKNOWN_METHOD
+
+
+def test_invalid_result_raises_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        Codec.decode_result("messages.send", to_raw({"message_id": "1"}))
+
+
+@pytest.mark.parametrize("event", sorted(EVENTS))
+def test_decode_event_validates_known_types(event: str) -> None:
+    with pytest.raises(DecodeError):
+        Codec.decode_event(event, to_raw({"thread": "not an int"}))
+
+
+def test_decode_event_keeps_unknown_types_raw() -> None:
+    data = to_raw({"anything": [1, 2]})
+    assert Codec.decode_event("future.event", data) is data
+
+
+INVALID_FRAMES: list[dict[str, Any]] = [
+    {"t": "call", "id": -1, "method": "typing"},
+    {"t": "call", "id": 2**53 + 1, "method": "typing"},
+    {"t": "call", "id": 1, "method": "m" * 65},
+    {"t": "call", "id": 1},
+    {"t": "call", "id": "1", "method": "typing"},
+    {"t": "hello", "versions": [1], "token": "t" * 513, "device": 1},
+    {"t": "hello", "versions": [1], "token": "t", "device": 1, "resume_from": -1},
+    {"t": "hello", "versions": [1], "token": "t", "device": 1, "client": "c" * 65},
+    {"t": "hello", "versions": "1", "token": "t", "device": 1},
+    {"t": "ping", "ts": "now"},
+    {"t": "nope"},
+    {"id": 1, "method": "typing"},
+    {},
+    [],
+    None,
+]
+
+
+@pytest.mark.parametrize("obj", INVALID_FRAMES)
+def test_invalid_client_frames(obj: Any) -> None:
+    with pytest.raises(DecodeError):
+        codec.decode_client(msgspec.msgpack.encode(obj))
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"t": "error", "id": 1, "code": "teapot", "message": "?"},
+        {"t": "error", "id": 1, "code": "invalid"},
+        {"t": "event", "data": {}},
+        {"t": "welcome", "v": 1},
+        {"t": "result", "id": -5},
+    ],
+)
+def test_invalid_server_frames(obj: Any) -> None:
+    with pytest.raises(DecodeError):
+        codec.decode_server(msgspec.msgpack.encode(obj))
+
+
+# --- size limit ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decode", ["decode_client", "decode_server"])
+def test_frame_size_limit(decode: str) -> None:
+    frame = encode(Ping(ts=2**40))
+    assert getattr(Codec(len(frame)), decode)(frame) == Ping(ts=2**40)
+    with pytest.raises(FrameTooLarge) as info:
+        getattr(Codec(len(frame) - 1), decode)(frame)
+    assert isinstance(info.value, DecodeError)
+    assert info.value.code is ErrorCode.TOO_LARGE
+
+
+def test_size_is_checked_before_parsing() -> None:
+    with pytest.raises(FrameTooLarge):
+        Codec(8).decode_client(b"\xc1" * 9)
+
+
+# --- call_id ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        ({"t": "call", "id": 7, "method": 1}, 7),
+        ({"t": "call", "id": 7, "method": "m" * 65}, 7),
+        ({"t": "call", "id": 8}, 8),
+        ({"t": "call", "id": 9, "method": "x", "params": [1], "extra": True}, 9),
+        ({"t": "call", "id": 2**53, "method": None}, 2**53),
+        ({"t": "call", "id": 0, "method": None}, 0),
+        ({"t": "call", "id": -1, "method": "x"}, None),
+        ({"t": "call", "id": 2**53 + 1, "method": "x"}, None),
+        ({"t": "call", "id": "7", "method": "x"}, None),
+        ({"t": "call", "method": "x"}, None),
+        ({"t": "hello", "id": 7}, None),
+        ({"t": "result", "id": 7}, None),
+        # No tag: not a valid frame, but its id is still worth answering.
+        ({"id": 7, "method": "x"}, 7),
+        ([7], None),
+    ],
+)
+def test_call_id(obj: Any, expected: int | None) -> None:
+    assert Codec.call_id(msgspec.msgpack.encode(obj)) == expected
+
+
+@pytest.mark.parametrize("data", [b"", b"\xc1", b"\x81\xa1t", b"\x91" * 100_000])
+def test_call_id_of_garbage(data: bytes) -> None:
+    assert Codec.call_id(data) is None
+
+
+# --- hostile input ------------------------------------------------------------------------
+
+TAGS = ["hello", "welcome", "call", "result", "error", "event", "ping", "pong", "nope"]
+FIELDS = [
+    "t", "id", "method", "params", "value", "versions", "token", "device", "resume_from",
+    "client", "v", "user", "role", "session", "server_time", "cursor", "heartbeat_ms",
+    "limits", "resumed", "code", "message", "details", "type", "data", "seq", "ts",
+]  # fmt: skip
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=20)
+    | st.binary(max_size=20)
+)
+values = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=8), children, max_size=5)
+        | st.dictionaries(st.integers(-5, 5), children, max_size=3)
+    ),
+    max_leaves=30,
+)
+tagged = st.builds(
+    lambda tag, rest: {**rest, "t": tag},
+    st.sampled_from(TAGS),
+    st.dictionaries(st.sampled_from(FIELDS), values, max_size=8),
+)
+hostile = settings(max_examples=300, deadline=None)
+
+
+def _only_decode_errors(data: bytes) -> None:
+    for decode in (codec.decode_client, codec.decode_server):
+        try:
+            decode(data)
+        except DecodeError:
+            pass
+    Codec.call_id(data)
+
+
+@hostile
+@given(st.binary(max_size=256))
+def test_arbitrary_bytes_raise_only_decode_error(data: bytes) -> None:
+    _only_decode_errors(data)
+
+
+@hostile
+@given(values | tagged)
+def test_arbitrary_structures_raise_only_decode_error(obj: Any) -> None:
+    _only_decode_errors(msgspec.msgpack.encode(obj))
+
+
+@hostile
+@given(st.sampled_from(sorted(METHODS)), values)
+def test_arbitrary_params_raise_only_decode_error(method: str, obj: Any) -> None:
+    raw = Raw(msgspec.msgpack.encode(obj))
+    for decode in (Codec.decode_params, Codec.decode_result):
+        try:
+            decode(method, raw)
+        except DecodeError:
+            pass
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x91" * 100_000,
+        b"\x81\xa1t\xa4call" + b"\x91" * 100_000,
+        b"\x81\xa1x" * 100_000 + b"\xc0",
+        encode(Call(id=1, method="typing", params=Raw(b"\x91" * 100_000 + b"\xc0"))),
+    ],
+    ids=["arrays", "after-tag", "maps", "in-params"],
+)
+def test_deep_nesting_is_a_decode_error(data: bytes) -> None:
+    for decode in (codec.decode_client, codec.decode_server):
+        with pytest.raises(DecodeError):
+            decode(data)
+
+
+def test_deeply_nested_params_are_a_decode_error() -> None:
+    with pytest.raises(DecodeError):
+        Codec.decode_params("threads.list", Raw(b"\x81\xa1a" + b"\x91" * 100_000 + b"\xc0"))
+
+
+def test_decode_as_wraps_every_failure() -> None:
+    with pytest.raises(DecodeError):
+        decode_as(int, b"\xa1x")

@@ -1,0 +1,66 @@
+"""Dependencies point one way: server -> protocol, storage; clients -> protocol.
+
+Each package is imported, every module of it, in a fresh interpreter, so what
+another test imported cannot hide or fake a dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = textwrap.dedent(
+    """
+    import importlib, json, pkgutil, sys
+
+    package = importlib.import_module(sys.argv[1])
+    modules = [sys.argv[1]]
+    for info in pkgutil.walk_packages(package.__path__, prefix=sys.argv[1] + "."):
+        if info.name.endswith(".__main__"):  # runs the CLI when imported
+            continue
+        importlib.import_module(info.name)
+        modules.append(info.name)
+    loaded = {name.partition(".")[0] for name in sys.modules}
+    print(json.dumps({"modules": modules, "loaded": sorted(loaded)}))
+    """
+)
+
+FORBIDDEN = {
+    "protocol": {"asyncio", "starlette", "sqlalchemy", "redis", "nacl", "storage", "server", "clients"},
+    "storage": {"server", "clients", "protocol", "starlette"},
+    "clients": {"server", "storage", "sqlalchemy", "starlette"},
+    "server": {"clients"},  # nacl is allowed: server/auth.py hashes passwords with argon2id
+}  # fmt: skip
+
+
+def probe(package: str) -> dict[str, list[str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, package],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_dependency_direction(package: str) -> None:
+    found = probe(package)
+    assert len(found["modules"]) > 1, "walked no modules"
+    assert not FORBIDDEN[package] & set(found["loaded"])
+
+
+def test_the_probe_sees_imports() -> None:
+    # The check above is only worth something if the probe would notice.
+    found = probe("server")
+    assert {"protocol", "storage", "starlette", "asyncio"} <= set(found["loaded"])
