@@ -8,7 +8,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from protocol.errors import CloseCode
 from server import http
@@ -51,21 +53,15 @@ def create_app(
         clock=clock,
     )
 
+    lifecycle = Lifecycle(ctx)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if settings.migrate:
-            await store.db.migrate()
-        await broker.start(hub.deliver)
-        ctx.writer.start()
-        heartbeat = asyncio.create_task(_heartbeat(ctx), name="heartbeat")
+        await lifecycle.start()
         try:
             yield
         finally:
-            heartbeat.cancel()
-            hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
-            await ctx.writer.stop()
-            await broker.stop()
-            await store.close()
+            await lifecycle.stop()
 
     app = Starlette(
         routes=[
@@ -76,10 +72,56 @@ def create_app(
             Route("/healthz", http.healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(StartOnFirstRequest, lifecycle=lifecycle)],
     )
     app.state.ctx = ctx
     app.state.login_buckets = {}
     return app
+
+
+class Lifecycle:
+    """Start-up and shutdown, run by the ASGI lifespan or, on servers without
+    one (daphne), by the first request."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.started = False
+        self._lock = asyncio.Lock()
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self.started:
+                return
+            ctx = self.ctx
+            if ctx.settings.migrate:
+                await ctx.store.db.migrate()
+            await ctx.broker.start(ctx.hub.deliver)
+            ctx.writer.start()
+            self._heartbeat = asyncio.create_task(_heartbeat(ctx), name="heartbeat")
+            self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        ctx = self.ctx
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        ctx.hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
+        await ctx.writer.stop()
+        await ctx.broker.stop()
+        await ctx.store.close()
+
+
+class StartOnFirstRequest:
+    def __init__(self, app: ASGIApp, lifecycle: Lifecycle) -> None:
+        self.app = app
+        self.lifecycle = lifecycle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and not self.lifecycle.started:
+            await self.lifecycle.start()
+        await self.app(scope, receive, send)
 
 
 async def _heartbeat(ctx: Context) -> None:

@@ -65,7 +65,7 @@ async def test_overflow_closes_with_slow_consumer_and_clears_frames() -> None:
 async def test_frames_taken_but_not_written_still_count() -> None:
     conn = make(queue_bytes=10)
     conn.send(b"x" * 8)
-    [frame] = await asyncio.wait_for(conn.next_frames(), 1)
+    assert len(await asyncio.wait_for(conn.next_frames(), 1)) == 1
     conn.send(b"y" * 3)
     assert conn.close_code == CloseCode.SLOW_CONSUMER
 
@@ -227,3 +227,13 @@ async def test_send_paced_returns_when_closed() -> None:
     conn.close(CloseCode.SERVER_SHUTDOWN)
     await asyncio.wait_for(paced, 1)
     assert await asyncio.wait_for(conn.next_frames(), 1) == []
+
+
+async def test_ephemeral_pushes_before_the_welcome_are_dropped() -> None:
+    conn = make()
+    conn.push(b"presence-early")
+    conn.push_event(1, frame(1))  # durable: held, not dropped
+    conn.welcome(b"welcome")
+    conn.push(b"presence-late")
+    conn.go_live()
+    assert await drain(conn) == [b"welcome", b"presence-late", frame(1)]

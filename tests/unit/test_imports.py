@@ -33,11 +33,20 @@ PROBE = textwrap.dedent(
 )
 
 FORBIDDEN = {
-    "protocol": {"asyncio", "starlette", "sqlalchemy", "redis", "nacl", "storage", "server", "clients"},
+    "protocol": {
+        "asyncio",
+        "starlette",
+        "sqlalchemy",
+        "redis",
+        "nacl",
+        "storage",
+        "server",
+        "clients",
+    },
     "storage": {"server", "clients", "protocol", "starlette"},
     "clients": {"server", "storage", "sqlalchemy", "starlette"},
     "server": {"clients"},  # nacl is allowed: server/auth.py hashes passwords with argon2id
-}  # fmt: skip
+}
 
 
 def probe(package: str) -> dict[str, list[str]]:

@@ -43,7 +43,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("kind", "mine", "others", "allowed"), CASES)
-def test_thread_open_refusal(kind: ThreadKind, mine: Role, others: list[Role], allowed: bool) -> None:
+def test_thread_open_refusal(
+    kind: ThreadKind, mine: Role, others: list[Role], allowed: bool
+) -> None:
     opener = 10
     roles = {opener: mine, **{20 + i: role for i, role in enumerate(others)}}
     refusal = thread_open_refusal(kind, opener, roles)
