@@ -218,15 +218,19 @@ class Client:
             self._connected.clear()
             code = error.code if isinstance(error, Disconnected) else None
             self.stats.closes.append(code or 0)
-            if not self.reconnect or isinstance(error, AuthError) or (
-                code is not None and not should_reconnect(code)
+            if (
+                not self.reconnect
+                or isinstance(error, AuthError)
+                or (code is not None and not should_reconnect(code))
             ):
                 self._fail_all(error)
                 return
             self._fail_pending(lambda p: not p.retry, error)
             while True:
                 attempt += 1
-                await asyncio.sleep(min(5.0, 0.05 * 2 ** min(attempt, 7)) * random.uniform(0.5, 1.0))
+                await asyncio.sleep(
+                    min(5.0, 0.05 * 2 ** min(attempt, 7)) * random.uniform(0.5, 1.0)
+                )
                 try:
                     self._ws, self.welcome = await self._open()
                     break
@@ -255,7 +259,9 @@ class Client:
             except websockets.ConnectionClosed as closed:
                 return self._closed_error(closed)
             try:
-                frame = self._codec.decode_server(data if isinstance(data, bytes) else data.encode())
+                frame = self._codec.decode_server(
+                    data if isinstance(data, bytes) else data.encode()
+                )
             except DecodeError:
                 continue  # a newer server's frame we cannot read; ignore it
             await self._dispatch(ws, frame)
@@ -269,7 +275,9 @@ class Client:
                 pending.future.set_exception(CallError(frame.code, frame.message, frame.details))
             else:
                 try:
-                    pending.future.set_result(self._codec.decode_result(pending.method, frame.value))
+                    pending.future.set_result(
+                        self._codec.decode_result(pending.method, frame.value)
+                    )
                 except DecodeError as exc:
                     pending.future.set_exception(CarehubError(f"unreadable result: {exc}"))
         elif isinstance(frame, Event):

@@ -1,9 +1,9 @@
 """SDK errors::
 
-    CarehubError
-    ├── CallError          the server refused a call (``code`` is an ErrorCode)
-    ├── AuthError          login refused, or the socket closed for a stale token
-    └── Disconnected       the connection ended and will not come back
+CarehubError
+├── CallError          the server refused a call (``code`` is an ErrorCode)
+├── AuthError          login refused, or the socket closed for a stale token
+└── Disconnected       the connection ended and will not come back
 """
 
 from __future__ import annotations

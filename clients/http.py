@@ -56,7 +56,10 @@ async def login(
         body["device_id"] = device_id
     answer = await _post(base_url, "/v1/login", body)
     return Credentials(
-        answer["token"], answer["user"]["id"], answer["device"], answer["user"]["role"],
+        answer["token"],
+        answer["user"]["id"],
+        answer["device"],
+        answer["user"]["role"],
         answer["expires_at"],
     )
 

@@ -34,7 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("--db")
     user.add_argument("username")
     user.add_argument("--name", required=True)
-    user.add_argument("--role", required=True, choices=["patient", "practitioner", "assistant", "bot", "admin"])
+    user.add_argument(
+        "--role", required=True, choices=["patient", "practitioner", "assistant", "bot", "admin"]
+    )
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     return parser
 
@@ -68,7 +70,9 @@ def _serve(settings: Settings, log_level: str) -> int:
 
     from server.app import create_app
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -98,7 +102,9 @@ async def _create_user(settings: Settings, args: Any) -> int:
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
     if not password or len(password) < 8:
-        print("carehub: give a password of 8+ characters on stdin (--password-stdin)", file=sys.stderr)
+        print(
+            "carehub: give a password of 8+ characters on stdin (--password-stdin)", file=sys.stderr
+        )
         return 2
     store = Store(settings.db)
     try:

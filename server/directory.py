@@ -12,7 +12,6 @@ from types import MappingProxyType
 from typing import Any
 
 from protocol.model import Role
-
 from storage.threads import Threads
 
 __all__ = ["Directory"]

@@ -1,6 +1,6 @@
 """The server's errors. Each maps to one wire ``ErrorCode`` at the socket edge.
 
-    ServerError(code, message, details)
+ServerError(code, message, details)
 """
 
 from __future__ import annotations

@@ -82,7 +82,10 @@ async def register(request: Request) -> Response:
             raise ServerError(ErrorCode.FORBIDDEN, f"{body.role} accounts are created by an admin")
         try:
             user = await ctx.store.accounts.create_user(
-                body.username, body.display_name, body.role, await hash_password(body.password),
+                body.username,
+                body.display_name,
+                body.role,
+                await hash_password(body.password),
                 ctx.clock.ms(),
             )
         except Conflict as exc:
@@ -111,8 +114,12 @@ async def login(request: Request) -> Response:
         token, now = new_token(), ctx.clock.ms()
         expires_at = now + ctx.settings.token_ttl_seconds * 1000
         device_id = await ctx.store.accounts.open_session(
-            user.id, hash_token(token), now, expires_at,
-            device_id=body.device_id, device_name=body.device_name,
+            user.id,
+            hash_token(token),
+            now,
+            expires_at,
+            device_id=body.device_id,
+            device_name=body.device_name,
         )
         if device_id is None:
             raise ServerError(ErrorCode.FORBIDDEN, "that device is not yours")
@@ -136,14 +143,18 @@ def _throttle(request: Request, username: str) -> None:
         bucket = buckets[username] = TokenBucket(1 / 6, 10, now)
     wait = bucket.take(now)
     if wait:
-        raise ServerError(ErrorCode.RATE_LIMITED, "too many attempts", retry_after_ms=int(wait * 1000) + 1)
+        raise ServerError(
+            ErrorCode.RATE_LIMITED, "too many attempts", retry_after_ms=int(wait * 1000) + 1
+        )
 
 
 async def logout(request: Request) -> Response:
     """Revoke the bearer token and close its device's open sockets."""
     ctx: Context = request.app.state.ctx
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    session = await ctx.store.accounts.session(hash_token(token)) if scheme.lower() == "bearer" else None
+    session = (
+        await ctx.store.accounts.session(hash_token(token)) if scheme.lower() == "bearer" else None
+    )
     if session is None:
         return _error(ServerError(ErrorCode.UNAUTHORIZED, "bearer token required"))
     await ctx.store.accounts.revoke(hash_token(token), ctx.clock.ms())

@@ -19,9 +19,7 @@ class Refusal(str):
     """Why a request is refused, in words a client can show."""
 
 
-def thread_open_refusal(
-    kind: ThreadKind, opener: int, roles: Mapping[int, Role]
-) -> Refusal | None:
+def thread_open_refusal(kind: ThreadKind, opener: int, roles: Mapping[int, Role]) -> Refusal | None:
     """None if ``opener`` may open a ``kind`` thread with the users of ``roles``
     (which includes the opener), else why not."""
     others = [role for user, role in roles.items() if user != opener]

@@ -4,6 +4,7 @@ overridden by CLI flags. Validated at start; a bad value names its key."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -45,15 +46,21 @@ class Settings:
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
-                raise SettingsError(f"{field.name} must be positive, got {value!r}")
+            if (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and not 0 < value < math.inf
+            ):
+                raise SettingsError(f"{field.name} must be positive and finite, got {value!r}")
         if self.max_envelope_bytes >= self.max_frame_bytes:
             raise SettingsError("max_envelope_bytes must be below max_frame_bytes")
         if self.max_frame_bytes > self.ws_max_bytes:
             raise SettingsError("max_frame_bytes must not exceed ws_max_bytes")
 
     @classmethod
-    def load(cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
         """Defaults < ``CAREHUB_<NAME>`` variables < ``overrides`` (None values ignored)."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}

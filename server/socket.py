@@ -19,7 +19,15 @@ from msgspec import Raw
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL, Codec, encode, encode_event, negotiate, to_raw
+from protocol.codec import (
+    PROTOCOL_VERSIONS,
+    SUBPROTOCOL,
+    Codec,
+    encode,
+    encode_event,
+    negotiate,
+    to_raw,
+)
 from protocol.errors import CloseCode, DecodeError, ErrorCode, VersionMismatch
 from protocol.events import SyncReset
 from protocol.frames import Call, Error, Hello, Limits, Ping, Pong, Result, Welcome
@@ -175,7 +183,9 @@ async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head:
                 while True:
                     page = await ctx.store.events.after(conn.user_id, cursor, REPLAY_PAGE)
                     for event in page:
-                        await conn.send_paced(encode_event(event.type, _event_data(event), event.seq))
+                        await conn.send_paced(
+                            encode_event(event.type, _event_data(event), event.seq)
+                        )
                         cursor = conn.last_seq = event.seq
                     if len(page) < REPLAY_PAGE:
                         break

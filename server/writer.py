@@ -118,7 +118,10 @@ class Writer:
                 return
             outcomes, events = [exc], []
         for seq, event in events:
-            await self._publish(event.to_deliver(seq))
+            try:
+                await self._publish(event.to_deliver(seq))
+            except Exception:  # the live path is best-effort: clients resume
+                log.exception("publishing event %d failed", seq)
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the caller went away
                 continue
@@ -127,7 +130,9 @@ class Writer:
             else:
                 future.set_result(outcome)
 
-    async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[tuple[int, Outgoing]]]:
+    async def _transaction(
+        self, batch: list[_Item]
+    ) -> tuple[list[Any], list[tuple[int, Outgoing]]]:
         outcomes: list[Any] = []
         emitted: list[Outgoing] = []
         async with self._db.write() as conn:
@@ -139,7 +144,9 @@ class Writer:
                     outcomes.append(refusal)
                     continue
                 emitted.extend(mine)
-            seqs = await Events.append(conn, [event.to_store() for event in emitted], self._clock.ms())
+            seqs = await Events.append(
+                conn, [event.to_store() for event in emitted], self._clock.ms()
+            )
         self.commits += 1
         self.operations += len(batch)
         return outcomes, list(zip(seqs, emitted, strict=True))

@@ -30,17 +30,24 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
         raise forbidden(refusal)
     key = pair_key(p.kind, member_ids)
     now = ctx.clock.ms()
-    members = [Member(u.id, roles[u.id], u.display_name) for u in sorted(users.values(), key=lambda u: u.id)]
+    members = [
+        Member(u.id, roles[u.id], u.display_name)
+        for u in sorted(users.values(), key=lambda u: u.id)
+    ]
 
     async def create(db: AsyncConnection, out: list[Outgoing]) -> int:
         existing = await Threads.find_pair(db, key) if key else None
         if existing is not None:
             return existing
-        thread_id = await Threads.create(db, p.kind.value, conn.user_id, sorted(member_ids), now, key)
+        thread_id = await Threads.create(
+            db, p.kind.value, conn.user_id, sorted(member_ids), now, key
+        )
         info = ThreadInfo(thread_id, p.kind, members, conn.user_id, now)
         recipients = sorted(member_ids)
         out.append(
-            Outgoing("thread.updated", to_raw(info), recipients, thread_id, thread_changed=thread_id)
+            Outgoing(
+                "thread.updated", to_raw(info), recipients, thread_id, thread_changed=thread_id
+            )
         )
         return thread_id
 
@@ -52,4 +59,6 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
 
 
 async def list_threads(ctx: Context, conn: Connection, _: Empty) -> ThreadsListResult:
-    return ThreadsListResult([thread_info(t) for t in await ctx.store.threads.list_for(conn.user_id)])
+    return ThreadsListResult(
+        [thread_info(t) for t in await ctx.store.threads.list_for(conn.user_id)]
+    )

@@ -31,7 +31,9 @@ def daphne_server(database_factory, tmp_path: Path) -> Iterator[RunningServer]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [daphne, "-b", "127.0.0.1", "-p", str(port), "server.asgi:app"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     server = RunningServer(db, port, process, log, env)
     deadline = time.monotonic() + 30
@@ -50,12 +52,14 @@ def daphne_server(database_factory, tmp_path: Path) -> Iterator[RunningServer]:
 async def test_conversation_under_daphne(daphne_server: RunningServer) -> None:
     doctor_creds = await daphne_server.user("practitioner")
     patient_creds = await daphne_server.user("patient")
-    async with daphne_server.client(doctor_creds) as doctor:
-        async with daphne_server.client(patient_creds) as patient:
-            thread = await patient.call(
-                "threads.open",
-                ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor_creds.user_id]),
-            )
-            sent = await patient.send(thread.id, b"under daphne")
-            event = await doctor.next_event("message.new")
-            assert (event.data.id, event.data.envelope) == (sent.message_id, b"under daphne")
+    async with (
+        daphne_server.client(doctor_creds) as doctor,
+        daphne_server.client(patient_creds) as patient,
+    ):
+        thread = await patient.call(
+            "threads.open",
+            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor_creds.user_id]),
+        )
+        sent = await patient.send(thread.id, b"under daphne")
+        event = await doctor.next_event("message.new")
+        assert (event.data.id, event.data.envelope) == (sent.message_id, b"under daphne")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+
 import msgspec
 import pytest
 from websockets.client import ClientProtocol
@@ -186,15 +187,21 @@ class StalledClient:
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
         await loop.sock_connect(sock, ("127.0.0.1", server.port))
-        protocol = ClientProtocol(parse_uri(server.ws_url), subprotocols=[Subprotocol("carehub.v1")])
+        protocol = ClientProtocol(
+            parse_uri(server.ws_url), subprotocols=[Subprotocol("carehub.v1")]
+        )
         protocol.send_request(protocol.connect())
         client = cls(sock, protocol)
         await client._flush()
         async with asyncio.timeout(10):
             while protocol.state is not State.OPEN:
                 protocol.receive_data(await loop.sock_recv(sock, 65536))
-        hello = {"t": "hello", "versions": [1], "token": credentials.token,
-                 "device": credentials.device_id}
+        hello = {
+            "t": "hello",
+            "versions": [1],
+            "token": credentials.token,
+            "device": credentials.device_id,
+        }
         protocol.send_binary(msgspec.msgpack.encode(hello))
         await client._flush()
         client.welcome = msgspec.msgpack.decode(await client._next_frame())
@@ -222,7 +229,9 @@ class StalledClient:
                 while True:
                     for event in self.protocol.events_received():
                         if isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
-                            return self.protocol.close_rcvd.code if self.protocol.close_rcvd else None
+                            return (
+                                self.protocol.close_rcvd.code if self.protocol.close_rcvd else None
+                            )
                     data = await loop.sock_recv(self.sock, 1 << 20)
                     if not data:
                         return None

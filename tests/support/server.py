@@ -82,8 +82,18 @@ def start_server(db: str, workdir: Path, **settings: object) -> RunningServer:
     log = workdir / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--db", db, "--port", str(port),
-             "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "serve",
+                "--db",
+                db,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -226,12 +226,6 @@ async def test_writer_keeps_going_after_a_failure(db: Database) -> None:
     assert await h.notes() == ["after"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: an exception from publish() escapes Writer._commit and kills the "
-    "group-commit task: the committed write's caller never hears back and every later "
-    "write hangs",
-    strict=True,
-)
 async def test_a_failing_publish_does_not_stall_the_writer(db: Database) -> None:
     async def broken(delivery: Delivery) -> None:
         raise ConnectionError("broker down")
