@@ -67,7 +67,7 @@ def _decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
 def decode_as(type_: type[T], data: bytes | Raw) -> T:
     """Decode and validate ``data`` as ``type_``; raise ``DecodeError`` otherwise."""
     try:
-        return _decoder(type_).decode(data)  # type: ignore[no-any-return]
+        return _decoder(type_).decode(data)  # type: ignore[no-any-return, arg-type]
     except _DECODE_FAILURES as exc:
         raise DecodeError(str(exc) or type(exc).__name__) from None
 

@@ -6,6 +6,7 @@ Errors are ``{"code": ErrorCode, "message": str}`` with a matching status.
 from __future__ import annotations
 
 import contextlib
+from time import monotonic
 from typing import Annotated, Any
 
 import msgspec
@@ -95,19 +96,14 @@ async def register(request: Request) -> Response:
     return JSONResponse({"user": _user_json(user)}, status_code=201)
 
 
-# Verified against when the username is unknown, so both paths cost the same.
-_DUMMY_HASH: list[str] = []
-
-
 async def login(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     try:
         body: LoginBody = await _body(request, LoginBody)
         _throttle(request, body.username)
         found = await ctx.store.accounts.credentials(body.username)
-        if not _DUMMY_HASH:
-            _DUMMY_HASH.append(await hash_password("not a real password"))
-        stored = found[1] if found else _DUMMY_HASH[0]
+        # An unknown username costs a verification too: timing tells nothing.
+        stored = found[1] if found else await _decoy_hash(request)
         if not await verify_password(stored, body.password) or found is None:
             raise ServerError(ErrorCode.UNAUTHORIZED, "wrong username or password")
         user = found[0]
@@ -130,11 +126,16 @@ async def login(request: Request) -> Response:
     )
 
 
+async def _decoy_hash(request: Request) -> str:
+    state = request.app.state
+    if getattr(state, "decoy_hash", None) is None:
+        state.decoy_hash = await hash_password(new_token())
+    return str(state.decoy_hash)
+
+
 def _throttle(request: Request, username: str) -> None:
     """At most a burst of 10 login attempts per username, then one every 6 s."""
     buckets: dict[str, TokenBucket] = request.app.state.login_buckets
-    from time import monotonic
-
     now = monotonic()
     bucket = buckets.get(username)
     if bucket is None:

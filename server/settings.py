@@ -82,7 +82,7 @@ def _parse(field: dataclasses.Field[Any], raw: str) -> Any:
             if raw.lower() not in {"1", "0", "true", "false", "yes", "no"}:
                 raise ValueError(raw)
             return raw.lower() in {"1", "true", "yes"}
-        return kind(raw)
+        return kind(raw)  # type: ignore[misc]
     except ValueError:
         raise SettingsError(
             f"CAREHUB_{field.name.upper()}={raw!r} is not a valid {kind.__name__}"

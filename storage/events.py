@@ -51,7 +51,7 @@ async def _advance(conn: AsyncConnection, name: str, by: int) -> int:
         .returning(positions.c.value)
     )
     assert value is not None
-    return value
+    return int(value)
 
 
 class Events:
@@ -94,7 +94,7 @@ class Events:
         async with self.db.read() as conn:
             value = await conn.scalar(select(positions.c.value).where(positions.c.name == name))
         assert value is not None
-        return value
+        return int(value)
 
     async def after(self, user_id: int, cursor: int, limit: int) -> list[StoredEvent]:
         """The user's events with seq > ``cursor``, oldest first: those of the
@@ -125,7 +125,7 @@ class Events:
                 row.seq,
                 row.type,
                 row.data,
-                from_row(row[3:]) if row.id is not None else None,  # type: ignore[arg-type]
+                from_row(row[3:]) if row.id is not None else None,
             )
             for row in rows
         ]

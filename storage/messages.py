@@ -45,7 +45,7 @@ COLUMNS = (
 
 
 def from_row(row: Row[Any] | tuple[Any, ...]) -> StoredMessage:
-    return StoredMessage(*row[: len(COLUMNS)])  # type: ignore[arg-type]
+    return StoredMessage(*row[: len(COLUMNS)])
 
 
 class Messages:

@@ -86,7 +86,7 @@ class Threads:
                 for user_id in members
             ],
         )
-        return thread_id
+        return int(thread_id)
 
     @staticmethod
     async def last_seq(conn: AsyncConnection, thread_id: int) -> int | None:
