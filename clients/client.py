@@ -31,6 +31,7 @@ from clients.errors import AuthError, CallError, CarehubError, Disconnected
 from clients.http import Credentials
 from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL, Codec, encode, to_raw
 from protocol.errors import CloseCode, DecodeError, should_reconnect
+from protocol.events import SyncReset
 from protocol.frames import Call, Error, Event, Hello, Ping, Pong, Result, Welcome
 from protocol.methods import SendParams, SendResult
 
@@ -288,6 +289,8 @@ class Client:
                 self.cursor = frame.seq
             with contextlib.suppress(DecodeError):
                 data = self._codec.decode_event(frame.type, frame.data)
+                if isinstance(data, SyncReset):  # the app reloads; resume from here next
+                    self.cursor = data.cursor
                 self._events.put_nowait(ClientEvent(frame.type, data, frame.seq))
         elif isinstance(frame, Ping):
             with contextlib.suppress(websockets.ConnectionClosed):

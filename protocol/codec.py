@@ -15,7 +15,7 @@ from msgspec import Raw, Struct
 from protocol.errors import DecodeError, FrameTooLarge, UnknownMethod, VersionMismatch
 from protocol.events import EVENTS
 from protocol.frames import ClientFrame, Event, RequestId, ServerFrame
-from protocol.methods import METHODS
+from protocol.methods import METHODS, MethodSpec
 
 __all__ = [
     "PROTOCOL_VERSIONS",
@@ -72,6 +72,13 @@ def decode_as(type_: type[T], data: bytes | Raw) -> T:
         raise DecodeError(str(exc) or type(exc).__name__) from None
 
 
+def _spec(method: str) -> MethodSpec:
+    spec = METHODS.get(method)
+    if spec is None:
+        raise UnknownMethod(f"unknown method {method!r}")
+    return spec
+
+
 class _CallHead(Struct, tag_field="t", tag="call"):
     id: RequestId
 
@@ -106,17 +113,11 @@ class Codec:
 
     @staticmethod
     def decode_params(method: str, params: Raw) -> Struct:
-        spec = METHODS.get(method)
-        if spec is None:
-            raise UnknownMethod(f"unknown method {method!r}")
-        return decode_as(spec.params, params)
+        return decode_as(_spec(method).params, params)
 
     @staticmethod
     def decode_result(method: str, value: Raw) -> Struct:
-        spec = METHODS.get(method)
-        if spec is None:
-            raise UnknownMethod(f"unknown method {method!r}")
-        return decode_as(spec.result, value)
+        return decode_as(_spec(method).result, value)
 
     @staticmethod
     def decode_event(type_: str, data: Raw) -> Struct | Raw:

@@ -20,6 +20,7 @@ from server.context import Context
 from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
+from server.ratelimit import DeviceLimits
 from server.settings import Settings
 from server.socket import websocket_endpoint
 from server.writer import Writer
@@ -51,6 +52,10 @@ def create_app(
         directory=directory,
         presence=Presence(hub, directory, broker, clock),
         clock=clock,
+        limits=DeviceLimits(
+            (settings.calls_per_second, settings.call_burst),
+            (settings.sends_per_second, settings.send_burst),
+        ),
     )
 
     lifecycle = Lifecycle(ctx)
@@ -87,7 +92,7 @@ class Lifecycle:
         self.ctx = ctx
         self.started = False
         self._lock = asyncio.Lock()
-        self._heartbeat: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         async with self._lock:
@@ -98,15 +103,18 @@ class Lifecycle:
                 await ctx.store.db.migrate()
             await ctx.broker.start(ctx.hub.deliver)
             ctx.writer.start()
-            self._heartbeat = asyncio.create_task(_heartbeat(ctx), name="heartbeat")
+            self._tasks = [
+                asyncio.create_task(_heartbeat(ctx), name="heartbeat"),
+                asyncio.create_task(_prune_events(ctx), name="retention"),
+            ]
             self.started = True
 
     async def stop(self) -> None:
         if not self.started:
             return
         ctx = self.ctx
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+        for task in self._tasks:
+            task.cancel()
         ctx.hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
         await ctx.writer.stop()
         await ctx.broker.stop()
@@ -129,3 +137,17 @@ async def _heartbeat(ctx: Context) -> None:
     while True:
         await asyncio.sleep(interval / 2)
         ctx.hub.heartbeat(interval)
+
+
+async def _prune_events(ctx: Context) -> None:
+    """Drop durable events past retention; older cursors get ``sync.reset``."""
+    retention = ctx.settings.event_retention_seconds
+    while True:
+        try:
+            dropped = await ctx.store.events.prune(ctx.clock.ms() - retention * 1000)
+        except Exception:  # the store may be down; try again next round
+            log.warning("pruning events failed", exc_info=True)
+        else:
+            if dropped:
+                log.info("pruned %d events older than %d s", dropped, retention)
+        await asyncio.sleep(min(3600, retention / 4))

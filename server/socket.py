@@ -37,7 +37,6 @@ from server.connection import Connection
 from server.context import Context
 from server.convert import message_data
 from server.errors import ServerError
-from server.ratelimit import TokenBucket
 from server.rpc import HANDLERS
 from storage.errors import Unavailable
 from storage.events import StoredEvent
@@ -105,15 +104,16 @@ async def _authenticate(ctx: Context, hello: Hello) -> Connection:
         raise _Refused(CloseCode.TOKEN_REVOKED, "token revoked: log in again")
     if session.expires_at <= ctx.clock.ms():
         raise _Refused(CloseCode.UNAUTHORIZED, "token expired: log in again")
-    s, now = ctx.settings, monotonic()
+    s = ctx.settings
+    calls, sends = ctx.limits.of(session.device_id, monotonic())
     return Connection(
         session=secrets.token_urlsafe(12),
         user_id=session.user.id,
         device_id=session.device_id,
         role=Role(session.user.role),
         queue_bytes=s.send_queue_bytes,
-        calls=TokenBucket(s.calls_per_second, s.call_burst, now),
-        sends=TokenBucket(s.sends_per_second, s.send_burst, now),
+        calls=calls,
+        sends=sends,
     )
 
 

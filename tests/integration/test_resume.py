@@ -17,6 +17,7 @@ from clients import Client, Credentials
 from protocol.errors import CloseCode
 from protocol.methods import HistoryParams, ThreadsOpenParams
 from protocol.model import ThreadKind
+from storage import Store
 from tests.support.server import RunningServer
 
 
@@ -238,3 +239,23 @@ class StalledClient:
                     self.protocol.receive_data(data)
         finally:
             self.sock.close()
+
+
+async def test_cursor_past_retention_gets_sync_reset(server: RunningServer) -> None:
+    doctor, patient, thread = await open_pair(server)
+    async with server.client(doctor) as first:
+        cursor = first.cursor
+    async with server.client(patient) as sender:
+        await sender.send(thread, b"soon pruned")
+    store = Store(server.db)  # what the retention task does, made deterministic
+    try:
+        assert await store.events.prune(created_before=2**62) >= 1
+        floor = await store.events.floor()
+    finally:
+        await store.close()
+    assert cursor is not None and cursor < floor
+    async with server.client(doctor, resume_from=cursor) as again:
+        reset = await again.next_event("sync.reset", "message.new")
+        assert reset.type == "sync.reset" and reset.data.cursor >= floor
+        history = await again.call("messages.history", HistoryParams(thread))
+        assert [m.envelope for m in history.messages] == [b"soon pruned"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.ratelimit import TokenBucket
+from server.ratelimit import DeviceLimits, TokenBucket
 
 
 def test_burst_then_refusal_with_the_right_wait() -> None:
@@ -60,3 +60,14 @@ def test_waiting_the_announced_time_succeeds() -> None:
     wait = bucket.take(5.1)
     assert wait > 0
     assert bucket.take(5.1 + wait + 1e-9) == 0.0
+
+
+def test_device_limits_are_shared_by_a_devices_connections() -> None:
+    limits = DeviceLimits(calls=(1.0, 2), sends=(1.0, 1), max_devices=2)
+    calls, sends = limits.of(7, now=0.0)
+    assert limits.of(7, now=0.0) == (calls, sends)  # a second socket, same buckets
+    assert calls.take(0.0) == 0 and calls.take(0.0) == 0
+    assert limits.of(7, now=0.0)[0].take(0.0) > 0  # the burst is spent for the device
+    assert limits.of(8, now=0.0)[0].take(0.0) == 0  # another device has its own
+    limits.of(9, now=0.0)  # over max_devices: the least recently used (7) is forgotten
+    assert limits.of(7, now=0.0)[0] is not calls

@@ -1,0 +1,84 @@
+"""The carehub command: migrate, user, schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from clients import login
+from protocol.schema import json_schema
+from storage import Store
+from tests.support.server import PASSWORD, RunningServer
+
+
+def carehub(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_migrate_creates_the_schema_and_is_idempotent(database_factory) -> None:
+    db = database_factory()
+    for _ in range(2):
+        result = carehub("migrate", "--db", db)
+        assert result.returncode == 0, result.stderr
+    store = Store(db)
+    try:
+        assert await store.events.head() == 0
+    finally:
+        await store.close()
+
+
+async def test_admin_creates_any_role_and_it_can_log_in(server: RunningServer) -> None:
+    result = carehub(
+        "user",
+        "assistant-cli",
+        "--name",
+        "Léa",
+        "--role",
+        "assistant",
+        "--db",
+        server.db,
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert created["role"] == "assistant"
+    credentials = await login(server.base_url, "assistant-cli", PASSWORD)
+    assert (credentials.user_id, credentials.role) == (created["id"], "assistant")
+    again = carehub(
+        "user",
+        "assistant-cli",
+        "--name",
+        "Léa",
+        "--role",
+        "assistant",
+        "--db",
+        server.db,
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert again.returncode == 1 and "taken" in again.stderr
+
+
+def test_schema_command_prints_the_protocol_schema() -> None:
+    result = carehub("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == json.loads(json.dumps(json_schema()))
+
+
+def test_bad_setting_is_named() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "migrate"],
+        env={"CAREHUB_PORT": "eighty", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "CAREHUB_PORT" in result.stderr
