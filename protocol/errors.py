@@ -49,6 +49,7 @@ class CloseCode(IntEnum):
 
     NORMAL = 1000
     MESSAGE_TOO_BIG = 1009  # transport frame above the hard cap; a client bug
+    SERVER_ERROR = 1011  # a bug on our side; reconnecting is worth a try
     SLOW_CONSUMER = 4000  # the send queue overflowed; resume from the cursor
     HEARTBEAT_TIMEOUT = 4001
     SERVER_SHUTDOWN = 4002  # reconnect, possibly to another node

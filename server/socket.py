@@ -158,7 +158,13 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
             asyncio.create_task(_replay(ctx, conn, hello.resume_from, head)),
         ]
         await ctx.presence.refresh(conn.user_id)
-        await asyncio.wait(tasks[:3], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks[:3], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.exception() is not None and not isinstance(
+                task.exception(), WebSocketDisconnect
+            ):
+                log.error("session %s failed", conn.session, exc_info=task.exception())
+                conn.close(CloseCode.SERVER_ERROR, "internal error")
     finally:
         ctx.hub.remove(conn)
         if not conn.closing:
