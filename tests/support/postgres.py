@@ -47,7 +47,9 @@ def find_bindir() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable`` keeps fsync and synchronous commit on (for benchmarks);
+        tests trade them for speed."""
         bindir = find_bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL server binaries not found")
@@ -56,6 +58,7 @@ class PostgresServer:
         self.root = Path(tempfile.mkdtemp(prefix="carehub-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
+        self.durable = durable
         self._as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     @property
@@ -91,10 +94,17 @@ class PostgresServer:
     def start_server(self) -> None:
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.root}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=300"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-w", "-D", str(self.data), "-l", str(self.log), "-o", options, "start")
+
+    def version(self) -> str:
+        out = subprocess.run(
+            [str(self.bindir / "postgres"), "--version"], capture_output=True, text=True
+        )
+        return out.stdout.strip()
 
     def stop_server(self) -> None:
         self._run("pg_ctl", "-w", "-D", str(self.data), "-m", "fast", "stop")

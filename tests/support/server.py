@@ -17,7 +17,7 @@ import httpx
 
 from clients import Client, Credentials, login, register
 
-__all__ = ["PASSWORD", "RunningServer", "free_port", "start_server"]
+__all__ = ["PASSWORD", "RunningServer", "free_port", "start_server", "terminate"]
 
 PASSWORD = "correct horse battery"
 
@@ -26,6 +26,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it is still there after 15 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @dataclass
@@ -61,13 +72,7 @@ class RunningServer:
         return Client(self.ws_url, credentials, **options)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
         with contextlib.suppress(OSError):

@@ -1,0 +1,309 @@
+"""Generator-side protocol of each target, over picows.
+
+picows (Cython) parses frames several times faster than a pure-Python
+client, which is what keeps one generator core ahead of the server core.
+Each adapter turns a published ``Stamp`` into that target's message and a
+received message back into the payload the ``Recorder`` reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import count
+from typing import Any, ClassVar
+
+import msgspec
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+from benchmarks.plan import Stamp
+from protocol.codec import SUBPROTOCOL
+from protocol.frames import Error, Event, Ping, Pong, Result, ServerFrame, Welcome
+
+__all__ = ["ADAPTERS", "Endpoint", "Recorder", "open_link"]
+
+_BINARY = struct.Struct("<qIII")
+
+
+def binary_payload(stamp: Stamp, size: int) -> bytes:
+    head = _BINARY.pack(stamp.sent_ns, stamp.step, stamp.link, stamp.number)
+    return head + b"\0" * max(0, size - len(head))
+
+
+def text_payload(stamp: Stamp, size: int) -> str:
+    head = f"{stamp.sent_ns}:{stamp.step}:{stamp.link}:{stamp.number}:"
+    return head + "x" * max(0, size - len(head))
+
+
+def read_binary(payload: bytes) -> tuple[int, int]:
+    sent_ns, step, _, _ = _BINARY.unpack_from(payload)
+    return sent_ns, step
+
+
+def read_text(payload: str) -> tuple[int, int]:
+    sent_ns, step, _ = payload.split(":", 2)
+    return int(sent_ns), int(step)
+
+
+class Recorder:
+    """What one worker saw: per-step latencies (µs) of deliveries and acks."""
+
+    def __init__(self, clock: Callable[[], int]) -> None:
+        self.clock = clock
+        self.latency: dict[int, list[int]] = {}
+        self.acks: dict[int, list[int]] = {}
+        self.errors: dict[str, int] = {}
+        self.closes: dict[int, int] = {}
+
+    def delivered(self, sent_ns: int, step: int) -> None:
+        self.latency.setdefault(step, []).append((self.clock() - sent_ns) // 1000)
+
+    def acked(self, sent_ns: int, step: int) -> None:
+        self.acks.setdefault(step, []).append((self.clock() - sent_ns) // 1000)
+
+    def error(self, code: str) -> None:
+        self.errors[code] = self.errors.get(code, 0) + 1
+
+    def closed(self, code: int) -> None:
+        self.closes[code] = self.closes.get(code, 0) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where and as whom one link connects."""
+
+    url: str
+    room: str  # the target's name for the room (a thread id for carehub)
+    token: str = ""
+    device: int = 0
+    local_host: str = ""  # source address, to go past one address's port range
+    resume_from: int | None = None  # carehub: the cursor to resume from
+
+
+class _Link(WSListener):  # type: ignore[misc]
+    """Common life cycle: ``ready`` resolves once the link may publish."""
+
+    frame_type: ClassVar[WSMsgType] = WSMsgType.BINARY
+
+    def __init__(self, endpoint: Endpoint, recorder: Recorder, payload_size: int) -> None:
+        self.endpoint = endpoint
+        self.recorder = recorder
+        self.payload_size = payload_size
+        self.transport: WSTransport | None = None
+        self.alive = False
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def publish(self, stamp: Stamp) -> None:
+        raise NotImplementedError
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+        self.alive = True
+        self.connected()
+
+    def connected(self) -> None:
+        self.ready.set_result(None)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type == WSMsgType.CLOSE:
+            self.recorder.closed(int(frame.get_close_code()))
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        elif frame.msg_type == WSMsgType.BINARY:
+            self.received(frame.get_payload_as_bytes())
+        elif frame.msg_type == WSMsgType.TEXT:
+            self.received_text(frame.get_payload_as_utf8_text())
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self.alive = False
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("disconnected before ready"))
+
+    def received(self, data: bytes) -> None:
+        self.recorder.error("unexpected_binary")
+
+    def received_text(self, text: str) -> None:
+        self.recorder.error("unexpected_text")
+
+    def close(self) -> None:
+        if self.transport is not None and self.alive:
+            self.transport.send_close(WSCloseCode.OK)
+            self.transport.disconnect()
+
+
+_SERVER_FRAME = msgspec.msgpack.Decoder(ServerFrame)  # type: ignore[var-annotated]
+
+
+class _NewMessage(msgspec.Struct):
+    thread: int
+    seq: int
+    envelope: bytes
+
+
+_NEW_MESSAGE = msgspec.msgpack.Decoder(_NewMessage)
+_ENCODE = msgspec.msgpack.Encoder().encode
+_PONG = _ENCODE(Pong())
+
+
+class CarehubLink(_Link):
+    """carehub.v1: hello with the bearer token; ``messages.send`` calls; a
+    ``receipts.delivered`` per thread for what arrived in one read burst."""
+
+    receipts = True
+
+    def __init__(self, endpoint: Endpoint, recorder: Recorder, payload_size: int) -> None:
+        super().__init__(endpoint, recorder, payload_size)
+        self.ids = count(1)
+        self.pending: dict[int, tuple[int, int]] = {}  # call id -> (sent_ns, step)
+        self.unreceipted: dict[int, int] = {}  # thread -> newest seq received
+        self.thread = int(endpoint.room)
+        self.cursor = 0
+        self.messages: list[bytes] = []  # stamps received, kept while ``want`` is set
+        self.want = 0
+        self.caught_up: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+    def connected(self) -> None:
+        hello = {"t": "hello", "versions": [1], "token": self.endpoint.token}
+        hello |= {"device": self.endpoint.device, "client": "carehub-bench"}
+        if self.endpoint.resume_from is not None:
+            hello["resume_from"] = self.endpoint.resume_from
+        self._send(hello)
+
+    def _send(self, frame: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.transport.send(WSMsgType.BINARY, _ENCODE(frame))
+
+    def call(self, method: str, params: dict[str, Any]) -> int:
+        call_id = next(self.ids)
+        self._send({"t": "call", "id": call_id, "method": method, "params": params})
+        return call_id
+
+    def publish(self, stamp: Stamp) -> None:
+        envelope = binary_payload(stamp, self.payload_size)
+        msg_id = f"{stamp.step}.{stamp.link}.{stamp.number}"
+        params = {"thread": self.thread, "client_msg_id": msg_id}
+        call_id = self.call("messages.send", params | {"envelope": envelope})
+        self.pending[call_id] = (stamp.sent_ns, stamp.step)
+
+    def received(self, data: bytes) -> None:
+        frame = _SERVER_FRAME.decode(data)
+        if isinstance(frame, Event):
+            if frame.seq is not None:
+                self.cursor = frame.seq
+            if frame.type == "message.new":
+                message = _NEW_MESSAGE.decode(frame.data)
+                self.recorder.delivered(*read_binary(message.envelope))
+                if self.want:
+                    self._keep(message.envelope[: _BINARY.size])
+                if self.receipts and not self.unreceipted:
+                    asyncio.get_running_loop().call_soon(self._send_receipts)
+                self.unreceipted[message.thread] = message.seq
+        elif isinstance(frame, Result):
+            sent = self.pending.pop(frame.id, None)
+            if sent is not None:
+                self.recorder.acked(*sent)
+        elif isinstance(frame, Error):
+            self.pending.pop(frame.id or 0, None)
+            self.recorder.error(str(frame.code))
+        elif isinstance(frame, Ping):
+            assert self.transport is not None
+            self.transport.send(WSMsgType.BINARY, _PONG)
+        elif isinstance(frame, Welcome):
+            self.cursor = frame.cursor
+            self.ready.set_result(None)
+
+    def _keep(self, stamp: bytes) -> None:
+        self.messages.append(stamp)
+        if len(self.messages) >= self.want and not self.caught_up.done():
+            self.caught_up.set_result(time.monotonic())
+
+    def _send_receipts(self) -> None:
+        for thread, seq in self.unreceipted.items():
+            self.call("receipts.delivered", {"thread": thread, "seq": seq})
+        self.unreceipted.clear()
+
+
+class CeilingLink(_Link):
+    """The ceiling: every binary frame is the payload, broadcast to the room."""
+
+    def publish(self, stamp: Stamp) -> None:
+        assert self.transport is not None
+        self.transport.send(WSMsgType.BINARY, binary_payload(stamp, self.payload_size))
+
+    def received(self, data: bytes) -> None:
+        self.recorder.delivered(*read_binary(data))
+
+
+class ChannelsLink(_Link):
+    """Django Channels, as in its chat tutorial: JSON ``{"message": ...}``."""
+
+    def publish(self, stamp: Stamp) -> None:
+        assert self.transport is not None
+        body = json.dumps({"message": text_payload(stamp, self.payload_size)})
+        self.transport.send(WSMsgType.TEXT, body.encode())
+
+    def received_text(self, text: str) -> None:
+        self.recorder.delivered(*read_text(json.loads(text)["message"]))
+
+
+class SocketIOLink(_Link):
+    """python-socketio over its WebSocket transport (Engine.IO 4, Socket.IO 5):
+    connect the default namespace, join the room, emit and receive ``chat``."""
+
+    def connected(self) -> None:
+        pass  # wait for the Engine.IO open packet
+
+    def _text(self, packet: str) -> None:
+        assert self.transport is not None
+        self.transport.send(WSMsgType.TEXT, packet.encode())
+
+    def publish(self, stamp: Stamp) -> None:
+        message = {"room": self.endpoint.room, "message": text_payload(stamp, self.payload_size)}
+        self._text("42" + json.dumps(["chat", message]))
+
+    def received_text(self, text: str) -> None:
+        if text.startswith("42"):
+            name, data = json.loads(text[2:])
+            if name == "chat":
+                self.recorder.delivered(*read_text(data["message"]))
+            elif name == "joined":
+                self.ready.set_result(None)
+        elif text == "2":
+            self._text("3")  # Engine.IO ping -> pong
+        elif text.startswith("0"):
+            self._text("40")  # open -> connect the default namespace
+        elif text.startswith("40"):
+            self._text("42" + json.dumps(["join", self.endpoint.room]))
+
+
+ADAPTERS: dict[str, type[_Link]] = {
+    "carehub": CarehubLink,
+    "ceiling": CeilingLink,
+    "channels": ChannelsLink,
+    "socketio": SocketIOLink,
+}
+
+
+async def open_link(
+    adapter: str, endpoint: Endpoint, recorder: Recorder, payload_size: int
+) -> _Link:
+    """Connect and wait until the link may publish."""
+    cls = ADAPTERS[adapter]
+    extra: dict[str, Any] = {}
+    if endpoint.local_host:
+        extra["local_addr"] = (endpoint.local_host, 0)
+    headers = {"Sec-WebSocket-Protocol": SUBPROTOCOL} if cls is CarehubLink else None
+    _, link = await ws_connect(
+        lambda: cls(endpoint, recorder, payload_size),
+        endpoint.url,
+        extra_headers=headers,
+        websocket_handshake_timeout=30,
+        **extra,
+    )
+    assert isinstance(link, _Link)
+    await asyncio.wait_for(link.ready, 30)
+    return link

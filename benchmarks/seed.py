@@ -1,0 +1,126 @@
+"""Load a plan's users, devices, tokens and threads into a carehub database.
+
+The benchmark measures messaging, not sign-up: registering thousands of
+users through HTTP would spend minutes in argon2id, so they are written in
+bulk with the storage schema instead (one password hash shared by all) and
+each device gets a real bearer token, checked by the server at ``hello``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import nacl.pwhash
+from sqlalchemy import insert
+
+from benchmarks.plan import Plan
+from protocol.model import ThreadKind
+from server.auth import hash_token, new_token
+from server.policy import pair_key
+from storage import Database
+from storage.schema import devices, participants, threads, tokens, users
+
+__all__ = ["Seeded", "seed"]
+
+PASSWORD = "benchmark password"
+_DAY_MS = 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Seeded:
+    tokens: list[list[str]]  # [user][device]
+    device_ids: list[list[int]]
+    thread_ids: list[int]  # [room]
+
+
+def _kind(roles: list[str], members: list[int]) -> ThreadKind:
+    if len(members) != 2:
+        return ThreadKind.GROUP
+    if {roles[m] for m in members} == {"practitioner"}:
+        return ThreadKind.PRACTITIONER_PRACTITIONER
+    return ThreadKind.PATIENT_PRACTITIONER
+
+
+async def _returning_ids(conn, table, rows: list[dict[str, object]]) -> list[int]:  # type: ignore[no-untyped-def]
+    result = await conn.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
+    return [row.id for row in result]
+
+
+async def seed(url: str, plan: Plan) -> Seeded:
+    now = time.time_ns() // 1_000_000
+    password_hash = nacl.pwhash.argon2id.str(PASSWORD.encode()).decode()
+    db = Database(url)
+    try:
+        await db.migrate()
+        async with db.write() as conn:
+            user_ids = await _returning_ids(
+                conn,
+                users,
+                [
+                    {
+                        "username": f"bench-{index}",
+                        "display_name": f"Bench {role} {index}",
+                        "role": role,
+                        "password_hash": password_hash,
+                        "created_at": now,
+                    }
+                    for index, role in enumerate(plan.roles)
+                ],
+            )
+            owners = [u for u in user_ids for _ in range(plan.devices)]
+            device_rows = [{"user_id": u, "name": "bench", "created_at": now} for u in owners]
+            flat_devices = await _returning_ids(conn, devices, device_rows)
+            flat_tokens = [new_token() for _ in flat_devices]
+            await conn.execute(
+                insert(tokens),
+                [
+                    {
+                        "token_hash": hash_token(token),
+                        "user_id": owner,
+                        "device_id": device,
+                        "created_at": now,
+                        "expires_at": now + _DAY_MS,
+                    }
+                    for token, owner, device in zip(flat_tokens, owners, flat_devices, strict=True)
+                ],
+            )
+            thread_rows = []
+            for room in plan.rooms:
+                kind = _kind(plan.roles, room)
+                members = {user_ids[m] for m in room}
+                thread_rows.append(
+                    {
+                        "kind": kind,
+                        "created_by": user_ids[room[0]],
+                        "created_at": now,
+                        "last_seq": 0,
+                        "pair_key": pair_key(kind, members),
+                    }
+                )
+            thread_ids = await _returning_ids(conn, threads, thread_rows)
+            await conn.execute(
+                insert(participants),
+                [
+                    {
+                        "thread_id": thread_id,
+                        "user_id": user_ids[member],
+                        "joined_at": now,
+                        "joined_seq": 0,
+                        "delivered_seq": 0,
+                        "read_seq": 0,
+                    }
+                    for thread_id, room in zip(thread_ids, plan.rooms, strict=True)
+                    for member in room
+                ],
+            )
+    finally:
+        await db.close()
+    per_user = plan.devices
+    return Seeded(
+        tokens=[flat_tokens[i : i + per_user] for i in range(0, len(flat_tokens), per_user)],
+        device_ids=[flat_devices[i : i + per_user] for i in range(0, len(flat_devices), per_user)],
+        thread_ids=thread_ids,
+    )

@@ -1,0 +1,45 @@
+"""The benchmark harness's pure parts: plans and latency summaries."""
+
+from __future__ import annotations
+
+from array import array
+
+from benchmarks.plan import chat, fanout, idle
+from benchmarks.stats import merge, summarize
+
+
+def test_chat_plan_fans_out_to_the_peer_and_the_senders_other_devices() -> None:
+    plan = chat(pairs=3, devices=2)
+    assert len(plan.links) == 12 and plan.publishers == 6
+    assert plan.rooms == [[0, 1], [2, 3], [4, 5]]
+    assert {link.fanout for link in plan.links} == {3}
+    assert [link.publishes for link in plan.links[:4]] == [True, False, True, False]
+
+
+def test_fanout_plan_reaches_every_other_member() -> None:
+    plan = fanout(members=50, publishers=5)
+    assert plan.publishers == 5
+    assert all(link.room == 0 and link.fanout == 49 for link in plan.links)
+
+
+def test_idle_plan_pairs_links_even_when_odd() -> None:
+    plan = idle(5)
+    assert len(plan.links) == 5 and not plan.publishers
+    assert plan.rooms[-1] == [4, 5] and len(plan.roles) == 6
+
+
+def test_summary_uses_nearest_rank_percentiles() -> None:
+    samples = list(range(1000, 101_000, 1000))  # 1..100 ms, shuffled order must not matter
+    summary = summarize(reversed(samples))
+    assert summary["count"] == 100
+    assert summary["p50_ms"] == 50.0
+    assert summary["p99_ms"] == 99.0
+    assert summary["p99_9_ms"] == 100.0
+    assert summary["max_ms"] == 100.0
+    assert summary["mean_ms"] == 50.5
+
+
+def test_empty_summary_and_merge() -> None:
+    assert summarize([]) == {"count": 0}
+    chunks = [array("q", [1, 2]).tobytes(), array("q", [3]).tobytes()]
+    assert list(merge(chunks)) == [1, 2, 3]
