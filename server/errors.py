@@ -18,7 +18,7 @@ class ServerError(Exception):
     def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
         super().__init__(message)
         self.code = code
-        self.message = message
+        self.message = str(message)  # a plain str: subclasses (Refusal) do not encode
         self.details = details
 
 
