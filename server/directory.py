@@ -3,6 +3,12 @@
 Membership is read on every send, typing and presence change; it changes
 rarely (a thread opened, a member added or removed), and every such change
 travels as a ``thread.updated`` delivery that calls ``invalidate``.
+
+Receipt floors: the receipts this node has seen stored. Receipts only move
+forward, so a floor is never above the truth, even with other nodes
+writing; a receipt at or under its floor changes nothing and needs no write
+(a user's devices each acknowledge the same message; a sender's other
+device acknowledges a message its sending already marked read).
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from types import MappingProxyType
 from typing import Any
 
 from protocol.model import Role
-from storage.threads import Threads
+from storage.threads import Receipt, Threads
 
 __all__ = ["Directory"]
+
+_NOTHING = Receipt(0, 0)
 
 
 class Directory:
@@ -22,6 +30,7 @@ class Directory:
         self._threads = threads
         self._members: dict[int, Mapping[int, Role]] = {}
         self._contacts: dict[int, frozenset[int]] = {}
+        self._floors: dict[int, dict[int, Receipt]] = {}  # thread -> user -> receipt
         self._max = max_entries
 
     async def members(self, thread_id: int) -> Mapping[int, Role]:
@@ -41,8 +50,24 @@ class Directory:
             self._remember(self._contacts, user_id, found)
         return found
 
+    def receipt_floor(self, thread_id: int, user_id: int) -> Receipt:
+        return self._floors.get(thread_id, {}).get(user_id, _NOTHING)
+
+    def raise_receipt_floor(self, thread_id: int, user_id: int, receipt: Receipt) -> None:
+        floors = self._floors.get(thread_id)
+        if floors is None:
+            floors = {}
+            self._remember(self._floors, thread_id, floors)
+        known = floors.get(user_id, _NOTHING)
+        floors[user_id] = Receipt(
+            max(known.delivered_seq, receipt.delivered_seq), max(known.read_seq, receipt.read_seq)
+        )
+
     def invalidate(self, thread_id: int, members: Iterable[int]) -> None:
-        """Forget ``thread_id``'s members, and the contacts of its old and new ``members``."""
+        """Forget ``thread_id``'s members and receipt floors (a member who
+        leaves and comes back starts over), and the contacts of its old and
+        new ``members``."""
+        self._floors.pop(thread_id, None)
         for user_id in (*self._members.pop(thread_id, ()), *members):
             self._contacts.pop(user_id, None)
 

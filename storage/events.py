@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, insert, select, union_all, update
+from sqlalchemy import and_, bindparam, delete, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
@@ -43,13 +43,16 @@ class StoredEvent:
     message: StoredMessage | None
 
 
+_ADVANCE = (
+    update(positions)
+    .where(positions.c.name == bindparam("position"))
+    .values(value=positions.c.value + bindparam("by"))
+    .returning(positions.c.value)
+)
+
+
 async def _advance(conn: AsyncConnection, name: str, by: int) -> int:
-    value = await conn.scalar(
-        update(positions)
-        .where(positions.c.name == name)
-        .values(value=positions.c.value + by)
-        .returning(positions.c.value)
-    )
+    value = await conn.scalar(_ADVANCE, {"position": name, "by": by})
     assert value is not None
     return int(value)
 

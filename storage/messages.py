@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
@@ -48,6 +48,20 @@ def from_row(row: Row[Any] | tuple[Any, ...]) -> StoredMessage:
     return StoredMessage(*row[: len(COLUMNS)])
 
 
+# Built once (see storage.threads): the statements of every send.
+_BY_CLIENT_ID = select(*COLUMNS).where(
+    messages.c.sender_device_id == bindparam("device_id"),
+    messages.c.client_msg_id == bindparam("client_msg_id"),
+)
+_NEXT_SEQ = (
+    update(threads)
+    .where(threads.c.id == bindparam("thread_id"))
+    .values(last_seq=threads.c.last_seq + 1)
+    .returning(threads.c.last_seq)
+)
+_INSERT = insert(messages).returning(messages.c.id)
+
+
 class Messages:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -56,14 +70,8 @@ class Messages:
     async def by_client_id(
         conn: AsyncConnection, device_id: int, client_msg_id: str
     ) -> StoredMessage | None:
-        row = (
-            await conn.execute(
-                select(*COLUMNS).where(
-                    messages.c.sender_device_id == device_id,
-                    messages.c.client_msg_id == client_msg_id,
-                )
-            )
-        ).first()
+        params = {"device_id": device_id, "client_msg_id": client_msg_id}
+        row = (await conn.execute(_BY_CLIENT_ID, params)).first()
         return None if row is None else from_row(row)
 
     @staticmethod
@@ -82,28 +90,22 @@ class Messages:
     ) -> StoredMessage:
         """Number the message within its thread and store it. The thread row
         stays locked until commit, so thread seqs are gap-free and ordered."""
-        seq = await conn.scalar(
-            update(threads)
-            .where(threads.c.id == thread_id)
-            .values(last_seq=threads.c.last_seq + 1)
-            .returning(threads.c.last_seq)
-        )
+        seq = await conn.scalar(_NEXT_SEQ, {"thread_id": thread_id})
         assert seq is not None
         message_id = await conn.scalar(
-            insert(messages)
-            .values(
-                thread_id=thread_id,
-                seq=seq,
-                sender_id=sender_id,
-                sender_device_id=sender_device_id,
-                client_msg_id=client_msg_id,
-                kind=kind,
-                reason=reason,
-                reply_allowed=reply_allowed,
-                envelope=envelope,
-                sent_at=now,
-            )
-            .returning(messages.c.id)
+            _INSERT,
+            {
+                "thread_id": thread_id,
+                "seq": seq,
+                "sender_id": sender_id,
+                "sender_device_id": sender_device_id,
+                "client_msg_id": client_msg_id,
+                "kind": kind,
+                "reason": reason,
+                "reply_allowed": reply_allowed,
+                "envelope": envelope,
+                "sent_at": now,
+            },
         )
         assert message_id is not None
         return StoredMessage(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, case, insert, literal, select, update
+from sqlalchemy import BigInteger, ColumnElement, and_, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
@@ -44,9 +44,36 @@ class Receipt:
     read_seq: int
 
 
-def greatest(column: ColumnElement[int], value: int) -> ColumnElement[int]:
+def greatest(column: ColumnElement[int], value: ColumnElement[int]) -> ColumnElement[int]:
     """Portable GREATEST(column, value): SQLite spells it as two-argument MAX."""
-    return case((column > value, column), else_=literal(value))
+    return case((column > value, column), else_=value)
+
+
+# Hot statements, built once: executing a prebuilt statement skips building
+# it and computing its cache key, which cost more than SQLite's own work.
+_LAST_SEQ = select(threads.c.last_seq).where(threads.c.id == bindparam("thread_id"))
+_RECEIPTS = select(
+    participants.c.user_id, participants.c.delivered_seq, participants.c.read_seq
+).where(participants.c.thread_id == bindparam("thread_id"), _current)
+# (An UPDATE reserves its table's column names for bound parameters.)
+_DELIVERED = bindparam("to_delivered", type_=BigInteger)
+_READ = bindparam("to_read", type_=BigInteger)
+_ADVANCE_RECEIPT = (
+    update(participants)
+    .where(
+        participants.c.thread_id == bindparam("of_thread"),
+        participants.c.user_id == bindparam("of_user"),
+        _current,
+        (participants.c.delivered_seq < _DELIVERED) | (participants.c.read_seq < _READ),
+        select(threads.c.last_seq).where(threads.c.id == participants.c.thread_id).scalar_subquery()
+        >= _DELIVERED,
+    )
+    .values(
+        delivered_seq=greatest(participants.c.delivered_seq, _DELIVERED),
+        read_seq=greatest(participants.c.read_seq, _READ),
+    )
+    .returning(participants.c.delivered_seq, participants.c.read_seq)
+)
 
 
 class Threads:
@@ -91,16 +118,12 @@ class Threads:
     @staticmethod
     async def last_seq(conn: AsyncConnection, thread_id: int) -> int | None:
         """The thread's newest message seq, None if there is no such thread."""
-        return await conn.scalar(select(threads.c.last_seq).where(threads.c.id == thread_id))
+        return await conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
 
     @staticmethod
     async def receipts(conn: AsyncConnection, thread_id: int) -> dict[int, Receipt]:
         """Current members of a thread and their receipts."""
-        rows = await conn.execute(
-            select(
-                participants.c.user_id, participants.c.delivered_seq, participants.c.read_seq
-            ).where(participants.c.thread_id == thread_id, _current)
-        )
+        rows = await conn.execute(_RECEIPTS, {"thread_id": thread_id})
         return {row.user_id: Receipt(row.delivered_seq, row.read_seq) for row in rows}
 
     @staticmethod
@@ -112,26 +135,13 @@ class Threads:
         delivered_seq: int,
         read_seq: int = 0,
     ) -> Receipt | None:
-        """Move a member's receipts forward (never back). Reading implies
-        delivery. Returns the new receipt if it changed, None otherwise."""
+        """Move a member's receipts forward (never back, never past the
+        thread's last message). Reading implies delivery. Returns the new
+        receipt if it changed, None otherwise."""
         delivered_seq = max(delivered_seq, read_seq)
-        row = (
-            await conn.execute(
-                update(participants)
-                .where(
-                    participants.c.thread_id == thread_id,
-                    participants.c.user_id == user_id,
-                    _current,
-                    (participants.c.delivered_seq < delivered_seq)
-                    | (participants.c.read_seq < read_seq),
-                )
-                .values(
-                    delivered_seq=greatest(participants.c.delivered_seq, delivered_seq),
-                    read_seq=greatest(participants.c.read_seq, read_seq),
-                )
-                .returning(participants.c.delivered_seq, participants.c.read_seq)
-            )
-        ).first()
+        params = {"of_thread": thread_id, "of_user": user_id}
+        params |= {"to_delivered": delivered_seq, "to_read": read_seq}
+        row = (await conn.execute(_ADVANCE_RECEIPT, params)).first()
         return None if row is None else Receipt(row.delivered_seq, row.read_seq)
 
     async def get(self, thread_id: int, user_id: int) -> ThreadRecord | None:

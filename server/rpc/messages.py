@@ -72,6 +72,7 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
 
     message, receipts = await ctx.writer.run(store)
     if receipts is not None:
+        ctx.directory.raise_receipt_floor(p.thread, conn.user_id, Receipt(message.seq, message.seq))
         await _notify(ctx, message, receipts)
     return SendResult(message.id, message.seq, message.sent_at, duplicate=receipts is None)
 

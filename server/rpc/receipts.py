@@ -12,7 +12,7 @@ from server.context import Context
 from server.errors import invalid
 from server.rpc.base import members_of
 from server.writer import Outgoing
-from storage.threads import Threads
+from storage.threads import Receipt, Threads
 
 __all__ = ["delivered", "read"]
 
@@ -27,17 +27,23 @@ async def read(ctx: Context, conn: Connection, p: ReceiptParams) -> Empty:
 
 async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bool) -> Empty:
     recipients = sorted(await members_of(ctx, conn, p.thread))
+    wanted = Receipt(p.seq, p.seq if read else 0)
+    floor = ctx.directory.receipt_floor(p.thread, conn.user_id)
+    if floor.delivered_seq >= wanted.delivered_seq and floor.read_seq >= wanted.read_seq:
+        return Empty()  # already stored: nothing to write, nobody to tell
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        last_seq = await Threads.last_seq(db, p.thread)
-        if last_seq is None or p.seq > last_seq:
-            raise invalid("seq is beyond the thread's last message", last_seq=last_seq)
+    async def store(db: AsyncConnection, out: list[Outgoing]) -> Receipt:
         receipt = await Threads.advance_receipt(
-            db, p.thread, conn.user_id, delivered_seq=p.seq, read_seq=p.seq if read else 0
+            db, p.thread, conn.user_id, delivered_seq=wanted.delivered_seq, read_seq=wanted.read_seq
         )
-        if receipt is not None:
-            data = ReceiptUpdated(p.thread, conn.user_id, receipt.delivered_seq, receipt.read_seq)
-            out.append(Outgoing("receipt", to_raw(data), recipients, thread_id=p.thread))
+        if receipt is None:  # nothing written: already there, or out of range
+            last_seq = await Threads.last_seq(db, p.thread)
+            if last_seq is None or p.seq > last_seq:
+                raise invalid("seq is beyond the thread's last message", last_seq=last_seq)
+            return wanted
+        data = ReceiptUpdated(p.thread, conn.user_id, receipt.delivered_seq, receipt.read_seq)
+        out.append(Outgoing("receipt", to_raw(data), recipients, thread_id=p.thread))
+        return receipt
 
-    await ctx.writer.run(store)
+    ctx.directory.raise_receipt_floor(p.thread, conn.user_id, await ctx.writer.run(store))
     return Empty()
