@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="spread links over 127.0.0.1..N (past one address's ephemeral ports)",
     )
+    parser.add_argument(
+        "--no-receipts", action="store_true", help="carehub receivers send no receipts"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin to cores 0 and 1")
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         generator_cpu=None if args.no_pin else 1,
         stop_at_knee=args.rates is None,
         local_hosts=args.source_addresses,
+        receipts=not args.no_receipts,
+        tolerate_failed_links=args.scenario == "connections",
     )
     now = datetime.datetime.now(datetime.UTC)
     if args.scenario == "connections":

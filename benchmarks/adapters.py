@@ -82,6 +82,7 @@ class Endpoint:
     device: int = 0
     local_host: str = ""  # source address, to go past one address's port range
     resume_from: int | None = None  # carehub: the cursor to resume from
+    receipts: bool = True  # carehub: acknowledge deliveries with receipts.delivered
 
 
 class _Link(WSListener):  # type: ignore[misc]
@@ -153,8 +154,6 @@ class CarehubLink(_Link):
     """carehub.v1: hello with the bearer token; ``messages.send`` calls; a
     ``receipts.delivered`` per thread for what arrived in one read burst."""
 
-    receipts = True
-
     def __init__(self, endpoint: Endpoint, recorder: Recorder, payload_size: int) -> None:
         super().__init__(endpoint, recorder, payload_size)
         self.ids = count(1)
@@ -199,7 +198,7 @@ class CarehubLink(_Link):
                 self.recorder.delivered(*read_binary(message.envelope))
                 if self.want:
                     self._keep(message.envelope[: _BINARY.size])
-                if self.receipts and not self.unreceipted:
+                if self.endpoint.receipts and not self.unreceipted:
                     asyncio.get_running_loop().call_soon(self._send_receipts)
                 self.unreceipted[message.thread] = message.seq
         elif isinstance(frame, Result):

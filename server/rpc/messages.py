@@ -78,19 +78,17 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
 
 
 async def _notify(ctx: Context, message: StoredMessage, receipts: dict[int, Receipt]) -> None:
-    """Popups for the care team's foreground sessions, with their unread count."""
+    """Popups for the care team's foreground sessions, with their unread count.
+    Members with the same count share one frame and one delivery."""
     members = await ctx.directory.members(message.thread_id)
+    by_unread: dict[int, list[int]] = {}
     for user_id, receipt in receipts.items():
-        if user_id == message.sender_id or members.get(user_id) not in CARE_ROLES:
-            continue
-        data = Notify(
-            thread=message.thread_id,
-            sender=message.sender_id,
-            unread=message.seq - receipt.read_seq,
-            reason=message.reason,
-        )
+        if user_id != message.sender_id and members.get(user_id) in CARE_ROLES:
+            by_unread.setdefault(message.seq - receipt.read_seq, []).append(user_id)
+    for unread, users in by_unread.items():
+        data = Notify(message.thread_id, message.sender_id, unread, message.reason)
         frame = encode_event("notify", to_raw(data))
-        await ctx.broker.publish(Delivery([user_id], frame, foreground_only=True))
+        await ctx.broker.publish(Delivery(users, frame, foreground_only=True))
 
 
 async def history(ctx: Context, conn: Connection, p: HistoryParams) -> HistoryResult:

@@ -3,6 +3,8 @@ presence, popups."""
 
 from __future__ import annotations
 
+import httpx
+
 from protocol.events import Notify, PresenceChanged, ReceiptUpdated
 from protocol.methods import (
     HistoryParams,
@@ -99,3 +101,38 @@ async def test_presence_is_seen_by_contacts_only(server: RunningServer) -> None:
         offline = await doctor.next_event("presence")
         assert offline.data.status is PresenceStatus.OFFLINE
         assert offline.data.last_seen is not None
+
+
+async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> None:  # type: ignore[no-untyped-def]
+    """A user's devices each acknowledge the same message, and a sender's
+    other device acknowledges what sending already marked read: one write."""
+    server = make_server()
+    doctor_creds = await server.user("practitioner")
+    patient_creds = await server.user("patient")
+    patient_tablet = await server.other_device(patient_creds)
+
+    async def writes() -> int:
+        async with httpx.AsyncClient() as http:
+            return int((await http.get(f"{server.base_url}/healthz")).json()["writes"])
+
+    async with (
+        server.client(doctor_creds) as doctor,
+        server.client(patient_creds) as patient,
+        server.client(patient_tablet) as tablet,
+    ):
+        thread = await doctor.call(
+            "threads.open",
+            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
+        )
+        sent = await doctor.send(thread.id, b"ciphertext")
+        before = await writes()
+        await patient.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
+        assert await writes() == before + 1
+        receipt = await doctor.next_event("receipt")
+        assert receipt.data.delivered_seq == sent.thread_seq
+        await tablet.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
+        await doctor.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
+        assert await writes() == before + 1
+        await tablet.call("receipts.read", ReceiptParams(thread.id, sent.thread_seq))
+        assert await writes() == before + 2  # reading is news
+        assert (await doctor.next_event("receipt")).data.read_seq == sent.thread_seq
