@@ -32,8 +32,10 @@ class Connection:
         queue_bytes: int,
         calls: TokenBucket,
         sends: TokenBucket,
+        token_hash: bytes = b"",  # the token it said hello with: logging it out closes it
     ) -> None:
         self.session = session
+        self.token_hash = token_hash
         self.user_id = user_id
         self.device_id = device_id
         self.role = role

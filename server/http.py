@@ -150,17 +150,16 @@ def _throttle(request: Request, username: str) -> None:
 
 
 async def logout(request: Request) -> Response:
-    """Revoke the bearer token and close its device's open sockets."""
+    """Revoke the bearer token and close the sockets opened with it."""
     ctx: Context = request.app.state.ctx
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    session = (
-        await ctx.store.accounts.session(hash_token(token)) if scheme.lower() == "bearer" else None
-    )
-    if session is None:
-        return _error(ServerError(ErrorCode.UNAUTHORIZED, "bearer token required"))
-    await ctx.store.accounts.revoke(hash_token(token), ctx.clock.ms())
+    token_hash = hash_token(token)
+    session = await ctx.store.accounts.session(token_hash) if scheme.lower() == "bearer" else None
+    if session is None or session.revoked or session.expires_at <= ctx.clock.ms():
+        return _error(ServerError(ErrorCode.UNAUTHORIZED, "a valid bearer token is required"))
+    await ctx.store.accounts.revoke(token_hash, ctx.clock.ms())
     for conn in ctx.hub.of(session.user.id):
-        if conn.device_id == session.device_id:
+        if conn.token_hash == token_hash:
             conn.close(CloseCode.TOKEN_REVOKED, "logged out")
     return Response(status_code=204)
 

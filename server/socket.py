@@ -97,7 +97,8 @@ async def _read_hello(ws: WebSocket, codec: Codec) -> Hello:
 
 
 async def _authenticate(ctx: Context, hello: Hello) -> Connection:
-    session = await ctx.store.accounts.session(hash_token(hello.token))
+    token_hash = hash_token(hello.token)
+    session = await ctx.store.accounts.session(token_hash)
     if session is None or session.device_id != hello.device:
         raise _Refused(CloseCode.UNAUTHORIZED, "unknown token for this device: log in again")
     if session.revoked:
@@ -110,6 +111,7 @@ async def _authenticate(ctx: Context, hello: Hello) -> Connection:
         session=secrets.token_urlsafe(12),
         user_id=session.user.id,
         device_id=session.device_id,
+        token_hash=token_hash,
         role=Role(session.user.role),
         queue_bytes=s.send_queue_bytes,
         calls=calls,

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import msgspec
-import pytest
 from websockets import ConnectionClosed, Subprotocol
 from websockets.asyncio.client import ClientConnection, connect
 
-from clients import Credentials
+from clients import Credentials, login
 from protocol.codec import SUBPROTOCOL
 from protocol.errors import CloseCode
+from server.settings import Settings
 from tests.support.server import PASSWORD, RunningServer
 
 TIMEOUT = 10.0
@@ -34,8 +36,28 @@ def hello(credentials: Credentials, **overrides: Any) -> dict[str, Any]:
     return frame | {"device": credentials.device_id} | overrides
 
 
+def send_params(thread: int, client_msg_id: str, envelope: bytes = b"x") -> dict[str, Any]:
+    return {"thread": thread, "client_msg_id": client_msg_id, "envelope": envelope}
+
+
+def call_frame(call_id: int, method: str, params: Any) -> bytes:
+    return pack({"t": "call", "id": call_id, "method": method, "params": params})
+
+
+def padded_call(call_id: int, size: int) -> bytes:
+    """A ``threads.list`` call of exactly ``size`` bytes (unknown params fields are ignored)."""
+    pad = 0
+    for _ in range(5):
+        frame = call_frame(call_id, "threads.list", {"pad": "x" * pad})
+        if len(frame) == size:
+            return frame
+        pad += size - len(frame)
+    raise AssertionError(f"cannot build a frame of {size} bytes")
+
+
 @contextlib.asynccontextmanager
 async def raw(server: RunningServer, *, offer: bool = True) -> AsyncIterator[ClientConnection]:
+    """A socket before ``hello``; it never answers the server's pings by itself."""
     subprotocols = [Subprotocol(SUBPROTOCOL)] if offer else None
     async with connect(
         server.ws_url, subprotocols=subprotocols, max_size=None, ping_interval=None
@@ -43,11 +65,13 @@ async def raw(server: RunningServer, *, offer: bool = True) -> AsyncIterator[Cli
         yield ws
 
 
-async def receive(ws: ClientConnection, *kinds: str) -> dict[str, Any]:
-    """The next frame whose ``t`` is one of ``kinds`` (pushes in between are skipped)."""
+async def next_frame(ws: ClientConnection, *kinds: str) -> dict[str, Any]:
+    """The next frame whose ``t`` is one of ``kinds`` (any if none; others are skipped)."""
     async with asyncio.timeout(TIMEOUT):
         while True:
-            frame: dict[str, Any] = msgspec.msgpack.decode(await ws.recv())
+            data = await ws.recv()
+            assert isinstance(data, bytes), data  # every frame is binary MessagePack
+            frame: dict[str, Any] = msgspec.msgpack.decode(data)
             if not kinds or frame["t"] in kinds:
                 return frame
 
@@ -62,40 +86,69 @@ async def close_code(ws: ClientConnection) -> int:
     return ws.close_code
 
 
+@dataclass
+class Link:
+    """A socket past ``welcome``."""
+
+    ws: ClientConnection
+    welcome: dict[str, Any]
+
+    @property
+    def limits(self) -> dict[str, Any]:
+        limits: dict[str, Any] = self.welcome["limits"]
+        return limits
+
+    async def send(self, frame: Any) -> None:
+        await self.ws.send(frame if isinstance(frame, str | bytes) else pack(frame))
+
+    async def receive(self, *kinds: str) -> dict[str, Any]:
+        return await next_frame(self.ws, *kinds)
+
+    async def call(self, call_id: int, method: str, params: Any) -> dict[str, Any]:
+        """Send one call; its answer, which must be the next ``result`` or ``error``."""
+        await self.send({"t": "call", "id": call_id, "method": method, "params": params})
+        answer = await self.receive("result", "error")
+        assert answer["id"] == call_id, answer
+        return answer
+
+    async def close_code(self) -> int:
+        return await close_code(self.ws)
+
+
 @contextlib.asynccontextmanager
 async def greeted(
-    server: RunningServer, credentials: Credentials
-) -> AsyncIterator[ClientConnection]:
+    server: RunningServer, credentials: Credentials, **overrides: Any
+) -> AsyncIterator[Link]:
     async with raw(server) as ws:
-        await ws.send(pack(hello(credentials)))
-        welcome = await receive(ws)
-        assert welcome["t"] == "welcome" and welcome["user"] == credentials.user_id
-        ws.limits = welcome["limits"]  # type: ignore[attr-defined]
-        yield ws
-
-
-async def call(ws: ClientConnection, call_id: int, method: str, params: Any) -> dict[str, Any]:
-    await ws.send(pack({"t": "call", "id": call_id, "method": method, "params": params}))
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            frame = await receive(ws, "result", "error")
-            if frame.get("id") == call_id:
-                return frame
+        await ws.send(pack(hello(credentials, **overrides)))
+        welcome = await next_frame(ws)  # no push precedes the welcome
+        assert welcome["t"] == "welcome", welcome
+        assert welcome["user"] == credentials.user_id
+        yield Link(ws, welcome)
 
 
 def refused(frame: dict[str, Any], code: str) -> dict[str, Any]:
     assert frame["t"] == "error", frame
     assert frame["code"] == code, frame
+    assert frame["message"], frame
     return frame
+
+
+def ok(frame: dict[str, Any]) -> Any:
+    assert frame["t"] == "result", frame
+    return frame.get("value")
 
 
 async def open_pair(server: RunningServer) -> tuple[Credentials, Credentials, int]:
     doctor, patient = await server.user("practitioner"), await server.user("patient")
-    async with greeted(server, doctor) as ws:
-        thread = await call(
-            ws, 1, "threads.open", {"kind": "patient_practitioner"} | {"members": [patient.user_id]}
-        )
-    return doctor, patient, thread["value"]["id"]
+    async with greeted(server, doctor) as link:
+        pair = {"kind": "patient_practitioner", "members": [patient.user_id]}
+        thread = ok(await link.call(1, "threads.open", pair))
+    return doctor, patient, int(thread["id"])
+
+
+def http_client(server: RunningServer) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=server.base_url, timeout=TIMEOUT)
 
 
 # --- handshake ---------------------------------------------------------------
@@ -106,32 +159,66 @@ async def test_no_subprotocol_is_refused_with_4102(server: RunningServer) -> Non
         assert await close_code(ws) == CloseCode.UNSUPPORTED_VERSION
 
 
-@pytest.mark.parametrize(
-    ("first", "expected"),
-    [
-        pytest.param("hello as text", CloseCode.BAD_HELLO, id="text-frame"),
-        pytest.param(b"\xc1\xff\x00garbage", CloseCode.BAD_HELLO, id="garbage"),
-        pytest.param(pack({"t": "ping", "ts": 1}), CloseCode.BAD_HELLO, id="not-a-hello"),
-        pytest.param(pack({"t": "hello", "versions": [1]}), CloseCode.BAD_HELLO, id="no-token"),
-        pytest.param("versions", CloseCode.UNSUPPORTED_VERSION, id="unknown-version"),
-        pytest.param("token", CloseCode.UNAUTHORIZED, id="unknown-token"),
-        pytest.param("device", CloseCode.UNAUTHORIZED, id="someone-elses-device"),
-    ],
-)
-async def test_bad_hello_is_closed_with_its_code(
-    server: RunningServer, first: str | bytes, expected: int
-) -> None:
+async def test_bad_hello_is_closed_with_its_code(server: RunningServer) -> None:
     me, other = await server.user(), await server.user()
-    frames: dict[str, bytes] = {
-        "versions": pack(hello(me, versions=[99])),
-        "token": pack(hello(me, token="chb_" + "x" * 43)),
-        "device": pack(hello(me, device=other.device_id)),
+    cases: dict[str, tuple[str | bytes, int]] = {
+        "text frame": ("hello as text", CloseCode.BAD_HELLO),
+        "garbage": (b"\xc1\xff\x00garbage", CloseCode.BAD_HELLO),
+        "empty": (b"", CloseCode.BAD_HELLO),
+        "deep nesting": (b"\x91" * 50_000 + b"\xc0", CloseCode.BAD_HELLO),
+        "a ping": (pack({"t": "ping", "ts": 1}), CloseCode.BAD_HELLO),
+        "a call": (call_frame(1, "threads.list", {}), CloseCode.BAD_HELLO),
+        "no token": (pack({"t": "hello", "versions": [1]}), CloseCode.BAD_HELLO),
+        "token over 512": (pack(hello(me, token="x" * 513)), CloseCode.BAD_HELLO),
+        "negative resume_from": (pack(hello(me, resume_from=-1)), CloseCode.BAD_HELLO),
+        "unknown version": (pack(hello(me, versions=[99])), CloseCode.UNSUPPORTED_VERSION),
+        "no version": (pack(hello(me, versions=[])), CloseCode.UNSUPPORTED_VERSION),
+        "unknown token": (pack(hello(me, token="chb_" + "x" * 43)), CloseCode.UNAUTHORIZED),
+        "another's device": (pack(hello(me, device=other.device_id)), CloseCode.UNAUTHORIZED),
+        "another's token": (pack(hello(other, device=me.device_id)), CloseCode.UNAUTHORIZED),
     }
-    async with raw(server) as ws:
-        await ws.send(frames.get(first, first) if isinstance(first, str) else first)
-        assert await close_code(ws) == expected
-    async with greeted(server, me):  # the server is unharmed
-        pass
+    for case, (first, expected) in cases.items():
+        async with raw(server) as ws:
+            await ws.send(first)
+            assert await close_code(ws) == expected, case
+    async with greeted(server, me) as link:  # the server and the credentials are unharmed
+        ok(await link.call(1, "threads.list", {}))
+
+
+async def test_welcome_describes_the_link(server: RunningServer) -> None:
+    """``v`` is the highest common version; ``limits`` are the server's settings."""
+    me = await server.user("practitioner")
+    before = int(time.time() * 1000)
+    async with greeted(server, me, versions=[1, 99], client="wire-test/1") as link:
+        welcome = link.welcome
+    settings = Settings.load()  # the test servers see the same CAREHUB_* environment
+    assert welcome["v"] == 1
+    assert (welcome["role"], welcome["device"]) == ("practitioner", me.device_id)
+    assert isinstance(welcome["session"], str) and welcome["session"]
+    assert before - 5_000 <= welcome["server_time"] <= time.time() * 1000 + 5_000
+    assert isinstance(welcome["cursor"], int) and welcome["cursor"] >= 0
+    assert welcome["heartbeat_ms"] == int(settings.heartbeat_seconds * 1000)
+    assert not welcome.get("resumed", False)
+    assert welcome["limits"] == {
+        "frame_bytes": settings.max_frame_bytes,
+        "envelope_bytes": settings.max_envelope_bytes,
+        "calls_per_second": settings.calls_per_second,
+        "call_burst": settings.call_burst,
+        "sends_per_second": settings.sends_per_second,
+        "send_burst": settings.send_burst,
+        "history_page": settings.history_page,
+    }
+
+
+async def test_resuming_from_the_future_gets_sync_reset_first(server: RunningServer) -> None:
+    """A cursor newer than the server's newest seq (a restore) cannot be resumed."""
+    async with greeted(server, await server.user(), resume_from=2**40) as link:
+        assert link.welcome["resumed"] is True
+        reset = await link.receive()
+        assert reset["t"] == "event" and reset["type"] == "sync.reset", reset
+        assert reset["data"] == {"cursor": link.welcome["cursor"]}
+        assert "seq" not in reset  # ephemeral
+        ok(await link.call(1, "threads.list", {}))
 
 
 async def test_logout_closes_the_devices_socket_and_the_token_stops_working(
@@ -139,35 +226,86 @@ async def test_logout_closes_the_devices_socket_and_the_token_stops_working(
 ) -> None:
     me = await server.user()
     second = await server.other_device(me)
-    async with greeted(server, me) as ws, greeted(server, second) as other:
-        async with httpx.AsyncClient(base_url=server.base_url) as http:
+    async with greeted(server, me) as link, greeted(server, second) as other:
+        async with http_client(server) as http:
             answer = await http.post("/v1/logout", headers={"authorization": f"Bearer {me.token}"})
         assert answer.status_code == 204
-        assert await close_code(ws) == CloseCode.TOKEN_REVOKED
-        pong = await call(other, 1, "threads.list", {})  # the other device is untouched
-        assert pong["t"] == "result"
+        assert await link.close_code() == CloseCode.TOKEN_REVOKED
+        ok(await other.call(1, "threads.list", {}))  # the other device is untouched
     async with raw(server) as ws:
         await ws.send(pack(hello(me)))
         assert await close_code(ws) == CloseCode.TOKEN_REVOKED
+    # Something changed (a new login on the same device): the device is back.
+    username = server.usernames[me.user_id]
+    again = await login(server.base_url, username, PASSWORD, device_id=me.device_id)
+    assert again.device_id == me.device_id and again.token != me.token
+    async with greeted(server, again) as link:
+        ok(await link.call(1, "threads.list", {}))
 
 
-async def test_silence_is_timed_out_and_pings_keep_a_link_alive(make_server: Any) -> None:
-    server = make_server(hello_timeout_seconds=0.5, heartbeat_seconds=0.4)
+async def test_logging_out_one_token_leaves_the_devices_other_tokens_alone(
+    server: RunningServer,
+) -> None:
+    """A revoked token is refused (401) and closes nothing; a valid token
+    closes only the sockets that said hello with it."""
     me = await server.user()
+    bearer = {"authorization": f"Bearer {me.token}"}
+    username = server.usernames[me.user_id]
+    async with http_client(server) as http:
+        assert (await http.post("/v1/logout", headers=bearer)).status_code == 204
+        again = await login(server.base_url, username, PASSWORD, device_id=me.device_id)
+        newest = await login(server.base_url, username, PASSWORD, device_id=me.device_id)
+        async with greeted(server, again) as older, greeted(server, newest) as current:
+            stale = await http.post("/v1/logout", headers=bearer)  # the old token, once more
+            assert stale.status_code == 401
+            ok(await older.call(1, "threads.list", {}))
+            logout = {"authorization": f"Bearer {again.token}"}
+            assert (await http.post("/v1/logout", headers=logout)).status_code == 204
+            assert await older.close_code() == CloseCode.TOKEN_REVOKED
+            ok(await current.call(1, "threads.list", {}))
+
+
+async def test_silence_and_stale_tokens_are_timed_out(make_server: Any) -> None:
+    server = make_server(hello_timeout_seconds=0.5, heartbeat_seconds=0.4, token_ttl_seconds=2)
+    expiring = await server.user()
     async with raw(server) as ws:  # no hello
         assert await close_code(ws) == CloseCode.HELLO_TIMEOUT
-    async with greeted(server, me) as mute, greeted(server, me) as alive:
-        for _ in range(4):  # answer four heartbeats, well past two intervals
-            ping = await receive(alive, "ping")
-            await alive.send(pack({"t": "pong", "ts": ping.get("ts", 0)}))
-        assert await close_code(mute) == CloseCode.HEARTBEAT_TIMEOUT
-        assert (await call(alive, 1, "threads.list", {}))["t"] == "result"
+    me = await server.user()
+    async with (
+        greeted(server, me) as mute,
+        greeted(server, me) as ponger,
+        greeted(server, me) as pinger,
+    ):
+        assert mute.welcome["heartbeat_ms"] == 400
+        # Answer four server pings, well past two heartbeats; the pinger sends
+        # only its own pings: any frame proves liveness.
+        for n in range(4):
+            ping = await ponger.receive("ping")
+            assert set(ping) <= {"t", "ts"}, ping  # ``ts`` is optional (0 when absent)
+            await ponger.send({"t": "pong", "ts": ping.get("ts", 0)})
+            await pinger.send({"t": "ping", "ts": n + 1})
+            assert await pinger.receive("pong") == {"t": "pong", "ts": n + 1}
+        # The mute socket answers nothing (the server sends no transport-level pings).
+        assert await mute.close_code() == CloseCode.HEARTBEAT_TIMEOUT
+        ok(await ponger.call(1, "threads.list", {}))
+        ok(await pinger.call(1, "threads.list", {}))
+    # A token past its expiry is refused at hello (no event marks it: wait for the time).
+    await asyncio.sleep(max(0.0, expiring.expires_at / 1000 - time.time()) + 0.1)
+    async with raw(server) as ws:
+        await ws.send(pack(hello(expiring)))
+        assert await close_code(ws) == CloseCode.UNAUTHORIZED
 
 
 async def test_ping_is_answered_with_its_timestamp(server: RunningServer) -> None:
-    async with greeted(server, await server.user()) as ws:
-        await ws.send(pack({"t": "ping", "ts": 123456789}))
-        assert await receive(ws, "pong") == {"t": "pong", "ts": 123456789}
+    async with greeted(server, await server.user()) as link:
+        await link.send({"t": "ping", "ts": 123456789})
+        assert await link.receive("pong") == {"t": "pong", "ts": 123456789}
+        await link.send({"t": "pong", "ts": 5})  # a pong is not answered
+        await link.send(call_frame(1, "threads.list", {}))
+        frames = [await link.receive()]
+        while frames[-1]["t"] != "result":
+            frames.append(await link.receive())
+        assert "pong" not in [frame["t"] for frame in frames], frames
 
 
 # --- frames after welcome ----------------------------------------------------
@@ -176,54 +314,90 @@ async def test_ping_is_answered_with_its_timestamp(server: RunningServer) -> Non
 async def test_bad_frames_get_typed_errors_and_the_link_keeps_working(
     server: RunningServer,
 ) -> None:
-    async with greeted(server, await server.user()) as ws:
-        limit = ws.limits["frame_bytes"]  # type: ignore[attr-defined]
+    async with greeted(server, await server.user()) as link:
+        limit = link.limits["frame_bytes"]
         cases: list[tuple[str | bytes, int | None, str]] = [
             (b"\xc1", None, "invalid"),
+            (b"", None, "invalid"),
+            (b"\x91" * 50_000 + b"\xc0", None, "invalid"),
             ("a text frame", None, "invalid"),
             (pack({"t": "teleport"}), None, "invalid"),
             (pack([1, 2, 3]), None, "invalid"),
-            (pack({"t": "call", "id": 7, "method": "nope.nope"}), 7, "unknown_method"),
-            (
-                pack({"t": "call", "id": 8, "method": "threads.open", "params": {"kind": "x"}}),
-                8,
-                "invalid",
-            ),
-            (
-                pack({"t": "call", "id": 9, "method": "typing", "params": {"pad": "x" * limit}}),
-                9,
-                "too_large",
-            ),
+            (pack({"t": "call", "id": 6}), 6, "invalid"),  # no method; the id is recovered
+            (call_frame(-1, "threads.list", {}), None, "invalid"),
+            (call_frame(2**53 + 1, "threads.list", {}), None, "invalid"),
+            (call_frame(7, "nope.nope", {}), 7, "unknown_method"),
+            (call_frame(8, "threads.open", {"kind": "x"}), 8, "invalid"),
+            (call_frame(9, "threads.list", "not a map"), 9, "invalid"),
+            (call_frame(10, "presence.set", {"status": "offline"}), 10, "invalid"),
+            (call_frame(11, "messages.history", {"thread": 1, "limit": 201}), 11, "invalid"),
+            (padded_call(12, limit + 1), 12, "too_large"),
             (pack({"t": "hello", "versions": [1], "token": "t", "device": 1}), None, "invalid"),
         ]
         for frame, call_id, code in cases:
-            await ws.send(frame)
-            error = refused(await receive(ws, "error", "result"), code)
+            await link.send(frame)
+            error = refused(await link.receive("error", "result"), code)
             assert error["id"] == call_id, (frame[:40], error)
-            assert error["message"]
-        assert (await call(ws, 10, "threads.list", {}))["t"] == "result"
+        ok(await link.call(20, "threads.list", {}))
+
+
+async def test_frame_size_limits_are_exact(server: RunningServer) -> None:
+    """``frame_bytes`` and the transport cap are the largest sizes accepted."""
+    me = await server.user()
+    ws_max_bytes = Settings.load().ws_max_bytes
+    async with greeted(server, me) as link:
+        limit = link.limits["frame_bytes"]
+        await link.send(padded_call(1, limit))
+        assert ok(await link.receive("result", "error")) == {"threads": []}
+        await link.send(padded_call(2, limit + 1))
+        assert refused(await link.receive("result", "error"), "too_large")["id"] == 2
+        await link.send(b"\0" * ws_max_bytes)  # at the cap: an error, the link lives
+        assert refused(await link.receive("result", "error"), "too_large")["id"] is None
+        ok(await link.call(3, "threads.list", {}))
+        await link.send(b"\0" * (ws_max_bytes + 1))
+        assert await link.close_code() == CloseCode.MESSAGE_TOO_BIG
+    async with greeted(server, me) as link:
+        ok(await link.call(1, "threads.list", {}))
+
+
+async def test_calls_are_answered_in_the_order_they_were_sent(server: RunningServer) -> None:
+    """Pipelined calls, good and bad mixed: one answer each, in order, ids echoed."""
+    doctor, _, thread = await open_pair(server)
+    calls: list[tuple[int, str, Any, str]] = [
+        (0, "threads.list", {}, "result"),
+        (2**53, "messages.send", send_params(thread, "a"), "result"),
+        (5, "nope", {}, "unknown_method"),
+        (3, "messages.history", {"thread": thread}, "result"),
+        (1, "receipts.read", {"thread": thread, "seq": 99}, "invalid"),
+        (4, "typing", {"thread": thread}, "result"),
+        (9, "presence.list", {}, "result"),
+        (8, "messages.send", send_params(thread, "b"), "result"),
+        (7, "threads.open", {"kind": "group", "members": []}, "invalid"),
+    ]
+    async with greeted(server, doctor) as link:
+        for call_id, method, params, _ in calls * 3:
+            await link.send(call_frame(call_id, method, params))
+        for call_id, _, _, outcome in calls * 3:
+            answer = await link.receive("result", "error")
+            assert answer["id"] == call_id, answer
+            assert answer.get("code", "result") == outcome, answer
 
 
 async def test_an_oversized_envelope_is_refused_and_not_stored(server: RunningServer) -> None:
     doctor, _, thread = await open_pair(server)
-    async with greeted(server, doctor) as ws:
-        size = ws.limits["envelope_bytes"] + 1  # type: ignore[attr-defined]
-        params = {"thread": thread, "client_msg_id": "big", "envelope": b"\0" * size}
-        error = refused(await call(ws, 1, "messages.send", params), "too_large")
-        assert error["details"]["limit"] == size - 1
-        history = await call(ws, 2, "messages.history", {"thread": thread})
-        assert history["value"]["messages"] == []
-
-
-async def test_a_frame_over_the_transport_cap_closes_1009_and_the_server_lives(
-    server: RunningServer,
-) -> None:
-    me = await server.user()
-    async with greeted(server, me) as ws:
-        await ws.send(b"\0" * (2 * 1024 * 1024))
-        assert await close_code(ws) == CloseCode.MESSAGE_TOO_BIG
-    async with greeted(server, me) as ws:
-        assert (await call(ws, 1, "threads.list", {}))["t"] == "result"
+    async with greeted(server, doctor) as link:
+        size = link.limits["envelope_bytes"]
+        error = refused(
+            await link.call(1, "messages.send", send_params(thread, "big", b"\0" * (size + 1))),
+            "too_large",
+        )
+        assert error["details"]["limit"] == size
+        history = ok(await link.call(2, "messages.history", {"thread": thread}))
+        assert history["messages"] == []
+        sent = ok(await link.call(3, "messages.send", send_params(thread, "big", b"\1" * size)))
+        assert sent["thread_seq"] == 1 and not sent.get("duplicate", False)
+        history = ok(await link.call(4, "messages.history", {"thread": thread}))
+        assert [m["envelope"] for m in history["messages"]] == [b"\1" * size]
 
 
 # --- who may do what ---------------------------------------------------------
@@ -232,100 +406,188 @@ async def test_a_frame_over_the_transport_cap_closes_1009_and_the_server_lives(
 async def test_a_stranger_can_neither_read_nor_write_nor_mark_a_thread(
     server: RunningServer,
 ) -> None:
-    _, _, thread = await open_pair(server)
+    doctor, patient, thread = await open_pair(server)
     stranger = await server.user()
-    async with greeted(server, stranger) as ws:
+    async with greeted(server, doctor) as member:
+        ok(await member.call(1, "messages.send", send_params(thread, "secret")))
+    async with greeted(server, stranger) as link:
         attempts = [
-            ("messages.send", {"thread": thread, "client_msg_id": "x", "envelope": b"hi"}),
+            ("messages.send", send_params(thread, "x", b"hi")),
             ("messages.history", {"thread": thread}),
             ("receipts.read", {"thread": thread, "seq": 1}),
+            ("receipts.delivered", {"thread": thread, "seq": 1}),
             ("typing", {"thread": thread}),
         ]
         for call_id, (method, params) in enumerate(attempts, 1):
-            error = refused(await call(ws, call_id, method, params), "forbidden")
-            assert error["details"]["thread"] == thread
-        listed = await call(ws, 9, "threads.list", {})
-        assert listed["value"]["threads"] == []
+            error = refused(await link.call(call_id, method, params), "forbidden")
+            assert error["details"] == {"thread": thread}
+            # A thread that does not exist looks the same: existence does not leak.
+            ghost = params | {"thread": 10**9}
+            error = refused(await link.call(call_id, method, ghost), "forbidden")
+            assert error["details"] == {"thread": 10**9}
+        assert ok(await link.call(9, "threads.list", {}))["threads"] == []
+        assert ok(await link.call(10, "presence.list", {}))["contacts"] == []
+    async with greeted(server, doctor) as member:  # nothing was written
+        history = ok(await member.call(1, "messages.history", {"thread": thread}))
+        assert [m["client_msg_id"] for m in history["messages"]] == ["secret"]
+        (info,) = ok(await member.call(2, "threads.list", {}))["threads"]
+        assert {m["user"] for m in info["members"]} == {doctor.user_id, patient.user_id}
 
 
-async def test_thread_open_refusals(server: RunningServer) -> None:
+async def test_thread_open_refusals_create_nothing(server: RunningServer) -> None:
     patient, other_patient = await server.user(), await server.user()
-    async with greeted(server, patient) as ws:
-        pair = {"kind": "patient_practitioner", "members": [other_patient.user_id]}
-        refused(await call(ws, 1, "threads.open", pair), "forbidden")
-        ghost = {"kind": "patient_practitioner", "members": [10**9]}
-        assert refused(await call(ws, 2, "threads.open", ghost), "not_found")["details"] == {
+    doctor, colleague = await server.user("practitioner"), await server.user("practitioner")
+    async with greeted(server, patient) as link:
+        attempts: list[tuple[str, list[int], str]] = [
+            ("patient_practitioner", [other_patient.user_id], "forbidden"),
+            ("patient_practitioner", [doctor.user_id, colleague.user_id], "forbidden"),
+            ("patient_practitioner", [patient.user_id], "forbidden"),  # only oneself
+            ("practitioner_practitioner", [doctor.user_id], "forbidden"),
+            ("group", [doctor.user_id, other_patient.user_id], "forbidden"),
+            ("patient_practitioner", [10**9], "not_found"),
+        ]
+        for call_id, (kind, members, code) in enumerate(attempts, 1):
+            answer = await link.call(call_id, "threads.open", {"kind": kind, "members": members})
+            refused(answer, code)
+        ghost = {"kind": "patient_practitioner", "members": [doctor.user_id, 10**9]}
+        assert refused(await link.call(9, "threads.open", ghost), "not_found")["details"] == {
             "users": [10**9]
         }
+        assert ok(await link.call(10, "threads.list", {}))["threads"] == []
+    async with greeted(server, doctor) as link:
+        assert ok(await link.call(1, "threads.list", {}))["threads"] == []
 
 
-async def test_a_receipt_past_the_last_message_is_invalid(server: RunningServer) -> None:
+async def test_receipts_past_the_last_message_are_invalid(server: RunningServer) -> None:
     doctor, _, thread = await open_pair(server)
-    async with greeted(server, doctor) as ws:
-        sent = await call(
-            ws,
-            1,
-            "messages.send",
-            {"thread": thread} | {"client_msg_id": "one", "envelope": b"ciphertext"},
-        )
-        assert sent["value"]["thread_seq"] == 1
-        error = refused(await call(ws, 2, "receipts.read", {"thread": thread, "seq": 2}), "invalid")
-        assert error["details"]["last_seq"] == 1
+    async with greeted(server, doctor) as link:
+        for method in ("receipts.read", "receipts.delivered"):  # an empty thread
+            error = refused(await link.call(1, method, {"thread": thread, "seq": 1}), "invalid")
+            assert error["details"] == {"last_seq": 0}
+        sent = ok(await link.call(2, "messages.send", send_params(thread, "one", b"ciphertext")))
+        assert sent["thread_seq"] == 1
+        for method in ("receipts.read", "receipts.delivered"):
+            error = refused(await link.call(3, method, {"thread": thread, "seq": 2}), "invalid")
+            assert error["details"] == {"last_seq": 1}
+        refused(await link.call(4, "receipts.read", {"thread": thread, "seq": 0}), "invalid")
+        (info,) = ok(await link.call(5, "threads.list", {}))["threads"]
+        assert (info["last_seq"], info["read_seq"], info["delivered_seq"]) == (1, 1, 1)
 
 
-async def test_sends_over_the_rate_are_refused_and_leave_nothing(make_server: Any) -> None:
-    server = make_server(sends_per_second=0.5, send_burst=2)
+async def test_a_client_msg_id_reused_in_another_thread_is_a_conflict(
+    server: RunningServer,
+) -> None:
     doctor, _, thread = await open_pair(server)
-    async with greeted(server, doctor) as ws:
+    other_patient = await server.user()
+    async with greeted(server, doctor) as link:
+        pair = {"kind": "patient_practitioner", "members": [other_patient.user_id]}
+        other = ok(await link.call(1, "threads.open", pair))["id"]
+        first = ok(await link.call(2, "messages.send", send_params(thread, "same", b"one")))
+        again = ok(await link.call(3, "messages.send", send_params(thread, "same", b"one")))
+        assert again["duplicate"] is True and again["message_id"] == first["message_id"]
+        refused(await link.call(4, "messages.send", send_params(other, "same", b"two")), "conflict")
+        assert ok(await link.call(5, "messages.history", {"thread": other}))["messages"] == []
+
+
+# --- rate limits -------------------------------------------------------------
+
+
+async def test_rate_limits_refuse_without_effect_per_device(make_server: Any) -> None:
+    server = make_server(sends_per_second=0.5, send_burst=2, calls_per_second=2, call_burst=10)
+    # Sends: two pass, the third is refused and leaves nothing, even after a reconnect.
+    doctor, _, thread = await open_pair(server)
+    async with greeted(server, doctor) as link:
+        assert (link.limits["sends_per_second"], link.limits["send_burst"]) == (0.5, 2)
         answers = [
-            await call(
-                ws,
-                n,
-                "messages.send",
-                {"thread": thread} | {"client_msg_id": f"m{n}", "envelope": b"x"},
-            )
-            for n in range(1, 4)
+            await link.call(n, "messages.send", send_params(thread, f"m{n}")) for n in (1, 2, 3)
         ]
         assert [a["t"] for a in answers] == ["result", "result", "error"]
-        error = refused(answers[2], "rate_limited")
-        assert error["details"]["retry_after_ms"] > 0
-        history = await call(ws, 9, "messages.history", {"thread": thread})
-        assert [m["client_msg_id"] for m in history["value"]["messages"]] == ["m2", "m1"]
+        assert 0 < refused(answers[2], "rate_limited")["details"]["retry_after_ms"] <= 2001
+    async with greeted(server, doctor) as link:  # the bucket is the device's, not the socket's
+        refused(await link.call(4, "messages.send", send_params(thread, "m3")), "rate_limited")
+        history = ok(await link.call(5, "messages.history", {"thread": thread}))
+        assert [m["client_msg_id"] for m in history["messages"]] == ["m2", "m1"]
+
+    # Calls: two sockets of one device share one burst; another device has its own.
+    me = await server.user()
+    other_device = await server.other_device(me)
+    async with greeted(server, me) as first, greeted(server, me) as second:
+        for n in range(10):
+            ok(await (first, second)[n % 2].call(n, "threads.list", {}))
+        error = refused(await first.call(10, "threads.list", {}), "rate_limited")
+        retry_after_ms = error["details"]["retry_after_ms"]
+        assert 0 < retry_after_ms <= 501
+        refused(await second.call(11, "threads.list", {}), "rate_limited")
+        async with greeted(server, other_device) as link:
+            ok(await link.call(1, "threads.list", {}))
+        # retry_after_ms is honest (there is no event to await: the limit is time).
+        await asyncio.sleep(retry_after_ms / 1000)
+        ok(await first.call(12, "threads.list", {}))
 
 
 # --- HTTP --------------------------------------------------------------------
 
 
 async def test_http_refusals(server: RunningServer) -> None:
-    me = await server.user()
+    me, other = await server.user(), await server.user()
     username = server.usernames[me.user_id]
-    other = await server.user()
-    account = {"password": PASSWORD, "display_name": "X", "role": "patient"}
-    cases: list[tuple[str, Any, dict[str, str], int, str]] = [
-        ("/v1/register", account | {"username": username}, {}, 409, "conflict"),
-        ("/v1/register", account | {"username": "a b"}, {}, 400, "invalid"),
-        ("/v1/register", account | {"username": "boss1", "role": "admin"}, {}, 403, "forbidden"),
-        (
-            "/v1/login",
-            {"username": username, "password": "wrong password"},
-            {},
-            401,
-            "unauthorized",
-        ),
-        (
-            "/v1/login",
-            {"username": username, "password": PASSWORD, "device_id": other.device_id},
-            {},
-            403,
-            "forbidden",
-        ),
-        ("/v1/logout", {}, {"authorization": "Bearer chb_nothing"}, 401, "unauthorized"),
-        ("/v1/login", {"username": "x" * 20_000, "password": PASSWORD}, {}, 413, "too_large"),
+    fresh = f"new-{username}"  # refused below, so still free at the end
+    account = {"username": fresh, "password": PASSWORD, "display_name": "X", "role": "patient"}
+    right = {"username": username, "password": PASSWORD}
+    cases: list[tuple[str, Any, int, str]] = [
+        ("/v1/register", account | {"username": username}, 409, "conflict"),
+        ("/v1/register", account | {"username": "a b"}, 400, "invalid"),
+        ("/v1/register", account | {"password": "1234567"}, 400, "invalid"),
+        ("/v1/register", account | {"display_name": ""}, 400, "invalid"),
+        ("/v1/register", account | {"role": "wizard"}, 400, "invalid"),
+        ("/v1/register", [account], 400, "invalid"),
+        ("/v1/register", account | {"role": "admin"}, 403, "forbidden"),
+        ("/v1/register", account | {"role": "assistant"}, 403, "forbidden"),
+        ("/v1/login", right | {"password": "wrong password"}, 401, "unauthorized"),
+        ("/v1/login", right | {"username": fresh}, 401, "unauthorized"),
+        ("/v1/login", right | {"device_id": other.device_id}, 403, "forbidden"),
+        ("/v1/login", right | {"device_id": 10**9}, 403, "forbidden"),
+        ("/v1/login", right | {"username": "x" * 20_000}, 413, "too_large"),
     ]
-    async with httpx.AsyncClient(base_url=server.base_url) as http:
-        for path, body, headers, status, code in cases:
-            answer = await http.post(path, json=body, headers=headers)
+    async with http_client(server) as http:
+        answers = []
+        for path, body, status, code in cases:
+            answer = await http.post(path, json=body)
             assert answer.status_code == status, (path, body, answer.text)
             assert answer.json()["code"] == code, answer.text
-        broken = await http.post("/v1/login", content=b"{not json", headers={})
-        assert broken.status_code == 400
+            answers.append(answer.json())
+        assert answers[8] == answers[9]  # an unknown user looks like a wrong password
+        for authorization in ("Bearer chb_nothing", f"Basic {me.token}", f"Bearer{me.token}", ""):
+            answer = await http.post("/v1/logout", headers={"authorization": authorization})
+            assert answer.status_code == 401, (authorization, answer.text)
+            assert answer.json()["code"] == "unauthorized"
+        broken = await http.post("/v1/login", content=b"{not json")
+        assert broken.status_code == 400 and broken.json()["code"] == "invalid"
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for _ in range(40):
+                yield b"x" * 1024
+
+        streamed = await http.post("/v1/register", content=chunks())  # no content-length
+        assert streamed.status_code == 413 and streamed.json()["code"] == "too_large"
+        # The refusals changed nothing: the name is free and the token still works.
+        created = await http.post("/v1/register", json=account)
+        assert created.status_code == 201 and created.json()["user"]["role"] == "patient"
+    async with greeted(server, me) as link:
+        ok(await link.call(1, "threads.list", {}))
+
+
+async def test_login_attempts_are_throttled_per_username(server: RunningServer) -> None:
+    me = await server.user()
+    target = "guess-" + server.usernames[me.user_id]
+    async with http_client(server) as http:
+        statuses = [
+            (await http.post("/v1/login", json={"username": target, "password": "x" * 8}))
+            for _ in range(11)
+        ]
+        assert [s.status_code for s in statuses] == [401] * 10 + [429]
+        assert statuses[-1].json()["code"] == "rate_limited"
+        assert statuses[-1].json()["retry_after_ms"] > 0
+        username = server.usernames[me.user_id]  # other usernames are not affected
+        answer = await http.post("/v1/login", json={"username": username, "password": PASSWORD})
+        assert answer.status_code == 200
