@@ -161,7 +161,8 @@ class CarehubLink(_Link):
         self.unreceipted: dict[int, int] = {}  # thread -> newest seq received
         self.thread = int(endpoint.room)
         self.cursor = 0
-        self.messages: list[bytes] = []  # stamps received, kept while ``want`` is set
+        # A resuming link keeps the stamps it receives, from its first frame.
+        self.messages: list[bytes] = []
         self.want = 0
         self.caught_up: asyncio.Future[float] = asyncio.get_running_loop().create_future()
 
@@ -196,8 +197,9 @@ class CarehubLink(_Link):
             if frame.type == "message.new":
                 message = _NEW_MESSAGE.decode(frame.data)
                 self.recorder.delivered(*read_binary(message.envelope))
-                if self.want:
-                    self._keep(message.envelope[: _BINARY.size])
+                if self.endpoint.resume_from is not None:
+                    self.messages.append(message.envelope[: _BINARY.size])
+                    self._check_caught_up()
                 if self.endpoint.receipts and not self.unreceipted:
                     asyncio.get_running_loop().call_soon(self._send_receipts)
                 self.unreceipted[message.thread] = message.seq
@@ -215,8 +217,13 @@ class CarehubLink(_Link):
             self.cursor = frame.cursor
             self.ready.set_result(None)
 
-    def _keep(self, stamp: bytes) -> None:
-        self.messages.append(stamp)
+    async def wait_caught_up(self, want: int, timeout: float) -> float:
+        """When (monotonic) the link had received ``want`` messages."""
+        self.want = want
+        self._check_caught_up()
+        return await asyncio.wait_for(self.caught_up, timeout)
+
+    def _check_caught_up(self) -> None:
         if len(self.messages) >= self.want and not self.caught_up.done():
             self.caught_up.set_result(time.monotonic())
 

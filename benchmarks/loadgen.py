@@ -146,14 +146,7 @@ class _Worker:
             endpoint = dataclasses.replace(assignment.endpoint, resume_from=cursor)
             link = await open_link(self.adapter, endpoint, self.recorder, self.payload_size)
             connected = time.monotonic()
-            link.want = want.get(assignment.link.index, 0)
-            if link.want:
-                link.caught_up = asyncio.get_running_loop().create_future()
-                if len(link.messages) >= link.want:
-                    link.caught_up.set_result(time.monotonic())
-                done = await asyncio.wait_for(link.caught_up, RESUME_TIMEOUT)
-            else:
-                done = connected
+            done = await link.wait_caught_up(want.get(assignment.link.index, 0), RESUME_TIMEOUT)
             self.links.append(link)
             self.listeners.append((assignment, link))
             return connected - started, done - started, link

@@ -26,11 +26,12 @@ async def read(ctx: Context, conn: Connection, p: ReceiptParams) -> Empty:
 
 
 async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bool) -> Empty:
-    recipients = sorted(await members_of(ctx, conn, p.thread))
+    members = await members_of(ctx, conn, p.thread)
     wanted = Receipt(p.seq, p.seq if read else 0)
     floor = ctx.directory.receipt_floor(p.thread, conn.user_id)
     if floor.delivered_seq >= wanted.delivered_seq and floor.read_seq >= wanted.read_seq:
         return Empty()  # already stored: nothing to write, nobody to tell
+    recipients = sorted(members)
 
     async def store(db: AsyncConnection, out: list[Outgoing]) -> Receipt:
         receipt = await Threads.advance_receipt(

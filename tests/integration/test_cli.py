@@ -35,35 +35,15 @@ async def test_migrate_creates_the_schema_and_is_idempotent(database_factory) ->
 
 
 async def test_admin_creates_any_role_and_it_can_log_in(server: RunningServer) -> None:
-    result = carehub(
-        "user",
-        "assistant-cli",
-        "--name",
-        "Léa",
-        "--role",
-        "assistant",
-        "--db",
-        server.db,
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
+    command = ["user", "assistant-cli", "--name", "Léa", "--role", "assistant"]
+    command += ["--db", server.db, "--password-stdin"]
+    result = carehub(*command, stdin=PASSWORD + "\n")
     assert result.returncode == 0, result.stderr
     created = json.loads(result.stdout)
     assert created["role"] == "assistant"
     credentials = await login(server.base_url, "assistant-cli", PASSWORD)
     assert (credentials.user_id, credentials.role) == (created["id"], "assistant")
-    again = carehub(
-        "user",
-        "assistant-cli",
-        "--name",
-        "Léa",
-        "--role",
-        "assistant",
-        "--db",
-        server.db,
-        "--password-stdin",
-        stdin=PASSWORD + "\n",
-    )
+    again = carehub(*command, stdin=PASSWORD + "\n")
     assert again.returncode == 1 and "taken" in again.stderr
 
 
