@@ -6,6 +6,8 @@ Settings come from ``CAREHUB_*`` environment variables.
 """
 
 from server.app import create_app
+from server.gc_tuning import tune_gc
 from server.settings import Settings
 
 app = create_app(Settings.load())
+tune_gc()

@@ -69,12 +69,15 @@ def _serve(settings: Settings, log_level: str) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.gc_tuning import tune_gc
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    app = create_app(settings)
+    tune_gc()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=log_level,

@@ -52,9 +52,9 @@ def greatest(column: ColumnElement[int], value: ColumnElement[int]) -> ColumnEle
 # Hot statements, built once: executing a prebuilt statement skips building
 # it and computing its cache key, which cost more than SQLite's own work.
 _LAST_SEQ = select(threads.c.last_seq).where(threads.c.id == bindparam("thread_id"))
-_RECEIPTS = select(
-    participants.c.user_id, participants.c.delivered_seq, participants.c.read_seq
-).where(participants.c.thread_id == bindparam("thread_id"), _current)
+_READ_SEQS = select(participants.c.user_id, participants.c.read_seq).where(
+    participants.c.thread_id == bindparam("thread_id"), _current
+)
 # (An UPDATE reserves its table's column names for bound parameters.)
 _DELIVERED = bindparam("to_delivered", type_=BigInteger)
 _READ = bindparam("to_read", type_=BigInteger)
@@ -121,10 +121,10 @@ class Threads:
         return await conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
 
     @staticmethod
-    async def receipts(conn: AsyncConnection, thread_id: int) -> dict[int, Receipt]:
-        """Current members of a thread and their receipts."""
-        rows = await conn.execute(_RECEIPTS, {"thread_id": thread_id})
-        return {row.user_id: Receipt(row.delivered_seq, row.read_seq) for row in rows}
+    async def read_seqs(conn: AsyncConnection, thread_id: int) -> dict[int, int]:
+        """Current members of a thread and how far each has read."""
+        rows = await conn.execute(_READ_SEQS, {"thread_id": thread_id})
+        return dict(rows.tuples().all())
 
     @staticmethod
     async def advance_receipt(

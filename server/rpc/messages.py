@@ -31,7 +31,7 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
 
     async def store(
         db: AsyncConnection, out: list[Outgoing]
-    ) -> tuple[StoredMessage, dict[int, Receipt] | None]:
+    ) -> tuple[StoredMessage, dict[int, int] | None]:
         existing = await Messages.by_client_id(db, conn.device_id, p.client_msg_id)
         if existing is not None:
             if existing.thread_id != p.thread:
@@ -39,8 +39,8 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
                     ErrorCode.CONFLICT, "client_msg_id already used in another thread"
                 )
             return existing, None
-        receipts = await Threads.receipts(db, p.thread)
-        if conn.user_id not in receipts:
+        read_seqs = await Threads.read_seqs(db, p.thread)
+        if conn.user_id not in read_seqs:
             raise forbidden("you are not a member of this thread", thread=p.thread)
         message = await Messages.append(
             db,
@@ -62,29 +62,29 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
             Outgoing(
                 "message.new",
                 to_raw(message_data(message)),
-                sorted(receipts),
+                sorted(read_seqs),
                 thread_id=p.thread,
                 message_id=message.id,
                 exclude_session=conn.session,
             )
         )
-        return message, receipts
+        return message, read_seqs
 
-    message, receipts = await ctx.writer.run(store)
-    if receipts is not None:
+    message, read_seqs = await ctx.writer.run(store)
+    if read_seqs is not None:
         ctx.directory.raise_receipt_floor(p.thread, conn.user_id, Receipt(message.seq, message.seq))
-        await _notify(ctx, message, receipts)
-    return SendResult(message.id, message.seq, message.sent_at, duplicate=receipts is None)
+        await _notify(ctx, message, read_seqs)
+    return SendResult(message.id, message.seq, message.sent_at, duplicate=read_seqs is None)
 
 
-async def _notify(ctx: Context, message: StoredMessage, receipts: dict[int, Receipt]) -> None:
+async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int]) -> None:
     """Popups for the care team's foreground sessions, with their unread count.
     Members with the same count share one frame and one delivery."""
     members = await ctx.directory.members(message.thread_id)
     by_unread: dict[int, list[int]] = {}
-    for user_id, receipt in receipts.items():
+    for user_id, read_seq in read_seqs.items():
         if user_id != message.sender_id and members.get(user_id) in CARE_ROLES:
-            by_unread.setdefault(message.seq - receipt.read_seq, []).append(user_id)
+            by_unread.setdefault(message.seq - read_seq, []).append(user_id)
     for unread, users in by_unread.items():
         data = Notify(message.thread_id, message.sender_id, unread, message.reason)
         frame = encode_event("notify", to_raw(data))
