@@ -22,6 +22,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 
 from benchmarks.plan import Stamp
 from protocol.codec import SUBPROTOCOL
+from protocol.e2e import ENVELOPE_VERSION, Envelope, Header
 from protocol.frames import Error, Event, Ping, Pong, Result, ServerFrame, Welcome
 
 __all__ = ["ADAPTERS", "Endpoint", "Recorder", "open_link"]
@@ -83,6 +84,8 @@ class Endpoint:
     local_host: str = ""  # source address, to go past one address's port range
     resume_from: int | None = None  # carehub: the cursor to resume from
     receipts: bool = True  # carehub: acknowledge deliveries with receipts.delivered
+    user: int = 0  # carehub: the user id, named in each envelope's header
+    recipients: tuple[int, ...] = ()  # carehub: every device of the thread's members
 
 
 class _Link(WSListener):  # type: ignore[misc]
@@ -142,17 +145,33 @@ _SERVER_FRAME = msgspec.msgpack.Decoder(ServerFrame)  # type: ignore[var-annotat
 class _NewMessage(msgspec.Struct):
     thread: int
     seq: int
-    envelope: bytes
+    envelope: memoryview  # zero-copy: a big group's envelope is mostly wrapped keys
+
+
+class _Envelope(msgspec.Struct, array_like=True):
+    header: memoryview
+    body: bytes
+    sig: memoryview
 
 
 _NEW_MESSAGE = msgspec.msgpack.Decoder(_NewMessage)
+_ENVELOPE = msgspec.msgpack.Decoder(_Envelope)
 _ENCODE = msgspec.msgpack.Encoder().encode
+_MSG_ID = struct.Struct("<IIQ")
+_WRAPPED_KEY = bytes(80)
+_ZEROS = bytes(64)
 _PONG = _ENCODE(Pong())
 
 
 class CarehubLink(_Link):
     """carehub.v1: hello with the bearer token; ``messages.send`` calls; a
-    ``receipts.delivered`` per thread for what arrived in one read burst."""
+    ``receipts.delivered`` per thread for what arrived in one read burst.
+
+    Envelopes have the real shape and size (a header wrapping a key for
+    every device of the thread, an 80-byte sealed box each, a signature),
+    with the stamp as the body. The server checks shape and coverage only,
+    never the cryptography, so the generator spends no CPU on it: what
+    encrypting costs lands on each user's own device, not on the server."""
 
     def __init__(self, endpoint: Endpoint, recorder: Recorder, payload_size: int) -> None:
         super().__init__(endpoint, recorder, payload_size)
@@ -165,6 +184,7 @@ class CarehubLink(_Link):
         self.messages: list[bytes] = []
         self.want = 0
         self.caught_up: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.wrapped = dict.fromkeys(endpoint.recipients, _WRAPPED_KEY)
 
     def connected(self) -> None:
         hello = {"t": "hello", "versions": [1], "token": self.endpoint.token}
@@ -183,10 +203,24 @@ class CarehubLink(_Link):
         return call_id
 
     def publish(self, stamp: Stamp) -> None:
-        envelope = binary_payload(stamp, self.payload_size)
-        msg_id = f"{stamp.step}.{stamp.link}.{stamp.number}"
-        params = {"thread": self.thread, "client_msg_id": msg_id}
-        call_id = self.call("messages.send", params | {"envelope": envelope})
+        msg_id = _MSG_ID.pack(stamp.step, stamp.link, stamp.number)
+        header = Header(
+            ENVELOPE_VERSION,
+            self.thread,
+            msg_id,
+            self.endpoint.user,
+            self.endpoint.device,
+            stamp.sent_ns // 1_000_000,
+            "text",
+            None,
+            self.wrapped,
+            _ZEROS[:32],
+            _ZEROS[:24],
+        )
+        body = binary_payload(stamp, self.payload_size)
+        envelope = _ENCODE(Envelope(_ENCODE(header), body, _ZEROS))
+        params = {"thread": self.thread, "client_msg_id": msg_id.hex(), "envelope": envelope}
+        call_id = self.call("messages.send", params)
         self.pending[call_id] = (stamp.sent_ns, stamp.step)
 
     def received(self, data: bytes) -> None:
@@ -196,9 +230,10 @@ class CarehubLink(_Link):
                 self.cursor = frame.seq
             if frame.type == "message.new":
                 message = _NEW_MESSAGE.decode(frame.data)
-                self.recorder.delivered(*read_binary(message.envelope))
+                body = _ENVELOPE.decode(message.envelope).body
+                self.recorder.delivered(*read_binary(body))
                 if self.endpoint.resume_from is not None:
-                    self.messages.append(message.envelope[: _BINARY.size])
+                    self.messages.append(body[: _BINARY.size])
                     self._check_caught_up()
                 if self.endpoint.receipts and not self.unreceipted:
                     asyncio.get_running_loop().call_soon(self._send_receipts)

@@ -4,6 +4,8 @@ The benchmark measures messaging, not sign-up: registering thousands of
 users through HTTP would spend minutes in argon2id, so they are written in
 bulk with the storage schema instead (one password hash shared by all) and
 each device gets a real bearer token, checked by the server at ``hello``.
+Each user gets a real identity key and a signed device list with real device
+keys, which the server checks every envelope's recipients against.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ import time
 from dataclasses import dataclass
 
 import nacl.pwhash
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
 from sqlalchemy import insert
 
 from benchmarks.plan import Plan
+from clients.e2e import Identity
+from protocol.e2e import DeviceEntry
 from protocol.model import ThreadKind
 from server.auth import hash_token, new_token
 from server.policy import pair_key
 from storage import Database
-from storage.schema import devices, participants, threads, tokens, users
+from storage.schema import device_lists, devices, participants, threads, tokens, users
 
 __all__ = ["Seeded", "seed"]
 
@@ -29,6 +35,7 @@ _DAY_MS = 24 * 3600 * 1000
 
 @dataclass(frozen=True)
 class Seeded:
+    user_ids: list[int]  # [user]
     tokens: list[list[str]]  # [user][device]
     device_ids: list[list[int]]
     thread_ids: list[int]  # [room]
@@ -47,6 +54,25 @@ async def _returning_ids(conn, table, rows: list[dict[str, object]]) -> list[int
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
     return [row.id for row in result]
+
+
+def _device_lists(
+    user_ids: list[int], owners: list[int], device_ids: list[int], now: int
+) -> list[dict[str, object]]:
+    entries: dict[int, list[DeviceEntry]] = {user: [] for user in user_ids}
+    for owner, device in zip(owners, device_ids, strict=True):
+        sign_pk = bytes(SigningKey.generate().verify_key)
+        enc_pk = bytes(PrivateKey.generate().public_key)
+        entries[owner].append(DeviceEntry(device, sign_pk, enc_pk, now + 365 * _DAY_MS))
+    return [
+        {
+            "user_id": user,
+            "version": 1,
+            "signed": Identity.generate().sign_list(user, 1, now, listed),
+            "updated_at": now,
+        }
+        for user, listed in entries.items()
+    ]
 
 
 async def seed(url: str, plan: Plan) -> Seeded:
@@ -87,6 +113,9 @@ async def seed(url: str, plan: Plan) -> Seeded:
                     for token, owner, device in zip(flat_tokens, owners, flat_devices, strict=True)
                 ],
             )
+            await conn.execute(
+                insert(device_lists), _device_lists(user_ids, owners, flat_devices, now)
+            )
             thread_rows = []
             for room in plan.rooms:
                 kind = _kind(plan.roles, room)
@@ -120,6 +149,7 @@ async def seed(url: str, plan: Plan) -> Seeded:
         await db.close()
     per_user = plan.devices
     return Seeded(
+        user_ids=user_ids,
         tokens=[flat_tokens[i : i + per_user] for i in range(0, len(flat_tokens), per_user)],
         device_ids=[flat_devices[i : i + per_user] for i in range(0, len(flat_devices), per_user)],
         thread_ids=thread_ids,

@@ -31,6 +31,9 @@ UNLIMITED = {
     "CAREHUB_CALL_BURST": "1000000",
     "CAREHUB_SENDS_PER_SECOND": "1000000",
     "CAREHUB_SEND_BURST": "1000000",
+    # A 1,000-member thread's envelope wraps its key 1,000 times (about 85 KB).
+    "CAREHUB_MAX_ENVELOPE_BYTES": str(960 * 1024),
+    "CAREHUB_MAX_FRAME_BYTES": str(1024 * 1024),
 }
 
 
@@ -160,13 +163,20 @@ def _carehub(db: str) -> Callable[[Plan, Path, int | None], RunningTarget]:
             raise
         port = free_port()
 
+        recipients: dict[int, tuple[int, ...]] = {}  # room -> every device of its members
+
         def endpoint(index: int) -> Endpoint:
             link = plan.links[index]
+            if link.room not in recipients:
+                members = plan.rooms[link.room]
+                recipients[link.room] = tuple(d for m in members for d in seeded.device_ids[m])
             return Endpoint(
                 f"ws://127.0.0.1:{port}/ws",
                 str(seeded.thread_ids[link.room]),
                 seeded.tokens[link.user][link.device],
                 seeded.device_ids[link.user][link.device],
+                user=seeded.user_ids[link.user],
+                recipients=recipients[link.room],
             )
 
         command = [sys.executable, "-m", "server", "serve", "--db", url, "--port", str(port)]

@@ -112,13 +112,19 @@ class Client:
         if self._ws is not None:
             await self._ws.close()
         if self._supervisor is not None:
+            if not self._connected.is_set():  # between attempts: stop trying
+                self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
         self._fail_all(Disconnected(CloseCode.NORMAL, "closed by the client"))
 
-    async def call(self, method: str, params: Any = None, *, timeout: float = 30.0) -> Any:
-        """Call ``method`` and return its typed result; raise ``CallError`` if refused."""
-        return await self._call(method, params, retry=False, timeout=timeout)
+    async def call(
+        self, method: str, params: Any = None, *, timeout: float = 30.0, idempotent: bool = False
+    ) -> Any:
+        """Call ``method`` and return its typed result; raise ``CallError`` if refused.
+        An ``idempotent`` call (a read) is sent again after a reconnect instead
+        of failing with ``Disconnected``."""
+        return await self._call(method, params, retry=idempotent, timeout=timeout)
 
     async def send(
         self,

@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     TOO_LARGE = "too_large"
+    QUOTA_EXCEEDED = "quota_exceeded"  # details: quota, used (bytes)
+    STALE_DEVICES = "stale_devices"  # details: missing, unknown, no_keys; fetch keys again
     RATE_LIMITED = "rate_limited"  # details.retry_after_ms says when to retry
     UNAVAILABLE = "unavailable"  # a dependency is down; retrying later is safe
     INTERNAL = "internal"

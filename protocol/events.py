@@ -1,7 +1,7 @@
 """The data carried by each ``event`` type.
 
 Durable events (stored, carry a ``seq``, replayed on resume): ``message.new``,
-``receipt``, ``thread.updated``. Ephemeral events (no ``seq``): ``presence``,
+``receipt``, ``thread.updated``, ``keys.updated``. Ephemeral events (no ``seq``): ``presence``,
 ``typing``, ``notify``, ``sync.reset``.
 """
 
@@ -15,6 +15,7 @@ from protocol.model import MessageData, PresenceStatus, ThreadInfo
 __all__ = [
     "DURABLE_EVENTS",
     "EVENTS",
+    "KeysUpdated",
     "Notify",
     "PresenceChanged",
     "ReceiptUpdated",
@@ -51,6 +52,16 @@ class Notify(Struct, omit_defaults=True):
     reason: str | None = None
 
 
+class KeysUpdated(Struct, omit_defaults=True):
+    """``user`` published a new device list: fetch it (``keys.fetch``) and
+    verify it before the next send. ``identity_changed`` is a hint only; the
+    client's own pinning decides."""
+
+    user: int
+    version: int
+    identity_changed: bool = False
+
+
 class SyncReset(Struct):
     """The resume cursor is past retention: reload threads and history, then
     continue from ``cursor``."""
@@ -66,6 +77,7 @@ EVENTS: dict[str, type[Struct]] = {
     "typing": TypingChanged,
     "notify": Notify,
     "sync.reset": SyncReset,
+    "keys.updated": KeysUpdated,
 }
 
-DURABLE_EVENTS = frozenset({"message.new", "receipt", "thread.updated"})
+DURABLE_EVENTS = frozenset({"message.new", "receipt", "thread.updated", "keys.updated"})

@@ -11,9 +11,21 @@ from protocol.model import ClientMsgId, MessageData, PresenceStatus, ThreadInfo,
 
 __all__ = [
     "METHODS",
+    "AttachmentBeginParams",
+    "AttachmentBeginResult",
+    "AttachmentChunkParams",
+    "AttachmentChunkResult",
+    "AttachmentFileParams",
+    "AttachmentReadParams",
+    "AttachmentReadResult",
     "Empty",
+    "FileInfo",
     "HistoryParams",
     "HistoryResult",
+    "KeysFetchParams",
+    "KeysFetchResult",
+    "KeysPublishParams",
+    "KeysPublishResult",
     "MethodSpec",
     "PresenceEntry",
     "PresenceListResult",
@@ -103,6 +115,75 @@ class TypingParams(Struct):
     active: bool = True
 
 
+class KeysPublishParams(Struct):
+    """A new signed device list (``protocol.e2e.SignedDeviceList`` bytes)."""
+
+    list: bytes
+
+
+class KeysPublishResult(Struct):
+    version: int
+
+
+class KeysFetchParams(Struct):
+    users: Annotated[list[Id], Meta(min_length=1, max_length=256)]
+
+
+class KeysFetchResult(Struct):
+    lists: dict[int, bytes]  # user -> signed device list; users without one are left out
+
+
+FileId = Annotated[str, Meta(min_length=32, max_length=32, pattern=r"^[0-9a-f]+$")]
+
+
+class AttachmentBeginParams(Struct):
+    """Start (or resume) uploading an encrypted document for ``thread``."""
+
+    thread: Id
+    size: Annotated[int, Meta(ge=1)]  # ciphertext bytes
+    hash: Annotated[bytes, Meta(min_length=32, max_length=32)]  # BLAKE2b-256 of the ciphertext
+
+
+class AttachmentBeginResult(Struct):
+    file: str
+    received: int  # bytes already stored: continue from here
+    chunk_bytes: int  # the largest chunk accepted
+
+
+class AttachmentChunkParams(Struct):
+    file: FileId
+    offset: Annotated[int, Meta(ge=0)]
+    data: Annotated[bytes, Meta(min_length=1)]
+
+
+class AttachmentChunkResult(Struct):
+    received: int
+
+
+class AttachmentFileParams(Struct):
+    file: FileId
+
+
+class FileInfo(Struct):
+    """A finished upload: refer to ``file`` in the encrypted message body."""
+
+    file: str
+    thread: int
+    size: int
+    hash: bytes
+
+
+class AttachmentReadParams(Struct):
+    file: FileId
+    offset: Annotated[int, Meta(ge=0)] = 0
+    length: Annotated[int, Meta(ge=1)] = 64 * 1024
+
+
+class AttachmentReadResult(Struct):
+    data: bytes
+    size: int  # of the whole file
+
+
 @dataclass(frozen=True, slots=True)
 class MethodSpec:
     params: type[Struct]
@@ -119,4 +200,10 @@ METHODS: dict[str, MethodSpec] = {
     "presence.set": MethodSpec(PresenceSetParams, Empty),
     "presence.list": MethodSpec(Empty, PresenceListResult),
     "typing": MethodSpec(TypingParams, Empty),
+    "keys.publish": MethodSpec(KeysPublishParams, KeysPublishResult),
+    "keys.fetch": MethodSpec(KeysFetchParams, KeysFetchResult),
+    "attachments.begin": MethodSpec(AttachmentBeginParams, AttachmentBeginResult),
+    "attachments.chunk": MethodSpec(AttachmentChunkParams, AttachmentChunkResult),
+    "attachments.finish": MethodSpec(AttachmentFileParams, FileInfo),
+    "attachments.read": MethodSpec(AttachmentReadParams, AttachmentReadResult),
 }

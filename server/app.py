@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,6 +26,7 @@ from server.settings import Settings
 from server.socket import websocket_endpoint
 from server.writer import Writer
 from storage import Store
+from storage.blobs import BlobStore, FilesystemBlobs
 
 __all__ = ["create_app"]
 
@@ -37,12 +39,13 @@ def create_app(
     store: Store | None = None,
     broker: Broker | None = None,
     clock: Clock | None = None,
+    blobs: BlobStore | None = None,
 ) -> Starlette:
     store = store or Store(settings.db)
     broker = broker or MemoryBroker()
     clock = clock or Clock()
-    directory = Directory(store.threads)
-    hub = Hub(on_thread_changed=directory.invalidate)
+    directory = Directory(store.threads, store.keys)
+    hub = Hub(observe=directory.observe)
     ctx = Context(
         settings=settings,
         store=store,
@@ -56,6 +59,7 @@ def create_app(
             (settings.calls_per_second, settings.call_burst),
             (settings.sends_per_second, settings.send_burst),
         ),
+        blobs=blobs or FilesystemBlobs(Path(settings.blob_dir)),
     )
 
     lifecycle = Lifecycle(ctx)
@@ -74,6 +78,7 @@ def create_app(
             Route("/v1/register", http.register, methods=["POST"]),
             Route("/v1/login", http.login, methods=["POST"]),
             Route("/v1/logout", http.logout, methods=["POST"]),
+            Route("/v1/files/{file}", http.download, methods=["GET"]),
             Route("/healthz", http.healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
@@ -106,6 +111,7 @@ class Lifecycle:
             self._tasks = [
                 asyncio.create_task(_heartbeat(ctx), name="heartbeat"),
                 asyncio.create_task(_prune_events(ctx), name="retention"),
+                asyncio.create_task(_sweep_uploads(ctx), name="upload-sweeper"),
             ]
             self.started = True
 
@@ -151,3 +157,30 @@ async def _prune_events(ctx: Context) -> None:
             if dropped:
                 log.info("pruned %d events older than %d s", dropped, retention)
         await asyncio.sleep(min(3600, retention / 4))
+
+
+async def _sweep_uploads(ctx: Context) -> None:
+    """Delete uploads abandoned past their time, and blobs no row knows
+    (a crash between writing a blob and recording it)."""
+    ttl = ctx.settings.upload_ttl_seconds
+    while True:
+        try:
+            swept = await sweep_uploads(ctx)
+        except Exception:  # the store may be down; try again next round
+            log.warning("sweeping uploads failed", exc_info=True)
+        else:
+            if swept:
+                log.info("swept %d abandoned uploads", swept)
+        await asyncio.sleep(min(3600, ttl / 4))
+
+
+async def sweep_uploads(ctx: Context) -> int:
+    cutoff = ctx.clock.ms() - ctx.settings.upload_ttl_seconds * 1000
+    abandoned = await ctx.store.files.abandoned(cutoff)
+    present = await ctx.blobs.ids()
+    orphans = sorted(present - await ctx.store.files.known(sorted(present))) if present else []
+    for blob_id in (*abandoned, *orphans):
+        await ctx.blobs.delete(blob_id)
+    if abandoned:
+        await ctx.store.files.delete(abandoned)
+    return len(abandoned) + len(orphans)

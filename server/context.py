@@ -13,6 +13,7 @@ from server.ratelimit import DeviceLimits
 from server.settings import Settings
 from server.writer import Writer
 from storage import Store
+from storage.blobs import BlobStore
 
 __all__ = ["Context"]
 
@@ -28,3 +29,4 @@ class Context:
     presence: Presence
     clock: Clock
     limits: DeviceLimits
+    blobs: BlobStore

@@ -4,6 +4,9 @@ Membership is read on every send, typing and presence change; it changes
 rarely (a thread opened, a member added or removed), and every such change
 travels as a ``thread.updated`` delivery that calls ``invalidate``.
 
+Device lists: each user's newest signed list, parsed, dropped when a
+``keys.updated`` delivery says the user published another.
+
 Receipt floors: the receipts this node has seen stored. Receipts only move
 forward, so a floor is never above the truth, even with other nodes
 writing; a receipt at or under its floor changes nothing and needs no write
@@ -17,7 +20,10 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from protocol.e2e import DeviceList, decode_device_list
 from protocol.model import Role
+from server.broker.base import Delivery
+from storage.keys import Keys
 from storage.threads import Receipt, Threads
 
 __all__ = ["Directory"]
@@ -26,8 +32,10 @@ _NOTHING = Receipt(0, 0)
 
 
 class Directory:
-    def __init__(self, threads: Threads, max_entries: int = 100_000) -> None:
+    def __init__(self, threads: Threads, keys: Keys, max_entries: int = 100_000) -> None:
         self._threads = threads
+        self._keys = keys
+        self._lists: dict[int, DeviceList] = {}
         self._members: dict[int, Mapping[int, Role]] = {}
         self._contacts: dict[int, frozenset[int]] = {}
         self._floors: dict[int, dict[int, Receipt]] = {}  # thread -> user -> receipt
@@ -50,6 +58,19 @@ class Directory:
             self._remember(self._contacts, user_id, found)
         return found
 
+    async def device_lists(self, user_ids: Iterable[int]) -> dict[int, DeviceList]:
+        """The newest device list of each user who published one."""
+        wanted = set(user_ids)
+        missing = wanted - self._lists.keys()
+        if missing:
+            for user_id, signed in (await self._keys.lists(missing)).items():
+                self._remember(self._lists, user_id, decode_device_list(signed)[1])
+        return {u: self._lists[u] for u in wanted if u in self._lists}
+
+    def forget_device_lists(self, user_ids: Iterable[int]) -> None:
+        for user_id in user_ids:
+            self._lists.pop(user_id, None)
+
     def receipt_floor(self, thread_id: int, user_id: int) -> Receipt:
         return self._floors.get(thread_id, {}).get(user_id, _NOTHING)
 
@@ -62,6 +83,13 @@ class Directory:
         floors[user_id] = Receipt(
             max(known.delivered_seq, receipt.delivered_seq), max(known.read_seq, receipt.read_seq)
         )
+
+    def observe(self, delivery: Delivery) -> None:
+        """Drop what a delivery says has changed."""
+        if delivery.thread_changed is not None:
+            self.invalidate(delivery.thread_changed, delivery.recipients)
+        if delivery.keys_changed is not None:
+            self._lists.pop(delivery.keys_changed, None)
 
     def invalidate(self, thread_id: int, members: Iterable[int]) -> None:
         """Forget ``thread_id``'s members and receipt floors (a member who

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from protocol.errors import CloseCode, ErrorCode
 from protocol.model import Role
@@ -20,9 +20,11 @@ from server.auth import hash_password, hash_token, new_token, verify_password
 from server.context import Context
 from server.errors import ServerError
 from server.ratelimit import TokenBucket
+from server.rpc.attachments import readable_file
+from storage.accounts import Session
 from storage.errors import Conflict
 
-__all__ = ["healthz", "login", "logout", "register"]
+__all__ = ["download", "healthz", "login", "logout", "register"]
 
 MAX_BODY = 16 * 1024
 Username = Annotated[str, Meta(min_length=3, max_length=64, pattern=r"^[a-zA-Z0-9_.@+-]+$")]
@@ -35,6 +37,7 @@ _STATUS = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
     ErrorCode.TOO_LARGE: 413,
+    ErrorCode.QUOTA_EXCEEDED: 413,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNAVAILABLE: 503,
 }
@@ -149,19 +152,44 @@ def _throttle(request: Request, username: str) -> None:
         )
 
 
-async def logout(request: Request) -> Response:
-    """Revoke the bearer token and close the sockets opened with it."""
+async def _bearer(request: Request) -> tuple[Session, bytes]:
+    """The valid session the request's bearer token stands for."""
     ctx: Context = request.app.state.ctx
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token_hash = hash_token(token)
     session = await ctx.store.accounts.session(token_hash) if scheme.lower() == "bearer" else None
     if session is None or session.revoked or session.expires_at <= ctx.clock.ms():
-        return _error(ServerError(ErrorCode.UNAUTHORIZED, "a valid bearer token is required"))
+        raise ServerError(ErrorCode.UNAUTHORIZED, "a valid bearer token is required")
+    return session, token_hash
+
+
+async def logout(request: Request) -> Response:
+    """Revoke the bearer token and close the sockets opened with it."""
+    ctx: Context = request.app.state.ctx
+    try:
+        session, token_hash = await _bearer(request)
+    except ServerError as exc:
+        return _error(exc)
     await ctx.store.accounts.revoke(token_hash, ctx.clock.ms())
     for conn in ctx.hub.of(session.user.id):
         if conn.token_hash == token_hash:
             conn.close(CloseCode.TOKEN_REVOKED, "logged out")
     return Response(status_code=204)
+
+
+async def download(request: Request) -> Response:
+    """An encrypted document, whole or by ``Range``, for members of its thread."""
+    ctx: Context = request.app.state.ctx
+    try:
+        session, _ = await _bearer(request)
+        record = await readable_file(ctx, session.user.id, request.path_params["file"])
+    except ServerError as exc:
+        return _error(exc)
+    return FileResponse(
+        ctx.blobs.path(record.id),
+        media_type="application/octet-stream",
+        headers={"cache-control": "private, no-store"},
+    )
 
 
 async def healthz(request: Request) -> Response:

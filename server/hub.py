@@ -15,9 +15,9 @@ __all__ = ["Hub"]
 
 
 class Hub:
-    def __init__(self, on_thread_changed: Callable[[int, list[int]], None] | None = None) -> None:
+    def __init__(self, observe: Callable[[Delivery], None] | None = None) -> None:
         self._by_user: dict[int, set[Connection]] = {}
-        self._on_thread_changed = on_thread_changed
+        self._observe = observe  # sees every delivery first (cache invalidation)
 
     def add(self, conn: Connection) -> None:
         self._by_user.setdefault(conn.user_id, set()).add(conn)
@@ -41,8 +41,8 @@ class Hub:
 
     def deliver(self, delivery: Delivery) -> None:
         """Queue the delivery's frame on every matching local connection."""
-        if delivery.thread_changed is not None and self._on_thread_changed is not None:
-            self._on_thread_changed(delivery.thread_changed, delivery.recipients)
+        if self._observe is not None:
+            self._observe(delivery)
         for user_id in delivery.recipients:
             for conn in self._by_user.get(user_id, ()):
                 if conn.session == delivery.exclude_session:

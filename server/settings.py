@@ -42,6 +42,12 @@ class Settings:
     open_registration: bool = True  # patients and practitioners may self-register
     # Group commit: at most this many writes share one transaction.
     max_batch: int = 256
+    # Encrypted documents.
+    blob_dir: str = "carehub-blobs"
+    max_file_bytes: int = 25 * 1024 * 1024
+    user_quota_bytes: int = 1024 * 1024 * 1024  # every document a user uploaded
+    chunk_bytes: int = 64 * 1024  # the largest attachments.chunk / .read
+    upload_ttl_seconds: int = 24 * 3600  # unfinished uploads are swept after this
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -54,6 +60,8 @@ class Settings:
                 raise SettingsError(f"{field.name} must be positive and finite, got {value!r}")
         if self.max_envelope_bytes >= self.max_frame_bytes:
             raise SettingsError("max_envelope_bytes must be below max_frame_bytes")
+        if self.chunk_bytes + 1024 > self.max_frame_bytes:
+            raise SettingsError("chunk_bytes must leave 1 KiB of max_frame_bytes for the frame")
         if self.max_frame_bytes > self.ws_max_bytes:
             raise SettingsError("max_frame_bytes must not exceed ws_max_bytes")
 

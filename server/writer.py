@@ -46,6 +46,7 @@ class Outgoing:
     message_id: int | None = None  # message.new is stored as a pointer to its message
     exclude_session: str | None = None
     thread_changed: int | None = None
+    keys_changed: int | None = None
 
     def to_store(self) -> NewEvent:
         data = None if self.message_id is not None else bytes(self.data)
@@ -58,6 +59,7 @@ class Outgoing:
             seq=seq,
             exclude_session=self.exclude_session,
             thread_changed=self.thread_changed,
+            keys_changed=self.keys_changed,
         )
 
 

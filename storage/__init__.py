@@ -4,6 +4,8 @@ from storage.accounts import Accounts, Session, UserRecord
 from storage.db import Database
 from storage.errors import Conflict, StorageError, Unavailable
 from storage.events import Events, NewEvent, StoredEvent
+from storage.files import FileRecord, Files
+from storage.keys import Keys
 from storage.messages import Messages, StoredMessage
 from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
 
@@ -12,6 +14,9 @@ __all__ = [
     "Conflict",
     "Database",
     "Events",
+    "FileRecord",
+    "Files",
+    "Keys",
     "MemberRecord",
     "Messages",
     "NewEvent",
@@ -37,6 +42,8 @@ class Store:
         self.threads = Threads(self.db)
         self.messages = Messages(self.db)
         self.events = Events(self.db)
+        self.keys = Keys(self.db)
+        self.files = Files(self.db)
 
     async def close(self) -> None:
         await self.db.close()

@@ -30,7 +30,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Base",
     "Device",
+    "DeviceList",
     "Event",
+    "File",
     "Message",
     "Participant",
     "StreamPosition",
@@ -148,6 +150,32 @@ class Event(Base):
     )
 
 
+class DeviceList(Base):
+    """A user's newest signed device list (``protocol.e2e.SignedDeviceList``),
+    stored as published; the server verified its signature and version."""
+
+    __tablename__ = "device_lists"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    signed: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class File(Base):
+    """An encrypted document, uploaded for one thread. ``received`` counts the
+    bytes stored so far; ``finished_at`` is set once size and hash matched."""
+
+    __tablename__ = "files"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class StreamPosition(Base):
     """Named counters: ``events`` (last seq handed out) and ``events_floor``
     (events at or below it were pruned)."""
@@ -166,3 +194,5 @@ participants = cast(Table, Participant.__table__)
 messages = cast(Table, Message.__table__)
 events = cast(Table, Event.__table__)
 stream_positions = cast(Table, StreamPosition.__table__)
+device_lists = cast(Table, DeviceList.__table__)
+files = cast(Table, File.__table__)

@@ -27,6 +27,7 @@ class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
     exclude_session: str | None = None  # the sending connection already knows
     foreground_only: bool = False  # popups go to foreground sessions only
     thread_changed: int | None = None  # a thread whose membership caches are stale
+    keys_changed: int | None = None  # a user whose cached device list is stale
 
 
 DeliveryHandler = Callable[[Delivery], None]

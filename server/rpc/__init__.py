@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.rpc import messages, presence, receipts, threads
+from server.rpc import attachments, keys, messages, presence, receipts, threads
 from server.rpc.base import Handler
 
 __all__ = ["HANDLERS", "Handler"]
@@ -17,4 +17,10 @@ HANDLERS: dict[str, Handler] = {
     "presence.set": presence.set_presence,
     "presence.list": presence.list_presence,
     "typing": presence.typing,
+    "keys.publish": keys.publish,
+    "keys.fetch": keys.fetch,
+    "attachments.begin": attachments.begin,
+    "attachments.chunk": attachments.chunk,
+    "attachments.finish": attachments.finish,
+    "attachments.read": attachments.read,
 }

@@ -1,18 +1,28 @@
-"""messages.send, messages.history"""
+"""messages.send, messages.history
+
+The server reads an envelope's cleartext header only: it must be the
+caller's, for this thread, and wrap the content key for exactly the thread's
+current devices (``server.coverage``). It never sees a key or a body.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import encode_event, to_raw
-from protocol.errors import ErrorCode
+from protocol.e2e import Header, decode_envelope
+from protocol.errors import DecodeError, ErrorCode
 from protocol.events import Notify
 from protocol.methods import HistoryParams, HistoryResult, SendParams, SendResult
+from protocol.model import Role
 from server.broker.base import Delivery
 from server.connection import Connection
 from server.context import Context
 from server.convert import message_data
-from server.errors import ServerError, forbidden
+from server.coverage import delegates_of, recipient_gaps
+from server.errors import ServerError, forbidden, invalid
 from server.policy import CARE_ROLES
 from server.rpc.base import members_of
 from server.writer import Outgoing
@@ -26,8 +36,9 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
     limit = ctx.settings.max_envelope_bytes
     if len(p.envelope) > limit:
         raise ServerError(ErrorCode.TOO_LARGE, f"envelope over {limit} bytes", limit=limit)
-    await members_of(ctx, conn, p.thread)
+    members = await members_of(ctx, conn, p.thread)
     now = ctx.clock.ms()
+    await _check_header(ctx, conn, _header(p), members, now)
 
     async def store(
         db: AsyncConnection, out: list[Outgoing]
@@ -75,6 +86,55 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         ctx.directory.raise_receipt_floor(p.thread, conn.user_id, Receipt(message.seq, message.seq))
         await _notify(ctx, message, read_seqs)
     return SendResult(message.id, message.seq, message.sent_at, duplicate=read_seqs is None)
+
+
+def _header(p: SendParams) -> Header:
+    try:
+        _, header = decode_envelope(p.envelope)
+    except DecodeError as exc:
+        raise invalid(f"not an envelope: {exc}") from None
+    expected = {
+        "thread": p.thread,
+        "kind": p.kind,
+        "reason": p.reason,
+        "msg_id": p.client_msg_id,
+    }
+    found = {
+        "thread": header.thread,
+        "kind": header.kind,
+        "reason": header.reason,
+        "msg_id": header.msg_id.hex(),
+    }
+    differ = sorted(name for name in expected if expected[name] != found[name])
+    if differ:
+        raise invalid("the envelope header disagrees with the call", fields=differ)
+    return header
+
+
+async def _check_header(
+    ctx: Context, conn: Connection, header: Header, members: Mapping[int, Role], now: int
+) -> None:
+    if (header.sender_user, header.sender_device) != (conn.user_id, conn.device_id):
+        raise forbidden("the envelope names another sender")
+    member_ids = set(members)
+    lists = await ctx.directory.device_lists(member_ids)
+    if header.acting_for is not None:
+        principal = await ctx.directory.device_lists([header.acting_for])
+        if conn.user_id not in delegates_of(principal, [header.acting_for], now):
+            raise forbidden("you may not act for this user", acting_for=header.acting_for)
+    delegates = delegates_of(lists, member_ids, now)
+    lists = await ctx.directory.device_lists(member_ids | delegates)
+    gaps = recipient_gaps(lists, member_ids, header.recipients, now)
+    if gaps:  # our cached lists may be older than the sender's: read them again
+        ctx.directory.forget_device_lists(member_ids | delegates)
+        lists = await ctx.directory.device_lists(member_ids | delegates)
+        gaps = recipient_gaps(lists, member_ids, header.recipients, now)
+    if gaps:
+        raise ServerError(
+            ErrorCode.STALE_DEVICES,
+            "the recipients do not match the thread's devices: fetch keys and seal again",
+            **gaps,
+        )
 
 
 async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int]) -> None:

@@ -20,7 +20,7 @@ from tests.support.server import RunningServer
 async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
     doctor_creds = await server.user("practitioner", "Dr Martin")
     patient_creds = await server.user("patient", "Camille")
-    async with server.client(doctor_creds) as doctor, server.client(patient_creds) as patient:
+    async with server.secure(doctor_creds) as doctor, server.secure(patient_creds) as patient:
         await doctor.call("presence.set", PresenceSetParams(PresenceStatus.ONLINE, foreground=True))
         thread: ThreadInfo = await patient.call(
             "threads.open",
@@ -30,17 +30,18 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
         opened = await doctor.next_event("thread.updated")
         assert opened.data.id == thread.id
 
-        sent = await patient.send(thread.id, b"ciphertext-1", reason="prescription_renewal")
+        sent = await patient.send(
+            thread.id, "Could you renew my prescription?", reason="prescription_renewal"
+        )
         assert sent.thread_seq == 1 and not sent.duplicate
 
         new = await doctor.next_event("message.new")
         message: MessageData = new.data
-        assert (message.envelope, message.sender, message.seq) == (
-            b"ciphertext-1",
-            patient_creds.user_id,
-            1,
-        )
+        assert (message.sender, message.seq) == (patient_creds.user_id, 1)
         assert message.reason == "prescription_renewal"
+        assert b"Could you" not in message.envelope
+        opened = await doctor.open(message)
+        assert opened.body.text == "Could you renew my prescription?"
         popup = await doctor.next_event("notify")
         assert isinstance(popup.data, Notify)
         assert (popup.data.thread, popup.data.sender, popup.data.unread) == (
@@ -62,10 +63,11 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
         typing = await patient.next_event("typing")
         assert typing.data.user == doctor_creds.user_id and typing.seq is None
 
-        reply = await doctor.send(thread.id, b"ciphertext-2", reply_allowed=False)
+        reply = await doctor.send(thread.id, "Done, see you in May.", reply_allowed=False)
         assert reply.thread_seq == 2
         answer = await patient.next_event("message.new")
         assert answer.data.reply_allowed is False
+        assert (await patient.open(answer.data)).body.text == "Done, see you in May."
 
         page = await patient.call("messages.history", HistoryParams(thread.id))
         assert [m.seq for m in page.messages] == [2, 1] and page.has_more is False
@@ -116,15 +118,15 @@ async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> Non
             return int((await http.get(f"{server.base_url}/healthz")).json()["writes"])
 
     async with (
-        server.client(doctor_creds) as doctor,
-        server.client(patient_creds) as patient,
-        server.client(patient_tablet) as tablet,
+        server.secure(doctor_creds) as doctor,
+        server.secure(patient_creds) as patient,
+        server.secure(patient_tablet) as tablet,
     ):
         thread = await doctor.call(
             "threads.open",
             ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
         )
-        sent = await doctor.send(thread.id, b"ciphertext")
+        sent = await doctor.send(thread.id, "Your results are in.")
         before = await writes()
         await patient.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
         assert await writes() == before + 1

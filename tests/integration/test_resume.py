@@ -14,6 +14,7 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 from clients import Client, Credentials
+from clients.e2e import Secure
 from protocol.errors import CloseCode
 from protocol.methods import HistoryParams, ThreadsOpenParams
 from protocol.model import ThreadKind
@@ -31,60 +32,65 @@ async def open_pair(server: RunningServer) -> tuple[Credentials, Credentials, in
     return doctor, patient, thread.id
 
 
-async def received_messages(client: Client, count: int, timeout: float = 20) -> list[bytes]:
+async def received_messages(client: Secure, count: int, timeout: float = 20) -> list[str]:
+    """The texts of the next ``count`` messages, each verified and decrypted."""
     got = []
     async with asyncio.timeout(timeout):
         while len(got) < count:
             event = await client.next_event("message.new", timeout=timeout)
-            got.append(event.data.envelope)
+            got.append((await client.open(event.data)).body.text)
     return got
 
 
 async def test_resume_after_disconnect_delivers_missed_events_once(server: RunningServer) -> None:
     doctor, patient, thread = await open_pair(server)
-    async with server.client(patient) as sender:
-        async with server.client(doctor) as first:
-            await sender.send(thread, b"before")
-            assert await received_messages(first, 1) == [b"before"]
-            cursor = first.cursor
+    async with server.secure(patient) as sender:
+        async with server.secure(doctor) as first:
+            await sender.send(thread, "before")
+            assert await received_messages(first, 1) == ["before"]
+            cursor = first.client.cursor
         for i in range(5):
-            await sender.send(thread, f"missed-{i}".encode())
-        async with server.client(doctor, resume_from=cursor) as again:
-            assert again.welcome is not None and again.welcome.resumed
-            assert await received_messages(again, 5) == [f"missed-{i}".encode() for i in range(5)]
-            await sender.send(thread, b"live")
-            assert await received_messages(again, 1) == [b"live"]
-            assert again.stats.duplicates_dropped == 0
+            await sender.send(thread, f"missed-{i}")
+        async with server.secure(doctor, resume_from=cursor) as again:
+            assert again.client.welcome is not None and again.client.welcome.resumed
+            assert await received_messages(again, 5) == [f"missed-{i}" for i in range(5)]
+            await sender.send(thread, "live")
+            assert await received_messages(again, 1) == ["live"]
+            assert again.client.stats.duplicates_dropped == 0
 
 
 async def test_client_reconnects_by_itself_and_resends_unacknowledged(
     server: RunningServer,
 ) -> None:
     doctor, patient, thread = await open_pair(server)
-    async with server.client(doctor) as receiver, server.client(patient) as sender:
-        assert sender._ws is not None
-        sender._ws.transport.abort()  # the network drops
-        sends = [asyncio.create_task(sender.send(thread, f"m{i}".encode())) for i in range(10)]
+    async with server.secure(doctor) as receiver, server.secure(patient) as sender:
+        assert sender.client._ws is not None
+        sender.client._ws.transport.abort()  # the network drops
+        sends = [asyncio.create_task(sender.send(thread, f"m{i}")) for i in range(10)]
         results = await asyncio.gather(*sends)
-        assert sender.stats.reconnects >= 1
+        assert sender.client.stats.reconnects >= 1
         assert sorted(r.thread_seq for r in results) == list(range(1, 11))
         got = await received_messages(receiver, 10)
-        assert sorted(got) == sorted(f"m{i}".encode() for i in range(10))
+        assert sorted(got) == sorted(f"m{i}" for i in range(10))
         page = await receiver.call("messages.history", HistoryParams(thread, limit=50))
         assert len(page.messages) == 10
 
 
 async def test_retried_send_is_stored_once(server: RunningServer) -> None:
     doctor, patient, thread = await open_pair(server)
-    async with server.client(patient) as sender, server.client(doctor) as receiver:
-        first = await sender.send(thread, b"renewal", client_msg_id="msg-1")
-        again = await sender.send(thread, b"renewal", client_msg_id="msg-1")
+    members = [doctor.user_id, patient.user_id]
+    renewal = server.envelope(patient, thread, members, "renewal")
+    following = server.envelope(patient, thread, members, "next")
+    async with server.client(patient) as sender, server.secure(doctor) as receiver:
+        first = await sender.send(thread, renewal.data, client_msg_id=renewal.msg_id.hex())
+        again = await sender.send(thread, renewal.data, client_msg_id=renewal.msg_id.hex())
         assert again.duplicate and not first.duplicate
         assert (again.message_id, again.thread_seq) == (first.message_id, first.thread_seq)
-        await sender.send(thread, b"next", client_msg_id="msg-2")
-        assert await received_messages(receiver, 2) == [b"renewal", b"next"]
+        await sender.send(thread, following.data, client_msg_id=following.msg_id.hex())
+        assert await received_messages(receiver, 2) == ["renewal", "next"]
         page = await receiver.call("messages.history", HistoryParams(thread))
-        assert [m.client_msg_id for m in page.messages] == ["msg-2", "msg-1"]
+        ids = [following.msg_id.hex(), renewal.msg_id.hex()]
+        assert [m.client_msg_id for m in page.messages] == ids
 
 
 async def test_every_device_of_every_member_receives(server: RunningServer) -> None:
@@ -92,15 +98,16 @@ async def test_every_device_of_every_member_receives(server: RunningServer) -> N
     doctor_phone = await server.other_device(doctor)
     patient_tablet = await server.other_device(patient)
     async with (
-        server.client(doctor) as desk,
-        server.client(doctor_phone) as phone,
-        server.client(patient) as sender,
-        server.client(patient_tablet) as tablet,
+        server.secure(doctor) as desk,
+        server.secure(doctor_phone) as phone,
+        server.secure(patient) as sender,
+        server.secure(patient_tablet) as tablet,
     ):
-        sent = await sender.send(thread, b"hello")
+        sent = await sender.send(thread, "hello")
         for device in (desk, phone, tablet):
             event = await device.next_event("message.new")
-            assert (event.data.id, event.data.envelope) == (sent.message_id, b"hello")
+            assert event.data.id == sent.message_id
+            assert (await device.open(event.data)).body.text == "hello"
         # The sending connection has its result and gets no echo.
         with pytest.raises(TimeoutError):
             await sender.next_event("message.new", timeout=0.3)
@@ -114,7 +121,7 @@ async def test_concurrent_senders_and_a_flapping_reader_lose_nothing(
     doctor = await server.user("practitioner")
     patients = [await server.user("patient") for _ in range(4)]
     threads = {}
-    async with server.client(doctor) as reader:
+    async with server.secure(doctor) as reader:
         for p in patients:
             async with server.client(p) as c:
                 info = await c.call(
@@ -129,14 +136,16 @@ async def test_concurrent_senders_and_a_flapping_reader_lose_nothing(
 
         async def burst(client: Client) -> None:
             thread = threads[client.user_id]
+            members = [client.user_id, doctor.user_id]
             for i in range(25):
-                await client.send(thread, f"{client.user_id}:{i}".encode())
+                sealed = server.envelope(client.credentials, thread, members, f"{i}")
+                await client.send(thread, sealed.data, client_msg_id=sealed.msg_id.hex())
 
         async def flap() -> None:
             for _ in range(5):
                 await asyncio.sleep(0.05)
-                assert reader._ws is not None
-                reader._ws.transport.abort()
+                assert reader.client._ws is not None
+                reader.client._ws.transport.abort()
 
         await asyncio.gather(*(burst(s) for s in senders), flap())
         got: dict[int, list[int]] = {}
@@ -147,7 +156,7 @@ async def test_concurrent_senders_and_a_flapping_reader_lose_nothing(
         for s in senders:
             await s.close()
     assert all(seqs == list(range(1, 26)) for seqs in got.values()), got
-    assert reader.stats.reconnects >= 1
+    assert reader.client.stats.reconnects >= 1
 
 
 async def test_slow_consumer_is_cut_off_while_others_keep_receiving(make_server) -> None:
@@ -161,15 +170,15 @@ async def test_slow_consumer_is_cut_off_while_others_keep_receiving(make_server)
     doctor, patient, thread = await open_pair(server)
     slow_creds = await server.other_device(doctor)
     slow = await StalledClient.connect(server, slow_creds)
-    count, body = 200, b"x" * 60_000
-    async with server.client(doctor) as fast, server.client(patient) as sender:
+    count, body = 200, "x" * 60_000
+    async with server.secure(doctor) as fast, server.secure(patient) as sender:
         # The slow device never reads; the fast one reads everything.
         for i in range(count):
-            await sender.send(thread, body + str(i).encode())
+            await sender.send(thread, body + str(i))
         assert len(await received_messages(fast, count, timeout=60)) == count
     assert await slow.close_code() == CloseCode.SLOW_CONSUMER
     # It resumes from its cursor and gets everything it missed.
-    async with server.client(slow_creds, resume_from=slow.welcome["cursor"]) as resumed:
+    async with server.secure(slow_creds, resume_from=slow.welcome["cursor"]) as resumed:
         assert len(await received_messages(resumed, count, timeout=60)) == count
 
 
@@ -245,8 +254,8 @@ async def test_cursor_past_retention_gets_sync_reset(server: RunningServer) -> N
     doctor, patient, thread = await open_pair(server)
     async with server.client(doctor) as first:
         cursor = first.cursor
-    async with server.client(patient) as sender:
-        await sender.send(thread, b"soon pruned")
+    async with server.secure(patient) as sender:
+        await sender.send(thread, "soon pruned")
     store = Store(server.db)  # what the retention task does, made deterministic
     try:
         assert await store.events.prune(created_before=2**62) >= 1
@@ -254,8 +263,8 @@ async def test_cursor_past_retention_gets_sync_reset(server: RunningServer) -> N
     finally:
         await store.close()
     assert cursor is not None and cursor < floor
-    async with server.client(doctor, resume_from=cursor) as again:
+    async with server.secure(doctor, resume_from=cursor) as again:
         reset = await again.next_event("sync.reset", "message.new")
         assert reset.type == "sync.reset" and reset.data.cursor >= floor
         history = await again.call("messages.history", HistoryParams(thread))
-        assert [m.envelope for m in history.messages] == [b"soon pruned"]
+        assert [(await again.open(m)).body.text for m in history.messages] == ["soon pruned"]

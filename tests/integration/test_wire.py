@@ -36,8 +36,12 @@ def hello(credentials: Credentials, **overrides: Any) -> dict[str, Any]:
     return frame | {"device": credentials.device_id} | overrides
 
 
-def send_params(thread: int, client_msg_id: str, envelope: bytes = b"x") -> dict[str, Any]:
-    return {"thread": thread, "client_msg_id": client_msg_id, "envelope": envelope}
+def send_params(
+    server: RunningServer, sender: Credentials, thread: int, members: list[int], text: str = "x"
+) -> dict[str, Any]:
+    """``messages.send`` parameters with an envelope sealed for ``members``' devices."""
+    sealed = server.envelope(sender, thread, members, text)
+    return {"thread": thread, "client_msg_id": sealed.msg_id.hex(), "envelope": sealed.data}
 
 
 def call_frame(call_id: int, method: str, params: Any) -> bytes:
@@ -362,16 +366,17 @@ async def test_frame_size_limits_are_exact(server: RunningServer) -> None:
 
 async def test_calls_are_answered_in_the_order_they_were_sent(server: RunningServer) -> None:
     """Pipelined calls, good and bad mixed: one answer each, in order, ids echoed."""
-    doctor, _, thread = await open_pair(server)
+    doctor, patient, thread = await open_pair(server)
+    members = [doctor.user_id, patient.user_id]
     calls: list[tuple[int, str, Any, str]] = [
         (0, "threads.list", {}, "result"),
-        (2**53, "messages.send", send_params(thread, "a"), "result"),
+        (2**53, "messages.send", send_params(server, doctor, thread, members), "result"),
         (5, "nope", {}, "unknown_method"),
         (3, "messages.history", {"thread": thread}, "result"),
         (1, "receipts.read", {"thread": thread, "seq": 99}, "invalid"),
         (4, "typing", {"thread": thread}, "result"),
         (9, "presence.list", {}, "result"),
-        (8, "messages.send", send_params(thread, "b"), "result"),
+        (8, "messages.send", send_params(server, doctor, thread, members), "result"),
         (7, "threads.open", {"kind": "group", "members": []}, "invalid"),
     ]
     async with greeted(server, doctor) as link:
@@ -384,20 +389,28 @@ async def test_calls_are_answered_in_the_order_they_were_sent(server: RunningSer
 
 
 async def test_an_oversized_envelope_is_refused_and_not_stored(server: RunningServer) -> None:
-    doctor, _, thread = await open_pair(server)
+    """The largest envelope under ``envelope_bytes`` is stored; the next size up
+    (bodies are padded in steps of 256 bytes) is refused and leaves nothing."""
+    doctor, patient, thread = await open_pair(server)
+    members = [doctor.user_id, patient.user_id]
     async with greeted(server, doctor) as link:
         size = link.limits["envelope_bytes"]
-        error = refused(
-            await link.call(1, "messages.send", send_params(thread, "big", b"\0" * (size + 1))),
-            "too_large",
-        )
+        text_length = size - 1024
+        fits = send_params(server, doctor, thread, members, "x" * text_length)
+        while True:
+            bigger = send_params(server, doctor, thread, members, "x" * (text_length + 256))
+            if len(bigger["envelope"]) > size:
+                break
+            fits, text_length = bigger, text_length + 256
+        assert size - 512 < len(fits["envelope"]) <= size < len(bigger["envelope"])
+        error = refused(await link.call(1, "messages.send", bigger), "too_large")
         assert error["details"]["limit"] == size
         history = ok(await link.call(2, "messages.history", {"thread": thread}))
         assert history["messages"] == []
-        sent = ok(await link.call(3, "messages.send", send_params(thread, "big", b"\1" * size)))
+        sent = ok(await link.call(3, "messages.send", fits))
         assert sent["thread_seq"] == 1 and not sent.get("duplicate", False)
         history = ok(await link.call(4, "messages.history", {"thread": thread}))
-        assert [m["envelope"] for m in history["messages"]] == [b"\1" * size]
+        assert [m["envelope"] for m in history["messages"]] == [fits["envelope"]]
 
 
 # --- who may do what ---------------------------------------------------------
@@ -408,11 +421,13 @@ async def test_a_stranger_can_neither_read_nor_write_nor_mark_a_thread(
 ) -> None:
     doctor, patient, thread = await open_pair(server)
     stranger = await server.user()
+    members = [doctor.user_id, patient.user_id]
+    secret = send_params(server, doctor, thread, members, "secret")
     async with greeted(server, doctor) as member:
-        ok(await member.call(1, "messages.send", send_params(thread, "secret")))
+        ok(await member.call(1, "messages.send", secret))
     async with greeted(server, stranger) as link:
         attempts = [
-            ("messages.send", send_params(thread, "x", b"hi")),
+            ("messages.send", send_params(server, stranger, thread, members, "hi")),
             ("messages.history", {"thread": thread}),
             ("receipts.read", {"thread": thread, "seq": 1}),
             ("receipts.delivered", {"thread": thread, "seq": 1}),
@@ -429,7 +444,7 @@ async def test_a_stranger_can_neither_read_nor_write_nor_mark_a_thread(
         assert ok(await link.call(10, "presence.list", {}))["contacts"] == []
     async with greeted(server, doctor) as member:  # nothing was written
         history = ok(await member.call(1, "messages.history", {"thread": thread}))
-        assert [m["client_msg_id"] for m in history["messages"]] == ["secret"]
+        assert [m["client_msg_id"] for m in history["messages"]] == [secret["client_msg_id"]]
         (info,) = ok(await member.call(2, "threads.list", {}))["threads"]
         assert {m["user"] for m in info["members"]} == {doctor.user_id, patient.user_id}
 
@@ -459,12 +474,13 @@ async def test_thread_open_refusals_create_nothing(server: RunningServer) -> Non
 
 
 async def test_receipts_past_the_last_message_are_invalid(server: RunningServer) -> None:
-    doctor, _, thread = await open_pair(server)
+    doctor, patient, thread = await open_pair(server)
     async with greeted(server, doctor) as link:
         for method in ("receipts.read", "receipts.delivered"):  # an empty thread
             error = refused(await link.call(1, method, {"thread": thread, "seq": 1}), "invalid")
             assert error["details"] == {"last_seq": 0}
-        sent = ok(await link.call(2, "messages.send", send_params(thread, "one", b"ciphertext")))
+        params = send_params(server, doctor, thread, [doctor.user_id, patient.user_id])
+        sent = ok(await link.call(2, "messages.send", params))
         assert sent["thread_seq"] == 1
         for method in ("receipts.read", "receipts.delivered"):
             error = refused(await link.call(3, method, {"thread": thread, "seq": 2}), "invalid")
@@ -477,15 +493,20 @@ async def test_receipts_past_the_last_message_are_invalid(server: RunningServer)
 async def test_a_client_msg_id_reused_in_another_thread_is_a_conflict(
     server: RunningServer,
 ) -> None:
-    doctor, _, thread = await open_pair(server)
+    doctor, patient, thread = await open_pair(server)
     other_patient = await server.user()
     async with greeted(server, doctor) as link:
         pair = {"kind": "patient_practitioner", "members": [other_patient.user_id]}
         other = ok(await link.call(1, "threads.open", pair))["id"]
-        first = ok(await link.call(2, "messages.send", send_params(thread, "same", b"one")))
-        again = ok(await link.call(3, "messages.send", send_params(thread, "same", b"one")))
+        params = send_params(server, doctor, thread, [doctor.user_id, patient.user_id])
+        first = ok(await link.call(2, "messages.send", params))
+        again = ok(await link.call(3, "messages.send", params))
         assert again["duplicate"] is True and again["message_id"] == first["message_id"]
-        refused(await link.call(4, "messages.send", send_params(other, "same", b"two")), "conflict")
+        # The same id with an envelope sealed for the other thread:
+        moved = server.envelope(doctor, other, [doctor.user_id, other_patient.user_id], "two")
+        moved_params = {"thread": other, "client_msg_id": params["client_msg_id"]}
+        moved_params["envelope"] = moved.data
+        refused(await link.call(4, "messages.send", moved_params), "invalid")
         assert ok(await link.call(5, "messages.history", {"thread": other}))["messages"] == []
 
 
@@ -495,22 +516,23 @@ async def test_a_client_msg_id_reused_in_another_thread_is_a_conflict(
 async def test_rate_limits_refuse_without_effect_per_device(make_server: Any) -> None:
     server = make_server(sends_per_second=0.5, send_burst=2, calls_per_second=2, call_burst=10)
     # Sends: two pass, the third is refused and leaves nothing, even after a reconnect.
-    doctor, _, thread = await open_pair(server)
+    doctor, patient, thread = await open_pair(server)
+    members = [doctor.user_id, patient.user_id]
+    sends = [send_params(server, doctor, thread, members, f"m{n}") for n in range(4)]
     async with greeted(server, doctor) as link:
         assert (link.limits["sends_per_second"], link.limits["send_burst"]) == (0.5, 2)
-        answers = [
-            await link.call(n, "messages.send", send_params(thread, f"m{n}")) for n in (1, 2, 3)
-        ]
+        answers = [await link.call(n, "messages.send", sends[n]) for n in (1, 2, 3)]
         assert [a["t"] for a in answers] == ["result", "result", "error"]
         assert 0 < refused(answers[2], "rate_limited")["details"]["retry_after_ms"] <= 2001
     async with greeted(server, doctor) as link:  # the bucket is the device's, not the socket's
-        refused(await link.call(4, "messages.send", send_params(thread, "m3")), "rate_limited")
+        refused(await link.call(4, "messages.send", sends[3]), "rate_limited")
         history = ok(await link.call(5, "messages.history", {"thread": thread}))
-        assert [m["client_msg_id"] for m in history["messages"]] == ["m2", "m1"]
+        stored = [m["client_msg_id"] for m in history["messages"]]
+        assert stored == [sends[2]["client_msg_id"], sends[1]["client_msg_id"]]
 
     # Calls: two sockets of one device share one burst; another device has its own.
-    me = await server.user()
-    other_device = await server.other_device(me)
+    me = await server.user(publish_keys=False)  # no call from ``me`` before the count
+    other_device = await server.other_device(me, approve=False)
     async with greeted(server, me) as first, greeted(server, me) as second:
         for n in range(10):
             ok(await (first, second)[n % 2].call(n, "threads.list", {}))

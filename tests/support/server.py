@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 
 from clients import Client, Credentials, login, register
+from clients.e2e import Body, Keystore, Outgoing, Secure, seal_envelope
 
 __all__ = ["PASSWORD", "RunningServer", "free_port", "start_server", "terminate"]
 
@@ -47,6 +49,7 @@ class RunningServer:
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     usernames: dict[int, str] = field(default_factory=dict)
+    keys: dict[int, Keystore] = field(default_factory=dict)  # by device id
 
     @property
     def base_url(self) -> str:
@@ -56,20 +59,54 @@ class RunningServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    async def user(self, role: str = "patient", name: str = "") -> Credentials:
-        """A new user of ``role``, logged in on a new device."""
+    async def user(
+        self, role: str = "patient", name: str = "", *, publish_keys: bool = True
+    ) -> Credentials:
+        """A new user of ``role``, logged in on a new device whose keys are
+        published (as the SDK does on first start), unless ``publish_keys`` is off."""
         username = f"{role}-{uuid.uuid4().hex[:10]}"
         user = await register(self.base_url, username, PASSWORD, name or username, role)
         self.usernames[user["id"]] = username
-        return await login(self.base_url, username, PASSWORD, device_name="test")
+        credentials = await login(self.base_url, username, PASSWORD, device_name="test")
+        keys = Keystore.create(credentials.user_id, credentials.device_id, with_identity=True)
+        self.keys[credentials.device_id] = keys
+        if publish_keys:
+            async with self.secure(credentials) as secure:
+                await secure.setup()
+        return credentials
 
-    async def other_device(self, credentials: Credentials) -> Credentials:
-        """The same user, logged in on another device."""
+    async def other_device(self, credentials: Credentials, *, approve: bool = True) -> Credentials:
+        """The same user, logged in on another device that the first approved
+        (unless ``approve`` is off: then it holds keys nobody vouched for)."""
         username = self.usernames[credentials.user_id]
-        return await login(self.base_url, username, PASSWORD, device_name="second")
+        second = await login(self.base_url, username, PASSWORD, device_name="second")
+        keys = Keystore.create(second.user_id, second.device_id, with_identity=False)
+        self.keys[second.device_id] = keys
+        if approve:
+            async with self.secure(credentials) as first:
+                await first.approve(keys.device.request(second.user_id))
+        return second
 
     def client(self, credentials: Credentials, **options: Any) -> Client:
         return Client(self.ws_url, credentials, **options)
+
+    @contextlib.asynccontextmanager
+    async def secure(self, credentials: Credentials, **options: Any) -> AsyncIterator[Secure]:
+        """A connected client with its device's end-to-end keys."""
+        async with self.client(credentials, **options) as client:
+            yield Secure(client, self.keys[credentials.device_id])
+
+    def envelope(self, sender: Credentials, thread: int, members: list[int], text: str) -> Any:
+        """An envelope sealed for every device of ``members`` (raw-socket tests)."""
+        recipients = {
+            keys.device.device: bytes(keys.device.enc.public_key)
+            for keys in self.keys.values()
+            if keys.user in members
+        }
+        return seal_envelope(
+            Outgoing(thread, sender.user_id, Body(text=text), recipients),
+            self.keys[sender.device_id].device,
+        )
 
     def stop(self) -> None:
         terminate(self.process)
@@ -83,6 +120,7 @@ class RunningServer:
 def start_server(db: str, workdir: Path, **settings: object) -> RunningServer:
     """Start a server process and wait until /healthz answers."""
     port = free_port()
+    settings = {"blob_dir": workdir / f"blobs-{port}", **settings}
     env = {**os.environ, **{f"CAREHUB_{k.upper()}": str(v) for k, v in settings.items()}}
     log = workdir / f"server-{port}.log"
     with log.open("wb") as out:

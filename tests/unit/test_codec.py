@@ -27,9 +27,21 @@ from protocol.frames import (
 )
 from protocol.methods import (
     METHODS,
+    AttachmentBeginParams,
+    AttachmentBeginResult,
+    AttachmentChunkParams,
+    AttachmentChunkResult,
+    AttachmentFileParams,
+    AttachmentReadParams,
+    AttachmentReadResult,
     Empty,
+    FileInfo,
     HistoryParams,
     HistoryResult,
+    KeysFetchParams,
+    KeysFetchResult,
+    KeysPublishParams,
+    KeysPublishResult,
     PresenceEntry,
     PresenceListResult,
     PresenceSetParams,
@@ -169,6 +181,7 @@ def test_decode_server_rejects_client_frames(frame: Struct) -> None:
 
 # --- methods: params and results ---------------------------------------------------------
 
+FILE = "0123456789abcdef" * 2
 EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "threads.open": (ThreadsOpenParams(kind=ThreadKind.GROUP, members=[2, 3]), THREAD),
     "threads.list": (Empty(), ThreadsListResult(threads=[THREAD])),
@@ -195,6 +208,24 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         PresenceListResult(contacts=[PresenceEntry(2, PresenceStatus.OFFLINE, last_seen=5)]),
     ),
     "typing": (TypingParams(thread=3, active=False), Empty()),
+    "keys.publish": (KeysPublishParams(list=b"signed list"), KeysPublishResult(version=2)),
+    "keys.fetch": (KeysFetchParams(users=[2, 3]), KeysFetchResult(lists={2: b"signed"})),
+    "attachments.begin": (
+        AttachmentBeginParams(thread=3, size=70_000, hash=b"h" * 32),
+        AttachmentBeginResult(file=FILE, received=65_536, chunk_bytes=65_536),
+    ),
+    "attachments.chunk": (
+        AttachmentChunkParams(file=FILE, offset=65_536, data=b"c" * 10),
+        AttachmentChunkResult(received=65_546),
+    ),
+    "attachments.finish": (
+        AttachmentFileParams(file=FILE),
+        FileInfo(file=FILE, thread=3, size=65_546, hash=b"h" * 32),
+    ),
+    "attachments.read": (
+        AttachmentReadParams(file=FILE, offset=0, length=1024),
+        AttachmentReadResult(data=b"c" * 10, size=65_546),
+    ),
 }
 
 
@@ -235,6 +266,14 @@ INVALID_PARAMS: list[tuple[str, dict[str, Any]]] = [
     ("messages.history", {"thread": 1, "before_seq": -1}),
     ("messages.history", {"thread": 1.5}),
     ("threads.open", {"kind": "group", "members": []}),
+    ("keys.fetch", {"users": []}),
+    ("keys.publish", {"list": "not bytes"}),
+    ("attachments.begin", {"thread": 1, "size": 0, "hash": b"h" * 32}),
+    ("attachments.begin", {"thread": 1, "size": 5, "hash": b"short"}),
+    ("attachments.chunk", {"file": "../etc/passwd", "offset": 0, "data": b"x"}),
+    ("attachments.chunk", {"file": FILE, "offset": -1, "data": b"x"}),
+    ("attachments.chunk", {"file": FILE, "offset": 0, "data": b""}),
+    ("attachments.read", {"file": FILE.upper()}),
     ("threads.open", {"kind": "group", "members": list(range(1, 258))}),
     ("threads.open", {"kind": "group", "members": [0]}),
     ("threads.open", {"kind": "party", "members": [2]}),

@@ -1,0 +1,92 @@
+"""The libsodium primitives the scheme uses, each behind one small function
+that raises a typed error instead of returning ``False`` or a library error.
+
+Only primitives libsodium.js exposes too (the browser must agree byte for
+byte): Ed25519, sealed boxes, XChaCha20-Poly1305, BLAKE2b, secretstream.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from nacl import bindings
+from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.public import PrivateKey, PublicKey, SealedBox
+from nacl.signing import SigningKey, VerifyKey
+from nacl.utils import random
+
+from clients.errors import BadSignature, DecryptionFailed
+from protocol.e2e import COMMIT_CONTEXT
+
+__all__ = [
+    "PAD_BLOCK",
+    "aead_decrypt",
+    "aead_encrypt",
+    "commitment",
+    "digest",
+    "pad",
+    "random",
+    "seal",
+    "sign",
+    "unpad",
+    "unseal",
+    "verify",
+]
+
+PAD_BLOCK = 256  # bodies are padded to a multiple: lengths tell little
+
+
+def sign(key: SigningKey, context: bytes, data: bytes) -> bytes:
+    return key.sign(context + data).signature
+
+
+def verify(public_key: bytes, context: bytes, data: bytes, signature: bytes) -> None:
+    try:
+        VerifyKey(public_key).verify(context + data, signature)
+    except (BadSignatureError, ValueError, TypeError):
+        raise BadSignature("the signature does not verify") from None
+
+
+def seal(content_key: bytes, enc_pk: bytes) -> bytes:
+    """Wrap a content key for one device (anonymous sender: the envelope
+    signature is what authenticates)."""
+    return SealedBox(PublicKey(enc_pk)).encrypt(content_key)
+
+
+def unseal(wrapped: bytes, enc_sk: PrivateKey) -> bytes:
+    try:
+        return SealedBox(enc_sk).decrypt(wrapped)
+    except (CryptoError, ValueError, TypeError):
+        raise DecryptionFailed("the wrapped key does not open with this device's key") from None
+
+
+def commitment(content_key: bytes, msg_id: bytes) -> bytes:
+    """Commits the envelope to one content key (Poly1305 alone does not)."""
+    return hashlib.blake2b(COMMIT_CONTEXT + msg_id, key=content_key, digest_size=32).digest()
+
+
+def digest(data: bytes) -> bytes:
+    """BLAKE2b-256, the same as libsodium's crypto_generichash."""
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+def aead_encrypt(key: bytes, nonce: bytes, plaintext: bytes, ad: bytes) -> bytes:
+    return bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, nonce, key)
+
+
+def aead_decrypt(key: bytes, nonce: bytes, ciphertext: bytes, ad: bytes) -> bytes:
+    try:
+        return bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(ciphertext, ad, nonce, key)
+    except (CryptoError, ValueError, TypeError):
+        raise DecryptionFailed("the body does not decrypt") from None
+
+
+def pad(data: bytes) -> bytes:
+    return bindings.sodium_pad(data, PAD_BLOCK)
+
+
+def unpad(data: bytes) -> bytes:
+    try:
+        return bindings.sodium_unpad(data, PAD_BLOCK)
+    except (CryptoError, ValueError):
+        raise DecryptionFailed("bad padding") from None

@@ -1,0 +1,290 @@
+"""The end-to-end layer of the SDK, over a ``Client``.
+
+    keys = Keystore.create(creds.user_id, creds.device_id, with_identity=True)
+    async with Client(url, creds) as client:
+        secure = Secure(client, keys)
+        await secure.setup()                      # publish this device
+        await secure.send(thread, "Renewal please", reason="prescription_renewal")
+        opened = await secure.open(event.data)     # a message.new event's data
+        print(opened.body.text)
+
+Every message body and document is encrypted on this device; the server
+relays ciphertext, wrapped keys and the routing header only. Errors are the
+typed ``E2EError`` family; plaintext is returned only after every check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+
+from clients.client import Client, ClientEvent
+from clients.e2e.crypto import digest
+from clients.e2e.devices import DEVICE_LIFETIME_MS, entry_for
+from clients.e2e.documents import decrypt_document, encrypt_document
+from clients.e2e.envelope import Opened, Outgoing, open_envelope, seal_envelope
+from clients.e2e.keystore import Keystore
+from clients.e2e.safety import safety_number
+from clients.errors import CallError, IdentityChanged, UnknownDevice, UntrustedDevices
+from protocol.e2e import Body, Delegate, DeviceEntry, DeviceList, DocumentRef
+from protocol.errors import ErrorCode
+from protocol.methods import (
+    AttachmentBeginParams,
+    AttachmentChunkParams,
+    AttachmentFileParams,
+    AttachmentReadParams,
+    KeysFetchParams,
+    KeysPublishParams,
+    SendResult,
+)
+from protocol.model import MessageData
+
+__all__ = ["Secure"]
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Secure:
+    def __init__(
+        self, client: Client, keys: Keystore, *, clock: Callable[[], int] = _now_ms
+    ) -> None:
+        self.client = client
+        self.keys = keys
+        self._clock = clock
+        self._members: dict[int, list[int]] = {}
+
+    async def call(self, method: str, params: Any = None, *, timeout: float = 30.0) -> Any:
+        """Any other call, on the same socket (``Client.call``)."""
+        return await self.client.call(method, params, timeout=timeout)
+
+    async def next_event(self, *types: str, timeout: float = 10.0) -> ClientEvent:
+        return await self.client.next_event(*types, timeout=timeout)
+
+    # -- devices -----------------------------------------------------------
+
+    async def setup(self) -> None:
+        """Trust our own published list; on a device holding the identity key,
+        publish this device if the list does not have it yet."""
+        me = self.keys.user
+        mine = await self._fetch([me])
+        listed = me in mine and any(e.device == self.keys.device.device for e in mine[me].devices)
+        if not listed and self.keys.identity is not None:
+            entry = entry_for(self.keys.device.request(me), me, self._clock() + DEVICE_LIFETIME_MS)
+            await self._publish(add=[entry])
+
+    async def approve(self, request: bytes) -> int:
+        """Add a new device of ours, from the request it shows (a QR code)."""
+        entry = entry_for(request, self.keys.user, self._clock() + DEVICE_LIFETIME_MS)
+        return await self._publish(add=[entry])
+
+    async def remove_device(self, device: int) -> int:
+        """A new list without ``device``: it gets no key from now on."""
+        return await self._publish(remove={device})
+
+    async def delegate(self, user: int, scope: str, expires: int) -> int:
+        """Let an assistant read and answer for us until ``expires``."""
+        return await self._publish(delegates=[Delegate(user, scope, expires)])
+
+    async def revoke_delegate(self, user: int) -> int:
+        return await self._publish(drop_delegate=user)
+
+    def acknowledge_identity(self, user: int) -> None:
+        """The app showed ``user``'s new identity and the user accepted it."""
+        self.keys.trust.acknowledge(user)
+
+    def safety_number(self, user: int) -> str:
+        mine = self.keys.trust.current(self.keys.user).identity_pk
+        theirs = self.keys.trust.current(user).identity_pk
+        return safety_number(self.keys.user, mine, user, theirs)
+
+    async def refresh(self, users: Iterable[int]) -> None:
+        """Fetch and verify ``users``' lists (after a ``keys.updated`` event)."""
+        await self._fetch(users)
+
+    # -- messages ----------------------------------------------------------
+
+    async def send(
+        self,
+        thread: int,
+        text: str = "",
+        *,
+        subject: str = "",
+        documents: list[DocumentRef] | None = None,
+        kind: str = "text",
+        reason: str | None = None,
+        reply_allowed: bool = True,
+        acting_for: int | None = None,
+    ) -> SendResult:
+        body = Body(text=text, subject=subject, documents=documents or [])
+        for attempt in range(2):
+            recipients = await self._recipients(thread, fresh=attempt > 0)
+            sealed = seal_envelope(
+                Outgoing(
+                    thread=thread,
+                    sender_user=self.keys.user,
+                    body=body,
+                    recipients=recipients,
+                    kind=kind,
+                    reason=reason,
+                    acting_for=acting_for,
+                    ts=self._clock(),
+                ),
+                self.keys.device,
+            )
+            try:
+                return await self.client.send(
+                    thread,
+                    sealed.data,
+                    kind=kind,
+                    reason=reason,
+                    reply_allowed=reply_allowed,
+                    client_msg_id=sealed.msg_id.hex(),
+                )
+            except CallError as refused:
+                if refused.code != ErrorCode.STALE_DEVICES or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def open(self, message: MessageData) -> Opened:
+        """Verify and decrypt a stored or pushed message."""
+        if message.sender not in self.keys.trust.lists:
+            await self._fetch([message.sender])
+        for attempt in range(2):
+            try:
+                return self._open(message)
+            except UnknownDevice:
+                if attempt:
+                    raise
+                await self._fetch([message.sender])  # a device newer than our copy
+        raise AssertionError("unreachable")
+
+    def _open(self, message: MessageData) -> Opened:
+        return open_envelope(
+            message.envelope,
+            me=self.keys.device,
+            trust=self.keys.trust,
+            thread=message.thread,
+            sender_user=message.sender,
+            sender_device=message.sender_device,
+            now=self._clock(),
+            first_time=lambda msg_id: self.keys.first_time(msg_id, message.id),
+        )
+
+    # -- documents ---------------------------------------------------------
+
+    async def upload(self, thread: int, data: bytes, name: str, mime: str) -> DocumentRef:
+        """Encrypt and upload a document; put the result in ``send(documents=)``.
+        Calling it again after a drop resumes where the server stopped."""
+        key, ciphertext = encrypt_document(data)
+        hashed = digest(ciphertext)
+        began = await self.client.call(
+            "attachments.begin", AttachmentBeginParams(thread, len(ciphertext), hashed)
+        )
+        offset = began.received
+        while offset < len(ciphertext):
+            piece = ciphertext[offset : offset + began.chunk_bytes]
+            done = await self.client.call(
+                "attachments.chunk", AttachmentChunkParams(began.file, offset, piece)
+            )
+            offset = done.received
+        await self.client.call("attachments.finish", AttachmentFileParams(began.file))
+        return DocumentRef(began.file, key, len(data), mime, name, hashed)
+
+    async def download(self, ref: DocumentRef) -> bytes:
+        """Fetch over the socket in chunks, check, decrypt."""
+        parts: list[bytes] = []
+        offset, size = 0, None
+        while size is None or offset < size:
+            got = await self.client.call(
+                "attachments.read", AttachmentReadParams(ref.file, offset, 1 << 20), idempotent=True
+            )
+            size = got.size
+            if not got.data:
+                break
+            parts.append(got.data)
+            offset += len(got.data)
+        return decrypt_document(b"".join(parts), ref.key, ref.hash)
+
+    async def download_http(self, base_url: str, ref: DocumentRef) -> bytes:
+        """The same over HTTP with the bearer token (large files, range-capable)."""
+        headers = {"authorization": f"Bearer {self.client.credentials.token}"}
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            response = await http.get(f"/v1/files/{ref.file}", headers=headers)
+        if response.status_code != 200:
+            raise CallError(ErrorCode.NOT_FOUND, f"download refused ({response.status_code})")
+        return decrypt_document(response.content, ref.key, ref.hash)
+
+    # -- internals ---------------------------------------------------------
+
+    async def _fetch(self, users: Iterable[int]) -> dict[int, DeviceList]:
+        wanted = sorted(set(users))
+        found = await self.client.call("keys.fetch", KeysFetchParams(wanted), idempotent=True)
+        accepted = {}
+        for user, signed in found.lists.items():
+            accepted[user] = self.keys.trust.accept(user, signed)
+        return accepted
+
+    async def _publish(
+        self,
+        *,
+        add: list[DeviceEntry] | None = None,
+        remove: set[int] | None = None,
+        delegates: list[Delegate] | None = None,
+        drop_delegate: int | None = None,
+    ) -> int:
+        identity = self.keys.identity
+        if identity is None:
+            raise UntrustedDevices("only a device holding the identity key can change the list")
+        me = self.keys.user
+        try:
+            current: DeviceList | None = self.keys.trust.current(me)
+        except UntrustedDevices:
+            current = None
+        devices = [
+            e
+            for e in (current.devices if current else [])
+            if e.device not in (remove or set()) and all(e.device != a.device for a in add or [])
+        ] + list(add or [])
+        kept = [
+            d
+            for d in (current.delegates if current else [])
+            if d.user != drop_delegate and all(d.user != n.user for n in delegates or [])
+        ] + list(delegates or [])
+        version = (current.version if current else 0) + 1
+        signed = identity.sign_list(me, version, self._clock(), devices, kept)
+        await self.client.call("keys.publish", KeysPublishParams(signed))
+        self.keys.trust.accept(me, signed)
+        return version
+
+    async def _recipients(self, thread: int, *, fresh: bool) -> dict[int, bytes]:
+        members = await self._thread_members(thread, fresh=fresh)
+        trust = self.keys.trust
+        unknown = [u for u in members if u not in trust.lists]
+        if fresh or unknown:
+            await self._fetch(members if fresh else unknown)
+        now = self._clock()
+        delegates = {d.user for u in members for d in trust.current(u).delegates if d.expires > now}
+        missing = [u for u in delegates if u not in trust.lists or fresh]
+        if missing:
+            await self._fetch(missing)
+        recipients: dict[int, bytes] = {}
+        for user in (*members, *delegates):
+            if user in trust.held:
+                raise IdentityChanged(user)
+            for entry in trust.current(user).devices:
+                if entry.expires > now:
+                    recipients[entry.device] = entry.enc_pk
+        return recipients
+
+    async def _thread_members(self, thread: int, *, fresh: bool) -> list[int]:
+        if fresh or thread not in self._members:
+            for info in (await self.client.call("threads.list", idempotent=True)).threads:
+                self._members[info.id] = [m.user for m in info.members]
+        if thread not in self._members:
+            raise CallError(ErrorCode.FORBIDDEN, f"you are not a member of thread {thread}")
+        return self._members[thread]

@@ -1,0 +1,135 @@
+"""attachments.begin, .chunk, .finish, .read: encrypted documents in chunks.
+
+The server stores ciphertext it cannot read. An upload is bound to one
+thread at ``begin`` and served only to that thread's current members; it
+counts against the uploader's quota from the start, grows chunk by chunk at
+the offset the server reports (so a client resumes after a reconnect by
+calling ``begin`` again), and becomes readable only once its size and
+BLAKE2b-256 match what ``begin`` announced.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from protocol.errors import ErrorCode
+from protocol.methods import (
+    AttachmentBeginParams,
+    AttachmentBeginResult,
+    AttachmentChunkParams,
+    AttachmentChunkResult,
+    AttachmentFileParams,
+    AttachmentReadParams,
+    AttachmentReadResult,
+    FileInfo,
+)
+from server.connection import Connection
+from server.context import Context
+from server.errors import ServerError, invalid, not_found
+from server.rpc.base import members_of
+from storage.files import FileRecord
+
+__all__ = ["begin", "chunk", "finish", "read", "readable_file"]
+
+
+async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> AttachmentBeginResult:
+    await members_of(ctx, conn, p.thread)
+    s = ctx.settings
+    if p.size > s.max_file_bytes:
+        raise ServerError(
+            ErrorCode.TOO_LARGE,
+            f"documents are limited to {s.max_file_bytes} bytes",
+            limit=s.max_file_bytes,
+        )
+    found = await ctx.store.files.unfinished(conn.user_id, p.thread, p.hash)
+    if found is not None and found.size == p.size:
+        return AttachmentBeginResult(found.id, found.received, s.chunk_bytes)
+    used = await ctx.store.files.used_bytes(conn.user_id)
+    if used + p.size > s.user_quota_bytes:
+        raise ServerError(
+            ErrorCode.QUOTA_EXCEEDED,
+            "your documents would exceed your storage quota",
+            quota=s.user_quota_bytes,
+            used=used,
+        )
+    record = FileRecord(
+        id=secrets.token_hex(16),
+        owner_id=conn.user_id,
+        thread_id=p.thread,
+        size=p.size,
+        hash=p.hash,
+        received=0,
+        created_at=ctx.clock.ms(),
+        finished_at=None,
+    )
+    await ctx.store.files.create(record)
+    return AttachmentBeginResult(record.id, 0, s.chunk_bytes)
+
+
+async def chunk(ctx: Context, conn: Connection, p: AttachmentChunkParams) -> AttachmentChunkResult:
+    record = await _upload(ctx, conn, p.file)
+    if len(p.data) > ctx.settings.chunk_bytes:
+        raise ServerError(
+            ErrorCode.TOO_LARGE,
+            f"chunks are limited to {ctx.settings.chunk_bytes} bytes",
+            limit=ctx.settings.chunk_bytes,
+        )
+    if p.offset != record.received:
+        raise ServerError(
+            ErrorCode.CONFLICT, "continue at the received offset", received=record.received
+        )
+    end = p.offset + len(p.data)
+    if end > record.size:
+        raise invalid("the chunk goes past the announced size", size=record.size)
+    await ctx.blobs.write(record.id, p.offset, p.data)
+    if not await ctx.store.files.advance(record.id, p.offset, end):
+        raise ServerError(ErrorCode.CONFLICT, "another chunk was written at this offset")
+    return AttachmentChunkResult(end)
+
+
+async def finish(ctx: Context, conn: Connection, p: AttachmentFileParams) -> FileInfo:
+    record = await ctx.store.files.get(p.file)
+    if record is None or record.owner_id != conn.user_id:
+        raise not_found("no such upload of yours", file=p.file)
+    if not record.finished:
+        if record.received != record.size:
+            raise ServerError(
+                ErrorCode.CONFLICT, "the upload is not complete", received=record.received
+            )
+        size, digest = await ctx.blobs.partial_hash(record.id)
+        if (size, digest) != (record.size, record.hash):
+            await ctx.store.files.delete([record.id])
+            await ctx.blobs.delete(record.id)
+            raise ServerError(
+                ErrorCode.CONFLICT, "the stored bytes do not match the announced hash: upload again"
+            )
+        await ctx.blobs.commit(record.id)
+        await ctx.store.files.finish(record.id, ctx.clock.ms())
+    return FileInfo(record.id, record.thread_id, record.size, record.hash)
+
+
+async def read(ctx: Context, conn: Connection, p: AttachmentReadParams) -> AttachmentReadResult:
+    record = await readable_file(ctx, conn.user_id, p.file)
+    length = min(p.length, ctx.settings.chunk_bytes)
+    data = await ctx.blobs.read(record.id, p.offset, length) if p.offset < record.size else b""
+    return AttachmentReadResult(data, record.size)
+
+
+async def readable_file(ctx: Context, user_id: int, file_id: str) -> FileRecord:
+    """A finished document of a thread ``user_id`` is a member of."""
+    record = await ctx.store.files.get(file_id)
+    if record is None or not record.finished:
+        raise not_found("no such document", file=file_id)
+    members = await ctx.directory.members(record.thread_id)
+    if user_id not in members:
+        raise not_found("no such document", file=file_id)  # not even its existence
+    return record
+
+
+async def _upload(ctx: Context, conn: Connection, file_id: str) -> FileRecord:
+    record = await ctx.store.files.get(file_id)
+    if record is None or record.owner_id != conn.user_id:
+        raise not_found("no such upload of yours", file=file_id)
+    if record.finished:
+        raise ServerError(ErrorCode.CONFLICT, "this upload is already finished")
+    return record

@@ -1,0 +1,101 @@
+"""Known-answer vectors (tests/vectors/e2e.json): deterministic primitives
+must reproduce them exactly, the random ones must open them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nacl.public import PrivateKey
+from nacl.signing import SigningKey
+
+from clients.e2e import DeviceKeys, Identity, Trust, open_envelope
+from clients.e2e.crypto import aead_decrypt, aead_encrypt, commitment, digest, pad, sign, unseal
+from clients.e2e.devices import entry_for
+from clients.e2e.documents import decrypt_document
+from tests.vectors.generate import vectors
+
+VECTORS: dict[str, Any] = json.loads(
+    (Path(__file__).parents[1] / "vectors" / "e2e.json").read_text()
+)
+
+
+def hx(name: str, field: str) -> bytes:
+    return bytes.fromhex(VECTORS[name][field])
+
+
+def test_deterministic_vectors_are_reproduced_by_the_generator() -> None:
+    fresh = vectors()
+    for name in ("ed25519", "x25519", "xchacha20poly1305", "blake2b256", "commitment", "pad256"):
+        assert fresh[name] == VECTORS[name], name
+    assert fresh["device_list"]["signed"] == VECTORS["device_list"]["signed"]
+
+
+def test_ed25519() -> None:
+    key = SigningKey(hx("ed25519", "seed"))
+    assert bytes(key.verify_key) == hx("ed25519", "public")
+    context = VECTORS["ed25519"]["context"].encode()
+    assert sign(key, context, hx("ed25519", "message")) == hx("ed25519", "signature")
+
+
+def test_x25519_and_sealed_box() -> None:
+    secret = PrivateKey(hx("x25519", "secret"))
+    assert bytes(secret.public_key) == hx("x25519", "public")
+    opened = unseal(
+        hx("sealed_box", "ciphertext"), PrivateKey(hx("sealed_box", "recipient_secret"))
+    )
+    assert opened == hx("sealed_box", "plaintext")
+
+
+def test_xchacha20poly1305() -> None:
+    v = {k: hx("xchacha20poly1305", k) for k in ("key", "nonce", "ad", "plaintext", "ciphertext")}
+    assert aead_encrypt(v["key"], v["nonce"], v["plaintext"], v["ad"]) == v["ciphertext"]
+    assert aead_decrypt(v["key"], v["nonce"], v["ciphertext"], v["ad"]) == v["plaintext"]
+
+
+def test_blake2b_commitment_and_padding() -> None:
+    assert digest(hx("blake2b256", "input")) == hx("blake2b256", "digest")
+    assert commitment(hx("commitment", "content_key"), hx("commitment", "msg_id")) == hx(
+        "commitment", "commit"
+    )
+    assert pad(hx("pad256", "input")) == hx("pad256", "padded")
+
+
+def test_device_list() -> None:
+    v = VECTORS["device_list"]
+    device = DeviceKeys(
+        11,
+        SigningKey(hx("device_list", "device_sign_seed")),
+        PrivateKey(hx("device_list", "device_enc_secret")),
+    )
+    entry = entry_for(device.request(v["user"]), v["user"], 1_900_000_000_000)
+    identity = Identity(SigningKey(hx("device_list", "identity_seed")))
+    assert identity.sign_list(v["user"], v["version"], v["time"], [entry]) == hx(
+        "device_list", "signed"
+    )
+    assert Trust().accept(v["user"], hx("device_list", "signed")).devices == [entry]
+
+
+def test_golden_envelope_and_document() -> None:
+    v = VECTORS["envelope"]
+    trust = Trust()
+    trust.accept(v["sender_user"], hx("envelope", "sender_list"))
+    reader = DeviceKeys(
+        v["reader_device"], SigningKey.generate(), PrivateKey(hx("envelope", "reader_enc_secret"))
+    )
+    opened = open_envelope(
+        hx("envelope", "envelope"),
+        me=reader,
+        trust=trust,
+        thread=v["thread"],
+        sender_user=v["sender_user"],
+        sender_device=v["sender_device"],
+        now=1_800_000_000_000,
+        first_time=lambda _: True,
+    )
+    assert opened.body.text == v["text"]
+    (ref,) = opened.body.documents
+    assert (ref.key, ref.size) == (hx("document", "key"), VECTORS["document"]["size"])
+    plaintext = decrypt_document(hx("document", "ciphertext"), ref.key, ref.hash)
+    assert digest(plaintext) == hx("document", "plaintext_blake2b256")
