@@ -15,6 +15,7 @@ typed ``E2EError`` family; plaintext is returned only after every check.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -29,8 +30,8 @@ from clients.e2e.envelope import Opened, Outgoing, open_envelope, seal_envelope
 from clients.e2e.keystore import Keystore
 from clients.e2e.safety import safety_number
 from clients.errors import CallError, IdentityChanged, UnknownDevice, UntrustedDevices
-from protocol.e2e import Body, Delegate, DeviceEntry, DeviceList, DocumentRef
-from protocol.errors import ErrorCode
+from protocol.e2e import Body, Delegate, DeviceEntry, DeviceList, DocumentRef, decode_envelope
+from protocol.errors import DecodeError, ErrorCode
 from protocol.methods import (
     AttachmentBeginParams,
     AttachmentChunkParams,
@@ -43,6 +44,9 @@ from protocol.methods import (
 from protocol.model import MessageData
 
 __all__ = ["Secure"]
+
+
+RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000  # renew this device's entry in its last month
 
 
 def _now_ms() -> int:
@@ -72,7 +76,11 @@ class Secure:
         publish this device if the list does not have it yet."""
         me = self.keys.user
         mine = await self._fetch([me])
-        listed = me in mine and any(e.device == self.keys.device.device for e in mine[me].devices)
+        fresh_until = self._clock() + RENEW_BEFORE_MS
+        listed = me in mine and any(
+            e.device == self.keys.device.device and e.expires > fresh_until
+            for e in mine[me].devices
+        )
         if not listed and self.keys.identity is not None:
             entry = entry_for(self.keys.device.request(me), me, self._clock() + DEVICE_LIFETIME_MS)
             await self._publish(add=[entry])
@@ -152,8 +160,14 @@ class Secure:
 
     async def open(self, message: MessageData) -> Opened:
         """Verify and decrypt a stored or pushed message."""
-        if message.sender not in self.keys.trust.lists:
-            await self._fetch([message.sender])
+        signers = {message.sender}
+        with contextlib.suppress(DecodeError):  # open_envelope reports it
+            acting_for = decode_envelope(message.envelope)[1].acting_for
+            if acting_for is not None:
+                signers.add(acting_for)
+        unknown = [user for user in signers if user not in self.keys.trust.lists]
+        if unknown:
+            await self._fetch(unknown)
         for attempt in range(2):
             try:
                 return self._open(message)

@@ -22,16 +22,6 @@ from storage import Store
 from tests.support.server import RunningServer
 
 
-async def open_pair(server: RunningServer) -> tuple[Credentials, Credentials, int]:
-    doctor = await server.user("practitioner")
-    patient = await server.user("patient")
-    async with server.client(patient) as client:
-        thread = await client.call(
-            "threads.open", ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id])
-        )
-    return doctor, patient, thread.id
-
-
 async def received_messages(client: Secure, count: int, timeout: float = 20) -> list[str]:
     """The texts of the next ``count`` messages, each verified and decrypted."""
     got = []
@@ -43,7 +33,7 @@ async def received_messages(client: Secure, count: int, timeout: float = 20) -> 
 
 
 async def test_resume_after_disconnect_delivers_missed_events_once(server: RunningServer) -> None:
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     async with server.secure(patient) as sender:
         async with server.secure(doctor) as first:
             await sender.send(thread, "before")
@@ -62,7 +52,7 @@ async def test_resume_after_disconnect_delivers_missed_events_once(server: Runni
 async def test_client_reconnects_by_itself_and_resends_unacknowledged(
     server: RunningServer,
 ) -> None:
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     async with server.secure(doctor) as receiver, server.secure(patient) as sender:
         assert sender.client._ws is not None
         sender.client._ws.transport.abort()  # the network drops
@@ -77,7 +67,7 @@ async def test_client_reconnects_by_itself_and_resends_unacknowledged(
 
 
 async def test_retried_send_is_stored_once(server: RunningServer) -> None:
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     members = [doctor.user_id, patient.user_id]
     renewal = server.envelope(patient, thread, members, "renewal")
     following = server.envelope(patient, thread, members, "next")
@@ -94,7 +84,7 @@ async def test_retried_send_is_stored_once(server: RunningServer) -> None:
 
 
 async def test_every_device_of_every_member_receives(server: RunningServer) -> None:
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     doctor_phone = await server.other_device(doctor)
     patient_tablet = await server.other_device(patient)
     async with (
@@ -167,7 +157,7 @@ async def test_slow_consumer_is_cut_off_while_others_keep_receiving(make_server)
         calls_per_second=10_000,
         call_burst=10_000,
     )
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     slow_creds = await server.other_device(doctor)
     slow = await StalledClient.connect(server, slow_creds)
     count, body = 200, "x" * 60_000
@@ -251,7 +241,7 @@ class StalledClient:
 
 
 async def test_cursor_past_retention_gets_sync_reset(server: RunningServer) -> None:
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     async with server.client(doctor) as first:
         cursor = first.cursor
     async with server.secure(patient) as sender:

@@ -18,6 +18,8 @@ import httpx
 
 from clients import Client, Credentials, login, register
 from clients.e2e import Body, Keystore, Outgoing, Secure, seal_envelope
+from protocol.methods import ThreadsOpenParams
+from protocol.model import ThreadKind
 
 __all__ = ["PASSWORD", "RunningServer", "free_port", "start_server", "terminate"]
 
@@ -87,6 +89,16 @@ class RunningServer:
                 await first.approve(keys.device.request(second.user_id))
         return second
 
+    async def patient_thread(self) -> tuple[Credentials, Credentials, int]:
+        """A new practitioner, a new patient, and the thread the patient opened."""
+        doctor = await self.user("practitioner")
+        patient = await self.user("patient")
+        async with self.client(patient) as client:
+            thread = await client.call(
+                "threads.open", ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id])
+            )
+        return doctor, patient, thread.id
+
     def client(self, credentials: Credentials, **options: Any) -> Client:
         return Client(self.ws_url, credentials, **options)
 
@@ -117,7 +129,9 @@ class RunningServer:
         return ""
 
 
-def start_server(db: str, workdir: Path, **settings: object) -> RunningServer:
+def start_server(
+    db: str, workdir: Path, log_level: str = "warning", **settings: object
+) -> RunningServer:
     """Start a server process and wait until /healthz answers."""
     port = free_port()
     settings = {"blob_dir": workdir / f"blobs-{port}", **settings}
@@ -135,7 +149,7 @@ def start_server(db: str, workdir: Path, **settings: object) -> RunningServer:
                 "--port",
                 str(port),
                 "--log-level",
-                "warning",
+                log_level,
             ],
             env=env,
             stdout=out,
