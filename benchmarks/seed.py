@@ -4,6 +4,8 @@ The benchmark measures messaging, not sign-up: registering thousands of
 users through HTTP would spend minutes in argon2id, so they are written in
 bulk with the storage schema instead (one password hash shared by all) and
 each device gets a real bearer token, checked by the server at ``hello``.
+Practitioners are verified, and their patients are theirs, as the practice
+rules require.
 Each user gets a real identity key and a signed device list with real device
 keys, which the server checks every envelope's recipients against.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import msgspec
 import nacl.pwhash
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
@@ -22,15 +25,26 @@ from benchmarks.plan import Plan
 from clients.e2e import Identity
 from protocol.e2e import DeviceEntry
 from protocol.model import ThreadKind
+from protocol.practice import InboxSettings
 from server.auth import hash_token, new_token
 from server.policy import pair_key
 from storage import Database
-from storage.schema import device_lists, devices, participants, threads, tokens, users
+from storage.schema import (
+    care_relations,
+    device_lists,
+    devices,
+    inboxes,
+    participants,
+    threads,
+    tokens,
+    users,
+)
 
 __all__ = ["Seeded", "seed"]
 
 PASSWORD = "benchmark password"
 _DAY_MS = 24 * 3600 * 1000
+_INBOX = msgspec.msgpack.Encoder().encode
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,31 @@ def _device_lists(
     ]
 
 
+async def _practice(conn, plan: Plan, user_ids: list[int], now: int) -> None:  # type: ignore[no-untyped-def]
+    """Each patient is a patient of the practitioners they share a thread
+    with, and no practitioner's daily limit stops the load."""
+    pairs = {
+        (user_ids[a], user_ids[b])
+        for room in plan.rooms
+        for a in room
+        for b in room
+        if plan.roles[a] == "practitioner" and plan.roles[b] == "patient"
+    }
+    if pairs:
+        rows = [
+            {"practitioner_id": d, "patient_id": p, "source": "added", "created_at": now}
+            for d, p in sorted(pairs)
+        ]
+        await conn.execute(insert(care_relations), rows)
+    settings = _INBOX(InboxSettings(max_daily_messages=100_000))
+    practitioners = sorted({d for d, _ in pairs})
+    if practitioners:
+        rows = [
+            {"practitioner_id": d, "settings": settings, "updated_at": now} for d in practitioners
+        ]
+        await conn.execute(insert(inboxes), rows)
+
+
 async def seed(url: str, plan: Plan) -> Seeded:
     now = time.time_ns() // 1_000_000
     password_hash = nacl.pwhash.argon2id.str(PASSWORD.encode()).decode()
@@ -92,6 +131,7 @@ async def seed(url: str, plan: Plan) -> Seeded:
                         "role": role,
                         "password_hash": password_hash,
                         "created_at": now,
+                        "verified_at": now if role == "practitioner" else None,
                     }
                     for index, role in enumerate(plan.roles)
                 ],
@@ -145,6 +185,7 @@ async def seed(url: str, plan: Plan) -> Seeded:
                     for member in room
                 ],
             )
+            await _practice(conn, plan, user_ids, now)
     finally:
         await db.close()
     per_user = plan.devices

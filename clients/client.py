@@ -134,10 +134,13 @@ class Client:
         kind: str = "text",
         reason: str | None = None,
         reply_allowed: bool = True,
+        close_thread: bool = False,
         client_msg_id: str | None = None,
         timeout: float = 60.0,
     ) -> SendResult:
-        """Send a message; survives reconnects (retried with the same client_msg_id)."""
+        """Send a message; survives reconnects (retried with the same client_msg_id).
+        The care side says whether the patient may reply, and may close the
+        thread with it."""
         params = SendParams(
             thread=thread,
             client_msg_id=client_msg_id or uuid.uuid4().hex,
@@ -145,6 +148,7 @@ class Client:
             kind=kind,
             reason=reason,
             reply_allowed=reply_allowed,
+            close_thread=close_thread,
         )
         result: SendResult = await self._call("messages.send", params, retry=True, timeout=timeout)
         return result

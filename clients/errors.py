@@ -16,7 +16,8 @@ CarehubError
     ├── BadCommitment      the content key does not match the header's commitment
     ├── DecryptionFailed   a wrapped key, body or document chunk failed to open
     ├── NotDelegated       ``acting_for`` without a delegation from that user
-    └── DocumentTampered   a document's bytes or its end are not what was sent
+    ├── DocumentTampered   a document's bytes or its end are not what was sent
+    └── NotAnEnvelope      a server notice: read it with ``Secure.read``
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "DocumentTampered",
     "E2EError",
     "IdentityChanged",
+    "NotAnEnvelope",
     "NotDelegated",
     "NotForThisDevice",
     "Replay",
@@ -123,4 +125,8 @@ class NotDelegated(E2EError):
 
 
 class DocumentTampered(E2EError):
+    pass
+
+
+class NotAnEnvelope(E2EError):
     pass

@@ -1,7 +1,10 @@
 """The data carried by each ``event`` type.
 
 Durable events (stored, carry a ``seq``, replayed on resume): ``message.new``,
-``receipt``, ``thread.updated``, ``keys.updated``. Ephemeral events (no ``seq``): ``presence``,
+``receipt``, ``thread.updated``, ``keys.updated``, ``inbox.updated`` and
+``rules.updated`` (a practitioner's own settings, to their other devices),
+``account.verified``.
+Ephemeral events (no ``seq``): ``presence``,
 ``typing``, ``notify``, ``sync.reset``.
 """
 
@@ -11,6 +14,7 @@ import msgspec
 from msgspec import Struct
 
 from protocol.model import MessageData, PresenceStatus, ThreadInfo
+from protocol.practice import AccountVerified, InboxSettings, RulesResult
 
 __all__ = [
     "DURABLE_EVENTS",
@@ -78,6 +82,19 @@ EVENTS: dict[str, type[Struct]] = {
     "notify": Notify,
     "sync.reset": SyncReset,
     "keys.updated": KeysUpdated,
+    "inbox.updated": InboxSettings,
+    "rules.updated": RulesResult,
+    "account.verified": AccountVerified,
 }
 
-DURABLE_EVENTS = frozenset({"message.new", "receipt", "thread.updated", "keys.updated"})
+DURABLE_EVENTS = frozenset(
+    {
+        "message.new",
+        "receipt",
+        "thread.updated",
+        "keys.updated",
+        "inbox.updated",
+        "rules.updated",
+        "account.verified",
+    }
+)

@@ -7,7 +7,16 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
-from protocol.model import ClientMsgId, MessageData, PresenceStatus, ThreadInfo, ThreadKind
+from protocol.model import (
+    ClientMsgId,
+    Empty,
+    Id,
+    MessageData,
+    PresenceStatus,
+    ThreadInfo,
+    ThreadKind,
+)
+from protocol.practice import PRACTICE_METHODS, Code
 
 __all__ = [
     "METHODS",
@@ -33,26 +42,29 @@ __all__ = [
     "ReceiptParams",
     "SendParams",
     "SendResult",
+    "ThreadParams",
     "ThreadsListResult",
     "ThreadsOpenParams",
     "TypingParams",
 ]
 
 Seq = Annotated[int, Meta(ge=0)]
-Id = Annotated[int, Meta(ge=1)]
 Kind = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_.]+$")]
 
 
-class Empty(Struct):
-    pass
-
-
-class ThreadsOpenParams(Struct):
-    """Open a thread with ``members`` (the caller is added). Opening a two-person
-    thread that already exists returns the existing one."""
+class ThreadsOpenParams(Struct, omit_defaults=True):
+    """Open a thread with ``members`` (the caller is added). A patient opens
+    one thread per request, with one of the practitioner's request
+    ``reason`` codes; opening a practitioners' thread that already exists
+    returns the existing one."""
 
     kind: ThreadKind
     members: Annotated[list[Id], Meta(min_length=1, max_length=256)]
+    reason: Code | None = None
+
+
+class ThreadParams(Struct):
+    thread: Id
 
 
 class ThreadsListResult(Struct):
@@ -65,7 +77,8 @@ class SendParams(Struct, omit_defaults=True):
     envelope: bytes
     kind: Kind = "text"
     reason: Kind | None = None
-    reply_allowed: bool = True
+    reply_allowed: bool = True  # care side: whether the patient may answer this message
+    close_thread: bool = False  # care side: close the thread with this message
 
 
 class SendResult(Struct):
@@ -193,6 +206,8 @@ class MethodSpec:
 METHODS: dict[str, MethodSpec] = {
     "threads.open": MethodSpec(ThreadsOpenParams, ThreadInfo),
     "threads.list": MethodSpec(Empty, ThreadsListResult),
+    "threads.close": MethodSpec(ThreadParams, ThreadInfo),
+    "threads.reopen": MethodSpec(ThreadParams, ThreadInfo),
     "messages.send": MethodSpec(SendParams, SendResult),
     "messages.history": MethodSpec(HistoryParams, HistoryResult),
     "receipts.delivered": MethodSpec(ReceiptParams, Empty),
@@ -206,4 +221,5 @@ METHODS: dict[str, MethodSpec] = {
     "attachments.chunk": MethodSpec(AttachmentChunkParams, AttachmentChunkResult),
     "attachments.finish": MethodSpec(AttachmentFileParams, FileInfo),
     "attachments.read": MethodSpec(AttachmentReadParams, AttachmentReadResult),
+    **{name: MethodSpec(*types) for name, types in PRACTICE_METHODS.items()},
 }

@@ -9,6 +9,8 @@ from msgspec import Meta, Struct
 
 __all__ = [
     "ClientMsgId",
+    "Empty",
+    "Id",
     "Member",
     "MessageData",
     "PresenceStatus",
@@ -39,6 +41,11 @@ class PresenceStatus(StrEnum):
 
 
 ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64)]
+Id = Annotated[int, Meta(ge=1)]
+
+
+class Empty(Struct):
+    pass
 
 
 class Member(Struct, omit_defaults=True):
@@ -54,7 +61,7 @@ class MessageData(Struct, omit_defaults=True):
     thread: int
     seq: int  # position in the thread
     sender: int
-    sender_device: int
+    sender_device: int | None  # None: a notice the server wrote (kind "notice")
     client_msg_id: str
     kind: str
     envelope: bytes
@@ -73,3 +80,7 @@ class ThreadInfo(Struct, omit_defaults=True):
     read_seq: int = 0  # the caller's own receipts
     delivered_seq: int = 0
     unread: int = 0
+    reason: str | None = None  # the patient's request reason
+    subject: int | None = None  # the relative the thread is about
+    closed: bool = False  # no more replies until a practitioner reopens it
+    reply_allowed: bool = True  # whether the care side's latest message takes a reply

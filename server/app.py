@@ -44,7 +44,7 @@ def create_app(
     store = store or Store(settings.db)
     broker = broker or MemoryBroker()
     clock = clock or Clock()
-    directory = Directory(store.threads, store.keys)
+    directory = Directory(store.threads, store.keys, store.practices, store.rules)
     hub = Hub(observe=directory.observe)
     ctx = Context(
         settings=settings,

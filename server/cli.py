@@ -1,4 +1,4 @@
-"""The ``carehub`` command: serve, migrate, schema, user."""
+"""The ``carehub`` command: serve, migrate, schema, user, admin."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
         "--role", required=True, choices=["patient", "practitioner", "assistant", "bot", "admin"]
     )
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    admin = commands.add_parser("admin", help="admin tasks")
+    tasks = admin.add_subparsers(dest="task", required=True)
+    verify = tasks.add_parser("verify", help="verify a practitioner's account")
+    verify.add_argument("username")
+    verify.add_argument("--db")
     return parser
 
 
@@ -62,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(json_schema(), sys.stdout, indent=2)
         print()
         return 0
+    if args.command == "admin":
+        return asyncio.run(_verify(settings, args.username))
     return asyncio.run(_create_user(settings, args))
 
 
@@ -121,4 +129,23 @@ async def _create_user(settings: Settings, args: Any) -> int:
     finally:
         await store.close()
     print(json.dumps({"id": user.id, "username": user.username, "role": user.role}))
+    return 0
+
+
+async def _verify(settings: Settings, username: str) -> int:
+    from server.clock import Clock
+    from storage import Practices, Store
+
+    store = Store(settings.db)
+    try:
+        await store.db.migrate()
+        found = await store.accounts.credentials(username)
+        async with store.db.write() as conn:
+            verified_at = found and await Practices.verify(conn, found[0].id, Clock().ms())
+    finally:
+        await store.close()
+    if not verified_at:
+        print(f"carehub: no practitioner {username!r}", file=sys.stderr)
+        return 1
+    print(json.dumps({"username": username, "verified_at": verified_at}))
     return 0

@@ -36,4 +36,8 @@ def thread_info(t: ThreadRecord) -> ThreadInfo:
         read_seq=t.read_seq,
         delivered_seq=t.delivered_seq,
         unread=max(0, t.last_seq - t.read_seq),
+        reason=t.reason,
+        subject=t.subject_id,
+        closed=t.closed_at is not None,
+        reply_allowed=t.reply_allowed,
     )

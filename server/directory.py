@@ -7,6 +7,11 @@ travels as a ``thread.updated`` delivery that calls ``invalidate``.
 Device lists: each user's newest signed list, parsed, dropped when a
 ``keys.updated`` delivery says the user published another.
 
+Practitioners: whether they are verified, their inbox settings and their
+rules, read on every patient message, dropped when a delivery says they
+changed (``practice_changed``: ``inbox.updated``, ``rules.updated``,
+``account.verified``).
+
 Receipt floors: the receipts this node has seen stored. Receipts only move
 forward, so a floor is never above the truth, even with other nodes
 writing; a receipt at or under its floor changes nothing and needs no write
@@ -17,37 +22,94 @@ device acknowledges a message its sending already marked read).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
+
 from protocol.e2e import DeviceList, decode_device_list
-from protocol.model import Role
+from protocol.model import Role, ThreadKind
+from protocol.practice import InboxSettings, Rule
 from server.broker.base import Delivery
+from server.policy import Practitioner
 from storage.keys import Keys
+from storage.practice import Practices
+from storage.rules import Rules
 from storage.threads import Receipt, Threads
 
-__all__ = ["Directory"]
+__all__ = ["Directory", "ThreadMeta", "decode_rule"]
 
 _NOTHING = Receipt(0, 0)
 
 
+_INBOX = msgspec.msgpack.Decoder(InboxSettings)
+_RULE = msgspec.msgpack.Decoder(Rule)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMeta:
+    kind: ThreadKind
+    members: Mapping[int, Role]  # current members and their roles
+
+
+_NO_THREAD = ThreadMeta(ThreadKind.GROUP, MappingProxyType({}))
+
+
+def decode_rule(rule_id: int, stored: bytes) -> Rule:
+    rule = _RULE.decode(stored)
+    rule.id = rule_id
+    return rule
+
+
 class Directory:
-    def __init__(self, threads: Threads, keys: Keys, max_entries: int = 100_000) -> None:
+    def __init__(
+        self,
+        threads: Threads,
+        keys: Keys,
+        practices: Practices,
+        rules: Rules,
+        max_entries: int = 100_000,
+    ) -> None:
         self._threads = threads
         self._keys = keys
+        self._practices = practices
+        self._rules = rules
         self._lists: dict[int, DeviceList] = {}
-        self._members: dict[int, Mapping[int, Role]] = {}
+        self._threads_meta: dict[int, ThreadMeta] = {}
+        self._practitioners: dict[int, Practitioner] = {}
         self._contacts: dict[int, frozenset[int]] = {}
         self._floors: dict[int, dict[int, Receipt]] = {}  # thread -> user -> receipt
         self._max = max_entries
 
+    async def thread(self, thread_id: int) -> ThreadMeta:
+        """The thread's kind and current members (no members if no such thread)."""
+        found = self._threads_meta.get(thread_id)
+        if found is None:
+            meta = await self._threads.meta(thread_id)
+            if meta is None:
+                return _NO_THREAD
+            kind, roles = meta
+            members = MappingProxyType({user: Role(role) for user, role in roles.items()})
+            found = ThreadMeta(ThreadKind(kind), members)
+            self._remember(self._threads_meta, thread_id, found)
+        return found
+
     async def members(self, thread_id: int) -> Mapping[int, Role]:
         """The thread's current members and their roles (empty if no such thread)."""
-        found = self._members.get(thread_id)
+        return (await self.thread(thread_id)).members
+
+    async def practitioner(self, user_id: int) -> Practitioner:
+        """Whether the practitioner is verified, their inbox settings and rules."""
+        found = self._practitioners.get(user_id)
         if found is None:
-            roles = await self._threads.member_roles(thread_id)
-            found = MappingProxyType({user: Role(role) for user, role in roles.items()})
-            self._remember(self._members, thread_id, found)
+            verified = user_id in await self._practices.verified([user_id])
+            stored = await self._practices.inbox(user_id)
+            inbox = InboxSettings() if stored is None else _INBOX.decode(stored)
+            rules = tuple(decode_rule(i, r) for i, r in await self._rules.of(user_id))
+            found = Practitioner(user_id, verified, inbox, rules)
+            if verified:  # until then, re-read: ``carehub admin verify`` tells no node
+                self._remember(self._practitioners, user_id, found)
         return found
 
     async def contacts(self, user_id: int) -> frozenset[int]:
@@ -90,13 +152,16 @@ class Directory:
             self.invalidate(delivery.thread_changed, delivery.recipients)
         if delivery.keys_changed is not None:
             self._lists.pop(delivery.keys_changed, None)
+        if delivery.practice_changed is not None:
+            self._practitioners.pop(delivery.practice_changed, None)
 
     def invalidate(self, thread_id: int, members: Iterable[int]) -> None:
         """Forget ``thread_id``'s members and receipt floors (a member who
         leaves and comes back starts over), and the contacts of its old and
         new ``members``."""
         self._floors.pop(thread_id, None)
-        for user_id in (*self._members.pop(thread_id, ()), *members):
+        meta = self._threads_meta.pop(thread_id, _NO_THREAD)
+        for user_id in (*meta.members, *members):
             self._contacts.pop(user_id, None)
 
     def _remember(self, cache: dict[int, Any], key: int, value: Any) -> None:

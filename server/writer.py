@@ -47,6 +47,7 @@ class Outgoing:
     exclude_session: str | None = None
     thread_changed: int | None = None
     keys_changed: int | None = None
+    practice_changed: int | None = None
 
     def to_store(self) -> NewEvent:
         data = None if self.message_id is not None else bytes(self.data)
@@ -60,6 +61,7 @@ class Outgoing:
             exclude_session=self.exclude_session,
             thread_changed=self.thread_changed,
             keys_changed=self.keys_changed,
+            practice_changed=self.practice_changed,
         )
 
 

@@ -7,6 +7,8 @@ from storage.events import Events, NewEvent, StoredEvent
 from storage.files import FileRecord, Files
 from storage.keys import Keys
 from storage.messages import Messages, StoredMessage
+from storage.practice import PracticeRecord, Practices
+from storage.rules import Rules
 from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
 
 __all__ = [
@@ -20,7 +22,10 @@ __all__ = [
     "MemberRecord",
     "Messages",
     "NewEvent",
+    "PracticeRecord",
+    "Practices",
     "Receipt",
+    "Rules",
     "Session",
     "StorageError",
     "Store",
@@ -44,6 +49,8 @@ class Store:
         self.events = Events(self.db)
         self.keys = Keys(self.db)
         self.files = Files(self.db)
+        self.practices = Practices(self.db)
+        self.rules = Rules(self.db)
 
     async def close(self) -> None:
         await self.db.close()

@@ -12,7 +12,7 @@ from storage.db import Database
 from storage.errors import Conflict
 from storage.schema import devices, tokens, users
 
-__all__ = ["Accounts", "Session", "UserRecord"]
+__all__ = ["USER_COLUMNS", "Accounts", "Session", "UserRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class Session:
     revoked: bool
 
 
-_USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.role)
+USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.role)
 
 
 class Accounts:
@@ -66,9 +66,7 @@ class Accounts:
         async with self.db.read() as conn:
             row = (
                 await conn.execute(
-                    select(*_USER_COLUMNS, users.c.password_hash).where(
-                        users.c.username == username
-                    )
+                    select(*USER_COLUMNS, users.c.password_hash).where(users.c.username == username)
                 )
             ).first()
         if row is None:
@@ -77,7 +75,7 @@ class Accounts:
 
     async def users(self, ids: Iterable[int]) -> dict[int, UserRecord]:
         async with self.db.read() as conn:
-            rows = await conn.execute(select(*_USER_COLUMNS).where(users.c.id.in_(list(ids))))
+            rows = await conn.execute(select(*USER_COLUMNS).where(users.c.id.in_(list(ids))))
         return {row.id: UserRecord(*row) for row in rows}
 
     async def set_password(self, user_id: int, password_hash: str) -> None:
@@ -127,7 +125,7 @@ class Accounts:
             row = (
                 await conn.execute(
                     select(
-                        *_USER_COLUMNS,
+                        *USER_COLUMNS,
                         tokens.c.device_id,
                         tokens.c.expires_at,
                         tokens.c.revoked_at,

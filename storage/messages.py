@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.schema import messages, threads
+from storage.schema import messages, participants, threads
 
 __all__ = ["Messages", "StoredMessage"]
 
@@ -20,7 +20,7 @@ class StoredMessage:
     thread_id: int
     seq: int
     sender_id: int
-    sender_device_id: int
+    sender_device_id: int | None  # None: a notice the server wrote
     client_msg_id: str
     kind: str
     reason: str | None
@@ -60,6 +60,23 @@ _NEXT_SEQ = (
     .returning(threads.c.last_seq)
 )
 _INSERT = insert(messages).returning(messages.c.id)
+_SENT_TO = (
+    select(messages.c.id)
+    .join(
+        participants,
+        and_(
+            participants.c.thread_id == messages.c.thread_id,
+            participants.c.user_id == bindparam("recipient"),
+        ),
+    )
+    .where(
+        messages.c.sender_id == bindparam("sender"),
+        messages.c.sent_at >= bindparam("since"),
+        messages.c.sender_device_id.is_not(None),
+    )
+    .limit(bindparam("cap"))
+)
+_COUNT_SENT_TO = select(func.count()).select_from(_SENT_TO.subquery())
 
 
 class Messages:
@@ -80,7 +97,7 @@ class Messages:
         *,
         thread_id: int,
         sender_id: int,
-        sender_device_id: int,
+        sender_device_id: int | None,
         client_msg_id: str,
         kind: str,
         reason: str | None,
@@ -121,6 +138,15 @@ class Messages:
             envelope,
             now,
         )
+
+    @staticmethod
+    async def count_sent(
+        conn: AsyncConnection, sender: int, recipient: int, since: int, cap: int
+    ) -> int:
+        """Messages ``sender`` wrote since ``since`` in threads ``recipient`` is
+        in, counted up to ``cap`` (a limit's check reads no more rows than that)."""
+        params = {"sender": sender, "recipient": recipient, "since": since, "cap": cap}
+        return int(await conn.scalar(_COUNT_SENT_TO, params) or 0)
 
     async def history(
         self, thread_id: int, before_seq: int | None, limit: int

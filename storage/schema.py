@@ -29,12 +29,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Base",
+    "CareRelation",
     "Device",
     "DeviceList",
     "Event",
     "File",
+    "Inbox",
     "Message",
     "Participant",
+    "Practice",
+    "PracticeMember",
+    "RuleFiring",
+    "StoredRule",
     "StreamPosition",
     "Thread",
     "Token",
@@ -64,6 +70,9 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # Practitioners: when an admin checked their credentials (patients only
+    # find and write to verified practitioners).
+    verified_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Device(Base):
@@ -95,8 +104,14 @@ class Thread(Base):
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    # "kind:low_user:high_user" for two-person threads, so opening twice finds one.
+    # "kind:low_user:high_user" for practitioner pairs, so opening twice finds one.
     pair_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    reason: Mapped[str | None] = mapped_column(String(32))  # the patient's request reason
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # "for" a relative
+    closed_at: Mapped[int | None] = mapped_column(BigInteger)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set by each care-side message: whether the patient may answer it.
+    reply_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Participant(Base):
@@ -119,7 +134,8 @@ class Message(Base):
     thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
     seq: Mapped[int] = mapped_column(BigInteger)
     sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    sender_device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    # None for notices the server writes (auto-replies, closings): no device sent them.
+    sender_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     client_msg_id: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(String(32))
@@ -129,6 +145,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("thread_id", "seq", name="uq_messages_thread_seq"),
         UniqueConstraint("sender_device_id", "client_msg_id", name="uq_messages_client_msg"),
+        Index("ix_messages_sender_sent", "sender_id", "sent_at"),  # daily limits
     )
 
 
@@ -176,6 +193,68 @@ class File(Base):
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
+class Practice(Base):
+    """A cabinet: practitioners, assistants and bots working together."""
+
+    __tablename__ = "practices"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class PracticeMember(Base):
+    __tablename__ = "practice_members"
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    added_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_practice_members_user", "user_id"),)
+
+
+class CareRelation(Base):
+    """``patient_id`` is "a patient of" ``practitioner_id``: added by the
+    practitioner, or after a confirmed appointment (``source``)."""
+
+    __tablename__ = "care_relations"
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_care_relations_patient", "patient_id"),)
+
+
+class Inbox(Base):
+    """A practitioner's ``protocol.practice.InboxSettings``, MessagePack-encoded."""
+
+    __tablename__ = "inboxes"
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    settings: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoredRule(Base):
+    """A practitioner's vacation or auto-reply rule (``protocol.practice.Rule``,
+    MessagePack-encoded; ``position`` orders evaluation)."""
+
+    __tablename__ = "rules"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class RuleFiring(Base):
+    """An auto-reply sent: one per rule, thread and window (``occurrence``)."""
+
+    __tablename__ = "rule_firings"
+    rule_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    occurrence: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fired_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class StreamPosition(Base):
     """Named counters: ``events`` (last seq handed out) and ``events_floor``
     (events at or below it were pruned)."""
@@ -196,3 +275,9 @@ events = cast(Table, Event.__table__)
 stream_positions = cast(Table, StreamPosition.__table__)
 device_lists = cast(Table, DeviceList.__table__)
 files = cast(Table, File.__table__)
+practices = cast(Table, Practice.__table__)
+practice_members = cast(Table, PracticeMember.__table__)
+care_relations = cast(Table, CareRelation.__table__)
+inboxes = cast(Table, Inbox.__table__)
+rules = cast(Table, StoredRule.__table__)
+rule_firings = cast(Table, RuleFiring.__table__)

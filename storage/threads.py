@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.db import Database
 from storage.schema import participants, threads, users
 
-__all__ = ["MemberRecord", "Receipt", "ThreadRecord", "Threads"]
+__all__ = ["MemberRecord", "Receipt", "ThreadRecord", "ThreadState", "Threads"]
 
 
 _current = participants.c.left_seq.is_(None)
@@ -36,6 +36,18 @@ class ThreadRecord:
     members: list[MemberRecord]
     read_seq: int = 0
     delivered_seq: int = 0
+    reason: str | None = None
+    subject_id: int | None = None
+    closed_at: int | None = None
+    reply_allowed: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadState:
+    """What decides whether a patient may still write in a thread."""
+
+    closed_at: int | None
+    reply_allowed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +104,22 @@ class Threads:
         members: list[int],
         now: int,
         pair_key: str | None = None,
+        *,
+        reason: str | None = None,
+        subject_id: int | None = None,
     ) -> int:
         thread_id = await conn.scalar(
             insert(threads)
-            .values(kind=kind, created_by=created_by, created_at=now, last_seq=0, pair_key=pair_key)
+            .values(
+                kind=kind,
+                created_by=created_by,
+                created_at=now,
+                last_seq=0,
+                pair_key=pair_key,
+                reason=reason,
+                subject_id=subject_id,
+                reply_allowed=True,
+            )
             .returning(threads.c.id)
         )
         assert thread_id is not None
@@ -114,6 +138,36 @@ class Threads:
             ],
         )
         return int(thread_id)
+
+    @staticmethod
+    async def state(conn: AsyncConnection, thread_id: int) -> ThreadState:
+        row = (
+            await conn.execute(
+                select(threads.c.closed_at, threads.c.reply_allowed).where(
+                    threads.c.id == thread_id
+                )
+            )
+        ).one()
+        return ThreadState(row.closed_at, bool(row.reply_allowed))
+
+    @staticmethod
+    async def set_closed(
+        conn: AsyncConnection, thread_id: int, closed_at: int | None, closed_by: int | None
+    ) -> None:
+        """Close (a time and who) or reopen (None, None) a thread."""
+        await conn.execute(
+            update(threads)
+            .where(threads.c.id == thread_id)
+            .values(closed_at=closed_at, closed_by=closed_by)
+        )
+
+    @staticmethod
+    async def set_reply_allowed(conn: AsyncConnection, thread_id: int, allowed: bool) -> None:
+        await conn.execute(
+            update(threads)
+            .where(threads.c.id == thread_id, threads.c.reply_allowed != allowed)
+            .values(reply_allowed=allowed)
+        )
 
     @staticmethod
     async def last_seq(conn: AsyncConnection, thread_id: int) -> int | None:
@@ -146,14 +200,26 @@ class Threads:
 
     async def get(self, thread_id: int, user_id: int) -> ThreadRecord | None:
         """The thread if ``user_id`` is a current member of it."""
-        found = await self._load(user_id, thread_id)
-        return found[0] if found else None
+        async with self.db.read() as conn:
+            return await self.record(conn, thread_id, user_id)
 
     async def list_for(self, user_id: int) -> list[ThreadRecord]:
         """Every thread the user is a current member of, most recently created first."""
-        return await self._load(user_id)
+        async with self.db.read() as conn:
+            return await self._load(conn, user_id)
 
-    async def _load(self, user_id: int, thread_id: int | None = None) -> list[ThreadRecord]:
+    @classmethod
+    async def record(
+        cls, conn: AsyncConnection, thread_id: int, user_id: int
+    ) -> ThreadRecord | None:
+        """The thread as ``user_id`` (a current member) sees it, on ``conn``."""
+        found = await cls._load(conn, user_id, thread_id)
+        return found[0] if found else None
+
+    @classmethod
+    async def _load(
+        cls, conn: AsyncConnection, user_id: int, thread_id: int | None = None
+    ) -> list[ThreadRecord]:
         me = participants.alias("me")
         query = (
             select(
@@ -164,6 +230,10 @@ class Threads:
                 threads.c.last_seq,
                 me.c.read_seq,
                 me.c.delivered_seq,
+                threads.c.reason,
+                threads.c.subject_id,
+                threads.c.closed_at,
+                threads.c.reply_allowed,
             )
             .join(me, and_(me.c.thread_id == threads.c.id, me.c.user_id == user_id))
             .where(me.c.left_seq.is_(None))
@@ -171,9 +241,8 @@ class Threads:
         )
         if thread_id is not None:
             query = query.where(threads.c.id == thread_id)
-        async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
-            members = await self._members(conn, [row.id for row in rows])
+        rows = (await conn.execute(query)).all()
+        members = await cls._members(conn, [row.id for row in rows])
         return [
             ThreadRecord(
                 row.id,
@@ -184,6 +253,10 @@ class Threads:
                 members[row.id],
                 row.read_seq,
                 row.delivered_seq,
+                row.reason,
+                row.subject_id,
+                row.closed_at,
+                bool(row.reply_allowed),
             )
             for row in rows
         ]
@@ -205,15 +278,18 @@ class Threads:
             result[row.thread_id].append(MemberRecord(row.id, row.role, row.display_name))
         return result
 
-    async def member_roles(self, thread_id: int) -> dict[int, str]:
-        """Current members of a thread and their roles."""
+    async def meta(self, thread_id: int) -> tuple[str, dict[int, str]] | None:
+        """A thread's kind, and its current members and their roles."""
         async with self.db.read() as conn:
+            kind = await conn.scalar(select(threads.c.kind).where(threads.c.id == thread_id))
+            if kind is None:
+                return None
             rows = await conn.execute(
                 select(participants.c.user_id, users.c.role)
                 .join(users, users.c.id == participants.c.user_id)
                 .where(participants.c.thread_id == thread_id, _current)
             )
-            return {row.user_id: row.role for row in rows}
+            return kind, {row.user_id: row.role for row in rows}
 
     async def contacts(self, user_id: int) -> set[int]:
         """Everyone who currently shares a thread with ``user_id``."""

@@ -29,7 +29,13 @@ from clients.e2e.documents import decrypt_document, encrypt_document
 from clients.e2e.envelope import Opened, Outgoing, open_envelope, seal_envelope
 from clients.e2e.keystore import Keystore
 from clients.e2e.safety import safety_number
-from clients.errors import CallError, IdentityChanged, UnknownDevice, UntrustedDevices
+from clients.errors import (
+    CallError,
+    IdentityChanged,
+    NotAnEnvelope,
+    UnknownDevice,
+    UntrustedDevices,
+)
 from protocol.e2e import Body, Delegate, DeviceEntry, DeviceList, DocumentRef, decode_envelope
 from protocol.errors import DecodeError, ErrorCode
 from protocol.methods import (
@@ -42,6 +48,7 @@ from protocol.methods import (
     SendResult,
 )
 from protocol.model import MessageData
+from protocol.practice import Notice, decode_notice
 
 __all__ = ["Secure"]
 
@@ -126,6 +133,7 @@ class Secure:
         kind: str = "text",
         reason: str | None = None,
         reply_allowed: bool = True,
+        close_thread: bool = False,
         acting_for: int | None = None,
     ) -> SendResult:
         body = Body(text=text, subject=subject, documents=documents or [])
@@ -151,6 +159,7 @@ class Secure:
                     kind=kind,
                     reason=reason,
                     reply_allowed=reply_allowed,
+                    close_thread=close_thread,
                     client_msg_id=sealed.msg_id.hex(),
                 )
             except CallError as refused:
@@ -158,8 +167,17 @@ class Secure:
                     raise
         raise AssertionError("unreachable")
 
+    async def read(self, message: MessageData) -> Opened | Notice:
+        """A person's message verified and decrypted, or a server notice
+        (an auto-reply, a closing: ``kind`` "notice", never encrypted)."""
+        if message.sender_device is None:
+            return decode_notice(message.envelope)
+        return await self.open(message)
+
     async def open(self, message: MessageData) -> Opened:
         """Verify and decrypt a stored or pushed message."""
+        if message.sender_device is None:
+            raise NotAnEnvelope("a server notice, not an envelope: use read()")
         signers = {message.sender}
         with contextlib.suppress(DecodeError):  # open_envelope reports it
             acting_for = decode_envelope(message.envelope)[1].acting_for
@@ -178,6 +196,7 @@ class Secure:
         raise AssertionError("unreachable")
 
     def _open(self, message: MessageData) -> Opened:
+        assert message.sender_device is not None  # open() turned notices away
         return open_envelope(
             message.envelope,
             me=self.keys.device,

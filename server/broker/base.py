@@ -28,6 +28,7 @@ class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
     foreground_only: bool = False  # popups go to foreground sessions only
     thread_changed: int | None = None  # a thread whose membership caches are stale
     keys_changed: int | None = None  # a user whose cached device list is stale
+    practice_changed: int | None = None  # a practitioner whose cached settings are stale
 
 
 DeliveryHandler = Callable[[Delivery], None]

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from server.rpc import attachments, keys, messages, presence, receipts, threads
+from server.rpc import (
+    attachments,
+    keys,
+    messages,
+    practice,
+    presence,
+    receipts,
+    rules,
+    threads,
+)
 from server.rpc.base import Handler
 
 __all__ = ["HANDLERS", "Handler"]
@@ -10,6 +19,8 @@ __all__ = ["HANDLERS", "Handler"]
 HANDLERS: dict[str, Handler] = {
     "threads.open": threads.open_thread,
     "threads.list": threads.list_threads,
+    "threads.close": threads.close_thread,
+    "threads.reopen": threads.reopen_thread,
     "messages.send": messages.send,
     "messages.history": messages.history,
     "receipts.delivered": receipts.delivered,
@@ -23,4 +34,19 @@ HANDLERS: dict[str, Handler] = {
     "attachments.chunk": attachments.chunk,
     "attachments.finish": attachments.finish,
     "attachments.read": attachments.read,
+    "admin.verify": practice.verify,
+    "practices.create": practice.create_practice,
+    "practices.list": practice.list_practices,
+    "practices.add_member": practice.add_member,
+    "practices.remove_member": practice.remove_member,
+    "practitioners.search": practice.search_practitioners,
+    "practitioners.get": practice.get_practitioner,
+    "patients.add": practice.add_patient,
+    "patients.list": practice.list_patients,
+    "inbox.get": practice.get_inbox,
+    "inbox.set": practice.set_inbox,
+    "rules.list": rules.list_rules,
+    "rules.add": rules.add_rule,
+    "rules.update": rules.update_rule,
+    "rules.delete": rules.delete_rule,
 }

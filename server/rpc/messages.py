@@ -7,7 +7,7 @@ current devices (``server.coverage``). It never sees a key or a body.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,15 +16,27 @@ from protocol.e2e import Header, decode_envelope
 from protocol.errors import DecodeError, ErrorCode
 from protocol.events import Notify
 from protocol.methods import HistoryParams, HistoryResult, SendParams, SendResult
-from protocol.model import Role
+from protocol.model import Role, ThreadKind
+from protocol.practice import RefusalReason
 from server.broker.base import Delivery
 from server.connection import Connection
 from server.context import Context
 from server.convert import message_data
 from server.coverage import delegates_of, recipient_gaps
 from server.errors import ServerError, forbidden, invalid
-from server.policy import CARE_ROLES
+from server.notices import NOTICE_KIND, auto_reply
+from server.policy import (
+    CARE_ROLES,
+    DAY_MS,
+    Firing,
+    PatientThread,
+    Refusal,
+    active_rule,
+    patient_send_refusal,
+    rule_refusal,
+)
 from server.rpc.base import members_of
+from server.rpc.threads import set_closed
 from server.writer import Outgoing
 from storage.messages import Messages, StoredMessage
 from storage.threads import Receipt, Threads
@@ -36,9 +48,22 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
     limit = ctx.settings.max_envelope_bytes
     if len(p.envelope) > limit:
         raise ServerError(ErrorCode.TOO_LARGE, f"envelope over {limit} bytes", limit=limit)
+    if p.kind == NOTICE_KIND:
+        raise invalid("notices are written by the server, not sent")
     members = await members_of(ctx, conn, p.thread)
+    kind = (await ctx.directory.thread(p.thread)).kind
     now = ctx.clock.ms()
     await _check_header(ctx, conn, _header(p), members, now)
+    role = members[conn.user_id]
+    if p.close_thread and role not in CARE_ROLES:
+        raise Refusal(
+            RefusalReason.NOT_CARE_TEAM, "only the care team closes a conversation"
+        ).error()
+    patient_check = answer = None
+    if kind is ThreadKind.PATIENT_PRACTITIONER and role is Role.PATIENT:
+        practitioner = next(u for u, r in members.items() if r is Role.PRACTITIONER)
+        patient_check, answer = await _patient_check(ctx, conn.user_id, p.thread, practitioner, now)
+    sets_reply_allowed = kind is ThreadKind.PATIENT_PRACTITIONER and role in CARE_ROLES
 
     async def store(
         db: AsyncConnection, out: list[Outgoing]
@@ -53,6 +78,8 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         read_seqs = await Threads.read_seqs(db, p.thread)
         if conn.user_id not in read_seqs:
             raise forbidden("you are not a member of this thread", thread=p.thread)
+        if patient_check is not None:
+            await patient_check(db)
         message = await Messages.append(
             db,
             thread_id=p.thread,
@@ -79,6 +106,20 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
                 exclude_session=conn.session,
             )
         )
+        if answer is not None:
+            await auto_reply(
+                db,
+                out,
+                answer,
+                thread_id=p.thread,
+                practitioner=practitioner,
+                recipients=sorted(read_seqs),
+                now=now,
+            )
+        if sets_reply_allowed:
+            await Threads.set_reply_allowed(db, p.thread, p.reply_allowed)
+        if p.close_thread:
+            await set_closed(db, out, p.thread, conn.user_id, closing=True, now=now)
         return message, read_seqs
 
     message, read_seqs = await ctx.writer.run(store)
@@ -86,6 +127,33 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         ctx.directory.raise_receipt_floor(p.thread, conn.user_id, Receipt(message.seq, message.seq))
         await _notify(ctx, message, read_seqs)
     return SendResult(message.id, message.seq, message.sent_at, duplicate=read_seqs is None)
+
+
+async def _patient_check(
+    ctx: Context, patient: int, thread_id: int, practitioner_id: int, now: int
+) -> tuple[Callable[[AsyncConnection], Awaitable[None]], Firing | None]:
+    """The practitioner's rules for one more message from their patient: a
+    refusing rule refuses now; the rest is checked inside the storing
+    transaction (the thread may have just closed). Also the auto-reply rule
+    that answers the message, if one is active."""
+    practitioner = await ctx.directory.practitioner(practitioner_id)
+    firing = active_rule(practitioner.rules, patient, now)
+    refusal = rule_refusal(firing)
+    if refusal:
+        raise refusal.error()
+    inbox = practitioner.inbox
+
+    async def check(db: AsyncConnection) -> None:
+        state = await Threads.state(db, thread_id)
+        sent = await Messages.count_sent(
+            db, patient, practitioner_id, now - DAY_MS, inbox.max_daily_messages
+        )
+        thread = PatientThread(state.closed_at is not None, state.reply_allowed)
+        refusal = patient_send_refusal(thread, inbox, sent)
+        if refusal:
+            raise refusal.error()
+
+    return check, firing
 
 
 def _header(p: SendParams) -> Header:

@@ -1,21 +1,44 @@
-"""threads.open, threads.list"""
+"""threads.open, threads.list, threads.close, threads.reopen
+
+A patient opens one thread per request, with a reason the practitioner
+offers, within the practitioner's rules (``server.policy.access``); the
+thread starts with the "not an emergency service" notice. Only the care side
+closes and reopens a thread; either leaves a notice in it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
-from protocol.methods import Empty, ThreadsListResult, ThreadsOpenParams
-from protocol.model import Member, Role, ThreadInfo
+from protocol.methods import Empty, ThreadParams, ThreadsListResult, ThreadsOpenParams
+from protocol.model import Role, ThreadInfo, ThreadKind
+from protocol.practice import EMERGENCY_NOTICE, Notice, NoticeKind, RefusalReason
 from server.connection import Connection
 from server.context import Context
 from server.convert import thread_info
 from server.errors import forbidden, not_found
-from server.policy import pair_key, thread_open_refusal
+from server.notices import post_notice
+from server.policy import (
+    CARE_ROLES,
+    Refusal,
+    active_rule,
+    pair_key,
+    patient_open_refusal,
+    practitioner_write_refusal,
+    rule_refusal,
+    thread_open_refusal,
+)
+from server.rpc.base import members_of
 from server.writer import Outgoing
+from storage.practice import Practices
 from storage.threads import Threads
 
-__all__ = ["list_threads", "open_thread"]
+__all__ = ["close_thread", "list_threads", "open_thread", "reopen_thread", "set_closed"]
+
+_Check = Callable[[AsyncConnection], Awaitable[None]]
 
 
 async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> ThreadInfo:
@@ -27,38 +50,146 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
     roles = {user_id: Role(user.role) for user_id, user in users.items()}
     refusal = thread_open_refusal(p.kind, conn.user_id, roles)
     if refusal:
-        raise forbidden(refusal)
-    key = pair_key(p.kind, member_ids)
+        raise refusal.error()
     now = ctx.clock.ms()
-    members = [
-        Member(u.id, roles[u.id], u.display_name)
-        for u in sorted(users.values(), key=lambda u: u.id)
-    ]
+    recipients = sorted(member_ids)
+    check = None
+    if p.kind is ThreadKind.PATIENT_PRACTITIONER:
+        check = await _patient_thread_check(ctx, conn.user_id, roles, p.reason)
+    key = pair_key(p.kind, member_ids)
 
     async def create(db: AsyncConnection, out: list[Outgoing]) -> int:
         existing = await Threads.find_pair(db, key) if key else None
         if existing is not None:
             return existing
+        if check is not None:
+            await check(db)
         thread_id = await Threads.create(
-            db, p.kind.value, conn.user_id, sorted(member_ids), now, key
+            db, p.kind.value, conn.user_id, recipients, now, key, reason=p.reason
         )
-        info = ThreadInfo(thread_id, p.kind, members, conn.user_id, now)
-        recipients = sorted(member_ids)
-        out.append(
-            Outgoing(
-                "thread.updated", to_raw(info), recipients, thread_id, thread_changed=thread_id
+        await _emit_thread(db, out, thread_id, conn.user_id, recipients)
+        if p.kind is ThreadKind.PATIENT_PRACTITIONER:
+            practitioner = next(u for u, role in roles.items() if role is Role.PRACTITIONER)
+            emergency = Notice(NoticeKind.EMERGENCY, EMERGENCY_NOTICE)
+            await post_notice(
+                db,
+                out,
+                thread_id=thread_id,
+                author=practitioner,
+                notice=emergency,
+                recipients=recipients,
+                now=now,
             )
-        )
         return thread_id
 
     thread_id = await ctx.writer.run(create)
     record = await ctx.store.threads.get(thread_id, conn.user_id)
-    if record is None:  # only if the caller left an existing pair thread
+    if record is None:  # only if the caller left an existing practitioners' thread
         raise forbidden("you are no longer a member of this thread", thread=thread_id)
     return thread_info(record)
+
+
+async def _patient_thread_check(
+    ctx: Context, opener: int, roles: Mapping[int, Role], reason: str | None
+) -> _Check | None:
+    """Refuse now what the practitioner's settings refuse; return the check
+    that needs the transaction (the patient's count of open threads)."""
+    patient = next(u for u, role in roles.items() if role is Role.PATIENT)
+    practitioner = await ctx.directory.practitioner(
+        next(u for u, role in roles.items() if role is Role.PRACTITIONER)
+    )
+    is_patient = await ctx.store.practices.is_patient(practitioner.id, patient)
+    if opener != patient:
+        refusal = practitioner_write_refusal(practitioner, is_patient)
+        if refusal:
+            raise refusal.error()
+        return None
+    unavailable = rule_refusal(active_rule(practitioner.rules, patient, ctx.clock.ms()))
+
+    async def within_limits(db: AsyncConnection) -> None:
+        open_threads = await Practices.open_threads(db, practitioner.id, patient)
+        refusal = patient_open_refusal(
+            practitioner, patient, is_patient=is_patient, reason=reason, open_threads=open_threads
+        )
+        refusal = refusal or unavailable  # settings and limits first, then the rule
+        if refusal:
+            raise refusal.error()
+
+    return within_limits
 
 
 async def list_threads(ctx: Context, conn: Connection, _: Empty) -> ThreadsListResult:
     return ThreadsListResult(
         [thread_info(t) for t in await ctx.store.threads.list_for(conn.user_id)]
+    )
+
+
+async def close_thread(ctx: Context, conn: Connection, p: ThreadParams) -> ThreadInfo:
+    return await _close_or_reopen(ctx, conn, p.thread, closing=True)
+
+
+async def reopen_thread(ctx: Context, conn: Connection, p: ThreadParams) -> ThreadInfo:
+    return await _close_or_reopen(ctx, conn, p.thread, closing=False)
+
+
+async def _close_or_reopen(
+    ctx: Context, conn: Connection, thread_id: int, *, closing: bool
+) -> ThreadInfo:
+    members = await members_of(ctx, conn, thread_id)
+    if members[conn.user_id] not in CARE_ROLES:
+        raise Refusal(
+            RefusalReason.NOT_CARE_TEAM, "only the care team closes and reopens a conversation"
+        ).error()
+    now = ctx.clock.ms()
+
+    async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
+        await set_closed(db, out, thread_id, conn.user_id, closing=closing, now=now)
+
+    await ctx.writer.run(change)
+    record = await ctx.store.threads.get(thread_id, conn.user_id)
+    if record is None:
+        raise forbidden("you are not a member of this thread", thread=thread_id)
+    return thread_info(record)
+
+
+async def set_closed(
+    db: AsyncConnection,
+    out: list[Outgoing],
+    thread_id: int,
+    by: int,
+    *,
+    closing: bool,
+    now: int,
+) -> None:
+    """Close or reopen the thread, with a notice and a ``thread.updated``.
+    Closing a closed thread (or reopening an open one) changes nothing."""
+    state = await Threads.state(db, thread_id)
+    if (state.closed_at is not None) is closing:
+        return
+    await Threads.set_closed(db, thread_id, now if closing else None, by if closing else None)
+    recipients = sorted((await Threads.read_seqs(db, thread_id)).keys())
+    kind = NoticeKind.CLOSED if closing else NoticeKind.REOPENED
+    await post_notice(
+        db,
+        out,
+        thread_id=thread_id,
+        author=by,
+        notice=Notice(kind, by=by),
+        recipients=recipients,
+        now=now,
+    )
+    await _emit_thread(db, out, thread_id, by, recipients)
+
+
+async def _emit_thread(
+    db: AsyncConnection, out: list[Outgoing], thread_id: int, viewer: int, recipients: list[int]
+) -> None:
+    """A ``thread.updated`` with the thread as it now is (receipts left out:
+    they are each member's own)."""
+    record = await Threads.record(db, thread_id, viewer)
+    assert record is not None
+    info = thread_info(record)
+    info.read_seq = info.delivered_seq = info.unread = 0
+    out.append(
+        Outgoing("thread.updated", to_raw(info), recipients, thread_id, thread_changed=thread_id)
     )

@@ -14,30 +14,41 @@ from protocol.methods import (
     TypingParams,
 )
 from protocol.model import MessageData, PresenceStatus, ThreadInfo, ThreadKind
+from protocol.practice import Notice, NoticeKind
 from tests.support.server import RunningServer
 
 
 async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
     doctor_creds = await server.user("practitioner", "Dr Martin")
     patient_creds = await server.user("patient", "Camille")
+    await server.add_patient(doctor_creds, patient_creds)
     async with server.secure(doctor_creds) as doctor, server.secure(patient_creds) as patient:
         await doctor.call("presence.set", PresenceSetParams(PresenceStatus.ONLINE, foreground=True))
         thread: ThreadInfo = await patient.call(
             "threads.open",
-            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor_creds.user_id]),
+            ThreadsOpenParams(
+                ThreadKind.PATIENT_PRACTITIONER, [doctor_creds.user_id], "prescription_renewal"
+            ),
         )
         assert {m.user for m in thread.members} == {doctor_creds.user_id, patient_creds.user_id}
+        assert thread.reason == "prescription_renewal" and not thread.closed
         opened = await doctor.next_event("thread.updated")
         assert opened.data.id == thread.id
+        for side in (patient, doctor):  # the thread opens with the emergency notice
+            first = (await side.next_event("message.new")).data
+            assert (first.seq, first.kind, first.sender_device) == (1, "notice", None)
+            notice = await side.read(first)
+            assert isinstance(notice, Notice) and notice.kind is NoticeKind.EMERGENCY
+            assert "112" in notice.text
 
         sent = await patient.send(
             thread.id, "Could you renew my prescription?", reason="prescription_renewal"
         )
-        assert sent.thread_seq == 1 and not sent.duplicate
+        assert sent.thread_seq == 2 and not sent.duplicate
 
         new = await doctor.next_event("message.new")
         message: MessageData = new.data
-        assert (message.sender, message.seq) == (patient_creds.user_id, 1)
+        assert (message.sender, message.seq) == (patient_creds.user_id, 2)
         assert message.reason == "prescription_renewal"
         assert b"Could you" not in message.envelope
         opened = await doctor.open(message)
@@ -47,7 +58,7 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
         assert (popup.data.thread, popup.data.sender, popup.data.unread) == (
             thread.id,
             patient_creds.user_id,
-            1,
+            2,
         )
 
         await doctor.call("receipts.read", ReceiptParams(thread.id, message.seq))
@@ -55,8 +66,8 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
         assert isinstance(receipt.data, ReceiptUpdated)
         assert (receipt.data.user, receipt.data.read_seq, receipt.data.delivered_seq) == (
             doctor_creds.user_id,
-            1,
-            1,
+            2,
+            2,
         )
 
         await doctor.call("typing", TypingParams(thread.id))
@@ -64,22 +75,24 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
         assert typing.data.user == doctor_creds.user_id and typing.seq is None
 
         reply = await doctor.send(thread.id, "Done, see you in May.", reply_allowed=False)
-        assert reply.thread_seq == 2
+        assert reply.thread_seq == 3
         answer = await patient.next_event("message.new")
         assert answer.data.reply_allowed is False
         assert (await patient.open(answer.data)).body.text == "Done, see you in May."
 
         page = await patient.call("messages.history", HistoryParams(thread.id))
-        assert [m.seq for m in page.messages] == [2, 1] and page.has_more is False
+        assert [m.seq for m in page.messages] == [3, 2, 1] and page.has_more is False
         threads = (await doctor.call("threads.list")).threads
         mine = next(t for t in threads if t.id == thread.id)
-        assert (mine.last_seq, mine.read_seq, mine.unread) == (2, 2, 0)
+        assert (mine.last_seq, mine.read_seq, mine.unread) == (3, 3, 0)
+        assert mine.reply_allowed is False  # the doctor's last message took no reply
 
 
 async def test_presence_is_seen_by_contacts_only(server: RunningServer) -> None:
     doctor_creds = await server.user("practitioner")
     patient_creds = await server.user("patient")
     stranger_creds = await server.user("patient")
+    await server.add_patient(doctor_creds, patient_creds)
     async with server.client(doctor_creds) as doctor, server.client(stranger_creds) as stranger:
         await doctor.call(
             "threads.open",
@@ -112,6 +125,7 @@ async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> Non
     doctor_creds = await server.user("practitioner")
     patient_creds = await server.user("patient")
     patient_tablet = await server.other_device(patient_creds)
+    await server.add_patient(doctor_creds, patient_creds)
 
     async def writes() -> int:
         async with httpx.AsyncClient() as http:

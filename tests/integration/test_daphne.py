@@ -52,14 +52,18 @@ def daphne_server(database_factory, tmp_path: Path) -> Iterator[RunningServer]:
 async def test_conversation_under_daphne(daphne_server: RunningServer) -> None:
     doctor_creds = await daphne_server.user("practitioner")
     patient_creds = await daphne_server.user("patient")
+    await daphne_server.add_patient(doctor_creds, patient_creds)
     async with (
         daphne_server.secure(doctor_creds) as doctor,
         daphne_server.secure(patient_creds) as patient,
     ):
         thread = await patient.call(
             "threads.open",
-            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor_creds.user_id]),
+            ThreadsOpenParams(
+                ThreadKind.PATIENT_PRACTITIONER, [doctor_creds.user_id], "after_visit"
+            ),
         )
+        assert (await doctor.next_event("message.new")).data.kind == "notice"
         sent = await patient.send(thread.id, "under daphne")
         event = await doctor.next_event("message.new")
         assert event.data.id == sent.message_id

@@ -117,7 +117,7 @@ async def test_a_send_must_cover_exactly_the_threads_devices(server: RunningServ
         error = await refused(client.call("messages.send", wrong_id), ErrorCode.INVALID)
         assert error.details == {"fields": ["msg_id"]}
         ok = await client.call("messages.send", raw_send(server, patient, thread, everyone))
-        assert ok.thread_seq == 1
+        assert ok.thread_seq == 2  # after the emergency notice
 
 
 async def test_a_member_without_keys_blocks_sends_with_a_clear_error(
@@ -125,6 +125,7 @@ async def test_a_member_without_keys_blocks_sends_with_a_clear_error(
 ) -> None:
     doctor = await server.user("practitioner")
     newcomer = await server.user("patient", publish_keys=False)
+    await server.add_patient(doctor, newcomer)
     async with server.secure(doctor) as secure:
         thread = await secure.call(
             "threads.open", ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [newcomer.user_id])
@@ -212,7 +213,7 @@ async def test_an_identity_change_stops_sending_until_acknowledged(server: Runni
         number_before = sender.safety_number  # compared at the practice, then accepted
         sender.acknowledge_identity(doctor.user_id)
         assert len(number_before(doctor.user_id)) == 60
-        assert (await sender.send(thread, "after")).thread_seq == 2
+        assert (await sender.send(thread, "after")).thread_seq == 3  # 1: the notice
 
 
 async def test_a_delegate_answers_for_the_practitioner_and_readers_verify_it(

@@ -18,17 +18,20 @@ from clients.e2e import Secure
 from protocol.errors import CloseCode
 from protocol.methods import HistoryParams, ThreadsOpenParams
 from protocol.model import ThreadKind
+from protocol.practice import InboxSettings
 from storage import Store
 from tests.support.server import RunningServer
 
 
 async def received_messages(client: Secure, count: int, timeout: float = 20) -> list[str]:
-    """The texts of the next ``count`` messages, each verified and decrypted."""
+    """The texts of the next ``count`` messages, each verified and decrypted
+    (server notices are skipped)."""
     got = []
     async with asyncio.timeout(timeout):
         while len(got) < count:
             event = await client.next_event("message.new", timeout=timeout)
-            got.append((await client.open(event.data)).body.text)
+            if event.data.kind != "notice":
+                got.append((await client.open(event.data)).body.text)
     return got
 
 
@@ -59,11 +62,11 @@ async def test_client_reconnects_by_itself_and_resends_unacknowledged(
         sends = [asyncio.create_task(sender.send(thread, f"m{i}")) for i in range(10)]
         results = await asyncio.gather(*sends)
         assert sender.client.stats.reconnects >= 1
-        assert sorted(r.thread_seq for r in results) == list(range(1, 11))
+        assert sorted(r.thread_seq for r in results) == list(range(2, 12))  # 1: the notice
         got = await received_messages(receiver, 10)
         assert sorted(got) == sorted(f"m{i}" for i in range(10))
         page = await receiver.call("messages.history", HistoryParams(thread, limit=50))
-        assert len(page.messages) == 10
+        assert len(page.messages) == 11  # and the emergency notice
 
 
 async def test_retried_send_is_stored_once(server: RunningServer) -> None:
@@ -80,7 +83,7 @@ async def test_retried_send_is_stored_once(server: RunningServer) -> None:
         assert await received_messages(receiver, 2) == ["renewal", "next"]
         page = await receiver.call("messages.history", HistoryParams(thread))
         ids = [following.msg_id.hex(), renewal.msg_id.hex()]
-        assert [m.client_msg_id for m in page.messages] == ids
+        assert [m.client_msg_id for m in page.messages if m.kind != "notice"] == ids
 
 
 async def test_every_device_of_every_member_receives(server: RunningServer) -> None:
@@ -112,11 +115,15 @@ async def test_concurrent_senders_and_a_flapping_reader_lose_nothing(
     patients = [await server.user("patient") for _ in range(4)]
     threads = {}
     async with server.secure(doctor) as reader:
+        await reader.call("inbox.set", InboxSettings(max_daily_messages=100))
         for p in patients:
+            await server.add_patient(doctor, p)
             async with server.client(p) as c:
                 info = await c.call(
                     "threads.open",
-                    ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id]),
+                    ThreadsOpenParams(
+                        ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "exam_results"
+                    ),
                 )
                 threads[p.user_id] = info.id
         await reader.next_event("thread.updated")
@@ -142,10 +149,11 @@ async def test_concurrent_senders_and_a_flapping_reader_lose_nothing(
         async with asyncio.timeout(30):
             while sum(len(v) for v in got.values()) < 100:
                 event = await reader.next_event("message.new")
-                got.setdefault(event.data.thread, []).append(event.data.seq)
+                if event.data.kind != "notice":
+                    got.setdefault(event.data.thread, []).append(event.data.seq)
         for s in senders:
             await s.close()
-    assert all(seqs == list(range(1, 26)) for seqs in got.values()), got
+    assert all(seqs == list(range(2, 27)) for seqs in got.values()), got  # 1: the notice
     assert reader.client.stats.reconnects >= 1
 
 
@@ -162,6 +170,7 @@ async def test_slow_consumer_is_cut_off_while_others_keep_receiving(make_server)
     slow = await StalledClient.connect(server, slow_creds)
     count, body = 200, "x" * 60_000
     async with server.secure(doctor) as fast, server.secure(patient) as sender:
+        await fast.call("inbox.set", InboxSettings(max_daily_messages=count))
         # The slow device never reads; the fast one reads everything.
         for i in range(count):
             await sender.send(thread, body + str(i))
@@ -257,4 +266,5 @@ async def test_cursor_past_retention_gets_sync_reset(server: RunningServer) -> N
         reset = await again.next_event("sync.reset", "message.new")
         assert reset.type == "sync.reset" and reset.data.cursor >= floor
         history = await again.call("messages.history", HistoryParams(thread))
-        assert [(await again.open(m)).body.text for m in history.messages] == ["soon pruned"]
+        texts = [(await again.open(m)).body.text for m in history.messages if m.kind != "notice"]
+        assert texts == ["soon pruned"]

@@ -143,14 +143,6 @@ def ok(frame: dict[str, Any]) -> Any:
     return frame.get("value")
 
 
-async def open_pair(server: RunningServer) -> tuple[Credentials, Credentials, int]:
-    doctor, patient = await server.user("practitioner"), await server.user("patient")
-    async with greeted(server, doctor) as link:
-        pair = {"kind": "patient_practitioner", "members": [patient.user_id]}
-        thread = ok(await link.call(1, "threads.open", pair))
-    return doctor, patient, int(thread["id"])
-
-
 def http_client(server: RunningServer) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=server.base_url, timeout=TIMEOUT)
 
@@ -366,7 +358,7 @@ async def test_frame_size_limits_are_exact(server: RunningServer) -> None:
 
 async def test_calls_are_answered_in_the_order_they_were_sent(server: RunningServer) -> None:
     """Pipelined calls, good and bad mixed: one answer each, in order, ids echoed."""
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     members = [doctor.user_id, patient.user_id]
     calls: list[tuple[int, str, Any, str]] = [
         (0, "threads.list", {}, "result"),
@@ -391,7 +383,7 @@ async def test_calls_are_answered_in_the_order_they_were_sent(server: RunningSer
 async def test_an_oversized_envelope_is_refused_and_not_stored(server: RunningServer) -> None:
     """The largest envelope under ``envelope_bytes`` is stored; the next size up
     (bodies are padded in steps of 256 bytes) is refused and leaves nothing."""
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     members = [doctor.user_id, patient.user_id]
     async with greeted(server, doctor) as link:
         size = link.limits["envelope_bytes"]
@@ -406,11 +398,11 @@ async def test_an_oversized_envelope_is_refused_and_not_stored(server: RunningSe
         error = refused(await link.call(1, "messages.send", bigger), "too_large")
         assert error["details"]["limit"] == size
         history = ok(await link.call(2, "messages.history", {"thread": thread}))
-        assert history["messages"] == []
+        assert [m["kind"] for m in history["messages"]] == ["notice"]  # nothing stored
         sent = ok(await link.call(3, "messages.send", fits))
-        assert sent["thread_seq"] == 1 and not sent.get("duplicate", False)
+        assert sent["thread_seq"] == 2 and not sent.get("duplicate", False)
         history = ok(await link.call(4, "messages.history", {"thread": thread}))
-        assert [m["envelope"] for m in history["messages"]] == [fits["envelope"]]
+        assert history["messages"][0]["envelope"] == fits["envelope"]
 
 
 # --- who may do what ---------------------------------------------------------
@@ -419,7 +411,7 @@ async def test_an_oversized_envelope_is_refused_and_not_stored(server: RunningSe
 async def test_a_stranger_can_neither_read_nor_write_nor_mark_a_thread(
     server: RunningServer,
 ) -> None:
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     stranger = await server.user()
     members = [doctor.user_id, patient.user_id]
     secret = send_params(server, doctor, thread, members, "secret")
@@ -444,7 +436,8 @@ async def test_a_stranger_can_neither_read_nor_write_nor_mark_a_thread(
         assert ok(await link.call(10, "presence.list", {}))["contacts"] == []
     async with greeted(server, doctor) as member:  # nothing was written
         history = ok(await member.call(1, "messages.history", {"thread": thread}))
-        assert [m["client_msg_id"] for m in history["messages"]] == [secret["client_msg_id"]]
+        kept = [m["client_msg_id"] for m in history["messages"] if m["kind"] != "notice"]
+        assert kept == [secret["client_msg_id"]]
         (info,) = ok(await member.call(2, "threads.list", {}))["threads"]
         assert {m["user"] for m in info["members"]} == {doctor.user_id, patient.user_id}
 
@@ -474,27 +467,28 @@ async def test_thread_open_refusals_create_nothing(server: RunningServer) -> Non
 
 
 async def test_receipts_past_the_last_message_are_invalid(server: RunningServer) -> None:
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     async with greeted(server, doctor) as link:
-        for method in ("receipts.read", "receipts.delivered"):  # an empty thread
-            error = refused(await link.call(1, method, {"thread": thread, "seq": 1}), "invalid")
-            assert error["details"] == {"last_seq": 0}
+        for method in ("receipts.read", "receipts.delivered"):  # only the notice so far
+            error = refused(await link.call(1, method, {"thread": thread, "seq": 2}), "invalid")
+            assert error["details"] == {"last_seq": 1}
         params = send_params(server, doctor, thread, [doctor.user_id, patient.user_id])
         sent = ok(await link.call(2, "messages.send", params))
-        assert sent["thread_seq"] == 1
+        assert sent["thread_seq"] == 2
         for method in ("receipts.read", "receipts.delivered"):
-            error = refused(await link.call(3, method, {"thread": thread, "seq": 2}), "invalid")
-            assert error["details"] == {"last_seq": 1}
+            error = refused(await link.call(3, method, {"thread": thread, "seq": 3}), "invalid")
+            assert error["details"] == {"last_seq": 2}
         refused(await link.call(4, "receipts.read", {"thread": thread, "seq": 0}), "invalid")
         (info,) = ok(await link.call(5, "threads.list", {}))["threads"]
-        assert (info["last_seq"], info["read_seq"], info["delivered_seq"]) == (1, 1, 1)
+        assert (info["last_seq"], info["read_seq"], info["delivered_seq"]) == (2, 2, 2)
 
 
 async def test_a_client_msg_id_reused_in_another_thread_is_a_conflict(
     server: RunningServer,
 ) -> None:
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     other_patient = await server.user()
+    await server.add_patient(doctor, other_patient)
     async with greeted(server, doctor) as link:
         pair = {"kind": "patient_practitioner", "members": [other_patient.user_id]}
         other = ok(await link.call(1, "threads.open", pair))["id"]
@@ -507,7 +501,8 @@ async def test_a_client_msg_id_reused_in_another_thread_is_a_conflict(
         moved_params = {"thread": other, "client_msg_id": params["client_msg_id"]}
         moved_params["envelope"] = moved.data
         refused(await link.call(4, "messages.send", moved_params), "invalid")
-        assert ok(await link.call(5, "messages.history", {"thread": other}))["messages"] == []
+        history = ok(await link.call(5, "messages.history", {"thread": other}))
+        assert [m["kind"] for m in history["messages"]] == ["notice"]
 
 
 # --- rate limits -------------------------------------------------------------
@@ -516,7 +511,7 @@ async def test_a_client_msg_id_reused_in_another_thread_is_a_conflict(
 async def test_rate_limits_refuse_without_effect_per_device(make_server: Any) -> None:
     server = make_server(sends_per_second=0.5, send_burst=2, calls_per_second=2, call_burst=10)
     # Sends: two pass, the third is refused and leaves nothing, even after a reconnect.
-    doctor, patient, thread = await open_pair(server)
+    doctor, patient, thread = await server.patient_thread()
     members = [doctor.user_id, patient.user_id]
     sends = [send_params(server, doctor, thread, members, f"m{n}") for n in range(4)]
     async with greeted(server, doctor) as link:
@@ -527,7 +522,7 @@ async def test_rate_limits_refuse_without_effect_per_device(make_server: Any) ->
     async with greeted(server, doctor) as link:  # the bucket is the device's, not the socket's
         refused(await link.call(4, "messages.send", sends[3]), "rate_limited")
         history = ok(await link.call(5, "messages.history", {"thread": thread}))
-        stored = [m["client_msg_id"] for m in history["messages"]]
+        stored = [m["client_msg_id"] for m in history["messages"] if m["kind"] != "notice"]
         assert stored == [sends[2]["client_msg_id"], sends[1]["client_msg_id"]]
 
     # Calls: two sockets of one device share one burst; another device has its own.

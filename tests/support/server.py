@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -20,6 +22,7 @@ from clients import Client, Credentials, login, register
 from clients.e2e import Body, Keystore, Outgoing, Secure, seal_envelope
 from protocol.methods import ThreadsOpenParams
 from protocol.model import ThreadKind
+from protocol.practice import UserParams
 
 __all__ = ["PASSWORD", "RunningServer", "free_port", "start_server", "terminate"]
 
@@ -52,6 +55,7 @@ class RunningServer:
     env: dict[str, str] = field(default_factory=dict)
     usernames: dict[int, str] = field(default_factory=dict)
     keys: dict[int, Keystore] = field(default_factory=dict)  # by device id
+    _admin: Credentials | None = None
 
     @property
     def base_url(self) -> str:
@@ -62,12 +66,21 @@ class RunningServer:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     async def user(
-        self, role: str = "patient", name: str = "", *, publish_keys: bool = True
+        self,
+        role: str = "patient",
+        name: str = "",
+        *,
+        publish_keys: bool = True,
+        verified: bool = True,
     ) -> Credentials:
         """A new user of ``role``, logged in on a new device whose keys are
-        published (as the SDK does on first start), unless ``publish_keys`` is off."""
+        published (as the SDK does on first start), unless ``publish_keys`` is
+        off. Practitioners are verified by an admin unless ``verified`` is off."""
         username = f"{role}-{uuid.uuid4().hex[:10]}"
-        user = await register(self.base_url, username, PASSWORD, name or username, role)
+        if role in ("patient", "practitioner"):
+            user = await register(self.base_url, username, PASSWORD, name or username, role)
+        else:  # assistants, bots and admins are created by an admin
+            user = await self._carehub_user(username, name or username, role)
         self.usernames[user["id"]] = username
         credentials = await login(self.base_url, username, PASSWORD, device_name="test")
         keys = Keystore.create(credentials.user_id, credentials.device_id, with_identity=True)
@@ -75,7 +88,33 @@ class RunningServer:
         if publish_keys:
             async with self.secure(credentials) as secure:
                 await secure.setup()
+        if role == "practitioner" and verified:
+            async with self.client(await self.admin()) as admin:
+                await admin.call("admin.verify", UserParams(credentials.user_id))
         return credentials
+
+    async def admin(self) -> Credentials:
+        """The server's admin account, created with ``carehub user`` on first use."""
+        if self._admin is None:
+            username = f"admin-{uuid.uuid4().hex[:10]}"
+            await self._carehub_user(username, "Admin", "admin")
+            self._admin = await login(self.base_url, username, PASSWORD, device_name="console")
+        return self._admin
+
+    async def _carehub_user(self, username: str, name: str, role: str) -> dict[str, Any]:
+        command = [sys.executable, "-m", "server", "user", username, "--db", self.db]
+        command += ["--name", name, "--role", role, "--password-stdin"]
+        created = await asyncio.create_subprocess_exec(
+            *command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env
+        )
+        out, _ = await created.communicate(f"{PASSWORD}\n".encode())
+        assert created.returncode == 0, f"carehub user --role {role} failed"
+        user: dict[str, Any] = json.loads(out)
+        return user
+
+    async def add_patient(self, doctor: Credentials, patient: Credentials) -> None:
+        async with self.client(doctor) as client:
+            await client.call("patients.add", UserParams(patient.user_id))
 
     async def other_device(self, credentials: Credentials, *, approve: bool = True) -> Credentials:
         """The same user, logged in on another device that the first approved
@@ -89,13 +128,18 @@ class RunningServer:
                 await first.approve(keys.device.request(second.user_id))
         return second
 
-    async def patient_thread(self) -> tuple[Credentials, Credentials, int]:
-        """A new practitioner, a new patient, and the thread the patient opened."""
+    async def patient_thread(
+        self, reason: str = "prescription_renewal"
+    ) -> tuple[Credentials, Credentials, int]:
+        """A new (verified) practitioner, a new patient of theirs, and the
+        thread the patient opened for ``reason``."""
         doctor = await self.user("practitioner")
         patient = await self.user("patient")
+        await self.add_patient(doctor, patient)
         async with self.client(patient) as client:
             thread = await client.call(
-                "threads.open", ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id])
+                "threads.open",
+                ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], reason),
             )
         return doctor, patient, thread.id
 

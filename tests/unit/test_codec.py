@@ -48,6 +48,7 @@ from protocol.methods import (
     ReceiptParams,
     SendParams,
     SendResult,
+    ThreadParams,
     ThreadsListResult,
     ThreadsOpenParams,
     TypingParams,
@@ -59,6 +60,28 @@ from protocol.model import (
     Role,
     ThreadInfo,
     ThreadKind,
+)
+from protocol.practice import (
+    Accepting,
+    InboxSettings,
+    PatientInfo,
+    PatientsListResult,
+    PracticeCreateParams,
+    PracticeInfo,
+    PracticeMemberParams,
+    PracticesListResult,
+    PractitionerInfo,
+    PractitionerParams,
+    PractitionerSearchParams,
+    PractitionersResult,
+    RefusalReason,
+    RequestReason,
+    Rule,
+    RuleAction,
+    RuleParams,
+    RulesResult,
+    UserParams,
+    WeeklySpan,
 )
 
 LIMIT = 1 << 20
@@ -182,6 +205,33 @@ def test_decode_server_rejects_client_frames(frame: Struct) -> None:
 # --- methods: params and results ---------------------------------------------------------
 
 FILE = "0123456789abcdef" * 2
+PRACTICE = PracticeInfo(1, "Cabinet", 2, [Member(2, Role.PRACTITIONER, "Dr B")])
+REASONS = [RequestReason("renewal", "Prescription renewal", 72), RequestReason("admin", "Forms")]
+PRACTITIONER = PractitionerInfo(
+    2,
+    "Dr B",
+    Accepting.LIST,
+    REASONS,
+    refusal=RefusalReason.OPEN_THREADS,
+    refusal_text="too many",
+    refusal_details={"limit": 3},
+)
+INBOX = InboxSettings(Accepting.LIST, [4, 5], REASONS, max_open_threads=2, max_daily_messages=9)
+RULE = Rule(
+    id=9,
+    position=1,
+    name="Evenings",
+    text="I read messages in office hours.",
+    action=RuleAction.REFUSE,
+    starts=1,
+    ends=2,
+    weekly=[WeeklySpan(0, "19:00", "08:00")],
+    timezone="Europe/Paris",
+    exempt=[4],
+    redirect_to=3,
+    emergency_notice=True,
+    enabled=False,
+)
 EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "threads.open": (ThreadsOpenParams(kind=ThreadKind.GROUP, members=[2, 3]), THREAD),
     "threads.list": (Empty(), ThreadsListResult(threads=[THREAD])),
@@ -226,6 +276,26 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         AttachmentReadParams(file=FILE, offset=0, length=1024),
         AttachmentReadResult(data=b"c" * 10, size=65_546),
     ),
+    "threads.close": (ThreadParams(thread=3), THREAD),
+    "threads.reopen": (ThreadParams(thread=3), THREAD),
+    "admin.verify": (UserParams(user=4), Empty()),
+    "practices.create": (PracticeCreateParams(name="Cabinet"), PRACTICE),
+    "practices.list": (Empty(), PracticesListResult([PRACTICE])),
+    "practices.add_member": (PracticeMemberParams(practice=1, user=4), PRACTICE),
+    "practices.remove_member": (PracticeMemberParams(practice=1, user=4), PRACTICE),
+    "practitioners.search": (
+        PractitionerSearchParams(text="mart", limit=5),
+        PractitionersResult([PRACTITIONER]),
+    ),
+    "practitioners.get": (PractitionerParams(practitioner=2), PRACTITIONER),
+    "patients.add": (UserParams(user=4), Empty()),
+    "patients.list": (Empty(), PatientsListResult([PatientInfo(4, "Camille", "added", 7)])),
+    "inbox.get": (Empty(), INBOX),
+    "inbox.set": (INBOX, INBOX),
+    "rules.list": (Empty(), RulesResult([RULE])),
+    "rules.add": (RULE, RULE),
+    "rules.update": (RULE, RULE),
+    "rules.delete": (RuleParams(rule=9), Empty()),
 }
 
 
@@ -320,7 +390,15 @@ def test_invalid_result_raises_decode_error() -> None:
 @pytest.mark.parametrize("event", sorted(EVENTS))
 def test_decode_event_validates_known_types(event: str) -> None:
     with pytest.raises(DecodeError):
-        Codec.decode_event(event, to_raw({"thread": "not an int"}))
+        Codec.decode_event(event, to_raw(["not", "a", "map"]))
+    if (
+        msgspec.json.schema(EVENTS[event])
+        .get("$defs", {})
+        .get(EVENTS[event].__name__, {})
+        .get("required")
+    ):
+        with pytest.raises(DecodeError):
+            Codec.decode_event(event, to_raw({"thread": "not an int"}))
 
 
 def test_decode_event_keeps_unknown_types_raw() -> None:

@@ -1,10 +1,11 @@
-"""Who may open which thread with whom: a table over server.policy."""
+"""Which kinds of thread join which roles: a table over server.policy.threads."""
 
 from __future__ import annotations
 
 import pytest
 
 from protocol.model import Role, ThreadKind
+from protocol.practice import RefusalReason
 from server.policy import Refusal, pair_key, thread_open_refusal
 
 PAT, PRA, ASS, BOT, ADM = Role.PATIENT, Role.PRACTITIONER, Role.ASSISTANT, Role.BOT, Role.ADMIN
@@ -53,7 +54,7 @@ def test_thread_open_refusal(
         assert refusal is None
     else:
         assert isinstance(refusal, Refusal)
-        assert refusal.strip()
+        assert refusal.reason is RefusalReason.ROLE and refusal.text.strip()
 
 
 def test_opener_id_is_not_positional() -> None:
@@ -71,9 +72,9 @@ def test_admin_does_not_open_groups() -> None:
 @pytest.mark.parametrize(
     ("kind", "members", "expected"),
     [
-        (PP, {3, 1}, "patient_practitioner:1:3"),
-        (PP, {1, 3}, "patient_practitioner:1:3"),
+        (PP, {3, 1}, None),  # one thread per request
         (DOCS, {20, 100}, "practitioner_practitioner:20:100"),
+        (DOCS, {100, 20}, "practitioner_practitioner:20:100"),
         (GROUP, {1, 2}, None),
         (GROUP, {1, 2, 3}, None),
     ],
@@ -83,5 +84,4 @@ def test_pair_key(kind: ThreadKind, members: set[int], expected: str | None) -> 
 
 
 def test_pair_key_sorts_numerically() -> None:
-    assert pair_key(PP, {9, 10}) == "patient_practitioner:9:10"
-    assert pair_key(PP, {9, 10}) != pair_key(DOCS, {9, 10})
+    assert pair_key(DOCS, {9, 10}) == "practitioner_practitioner:9:10"

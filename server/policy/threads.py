@@ -1,22 +1,17 @@
-"""Who may open which thread with whom. Pure functions over plain data.
-
-The healthcare rules (patient-of relationships, request reasons, vacations)
-extend these; for now a thread is about its kind and its members' roles.
-"""
+"""Which kinds of thread join which roles. Pure functions over plain data;
+who is whose patient, and what a practitioner accepts, is ``access``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
 from protocol.model import Role, ThreadKind
+from protocol.practice import RefusalReason
+from server.policy.refusal import Refusal
 
-__all__ = ["Refusal", "pair_key", "thread_open_refusal"]
+__all__ = ["CARE_ROLES", "pair_key", "thread_open_refusal"]
 
 CARE_ROLES = frozenset({Role.PRACTITIONER, Role.ASSISTANT})
-
-
-class Refusal(str):
-    """Why a request is refused, in words a client can show."""
 
 
 def thread_open_refusal(kind: ThreadKind, opener: int, roles: Mapping[int, Role]) -> Refusal | None:
@@ -25,28 +20,33 @@ def thread_open_refusal(kind: ThreadKind, opener: int, roles: Mapping[int, Role]
     others = [role for user, role in roles.items() if user != opener]
     mine = roles[opener]
     if not others:
-        return Refusal("a thread needs at least one other member")
+        return _role("a thread needs at least one other member")
     if kind is ThreadKind.PATIENT_PRACTITIONER:
         if len(roles) != 2:
-            return Refusal("a patient-practitioner thread has exactly two members")
+            return _role("a patient-practitioner thread has exactly two members")
         if sorted([mine, *others]) != sorted([Role.PATIENT, Role.PRACTITIONER]):
-            return Refusal("a patient-practitioner thread joins one patient and one practitioner")
+            return _role("a patient-practitioner thread joins one patient and one practitioner")
         return None
     if kind is ThreadKind.PRACTITIONER_PRACTITIONER:
         if len(roles) != 2 or {mine, *others} != {Role.PRACTITIONER}:
-            return Refusal("a practitioner-practitioner thread joins two practitioners")
+            return _role("a practitioner-practitioner thread joins two practitioners")
         return None
     # Care-team groups are convened by the care side; patients may be members.
     if mine not in CARE_ROLES:
-        return Refusal("only practitioners and assistants open group threads")
+        return _role("only practitioners and assistants open group threads")
     if Role.BOT in others and mine is not Role.PRACTITIONER:
-        return Refusal("only a practitioner adds a bot to a thread")
+        return _role("only a practitioner adds a bot to a thread")
     return None
 
 
+def _role(text: str) -> Refusal:
+    return Refusal(RefusalReason.ROLE, text)
+
+
 def pair_key(kind: ThreadKind, members: set[int]) -> str | None:
-    """The key that makes a two-person thread unique, None for groups."""
-    if kind is ThreadKind.GROUP:
+    """The key that makes a practitioners' thread unique. Patient threads are
+    one per request and groups are many: None."""
+    if kind is not ThreadKind.PRACTITIONER_PRACTITIONER:
         return None
     low, high = sorted(members)
     return f"{kind.value}:{low}:{high}"

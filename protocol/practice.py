@@ -1,0 +1,323 @@
+"""The practice's vocabulary: inbox settings, request reasons, rules,
+templates, notices, audit entries, and why a request was refused.
+
+Plain structures; the rules themselves are pure functions in ``server.policy``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+from protocol.errors import DecodeError
+from protocol.model import Empty, Id, Member
+
+__all__ = [
+    "DEFAULT_REASONS",
+    "EMERGENCY_NOTICE",
+    "PRACTICE_METHODS",
+    "Accepting",
+    "AccountVerified",
+    "AuditEntry",
+    "Code",
+    "InboxSettings",
+    "Notice",
+    "NoticeKind",
+    "PatientInfo",
+    "PatientsListResult",
+    "PracticeCreateParams",
+    "PracticeInfo",
+    "PracticeMemberParams",
+    "PracticesListResult",
+    "PractitionerInfo",
+    "PractitionerParams",
+    "PractitionerSearchParams",
+    "PractitionersResult",
+    "RefusalReason",
+    "RequestReason",
+    "Rule",
+    "RuleAction",
+    "RuleParams",
+    "RulesResult",
+    "Scope",
+    "Template",
+    "UserParams",
+    "WeeklySpan",
+    "decode_notice",
+]
+
+Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
+Text = Annotated[str, Meta(min_length=1, max_length=2000)]
+Label = Annotated[str, Meta(min_length=1, max_length=120)]
+Clock = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
+
+
+class RefusalReason(StrEnum):
+    """Why the practice's rules refused a request: ``details.reason`` of a
+    ``forbidden`` or ``limit_reached`` error. Clients show ``message``."""
+
+    NOT_VERIFIED = "not_verified"  # the practitioner's account is not verified yet
+    NOT_A_PATIENT = "not_a_patient"  # no appointment, not added by the practitioner
+    NOT_ACCEPTING = "not_accepting"  # patient-initiated messages are off
+    NOT_ON_LIST = "not_on_list"  # accepted for a chosen list of patients only
+    REASON_REQUIRED = "reason_required"
+    REASON_NOT_OFFERED = "reason_not_offered"
+    THREAD_CLOSED = "thread_closed"
+    REPLY_NOT_ALLOWED = "reply_not_allowed"  # the practitioner's last message allows no reply
+    OPEN_THREADS = "open_threads"  # too many open threads with this practitioner
+    DAILY_MESSAGES = "daily_messages"  # too many messages today
+    UNAVAILABLE = "unavailable"  # a rule refuses new patient messages (``text``, ``redirect_to``)
+    NOT_MANAGED = "not_managed"  # a thread for a relative the caller does not manage
+    NOT_DELEGATED = "not_delegated"  # no delegation with this scope (or it expired)
+    NOT_CARE_TEAM = "not_care_team"  # only the thread's practitioners (or their assistants)
+    OPTED_OUT = "opted_out"
+    ROLE = "role"  # the caller's or a member's role does not allow it
+
+
+class Accepting(StrEnum):
+    """Whether patients may open threads with the practitioner."""
+
+    OFF = "off"
+    PATIENTS = "patients"  # any patient of the practitioner
+    LIST = "list"  # patients on ``InboxSettings.accept_list`` only
+
+
+class RequestReason(Struct, omit_defaults=True):
+    """Why a patient writes: shown to the patient before they open a thread."""
+
+    code: Code
+    label: Label
+    response_hours: Annotated[int, Meta(ge=1, le=24 * 60)] | None = None
+
+
+DEFAULT_REASONS = (
+    RequestReason("prescription_renewal", "Prescription renewal", 72),
+    RequestReason("exam_results", "Exam results", 72),
+    RequestReason("admin_document", "Administrative document", 120),
+    RequestReason("after_visit", "Question after a visit", 48),
+)
+
+
+class InboxSettings(Struct, omit_defaults=True):
+    """A practitioner's messaging settings (``inbox.get``, ``inbox.set``).
+    Until they set them: their patients may write, for the default reasons."""
+
+    accepting: Accepting = Accepting.PATIENTS
+    accept_list: Annotated[list[int], Meta(max_length=10_000)] = []
+    reasons: Annotated[list[RequestReason], Meta(max_length=32)] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_REASONS)
+    )
+    max_open_threads: Annotated[int, Meta(ge=1, le=100)] = 3  # per patient
+    max_daily_messages: Annotated[int, Meta(ge=1, le=100_000)] = 20  # per patient, 24 h
+
+
+class RuleAction(StrEnum):
+    AUTO_REPLY = "auto_reply"  # accept, and answer once per thread per window
+    REFUSE = "refuse"  # refuse new patient messages with the rule's text
+
+
+class WeeklySpan(Struct, array_like=True):
+    """``day`` 0 (Monday) to 6, from ``start`` to ``end`` local time; an
+    ``end`` at or before ``start`` runs past midnight into the next day."""
+
+    day: Annotated[int, Meta(ge=0, le=6)]
+    start: Clock
+    end: Clock
+
+
+class Rule(Struct, omit_defaults=True, kw_only=True):
+    """A vacation or auto-reply rule. Active between ``starts`` and ``ends``
+    (ms, either may be open) and, if ``weekly`` is given, only during those
+    spans in ``timezone``. Rules are evaluated by ``position``; the first
+    active one that does not exempt the patient wins."""
+
+    id: int = 0
+    position: Annotated[int, Meta(ge=0)] = 0
+    name: Label
+    text: Text
+    action: RuleAction = RuleAction.AUTO_REPLY
+    starts: int | None = None
+    ends: int | None = None
+    weekly: Annotated[list[WeeklySpan], Meta(max_length=64)] = []
+    timezone: Annotated[str, Meta(min_length=1, max_length=64)] = "UTC"
+    exempt: Annotated[list[int], Meta(max_length=10_000)] = []
+    redirect_to: int | None = None  # a colleague to point to
+    emergency_notice: bool = False  # repeat the "not an emergency service" notice
+    enabled: bool = True
+
+
+class NoticeKind(StrEnum):
+    EMERGENCY = "emergency"  # "not an emergency service: call 15 or 112"
+    AUTO_REPLY = "auto_reply"  # a rule answered, not the practitioner
+    CLOSED = "closed"
+    REOPENED = "reopened"
+    MEMBER_ADDED = "member_added"
+    MEMBER_REMOVED = "member_removed"
+    RETRACTED = "retracted"
+
+
+class Notice(Struct, omit_defaults=True):
+    """A server-written entry in a thread: never a practitioner's own words.
+    Carried by a ``message.new`` whose ``kind`` is ``notice`` (cleartext: it
+    holds configured texts and names, never a patient's words)."""
+
+    kind: NoticeKind
+    text: str = ""
+    by: int | None = None  # who acted (closed, added, retracted)
+    user: int | None = None  # the member added or removed
+    rule: int | None = None
+    redirect_to: int | None = None
+    message: int | None = None  # the retracted message
+
+
+_NOTICE = msgspec.msgpack.Decoder(Notice)
+
+
+def decode_notice(data: bytes) -> Notice:
+    """The ``Notice`` in a ``message.new`` of kind ``notice``."""
+    try:
+        return _NOTICE.decode(data)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"not a notice: {exc}") from None
+
+
+class Scope(StrEnum):
+    """What a delegation allows, in ``Delegate.scope`` (comma-separated)."""
+
+    READ = "read"
+    REPLY = "reply"
+    TEMPLATES = "templates"
+    AGENDA = "agenda"
+
+
+class Template(Struct, omit_defaults=True, kw_only=True):
+    """A reply template with ``{variables}`` the sending client fills in
+    (``clients.templates``). ``practice`` set: shared with the practice."""
+
+    id: int = 0
+    name: Label
+    text: Text
+    practice: int | None = None
+    reply_allowed: bool = True
+    closes_thread: bool = False  # sending it also closes the thread
+
+
+class AuditEntry(Struct, omit_defaults=True):
+    """One line of a thread's append-only trail."""
+
+    id: int
+    thread: int
+    at: int
+    action: str
+    actor: int | None = None
+    acting_for: int | None = None
+    seq: int | None = None  # the message concerned
+    user: int | None = None  # the member added or removed, the reader
+    rule: int | None = None
+    detail: str = ""
+
+
+EMERGENCY_NOTICE = "carehub is not an emergency service. In an emergency, call 15 (SAMU) or 112."
+
+
+class AccountVerified(Struct):
+    """Event ``account.verified``: an admin verified the practitioner ``user``."""
+
+    user: int
+    at: int
+
+
+class UserParams(Struct):
+    user: Id
+
+
+class PracticeCreateParams(Struct):
+    name: Label
+
+
+class PracticeMemberParams(Struct):
+    practice: Id
+    user: Id
+
+
+class PracticeInfo(Struct):
+    id: int
+    name: str
+    created_by: int
+    members: list[Member]
+
+
+class PracticesListResult(Struct):
+    practices: list[PracticeInfo]
+
+
+class PractitionerSearchParams(Struct):
+    text: Annotated[str, Meta(min_length=2, max_length=64)]
+    limit: Annotated[int, Meta(ge=1, le=50)] = 20
+
+
+class PractitionerParams(Struct):
+    practitioner: Id
+
+
+class PractitionerInfo(Struct, omit_defaults=True):
+    """A verified practitioner as a patient sees them. ``refusal`` (with
+    ``refusal_text`` and ``refusal_details``) says why the caller could not
+    open a thread with them now; absent, they can."""
+
+    id: int
+    name: str
+    accepting: Accepting
+    reasons: list[RequestReason]
+    emergency_notice: str = EMERGENCY_NOTICE
+    refusal: RefusalReason | None = None
+    refusal_text: str | None = None
+    refusal_details: dict[str, Any] = {}
+
+
+class PractitionersResult(Struct):
+    practitioners: list[PractitionerInfo]
+
+
+class RuleParams(Struct):
+    rule: Id
+
+
+class RulesResult(Struct):
+    """Event ``rules.updated`` too: the practitioner's rules, in order."""
+
+    rules: list[Rule]
+
+
+class PatientInfo(Struct):
+    user: int
+    name: str
+    source: str  # "added" by the practitioner, or "appointment"
+    since: int
+
+
+class PatientsListResult(Struct):
+    patients: list[PatientInfo]
+
+
+# Method name -> (params, result); ``protocol.methods.METHODS`` includes them.
+PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
+    "admin.verify": (UserParams, Empty),
+    "practices.create": (PracticeCreateParams, PracticeInfo),
+    "practices.list": (Empty, PracticesListResult),
+    "practices.add_member": (PracticeMemberParams, PracticeInfo),
+    "practices.remove_member": (PracticeMemberParams, PracticeInfo),
+    "practitioners.search": (PractitionerSearchParams, PractitionersResult),
+    "practitioners.get": (PractitionerParams, PractitionerInfo),
+    "patients.add": (UserParams, Empty),
+    "patients.list": (Empty, PatientsListResult),
+    "inbox.get": (Empty, InboxSettings),
+    "inbox.set": (InboxSettings, InboxSettings),
+    "rules.list": (Empty, RulesResult),
+    "rules.add": (Rule, Rule),
+    "rules.update": (Rule, Rule),
+    "rules.delete": (RuleParams, Empty),
+}

@@ -1,0 +1,241 @@
+"""admin.verify, practices.*, practitioners.*, patients.*, inbox.*
+
+Who may call what: an admin verifies practitioners; practitioners run their
+practices, their patient list and their inbox settings; anyone signed in
+finds verified practitioners.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.codec import to_raw
+from protocol.model import Empty, Member, Role
+from protocol.practice import (
+    AccountVerified,
+    InboxSettings,
+    PatientInfo,
+    PatientsListResult,
+    PracticeCreateParams,
+    PracticeInfo,
+    PracticeMemberParams,
+    PracticesListResult,
+    PractitionerInfo,
+    PractitionerParams,
+    PractitionerSearchParams,
+    PractitionersResult,
+    RefusalReason,
+    UserParams,
+)
+from server.connection import Connection
+from server.context import Context
+from server.errors import invalid, not_found
+from server.policy import Practitioner, Refusal, patient_open_refusal
+from server.writer import Outgoing
+from storage.accounts import UserRecord
+from storage.practice import PracticeRecord, Practices
+
+__all__ = [
+    "add_member",
+    "add_patient",
+    "create_practice",
+    "get_inbox",
+    "get_practitioner",
+    "list_patients",
+    "list_practices",
+    "remove_member",
+    "require_role",
+    "search_practitioners",
+    "set_inbox",
+    "verify",
+]
+
+PRACTICE_ROLES = frozenset({Role.PRACTITIONER, Role.ASSISTANT, Role.BOT})
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def require_role(conn: Connection, role: Role, action: str) -> None:
+    if conn.role is not role:
+        raise Refusal(RefusalReason.ROLE, f"only a {role.value} can {action}").error()
+
+
+async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
+    require_role(conn, Role.ADMIN, "verify practitioners")
+    now = ctx.clock.ms()
+
+    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
+        verified_at = await Practices.verify(db, p.user, now)
+        if verified_at is None:
+            raise not_found("no such practitioner", user=p.user)
+        event = to_raw(AccountVerified(p.user, verified_at))
+        out.append(
+            Outgoing("account.verified", event, [p.user], user_id=p.user, practice_changed=p.user)
+        )
+
+    await ctx.writer.run(store)
+    return Empty()
+
+
+# Practices
+
+
+async def create_practice(ctx: Context, conn: Connection, p: PracticeCreateParams) -> PracticeInfo:
+    require_role(conn, Role.PRACTITIONER, "create a practice")
+    practice_id = await ctx.store.practices.create(p.name, conn.user_id, ctx.clock.ms())
+    return await _practice(ctx, conn.user_id, practice_id)
+
+
+async def list_practices(ctx: Context, conn: Connection, _: Empty) -> PracticesListResult:
+    return PracticesListResult(
+        [_practice_info(r) for r in await ctx.store.practices.of_user(conn.user_id)]
+    )
+
+
+async def add_member(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
+    await _require_practitioner_of(ctx, conn, p.practice)
+    users = await ctx.store.accounts.users([p.user])
+    if p.user not in users:
+        raise not_found("no such user", user=p.user)
+    if Role(users[p.user].role) not in PRACTICE_ROLES:
+        raise Refusal(
+            RefusalReason.ROLE, "a practice has practitioners, assistants and bots as members"
+        ).error()
+    await ctx.store.practices.add_member(p.practice, p.user, conn.user_id, ctx.clock.ms())
+    return await _practice(ctx, conn.user_id, p.practice)
+
+
+async def remove_member(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
+    await _require_practitioner_of(ctx, conn, p.practice)
+    if p.user == conn.user_id:
+        raise invalid("you cannot remove yourself: ask a colleague")
+    if not await ctx.store.practices.remove_member(p.practice, p.user):
+        raise not_found("not a member of this practice", user=p.user)
+    return await _practice(ctx, conn.user_id, p.practice)
+
+
+async def _require_practitioner_of(ctx: Context, conn: Connection, practice_id: int) -> None:
+    require_role(conn, Role.PRACTITIONER, "manage a practice")
+    if not await ctx.store.practices.member_of(practice_id, conn.user_id):
+        raise Refusal(RefusalReason.ROLE, "you are not a member of this practice").error()
+
+
+async def _practice(ctx: Context, user_id: int, practice_id: int) -> PracticeInfo:
+    found = [r for r in await ctx.store.practices.of_user(user_id) if r.id == practice_id]
+    return _practice_info(found[0])
+
+
+def _practice_info(record: PracticeRecord) -> PracticeInfo:
+    return PracticeInfo(
+        record.id, record.name, record.created_by, [_member(u) for u in record.members]
+    )
+
+
+def _member(user: UserRecord) -> Member:
+    return Member(user.id, Role(user.role), user.display_name)
+
+
+# Finding practitioners
+
+
+async def search_practitioners(
+    ctx: Context, conn: Connection, p: PractitionerSearchParams
+) -> PractitionersResult:
+    found = await ctx.store.practices.search(p.text, p.limit)
+    infos = []
+    for user in found:
+        practitioner = await ctx.directory.practitioner(user.id)
+        infos.append(_practitioner_info(user, practitioner))
+    return PractitionersResult(infos)
+
+
+async def get_practitioner(
+    ctx: Context, conn: Connection, p: PractitionerParams
+) -> PractitionerInfo:
+    """A verified practitioner, and for a patient, whether they may write now."""
+    users = await ctx.store.accounts.users([p.practitioner])
+    user = users.get(p.practitioner)
+    practitioner = await ctx.directory.practitioner(p.practitioner)
+    if user is None or user.role != Role.PRACTITIONER or not practitioner.verified:
+        raise not_found("no such practitioner", practitioner=p.practitioner)
+    info = _practitioner_info(user, practitioner)
+    if conn.role is Role.PATIENT:
+        refusal = await _open_refusal(ctx, practitioner, conn.user_id)
+        if refusal:
+            info.refusal, info.refusal_text = refusal.reason, refusal.text
+            info.refusal_details = refusal.details
+    return info
+
+
+async def _open_refusal(ctx: Context, practitioner: Practitioner, patient: int) -> Refusal | None:
+    """What ``threads.open`` would answer for the first reason offered."""
+    is_patient = await ctx.store.practices.is_patient(practitioner.id, patient)
+    async with ctx.store.db.read() as db:
+        open_threads = await Practices.open_threads(db, practitioner.id, patient)
+    reasons = practitioner.inbox.reasons
+    return patient_open_refusal(
+        practitioner,
+        patient,
+        is_patient=is_patient,
+        reason=reasons[0].code if reasons else None,
+        open_threads=open_threads,
+    )
+
+
+def _practitioner_info(user: UserRecord, practitioner: Practitioner) -> PractitionerInfo:
+    inbox = practitioner.inbox
+    return PractitionerInfo(user.id, user.display_name, inbox.accepting, inbox.reasons)
+
+
+# A practitioner's patients and inbox
+
+
+async def add_patient(ctx: Context, conn: Connection, p: UserParams) -> Empty:
+    await _require_verified_practitioner(ctx, conn)
+    users = await ctx.store.accounts.users([p.user])
+    if p.user not in users or users[p.user].role != Role.PATIENT:
+        raise not_found("no such patient", user=p.user)
+    await ctx.store.practices.add_patient(conn.user_id, p.user, "added", ctx.clock.ms())
+    return Empty()
+
+
+async def list_patients(ctx: Context, conn: Connection, _: Empty) -> PatientsListResult:
+    require_role(conn, Role.PRACTITIONER, "list patients")
+    found = await ctx.store.practices.patients(conn.user_id)
+    return PatientsListResult(
+        [PatientInfo(user.id, user.display_name, source, since) for user, source, since in found]
+    )
+
+
+async def _require_verified_practitioner(ctx: Context, conn: Connection) -> None:
+    require_role(conn, Role.PRACTITIONER, "add patients")
+    if not (await ctx.directory.practitioner(conn.user_id)).verified:
+        raise Refusal(RefusalReason.NOT_VERIFIED, "your account is not verified yet").error()
+
+
+async def get_inbox(ctx: Context, conn: Connection, _: Empty) -> InboxSettings:
+    require_role(conn, Role.PRACTITIONER, "have an inbox")
+    return (await ctx.directory.practitioner(conn.user_id)).inbox
+
+
+async def set_inbox(ctx: Context, conn: Connection, p: InboxSettings) -> InboxSettings:
+    require_role(conn, Role.PRACTITIONER, "have an inbox")
+    codes = [reason.code for reason in p.reasons]
+    if len(set(codes)) != len(codes):
+        raise invalid("each request reason code appears once", reasons=codes)
+    now = ctx.clock.ms()
+
+    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
+        await Practices.set_inbox(db, conn.user_id, _encode(p), now)
+        out.append(
+            Outgoing(
+                "inbox.updated",
+                to_raw(p),
+                [conn.user_id],
+                user_id=conn.user_id,
+                practice_changed=conn.user_id,
+            )
+        )
+
+    await ctx.writer.run(store)
+    return p

@@ -1,0 +1,237 @@
+"""Practices and their members, verified practitioners, who is whose
+patient, and each practitioner's inbox settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.accounts import USER_COLUMNS, UserRecord
+from storage.db import Database
+from storage.schema import (
+    care_relations,
+    inboxes,
+    participants,
+    practice_members,
+    practices,
+    threads,
+    users,
+)
+
+__all__ = ["PracticeRecord", "Practices"]
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeRecord:
+    id: int
+    name: str
+    created_by: int
+    members: list[UserRecord]
+
+
+class Practices:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # Verification
+
+    @staticmethod
+    async def verify(conn: AsyncConnection, user_id: int, now: int) -> int | None:
+        """Mark a practitioner verified (once: the first time stays); when,
+        or None if there is no such practitioner."""
+        verified_at: int | None = await conn.scalar(
+            update(users)
+            .where(users.c.id == user_id, users.c.role == "practitioner")
+            .values(verified_at=func.coalesce(users.c.verified_at, now))
+            .returning(users.c.verified_at)
+        )
+        return verified_at
+
+    async def verified(self, user_ids: Iterable[int]) -> set[int]:
+        query = select(users.c.id).where(
+            users.c.id.in_(list(user_ids)), users.c.verified_at.is_not(None)
+        )
+        async with self.db.read() as conn:
+            return set((await conn.scalars(query)).all())
+
+    async def search(self, text: str, limit: int) -> list[UserRecord]:
+        """Verified practitioners whose name contains ``text`` (any case)."""
+        pattern = (
+            "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        query = (
+            select(*USER_COLUMNS)
+            .where(
+                users.c.role == "practitioner",
+                users.c.verified_at.is_not(None),
+                func.lower(users.c.display_name).like(pattern, escape="\\"),
+            )
+            .order_by(users.c.display_name, users.c.id)
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            return [UserRecord(*row) for row in await conn.execute(query)]
+
+    # Practices
+
+    async def create(self, name: str, created_by: int, now: int) -> int:
+        async with self.db.write() as conn:
+            practice_id = await conn.scalar(
+                insert(practices)
+                .values(name=name, created_by=created_by, created_at=now)
+                .returning(practices.c.id)
+            )
+            assert practice_id is not None
+            await conn.execute(
+                insert(practice_members).values(
+                    practice_id=practice_id, user_id=created_by, added_by=created_by, added_at=now
+                )
+            )
+        return int(practice_id)
+
+    async def add_member(self, practice_id: int, user_id: int, added_by: int, now: int) -> bool:
+        """Add ``user_id``; False if they already are a member."""
+        async with self.db.write() as conn:
+            if await _is_member(conn, practice_id, user_id):
+                return False
+            await conn.execute(
+                insert(practice_members).values(
+                    practice_id=practice_id, user_id=user_id, added_by=added_by, added_at=now
+                )
+            )
+        return True
+
+    async def remove_member(self, practice_id: int, user_id: int) -> bool:
+        async with self.db.write() as conn:
+            done = await conn.execute(
+                delete(practice_members).where(
+                    practice_members.c.practice_id == practice_id,
+                    practice_members.c.user_id == user_id,
+                )
+            )
+        return bool(done.rowcount)
+
+    async def of_user(self, user_id: int) -> list[PracticeRecord]:
+        """The practices ``user_id`` belongs to, with their members."""
+        mine = select(practice_members.c.practice_id).where(practice_members.c.user_id == user_id)
+        query = (
+            select(practices.c.id, practices.c.name, practices.c.created_by, *USER_COLUMNS)
+            .join(practice_members, practice_members.c.practice_id == practices.c.id)
+            .join(users, users.c.id == practice_members.c.user_id)
+            .where(practices.c.id.in_(mine))
+            .order_by(practices.c.id, users.c.id)
+        )
+        found: dict[int, PracticeRecord] = {}
+        async with self.db.read() as conn:
+            for row in await conn.execute(query):
+                record = found.setdefault(row[0], PracticeRecord(row[0], row[1], row[2], []))
+                record.members.append(UserRecord(*row[3:]))
+        return list(found.values())
+
+    async def member_of(self, practice_id: int, user_id: int) -> bool:
+        async with self.db.read() as conn:
+            return await _is_member(conn, practice_id, user_id)
+
+    # Care relations
+
+    async def add_patient(
+        self, practitioner_id: int, patient_id: int, source: str, now: int
+    ) -> bool:
+        """Record that ``patient_id`` is a patient of ``practitioner_id``;
+        False if they already were."""
+        async with self.db.write() as conn:
+            if await conn.scalar(_relation(practitioner_id, patient_id)) is not None:
+                return False
+            await conn.execute(
+                insert(care_relations).values(
+                    practitioner_id=practitioner_id,
+                    patient_id=patient_id,
+                    source=source,
+                    created_at=now,
+                )
+            )
+        return True
+
+    async def is_patient(self, practitioner_id: int, patient_id: int) -> bool:
+        async with self.db.read() as conn:
+            return await conn.scalar(_relation(practitioner_id, patient_id)) is not None
+
+    async def patients(self, practitioner_id: int) -> list[tuple[UserRecord, str, int]]:
+        """The practitioner's patients: each with how they became one, and when."""
+        query = (
+            select(*USER_COLUMNS, care_relations.c.source, care_relations.c.created_at)
+            .join(users, users.c.id == care_relations.c.patient_id)
+            .where(care_relations.c.practitioner_id == practitioner_id)
+            .order_by(users.c.display_name, users.c.id)
+        )
+        async with self.db.read() as conn:
+            return [
+                (UserRecord(*row[:4]), row.source, row.created_at)
+                for row in await conn.execute(query)
+            ]
+
+    @staticmethod
+    async def open_threads(conn: AsyncConnection, practitioner_id: int, patient_id: int) -> int:
+        """Patient-practitioner threads of the two that are not closed."""
+        doctor = participants.alias("doctor")
+        patient = participants.alias("patient")
+        query = (
+            select(func.count())
+            .select_from(threads)
+            .join(
+                doctor,
+                and_(doctor.c.thread_id == threads.c.id, doctor.c.user_id == practitioner_id),
+            )
+            .join(
+                patient, and_(patient.c.thread_id == threads.c.id, patient.c.user_id == patient_id)
+            )
+            .where(
+                threads.c.kind == "patient_practitioner",
+                threads.c.closed_at.is_(None),
+                doctor.c.left_seq.is_(None),
+                patient.c.left_seq.is_(None),
+            )
+        )
+        return int(await conn.scalar(query) or 0)
+
+    # Inbox settings
+
+    async def inbox(self, practitioner_id: int) -> bytes | None:
+        query = select(inboxes.c.settings).where(inboxes.c.practitioner_id == practitioner_id)
+        async with self.db.read() as conn:
+            return await conn.scalar(query)
+
+    @staticmethod
+    async def set_inbox(
+        conn: AsyncConnection, practitioner_id: int, settings: bytes, now: int
+    ) -> None:
+        done = await conn.execute(
+            update(inboxes)
+            .where(inboxes.c.practitioner_id == practitioner_id)
+            .values(settings=settings, updated_at=now)
+        )
+        if not done.rowcount:
+            await conn.execute(
+                insert(inboxes).values(
+                    practitioner_id=practitioner_id, settings=settings, updated_at=now
+                )
+            )
+
+
+def _relation(practitioner_id: int, patient_id: int) -> Select[tuple[str]]:
+    return select(care_relations.c.source).where(
+        care_relations.c.practitioner_id == practitioner_id,
+        care_relations.c.patient_id == patient_id,
+    )
+
+
+async def _is_member(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
+    found = await conn.scalar(
+        select(practice_members.c.user_id).where(
+            practice_members.c.practice_id == practice_id, practice_members.c.user_id == user_id
+        )
+    )
+    return found is not None

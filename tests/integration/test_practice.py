@@ -1,0 +1,236 @@
+"""The practice's rules through real sockets: verification, practices, who
+is whose patient, inbox settings, limits, closing, reply permission."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from clients import Credentials
+from clients.errors import CallError
+from protocol.errors import ErrorCode
+from protocol.methods import HistoryParams, ThreadParams, ThreadsOpenParams
+from protocol.model import Empty, ThreadKind
+from protocol.practice import (
+    DEFAULT_REASONS,
+    Accepting,
+    InboxSettings,
+    Notice,
+    NoticeKind,
+    PracticeCreateParams,
+    PracticeMemberParams,
+    PractitionerParams,
+    PractitionerSearchParams,
+    RequestReason,
+    UserParams,
+)
+from tests.support.server import RunningServer
+
+PP = ThreadKind.PATIENT_PRACTITIONER
+
+
+async def refused(call: Any, reason: str, code: ErrorCode = ErrorCode.FORBIDDEN) -> CallError:
+    """The call fails with ``code`` and ``details.reason``, and words to show."""
+    with pytest.raises(CallError) as raised:
+        await call
+    error = raised.value
+    assert (error.code, error.details.get("reason")) == (code, reason), error
+    assert str(error)
+    return error
+
+
+def open_params(practitioner: Credentials, reason: str | None = "after_visit") -> Any:
+    return ThreadsOpenParams(PP, [practitioner.user_id], reason)
+
+
+async def test_patients_reach_verified_practitioners_only(server: RunningServer) -> None:
+    doctor = await server.user("practitioner", "Dr Unverified Quill", verified=False)
+    patient = await server.user("patient")
+    async with server.client(patient) as client, server.client(doctor) as doc:
+        await refused(client.call("threads.open", open_params(doctor)), "not_verified")
+        found = await client.call("practitioners.search", PractitionerSearchParams("quill"))
+        assert found.practitioners == []
+        await refused(client.call("admin.verify", UserParams(doctor.user_id)), "role")
+        await refused(doc.call("patients.add", UserParams(patient.user_id)), "not_verified")
+
+        async with server.client(await server.admin()) as admin:
+            await admin.call("admin.verify", UserParams(doctor.user_id))
+            with pytest.raises(CallError) as raised:
+                await admin.call("admin.verify", UserParams(patient.user_id))
+            assert raised.value.code == ErrorCode.NOT_FOUND
+        verified = await doc.next_event("account.verified")
+        assert verified.data.user == doctor.user_id and verified.seq is not None
+
+        found = await client.call("practitioners.search", PractitionerSearchParams("QUILL"))
+        assert [p.id for p in found.practitioners] == [doctor.user_id]
+        assert found.practitioners[0].reasons == list(DEFAULT_REASONS)
+        await refused(client.call("threads.open", open_params(doctor)), "not_a_patient")
+        profile = await client.call("practitioners.get", PractitionerParams(doctor.user_id))
+        assert profile.refusal == "not_a_patient" and profile.refusal_text
+        assert "112" in profile.emergency_notice
+
+        await doc.call("patients.add", UserParams(patient.user_id))
+        await doc.call("patients.add", UserParams(patient.user_id))  # twice is once
+        listed = (await doc.call("patients.list")).patients
+        assert [(p.user, p.source) for p in listed] == [(patient.user_id, "added")]
+        profile = await client.call("practitioners.get", PractitionerParams(doctor.user_id))
+        assert profile.refusal is None
+        thread = await client.call("threads.open", open_params(doctor))
+        assert thread.reason == "after_visit"
+
+
+async def test_practitioners_write_to_their_own_patients_and_colleagues(
+    server: RunningServer,
+) -> None:
+    doctor = await server.user("practitioner")
+    colleague = await server.user("practitioner")
+    stranger = await server.user("patient")
+    async with server.client(doctor) as client:
+        await refused(
+            client.call("threads.open", ThreadsOpenParams(PP, [stranger.user_id])), "not_a_patient"
+        )
+        await client.call("patients.add", UserParams(stranger.user_id))
+        first = await client.call("threads.open", ThreadsOpenParams(PP, [stranger.user_id]))
+        second = await client.call("threads.open", ThreadsOpenParams(PP, [stranger.user_id]))
+        assert first.id != second.id  # one thread per subject
+        pair = ThreadsOpenParams(ThreadKind.PRACTITIONER_PRACTITIONER, [colleague.user_id])
+        assert (await client.call("threads.open", pair)).id == (
+            await client.call("threads.open", pair)
+        ).id
+        with pytest.raises(CallError) as raised:
+            await client.call("patients.add", UserParams(colleague.user_id))
+        assert raised.value.code == ErrorCode.NOT_FOUND
+
+
+async def test_inbox_settings_decide_who_may_open_and_why(server: RunningServer) -> None:
+    doctor = await server.user("practitioner")
+    patient, listed = await server.user("patient"), await server.user("patient")
+    await server.add_patient(doctor, patient)
+    await server.add_patient(doctor, listed)
+    tablet = await server.other_device(doctor)
+    async with (
+        server.client(doctor) as doc,
+        server.client(tablet) as doc_tablet,
+        server.client(patient) as client,
+        server.client(listed) as other,
+    ):
+        assert await doc.call("inbox.get") == InboxSettings()
+        await refused(client.call("inbox.get"), "role")
+        duplicate = InboxSettings(reasons=[RequestReason("x", "X"), RequestReason("x", "Y")])
+        with pytest.raises(CallError) as raised:
+            await doc.call("inbox.set", duplicate)
+        assert raised.value.code == ErrorCode.INVALID
+
+        await doc.call("inbox.set", InboxSettings(accepting=Accepting.OFF))
+        synced = await doc_tablet.next_event("inbox.updated")
+        assert synced.data.accepting is Accepting.OFF
+        await refused(client.call("threads.open", open_params(doctor)), "not_accepting")
+
+        only = InboxSettings(
+            accepting=Accepting.LIST,
+            accept_list=[listed.user_id],
+            reasons=[RequestReason("results", "Exam results", 48)],
+        )
+        await doc.call("inbox.set", only)
+        await refused(client.call("threads.open", open_params(doctor, "results")), "not_on_list")
+        no_reason = other.call("threads.open", open_params(doctor, None))
+        error = await refused(no_reason, "reason_required")
+        assert error.details["offered"] == ["results"]
+        await refused(
+            other.call("threads.open", open_params(doctor, "after_visit")), "reason_not_offered"
+        )
+        thread = await other.call("threads.open", open_params(doctor, "results"))
+        assert thread.reason == "results"
+        profile = await other.call("practitioners.get", PractitionerParams(doctor.user_id))
+        assert profile.reasons == only.reasons and profile.accepting is Accepting.LIST
+
+
+async def test_open_thread_and_daily_message_limits(server: RunningServer) -> None:
+    doctor = await server.user("practitioner")
+    patient = await server.user("patient")
+    await server.add_patient(doctor, patient)
+    async with server.secure(doctor) as doc, server.secure(patient) as client:
+        await doc.call("inbox.set", InboxSettings(max_open_threads=1, max_daily_messages=2))
+        first = await client.call("threads.open", open_params(doctor))
+        error = await refused(client.call("threads.open", open_params(doctor)), "open_threads")
+        assert error.details["limit"] == 1
+        await doc.call("threads.close", ThreadParams(first.id))
+        second = await client.call("threads.open", open_params(doctor))
+
+        await client.send(second.id, "one")
+        await client.send(second.id, "two")
+        error = await refused(client.send(second.id, "three"), "daily_messages")
+        assert error.details["limit"] == 2
+        await doc.send(second.id, "the care side has no daily limit")
+        history = await client.call("messages.history", HistoryParams(second.id))
+        assert [m.kind for m in history.messages] == ["text", "text", "text", "notice"]
+
+
+async def test_closing_reopening_and_reply_permission(server: RunningServer) -> None:
+    doctor, patient, thread = await server.patient_thread()
+    async with server.secure(doctor) as doc, server.secure(patient) as client:
+        await refused(client.call("threads.close", ThreadParams(thread)), "not_care_team")
+        await refused(client.send(thread, "bye", close_thread=True), "not_care_team")
+
+        closed = await doc.call("threads.close", ThreadParams(thread))
+        assert closed.closed
+        notice = (await client.next_event("message.new")).data
+        read = await client.read(notice)
+        assert isinstance(read, Notice) and (read.kind, read.by) == (
+            NoticeKind.CLOSED,
+            doctor.user_id,
+        )
+        assert (await client.next_event("thread.updated")).data.closed
+        await refused(client.send(thread, "hello?"), "thread_closed")
+        again = await doc.call("threads.close", ThreadParams(thread))  # no second notice
+        assert again.last_seq == closed.last_seq
+
+        reopened = await doc.call("threads.reopen", ThreadParams(thread))
+        assert not reopened.closed and reopened.last_seq == closed.last_seq + 1
+        await client.send(thread, "thanks for reopening")
+
+        await doc.send(thread, "Your prescription is ready.", reply_allowed=False)
+        await refused(client.send(thread, "one more thing"), "reply_not_allowed")
+        listed = await client.call("threads.list")
+        assert next(t for t in listed.threads if t.id == thread).reply_allowed is False
+        await doc.send(thread, "Any questions?")
+        await client.send(thread, "No, thank you")
+
+        await doc.send(thread, "This is not the place for it.", close_thread=True)
+        await refused(client.send(thread, "why?"), "thread_closed")
+        kinds = [
+            (m.kind, m.sender_device is None)
+            for m in (await client.call("messages.history", HistoryParams(thread))).messages[:2]
+        ]
+        assert kinds == [("notice", True), ("text", False)]  # the closing follows the message
+
+
+async def test_practices_and_their_members(server: RunningServer) -> None:
+    doctor = await server.user("practitioner")
+    assistant = await server.user("assistant")
+    patient = await server.user("patient")
+    outsider = await server.user("practitioner")
+    async with server.client(doctor) as doc, server.client(outsider) as out:
+        practice = await doc.call("practices.create", PracticeCreateParams("Cabinet Voltaire"))
+        assert [m.user for m in practice.members] == [doctor.user_id]
+        added = await doc.call(
+            "practices.add_member", PracticeMemberParams(practice.id, assistant.user_id)
+        )
+        assert {m.user for m in added.members} == {doctor.user_id, assistant.user_id}
+        await refused(
+            doc.call("practices.add_member", PracticeMemberParams(practice.id, patient.user_id)),
+            "role",
+        )
+        await refused(
+            out.call("practices.add_member", PracticeMemberParams(practice.id, outsider.user_id)),
+            "role",
+        )
+        async with server.client(assistant) as helper:
+            mine = (await helper.call("practices.list", Empty())).practices
+            assert [p.name for p in mine] == ["Cabinet Voltaire"]
+            await refused(helper.call("practices.create", PracticeCreateParams("Mine")), "role")
+        removed = await doc.call(
+            "practices.remove_member", PracticeMemberParams(practice.id, assistant.user_id)
+        )
+        assert [m.user for m in removed.members] == [doctor.user_id]
