@@ -42,6 +42,7 @@ __all__ = [
     "ReceiptParams",
     "SendParams",
     "SendResult",
+    "ThreadMemberParams",
     "ThreadParams",
     "ThreadsListResult",
     "ThreadsOpenParams",
@@ -65,6 +66,11 @@ class ThreadsOpenParams(Struct, omit_defaults=True):
 
 class ThreadParams(Struct):
     thread: Id
+
+
+class ThreadMemberParams(Struct):
+    thread: Id
+    user: Id
 
 
 class ThreadsListResult(Struct):
@@ -208,6 +214,8 @@ METHODS: dict[str, MethodSpec] = {
     "threads.list": MethodSpec(Empty, ThreadsListResult),
     "threads.close": MethodSpec(ThreadParams, ThreadInfo),
     "threads.reopen": MethodSpec(ThreadParams, ThreadInfo),
+    "threads.add_member": MethodSpec(ThreadMemberParams, ThreadInfo),
+    "threads.remove_member": MethodSpec(ThreadMemberParams, ThreadInfo),
     "messages.send": MethodSpec(SendParams, SendResult),
     "messages.history": MethodSpec(HistoryParams, HistoryResult),
     "receipts.delivered": MethodSpec(ReceiptParams, Empty),

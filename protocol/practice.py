@@ -18,6 +18,7 @@ from protocol.model import Empty, Id, Member
 __all__ = [
     "DEFAULT_REASONS",
     "EMERGENCY_NOTICE",
+    "INAPPROPRIATE_REQUEST",
     "PRACTICE_METHODS",
     "Accepting",
     "AccountVerified",
@@ -44,6 +45,8 @@ __all__ = [
     "RulesResult",
     "Scope",
     "Template",
+    "TemplateParams",
+    "TemplatesResult",
     "UserParams",
     "WeeklySpan",
     "decode_notice",
@@ -203,6 +206,27 @@ class Template(Struct, omit_defaults=True, kw_only=True):
     practice: int | None = None
     reply_allowed: bool = True
     closes_thread: bool = False  # sending it also closes the thread
+    builtin: bool = False  # every practitioner has it; it cannot be changed
+
+
+INAPPROPRIATE_REQUEST = Template(
+    name="Inappropriate request",
+    text=(
+        "Hello {patient_first_name}, this request cannot be handled by message."
+        " Please book an appointment or call the practice. {practitioner_name}"
+    ),
+    reply_allowed=False,
+    closes_thread=True,
+    builtin=True,
+)
+
+
+class TemplateParams(Struct):
+    template: Id
+
+
+class TemplatesResult(Struct):
+    templates: list[Template]
 
 
 class AuditEntry(Struct, omit_defaults=True):
@@ -320,4 +344,8 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "rules.add": (Rule, Rule),
     "rules.update": (Rule, Rule),
     "rules.delete": (RuleParams, Empty),
+    "templates.list": (Empty, TemplatesResult),
+    "templates.create": (Template, Template),
+    "templates.update": (Template, Template),
+    "templates.delete": (TemplateParams, Empty),
 }

@@ -9,6 +9,7 @@ from storage.keys import Keys
 from storage.messages import Messages, StoredMessage
 from storage.practice import PracticeRecord, Practices
 from storage.rules import Rules
+from storage.templates import Templates
 from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "Store",
     "StoredEvent",
     "StoredMessage",
+    "Templates",
     "ThreadRecord",
     "Threads",
     "Unavailable",
@@ -51,6 +53,7 @@ class Store:
         self.files = Files(self.db)
         self.practices = Practices(self.db)
         self.rules = Rules(self.db)
+        self.templates = Templates(self.db)
 
     async def close(self) -> None:
         await self.db.close()

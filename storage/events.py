@@ -85,6 +85,13 @@ class Events:
         )
         return seqs
 
+    @staticmethod
+    async def head_in(conn: AsyncConnection) -> int:
+        """The newest seq handed out, as ``conn`` sees it (a membership
+        window starts or ends here)."""
+        value = await conn.scalar(select(positions.c.value).where(positions.c.name == "events"))
+        return int(value or 0)
+
     async def head(self) -> int:
         """The newest committed seq."""
         return await self._position("events")

@@ -41,6 +41,7 @@ __all__ = [
     "PracticeMember",
     "RuleFiring",
     "StoredRule",
+    "StoredTemplate",
     "StreamPosition",
     "Thread",
     "Token",
@@ -255,6 +256,18 @@ class RuleFiring(Base):
     fired_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class StoredTemplate(Base):
+    """A reply template (``protocol.practice.Template``, MessagePack-encoded),
+    a practitioner's own (``owner_id``) or shared with a practice."""
+
+    __tablename__ = "templates"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    practice_id: Mapped[int | None] = mapped_column(ForeignKey("practices.id"), index=True)
+    template: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class StreamPosition(Base):
     """Named counters: ``events`` (last seq handed out) and ``events_floor``
     (events at or below it were pruned)."""
@@ -281,3 +294,4 @@ care_relations = cast(Table, CareRelation.__table__)
 inboxes = cast(Table, Inbox.__table__)
 rules = cast(Table, StoredRule.__table__)
 rule_firings = cast(Table, RuleFiring.__table__)
+templates = cast(Table, StoredTemplate.__table__)

@@ -170,6 +170,54 @@ class Threads:
         )
 
     @staticmethod
+    async def add_member(
+        conn: AsyncConnection, thread_id: int, user_id: int, at_seq: int, now: int
+    ) -> bool:
+        """Make ``user_id`` a member from event ``at_seq`` on, with nothing
+        unread (a member who left and comes back starts over); False if
+        they already are one."""
+        last = await conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
+        window = {"joined_at": now, "joined_seq": at_seq, "left_seq": None}
+        receipts = {"delivered_seq": last, "read_seq": last}
+        rejoined = await conn.execute(
+            update(participants)
+            .where(
+                participants.c.thread_id == thread_id,
+                participants.c.user_id == user_id,
+                participants.c.left_seq.is_not(None),
+            )
+            .values(**window, **receipts)
+        )
+        if rejoined.rowcount:
+            return True
+        present = await conn.scalar(
+            select(participants.c.user_id).where(
+                participants.c.thread_id == thread_id, participants.c.user_id == user_id
+            )
+        )
+        if present is not None:
+            return False
+        await conn.execute(
+            insert(participants).values(thread_id=thread_id, user_id=user_id, **window, **receipts)
+        )
+        return True
+
+    @staticmethod
+    async def remove_member(
+        conn: AsyncConnection, thread_id: int, user_id: int, at_seq: int
+    ) -> bool:
+        """End ``user_id``'s membership at event ``at_seq``: they get nothing
+        newer. False if they were not a member."""
+        done = await conn.execute(
+            update(participants)
+            .where(
+                participants.c.thread_id == thread_id, participants.c.user_id == user_id, _current
+            )
+            .values(left_seq=at_seq)
+        )
+        return bool(done.rowcount)
+
+    @staticmethod
     async def last_seq(conn: AsyncConnection, thread_id: int) -> int | None:
         """The thread's newest message seq, None if there is no such thread."""
         return await conn.scalar(_LAST_SEQ, {"thread_id": thread_id})

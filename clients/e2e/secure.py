@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -48,7 +48,8 @@ from protocol.methods import (
     SendResult,
 )
 from protocol.model import MessageData
-from protocol.practice import Notice, decode_notice
+from protocol.practice import Notice, Template, decode_notice
+from protocol.templates import render
 
 __all__ = ["Secure"]
 
@@ -166,6 +167,25 @@ class Secure:
                 if refused.code != ErrorCode.STALE_DEVICES or attempt:
                     raise
         raise AssertionError("unreachable")
+
+    async def send_template(
+        self,
+        thread: int,
+        template: Template,
+        values: Mapping[str, str],
+        *,
+        acting_for: int | None = None,
+    ) -> SendResult:
+        """Render ``template`` with ``values`` (every variable it names) and
+        send it: one call, with the template's reply permission, and closing
+        the thread if the template says so."""
+        return await self.send(
+            thread,
+            render(template.text, values),
+            reply_allowed=template.reply_allowed,
+            close_thread=template.closes_thread,
+            acting_for=acting_for,
+        )
 
     async def read(self, message: MessageData) -> Opened | Notice:
         """A person's message verified and decrypted, or a server notice

@@ -5,11 +5,13 @@ from __future__ import annotations
 from server.rpc import (
     attachments,
     keys,
+    members,
     messages,
     practice,
     presence,
     receipts,
     rules,
+    templates,
     threads,
 )
 from server.rpc.base import Handler
@@ -21,6 +23,8 @@ HANDLERS: dict[str, Handler] = {
     "threads.list": threads.list_threads,
     "threads.close": threads.close_thread,
     "threads.reopen": threads.reopen_thread,
+    "threads.add_member": members.add_member,
+    "threads.remove_member": members.remove_member,
     "messages.send": messages.send,
     "messages.history": messages.history,
     "receipts.delivered": receipts.delivered,
@@ -49,4 +53,8 @@ HANDLERS: dict[str, Handler] = {
     "rules.add": rules.add_rule,
     "rules.update": rules.update_rule,
     "rules.delete": rules.delete_rule,
+    "templates.list": templates.list_templates,
+    "templates.create": templates.create_template,
+    "templates.update": templates.update_template,
+    "templates.delete": templates.delete_template,
 }

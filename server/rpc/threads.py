@@ -36,7 +36,14 @@ from server.writer import Outgoing
 from storage.practice import Practices
 from storage.threads import Threads
 
-__all__ = ["close_thread", "list_threads", "open_thread", "reopen_thread", "set_closed"]
+__all__ = [
+    "close_thread",
+    "emit_thread",
+    "list_threads",
+    "open_thread",
+    "reopen_thread",
+    "set_closed",
+]
 
 _Check = Callable[[AsyncConnection], Awaitable[None]]
 
@@ -67,7 +74,7 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
         thread_id = await Threads.create(
             db, p.kind.value, conn.user_id, recipients, now, key, reason=p.reason
         )
-        await _emit_thread(db, out, thread_id, conn.user_id, recipients)
+        await emit_thread(db, out, thread_id, conn.user_id, recipients)
         if p.kind is ThreadKind.PATIENT_PRACTITIONER:
             practitioner = next(u for u, role in roles.items() if role is Role.PRACTITIONER)
             emergency = Notice(NoticeKind.EMERGENCY, EMERGENCY_NOTICE)
@@ -178,14 +185,14 @@ async def set_closed(
         recipients=recipients,
         now=now,
     )
-    await _emit_thread(db, out, thread_id, by, recipients)
+    await emit_thread(db, out, thread_id, by, recipients)
 
 
-async def _emit_thread(
+async def emit_thread(
     db: AsyncConnection, out: list[Outgoing], thread_id: int, viewer: int, recipients: list[int]
-) -> None:
+) -> ThreadInfo:
     """A ``thread.updated`` with the thread as it now is (receipts left out:
-    they are each member's own)."""
+    they are each member's own), as the current member ``viewer`` sees it."""
     record = await Threads.record(db, thread_id, viewer)
     assert record is not None
     info = thread_info(record)
@@ -193,3 +200,4 @@ async def _emit_thread(
     out.append(
         Outgoing("thread.updated", to_raw(info), recipients, thread_id, thread_changed=thread_id)
     )
+    return info

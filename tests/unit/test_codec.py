@@ -48,6 +48,7 @@ from protocol.methods import (
     ReceiptParams,
     SendParams,
     SendResult,
+    ThreadMemberParams,
     ThreadParams,
     ThreadsListResult,
     ThreadsOpenParams,
@@ -62,6 +63,7 @@ from protocol.model import (
     ThreadKind,
 )
 from protocol.practice import (
+    INAPPROPRIATE_REQUEST,
     Accepting,
     InboxSettings,
     PatientInfo,
@@ -80,6 +82,9 @@ from protocol.practice import (
     RuleAction,
     RuleParams,
     RulesResult,
+    Template,
+    TemplateParams,
+    TemplatesResult,
     UserParams,
     WeeklySpan,
 )
@@ -217,6 +222,7 @@ PRACTITIONER = PractitionerInfo(
     refusal_details={"limit": 3},
 )
 INBOX = InboxSettings(Accepting.LIST, [4, 5], REASONS, max_open_threads=2, max_daily_messages=9)
+TEMPLATE = Template(id=9, name="Ready", text="Ready {date}", practice=1, reply_allowed=False)
 RULE = Rule(
     id=9,
     position=1,
@@ -278,6 +284,8 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     ),
     "threads.close": (ThreadParams(thread=3), THREAD),
     "threads.reopen": (ThreadParams(thread=3), THREAD),
+    "threads.add_member": (ThreadMemberParams(thread=3, user=5), THREAD),
+    "threads.remove_member": (ThreadMemberParams(thread=3, user=5), THREAD),
     "admin.verify": (UserParams(user=4), Empty()),
     "practices.create": (PracticeCreateParams(name="Cabinet"), PRACTICE),
     "practices.list": (Empty(), PracticesListResult([PRACTICE])),
@@ -296,6 +304,10 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "rules.add": (RULE, RULE),
     "rules.update": (RULE, RULE),
     "rules.delete": (RuleParams(rule=9), Empty()),
+    "templates.list": (Empty(), TemplatesResult([INAPPROPRIATE_REQUEST, TEMPLATE])),
+    "templates.create": (TEMPLATE, TEMPLATE),
+    "templates.update": (TEMPLATE, TEMPLATE),
+    "templates.delete": (TemplateParams(template=9), Empty()),
 }
 
 

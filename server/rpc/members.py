@@ -1,0 +1,125 @@
+"""threads.add_member, threads.remove_member: a care-team group's members.
+
+The care side (practitioners, assistants) adds and removes members; anyone
+may leave. Each change leaves a notice every member sees. A member's window
+in the event stream starts or ends with the change: a removed member gets
+nothing newer (live, on resume, or by asking), only a ``thread.updated``
+addressed to them saying they are out.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.codec import to_raw
+from protocol.methods import ThreadMemberParams
+from protocol.model import Role, ThreadInfo, ThreadKind
+from protocol.practice import Notice, NoticeKind, RefusalReason
+from server.connection import Connection
+from server.context import Context
+from server.convert import thread_info
+from server.errors import not_found
+from server.notices import post_notice
+from server.policy import CARE_ROLES, Refusal, thread_open_refusal
+from server.rpc.base import members_of
+from server.rpc.threads import emit_thread
+from server.writer import Outgoing
+from storage.events import Events
+from storage.threads import Threads
+
+__all__ = ["add_member", "remove_member"]
+
+
+async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> ThreadInfo:
+    members = await _group_members(ctx, conn, p.thread)
+    if members[conn.user_id] not in CARE_ROLES:
+        raise Refusal(RefusalReason.NOT_CARE_TEAM, "only the care team adds members").error()
+    users = await ctx.store.accounts.users([p.user])
+    if p.user not in users:
+        raise not_found("no such user", user=p.user)
+    role = Role(users[p.user].role)
+    refusal = thread_open_refusal(ThreadKind.GROUP, conn.user_id, {**members, p.user: role})
+    if refusal:
+        raise refusal.error()
+    if role is Role.PATIENT and not await _patient_of_the_team(ctx, members, p.user):
+        raise Refusal(
+            RefusalReason.NOT_A_PATIENT,
+            "a patient joins the care team of one of their own practitioners",
+        ).error()
+    now = ctx.clock.ms()
+
+    async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
+        if not await Threads.add_member(db, p.thread, p.user, await Events.head_in(db), now):
+            return  # already a member
+        recipients = sorted(await Threads.read_seqs(db, p.thread))
+        await _notice(db, out, NoticeKind.MEMBER_ADDED, p, conn.user_id, recipients, now)
+        await emit_thread(db, out, p.thread, conn.user_id, recipients)
+
+    await ctx.writer.run(change)
+    record = await ctx.store.threads.get(p.thread, conn.user_id)
+    assert record is not None
+    return thread_info(record)
+
+
+async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> ThreadInfo:
+    members = await _group_members(ctx, conn, p.thread)
+    if p.user != conn.user_id and members[conn.user_id] not in CARE_ROLES:
+        raise Refusal(RefusalReason.NOT_CARE_TEAM, "only the care team removes members").error()
+    if p.user not in members:
+        raise not_found("not a member of this thread", user=p.user)
+    now = ctx.clock.ms()
+
+    async def change(db: AsyncConnection, out: list[Outgoing]) -> ThreadInfo | None:
+        if not await Threads.remove_member(db, p.thread, p.user, await Events.head_in(db)):
+            return None  # removed a moment ago
+        remaining = sorted(await Threads.read_seqs(db, p.thread))
+        if not remaining:
+            return None
+        await _notice(db, out, NoticeKind.MEMBER_REMOVED, p, conn.user_id, remaining, now)
+        info = await emit_thread(db, out, p.thread, remaining[0], remaining)
+        out.append(  # to the removed member only: addressed to them, not to the thread
+            Outgoing("thread.updated", to_raw(info), [p.user], user_id=p.user)
+        )
+        return info
+
+    info = await ctx.writer.run(change)
+    if info is None:
+        raise not_found("not a member of this thread", user=p.user)
+    return info
+
+
+async def _notice(
+    db: AsyncConnection,
+    out: list[Outgoing],
+    kind: NoticeKind,
+    p: ThreadMemberParams,
+    by: int,
+    recipients: list[int],
+    now: int,
+) -> None:
+    await post_notice(
+        db,
+        out,
+        thread_id=p.thread,
+        author=by,
+        notice=Notice(kind, by=by, user=p.user),
+        recipients=recipients,
+        now=now,
+    )
+
+
+async def _group_members(ctx: Context, conn: Connection, thread_id: int) -> dict[int, Role]:
+    members = dict(await members_of(ctx, conn, thread_id))
+    if (await ctx.directory.thread(thread_id)).kind is not ThreadKind.GROUP:
+        raise Refusal(
+            RefusalReason.ROLE, "members are added to and removed from group threads only"
+        ).error()
+    return members
+
+
+async def _patient_of_the_team(ctx: Context, members: dict[int, Role], patient: int) -> bool:
+    practitioners = [user for user, role in members.items() if role is Role.PRACTITIONER]
+    for practitioner in practitioners:
+        if await ctx.store.practices.is_patient(practitioner, patient):
+            return True
+    return False
