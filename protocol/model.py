@@ -68,6 +68,7 @@ class MessageData(Struct, omit_defaults=True):
     sent_at: int
     reply_allowed: bool = True
     reason: str | None = None
+    retracted: bool = False  # its sender withdrew it: ``envelope`` is empty
 
 
 class ThreadInfo(Struct, omit_defaults=True):

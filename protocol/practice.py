@@ -23,8 +23,11 @@ __all__ = [
     "Accepting",
     "AccountVerified",
     "AuditEntry",
+    "AuditParams",
+    "AuditResult",
     "Code",
     "InboxSettings",
+    "MessageParams",
     "Notice",
     "NoticeKind",
     "PatientInfo",
@@ -43,7 +46,6 @@ __all__ = [
     "RuleAction",
     "RuleParams",
     "RulesResult",
-    "Scope",
     "Template",
     "TemplateParams",
     "TemplatesResult",
@@ -187,18 +189,9 @@ def decode_notice(data: bytes) -> Notice:
         raise DecodeError(f"not a notice: {exc}") from None
 
 
-class Scope(StrEnum):
-    """What a delegation allows, in ``Delegate.scope`` (comma-separated)."""
-
-    READ = "read"
-    REPLY = "reply"
-    TEMPLATES = "templates"
-    AGENDA = "agenda"
-
-
 class Template(Struct, omit_defaults=True, kw_only=True):
     """A reply template with ``{variables}`` the sending client fills in
-    (``clients.templates``). ``practice`` set: shared with the practice."""
+    (``protocol.templates``). ``practice`` set: shared with the practice."""
 
     id: int = 0
     name: Label
@@ -221,6 +214,21 @@ INAPPROPRIATE_REQUEST = Template(
 )
 
 
+class AuditParams(Struct):
+    thread: Id
+    after: Annotated[int, Meta(ge=0)] = 0  # the last entry id already read
+    limit: Annotated[int, Meta(ge=1, le=500)] = 200
+
+
+class AuditResult(Struct):
+    entries: list[AuditEntry]
+    has_more: bool
+
+
+class MessageParams(Struct):
+    message: Id
+
+
 class TemplateParams(Struct):
     template: Id
 
@@ -230,7 +238,9 @@ class TemplatesResult(Struct):
 
 
 class AuditEntry(Struct, omit_defaults=True):
-    """One line of a thread's append-only trail."""
+    """One line of a thread's append-only trail. ``action``: opened, sent,
+    read, closed, reopened, member_added, member_removed, auto_reply (a rule
+    fired), retracted."""
 
     id: int
     thread: int
@@ -348,4 +358,6 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "templates.create": (Template, Template),
     "templates.update": (Template, Template),
     "templates.delete": (TemplateParams, Empty),
+    "audit.list": (AuditParams, AuditResult),
+    "messages.retract": (MessageParams, Empty),
 }

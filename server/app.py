@@ -79,6 +79,7 @@ def create_app(
             Route("/v1/login", http.login, methods=["POST"]),
             Route("/v1/logout", http.logout, methods=["POST"]),
             Route("/v1/files/{file}", http.download, methods=["GET"]),
+            Route("/v1/threads/{thread:int}/audit", http.audit_export, methods=["GET"]),
             Route("/healthz", http.healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

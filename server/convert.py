@@ -22,6 +22,7 @@ def message_data(m: StoredMessage) -> MessageData:
         sent_at=m.sent_at,
         reply_allowed=m.reply_allowed,
         reason=m.reason,
+        retracted=m.retracted_at is not None,
     )
 
 

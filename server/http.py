@@ -21,6 +21,7 @@ from server.context import Context
 from server.errors import ServerError
 from server.ratelimit import TokenBucket
 from server.rpc.attachments import readable_file
+from server.rpc.trace import export_audit
 from storage.accounts import Session
 from storage.errors import Conflict
 
@@ -189,6 +190,25 @@ async def download(request: Request) -> Response:
         ctx.blobs.path(record.id),
         media_type="application/octet-stream",
         headers={"cache-control": "private, no-store"},
+    )
+
+
+async def audit_export(request: Request) -> Response:
+    """A thread's whole audit trail as JSON, for its practitioners."""
+    ctx: Context = request.app.state.ctx
+    try:
+        session, _ = await _bearer(request)
+        thread_id = int(request.path_params["thread"])
+        entries = await export_audit(ctx, session.user.id, thread_id)
+    except ServerError as exc:
+        return _error(exc)
+    return Response(
+        msgspec.json.encode(entries),
+        media_type="application/json",
+        headers={
+            "cache-control": "private, no-store",
+            "content-disposition": f'attachment; filename="thread-{thread_id}-audit.json"',
+        },
     )
 
 

@@ -15,6 +15,7 @@ from protocol.practice import EMERGENCY_NOTICE, Notice, NoticeKind
 from server.convert import message_data
 from server.policy import Firing
 from server.writer import Outgoing
+from storage.audit import Audit
 from storage.messages import Messages, StoredMessage
 from storage.rules import Rules
 
@@ -57,6 +58,17 @@ async def post_notice(
             message_id=message.id,
         )
     )
+    if notice.kind is not NoticeKind.EMERGENCY:  # the trail: who did what, and when
+        await Audit.record(
+            db,
+            thread_id,
+            now,
+            notice.kind.value,
+            actor=notice.by,
+            seq=message.seq,
+            user=notice.user,
+            rule=notice.rule,
+        )
     return message
 
 

@@ -1,6 +1,7 @@
 """carehub storage: SQLAlchemy models, repositories and migrations."""
 
 from storage.accounts import Accounts, Session, UserRecord
+from storage.audit import Audit, AuditRow
 from storage.db import Database
 from storage.errors import Conflict, StorageError, Unavailable
 from storage.events import Events, NewEvent, StoredEvent
@@ -14,6 +15,8 @@ from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
 
 __all__ = [
     "Accounts",
+    "Audit",
+    "AuditRow",
     "Conflict",
     "Database",
     "Events",
@@ -54,6 +57,7 @@ class Store:
         self.practices = Practices(self.db)
         self.rules = Rules(self.db)
         self.templates = Templates(self.db)
+        self.audit = Audit(self.db)
 
     async def close(self) -> None:
         await self.db.close()

@@ -27,6 +27,7 @@ class StoredMessage:
     reply_allowed: bool
     envelope: bytes
     sent_at: int
+    retracted_at: int | None = None
 
 
 COLUMNS = (
@@ -41,6 +42,7 @@ COLUMNS = (
     messages.c.reply_allowed,
     messages.c.envelope,
     messages.c.sent_at,
+    messages.c.retracted_at,
 )
 
 
@@ -147,6 +149,20 @@ class Messages:
         in, counted up to ``cap`` (a limit's check reads no more rows than that)."""
         params = {"sender": sender, "recipient": recipient, "since": since, "cap": cap}
         return int(await conn.scalar(_COUNT_SENT_TO, params) or 0)
+
+    @staticmethod
+    async def for_retraction(conn: AsyncConnection, message_id: int) -> StoredMessage | None:
+        row = (await conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()
+        return None if row is None else from_row(row)
+
+    @staticmethod
+    async def retract(conn: AsyncConnection, message_id: int, now: int) -> None:
+        """Empty the message's envelope; its place, sender and time stay."""
+        await conn.execute(
+            update(messages)
+            .where(messages.c.id == message_id)
+            .values(envelope=b"", retracted_at=now)
+        )
 
     async def history(
         self, thread_id: int, before_seq: int | None, limit: int

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AuditRecord",
     "Base",
     "CareRelation",
     "Device",
@@ -143,6 +144,8 @@ class Message(Base):
     reply_allowed: Mapped[bool] = mapped_column(Boolean, default=True)
     envelope: Mapped[bytes] = mapped_column(LargeBinary)
     sent_at: Mapped[int] = mapped_column(BigInteger)
+    # A retracted message keeps its place, sender and time; its envelope is emptied.
+    retracted_at: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (
         UniqueConstraint("thread_id", "seq", name="uq_messages_thread_seq"),
         UniqueConstraint("sender_device_id", "client_msg_id", name="uq_messages_client_msg"),
@@ -268,6 +271,23 @@ class StoredTemplate(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class AuditRecord(Base):
+    """One line of a thread's append-only trail (never updated or deleted)."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"))
+    at: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    acting_for: Mapped[int | None] = mapped_column(BigInteger)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    rule_id: Mapped[int | None] = mapped_column(BigInteger)
+    detail: Mapped[str] = mapped_column(String(120), default="")
+    __table_args__ = (Index("ix_audit_thread", "thread_id", "id"),)
+
+
 class StreamPosition(Base):
     """Named counters: ``events`` (last seq handed out) and ``events_floor``
     (events at or below it were pruned)."""
@@ -295,3 +315,4 @@ inboxes = cast(Table, Inbox.__table__)
 rules = cast(Table, StoredRule.__table__)
 rule_firings = cast(Table, RuleFiring.__table__)
 templates = cast(Table, StoredTemplate.__table__)
+audit = cast(Table, AuditRecord.__table__)

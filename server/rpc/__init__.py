@@ -13,6 +13,7 @@ from server.rpc import (
     rules,
     templates,
     threads,
+    trace,
 )
 from server.rpc.base import Handler
 
@@ -57,4 +58,6 @@ HANDLERS: dict[str, Handler] = {
     "templates.create": templates.create_template,
     "templates.update": templates.update_template,
     "templates.delete": templates.delete_template,
+    "audit.list": trace.list_audit,
+    "messages.retract": trace.retract,
 }

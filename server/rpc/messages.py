@@ -38,6 +38,7 @@ from server.policy import (
 from server.rpc.base import members_of
 from server.rpc.threads import set_closed
 from server.writer import Outgoing
+from storage.audit import Audit
 from storage.messages import Messages, StoredMessage
 from storage.threads import Receipt, Threads
 
@@ -53,7 +54,8 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
     members = await members_of(ctx, conn, p.thread)
     kind = (await ctx.directory.thread(p.thread)).kind
     now = ctx.clock.ms()
-    await _check_header(ctx, conn, _header(p), members, now)
+    header = _header(p)
+    await _check_header(ctx, conn, header, members, now)
     role = members[conn.user_id]
     if p.close_thread and role not in CARE_ROLES:
         raise Refusal(
@@ -91,6 +93,15 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
             reply_allowed=p.reply_allowed,
             envelope=p.envelope,
             now=now,
+        )
+        await Audit.record(
+            db,
+            p.thread,
+            now,
+            "sent",
+            actor=conn.user_id,
+            acting_for=header.acting_for,
+            seq=message.seq,
         )
         # Sending implies having read everything before: unread = last_seq - read_seq.
         await Threads.advance_receipt(

@@ -12,6 +12,7 @@ from server.context import Context
 from server.errors import invalid
 from server.rpc.base import members_of
 from server.writer import Outgoing
+from storage.audit import Audit
 from storage.threads import Receipt, Threads
 
 __all__ = ["delivered", "read"]
@@ -42,6 +43,9 @@ async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bo
             if last_seq is None or p.seq > last_seq:
                 raise invalid("seq is beyond the thread's last message", last_seq=last_seq)
             return wanted
+        if read:
+            now = ctx.clock.ms()
+            await Audit.record(db, p.thread, now, "read", actor=conn.user_id, seq=receipt.read_seq)
         data = ReceiptUpdated(p.thread, conn.user_id, receipt.delivered_seq, receipt.read_seq)
         out.append(Outgoing("receipt", to_raw(data), recipients, thread_id=p.thread))
         return receipt

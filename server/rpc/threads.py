@@ -33,6 +33,7 @@ from server.policy import (
 )
 from server.rpc.base import members_of
 from server.writer import Outgoing
+from storage.audit import Audit
 from storage.practice import Practices
 from storage.threads import Threads
 
@@ -74,6 +75,7 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
         thread_id = await Threads.create(
             db, p.kind.value, conn.user_id, recipients, now, key, reason=p.reason
         )
+        await Audit.record(db, thread_id, now, "opened", actor=conn.user_id, detail=p.reason or "")
         await emit_thread(db, out, thread_id, conn.user_id, recipients)
         if p.kind is ThreadKind.PATIENT_PRACTITIONER:
             practitioner = next(u for u, role in roles.items() if role is Role.PRACTITIONER)

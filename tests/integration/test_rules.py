@@ -12,6 +12,7 @@ from protocol.errors import ErrorCode
 from protocol.methods import HistoryParams, ThreadsOpenParams
 from protocol.model import ThreadKind
 from protocol.practice import (
+    AuditParams,
     Notice,
     NoticeKind,
     Rule,
@@ -94,6 +95,9 @@ async def test_an_auto_reply_answers_once_per_thread_and_never_as_the_doctor(
         assert (auto.kind, auto.text, auto.rule) == (NoticeKind.AUTO_REPLY, away.text, rule.id)
         assert emergency.kind is NoticeKind.EMERGENCY and "112" in emergency.text
         assert all(m.sender_device is None and m.sender == doctor.user_id for m in notices)
+        trail = (await doc.call("audit.list", AuditParams(thread))).entries
+        fired = [(e.action, e.rule, e.actor) for e in trail if e.rule is not None]
+        assert fired == [("auto_reply", rule.id, None)]  # automatic: nobody's own act
 
     async with server.secure(exempt) as client:
         opened = await client.call(

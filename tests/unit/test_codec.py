@@ -65,7 +65,11 @@ from protocol.model import (
 from protocol.practice import (
     INAPPROPRIATE_REQUEST,
     Accepting,
+    AuditEntry,
+    AuditParams,
+    AuditResult,
     InboxSettings,
+    MessageParams,
     PatientInfo,
     PatientsListResult,
     PracticeCreateParams,
@@ -308,6 +312,13 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "templates.create": (TEMPLATE, TEMPLATE),
     "templates.update": (TEMPLATE, TEMPLATE),
     "templates.delete": (TemplateParams(template=9), Empty()),
+    "audit.list": (
+        AuditParams(thread=3, after=10, limit=50),
+        AuditResult(
+            [AuditEntry(11, 3, 1_700_000_000_000, "sent", actor=2, acting_for=1, seq=4)], True
+        ),
+    ),
+    "messages.retract": (MessageParams(message=12), Empty()),
 }
 
 

@@ -1,0 +1,105 @@
+"""audit.list, messages.retract: what happened in a thread, and withdrawing
+a message without hiding that it was sent.
+
+The trail is for the thread's practitioners (``docs/practice.md``). A
+retraction empties the message's envelope but keeps its place, sender and
+time, and leaves a ``retracted`` notice every member sees.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.model import Empty, Role
+from protocol.practice import (
+    AuditEntry,
+    AuditParams,
+    AuditResult,
+    MessageParams,
+    Notice,
+    NoticeKind,
+    RefusalReason,
+)
+from server.connection import Connection
+from server.context import Context
+from server.errors import invalid, not_found
+from server.notices import NOTICE_KIND, post_notice
+from server.policy import Refusal
+from server.writer import Outgoing
+from storage.audit import AuditRow
+from storage.messages import Messages
+from storage.threads import Threads
+
+__all__ = ["audit_entries", "export_audit", "list_audit", "require_trail_reader", "retract"]
+
+
+async def list_audit(ctx: Context, conn: Connection, p: AuditParams) -> AuditResult:
+    await require_trail_reader(ctx, conn.user_id, p.thread)
+    rows = await ctx.store.audit.of_thread(p.thread, p.after, p.limit + 1)
+    return AuditResult(audit_entries(rows[: p.limit]), has_more=len(rows) > p.limit)
+
+
+async def require_trail_reader(ctx: Context, user_id: int, thread_id: int) -> None:
+    """The thread's trail is for its practitioners."""
+    if (await ctx.directory.members(thread_id)).get(user_id) is not Role.PRACTITIONER:
+        raise Refusal(
+            RefusalReason.NOT_CARE_TEAM, "the trail is for the thread's practitioners"
+        ).error()
+
+
+async def export_audit(ctx: Context, user_id: int, thread_id: int) -> list[AuditEntry]:
+    """The whole trail, for a download."""
+    await require_trail_reader(ctx, user_id, thread_id)
+    entries: list[AuditEntry] = []
+    while True:
+        page = await ctx.store.audit.of_thread(thread_id, entries[-1].id if entries else 0, 1000)
+        entries += audit_entries(page)
+        if len(page) < 1000:
+            return entries
+
+
+def audit_entries(rows: list[AuditRow]) -> list[AuditEntry]:
+    return [
+        AuditEntry(
+            id=row.id,
+            thread=row.thread_id,
+            at=row.at,
+            action=row.action,
+            actor=row.actor_id,
+            acting_for=row.acting_for,
+            seq=row.seq,
+            user=row.user_id,
+            rule=row.rule_id,
+            detail=row.detail,
+        )
+        for row in rows
+    ]
+
+
+async def retract(ctx: Context, conn: Connection, p: MessageParams) -> Empty:
+    now = ctx.clock.ms()
+
+    async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
+        message = await Messages.for_retraction(db, p.message)
+        if message is None or message.sender_id != conn.user_id or message.kind == NOTICE_KIND:
+            raise not_found("no message of yours with this id", id=p.message)
+        if message.retracted_at is not None:
+            raise invalid("this message is already retracted", id=p.message)
+        members = await Threads.read_seqs(db, message.thread_id)
+        if conn.user_id not in members:
+            raise not_found("no message of yours with this id", id=p.message)
+        await Messages.retract(db, message.id, now)
+        recipients = sorted(members)
+        notice = Notice(NoticeKind.RETRACTED, by=conn.user_id, message=message.id)
+        await post_notice(
+            db,
+            out,
+            thread_id=message.thread_id,
+            author=conn.user_id,
+            notice=notice,
+            recipients=recipients,
+            now=now,
+        )
+
+    await ctx.writer.run(change)
+    return Empty()

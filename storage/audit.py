@@ -1,0 +1,77 @@
+"""Each thread's append-only trail: rows are added, never changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import Database
+from storage.schema import audit
+
+__all__ = ["Audit", "AuditRow"]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    thread_id: int
+    at: int
+    action: str
+    actor_id: int | None
+    acting_for: int | None
+    seq: int | None
+    user_id: int | None
+    rule_id: int | None
+    detail: str
+
+
+_COLUMNS = (
+    audit.c.id,
+    audit.c.thread_id,
+    audit.c.at,
+    audit.c.action,
+    audit.c.actor_id,
+    audit.c.acting_for,
+    audit.c.seq,
+    audit.c.user_id,
+    audit.c.rule_id,
+    audit.c.detail,
+)
+_INSERT = insert(audit)
+
+
+class Audit:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    async def record(
+        conn: AsyncConnection,
+        thread_id: int,
+        at: int,
+        action: str,
+        *,
+        actor: int | None = None,
+        acting_for: int | None = None,
+        seq: int | None = None,
+        user: int | None = None,
+        rule: int | None = None,
+        detail: str = "",
+    ) -> None:
+        values = {"thread_id": thread_id, "at": at, "action": action, "actor_id": actor}
+        values |= {"acting_for": acting_for, "seq": seq, "user_id": user}
+        values |= {"rule_id": rule, "detail": detail[:120]}
+        await conn.execute(_INSERT, values)
+
+    async def of_thread(self, thread_id: int, after_id: int, limit: int) -> list[AuditRow]:
+        """The thread's trail after entry ``after_id``, oldest first."""
+        query = (
+            select(*_COLUMNS)
+            .where(audit.c.thread_id == thread_id, audit.c.id > after_id)
+            .order_by(audit.c.id)
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            return [AuditRow(**row._asdict()) for row in await conn.execute(query)]
