@@ -25,6 +25,8 @@ __all__ = [
     "AuditEntry",
     "AuditParams",
     "AuditResult",
+    "BroadcastParams",
+    "BroadcastResult",
     "Code",
     "InboxSettings",
     "MessageParams",
@@ -229,6 +231,19 @@ class MessageParams(Struct):
     message: Id
 
 
+class BroadcastParams(Struct, omit_defaults=True):
+    """A message to each of ``patients``, in a thread of its own, no reply
+    allowed: this creates the threads; the client seals and sends into each."""
+
+    patients: Annotated[list[Id], Meta(min_length=1, max_length=1000)]
+    reason: Code | None = None  # e.g. a campaign: "flu_vaccine"
+
+
+class BroadcastResult(Struct):
+    threads: dict[int, int]  # patient -> their new thread
+    skipped: dict[int, RefusalReason]  # patient -> why not (not_a_patient, opted_out)
+
+
 class TemplateParams(Struct):
     template: Id
 
@@ -360,4 +375,7 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "templates.delete": (TemplateParams, Empty),
     "audit.list": (AuditParams, AuditResult),
     "messages.retract": (MessageParams, Empty),
+    "broadcasts.create": (BroadcastParams, BroadcastResult),
+    "broadcasts.opt_out": (PractitionerParams, Empty),
+    "broadcasts.opt_in": (PractitionerParams, Empty),
 }

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.accounts import USER_COLUMNS, UserRecord
 from storage.db import Database
 from storage.schema import (
+    broadcast_opt_outs,
     care_relations,
     inboxes,
     participants,
@@ -196,6 +197,42 @@ class Practices:
             )
         )
         return int(await conn.scalar(query) or 0)
+
+    # Broadcasts
+
+    async def set_opt_out(self, practitioner_id: int, patient_id: int, out: bool, now: int) -> None:
+        """Opt the patient out of (or back into) the practitioner's broadcasts."""
+        where = (
+            broadcast_opt_outs.c.practitioner_id == practitioner_id,
+            broadcast_opt_outs.c.patient_id == patient_id,
+        )
+        async with self.db.write() as conn:
+            await conn.execute(delete(broadcast_opt_outs).where(*where))
+            if out:
+                await conn.execute(
+                    insert(broadcast_opt_outs).values(
+                        practitioner_id=practitioner_id, patient_id=patient_id, created_at=now
+                    )
+                )
+
+    async def reachable_by_broadcast(
+        self, practitioner_id: int, patient_ids: list[int]
+    ) -> tuple[set[int], set[int]]:
+        """Of ``patient_ids``: the practitioner's patients, and those who opted out."""
+        async with self.db.read() as conn:
+            patients = await conn.scalars(
+                select(care_relations.c.patient_id).where(
+                    care_relations.c.practitioner_id == practitioner_id,
+                    care_relations.c.patient_id.in_(patient_ids),
+                )
+            )
+            opted_out = await conn.scalars(
+                select(broadcast_opt_outs.c.patient_id).where(
+                    broadcast_opt_outs.c.practitioner_id == practitioner_id,
+                    broadcast_opt_outs.c.patient_id.in_(patient_ids),
+                )
+            )
+            return set(patients.all()), set(opted_out.all())
 
     # Inbox settings
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AuditRecord",
     "Base",
+    "BroadcastOptOut",
     "CareRelation",
     "Device",
     "DeviceList",
@@ -228,6 +229,15 @@ class CareRelation(Base):
     __table_args__ = (Index("ix_care_relations_patient", "patient_id"),)
 
 
+class BroadcastOptOut(Base):
+    """``patient_id`` wants no more broadcasts from ``practitioner_id``."""
+
+    __tablename__ = "broadcast_opt_outs"
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class Inbox(Base):
     """A practitioner's ``protocol.practice.InboxSettings``, MessagePack-encoded."""
 
@@ -316,3 +326,4 @@ rules = cast(Table, StoredRule.__table__)
 rule_firings = cast(Table, RuleFiring.__table__)
 templates = cast(Table, StoredTemplate.__table__)
 audit = cast(Table, AuditRecord.__table__)
+broadcast_opt_outs = cast(Table, BroadcastOptOut.__table__)

@@ -107,6 +107,7 @@ class Threads:
         *,
         reason: str | None = None,
         subject_id: int | None = None,
+        reply_allowed: bool = True,
     ) -> int:
         thread_id = await conn.scalar(
             insert(threads)
@@ -118,7 +119,7 @@ class Threads:
                 pair_key=pair_key,
                 reason=reason,
                 subject_id=subject_id,
-                reply_allowed=True,
+                reply_allowed=reply_allowed,
             )
             .returning(threads.c.id)
         )

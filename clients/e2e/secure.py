@@ -48,7 +48,13 @@ from protocol.methods import (
     SendResult,
 )
 from protocol.model import MessageData
-from protocol.practice import Notice, Template, decode_notice
+from protocol.practice import (
+    BroadcastParams,
+    BroadcastResult,
+    Notice,
+    Template,
+    decode_notice,
+)
 from protocol.templates import render
 
 __all__ = ["Secure"]
@@ -186,6 +192,19 @@ class Secure:
             close_thread=template.closes_thread,
             acting_for=acting_for,
         )
+
+    async def broadcast(
+        self, patients: list[int], text: str, *, reason: str | None = None
+    ) -> BroadcastResult:
+        """Send ``text`` to each of ``patients`` in a thread of its own that
+        takes no reply (a practitioner's campaign). Returns the threads, and
+        the patients skipped and why (not a patient, opted out)."""
+        result: BroadcastResult = await self.call(
+            "broadcasts.create", BroadcastParams(patients, reason)
+        )
+        for thread in result.threads.values():
+            await self.send(thread, text, reply_allowed=False)
+        return result
 
     async def read(self, message: MessageData) -> Opened | Notice:
         """A person's message verified and decrypted, or a server notice

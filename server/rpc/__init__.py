@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from server.rpc import (
     attachments,
+    broadcasts,
     keys,
     members,
     messages,
@@ -60,4 +61,7 @@ HANDLERS: dict[str, Handler] = {
     "templates.delete": templates.delete_template,
     "audit.list": trace.list_audit,
     "messages.retract": trace.retract,
+    "broadcasts.create": broadcasts.create_broadcast,
+    "broadcasts.opt_out": broadcasts.opt_out,
+    "broadcasts.opt_in": broadcasts.opt_in,
 }

@@ -39,6 +39,7 @@ from storage.threads import Threads
 
 __all__ = [
     "close_thread",
+    "create_thread",
     "emit_thread",
     "list_threads",
     "open_thread",
@@ -72,30 +73,59 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
             return existing
         if check is not None:
             await check(db)
-        thread_id = await Threads.create(
-            db, p.kind.value, conn.user_id, recipients, now, key, reason=p.reason
-        )
-        await Audit.record(db, thread_id, now, "opened", actor=conn.user_id, detail=p.reason or "")
-        await emit_thread(db, out, thread_id, conn.user_id, recipients)
+        practitioner = None
         if p.kind is ThreadKind.PATIENT_PRACTITIONER:
             practitioner = next(u for u, role in roles.items() if role is Role.PRACTITIONER)
-            emergency = Notice(NoticeKind.EMERGENCY, EMERGENCY_NOTICE)
-            await post_notice(
-                db,
-                out,
-                thread_id=thread_id,
-                author=practitioner,
-                notice=emergency,
-                recipients=recipients,
-                now=now,
-            )
-        return thread_id
+        return await create_thread(
+            db,
+            out,
+            p.kind,
+            conn.user_id,
+            recipients,
+            now,
+            key=key,
+            reason=p.reason,
+            practitioner=practitioner,
+        )
 
     thread_id = await ctx.writer.run(create)
     record = await ctx.store.threads.get(thread_id, conn.user_id)
     if record is None:  # only if the caller left an existing practitioners' thread
         raise forbidden("you are no longer a member of this thread", thread=thread_id)
     return thread_info(record)
+
+
+async def create_thread(
+    db: AsyncConnection,
+    out: list[Outgoing],
+    kind: ThreadKind,
+    opener: int,
+    members: list[int],
+    now: int,
+    *,
+    key: str | None = None,
+    reason: str | None = None,
+    practitioner: int | None = None,
+    reply_allowed: bool = True,
+) -> int:
+    """Store a thread and tell its members; a thread with a ``practitioner``
+    (patient-practitioner) starts with the emergency notice."""
+    thread_id = await Threads.create(
+        db, kind.value, opener, members, now, key, reason=reason, reply_allowed=reply_allowed
+    )
+    await Audit.record(db, thread_id, now, "opened", actor=opener, detail=reason or "")
+    await emit_thread(db, out, thread_id, opener, members)
+    if practitioner is not None:
+        await post_notice(
+            db,
+            out,
+            thread_id=thread_id,
+            author=practitioner,
+            notice=Notice(NoticeKind.EMERGENCY, EMERGENCY_NOTICE),
+            recipients=members,
+            now=now,
+        )
+    return thread_id
 
 
 async def _patient_thread_check(

@@ -68,6 +68,8 @@ from protocol.practice import (
     AuditEntry,
     AuditParams,
     AuditResult,
+    BroadcastParams,
+    BroadcastResult,
     InboxSettings,
     MessageParams,
     PatientInfo,
@@ -319,6 +321,12 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         ),
     ),
     "messages.retract": (MessageParams(message=12), Empty()),
+    "broadcasts.create": (
+        BroadcastParams(patients=[4, 5], reason="flu"),
+        BroadcastResult({4: 30}, {5: RefusalReason.OPTED_OUT}),
+    ),
+    "broadcasts.opt_out": (PractitionerParams(practitioner=2), Empty()),
+    "broadcasts.opt_in": (PractitionerParams(practitioner=2), Empty()),
 }
 
 

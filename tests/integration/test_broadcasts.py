@@ -1,0 +1,38 @@
+"""Broadcasts through real sockets: a thread per patient, no reply, opt-out."""
+
+from __future__ import annotations
+
+from protocol.methods import HistoryParams
+from protocol.practice import PractitionerParams
+from tests.integration.test_practice import refused
+from tests.support.server import RunningServer
+
+
+async def test_a_campaign_reaches_each_patient_who_did_not_opt_out(server: RunningServer) -> None:
+    doctor = await server.user("practitioner")
+    first, second, opted = [await server.user("patient") for _ in range(3)]
+    stranger = await server.user("patient")
+    for patient in (first, second, opted):
+        await server.add_patient(doctor, patient)
+    async with server.client(opted) as client:
+        await client.call("broadcasts.opt_out", PractitionerParams(doctor.user_id))
+    everyone = [first.user_id, second.user_id, opted.user_id, stranger.user_id]
+    async with server.secure(doctor) as doc, server.secure(first) as reader:
+        await refused(reader.broadcast([second.user_id], "spam"), "role")
+        result = await doc.broadcast(everyone, "Flu vaccines are available.", reason="flu")
+        assert set(result.threads) == {first.user_id, second.user_id}
+        assert result.skipped == {opted.user_id: "opted_out", stranger.user_id: "not_a_patient"}
+
+        thread = result.threads[first.user_id]
+        listed = {t.id: t for t in (await reader.call("threads.list")).threads}
+        assert listed[thread].reason == "flu" and listed[thread].reply_allowed is False
+        history = (await reader.call("messages.history", HistoryParams(thread))).messages
+        assert (await reader.open(history[0])).body.text == "Flu vaccines are available."
+        await refused(reader.send(thread, "Thanks"), "reply_not_allowed")
+        assert result.threads[first.user_id] != result.threads[second.user_id]
+
+    async with server.client(opted) as client:
+        await client.call("broadcasts.opt_in", PractitionerParams(doctor.user_id))
+    async with server.secure(doctor) as doc:
+        again = await doc.broadcast([opted.user_id], "Reminder: vaccines.")
+        assert list(again.threads) == [opted.user_id] and again.skipped == {}
