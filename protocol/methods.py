@@ -62,6 +62,7 @@ class ThreadsOpenParams(Struct, omit_defaults=True):
     kind: ThreadKind
     members: Annotated[list[Id], Meta(min_length=1, max_length=256)]
     reason: Code | None = None
+    subject: Id | None = None  # a relative the patient manages: the thread is for them
 
 
 class ThreadParams(Struct):

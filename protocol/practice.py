@@ -43,6 +43,9 @@ __all__ = [
     "PractitionerSearchParams",
     "PractitionersResult",
     "RefusalReason",
+    "RelativeInfo",
+    "RelativeParams",
+    "RelativesResult",
     "RequestReason",
     "Rule",
     "RuleAction",
@@ -244,6 +247,26 @@ class BroadcastResult(Struct):
     skipped: dict[int, RefusalReason]  # patient -> why not (not_a_patient, opted_out)
 
 
+class RelativeParams(Struct):
+    """A relative's profile the caller (a patient) will manage."""
+
+    name: Label
+    relation: Code  # "child", "parent", ...
+    consent: Annotated[str, Meta(min_length=1, max_length=500)]  # what they agreed to
+
+
+class RelativeInfo(Struct):
+    user: int  # the relative's patient id: threads and appointments can be for them
+    name: str
+    relation: str
+    consent: str
+    consent_at: int
+
+
+class RelativesResult(Struct):
+    relatives: list[RelativeInfo]
+
+
 class TemplateParams(Struct):
     template: Id
 
@@ -378,4 +401,6 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "broadcasts.create": (BroadcastParams, BroadcastResult),
     "broadcasts.opt_out": (PractitionerParams, Empty),
     "broadcasts.opt_in": (PractitionerParams, Empty),
+    "relatives.add": (RelativeParams, RelativeInfo),
+    "relatives.list": (Empty, RelativesResult),
 }

@@ -9,6 +9,7 @@ from storage.files import FileRecord, Files
 from storage.keys import Keys
 from storage.messages import Messages, StoredMessage
 from storage.practice import PracticeRecord, Practices
+from storage.relatives import RelativeRecord, Relatives
 from storage.rules import Rules
 from storage.templates import Templates
 from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
@@ -29,6 +30,8 @@ __all__ = [
     "PracticeRecord",
     "Practices",
     "Receipt",
+    "RelativeRecord",
+    "Relatives",
     "Rules",
     "Session",
     "StorageError",
@@ -58,6 +61,7 @@ class Store:
         self.rules = Rules(self.db)
         self.templates = Templates(self.db)
         self.audit = Audit(self.db)
+        self.relatives = Relatives(self.db)
 
     async def close(self) -> None:
         await self.db.close()

@@ -41,6 +41,7 @@ __all__ = [
     "Participant",
     "Practice",
     "PracticeMember",
+    "Relative",
     "RuleFiring",
     "StoredRule",
     "StoredTemplate",
@@ -238,6 +239,18 @@ class BroadcastOptOut(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class Relative(Base):
+    """``manager_id`` (a patient) manages ``relative_id``'s profile (a child,
+    a parent), with the consent they gave and when."""
+
+    __tablename__ = "relatives"
+    manager_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    relative_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(32))
+    consent: Mapped[str] = mapped_column(String(500))
+    consent_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class Inbox(Base):
     """A practitioner's ``protocol.practice.InboxSettings``, MessagePack-encoded."""
 
@@ -327,3 +340,4 @@ rule_firings = cast(Table, RuleFiring.__table__)
 templates = cast(Table, StoredTemplate.__table__)
 audit = cast(Table, AuditRecord.__table__)
 broadcast_opt_outs = cast(Table, BroadcastOptOut.__table__)
+relatives = cast(Table, Relative.__table__)

@@ -11,6 +11,7 @@ from server.rpc import (
     practice,
     presence,
     receipts,
+    relatives,
     rules,
     templates,
     threads,
@@ -64,4 +65,6 @@ HANDLERS: dict[str, Handler] = {
     "broadcasts.create": broadcasts.create_broadcast,
     "broadcasts.opt_out": broadcasts.opt_out,
     "broadcasts.opt_in": broadcasts.opt_in,
+    "relatives.add": relatives.add_relative,
+    "relatives.list": relatives.list_relatives,
 }

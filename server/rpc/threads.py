@@ -19,7 +19,7 @@ from protocol.practice import EMERGENCY_NOTICE, Notice, NoticeKind, RefusalReaso
 from server.connection import Connection
 from server.context import Context
 from server.convert import thread_info
-from server.errors import forbidden, not_found
+from server.errors import forbidden, invalid, not_found
 from server.notices import post_notice
 from server.policy import (
     CARE_ROLES,
@@ -64,7 +64,9 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
     recipients = sorted(member_ids)
     check = None
     if p.kind is ThreadKind.PATIENT_PRACTITIONER:
-        check = await _patient_thread_check(ctx, conn.user_id, roles, p.reason)
+        check = await _patient_thread_check(ctx, conn.user_id, roles, p.reason, p.subject)
+    elif p.subject is not None:
+        raise invalid("only a patient-practitioner thread is for a relative")
     key = pair_key(p.kind, member_ids)
 
     async def create(db: AsyncConnection, out: list[Outgoing]) -> int:
@@ -85,6 +87,7 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
             now,
             key=key,
             reason=p.reason,
+            subject=p.subject,
             practitioner=practitioner,
         )
 
@@ -105,13 +108,22 @@ async def create_thread(
     *,
     key: str | None = None,
     reason: str | None = None,
+    subject: int | None = None,
     practitioner: int | None = None,
     reply_allowed: bool = True,
 ) -> int:
     """Store a thread and tell its members; a thread with a ``practitioner``
     (patient-practitioner) starts with the emergency notice."""
     thread_id = await Threads.create(
-        db, kind.value, opener, members, now, key, reason=reason, reply_allowed=reply_allowed
+        db,
+        kind.value,
+        opener,
+        members,
+        now,
+        key,
+        reason=reason,
+        subject_id=subject,
+        reply_allowed=reply_allowed,
     )
     await Audit.record(db, thread_id, now, "opened", actor=opener, detail=reason or "")
     await emit_thread(db, out, thread_id, opener, members)
@@ -129,15 +141,25 @@ async def create_thread(
 
 
 async def _patient_thread_check(
-    ctx: Context, opener: int, roles: Mapping[int, Role], reason: str | None
+    ctx: Context,
+    opener: int,
+    roles: Mapping[int, Role],
+    reason: str | None,
+    subject: int | None,
 ) -> _Check | None:
     """Refuse now what the practitioner's settings refuse; return the check
-    that needs the transaction (the patient's count of open threads)."""
+    that needs the transaction (the patient's count of open threads). A
+    thread for a relative needs the patient to manage them, and the relative
+    to be the practitioner's patient."""
     patient = next(u for u, role in roles.items() if role is Role.PATIENT)
     practitioner = await ctx.directory.practitioner(
         next(u for u, role in roles.items() if role is Role.PRACTITIONER)
     )
-    is_patient = await ctx.store.practices.is_patient(practitioner.id, patient)
+    if subject is not None and not await ctx.store.relatives.manages(patient, subject):
+        raise Refusal(
+            RefusalReason.NOT_MANAGED, "this patient does not manage that relative's profile"
+        ).error()
+    is_patient = await ctx.store.practices.is_patient(practitioner.id, subject or patient)
     if opener != patient:
         refusal = practitioner_write_refusal(practitioner, is_patient)
         if refusal:

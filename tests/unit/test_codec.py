@@ -83,6 +83,9 @@ from protocol.practice import (
     PractitionerSearchParams,
     PractitionersResult,
     RefusalReason,
+    RelativeInfo,
+    RelativeParams,
+    RelativesResult,
     RequestReason,
     Rule,
     RuleAction,
@@ -327,6 +330,14 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     ),
     "broadcasts.opt_out": (PractitionerParams(practitioner=2), Empty()),
     "broadcasts.opt_in": (PractitionerParams(practitioner=2), Empty()),
+    "relatives.add": (
+        RelativeParams("Léo", "child", "I consent"),
+        RelativeInfo(8, "Léo", "child", "I consent", 1_700_000_000_000),
+    ),
+    "relatives.list": (
+        Empty(),
+        RelativesResult([RelativeInfo(8, "Léo", "child", "I consent", 1_700_000_000_000)]),
+    ),
 }
 
 

@@ -1,0 +1,47 @@
+"""Proxies through real sockets: a patient manages a relative's profile,
+with consent recorded, and opens threads for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from clients.errors import CallError
+from protocol.errors import ErrorCode
+from protocol.methods import ThreadsOpenParams
+from protocol.model import ThreadKind
+from protocol.practice import RelativeParams, UserParams
+from tests.integration.test_practice import refused
+from tests.support.server import RunningServer
+
+CONSENT = "I am Léo's parent and manage his health messages until he is 15."
+
+
+async def test_a_parent_writes_to_the_pediatrician_for_their_child(server: RunningServer) -> None:
+    pediatrician = await server.user("practitioner")
+    parent, other_parent = await server.user("patient"), await server.user("patient")
+    async with server.client(parent) as client, server.client(pediatrician) as doc:
+        child = await client.call("relatives.add", RelativeParams("Léo", "child", CONSENT))
+        assert (child.name, child.relation, child.consent) == ("Léo", "child", CONSENT)
+        assert child.consent_at > 0
+        listed = (await client.call("relatives.list")).relatives
+        assert [(r.user, r.name) for r in listed] == [(child.user, "Léo")]
+        await refused(doc.call("relatives.add", RelativeParams("X", "child", "yes")), "role")
+
+        for_child = ThreadsOpenParams(
+            ThreadKind.PATIENT_PRACTITIONER, [pediatrician.user_id], "after_visit", child.user
+        )
+        await refused(client.call("threads.open", for_child), "not_a_patient")
+        await doc.call("patients.add", UserParams(child.user))
+        thread = await client.call("threads.open", for_child)
+        assert thread.subject == child.user
+        assert {m.user for m in thread.members} == {parent.user_id, pediatrician.user_id}
+        seen = {t.id: t for t in (await doc.call("threads.list")).threads}
+        assert seen[thread.id].subject == child.user
+
+    async with server.client(other_parent) as stranger:
+        await refused(stranger.call("threads.open", for_child), "not_managed")
+        group = ThreadsOpenParams(ThreadKind.GROUP, [other_parent.user_id], subject=child.user)
+        with pytest.raises(CallError) as raised:
+            async with server.client(pediatrician) as doc:
+                await doc.call("threads.open", group)
+        assert raised.value.code == ErrorCode.INVALID
