@@ -14,7 +14,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -102,3 +103,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
+
+
+async def insert_new(conn: AsyncConnection, table: Table, **values: Any) -> bool:
+    """Insert a row unless its key exists; whether it was new. The key
+    decides, so two nodes racing for the same row cannot fail each other."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    done = await conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    return bool(done.rowcount)

@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.accounts import USER_COLUMNS, UserRecord
-from storage.db import Database
+from storage.db import Database, insert_new
 from storage.schema import (
     broadcast_opt_outs,
     care_relations,
@@ -96,14 +96,14 @@ class Practices:
     async def add_member(self, practice_id: int, user_id: int, added_by: int, now: int) -> bool:
         """Add ``user_id``; False if they already are a member."""
         async with self.db.write() as conn:
-            if await _is_member(conn, practice_id, user_id):
-                return False
-            await conn.execute(
-                insert(practice_members).values(
-                    practice_id=practice_id, user_id=user_id, added_by=added_by, added_at=now
-                )
+            return await insert_new(
+                conn,
+                practice_members,
+                practice_id=practice_id,
+                user_id=user_id,
+                added_by=added_by,
+                added_at=now,
             )
-        return True
 
     async def remove_member(self, practice_id: int, user_id: int) -> bool:
         async with self.db.write() as conn:
@@ -144,17 +144,14 @@ class Practices:
         """Record that ``patient_id`` is a patient of ``practitioner_id``;
         False if they already were."""
         async with self.db.write() as conn:
-            if await conn.scalar(_relation(practitioner_id, patient_id)) is not None:
-                return False
-            await conn.execute(
-                insert(care_relations).values(
-                    practitioner_id=practitioner_id,
-                    patient_id=patient_id,
-                    source=source,
-                    created_at=now,
-                )
+            return await insert_new(
+                conn,
+                care_relations,
+                practitioner_id=practitioner_id,
+                patient_id=patient_id,
+                source=source,
+                created_at=now,
             )
-        return True
 
     async def is_patient(self, practitioner_id: int, patient_id: int) -> bool:
         async with self.db.read() as conn:
@@ -176,7 +173,8 @@ class Practices:
 
     @staticmethod
     async def open_threads(conn: AsyncConnection, practitioner_id: int, patient_id: int) -> int:
-        """Patient-practitioner threads of the two that are not closed."""
+        """Patient-practitioner threads the patient opened with the
+        practitioner and that are not closed."""
         doctor = participants.alias("doctor")
         patient = participants.alias("patient")
         query = (
@@ -191,6 +189,7 @@ class Practices:
             )
             .where(
                 threads.c.kind == "patient_practitioner",
+                threads.c.created_by == patient_id,  # their requests, not broadcasts
                 threads.c.closed_at.is_(None),
                 doctor.c.left_seq.is_(None),
                 patient.c.left_seq.is_(None),
@@ -207,13 +206,16 @@ class Practices:
             broadcast_opt_outs.c.patient_id == patient_id,
         )
         async with self.db.write() as conn:
-            await conn.execute(delete(broadcast_opt_outs).where(*where))
-            if out:
-                await conn.execute(
-                    insert(broadcast_opt_outs).values(
-                        practitioner_id=practitioner_id, patient_id=patient_id, created_at=now
-                    )
-                )
+            if not out:
+                await conn.execute(delete(broadcast_opt_outs).where(*where))
+                return
+            await insert_new(
+                conn,
+                broadcast_opt_outs,
+                practitioner_id=practitioner_id,
+                patient_id=patient_id,
+                created_at=now,
+            )
 
     async def reachable_by_broadcast(
         self, practitioner_id: int, patient_ids: list[int]
@@ -245,16 +247,10 @@ class Practices:
     async def set_inbox(
         conn: AsyncConnection, practitioner_id: int, settings: bytes, now: int
     ) -> None:
-        done = await conn.execute(
-            update(inboxes)
-            .where(inboxes.c.practitioner_id == practitioner_id)
-            .values(settings=settings, updated_at=now)
-        )
-        if not done.rowcount:
+        values = {"settings": settings, "updated_at": now}
+        if not await insert_new(conn, inboxes, practitioner_id=practitioner_id, **values):
             await conn.execute(
-                insert(inboxes).values(
-                    practitioner_id=practitioner_id, settings=settings, updated_at=now
-                )
+                update(inboxes).where(inboxes.c.practitioner_id == practitioner_id).values(values)
             )
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import Database
+from storage.db import Database, insert_new
 from storage.schema import rule_firings, rules
 
 __all__ = ["Rules"]
@@ -72,10 +71,11 @@ class Rules:
     ) -> bool:
         """Record that the rule answered in this thread for this window; False
         if it already had (on any node: the primary key decides)."""
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        done = await conn.execute(
-            dialect.insert(rule_firings)
-            .values(rule_id=rule_id, thread_id=thread_id, occurrence=occurrence, fired_at=now)
-            .on_conflict_do_nothing()
+        return await insert_new(
+            conn,
+            rule_firings,
+            rule_id=rule_id,
+            thread_id=thread_id,
+            occurrence=occurrence,
+            fired_at=now,
         )
-        return bool(done.rowcount)

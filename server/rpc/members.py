@@ -18,11 +18,11 @@ from protocol.practice import Notice, NoticeKind, RefusalReason
 from server.connection import Connection
 from server.context import Context
 from server.convert import thread_info
-from server.errors import not_found
+from server.errors import forbidden, not_found
 from server.notices import post_notice
 from server.policy import CARE_ROLES, Refusal, thread_open_refusal
 from server.rpc.base import members_of
-from server.rpc.threads import emit_thread
+from server.rpc.threads import emit_thread, require_patient_of_team
 from server.writer import Outgoing
 from storage.events import Events
 from storage.threads import Threads
@@ -41,11 +41,8 @@ async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> T
     refusal = thread_open_refusal(ThreadKind.GROUP, conn.user_id, {**members, p.user: role})
     if refusal:
         raise refusal.error()
-    if role is Role.PATIENT and not await _patient_of_the_team(ctx, members, p.user):
-        raise Refusal(
-            RefusalReason.NOT_A_PATIENT,
-            "a patient joins the care team of one of their own practitioners",
-        ).error()
+    if role is Role.PATIENT:
+        await require_patient_of_team(ctx, members, p.user)
     now = ctx.clock.ms()
 
     async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
@@ -57,7 +54,8 @@ async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> T
 
     await ctx.writer.run(change)
     record = await ctx.store.threads.get(p.thread, conn.user_id)
-    assert record is not None
+    if record is None:  # the caller was removed meanwhile
+        raise forbidden("you are no longer a member of this thread", thread=p.thread)
     return thread_info(record)
 
 
@@ -115,11 +113,3 @@ async def _group_members(ctx: Context, conn: Connection, thread_id: int) -> dict
             RefusalReason.ROLE, "members are added to and removed from group threads only"
         ).error()
     return members
-
-
-async def _patient_of_the_team(ctx: Context, members: dict[int, Role], patient: int) -> bool:
-    practitioners = [user for user, role in members.items() if role is Role.PRACTITIONER]
-    for practitioner in practitioners:
-        if await ctx.store.practices.is_patient(practitioner, patient):
-            return True
-    return False

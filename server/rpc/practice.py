@@ -122,6 +122,8 @@ async def _require_practitioner_of(ctx: Context, conn: Connection, practice_id: 
 
 async def _practice(ctx: Context, user_id: int, practice_id: int) -> PracticeInfo:
     found = [r for r in await ctx.store.practices.of_user(user_id) if r.id == practice_id]
+    if not found:  # removed from it meanwhile
+        raise not_found("not a member of this practice", practice=practice_id)
     return _practice_info(found[0])
 
 

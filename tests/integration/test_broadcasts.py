@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from protocol.methods import HistoryParams
-from protocol.practice import PractitionerParams
+from protocol.methods import HistoryParams, ThreadsOpenParams
+from protocol.model import ThreadKind
+from protocol.practice import InboxSettings, PractitionerParams
 from tests.integration.test_practice import refused
 from tests.support.server import RunningServer
 
@@ -34,5 +35,12 @@ async def test_a_campaign_reaches_each_patient_who_did_not_opt_out(server: Runni
     async with server.client(opted) as client:
         await client.call("broadcasts.opt_in", PractitionerParams(doctor.user_id))
     async with server.secure(doctor) as doc:
+        await doc.call("inbox.set", InboxSettings(max_open_threads=1))
         again = await doc.broadcast([opted.user_id], "Reminder: vaccines.")
         assert list(again.threads) == [opted.user_id] and again.skipped == {}
+    async with server.client(opted) as client:  # broadcasts do not count as their requests
+        opening = ThreadsOpenParams(
+            ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "after_visit"
+        )
+        await client.call("threads.open", opening)
+        await refused(client.call("threads.open", opening), "open_threads")

@@ -222,6 +222,7 @@ async def test_a_delegate_answers_for_the_practitioner_and_readers_verify_it(
     doctor = await server.user("practitioner")
     colleague = await server.user("practitioner")
     patient = await server.user("patient")
+    await server.add_patient(doctor, patient)
     async with server.secure(doctor) as desk:
         thread = await desk.call(
             "threads.open",

@@ -23,6 +23,8 @@ async def test_members_join_and_leave_a_care_team(server: RunningServer) -> None
         server.secure(colleague) as other,
         server.secure(patient) as client,
     ):
+        with_stranger = ThreadsOpenParams(ThreadKind.GROUP, [colleague.user_id, patient.user_id])
+        await refused(doc.call("threads.open", with_stranger), "not_a_patient")
         group = ThreadsOpenParams(ThreadKind.GROUP, [colleague.user_id])
         team = (await doc.call("threads.open", group)).id
         joining = ThreadMemberParams(team, patient.user_id)
