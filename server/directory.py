@@ -81,18 +81,23 @@ class Directory:
         self._contacts: dict[int, frozenset[int]] = {}
         self._floors: dict[int, dict[int, Receipt]] = {}  # thread -> user -> receipt
         self._max = max_entries
+        # Bumped by every invalidation: a load that saw it move while it
+        # awaited the store may hold stale data, so it is not cached.
+        self._generation = 0
 
     async def thread(self, thread_id: int) -> ThreadMeta:
         """The thread's kind and current members (no members if no such thread)."""
         found = self._threads_meta.get(thread_id)
         if found is None:
+            generation = self._generation
             meta = await self._threads.meta(thread_id)
             if meta is None:
                 return _NO_THREAD
             kind, roles = meta
             members = MappingProxyType({user: Role(role) for user, role in roles.items()})
             found = ThreadMeta(ThreadKind(kind), members)
-            self._remember(self._threads_meta, thread_id, found)
+            if generation == self._generation:
+                self._remember(self._threads_meta, thread_id, found)
         return found
 
     async def members(self, thread_id: int) -> Mapping[int, Role]:
@@ -103,12 +108,14 @@ class Directory:
         """Whether the practitioner is verified, their inbox settings and rules."""
         found = self._practitioners.get(user_id)
         if found is None:
+            generation = self._generation
             verified = user_id in await self._practices.verified([user_id])
             stored = await self._practices.inbox(user_id)
             inbox = InboxSettings() if stored is None else _INBOX.decode(stored)
             rules = tuple(decode_rule(i, r) for i, r in await self._rules.of(user_id))
             found = Practitioner(user_id, verified, inbox, rules)
-            if verified:  # until then, re-read: ``carehub admin verify`` tells no node
+            # Until verified, re-read: ``carehub admin verify`` tells no node.
+            if verified and generation == self._generation:
                 self._remember(self._practitioners, user_id, found)
         return found
 
@@ -148,6 +155,8 @@ class Directory:
 
     def observe(self, delivery: Delivery) -> None:
         """Drop what a delivery says has changed."""
+        if delivery.thread_changed is not None or delivery.practice_changed is not None:
+            self._generation += 1
         if delivery.thread_changed is not None:
             self.invalidate(delivery.thread_changed, delivery.recipients)
         if delivery.keys_changed is not None:

@@ -68,15 +68,22 @@ async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -
     now = ctx.clock.ms()
 
     async def change(db: AsyncConnection, out: list[Outgoing]) -> ThreadInfo | None:
-        if not await Threads.remove_member(db, p.thread, p.user, await Events.head_in(db)):
+        before = await Threads.record(db, p.thread, p.user)
+        if before is None:
             return None  # removed a moment ago
+        await Threads.remove_member(db, p.thread, p.user, await Events.head_in(db))
         remaining = sorted(await Threads.read_seqs(db, p.thread))
-        if not remaining:
-            return None
-        await _notice(db, out, NoticeKind.MEMBER_REMOVED, p, conn.user_id, remaining, now)
-        info = await emit_thread(db, out, p.thread, remaining[0], remaining)
+        if remaining:
+            await _notice(db, out, NoticeKind.MEMBER_REMOVED, p, conn.user_id, remaining, now)
+            info = await emit_thread(db, out, p.thread, remaining[0], remaining)
+        else:  # the last one left: nobody to tell but them
+            info = thread_info(before)
+            info.members = [m for m in info.members if m.user != p.user]
+            info.read_seq = info.delivered_seq = info.unread = 0
         out.append(  # to the removed member only: addressed to them, not to the thread
-            Outgoing("thread.updated", to_raw(info), [p.user], user_id=p.user)
+            Outgoing(
+                "thread.updated", to_raw(info), [p.user], user_id=p.user, thread_changed=p.thread
+            )
         )
         return info
 

@@ -79,3 +79,18 @@ async def test_members_join_and_leave_a_care_team(server: RunningServer) -> None
         await client.call("threads.remove_member", ThreadMemberParams(team, patient.user_id))
         listed = await client.call("threads.list")
         assert team not in {t.id for t in listed.threads}
+
+
+async def test_the_last_member_leaving_loses_access_at_once(server: RunningServer) -> None:
+    doctor, colleague = await server.user("practitioner"), await server.user("practitioner")
+    async with server.client(doctor) as doc:
+        pair = ThreadsOpenParams(ThreadKind.GROUP, [colleague.user_id])
+        team = (await doc.call("threads.open", pair)).id
+        await doc.call("messages.history", HistoryParams(team))  # cached: a member
+        async with server.client(colleague) as other:
+            await other.call("threads.remove_member", ThreadMemberParams(team, colleague.user_id))
+        left = await doc.call("threads.remove_member", ThreadMemberParams(team, doctor.user_id))
+        assert left.members == []
+        with pytest.raises(CallError) as raised:
+            await doc.call("messages.history", HistoryParams(team))
+        assert raised.value.code == ErrorCode.FORBIDDEN
