@@ -133,8 +133,11 @@ class Practices:
         return list(found.values())
 
     async def member_of(self, practice_id: int, user_id: int) -> bool:
+        query = select(practice_members.c.user_id).where(
+            practice_members.c.practice_id == practice_id, practice_members.c.user_id == user_id
+        )
         async with self.db.read() as conn:
-            return await _is_member(conn, practice_id, user_id)
+            return await conn.scalar(query) is not None
 
     # Care relations
 
@@ -259,12 +262,3 @@ def _relation(practitioner_id: int, patient_id: int) -> Select[tuple[str]]:
         care_relations.c.practitioner_id == practitioner_id,
         care_relations.c.patient_id == patient_id,
     )
-
-
-async def _is_member(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
-    found = await conn.scalar(
-        select(practice_members.c.user_id).where(
-            practice_members.c.practice_id == practice_id, practice_members.c.user_id == user_id
-        )
-    )
-    return found is not None

@@ -23,8 +23,7 @@ from protocol.practice import (
 from server.connection import Connection
 from server.context import Context
 from server.errors import not_found
-from server.policy import Refusal
-from server.rpc.practice import require_role
+from server.rpc.practice import require_role, require_verified_practitioner
 from server.rpc.threads import create_thread
 from server.writer import Outgoing
 
@@ -32,9 +31,7 @@ __all__ = ["create_broadcast", "opt_in", "opt_out"]
 
 
 async def create_broadcast(ctx: Context, conn: Connection, p: BroadcastParams) -> BroadcastResult:
-    require_role(conn, Role.PRACTITIONER, "send broadcasts")
-    if not (await ctx.directory.practitioner(conn.user_id)).verified:
-        raise Refusal(RefusalReason.NOT_VERIFIED, "your account is not verified yet").error()
+    await require_verified_practitioner(ctx, conn, "send broadcasts")
     wanted = sorted(set(p.patients))
     patients, opted_out = await ctx.store.practices.reachable_by_broadcast(conn.user_id, wanted)
     skipped = {

@@ -21,8 +21,8 @@ from server.convert import thread_info
 from server.errors import forbidden, not_found
 from server.notices import post_notice
 from server.policy import CARE_ROLES, Refusal, thread_open_refusal
-from server.rpc.base import members_of
-from server.rpc.threads import emit_thread, require_patient_of_team
+from server.rpc.base import thread_of
+from server.rpc.threads import emit_thread, require_patient_of_team, shared_info
 from server.writer import Outgoing
 from storage.events import Events
 from storage.threads import Threads
@@ -77,9 +77,8 @@ async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -
             await _notice(db, out, NoticeKind.MEMBER_REMOVED, p, conn.user_id, remaining, now)
             info = await emit_thread(db, out, p.thread, remaining[0], remaining)
         else:  # the last one left: nobody to tell but them
-            info = thread_info(before)
+            info = shared_info(before)
             info.members = [m for m in info.members if m.user != p.user]
-            info.read_seq = info.delivered_seq = info.unread = 0
         out.append(  # to the removed member only: addressed to them, not to the thread
             Outgoing(
                 "thread.updated", to_raw(info), [p.user], user_id=p.user, thread_changed=p.thread
@@ -114,9 +113,9 @@ async def _notice(
 
 
 async def _group_members(ctx: Context, conn: Connection, thread_id: int) -> dict[int, Role]:
-    members = dict(await members_of(ctx, conn, thread_id))
-    if (await ctx.directory.thread(thread_id)).kind is not ThreadKind.GROUP:
+    thread = await thread_of(ctx, conn, thread_id)
+    if thread.kind is not ThreadKind.GROUP:
         raise Refusal(
             RefusalReason.ROLE, "members are added to and removed from group threads only"
         ).error()
-    return members
+    return dict(thread.members)

@@ -35,7 +35,7 @@ from server.policy import (
     patient_send_refusal,
     rule_refusal,
 )
-from server.rpc.base import members_of
+from server.rpc.base import members_of, thread_of
 from server.rpc.threads import set_closed
 from server.writer import Outgoing
 from storage.audit import Audit
@@ -51,8 +51,8 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         raise ServerError(ErrorCode.TOO_LARGE, f"envelope over {limit} bytes", limit=limit)
     if p.kind == NOTICE_KIND:
         raise invalid("notices are written by the server, not sent")
-    members = await members_of(ctx, conn, p.thread)
-    kind = (await ctx.directory.thread(p.thread)).kind
+    thread = await thread_of(ctx, conn, p.thread)
+    members, kind = thread.members, thread.kind
     now = ctx.clock.ms()
     header = _header(p)
     await _check_header(ctx, conn, header, members, now)

@@ -46,6 +46,7 @@ __all__ = [
     "list_practices",
     "remove_member",
     "require_role",
+    "require_verified_practitioner",
     "search_practitioners",
     "set_inbox",
     "verify",
@@ -193,7 +194,7 @@ def _practitioner_info(user: UserRecord, practitioner: Practitioner) -> Practiti
 
 
 async def add_patient(ctx: Context, conn: Connection, p: UserParams) -> Empty:
-    await _require_verified_practitioner(ctx, conn)
+    await require_verified_practitioner(ctx, conn, "add patients")
     users = await ctx.store.accounts.users([p.user])
     if p.user not in users or users[p.user].role != Role.PATIENT:
         raise not_found("no such patient", user=p.user)
@@ -209,8 +210,8 @@ async def list_patients(ctx: Context, conn: Connection, _: Empty) -> PatientsLis
     )
 
 
-async def _require_verified_practitioner(ctx: Context, conn: Connection) -> None:
-    require_role(conn, Role.PRACTITIONER, "add patients")
+async def require_verified_practitioner(ctx: Context, conn: Connection, action: str) -> None:
+    require_role(conn, Role.PRACTITIONER, action)
     if not (await ctx.directory.practitioner(conn.user_id)).verified:
         raise Refusal(RefusalReason.NOT_VERIFIED, "your account is not verified yet").error()
 

@@ -35,7 +35,7 @@ from server.rpc.base import members_of
 from server.writer import Outgoing
 from storage.audit import Audit
 from storage.practice import Practices
-from storage.threads import Threads
+from storage.threads import ThreadRecord, Threads
 
 __all__ = [
     "close_thread",
@@ -46,6 +46,7 @@ __all__ = [
     "reopen_thread",
     "require_patient_of_team",
     "set_closed",
+    "shared_info",
 ]
 
 _Check = Callable[[AsyncConnection], Awaitable[None]]
@@ -262,15 +263,22 @@ async def set_closed(
     await emit_thread(db, out, thread_id, by, recipients)
 
 
+def shared_info(record: ThreadRecord) -> ThreadInfo:
+    """The thread as every member may be told of it: receipts left out,
+    they are each member's own."""
+    info = thread_info(record)
+    info.read_seq = info.delivered_seq = info.unread = 0
+    return info
+
+
 async def emit_thread(
     db: AsyncConnection, out: list[Outgoing], thread_id: int, viewer: int, recipients: list[int]
 ) -> ThreadInfo:
-    """A ``thread.updated`` with the thread as it now is (receipts left out:
-    they are each member's own), as the current member ``viewer`` sees it."""
+    """A ``thread.updated`` with the thread as it now is (``shared_info``),
+    read as the current member ``viewer``."""
     record = await Threads.record(db, thread_id, viewer)
     assert record is not None
-    info = thread_info(record)
-    info.read_seq = info.delivered_seq = info.unread = 0
+    info = shared_info(record)
     out.append(
         Outgoing("thread.updated", to_raw(info), recipients, thread_id, thread_changed=thread_id)
     )

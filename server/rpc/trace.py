@@ -81,13 +81,16 @@ async def retract(ctx: Context, conn: Connection, p: MessageParams) -> Empty:
 
     async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
         message = await Messages.for_retraction(db, p.message)
-        if message is None or message.sender_id != conn.user_id or message.kind == NOTICE_KIND:
+        members = await Threads.read_seqs(db, message.thread_id) if message else {}
+        if (
+            message is None
+            or message.sender_id != conn.user_id
+            or message.kind == NOTICE_KIND
+            or conn.user_id not in members  # they left the thread
+        ):
             raise not_found("no message of yours with this id", id=p.message)
         if message.retracted_at is not None:
             raise invalid("this message is already retracted", id=p.message)
-        members = await Threads.read_seqs(db, message.thread_id)
-        if conn.user_id not in members:
-            raise not_found("no message of yours with this id", id=p.message)
         await Messages.retract(db, message.id, now)
         recipients = sorted(members)
         notice = Notice(NoticeKind.RETRACTED, by=conn.user_id, message=message.id)
