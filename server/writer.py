@@ -28,7 +28,7 @@ from server.errors import ServerError
 from storage.db import Database
 from storage.events import Events, NewEvent
 
-__all__ = ["Outgoing", "Writer"]
+__all__ = ["Emitted", "Outgoing", "Writer"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -65,7 +65,22 @@ class Outgoing:
         )
 
 
-Operation = Callable[[AsyncConnection, list[Outgoing]], Awaitable[T]]
+class Emitted(list[Outgoing]):
+    """The events one operation emits. Seqs are handed out at commit, in
+    batch order, so the operations before this one in the batch emitted
+    ``earlier`` events that will take the next seqs."""
+
+    def __init__(self, earlier: int) -> None:
+        super().__init__()
+        self.earlier = earlier
+
+    async def position(self, db: AsyncConnection) -> int:
+        """The seq this operation's stream has reached: the last emitted event
+        so far (a membership window starts or ends here)."""
+        return await Events.head_in(db) + self.earlier + len(self)
+
+
+Operation = Callable[[AsyncConnection, Emitted], Awaitable[T]]
 _Item = tuple[Operation[Any], "asyncio.Future[Any]"]
 
 
@@ -141,7 +156,7 @@ class Writer:
         emitted: list[Outgoing] = []
         async with self._db.write() as conn:
             for operation, _ in batch:
-                mine: list[Outgoing] = []
+                mine = Emitted(earlier=len(emitted))
                 try:
                     outcomes.append(await operation(conn, mine))
                 except ServerError as refusal:

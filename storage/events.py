@@ -87,8 +87,8 @@ class Events:
 
     @staticmethod
     async def head_in(conn: AsyncConnection) -> int:
-        """The newest seq handed out, as ``conn`` sees it (a membership
-        window starts or ends here)."""
+        """The newest seq handed out, as ``conn`` sees it (before the events
+        its own transaction has yet to append: ``server.writer.Emitted``)."""
         value = await conn.scalar(select(positions.c.value).where(positions.c.name == "events"))
         return int(value or 0)
 

@@ -23,8 +23,7 @@ from server.notices import post_notice
 from server.policy import CARE_ROLES, Refusal, thread_open_refusal
 from server.rpc.base import thread_of
 from server.rpc.threads import emit_thread, require_patient_of_team, shared_info
-from server.writer import Outgoing
-from storage.events import Events
+from server.writer import Emitted, Outgoing
 from storage.threads import Threads
 
 __all__ = ["add_member", "remove_member"]
@@ -45,8 +44,8 @@ async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> T
         await require_patient_of_team(ctx, members, p.user)
     now = ctx.clock.ms()
 
-    async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
-        if not await Threads.add_member(db, p.thread, p.user, await Events.head_in(db), now):
+    async def change(db: AsyncConnection, out: Emitted) -> None:
+        if not await Threads.add_member(db, p.thread, p.user, await out.position(db), now):
             return  # already a member
         recipients = sorted(await Threads.read_seqs(db, p.thread))
         await _notice(db, out, NoticeKind.MEMBER_ADDED, p, conn.user_id, recipients, now)
@@ -67,11 +66,11 @@ async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -
         raise not_found("not a member of this thread", user=p.user)
     now = ctx.clock.ms()
 
-    async def change(db: AsyncConnection, out: list[Outgoing]) -> ThreadInfo | None:
+    async def change(db: AsyncConnection, out: Emitted) -> ThreadInfo | None:
         before = await Threads.record(db, p.thread, p.user)
         if before is None:
             return None  # removed a moment ago
-        await Threads.remove_member(db, p.thread, p.user, await Events.head_in(db))
+        await Threads.remove_member(db, p.thread, p.user, await out.position(db))
         remaining = sorted(await Threads.read_seqs(db, p.thread))
         if remaining:
             await _notice(db, out, NoticeKind.MEMBER_REMOVED, p, conn.user_id, remaining, now)

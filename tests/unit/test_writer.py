@@ -20,7 +20,7 @@ from protocol.frames import Event
 from server.broker.base import Delivery
 from server.clock import Clock
 from server.errors import ServerError, forbidden
-from server.writer import Outgoing, Writer
+from server.writer import Emitted, Outgoing, Writer
 from storage import Database, Events
 
 Op = Callable[[AsyncConnection, list[Outgoing]], Awaitable[Any]]
@@ -145,6 +145,31 @@ async def test_operations_submitted_together_share_one_commit(db: Database) -> N
     assert published(h) == list(zip(seqs, expected, strict=True))
     assert [(seq, type_) for seq, type_, _ in await h.stored()] == [(s, "receipt") for s in seqs]
     assert await Events(db).head() == seqs[-1]
+
+
+async def test_an_operation_knows_the_seq_its_stream_reached(db: Database) -> None:
+    """Membership windows start and end at ``position``: it must count the
+    events of earlier operations in the batch, which take their seqs later."""
+    head = await Events(db).head()
+    seen: dict[str, tuple[int, int]] = {}
+
+    def marking(name: str, events: int) -> Op:
+        async def op(conn: AsyncConnection, out: Emitted) -> None:
+            before = await out.position(conn)
+            await note(name, events)(conn, out)
+            seen[name] = (before, await out.position(conn))
+
+        return op
+
+    await Harness(db).batch(
+        {"a": marking("a", 2), "refused": refuse("no"), "b": marking("b", 1), "c": marking("c", 0)}
+    )
+    assert seen == {
+        "a": (head, head + 2),
+        "b": (head + 2, head + 3),
+        "c": (head + 3, head + 3),
+    }
+    assert await Events(db).head() == head + 3
 
 
 async def test_events_are_published_before_any_caller_hears_back(db: Database) -> None:
