@@ -8,6 +8,7 @@ Signed things travel as the exact bytes that were signed (``SignedDeviceList.bod
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
@@ -28,10 +29,12 @@ __all__ = [
     "DocumentRef",
     "Envelope",
     "Header",
+    "Scope",
     "SignedDeviceList",
     "decode_device_list",
     "decode_envelope",
     "decode_header",
+    "parse_scope",
 ]
 
 ENVELOPE_VERSION = 1
@@ -59,12 +62,39 @@ class DeviceEntry(Struct, array_like=True):
     expires: int
 
 
+class Scope(StrEnum):
+    """What a delegation lets an assistant do for a practitioner.
+    ``Delegate.scope`` holds them joined by dots, e.g. ``"read.reply"``."""
+
+    READ = "read"  # their threads: events, history, documents, the audit trail
+    REPLY = "reply"  # answer in those threads for them (needs read), close, reopen
+    TEMPLATES = "templates"  # keep their templates
+    AGENDA = "agenda"  # their agenda
+
+
+def parse_scope(text: str) -> frozenset[Scope]:
+    """The scopes in ``text``; ``ValueError`` for an unknown or missing one."""
+    try:
+        scopes = frozenset(Scope(word) for word in text.split("."))
+    except ValueError:
+        raise ValueError(f"unknown scope in {text!r}: use {[s.value for s in Scope]}") from None
+    if Scope.REPLY in scopes and Scope.READ not in scopes:
+        raise ValueError("answering needs reading: scope reply needs read")
+    return scopes
+
+
 class Delegate(Struct, array_like=True):
-    """An assistant who may read and answer for this user until ``expires``."""
+    """An assistant who may act for this user within ``scope`` until
+    ``expires`` (ms; None: until revoked)."""
 
     user: UserId
     scope: Short
-    expires: int
+    expires: int | None = None
+
+    def allows(self, scope: Scope, now: int) -> bool:
+        """Whether this delegation covers ``scope`` at ``now``. Words are
+        matched as written: the server refuses lists it cannot parse."""
+        return (self.expires is None or self.expires > now) and scope in self.scope.split(".")
 
 
 class DeviceList(Struct, array_like=True):

@@ -14,7 +14,7 @@ import msgspec
 from msgspec import Struct
 
 from protocol.model import MessageData, PresenceStatus, ThreadInfo
-from protocol.practice import AccountVerified, InboxSettings, RulesResult
+from protocol.practice import AccountVerified, Delegation, InboxSettings, RulesResult
 
 __all__ = [
     "DURABLE_EVENTS",
@@ -85,6 +85,7 @@ EVENTS: dict[str, type[Struct]] = {
     "inbox.updated": InboxSettings,
     "rules.updated": RulesResult,
     "account.verified": AccountVerified,
+    "delegation.updated": Delegation,
 }
 
 DURABLE_EVENTS = frozenset(
@@ -96,5 +97,6 @@ DURABLE_EVENTS = frozenset(
         "inbox.updated",
         "rules.updated",
         "account.verified",
+        "delegation.updated",
     }
 )

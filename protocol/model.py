@@ -85,3 +85,4 @@ class ThreadInfo(Struct, omit_defaults=True):
     subject: int | None = None  # the relative the thread is about
     closed: bool = False  # no more replies until a practitioner reopens it
     reply_allowed: bool = True  # whether the care side's latest message takes a reply
+    via: int | None = None  # a delegate sees it as this practitioner's (receipts are theirs)

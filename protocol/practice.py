@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta, Struct
 
+from protocol.e2e import Scope
 from protocol.errors import DecodeError
 from protocol.model import Empty, Id, Member
 
@@ -28,6 +29,8 @@ __all__ = [
     "BroadcastParams",
     "BroadcastResult",
     "Code",
+    "Delegation",
+    "DelegationsResult",
     "InboxSettings",
     "MessageParams",
     "Notice",
@@ -82,6 +85,8 @@ class RefusalReason(StrEnum):
     UNAVAILABLE = "unavailable"  # a rule refuses new patient messages (``text``, ``redirect_to``)
     NOT_MANAGED = "not_managed"  # a thread for a relative the caller does not manage
     NOT_DELEGATED = "not_delegated"  # no delegation with this scope (or it expired)
+    NOT_COLLEAGUE = "not_colleague"  # a delegate must be an assistant of a shared practice
+    BAD_SCOPE = "bad_scope"  # a delegation's scope is not ``protocol.e2e.Scope`` words
     NOT_CARE_TEAM = "not_care_team"  # only the thread's practitioners (or their assistants)
     OPTED_OUT = "opted_out"
     ROLE = "role"  # the caller's or a member's role does not allow it
@@ -202,6 +207,7 @@ class Template(Struct, omit_defaults=True, kw_only=True):
     name: Label
     text: Text
     practice: int | None = None
+    owner: int | None = None  # a practitioner's own; an assistant names whose (``templates`` scope)
     reply_allowed: bool = True
     closes_thread: bool = False  # sending it also closes the thread
     builtin: bool = False  # every practitioner has it; it cannot be changed
@@ -375,6 +381,22 @@ class PatientsListResult(Struct):
     patients: list[PatientInfo]
 
 
+class Delegation(Struct, omit_defaults=True):
+    """A practitioner's signed delegation to an assistant, as the server
+    enforces it. In a ``delegation.updated`` event, ``revoked`` ends it."""
+
+    principal: int
+    delegate: int
+    scope: list[Scope]
+    expires: int | None = None
+    revoked: bool = False
+
+
+class DelegationsResult(Struct):
+    given: list[Delegation]  # by the caller (a practitioner)
+    received: list[Delegation]  # to the caller (an assistant): the inboxes they work
+
+
 # Method name -> (params, result); ``protocol.methods.METHODS`` includes them.
 PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "admin.verify": (UserParams, Empty),
@@ -403,4 +425,5 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "broadcasts.opt_in": (PractitionerParams, Empty),
     "relatives.add": (RelativeParams, RelativeInfo),
     "relatives.list": (Empty, RelativesResult),
+    "delegations.list": (Empty, DelegationsResult),
 }

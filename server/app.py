@@ -44,8 +44,10 @@ def create_app(
     store = store or Store(settings.db)
     broker = broker or MemoryBroker()
     clock = clock or Clock()
-    directory = Directory(store.threads, store.keys, store.practices, store.rules)
-    hub = Hub(observe=directory.observe)
+    directory = Directory(
+        store.threads, store.keys, store.practices, store.rules, store.delegations
+    )
+    hub = Hub(clock, observe=directory.observe)
     ctx = Context(
         settings=settings,
         store=store,

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Mapping
 from time import monotonic
 
+from protocol.e2e import Delegate
 from protocol.errors import CloseCode
 from protocol.model import PresenceStatus, Role
 from server.ratelimit import TokenBucket
@@ -39,6 +41,9 @@ class Connection:
         self.user_id = user_id
         self.device_id = device_id
         self.role = role
+        # Delegations to this user, by practitioner: set once at connect; a
+        # change closes the socket (``CloseCode.ACCESS_CHANGED``).
+        self.grants: Mapping[int, Delegate] = {}
         self.calls = calls
         self.sends = sends
         self.status = PresenceStatus.ONLINE

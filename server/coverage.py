@@ -1,24 +1,26 @@
 """Whether an envelope's recipients match the thread's current devices.
 
-Pure: the lists come in already fetched. A send is refused unless every
-current device of every member has a wrapped key (nobody silently misses a
-message) and every wrapped key goes to a device the thread may reach: a
-member's device, or a device of a delegate a member named (assistants read
-for the practitioner who delegated to them).
+Pure: the lists come in already fetched. A send is refused unless the
+wrapped keys go to exactly the thread's readers' current devices: each
+member's, and each of the delegates a member named with the ``read`` scope
+(assistants read for the practitioner who delegated to them). Nobody
+silently misses a message, and a revoked delegate gets no key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from protocol.e2e import DeviceList
+from protocol.e2e import DeviceList, Scope
 
 __all__ = ["delegates_of", "recipient_gaps"]
 
 
 def delegates_of(lists: Mapping[int, DeviceList], users: Iterable[int], now: int) -> set[int]:
-    """The users' delegates whose delegation has not expired."""
-    return {d.user for u in users if u in lists for d in lists[u].delegates if d.expires > now}
+    """The users' delegates who may read for them now."""
+    return {
+        d.user for u in users if u in lists for d in lists[u].delegates if d.allows(Scope.READ, now)
+    }
 
 
 def _devices(lists: Mapping[int, DeviceList], users: Iterable[int], now: int) -> set[int]:
@@ -35,12 +37,12 @@ def recipient_gaps(
     no device list), ``missing`` (current devices left out), ``unknown``
     (devices the thread may not reach). Empty when the send may go."""
     members = set(members)
-    required = _devices(lists, members, now)
-    allowed = required | _devices(lists, delegates_of(lists, members, now), now)
+    readers = members | delegates_of(lists, members, now)
+    required = _devices(lists, readers, now)
     given = set(recipients)
     gaps = {
         "no_keys": sorted(members - lists.keys()),
         "missing": sorted(required - given),
-        "unknown": sorted(given - allowed),
+        "unknown": sorted(given - required),
     }
     return {name: found for name, found in gaps.items() if found}

@@ -12,6 +12,9 @@ rules, read on every patient message, dropped when a delivery says they
 changed (``practice_changed``: ``inbox.updated``, ``rules.updated``,
 ``account.verified``).
 
+Delegations: those each assistant received, by practitioner, dropped when
+a delivery says they changed (``access_changed``).
+
 Receipt floors: the receipts this node has seen stored. Receipts only move
 forward, so a floor is never above the truth, even with other nodes
 writing; a receipt at or under its floor changes nothing and needs no write
@@ -28,11 +31,12 @@ from typing import Any
 
 import msgspec
 
-from protocol.e2e import DeviceList, decode_device_list
+from protocol.e2e import Delegate, DeviceList, decode_device_list
 from protocol.model import Role, ThreadKind
 from protocol.practice import InboxSettings, Rule
 from server.broker.base import Delivery
 from server.policy import Practitioner
+from storage.delegations import Delegations
 from storage.keys import Keys
 from storage.practice import Practices
 from storage.rules import Rules
@@ -69,12 +73,15 @@ class Directory:
         keys: Keys,
         practices: Practices,
         rules: Rules,
+        delegations: Delegations,
         max_entries: int = 100_000,
     ) -> None:
         self._threads = threads
         self._keys = keys
         self._practices = practices
         self._rules = rules
+        self._delegations = delegations
+        self._grants: dict[int, Mapping[int, Delegate]] = {}
         self._lists: dict[int, DeviceList] = {}
         self._threads_meta: dict[int, ThreadMeta] = {}
         self._practitioners: dict[int, Practitioner] = {}
@@ -119,6 +126,22 @@ class Directory:
                 self._remember(self._practitioners, user_id, found)
         return found
 
+    async def grants(self, delegate_id: int) -> Mapping[int, Delegate]:
+        """The delegations ``delegate_id`` received, by practitioner."""
+        found = self._grants.get(delegate_id)
+        if found is None:
+            generation = self._generation
+            records = await self._delegations.to(delegate_id)
+            found = MappingProxyType(
+                {
+                    r.principal_id: Delegate(r.delegate_id, r.grant.scope, r.grant.expires)
+                    for r in records
+                }
+            )
+            if generation == self._generation:
+                self._remember(self._grants, delegate_id, found)
+        return found
+
     async def contacts(self, user_id: int) -> frozenset[int]:
         """Users who share a thread with ``user_id`` (who may see their presence)."""
         found = self._contacts.get(user_id)
@@ -155,7 +178,8 @@ class Directory:
 
     def observe(self, delivery: Delivery) -> None:
         """Drop what a delivery says has changed."""
-        if delivery.thread_changed is not None or delivery.practice_changed is not None:
+        changes = (delivery.thread_changed, delivery.practice_changed, delivery.access_changed)
+        if any(change is not None for change in changes):
             self._generation += 1
         if delivery.thread_changed is not None:
             self.invalidate(delivery.thread_changed, delivery.recipients)
@@ -163,6 +187,8 @@ class Directory:
             self._lists.pop(delivery.keys_changed, None)
         if delivery.practice_changed is not None:
             self._practitioners.pop(delivery.practice_changed, None)
+        if delivery.access_changed is not None:
+            self._grants.pop(delivery.access_changed, None)
 
     def invalidate(self, thread_id: int, members: Iterable[int]) -> None:
         """Forget ``thread_id``'s members and receipt floors (a member who

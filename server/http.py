@@ -21,6 +21,7 @@ from server.context import Context
 from server.errors import ServerError
 from server.ratelimit import TokenBucket
 from server.rpc.attachments import readable_file
+from server.rpc.base import grants_of
 from server.rpc.trace import export_audit
 from storage.accounts import Session
 from storage.errors import Conflict
@@ -183,7 +184,9 @@ async def download(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     try:
         session, _ = await _bearer(request)
-        record = await readable_file(ctx, session.user.id, request.path_params["file"])
+        user = session.user
+        grants = await grants_of(ctx, user.id, Role(user.role))
+        record = await readable_file(ctx, user.id, grants, request.path_params["file"])
     except ServerError as exc:
         return _error(exc)
     return FileResponse(
@@ -199,7 +202,9 @@ async def audit_export(request: Request) -> Response:
     try:
         session, _ = await _bearer(request)
         thread_id = int(request.path_params["thread"])
-        entries = await export_audit(ctx, session.user.id, thread_id)
+        user = session.user
+        grants = await grants_of(ctx, user.id, Role(user.role))
+        entries = await export_audit(ctx, user.id, grants, thread_id)
     except ServerError as exc:
         return _error(exc)
     return Response(

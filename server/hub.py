@@ -1,4 +1,9 @@
-"""The connection registry of this node and the delivery of pushed frames."""
+"""The connection registry of this node and the delivery of pushed frames.
+
+A frame for a practitioner also reaches the sockets of the assistants who
+read for them (``Connection.grants``): they work that inbox live. When an
+assistant's delegations change, their sockets are closed so they reconnect
+with the new ones: revoking takes effect at once."""
 
 from __future__ import annotations
 
@@ -6,28 +11,39 @@ from collections.abc import Callable, Iterator
 from time import monotonic
 
 from protocol.codec import encode
+from protocol.e2e import Scope
 from protocol.errors import CloseCode
 from protocol.frames import Ping
 from server.broker.base import Delivery
+from server.clock import Clock
 from server.connection import Connection
 
 __all__ = ["Hub"]
 
 
 class Hub:
-    def __init__(self, observe: Callable[[Delivery], None] | None = None) -> None:
+    def __init__(self, clock: Clock, observe: Callable[[Delivery], None] | None = None) -> None:
+        self._clock = clock
         self._by_user: dict[int, set[Connection]] = {}
+        self._readers: dict[int, set[Connection]] = {}  # practitioner -> delegates' sockets
         self._observe = observe  # sees every delivery first (cache invalidation)
 
     def add(self, conn: Connection) -> None:
         self._by_user.setdefault(conn.user_id, set()).add(conn)
 
+    def read_for(self, conn: Connection) -> None:
+        """Also deliver to ``conn`` what reaches the practitioners it reads for."""
+        for principal in conn.grants:
+            self._readers.setdefault(principal, set()).add(conn)
+
     def remove(self, conn: Connection) -> None:
-        conns = self._by_user.get(conn.user_id)
-        if conns is not None:
-            conns.discard(conn)
-            if not conns:
-                del self._by_user[conn.user_id]
+        places = [(self._by_user, conn.user_id), *((self._readers, p) for p in conn.grants)]
+        for index, key in places:
+            conns = index.get(key)
+            if conns is not None:
+                conns.discard(conn)
+                if not conns:
+                    del index[key]
 
     def of(self, user_id: int) -> set[Connection]:
         return self._by_user.get(user_id, set())
@@ -43,16 +59,33 @@ class Hub:
         """Queue the delivery's frame on every matching local connection."""
         if self._observe is not None:
             self._observe(delivery)
-        for user_id in delivery.recipients:
-            for conn in self._by_user.get(user_id, ()):
-                if conn.session == delivery.exclude_session:
-                    continue
-                if delivery.foreground_only and not conn.foreground:
-                    continue
-                if delivery.seq is None:
-                    conn.push(delivery.frame)
-                else:
-                    conn.push_event(delivery.seq, delivery.frame)
+        if self._readers:
+            reached = self._with_readers(delivery.recipients)
+        else:
+            reached = [c for user in delivery.recipients for c in self._by_user.get(user, ())]
+        for conn in reached:
+            if conn.session == delivery.exclude_session:
+                continue
+            if delivery.foreground_only and not conn.foreground:
+                continue
+            if delivery.seq is None:
+                conn.push(delivery.frame)
+            else:
+                conn.push_event(delivery.seq, delivery.frame)
+        if delivery.access_changed is not None:
+            for conn in list(self.of(delivery.access_changed)):
+                conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
+
+    def _with_readers(self, recipients: list[int]) -> list[Connection]:
+        """The recipients' sockets and those of their current readers, once each."""
+        now = self._clock.ms()
+        reached: dict[Connection, None] = {}
+        for user_id in recipients:
+            reached.update(dict.fromkeys(self._by_user.get(user_id, ())))
+            for conn in self._readers.get(user_id, ()):
+                if conn.grants[user_id].allows(Scope.READ, now):
+                    reached[conn] = None
+        return list(reached)
 
     def heartbeat(self, interval: float) -> None:
         """Ping every connection; close those silent for two intervals."""

@@ -150,6 +150,9 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
     ctx.hub.add(conn)  # from here on, live durable events are held until the replay ends
     tasks: list[asyncio.Task[Any]] = []
     try:
+        if conn.role is Role.ASSISTANT:  # a change from here on closes this socket
+            conn.grants = await ctx.directory.grants(conn.user_id)
+            ctx.hub.read_for(conn)
         head = await ctx.store.events.head()
         conn.welcome(_welcome(ctx, conn, head, hello.resume_from is not None))
         conn.last_seq = head if hello.resume_from is None else hello.resume_from
@@ -189,7 +192,9 @@ async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head:
             else:
                 cursor = resume_from
                 while True:
-                    page = await ctx.store.events.after(conn.user_id, cursor, REPLAY_PAGE)
+                    page = await ctx.store.events.after(
+                        conn.user_id, cursor, REPLAY_PAGE, ctx.clock.ms()
+                    )
                     for event in page:
                         await conn.send_paced(
                             encode_event(event.type, _event_data(event), event.seq)

@@ -48,6 +48,7 @@ class Outgoing:
     thread_changed: int | None = None
     keys_changed: int | None = None
     practice_changed: int | None = None
+    access_changed: int | None = None
 
     def to_store(self) -> NewEvent:
         data = None if self.message_id is not None else bytes(self.data)
@@ -62,6 +63,7 @@ class Outgoing:
             thread_changed=self.thread_changed,
             keys_changed=self.keys_changed,
             practice_changed=self.practice_changed,
+            access_changed=self.access_changed,
         )
 
 

@@ -3,6 +3,7 @@
 from storage.accounts import Accounts, Session, UserRecord
 from storage.audit import Audit, AuditRow
 from storage.db import Database
+from storage.delegations import DelegationRecord, Delegations, Grant
 from storage.errors import Conflict, StorageError, Unavailable
 from storage.events import Events, NewEvent, StoredEvent
 from storage.files import FileRecord, Files
@@ -20,9 +21,12 @@ __all__ = [
     "AuditRow",
     "Conflict",
     "Database",
+    "DelegationRecord",
+    "Delegations",
     "Events",
     "FileRecord",
     "Files",
+    "Grant",
     "Keys",
     "MemberRecord",
     "Messages",
@@ -62,6 +66,7 @@ class Store:
         self.templates = Templates(self.db)
         self.audit = Audit(self.db)
         self.relatives = Relatives(self.db)
+        self.delegations = Delegations(self.db)
 
     async def close(self) -> None:
         await self.db.close()

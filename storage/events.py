@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, delete, insert, select, union_all, update
+from sqlalchemy import and_, bindparam, delete, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.messages import COLUMNS as MESSAGE_COLUMNS
 from storage.messages import StoredMessage, from_row
-from storage.schema import events, messages, participants
+from storage.schema import delegations, events, messages, participants
 from storage.schema import stream_positions as positions
 
 __all__ = ["Events", "NewEvent", "StoredEvent"]
@@ -42,6 +42,12 @@ class StoredEvent:
     data: bytes | None
     message: StoredMessage | None
 
+
+# The participant row's membership window covers the event.
+_in_window = and_(
+    events.c.seq > participants.c.joined_seq,
+    participants.c.left_seq.is_(None) | (events.c.seq <= participants.c.left_seq),
+)
 
 _ADVANCE = (
     update(positions)
@@ -106,21 +112,38 @@ class Events:
         assert value is not None
         return int(value)
 
-    async def after(self, user_id: int, cursor: int, limit: int) -> list[StoredEvent]:
+    async def after(self, user_id: int, cursor: int, limit: int, now: int) -> list[StoredEvent]:
         """The user's events with seq > ``cursor``, oldest first: those of the
-        threads whose membership window covers them, and those addressed to them."""
-        member = and_(
-            participants.c.user_id == user_id,
-            events.c.seq > participants.c.joined_seq,
-            (participants.c.left_seq.is_(None)) | (events.c.seq <= participants.c.left_seq),
-        )
+        threads whose membership window covers them, those addressed to them,
+        and the same for each practitioner they read for (``delegations``),
+        from the delegation's start."""
+        newer = events.c.seq > cursor
         in_threads = (
             select(events.c.seq)
             .join(participants, participants.c.thread_id == events.c.thread_id)
-            .where(member, events.c.seq > cursor)
+            .where(participants.c.user_id == user_id, _in_window, newer)
         )
-        personal = select(events.c.seq).where(events.c.user_id == user_id, events.c.seq > cursor)
-        wanted = union_all(in_threads, personal).subquery()
+        personal = select(events.c.seq).where(events.c.user_id == user_id, newer)
+        reading = and_(
+            delegations.c.delegate_id == user_id,
+            delegations.c.reads.is_(True),
+            delegations.c.expires.is_(None) | (delegations.c.expires > now),
+            events.c.seq > delegations.c.granted_seq,
+            newer,
+        )
+        in_their_threads = (
+            select(events.c.seq)
+            .join(participants, participants.c.thread_id == events.c.thread_id)
+            .join(delegations, delegations.c.principal_id == participants.c.user_id)
+            .where(reading, _in_window)
+        )
+        their_personal = (
+            select(events.c.seq)
+            .join(delegations, delegations.c.principal_id == events.c.user_id)
+            .where(reading)
+        )
+        # union, not union_all: a delegate may also be a member, or read for two members
+        wanted = union(in_threads, personal, in_their_threads, their_personal).subquery()
         query = (
             select(events.c.seq, events.c.type, events.c.data, *MESSAGE_COLUMNS)
             .join(wanted, wanted.c.seq == events.c.seq)

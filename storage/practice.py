@@ -105,14 +105,14 @@ class Practices:
                 added_at=now,
             )
 
-    async def remove_member(self, practice_id: int, user_id: int) -> bool:
-        async with self.db.write() as conn:
-            done = await conn.execute(
-                delete(practice_members).where(
-                    practice_members.c.practice_id == practice_id,
-                    practice_members.c.user_id == user_id,
-                )
+    @staticmethod
+    async def remove_member(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
+        done = await conn.execute(
+            delete(practice_members).where(
+                practice_members.c.practice_id == practice_id,
+                practice_members.c.user_id == user_id,
             )
+        )
         return bool(done.rowcount)
 
     async def of_user(self, user_id: int) -> list[PracticeRecord]:

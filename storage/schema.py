@@ -251,6 +251,23 @@ class Relative(Base):
     consent_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class StoredDelegation(Base):
+    """``principal_id`` (a practitioner) lets ``delegate_id`` (an assistant of
+    a shared practice) act within ``scope``: the server's index of the
+    delegates in the principal's signed device list. ``reads``: the scope
+    has ``read``; the delegate then replays the principal's events after
+    ``granted_seq``."""
+
+    __tablename__ = "delegations"
+    principal_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(32))
+    reads: Mapped[bool] = mapped_column(Boolean)
+    expires: Mapped[int | None] = mapped_column(BigInteger)
+    granted_seq: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_delegations_delegate", "delegate_id"),)
+
+
 class Inbox(Base):
     """A practitioner's ``protocol.practice.InboxSettings``, MessagePack-encoded."""
 
@@ -341,3 +358,4 @@ templates = cast(Table, StoredTemplate.__table__)
 audit = cast(Table, AuditRecord.__table__)
 broadcast_opt_outs = cast(Table, BroadcastOptOut.__table__)
 relatives = cast(Table, Relative.__table__)
+delegations = cast(Table, StoredDelegation.__table__)

@@ -28,13 +28,16 @@ class Templates:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def visible(self, user_id: int, practice_ids: Iterable[int]) -> list[StoredTemplate]:
-        """The user's own templates and those of ``practice_ids``, oldest first."""
+    async def visible(
+        self, owner_ids: Iterable[int], practice_ids: Iterable[int]
+    ) -> list[StoredTemplate]:
+        """The templates of ``owner_ids`` and of ``practice_ids``, oldest first."""
         query = (
             select(*_COLUMNS)
             .where(
                 or_(
-                    templates.c.owner_id == user_id, templates.c.practice_id.in_(list(practice_ids))
+                    templates.c.owner_id.in_(list(owner_ids)),
+                    templates.c.practice_id.in_(list(practice_ids)),
                 )
             )
             .order_by(templates.c.id)

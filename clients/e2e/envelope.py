@@ -44,6 +44,7 @@ from protocol.e2e import (
     Body,
     Envelope,
     Header,
+    Scope,
     decode_envelope,
 )
 from protocol.errors import DecodeError
@@ -135,7 +136,7 @@ def open_envelope(
     verify(device.sign_pk, SIGNATURE_CONTEXT, envelope.header + digest(envelope.body), envelope.sig)
     if header.acting_for is not None:
         delegates = trust.current(header.acting_for).delegates
-        if not any(d.user == header.sender_user and d.expires > now for d in delegates):
+        if not any(d.user == header.sender_user and d.allows(Scope.REPLY, now) for d in delegates):
             raise NotDelegated(
                 f"user {header.sender_user} may not act for user {header.acting_for}"
             )

@@ -36,7 +36,15 @@ from clients.errors import (
     UnknownDevice,
     UntrustedDevices,
 )
-from protocol.e2e import Body, Delegate, DeviceEntry, DeviceList, DocumentRef, decode_envelope
+from protocol.e2e import (
+    Body,
+    Delegate,
+    DeviceEntry,
+    DeviceList,
+    DocumentRef,
+    Scope,
+    decode_envelope,
+)
 from protocol.errors import DecodeError, ErrorCode
 from protocol.methods import (
     AttachmentBeginParams,
@@ -108,9 +116,11 @@ class Secure:
         """A new list without ``device``: it gets no key from now on."""
         return await self._publish(remove={device})
 
-    async def delegate(self, user: int, scope: str, expires: int) -> int:
-        """Let an assistant read and answer for us until ``expires``."""
-        return await self._publish(delegates=[Delegate(user, scope, expires)])
+    async def delegate(self, user: int, scope: Iterable[Scope], expires: int | None = None) -> int:
+        """Let an assistant of our practice act for us within ``scope``, until
+        ``expires`` (ms) or until revoked. Replaces an earlier delegation to them."""
+        text = ".".join(sorted(Scope(s).value for s in scope))
+        return await self._publish(delegates=[Delegate(user, text, expires)])
 
     async def revoke_delegate(self, user: int) -> int:
         return await self._publish(drop_delegate=user)
@@ -340,7 +350,9 @@ class Secure:
         if fresh or unknown:
             await self._fetch(members if fresh else unknown)
         now = self._clock()
-        delegates = {d.user for u in members for d in trust.current(u).delegates if d.expires > now}
+        delegates = {
+            d.user for u in members for d in trust.current(u).delegates if d.allows(Scope.READ, now)
+        }
         missing = [u for u in delegates if u not in trust.lists or fresh]
         if missing:
             await self._fetch(missing)

@@ -29,6 +29,7 @@ class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
     thread_changed: int | None = None  # a thread whose membership caches are stale
     keys_changed: int | None = None  # a user whose cached device list is stale
     practice_changed: int | None = None  # a practitioner whose cached settings are stale
+    access_changed: int | None = None  # a delegate whose delegations changed: it reconnects
 
 
 DeliveryHandler = Callable[[Delivery], None]

@@ -1,6 +1,6 @@
 """The practice's rules as pure functions: which threads join whom
-(``threads``), who may write to whom and how much (``access``), and
-vacation and auto-reply rules (``rules``)."""
+(``threads``), who may write to whom and how much (``access``), who may
+act for whom (``delegation``), and vacation and auto-reply rules (``rules``)."""
 
 from server.policy.access import (
     DAY_MS,
@@ -10,6 +10,7 @@ from server.policy.access import (
     patient_send_refusal,
     practitioner_write_refusal,
 )
+from server.policy.delegation import delegate_refusal, delegated_member
 from server.policy.refusal import Refusal
 from server.policy.rules import Firing, active_rule, rule_problems, rule_refusal
 from server.policy.threads import CARE_ROLES, pair_key, thread_open_refusal
@@ -22,6 +23,8 @@ __all__ = [
     "Practitioner",
     "Refusal",
     "active_rule",
+    "delegate_refusal",
+    "delegated_member",
     "pair_key",
     "patient_open_refusal",
     "patient_send_refusal",

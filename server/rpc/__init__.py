@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.rpc import (
     attachments,
     broadcasts,
+    delegations,
     keys,
     members,
     messages,
@@ -67,4 +68,5 @@ HANDLERS: dict[str, Handler] = {
     "broadcasts.opt_in": broadcasts.opt_in,
     "relatives.add": relatives.add_relative,
     "relatives.list": relatives.list_relatives,
+    "delegations.list": delegations.list_delegations,
 }

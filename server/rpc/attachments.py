@@ -11,7 +11,9 @@ BLAKE2b-256 match what ``begin`` announced.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
+from protocol.e2e import Delegate, Scope
 from protocol.errors import ErrorCode
 from protocol.methods import (
     AttachmentBeginParams,
@@ -26,14 +28,14 @@ from protocol.methods import (
 from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, invalid, not_found
-from server.rpc.base import members_of
+from server.rpc.base import reach, thread_of
 from storage.files import FileRecord
 
 __all__ = ["begin", "chunk", "finish", "read", "readable_file"]
 
 
 async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> AttachmentBeginResult:
-    await members_of(ctx, conn, p.thread)
+    await thread_of(ctx, conn, p.thread, Scope.REPLY)
     s = ctx.settings
     if p.size > s.max_file_bytes:
         raise ServerError(
@@ -109,20 +111,23 @@ async def finish(ctx: Context, conn: Connection, p: AttachmentFileParams) -> Fil
 
 
 async def read(ctx: Context, conn: Connection, p: AttachmentReadParams) -> AttachmentReadResult:
-    record = await readable_file(ctx, conn.user_id, p.file)
+    record = await readable_file(ctx, conn.user_id, conn.grants, p.file)
     length = min(p.length, ctx.settings.chunk_bytes)
     data = await ctx.blobs.read(record.id, p.offset, length) if p.offset < record.size else b""
     return AttachmentReadResult(data, record.size)
 
 
-async def readable_file(ctx: Context, user_id: int, file_id: str) -> FileRecord:
-    """A finished document of a thread ``user_id`` is a member of."""
+async def readable_file(
+    ctx: Context, user_id: int, grants: Mapping[int, Delegate], file_id: str
+) -> FileRecord:
+    """A finished document of a thread the user reaches (``reach``, reading)."""
     record = await ctx.store.files.get(file_id)
     if record is None or not record.finished:
         raise not_found("no such document", file=file_id)
-    members = await ctx.directory.members(record.thread_id)
-    if user_id not in members:
-        raise not_found("no such document", file=file_id)  # not even its existence
+    try:
+        await reach(ctx, user_id, grants, record.thread_id, Scope.READ)
+    except ServerError:
+        raise not_found("no such document", file=file_id) from None  # not even its existence
     return record
 
 

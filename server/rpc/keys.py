@@ -5,6 +5,11 @@ the identity key it names, it is the caller's, its version only grows, and
 every device in it is one of the caller's own devices (so no list can claim
 another user's device id). Clients still verify everything and pin identity
 keys; the server cannot forge a list, only withhold a newer one.
+
+The list's delegates are the practitioner's delegations: each must be an
+assistant of a shared practice with a valid scope. Publishing indexes them
+(``storage.delegations``) and tells each delegate whose delegation changed
+(``delegation.updated``; their sockets reconnect with the new one).
 """
 
 from __future__ import annotations
@@ -14,14 +19,18 @@ from nacl.signing import VerifyKey
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
-from protocol.e2e import DEVICE_LIST_CONTEXT, decode_device_list
+from protocol.e2e import DEVICE_LIST_CONTEXT, Delegate, Scope, decode_device_list
 from protocol.errors import DecodeError, ErrorCode
 from protocol.events import KeysUpdated
 from protocol.methods import KeysFetchParams, KeysFetchResult, KeysPublishParams, KeysPublishResult
+from protocol.model import Role
 from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, forbidden, invalid
-from server.writer import Outgoing
+from server.policy import delegate_refusal
+from server.rpc.delegations import delegation_updated, stored_grant
+from server.writer import Emitted, Outgoing
+from storage.delegations import Delegations, Grant
 from storage.keys import Keys
 
 __all__ = ["fetch", "publish"]
@@ -49,17 +58,21 @@ async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysP
     foreign = sorted(d for d in device_ids if owners.get(d) != conn.user_id)
     if foreign:
         raise forbidden("the list names devices that are not yours", devices=foreign)
+    now = ctx.clock.ms()
+    delegates = await _delegates(ctx, conn, body.delegates, now)
     previous = (await ctx.directory.device_lists([conn.user_id])).get(conn.user_id)
     changed = previous is not None and previous.identity_pk != body.identity_pk
     recipients = sorted({conn.user_id, *await ctx.directory.contacts(conn.user_id)})
-    now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
+    async def store(db: AsyncConnection, out: Emitted) -> None:
         if not await Keys.replace(db, conn.user_id, body.version, p.list, now):
             raise ServerError(
                 ErrorCode.CONFLICT,
                 "a device list with this version or a newer one is already published",
             )
+        at = await out.position(db)
+        for delegate, grant in (await Delegations.replace(db, conn.user_id, delegates, at)).items():
+            out.append(delegation_updated(conn.user_id, delegate, grant))
         event = to_raw(KeysUpdated(conn.user_id, body.version, identity_changed=changed))
         for user_id in recipients:  # one stored event each, so each replays it once
             out.append(
@@ -72,10 +85,36 @@ async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysP
     return KeysPublishResult(body.version)
 
 
+async def _delegates(
+    ctx: Context, conn: Connection, listed: list[Delegate], now: int
+) -> dict[int, Grant]:
+    """The list's current delegations, by delegate, each one allowed."""
+    current = [d for d in listed if d.expires is None or d.expires > now]
+    if not current:
+        return {}
+    if len({d.user for d in current}) != len(current):
+        raise invalid("a delegate appears twice in the list")
+    colleagues = {
+        user.id: Role(user.role)
+        for practice in await ctx.store.practices.of_user(conn.user_id)
+        for user in practice.members
+    }
+    for grant in current:
+        refusal = delegate_refusal(conn.role, grant, colleagues)
+        if refusal:
+            raise refusal.error()
+    return {d.user: stored_grant(d) for d in current}
+
+
 async def fetch(ctx: Context, conn: Connection, p: KeysFetchParams) -> KeysFetchResult:
     """Lists of the caller, the people they share a thread with, and the
-    delegates those people named (an assistant's devices receive keys too)."""
-    visible = {conn.user_id, *await ctx.directory.contacts(conn.user_id)}
+    delegates those people named (an assistant's devices receive keys too);
+    for a delegate, the same for each practitioner they read for."""
+    now = ctx.clock.ms()
+    readers_of = [p for p, grant in conn.grants.items() if grant.allows(Scope.READ, now)]
+    visible = {conn.user_id, *await ctx.directory.contacts(conn.user_id), *readers_of}
+    for principal in readers_of:
+        visible.update(await ctx.directory.contacts(principal))
     for listed in (await ctx.directory.device_lists(visible)).values():
         visible.update(delegate.user for delegate in listed.delegates)
     hidden = sorted(set(p.users) - visible)

@@ -2,7 +2,9 @@
 
 The server reads an envelope's cleartext header only: it must be the
 caller's, for this thread, and wrap the content key for exactly the thread's
-current devices (``server.coverage``). It never sees a key or a body.
+current devices (``server.coverage``). It never sees a key or a body. An
+assistant answers for a practitioner with ``acting_for`` in the header, within
+the practitioner's delegation to them (``reply`` scope).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import encode_event, to_raw
-from protocol.e2e import Header, decode_envelope
+from protocol.e2e import Header, Scope, decode_envelope
 from protocol.errors import DecodeError, ErrorCode
 from protocol.events import Notify
 from protocol.methods import HistoryParams, HistoryResult, SendParams, SendResult
@@ -35,7 +37,7 @@ from server.policy import (
     patient_send_refusal,
     rule_refusal,
 )
-from server.rpc.base import members_of, thread_of
+from server.rpc.base import thread_of
 from server.rpc.threads import set_closed
 from server.writer import Outgoing
 from storage.audit import Audit
@@ -51,12 +53,15 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         raise ServerError(ErrorCode.TOO_LARGE, f"envelope over {limit} bytes", limit=limit)
     if p.kind == NOTICE_KIND:
         raise invalid("notices are written by the server, not sent")
-    thread = await thread_of(ctx, conn, p.thread)
-    members, kind = thread.members, thread.kind
-    now = ctx.clock.ms()
     header = _header(p)
+    # A delegate answers in a practitioner's place only by saying so (signed).
+    acting_for = header.acting_for
+    scope = None if acting_for is None else Scope.REPLY
+    access = await thread_of(ctx, conn, p.thread, scope, acting_for)
+    members, kind, role = access.members, access.kind, access.role
+    now = ctx.clock.ms()
+    _check_call(p, header)
     await _check_header(ctx, conn, header, members, now)
-    role = members[conn.user_id]
     if p.close_thread and role not in CARE_ROLES:
         raise Refusal(
             RefusalReason.NOT_CARE_TEAM, "only the care team closes a conversation"
@@ -78,7 +83,7 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
                 )
             return existing, None
         read_seqs = await Threads.read_seqs(db, p.thread)
-        if conn.user_id not in read_seqs:
+        if access.actor not in read_seqs:
             raise forbidden("you are not a member of this thread", thread=p.thread)
         if patient_check is not None:
             await patient_check(db)
@@ -103,10 +108,10 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
             acting_for=header.acting_for,
             seq=message.seq,
         )
-        # Sending implies having read everything before: unread = last_seq - read_seq.
-        await Threads.advance_receipt(
-            db, p.thread, conn.user_id, delivered_seq=message.seq, read_seq=message.seq
-        )
+        if not access.delegated:  # having sent implies having read everything before
+            await Threads.advance_receipt(
+                db, p.thread, conn.user_id, delivered_seq=message.seq, read_seq=message.seq
+            )
         out.append(
             Outgoing(
                 "message.new",
@@ -135,7 +140,9 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
 
     message, read_seqs = await ctx.writer.run(store)
     if read_seqs is not None:
-        ctx.directory.raise_receipt_floor(p.thread, conn.user_id, Receipt(message.seq, message.seq))
+        if not access.delegated:
+            receipt = Receipt(message.seq, message.seq)
+            ctx.directory.raise_receipt_floor(p.thread, conn.user_id, receipt)
         await _notify(ctx, message, read_seqs)
     return SendResult(message.id, message.seq, message.sent_at, duplicate=read_seqs is None)
 
@@ -169,9 +176,13 @@ async def _patient_check(
 
 def _header(p: SendParams) -> Header:
     try:
-        _, header = decode_envelope(p.envelope)
+        return decode_envelope(p.envelope)[1]
     except DecodeError as exc:
         raise invalid(f"not an envelope: {exc}") from None
+
+
+def _check_call(p: SendParams, header: Header) -> None:
+    """The header says what the call says."""
     expected = {
         "thread": p.thread,
         "kind": p.kind,
@@ -187,7 +198,6 @@ def _header(p: SendParams) -> Header:
     differ = sorted(name for name in expected if expected[name] != found[name])
     if differ:
         raise invalid("the envelope header disagrees with the call", fields=differ)
-    return header
 
 
 async def _check_header(
@@ -196,24 +206,20 @@ async def _check_header(
     if (header.sender_user, header.sender_device) != (conn.user_id, conn.device_id):
         raise forbidden("the envelope names another sender")
     member_ids = set(members)
-    lists = await ctx.directory.device_lists(member_ids)
-    if header.acting_for is not None:
-        principal = await ctx.directory.device_lists([header.acting_for])
-        if conn.user_id not in delegates_of(principal, [header.acting_for], now):
-            raise forbidden("you may not act for this user", acting_for=header.acting_for)
-    delegates = delegates_of(lists, member_ids, now)
-    lists = await ctx.directory.device_lists(member_ids | delegates)
-    gaps = recipient_gaps(lists, member_ids, header.recipients, now)
-    if gaps:  # our cached lists may be older than the sender's: read them again
-        ctx.directory.forget_device_lists(member_ids | delegates)
-        lists = await ctx.directory.device_lists(member_ids | delegates)
+    for attempt in range(2):
+        lists = await ctx.directory.device_lists(member_ids)
+        readers = member_ids | delegates_of(lists, member_ids, now)
+        lists = await ctx.directory.device_lists(readers)
         gaps = recipient_gaps(lists, member_ids, header.recipients, now)
-    if gaps:
-        raise ServerError(
-            ErrorCode.STALE_DEVICES,
-            "the recipients do not match the thread's devices: fetch keys and seal again",
-            **gaps,
-        )
+        if not gaps:
+            return
+        if not attempt:  # our cached lists may be older than the sender's: read them again
+            ctx.directory.forget_device_lists(readers)
+    raise ServerError(
+        ErrorCode.STALE_DEVICES,
+        "the recipients do not match the thread's devices: fetch keys and seal again",
+        **gaps,
+    )
 
 
 async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int]) -> None:
@@ -231,7 +237,7 @@ async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int
 
 
 async def history(ctx: Context, conn: Connection, p: HistoryParams) -> HistoryResult:
-    await members_of(ctx, conn, p.thread)
+    await thread_of(ctx, conn, p.thread, Scope.READ)
     limit = min(p.limit, ctx.settings.history_page)
     found, has_more = await ctx.store.messages.history(p.thread, p.before_seq, limit)
     return HistoryResult([message_data(m) for m in found], has_more)

@@ -32,8 +32,10 @@ from server.connection import Connection
 from server.context import Context
 from server.errors import invalid, not_found
 from server.policy import Practitioner, Refusal, patient_open_refusal
+from server.rpc.delegations import delegation_updated
 from server.writer import Outgoing
 from storage.accounts import UserRecord
+from storage.delegations import Delegations
 from storage.practice import PracticeRecord, Practices
 
 __all__ = [
@@ -110,8 +112,15 @@ async def remove_member(ctx: Context, conn: Connection, p: PracticeMemberParams)
     await _require_practitioner_of(ctx, conn, p.practice)
     if p.user == conn.user_id:
         raise invalid("you cannot remove yourself: ask a colleague")
-    if not await ctx.store.practices.remove_member(p.practice, p.user):
-        raise not_found("not a member of this practice", user=p.user)
+
+    async def remove(db: AsyncConnection, out: list[Outgoing]) -> None:
+        if not await Practices.remove_member(db, p.practice, p.user):
+            raise not_found("not a member of this practice", user=p.user)
+        # Delegation needs a shared practice: those it held together end now.
+        for ended in await Delegations.drop_unshared(db, p.user):
+            out.append(delegation_updated(ended.principal_id, ended.delegate_id, None))
+
+    await ctx.writer.run(remove)
     return await _practice(ctx, conn.user_id, p.practice)
 
 

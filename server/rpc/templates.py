@@ -3,6 +3,8 @@
 A template is a practitioner's own, or shared with a practice (kept by its
 practitioners, listed to all its members); everyone on the care side also
 has the built-in "Inappropriate request" reply, which closes the thread.
+An assistant lists the own templates of the practitioners they answer for
+(``reply`` or ``templates`` scope) and keeps them with ``templates``.
 The server checks a template's variables; the sending client renders it.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
+from protocol.e2e import Scope
 from protocol.model import Empty, Role
 from protocol.practice import (
     INAPPROPRIATE_REQUEST,
@@ -21,7 +24,7 @@ from protocol.practice import (
 from protocol.templates import TemplateError, variables_of
 from server.connection import Connection
 from server.context import Context
-from server.errors import invalid, not_found
+from server.errors import ServerError, invalid, not_found
 from server.policy import Refusal
 from storage.templates import StoredTemplate
 
@@ -36,15 +39,25 @@ async def list_templates(ctx: Context, conn: Connection, _: Empty) -> TemplatesR
     if conn.role not in CARE_SIDE:
         raise Refusal(RefusalReason.ROLE, "templates are for the care side").error()
     practices = [p.id for p in await ctx.store.practices.of_user(conn.user_id)]
-    stored = await ctx.store.templates.visible(conn.user_id, practices)
+    now = ctx.clock.ms()
+    owners = [conn.user_id] + [
+        principal
+        for principal, grant in conn.grants.items()
+        if grant.allows(Scope.REPLY, now) or grant.allows(Scope.TEMPLATES, now)
+    ]
+    stored = await ctx.store.templates.visible(owners, practices)
     return TemplatesResult([INAPPROPRIATE_REQUEST, *(_template(t) for t in stored)])
 
 
 async def create_template(ctx: Context, conn: Connection, template: Template) -> Template:
-    await _may_keep(ctx, conn, template.practice)
+    owner = None
+    if template.practice is None:
+        owner = template.owner or conn.user_id
+        _may_keep_own(ctx, conn, owner)
+    else:
+        await _may_keep(ctx, conn, template.practice)
     _check_text(template)
-    owner = None if template.practice is not None else conn.user_id
-    saved = _saved(template)
+    saved = _saved(template, owner)
     saved.id = await ctx.store.templates.add(
         owner, template.practice, _encode(saved), ctx.clock.ms()
     )
@@ -56,7 +69,7 @@ async def update_template(ctx: Context, conn: Connection, template: Template) ->
     if template.practice != stored.practice_id:
         raise invalid("a template cannot move between a practice and a practitioner")
     _check_text(template)
-    saved = _saved(template)
+    saved = _saved(template, stored.owner_id)
     await ctx.store.templates.replace(template.id, _encode(saved), ctx.clock.ms())
     saved.id = template.id
     return saved
@@ -71,19 +84,39 @@ async def delete_template(ctx: Context, conn: Connection, p: TemplateParams) -> 
 async def _kept(ctx: Context, conn: Connection, template_id: int) -> StoredTemplate:
     """A stored template the caller may change."""
     stored = await ctx.store.templates.get(template_id) if template_id else None
-    if stored is None or (stored.owner_id is not None and stored.owner_id != conn.user_id):
+    if stored is None:
         raise not_found("no such template", template=template_id)
-    await _may_keep(ctx, conn, stored.practice_id)
+    if stored.owner_id is None:
+        assert stored.practice_id is not None  # a template has an owner or a practice
+        await _may_keep(ctx, conn, stored.practice_id)
+    else:
+        try:
+            _may_keep_own(ctx, conn, stored.owner_id)
+        except ServerError:
+            raise not_found("no such template", template=template_id) from None
     return stored
 
 
-async def _may_keep(ctx: Context, conn: Connection, practice_id: int | None) -> None:
-    """Practitioners keep their own templates and their practices'."""
+def _may_keep_own(ctx: Context, conn: Connection, owner: int) -> None:
+    """A practitioner keeps their own templates; an assistant those of the
+    practitioners who delegated ``templates`` to them."""
+    if owner != conn.user_id:
+        grant = conn.grants.get(owner)
+        if grant is None or not grant.allows(Scope.TEMPLATES, ctx.clock.ms()):
+            raise Refusal(
+                RefusalReason.NOT_DELEGATED,
+                "you do not keep this practitioner's templates",
+                {"owner": owner},
+            ).error()
+    elif conn.role is not Role.PRACTITIONER:
+        raise Refusal(RefusalReason.ROLE, "practitioners keep templates").error()
+
+
+async def _may_keep(ctx: Context, conn: Connection, practice_id: int) -> None:
+    """A practice's templates are kept by its practitioners."""
     if conn.role is not Role.PRACTITIONER:
         raise Refusal(RefusalReason.ROLE, "practitioners keep templates").error()
-    if practice_id is not None and not await ctx.store.practices.member_of(
-        practice_id, conn.user_id
-    ):
+    if not await ctx.store.practices.member_of(practice_id, conn.user_id):
         raise Refusal(RefusalReason.ROLE, "you are not a member of this practice").error()
 
 
@@ -94,11 +127,11 @@ def _check_text(template: Template) -> None:
         raise invalid(str(exc)) from None
 
 
-def _saved(template: Template) -> Template:
-    return msgspec.structs.replace(template, id=0, builtin=False)
+def _saved(template: Template, owner: int | None) -> Template:
+    return msgspec.structs.replace(template, id=0, builtin=False, owner=owner)
 
 
 def _template(stored: StoredTemplate) -> Template:
     template = _decode(stored.template)
-    template.id = stored.id
+    template.id, template.owner = stored.id, stored.owner_id
     return template

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
+from protocol.e2e import Scope
 from protocol.methods import Empty, ThreadParams, ThreadsListResult, ThreadsOpenParams
 from protocol.model import Role, ThreadInfo, ThreadKind
 from protocol.practice import EMERGENCY_NOTICE, Notice, NoticeKind, RefusalReason
@@ -31,7 +32,7 @@ from server.policy import (
     rule_refusal,
     thread_open_refusal,
 )
-from server.rpc.base import members_of
+from server.rpc.base import thread_of
 from server.writer import Outgoing
 from storage.audit import Audit
 from storage.practice import Practices
@@ -201,9 +202,21 @@ async def _patient_thread_check(
 
 
 async def list_threads(ctx: Context, conn: Connection, _: Empty) -> ThreadsListResult:
-    return ThreadsListResult(
-        [thread_info(t) for t in await ctx.store.threads.list_for(conn.user_id)]
-    )
+    """The caller's threads, then those of each practitioner they read for
+    (``via``), as that practitioner sees them; each thread once."""
+    found = [thread_info(t) for t in await ctx.store.threads.list_for(conn.user_id)]
+    seen = {info.id for info in found}
+    now = ctx.clock.ms()
+    for principal, grant in sorted(conn.grants.items()):
+        if not grant.allows(Scope.READ, now):
+            continue
+        for record in await ctx.store.threads.list_for(principal):
+            if record.id not in seen:
+                seen.add(record.id)
+                info = thread_info(record)
+                info.via = principal
+                found.append(info)
+    return ThreadsListResult(found)
 
 
 async def close_thread(ctx: Context, conn: Connection, p: ThreadParams) -> ThreadInfo:
@@ -217,8 +230,8 @@ async def reopen_thread(ctx: Context, conn: Connection, p: ThreadParams) -> Thre
 async def _close_or_reopen(
     ctx: Context, conn: Connection, thread_id: int, *, closing: bool
 ) -> ThreadInfo:
-    members = await members_of(ctx, conn, thread_id)
-    if members[conn.user_id] not in CARE_ROLES:
+    access = await thread_of(ctx, conn, thread_id, Scope.REPLY)
+    if access.role not in CARE_ROLES:
         raise Refusal(
             RefusalReason.NOT_CARE_TEAM, "only the care team closes and reopens a conversation"
         ).error()
@@ -228,10 +241,12 @@ async def _close_or_reopen(
         await set_closed(db, out, thread_id, conn.user_id, closing=closing, now=now)
 
     await ctx.writer.run(change)
-    record = await ctx.store.threads.get(thread_id, conn.user_id)
+    record = await ctx.store.threads.get(thread_id, access.actor)
     if record is None:
         raise forbidden("you are not a member of this thread", thread=thread_id)
-    return thread_info(record)
+    info = thread_info(record)
+    info.via = access.acting_for
+    return info
 
 
 async def set_closed(
@@ -260,7 +275,7 @@ async def set_closed(
         recipients=recipients,
         now=now,
     )
-    await emit_thread(db, out, thread_id, by, recipients)
+    await emit_thread(db, out, thread_id, recipients[0], recipients)  # ``by`` may be a delegate
 
 
 def shared_info(record: ThreadRecord) -> ThreadInfo:

@@ -8,8 +8,11 @@ time, and leaves a ``retracted`` notice every member sees.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from protocol.e2e import Delegate, Scope
 from protocol.model import Empty, Role
 from protocol.practice import (
     AuditEntry,
@@ -24,7 +27,7 @@ from server.connection import Connection
 from server.context import Context
 from server.errors import invalid, not_found
 from server.notices import NOTICE_KIND, post_notice
-from server.policy import Refusal
+from server.policy import Refusal, delegated_member
 from server.writer import Outgoing
 from storage.audit import AuditRow
 from storage.messages import Messages
@@ -34,22 +37,28 @@ __all__ = ["audit_entries", "export_audit", "list_audit", "require_trail_reader"
 
 
 async def list_audit(ctx: Context, conn: Connection, p: AuditParams) -> AuditResult:
-    await require_trail_reader(ctx, conn.user_id, p.thread)
+    await require_trail_reader(ctx, conn.user_id, conn.grants, p.thread)
     rows = await ctx.store.audit.of_thread(p.thread, p.after, p.limit + 1)
     return AuditResult(audit_entries(rows[: p.limit]), has_more=len(rows) > p.limit)
 
 
-async def require_trail_reader(ctx: Context, user_id: int, thread_id: int) -> None:
-    """The thread's trail is for its practitioners."""
-    if (await ctx.directory.members(thread_id)).get(user_id) is not Role.PRACTITIONER:
+async def require_trail_reader(
+    ctx: Context, user_id: int, grants: Mapping[int, Delegate], thread_id: int
+) -> None:
+    """The thread's trail is for its practitioners, and those who read for them."""
+    members = await ctx.directory.members(thread_id)
+    reads_for = delegated_member(members, grants, Scope.READ, ctx.clock.ms())
+    if members.get(user_id) is not Role.PRACTITIONER and reads_for is None:
         raise Refusal(
             RefusalReason.NOT_CARE_TEAM, "the trail is for the thread's practitioners"
         ).error()
 
 
-async def export_audit(ctx: Context, user_id: int, thread_id: int) -> list[AuditEntry]:
+async def export_audit(
+    ctx: Context, user_id: int, grants: Mapping[int, Delegate], thread_id: int
+) -> list[AuditEntry]:
     """The whole trail, for a download."""
-    await require_trail_reader(ctx, user_id, thread_id)
+    await require_trail_reader(ctx, user_id, grants, thread_id)
     entries: list[AuditEntry] = []
     while True:
         page = await ctx.store.audit.of_thread(thread_id, entries[-1].id if entries else 0, 1000)
@@ -86,7 +95,7 @@ async def retract(ctx: Context, conn: Connection, p: MessageParams) -> Empty:
             message is None
             or message.sender_id != conn.user_id
             or message.kind == NOTICE_KIND
-            or conn.user_id not in members  # they left the thread
+            or not await _still_answers(ctx, conn, message.thread_id, members, now)
         ):
             raise not_found("no message of yours with this id", id=p.message)
         if message.retracted_at is not None:
@@ -106,3 +115,14 @@ async def retract(ctx: Context, conn: Connection, p: MessageParams) -> Empty:
 
     await ctx.writer.run(change)
     return Empty()
+
+
+async def _still_answers(
+    ctx: Context, conn: Connection, thread_id: int, members: Mapping[int, int], now: int
+) -> bool:
+    """Whether the caller is still a member of the thread, or still answers
+    in it for a practitioner (a sender who left cannot retract)."""
+    if conn.user_id in members:
+        return True
+    roles = await ctx.directory.members(thread_id)
+    return delegated_member(roles, conn.grants, Scope.REPLY, now) is not None

@@ -10,7 +10,7 @@ from clients import CallError, Credentials
 from clients.e2e import Body, Identity, Outgoing, seal_envelope
 from clients.e2e.devices import entry_for
 from clients.errors import IdentityChanged, UntrustedDevices
-from protocol.e2e import DeviceEntry
+from protocol.e2e import DeviceEntry, Scope
 from protocol.errors import ErrorCode
 from protocol.methods import KeysFetchParams, KeysPublishParams, SendParams, ThreadsOpenParams
 from protocol.model import ThreadKind
@@ -154,7 +154,7 @@ async def test_a_sender_cannot_speak_for_another_device_or_user(server: RunningS
         )
         acting = SendParams(thread, sealed.msg_id.hex(), sealed.data)
         error = await refused(client.call("messages.send", acting), ErrorCode.FORBIDDEN)
-        assert error.details == {"acting_for": doctor.user_id}
+        assert error.details == {"reason": "not_delegated", "acting_for": doctor.user_id}
 
 
 async def test_a_new_device_receives_after_approval_and_senders_catch_up(
@@ -220,7 +220,7 @@ async def test_a_delegate_answers_for_the_practitioner_and_readers_verify_it(
     server: RunningServer,
 ) -> None:
     doctor = await server.user("practitioner")
-    colleague = await server.user("practitioner")
+    colleague = await server.assistant_of(doctor)  # a member of the group, and a delegate
     patient = await server.user("patient")
     await server.add_patient(doctor, patient)
     async with server.secure(doctor) as desk:
@@ -228,8 +228,7 @@ async def test_a_delegate_answers_for_the_practitioner_and_readers_verify_it(
             "threads.open",
             ThreadsOpenParams(ThreadKind.GROUP, [colleague.user_id, patient.user_id]),
         )
-        await desk.refresh([doctor.user_id])
-        await desk.delegate(colleague.user_id, "inbox", LATER)
+    await server.delegate(doctor, colleague, [Scope.READ, Scope.REPLY], LATER)
     async with server.secure(colleague) as helper, server.secure(patient) as reader:
         await helper.send(thread.id, "Dr Martin asked me to confirm", acting_for=doctor.user_id)
         event = await reader.next_event("message.new")

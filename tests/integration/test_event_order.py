@@ -42,11 +42,11 @@ async def test_a_later_writer_waits_for_the_earlier_commit(store: Store) -> None
     # reader sees neither event.
     done, _ = await asyncio.wait({second_task}, timeout=0.5)
     assert not done
-    assert await store.events.after(user_id=1, cursor=0, limit=10) == []
+    assert await store.events.after(user_id=1, cursor=0, limit=10, now=0) == []
     release_first.set()
     assert await first_task == [1]
     assert await second_task == [2]
-    seen = await store.events.after(user_id=1, cursor=0, limit=10)
+    seen = await store.events.after(user_id=1, cursor=0, limit=10, now=0)
     assert [event.seq for event in seen] == [1, 2]
 
 

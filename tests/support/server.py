@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +20,10 @@ import httpx
 
 from clients import Client, Credentials, login, register
 from clients.e2e import Body, Keystore, Outgoing, Secure, seal_envelope
+from protocol.e2e import Scope
 from protocol.methods import ThreadsOpenParams
 from protocol.model import ThreadKind
-from protocol.practice import UserParams
+from protocol.practice import PracticeCreateParams, PracticeMemberParams, UserParams
 
 __all__ = ["PASSWORD", "RunningServer", "free_port", "start_server", "terminate"]
 
@@ -115,6 +116,30 @@ class RunningServer:
     async def add_patient(self, doctor: Credentials, patient: Credentials) -> None:
         async with self.client(doctor) as client:
             await client.call("patients.add", UserParams(patient.user_id))
+
+    async def assistant_of(self, *practitioners: Credentials) -> Credentials:
+        """A new assistant, in a new practice with ``practitioners``."""
+        assistant = await self.user("assistant")
+        async with self.client(practitioners[0]) as client:
+            practice = await client.call("practices.create", PracticeCreateParams("Cabinet"))
+            for member in (*practitioners[1:], assistant):
+                await client.call(
+                    "practices.add_member", PracticeMemberParams(practice.id, member.user_id)
+                )
+        return assistant
+
+    async def delegate(
+        self,
+        practitioner: Credentials,
+        assistant: Credentials,
+        scope: Iterable[Scope] = (Scope.READ, Scope.REPLY),
+        expires: int | None = None,
+    ) -> None:
+        """``practitioner`` delegates ``scope`` to ``assistant`` from their
+        identity device, by publishing a new signed list."""
+        async with self.secure(practitioner) as desk:
+            await desk.refresh([practitioner.user_id])
+            await desk.delegate(assistant.user_id, scope, expires)
 
     async def other_device(self, credentials: Credentials, *, approve: bool = True) -> Credentials:
         """The same user, logged in on another device that the first approved

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from msgspec import Raw, Struct
 
 from protocol.codec import Codec, decode_as, encode, encode_event, to_raw
+from protocol.e2e import Scope
 from protocol.errors import DecodeError, ErrorCode, FrameTooLarge, UnknownMethod
 from protocol.events import EVENTS, PresenceChanged
 from protocol.frames import (
@@ -70,6 +71,8 @@ from protocol.practice import (
     AuditResult,
     BroadcastParams,
     BroadcastResult,
+    Delegation,
+    DelegationsResult,
     InboxSettings,
     MessageParams,
     PatientInfo,
@@ -337,6 +340,13 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "relatives.list": (
         Empty(),
         RelativesResult([RelativeInfo(8, "Léo", "child", "I consent", 1_700_000_000_000)]),
+    ),
+    "delegations.list": (
+        Empty(),
+        DelegationsResult(
+            given=[],
+            received=[Delegation(2, 5, [Scope.READ, Scope.REPLY], expires=1_800_000_000_000)],
+        ),
     ),
 }
 

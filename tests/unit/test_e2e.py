@@ -272,11 +272,18 @@ def test_acting_for_needs_a_delegation_in_the_signed_list(world: World) -> None:
     sealed = seal_envelope(message, device).data
     with pytest.raises(NotDelegated):
         world.open(sealed, sender=(3, 31), device=world.patient.devices[0])
-    world.doctor.delegates = [Delegate(3, "inbox", LATER)]
+    world.doctor.delegates = [Delegate(3, "read", LATER)]  # reading is not answering
     world.trust.accept(2, world.doctor.signed_list())
-    opened = world.open(sealed, sender=(3, 31), device=world.patient.devices[0])
+    with pytest.raises(NotDelegated):
+        world.open(sealed, sender=(3, 31), device=world.patient.devices[0], seen=set())
+    world.doctor.delegates = [Delegate(3, "read.reply", LATER)]
+    world.trust.accept(2, world.doctor.signed_list())
+    opened = world.open(sealed, sender=(3, 31), device=world.patient.devices[0], seen=set())
     assert (opened.header.acting_for, opened.body.text) == (2, "for Dr")
-    world.doctor.delegates = [Delegate(3, "inbox", NOW - 1)]  # expired
+    world.doctor.delegates = [Delegate(3, "read.reply")]  # until revoked
+    world.trust.accept(2, world.doctor.signed_list())
+    world.open(sealed, sender=(3, 31), device=world.patient.devices[0], seen=set())
+    world.doctor.delegates = [Delegate(3, "read.reply", NOW - 1)]  # expired
     world.trust.accept(2, world.doctor.signed_list())
     with pytest.raises(NotDelegated):
         world.open(sealed, sender=(3, 31), device=world.patient.devices[0], seen=set())

@@ -7,7 +7,7 @@ from storage.threads import Receipt
 
 
 def directory() -> Directory:
-    return Directory(None, None, None, None)  # type: ignore[arg-type]  # floors never read the store
+    return Directory(None, None, None, None, None)  # type: ignore[arg-type]  # floors never read the store
 
 
 def test_an_unknown_receipt_has_a_zero_floor() -> None:
