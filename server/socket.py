@@ -37,6 +37,7 @@ from server.connection import Connection
 from server.context import Context
 from server.convert import message_data
 from server.errors import ServerError
+from server.policy import DELEGATE_ROLES
 from server.rpc import HANDLERS
 from storage.errors import Unavailable
 from storage.events import StoredEvent
@@ -150,7 +151,7 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
     ctx.hub.add(conn)  # from here on, live durable events are held until the replay ends
     tasks: list[asyncio.Task[Any]] = []
     try:
-        if conn.role is Role.ASSISTANT:  # a change from here on closes this socket
+        if conn.role in DELEGATE_ROLES:  # a change from here on closes this socket
             conn.grants = await ctx.directory.grants(conn.user_id)
             ctx.hub.read_for(conn)
         head = await ctx.store.events.head()

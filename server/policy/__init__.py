@@ -10,7 +10,7 @@ from server.policy.access import (
     patient_send_refusal,
     practitioner_write_refusal,
 )
-from server.policy.delegation import delegate_refusal, delegated_member
+from server.policy.delegation import DELEGATE_ROLES, delegate_refusal, delegated_member
 from server.policy.refusal import Refusal
 from server.policy.rules import Firing, active_rule, rule_problems, rule_refusal
 from server.policy.threads import CARE_ROLES, pair_key, thread_open_refusal
@@ -18,6 +18,7 @@ from server.policy.threads import CARE_ROLES, pair_key, thread_open_refusal
 __all__ = [
     "CARE_ROLES",
     "DAY_MS",
+    "DELEGATE_ROLES",
     "Firing",
     "PatientThread",
     "Practitioner",

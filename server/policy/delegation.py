@@ -11,7 +11,10 @@ from protocol.model import Role
 from protocol.practice import RefusalReason
 from server.policy.refusal import Refusal
 
-__all__ = ["delegate_refusal", "delegated_member"]
+__all__ = ["DELEGATE_ROLES", "delegate_refusal", "delegated_member"]
+
+# Who may act for a practitioner: their assistants, and bots that answer for them.
+DELEGATE_ROLES = frozenset({Role.ASSISTANT, Role.BOT})
 
 
 def delegate_refusal(
@@ -25,10 +28,10 @@ def delegate_refusal(
         parse_scope(grant.scope)
     except ValueError as exc:
         return Refusal(RefusalReason.BAD_SCOPE, str(exc), {"delegate": grant.user})
-    if colleagues.get(grant.user) is not Role.ASSISTANT:
+    if colleagues.get(grant.user) not in DELEGATE_ROLES:
         return Refusal(
             RefusalReason.NOT_COLLEAGUE,
-            "a delegate is an assistant of one of your practices",
+            "a delegate is an assistant or a bot of one of your practices",
             {"delegate": grant.user},
         )
     return None

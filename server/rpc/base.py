@@ -14,7 +14,7 @@ from server.connection import Connection
 from server.context import Context
 from server.directory import ThreadMeta
 from server.errors import forbidden
-from server.policy import Refusal, delegated_member
+from server.policy import DELEGATE_ROLES, Refusal, delegated_member
 
 __all__ = ["Access", "Handler", "grants_of", "members_of", "reach", "thread_of"]
 
@@ -93,5 +93,5 @@ async def members_of(ctx: Context, conn: Connection, thread_id: int) -> Mapping[
 
 
 async def grants_of(ctx: Context, user_id: int, role: Role) -> Mapping[int, Delegate]:
-    """The delegations a user received (only assistants receive any)."""
-    return await ctx.directory.grants(user_id) if role is Role.ASSISTANT else {}
+    """The delegations a user received (only assistants and bots receive any)."""
+    return await ctx.directory.grants(user_id) if role in DELEGATE_ROLES else {}

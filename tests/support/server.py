@@ -117,9 +117,11 @@ class RunningServer:
         async with self.client(doctor) as client:
             await client.call("patients.add", UserParams(patient.user_id))
 
-    async def assistant_of(self, *practitioners: Credentials) -> Credentials:
-        """A new assistant, in a new practice with ``practitioners``."""
-        assistant = await self.user("assistant")
+    async def assistant_of(
+        self, *practitioners: Credentials, role: str = "assistant", publish_keys: bool = True
+    ) -> Credentials:
+        """A new assistant (or bot), in a new practice with ``practitioners``."""
+        assistant = await self.user(role, publish_keys=publish_keys)
         async with self.client(practitioners[0]) as client:
             practice = await client.call("practices.create", PracticeCreateParams("Cabinet"))
             for member in (*practitioners[1:], assistant):

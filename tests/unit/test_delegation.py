@@ -65,7 +65,14 @@ def test_a_grant_allows_its_scope_until_it_expires(
     assert grant.allows(scope, NOW) is allowed
 
 
-COLLEAGUES = {DOCTOR: Role.PRACTITIONER, OTHER_DOCTOR: Role.PRACTITIONER, ASSISTANT: Role.ASSISTANT}
+BOT = 5
+COLLEAGUES = {
+    DOCTOR: Role.PRACTITIONER,
+    OTHER_DOCTOR: Role.PRACTITIONER,
+    ASSISTANT: Role.ASSISTANT,
+    BOT: Role.BOT,
+    PATIENT: Role.PATIENT,
+}
 
 
 @pytest.mark.parametrize(
@@ -73,6 +80,8 @@ COLLEAGUES = {DOCTOR: Role.PRACTITIONER, OTHER_DOCTOR: Role.PRACTITIONER, ASSIST
     [
         ("an assistant of the practice", Role.PRACTITIONER, Delegate(ASSISTANT, "read"), None),
         ("agenda only", Role.PRACTITIONER, Delegate(ASSISTANT, "agenda"), None),
+        ("a bot of the practice", Role.PRACTITIONER, Delegate(BOT, "read.reply"), None),
+        ("to a patient", Role.PRACTITIONER, Delegate(PATIENT, "read"), R.NOT_COLLEAGUE),
         ("a patient delegates", Role.PATIENT, Delegate(ASSISTANT, "read"), R.ROLE),
         ("an assistant delegates", Role.ASSISTANT, Delegate(ASSISTANT, "read"), R.ROLE),
         ("unknown word", Role.PRACTITIONER, Delegate(ASSISTANT, "inbox"), R.BAD_SCOPE),

@@ -1,0 +1,104 @@
+"""An example bot: acknowledges each prescription renewal request with the
+delay the practitioner announces for it, in their place and marked as
+automatic. The practice may word it with its own template of the same name.
+
+Set-up: an admin creates the bot (``carehub user NAME --role bot``), a
+practitioner adds it to their practice and delegates ``read`` and ``reply``
+to it. Then::
+
+    python -m clients.bots.renewal --server http://127.0.0.1:8000 \\
+        --username renewal-bot --keystore renewal-bot.keys --password-stdin
+
+The keystore file holds the bot's device keys (mode 0600); the first run
+creates it and publishes the bot's device list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from clients.bots.bot import Bot, Conversation
+from clients.client import Client
+from clients.e2e import Keystore, Secure
+from clients.http import login
+from protocol.model import Role
+from protocol.practice import PractitionerInfo, PractitionerParams, Template
+
+__all__ = ["ACKNOWLEDGEMENT", "RENEWAL", "renewal_bot", "response_delay"]
+
+RENEWAL = "prescription_renewal"
+ACKNOWLEDGEMENT = Template(
+    name="Prescription renewal received",
+    text=(
+        "Hello {patient_first_name}, your prescription renewal request has been received."
+        " {practitioner_name} usually answers within {response_delay}."
+        " This is an automatic reply."
+    ),
+)
+
+
+def response_delay(hours: int | None) -> str:
+    """The expected delay in words: whole days from two days on."""
+    if hours is None:
+        return "a few days"
+    if hours >= 48 and hours % 24 == 0:
+        return f"{hours // 24} days"
+    return "1 hour" if hours == 1 else f"{hours} hours"
+
+
+def renewal_bot(secure: Secure) -> Bot:
+    bot = Bot(secure)
+
+    @bot.on_new_thread(RENEWAL)
+    async def acknowledge(conversation: Conversation) -> None:
+        practitioner = conversation.member(Role.PRACTITIONER)
+        if practitioner is None or conversation.acting_for != practitioner.user:
+            return  # it answers only for the practitioners who delegated to it
+        info: PractitionerInfo = await secure.call(
+            "practitioners.get", PractitionerParams(practitioner.user)
+        )
+        hours = next((r.response_hours for r in info.reasons if r.code == RENEWAL), None)
+        template = await bot.template(ACKNOWLEDGEMENT.name) or ACKNOWLEDGEMENT
+        await conversation.reply(template, {"response_delay": response_delay(hours)})
+
+    return bot
+
+
+async def serve(server: str, username: str, password: str, keystore: Path) -> None:
+    """Log in (as the keystore's device once it exists) and run the bot."""
+    first_run = not keystore.exists()  # noqa: ASYNC240  (once, at start-up)
+    if not first_run:
+        keys = Keystore.load(keystore)
+        credentials = await login(server, username, password, device_id=keys.device.device)
+    else:
+        credentials = await login(server, username, password, device_name="renewal bot")
+        keys = Keystore.create(credentials.user_id, credentials.device_id, with_identity=True)
+    ws_url = server.replace("http", "ws", 1).rstrip("/") + "/ws"
+    async with Client(ws_url, credentials) as client:
+        secure = Secure(client, keys)
+        if first_run:
+            await secure.setup()
+            keys.save(keystore)
+        bot = renewal_bot(secure)
+        print("ready", flush=True)
+        await bot.run(save=keystore)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m clients.bots.renewal", description=__doc__)
+    parser.add_argument("--server", required=True, help="e.g. http://127.0.0.1:8000")
+    parser.add_argument("--username", required=True)
+    parser.add_argument("--keystore", type=Path, required=True)
+    parser.add_argument("--password-stdin", action="store_true", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    password = sys.stdin.readline().rstrip("\n")
+    asyncio.run(serve(args.server, args.username, password, args.keystore))
+
+
+if __name__ == "__main__":
+    main()
