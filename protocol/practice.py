@@ -186,6 +186,7 @@ class Notice(Struct, omit_defaults=True):
     rule: int | None = None
     redirect_to: int | None = None
     message: int | None = None  # the retracted message
+    acting_for: int | None = None  # ``by`` acted for this practitioner (a delegate)
 
 
 _NOTICE = msgspec.msgpack.Decoder(Notice)

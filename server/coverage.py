@@ -4,7 +4,8 @@ Pure: the lists come in already fetched. A send is refused unless the
 wrapped keys go to exactly the thread's readers' current devices: each
 member's, and each of the delegates a member named with the ``read`` scope
 (assistants read for the practitioner who delegated to them). Nobody
-silently misses a message, and a revoked delegate gets no key.
+silently misses a message, and a delegate the practitioner revoked gets no
+key.
 """
 
 from __future__ import annotations

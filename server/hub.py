@@ -1,7 +1,9 @@
 """The connection registry of this node and the delivery of pushed frames.
 
-A frame for a practitioner also reaches the sockets of the assistants who
-read for them (``Connection.grants``): they work that inbox live. When an
+A thread's frame for a practitioner also reaches the sockets of the
+assistants and bots who read for them (``Connection.grants``): they work
+that inbox live; what is addressed to the practitioner alone (their
+settings, their contacts' presence) stays theirs. When an
 assistant's delegations change, their sockets are closed so they reconnect
 with the new ones: revoking takes effect at once."""
 
@@ -59,7 +61,7 @@ class Hub:
         """Queue the delivery's frame on every matching local connection."""
         if self._observe is not None:
             self._observe(delivery)
-        if self._readers:
+        if self._readers and delivery.thread is not None:
             reached = self._with_readers(delivery.recipients)
         else:
             reached = [c for user in delivery.recipients for c in self._by_user.get(user, ())]

@@ -65,6 +65,7 @@ async def post_notice(
             now,
             notice.kind.value,
             actor=notice.by,
+            acting_for=notice.acting_for,
             seq=message.seq,
             user=notice.user,
             rule=notice.rule,

@@ -60,6 +60,7 @@ class Outgoing:
             frame=encode_event(self.type, self.data, seq),
             seq=seq,
             exclude_session=self.exclude_session,
+            thread=self.thread_id,
             thread_changed=self.thread_changed,
             keys_changed=self.keys_changed,
             practice_changed=self.practice_changed,

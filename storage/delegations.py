@@ -115,6 +115,15 @@ class Delegations:
             )
         return ended
 
+    @staticmethod
+    async def grant(conn: AsyncConnection, principal_id: int, delegate_id: int) -> Grant | None:
+        """The delegation as ``conn`` sees it (a transaction re-checking one)."""
+        query = select(*_COLUMNS).where(
+            delegations.c.principal_id == principal_id, delegations.c.delegate_id == delegate_id
+        )
+        row = (await conn.execute(query)).tuples().first()
+        return None if row is None else _record(row).grant
+
     async def to(self, delegate_id: int) -> list[DelegationRecord]:
         """The delegations ``delegate_id`` received."""
         return await self._where(delegations.c.delegate_id == delegate_id)

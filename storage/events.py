@@ -115,8 +115,8 @@ class Events:
     async def after(self, user_id: int, cursor: int, limit: int, now: int) -> list[StoredEvent]:
         """The user's events with seq > ``cursor``, oldest first: those of the
         threads whose membership window covers them, those addressed to them,
-        and the same for each practitioner they read for (``delegations``),
-        from the delegation's start."""
+        and, from a delegation's start, the threads' events of each
+        practitioner they read for (``delegations``)."""
         newer = events.c.seq > cursor
         in_threads = (
             select(events.c.seq)
@@ -137,13 +137,8 @@ class Events:
             .join(delegations, delegations.c.principal_id == participants.c.user_id)
             .where(reading, _in_window)
         )
-        their_personal = (
-            select(events.c.seq)
-            .join(delegations, delegations.c.principal_id == events.c.user_id)
-            .where(reading)
-        )
         # union, not union_all: a delegate may also be a member, or read for two members
-        wanted = union(in_threads, personal, in_their_threads, their_personal).subquery()
+        wanted = union(in_threads, personal, in_their_threads).subquery()
         query = (
             select(events.c.seq, events.c.type, events.c.data, *MESSAGE_COLUMNS)
             .join(wanted, wanted.c.seq == events.c.seq)

@@ -15,14 +15,17 @@ it was added to. It registers handlers and replies with templates::
 
 Its replies are signed by the bot, ``acting_for`` the practitioner: readers
 see who wrote them. Events arrive through the SDK client, which reconnects
-and resumes by itself, so a bot handles each event once per run; pass
-``resume_from`` (the client's last ``cursor``) to pick up what happened
-while it was away.
+and resumes by itself. ``run(state=path)`` saves the device's keystore at
+``path`` and the event cursor beside it after each event; a bot started with
+``Client(..., resume_from=saved_cursor(path))`` then handles what happened
+while it was away. A bot that crashes between replying and saving answers
+that event again when it restarts (at least once, never silently skipped).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +33,12 @@ from pathlib import Path
 from clients.client import ClientEvent
 from clients.e2e.envelope import Opened
 from clients.e2e.secure import Secure
-from clients.errors import CarehubError
 from protocol.e2e import Scope
 from protocol.methods import SendResult
 from protocol.model import Empty, Member, MessageData, Role, ThreadInfo
 from protocol.practice import DelegationsResult, Template, TemplatesResult
 
-__all__ = ["Bot", "Conversation", "Handler"]
+__all__ = ["Bot", "Conversation", "Handler", "saved_cursor"]
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,8 @@ class Bot:
         self.secure = secure
         self._on_new_thread: list[tuple[frozenset[str], Handler]] = []
         self._on_message: list[Handler] = []
-        self._principals: set[int] = set()  # practitioners who let the bot answer for them
+        # Practitioners who let the bot answer for them, and until when.
+        self._principals: dict[int, int | None] = {}
         self._threads: dict[int, ThreadInfo] = {}
         self._started: set[int] = set()  # threads whose opening was handled
 
@@ -116,17 +119,19 @@ class Bot:
         found: TemplatesResult = await self.secure.call("templates.list", Empty())
         return next((t for t in found.templates if t.name == name), None)
 
-    async def run(self, save: Path | None = None) -> None:
+    async def run(self, state: Path | None = None) -> None:
         """Handle events until the connection ends for good, saving the
-        device's keystore to ``save`` after each (pins, opened messages)."""
+        device's keystore to ``state`` (pins, opened messages) and the event
+        cursor beside it after each."""
         await self._load_delegations()
         async for event in self.secure.client.events():
             await self.handle(event)
-            if save is not None:
-                self.secure.keys.save(save)
+            if state is not None:
+                self.secure.keys.save(state)
+                _cursor_file(state).write_text(str(self.secure.client.cursor or 0))
 
     async def handle(self, event: ClientEvent) -> None:
-        """Handle one event; a failing handler is logged, never fatal."""
+        """Handle one event; whatever fails is logged, never fatal."""
         try:
             if event.type == "thread.updated":
                 await self._thread_updated(event.data)
@@ -134,7 +139,7 @@ class Bot:
                 await self._message(event.data)
             elif event.type == "delegation.updated":
                 await self._load_delegations()
-        except CarehubError:
+        except Exception:  # one bad event (or handler) must not stop the bot
             log.exception("bot %d could not handle %s #%s", self.user_id, event.type, event.seq)
 
     async def _thread_updated(self, info: ThreadInfo) -> None:
@@ -159,12 +164,14 @@ class Bot:
     async def _call(self, handler: Handler, conversation: Conversation) -> None:
         try:
             await handler(conversation)
-        except CarehubError:
+        except Exception:  # the next handler still runs
             log.exception("bot handler %s failed in thread %d", handler, conversation.thread.id)
 
     async def _thread(self, thread_id: int) -> ThreadInfo:
         for info in (await self.secure.call("threads.list", Empty())).threads:
             self._threads[info.id] = info
+        if thread_id not in self._threads:
+            raise LookupError(f"thread {thread_id} is no longer visible to the bot")
         return self._threads[thread_id]
 
     def _acting_for(self, info: ThreadInfo) -> int | None:
@@ -172,10 +179,24 @@ class Bot:
         members = {m.user for m in info.members}
         if self.user_id in members:
             return None
-        return next((p for p in sorted(self._principals) if p in members), None)
+        now = int(time.time() * 1000)
+        current = [p for p, until in self._principals.items() if until is None or until > now]
+        return next((p for p in sorted(current) if p in members), None)
 
     async def _load_delegations(self) -> None:
         found: DelegationsResult = await self.secure.client.call(
             "delegations.list", Empty(), idempotent=True
         )
-        self._principals = {d.principal for d in found.received if Scope.REPLY in d.scope}
+        self._principals = {
+            d.principal: d.expires for d in found.received if Scope.REPLY in d.scope
+        }
+
+
+def saved_cursor(state: Path) -> int | None:
+    """The cursor ``Bot.run(state=...)`` saved, to resume from (None: none yet)."""
+    cursor = _cursor_file(state)
+    return int(cursor.read_text()) if cursor.exists() else None
+
+
+def _cursor_file(state: Path) -> Path:
+    return state.with_name(state.name + ".cursor")

@@ -10,7 +10,8 @@ to it. Then::
         --username renewal-bot --keystore renewal-bot.keys --password-stdin
 
 The keystore file holds the bot's device keys (mode 0600); the first run
-creates it and publishes the bot's device list.
+creates it and publishes the bot's device list. The event cursor is saved
+beside it, so a restarted bot acknowledges the requests that came meanwhile.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import logging
 import sys
 from pathlib import Path
 
-from clients.bots.bot import Bot, Conversation
+from clients.bots.bot import Bot, Conversation, saved_cursor
 from clients.client import Client
 from clients.e2e import Keystore, Secure
 from clients.http import login
 from protocol.model import Role
 from protocol.practice import PractitionerInfo, PractitionerParams, Template
+from protocol.templates import variables_of
 
 __all__ = ["ACKNOWLEDGEMENT", "RENEWAL", "renewal_bot", "response_delay"]
 
@@ -56,14 +58,20 @@ def renewal_bot(secure: Secure) -> Bot:
     @bot.on_new_thread(RENEWAL)
     async def acknowledge(conversation: Conversation) -> None:
         practitioner = conversation.member(Role.PRACTITIONER)
+        patient = conversation.member(Role.PATIENT)
         if practitioner is None or conversation.acting_for != practitioner.user:
             return  # it answers only for the practitioners who delegated to it
+        if patient is None or conversation.thread.created_by != patient.user:
+            return  # a request is the patient's; the practitioner needs no receipt
         info: PractitionerInfo = await secure.call(
             "practitioners.get", PractitionerParams(practitioner.user)
         )
         hours = next((r.response_hours for r in info.reasons if r.code == RENEWAL), None)
-        template = await bot.template(ACKNOWLEDGEMENT.name) or ACKNOWLEDGEMENT
-        await conversation.reply(template, {"response_delay": response_delay(hours)})
+        values = {**conversation.values(), "response_delay": response_delay(hours)}
+        template = await bot.template(ACKNOWLEDGEMENT.name)
+        if template is None or not variables_of(template.text) <= values.keys():
+            template = ACKNOWLEDGEMENT  # the practice's own wording needs values we lack
+        await conversation.reply(template, values)
 
     return bot
 
@@ -78,14 +86,14 @@ async def serve(server: str, username: str, password: str, keystore: Path) -> No
         credentials = await login(server, username, password, device_name="renewal bot")
         keys = Keystore.create(credentials.user_id, credentials.device_id, with_identity=True)
     ws_url = server.replace("http", "ws", 1).rstrip("/") + "/ws"
-    async with Client(ws_url, credentials) as client:
+    async with Client(ws_url, credentials, resume_from=saved_cursor(keystore)) as client:
         secure = Secure(client, keys)
         if first_run:
             await secure.setup()
             keys.save(keystore)
         bot = renewal_bot(secure)
         print("ready", flush=True)
-        await bot.run(save=keystore)
+        await bot.run(state=keystore)
 
 
 def main(argv: list[str] | None = None) -> None:

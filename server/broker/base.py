@@ -26,6 +26,7 @@ class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
     seq: int | None = None  # durable events: the stream position
     exclude_session: str | None = None  # the sending connection already knows
     foreground_only: bool = False  # popups go to foreground sessions only
+    thread: int | None = None  # a thread's event: it also reaches whoever reads for its members
     thread_changed: int | None = None  # a thread whose membership caches are stale
     keys_changed: int | None = None  # a user whose cached device list is stale
     practice_changed: int | None = None  # a practitioner whose cached settings are stale

@@ -1,22 +1,25 @@
-"""A refusal by the practice's rules: a reason code and words to show."""
+"""A refusal by the practice's or the agenda's rules: a reason code and
+words to show."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from protocol.practice import RefusalReason
-from server.errors import ServerError, forbidden
+from protocol.errors import ErrorCode
+from server.errors import ServerError
 
 __all__ = ["Refusal"]
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    reason: RefusalReason
+    reason: StrEnum  # protocol.practice.RefusalReason, protocol.booking.BookingRefusal
     text: str
     details: dict[str, Any] = field(default_factory=dict)
+    code: ErrorCode = ErrorCode.FORBIDDEN  # CONFLICT when someone else got there first
 
     def error(self) -> ServerError:
-        """The ``forbidden`` error a client receives, ``details.reason`` set."""
-        return forbidden(self.text, reason=self.reason.value, **self.details)
+        """The error a client receives, ``details.reason`` set."""
+        return ServerError(self.code, self.text, reason=self.reason.value, **self.details)

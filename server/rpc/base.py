@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from protocol.e2e import Delegate, Scope
 from protocol.model import Role, ThreadKind
 from protocol.practice import RefusalReason
@@ -15,8 +17,17 @@ from server.context import Context
 from server.directory import ThreadMeta
 from server.errors import forbidden
 from server.policy import DELEGATE_ROLES, Refusal, delegated_member
+from storage.delegations import Delegations
 
-__all__ = ["Access", "Handler", "grants_of", "members_of", "reach", "thread_of"]
+__all__ = [
+    "Access",
+    "Handler",
+    "grants_of",
+    "members_of",
+    "reach",
+    "require_still_delegated",
+    "thread_of",
+]
 
 Handler = Callable[[Context, Connection, Any], Awaitable[Any]]
 
@@ -59,7 +70,9 @@ async def reach(
     """The caller's way into the thread: as a member, or (given ``scope``) as
     the delegate of a practitioner member whose delegation covers it.
     ``acting_for`` names that practitioner; a member acting for nobody
-    leaves it None. ``forbidden`` otherwise."""
+    leaves it None. Otherwise ``forbidden``: with reason ``not_delegated``
+    when the caller may read the thread but not do this in it (nobody
+    learns of a thread they cannot read)."""
     meta = await ctx.directory.thread(thread_id)
     if acting_for is None and user_id in meta.members:
         return Access(meta, user_id, delegated=False)
@@ -67,7 +80,8 @@ async def reach(
         principal = delegated_member(meta.members, grants, scope, ctx.clock.ms(), acting_for)
         if principal is not None:
             return Access(meta, principal, delegated=True)
-    if acting_for is not None or (scope is not None and meta.members.keys() & grants.keys()):
+    reads = delegated_member(meta.members, grants, Scope.READ, ctx.clock.ms()) is not None
+    if acting_for is not None or (scope is not None and reads):
         raise Refusal(
             RefusalReason.NOT_DELEGATED,
             f"your delegation does not let you {scope or 'act'} in this thread",
@@ -85,6 +99,22 @@ async def thread_of(
 ) -> Access:
     """``reach`` for a socket: its delegations were loaded when it connected."""
     return await reach(ctx, conn.user_id, conn.grants, thread_id, scope, acting_for)
+
+
+async def require_still_delegated(
+    db: AsyncConnection, access: Access, delegate: int, scope: Scope, now: int
+) -> None:
+    """Inside the writing transaction: a delegation revoked since the call
+    was checked refuses it (nothing a revoked delegate sent is stored)."""
+    if not access.delegated:
+        return
+    grant = await Delegations.grant(db, access.actor, delegate)
+    if grant is None or not Delegate(delegate, grant.scope, grant.expires).allows(scope, now):
+        raise Refusal(
+            RefusalReason.NOT_DELEGATED,
+            "your delegation has just ended",
+            {"acting_for": access.actor},
+        ).error()
 
 
 async def members_of(ctx: Context, conn: Connection, thread_id: int) -> Mapping[int, Role]:

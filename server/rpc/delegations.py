@@ -13,7 +13,7 @@ from server.context import Context
 from server.writer import Outgoing
 from storage.delegations import Grant
 
-__all__ = ["delegation_updated", "list_delegations", "stored_grant"]
+__all__ = ["delegation_ended", "delegation_updated", "list_delegations", "stored_grant"]
 
 
 async def list_delegations(ctx: Context, conn: Connection, _: Empty) -> DelegationsResult:
@@ -40,6 +40,21 @@ def delegation_updated(principal: int, delegate: int, grant: Grant | None) -> Ou
     return Outgoing(
         "delegation.updated", to_raw(data), [delegate], user_id=delegate, access_changed=delegate
     )
+
+
+def delegation_ended(principal: int, delegate: int) -> list[Outgoing]:
+    """A delegation the server ended (no practice joins them any more): the
+    delegate loses it at once; the practitioner is told, so their app drops
+    the delegate from the signed list and senders stop sealing for them."""
+    return [
+        delegation_updated(principal, delegate, None),
+        Outgoing(
+            "delegation.updated",
+            to_raw(Delegation(principal, delegate, [], revoked=True)),
+            [principal],
+            user_id=principal,
+        ),
+    ]
 
 
 def _delegation(principal: int, delegate: int, grant: Grant) -> Delegation:

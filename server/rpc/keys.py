@@ -7,7 +7,7 @@ another user's device id). Clients still verify everything and pin identity
 keys; the server cannot forge a list, only withhold a newer one.
 
 The list's delegates are the practitioner's delegations: each must be an
-assistant of a shared practice with a valid scope. Publishing indexes them
+assistant or a bot of a shared practice, with a valid scope. Publishing indexes them
 (``storage.delegations``) and tells each delegate whose delegation changed
 (``delegation.updated``; their sockets reconnect with the new one).
 """
@@ -19,7 +19,7 @@ from nacl.signing import VerifyKey
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
-from protocol.e2e import DEVICE_LIST_CONTEXT, Delegate, Scope, decode_device_list
+from protocol.e2e import DEVICE_LIST_CONTEXT, Delegate, DeviceList, Scope, decode_device_list
 from protocol.errors import DecodeError, ErrorCode
 from protocol.events import KeysUpdated
 from protocol.methods import KeysFetchParams, KeysFetchResult, KeysPublishParams, KeysPublishResult
@@ -28,7 +28,7 @@ from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, forbidden, invalid
 from server.policy import delegate_refusal
-from server.rpc.delegations import delegation_updated, stored_grant
+from server.rpc.delegations import delegation_ended, delegation_updated, stored_grant
 from server.writer import Emitted, Outgoing
 from storage.delegations import Delegations, Grant
 from storage.keys import Keys
@@ -59,8 +59,8 @@ async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysP
     if foreign:
         raise forbidden("the list names devices that are not yours", devices=foreign)
     now = ctx.clock.ms()
-    delegates = await _delegates(ctx, conn, body.delegates, now)
     previous = (await ctx.directory.device_lists([conn.user_id])).get(conn.user_id)
+    delegates = await _delegates(ctx, conn, body.delegates, previous, now)
     changed = previous is not None and previous.identity_pk != body.identity_pk
     recipients = sorted({conn.user_id, *await ctx.directory.contacts(conn.user_id)})
 
@@ -73,6 +73,9 @@ async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysP
         at = await out.position(db)
         for delegate, grant in (await Delegations.replace(db, conn.user_id, delegates, at)).items():
             out.append(delegation_updated(conn.user_id, delegate, grant))
+        # A practice may have stopped joining them since we looked.
+        for ended in await Delegations.drop_unshared(db, conn.user_id):
+            out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
         event = to_raw(KeysUpdated(conn.user_id, body.version, identity_changed=changed))
         for user_id in recipients:  # one stored event each, so each replays it once
             out.append(
@@ -86,9 +89,12 @@ async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysP
 
 
 async def _delegates(
-    ctx: Context, conn: Connection, listed: list[Delegate], now: int
+    ctx: Context, conn: Connection, listed: list[Delegate], previous: DeviceList | None, now: int
 ) -> dict[int, Grant]:
-    """The list's current delegations, by delegate, each one allowed."""
+    """The list's current delegations the server enforces, by delegate. A
+    new or changed one that is not allowed refuses the list; one carried
+    over from the previous list that no longer is (its delegate left the
+    practice) is left out, so the practitioner can always publish."""
     current = [d for d in listed if d.expires is None or d.expires > now]
     if not current:
         return {}
@@ -99,11 +105,15 @@ async def _delegates(
         for practice in await ctx.store.practices.of_user(conn.user_id)
         for user in practice.members
     }
+    carried = previous.delegates if previous is not None else []
+    allowed = {}
     for grant in current:
         refusal = delegate_refusal(conn.role, grant, colleagues)
-        if refusal:
+        if refusal is None:
+            allowed[grant.user] = stored_grant(grant)
+        elif grant not in carried:
             raise refusal.error()
-    return {d.user: stored_grant(d) for d in current}
+    return allowed
 
 
 async def fetch(ctx: Context, conn: Connection, p: KeysFetchParams) -> KeysFetchResult:

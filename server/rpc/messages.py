@@ -37,7 +37,7 @@ from server.policy import (
     patient_send_refusal,
     rule_refusal,
 )
-from server.rpc.base import thread_of
+from server.rpc.base import require_still_delegated, thread_of
 from server.rpc.threads import set_closed
 from server.writer import Outgoing
 from storage.audit import Audit
@@ -85,6 +85,7 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         read_seqs = await Threads.read_seqs(db, p.thread)
         if access.actor not in read_seqs:
             raise forbidden("you are not a member of this thread", thread=p.thread)
+        await require_still_delegated(db, access, conn.user_id, Scope.REPLY, now)
         if patient_check is not None:
             await patient_check(db)
         message = await Messages.append(
@@ -135,7 +136,9 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         if sets_reply_allowed:
             await Threads.set_reply_allowed(db, p.thread, p.reply_allowed)
         if p.close_thread:
-            await set_closed(db, out, p.thread, conn.user_id, closing=True, now=now)
+            await set_closed(
+                db, out, p.thread, conn.user_id, closing=True, now=now, acting_for=access.acting_for
+            )
         return message, read_seqs
 
     message, read_seqs = await ctx.writer.run(store)
@@ -233,7 +236,9 @@ async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int
     for unread, users in by_unread.items():
         data = Notify(message.thread_id, message.sender_id, unread, message.reason)
         frame = encode_event("notify", to_raw(data))
-        await ctx.broker.publish(Delivery(users, frame, foreground_only=True))
+        await ctx.broker.publish(
+            Delivery(users, frame, foreground_only=True, thread=message.thread_id)
+        )
 
 
 async def history(ctx: Context, conn: Connection, p: HistoryParams) -> HistoryResult:

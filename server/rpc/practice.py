@@ -32,7 +32,7 @@ from server.connection import Connection
 from server.context import Context
 from server.errors import invalid, not_found
 from server.policy import Practitioner, Refusal, patient_open_refusal
-from server.rpc.delegations import delegation_updated
+from server.rpc.delegations import delegation_ended
 from server.writer import Outgoing
 from storage.accounts import UserRecord
 from storage.delegations import Delegations
@@ -118,7 +118,7 @@ async def remove_member(ctx: Context, conn: Connection, p: PracticeMemberParams)
             raise not_found("not a member of this practice", user=p.user)
         # Delegation needs a shared practice: those it held together end now.
         for ended in await Delegations.drop_unshared(db, p.user):
-            out.append(delegation_updated(ended.principal_id, ended.delegate_id, None))
+            out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
 
     await ctx.writer.run(remove)
     return await _practice(ctx, conn.user_id, p.practice)
@@ -174,7 +174,7 @@ async def get_practitioner(
     if conn.role is Role.PATIENT:
         refusal = await _open_refusal(ctx, practitioner, conn.user_id)
         if refusal:
-            info.refusal, info.refusal_text = refusal.reason, refusal.text
+            info.refusal, info.refusal_text = RefusalReason(refusal.reason), refusal.text
             info.refusal_details = refusal.details
     return info
 

@@ -32,5 +32,7 @@ async def list_presence(ctx: Context, conn: Connection, _: Empty) -> PresenceLis
 async def typing(ctx: Context, conn: Connection, p: TypingParams) -> Empty:
     members = await members_of(ctx, conn, p.thread)
     frame = encode_event("typing", to_raw(TypingChanged(p.thread, conn.user_id, p.active)))
-    await ctx.broker.publish(Delivery(sorted(members), frame, exclude_session=conn.session))
+    await ctx.broker.publish(
+        Delivery(sorted(members), frame, exclude_session=conn.session, thread=p.thread)
+    )
     return Empty()

@@ -32,7 +32,7 @@ from server.policy import (
     rule_refusal,
     thread_open_refusal,
 )
-from server.rpc.base import thread_of
+from server.rpc.base import require_still_delegated, thread_of
 from server.writer import Outgoing
 from storage.audit import Audit
 from storage.practice import Practices
@@ -238,7 +238,10 @@ async def _close_or_reopen(
     now = ctx.clock.ms()
 
     async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
-        await set_closed(db, out, thread_id, conn.user_id, closing=closing, now=now)
+        await require_still_delegated(db, access, conn.user_id, Scope.REPLY, now)
+        await set_closed(
+            db, out, thread_id, conn.user_id, closing=closing, now=now, acting_for=access.acting_for
+        )
 
     await ctx.writer.run(change)
     record = await ctx.store.threads.get(thread_id, access.actor)
@@ -257,9 +260,11 @@ async def set_closed(
     *,
     closing: bool,
     now: int,
+    acting_for: int | None = None,
 ) -> None:
-    """Close or reopen the thread, with a notice and a ``thread.updated``.
-    Closing a closed thread (or reopening an open one) changes nothing."""
+    """Close or reopen the thread, with a notice and a ``thread.updated``;
+    ``by`` may be a delegate ``acting_for`` a practitioner. Closing a closed
+    thread (or reopening an open one) changes nothing."""
     state = await Threads.state(db, thread_id)
     if (state.closed_at is not None) is closing:
         return
@@ -271,7 +276,7 @@ async def set_closed(
         out,
         thread_id=thread_id,
         author=by,
-        notice=Notice(kind, by=by),
+        notice=Notice(kind, by=by, acting_for=acting_for),
         recipients=recipients,
         now=now,
     )

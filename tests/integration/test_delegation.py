@@ -13,8 +13,8 @@ from clients.e2e import Opened
 from clients.errors import NotForThisDevice
 from protocol.e2e import Scope
 from protocol.errors import CloseCode, ErrorCode
-from protocol.methods import HistoryParams, ThreadParams
-from protocol.model import Empty
+from protocol.methods import HistoryParams, ThreadParams, ThreadsOpenParams
+from protocol.model import Empty, ThreadKind
 from protocol.practice import (
     AuditParams,
     Delegation,
@@ -170,7 +170,46 @@ async def test_leaving_the_practice_ends_the_delegation(server: RunningServer) -
             assert ended.data.revoked
             with pytest.raises(CallError):
                 await helper.call("messages.history", HistoryParams(thread), idempotent=True)
+        told = await desk.next_event("delegation.updated")  # so the app drops them from the list
+        assert (told.data.delegate, told.data.revoked) == (assistant.user_id, True)
         assert (await desk.call("delegations.list", Empty())).given == []
+    # The signed list still names them: the practitioner still publishes (a new device).
+    await server.other_device(doctor)
+    async with server.client(doctor) as desk:
+        assert (await desk.call("delegations.list", Empty())).given == []
+
+
+async def test_an_expired_delegation_grants_nothing(server: RunningServer) -> None:
+    doctor, _, thread = await server.patient_thread()
+    assistant = await server.assistant_of(doctor)
+    await server.delegate(doctor, assistant, expires=1)  # long past
+    async with server.client(assistant) as helper:
+        assert (await helper.call("delegations.list", Empty())).received == []
+        with pytest.raises(CallError) as refused_read:
+            await helper.call("messages.history", HistoryParams(thread))
+        assert refused_read.value.code == ErrorCode.FORBIDDEN
+        assert thread not in [t.id for t in (await helper.call("threads.list", Empty())).threads]
+
+
+async def test_a_delegate_of_two_members_gets_each_event_once(server: RunningServer) -> None:
+    doctor = await server.user("practitioner")
+    colleague = await server.user("practitioner")
+    assistant = await server.assistant_of(doctor, colleague)
+    await server.delegate(doctor, assistant)
+    await server.delegate(colleague, assistant)
+    async with server.client(assistant) as first:
+        cursor = first.cursor
+    async with server.secure(doctor) as desk:
+        group = await desk.call(
+            "threads.open", ThreadsOpenParams(ThreadKind.GROUP, [colleague.user_id])
+        )
+        await desk.send(group.id, "for both of us")
+    async with server.client(assistant, resume_from=cursor) as helper:
+        seen = await received(helper, until="message.new")
+        assert [e.type for e in seen].count("thread.updated") == 1
+        assert helper.stats.duplicates_dropped == 0
+        listed = [t.id for t in (await helper.call("threads.list", Empty())).threads]
+        assert listed.count(group.id) == 1
 
 
 async def test_an_assistant_keeps_and_uses_the_practitioners_templates(

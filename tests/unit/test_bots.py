@@ -83,3 +83,20 @@ async def test_a_new_thread_wakes_the_handlers_of_its_reason_once() -> None:
     ]:
         await bot.handle(event)
     assert woken == [("renewal", 1), ("any", 1), ("any", 2)]
+
+
+async def test_a_failing_handler_is_logged_and_the_next_one_runs() -> None:
+    bot = Bot(SimpleNamespace(client=SimpleNamespace(user_id=9)))  # type: ignore[arg-type]
+    woken: list[str] = []
+
+    @bot.on_new_thread()
+    async def broken(_: Conversation) -> None:
+        raise ValueError("a template naming a value the bot lacks")
+
+    @bot.on_new_thread()
+    async def working(_: Conversation) -> None:
+        woken.append("working")
+
+    info = ThreadInfo(1, ThreadKind.GROUP, [], 1, 0)
+    await bot.handle(ClientEvent("thread.updated", info, 1))
+    assert woken == ["working"]
