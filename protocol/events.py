@@ -13,6 +13,7 @@ from __future__ import annotations
 import msgspec
 from msgspec import Struct
 
+from protocol.booking import BOOKING_EVENTS
 from protocol.model import MessageData, PresenceStatus, ThreadInfo
 from protocol.practice import AccountVerified, Delegation, InboxSettings, RulesResult
 
@@ -86,6 +87,7 @@ EVENTS: dict[str, type[Struct]] = {
     "rules.updated": RulesResult,
     "account.verified": AccountVerified,
     "delegation.updated": Delegation,
+    **BOOKING_EVENTS,
 }
 
 DURABLE_EVENTS = frozenset(
@@ -98,5 +100,6 @@ DURABLE_EVENTS = frozenset(
         "rules.updated",
         "account.verified",
         "delegation.updated",
+        *BOOKING_EVENTS,
     }
 )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
+from protocol.booking import BOOKING_METHODS
 from protocol.model import (
     ClientMsgId,
     Empty,
@@ -231,4 +232,5 @@ METHODS: dict[str, MethodSpec] = {
     "attachments.finish": MethodSpec(AttachmentFileParams, FileInfo),
     "attachments.read": MethodSpec(AttachmentReadParams, AttachmentReadResult),
     **{name: MethodSpec(*types) for name, types in PRACTICE_METHODS.items()},
+    **{name: MethodSpec(*types) for name, types in BOOKING_METHODS.items()},
 }

@@ -22,6 +22,7 @@ from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
 from server.ratelimit import DeviceLimits
+from server.reminders import LoggingGateway, NotificationGateway, run_reminders
 from server.settings import Settings
 from server.socket import websocket_endpoint
 from server.writer import Writer
@@ -40,6 +41,7 @@ def create_app(
     broker: Broker | None = None,
     clock: Clock | None = None,
     blobs: BlobStore | None = None,
+    gateway: NotificationGateway | None = None,
 ) -> Starlette:
     store = store or Store(settings.db)
     broker = broker or MemoryBroker()
@@ -64,7 +66,7 @@ def create_app(
         blobs=blobs or FilesystemBlobs(Path(settings.blob_dir)),
     )
 
-    lifecycle = Lifecycle(ctx)
+    lifecycle = Lifecycle(ctx, gateway or LoggingGateway())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -96,8 +98,9 @@ class Lifecycle:
     """Start-up and shutdown, run by the ASGI lifespan or, on servers without
     one (daphne), by the first request."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, gateway: NotificationGateway) -> None:
         self.ctx = ctx
+        self.gateway = gateway
         self.started = False
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
@@ -115,6 +118,7 @@ class Lifecycle:
                 asyncio.create_task(_heartbeat(ctx), name="heartbeat"),
                 asyncio.create_task(_prune_events(ctx), name="retention"),
                 asyncio.create_task(_sweep_uploads(ctx), name="upload-sweeper"),
+                asyncio.create_task(run_reminders(ctx, self.gateway), name="reminders"),
             ]
             self.started = True
 

@@ -48,6 +48,7 @@ class Settings:
     user_quota_bytes: int = 1024 * 1024 * 1024  # every document a user uploaded
     chunk_bytes: int = 64 * 1024  # the largest attachments.chunk / .read
     upload_ttl_seconds: int = 24 * 3600  # unfinished uploads are swept after this
+    reminder_poll_seconds: float = 30.0  # how often due appointment reminders are sent
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -1,6 +1,7 @@
 """carehub storage: SQLAlchemy models, repositories and migrations."""
 
 from storage.accounts import Accounts, Session, UserRecord
+from storage.agenda import Agendas, AppointmentRecord, ExceptionRecord
 from storage.audit import Audit, AuditRow
 from storage.db import Database
 from storage.delegations import DelegationRecord, Delegations, Grant
@@ -17,6 +18,8 @@ from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
 
 __all__ = [
     "Accounts",
+    "Agendas",
+    "AppointmentRecord",
     "Audit",
     "AuditRow",
     "Conflict",
@@ -24,6 +27,7 @@ __all__ = [
     "DelegationRecord",
     "Delegations",
     "Events",
+    "ExceptionRecord",
     "FileRecord",
     "Files",
     "Grant",
@@ -67,6 +71,7 @@ class Store:
         self.audit = Audit(self.db)
         self.relatives = Relatives(self.db)
         self.delegations = Delegations(self.db)
+        self.agendas = Agendas(self.db)
 
     async def close(self) -> None:
         await self.db.close()

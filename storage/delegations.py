@@ -59,7 +59,7 @@ class Delegations:
         delegate who starts reading replays the principal's events after
         ``at_seq``; one who already read keeps their start."""
         query = select(*_COLUMNS).where(delegations.c.principal_id == principal_id)
-        current = {r.delegate_id: r for r in map(_record, (await conn.execute(query)).tuples())}
+        current = {r.delegate_id: r for r in map(_record, (await conn.execute(query)).all())}
         changed: dict[int, Grant | None] = {user: None for user in current.keys() - wanted.keys()}
         if changed:
             await conn.execute(
@@ -105,7 +105,7 @@ class Delegations:
         )
         involved = or_(delegations.c.principal_id == user_id, delegations.c.delegate_id == user_id)
         query = select(*_COLUMNS).where(and_(involved, ~shared))
-        ended = [_record(row) for row in (await conn.execute(query)).tuples()]
+        ended = [_record(row) for row in (await conn.execute(query)).all()]
         for record in ended:
             await conn.execute(
                 delete(delegations).where(
@@ -121,7 +121,7 @@ class Delegations:
         query = select(*_COLUMNS).where(
             delegations.c.principal_id == principal_id, delegations.c.delegate_id == delegate_id
         )
-        row = (await conn.execute(query)).tuples().first()
+        row = (await conn.execute(query)).first()
         return None if row is None else _record(row).grant
 
     async def to(self, delegate_id: int) -> list[DelegationRecord]:
@@ -135,4 +135,4 @@ class Delegations:
     async def _where(self, condition: ColumnElement[bool]) -> list[DelegationRecord]:
         query = select(*_COLUMNS).where(condition).order_by(*_COLUMNS[:2])
         async with self.db.read() as conn:
-            return [_record(row) for row in (await conn.execute(query)).tuples()]
+            return [_record(row) for row in (await conn.execute(query)).all()]

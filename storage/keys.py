@@ -23,13 +23,13 @@ class Keys:
             device_lists.c.user_id.in_(list(user_ids))
         )
         async with self.db.read() as conn:
-            return dict((await conn.execute(query)).tuples().all())
+            return dict((await conn.execute(query)).all())
 
     async def device_owners(self, device_ids: Iterable[int]) -> dict[int, int]:
         """Which user each of ``device_ids`` belongs to (unknown ids are left out)."""
         query = select(devices.c.id, devices.c.user_id).where(devices.c.id.in_(list(device_ids)))
         async with self.db.read() as conn:
-            return dict((await conn.execute(query)).tuples().all())
+            return dict((await conn.execute(query)).all())
 
     @staticmethod
     async def replace(

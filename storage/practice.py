@@ -147,14 +147,21 @@ class Practices:
         """Record that ``patient_id`` is a patient of ``practitioner_id``;
         False if they already were."""
         async with self.db.write() as conn:
-            return await insert_new(
-                conn,
-                care_relations,
-                practitioner_id=practitioner_id,
-                patient_id=patient_id,
-                source=source,
-                created_at=now,
-            )
+            return await self.relate(conn, practitioner_id, patient_id, source, now)
+
+    @staticmethod
+    async def relate(
+        conn: AsyncConnection, practitioner_id: int, patient_id: int, source: str, now: int
+    ) -> bool:
+        """``add_patient`` inside a transaction (a confirmed appointment)."""
+        return await insert_new(
+            conn,
+            care_relations,
+            practitioner_id=practitioner_id,
+            patient_id=patient_id,
+            source=source,
+            created_at=now,
+        )
 
     async def is_patient(self, practitioner_id: int, patient_id: int) -> bool:
         async with self.db.read() as conn:

@@ -268,6 +268,86 @@ class StoredDelegation(Base):
     __table_args__ = (Index("ix_delegations_delegate", "delegate_id"),)
 
 
+class Agenda(Base):
+    """A practitioner's ``protocol.booking.AgendaSettings``, MessagePack-encoded.
+    Booking transactions lock this row first (``version``), so two holds
+    for one practitioner never interleave, on any number of nodes."""
+
+    __tablename__ = "agendas"
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    settings: Mapped[bytes] = mapped_column(LargeBinary)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AgendaException(Base):
+    """An absence, a block of time, or a one-off opening (``reasons``:
+    visit reason codes joined by commas; empty: all)."""
+
+    __tablename__ = "agenda_exceptions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[int] = mapped_column(BigInteger)
+    ends_at: Mapped[int] = mapped_column(BigInteger)
+    reasons: Mapped[str] = mapped_column(String(1100), default="")
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_agenda_exceptions_practitioner", "practitioner_id", "ends_at"),)
+
+
+class Appointment(Base):
+    """A hold (``held`` until ``hold_expires_at``: then it frees its slot by
+    itself), an appointment, or what became of it."""
+
+    __tablename__ = "appointments"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(32))
+    starts_at: Mapped[int] = mapped_column(BigInteger)
+    ends_at: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    hold_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    video: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    __table_args__ = (
+        Index("ix_appointments_practitioner", "practitioner_id", "starts_at"),
+        Index("ix_appointments_patient", "patient_id", "starts_at"),
+    )
+
+
+class Reminder(Base):
+    """A reminder due ``offset_minutes`` before an appointment; ``sent_at``
+    is set in the transaction that stores its event, so it goes out once."""
+
+    __tablename__ = "reminders"
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), primary_key=True)
+    offset_minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    due_at: Mapped[int] = mapped_column(BigInteger)
+    sent_at: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_reminders_due", "sent_at", "due_at"),)
+
+
+class OutboxEntry(Base):
+    """A notification for an email/SMS gateway to deliver (``delivered_at``)."""
+
+    __tablename__ = "notification_outbox"
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # JSON
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_notification_outbox_pending", "delivered_at", "id"),)
+
+
 class Inbox(Base):
     """A practitioner's ``protocol.practice.InboxSettings``, MessagePack-encoded."""
 
@@ -359,3 +439,8 @@ audit = cast(Table, AuditRecord.__table__)
 broadcast_opt_outs = cast(Table, BroadcastOptOut.__table__)
 relatives = cast(Table, Relative.__table__)
 delegations = cast(Table, StoredDelegation.__table__)
+agendas = cast(Table, Agenda.__table__)
+agenda_exceptions = cast(Table, AgendaException.__table__)
+appointments = cast(Table, Appointment.__table__)
+reminders = cast(Table, Reminder.__table__)
+notification_outbox = cast(Table, OutboxEntry.__table__)

@@ -227,7 +227,7 @@ class Threads:
     async def read_seqs(conn: AsyncConnection, thread_id: int) -> dict[int, int]:
         """Current members of a thread and how far each has read."""
         rows = await conn.execute(_READ_SEQS, {"thread_id": thread_id})
-        return dict(rows.tuples().all())
+        return dict(rows.all())
 
     @staticmethod
     async def advance_receipt(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from server.rpc import (
+    agenda,
     attachments,
+    booking,
     broadcasts,
     delegations,
     keys,
@@ -69,4 +71,17 @@ HANDLERS: dict[str, Handler] = {
     "relatives.add": relatives.add_relative,
     "relatives.list": relatives.list_relatives,
     "delegations.list": delegations.list_delegations,
+    "agenda.get": agenda.get_agenda,
+    "agenda.set": agenda.set_agenda,
+    "agenda.add_exception": agenda.add_exception,
+    "agenda.remove_exception": agenda.remove_exception,
+    "agenda.slots": agenda.slots,
+    "agenda.day": agenda.agenda_day,
+    "agenda.week": agenda.agenda_week,
+    "booking.hold": booking.hold,
+    "booking.confirm": booking.confirm,
+    "booking.cancel": booking.cancel,
+    "booking.reschedule": booking.reschedule,
+    "booking.no_show": booking.no_show,
+    "booking.list": booking.list_appointments,
 }

@@ -51,7 +51,7 @@ def terminate(process: subprocess.Popen[bytes]) -> None:
 class RunningServer:
     db: str
     port: int
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: served in the test's process
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     usernames: dict[int, str] = field(default_factory=dict)
@@ -192,7 +192,8 @@ class RunningServer:
         )
 
     def stop(self) -> None:
-        terminate(self.process)
+        if self.process is not None:
+            terminate(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
         with contextlib.suppress(OSError):

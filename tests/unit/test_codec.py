@@ -11,6 +11,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec import Raw, Struct
 
+from protocol.booking import (
+    AgendaDayParams,
+    AgendaParams,
+    AgendaSettings,
+    AgendaView,
+    AppointmentInfo,
+    AppointmentParams,
+    AppointmentsResult,
+    AppointmentStatus,
+    CancelParams,
+    ConfirmParams,
+    ExceptionIdParams,
+    ExceptionInfo,
+    ExceptionKind,
+    ExceptionParams,
+    HoldParams,
+    OpeningHours,
+    RescheduleParams,
+    SlotsParams,
+    SlotsResult,
+    VisitReason,
+)
 from protocol.codec import Codec, decode_as, encode, encode_event, to_raw
 from protocol.e2e import Scope
 from protocol.errors import DecodeError, ErrorCode, FrameTooLarge, UnknownMethod
@@ -100,6 +122,40 @@ from protocol.practice import (
     UserParams,
     WeeklySpan,
 )
+
+T0 = 1_800_000_000_000
+SETTINGS = AgendaSettings(
+    time_zone="Europe/Paris",
+    reasons=[VisitReason("consult", "Consultation", 30, video=True)],
+    hours=[OpeningHours(0, "09:00", "12:00", ["consult"])],
+)
+APPOINTMENT = AppointmentInfo(
+    7, 2, 5, "consult", T0, T0 + 1_800_000, AppointmentStatus.HELD, hold_expires_at=T0 - 1
+)
+CONFIRMED = AppointmentInfo(7, 2, 5, "consult", T0, T0 + 1_800_000, AppointmentStatus.CONFIRMED)
+BLOCK = ExceptionInfo(3, 2, ExceptionKind.BLOCK, T0, T0 + 3_600_000, note="paperwork")
+VIEW = AgendaView(2, "Europe/Paris", T0, T0 + 86_400_000, [CONFIRMED], [BLOCK])
+BOOKING_EXAMPLES: dict[str, tuple[Any, Any]] = {
+    "agenda.get": (AgendaParams(practitioner=2), SETTINGS),
+    "agenda.set": (SETTINGS, SETTINGS),
+    "agenda.add_exception": (
+        ExceptionParams(kind=ExceptionKind.BLOCK, starts_at=T0, ends_at=T0 + 3_600_000),
+        BLOCK,
+    ),
+    "agenda.remove_exception": (ExceptionIdParams(3), Empty()),
+    "agenda.slots": (
+        SlotsParams(2, "consult", T0, T0 + 86_400_000),
+        SlotsResult([T0, T0 + 1_800_000], 30, "Europe/Paris"),
+    ),
+    "agenda.day": (AgendaDayParams("2027-01-15"), VIEW),
+    "agenda.week": (AgendaDayParams("2027-01-15", practitioner=2), VIEW),
+    "booking.hold": (HoldParams(2, "consult", T0), APPOINTMENT),
+    "booking.confirm": (ConfirmParams(7, subject=9, note="first visit"), CONFIRMED),
+    "booking.cancel": (CancelParams(7, reason="ill"), CONFIRMED),
+    "booking.reschedule": (RescheduleParams(7, T0 + 1_800_000), CONFIRMED),
+    "booking.no_show": (AppointmentParams(7), CONFIRMED),
+    "booking.list": (Empty(), AppointmentsResult([CONFIRMED])),
+}
 
 LIMIT = 1 << 20
 codec = Codec(LIMIT)
@@ -341,6 +397,7 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         Empty(),
         RelativesResult([RelativeInfo(8, "Léo", "child", "I consent", 1_700_000_000_000)]),
     ),
+    **BOOKING_EXAMPLES,
     "delegations.list": (
         Empty(),
         DelegationsResult(

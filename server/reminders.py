@@ -1,0 +1,108 @@
+"""Appointment reminders, and the notification outbox an email/SMS gateway
+drains.
+
+Each confirmed appointment has a reminder row per offset (24 h and 2 h
+before, by default). ``send_due_reminders`` claims the due rows in the
+writer's transaction that also stores each ``appointment.reminder`` event
+and its outbox entry: a reminder is claimed once, ever (after a crash or a
+restart, the ones that came due meanwhile go out then; none twice), on any
+number of nodes, since the claim is a conditional UPDATE of its row.
+``deliver_notifications`` hands the outbox to the gateway, at least once:
+a gateway deduplicates by the entry's ``id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from protocol.codec import to_raw
+from server.context import Context
+from server.rpc.agenda import appointment_info
+from server.writer import Outgoing
+from storage.agenda import Agendas
+
+__all__ = [
+    "LoggingGateway",
+    "NotificationGateway",
+    "deliver_notifications",
+    "run_reminders",
+    "send_due_reminders",
+]
+
+log = logging.getLogger(__name__)
+REMINDER = "appointment.reminder"
+
+
+class NotificationGateway(Protocol):
+    async def deliver(
+        self, notification_id: int, user_id: int, kind: str, body: dict[str, Any]
+    ) -> None:
+        """Send one notification (email, SMS...); raise to have it retried."""
+
+
+class LoggingGateway:
+    """The gateway of a deployment without email or SMS: it logs."""
+
+    async def deliver(
+        self, notification_id: int, user_id: int, kind: str, body: dict[str, Any]
+    ) -> None:
+        log.info("notification %d for user %d: %s %s", notification_id, user_id, kind, body)
+
+
+async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:
+    """Send the reminders due at ``now``; how many went out."""
+
+    async def claim(db: AsyncConnection, out: list[Outgoing]) -> int:
+        sent = 0
+        for appointment_id, offset in await Agendas.claim_due_reminders(db, now, limit):
+            record = await Agendas.get(db, appointment_id)
+            if record is None or record.status != "confirmed":
+                continue  # cancelled after it was scheduled: claimed, not sent
+            info = appointment_info(record)
+            patient = record.patient_id
+            out.append(Outgoing(REMINDER, to_raw(info), [patient], user_id=patient))
+            body = {
+                "appointment": record.id,
+                "practitioner": record.practitioner_id,
+                "starts_at": record.starts_at,
+                "minutes_before": offset,
+            }
+            await Agendas.to_outbox(db, patient, REMINDER, json.dumps(body).encode(), now)
+            sent += 1
+        return sent
+
+    return await ctx.writer.run(claim)
+
+
+async def deliver_notifications(
+    ctx: Context, gateway: NotificationGateway, limit: int = 500
+) -> int:
+    """Hand pending notifications to the gateway; how many it took."""
+    delivered = 0
+    for notification_id, user_id, kind, body in await ctx.store.agendas.pending_notifications(
+        limit
+    ):
+        await gateway.deliver(notification_id, user_id, kind, json.loads(body))
+        await ctx.store.agendas.delivered(notification_id, ctx.clock.ms())
+        delivered += 1
+    return delivered
+
+
+async def run_reminders(ctx: Context, gateway: NotificationGateway) -> None:
+    """The scheduler: every ``reminder_poll_seconds``, send what is due and
+    drain the outbox."""
+    while True:
+        try:
+            sent = await send_due_reminders(ctx, ctx.clock.ms())
+            await deliver_notifications(ctx, gateway)
+        except Exception:  # the store or the gateway may be down: next round
+            log.warning("sending reminders failed", exc_info=True)
+        else:
+            if sent:
+                log.info("sent %d appointment reminders", sent)
+        await asyncio.sleep(ctx.settings.reminder_poll_seconds)

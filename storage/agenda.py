@@ -1,0 +1,431 @@
+"""Agendas: settings, exceptions, appointments (holds included), reminders
+and the notification outbox.
+
+Every booking write runs inside the writer's transaction, after
+``lock``: on PostgreSQL that row lock orders all bookings of one
+practitioner across nodes; SQLite has one writer anyway. A hold is an
+appointment row with ``status`` "held" that stops counting once
+``hold_expires_at`` has passed, so an abandoned hold frees its slot without
+anything having to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.db import Database, insert_new
+from storage.schema import agenda_exceptions, agendas, appointments, notification_outbox, reminders
+
+__all__ = ["Agendas", "AppointmentRecord", "ExceptionRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentRecord:
+    id: int
+    practitioner_id: int
+    patient_id: int
+    subject_id: int | None
+    reason: str
+    starts_at: int
+    ends_at: int
+    status: str
+    hold_expires_at: int | None
+    video: bool
+    note: str
+    cancelled_by: int | None
+    cancel_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionRecord:
+    id: int
+    practitioner_id: int
+    kind: str
+    starts_at: int
+    ends_at: int
+    reasons: tuple[str, ...]
+    note: str
+
+
+_APPOINTMENT = (
+    appointments.c.id,
+    appointments.c.practitioner_id,
+    appointments.c.patient_id,
+    appointments.c.subject_id,
+    appointments.c.reason,
+    appointments.c.starts_at,
+    appointments.c.ends_at,
+    appointments.c.status,
+    appointments.c.hold_expires_at,
+    appointments.c.video,
+    appointments.c.note,
+    appointments.c.cancelled_by,
+    appointments.c.cancel_reason,
+)
+_EXCEPTION = (
+    agenda_exceptions.c.id,
+    agenda_exceptions.c.practitioner_id,
+    agenda_exceptions.c.kind,
+    agenda_exceptions.c.starts_at,
+    agenda_exceptions.c.ends_at,
+    agenda_exceptions.c.reasons,
+    agenda_exceptions.c.note,
+)
+
+
+def _appointment(row: Any) -> AppointmentRecord:
+    values = list(row)
+    values[9] = bool(values[9])  # video: SQLite stores 0 and 1
+    return AppointmentRecord(*values)
+
+
+def _exception(row: Any) -> ExceptionRecord:
+    reasons = tuple(r for r in row[5].split(",") if r)
+    return ExceptionRecord(row[0], row[1], row[2], row[3], row[4], reasons, row[6])
+
+
+def _occupying(now: int) -> Any:
+    """Appointments that hold their time: kept ones, and holds still alive."""
+    return or_(
+        appointments.c.status.in_(("confirmed", "no_show")),
+        and_(appointments.c.status == "held", appointments.c.hold_expires_at > now),
+    )
+
+
+class Agendas:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # Settings
+
+    async def settings(self, practitioner_id: int) -> bytes | None:
+        query = select(agendas.c.settings).where(agendas.c.practitioner_id == practitioner_id)
+        async with self.db.read() as conn:
+            return await conn.scalar(query)
+
+    async def set_settings(self, practitioner_id: int, settings: bytes, now: int) -> None:
+        async with self.db.write() as conn:
+            created = await insert_new(
+                conn,
+                agendas,
+                practitioner_id=practitioner_id,
+                settings=settings,
+                version=0,
+                updated_at=now,
+            )
+            if not created:
+                await conn.execute(
+                    update(agendas)
+                    .where(agendas.c.practitioner_id == practitioner_id)
+                    .values(settings=settings, updated_at=now)
+                )
+
+    @staticmethod
+    async def lock(conn: AsyncConnection, practitioner_id: int) -> bytes | None:
+        """The practitioner's settings, their row locked until commit (on
+        PostgreSQL; SQLite serialises writers already). None: no agenda."""
+        query = (
+            select(agendas.c.settings)
+            .where(agendas.c.practitioner_id == practitioner_id)
+            .with_for_update()
+        )
+        return await conn.scalar(query)
+
+    # Exceptions
+
+    @staticmethod
+    async def exceptions_in(
+        conn: AsyncConnection, practitioner_id: int, start: int, end: int
+    ) -> list[ExceptionRecord]:
+        """The exceptions meeting ``[start, end)``, by start."""
+        query = (
+            select(*_EXCEPTION)
+            .where(
+                agenda_exceptions.c.practitioner_id == practitioner_id,
+                agenda_exceptions.c.ends_at > start,
+                agenda_exceptions.c.starts_at < end,
+            )
+            .order_by(agenda_exceptions.c.starts_at, agenda_exceptions.c.id)
+        )
+        return [_exception(row) for row in await conn.execute(query)]
+
+    async def exceptions(self, practitioner_id: int, start: int, end: int) -> list[ExceptionRecord]:
+        async with self.db.read() as conn:
+            return await self.exceptions_in(conn, practitioner_id, start, end)
+
+    @staticmethod
+    async def add_exception(
+        conn: AsyncConnection,
+        practitioner_id: int,
+        kind: str,
+        start: int,
+        end: int,
+        reasons: Iterable[str],
+        note: str,
+        created_by: int,
+        now: int,
+    ) -> ExceptionRecord:
+        codes = tuple(reasons)
+        exception_id = await conn.scalar(
+            insert(agenda_exceptions)
+            .values(
+                practitioner_id=practitioner_id,
+                kind=kind,
+                starts_at=start,
+                ends_at=end,
+                reasons=",".join(codes),
+                note=note,
+                created_by=created_by,
+                created_at=now,
+            )
+            .returning(agenda_exceptions.c.id)
+        )
+        assert exception_id is not None
+        return ExceptionRecord(int(exception_id), practitioner_id, kind, start, end, codes, note)
+
+    async def exception(self, exception_id: int) -> ExceptionRecord | None:
+        query = select(*_EXCEPTION).where(agenda_exceptions.c.id == exception_id)
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _exception(row)
+
+    @staticmethod
+    async def remove_exception(conn: AsyncConnection, exception_id: int) -> bool:
+        done = await conn.execute(
+            delete(agenda_exceptions).where(agenda_exceptions.c.id == exception_id)
+        )
+        return bool(done.rowcount)
+
+    # Appointments
+
+    @staticmethod
+    async def occupied(
+        conn: AsyncConnection,
+        practitioner_id: int,
+        start: int,
+        end: int,
+        now: int,
+        *,
+        excluding: int | None = None,
+    ) -> bool:
+        """Whether an appointment or a live hold meets ``[start, end)``."""
+        query = select(appointments.c.id).where(
+            appointments.c.practitioner_id == practitioner_id,
+            appointments.c.starts_at < end,
+            appointments.c.ends_at > start,
+            _occupying(now),
+        )
+        if excluding is not None:
+            query = query.where(appointments.c.id != excluding)
+        return await conn.scalar(query.limit(1)) is not None
+
+    @staticmethod
+    async def occupying_in(
+        conn: AsyncConnection, practitioner_id: int, start: int, end: int, now: int
+    ) -> list[AppointmentRecord]:
+        """Appointments and live holds meeting ``[start, end)``, by start."""
+        query = (
+            select(*_APPOINTMENT)
+            .where(
+                appointments.c.practitioner_id == practitioner_id,
+                appointments.c.starts_at < end,
+                appointments.c.ends_at > start,
+                _occupying(now),
+            )
+            .order_by(appointments.c.starts_at, appointments.c.id)
+        )
+        return [_appointment(row) for row in await conn.execute(query)]
+
+    async def occupied_times(
+        self, practitioner_id: int, start: int, end: int, now: int
+    ) -> list[tuple[int, int]]:
+        """Only the (start, end) of ``occupying``: what slot computation needs."""
+        query = select(appointments.c.starts_at, appointments.c.ends_at).where(
+            appointments.c.practitioner_id == practitioner_id,
+            appointments.c.starts_at < end,
+            appointments.c.ends_at > start,
+            _occupying(now),
+        )
+        async with self.db.read() as conn:
+            return [(row[0], row[1]) for row in await conn.execute(query)]
+
+    async def occupying(
+        self, practitioner_id: int, start: int, end: int, now: int
+    ) -> list[AppointmentRecord]:
+        async with self.db.read() as conn:
+            return await self.occupying_in(conn, practitioner_id, start, end, now)
+
+    @staticmethod
+    async def live_holds(conn: AsyncConnection, patient_id: int, now: int) -> int:
+        query = select(func.count()).where(
+            appointments.c.patient_id == patient_id,
+            appointments.c.status == "held",
+            appointments.c.hold_expires_at > now,
+        )
+        return int(await conn.scalar(query) or 0)
+
+    @staticmethod
+    async def hold(
+        conn: AsyncConnection,
+        *,
+        practitioner_id: int,
+        patient_id: int,
+        reason: str,
+        start: int,
+        end: int,
+        expires: int,
+        video: bool,
+        created_by: int,
+        now: int,
+    ) -> AppointmentRecord:
+        appointment_id = await conn.scalar(
+            insert(appointments)
+            .values(
+                practitioner_id=practitioner_id,
+                patient_id=patient_id,
+                subject_id=None,
+                reason=reason,
+                starts_at=start,
+                ends_at=end,
+                status="held",
+                hold_expires_at=expires,
+                video=video,
+                note="",
+                created_by=created_by,
+                created_at=now,
+                cancelled_by=None,
+                cancel_reason="",
+            )
+            .returning(appointments.c.id)
+        )
+        assert appointment_id is not None
+        found = await Agendas.get(conn, int(appointment_id))
+        assert found is not None
+        return found
+
+    @staticmethod
+    async def get(conn: AsyncConnection, appointment_id: int) -> AppointmentRecord | None:
+        query = select(*_APPOINTMENT).where(appointments.c.id == appointment_id)
+        row = (await conn.execute(query)).first()
+        return None if row is None else _appointment(row)
+
+    async def appointment(self, appointment_id: int) -> AppointmentRecord | None:
+        async with self.db.read() as conn:
+            return await self.get(conn, appointment_id)
+
+    @staticmethod
+    async def change(
+        conn: AsyncConnection, appointment_id: int, **values: Any
+    ) -> AppointmentRecord:
+        await conn.execute(
+            update(appointments).where(appointments.c.id == appointment_id).values(**values)
+        )
+        found = await Agendas.get(conn, appointment_id)
+        assert found is not None
+        return found
+
+    async def of_patient(self, patient_id: int, since: int) -> list[AppointmentRecord]:
+        """The appointments ``patient_id`` booked (for themselves or a
+        relative) ending after ``since``, by start."""
+        query = (
+            select(*_APPOINTMENT)
+            .where(appointments.c.patient_id == patient_id, appointments.c.ends_at > since)
+            .order_by(appointments.c.starts_at, appointments.c.id)
+        )
+        async with self.db.read() as conn:
+            return [_appointment(row) for row in await conn.execute(query)]
+
+    # Reminders
+
+    @staticmethod
+    async def schedule_reminders(
+        conn: AsyncConnection, appointment_id: int, due: Iterable[tuple[int, int]]
+    ) -> None:
+        """Replace the unsent reminders of an appointment by ``due``
+        (offset in minutes, due time); sent ones stay sent."""
+        await Agendas.cancel_reminders(conn, appointment_id)
+        for offset, due_at in due:
+            await insert_new(
+                conn,
+                reminders,
+                appointment_id=appointment_id,
+                offset_minutes=offset,
+                due_at=due_at,
+                sent_at=None,
+            )
+
+    @staticmethod
+    async def cancel_reminders(conn: AsyncConnection, appointment_id: int) -> None:
+        await conn.execute(
+            delete(reminders).where(
+                reminders.c.appointment_id == appointment_id, reminders.c.sent_at.is_(None)
+            )
+        )
+
+    @staticmethod
+    async def claim_due_reminders(
+        conn: AsyncConnection, now: int, limit: int
+    ) -> list[tuple[int, int]]:
+        """Mark up to ``limit`` due reminders sent, in this transaction, and
+        return them (appointment, offset): each is claimed once, ever."""
+        query = (
+            select(reminders.c.appointment_id, reminders.c.offset_minutes)
+            .where(reminders.c.sent_at.is_(None), reminders.c.due_at <= now)
+            .order_by(reminders.c.due_at)
+            .limit(limit)
+        )
+        claimed = []
+        for appointment_id, offset in (await conn.execute(query)).all():
+            done = await conn.execute(
+                update(reminders)
+                .where(
+                    reminders.c.appointment_id == appointment_id,
+                    reminders.c.offset_minutes == offset,
+                    reminders.c.sent_at.is_(None),
+                )
+                .values(sent_at=now)
+            )
+            if done.rowcount:
+                claimed.append((appointment_id, offset))
+        return claimed
+
+    # The notification outbox
+
+    @staticmethod
+    async def to_outbox(
+        conn: AsyncConnection, user_id: int, kind: str, body: bytes, now: int
+    ) -> None:
+        await conn.execute(
+            insert(notification_outbox).values(
+                user_id=user_id, kind=kind, body=body, created_at=now, delivered_at=None
+            )
+        )
+
+    async def pending_notifications(self, limit: int) -> list[tuple[int, int, str, bytes]]:
+        """Undelivered notifications, oldest first: (id, user, kind, JSON body)."""
+        query = (
+            select(
+                notification_outbox.c.id,
+                notification_outbox.c.user_id,
+                notification_outbox.c.kind,
+                notification_outbox.c.body,
+            )
+            .where(notification_outbox.c.delivered_at.is_(None))
+            .order_by(notification_outbox.c.id)
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            return [(row[0], row[1], row[2], row[3]) for row in await conn.execute(query)]
+
+    async def delivered(self, notification_id: int, now: int) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(notification_outbox)
+                .where(notification_outbox.c.id == notification_id)
+                .values(delivered_at=now)
+            )
