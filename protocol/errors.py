@@ -57,6 +57,7 @@ class CloseCode(IntEnum):
     SERVER_SHUTDOWN = 4002  # reconnect, possibly to another node
     HELLO_TIMEOUT = 4003
     ACCESS_CHANGED = 4004  # a delegation to you changed: reconnect to work with the new one
+    RESUME = 4005  # the server's live path was interrupted: reconnect and resume
     UNAUTHORIZED = 4100  # token unknown or expired: log in again
     TOKEN_REVOKED = 4101
     UNSUPPORTED_VERSION = 4102

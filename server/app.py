@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from protocol.errors import CloseCode
 from server import http
 from server.broker import Broker, MemoryBroker
+from server.broker.redis import RedisBroker
 from server.clock import Clock
 from server.context import Context
 from server.directory import Directory
@@ -44,8 +46,12 @@ def create_app(
     gateway: NotificationGateway | None = None,
 ) -> Starlette:
     store = store or Store(settings.db)
-    broker = broker or MemoryBroker()
     clock = clock or Clock()
+    if broker is None and settings.redis:
+        node = settings.node_id or f"{socket.gethostname()}-{settings.port}"
+        # After an outage the live path may have missed events: clients resume.
+        broker = RedisBroker(settings.redis, node, on_recovered=lambda: resume_all(hub))
+    broker = broker or MemoryBroker()
     directory = Directory(
         store.threads, store.keys, store.practices, store.rules, store.delegations
     )
@@ -132,6 +138,10 @@ class Lifecycle:
         await ctx.writer.stop()
         await ctx.broker.stop()
         await ctx.store.close()
+
+
+def resume_all(hub: Hub) -> None:
+    hub.close_all(CloseCode.RESUME, "the server may have missed events: reconnect and resume")
 
 
 class StartOnFirstRequest:

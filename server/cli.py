@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--db", help="database URL (default: SQLite file carehub.db)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--redis", help="Redis URL: several nodes share it (default: one node)")
+    serve.add_argument("--node-id", help="this node's name in Redis (default: host-port)")
     serve.add_argument("--no-migrate", dest="migrate", action="store_false", default=None)
     serve.add_argument("--log-level", default="info")
 
@@ -51,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.load(
-            {k: getattr(args, k, None) for k in ("db", "host", "port", "migrate")}
+            {
+                k: getattr(args, k, None)
+                for k in ("db", "host", "port", "migrate", "redis", "node_id")
+            }
         )
     except SettingsError as exc:
         print(f"carehub: {exc}", file=sys.stderr)

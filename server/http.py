@@ -224,10 +224,12 @@ async def healthz(request: Request) -> Response:
         store = "down"
         await ctx.store.db.ping()
         store = "ok"
+    broker = "ok" if ctx.broker.healthy else "down"
     body = {
-        "status": "ok" if store == "ok" else "degraded",
+        "status": "ok" if store == broker == "ok" else "degraded",
         "store": store,
-        "broker": "ok",
+        "broker": broker,
+        "broker_kind": type(ctx.broker).__name__,
         "connections": len(ctx.hub),
         "commits": ctx.writer.commits,
         "writes": ctx.writer.operations,

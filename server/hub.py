@@ -30,15 +30,21 @@ class Hub:
         self._readers: dict[int, set[Connection]] = {}  # practitioner -> delegates' sockets
         self._observe = observe  # sees every delivery first (cache invalidation)
 
-    def add(self, conn: Connection) -> None:
-        self._by_user.setdefault(conn.user_id, set()).add(conn)
+    def add(self, conn: Connection) -> list[int]:
+        """Register ``conn``; the users whose deliveries must now reach this
+        node and did not before (``Broker.attach``)."""
+        return self._place(self._by_user, conn.user_id, conn)
 
-    def read_for(self, conn: Connection) -> None:
-        """Also deliver to ``conn`` what reaches the practitioners it reads for."""
+    def read_for(self, conn: Connection) -> list[int]:
+        """Also deliver to ``conn`` what reaches the practitioners it reads
+        for; those newly needed on this node."""
+        added = []
         for principal in conn.grants:
-            self._readers.setdefault(principal, set()).add(conn)
+            added += self._place(self._readers, principal, conn)
+        return added
 
-    def remove(self, conn: Connection) -> None:
+    def remove(self, conn: Connection) -> list[int]:
+        """Forget ``conn``; the users this node no longer needs deliveries for."""
         places = [(self._by_user, conn.user_id), *((self._readers, p) for p in conn.grants)]
         for index, key in places:
             conns = index.get(key)
@@ -46,6 +52,16 @@ class Hub:
                 conns.discard(conn)
                 if not conns:
                     del index[key]
+        return [key for _, key in places if not self._needed(key)]
+
+    def _place(self, index: dict[int, set[Connection]], key: int, conn: Connection) -> list[int]:
+        needed = self._needed(key)
+        index.setdefault(key, set()).add(conn)
+        return [] if needed else [key]
+
+    def _needed(self, user_id: int) -> bool:
+        """Whether a delivery addressed to ``user_id`` has a socket here."""
+        return user_id in self._by_user or user_id in self._readers
 
     def of(self, user_id: int) -> set[Connection]:
         return self._by_user.get(user_id, set())

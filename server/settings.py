@@ -49,6 +49,8 @@ class Settings:
     chunk_bytes: int = 64 * 1024  # the largest attachments.chunk / .read
     upload_ttl_seconds: int = 24 * 3600  # unfinished uploads are swept after this
     reminder_poll_seconds: float = 30.0  # how often due appointment reminders are sent
+    redis: str = ""  # a Redis URL: nodes sharing it (and one database) serve as one
+    node_id: str = ""  # this node's name in Redis; default host-port
 
     def __post_init__(self) -> None:
         for field in fields(self):

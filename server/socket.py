@@ -148,12 +148,13 @@ def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> byte
 
 
 async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, hello: Hello) -> None:
-    ctx.hub.add(conn)  # from here on, live durable events are held until the replay ends
+    routes = ctx.hub.add(conn)  # from here on, live durable events are held until replayed
     tasks: list[asyncio.Task[Any]] = []
     try:
         if conn.role in DELEGATE_ROLES:  # a change from here on closes this socket
             conn.grants = await ctx.directory.grants(conn.user_id)
-            ctx.hub.read_for(conn)
+            routes += ctx.hub.read_for(conn)
+        await ctx.broker.attach(routes)  # before the head: later events find this node
         head = await ctx.store.events.head()
         conn.welcome(_welcome(ctx, conn, head, hello.resume_from is not None))
         conn.last_seq = head if hello.resume_from is None else hello.resume_from
@@ -172,7 +173,8 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
                 log.error("session %s failed", conn.session, exc_info=task.exception())
                 conn.close(CloseCode.SERVER_ERROR, "internal error")
     finally:
-        ctx.hub.remove(conn)
+        gone = ctx.hub.remove(conn)
+        await ctx.broker.detach(gone)
         if not conn.closing:
             conn.close(CloseCode.NORMAL)
         for task in tasks:

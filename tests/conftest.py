@@ -32,6 +32,17 @@ def postgres() -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    from tests.support.redis import RedisServer, find_redis
+
+    if find_redis() is None:
+        unavailable("redis-server not found (apt-get install redis-server)")
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

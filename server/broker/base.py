@@ -10,7 +10,7 @@ cursor; ephemeral ones (presence, typing, popups) are simply lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import msgspec
@@ -37,10 +37,18 @@ DeliveryHandler = Callable[[Delivery], None]
 
 
 class Broker(Protocol):
+    healthy: bool  # False while deliveries may be dropped
+
     async def start(self, handler: DeliveryHandler) -> None:
         """Begin handing deliveries for this node's users to ``handler``."""
 
     async def publish(self, delivery: Delivery) -> None:
         """Send ``delivery`` to every node that holds one of its recipients."""
+
+    async def attach(self, user_ids: Iterable[int]) -> None:
+        """Deliveries for ``user_ids`` must reach this node from now on."""
+
+    async def detach(self, user_ids: Iterable[int]) -> None:
+        """This node holds nothing of ``user_ids`` any more."""
 
     async def stop(self) -> None: ...

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from server.broker.base import Delivery, DeliveryHandler
 
 __all__ = ["MemoryBroker"]
 
 
 class MemoryBroker:
+    healthy = True
+
     def __init__(self) -> None:
         self._handler: DeliveryHandler | None = None
 
@@ -17,6 +21,12 @@ class MemoryBroker:
     async def publish(self, delivery: Delivery) -> None:
         if self._handler is not None:
             self._handler(delivery)
+
+    async def attach(self, user_ids: Iterable[int]) -> None:
+        """Every user is on this node: nothing to record."""
+
+    async def detach(self, user_ids: Iterable[int]) -> None:
+        """Every user is on this node: nothing to record."""
 
     async def stop(self) -> None:
         self._handler = None

@@ -1,0 +1,149 @@
+"""One contract for both brokers (in-memory, and Redis against a real
+redis-server): a node gets the deliveries of the users it attached, whole
+and in the order one node published them; with Redis, each node gets only
+its own recipients, and a node that detached gets nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+
+from server.broker import Broker, Delivery, MemoryBroker
+from server.broker.redis import RedisBroker
+from tests.conftest import unavailable
+
+
+class Node:
+    """A broker and what its hub was handed."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.got: list[Delivery] = []
+        self.arrived = asyncio.Event()
+
+    def handle(self, delivery: Delivery) -> None:
+        self.got.append(delivery)
+        self.arrived.set()
+
+    async def wait_for(self, count: int) -> list[Delivery]:
+        while len(self.got) < count:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), 5)
+        return self.got
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], Any]]:
+    """Nodes of one deployment (for Redis: one key prefix, many nodes)."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    started: list[Node] = []
+
+    async def make() -> Node:
+        if request.param == "memory":
+            broker: Broker = MemoryBroker()
+        else:
+            url = request.getfixturevalue("redis_server").url
+            broker = RedisBroker(url, f"node{len(started)}", prefix=prefix)
+        node = Node(broker)
+        await broker.start(node.handle)
+        started.append(node)
+        return node
+
+    yield make
+    for node in started:
+        await node.broker.stop()
+
+
+async def test_a_delivery_reaches_the_node_of_its_recipient_whole(make_node: Any) -> None:
+    node = await make_node()
+    await node.broker.attach([1])
+    sent = Delivery([1], b"frame", seq=7, exclude_session="s", thread=3, foreground_only=True)
+    await node.broker.publish(sent)
+    assert await node.wait_for(1) == [sent]
+    assert node.broker.healthy
+
+
+async def test_one_nodes_deliveries_keep_their_order(make_node: Any) -> None:
+    node = await make_node()
+    await node.broker.attach([1, 2])
+    for seq in range(1, 201):
+        await node.broker.publish(Delivery([1, 2], f"f{seq}".encode(), seq=seq))
+    got = await node.wait_for(200)
+    assert [d.seq for d in got] == list(range(1, 201))
+
+
+@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
+async def test_each_node_gets_only_its_own_recipients(make_node: Any) -> None:
+    a, b, c = await make_node(), await make_node(), await make_node()
+    await a.broker.attach([1])
+    await b.broker.attach([2, 3])
+    await c.broker.attach([3])  # the user has devices on two nodes
+    await a.broker.publish(Delivery([1, 2, 3, 4], b"frame", seq=1))
+    assert [d.recipients for d in await a.wait_for(1)] == [[1]]
+    assert [d.recipients for d in await b.wait_for(1)] == [[2, 3]]
+    assert [d.recipients for d in await c.wait_for(1)] == [[3]]
+    await b.broker.detach([2, 3])
+    await a.broker.publish(Delivery([1, 2, 3], b"again", seq=2))
+    assert [d.frame for d in await c.wait_for(2)] == [b"frame", b"again"]
+    assert [d.frame for d in await a.wait_for(2)] == [b"frame", b"again"]
+    assert len(b.got) == 1  # detached: nothing more (checked after c and a got theirs)
+
+
+async def test_a_node_restarting_under_its_name_clears_what_it_left(redis_server: Any) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    raw = redis.Redis.from_url(redis_server.url)
+    # What a crashed "node0" left: a route for user 5 and its list of users.
+    await raw.sadd(f"{prefix}:route:5", "node0")
+    await raw.sadd(f"{prefix}:node:node0:users", 5)
+    again = RedisBroker(redis_server.url, "node0", prefix=prefix)
+    node = Node(again)
+    await again.start(node.handle)
+    try:
+        assert await raw.smembers(f"{prefix}:route:5") == set()
+        await again.attach([6])
+        await again.publish(Delivery([5, 6], b"frame", seq=1))
+        assert [d.recipients for d in await node.wait_for(1)] == [[6]]
+    finally:
+        await again.stop()
+        await raw.aclose()
+
+
+@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
+async def test_what_makes_caches_stale_reaches_every_node(make_node: Any) -> None:
+    a, b = await make_node(), await make_node()
+    await a.broker.attach([1])
+    await a.broker.publish(Delivery([1, 2], b"thread.updated", seq=1, thread_changed=9))
+    for node in (a, b):  # b holds nobody, and still drops its cache of thread 9
+        assert [(d.recipients, d.thread_changed) for d in await node.wait_for(1)] == [([1, 2], 9)]
+
+
+async def test_without_redis_a_node_serves_its_own_users_then_recovers() -> None:
+    from tests.support.redis import RedisServer, find_redis
+
+    if find_redis() is None:
+        unavailable("redis-server not found (apt-get install redis-server)")
+    redis_server = RedisServer().start()
+    recovered = asyncio.Event()
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    broker = RedisBroker(redis_server.url, "alone", prefix=prefix, on_recovered=recovered.set)
+    node = Node(broker)
+    try:
+        await broker.start(node.handle)
+        await broker.attach([1])
+        redis_server.stop_server()  # an outage, and Redis comes back empty
+        await broker.publish(Delivery([1], b"local", seq=1))
+        assert [d.frame for d in await node.wait_for(1)] == [b"local"]
+        assert not broker.healthy
+        redis_server.start()
+        await asyncio.wait_for(recovered.wait(), 15)  # then the node's clients resume
+        assert broker.healthy
+        await broker.publish(Delivery([1], b"routed again", seq=2))
+        assert [d.frame for d in await node.wait_for(2)][-1] == b"routed again"
+    finally:
+        await broker.stop()
+        redis_server.stop()

@@ -1,0 +1,61 @@
+"""Several real carehub nodes sharing one PostgreSQL and one redis-server:
+users spread over three nodes talk as if they were on one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from protocol.methods import PresenceSetParams, ReceiptParams
+from protocol.model import PresenceStatus
+from tests.support.postgres import create_database
+from tests.support.server import RunningServer, start_server
+
+
+@pytest.fixture
+def nodes(postgres: Any, redis_server: Any, tmp_path: Path) -> Iterator[list[RunningServer]]:
+    """Three nodes on one database and one Redis, sharing the test's view
+    of accounts and device keys."""
+    db = create_database(postgres, f"n_{uuid.uuid4().hex[:12]}")
+    started = [
+        start_server(db, tmp_path, redis=redis_server.url, node_id=f"node{i}") for i in range(3)
+    ]
+    for node in started[1:]:
+        node.usernames, node.keys = started[0].usernames, started[0].keys
+    yield started
+    for node in started:
+        node.stop()
+
+
+async def test_users_on_three_nodes_talk_as_if_on_one(nodes: list[RunningServer]) -> None:
+    one, two, three = nodes
+    doctor, patient, thread = await one.patient_thread()
+    second_device = await one.other_device(doctor)
+    async with (
+        one.secure(doctor) as desk,
+        three.secure(second_device) as phone,
+        two.secure(patient) as ana,
+    ):
+        await desk.call("presence.set", PresenceSetParams(PresenceStatus.ONLINE, foreground=True))
+        sent = await ana.send(thread, "Bonjour docteur")
+        for device in (desk, phone):
+            event = await device.next_event("message.new")
+            opened = await device.read(event.data)
+            assert (event.data.id, opened.body.text) == (sent.message_id, "Bonjour docteur")
+        popup = await desk.next_event("notify")
+        assert (popup.data.thread, popup.data.unread) == (thread, sent.thread_seq)  # notice too
+        await desk.call("receipts.read", ReceiptParams(thread, sent.thread_seq))
+        receipt = await ana.next_event("receipt")
+        assert (receipt.data.user, receipt.data.read_seq) == (doctor.user_id, sent.thread_seq)
+        reply = await phone.send(thread, "Bonjour Ana")
+        assert (await ana.next_event("message.new")).data.id == reply.message_id
+        assert (await desk.next_event("message.new")).data.id == reply.message_id
+    for node in nodes:
+        async with httpx.AsyncClient() as http:
+            health = (await http.get(f"{node.base_url}/healthz")).json()
+        assert (health["broker"], health["broker_kind"]) == ("ok", "RedisBroker")
