@@ -19,7 +19,7 @@ import contextlib
 import itertools
 import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,14 +67,16 @@ class _Stats:
 class Client:
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         credentials: Credentials,
         *,
         resume_from: int | None = None,
         reconnect: bool = True,
         max_frame_bytes: int = 1024 * 1024,
     ) -> None:
-        self.url = url
+        # Several nodes of one deployment: a reconnect tries the next one.
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.url = self.urls[0]
         self.credentials = credentials
         self.cursor = resume_from  # seq of the newest durable event received
         self.reconnect = reconnect
@@ -242,6 +244,8 @@ class Client:
                 await asyncio.sleep(
                     min(5.0, 0.05 * 2 ** min(attempt, 7)) * random.uniform(0.5, 1.0)
                 )
+                if attempt > 1 or code == CloseCode.SERVER_SHUTDOWN:  # try another node
+                    self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
                 try:
                     self._ws, self.welcome = await self._open()
                     break

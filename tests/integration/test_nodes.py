@@ -3,6 +3,7 @@ users spread over three nodes talk as if they were on one."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from clients import Client
+from clients.e2e import Secure
 from protocol.methods import PresenceSetParams, ReceiptParams
 from protocol.model import PresenceStatus
 from tests.support.postgres import create_database
@@ -59,3 +62,37 @@ async def test_users_on_three_nodes_talk_as_if_on_one(nodes: list[RunningServer]
         async with httpx.AsyncClient() as http:
             health = (await http.get(f"{node.base_url}/healthz")).json()
         assert (health["broker"], health["broker_kind"]) == ("ok", "RedisBroker")
+
+
+async def test_a_node_killed_mid_stream_loses_nothing(nodes: list[RunningServer]) -> None:
+    one, two, three = nodes
+    doctor, patient, thread = await one.patient_thread()
+    acknowledged: list[int] = []
+    fifteen = asyncio.Event()
+
+    async def stream(desk: Secure) -> None:  # a practitioner is not limited per day
+        for i in range(40):
+            acknowledged.append((await desk.send(thread, f"message {i}")).message_id)
+            if len(acknowledged) == 15:
+                fifteen.set()
+
+    failover = Client([one.ws_url, two.ws_url], doctor)
+    async with failover, three.secure(patient) as ana:
+        sending = asyncio.create_task(stream(Secure(failover, one.keys[doctor.device_id])))
+        await fifteen.wait()
+        assert one.process is not None
+        one.process.kill()  # SIGKILL, with sends in flight
+        await sending
+        received: list[int] = []
+        while len(received) < len(acknowledged):
+            event = await ana.next_event("message.new")
+            if event.data.sender == doctor.user_id:
+                received.append(event.data.id)
+        dropped = ana.client.stats.duplicates_dropped
+    print(
+        f"sent 40, acknowledged {len(acknowledged)}, received {len(received)},"
+        f" duplicates dropped {dropped}, sender reconnects {failover.stats.reconnects}"
+    )
+    assert failover.url == two.ws_url and failover.stats.reconnects >= 1
+    assert len(set(acknowledged)) == 40  # a retried send is stored once
+    assert received == acknowledged  # each once, in thread order
