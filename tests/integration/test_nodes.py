@@ -16,23 +16,39 @@ from clients import Client
 from clients.e2e import Secure
 from protocol.methods import PresenceSetParams, ReceiptParams
 from protocol.model import PresenceStatus
+from tests.conftest import unavailable
 from tests.support.postgres import create_database
 from tests.support.server import RunningServer, start_server
 
 
-@pytest.fixture
-def nodes(postgres: Any, redis_server: Any, tmp_path: Path) -> Iterator[list[RunningServer]]:
-    """Three nodes on one database and one Redis, sharing the test's view
-    of accounts and device keys."""
+def three_nodes(postgres: Any, redis_url: str, workdir: Path) -> list[RunningServer]:
+    """Three nodes on one new database and one Redis, sharing the test's
+    view of accounts and device keys."""
     db = create_database(postgres, f"n_{uuid.uuid4().hex[:12]}")
-    started = [
-        start_server(db, tmp_path, redis=redis_server.url, node_id=f"node{i}") for i in range(3)
-    ]
+    started = [start_server(db, workdir, redis=redis_url, node_id=f"node{i}") for i in range(3)]
     for node in started[1:]:
         node.usernames, node.keys = started[0].usernames, started[0].keys
+    return started
+
+
+@pytest.fixture
+def nodes(postgres: Any, redis_server: Any, tmp_path: Path) -> Iterator[list[RunningServer]]:
+    started = three_nodes(postgres, redis_server.url, tmp_path)
     yield started
     for node in started:
         node.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[Any]:
+    """A redis-server of this test's own, since the test restarts it."""
+    from tests.support.redis import RedisServer, find_redis
+
+    if find_redis() is None:
+        unavailable("redis-server not found (apt-get install redis-server)")
+    server = RedisServer().start()
+    yield server
+    server.stop()
 
 
 async def test_users_on_three_nodes_talk_as_if_on_one(nodes: list[RunningServer]) -> None:
@@ -96,3 +112,40 @@ async def test_a_node_killed_mid_stream_loses_nothing(nodes: list[RunningServer]
     assert failover.url == two.ws_url and failover.stats.reconnects >= 1
     assert len(set(acknowledged)) == 40  # a retried send is stored once
     assert received == acknowledged  # each once, in thread order
+
+
+async def test_a_redis_restart_mid_stream_loses_nothing(
+    postgres: Any, own_redis: Any, tmp_path: Path
+) -> None:
+    one, two, three = three_nodes(postgres, own_redis.url, tmp_path)
+    try:
+        doctor, patient, thread = await one.patient_thread()
+        acknowledged: list[int] = []
+        ten = asyncio.Event()
+
+        async def stream(desk: Secure) -> None:
+            for i in range(30):
+                acknowledged.append((await desk.send(thread, f"message {i}")).message_id)
+                if len(acknowledged) == 10:
+                    ten.set()
+
+        async with one.secure(doctor) as desk, two.secure(patient) as ana:
+            sending = asyncio.create_task(stream(desk))
+            await ten.wait()
+            own_redis.stop_server()  # Redis goes away (and comes back empty)
+            own_redis.start()
+            await sending
+            received: list[int] = []
+            while len(received) < len(acknowledged):
+                event = await ana.next_event("message.new")
+                if event.data.sender == doctor.user_id:
+                    received.append(event.data.id)
+            reconnects = ana.client.stats.reconnects
+        print(
+            f"sent 30, acknowledged {len(acknowledged)}, received {len(received)},"
+            f" reader reconnects {reconnects}"
+        )
+        assert received == acknowledged  # each once, in thread order
+    finally:
+        for node in (one, two, three):
+            node.stop()
