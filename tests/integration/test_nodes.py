@@ -20,12 +20,17 @@ from tests.conftest import unavailable
 from tests.support.postgres import create_database
 from tests.support.server import RunningServer, start_server
 
+# Streams here are load, not abuse: lift the per-device send rate.
+LOAD = {"sends_per_second": 1000, "send_burst": 1000}
+
 
 def three_nodes(postgres: Any, redis_url: str, workdir: Path) -> list[RunningServer]:
     """Three nodes on one new database and one Redis, sharing the test's
     view of accounts and device keys."""
     db = create_database(postgres, f"n_{uuid.uuid4().hex[:12]}")
-    started = [start_server(db, workdir, redis=redis_url, node_id=f"node{i}") for i in range(3)]
+    started = [
+        start_server(db, workdir, redis=redis_url, node_id=f"node{i}", **LOAD) for i in range(3)
+    ]
     for node in started[1:]:
         node.usernames, node.keys = started[0].usernames, started[0].keys
     return started
@@ -149,3 +154,61 @@ async def test_a_redis_restart_mid_stream_loses_nothing(
     finally:
         for node in (one, two, three):
             node.stop()
+
+
+async def test_a_rolling_restart_under_load_loses_nothing(
+    postgres: Any, redis_server: Any, tmp_path: Path
+) -> None:
+    nodes = three_nodes(postgres, redis_server.url, tmp_path)
+    everywhere = [node.ws_url for node in nodes]
+    try:
+        doctor, patient, thread = await nodes[0].patient_thread()
+        acknowledged: list[int] = []
+        progress = asyncio.Condition()
+
+        async def stream(desk: Secure) -> None:
+            for i in range(60):
+                acknowledged.append((await desk.send(thread, f"message {i}")).message_id)
+                async with progress:
+                    progress.notify_all()
+
+        async def sent(count: int) -> None:
+            async with progress:
+                await progress.wait_for(lambda: len(acknowledged) >= count)
+
+        keys = nodes[0].keys
+        async with (
+            Client(everywhere, doctor) as sender,
+            Client(everywhere[::-1], patient) as reader,
+        ):
+            sending = asyncio.create_task(stream(Secure(sender, keys[doctor.device_id])))
+            for i, node in enumerate(list(nodes)):
+                await sent(10 * (i + 1))
+                # SIGTERM (a graceful stop), then the same node again; sends go on meanwhile.
+                await asyncio.to_thread(node.stop)
+                settings = _settings(node, i)
+                again = await asyncio.to_thread(
+                    start_server, node.db, tmp_path, port=node.port, **settings
+                )
+                again.usernames, again.keys = node.usernames, node.keys
+                nodes[i] = again
+            await sending
+            received: list[int] = []
+            while len(received) < len(acknowledged):
+                event = await reader.next_event("message.new")
+                if event.data.sender == doctor.user_id:
+                    received.append(event.data.id)
+        print(
+            f"sent 60, acknowledged {len(acknowledged)}, received {len(received)},"
+            f" duplicates dropped {reader.stats.duplicates_dropped},"
+            f" reconnects: sender {sender.stats.reconnects}, reader {reader.stats.reconnects}"
+        )
+        assert len(set(acknowledged)) == 60
+        assert received == acknowledged  # each once, in thread order
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+def _settings(node: RunningServer, index: int) -> dict[str, object]:
+    return {"redis": node.env["CAREHUB_REDIS"], "node_id": f"node{index}", **LOAD}

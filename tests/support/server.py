@@ -202,10 +202,11 @@ class RunningServer:
 
 
 def start_server(
-    db: str, workdir: Path, log_level: str = "warning", **settings: object
+    db: str, workdir: Path, log_level: str = "warning", port: int = 0, **settings: object
 ) -> RunningServer:
-    """Start a server process and wait until /healthz answers."""
-    port = free_port()
+    """Start a server process (on ``port``, or a free one) and wait until
+    /healthz answers."""
+    port = port or free_port()
     settings = {"blob_dir": workdir / f"blobs-{port}", **settings}
     env = {**os.environ, **{f"CAREHUB_{k.upper()}": str(v) for k, v in settings.items()}}
     log = workdir / f"server-{port}.log"
