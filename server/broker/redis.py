@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Delivery).decode
 HEARTBEAT_SECONDS = 5.0
+RETRY_SECONDS = 0.1  # the heartbeat's pace while recovering, and the first back-off
 ALIVE_SECONDS = 15
 
 
@@ -61,6 +62,8 @@ class RedisBroker:
         self._handler: DeliveryHandler | None = None
         self._on_recovered = on_recovered
         self._local: set[int] = set()  # users this node has registered routes for
+        self._subscribed = False
+        self._recovering = False  # a failure was seen: clients resume once Redis is back
         self._tasks: list[asyncio.Task[None]] = []
 
     # Keys
@@ -110,8 +113,7 @@ class RedisBroker:
                     pipe.publish(self._channel(node), _encode(part))
                 await pipe.execute()
         except (RedisError, OSError):
-            self.healthy = False
-            log.warning("redis unreachable: delivering to this node's sockets only")
+            self._lost()
             if self._handler is not None:  # local users are still served
                 self._handler(delivery)
 
@@ -178,42 +180,51 @@ class RedisBroker:
 
     # Background work
 
+    def _lost(self) -> None:
+        """Something failed to reach Redis: deliveries may have been missed."""
+        if self.healthy:
+            log.warning("redis unreachable: serving this node's users only")
+        self.healthy, self._recovering = False, True
+
     async def _heartbeat(self) -> None:
-        """Keep this node's liveness key; re-register every route if Redis
-        lost them (the key was gone)."""
+        """Keep this node's liveness key; register every route again if Redis
+        lost them (the key was gone). After any failure, once Redis answers
+        and the subscription is up, recover: the node's clients resume, so
+        what the live path missed meanwhile is replayed from storage."""
         while True:
             try:
                 previous = await self._redis.set(self._alive, "1", ex=ALIVE_SECONDS, get=True)
-                if previous is None:
+                if previous is None or self._recovering:
                     await self._register(set(self._local))
+                if self._recovering and self._subscribed:
+                    self.healthy, self._recovering = True, False
+                    log.info("redis reachable again: clients resume")
+                    if self._on_recovered is not None:
+                        self._on_recovered()
             except (RedisError, OSError):
-                self.healthy = False
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+                self._lost()
+            await asyncio.sleep(RETRY_SECONDS if self._recovering else HEARTBEAT_SECONDS)
 
     async def _listen(self, subscribed: asyncio.Event) -> None:
-        """Hand every message on this node's channel to the hub; after a
-        lost connection, subscribe again with back-off, then recover."""
-        backoff = 0.1
-        lost = False
+        """Hand every message on this node's channels to the hub; after a
+        lost connection, subscribe again with back-off. (redis-py may also
+        reconnect by itself: recovering is the heartbeat's.)"""
+        backoff = RETRY_SECONDS
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel(self.node), self._everyone)
-                if lost:
-                    await self._register(set(self._local))
-                self.healthy = True
+                self._subscribed, backoff = True, RETRY_SECONDS
+                if not self._recovering:
+                    self.healthy = True
                 subscribed.set()
-                if lost and self._on_recovered is not None:
-                    self._on_recovered()
-                lost, backoff = False, 0.1
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and self._handler is not None:
                         self._handler(_decode(message["data"]))
             except (RedisError, OSError):
-                if not lost:
-                    log.warning("redis connection lost; retrying", exc_info=True)
-                self.healthy, lost = False, True
+                self._subscribed = False
+                self._lost()
                 subscribed.set()  # start anyway: the node serves its own users meanwhile
             finally:
                 with contextlib.suppress(RedisError, OSError):
