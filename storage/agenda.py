@@ -346,9 +346,10 @@ class Agendas:
     async def schedule_reminders(
         conn: AsyncConnection, appointment_id: int, due: Iterable[tuple[int, int]]
     ) -> None:
-        """Replace the unsent reminders of an appointment by ``due``
-        (offset in minutes, due time); sent ones stay sent."""
-        await Agendas.cancel_reminders(conn, appointment_id)
+        """Replace the reminders of an appointment (confirmed, or moved: the
+        old ones were for another time) by ``due`` (offset in minutes, due
+        time)."""
+        await conn.execute(delete(reminders).where(reminders.c.appointment_id == appointment_id))
         for offset, due_at in due:
             await insert_new(
                 conn,

@@ -16,6 +16,7 @@ from protocol.booking import (
     ConfirmParams,
     HoldParams,
     OpeningHours,
+    RescheduleParams,
     SlotsParams,
     VisitReason,
 )
@@ -156,3 +157,23 @@ async def test_reminders_go_out_once_each_across_a_restart(
         (appointment, 120, patient.user_id),
         (appointment, 1440, patient.user_id),
     ]
+
+
+async def test_a_moved_appointment_is_reminded_at_its_new_time(
+    database_factory, tmp_path: Path
+) -> None:
+    clock = TravelClock(datetime(2027, 1, 4, 6, tzinfo=UTC))
+    gateway = RecordingGateway()
+    poll = {"reminder_poll_seconds": 0.05}
+    async with clocked_server(database_factory(), tmp_path, clock, gateway, **poll) as server:
+        doctor, patient = await setup(server)
+        async with server.client(patient) as me, server.client(doctor) as desk:
+            thursday = await first_slot(me, doctor, utc(2027, 1, 7))
+            appointment = await book(me, doctor, thursday)
+            clock.travel(thursday - DAY + 60_000 - clock.ms())
+            assert (await me.next_event("appointment.reminder")).data.starts_at == thursday
+            friday = await first_slot(me, doctor, utc(2027, 1, 8))
+            await desk.call("booking.reschedule", RescheduleParams(appointment, friday))
+            clock.travel(friday - DAY + 60_000 - clock.ms())
+            again = await me.next_event("appointment.reminder")
+            assert (again.data.id, again.data.starts_at) == (appointment, friday)
