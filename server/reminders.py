@@ -61,8 +61,8 @@ async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:
         sent = 0
         for appointment_id, offset in await Agendas.claim_due_reminders(db, now, limit):
             record = await Agendas.get(db, appointment_id)
-            if record is None or record.status != "confirmed":
-                continue  # cancelled after it was scheduled: claimed, not sent
+            if record is None or record.status != "confirmed" or record.starts_at <= now:
+                continue  # cancelled, or begun while we were down: claimed, not sent
             info = appointment_info(record)
             patient = record.patient_id
             out.append(Outgoing(REMINDER, to_raw(info), [patient], user_id=patient))

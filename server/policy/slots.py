@@ -77,10 +77,13 @@ def _local_day(ms: int, zone: ZoneInfo) -> date:
 def _opening_intervals(
     settings: AgendaSettings, reason: str, start: int, end: int, openings: Sequence[Opening]
 ) -> list[tuple[int, int]]:
-    """The reason's open intervals meeting ``[start, end)``, merged."""
+    """The reason's open intervals meeting ``[start, end)``, merged. They are
+    merged over whole local days (and every opening given) before the range
+    is cut, so where a grid starts never depends on the range asked for."""
     zone = ZoneInfo(settings.time_zone)
     intervals = [(o.start, o.end) for o in openings if not o.reasons or reason in o.reasons]
-    day, last = _local_day(start, zone), _local_day(end, zone)
+    day = _local_day(start, zone) - timedelta(days=1)
+    last = _local_day(end, zone) + timedelta(days=1)
     weekly = [h for h in settings.hours if reason in h.reasons]
     while day <= last:
         for hours in weekly:
@@ -88,12 +91,12 @@ def _opening_intervals(
                 intervals.append((_instant(day, hours.start, zone), _instant(day, hours.end, zone)))
         day += timedelta(days=1)
     merged: list[tuple[int, int]] = []
-    for interval in sorted(i for i in intervals if i[0] < end and i[1] > start and i[0] < i[1]):
+    for interval in sorted(i for i in intervals if i[0] < i[1]):
         if merged and interval[0] < merged[-1][1]:  # overlapping; touching days stay apart
             merged[-1] = (merged[-1][0], max(merged[-1][1], interval[1]))
         else:
             merged.append(interval)
-    return merged
+    return [(s, e) for s, e in merged if s < end and e > start]
 
 
 def grid_slots(

@@ -163,7 +163,8 @@ async def _locked(
 
 async def hold(ctx: Context, conn: Connection, p: HoldParams) -> AppointmentInfo:
     settings = await agenda_of(ctx, p.practitioner)
-    visit_reason(settings, p.reason)
+    if p.video and not visit_reason(settings, p.reason).video:
+        raise invalid("this visit is not offered as a video consultation", reason=p.reason)
     by_practice = p.patient is not None
     patient = await _booking_for(ctx, conn, p)
     is_patient = await ctx.store.practices.is_patient(p.practitioner, patient)
@@ -361,6 +362,9 @@ async def no_show(ctx: Context, conn: Connection, p: AppointmentParams) -> Appoi
 async def list_appointments(ctx: Context, conn: Connection, _: Empty) -> AppointmentsResult:
     """The caller's appointments (booked for themselves or a relative),
     from a month ago on."""
-    since = ctx.clock.ms() - 30 * DAY_MS
-    found = await ctx.store.agendas.of_patient(conn.user_id, since)
-    return AppointmentsResult([appointment_info(a) for a in found])
+    now = ctx.clock.ms()
+    found = await ctx.store.agendas.of_patient(conn.user_id, now - 30 * DAY_MS)
+    lapsed = [a.status == AppointmentStatus.HELD and (a.hold_expires_at or 0) <= now for a in found]
+    return AppointmentsResult(
+        [appointment_info(a) for a, gone in zip(found, lapsed, strict=True) if not gone]
+    )

@@ -220,3 +220,20 @@ def test_settings_problems(changes: dict[str, object], problem: str | None) -> N
     assert (problem is None) == (not problems)
     if problem:
         assert any(problem in p for p in problems), problems
+
+
+def test_the_grid_does_not_depend_on_the_range_asked_for() -> None:
+    mornings = AgendaSettings(
+        time_zone="Europe/Paris",
+        reasons=[CONSULT],
+        hours=[OpeningHours(0, "09:00", "12:00", ["consult"])],
+    )
+    early = Opening(utc(3, 30, 6, 45), utc(3, 30, 7, 15))  # 08:45-09:15 local, overlapping 09:00
+    whole = grid_slots(mornings, CONSULT, utc(3, 30, 0), utc(3, 31, 0), [early])
+    later = grid_slots(mornings, CONSULT, utc(3, 30, 8), utc(3, 31, 0), [early])
+    assert later == [s for s in whole if s >= utc(3, 30, 8)]
+    offered = whole[3]
+    assert (
+        slot_refusal(mornings, "consult", offered, utc(3, 29, 0), is_patient=True, openings=[early])
+        is None
+    )
