@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from clients import Client
+from clients import Client, Credentials
 from clients.e2e import Secure
 from protocol.methods import PresenceSetParams, ReceiptParams
 from protocol.model import PresenceStatus
@@ -85,30 +85,51 @@ async def test_users_on_three_nodes_talk_as_if_on_one(nodes: list[RunningServer]
         assert (health["broker"], health["broker_kind"]) == ("ok", "RedisBroker")
 
 
+class Stream:
+    """A practitioner (not limited per day) sending ``count`` messages one
+    after another, and the ids acknowledged so far."""
+
+    def __init__(self, desk: Secure, thread: int, count: int) -> None:
+        self.acknowledged: list[int] = []
+        self._progress = asyncio.Condition()
+        self._task = asyncio.create_task(self._run(desk, thread, count))
+
+    async def _run(self, desk: Secure, thread: int, count: int) -> None:
+        for i in range(count):
+            self.acknowledged.append((await desk.send(thread, f"message {i}")).message_id)
+            async with self._progress:
+                self._progress.notify_all()
+
+    async def reached(self, count: int) -> None:
+        async with self._progress:
+            await self._progress.wait_for(lambda: len(self.acknowledged) >= count)
+
+    async def done(self) -> list[int]:
+        await self._task
+        return self.acknowledged
+
+
+async def received_from(reader: Any, sender: Credentials, count: int) -> list[int]:
+    """The ids of the next ``count`` messages ``sender`` sent that reach ``reader``."""
+    received: list[int] = []
+    while len(received) < count:
+        event = await reader.next_event("message.new")
+        if event.data.sender == sender.user_id:
+            received.append(event.data.id)
+    return received
+
+
 async def test_a_node_killed_mid_stream_loses_nothing(nodes: list[RunningServer]) -> None:
     one, two, three = nodes
     doctor, patient, thread = await one.patient_thread()
-    acknowledged: list[int] = []
-    fifteen = asyncio.Event()
-
-    async def stream(desk: Secure) -> None:  # a practitioner is not limited per day
-        for i in range(40):
-            acknowledged.append((await desk.send(thread, f"message {i}")).message_id)
-            if len(acknowledged) == 15:
-                fifteen.set()
-
     failover = Client([one.ws_url, two.ws_url], doctor)
     async with failover, three.secure(patient) as ana:
-        sending = asyncio.create_task(stream(Secure(failover, one.keys[doctor.device_id])))
-        await fifteen.wait()
+        stream = Stream(Secure(failover, one.keys[doctor.device_id]), thread, 40)
+        await stream.reached(15)
         assert one.process is not None
         one.process.kill()  # SIGKILL, with sends in flight
-        await sending
-        received: list[int] = []
-        while len(received) < len(acknowledged):
-            event = await ana.next_event("message.new")
-            if event.data.sender == doctor.user_id:
-                received.append(event.data.id)
+        acknowledged = await stream.done()
+        received = await received_from(ana, doctor, len(acknowledged))
         dropped = ana.client.stats.duplicates_dropped
     print(
         f"sent 40, acknowledged {len(acknowledged)}, received {len(received)},"
@@ -125,26 +146,13 @@ async def test_a_redis_restart_mid_stream_loses_nothing(
     one, two, three = three_nodes(postgres, own_redis.url, tmp_path)
     try:
         doctor, patient, thread = await one.patient_thread()
-        acknowledged: list[int] = []
-        ten = asyncio.Event()
-
-        async def stream(desk: Secure) -> None:
-            for i in range(30):
-                acknowledged.append((await desk.send(thread, f"message {i}")).message_id)
-                if len(acknowledged) == 10:
-                    ten.set()
-
         async with one.secure(doctor) as desk, two.secure(patient) as ana:
-            sending = asyncio.create_task(stream(desk))
-            await ten.wait()
+            stream = Stream(desk, thread, 30)
+            await stream.reached(10)
             own_redis.stop_server()  # Redis goes away (and comes back empty)
             own_redis.start()
-            await sending
-            received: list[int] = []
-            while len(received) < len(acknowledged):
-                event = await ana.next_event("message.new")
-                if event.data.sender == doctor.user_id:
-                    received.append(event.data.id)
+            acknowledged = await stream.done()
+            received = await received_from(ana, doctor, len(acknowledged))
             reconnects = ana.client.stats.reconnects
         print(
             f"sent 30, acknowledged {len(acknowledged)}, received {len(received)},"
@@ -163,27 +171,14 @@ async def test_a_rolling_restart_under_load_loses_nothing(
     everywhere = [node.ws_url for node in nodes]
     try:
         doctor, patient, thread = await nodes[0].patient_thread()
-        acknowledged: list[int] = []
-        progress = asyncio.Condition()
-
-        async def stream(desk: Secure) -> None:
-            for i in range(60):
-                acknowledged.append((await desk.send(thread, f"message {i}")).message_id)
-                async with progress:
-                    progress.notify_all()
-
-        async def sent(count: int) -> None:
-            async with progress:
-                await progress.wait_for(lambda: len(acknowledged) >= count)
-
         keys = nodes[0].keys
         async with (
             Client(everywhere, doctor) as sender,
             Client(everywhere[::-1], patient) as reader,
         ):
-            sending = asyncio.create_task(stream(Secure(sender, keys[doctor.device_id])))
+            stream = Stream(Secure(sender, keys[doctor.device_id]), thread, 60)
             for i, node in enumerate(list(nodes)):
-                await sent(10 * (i + 1))
+                await stream.reached(10 * (i + 1))
                 # SIGTERM (a graceful stop), then the same node again; sends go on meanwhile.
                 await asyncio.to_thread(node.stop)
                 settings = _settings(node, i)
@@ -192,12 +187,8 @@ async def test_a_rolling_restart_under_load_loses_nothing(
                 )
                 again.usernames, again.keys = node.usernames, node.keys
                 nodes[i] = again
-            await sending
-            received: list[int] = []
-            while len(received) < len(acknowledged):
-                event = await reader.next_event("message.new")
-                if event.data.sender == doctor.user_id:
-                    received.append(event.data.id)
+            acknowledged = await stream.done()
+            received = await received_from(reader, doctor, len(acknowledged))
         print(
             f"sent 60, acknowledged {len(acknowledged)}, received {len(received)},"
             f" duplicates dropped {reader.stats.duplicates_dropped},"
