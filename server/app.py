@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -23,8 +23,7 @@ from server.context import Context
 from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
-from server.ratelimit import DeviceLimits
-from server.reminders import LoggingGateway, NotificationGateway, run_reminders
+from server.reminders import LoggingGateway, NotificationGateway, remind
 from server.settings import Settings
 from server.socket import websocket_endpoint
 from server.writer import Writer
@@ -50,7 +49,12 @@ def create_app(
     if broker is None and settings.redis:
         node = settings.node_id or f"{socket.gethostname()}-{settings.port}"
         # After an outage the live path may have missed events: clients resume.
-        broker = RedisBroker(settings.redis, node, on_recovered=lambda: resume_all(hub))
+        broker = RedisBroker(
+            settings.redis,
+            node,
+            on_recovered=lambda: recovered(ctx),
+            alive_seconds=settings.node_timeout_seconds,
+        )
     broker = broker or MemoryBroker()
     directory = Directory(
         store.threads, store.keys, store.practices, store.rules, store.delegations
@@ -65,10 +69,6 @@ def create_app(
         directory=directory,
         presence=Presence(hub, directory, broker, clock),
         clock=clock,
-        limits=DeviceLimits(
-            (settings.calls_per_second, settings.call_burst),
-            (settings.sends_per_second, settings.send_burst),
-        ),
         blobs=blobs or FilesystemBlobs(Path(settings.blob_dir)),
     )
 
@@ -96,7 +96,7 @@ def create_app(
         middleware=[Middleware(StartOnFirstRequest, lifecycle=lifecycle)],
     )
     app.state.ctx = ctx
-    app.state.login_buckets = {}
+    app.state.lifecycle = lifecycle
     return app
 
 
@@ -110,6 +110,7 @@ class Lifecycle:
         self.started = False
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._leases: list[str] = []
 
     async def start(self) -> None:
         async with self._lock:
@@ -119,14 +120,42 @@ class Lifecycle:
             if ctx.settings.migrate:
                 await ctx.store.db.migrate()
             await ctx.broker.start(ctx.hub.deliver)
+            await ctx.presence.reap()  # what a crash of this node left, at once
             ctx.writer.start()
+            s = ctx.settings
+            retention, uploads = (
+                min(3600, s.event_retention_seconds / 4),
+                min(3600, s.upload_ttl_seconds / 4),
+            )
             self._tasks = [
                 asyncio.create_task(_heartbeat(ctx), name="heartbeat"),
-                asyncio.create_task(_prune_events(ctx), name="retention"),
-                asyncio.create_task(_sweep_uploads(ctx), name="upload-sweeper"),
-                asyncio.create_task(run_reminders(ctx, self.gateway), name="reminders"),
+                self._singleton("retention", retention, lambda: prune_events(ctx)),
+                self._singleton("uploads", uploads, lambda: sweep_uploads(ctx)),
+                self._singleton(
+                    "reminders", s.reminder_poll_seconds, lambda: remind(ctx, self.gateway)
+                ),
+                self._singleton("presence", s.node_timeout_seconds / 3, ctx.presence.reap),
             ]
             self.started = True
+
+    def _singleton(
+        self, lease: str, seconds: float, work: Callable[[], Awaitable[object]]
+    ) -> asyncio.Task[None]:
+        """Run ``work`` every ``seconds`` on whichever node holds ``lease``:
+        with several nodes, one does the chore (another takes over within
+        three rounds if it dies); the chores are safe twice anyway."""
+        self._leases.append(lease)
+
+        async def run() -> None:
+            while True:
+                if await self.ctx.broker.leases.hold(lease, seconds * 3):
+                    try:
+                        await work()
+                    except Exception:  # the store may be down: next round
+                        log.warning("%s failed", lease, exc_info=True)
+                await asyncio.sleep(seconds)
+
+        return asyncio.create_task(run(), name=lease)
 
     async def stop(self) -> None:
         if not self.started:
@@ -134,14 +163,24 @@ class Lifecycle:
         ctx = self.ctx
         for task in self._tasks:
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # none holds Redis now
+        for lease in self._leases:
+            await ctx.broker.leases.release(lease)
         ctx.hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
         await ctx.writer.stop()
         await ctx.broker.stop()
         await ctx.store.close()
 
 
-def resume_all(hub: Hub) -> None:
-    hub.close_all(CloseCode.RESUME, "the server may have missed events: reconnect and resume")
+def recovered(ctx: Context) -> None:
+    """The broker is back after an outage: the live path may have missed
+    events, so clients resume; presence the board missed is recorded."""
+    ctx.hub.close_all(CloseCode.RESUME, "the server may have missed events: reconnect and resume")
+    _background.add(task := asyncio.create_task(ctx.presence.resync()))
+    task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task[None]] = set()
 
 
 class StartOnFirstRequest:
@@ -162,36 +201,17 @@ async def _heartbeat(ctx: Context) -> None:
         ctx.hub.heartbeat(interval)
 
 
-async def _prune_events(ctx: Context) -> None:
+async def prune_events(ctx: Context) -> None:
     """Drop durable events past retention; older cursors get ``sync.reset``."""
     retention = ctx.settings.event_retention_seconds
-    while True:
-        try:
-            dropped = await ctx.store.events.prune(ctx.clock.ms() - retention * 1000)
-        except Exception:  # the store may be down; try again next round
-            log.warning("pruning events failed", exc_info=True)
-        else:
-            if dropped:
-                log.info("pruned %d events older than %d s", dropped, retention)
-        await asyncio.sleep(min(3600, retention / 4))
-
-
-async def _sweep_uploads(ctx: Context) -> None:
-    """Delete uploads abandoned past their time, and blobs no row knows
-    (a crash between writing a blob and recording it)."""
-    ttl = ctx.settings.upload_ttl_seconds
-    while True:
-        try:
-            swept = await sweep_uploads(ctx)
-        except Exception:  # the store may be down; try again next round
-            log.warning("sweeping uploads failed", exc_info=True)
-        else:
-            if swept:
-                log.info("swept %d abandoned uploads", swept)
-        await asyncio.sleep(min(3600, ttl / 4))
+    dropped = await ctx.store.events.prune(ctx.clock.ms() - retention * 1000)
+    if dropped:
+        log.info("pruned %d events older than %d s", dropped, retention)
 
 
 async def sweep_uploads(ctx: Context) -> int:
+    """Delete uploads abandoned past their time, and blobs no row knows
+    (a crash between writing a blob and recording it)."""
     cutoff = ctx.clock.ms() - ctx.settings.upload_ttl_seconds * 1000
     abandoned = await ctx.store.files.abandoned(cutoff)
     present = await ctx.blobs.ids()
@@ -200,4 +220,6 @@ async def sweep_uploads(ctx: Context) -> int:
         await ctx.blobs.delete(blob_id)
     if abandoned:
         await ctx.store.files.delete(abandoned)
+    if abandoned or orphans:
+        log.info("swept %d abandoned uploads", len(abandoned) + len(orphans))
     return len(abandoned) + len(orphans)

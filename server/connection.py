@@ -18,7 +18,7 @@ from time import monotonic
 from protocol.e2e import Delegate
 from protocol.errors import CloseCode
 from protocol.model import PresenceStatus, Role
-from server.ratelimit import TokenBucket
+from server.ratelimit import Charge
 
 __all__ = ["Connection"]
 
@@ -32,8 +32,8 @@ class Connection:
         device_id: int,
         role: Role,
         queue_bytes: int,
-        calls: TokenBucket,
-        sends: TokenBucket,
+        calls: Charge,
+        sends: Charge,
         token_hash: bytes = b"",  # the token it said hello with: logging it out closes it
     ) -> None:
         self.session = session
@@ -44,8 +44,8 @@ class Connection:
         # Delegations to this user, by practitioner: set once at connect; a
         # change closes the socket (``CloseCode.ACCESS_CHANGED``).
         self.grants: Mapping[int, Delegate] = {}
-        self.calls = calls
-        self.sends = sends
+        self.calls = calls  # every call spends from this device's bucket
+        self.sends = sends  # messages.send also from this one
         self.status = PresenceStatus.ONLINE
         self.foreground = False
         self.last_received = monotonic()

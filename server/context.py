@@ -9,7 +9,6 @@ from server.clock import Clock
 from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
-from server.ratelimit import DeviceLimits
 from server.settings import Settings
 from server.writer import Writer
 from storage import Store
@@ -28,5 +27,4 @@ class Context:
     directory: Directory
     presence: Presence
     clock: Clock
-    limits: DeviceLimits
     blobs: BlobStore

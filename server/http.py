@@ -6,7 +6,6 @@ Errors are ``{"code": ErrorCode, "message": str}`` with a matching status.
 from __future__ import annotations
 
 import contextlib
-from time import monotonic
 from typing import Annotated, Any
 
 import msgspec
@@ -19,7 +18,7 @@ from protocol.model import Role
 from server.auth import hash_password, hash_token, new_token, verify_password
 from server.context import Context
 from server.errors import ServerError
-from server.ratelimit import TokenBucket
+from server.ratelimit import Limit
 from server.rpc.attachments import readable_file
 from server.rpc.base import grants_of
 from server.rpc.trace import export_audit
@@ -29,6 +28,7 @@ from storage.errors import Conflict
 __all__ = ["download", "healthz", "login", "logout", "register"]
 
 MAX_BODY = 16 * 1024
+LOGIN_LIMIT = Limit(rate=1 / 6, burst=10)
 Username = Annotated[str, Meta(min_length=3, max_length=64, pattern=r"^[a-zA-Z0-9_.@+-]+$")]
 Password = Annotated[str, Meta(min_length=8, max_length=256)]
 SELF_REGISTERING = frozenset({Role.PATIENT, Role.PRACTITIONER})
@@ -105,7 +105,7 @@ async def login(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     try:
         body: LoginBody = await _body(request, LoginBody)
-        _throttle(request, body.username)
+        await _throttle(request, body.username)
         found = await ctx.store.accounts.credentials(body.username)
         # An unknown username costs a verification too: timing tells nothing.
         stored = found[1] if found else await _decoy_hash(request)
@@ -138,16 +138,11 @@ async def _decoy_hash(request: Request) -> str:
     return str(state.decoy_hash)
 
 
-def _throttle(request: Request, username: str) -> None:
-    """At most a burst of 10 login attempts per username, then one every 6 s."""
-    buckets: dict[str, TokenBucket] = request.app.state.login_buckets
-    now = monotonic()
-    bucket = buckets.get(username)
-    if bucket is None:
-        if len(buckets) > 100_000:
-            buckets.clear()
-        bucket = buckets[username] = TokenBucket(1 / 6, 10, now)
-    wait = bucket.take(now)
+async def _throttle(request: Request, username: str) -> None:
+    """At most a burst of 10 login attempts per username, then one every 6 s
+    (on all nodes together)."""
+    ctx: Context = request.app.state.ctx
+    wait = await ctx.broker.limits.take((f"login:{username}", LOGIN_LIMIT))
     if wait:
         raise ServerError(
             ErrorCode.RATE_LIMITED, "too many attempts", retry_after_ms=int(wait * 1000) + 1

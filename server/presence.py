@@ -1,18 +1,30 @@
-"""Presence: a user's status aggregated over their sessions on this node,
-pushed to the people who share a thread with them and to nobody else."""
+"""Presence: a user's status over all their sessions on all nodes, pushed
+to the people who share a thread with them and to nobody else.
+
+Each node records its own view of a user (from its sockets) on the broker's
+board, which says when the overall status changed. While the board is out
+of reach (Redis down) a node answers from its own view, and records again
+once it is back (``resync``).
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
 
 from protocol.codec import encode_event, to_raw
 from protocol.events import PresenceChanged
 from protocol.methods import PresenceEntry
 from protocol.model import PresenceStatus
 from server.broker.base import Broker, Delivery
+from server.broker.shared import BrokerDown
 from server.clock import Clock
 from server.directory import Directory
 from server.hub import Hub
 
 __all__ = ["Presence"]
+
+log = logging.getLogger(__name__)
 
 
 class Presence:
@@ -21,30 +33,50 @@ class Presence:
         self._directory = directory
         self._broker = broker
         self._clock = clock
-        self._published: dict[int, PresenceStatus] = {}
-        self._last_seen: dict[int, int] = {}
+        self._unrecorded: set[int] = set()  # users whose status the board missed
 
-    def status(self, user_id: int) -> PresenceStatus:
+    def status_here(self, user_id: int) -> PresenceStatus:
+        """The user's status from this node's sockets alone."""
         statuses = {conn.status for conn in self._hub.of(user_id) if not conn.closing}
         if PresenceStatus.ONLINE in statuses:
             return PresenceStatus.ONLINE
         return PresenceStatus.AWAY if statuses else PresenceStatus.OFFLINE
 
-    def entry(self, user_id: int) -> PresenceEntry:
-        return PresenceEntry(user_id, self.status(user_id), self._last_seen.get(user_id))
+    async def entries(self, user_ids: list[int]) -> list[PresenceEntry]:
+        try:
+            return await self._broker.presence.get(user_ids)
+        except BrokerDown:
+            return [PresenceEntry(user, self.status_here(user)) for user in user_ids]
 
     async def refresh(self, user_id: int) -> None:
-        """Publish the user's status to their contacts if it changed."""
-        status = self.status(user_id)
-        if status == self._published.get(user_id, PresenceStatus.OFFLINE):
+        """Record this node's status of the user; push a change to their contacts."""
+        try:
+            changed = await self._broker.presence.put(
+                user_id, self.status_here(user_id), self._clock.ms()
+            )
+        except BrokerDown:
+            self._unrecorded.add(user_id)
             return
-        if status is PresenceStatus.OFFLINE:
-            del self._published[user_id]
-        else:
-            self._published[user_id] = status
-        self._last_seen[user_id] = self._clock.ms()
-        contacts = await self._directory.contacts(user_id)
-        if contacts:
-            data = PresenceChanged(user_id, status, self._last_seen[user_id])
-            frame = encode_event("presence", to_raw(data))
-            await self._broker.publish(Delivery(recipients=sorted(contacts), frame=frame))
+        self._unrecorded.discard(user_id)
+        if changed is not None:
+            await self._push([changed])
+
+    async def resync(self) -> None:
+        """Record what the board missed while it was out of reach."""
+        for user_id in list(self._unrecorded):
+            await self.refresh(user_id)
+
+    async def reap(self) -> None:
+        """Push the changes of the nodes that stopped without a word."""
+        try:
+            await self._push(await self._broker.presence.reap(self._clock.ms()))
+        except BrokerDown:
+            log.warning("presence reaper: the broker is unreachable")
+
+    async def _push(self, entries: Iterable[PresenceEntry]) -> None:
+        for entry in entries:
+            contacts = await self._directory.contacts(entry.user)
+            if contacts:
+                data = PresenceChanged(entry.user, entry.status, entry.last_seen)
+                frame = encode_event("presence", to_raw(data))
+                await self._broker.publish(Delivery(recipients=sorted(contacts), frame=frame))

@@ -7,13 +7,18 @@ writer's transaction that also stores each ``appointment.reminder`` event
 and its outbox entry: a reminder is claimed once, ever (after a crash or a
 restart, the ones that came due meanwhile go out then; none twice), on any
 number of nodes, since the claim is a conditional UPDATE of its row.
-``deliver_notifications`` hands the outbox to the gateway, at least once:
-a gateway deduplicates by the entry's ``id``.
+``deliver_notifications`` hands the outbox to the gateway, at least once
+(a gateway deduplicates by the entry's ``id``): each entry is claimed for
+one attempt, so two nodes never hand over the same one at once, and a
+failed entry waits for its own retry, further off each time, without
+holding up the others.
+
+With several nodes, one of them runs this at a time (the ``reminders``
+lease); the claims keep it right if two ever do.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from typing import Any, Protocol
@@ -30,12 +35,15 @@ __all__ = [
     "LoggingGateway",
     "NotificationGateway",
     "deliver_notifications",
-    "run_reminders",
+    "remind",
     "send_due_reminders",
 ]
 
 log = logging.getLogger(__name__)
 REMINDER = "appointment.reminder"
+CLAIM_MS = 60_000  # an attempt's time to hand one notification to the gateway
+RETRY_FIRST_MS = 30_000  # after a failed attempt; doubled each time
+RETRY_MAX_MS = 3_600_000
 
 
 class NotificationGateway(Protocol):
@@ -82,27 +90,30 @@ async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:
 async def deliver_notifications(
     ctx: Context, gateway: NotificationGateway, limit: int = 500
 ) -> int:
-    """Hand pending notifications to the gateway; how many it took."""
+    """Hand due notifications to the gateway; how many it took."""
     delivered = 0
-    for notification_id, user_id, kind, body in await ctx.store.agendas.pending_notifications(
-        limit
-    ):
-        await gateway.deliver(notification_id, user_id, kind, json.loads(body))
-        await ctx.store.agendas.delivered(notification_id, ctx.clock.ms())
+    for _ in range(limit):
+        now = ctx.clock.ms()
+        entry = await ctx.store.agendas.claim_notification(now, CLAIM_MS)
+        if entry is None:
+            break
+        try:
+            await gateway.deliver(entry.id, entry.user_id, entry.kind, json.loads(entry.body))
+        except Exception:
+            retry_in = min(RETRY_FIRST_MS << (entry.attempt - 1), RETRY_MAX_MS)
+            log.warning(
+                "notification %d: attempt %d failed", entry.id, entry.attempt, exc_info=True
+            )
+            await ctx.store.agendas.retry_at(entry.id, now + retry_in)
+            continue
+        await ctx.store.agendas.delivered(entry.id, ctx.clock.ms())
         delivered += 1
     return delivered
 
 
-async def run_reminders(ctx: Context, gateway: NotificationGateway) -> None:
-    """The scheduler: every ``reminder_poll_seconds``, send what is due and
-    drain the outbox."""
-    while True:
-        try:
-            sent = await send_due_reminders(ctx, ctx.clock.ms())
-            await deliver_notifications(ctx, gateway)
-        except Exception:  # the store or the gateway may be down: next round
-            log.warning("sending reminders failed", exc_info=True)
-        else:
-            if sent:
-                log.info("sent %d appointment reminders", sent)
-        await asyncio.sleep(ctx.settings.reminder_poll_seconds)
+async def remind(ctx: Context, gateway: NotificationGateway) -> None:
+    """One round of the scheduler: send what is due, drain the outbox."""
+    sent = await send_due_reminders(ctx, ctx.clock.ms())
+    if sent:
+        log.info("sent %d appointment reminders", sent)
+    await deliver_notifications(ctx, gateway)

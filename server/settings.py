@@ -51,6 +51,7 @@ class Settings:
     reminder_poll_seconds: float = 30.0  # how often due appointment reminders are sent
     redis: str = ""  # a Redis URL: nodes sharing it (and one database) serve as one
     node_id: str = ""  # this node's name in Redis; default host-port
+    node_timeout_seconds: float = 15.0  # a node silent this long is dead: its users go offline
 
     def __post_init__(self) -> None:
         for field in fields(self):

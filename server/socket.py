@@ -38,6 +38,7 @@ from server.context import Context
 from server.convert import message_data
 from server.errors import ServerError
 from server.policy import DELEGATE_ROLES
+from server.ratelimit import Limit
 from server.rpc import HANDLERS
 from storage.errors import Unavailable
 from storage.events import StoredEvent
@@ -107,7 +108,7 @@ async def _authenticate(ctx: Context, hello: Hello) -> Connection:
     if session.expires_at <= ctx.clock.ms():
         raise _Refused(CloseCode.UNAUTHORIZED, "token expired: log in again")
     s = ctx.settings
-    calls, sends = ctx.limits.of(session.device_id, monotonic())
+    device = session.device_id
     return Connection(
         session=secrets.token_urlsafe(12),
         user_id=session.user.id,
@@ -115,8 +116,8 @@ async def _authenticate(ctx: Context, hello: Hello) -> Connection:
         token_hash=token_hash,
         role=Role(session.user.role),
         queue_bytes=s.send_queue_bytes,
-        calls=calls,
-        sends=sends,
+        calls=(f"calls:{device}", Limit(s.calls_per_second, s.call_burst)),
+        sends=(f"sends:{device}", Limit(s.sends_per_second, s.send_burst)),
     )
 
 
@@ -257,11 +258,9 @@ async def _handle(ctx: Context, codec: Codec, conn: Connection, data: bytes) -> 
 
 
 async def _call(ctx: Context, codec: Codec, conn: Connection, call: Call) -> bytes:
-    now = monotonic()
     try:
-        wait = conn.calls.take(now)
-        if not wait and call.method == "messages.send":
-            wait = conn.sends.take(now)
+        charges = (conn.calls, conn.sends) if call.method == "messages.send" else (conn.calls,)
+        wait = await ctx.broker.limits.take(*charges)
         if wait:
             raise ServerError(
                 ErrorCode.RATE_LIMITED, "slow down", retry_after_ms=int(wait * 1000) + 1

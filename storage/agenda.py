@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.db import Database, insert_new
 from storage.schema import agenda_exceptions, agendas, appointments, notification_outbox, reminders
 
-__all__ = ["Agendas", "AppointmentRecord", "ExceptionRecord"]
+__all__ = ["Agendas", "AppointmentRecord", "ExceptionRecord", "Notification"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,17 @@ class AppointmentRecord:
     note: str
     cancelled_by: int | None
     cancel_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An outbox entry claimed for an attempt (``attempt``: 1 for the first)."""
+
+    id: int
+    user_id: int
+    kind: str
+    body: bytes  # JSON
+    attempt: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,26 +418,48 @@ class Agendas:
             )
         )
 
-    async def pending_notifications(self, limit: int) -> list[tuple[int, int, str, bytes]]:
-        """Undelivered notifications, oldest first: (id, user, kind, JSON body)."""
-        query = (
-            select(
-                notification_outbox.c.id,
-                notification_outbox.c.user_id,
-                notification_outbox.c.kind,
-                notification_outbox.c.body,
+    async def claim_notification(self, now: int, claim_ms: int) -> Notification | None:
+        """The oldest notification due for an attempt, claimed for
+        ``claim_ms`` (no other node attempts it meanwhile), or None."""
+        due = (
+            select(notification_outbox.c.id)
+            .where(
+                notification_outbox.c.delivered_at.is_(None),
+                notification_outbox.c.next_attempt_at <= now,
             )
-            .where(notification_outbox.c.delivered_at.is_(None))
-            .order_by(notification_outbox.c.id)
-            .limit(limit)
+            .order_by(notification_outbox.c.next_attempt_at, notification_outbox.c.id)
+            .limit(1)
         )
-        async with self.db.read() as conn:
-            return [(row[0], row[1], row[2], row[3]) for row in await conn.execute(query)]
+        columns = notification_outbox.c
+        async with self.db.write() as conn:
+            for _ in range(3):  # another node may claim the same entry first
+                found = (await conn.execute(due)).scalar()
+                if found is None:
+                    return None
+                claimed = await conn.execute(
+                    update(notification_outbox)
+                    .where(columns.id == found, columns.next_attempt_at <= now)
+                    .values(next_attempt_at=now + claim_ms, attempts=columns.attempts + 1)
+                    .returning(
+                        columns.id, columns.user_id, columns.kind, columns.body, columns.attempts
+                    )
+                )
+                row = claimed.first()
+                if row is not None:
+                    return Notification(row[0], row[1], row[2], row[3], row[4])
+        return None
 
     async def delivered(self, notification_id: int, now: int) -> None:
+        await self._update_notification(notification_id, delivered_at=now)
+
+    async def retry_at(self, notification_id: int, when: int) -> None:
+        """A failed attempt: the next one is due at ``when``."""
+        await self._update_notification(notification_id, next_attempt_at=when)
+
+    async def _update_notification(self, notification_id: int, **values: int) -> None:
         async with self.db.write() as conn:
             await conn.execute(
                 update(notification_outbox)
                 .where(notification_outbox.c.id == notification_id)
-                .values(delivered_at=now)
+                .values(**values)
             )

@@ -336,7 +336,9 @@ class Reminder(Base):
 
 
 class OutboxEntry(Base):
-    """A notification for an email/SMS gateway to deliver (``delivered_at``)."""
+    """A notification for an email/SMS gateway to deliver (``delivered_at``).
+    An attempt claims it until ``next_attempt_at``; a failed one leaves it
+    for a later attempt, further off each time."""
 
     __tablename__ = "notification_outbox"
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -345,7 +347,9 @@ class OutboxEntry(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)  # JSON
     created_at: Mapped[int] = mapped_column(BigInteger)
     delivered_at: Mapped[int | None] = mapped_column(BigInteger)
-    __table_args__ = (Index("ix_notification_outbox_pending", "delivered_at", "id"),)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    __table_args__ = (Index("ix_notification_outbox_pending", "delivered_at", "next_attempt_at"),)
 
 
 class Inbox(Base):

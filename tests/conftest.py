@@ -33,7 +33,7 @@ def postgres() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[Any]:
+def shared_redis() -> Iterator[Any]:
     from tests.support.redis import RedisServer, find_redis
 
     if find_redis() is None:
@@ -41,6 +41,12 @@ def redis_server() -> Iterator[Any]:
     server = RedisServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def redis_server(shared_redis: Any) -> Any:
+    """The session's redis-server, emptied: user ids repeat across test databases."""
+    return shared_redis.flush()
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -15,6 +15,9 @@ from typing import Protocol
 
 import msgspec
 
+from server.broker.shared import Leases, PresenceBoard
+from server.ratelimit import Limiter
+
 __all__ = ["Broker", "Delivery", "DeliveryHandler"]
 
 
@@ -37,7 +40,18 @@ DeliveryHandler = Callable[[Delivery], None]
 
 
 class Broker(Protocol):
+    """Deliveries between nodes, and the state they share."""
+
     healthy: bool  # False while deliveries may be dropped
+
+    @property
+    def presence(self) -> PresenceBoard: ...
+
+    @property
+    def limits(self) -> Limiter: ...
+
+    @property
+    def leases(self) -> Leases: ...
 
     async def start(self, handler: DeliveryHandler) -> None:
         """Begin handing deliveries for this node's users to ``handler``."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from server.broker.base import Delivery, DeliveryHandler
+from server.broker.shared import LocalBoard, LocalLeases
+from server.ratelimit import LocalLimiter
 
 __all__ = ["MemoryBroker"]
 
@@ -13,6 +15,9 @@ class MemoryBroker:
     healthy = True
 
     def __init__(self) -> None:
+        self.presence = LocalBoard()
+        self.limits = LocalLimiter()
+        self.leases = LocalLeases()
         self._handler: DeliveryHandler | None = None
 
     async def start(self, handler: DeliveryHandler) -> None:

@@ -13,11 +13,17 @@ node instead, on a channel all of them hear: every node caches.
 A node's routes are also listed under the node (``node:{id}:users``): a
 node starting again under the same id clears what it left, and a heartbeat
 re-registers them all if Redis lost them (a restart without persistence).
+The heartbeat also keeps the node's ``alive`` key, with an expiry: a node
+whose key expired is dead, and the presence reaper forgets it.
 While Redis is unreachable, a delivery reaches this node's own sockets only
 (durable events are in the store: the others get them on resume) and the
 node reports degraded;
 when the subscription comes back, ``on_recovered`` runs so the node can
 tell its clients to resume.
+
+What else the nodes share through the same Redis: presence
+(``redis_presence``), rate limits (``redis_limits``) and leases
+(``redis_leases``).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable, Iterable
 
 import msgspec
@@ -33,6 +40,10 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from server.broker.base import Delivery, DeliveryHandler
+from server.broker.redis_keys import Keys
+from server.broker.redis_leases import RedisLeases
+from server.broker.redis_limits import RedisLimiter
+from server.broker.redis_presence import RedisPresence
 
 __all__ = ["RedisBroker"]
 
@@ -40,9 +51,7 @@ log = logging.getLogger(__name__)
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Delivery).decode
-HEARTBEAT_SECONDS = 5.0
 RETRY_SECONDS = 0.1  # the heartbeat's pace while recovering, and the first back-off
-ALIVE_SECONDS = 15
 
 
 class RedisBroker:
@@ -53,44 +62,31 @@ class RedisBroker:
         *,
         prefix: str = "carehub",
         on_recovered: Callable[[], None] | None = None,
+        alive_seconds: float = 15.0,
     ) -> None:
         self.node = node or f"{socket.gethostname()}-{id(self):x}"
         self.healthy = False
-        self._url = url
-        self._prefix = prefix
+        self._keys = keys = Keys(prefix)
         self._redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+        self.presence = RedisPresence(self._redis, keys, self.node)
+        self.limits = RedisLimiter(self._redis, keys)
+        self.leases = RedisLeases(self._redis, keys, self.node)
         self._handler: DeliveryHandler | None = None
         self._on_recovered = on_recovered
         self._local: set[int] = set()  # users this node has registered routes for
+        self._unrouted: set[int] = set()  # users whose route could not be cleared
         self._subscribed = False
         self._recovering = False  # a failure was seen: clients resume once Redis is back
         self._tasks: list[asyncio.Task[None]] = []
-
-    # Keys
-
-    def _channel(self, node: str) -> str:
-        return f"{self._prefix}:node:{node}"
-
-    @property
-    def _everyone(self) -> str:
-        return f"{self._prefix}:all"
-
-    def _route(self, user_id: int) -> str:
-        return f"{self._prefix}:route:{user_id}"
-
-    @property
-    def _mine(self) -> str:
-        return f"{self._prefix}:node:{self.node}:users"
-
-    @property
-    def _alive(self) -> str:
-        return f"{self._prefix}:node:{self.node}:alive"
+        self._alive_ms = int(alive_seconds * 1000)  # silent this long, the node is dead
 
     # The Broker interface
 
     async def start(self, handler: DeliveryHandler) -> None:
         self._handler = handler
-        await self._forget_previous_run()
+        with contextlib.suppress(RedisError, OSError):  # the heartbeat tries again
+            await self._beat()
+            await self.presence.forget_previous_run(int(time.time() * 1000))
         subscribed = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._listen(subscribed), name="redis-listen"),
@@ -102,7 +98,7 @@ class RedisBroker:
         """Send ``delivery`` to each node holding one of its recipients."""
         try:
             if _invalidates(delivery):
-                await self._redis.publish(self._everyone, _encode(delivery))
+                await self._redis.publish(self._keys.everyone, _encode(delivery))
                 return
             by_node = await self._nodes_of(delivery.recipients)
             if not by_node:
@@ -110,7 +106,7 @@ class RedisBroker:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for node, users in by_node.items():
                     part = msgspec.structs.replace(delivery, recipients=users)
-                    pipe.publish(self._channel(node), _encode(part))
+                    pipe.publish(self._keys.channel(node), _encode(part))
                 await pipe.execute()
         except (RedisError, OSError):
             self._lost()
@@ -123,6 +119,8 @@ class RedisBroker:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(RedisError, OSError):
             await self._clear(self._local)
+            # Dead at once: whatever it still shows reads offline, and the reaper forgets it.
+            await self._redis.delete(self._keys.alive(self.node))
         await self._redis.aclose()
         self._handler = None
 
@@ -139,16 +137,18 @@ class RedisBroker:
         """This node no longer holds connections of ``user_ids``."""
         users = set(user_ids) & self._local
         self._local -= users
-        with contextlib.suppress(RedisError, OSError):
+        try:
             await self._clear(users)
+        except (RedisError, OSError):
+            self._unrouted |= users  # cleared once Redis is back
 
     async def _register(self, users: set[int]) -> None:
         if not users:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id in users:
-                pipe.sadd(self._route(user_id), self.node)
-            pipe.sadd(self._mine, *users)
+                pipe.sadd(self._keys.route(user_id), self.node)
+            pipe.sadd(self._keys.users_of(self.node), *users)
             await pipe.execute()
 
     async def _clear(self, users: Iterable[int]) -> None:
@@ -157,20 +157,14 @@ class RedisBroker:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id in users:
-                pipe.srem(self._route(user_id), self.node)
-            pipe.srem(self._mine, *users)
+                pipe.srem(self._keys.route(user_id), self.node)
+            pipe.srem(self._keys.users_of(self.node), *users)
             await pipe.execute()
-
-    async def _forget_previous_run(self) -> None:
-        """Routes a previous process with this node id left behind."""
-        with contextlib.suppress(RedisError, OSError):
-            left = [int(u) for u in await self._redis.smembers(self._mine)]
-            await self._clear(left)
 
     async def _nodes_of(self, recipients: list[int]) -> dict[str, list[int]]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id in recipients:
-                pipe.smembers(self._route(user_id))
+                pipe.smembers(self._keys.route(user_id))
             found = await pipe.execute()
         by_node: dict[str, list[int]] = {}
         for user_id, nodes in zip(recipients, found, strict=True):
@@ -193,9 +187,10 @@ class RedisBroker:
         what the live path missed meanwhile is replayed from storage."""
         while True:
             try:
-                previous = await self._redis.set(self._alive, "1", ex=ALIVE_SECONDS, get=True)
-                if previous is None or self._recovering:
+                if await self._beat() or self._recovering:
                     await self._register(set(self._local))
+                    await self._clear(self._unrouted - self._local)
+                    self._unrouted.clear()
                 if self._recovering and self._subscribed:
                     self.healthy, self._recovering = True, False
                     log.info("redis reachable again: clients resume")
@@ -203,7 +198,16 @@ class RedisBroker:
                         self._on_recovered()
             except (RedisError, OSError):
                 self._lost()
-            await asyncio.sleep(RETRY_SECONDS if self._recovering else HEARTBEAT_SECONDS)
+            await asyncio.sleep(RETRY_SECONDS if self._recovering else self._alive_ms / 3000)
+
+    async def _beat(self) -> bool:
+        """Say this node is alive; whether Redis had forgotten it (it restarted
+        without persistence, or the node was reaped as dead)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(self._keys.alive(self.node), "1", px=self._alive_ms, get=True)
+            pipe.sadd(self._keys.nodes, self.node)
+            previous, added = await pipe.execute()
+        return previous is None or bool(added)
 
     async def _listen(self, subscribed: asyncio.Event) -> None:
         """Hand every message on this node's channels to the hub; after a
@@ -213,7 +217,7 @@ class RedisBroker:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._channel(self.node), self._everyone)
+                await pubsub.subscribe(self._keys.channel(self.node), self._keys.everyone)
                 self._subscribed, backoff = True, RETRY_SECONDS
                 if not self._recovering:
                     self.healthy = True

@@ -26,7 +26,7 @@ async def set_presence(ctx: Context, conn: Connection, p: PresenceSetParams) -> 
 
 async def list_presence(ctx: Context, conn: Connection, _: Empty) -> PresenceListResult:
     contacts = await ctx.directory.contacts(conn.user_id)
-    return PresenceListResult([ctx.presence.entry(user) for user in sorted(contacts)])
+    return PresenceListResult(await ctx.presence.entries(sorted(contacts)))
 
 
 async def typing(ctx: Context, conn: Connection, p: TypingParams) -> Empty:

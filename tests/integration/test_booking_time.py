@@ -1,12 +1,17 @@
 """Booking where time matters, on a real server whose clock the test moves
 (``tests.support.clocked``): both daylight-saving changes in Europe/Paris,
 a hold expiring by itself, a no-show, and reminders that survive a restart
-without going out twice or being skipped."""
+without going out twice or being skipped, with two nodes sending each once."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import redis.asyncio as redis
 
 from clients import Client, Credentials
 from protocol.booking import (
@@ -21,8 +26,10 @@ from protocol.booking import (
     VisitReason,
 )
 from protocol.errors import ErrorCode
+from server.reminders import RETRY_FIRST_MS
 from tests.integration.test_practice import refused
 from tests.support.clocked import RecordingGateway, TravelClock, clocked_server
+from tests.support.postgres import create_database
 from tests.support.server import RunningServer
 
 HOUR = 3_600_000
@@ -177,3 +184,55 @@ async def test_a_moved_appointment_is_reminded_at_its_new_time(
             clock.travel(friday - DAY + 60_000 - clock.ms())
             again = await me.next_event("appointment.reminder")
             assert (again.data.id, again.data.starts_at) == (appointment, friday)
+
+
+class FlakyGateway(RecordingGateway):
+    """Fails the first attempt at the first notification it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: list[int] = []
+
+    async def deliver(
+        self, notification_id: int, user_id: int, kind: str, body: dict[str, Any]
+    ) -> None:
+        if not self.failed:
+            self.failed.append(notification_id)
+            raise ConnectionError("the SMS provider is down")
+        await super().deliver(notification_id, user_id, kind, body)
+
+    async def wait_for(self, count: int) -> list[int]:
+        while len(self.delivered) < count:
+            self.arrived.clear()
+            await asyncio.wait_for(self.arrived.wait(), 10)
+        return [notification_id for notification_id, *_ in self.delivered]
+
+
+async def test_two_nodes_send_each_reminder_once_and_retry_a_failed_one_alone(
+    postgres: Any, redis_server: Any, tmp_path: Path
+) -> None:
+    db = create_database(postgres, f"r_{uuid.uuid4().hex[:12]}")
+    clock = TravelClock(datetime(2027, 1, 4, 6, tzinfo=UTC))
+    gateway = FlakyGateway()  # both nodes hand notifications to the same provider
+    shared = {"reminder_poll_seconds": 0.05, "redis": redis_server.url}
+    async with (
+        clocked_server(db, tmp_path, clock, gateway, node_id="a", **shared) as a,
+        clocked_server(db, tmp_path, clock, gateway, node_id="b", **shared),
+    ):
+        doctor, patient = await setup(a)
+        async with a.client(patient) as me:
+            slot = await first_slot(me, doctor, utc(2027, 1, 7))
+            appointment = await book(me, doctor, slot)
+            clock.travel(slot - 2 * HOUR + 60_000 - clock.ms())  # both reminders are due
+            reminded = [await me.next_event("appointment.reminder") for _ in range(2)]
+            assert {event.data.id for event in reminded} == {appointment}
+            # The first notification failed; the second did not wait for it.
+            first_delivered = await gateway.wait_for(1)
+            assert len(gateway.failed) == 1 and first_delivered != gateway.failed
+            clock.travel(RETRY_FIRST_MS)  # its retry is due
+            delivered = await gateway.wait_for(2)
+        holder = redis.Redis.from_url(redis_server.url)
+        assert await holder.get("carehub:lease:reminders") in {b"a", b"b"}  # one node's chore
+        await holder.aclose()
+    assert sorted(delivered) == sorted({*first_delivered, *gateway.failed})  # each once
+    assert len(delivered) == 2

@@ -1,7 +1,9 @@
 """One contract for both brokers (in-memory, and Redis against a real
 redis-server): a node gets the deliveries of the users it attached, whole
 and in the order one node published them; with Redis, each node gets only
-its own recipients, and a node that detached gets nothing more."""
+its own recipients, and a node that detached gets nothing more. The state
+nodes share (rate limits, presence, leases) has its contract too: with
+Redis, every node sees the same, and a crashed node's users go offline."""
 
 from __future__ import annotations
 
@@ -13,8 +15,12 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
+from protocol.methods import PresenceEntry
+from protocol.model import PresenceStatus
 from server.broker import Broker, Delivery, MemoryBroker
 from server.broker.redis import RedisBroker
+from server.broker.shared import BrokerDown
+from server.ratelimit import Limit
 from tests.conftest import unavailable
 
 
@@ -57,6 +63,9 @@ async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[]
     yield make
     for node in started:
         await node.broker.stop()
+
+
+ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 
 
 async def test_a_delivery_reaches_the_node_of_its_recipient_whole(make_node: Any) -> None:
@@ -147,3 +156,109 @@ async def test_without_redis_a_node_serves_its_own_users_then_recovers() -> None
     finally:
         await broker.stop()
         redis_server.stop()
+
+
+async def test_a_bucket_allows_its_burst_then_says_how_long_to_wait(make_node: Any) -> None:
+    limits = (await make_node()).broker.limits
+    calls, sends = ("calls:1", Limit(rate=2, burst=3)), ("sends:1", Limit(rate=1, burst=1))
+    assert [await limits.take(calls) for _ in range(3)] == [0, 0, 0]
+    assert await limits.take(calls) == pytest.approx(0.5, abs=0.05)
+    assert await limits.take(sends) == 0
+    assert await limits.take(sends) == pytest.approx(1.0, abs=0.05)
+    other = ("calls:2", Limit(rate=2, burst=1))
+    assert await limits.take(other, sends) > 0  # all or none: the refusal spent nothing
+    assert await limits.take(other) == 0
+
+
+@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
+async def test_nodes_spend_from_one_bucket(make_node: Any) -> None:
+    a, b = await make_node(), await make_node()
+    login = ("login:ana", Limit(rate=0.1, burst=2))
+    assert await a.broker.limits.take(login) == 0
+    assert await b.broker.limits.take(login) == 0
+    assert await a.broker.limits.take(login) > 9  # the burst was spent on two nodes
+    assert await b.broker.limits.take(login) > 9
+
+
+async def test_presence_changes_are_reported_once(make_node: Any) -> None:
+    board = (await make_node()).broker.presence
+    changed = await board.put(1, ONLINE, now=1000)
+    assert changed == PresenceEntry(1, ONLINE, 1000)
+    assert await board.put(1, ONLINE, now=2000) is None
+    assert await board.put(1, AWAY, now=3000) == PresenceEntry(1, AWAY, 3000)
+    assert await board.get([1, 2]) == [PresenceEntry(1, AWAY, 3000), PresenceEntry(2, OFFLINE)]
+    assert await board.put(1, OFFLINE, now=4000) == PresenceEntry(1, OFFLINE, 4000)
+    assert await board.get([1]) == [PresenceEntry(1, OFFLINE, 4000)]  # last seen stays
+
+
+@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
+async def test_a_user_on_two_nodes_is_as_present_as_the_most_present(make_node: Any) -> None:
+    a, b = await make_node(), await make_node()
+    assert await a.broker.presence.put(1, AWAY, now=1) == PresenceEntry(1, AWAY, 1)
+    assert await b.broker.presence.put(1, ONLINE, now=2) == PresenceEntry(1, ONLINE, 2)
+    assert await a.broker.presence.put(1, OFFLINE, now=3) is None  # still online on b
+    assert await a.broker.presence.get([1]) == [PresenceEntry(1, ONLINE, 2)]
+    assert await b.broker.presence.put(1, OFFLINE, now=4) == PresenceEntry(1, OFFLINE, 4)
+
+
+@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
+async def test_a_crashed_nodes_users_go_offline_by_themselves(
+    make_node: Any, redis_server: Any
+) -> None:
+    a, b = await make_node(), await make_node()
+    await a.broker.attach([1, 2])
+    await a.broker.presence.put(1, ONLINE, now=1)
+    await b.broker.attach([2])
+    await a.broker.presence.put(2, ONLINE, now=1)
+    await b.broker.presence.put(2, AWAY, now=1)
+    assert await b.broker.presence.reap(now=5) == []  # everyone is alive
+    crash(a.broker)
+    raw = redis.Redis.from_url(redis_server.url)
+    await raw.delete(f"{a.broker._keys.prefix}:node:node0:alive")  # its expiry, come early
+    await raw.aclose()
+    # Read at once as offline (and 2 as away, from b), before anyone reaps:
+    assert [e.status for e in await b.broker.presence.get([1, 2])] == [OFFLINE, AWAY]
+    # The reaper tells who changed, once; the dead node's routes are gone.
+    reaped = sorted(await b.broker.presence.reap(now=9), key=lambda entry: entry.user)
+    assert reaped == [PresenceEntry(1, OFFLINE, 9), PresenceEntry(2, AWAY, 9)]
+    assert await b.broker.presence.reap(now=10) == []
+    await b.broker.publish(Delivery([1, 2], b"frame", seq=1))
+    assert [d.recipients for d in await b.wait_for(1)] == [[2]]
+
+
+def crash(broker: Any) -> None:
+    """Stop a Redis broker's background work without a word (what SIGKILL does)."""
+    for task in broker._tasks:
+        task.cancel()
+
+
+async def test_a_lease_is_held_by_one_node_at_a_time(make_node: Any) -> None:
+    a = await make_node()
+    assert await a.broker.leases.hold("reminders", 30)
+    assert await a.broker.leases.hold("reminders", 30)  # kept by its holder
+
+
+@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
+async def test_a_lease_passes_on_release_or_expiry(make_node: Any) -> None:
+    a, b = await make_node(), await make_node()
+    assert await a.broker.leases.hold("reminders", 30)
+    assert not await b.broker.leases.hold("reminders", 30)
+    await a.broker.leases.release("reminders")
+    assert await b.broker.leases.hold("reminders", 0.05)
+    assert not await a.broker.leases.hold("reminders", 30)
+    await asyncio.sleep(0.06)  # b does not renew: the time passing is the event
+    assert await a.broker.leases.hold("reminders", 30)
+    assert not await b.broker.leases.hold("reminders", 30)
+
+
+async def test_without_redis_the_shared_state_falls_back_to_the_node() -> None:
+    broker = RedisBroker("redis://127.0.0.1:9/0", "alone", prefix="nowhere")  # nothing listens
+    try:
+        login = ("login:ana", Limit(rate=0.1, burst=1))
+        assert await broker.limits.take(login) == 0  # limited by this node alone
+        assert await broker.limits.take(login) > 9
+        assert await broker.leases.hold("reminders", 30)  # the chores are safe twice
+        with pytest.raises(BrokerDown):
+            await broker.presence.put(1, ONLINE, now=1)  # the node answers from its own view
+    finally:
+        await broker.stop()

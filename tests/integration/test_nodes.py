@@ -14,7 +14,7 @@ import pytest
 
 from clients import Client, Credentials
 from clients.e2e import Secure
-from protocol.methods import PresenceSetParams, ReceiptParams
+from protocol.methods import Empty, PresenceSetParams, ReceiptParams
 from protocol.model import PresenceStatus
 from tests.conftest import unavailable
 from tests.support.postgres import create_database
@@ -24,12 +24,15 @@ from tests.support.server import RunningServer, start_server
 LOAD = {"sends_per_second": 1000, "send_burst": 1000}
 
 
-def three_nodes(postgres: Any, redis_url: str, workdir: Path) -> list[RunningServer]:
+def three_nodes(
+    postgres: Any, redis_url: str, workdir: Path, **settings: object
+) -> list[RunningServer]:
     """Three nodes on one new database and one Redis, sharing the test's
     view of accounts and device keys."""
     db = create_database(postgres, f"n_{uuid.uuid4().hex[:12]}")
+    settings = {**LOAD, **settings}
     started = [
-        start_server(db, workdir, redis=redis_url, node_id=f"node{i}", **LOAD) for i in range(3)
+        start_server(db, workdir, redis=redis_url, node_id=f"node{i}", **settings) for i in range(3)
     ]
     for node in started[1:]:
         node.usernames, node.keys = started[0].usernames, started[0].keys
@@ -83,6 +86,47 @@ async def test_users_on_three_nodes_talk_as_if_on_one(nodes: list[RunningServer]
         async with httpx.AsyncClient() as http:
             health = (await http.get(f"{node.base_url}/healthz")).json()
         assert (health["broker"], health["broker_kind"]) == ("ok", "RedisBroker")
+
+
+async def test_presence_is_one_view_over_the_nodes_and_a_dead_nodes_users_go_offline(
+    postgres: Any, redis_server: Any, tmp_path: Path
+) -> None:
+    # A node silent for 1.5 s is dead (15 s by default).
+    one, two, three = three_nodes(postgres, redis_server.url, tmp_path, node_timeout_seconds=1.5)
+    try:
+        doctor, patient, _ = await one.patient_thread()
+        second_device = await one.other_device(doctor)
+
+        async def next_of_doctor(client: Client) -> tuple[PresenceStatus, int | None]:
+            while True:
+                event = await client.next_event("presence")
+                if event.data.user == doctor.user_id:
+                    return event.data.status, event.data.last_seen
+
+        async with two.client(patient) as ana:
+            async with one.client(doctor) as desk:
+                assert (await next_of_doctor(ana))[0] is PresenceStatus.ONLINE
+                async with three.client(second_device, reconnect=False) as phone:
+                    await phone.call("presence.set", PresenceSetParams(PresenceStatus.AWAY))
+                    listed = await ana.call("presence.list", Empty())
+                    assert [e.status for e in listed.contacts if e.user == doctor.user_id] == [
+                        PresenceStatus.ONLINE  # online on one, away on three
+                    ]
+                    await desk.close()
+                    # The phone alone: away. (Nothing came between: the phone's
+                    # arrival changed nothing overall.)
+                    assert (await next_of_doctor(ana))[0] is PresenceStatus.AWAY
+                    assert three.process is not None
+                    three.process.kill()  # SIGKILL: nobody says the phone left
+                    status, last_seen = await next_of_doctor(ana)
+                    assert status is PresenceStatus.OFFLINE and last_seen
+            listed = await ana.call("presence.list", Empty())
+            assert [e.status for e in listed.contacts if e.user == doctor.user_id] == [
+                PresenceStatus.OFFLINE
+            ]
+    finally:
+        for node in (one, two, three):
+            node.stop()
 
 
 class Stream:

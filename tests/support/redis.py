@@ -49,6 +49,12 @@ class RedisServer:
                 time.sleep(0.02)  # a starting process has no event to await
         raise RuntimeError("redis-server did not start")
 
+    def flush(self) -> RedisServer:
+        """Forget what earlier tests left (nodes, routes, presence, leases)."""
+        with redis.Redis(port=self.port) as client:
+            client.flushall()
+        return self
+
     def stop_server(self) -> None:
         if self.process is not None:
             terminate(self.process)

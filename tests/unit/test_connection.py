@@ -9,7 +9,7 @@ import pytest
 from protocol.errors import CloseCode
 from protocol.model import Role
 from server.connection import Connection
-from server.ratelimit import TokenBucket
+from server.ratelimit import Limit
 
 
 def make(queue_bytes: int = 100) -> Connection:
@@ -19,8 +19,8 @@ def make(queue_bytes: int = 100) -> Connection:
         device_id=2,
         role=Role.PATIENT,
         queue_bytes=queue_bytes,
-        calls=TokenBucket(10, 10, now=0.0),
-        sends=TokenBucket(10, 10, now=0.0),
+        calls=("calls:1", Limit(10, 10)),
+        sends=("sends:1", Limit(10, 10)),
     )
 
 

@@ -11,7 +11,7 @@ from server.broker.base import Delivery
 from server.clock import Clock
 from server.connection import Connection
 from server.hub import Hub
-from server.ratelimit import TokenBucket
+from server.ratelimit import Limit
 
 DOCTOR, ASSISTANT, PATIENT = 1, 3, 4
 NOW = 1_700_000_000_000
@@ -29,8 +29,8 @@ def connect(hub: Hub, user: int, grants: dict[int, Delegate] | None = None) -> C
         device_id=user * 10,
         role=Role.ASSISTANT if grants else Role.PRACTITIONER,
         queue_bytes=1 << 16,
-        calls=TokenBucket(10, 10, now=0.0),
-        sends=TokenBucket(10, 10, now=0.0),
+        calls=("calls:1", Limit(10, 10)),
+        sends=("sends:1", Limit(10, 10)),
     )
     conn.welcomed = True
     hub.add(conn)

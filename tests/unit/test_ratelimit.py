@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.ratelimit import DeviceLimits, TokenBucket
+from server.ratelimit import Limit, LocalLimiter, TokenBucket
 
 
 def test_burst_then_refusal_with_the_right_wait() -> None:
@@ -62,12 +62,21 @@ def test_waiting_the_announced_time_succeeds() -> None:
     assert bucket.take(5.1 + wait + 1e-9) == 0.0
 
 
-def test_device_limits_are_shared_by_a_devices_connections() -> None:
-    limits = DeviceLimits(calls=(1.0, 2), sends=(1.0, 1), max_devices=2)
-    calls, sends = limits.of(7, now=0.0)
-    assert limits.of(7, now=0.0) == (calls, sends)  # a second socket, same buckets
-    assert calls.take(0.0) == 0 and calls.take(0.0) == 0
-    assert limits.of(7, now=0.0)[0].take(0.0) > 0  # the burst is spent for the device
-    assert limits.of(8, now=0.0)[0].take(0.0) == 0  # another device has its own
-    limits.of(9, now=0.0)  # over max_devices: the least recently used (7) is forgotten
-    assert limits.of(7, now=0.0)[0] is not calls
+def test_charges_are_all_or_none() -> None:
+    limiter = LocalLimiter()
+    calls, sends = ("calls:7", Limit(1.0, 2)), ("sends:7", Limit(1.0, 1))
+    assert limiter.take_now(0.0, calls, sends) == 0
+    assert limiter.take_now(0.0, calls, sends) == pytest.approx(1.0)  # no send token left
+    assert limiter.take_now(0.0, calls) == 0  # the refused charge spent no call token
+    assert limiter.take_now(0.0, calls) == pytest.approx(1.0)
+    assert limiter.take_now(0.0, ("calls:8", Limit(1.0, 2))) == 0  # another device's own
+
+
+def test_the_least_recently_used_bucket_is_forgotten() -> None:
+    limiter = LocalLimiter(max_keys=2)
+    one = ("a", Limit(1.0, 1))
+    assert limiter.take_now(0.0, one) == 0
+    assert limiter.take_now(0.0, one) > 0
+    limiter.take_now(0.0, ("b", Limit(1.0, 1)))
+    limiter.take_now(0.0, ("c", Limit(1.0, 1)))  # over max_keys: "a" is forgotten
+    assert limiter.take_now(0.0, one) == 0
