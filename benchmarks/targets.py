@@ -138,18 +138,29 @@ def _uvicorn(app: str, port: int) -> list[str]:
     ]
 
 
-def _carehub(db: str) -> Callable[[Plan, Path, int | None], RunningTarget]:
+def _carehub(
+    db: str, nodes: int = 1, redis: bool = False
+) -> Callable[[Plan, Path, int | None], RunningTarget]:
+    """carehub on ``db``; with ``redis``, ``nodes`` nodes sharing it and the
+    database, the links dealt to them in turn (every server process on the
+    server core: the cost of a Redis hop, not the gain of a second core)."""
+
     def start(plan: Plan, workdir: Path, cpu: int | None) -> RunningTarget:
         helpers: list[psutil.Process] = []
         cleanups: list[Callable[[], None]] = []
         versions: dict[str, str] = {}
+        env = dict(UNLIMITED)
+        if redis:
+            redis_process, env["CAREHUB_REDIS"], stop_redis = _redis(workdir, cpu)
+            helpers.append(redis_process)
+            cleanups.append(stop_redis)
         if db == "sqlite":
             url = f"sqlite+aiosqlite:///{workdir / 'carehub.db'}"
         else:
             from tests.support.postgres import PostgresServer
 
             postgres = PostgresServer(durable=True).start()
-            cleanups.append(postgres.stop)
+            cleanups.insert(0, postgres.stop)
             pid = int((postgres.data / "postmaster.pid").read_text().split()[0])
             pin_tree(pid, cpu)
             helpers.append(psutil.Process(pid))
@@ -161,7 +172,7 @@ def _carehub(db: str) -> Callable[[Plan, Path, int | None], RunningTarget]:
             for cleanup in cleanups:
                 cleanup()
             raise
-        port = free_port()
+        ports = [free_port() for _ in range(nodes)]
 
         recipients: dict[int, tuple[int, ...]] = {}  # room -> every device of its members
 
@@ -171,7 +182,7 @@ def _carehub(db: str) -> Callable[[Plan, Path, int | None], RunningTarget]:
                 members = plan.rooms[link.room]
                 recipients[link.room] = tuple(d for m in members for d in seeded.device_ids[m])
             return Endpoint(
-                f"ws://127.0.0.1:{port}/ws",
+                f"ws://127.0.0.1:{ports[index % nodes]}/ws",
                 str(seeded.thread_ids[link.room]),
                 seeded.tokens[link.user][link.device],
                 seeded.device_ids[link.user][link.device],
@@ -179,13 +190,21 @@ def _carehub(db: str) -> Callable[[Plan, Path, int | None], RunningTarget]:
                 recipients=recipients[link.room],
             )
 
-        command = [sys.executable, "-m", "server", "serve", "--db", url, "--port", str(port)]
-        process, log = _spawn([*command, "--log-level", "warning"], cpu, workdir, UNLIMITED)
+        started = []
+        for node, port in enumerate(ports):
+            command = [sys.executable, "-m", "server", "serve", "--db", url, "--port", str(port)]
+            command += ["--log-level", "warning", "--node-id", f"bench{node}"]
+            started.append(_spawn(command, cpu, workdir, env))
+        process, others = started[0][0], [p for p, _ in started[1:]]
+        helpers += [psutil.Process(other.pid) for other in others]
+        cleanups += [lambda other=other: terminate(other) for other in others]
+        name = f"carehub-{db}" + (f"-redis-{nodes}" if redis else "")
         target = RunningTarget(
-            f"carehub-{db}", "carehub", port, process, endpoint, helpers, cleanups, versions
+            name, "carehub", ports[0], process, endpoint, helpers, cleanups, versions
         )
         try:
-            _wait_ready(process, port, log, f"http://127.0.0.1:{port}/healthz")
+            for (node_process, node_log), port in zip(started, ports, strict=True):
+                _wait_ready(node_process, port, node_log, f"http://127.0.0.1:{port}/healthz")
         except BaseException:
             target.stop()
             raise
@@ -242,6 +261,8 @@ def _daphne(port: int) -> list[str]:
 TARGETS: dict[str, Callable[[Plan, Path, int | None], RunningTarget]] = {
     "carehub": _carehub("sqlite"),
     "carehub-pg": _carehub("postgresql"),
+    "carehub-pg-redis": _carehub("postgresql", nodes=1, redis=True),
+    "carehub-pg-redis2": _carehub("postgresql", nodes=2, redis=True),
     "ceiling": _peer(
         "ceiling", "ceiling", lambda p: _uvicorn("benchmarks.peers.ceiling:app", p), "/ws/{room}"
     ),

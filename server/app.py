@@ -157,6 +157,23 @@ class Lifecycle:
 
         return asyncio.create_task(run(), name=lease)
 
+    async def drain(self, seconds: float) -> None:
+        """A graceful stop's first step (SIGTERM): take no new socket; let each
+        open one answer the call it is answering, send what it has queued, and
+        close with ``SERVER_SHUTDOWN`` (reconnect, to another node); hand the
+        chores' leases over. At most ``seconds``; ``stop`` closes what is left."""
+        ctx = self.ctx
+        ctx.draining = True
+        for conn in ctx.hub:
+            conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ctx.hub.emptied(), seconds)
+        await self._release_leases()
+
+    async def _release_leases(self) -> None:
+        for lease in self._leases:
+            await self.ctx.broker.leases.release(lease)
+
     async def stop(self) -> None:
         if not self.started:
             return
@@ -164,8 +181,7 @@ class Lifecycle:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)  # none holds Redis now
-        for lease in self._leases:
-            await ctx.broker.leases.release(lease)
+        await self._release_leases()
         ctx.hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
         await ctx.writer.stop()
         await ctx.broker.stop()

@@ -83,13 +83,14 @@ def _serve(settings: Settings, log_level: str) -> int:
 
     from server.app import create_app
     from server.gc_tuning import tune_gc
+    from server.serving import DrainingServer
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = create_app(settings)
     tune_gc()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -98,6 +99,7 @@ def _serve(settings: Settings, log_level: str) -> int:
         ws_ping_interval=None,  # the protocol has its own heartbeat
         timeout_graceful_shutdown=10,
     )
+    DrainingServer(config, app.state.lifecycle, settings.drain_seconds).run()
     return 0
 
 

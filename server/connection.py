@@ -60,6 +60,8 @@ class Connection:
         self._closed = asyncio.Event()
         self._held: list[tuple[int, bytes]] | None = []  # None once live
         self.welcomed = False
+        self.busy = False  # answering a call
+        self._finish: tuple[int, str] | None = None  # close once answered and flushed
 
     @property
     def closing(self) -> bool:
@@ -115,12 +117,32 @@ class Connection:
             self._drained.set()
             self._closed.set()
 
+    def finish(self, code: int, reason: str = "") -> None:
+        """Close once the call being answered (if any) is answered and every
+        queued frame is sent: a graceful stop. No new call is taken."""
+        if not self.closing:
+            self._finish = (code, reason)
+            self._wakeup.set()
+
+    @property
+    def finishing(self) -> bool:
+        return self._finish is not None
+
+    def answered(self) -> None:
+        """The call being answered has its answer queued."""
+        self.busy = False
+        if self._finish is not None:
+            self._wakeup.set()
+
     async def wait_closed(self) -> None:
         await self._closed.wait()
 
     async def next_frames(self) -> list[bytes]:
         """Wait for queued frames and take them all (empty once closing)."""
         while not self._frames and not self.closing:
+            if self._finish is not None and not self.busy:
+                self.close(*self._finish)
+                break
             self._wakeup.clear()
             await self._wakeup.wait()
         if self.closing:

@@ -28,3 +28,4 @@ class Context:
     presence: Presence
     clock: Clock
     blobs: BlobStore
+    draining: bool = False  # a graceful stop began: no new sockets

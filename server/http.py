@@ -220,8 +220,9 @@ async def healthz(request: Request) -> Response:
         await ctx.store.db.ping()
         store = "ok"
     broker = "ok" if ctx.broker.healthy else "down"
+    status = "ok" if store == broker == "ok" else "degraded"
     body = {
-        "status": "ok" if store == broker == "ok" else "degraded",
+        "status": "draining" if ctx.draining else status,
         "store": store,
         "broker": broker,
         "broker_kind": type(ctx.broker).__name__,
@@ -229,4 +230,6 @@ async def healthz(request: Request) -> Response:
         "commits": ctx.writer.commits,
         "writes": ctx.writer.operations,
     }
-    return JSONResponse(body, status_code=200 if store == "ok" else 503)
+    # 503 takes the node out of a load balancer's rotation: it cannot store, or it is stopping.
+    serving = store == "ok" and not ctx.draining
+    return JSONResponse(body, status_code=200 if serving else 503)

@@ -9,6 +9,7 @@ with the new ones: revoking takes effect at once."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from time import monotonic
 
@@ -29,10 +30,13 @@ class Hub:
         self._by_user: dict[int, set[Connection]] = {}
         self._readers: dict[int, set[Connection]] = {}  # practitioner -> delegates' sockets
         self._observe = observe  # sees every delivery first (cache invalidation)
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     def add(self, conn: Connection) -> list[int]:
         """Register ``conn``; the users whose deliveries must now reach this
         node and did not before (``Broker.attach``)."""
+        self._empty.clear()
         return self._place(self._by_user, conn.user_id, conn)
 
     def read_for(self, conn: Connection) -> list[int]:
@@ -52,7 +56,13 @@ class Hub:
                 conns.discard(conn)
                 if not conns:
                     del index[key]
+        if not self._by_user:
+            self._empty.set()
         return [key for _, key in places if not self._needed(key)]
+
+    async def emptied(self) -> None:
+        """Wait until no connection is left."""
+        await self._empty.wait()
 
     def _place(self, index: dict[int, set[Connection]], key: int, conn: Connection) -> list[int]:
         needed = self._needed(key)

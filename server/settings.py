@@ -35,6 +35,7 @@ class Settings:
     # Connections.
     heartbeat_seconds: float = 25.0
     hello_timeout_seconds: float = 10.0
+    drain_seconds: float = 10.0  # SIGTERM: how long open sockets get to finish their call
     send_queue_bytes: int = 4 * 1024 * 1024  # a slower consumer is closed (4000)
     # Accounts and retention.
     token_ttl_seconds: int = 30 * 24 * 3600

@@ -63,6 +63,9 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(CloseCode.UNSUPPORTED_VERSION, f"offer subprotocol {SUBPROTOCOL}")
         return
     await ws.accept(subprotocol=SUBPROTOCOL)
+    if ctx.draining:
+        await ws.close(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
+        return
     codec = Codec(ctx.settings.max_frame_bytes)
     try:
         hello = await asyncio.wait_for(_read_hello(ws, codec), ctx.settings.hello_timeout_seconds)
@@ -174,14 +177,14 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
                 log.error("session %s failed", conn.session, exc_info=task.exception())
                 conn.close(CloseCode.SERVER_ERROR, "internal error")
     finally:
-        gone = ctx.hub.remove(conn)
-        await ctx.broker.detach(gone)
         if not conn.closing:
             conn.close(CloseCode.NORMAL)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await _close(ws, conn.close_code or CloseCode.NORMAL, conn.close_reason)
+        # Out of the hub once closed: a graceful stop waits for the hub to empty.
+        await ctx.broker.detach(ctx.hub.remove(conn))
         with contextlib.suppress(*_UNAVAILABLE):
             await ctx.presence.refresh(conn.user_id)
 
@@ -234,12 +237,19 @@ async def _read(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection) -> 
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             return
+        if conn.finishing:  # a graceful stop: the client sends it again elsewhere
+            await conn.wait_closed()
+            return
         conn.last_received = monotonic()
         data = message.get("bytes")
         if data is None:
             conn.send(encode(Error(None, ErrorCode.INVALID, "frames are binary MessagePack")))
             continue
-        await _handle(ctx, codec, conn, data)
+        conn.busy = True
+        try:
+            await _handle(ctx, codec, conn, data)
+        finally:
+            conn.answered()
 
 
 async def _handle(ctx: Context, codec: Codec, conn: Connection, data: bytes) -> None:

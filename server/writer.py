@@ -158,6 +158,7 @@ class Writer:
         outcomes: list[Any] = []
         emitted: list[Outgoing] = []
         async with self._db.write() as conn:
+            await Events.lock_head(conn)  # one batch at a time across nodes: no deadlock
             for operation, _ in batch:
                 mine = Emitted(earlier=len(emitted))
                 try:

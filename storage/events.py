@@ -92,6 +92,17 @@ class Events:
         return seqs
 
     @staticmethod
+    async def lock_head(conn: AsyncConnection) -> None:
+        """Take the stream's head for this transaction, first thing. Every
+        write transaction that appends events takes it anyway, at its end;
+        taking it first orders the writers of several nodes before they lock
+        anything else (threads, agendas), so they queue instead of deadlocking.
+        (On SQLite a write transaction already holds the whole database.)"""
+        await conn.execute(
+            select(positions.c.value).where(positions.c.name == "events").with_for_update()
+        )
+
+    @staticmethod
     async def head_in(conn: AsyncConnection) -> int:
         """The newest seq handed out, as ``conn`` sees it (before the events
         its own transaction has yet to append: ``server.writer.Emitted``)."""

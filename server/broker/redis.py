@@ -3,10 +3,11 @@
 Each node subscribes to its own channel, on one connection (not one per
 socket). Which nodes hold a user's connections is a Redis set per user
 (``route:{user}``), kept by ``attach``/``detach`` as the first socket of a
-user opens on a node and the last one closes. ``publish`` reads the routes
-of the recipients in one round trip and sends each node one message with the
-recipients it holds, so a frame crosses Redis once per node, not once per
-recipient. A delivery that says some cache is stale (a thread's members, a
+user opens on a node and the last one closes. ``publish`` is one script:
+it reads the recipients' routes and publishes the delivery once to each
+node holding any of them, so a frame crosses Redis once per node, not once
+per recipient, in one round trip (each node's hub keeps its own
+recipients). A delivery that says some cache is stale (a thread's members, a
 device list, a practitioner's settings, a delegation) goes whole to every
 node instead, on a channel all of them hear: every node caches.
 
@@ -54,6 +55,22 @@ _decode = msgspec.msgpack.Decoder(Delivery).decode
 RETRY_SECONDS = 0.1  # the heartbeat's pace while recovering, and the first back-off
 
 
+# KEYS: the recipients' routes; ARGV: the channel prefix, the delivery. Each
+# node holding one of them gets the delivery once (its hub keeps its own).
+_ROUTE = """
+local sent = {}
+for _, key in ipairs(KEYS) do
+  for _, node in ipairs(redis.call('SMEMBERS', key)) do
+    if not sent[node] then
+      sent[node] = true
+      redis.call('PUBLISH', ARGV[1] .. node, ARGV[2])
+    end
+  end
+end
+return 0
+"""
+
+
 class RedisBroker:
     def __init__(
         self,
@@ -71,6 +88,7 @@ class RedisBroker:
         self.presence = RedisPresence(self._redis, keys, self.node)
         self.limits = RedisLimiter(self._redis, keys)
         self.leases = RedisLeases(self._redis, keys, self.node)
+        self._route = self._redis.register_script(_ROUTE)
         self._handler: DeliveryHandler | None = None
         self._on_recovered = on_recovered
         self._local: set[int] = set()  # users this node has registered routes for
@@ -100,14 +118,8 @@ class RedisBroker:
             if _invalidates(delivery):
                 await self._redis.publish(self._keys.everyone, _encode(delivery))
                 return
-            by_node = await self._nodes_of(delivery.recipients)
-            if not by_node:
-                return
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for node, users in by_node.items():
-                    part = msgspec.structs.replace(delivery, recipients=users)
-                    pipe.publish(self._keys.channel(node), _encode(part))
-                await pipe.execute()
+            routes = [self._keys.route(user) for user in delivery.recipients]
+            await self._route(keys=routes, args=[self._keys.channel(""), _encode(delivery)])
         except (RedisError, OSError):
             self._lost()
             if self._handler is not None:  # local users are still served
@@ -160,17 +172,6 @@ class RedisBroker:
                 pipe.srem(self._keys.route(user_id), self.node)
             pipe.srem(self._keys.users_of(self.node), *users)
             await pipe.execute()
-
-    async def _nodes_of(self, recipients: list[int]) -> dict[str, list[int]]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for user_id in recipients:
-                pipe.smembers(self._keys.route(user_id))
-            found = await pipe.execute()
-        by_node: dict[str, list[int]] = {}
-        for user_id, nodes in zip(recipients, found, strict=True):
-            for node in nodes:
-                by_node.setdefault(node.decode(), []).append(user_id)
-        return by_node
 
     # Background work
 

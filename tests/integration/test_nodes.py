@@ -4,6 +4,7 @@ users spread over three nodes talk as if they were on one."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from clients import Client, Credentials
 from clients.e2e import Secure
+from protocol.errors import CloseCode
 from protocol.methods import Empty, PresenceSetParams, ReceiptParams
 from protocol.model import PresenceStatus
 from tests.conftest import unavailable
@@ -21,16 +23,16 @@ from tests.support.postgres import create_database
 from tests.support.server import RunningServer, start_server
 
 # Streams here are load, not abuse: lift the per-device send rate.
-LOAD = {"sends_per_second": 1000, "send_burst": 1000}
+LOAD = {"sends_per_second": 1000, "send_burst": 1000, "calls_per_second": 1000, "call_burst": 1000}
 
 
 def three_nodes(
     postgres: Any, redis_url: str, workdir: Path, **settings: object
 ) -> list[RunningServer]:
-    """Three nodes on one new database and one Redis, sharing the test's
-    view of accounts and device keys."""
+    """Three nodes on one new database, one Redis and one document volume,
+    sharing the test's view of accounts and device keys."""
     db = create_database(postgres, f"n_{uuid.uuid4().hex[:12]}")
-    settings = {**LOAD, **settings}
+    settings = {**LOAD, "blob_dir": workdir / "blobs", **settings}
     started = [
         start_server(db, workdir, redis=redis_url, node_id=f"node{i}", **settings) for i in range(3)
     ]
@@ -82,6 +84,13 @@ async def test_users_on_three_nodes_talk_as_if_on_one(nodes: list[RunningServer]
         reply = await phone.send(thread, "Bonjour Ana")
         assert (await ana.next_event("message.new")).data.id == reply.message_id
         assert (await desk.next_event("message.new")).data.id == reply.message_id
+        # A document uploaded through one node is read through the others.
+        report = b"%PDF-1.7 results " * 1000
+        ref = await ana.upload(thread, report, "results.pdf", "application/pdf")
+        await ana.send(thread, "My results", documents=[ref])
+        (got,) = (await desk.read((await desk.next_event("message.new")).data)).body.documents
+        assert await desk.download(got) == report
+        assert await phone.download_http(three.base_url, got) == report
     for node in nodes:
         async with httpx.AsyncClient() as http:
             health = (await http.get(f"{node.base_url}/healthz")).json()
@@ -182,6 +191,32 @@ async def test_a_node_killed_mid_stream_loses_nothing(nodes: list[RunningServer]
     assert failover.url == two.ws_url and failover.stats.reconnects >= 1
     assert len(set(acknowledged)) == 40  # a retried send is stored once
     assert received == acknowledged  # each once, in thread order
+
+
+async def test_a_graceful_stop_answers_the_calls_in_flight(nodes: list[RunningServer]) -> None:
+    one, two, three = nodes
+    doctor, patient, thread = await one.patient_thread()
+    failover = Client([one.ws_url, two.ws_url], doctor)
+    async with failover, three.secure(patient) as ana:
+        desk = Secure(failover, one.keys[doctor.device_id])
+        sends = [asyncio.create_task(desk.send(thread, f"message {i}")) for i in range(200)]
+        await asyncio.wait(sends, return_when=asyncio.FIRST_COMPLETED)
+        assert one.process is not None
+        one.process.send_signal(signal.SIGTERM)  # 199 calls sent, most still unread
+        results = await asyncio.gather(*sends)
+        exit_code = await asyncio.to_thread(one.process.wait, 30)
+        acknowledged = [result.message_id for result in results]
+        received = await received_from(ana, doctor, len(acknowledged))
+    resent = [result for result in results if result.duplicate]
+    print(
+        f"sent 200, acknowledged {len(set(acknowledged))}, received {len(received)},"
+        f" resent {failover.stats.resent} (of which already stored: {len(resent)}),"
+        f" closes {failover.stats.closes}, exit code {exit_code}"
+    )
+    assert exit_code == -signal.SIGTERM  # uvicorn re-raises the signal once it has stopped
+    assert failover.stats.closes[0] == CloseCode.SERVER_SHUTDOWN
+    assert resent == []  # each call the node took was answered before it closed
+    assert sorted(received) == sorted(set(acknowledged)) and len(received) == 200
 
 
 async def test_a_redis_restart_mid_stream_loses_nothing(
