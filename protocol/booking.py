@@ -49,7 +49,8 @@ Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
 Label = Annotated[str, Meta(min_length=1, max_length=120)]
 Clock = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
 Date = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-Ms = Annotated[int, Meta(ge=0)]
+MAX_MS = 7_258_118_400_000  # 2200-01-01: past it, a time is a client's bug
+Ms = Annotated[int, Meta(ge=0, lt=MAX_MS)]
 Note = Annotated[str, Meta(max_length=500)]
 ReminderOffset = Annotated[int, Meta(ge=1, le=14 * 24 * 60)]  # minutes before
 

@@ -153,6 +153,8 @@ def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> byte
 
 async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, hello: Hello) -> None:
     routes = ctx.hub.add(conn)  # from here on, live durable events are held until replayed
+    if ctx.draining:  # the drain began while this socket said hello
+        conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
     tasks: list[asyncio.Task[Any]] = []
     try:
         if conn.role in DELEGATE_ROLES:  # a change from here on closes this socket

@@ -237,3 +237,28 @@ async def test_ephemeral_pushes_before_the_welcome_are_dropped() -> None:
     conn.push(b"presence-late")
     conn.go_live()
     assert await drain(conn) == [b"welcome", b"presence-late", frame(1)]
+
+
+async def test_a_graceful_finish_waits_for_the_call_being_answered() -> None:
+    conn = make()
+    conn.busy = True
+    conn.finish(CloseCode.SERVER_SHUTDOWN, "bye")
+    assert conn.finishing and not conn.closing
+    writer = asyncio.create_task(conn.next_frames())
+    await asyncio.sleep(0)  # the writer waits: a call is still being answered
+    assert not writer.done()
+    conn.send(b"result")
+    conn.answered()
+    assert await writer == [b"result"]  # the answer goes out first
+    conn.sent(b"result")
+    assert await drain(conn) == []  # then the socket closes
+    assert conn.close_code == CloseCode.SERVER_SHUTDOWN
+
+
+async def test_an_idle_connection_finishes_at_once() -> None:
+    conn = make()
+    conn.send(b"queued")
+    conn.finish(CloseCode.SERVER_SHUTDOWN)
+    assert await drain(conn) == [b"queued"]  # what was queued is still sent
+    assert await drain(conn) == []
+    assert conn.close_code == CloseCode.SERVER_SHUTDOWN
