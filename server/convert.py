@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from protocol.booking import AppointmentInfo, AppointmentStatus
 from protocol.model import Member, MessageData, Role, ThreadInfo, ThreadKind
+from storage.agenda import AppointmentRecord
 from storage.messages import StoredMessage
 from storage.threads import ThreadRecord
 
-__all__ = ["message_data", "thread_info"]
+__all__ = ["appointment_info", "message_data", "thread_info"]
 
 
 def message_data(m: StoredMessage) -> MessageData:
@@ -41,4 +43,22 @@ def thread_info(t: ThreadRecord) -> ThreadInfo:
         subject=t.subject_id,
         closed=t.closed_at is not None,
         reply_allowed=t.reply_allowed,
+    )
+
+
+def appointment_info(record: AppointmentRecord) -> AppointmentInfo:
+    return AppointmentInfo(
+        id=record.id,
+        practitioner=record.practitioner_id,
+        patient=record.patient_id,
+        reason=record.reason,
+        starts_at=record.starts_at,
+        ends_at=record.ends_at,
+        status=AppointmentStatus(record.status),
+        subject=record.subject_id,
+        hold_expires_at=record.hold_expires_at if record.status == "held" else None,
+        video=record.video,
+        note=record.note,
+        cancel_reason=record.cancel_reason,
+        cancelled_by=record.cancelled_by,
     )

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
 from server.context import Context
-from server.rpc.agenda import appointment_info
+from server.convert import appointment_info
 from server.writer import Outgoing
 from storage.agenda import Agendas
 

@@ -19,8 +19,6 @@ from protocol.booking import (
     AgendaParams,
     AgendaSettings,
     AgendaView,
-    AppointmentInfo,
-    AppointmentStatus,
     BookingRefusal,
     ExceptionIdParams,
     ExceptionInfo,
@@ -34,18 +32,19 @@ from protocol.e2e import Scope
 from protocol.model import Empty, Role
 from server.connection import Connection
 from server.context import Context
+from server.convert import appointment_info
 from server.errors import invalid, not_found
 from server.policy import Refusal
 from server.policy.slots import DAY_MS, Busy, Opening, free_slots, settings_problems
+from server.rpc.base import delegated
 from server.writer import Outgoing
-from storage.agenda import Agendas, AppointmentRecord, ExceptionRecord
+from storage.agenda import Agendas, ExceptionRecord
 
 __all__ = [
     "add_exception",
     "agenda_day",
     "agenda_owner",
     "agenda_week",
-    "appointment_info",
     "decode_settings",
     "get_agenda",
     "remove_exception",
@@ -71,8 +70,7 @@ def agenda_owner(ctx: Context, conn: Connection, practitioner: int | None) -> in
         if conn.role is not Role.PRACTITIONER:
             raise Refusal(BookingRefusal.NOT_AGENDA, "only practitioners have an agenda").error()
         return conn.user_id
-    grant = conn.grants.get(practitioner)
-    if grant is None or not grant.allows(Scope.AGENDA, ctx.clock.ms()):
+    if not delegated(ctx, conn, practitioner, Scope.AGENDA):
         raise Refusal(
             BookingRefusal.NOT_AGENDA,
             "you do not keep this practitioner's agenda",
@@ -111,24 +109,6 @@ def split_exceptions(
     ]
     closed = Busy((r.starts_at, r.ends_at) for r in records if r.kind != ExceptionKind.OPENING)
     return openings, closed
-
-
-def appointment_info(record: AppointmentRecord) -> AppointmentInfo:
-    return AppointmentInfo(
-        id=record.id,
-        practitioner=record.practitioner_id,
-        patient=record.patient_id,
-        reason=record.reason,
-        starts_at=record.starts_at,
-        ends_at=record.ends_at,
-        status=AppointmentStatus(record.status),
-        subject=record.subject_id,
-        hold_expires_at=record.hold_expires_at if record.status == "held" else None,
-        video=record.video,
-        note=record.note,
-        cancel_reason=record.cancel_reason,
-        cancelled_by=record.cancelled_by,
-    )
 
 
 def _exception_info(record: ExceptionRecord) -> ExceptionInfo:

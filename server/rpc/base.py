@@ -22,6 +22,7 @@ from storage.delegations import Delegations
 __all__ = [
     "Access",
     "Handler",
+    "delegated",
     "grants_of",
     "members_of",
     "reach",
@@ -99,6 +100,13 @@ async def thread_of(
 ) -> Access:
     """``reach`` for a socket: its delegations were loaded when it connected."""
     return await reach(ctx, conn.user_id, conn.grants, thread_id, scope, acting_for)
+
+
+def delegated(ctx: Context, conn: Connection, principal: int, scope: Scope) -> bool:
+    """Whether ``principal`` delegated ``scope`` to the caller, valid now
+    (the delegations loaded when the socket connected)."""
+    grant = conn.grants.get(principal)
+    return grant is not None and grant.allows(scope, ctx.clock.ms())
 
 
 async def require_still_delegated(

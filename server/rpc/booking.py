@@ -31,13 +31,13 @@ from protocol.errors import ErrorCode
 from protocol.model import Empty, Role
 from server.connection import Connection
 from server.context import Context
+from server.convert import appointment_info
 from server.errors import ServerError, invalid, not_found
 from server.policy import Refusal
 from server.policy.slots import DAY_MS, MINUTE_MS, slot_refusal
 from server.rpc.agenda import (
     agenda_of,
     agenda_owner,
-    appointment_info,
     decode_settings,
     split_exceptions,
     visit_reason,

@@ -26,6 +26,7 @@ from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, invalid, not_found
 from server.policy import Refusal
+from server.rpc.base import delegated
 from storage.templates import StoredTemplate
 
 __all__ = ["create_template", "delete_template", "list_templates", "update_template"]
@@ -101,8 +102,7 @@ def _may_keep_own(ctx: Context, conn: Connection, owner: int) -> None:
     """A practitioner keeps their own templates; an assistant those of the
     practitioners who delegated ``templates`` to them."""
     if owner != conn.user_id:
-        grant = conn.grants.get(owner)
-        if grant is None or not grant.allows(Scope.TEMPLATES, ctx.clock.ms()):
+        if not delegated(ctx, conn, owner, Scope.TEMPLATES):
             raise Refusal(
                 RefusalReason.NOT_DELEGATED,
                 "you do not keep this practitioner's templates",
