@@ -15,6 +15,9 @@ __all__ = ["json_schema"]
 
 
 def json_schema() -> dict[str, Any]:
+    """The schema, with every description's whitespace collapsed: how msgspec dedents a
+    docstring changed between releases, and the published file must change only when
+    the protocol does."""
     method_types = [t for spec in METHODS.values() for t in (spec.params, spec.result)]
     types = [ClientFrame, ServerFrame, *method_types, *EVENTS.values()]
     refs, components = msgspec.json.schema_components(types, ref_template="#/$defs/{name}")
@@ -39,5 +42,18 @@ def json_schema() -> dict[str, Any]:
             name: {"data": ref, "durable": name in DURABLE_EVENTS}
             for name, ref in zip(EVENTS, event_refs, strict=True)
         },
-        "$defs": components,
+        "$defs": _normalised(components),
     }
+
+
+def _normalised(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: " ".join(value.split())
+            if key == "description" and isinstance(value, str)
+            else _normalised(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_normalised(item) for item in node]
+    return node
