@@ -14,7 +14,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta, Struct
 
-from protocol.model import Empty, Id
+from protocol.model import NO_NUL, Empty, Id, Ms
 
 __all__ = [
     "BOOKING_EVENTS",
@@ -46,12 +46,11 @@ __all__ = [
 HOLD_MINUTES = 15  # a hold keeps its slot this long, then frees it by itself
 
 Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
-Label = Annotated[str, Meta(min_length=1, max_length=120)]
+Label = Annotated[str, Meta(min_length=1, max_length=120), NO_NUL]
 Clock = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
-Date = Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-MAX_MS = 7_258_118_400_000  # 2200-01-01: past it, a time is a client's bug
-Ms = Annotated[int, Meta(ge=0, lt=MAX_MS)]
-Note = Annotated[str, Meta(max_length=500)]
+# A calendar day from 1970 to 2199, the span of ``Ms``.
+Date = Annotated[str, Meta(pattern=r"^(19[7-9][0-9]|2[01][0-9][0-9])-[0-9]{2}-[0-9]{2}$")]
+Note = Annotated[str, Meta(max_length=500), NO_NUL]
 ReminderOffset = Annotated[int, Meta(ge=1, le=14 * 24 * 60)]  # minutes before
 
 
@@ -94,7 +93,7 @@ class OpeningHours(Struct, array_like=True):
 
 
 class AgendaSettings(Struct, omit_defaults=True, kw_only=True):
-    time_zone: Annotated[str, Meta(min_length=1, max_length=64)] = "Europe/Paris"
+    time_zone: Annotated[str, Meta(min_length=1, max_length=64), NO_NUL] = "Europe/Paris"
     reasons: Annotated[list[VisitReason], Meta(max_length=32)] = []
     hours: Annotated[list[OpeningHours], Meta(max_length=200)] = []
     horizon_days: Annotated[int, Meta(ge=1, le=365)] = 90

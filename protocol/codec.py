@@ -18,6 +18,7 @@ from protocol.frames import ClientFrame, Event, RequestId, ServerFrame
 from protocol.methods import METHODS, MethodSpec
 
 __all__ = [
+    "DECODE_FAILURES",
     "PROTOCOL_VERSIONS",
     "SUBPROTOCOL",
     "Codec",
@@ -35,7 +36,7 @@ T = TypeVar("T")
 
 _encoder = msgspec.msgpack.Encoder()
 # Anything msgspec can raise on hostile input, including absurd nesting.
-_DECODE_FAILURES = (msgspec.MsgspecError, RecursionError, ValueError, TypeError, OverflowError)
+DECODE_FAILURES = (msgspec.MsgspecError, RecursionError, ValueError, TypeError, OverflowError)
 
 
 def negotiate(offered: Iterable[int], supported: Iterable[int] = PROTOCOL_VERSIONS) -> int:
@@ -68,7 +69,7 @@ def decode_as(type_: type[T], data: bytes | Raw) -> T:
     """Decode and validate ``data`` as ``type_``; raise ``DecodeError`` otherwise."""
     try:
         return _decoder(type_).decode(data)  # type: ignore[no-any-return, arg-type]
-    except _DECODE_FAILURES as exc:
+    except DECODE_FAILURES as exc:
         raise DecodeError(str(exc) or type(exc).__name__) from None
 
 
@@ -108,7 +109,7 @@ class Codec:
         """The id of a call frame that failed to decode, if it can be read."""
         try:
             return _decoder(_CallHead).decode(data).id  # type: ignore[no-any-return]
-        except _DECODE_FAILURES:
+        except DECODE_FAILURES:
             return None
 
     @staticmethod

@@ -50,6 +50,7 @@ class CloseCode(IntEnum):
     """WebSocket close codes. 4000-4099: reconnect and resume; 4100-4199: stop."""
 
     NORMAL = 1000
+    POLICY_VIOLATION = 1008  # frames kept coming after rate_limited answers
     MESSAGE_TOO_BIG = 1009  # transport frame above the hard cap; a client bug
     SERVER_ERROR = 1011  # a bug on our side; reconnecting is worth a try
     SLOW_CONSUMER = 4000  # the send queue overflowed; resume from the cursor
@@ -62,6 +63,7 @@ class CloseCode(IntEnum):
     TOKEN_REVOKED = 4101
     UNSUPPORTED_VERSION = 4102
     BAD_HELLO = 4103  # the first frame was not a valid hello
+    DEVICE_SOCKETS = 4104  # the device opened more sockets than allowed: its oldest is closed
 
 
 _RECONNECT_STANDARD = {1001, 1006, 1011, 1012, 1013, 1014}

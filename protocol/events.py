@@ -3,7 +3,9 @@
 Durable events (stored, carry a ``seq``, replayed on resume): ``message.new``,
 ``receipt``, ``thread.updated``, ``keys.updated``, ``inbox.updated`` and
 ``rules.updated`` (a practitioner's own settings, to their other devices),
-``account.verified``.
+``account.verified``, ``delegation.updated``, ``practice.invited``,
+``practice.updated``, ``care.invited``, ``patient.added``, and the booking
+events.
 Ephemeral events (no ``seq``): ``presence``,
 ``typing``, ``notify``, ``sync.reset``.
 """
@@ -15,7 +17,16 @@ from msgspec import Struct
 
 from protocol.booking import BOOKING_EVENTS
 from protocol.model import MessageData, PresenceStatus, ThreadInfo
-from protocol.practice import AccountVerified, Delegation, InboxSettings, RulesResult
+from protocol.practice import (
+    AccountVerified,
+    CareInvitation,
+    Delegation,
+    InboxSettings,
+    PatientInfo,
+    PracticeInfo,
+    PracticeInvitation,
+    RulesResult,
+)
 
 __all__ = [
     "DURABLE_EVENTS",
@@ -87,6 +98,10 @@ EVENTS: dict[str, type[Struct]] = {
     "rules.updated": RulesResult,
     "account.verified": AccountVerified,
     "delegation.updated": Delegation,
+    "practice.invited": PracticeInvitation,
+    "practice.updated": PracticeInfo,
+    "care.invited": CareInvitation,
+    "patient.added": PatientInfo,
     **BOOKING_EVENTS,
 }
 
@@ -100,6 +115,10 @@ DURABLE_EVENTS = frozenset(
         "rules.updated",
         "account.verified",
         "delegation.updated",
+        "practice.invited",
+        "practice.updated",
+        "care.invited",
+        "patient.added",
         *BOOKING_EVENTS,
     }
 )

@@ -15,6 +15,7 @@ import msgspec
 from msgspec import Meta, Raw, Struct
 
 from protocol.errors import ErrorCode
+from protocol.model import MAX_INT, NO_NUL, Id, Natural
 
 __all__ = [
     "EMPTY",
@@ -34,7 +35,7 @@ __all__ = [
 
 EMPTY = Raw(b"\x80")  # an empty MessagePack map
 
-RequestId = Annotated[int, Meta(ge=0, le=2**53)]
+RequestId = Annotated[int, Meta(ge=0, le=MAX_INT)]
 
 
 class _Frame(Struct, tag_field="t", omit_defaults=True):
@@ -44,11 +45,11 @@ class _Frame(Struct, tag_field="t", omit_defaults=True):
 class Hello(_Frame, tag="hello"):
     """First frame from the client. ``versions`` lists what it speaks."""
 
-    versions: list[int]
-    token: Annotated[str, Meta(max_length=512)]
-    device: int
-    resume_from: Annotated[int, Meta(ge=0)] | None = None
-    client: Annotated[str, Meta(max_length=64)] = ""
+    versions: Annotated[list[Annotated[int, Meta(ge=0, le=255)]], Meta(max_length=16)]
+    token: Annotated[str, Meta(max_length=512), NO_NUL]
+    device: Id
+    resume_from: Natural | None = None
+    client: Annotated[str, Meta(max_length=64), NO_NUL] = ""
 
 
 class Limits(Struct, omit_defaults=True):
@@ -78,7 +79,7 @@ class Welcome(_Frame, tag="welcome"):
 
 class Call(_Frame, tag="call"):
     id: RequestId
-    method: Annotated[str, Meta(max_length=64)]
+    method: Annotated[str, Meta(max_length=64), NO_NUL]
     params: Raw = msgspec.field(default_factory=lambda: EMPTY)
 
 
@@ -105,11 +106,11 @@ class Event(_Frame, tag="event"):
 
 
 class Ping(_Frame, tag="ping"):
-    ts: int = 0
+    ts: Natural = 0
 
 
 class Pong(_Frame, tag="pong"):
-    ts: int = 0
+    ts: Natural = 0
 
 
 ClientFrame = Hello | Call | Ping | Pong

@@ -13,6 +13,7 @@ from protocol.model import (
     Empty,
     Id,
     MessageData,
+    Natural,
     PresenceStatus,
     ThreadInfo,
     ThreadKind,
@@ -50,7 +51,6 @@ __all__ = [
     "TypingParams",
 ]
 
-Seq = Annotated[int, Meta(ge=0)]
 Kind = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_.]+$")]
 
 
@@ -100,7 +100,7 @@ class HistoryParams(Struct, omit_defaults=True):
     """Messages of a thread, newest first, older than ``before_seq`` if given."""
 
     thread: Id
-    before_seq: Seq | None = None
+    before_seq: Natural | None = None
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
 
 
@@ -113,7 +113,7 @@ class ReceiptParams(Struct):
     """Mark every message of ``thread`` up to ``seq`` delivered (or read)."""
 
     thread: Id
-    seq: Annotated[int, Meta(ge=1)]
+    seq: Id
 
 
 class PresenceSetParams(Struct):
@@ -161,7 +161,7 @@ class AttachmentBeginParams(Struct):
     """Start (or resume) uploading an encrypted document for ``thread``."""
 
     thread: Id
-    size: Annotated[int, Meta(ge=1)]  # ciphertext bytes
+    size: Id  # ciphertext bytes
     hash: Annotated[bytes, Meta(min_length=32, max_length=32)]  # BLAKE2b-256 of the ciphertext
 
 
@@ -173,7 +173,7 @@ class AttachmentBeginResult(Struct):
 
 class AttachmentChunkParams(Struct):
     file: FileId
-    offset: Annotated[int, Meta(ge=0)]
+    offset: Natural
     data: Annotated[bytes, Meta(min_length=1)]
 
 
@@ -196,8 +196,8 @@ class FileInfo(Struct):
 
 class AttachmentReadParams(Struct):
     file: FileId
-    offset: Annotated[int, Meta(ge=0)] = 0
-    length: Annotated[int, Meta(ge=1)] = 64 * 1024
+    offset: Natural = 0
+    length: Id = 64 * 1024
 
 
 class AttachmentReadResult(Struct):

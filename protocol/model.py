@@ -8,11 +8,16 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 __all__ = [
+    "MAX_INT",
+    "MAX_MS",
+    "NO_NUL",
     "ClientMsgId",
     "Empty",
     "Id",
     "Member",
     "MessageData",
+    "Ms",
+    "Natural",
     "PresenceStatus",
     "Role",
     "ThreadInfo",
@@ -40,8 +45,18 @@ class PresenceStatus(StrEnum):
     OFFLINE = "offline"
 
 
-ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64)]
-Id = Annotated[int, Meta(ge=1)]
+# Text a client sends holds no NUL character: PostgreSQL's text cannot store
+# one, and nobody types one.
+NO_NUL = Meta(pattern=r"^[^\x00]*$")
+ClientMsgId = Annotated[str, Meta(min_length=1, max_length=64), NO_NUL]
+# Every integer a client sends is bounded. 2**53 - 1 is the largest integer
+# JavaScript reads exactly, and it sits well inside SQL's BIGINT: an id past
+# it is refused at the edge (``invalid``) instead of overflowing a driver.
+MAX_INT = 2**53 - 1
+Id = Annotated[int, Meta(ge=1, le=MAX_INT)]
+Natural = Annotated[int, Meta(ge=0, le=MAX_INT)]  # a count, an offset, a position, a cursor
+MAX_MS = 7_258_118_400_000  # 2200-01-01: past it, a time is a client's bug
+Ms = Annotated[int, Meta(ge=0, lt=MAX_MS)]  # a time, in ms since the Unix epoch
 
 
 class Empty(Struct):

@@ -14,7 +14,7 @@ from msgspec import Meta, Struct
 
 from protocol.e2e import Scope
 from protocol.errors import DecodeError
-from protocol.model import Empty, Id, Member
+from protocol.model import NO_NUL, Empty, Id, Member, Ms, Natural
 
 __all__ = [
     "DEFAULT_REASONS",
@@ -28,6 +28,10 @@ __all__ = [
     "AuditResult",
     "BroadcastParams",
     "BroadcastResult",
+    "CareInvitation",
+    "CareInvitationsResult",
+    "CareParams",
+    "CareStatus",
     "Code",
     "Delegation",
     "DelegationsResult",
@@ -35,11 +39,14 @@ __all__ = [
     "MessageParams",
     "Notice",
     "NoticeKind",
+    "PatientAddResult",
     "PatientInfo",
     "PatientsListResult",
     "PracticeCreateParams",
     "PracticeInfo",
+    "PracticeInvitation",
     "PracticeMemberParams",
+    "PracticeParams",
     "PracticesListResult",
     "PractitionerInfo",
     "PractitionerParams",
@@ -63,8 +70,8 @@ __all__ = [
 ]
 
 Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
-Text = Annotated[str, Meta(min_length=1, max_length=2000)]
-Label = Annotated[str, Meta(min_length=1, max_length=120)]
+Text = Annotated[str, Meta(min_length=1, max_length=2000), NO_NUL]
+Label = Annotated[str, Meta(min_length=1, max_length=120), NO_NUL]
 Clock = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")]
 
 
@@ -121,7 +128,7 @@ class InboxSettings(Struct, omit_defaults=True):
     Until they set them: their patients may write, for the default reasons."""
 
     accepting: Accepting = Accepting.PATIENTS
-    accept_list: Annotated[list[int], Meta(max_length=10_000)] = []
+    accept_list: Annotated[list[Id], Meta(max_length=10_000)] = []
     reasons: Annotated[list[RequestReason], Meta(max_length=32)] = msgspec.field(
         default_factory=lambda: list(DEFAULT_REASONS)
     )
@@ -149,17 +156,17 @@ class Rule(Struct, omit_defaults=True, kw_only=True):
     spans in ``timezone``. Rules are evaluated by ``position``; the first
     active one that does not exempt the patient wins."""
 
-    id: int = 0
-    position: Annotated[int, Meta(ge=0)] = 0
+    id: Natural = 0
+    position: Annotated[int, Meta(ge=0, le=1_000_000)] = 0  # an index, stored as a 32-bit int
     name: Label
     text: Text
     action: RuleAction = RuleAction.AUTO_REPLY
-    starts: int | None = None
-    ends: int | None = None
+    starts: Ms | None = None
+    ends: Ms | None = None
     weekly: Annotated[list[WeeklySpan], Meta(max_length=64)] = []
-    timezone: Annotated[str, Meta(min_length=1, max_length=64)] = "UTC"
-    exempt: Annotated[list[int], Meta(max_length=10_000)] = []
-    redirect_to: int | None = None  # a colleague to point to
+    timezone: Annotated[str, Meta(min_length=1, max_length=64), NO_NUL] = "UTC"
+    exempt: Annotated[list[Id], Meta(max_length=10_000)] = []
+    redirect_to: Id | None = None  # a colleague to point to
     emergency_notice: bool = False  # repeat the "not an emergency service" notice
     enabled: bool = True
 
@@ -204,11 +211,11 @@ class Template(Struct, omit_defaults=True, kw_only=True):
     """A reply template with ``{variables}`` the sending client fills in
     (``protocol.templates``). ``practice`` set: shared with the practice."""
 
-    id: int = 0
+    id: Natural = 0
     name: Label
     text: Text
-    practice: int | None = None
-    owner: int | None = None  # a practitioner's own; an assistant names whose (``templates`` scope)
+    practice: Id | None = None
+    owner: Id | None = None  # a practitioner's own; an assistant names whose (``templates`` scope)
     reply_allowed: bool = True
     closes_thread: bool = False  # sending it also closes the thread
     builtin: bool = False  # every practitioner has it; it cannot be changed
@@ -228,7 +235,7 @@ INAPPROPRIATE_REQUEST = Template(
 
 class AuditParams(Struct):
     thread: Id
-    after: Annotated[int, Meta(ge=0)] = 0  # the last entry id already read
+    after: Natural = 0  # the last entry id already read
     limit: Annotated[int, Meta(ge=1, le=500)] = 200
 
 
@@ -259,7 +266,7 @@ class RelativeParams(Struct):
 
     name: Label
     relation: Code  # "child", "parent", ...
-    consent: Annotated[str, Meta(min_length=1, max_length=500)]  # what they agreed to
+    consent: Annotated[str, Meta(min_length=1, max_length=500), NO_NUL]  # what they agreed to
 
 
 class RelativeInfo(Struct):
@@ -322,19 +329,38 @@ class PracticeMemberParams(Struct):
     user: Id
 
 
+class PracticeParams(Struct):
+    practice: Id
+
+
 class PracticeInfo(Struct):
+    """Event ``practice.updated`` too, to its members and to whoever just
+    joined, declined, left or was removed."""
+
     id: int
     name: str
     created_by: int
     members: list[Member]
+    invited: list[Member] = []  # asked to join, not yet members
+
+
+class PracticeInvitation(Struct):
+    """Event ``practice.invited`` too: ``invited_by`` asks the caller to join
+    ``practice``; ``practices.accept`` or ``practices.decline`` answers."""
+
+    practice: int
+    name: str
+    invited_by: Member
+    at: int
 
 
 class PracticesListResult(Struct):
     practices: list[PracticeInfo]
+    invitations: list[PracticeInvitation] = []  # the caller's, unanswered
 
 
 class PractitionerSearchParams(Struct):
-    text: Annotated[str, Meta(min_length=2, max_length=64)]
+    text: Annotated[str, Meta(min_length=2, max_length=64), NO_NUL]
     limit: Annotated[int, Meta(ge=1, le=50)] = 20
 
 
@@ -372,14 +398,45 @@ class RulesResult(Struct):
 
 
 class PatientInfo(Struct):
+    """Event ``patient.added`` too, to the practitioner a patient accepted."""
+
     user: int
     name: str
-    source: str  # "added" by the practitioner, or "appointment"
+    source: str  # "added" by the practitioner (and accepted), or "appointment"
     since: int
 
 
 class PatientsListResult(Struct):
     patients: list[PatientInfo]
+    invited: list[int] = []  # asked, not answered yet: no name until they accept
+
+
+class CareStatus(StrEnum):
+    INVITED = "invited"  # asked: their patient once they accept
+    PATIENT = "patient"  # already their patient
+
+
+class PatientAddResult(Struct):
+    status: CareStatus
+
+
+class CareParams(Struct, omit_defaults=True):
+    practitioner: Id
+    patient: Id | None = None  # a relative whose profile the caller manages
+
+
+class CareInvitation(Struct):
+    """Event ``care.invited`` too: ``practitioner`` asks ``patient`` (the
+    caller, or a relative they manage) to be their patient;
+    ``care.accept`` or ``care.decline`` answers."""
+
+    practitioner: Member
+    patient: int
+    at: int
+
+
+class CareInvitationsResult(Struct):
+    invitations: list[CareInvitation]
 
 
 class Delegation(Struct, omit_defaults=True):
@@ -403,11 +460,17 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "admin.verify": (UserParams, Empty),
     "practices.create": (PracticeCreateParams, PracticeInfo),
     "practices.list": (Empty, PracticesListResult),
-    "practices.add_member": (PracticeMemberParams, PracticeInfo),
+    "practices.invite": (PracticeMemberParams, PracticeInfo),
+    "practices.accept": (PracticeParams, PracticeInfo),
+    "practices.decline": (PracticeParams, Empty),
+    "practices.leave": (PracticeParams, Empty),
     "practices.remove_member": (PracticeMemberParams, PracticeInfo),
     "practitioners.search": (PractitionerSearchParams, PractitionersResult),
     "practitioners.get": (PractitionerParams, PractitionerInfo),
-    "patients.add": (UserParams, Empty),
+    "patients.add": (UserParams, PatientAddResult),
+    "care.invitations": (Empty, CareInvitationsResult),
+    "care.accept": (CareParams, Empty),
+    "care.decline": (CareParams, Empty),
     "patients.list": (Empty, PatientsListResult),
     "inbox.get": (Empty, InboxSettings),
     "inbox.set": (InboxSettings, InboxSettings),

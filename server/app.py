@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from protocol.errors import CloseCode
 from server import http
+from server.auth import Passwords
 from server.broker import Broker, MemoryBroker
 from server.broker.redis import RedisBroker
 from server.clock import Clock
@@ -27,7 +28,7 @@ from server.reminders import LoggingGateway, NotificationGateway, remind
 from server.settings import Settings
 from server.socket import websocket_endpoint
 from server.writer import Writer
-from storage import Store
+from storage import Store, Unavailable
 from storage.blobs import BlobStore, FilesystemBlobs
 
 __all__ = ["create_app"]
@@ -59,7 +60,7 @@ def create_app(
     directory = Directory(
         store.threads, store.keys, store.practices, store.rules, store.delegations
     )
-    hub = Hub(clock, observe=directory.observe)
+    hub = Hub(clock, observe=directory.observe, sockets_per_device=settings.sockets_per_device)
     ctx = Context(
         settings=settings,
         store=store,
@@ -70,6 +71,7 @@ def create_app(
         presence=Presence(hub, directory, broker, clock),
         clock=clock,
         blobs=blobs or FilesystemBlobs(Path(settings.blob_dir)),
+        passwords=Passwords(settings.password_hashes_at_once),
     )
 
     lifecycle = Lifecycle(ctx, gateway or LoggingGateway())
@@ -93,6 +95,7 @@ def create_app(
             Route("/healthz", http.healthz, methods=["GET"]),
         ],
         lifespan=lifespan,
+        exception_handlers={Unavailable: http.store_unavailable},
         middleware=[Middleware(StartOnFirstRequest, lifecycle=lifecycle)],
     )
     app.state.ctx = ctx

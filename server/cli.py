@@ -83,7 +83,7 @@ def _serve(settings: Settings, log_level: str) -> int:
 
     from server.app import create_app
     from server.gc_tuning import tune_gc
-    from server.serving import DrainingServer
+    from server.serving import ClientFaults, DrainingServer
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -99,6 +99,7 @@ def _serve(settings: Settings, log_level: str) -> int:
         ws_ping_interval=None,  # the protocol has its own heartbeat
         timeout_graceful_shutdown=10,
     )
+    logging.getLogger("uvicorn.error").addFilter(ClientFaults())  # after uvicorn's log config
     DrainingServer(config, app.state.lifecycle, settings.drain_seconds).run()
     return 0
 
@@ -114,7 +115,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _create_user(settings: Settings, args: Any) -> int:
-    from server.auth import hash_password
+    from server.auth import Passwords
     from server.clock import Clock
     from storage import Conflict, Store
 
@@ -128,7 +129,7 @@ async def _create_user(settings: Settings, args: Any) -> int:
     try:
         await store.db.migrate()
         user = await store.accounts.create_user(
-            args.username, args.name, args.role, await hash_password(password), Clock().ms()
+            args.username, args.name, args.role, await Passwords().hash(password), Clock().ms()
         )
     except Conflict as exc:
         print(f"carehub: {exc}", file=sys.stderr)

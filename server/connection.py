@@ -48,7 +48,7 @@ class Connection:
         self.sends = sends  # messages.send also from this one
         self.status = PresenceStatus.ONLINE
         self.foreground = False
-        self.last_received = monotonic()
+        self.opened = self.last_received = monotonic()
         self.last_seq = 0  # newest durable event sent
         self.close_code: int | None = None
         self.close_reason = ""
@@ -61,6 +61,7 @@ class Connection:
         self._held: list[tuple[int, bytes]] | None = []  # None once live
         self.welcomed = False
         self.busy = False  # answering a call
+        self.refused_in_a_row = 0  # frames answered rate_limited since the last one taken
         self._finish: tuple[int, str] | None = None  # close once answered and flushed
 
     @property

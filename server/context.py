@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.auth import Passwords
 from server.broker.base import Broker
 from server.clock import Clock
 from server.directory import Directory
@@ -28,4 +29,5 @@ class Context:
     presence: Presence
     clock: Clock
     blobs: BlobStore
+    passwords: Passwords
     draining: bool = False  # a graceful stop began: no new sockets

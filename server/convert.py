@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from protocol.booking import AppointmentInfo, AppointmentStatus
 from protocol.model import Member, MessageData, Role, ThreadInfo, ThreadKind
+from storage.accounts import UserRecord
 from storage.agenda import AppointmentRecord
 from storage.messages import StoredMessage
 from storage.threads import ThreadRecord
 
-__all__ = ["appointment_info", "message_data", "thread_info"]
+__all__ = ["appointment_info", "member", "message_data", "thread_info"]
+
+
+def member(user: UserRecord) -> Member:
+    return Member(user.id, Role(user.role), user.display_name)
 
 
 def message_data(m: StoredMessage) -> MessageData:

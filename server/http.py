@@ -13,9 +13,10 @@ from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from protocol.codec import DECODE_FAILURES
 from protocol.errors import CloseCode, ErrorCode
-from protocol.model import Role
-from server.auth import hash_password, hash_token, new_token, verify_password
+from protocol.model import MAX_INT, NO_NUL, Id, Role
+from server.auth import hash_token, new_token
 from server.context import Context
 from server.errors import ServerError
 from server.ratelimit import Limit
@@ -25,12 +26,20 @@ from server.rpc.trace import export_audit
 from storage.accounts import Session
 from storage.errors import Conflict
 
-__all__ = ["download", "healthz", "login", "logout", "register"]
+__all__ = [
+    "audit_export",
+    "download",
+    "healthz",
+    "login",
+    "logout",
+    "register",
+    "store_unavailable",
+]
 
 MAX_BODY = 16 * 1024
-LOGIN_LIMIT = Limit(rate=1 / 6, burst=10)
+LOGIN_LIMIT = Limit(rate=1 / 6, burst=10)  # per username: 10, then one every 6 s
 Username = Annotated[str, Meta(min_length=3, max_length=64, pattern=r"^[a-zA-Z0-9_.@+-]+$")]
-Password = Annotated[str, Meta(min_length=8, max_length=256)]
+Password = Annotated[str, Meta(min_length=8, max_length=256), NO_NUL]
 SELF_REGISTERING = frozenset({Role.PATIENT, Role.PRACTITIONER})
 _STATUS = {
     ErrorCode.INVALID: 400,
@@ -48,15 +57,15 @@ _STATUS = {
 class RegisterBody(msgspec.Struct):
     username: Username
     password: Password
-    display_name: Annotated[str, Meta(min_length=1, max_length=128)]
+    display_name: Annotated[str, Meta(min_length=1, max_length=128), NO_NUL]
     role: Role = Role.PATIENT
 
 
 class LoginBody(msgspec.Struct):
-    username: Annotated[str, Meta(max_length=64)]
-    password: Annotated[str, Meta(max_length=256)]
-    device_name: Annotated[str, Meta(max_length=64)] = ""
-    device_id: int | None = None  # log in again on a known device
+    username: Annotated[str, Meta(max_length=64), NO_NUL]
+    password: Annotated[str, Meta(max_length=256), NO_NUL]
+    device_name: Annotated[str, Meta(max_length=64), NO_NUL] = ""
+    device_id: Id | None = None  # log in again on a known device
 
 
 def _error(exc: ServerError) -> JSONResponse:
@@ -72,8 +81,13 @@ async def _body(request: Request, type_: type[Any]) -> Any:
             raise ServerError(ErrorCode.TOO_LARGE, f"body over {MAX_BODY} bytes")
     try:
         return msgspec.json.decode(raw, type=type_)
-    except msgspec.MsgspecError as exc:
-        raise ServerError(ErrorCode.INVALID, str(exc)) from None
+    except DECODE_FAILURES as exc:  # absurd nesting included
+        raise ServerError(ErrorCode.INVALID, str(exc) or type(exc).__name__) from None
+
+
+async def store_unavailable(request: Request, exc: Exception) -> Response:
+    """Any endpoint, while the database is out of reach: 503, retry later."""
+    return _error(ServerError(ErrorCode.UNAVAILABLE, "storage unavailable, retry later"))
 
 
 def _user_json(user: Any) -> dict[str, Any]:
@@ -86,12 +100,14 @@ async def register(request: Request) -> Response:
         body: RegisterBody = await _body(request, RegisterBody)
         if not ctx.settings.open_registration or body.role not in SELF_REGISTERING:
             raise ServerError(ErrorCode.FORBIDDEN, f"{body.role} accounts are created by an admin")
+        per_hour = ctx.settings.registrations_per_source_per_hour
+        await _throttle(ctx, (f"register-from:{_source(request)}", _per(per_hour, 3600)))
         try:
             user = await ctx.store.accounts.create_user(
                 body.username,
                 body.display_name,
                 body.role,
-                await hash_password(body.password),
+                await ctx.passwords.hash(body.password),
                 ctx.clock.ms(),
             )
         except Conflict as exc:
@@ -105,11 +121,14 @@ async def login(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     try:
         body: LoginBody = await _body(request, LoginBody)
-        await _throttle(request, body.username)
+        per_minute = ctx.settings.logins_per_source_per_minute
+        await _throttle(
+            ctx,
+            (f"login:{body.username}", LOGIN_LIMIT),
+            (f"login-from:{_source(request)}", _per(per_minute, 60)),
+        )
         found = await ctx.store.accounts.credentials(body.username)
-        # An unknown username costs a verification too: timing tells nothing.
-        stored = found[1] if found else await _decoy_hash(request)
-        if not await verify_password(stored, body.password) or found is None:
+        if not await ctx.passwords.verify(found[1] if found else None, body.password) or not found:
             raise ServerError(ErrorCode.UNAUTHORIZED, "wrong username or password")
         user = found[0]
         token, now = new_token(), ctx.clock.ms()
@@ -131,18 +150,19 @@ async def login(request: Request) -> Response:
     )
 
 
-async def _decoy_hash(request: Request) -> str:
-    state = request.app.state
-    if getattr(state, "decoy_hash", None) is None:
-        state.decoy_hash = await hash_password(new_token())
-    return str(state.decoy_hash)
+def _source(request: Request) -> str:
+    """The client's address (uvicorn reads a trusted proxy's X-Forwarded-For)."""
+    return request.client.host if request.client else "unknown"
 
 
-async def _throttle(request: Request, username: str) -> None:
-    """At most a burst of 10 login attempts per username, then one every 6 s
-    (on all nodes together)."""
-    ctx: Context = request.app.state.ctx
-    wait = await ctx.broker.limits.take((f"login:{username}", LOGIN_LIMIT))
+def _per(count: float, seconds: float) -> Limit:
+    """A burst of ``count``, then ``count`` every ``seconds``."""
+    return Limit(rate=count / seconds, burst=max(1, int(count)))
+
+
+async def _throttle(ctx: Context, *charges: tuple[str, Limit]) -> None:
+    """Spend from every bucket or none (on all nodes together)."""
+    wait = await ctx.broker.limits.take(*charges)
     if wait:
         raise ServerError(
             ErrorCode.RATE_LIMITED, "too many attempts", retry_after_ms=int(wait * 1000) + 1
@@ -196,7 +216,7 @@ async def audit_export(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     try:
         session, _ = await _bearer(request)
-        thread_id = int(request.path_params["thread"])
+        thread_id = _path_id(request, "thread")
         user = session.user
         grants = await grants_of(ctx, user.id, Role(user.role))
         entries = await export_audit(ctx, user.id, grants, thread_id)
@@ -210,6 +230,14 @@ async def audit_export(request: Request) -> Response:
             "content-disposition": f'attachment; filename="thread-{thread_id}-audit.json"',
         },
     )
+
+
+def _path_id(request: Request, name: str) -> int:
+    """An id from the path (``{name:int}``), within the wire's bounds."""
+    value: int = request.path_params[name]
+    if not 1 <= value <= MAX_INT:
+        raise ServerError(ErrorCode.NOT_FOUND, f"no such {name}")
+    return value
 
 
 async def healthz(request: Request) -> Response:

@@ -25,8 +25,14 @@ __all__ = ["Hub"]
 
 
 class Hub:
-    def __init__(self, clock: Clock, observe: Callable[[Delivery], None] | None = None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        observe: Callable[[Delivery], None] | None = None,
+        sockets_per_device: int = 8,
+    ) -> None:
         self._clock = clock
+        self._sockets_per_device = sockets_per_device
         self._by_user: dict[int, set[Connection]] = {}
         self._readers: dict[int, set[Connection]] = {}  # practitioner -> delegates' sockets
         self._observe = observe  # sees every delivery first (cache invalidation)
@@ -35,8 +41,14 @@ class Hub:
 
     def add(self, conn: Connection) -> list[int]:
         """Register ``conn``; the users whose deliveries must now reach this
-        node and did not before (``Broker.attach``)."""
+        node and did not before (``Broker.attach``). A device past its
+        number of sockets loses its oldest: a client reconnecting before its
+        old socket timed out is never locked out."""
         self._empty.clear()
+        same_device = [c for c in self.of(conn.user_id) if c.device_id == conn.device_id]
+        open_ = sorted((c for c in same_device if not c.closing), key=lambda c: c.opened)
+        for oldest in open_[: max(0, len(open_) + 1 - self._sockets_per_device)]:
+            oldest.close(CloseCode.DEVICE_SOCKETS, "this device opened newer sockets")
         return self._place(self._by_user, conn.user_id, conn)
 
     def read_for(self, conn: Connection) -> list[int]:

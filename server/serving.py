@@ -1,7 +1,9 @@
-"""uvicorn, with carehub's graceful stop in front of its own."""
+"""uvicorn, with carehub's graceful stop in front of its own, and its log
+kept for the server's faults."""
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import TYPE_CHECKING
 
@@ -10,7 +12,7 @@ import uvicorn
 if TYPE_CHECKING:
     from server.app import Lifecycle
 
-__all__ = ["DrainingServer"]
+__all__ = ["ClientFaults", "DrainingServer"]
 
 
 class DrainingServer(uvicorn.Server):
@@ -28,3 +30,18 @@ class DrainingServer(uvicorn.Server):
             server.close()  # no new connections
         await self.lifecycle.drain(self.seconds)
         await super().shutdown(sockets)
+
+
+class ClientFaults(logging.Filter):
+    """uvicorn logs a client's text frame of invalid UTF-8 as an ERROR with a
+    traceback: any client could fill the log with them. It is the client's
+    fault (the socket is closed with 1007): kept at DEBUG only, one line."""
+
+    PREFIXES = ("Invalid UTF-8 sequence received from client",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith(self.PREFIXES):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info, record.exc_text = None, None
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

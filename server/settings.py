@@ -37,10 +37,15 @@ class Settings:
     hello_timeout_seconds: float = 10.0
     drain_seconds: float = 10.0  # SIGTERM: how long open sockets get to finish their call
     send_queue_bytes: int = 4 * 1024 * 1024  # a slower consumer is closed (4000)
+    sockets_per_device: int = 8  # per node; a newer socket closes the oldest (4104)
     # Accounts and retention.
     token_ttl_seconds: int = 30 * 24 * 3600
     event_retention_seconds: int = 30 * 24 * 3600
     open_registration: bool = True  # patients and practitioners may self-register
+    password_hashes_at_once: int = 2  # argon2id: 64 MiB and a core each; more wait in line
+    # Per client address (behind a proxy: uvicorn's --forwarded-allow-ips).
+    logins_per_source_per_minute: float = 30.0  # a burst of as many, then this rate
+    registrations_per_source_per_hour: float = 20.0
     # Group commit: at most this many writes share one transaction.
     max_batch: int = 256
     # Encrypted documents.
@@ -49,6 +54,7 @@ class Settings:
     user_quota_bytes: int = 1024 * 1024 * 1024  # every document a user uploaded
     chunk_bytes: int = 64 * 1024  # the largest attachments.chunk / .read
     upload_ttl_seconds: int = 24 * 3600  # unfinished uploads are swept after this
+    max_unfinished_uploads: int = 20  # per user: past it, attachments.begin is refused
     reminder_poll_seconds: float = 30.0  # how often due appointment reminders are sent
     redis: str = ""  # a Redis URL: nodes sharing it (and one database) serve as one
     node_id: str = ""  # this node's name in Redis; default host-port

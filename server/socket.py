@@ -16,7 +16,6 @@ from time import monotonic
 from typing import Any
 
 from msgspec import Raw
-from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from protocol.codec import (
@@ -30,7 +29,7 @@ from protocol.codec import (
 )
 from protocol.errors import CloseCode, DecodeError, ErrorCode, VersionMismatch
 from protocol.events import SyncReset
-from protocol.frames import Call, Error, Hello, Limits, Ping, Pong, Result, Welcome
+from protocol.frames import Call, ClientFrame, Error, Hello, Limits, Ping, Pong, Result, Welcome
 from protocol.model import Role
 from server.auth import hash_token
 from server.connection import Connection
@@ -48,7 +47,6 @@ __all__ = ["websocket_endpoint"]
 log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
 CLOSE_WAIT_SECONDS = 5.0
-_UNAVAILABLE = (Unavailable, OperationalError, DBAPIError, OSError)
 
 
 class _Refused(Exception):
@@ -187,7 +185,7 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
         await _close(ws, conn.close_code or CloseCode.NORMAL, conn.close_reason)
         # Out of the hub once closed: a graceful stop waits for the hub to empty.
         await ctx.broker.detach(ctx.hub.remove(conn))
-        with contextlib.suppress(*_UNAVAILABLE):
+        with contextlib.suppress(Unavailable):
             await ctx.presence.refresh(conn.user_id)
 
 
@@ -211,7 +209,7 @@ async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head:
                         cursor = conn.last_seq = event.seq
                     if len(page) < REPLAY_PAGE:
                         break
-    except _UNAVAILABLE:
+    except Unavailable:
         log.warning("replay failed: store unavailable; closing so the client resumes later")
         conn.close(CloseCode.SERVER_SHUTDOWN, "store unavailable, resume later")
         return
@@ -243,24 +241,29 @@ async def _read(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection) -> 
             await conn.wait_closed()
             return
         conn.last_received = monotonic()
-        data = message.get("bytes")
-        if data is None:
-            conn.send(encode(Error(None, ErrorCode.INVALID, "frames are binary MessagePack")))
-            continue
         conn.busy = True
         try:
-            await _handle(ctx, codec, conn, data)
+            await _handle(ctx, codec, conn, message.get("bytes"))
         finally:
             conn.answered()
 
 
-async def _handle(ctx: Context, codec: Codec, conn: Connection, data: bytes) -> None:
-    try:
-        frame = codec.decode_client(data)
-    except DecodeError as exc:
-        conn.send(encode(Error(codec.call_id(data), exc.code, str(exc)[:300])))
+async def _handle(ctx: Context, codec: Codec, conn: Connection, data: bytes | None) -> None:
+    """Answer one frame. Every frame, readable or not, spends from the
+    device's call bucket (``messages.send`` also from its send bucket)."""
+    frame: ClientFrame | Error
+    if data is None:
+        frame = Error(None, ErrorCode.INVALID, "frames are binary MessagePack")
+    else:
+        try:
+            frame = codec.decode_client(data)
+        except DecodeError as exc:
+            frame = Error(codec.call_id(data), exc.code, str(exc)[:300])
+    if await _rate_limited(ctx, conn, frame):
         return
-    if isinstance(frame, Call):
+    if isinstance(frame, Error):
+        conn.send(encode(frame))
+    elif isinstance(frame, Call):
         conn.send(await _call(ctx, codec, conn, frame))
     elif isinstance(frame, Ping):
         conn.send(encode(Pong(ts=frame.ts)))
@@ -269,14 +272,27 @@ async def _handle(ctx: Context, codec: Codec, conn: Connection, data: bytes) -> 
     # A Pong only proves liveness, which receiving it already recorded.
 
 
+async def _rate_limited(ctx: Context, conn: Connection, frame: ClientFrame | Error) -> bool:
+    """Charge the frame; answer ``rate_limited`` if the device is out of
+    tokens. A client that keeps sending past a burst of such answers is
+    closed: ignoring them costs the server a decode and an answer a frame."""
+    sending = isinstance(frame, Call) and frame.method == "messages.send"
+    wait = await ctx.broker.limits.take(*((conn.calls, conn.sends) if sending else (conn.calls,)))
+    if not wait:
+        conn.refused_in_a_row = 0
+        return False
+    conn.refused_in_a_row += 1
+    if conn.refused_in_a_row > ctx.settings.call_burst:
+        conn.close(CloseCode.POLICY_VIOLATION, "too many frames after rate_limited")
+        return True
+    call_id = frame.id if isinstance(frame, Call | Error) else None
+    details = {"retry_after_ms": int(wait * 1000) + 1}
+    conn.send(encode(Error(call_id, ErrorCode.RATE_LIMITED, "slow down", details)))
+    return True
+
+
 async def _call(ctx: Context, codec: Codec, conn: Connection, call: Call) -> bytes:
     try:
-        charges = (conn.calls, conn.sends) if call.method == "messages.send" else (conn.calls,)
-        wait = await ctx.broker.limits.take(*charges)
-        if wait:
-            raise ServerError(
-                ErrorCode.RATE_LIMITED, "slow down", retry_after_ms=int(wait * 1000) + 1
-            )
         params = codec.decode_params(call.method, call.params)
         value = await HANDLERS[call.method](ctx, conn, params)
         return encode(Result(call.id, to_raw(value)))
@@ -284,7 +300,7 @@ async def _call(ctx: Context, codec: Codec, conn: Connection, call: Call) -> byt
         return encode(Error(call.id, exc.code, exc.message, exc.details))
     except DecodeError as exc:
         return encode(Error(call.id, exc.code, str(exc)[:300]))
-    except _UNAVAILABLE:
+    except Unavailable:
         log.warning("%s failed: store unavailable", call.method, exc_info=True)
         return encode(Error(call.id, ErrorCode.UNAVAILABLE, "storage unavailable, retry later"))
     except Exception:

@@ -28,7 +28,7 @@ from server.errors import ServerError
 from storage.db import Database
 from storage.events import Events, NewEvent
 
-__all__ = ["Emitted", "Outgoing", "Writer"]
+__all__ = ["Emitted", "Operation", "Outgoing", "Writer"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

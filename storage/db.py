@@ -8,7 +8,7 @@ and readers, in WAL mode, never wait for it.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,11 @@ from alembic.config import Config
 from sqlalchemy import Connection, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from storage.errors import Unavailable
 
 __all__ = ["Database"]
 
@@ -48,9 +52,35 @@ def _sqlite_engine(url: str, begin: str, pool_size: int) -> AsyncEngine:
     return engine
 
 
+# What reaching the database can raise: the driver's own errors (wrapped by
+# SQLAlchemy), a socket that will not connect, a pool with no free connection.
+_CONNECT_FAILURES = (DBAPIError, OSError, TimeoutError, PoolTimeout)
+
+
+@asynccontextmanager
+async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction that commits on success. The database
+    being out of reach becomes ``Unavailable``; any other error (a bad input,
+    a bug, the caller's own exception) stays what it is."""
+    try:
+        conn = await engine.connect()
+    except _CONNECT_FAILURES as exc:
+        raise Unavailable(f"cannot reach the database: {exc}") from exc
+    try:
+        async with conn.begin():
+            yield conn
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+            raise Unavailable(f"the database failed: {exc.orig!r}") from exc
+        raise
+    finally:
+        await conn.close()
+
+
 class Database:
     """The store's connections. ``write()`` and ``read()`` yield a connection
-    inside a transaction that commits on success and rolls back on error."""
+    inside a transaction that commits on success and rolls back on error;
+    an unreachable or failing database raises ``Unavailable``."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = make_url(url)
@@ -67,15 +97,11 @@ class Database:
             )
             self._reader = self._writer
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._writer.begin() as conn:
-            yield conn
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return _transaction(self._writer)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self._reader.begin() as conn:
-            yield conn
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        return _transaction(self._reader)
 
     async def ping(self) -> None:
         async with self.read() as conn:

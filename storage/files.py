@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Select, delete, func, insert, select, update
 
 from storage.db import Database
-from storage.schema import files
+from storage.schema import files, users
 
-__all__ = ["FileRecord", "Files"]
+__all__ = ["FileRecord", "Files", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +40,45 @@ _COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    bytes: int  # counted against the quota: every upload, finished or not
+    unfinished: int
+
+
+def _usage(owner_id: int) -> Select[int, int]:
+    return select(
+        func.coalesce(func.sum(files.c.size), 0),
+        func.count().filter(files.c.finished_at.is_(None)),
+    ).where(files.c.owner_id == owner_id)
+
+
 class Files:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, record: FileRecord) -> None:
+    async def create(
+        self, record: FileRecord, *, quota_bytes: int, max_unfinished: int
+    ) -> Usage | None:
+        """Store a new upload, unless its owner's uploads (finished or not)
+        would pass ``quota_bytes`` or ``max_unfinished`` of them are
+        unfinished: then their usage, and nothing is stored. The owner's
+        account row is locked while counting (PostgreSQL; SQLite has one
+        writer), so two uploads at once cannot both slip under a limit."""
         async with self.db.write() as conn:
+            await conn.execute(
+                select(users.c.id).where(users.c.id == record.owner_id).with_for_update()
+            )
+            row = (await conn.execute(_usage(record.owner_id))).one()
+            usage = Usage(int(row[0]), int(row[1]))
+            if usage.bytes + record.size > quota_bytes or usage.unfinished >= max_unfinished:
+                return usage
             await conn.execute(
                 insert(files).values(
                     {column.name: getattr(record, column.name) for column in _COLUMNS}
                 )
             )
+        return None
 
     async def get(self, file_id: str) -> FileRecord | None:
         async with self.db.read() as conn:
@@ -68,12 +96,6 @@ class Files:
         async with self.db.read() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else FileRecord(*row)
-
-    async def used_bytes(self, owner_id: int) -> int:
-        """Bytes counted against the user's quota: every upload, finished or not."""
-        query = select(func.coalesce(func.sum(files.c.size), 0)).where(files.c.owner_id == owner_id)
-        async with self.db.read() as conn:
-            return int(await conn.scalar(query) or 0)
 
     async def advance(self, file_id: str, offset: int, received: int) -> bool:
         """Record bytes up to ``received``, if the upload was at ``offset``."""

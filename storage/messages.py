@@ -85,6 +85,11 @@ class Messages:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def sent(self, device_id: int, client_msg_id: str) -> StoredMessage | None:
+        """The message ``device_id`` already stored under ``client_msg_id``, if any."""
+        async with self.db.read() as conn:
+            return await self.by_client_id(conn, device_id, client_msg_id)
+
     @staticmethod
     async def by_client_id(
         conn: AsyncConnection, device_id: int, client_msg_id: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -13,16 +14,18 @@ from storage.accounts import USER_COLUMNS, UserRecord
 from storage.db import Database, insert_new
 from storage.schema import (
     broadcast_opt_outs,
+    care_invitations,
     care_relations,
     inboxes,
     participants,
+    practice_invitations,
     practice_members,
     practices,
     threads,
     users,
 )
 
-__all__ = ["PracticeRecord", "Practices"]
+__all__ = ["CareInvitationRecord", "InvitationRecord", "PracticeRecord", "Practices"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,22 @@ class PracticeRecord:
     name: str
     created_by: int
     members: list[UserRecord]
+    invited: list[UserRecord]  # asked to join, not yet members
+
+
+@dataclass(frozen=True, slots=True)
+class CareInvitationRecord:
+    practitioner: UserRecord
+    patient_id: int
+    invited_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvitationRecord:
+    practice_id: int
+    practice_name: str
+    invited_by: UserRecord
+    invited_at: int
 
 
 class Practices:
@@ -93,17 +112,47 @@ class Practices:
             )
         return int(practice_id)
 
-    async def add_member(self, practice_id: int, user_id: int, added_by: int, now: int) -> bool:
-        """Add ``user_id``; False if they already are a member."""
-        async with self.db.write() as conn:
-            return await insert_new(
-                conn,
-                practice_members,
-                practice_id=practice_id,
-                user_id=user_id,
-                added_by=added_by,
-                added_at=now,
-            )
+    @staticmethod
+    async def invite(
+        conn: AsyncConnection, practice_id: int, user_id: int, by: int, now: int
+    ) -> bool:
+        """Ask ``user_id`` to join; False if they were already asked."""
+        return await insert_new(
+            conn,
+            practice_invitations,
+            practice_id=practice_id,
+            user_id=user_id,
+            invited_by=by,
+            invited_at=now,
+        )
+
+    @staticmethod
+    async def accept(conn: AsyncConnection, practice_id: int, user_id: int, now: int) -> bool:
+        """Turn the user's invitation into membership; False if there was none."""
+        invited_by = await conn.scalar(
+            delete(practice_invitations)
+            .where(*_invitation(practice_id, user_id))
+            .returning(practice_invitations.c.invited_by)
+        )
+        if invited_by is None:
+            return False
+        await insert_new(
+            conn,
+            practice_members,
+            practice_id=practice_id,
+            user_id=user_id,
+            added_by=invited_by,
+            added_at=now,
+        )
+        return True
+
+    @staticmethod
+    async def decline(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
+        """Drop the user's invitation (declined, or withdrawn); False if there was none."""
+        done = await conn.execute(
+            delete(practice_invitations).where(*_invitation(practice_id, user_id))
+        )
+        return bool(done.rowcount)
 
     @staticmethod
     async def remove_member(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
@@ -115,39 +164,97 @@ class Practices:
         )
         return bool(done.rowcount)
 
-    async def of_user(self, user_id: int) -> list[PracticeRecord]:
-        """The practices ``user_id`` belongs to, with their members."""
-        mine = select(practice_members.c.practice_id).where(practice_members.c.user_id == user_id)
-        query = (
-            select(practices.c.id, practices.c.name, practices.c.created_by, *USER_COLUMNS)
-            .join(practice_members, practice_members.c.practice_id == practices.c.id)
-            .join(users, users.c.id == practice_members.c.user_id)
-            .where(practices.c.id.in_(mine))
-            .order_by(practices.c.id, users.c.id)
-        )
-        found: dict[int, PracticeRecord] = {}
-        async with self.db.read() as conn:
-            for row in await conn.execute(query):
-                record = found.setdefault(row[0], PracticeRecord(row[0], row[1], row[2], []))
-                record.members.append(UserRecord(*row[3:]))
-        return list(found.values())
-
-    async def member_of(self, practice_id: int, user_id: int) -> bool:
+    @staticmethod
+    async def is_member(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
         query = select(practice_members.c.user_id).where(
             practice_members.c.practice_id == practice_id, practice_members.c.user_id == user_id
         )
+        return await conn.scalar(query) is not None
+
+    @staticmethod
+    async def record(conn: AsyncConnection, practice_id: int) -> PracticeRecord | None:
+        """The practice with its members and the users invited to it."""
+        found = await _records(conn, select(practices.c.id).where(practices.c.id == practice_id))
+        return found[0] if found else None
+
+    async def of_user(self, user_id: int) -> list[PracticeRecord]:
+        """The practices ``user_id`` belongs to, with their members."""
+        mine = select(practice_members.c.practice_id).where(practice_members.c.user_id == user_id)
         async with self.db.read() as conn:
-            return await conn.scalar(query) is not None
+            return await _records(conn, mine)
 
-    # Care relations
+    async def invitations(self, user_id: int) -> list[InvitationRecord]:
+        """The practices ``user_id`` is asked to join, oldest invitation first."""
+        query = (
+            select(practices.c.id, practices.c.name, practice_invitations.c.invited_at)
+            .add_columns(*USER_COLUMNS)
+            .join(practices, practices.c.id == practice_invitations.c.practice_id)
+            .join(users, users.c.id == practice_invitations.c.invited_by)
+            .where(practice_invitations.c.user_id == user_id)
+            .order_by(practice_invitations.c.invited_at, practices.c.id)
+        )
+        async with self.db.read() as conn:
+            return [
+                InvitationRecord(row[0], row[1], UserRecord(*row[3:]), row[2])
+                for row in await conn.execute(query)
+            ]
 
-    async def add_patient(
-        self, practitioner_id: int, patient_id: int, source: str, now: int
+    async def member_of(self, practice_id: int, user_id: int) -> bool:
+        async with self.db.read() as conn:
+            return await self.is_member(conn, practice_id, user_id)
+
+    # Care relations, and the invitations that lead to them
+
+    @staticmethod
+    async def invite_patient(
+        conn: AsyncConnection, practitioner_id: int, patient_id: int, now: int
     ) -> bool:
-        """Record that ``patient_id`` is a patient of ``practitioner_id``;
-        False if they already were."""
-        async with self.db.write() as conn:
-            return await self.relate(conn, practitioner_id, patient_id, source, now)
+        """Ask ``patient_id`` to be ``practitioner_id``'s patient; False if asked already."""
+        return await insert_new(
+            conn,
+            care_invitations,
+            practitioner_id=practitioner_id,
+            patient_id=patient_id,
+            invited_at=now,
+        )
+
+    @staticmethod
+    async def answer_care(
+        conn: AsyncConnection, practitioner_id: int, patient_id: int, *, accept: bool, now: int
+    ) -> bool:
+        """Accept (a care relation, ``source`` "added") or decline the
+        practitioner's invitation; False if there was none."""
+        done = await conn.execute(
+            delete(care_invitations).where(
+                care_invitations.c.practitioner_id == practitioner_id,
+                care_invitations.c.patient_id == patient_id,
+            )
+        )
+        if done.rowcount and accept:
+            await Practices.relate(conn, practitioner_id, patient_id, "added", now)
+        return bool(done.rowcount)
+
+    async def care_invitations(self, patient_ids: list[int]) -> list[CareInvitationRecord]:
+        """The practitioners asking any of ``patient_ids`` to be their patient."""
+        query = (
+            select(care_invitations.c.patient_id, care_invitations.c.invited_at)
+            .add_columns(*USER_COLUMNS)
+            .join(users, users.c.id == care_invitations.c.practitioner_id)
+            .where(care_invitations.c.patient_id.in_(patient_ids))
+            .order_by(care_invitations.c.invited_at, users.c.id)
+        )
+        async with self.db.read() as conn:
+            return [
+                CareInvitationRecord(UserRecord(*row[2:]), row[0], row[1])
+                for row in map(tuple, await conn.execute(query))
+            ]
+
+    async def invited_patients(self, practitioner_id: int) -> list[int]:
+        query = select(care_invitations.c.patient_id).where(
+            care_invitations.c.practitioner_id == practitioner_id
+        )
+        async with self.db.read() as conn:
+            return sorted((await conn.scalars(query)).all())
 
     @staticmethod
     async def relate(
@@ -262,6 +369,33 @@ class Practices:
             await conn.execute(
                 update(inboxes).where(inboxes.c.practitioner_id == practitioner_id).values(values)
             )
+
+
+async def _records(conn: AsyncConnection, practice_ids: Select[Any]) -> list[PracticeRecord]:
+    """The practices whose ids ``practice_ids`` selects, with members and invited users."""
+    found: dict[int, PracticeRecord] = {}
+    query = select(practices.c.id, practices.c.name, practices.c.created_by).where(
+        practices.c.id.in_(practice_ids)
+    )
+    for row in await conn.execute(query.order_by(practices.c.id)):
+        found[row[0]] = PracticeRecord(row[0], row[1], row[2], [], [])
+    for table, into in ((practice_members, "members"), (practice_invitations, "invited")):
+        people = (
+            select(table.c.practice_id, *USER_COLUMNS)
+            .join(users, users.c.id == table.c.user_id)
+            .where(table.c.practice_id.in_(list(found)))
+            .order_by(users.c.id)
+        )
+        for practice_id, *user in map(tuple, await conn.execute(people)):
+            getattr(found[practice_id], into).append(UserRecord(*user))
+    return list(found.values())
+
+
+def _invitation(practice_id: int, user_id: int) -> tuple[Any, ...]:
+    return (
+        practice_invitations.c.practice_id == practice_id,
+        practice_invitations.c.user_id == user_id,
+    )
 
 
 def _relation(practitioner_id: int, patient_id: int) -> Select[tuple[str]]:

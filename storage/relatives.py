@@ -79,3 +79,9 @@ class Relatives:
         )
         async with self.db.read() as conn:
             return await conn.scalar(query) is not None
+
+    async def managers(self, relative_id: int) -> list[int]:
+        """Who manages ``relative_id``'s profile (none for a patient of their own)."""
+        query = select(relatives.c.manager_id).where(relatives.c.relative_id == relative_id)
+        async with self.db.read() as conn:
+            return sorted((await conn.scalars(query)).all())

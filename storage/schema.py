@@ -218,6 +218,30 @@ class PracticeMember(Base):
     __table_args__ = (Index("ix_practice_members_user", "user_id"),)
 
 
+class PracticeInvitation(Base):
+    """``user_id`` is asked to join ``practice_id``: a member only once they
+    accept (``practice_members``), so nobody is put in a practice unasked."""
+
+    __tablename__ = "practice_invitations"
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practices.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    invited_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    invited_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_practice_invitations_user", "user_id"),)
+
+
+class CareInvitation(Base):
+    """``practitioner_id`` asks ``patient_id`` to be their patient: a care
+    relation only once the patient (or whoever manages their profile)
+    accepts, so a practitioner cannot make anyone their patient unasked."""
+
+    __tablename__ = "care_invitations"
+    practitioner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    invited_at: Mapped[int] = mapped_column(BigInteger)
+    __table_args__ = (Index("ix_care_invitations_patient", "patient_id"),)
+
+
 class CareRelation(Base):
     """``patient_id`` is "a patient of" ``practitioner_id``: added by the
     practitioner, or after a confirmed appointment (``source``)."""
@@ -434,6 +458,8 @@ device_lists = cast(Table, DeviceList.__table__)
 files = cast(Table, File.__table__)
 practices = cast(Table, Practice.__table__)
 practice_members = cast(Table, PracticeMember.__table__)
+practice_invitations = cast(Table, PracticeInvitation.__table__)
+care_invitations = cast(Table, CareInvitation.__table__)
 care_relations = cast(Table, CareRelation.__table__)
 inboxes = cast(Table, Inbox.__table__)
 rules = cast(Table, StoredRule.__table__)

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from protocol.practice import RefusalReason, Rule, RuleAction, WeeklySpan
 from server.policy.refusal import Refusal
+from server.policy.zones import find_zone
 
 __all__ = ["Firing", "active_rule", "rule_problems", "rule_refusal"]
 
@@ -80,7 +81,7 @@ def rule_problems(rule: Rule) -> list[str]:
     """What is wrong with ``rule``, in words to show; empty if nothing. The
     Struct has already checked formats and ranges."""
     problems = []
-    if _zone(rule.timezone) is None:
+    if find_zone(rule.timezone) is None:
         problems.append(f"unknown timezone {rule.timezone!r}")
     if rule.starts is not None and rule.ends is not None and rule.ends <= rule.starts:
         problems.append("the rule must end after it starts")
@@ -102,7 +103,7 @@ def _weekly_window(rule: Rule, now: int) -> tuple[int, int] | None:
     the hour autumn repeats a span ending at 02:30 does not reopen at the
     second 02:00, nor does one starting at 02:30 pause until the second 02:30.
     """
-    zone = _zone(rule.timezone)
+    zone = find_zone(rule.timezone)
     if zone is None:
         return None  # rule_problems refuses such a rule; never guess its hours
     local = datetime.fromtimestamp(now // 1000, zone)
@@ -140,10 +141,3 @@ def _utc_ms(wall: datetime, zone: ZoneInfo) -> int:
     repeated in autumn is its first occurrence.
     """
     return (wall.replace(tzinfo=zone) - _EPOCH) // _MS
-
-
-def _zone(name: str) -> ZoneInfo | None:
-    try:
-        return ZoneInfo(name)  # zoneinfo caches instances by key
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # unknown, malformed, a directory
-        return None

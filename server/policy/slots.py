@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from protocol.booking import AgendaSettings, BookingRefusal, VisitReason
 from server.policy.refusal import Refusal
+from server.policy.zones import find_zone
 
 __all__ = [
     "DAY_MS",
@@ -207,9 +208,7 @@ def _window_refusal(
 def settings_problems(settings: AgendaSettings) -> list[str]:
     """What is wrong with an agenda's settings (empty: nothing)."""
     problems = []
-    try:
-        ZoneInfo(settings.time_zone)
-    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+    if find_zone(settings.time_zone) is None:
         problems.append(f"unknown time zone {settings.time_zone!r}")
     codes = [r.code for r in settings.reasons]
     if len(set(codes)) != len(codes):

@@ -33,7 +33,7 @@ from protocol.model import Empty, Role
 from server.connection import Connection
 from server.context import Context
 from server.convert import appointment_info
-from server.errors import invalid, not_found
+from server.errors import ServerError, invalid, not_found
 from server.policy import Refusal
 from server.policy.slots import DAY_MS, Busy, Opening, free_slots, settings_problems
 from server.rpc.base import delegated
@@ -176,9 +176,12 @@ async def add_exception(ctx: Context, conn: Connection, p: ExceptionParams) -> E
 
 async def remove_exception(ctx: Context, conn: Connection, p: ExceptionIdParams) -> Empty:
     found = await ctx.store.agendas.exception(p.exception)
-    if found is None:
-        raise not_found("no such exception", exception=p.exception)
-    agenda_owner(ctx, conn, found.practitioner_id)
+    try:
+        if found is None:
+            raise not_found("no such exception")
+        agenda_owner(ctx, conn, found.practitioner_id)
+    except ServerError:  # someone else's looks like none: ids tell nothing
+        raise not_found("no such exception", exception=p.exception) from None
 
     async def remove(db: AsyncConnection, out: list[Outgoing]) -> None:
         await Agendas.remove_exception(db, p.exception)

@@ -46,14 +46,6 @@ async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> Att
     found = await ctx.store.files.unfinished(conn.user_id, p.thread, p.hash)
     if found is not None and found.size == p.size:
         return AttachmentBeginResult(found.id, found.received, s.chunk_bytes)
-    used = await ctx.store.files.used_bytes(conn.user_id)
-    if used + p.size > s.user_quota_bytes:
-        raise ServerError(
-            ErrorCode.QUOTA_EXCEEDED,
-            "your documents would exceed your storage quota",
-            quota=s.user_quota_bytes,
-            used=used,
-        )
     record = FileRecord(
         id=secrets.token_hex(16),
         owner_id=conn.user_id,
@@ -64,7 +56,23 @@ async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> Att
         created_at=ctx.clock.ms(),
         finished_at=None,
     )
-    await ctx.store.files.create(record)
+    refused = await ctx.store.files.create(
+        record, quota_bytes=s.user_quota_bytes, max_unfinished=s.max_unfinished_uploads
+    )
+    if refused is not None and refused.unfinished >= s.max_unfinished_uploads:
+        raise ServerError(
+            ErrorCode.QUOTA_EXCEEDED,
+            "finish your other uploads first (unfinished ones expire after a day)",
+            unfinished=refused.unfinished,
+            limit=s.max_unfinished_uploads,
+        )
+    if refused is not None:
+        raise ServerError(
+            ErrorCode.QUOTA_EXCEEDED,
+            "your documents would exceed your storage quota",
+            quota=s.user_quota_bytes,
+            used=refused.bytes,
+        )
     return AttachmentBeginResult(record.id, 0, s.chunk_bytes)
 
 

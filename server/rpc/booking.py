@@ -27,6 +27,7 @@ from protocol.booking import (
     RescheduleParams,
 )
 from protocol.codec import to_raw
+from protocol.e2e import Delegate, Scope
 from protocol.errors import ErrorCode
 from protocol.model import Empty, Role
 from server.connection import Connection
@@ -105,14 +106,18 @@ async def _check_slot(
 
 
 async def _audience(ctx: Context, practitioner: int, patient: int) -> list[int]:
-    """The patient, the practitioner, and their practices' assistants."""
-    assistants = {
-        user.id
-        for practice in await ctx.store.practices.of_user(practitioner)
-        for user in practice.members
-        if user.role == Role.ASSISTANT
+    """The patient, the practitioner, and those who keep the practitioner's
+    agenda now (a delegation with ``agenda``): an assistant of the practice
+    without one, or whose delegation ended, is not told."""
+    now = ctx.clock.ms()
+    keepers = {
+        record.delegate_id
+        for record in await ctx.store.delegations.by(practitioner)
+        if Delegate(record.delegate_id, record.grant.scope, record.grant.expires).allows(
+            Scope.AGENDA, now
+        )
     }
-    return sorted({patient, practitioner, *assistants})
+    return sorted({patient, practitioner, *keepers})
 
 
 def _emit(out: list[Outgoing], kind: str, info: AppointmentInfo, audience: list[int]) -> None:
@@ -131,8 +136,8 @@ def _side(ctx: Context, conn: Connection, record: AppointmentRecord) -> Side:
         return Side.PATIENT
     try:
         agenda_owner(ctx, conn, record.practitioner_id)
-    except ServerError:
-        raise _refused(BookingRefusal.NOT_YOURS, "this appointment is not yours") from None
+    except ServerError:  # as if there were none: ids tell nothing
+        raise not_found("no such appointment", appointment=record.id) from None
     return Side.PRACTICE
 
 

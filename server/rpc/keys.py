@@ -119,7 +119,9 @@ async def _delegates(
 async def fetch(ctx: Context, conn: Connection, p: KeysFetchParams) -> KeysFetchResult:
     """Lists of the caller, the people they share a thread with, and the
     delegates those people named (an assistant's devices receive keys too);
-    for a delegate, the same for each practitioner they read for."""
+    for a delegate, the same for each practitioner they read for. Anyone
+    else is left out, as is a user without a list: the answer does not
+    tell which."""
     now = ctx.clock.ms()
     readers_of = [p for p, grant in conn.grants.items() if grant.allows(Scope.READ, now)]
     visible = {conn.user_id, *await ctx.directory.contacts(conn.user_id), *readers_of}
@@ -127,7 +129,4 @@ async def fetch(ctx: Context, conn: Connection, p: KeysFetchParams) -> KeysFetch
         visible.update(await ctx.directory.contacts(principal))
     for listed in (await ctx.directory.device_lists(visible)).values():
         visible.update(delegate.user for delegate in listed.delegates)
-    hidden = sorted(set(p.users) - visible)
-    if hidden:
-        raise forbidden("you share no thread with these users", users=hidden)
-    return KeysFetchResult(await ctx.store.keys.lists(p.users))
+    return KeysFetchResult(await ctx.store.keys.lists(sorted(set(p.users) & visible)))

@@ -21,8 +21,9 @@ from server.convert import thread_info
 from server.errors import forbidden, not_found
 from server.notices import post_notice
 from server.policy import CARE_ROLES, Refusal, thread_open_refusal
+from server.rpc.admission import require_care_principals, require_patients_of, require_verified
 from server.rpc.base import thread_of
-from server.rpc.threads import emit_thread, require_patient_of_team, shared_info
+from server.rpc.threads import emit_thread, shared_info
 from server.writer import Emitted, Outgoing
 from storage.threads import Threads
 
@@ -40,8 +41,10 @@ async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> T
     refusal = thread_open_refusal(ThreadKind.GROUP, conn.user_id, {**members, p.user: role})
     if refusal:
         raise refusal.error()
+    await require_verified(ctx, conn, {conn.user_id: members[conn.user_id], p.user: role})
+    principals = await require_care_principals(ctx, conn, members)
     if role is Role.PATIENT:
-        await require_patient_of_team(ctx, members, p.user)
+        await require_patients_of(ctx, principals, [p.user])
     now = ctx.clock.ms()
 
     async def change(db: AsyncConnection, out: Emitted) -> None:

@@ -37,7 +37,7 @@ from server.policy import (
     patient_send_refusal,
     rule_refusal,
 )
-from server.rpc.base import require_still_delegated, thread_of
+from server.rpc.base import Access, require_still_delegated, thread_of
 from server.rpc.threads import set_closed
 from server.writer import Outgoing
 from storage.audit import Audit
@@ -58,29 +58,26 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
     acting_for = header.acting_for
     scope = None if acting_for is None else Scope.REPLY
     access = await thread_of(ctx, conn, p.thread, scope, acting_for)
-    members, kind, role = access.members, access.kind, access.role
-    now = ctx.clock.ms()
     _check_call(p, header)
-    await _check_header(ctx, conn, header, members, now)
-    if p.close_thread and role not in CARE_ROLES:
-        raise Refusal(
-            RefusalReason.NOT_CARE_TEAM, "only the care team closes a conversation"
-        ).error()
-    patient_check = answer = None
-    if kind is ThreadKind.PATIENT_PRACTITIONER and role is Role.PATIENT:
-        practitioner = next(u for u, r in members.items() if r is Role.PRACTITIONER)
-        patient_check, answer = await _patient_check(ctx, conn.user_id, p.thread, practitioner, now)
-    sets_reply_allowed = kind is ThreadKind.PATIENT_PRACTITIONER and role in CARE_ROLES
+    now = ctx.clock.ms()
+    try:
+        patient_check, answer = await _admit(ctx, conn, p, header, access, now)
+    except ServerError:
+        # A retry of a message already stored, refused because the devices or
+        # the rules changed since, is answered as the duplicate it is.
+        stored = await ctx.store.messages.sent(conn.device_id, p.client_msg_id)
+        if stored is None:
+            raise
+        return _duplicate(stored, p.thread)
+    sets_reply_allowed = (
+        access.kind is ThreadKind.PATIENT_PRACTITIONER and access.role in CARE_ROLES
+    )
 
     async def store(
         db: AsyncConnection, out: list[Outgoing]
     ) -> tuple[StoredMessage, dict[int, int] | None]:
         existing = await Messages.by_client_id(db, conn.device_id, p.client_msg_id)
-        if existing is not None:
-            if existing.thread_id != p.thread:
-                raise ServerError(
-                    ErrorCode.CONFLICT, "client_msg_id already used in another thread"
-                )
+        if existing is not None:  # a retry racing its first attempt
             return existing, None
         read_seqs = await Threads.read_seqs(db, p.thread)
         if access.actor not in read_seqs:
@@ -129,7 +126,7 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
                 out,
                 answer,
                 thread_id=p.thread,
-                practitioner=practitioner,
+                practitioner=_practitioner(access.members),
                 recipients=sorted(read_seqs),
                 now=now,
             )
@@ -142,12 +139,43 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         return message, read_seqs
 
     message, read_seqs = await ctx.writer.run(store)
-    if read_seqs is not None:
-        if not access.delegated:
-            receipt = Receipt(message.seq, message.seq)
-            ctx.directory.raise_receipt_floor(p.thread, conn.user_id, receipt)
-        await _notify(ctx, message, read_seqs)
-    return SendResult(message.id, message.seq, message.sent_at, duplicate=read_seqs is None)
+    if read_seqs is None:
+        return _duplicate(message, p.thread)
+    if not access.delegated:
+        receipt = Receipt(message.seq, message.seq)
+        ctx.directory.raise_receipt_floor(p.thread, conn.user_id, receipt)
+    await _notify(ctx, message, read_seqs)
+    return SendResult(message.id, message.seq, message.sent_at)
+
+
+def _duplicate(stored: StoredMessage, thread_id: int) -> SendResult:
+    """The answer to a send whose ``client_msg_id`` this device already stored."""
+    if stored.thread_id != thread_id:
+        raise ServerError(ErrorCode.CONFLICT, "client_msg_id already used in another thread")
+    return SendResult(stored.id, stored.seq, stored.sent_at, duplicate=True)
+
+
+async def _admit(
+    ctx: Context, conn: Connection, p: SendParams, header: Header, access: Access, now: int
+) -> tuple[Callable[[AsyncConnection], Awaitable[None]] | None, Firing | None]:
+    """Refuse now what refuses the message before it is stored: recipients
+    that are not the thread's devices, a closing by the patient side, the
+    practitioner's rules. The patient's check that needs the storing
+    transaction, and the auto-reply rule that answers, if any."""
+    await _check_header(ctx, conn, header, access.members, now)
+    if p.close_thread and access.role not in CARE_ROLES:
+        raise Refusal(
+            RefusalReason.NOT_CARE_TEAM, "only the care team closes a conversation"
+        ).error()
+    if access.kind is ThreadKind.PATIENT_PRACTITIONER and access.role is Role.PATIENT:
+        practitioner = _practitioner(access.members)
+        return await _patient_check(ctx, conn.user_id, p.thread, practitioner, now)
+    return None, None
+
+
+def _practitioner(members: Mapping[int, Role]) -> int:
+    """The practitioner of a patient-practitioner thread."""
+    return next(user for user, role in members.items() if role is Role.PRACTITIONER)
 
 
 async def _patient_check(

@@ -8,18 +8,20 @@ finds verified practitioners.
 from __future__ import annotations
 
 import msgspec
+from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
-from protocol.model import Empty, Member, Role
+from protocol.errors import ErrorCode
+from protocol.model import Empty, Role
 from protocol.practice import (
     AccountVerified,
     InboxSettings,
-    PatientInfo,
-    PatientsListResult,
     PracticeCreateParams,
     PracticeInfo,
+    PracticeInvitation,
     PracticeMemberParams,
+    PracticeParams,
     PracticesListResult,
     PractitionerInfo,
     PractitionerParams,
@@ -30,21 +32,23 @@ from protocol.practice import (
 )
 from server.connection import Connection
 from server.context import Context
-from server.errors import invalid, not_found
+from server.convert import member
+from server.errors import ServerError, invalid, not_found
 from server.policy import Practitioner, Refusal, patient_open_refusal
 from server.rpc.delegations import delegation_ended
-from server.writer import Outgoing
+from server.writer import Operation, Outgoing
 from storage.accounts import UserRecord
 from storage.delegations import Delegations
-from storage.practice import PracticeRecord, Practices
+from storage.practice import InvitationRecord, PracticeRecord, Practices
 
 __all__ = [
-    "add_member",
-    "add_patient",
+    "accept",
     "create_practice",
+    "decline",
     "get_inbox",
     "get_practitioner",
-    "list_patients",
+    "invite",
+    "leave",
     "list_practices",
     "remove_member",
     "require_role",
@@ -80,52 +84,120 @@ async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
     return Empty()
 
 
-# Practices
+# Practices: a verified practitioner creates one and invites colleagues,
+# assistants and bots; each joins by accepting, and anyone may leave.
 
 
 async def create_practice(ctx: Context, conn: Connection, p: PracticeCreateParams) -> PracticeInfo:
-    require_role(conn, Role.PRACTITIONER, "create a practice")
+    await require_verified_practitioner(ctx, conn, "create a practice")
     practice_id = await ctx.store.practices.create(p.name, conn.user_id, ctx.clock.ms())
     return await _practice(ctx, conn.user_id, practice_id)
 
 
 async def list_practices(ctx: Context, conn: Connection, _: Empty) -> PracticesListResult:
+    practices = await ctx.store.practices.of_user(conn.user_id)
+    invitations = await ctx.store.practices.invitations(conn.user_id)
     return PracticesListResult(
-        [_practice_info(r) for r in await ctx.store.practices.of_user(conn.user_id)]
+        [_practice_info(r) for r in practices], [_invitation(r) for r in invitations]
     )
 
 
-async def add_member(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
+async def invite(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
     await _require_practitioner_of(ctx, conn, p.practice)
-    users = await ctx.store.accounts.users([p.user])
+    users = await ctx.store.accounts.users([p.user, conn.user_id])
     if p.user not in users:
         raise not_found("no such user", user=p.user)
     if Role(users[p.user].role) not in PRACTICE_ROLES:
         raise Refusal(
             RefusalReason.ROLE, "a practice has practitioners, assistants and bots as members"
         ).error()
-    await ctx.store.practices.add_member(p.practice, p.user, conn.user_id, ctx.clock.ms())
+    inviter, now = member(users[conn.user_id]), ctx.clock.ms()
+
+    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
+        if await Practices.is_member(db, p.practice, p.user):
+            raise ServerError(ErrorCode.CONFLICT, "already a member of this practice")
+        if await Practices.invite(db, p.practice, p.user, conn.user_id, now):
+            record = await _updated(db, out, p.practice)
+            invitation = PracticeInvitation(record.id, record.name, inviter, now)
+            out.append(_personal("practice.invited", invitation, p.user))
+
+    await ctx.writer.run(store)
     return await _practice(ctx, conn.user_id, p.practice)
+
+
+async def accept(ctx: Context, conn: Connection, p: PracticeParams) -> PracticeInfo:
+    if conn.role is Role.PRACTITIONER:
+        await require_verified_practitioner(ctx, conn, "join a practice")
+    now = ctx.clock.ms()
+
+    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
+        if not await Practices.accept(db, p.practice, conn.user_id, now):
+            raise not_found("no invitation to this practice", practice=p.practice)
+        await _updated(db, out, p.practice)
+
+    await ctx.writer.run(store)
+    return await _practice(ctx, conn.user_id, p.practice)
+
+
+async def decline(ctx: Context, conn: Connection, p: PracticeParams) -> Empty:
+    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
+        if not await Practices.decline(db, p.practice, conn.user_id):
+            raise not_found("no invitation to this practice", practice=p.practice)
+        await _updated(db, out, p.practice, also=conn.user_id)
+
+    await ctx.writer.run(store)
+    return Empty()
+
+
+async def leave(ctx: Context, conn: Connection, p: PracticeParams) -> Empty:
+    await ctx.writer.run(_removal(p.practice, conn.user_id))
+    return Empty()
 
 
 async def remove_member(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
+    """Remove a member, or withdraw an invitation."""
     await _require_practitioner_of(ctx, conn, p.practice)
     if p.user == conn.user_id:
-        raise invalid("you cannot remove yourself: ask a colleague")
-
-    async def remove(db: AsyncConnection, out: list[Outgoing]) -> None:
-        if not await Practices.remove_member(db, p.practice, p.user):
-            raise not_found("not a member of this practice", user=p.user)
-        # Delegation needs a shared practice: those it held together end now.
-        for ended in await Delegations.drop_unshared(db, p.user):
-            out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
-
-    await ctx.writer.run(remove)
+        raise invalid("to remove yourself, leave the practice (practices.leave)")
+    await ctx.writer.run(_removal(p.practice, p.user))
     return await _practice(ctx, conn.user_id, p.practice)
 
 
+def _removal(practice_id: int, user_id: int) -> Operation[None]:
+    """The user leaves the practice (or their invitation is withdrawn); the
+    delegations that needed it end."""
+
+    async def remove(db: AsyncConnection, out: list[Outgoing]) -> None:
+        removed = await Practices.remove_member(db, practice_id, user_id)
+        if not removed and not await Practices.decline(db, practice_id, user_id):
+            raise not_found("not a member of this practice", user=user_id)
+        # Delegation needs a shared practice: those it held together end now.
+        for ended in await Delegations.drop_unshared(db, user_id):
+            out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
+        await _updated(db, out, practice_id, also=user_id)
+
+    return remove
+
+
+async def _updated(
+    db: AsyncConnection, out: list[Outgoing], practice_id: int, also: int | None = None
+) -> PracticeRecord:
+    """A ``practice.updated`` to each member (and to ``also``, who just left)."""
+    record = await Practices.record(db, practice_id)
+    if record is None:
+        raise not_found("no such practice", practice=practice_id)
+    info = _practice_info(record)
+    recipients = {member.id for member in record.members} | ({also} if also else set())
+    out.extend(_personal("practice.updated", info, user) for user in sorted(recipients))
+    return record
+
+
+def _personal(kind: str, data: Struct, user: int) -> Outgoing:
+    return Outgoing(kind, to_raw(data), [user], user_id=user)
+
+
 async def _require_practitioner_of(ctx: Context, conn: Connection, practice_id: int) -> None:
-    require_role(conn, Role.PRACTITIONER, "manage a practice")
+    await require_verified_practitioner(ctx, conn, "manage a practice")
     if not await ctx.store.practices.member_of(practice_id, conn.user_id):
         raise Refusal(RefusalReason.ROLE, "you are not a member of this practice").error()
 
@@ -139,12 +211,18 @@ async def _practice(ctx: Context, user_id: int, practice_id: int) -> PracticeInf
 
 def _practice_info(record: PracticeRecord) -> PracticeInfo:
     return PracticeInfo(
-        record.id, record.name, record.created_by, [_member(u) for u in record.members]
+        record.id,
+        record.name,
+        record.created_by,
+        [member(u) for u in record.members],
+        [member(u) for u in record.invited],
     )
 
 
-def _member(user: UserRecord) -> Member:
-    return Member(user.id, Role(user.role), user.display_name)
+def _invitation(record: InvitationRecord) -> PracticeInvitation:
+    return PracticeInvitation(
+        record.practice_id, record.practice_name, member(record.invited_by), record.invited_at
+    )
 
 
 # Finding practitioners
@@ -199,24 +277,7 @@ def _practitioner_info(user: UserRecord, practitioner: Practitioner) -> Practiti
     return PractitionerInfo(user.id, user.display_name, inbox.accepting, inbox.reasons)
 
 
-# A practitioner's patients and inbox
-
-
-async def add_patient(ctx: Context, conn: Connection, p: UserParams) -> Empty:
-    await require_verified_practitioner(ctx, conn, "add patients")
-    users = await ctx.store.accounts.users([p.user])
-    if p.user not in users or users[p.user].role != Role.PATIENT:
-        raise not_found("no such patient", user=p.user)
-    await ctx.store.practices.add_patient(conn.user_id, p.user, "added", ctx.clock.ms())
-    return Empty()
-
-
-async def list_patients(ctx: Context, conn: Connection, _: Empty) -> PatientsListResult:
-    require_role(conn, Role.PRACTITIONER, "list patients")
-    found = await ctx.store.practices.patients(conn.user_id)
-    return PatientsListResult(
-        [PatientInfo(user.id, user.display_name, source, since) for user, source, since in found]
-    )
+# A practitioner's inbox
 
 
 async def require_verified_practitioner(ctx: Context, conn: Connection, action: str) -> None:

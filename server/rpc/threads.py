@@ -32,6 +32,7 @@ from server.policy import (
     rule_refusal,
     thread_open_refusal,
 )
+from server.rpc.admission import require_care_principals, require_patients_of, require_verified
 from server.rpc.base import require_still_delegated, thread_of
 from server.writer import Outgoing
 from storage.audit import Audit
@@ -45,7 +46,6 @@ __all__ = [
     "list_threads",
     "open_thread",
     "reopen_thread",
-    "require_patient_of_team",
     "set_closed",
     "shared_info",
 ]
@@ -70,9 +70,12 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
         check = await _patient_thread_check(ctx, conn.user_id, roles, p.reason, p.subject)
     elif p.subject is not None:
         raise invalid("only a patient-practitioner thread is for a relative")
-    else:  # the care team writes only to its own practitioners' patients
-        for patient in (user for user, role in roles.items() if role is Role.PATIENT):
-            await require_patient_of_team(ctx, roles, patient)
+    else:
+        await require_verified(ctx, conn, roles)
+    if p.kind is ThreadKind.GROUP:
+        principals = await require_care_principals(ctx, conn, roles)
+        patients = [user for user, role in roles.items() if role is Role.PATIENT]
+        await require_patients_of(ctx, principals, patients)
     key = pair_key(p.kind, member_ids)
 
     async def create(db: AsyncConnection, out: list[Outgoing]) -> int:
@@ -144,22 +147,6 @@ async def create_thread(
             now=now,
         )
     return thread_id
-
-
-async def require_patient_of_team(ctx: Context, members: Mapping[int, Role], patient: int) -> None:
-    """A patient is in a care-team group only as a patient of one of its
-    (verified) practitioners."""
-    for user, role in members.items():
-        if (
-            role is Role.PRACTITIONER
-            and await ctx.store.practices.is_patient(user, patient)
-            and (await ctx.directory.practitioner(user)).verified
-        ):
-            return
-    raise Refusal(
-        RefusalReason.NOT_A_PATIENT,
-        "a patient joins the care team of one of their own practitioners",
-    ).error()
 
 
 async def _patient_thread_check(

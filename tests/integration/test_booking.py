@@ -36,7 +36,8 @@ from protocol.booking import (
 from protocol.e2e import Scope
 from protocol.errors import ErrorCode
 from protocol.model import Empty
-from protocol.practice import RelativeParams
+from protocol.practice import PracticeMemberParams, RelativeParams
+from tests.integration.test_delegation import received
 from tests.integration.test_practice import refused
 from tests.support.server import RunningServer
 
@@ -79,11 +80,14 @@ def local_date(ms: int) -> str:
 async def test_a_patient_books_and_everyone_concerned_hears_of_it(server: RunningServer) -> None:
     doctor = await practitioner_with_agenda(server)
     assistant = await server.assistant_of(doctor)
+    await server.delegate(doctor, assistant, [Scope.AGENDA])
+    bystander = await server.assistant_of(doctor)  # of a practice, keeping no agenda
     patient = await server.user("patient", "Ana Lopez", publish_keys=False)
     async with (
         server.client(patient) as me,
         server.client(doctor) as desk,
         server.client(assistant) as helper,
+        server.client(bystander) as other,
     ):
         slots = await free(me, doctor)
         assert slots and all(b - a >= HALF_HOUR for a, b in itertools.pairwise(slots))
@@ -111,9 +115,15 @@ async def test_a_patient_books_and_everyone_concerned_hears_of_it(server: Runnin
         day = await desk.call("agenda.day", AgendaDayParams(local_date(start)))
         assert confirmed.id in [a.id for a in day.appointments]
         await refused(
-            helper.call("agenda.day", AgendaDayParams(local_date(start), doctor.user_id)),
+            other.call("agenda.day", AgendaDayParams(local_date(start), doctor.user_id)),
             "not_agenda",
         )
+        # A marker: the bystander heard of no appointment before it.
+        practice = (await other.call("practices.list", Empty())).practices[0]
+        newcomer = await server.user("assistant")
+        await desk.call("practices.invite", PracticeMemberParams(practice.id, newcomer.user_id))
+        heard = [event.type for event in await received(other, until="practice.updated")]
+        assert not [kind for kind in heard if kind.startswith("appointment.")], heard
 
 
 async def test_of_fifty_patients_racing_for_one_slot_exactly_one_holds_it(
@@ -160,7 +170,9 @@ async def test_every_refusal_is_typed(server: RunningServer) -> None:
 
         held = [await hold(s) for s in slots[-3:]]
         await refused(hold(tomorrow), "too_many_holds")
-        await refused(them.call("booking.confirm", ConfirmParams(held[0].id)), "not_yours")
+        with pytest.raises(CallError) as not_theirs:  # as if it did not exist
+            await them.call("booking.confirm", ConfirmParams(held[0].id))
+        assert not_theirs.value.code == ErrorCode.NOT_FOUND
         await refused(
             me.call("booking.confirm", ConfirmParams(held[0].id, subject=other.user_id)),
             "not_managed",
@@ -263,7 +275,9 @@ async def test_the_practice_shapes_the_agenda_and_books_for_patients(
     outsider = await server.assistant_of(await server.user("practitioner", publish_keys=False))
     async with server.client(outsider) as stranger:
         await refused(stranger.call("agenda.add_exception", block), "not_agenda")
-        await refused(stranger.call("booking.cancel", CancelParams(booked.id, "x")), "not_yours")
+        with pytest.raises(CallError) as not_theirs:
+            await stranger.call("booking.cancel", CancelParams(booked.id, "x"))
+        assert not_theirs.value.code == ErrorCode.NOT_FOUND
 
 
 async def test_an_appointment_for_a_relative_makes_them_the_patient(

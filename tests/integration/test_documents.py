@@ -170,9 +170,8 @@ async def test_abandoned_uploads_and_orphan_blobs_are_swept(
             thread = await Threads.create(conn, "group", owner.id, [owner.id], 0, None)
         now = clock.ms()
         for file_id, created in (("a" * 32, now - 120_000), ("b" * 32, now)):
-            await store.files.create(
-                FileRecord(file_id, owner.id, thread, 10, bytes(32), 0, created, None)
-            )
+            record = FileRecord(file_id, owner.id, thread, 10, bytes(32), 0, created, None)
+            await store.files.create(record, quota_bytes=100, max_unfinished=2)
             await blobs.write(file_id, 0, b"partial")
         await blobs.write("c" * 32, 0, b"nobody knows me")
         assert await sweep_uploads(ctx) == 2  # type: ignore[arg-type]

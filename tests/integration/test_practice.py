@@ -10,16 +10,18 @@ import pytest
 from clients import Credentials
 from clients.errors import CallError
 from protocol.errors import ErrorCode
-from protocol.methods import HistoryParams, ThreadParams, ThreadsOpenParams
+from protocol.methods import HistoryParams, ThreadMemberParams, ThreadParams, ThreadsOpenParams
 from protocol.model import Empty, ThreadKind
 from protocol.practice import (
     DEFAULT_REASONS,
     Accepting,
+    CareParams,
     InboxSettings,
     Notice,
     NoticeKind,
     PracticeCreateParams,
     PracticeMemberParams,
+    PracticeParams,
     PractitionerParams,
     PractitionerSearchParams,
     RequestReason,
@@ -30,7 +32,9 @@ from tests.support.server import RunningServer
 PP = ThreadKind.PATIENT_PRACTITIONER
 
 
-async def refused(call: Any, reason: str, code: ErrorCode = ErrorCode.FORBIDDEN) -> CallError:
+async def refused(
+    call: Any, reason: str | None, code: ErrorCode = ErrorCode.FORBIDDEN
+) -> CallError:
     """The call fails with ``code`` and ``details.reason``, and words to show."""
     with pytest.raises(CallError) as raised:
         await call
@@ -70,10 +74,27 @@ async def test_patients_reach_verified_practitioners_only(server: RunningServer)
         assert profile.refusal == "not_a_patient" and profile.refusal_text
         assert "112" in profile.emergency_notice
 
-        await doc.call("patients.add", UserParams(patient.user_id))
+        asked = await doc.call("patients.add", UserParams(patient.user_id))
+        assert asked.status == "invited"
         await doc.call("patients.add", UserParams(patient.user_id))  # twice is once
-        listed = (await doc.call("patients.list")).patients
-        assert [(p.user, p.source) for p in listed] == [(patient.user_id, "added")]
+        invitation = (await client.next_event("care.invited")).data
+        assert (invitation.practitioner.user, invitation.patient) == (
+            doctor.user_id,
+            patient.user_id,
+        )
+        listed = await doc.call("patients.list")  # not theirs yet, and no name
+        assert (listed.patients, listed.invited) == ([], [patient.user_id])
+        await refused(client.call("threads.open", open_params(doctor)), "not_a_patient")
+        pending = (await client.call("care.invitations", Empty())).invitations
+        assert [i.practitioner.name for i in pending] == ["Dr Unverified Quill"]
+        await client.call("care.accept", CareParams(doctor.user_id))
+        added = (await doc.next_event("patient.added")).data
+        assert (added.user, added.source) == (patient.user_id, "added")
+        listed = await doc.call("patients.list")
+        assert [(p.user, p.source) for p in listed.patients] == [(patient.user_id, "added")]
+        assert listed.invited == []
+        again = await doc.call("patients.add", UserParams(patient.user_id))
+        assert again.status == "patient"
         profile = await client.call("practitioners.get", PractitionerParams(doctor.user_id))
         assert profile.refusal is None
         thread = await client.call("threads.open", open_params(doctor))
@@ -91,6 +112,15 @@ async def test_practitioners_write_to_their_own_patients_and_colleagues(
             client.call("threads.open", ThreadsOpenParams(PP, [stranger.user_id])), "not_a_patient"
         )
         await client.call("patients.add", UserParams(stranger.user_id))
+        await refused(  # asked is not accepted
+            client.call("threads.open", ThreadsOpenParams(PP, [stranger.user_id])), "not_a_patient"
+        )
+        async with server.client(stranger) as patient:
+            await patient.call("care.decline", CareParams(doctor.user_id))
+            with pytest.raises(CallError) as answered:  # answered once
+                await patient.call("care.accept", CareParams(doctor.user_id))
+            assert answered.value.code == ErrorCode.NOT_FOUND
+        await server.add_patient(doctor, stranger)
         first = await client.call("threads.open", ThreadsOpenParams(PP, [stranger.user_id]))
         second = await client.call("threads.open", ThreadsOpenParams(PP, [stranger.user_id]))
         assert first.id != second.id  # one thread per subject
@@ -206,31 +236,95 @@ async def test_closing_reopening_and_reply_permission(server: RunningServer) -> 
         assert kinds == [("notice", True), ("text", False)]  # the closing follows the message
 
 
-async def test_practices_and_their_members(server: RunningServer) -> None:
-    doctor = await server.user("practitioner")
+async def test_joining_a_practice_takes_the_invitees_consent(server: RunningServer) -> None:
+    doctor = await server.user("practitioner", "Dr Voltaire")
     assistant = await server.user("assistant")
     patient = await server.user("patient")
     outsider = await server.user("practitioner")
     async with server.client(doctor) as doc, server.client(outsider) as out:
         practice = await doc.call("practices.create", PracticeCreateParams("Cabinet Voltaire"))
         assert [m.user for m in practice.members] == [doctor.user_id]
-        added = await doc.call(
-            "practices.add_member", PracticeMemberParams(practice.id, assistant.user_id)
-        )
-        assert {m.user for m in added.members} == {doctor.user_id, assistant.user_id}
-        await refused(
-            doc.call("practices.add_member", PracticeMemberParams(practice.id, patient.user_id)),
-            "role",
-        )
-        await refused(
-            out.call("practices.add_member", PracticeMemberParams(practice.id, outsider.user_id)),
-            "role",
-        )
         async with server.client(assistant) as helper:
-            mine = (await helper.call("practices.list", Empty())).practices
-            assert [p.name for p in mine] == ["Cabinet Voltaire"]
+            asked = await doc.call(
+                "practices.invite", PracticeMemberParams(practice.id, assistant.user_id)
+            )
+            assert [m.user for m in asked.members] == [doctor.user_id]  # not a member yet
+            assert [m.user for m in asked.invited] == [assistant.user_id]
+            invited = (await helper.next_event("practice.invited")).data
+            assert (invited.practice, invited.invited_by.name) == (practice.id, "Dr Voltaire")
+            listed = await helper.call("practices.list", Empty())
+            assert listed.practices == [] and [i.practice for i in listed.invitations] == [
+                practice.id
+            ]
+            joined = await helper.call("practices.accept", PracticeParams(practice.id))
+            assert {m.user for m in joined.members} == {doctor.user_id, assistant.user_id}
+            assert joined.invited == []
+            updated = (await doc.next_event("practice.updated")).data  # the invitation
+            updated = (await doc.next_event("practice.updated")).data  # the acceptance
+            assert {m.user for m in updated.members} == {doctor.user_id, assistant.user_id}
+            await refused(
+                helper.call("practices.accept", PracticeParams(practice.id)),
+                None,
+                ErrorCode.NOT_FOUND,
+            )
             await refused(helper.call("practices.create", PracticeCreateParams("Mine")), "role")
-        removed = await doc.call(
-            "practices.remove_member", PracticeMemberParams(practice.id, assistant.user_id)
+            await helper.call("practices.leave", PracticeParams(practice.id))
+            assert (await helper.call("practices.list", Empty())).practices == []
+        await refused(
+            doc.call("practices.invite", PracticeMemberParams(practice.id, patient.user_id)),
+            "role",
         )
-        assert [m.user for m in removed.members] == [doctor.user_id]
+        await refused(  # only its members invite into a practice
+            out.call("practices.invite", PracticeMemberParams(practice.id, outsider.user_id)),
+            "role",
+        )
+        # Nobody is put in a practice unasked: the doctor declines the outsider's.
+        theirs = await out.call("practices.create", PracticeCreateParams("Elsewhere"))
+        await out.call("practices.invite", PracticeMemberParams(theirs.id, doctor.user_id))
+        assert [p.id for p in (await doc.call("practices.list", Empty())).practices] == [
+            practice.id
+        ]
+        await doc.call("practices.decline", PracticeParams(theirs.id))
+        assert (await doc.call("practices.list", Empty())).invitations == []
+        withdrawn = await out.call(  # an invitation can be withdrawn too
+            "practices.invite", PracticeMemberParams(theirs.id, assistant.user_id)
+        )
+        assert [m.user for m in withdrawn.invited] == [assistant.user_id]
+        withdrawn = await out.call(
+            "practices.remove_member", PracticeMemberParams(theirs.id, assistant.user_id)
+        )
+        assert withdrawn.invited == [] and [m.user for m in withdrawn.members] == [outsider.user_id]
+
+
+async def test_an_unverified_practitioner_reaches_nobody(server: RunningServer) -> None:
+    """Until an admin verifies them, a practitioner opens no thread, is put in
+    none, creates and joins no practice; their own settings are theirs to prepare."""
+    newcomer = await server.user("practitioner", verified=False)
+    doctor, patient, _ = await server.patient_thread()
+    async with server.client(newcomer) as new, server.client(doctor) as doc:
+        for kind, members in (
+            (ThreadKind.PRACTITIONER_PRACTITIONER, [doctor.user_id]),
+            (ThreadKind.GROUP, [doctor.user_id]),
+            (ThreadKind.GROUP, [doctor.user_id, patient.user_id]),
+        ):
+            await refused(
+                new.call("threads.open", ThreadsOpenParams(kind, members)), "not_verified"
+            )
+        for kind in (ThreadKind.PRACTITIONER_PRACTITIONER, ThreadKind.GROUP):
+            await refused(
+                doc.call("threads.open", ThreadsOpenParams(kind, [newcomer.user_id])),
+                "not_verified",
+            )
+        group = await doc.call(
+            "threads.open", ThreadsOpenParams(ThreadKind.GROUP, [patient.user_id])
+        )
+        await refused(
+            doc.call("threads.add_member", ThreadMemberParams(group.id, newcomer.user_id)),
+            "not_verified",
+        )
+        await refused(new.call("practices.create", PracticeCreateParams("Mine")), "not_verified")
+        practice = await doc.call("practices.create", PracticeCreateParams("Cabinet"))
+        await doc.call("practices.invite", PracticeMemberParams(practice.id, newcomer.user_id))
+        await refused(new.call("practices.accept", PracticeParams(practice.id)), "not_verified")
+        await new.call("inbox.set", InboxSettings(accepting=Accepting.OFF))  # their own: allowed
+        assert (await new.call("threads.list", Empty())).threads == []

@@ -9,7 +9,7 @@ from clients.errors import CallError
 from protocol.errors import ErrorCode
 from protocol.methods import ThreadsOpenParams
 from protocol.model import ThreadKind
-from protocol.practice import RelativeParams, UserParams
+from protocol.practice import CareParams, RelativeParams, UserParams
 from tests.integration.test_practice import refused
 from tests.support.server import RunningServer
 
@@ -32,6 +32,9 @@ async def test_a_parent_writes_to_the_pediatrician_for_their_child(server: Runni
         )
         await refused(client.call("threads.open", for_child), "not_a_patient")
         await doc.call("patients.add", UserParams(child.user))
+        asked = (await client.next_event("care.invited")).data  # to whoever manages the child
+        assert (asked.practitioner.user, asked.patient) == (pediatrician.user_id, child.user)
+        await client.call("care.accept", CareParams(pediatrician.user_id, child.user))
         thread = await client.call("threads.open", for_child)
         assert thread.subject == child.user
         assert {m.user for m in thread.members} == {parent.user_id, pediatrician.user_id}

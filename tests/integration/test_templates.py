@@ -11,7 +11,6 @@ from protocol.methods import HistoryParams
 from protocol.practice import (
     INAPPROPRIATE_REQUEST,
     PracticeCreateParams,
-    PracticeMemberParams,
     Template,
     TemplateParams,
 )
@@ -24,9 +23,10 @@ async def test_templates_of_a_practitioner_and_of_their_practice(server: Running
     assistant = await server.user("assistant")
     colleague = await server.user("practitioner")
     patient = await server.user("patient")
-    async with server.client(doctor) as doc, server.client(assistant) as helper:
+    async with server.client(doctor) as doc:
         practice = await doc.call("practices.create", PracticeCreateParams("Cabinet"))
-        await doc.call("practices.add_member", PracticeMemberParams(practice.id, assistant.user_id))
+    await server.join_practice(doctor, practice.id, assistant)
+    async with server.client(doctor) as doc, server.client(assistant) as helper:
         mine = await doc.call("templates.create", Template(name="Ready", text="Ready, {date}."))
         shared = await doc.call(
             "templates.create",

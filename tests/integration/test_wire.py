@@ -362,7 +362,7 @@ async def test_calls_are_answered_in_the_order_they_were_sent(server: RunningSer
     members = [doctor.user_id, patient.user_id]
     calls: list[tuple[int, str, Any, str]] = [
         (0, "threads.list", {}, "result"),
-        (2**53, "messages.send", send_params(server, doctor, thread, members), "result"),
+        (2**53 - 1, "messages.send", send_params(server, doctor, thread, members), "result"),
         (5, "nope", {}, "unknown_method"),
         (3, "messages.history", {"thread": thread}, "result"),
         (1, "receipts.read", {"thread": thread, "seq": 99}, "invalid"),

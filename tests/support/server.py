@@ -23,7 +23,13 @@ from clients.e2e import Body, Keystore, Outgoing, Secure, seal_envelope
 from protocol.e2e import Scope
 from protocol.methods import ThreadsOpenParams
 from protocol.model import ThreadKind
-from protocol.practice import PracticeCreateParams, PracticeMemberParams, UserParams
+from protocol.practice import (
+    CareParams,
+    PracticeCreateParams,
+    PracticeMemberParams,
+    PracticeParams,
+    UserParams,
+)
 
 __all__ = ["PASSWORD", "RunningServer", "free_port", "start_server", "terminate"]
 
@@ -114,8 +120,11 @@ class RunningServer:
         return user
 
     async def add_patient(self, doctor: Credentials, patient: Credentials) -> None:
+        """``doctor`` asks ``patient`` to be their patient, and the patient accepts."""
         async with self.client(doctor) as client:
             await client.call("patients.add", UserParams(patient.user_id))
+        async with self.client(patient) as client:
+            await client.call("care.accept", CareParams(doctor.user_id))
 
     async def assistant_of(
         self, *practitioners: Credentials, role: str = "assistant", publish_keys: bool = True
@@ -124,11 +133,16 @@ class RunningServer:
         assistant = await self.user(role, publish_keys=publish_keys)
         async with self.client(practitioners[0]) as client:
             practice = await client.call("practices.create", PracticeCreateParams("Cabinet"))
-            for member in (*practitioners[1:], assistant):
-                await client.call(
-                    "practices.add_member", PracticeMemberParams(practice.id, member.user_id)
-                )
+        for member in (*practitioners[1:], assistant):
+            await self.join_practice(practitioners[0], practice.id, member)
         return assistant
+
+    async def join_practice(self, member: Credentials, practice: int, joiner: Credentials) -> None:
+        """``member`` invites ``joiner`` into ``practice``, and ``joiner`` accepts."""
+        async with self.client(member) as client:
+            await client.call("practices.invite", PracticeMemberParams(practice, joiner.user_id))
+        async with self.client(joiner) as client:
+            await client.call("practices.accept", PracticeParams(practice))
 
     async def delegate(
         self,
@@ -207,7 +221,13 @@ def start_server(
     """Start a server process (on ``port``, or a free one) and wait until
     /healthz answers."""
     port = port or free_port()
-    settings = {"blob_dir": workdir / f"blobs-{port}", **settings}
+    settings = {
+        "blob_dir": workdir / f"blobs-{port}",
+        # Every test client is on loopback: one source. test_hardening checks these limits.
+        "logins_per_source_per_minute": 1e6,
+        "registrations_per_source_per_hour": 1e6,
+        **settings,
+    }
     env = {**os.environ, **{f"CAREHUB_{k.upper()}": str(v) for k, v in settings.items()}}
     log = workdir / f"server-{port}.log"
     with log.open("wb") as out:
