@@ -144,7 +144,7 @@ _SERVER_FRAME = msgspec.msgpack.Decoder(ServerFrame)  # type: ignore[var-annotat
 
 class _NewMessage(msgspec.Struct):
     thread: int
-    seq: int
+    thread_seq: int
     envelope: memoryview  # zero-copy: a big group's envelope is mostly wrapped keys
 
 
@@ -237,7 +237,7 @@ class CarehubLink(_Link):
                     self._check_caught_up()
                 if self.endpoint.receipts and not self.unreceipted:
                     asyncio.get_running_loop().call_soon(self._send_receipts)
-                self.unreceipted[message.thread] = message.seq
+                self.unreceipted[message.thread] = message.thread_seq
         elif isinstance(frame, Result):
             sent = self.pending.pop(frame.id, None)
             if sent is not None:
@@ -264,7 +264,7 @@ class CarehubLink(_Link):
 
     def _send_receipts(self) -> None:
         for thread, seq in self.unreceipted.items():
-            self.call("receipts.delivered", {"thread": thread, "seq": seq})
+            self.call("receipts.delivered", {"thread": thread, "thread_seq": seq})
         self.unreceipted.clear()
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
+import msgspec
 
-from clients.errors import AuthError, CallError
+from clients.errors import AuthError, CallError, CarehubError
+from protocol.errors import ErrorCode
+from protocol.http import ErrorBody, LoginBody, LoginResult, RegisterBody, RegisterResult, UserInfo
+from protocol.model import Role
 
 __all__ = ["Credentials", "login", "logout", "register"]
 
@@ -21,25 +24,34 @@ class Credentials:
     expires_at: int
 
 
-async def _post(base_url: str, path: str, body: dict[str, Any], token: str | None = None) -> Any:
+async def _post(
+    base_url: str, path: str, body: msgspec.Struct | None, token: str | None = None
+) -> bytes:
     headers = {"authorization": f"Bearer {token}"} if token else {}
+    content = msgspec.json.encode(body) if body is not None else b"{}"
+    headers["content-type"] = "application/json"
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        response = await http.post(path, json=body, headers=headers)
-    if response.status_code == 204:
-        return None
-    payload = response.json()
+        response = await http.post(path, content=content, headers=headers)
     if response.is_error:
-        error = CallError(payload.get("code", "internal"), payload.get("message", ""), payload)
-        raise AuthError(str(error)) if response.status_code == 401 else error
-    return payload
+        raise _error(response)
+    return response.content
+
+
+def _error(response: httpx.Response) -> CarehubError:
+    try:
+        body = msgspec.json.decode(response.content, type=ErrorBody)
+    except (msgspec.MsgspecError, ValueError):
+        body = ErrorBody(ErrorCode.INTERNAL, f"HTTP {response.status_code}")
+    error = CallError(body.code, body.message, body.details)
+    return AuthError(str(error)) if response.status_code == 401 else error
 
 
 async def register(
     base_url: str, username: str, password: str, display_name: str, role: str = "patient"
-) -> dict[str, Any]:
-    body = {"username": username, "password": password, "display_name": display_name, "role": role}
-    result: dict[str, Any] = (await _post(base_url, "/v1/register", body))["user"]
-    return result
+) -> UserInfo:
+    body = RegisterBody(username, password, display_name, Role(role))
+    answer = await _post(base_url, "/v1/register", body)
+    return msgspec.json.decode(answer, type=RegisterResult).user
 
 
 async def login(
@@ -51,18 +63,14 @@ async def login(
     device_id: int | None = None,
 ) -> Credentials:
     """Log in; without ``device_id`` this registers a new device."""
-    body: dict[str, Any] = {"username": username, "password": password, "device_name": device_name}
-    if device_id is not None:
-        body["device_id"] = device_id
-    answer = await _post(base_url, "/v1/login", body)
+    answer = await _post(
+        base_url, "/v1/login", LoginBody(username, password, device_name, device_id)
+    )
+    result = msgspec.json.decode(answer, type=LoginResult)
     return Credentials(
-        answer["token"],
-        answer["user"]["id"],
-        answer["device"],
-        answer["user"]["role"],
-        answer["expires_at"],
+        result.token, result.user.id, result.device, result.user.role.value, result.expires_at
     )
 
 
 async def logout(base_url: str, credentials: Credentials) -> None:
-    await _post(base_url, "/v1/logout", {}, token=credentials.token)
+    await _post(base_url, "/v1/logout", None, token=credentials.token)

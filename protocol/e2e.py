@@ -8,6 +8,7 @@ Signed things travel as the exact bytes that were signed (``SignedDeviceList.bod
 
 from __future__ import annotations
 
+import itertools
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -15,20 +16,30 @@ import msgspec
 from msgspec import Meta, Struct
 
 from protocol.errors import DecodeError
+from protocol.model import Id, Natural
 
 __all__ = [
     "AD_CONTEXT",
     "COMMIT_CONTEXT",
     "DEVICE_LIST_CONTEXT",
+    "DOCUMENT_CHUNK",
+    "DOCUMENT_CONTEXT",
     "ENVELOPE_VERSION",
+    "PAD_BLOCK",
+    "QR_VERSION",
+    "SAFETY_ITERATIONS",
+    "SAFETY_VERSION",
     "SIGNATURE_CONTEXT",
     "Body",
     "Delegate",
     "DeviceEntry",
     "DeviceList",
+    "DeviceRequest",
     "DocumentRef",
     "Envelope",
     "Header",
+    "QrPayload",
+    "Recipient",
     "Scope",
     "SignedDeviceList",
     "decode_device_list",
@@ -43,6 +54,12 @@ DEVICE_LIST_CONTEXT = b"carehub-devices1"
 SIGNATURE_CONTEXT = b"carehub-sig1"
 AD_CONTEXT = b"carehub-env1"
 COMMIT_CONTEXT = b"carehub-commit1"
+DOCUMENT_CONTEXT = b"carehub-doc1"  # the associated data of every document chunk
+PAD_BLOCK = 256  # bodies are padded (libsodium's sodium_pad) to a multiple of this
+DOCUMENT_CHUNK = 64 * 1024  # plaintext bytes per secretstream chunk (the last may be shorter)
+SAFETY_ITERATIONS = 5200  # SHA-512 rounds of a safety-number fingerprint
+SAFETY_VERSION = b"\x00\x00"  # the fingerprint's first input bytes
+QR_VERSION = 1
 Key32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
 Sig = Annotated[bytes, Meta(min_length=64, max_length=64)]
 MsgId = Annotated[bytes, Meta(min_length=16, max_length=16)]
@@ -50,7 +67,7 @@ Nonce = Annotated[bytes, Meta(min_length=24, max_length=24)]
 # crypto_box_seal of a 32-byte key: 32 (ephemeral pk) + 16 (MAC) + 32.
 WrappedKey = Annotated[bytes, Meta(min_length=80, max_length=80)]
 Short = Annotated[str, Meta(max_length=32, pattern=r"^[a-z0-9_.]*$")]
-UserId = Annotated[int, Meta(ge=1)]
+UserId = Id
 
 
 class DeviceEntry(Struct, array_like=True):
@@ -59,7 +76,16 @@ class DeviceEntry(Struct, array_like=True):
     device: UserId
     sign_pk: Key32  # Ed25519: the device signs envelopes with it
     enc_pk: Key32  # X25519: content keys are sealed to it
-    expires: int
+    expires: Natural
+
+
+class DeviceRequest(Struct, array_like=True):
+    """What a new device shows (as a QR code) to a device that can approve it."""
+
+    user: UserId
+    device: UserId
+    sign_pk: Key32
+    enc_pk: Key32
 
 
 class Scope(StrEnum):
@@ -89,7 +115,7 @@ class Delegate(Struct, array_like=True):
 
     user: UserId
     scope: Short
-    expires: int | None = None
+    expires: Natural | None = None
 
     def allows(self, scope: Scope, now: int) -> bool:
         """Whether this delegation covers ``scope`` at ``now``. Words are
@@ -102,8 +128,8 @@ class DeviceList(Struct, array_like=True):
     ``version`` only increases: clients refuse a list older than one seen."""
 
     user: UserId
-    version: Annotated[int, Meta(ge=1)]
-    time: int
+    version: Id
+    time: Natural
     identity_pk: Key32
     devices: Annotated[list[DeviceEntry], Meta(max_length=64)]
     delegates: Annotated[list[Delegate], Meta(max_length=64)] = []
@@ -114,18 +140,27 @@ class SignedDeviceList(Struct, array_like=True):
     sig: Sig  # Ed25519 by identity_pk over "carehub-devices1" || body
 
 
+class Recipient(Struct, array_like=True):
+    """The content key sealed to one device (``crypto_box_seal``)."""
+
+    device: UserId
+    key: WrappedKey
+
+
 class Header(Struct, array_like=True):
     """What the server may read: routing, dedupe, triage. Signed with the body."""
 
-    v: int
+    v: Natural
     thread: UserId
     msg_id: MsgId
     sender_user: UserId
     sender_device: UserId
-    ts: int
+    ts: Natural
     kind: Short
     reason: Short | None
-    recipients: Annotated[dict[int, WrappedKey], Meta(min_length=1, max_length=1024)]
+    # By ascending device id, each device once (a list, not a map: integer map
+    # keys do not survive JavaScript's MessagePack defaults).
+    recipients: Annotated[list[Recipient], Meta(min_length=1, max_length=1024)]
     commit: Key32  # keyed BLAKE2b of "carehub-commit1" || msg_id under the content key
     nonce: Nonce
     acting_for: UserId | None = None  # an assistant answering for this practitioner
@@ -140,20 +175,32 @@ class Envelope(Struct, array_like=True):
 class DocumentRef(Struct, array_like=True):
     """An encrypted document, described inside the encrypted body only."""
 
-    file: str  # the server's id of the uploaded ciphertext
+    file: str  # the server's id of the uploaded ciphertext (32 hex digits)
     key: Key32  # the secretstream key
-    size: int  # plaintext bytes
+    size: Natural  # plaintext bytes
     mime: str
     name: str
     hash: Key32  # BLAKE2b-256 of the ciphertext, checked before decrypting
 
 
 class Body(Struct, omit_defaults=True):
-    """The plaintext of a message, never seen by the server."""
+    """The plaintext of a message, never seen by the server. A map; a field
+    at its default (an empty string, no documents) is left out, and a reader
+    takes a missing one as that default. ``subject`` is a string, never nil."""
 
     text: str = ""
     subject: str = ""
     documents: list[DocumentRef] = []
+
+
+class QrPayload(Struct, array_like=True):
+    """What one side shows to be scanned when verifying in person."""
+
+    v: Natural  # QR_VERSION
+    me: UserId
+    my_fingerprint: Key32
+    them: UserId
+    their_fingerprint: Key32
 
 
 _list = msgspec.msgpack.Decoder(SignedDeviceList)
@@ -188,4 +235,7 @@ def decode_header(data: bytes) -> Header:
     assert isinstance(header, Header)
     if header.v != ENVELOPE_VERSION:
         raise DecodeError(f"envelope version {header.v} is not {ENVELOPE_VERSION}")
+    devices = [r.device for r in header.recipients]
+    if any(a >= b for a, b in itertools.pairwise(devices)):
+        raise DecodeError("envelope recipients: devices must be in ascending order, each once")
     return header

@@ -41,6 +41,7 @@ __all__ = [
     "PresenceEntry",
     "PresenceListResult",
     "PresenceSetParams",
+    "PublishedList",
     "ReceiptParams",
     "SendParams",
     "SendResult",
@@ -110,10 +111,10 @@ class HistoryResult(Struct):
 
 
 class ReceiptParams(Struct):
-    """Mark every message of ``thread`` up to ``seq`` delivered (or read)."""
+    """Mark every message of ``thread`` up to ``thread_seq`` delivered (or read)."""
 
     thread: Id
-    seq: Id
+    thread_seq: Id
 
 
 class PresenceSetParams(Struct):
@@ -150,8 +151,13 @@ class KeysFetchParams(Struct):
     users: Annotated[list[Id], Meta(min_length=1, max_length=256)]
 
 
+class PublishedList(Struct):
+    user: int
+    list: bytes  # ``protocol.e2e.SignedDeviceList``, as the user signed it
+
+
 class KeysFetchResult(Struct):
-    lists: dict[int, bytes]  # user -> signed device list; users without one are left out
+    lists: list[PublishedList]  # users without one (or out of sight) are left out
 
 
 FileId = Annotated[str, Meta(min_length=32, max_length=32, pattern=r"^[0-9a-f]+$")]

@@ -74,7 +74,7 @@ class MessageData(Struct, omit_defaults=True):
 
     id: int
     thread: int
-    seq: int  # position in the thread
+    thread_seq: int  # its position in the thread (not an event's ``seq`` in the stream)
     sender: int
     sender_device: int | None  # None: a notice the server wrote (kind "notice")
     client_msg_id: str

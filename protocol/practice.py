@@ -28,6 +28,8 @@ __all__ = [
     "AuditResult",
     "BroadcastParams",
     "BroadcastResult",
+    "BroadcastSkip",
+    "BroadcastThread",
     "CareInvitation",
     "CareInvitationsResult",
     "CareParams",
@@ -256,9 +258,19 @@ class BroadcastParams(Struct, omit_defaults=True):
     reason: Code | None = None  # e.g. a campaign: "flu_vaccine"
 
 
+class BroadcastThread(Struct):
+    patient: int
+    thread: int  # their new thread
+
+
+class BroadcastSkip(Struct):
+    patient: int
+    reason: RefusalReason  # not_a_patient, opted_out
+
+
 class BroadcastResult(Struct):
-    threads: dict[int, int]  # patient -> their new thread
-    skipped: dict[int, RefusalReason]  # patient -> why not (not_a_patient, opted_out)
+    threads: list[BroadcastThread]
+    skipped: list[BroadcastSkip]
 
 
 class RelativeParams(Struct):
@@ -300,7 +312,7 @@ class AuditEntry(Struct, omit_defaults=True):
     action: str
     actor: int | None = None
     acting_for: int | None = None
-    seq: int | None = None  # the message concerned
+    thread_seq: int | None = None  # the message concerned
     user: int | None = None  # the member added or removed, the reader
     rule: int | None = None
     detail: str = ""

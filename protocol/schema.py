@@ -1,17 +1,69 @@
-"""JSON Schema of every frame, method and event (``carehub schema`` prints it)."""
+"""JSON Schema of every frame, method, event, end-to-end structure and HTTP
+body (``carehub schema`` prints it)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
+from msgspec import Struct
 
 from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL
+from protocol.e2e import (
+    AD_CONTEXT,
+    COMMIT_CONTEXT,
+    DEVICE_LIST_CONTEXT,
+    DOCUMENT_CHUNK,
+    DOCUMENT_CONTEXT,
+    ENVELOPE_VERSION,
+    PAD_BLOCK,
+    QR_VERSION,
+    SAFETY_ITERATIONS,
+    SAFETY_VERSION,
+    SIGNATURE_CONTEXT,
+    Body,
+    DeviceList,
+    DeviceRequest,
+    DocumentRef,
+    Envelope,
+    Header,
+    QrPayload,
+    SignedDeviceList,
+)
 from protocol.events import DURABLE_EVENTS, EVENTS
 from protocol.frames import ClientFrame, ServerFrame
+from protocol.http import HTTP_BODIES, ErrorBody
 from protocol.methods import METHODS
+from protocol.practice import Notice
 
-__all__ = ["json_schema"]
+__all__ = ["PAYLOADS", "json_schema"]
+
+# What clients seal, sign or show, and the server's notices: MessagePack inside
+# other fields (``envelope``, ``list``), described here so a client needs no source.
+PAYLOADS: dict[str, type[Struct]] = {
+    "envelope": Envelope,
+    "header": Header,
+    "body": Body,
+    "document_ref": DocumentRef,
+    "signed_device_list": SignedDeviceList,
+    "device_list": DeviceList,
+    "device_request": DeviceRequest,
+    "qr_payload": QrPayload,
+    "notice": Notice,
+}
+CONSTANTS = {
+    "envelope_version": ENVELOPE_VERSION,
+    "device_list_context": DEVICE_LIST_CONTEXT.decode(),
+    "signature_context": SIGNATURE_CONTEXT.decode(),
+    "ad_context": AD_CONTEXT.decode(),
+    "commit_context": COMMIT_CONTEXT.decode(),
+    "document_context": DOCUMENT_CONTEXT.decode(),
+    "document_chunk_bytes": DOCUMENT_CHUNK,
+    "pad_block": PAD_BLOCK,
+    "safety_iterations": SAFETY_ITERATIONS,
+    "safety_version_hex": SAFETY_VERSION.hex(),
+    "qr_version": QR_VERSION,
+}
 
 
 def json_schema() -> dict[str, Any]:
@@ -19,29 +71,47 @@ def json_schema() -> dict[str, Any]:
     docstring changed between releases, and the published file must change only when
     the protocol does."""
     method_types = [t for spec in METHODS.values() for t in (spec.params, spec.result)]
-    types = [ClientFrame, ServerFrame, *method_types, *EVENTS.values()]
+    http_types = [t for pair in HTTP_BODIES.values() for t in pair if t is not None]
+    types = [
+        ClientFrame,
+        ServerFrame,
+        *method_types,
+        *EVENTS.values(),
+        *PAYLOADS.values(),
+        *http_types,
+        ErrorBody,
+    ]
     refs, components = msgspec.json.schema_components(types, ref_template="#/$defs/{name}")
-    client_ref, server_ref, *rest = refs
-    method_refs = iter(rest[: len(method_types)])
-    event_refs = rest[len(method_types) :]
+    found = iter(refs)
+    client_ref, server_ref = next(found), next(found)
+    methods = {name: {"params": next(found), "result": next(found)} for name in METHODS}
+    events = {name: {"data": next(found), "durable": name in DURABLE_EVENTS} for name in EVENTS}
+    payloads = {name: next(found) for name in PAYLOADS}
+    http = {
+        endpoint: {
+            "body": None if request is None else next(found),
+            "answer": None if answer is None else next(found),
+        }
+        for endpoint, (request, answer) in HTTP_BODIES.items()
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"carehub wire protocol ({SUBPROTOCOL})",
         "description": (
             "Each WebSocket message is one MessagePack map tagged by 't'. "
             "'bytes' fields are MessagePack bin (base64 in this JSON view); "
-            "times are milliseconds since the Unix epoch."
+            "times are milliseconds since the Unix epoch. Structures drawn as "
+            "arrays ('prefixItems') are MessagePack arrays in that order. "
+            "'payloads' travel as MessagePack inside bytes fields; 'http' bodies are JSON."
         ),
         "versions": list(PROTOCOL_VERSIONS),
         "client_frame": client_ref,
         "server_frame": server_ref,
-        "methods": {
-            name: {"params": next(method_refs), "result": next(method_refs)} for name in METHODS
-        },
-        "events": {
-            name: {"data": ref, "durable": name in DURABLE_EVENTS}
-            for name, ref in zip(EVENTS, event_refs, strict=True)
-        },
+        "methods": methods,
+        "events": events,
+        "payloads": payloads,
+        "constants": CONSTANTS,
+        "http": {**http, "error": next(found)},
         "$defs": _normalised(components),
     }
 

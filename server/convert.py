@@ -20,7 +20,7 @@ def message_data(m: StoredMessage) -> MessageData:
     return MessageData(
         id=m.id,
         thread=m.thread_id,
-        seq=m.seq,
+        thread_seq=m.seq,
         sender=m.sender_id,
         sender_device=m.sender_device_id,
         client_msg_id=m.client_msg_id,

@@ -1,21 +1,30 @@
 """HTTP endpoints: register, login, logout, health. JSON in and out.
 
-Errors are ``{"code": ErrorCode, "message": str}`` with a matching status.
+Bodies are ``protocol.http``'s; every error is an ``ErrorBody``
+(``{code, message, details}``) with the status of its code.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from protocol.codec import DECODE_FAILURES
 from protocol.errors import CloseCode, ErrorCode
-from protocol.model import MAX_INT, NO_NUL, Id, Role
+from protocol.http import (
+    STATUS,
+    ErrorBody,
+    LoginBody,
+    LoginResult,
+    RegisterBody,
+    RegisterResult,
+    UserInfo,
+)
+from protocol.model import MAX_INT, Role
 from server.auth import hash_token, new_token
 from server.context import Context
 from server.errors import ServerError
@@ -23,7 +32,7 @@ from server.ratelimit import Limit
 from server.rpc.attachments import readable_file
 from server.rpc.base import grants_of
 from server.rpc.trace import export_audit
-from storage.accounts import Session
+from storage.accounts import Session, UserRecord
 from storage.errors import Conflict
 
 __all__ = [
@@ -38,39 +47,16 @@ __all__ = [
 
 MAX_BODY = 16 * 1024
 LOGIN_LIMIT = Limit(rate=1 / 6, burst=10)  # per username: 10, then one every 6 s
-Username = Annotated[str, Meta(min_length=3, max_length=64, pattern=r"^[a-zA-Z0-9_.@+-]+$")]
-Password = Annotated[str, Meta(min_length=8, max_length=256), NO_NUL]
 SELF_REGISTERING = frozenset({Role.PATIENT, Role.PRACTITIONER})
-_STATUS = {
-    ErrorCode.INVALID: 400,
-    ErrorCode.UNAUTHORIZED: 401,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.CONFLICT: 409,
-    ErrorCode.TOO_LARGE: 413,
-    ErrorCode.QUOTA_EXCEEDED: 413,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.UNAVAILABLE: 503,
-}
 
 
-class RegisterBody(msgspec.Struct):
-    username: Username
-    password: Password
-    display_name: Annotated[str, Meta(min_length=1, max_length=128), NO_NUL]
-    role: Role = Role.PATIENT
+def _error(exc: ServerError) -> Response:
+    body = ErrorBody(exc.code, exc.message, exc.details)
+    return _json(body, STATUS.get(exc.code, 500))
 
 
-class LoginBody(msgspec.Struct):
-    username: Annotated[str, Meta(max_length=64), NO_NUL]
-    password: Annotated[str, Meta(max_length=256), NO_NUL]
-    device_name: Annotated[str, Meta(max_length=64), NO_NUL] = ""
-    device_id: Id | None = None  # log in again on a known device
-
-
-def _error(exc: ServerError) -> JSONResponse:
-    body = {"code": exc.code.value, "message": exc.message, **exc.details}
-    return JSONResponse(body, status_code=_STATUS.get(exc.code, 500))
+def _json(body: msgspec.Struct, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(body), status, media_type="application/json")
 
 
 async def _body(request: Request, type_: type[Any]) -> Any:
@@ -90,8 +76,8 @@ async def store_unavailable(request: Request, exc: Exception) -> Response:
     return _error(ServerError(ErrorCode.UNAVAILABLE, "storage unavailable, retry later"))
 
 
-def _user_json(user: Any) -> dict[str, Any]:
-    return {"id": user.id, "username": user.username, "name": user.display_name, "role": user.role}
+def _user_info(user: UserRecord) -> UserInfo:
+    return UserInfo(user.id, user.username, user.display_name, Role(user.role))
 
 
 async def register(request: Request) -> Response:
@@ -114,7 +100,7 @@ async def register(request: Request) -> Response:
             raise ServerError(ErrorCode.CONFLICT, str(exc)) from None
     except ServerError as exc:
         return _error(exc)
-    return JSONResponse({"user": _user_json(user)}, status_code=201)
+    return _json(RegisterResult(_user_info(user)), 201)
 
 
 async def login(request: Request) -> Response:
@@ -145,9 +131,7 @@ async def login(request: Request) -> Response:
             raise ServerError(ErrorCode.FORBIDDEN, "that device is not yours")
     except ServerError as exc:
         return _error(exc)
-    return JSONResponse(
-        {"token": token, "user": _user_json(user), "device": device_id, "expires_at": expires_at}
-    )
+    return _json(LoginResult(token, _user_info(user), device_id, expires_at))
 
 
 def _source(request: Request) -> str:

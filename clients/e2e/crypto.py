@@ -16,7 +16,7 @@ from nacl.signing import SigningKey, VerifyKey
 from nacl.utils import random
 
 from clients.errors import BadSignature, DecryptionFailed
-from protocol.e2e import COMMIT_CONTEXT
+from protocol.e2e import COMMIT_CONTEXT, PAD_BLOCK
 
 __all__ = [
     "PAD_BLOCK",
@@ -32,8 +32,6 @@ __all__ = [
     "unseal",
     "verify",
 ]
-
-PAD_BLOCK = 256  # bodies are padded to a multiple: lengths tell little
 
 
 def sign(key: SigningKey, context: bytes, data: bytes) -> bytes:

@@ -33,6 +33,7 @@ from protocol.e2e import (
     Delegate,
     DeviceEntry,
     DeviceList,
+    DeviceRequest,
     SignedDeviceList,
     decode_device_list,
 )
@@ -49,15 +50,6 @@ __all__ = [
 ]
 
 DEVICE_LIFETIME_MS = 365 * 24 * 3600 * 1000
-
-
-class DeviceRequest(msgspec.Struct, array_like=True):
-    """What a new device shows (as a QR code) to a device that can approve it."""
-
-    user: int
-    device: int
-    sign_pk: bytes
-    enc_pk: bytes
 
 
 @dataclass

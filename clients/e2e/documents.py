@@ -1,7 +1,8 @@
 """Encrypted documents: crypto_secretstream in 64 KiB chunks.
 
-A fresh key per file; every chunk is authenticated with the file id as
-associated data, in order; the last one carries the FINAL tag, and a stream
+A fresh key per file; every chunk is authenticated in order, with the label
+``DOCUMENT_CONTEXT`` as associated data (the key is fresh per file, so a chunk
+cannot move between files); the last one carries the FINAL tag, and a stream
 that ends without it is refused (a truncated file would otherwise decrypt
 cleanly). The ciphertext's BLAKE2b-256 travels in the encrypted message body
 and is checked before anything is decrypted.
@@ -14,15 +15,15 @@ from nacl.exceptions import CryptoError
 
 from clients.e2e.crypto import digest, random
 from clients.errors import DocumentTampered
+from protocol.e2e import DOCUMENT_CHUNK, DOCUMENT_CONTEXT
 
 __all__ = ["CHUNK", "decrypt_document", "encrypt_document"]
 
-CHUNK = 64 * 1024
+CHUNK = DOCUMENT_CHUNK
 _ABYTES = bindings.crypto_secretstream_xchacha20poly1305_ABYTES
 _HEADER = bindings.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 _FINAL = bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL
 _MESSAGE = bindings.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
-AD = b"carehub-doc1"
 
 
 def encrypt_document(plaintext: bytes, key: bytes | None = None) -> tuple[bytes, bytes]:
@@ -35,7 +36,10 @@ def encrypt_document(plaintext: bytes, key: bytes | None = None) -> tuple[bytes,
         last = offset + CHUNK >= len(plaintext)
         parts.append(
             bindings.crypto_secretstream_xchacha20poly1305_push(
-                state, plaintext[offset : offset + CHUNK], AD, _FINAL if last else _MESSAGE
+                state,
+                plaintext[offset : offset + CHUNK],
+                DOCUMENT_CONTEXT,
+                _FINAL if last else _MESSAGE,
             )
         )
     return key, b"".join(parts)
@@ -60,7 +64,9 @@ def decrypt_document(ciphertext: bytes, key: bytes, expected_hash: bytes) -> byt
         chunk = ciphertext[position : position + CHUNK + _ABYTES]
         position += len(chunk)
         try:
-            plain, tag = bindings.crypto_secretstream_xchacha20poly1305_pull(state, chunk, AD)
+            plain, tag = bindings.crypto_secretstream_xchacha20poly1305_pull(
+                state, chunk, DOCUMENT_CONTEXT
+            )
         except (CryptoError, ValueError):
             raise DocumentTampered("a chunk does not decrypt (altered, reordered or cut)") from None
         out.append(plain)

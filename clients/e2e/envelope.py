@@ -44,6 +44,7 @@ from protocol.e2e import (
     Body,
     Envelope,
     Header,
+    Recipient,
     Scope,
     decode_envelope,
 )
@@ -95,7 +96,9 @@ def seal_envelope(message: Outgoing, sender: DeviceKeys) -> Sealed:
         ts=message.ts,
         kind=message.kind,
         reason=message.reason,
-        recipients={d: seal(content_key, pk) for d, pk in sorted(message.recipients.items())},
+        recipients=[
+            Recipient(d, seal(content_key, pk)) for d, pk in sorted(message.recipients.items())
+        ],
         commit=commitment(content_key, msg_id),
         nonce=message.nonce or random(24),
         acting_for=message.acting_for,
@@ -144,7 +147,7 @@ def open_envelope(
         raise WrongThread(f"this envelope was sealed for thread {header.thread}, not {thread}")
     if not first_time(header.msg_id):
         raise Replay(f"message id {header.msg_id.hex()} was already used")
-    wrapped = header.recipients.get(me.device)
+    wrapped = next((r.key for r in header.recipients if r.device == me.device), None)
     if wrapped is None:
         raise NotForThisDevice(f"no key was sealed for device {me.device}")
     content_key = unseal(wrapped, me.enc)

@@ -13,15 +13,16 @@ import hmac
 
 import msgspec
 
+from protocol.e2e import QR_VERSION, SAFETY_ITERATIONS, SAFETY_VERSION, QrPayload
+
 __all__ = ["ITERATIONS", "fingerprint", "qr_payload", "safety_number", "verify_qr"]
 
-ITERATIONS = 5200
-_VERSION = b"\x00\x00"
+ITERATIONS = SAFETY_ITERATIONS
 
 
 def fingerprint(user: int, identity_pk: bytes) -> bytes:
     """32 bytes that stand for one side's identity."""
-    digest = hashlib.sha512(_VERSION + identity_pk + str(user).encode()).digest()
+    digest = hashlib.sha512(SAFETY_VERSION + identity_pk + str(user).encode()).digest()
     for _ in range(ITERATIONS):
         digest = hashlib.sha512(digest + identity_pk).digest()
     return digest[:32]
@@ -39,19 +40,18 @@ def safety_number(user_a: int, key_a: bytes, user_b: int, key_b: bytes) -> str:
 
 def qr_payload(me: int, my_key: bytes, them: int, their_key: bytes) -> bytes:
     """What one side shows; the other scans it with ``verify_qr``."""
-    return msgspec.msgpack.encode(
-        [1, me, fingerprint(me, my_key), them, fingerprint(them, their_key)]
-    )
+    shown = QrPayload(QR_VERSION, me, fingerprint(me, my_key), them, fingerprint(them, their_key))
+    return msgspec.msgpack.encode(shown)
 
 
 def verify_qr(payload: bytes, me: int, my_key: bytes, them: int, their_key: bytes) -> bool:
     """True when the scanned code shows the same two identities as ours."""
     try:
-        version, shown_user, shown_fp, seen_user, seen_fp = msgspec.msgpack.decode(payload)
+        shown = msgspec.msgpack.decode(payload, type=QrPayload)
     except (msgspec.DecodeError, ValueError, TypeError):
         return False
-    if version != 1 or (shown_user, seen_user) != (them, me):
+    if shown.v != QR_VERSION or (shown.me, shown.them) != (them, me):
         return False
-    return hmac.compare_digest(shown_fp, fingerprint(them, their_key)) and hmac.compare_digest(
-        seen_fp, fingerprint(me, my_key)
-    )
+    return hmac.compare_digest(
+        shown.my_fingerprint, fingerprint(them, their_key)
+    ) and hmac.compare_digest(shown.their_fingerprint, fingerprint(me, my_key))

@@ -212,8 +212,8 @@ class Secure:
         result: BroadcastResult = await self.call(
             "broadcasts.create", BroadcastParams(patients, reason)
         )
-        for thread in result.threads.values():
-            await self.send(thread, text, reply_allowed=False)
+        for reached in result.threads:
+            await self.send(reached.thread, text, reply_allowed=False)
         return result
 
     async def read(self, message: MessageData) -> Opened | Notice:
@@ -307,8 +307,8 @@ class Secure:
         wanted = sorted(set(users))
         found = await self.client.call("keys.fetch", KeysFetchParams(wanted), idempotent=True)
         accepted = {}
-        for user, signed in found.lists.items():
-            accepted[user] = self.keys.trust.accept(user, signed)
+        for published in found.lists:
+            accepted[published.user] = self.keys.trust.accept(published.user, published.list)
         return accepted
 
     async def _publish(

@@ -17,6 +17,8 @@ from protocol.model import Empty, Role, ThreadKind
 from protocol.practice import (
     BroadcastParams,
     BroadcastResult,
+    BroadcastSkip,
+    BroadcastThread,
     PractitionerParams,
     RefusalReason,
 )
@@ -34,31 +36,37 @@ async def create_broadcast(ctx: Context, conn: Connection, p: BroadcastParams) -
     await require_verified_practitioner(ctx, conn, "send broadcasts")
     wanted = sorted(set(p.patients))
     patients, opted_out = await ctx.store.practices.reachable_by_broadcast(conn.user_id, wanted)
-    skipped = {
-        patient: RefusalReason.NOT_A_PATIENT if patient not in patients else RefusalReason.OPTED_OUT
+    skipped = [
+        BroadcastSkip(
+            patient,
+            RefusalReason.NOT_A_PATIENT if patient not in patients else RefusalReason.OPTED_OUT,
+        )
         for patient in wanted
         if patient not in patients or patient in opted_out
-    }
-    reached = [patient for patient in wanted if patient not in skipped]
+    ]
+    reached = sorted(set(wanted) - {skip.patient for skip in skipped})
     now = ctx.clock.ms()
 
-    async def create(db: AsyncConnection, out: list[Outgoing]) -> dict[int, int]:
-        return {
-            patient: await create_thread(
-                db,
-                out,
-                ThreadKind.PATIENT_PRACTITIONER,
-                conn.user_id,
-                sorted([conn.user_id, patient]),
-                now,
-                reason=p.reason,
-                practitioner=conn.user_id,
-                reply_allowed=False,
+    async def create(db: AsyncConnection, out: list[Outgoing]) -> list[BroadcastThread]:
+        return [
+            BroadcastThread(
+                patient,
+                await create_thread(
+                    db,
+                    out,
+                    ThreadKind.PATIENT_PRACTITIONER,
+                    conn.user_id,
+                    sorted([conn.user_id, patient]),
+                    now,
+                    reason=p.reason,
+                    practitioner=conn.user_id,
+                    reply_allowed=False,
+                ),
             )
             for patient in reached
-        }
+        ]
 
-    threads = await ctx.writer.run(create) if reached else {}
+    threads = await ctx.writer.run(create) if reached else []
     return BroadcastResult(threads, skipped)
 
 

@@ -22,7 +22,13 @@ from protocol.codec import to_raw
 from protocol.e2e import DEVICE_LIST_CONTEXT, Delegate, DeviceList, Scope, decode_device_list
 from protocol.errors import DecodeError, ErrorCode
 from protocol.events import KeysUpdated
-from protocol.methods import KeysFetchParams, KeysFetchResult, KeysPublishParams, KeysPublishResult
+from protocol.methods import (
+    KeysFetchParams,
+    KeysFetchResult,
+    KeysPublishParams,
+    KeysPublishResult,
+    PublishedList,
+)
 from protocol.model import Role
 from server.connection import Connection
 from server.context import Context
@@ -129,4 +135,5 @@ async def fetch(ctx: Context, conn: Connection, p: KeysFetchParams) -> KeysFetch
         visible.update(await ctx.directory.contacts(principal))
     for listed in (await ctx.directory.device_lists(visible)).values():
         visible.update(delegate.user for delegate in listed.delegates)
-    return KeysFetchResult(await ctx.store.keys.lists(sorted(set(p.users) & visible)))
+    found = await ctx.store.keys.lists(sorted(set(p.users) & visible))
+    return KeysFetchResult([PublishedList(user, signed) for user, signed in sorted(found.items())])

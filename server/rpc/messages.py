@@ -241,7 +241,7 @@ async def _check_header(
         lists = await ctx.directory.device_lists(member_ids)
         readers = member_ids | delegates_of(lists, member_ids, now)
         lists = await ctx.directory.device_lists(readers)
-        gaps = recipient_gaps(lists, member_ids, header.recipients, now)
+        gaps = recipient_gaps(lists, member_ids, [r.device for r in header.recipients], now)
         if not gaps:
             return
         if not attempt:  # our cached lists may be older than the sender's: read them again

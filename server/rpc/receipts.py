@@ -28,7 +28,7 @@ async def read(ctx: Context, conn: Connection, p: ReceiptParams) -> Empty:
 
 async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bool) -> Empty:
     members = await members_of(ctx, conn, p.thread)
-    wanted = Receipt(p.seq, p.seq if read else 0)
+    wanted = Receipt(p.thread_seq, p.thread_seq if read else 0)
     floor = ctx.directory.receipt_floor(p.thread, conn.user_id)
     if floor.delivered_seq >= wanted.delivered_seq and floor.read_seq >= wanted.read_seq:
         return Empty()  # already stored: nothing to write, nobody to tell
@@ -40,7 +40,7 @@ async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bo
         )
         if receipt is None:  # nothing written: already there, or out of range
             last_seq = await Threads.last_seq(db, p.thread)
-            if last_seq is None or p.seq > last_seq:
+            if last_seq is None or p.thread_seq > last_seq:
                 raise invalid("seq is beyond the thread's last message", last_seq=last_seq)
             return wanted
         if read:

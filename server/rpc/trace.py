@@ -76,7 +76,7 @@ def audit_entries(rows: list[AuditRow]) -> list[AuditEntry]:
             action=row.action,
             actor=row.actor_id,
             acting_for=row.acting_for,
-            seq=row.seq,
+            thread_seq=row.seq,
             user=row.user_id,
             rule=row.rule_id,
             detail=row.detail,

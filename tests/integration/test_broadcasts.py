@@ -21,23 +21,25 @@ async def test_a_campaign_reaches_each_patient_who_did_not_opt_out(server: Runni
     async with server.secure(doctor) as doc, server.secure(first) as reader:
         await refused(reader.broadcast([second.user_id], "spam"), "role")
         result = await doc.broadcast(everyone, "Flu vaccines are available.", reason="flu")
-        assert set(result.threads) == {first.user_id, second.user_id}
-        assert result.skipped == {opted.user_id: "opted_out", stranger.user_id: "not_a_patient"}
+        threads = {reached.patient: reached.thread for reached in result.threads}
+        assert set(threads) == {first.user_id, second.user_id}
+        skipped = {skip.patient: skip.reason for skip in result.skipped}
+        assert skipped == {opted.user_id: "opted_out", stranger.user_id: "not_a_patient"}
 
-        thread = result.threads[first.user_id]
+        thread = threads[first.user_id]
         listed = {t.id: t for t in (await reader.call("threads.list")).threads}
         assert listed[thread].reason == "flu" and listed[thread].reply_allowed is False
         history = (await reader.call("messages.history", HistoryParams(thread))).messages
         assert (await reader.open(history[0])).body.text == "Flu vaccines are available."
         await refused(reader.send(thread, "Thanks"), "reply_not_allowed")
-        assert result.threads[first.user_id] != result.threads[second.user_id]
+        assert threads[first.user_id] != threads[second.user_id]
 
     async with server.client(opted) as client:
         await client.call("broadcasts.opt_in", PractitionerParams(doctor.user_id))
     async with server.secure(doctor) as doc:
         await doc.call("inbox.set", InboxSettings(max_open_threads=1))
         again = await doc.broadcast([opted.user_id], "Reminder: vaccines.")
-        assert list(again.threads) == [opted.user_id] and again.skipped == {}
+        assert [r.patient for r in again.threads] == [opted.user_id] and again.skipped == []
     async with server.client(opted) as client:  # broadcasts do not count as their requests
         opening = ThreadsOpenParams(
             ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "after_visit"

@@ -36,7 +36,7 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
         assert opened.data.id == thread.id
         for side in (patient, doctor):  # the thread opens with the emergency notice
             first = (await side.next_event("message.new")).data
-            assert (first.seq, first.kind, first.sender_device) == (1, "notice", None)
+            assert (first.thread_seq, first.kind, first.sender_device) == (1, "notice", None)
             notice = await side.read(first)
             assert isinstance(notice, Notice) and notice.kind is NoticeKind.EMERGENCY
             assert "112" in notice.text
@@ -48,7 +48,7 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
 
         new = await doctor.next_event("message.new")
         message: MessageData = new.data
-        assert (message.sender, message.seq) == (patient_creds.user_id, 2)
+        assert (message.sender, message.thread_seq) == (patient_creds.user_id, 2)
         assert message.reason == "prescription_renewal"
         assert b"Could you" not in message.envelope
         opened = await doctor.open(message)
@@ -61,7 +61,7 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
             2,
         )
 
-        await doctor.call("receipts.read", ReceiptParams(thread.id, message.seq))
+        await doctor.call("receipts.read", ReceiptParams(thread.id, message.thread_seq))
         receipt = await patient.next_event("receipt")
         assert isinstance(receipt.data, ReceiptUpdated)
         assert (receipt.data.user, receipt.data.read_seq, receipt.data.delivered_seq) == (
@@ -81,7 +81,7 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
         assert (await patient.open(answer.data)).body.text == "Done, see you in May."
 
         page = await patient.call("messages.history", HistoryParams(thread.id))
-        assert [m.seq for m in page.messages] == [3, 2, 1] and page.has_more is False
+        assert [m.thread_seq for m in page.messages] == [3, 2, 1] and page.has_more is False
         threads = (await doctor.call("threads.list")).threads
         mine = next(t for t in threads if t.id == thread.id)
         assert (mine.last_seq, mine.read_seq, mine.unread) == (3, 3, 0)

@@ -249,7 +249,7 @@ async def test_a_delegate_downloads_the_documents_of_the_inbox(server: RunningSe
         await sender.send(thread, "my results", documents=[ref])
     async with server.secure(assistant) as helper:
         page = await helper.call("messages.history", HistoryParams(thread))
-        opened = await helper.read(max(page.messages, key=lambda m: m.seq))
+        opened = await helper.read(max(page.messages, key=lambda m: m.thread_seq))
         assert isinstance(opened, Opened)
         document = opened.body.documents[0]
         assert await helper.download_http(server.base_url, document) == b"%PDF results"

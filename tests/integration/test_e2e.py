@@ -77,7 +77,7 @@ async def test_publishing_checks_owner_signature_devices_and_version(server: Run
         again = identity.sign_list(me.user_id, 1, 0, [mine])
         await refused(secure.call("keys.publish", KeysPublishParams(again)), ErrorCode.CONFLICT)
         fetched = await secure.call("keys.fetch", KeysFetchParams([me.user_id]))
-        assert list(fetched.lists) == [me.user_id]
+        assert [found.user for found in fetched.lists] == [me.user_id]
 
 
 async def test_keys_are_fetched_only_among_people_who_share_a_thread(
@@ -88,7 +88,8 @@ async def test_keys_are_fetched_only_among_people_who_share_a_thread(
     async with server.secure(patient) as secure:
         asked = [doctor.user_id, stranger.user_id, patient.user_id]
         found = await secure.call("keys.fetch", KeysFetchParams(asked))
-        assert sorted(found.lists) == sorted([doctor.user_id, patient.user_id])  # not the stranger
+        users = [published.user for published in found.lists]
+        assert users == sorted([doctor.user_id, patient.user_id])  # not the stranger
 
 
 async def test_a_send_must_cover_exactly_the_threads_devices(server: RunningServer) -> None:

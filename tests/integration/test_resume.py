@@ -150,7 +150,7 @@ async def test_concurrent_senders_and_a_flapping_reader_lose_nothing(
             while sum(len(v) for v in got.values()) < 100:
                 event = await reader.next_event("message.new")
                 if event.data.kind != "notice":
-                    got.setdefault(event.data.thread, []).append(event.data.seq)
+                    got.setdefault(event.data.thread, []).append(event.data.thread_seq)
         for s in senders:
             await s.close()
     assert all(seqs == list(range(2, 27)) for seqs in got.values()), got  # 1: the notice

@@ -86,9 +86,9 @@ async def test_an_auto_reply_answers_once_per_thread_and_never_as_the_doctor(
         await doc.send(thread, "The practitioner's own answer is unaffected.")
 
         history = (await client.call("messages.history", HistoryParams(thread))).messages
-        in_order = sorted(history, key=lambda m: m.seq)
+        in_order = sorted(history, key=lambda m: m.thread_seq)
         notices = [m for m in in_order if m.kind == "notice"]
-        assert [m.seq for m in notices] == [1, first.thread_seq + 1, first.thread_seq + 2]
+        assert [m.thread_seq for m in notices] == [1, first.thread_seq + 1, first.thread_seq + 2]
         assert second.thread_seq == first.thread_seq + 3
         auto, emergency = [await client.read(m) for m in notices[1:]]
         assert isinstance(auto, Notice) and isinstance(emergency, Notice)

@@ -22,7 +22,7 @@ async def test_the_trail_records_who_did_what_and_is_exported(server: RunningSer
         await doc.call("threads.close", ThreadParams(thread))
 
         trail = await doc.call("audit.list", AuditParams(thread))
-        assert [(e.action, e.actor, e.seq) for e in trail.entries] == [
+        assert [(e.action, e.actor, e.thread_seq) for e in trail.entries] == [
             ("opened", patient.user_id, None),
             ("sent", patient.user_id, question.thread_seq),
             ("read", doctor.user_id, question.thread_seq),
@@ -41,7 +41,7 @@ async def test_the_trail_records_who_did_what_and_is_exported(server: RunningSer
         assert "attachment" in exported.headers["content-disposition"]
         assert [e["action"] for e in exported.json()] == [e.action for e in trail.entries]
         denied = await http.get(url, headers={"authorization": f"Bearer {patient.token}"})
-        assert denied.status_code == 403 and denied.json()["reason"] == "not_care_team"
+        assert denied.status_code == 403 and denied.json()["details"]["reason"] == "not_care_team"
 
 
 async def test_a_retraction_leaves_a_visible_trace(server: RunningServer) -> None:
@@ -66,7 +66,7 @@ async def test_a_retraction_leaves_a_visible_trace(server: RunningServer) -> Non
         history = (await client.call("messages.history", HistoryParams(thread))).messages
         retracted = next(m for m in history if m.id == wrong.message_id)
         assert retracted.retracted and retracted.envelope == b""
-        assert (retracted.sender, retracted.seq) == (doctor.user_id, wrong.thread_seq)
+        assert (retracted.sender, retracted.thread_seq) == (doctor.user_id, wrong.thread_seq)
         with pytest.raises(CallError) as raised:
             await doc.call("messages.retract", MessageParams(wrong.message_id))
         assert raised.value.code == ErrorCode.INVALID

@@ -365,7 +365,7 @@ async def test_calls_are_answered_in_the_order_they_were_sent(server: RunningSer
         (2**53 - 1, "messages.send", send_params(server, doctor, thread, members), "result"),
         (5, "nope", {}, "unknown_method"),
         (3, "messages.history", {"thread": thread}, "result"),
-        (1, "receipts.read", {"thread": thread, "seq": 99}, "invalid"),
+        (1, "receipts.read", {"thread": thread, "thread_seq": 99}, "invalid"),
         (4, "typing", {"thread": thread}, "result"),
         (9, "presence.list", {}, "result"),
         (8, "messages.send", send_params(server, doctor, thread, members), "result"),
@@ -421,8 +421,8 @@ async def test_a_stranger_can_neither_read_nor_write_nor_mark_a_thread(
         attempts = [
             ("messages.send", send_params(server, stranger, thread, members, "hi")),
             ("messages.history", {"thread": thread}),
-            ("receipts.read", {"thread": thread, "seq": 1}),
-            ("receipts.delivered", {"thread": thread, "seq": 1}),
+            ("receipts.read", {"thread": thread, "thread_seq": 1}),
+            ("receipts.delivered", {"thread": thread, "thread_seq": 1}),
             ("typing", {"thread": thread}),
         ]
         for call_id, (method, params) in enumerate(attempts, 1):
@@ -470,15 +470,19 @@ async def test_receipts_past_the_last_message_are_invalid(server: RunningServer)
     doctor, patient, thread = await server.patient_thread()
     async with greeted(server, doctor) as link:
         for method in ("receipts.read", "receipts.delivered"):  # only the notice so far
-            error = refused(await link.call(1, method, {"thread": thread, "seq": 2}), "invalid")
+            error = refused(
+                await link.call(1, method, {"thread": thread, "thread_seq": 2}), "invalid"
+            )
             assert error["details"] == {"last_seq": 1}
         params = send_params(server, doctor, thread, [doctor.user_id, patient.user_id])
         sent = ok(await link.call(2, "messages.send", params))
         assert sent["thread_seq"] == 2
         for method in ("receipts.read", "receipts.delivered"):
-            error = refused(await link.call(3, method, {"thread": thread, "seq": 3}), "invalid")
+            error = refused(
+                await link.call(3, method, {"thread": thread, "thread_seq": 3}), "invalid"
+            )
             assert error["details"] == {"last_seq": 2}
-        refused(await link.call(4, "receipts.read", {"thread": thread, "seq": 0}), "invalid")
+        refused(await link.call(4, "receipts.read", {"thread": thread, "thread_seq": 0}), "invalid")
         (info,) = ok(await link.call(5, "threads.list", {}))["threads"]
         assert (info["last_seq"], info["read_seq"], info["delivered_seq"]) == (2, 2, 2)
 
@@ -604,7 +608,7 @@ async def test_login_attempts_are_throttled_per_username(server: RunningServer) 
         ]
         assert [s.status_code for s in statuses] == [401] * 10 + [429]
         assert statuses[-1].json()["code"] == "rate_limited"
-        assert statuses[-1].json()["retry_after_ms"] > 0
+        assert statuses[-1].json()["details"]["retry_after_ms"] > 0
         username = server.usernames[me.user_id]  # other usernames are not affected
         answer = await http.post("/v1/login", json={"username": username, "password": PASSWORD})
         assert answer.status_code == 200

@@ -243,7 +243,7 @@ async def build_world(server: RunningServer, database: Path) -> World:
     )
     async with server.client(doctor) as desk:
         exception = await desk.call("agenda.add_exception", block)
-        lists = (await desk.call("keys.fetch", KeysFetchParams([doctor.user_id]))).lists
+        (published,) = (await desk.call("keys.fetch", KeysFetchParams([doctor.user_id]))).lists
     return World(
         server=server,
         database=database,
@@ -262,7 +262,7 @@ async def build_world(server: RunningServer, database: Path) -> World:
         exception=exception.id,
         rule=rule.id,
         template=template.id,
-        doctor_list=lists[doctor.user_id],
+        doctor_list=published.list,
     )
 
 

@@ -85,10 +85,10 @@ class RunningServer:
         off. Practitioners are verified by an admin unless ``verified`` is off."""
         username = f"{role}-{uuid.uuid4().hex[:10]}"
         if role in ("patient", "practitioner"):
-            user = await register(self.base_url, username, PASSWORD, name or username, role)
+            user_id = (await register(self.base_url, username, PASSWORD, name or username, role)).id
         else:  # assistants, bots and admins are created by an admin
-            user = await self._carehub_user(username, name or username, role)
-        self.usernames[user["id"]] = username
+            user_id = (await self._carehub_user(username, name or username, role))["id"]
+        self.usernames[user_id] = username
         credentials = await login(self.base_url, username, PASSWORD, device_name="test")
         keys = Keystore.create(credentials.user_id, credentials.device_id, with_identity=True)
         self.keys[credentials.device_id] = keys

@@ -16,12 +16,17 @@ import pytest
 from protocol.codec import decode_as
 from protocol.errors import DecodeError
 from protocol.frames import ClientFrame
+from protocol.http import LoginBody, RegisterBody
 from protocol.methods import METHODS, HistoryParams
 from protocol.model import MAX_INT
-from server.http import LoginBody, RegisterBody
+from protocol.schema import PAYLOADS
 
 CLIENT_TYPES: dict[str, Any] = {
     "frame": ClientFrame,
+    # What the server reads inside a client's bytes: the envelope header, device lists.
+    **{
+        name: PAYLOADS[name] for name in ("envelope", "header", "signed_device_list", "device_list")
+    },
     "http.login": LoginBody,
     "http.register": RegisterBody,
     **{name: spec.params for name, spec in METHODS.items()},

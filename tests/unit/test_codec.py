@@ -68,6 +68,7 @@ from protocol.methods import (
     PresenceEntry,
     PresenceListResult,
     PresenceSetParams,
+    PublishedList,
     ReceiptParams,
     SendParams,
     SendResult,
@@ -93,6 +94,8 @@ from protocol.practice import (
     AuditResult,
     BroadcastParams,
     BroadcastResult,
+    BroadcastSkip,
+    BroadcastThread,
     CareInvitation,
     CareInvitationsResult,
     CareParams,
@@ -179,7 +182,7 @@ LIMITS = Limits(
 MESSAGE = MessageData(
     id=7,
     thread=3,
-    seq=2,
+    thread_seq=2,
     sender=1,
     sender_device=11,
     client_msg_id="c-1",
@@ -331,8 +334,8 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         HistoryParams(thread=3, before_seq=0, limit=200),
         HistoryResult(messages=[MESSAGE], has_more=True),
     ),
-    "receipts.delivered": (ReceiptParams(thread=3, seq=1), Empty()),
-    "receipts.read": (ReceiptParams(thread=3, seq=9), Empty()),
+    "receipts.delivered": (ReceiptParams(thread=3, thread_seq=1), Empty()),
+    "receipts.read": (ReceiptParams(thread=3, thread_seq=9), Empty()),
     "presence.set": (PresenceSetParams(status=PresenceStatus.AWAY, foreground=True), Empty()),
     "presence.list": (
         Empty(),
@@ -340,7 +343,7 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     ),
     "typing": (TypingParams(thread=3, active=False), Empty()),
     "keys.publish": (KeysPublishParams(list=b"signed list"), KeysPublishResult(version=2)),
-    "keys.fetch": (KeysFetchParams(users=[2, 3]), KeysFetchResult(lists={2: b"signed"})),
+    "keys.fetch": (KeysFetchParams(users=[2, 3]), KeysFetchResult([PublishedList(2, b"signed")])),
     "attachments.begin": (
         AttachmentBeginParams(thread=3, size=70_000, hash=b"h" * 32),
         AttachmentBeginResult(file=FILE, received=65_536, chunk_bytes=65_536),
@@ -400,13 +403,14 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "audit.list": (
         AuditParams(thread=3, after=10, limit=50),
         AuditResult(
-            [AuditEntry(11, 3, 1_700_000_000_000, "sent", actor=2, acting_for=1, seq=4)], True
+            [AuditEntry(11, 3, 1_700_000_000_000, "sent", actor=2, acting_for=1, thread_seq=4)],
+            True,
         ),
     ),
     "messages.retract": (MessageParams(message=12), Empty()),
     "broadcasts.create": (
         BroadcastParams(patients=[4, 5], reason="flu"),
-        BroadcastResult({4: 30}, {5: RefusalReason.OPTED_OUT}),
+        BroadcastResult([BroadcastThread(4, 30)], [BroadcastSkip(5, RefusalReason.OPTED_OUT)]),
     ),
     "broadcasts.opt_out": (PractitionerParams(practitioner=2), Empty()),
     "broadcasts.opt_in": (PractitionerParams(practitioner=2), Empty()),
@@ -478,8 +482,8 @@ INVALID_PARAMS: list[tuple[str, dict[str, Any]]] = [
     ("threads.open", {"kind": "group", "members": [0]}),
     ("threads.open", {"kind": "party", "members": [2]}),
     ("threads.open", {"members": [2]}),
-    ("receipts.read", {"thread": 1, "seq": 0}),
-    ("receipts.delivered", {"thread": -1, "seq": 1}),
+    ("receipts.read", {"thread": 1, "thread_seq": 0}),
+    ("receipts.delivered", {"thread": -1, "thread_seq": 1}),
     ("presence.set", {"status": "busy"}),
     ("presence.set", {"status": "online", "foreground": 1}),
     ("typing", {"thread": 1, "active": None}),

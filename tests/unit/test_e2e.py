@@ -30,7 +30,7 @@ from clients.errors import (
     UntrustedDevices,
     WrongThread,
 )
-from protocol.e2e import Delegate, DeviceEntry, Envelope, Header, decode_envelope
+from protocol.e2e import Delegate, DeviceEntry, Envelope, Header, Recipient, decode_envelope
 
 NOW = 1_800_000_000_000
 LATER = NOW + 10**10
@@ -176,11 +176,20 @@ def test_a_changed_header_field_breaks_the_signature(world: World, field_name: s
         world.open(reencode(world.seal(), **{field_name: changed}))
 
 
+def wrapped_for(header: Header, device: int) -> bytes:
+    return next(r.key for r in header.recipients if r.device == device)
+
+
+def rewrapped(header: Header, device: int, key: bytes) -> list[Recipient]:
+    """The header's recipients, with ``key`` in ``device``'s place."""
+    return [Recipient(r.device, key if r.device == device else r.key) for r in header.recipients]
+
+
 def test_a_flipped_wrapped_key_is_refused(world: World) -> None:
     sealed = world.seal()
     _, header = decode_envelope(sealed)
     me = world.doctor.devices[0].device
-    recipients = {**header.recipients, me: flip(header.recipients[me], 40)}
+    recipients = rewrapped(header, me, flip(wrapped_for(header, me), 40))
     with pytest.raises(BadSignature):  # the header is signed
         world.open(reencode(sealed, recipients=recipients))
 
@@ -190,7 +199,7 @@ def test_a_wrapped_key_relabelled_to_another_device_is_refused(world: World) -> 
     sealed = world.seal()
     _, header = decode_envelope(sealed)
     desk, phone = (keys.device for keys in world.doctor.devices)
-    swapped = {**header.recipients, desk: header.recipients[phone]}
+    swapped = rewrapped(header, desk, wrapped_for(header, phone))
     resealed = _resign(world, sealed, recipients=swapped)
     with pytest.raises(DecryptionFailed):
         world.open(resealed, device=world.doctor.devices[0])
@@ -217,7 +226,7 @@ def test_different_content_keys_for_different_recipients_are_caught(world: World
     _, header = decode_envelope(sealed)
     phone = world.doctor.devices[1]
     other_key = bytes(range(32))
-    recipients = {**header.recipients, phone.device: seal(other_key, bytes(phone.enc.public_key))}
+    recipients = rewrapped(header, phone.device, seal(other_key, bytes(phone.enc.public_key)))
     with pytest.raises(BadCommitment):
         world.open(_resign(world, sealed, recipients=recipients), device=phone)
 

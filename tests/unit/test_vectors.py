@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pytest
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
@@ -14,7 +16,20 @@ from clients.e2e import DeviceKeys, Identity, Trust, open_envelope
 from clients.e2e.crypto import aead_decrypt, aead_encrypt, commitment, digest, pad, sign, unseal
 from clients.e2e.devices import entry_for
 from clients.e2e.documents import decrypt_document
-from tests.vectors.generate import vectors
+from clients.e2e.safety import fingerprint, safety_number
+from protocol.e2e import (
+    Body,
+    DeviceList,
+    DeviceRequest,
+    DocumentRef,
+    Envelope,
+    Header,
+    QrPayload,
+    SignedDeviceList,
+)
+from protocol.frames import Call, Hello
+from protocol.practice import Notice
+from tests.vectors.generate import hexed, raw_fields, vectors
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "vectors" / "e2e.json").read_text()
@@ -99,3 +114,42 @@ def test_golden_envelope_and_document() -> None:
     assert (ref.key, ref.size) == (hx("document", "key"), VECTORS["document"]["size"])
     plaintext = decrypt_document(hx("document", "ciphertext"), ref.key, ref.hash)
     assert digest(plaintext) == hx("document", "plaintext_blake2b256")
+
+
+STRUCTURES: dict[str, Any] = {
+    name: value for name, value in VECTORS["structures"].items() if "msgpack" in value
+}
+TYPES: dict[str, type[msgspec.Struct]] = {
+    t.__name__: t
+    for t in (
+        Envelope,
+        Header,
+        Body,
+        DocumentRef,
+        SignedDeviceList,
+        DeviceList,
+        DeviceRequest,
+        QrPayload,
+        Notice,
+        Hello,
+        Call,
+    )
+}
+
+
+@pytest.mark.parametrize("name", STRUCTURES)
+def test_every_structure_decodes_to_its_fields_and_encodes_to_its_bytes(name: str) -> None:
+    shown = STRUCTURES[name]
+    data = bytes.fromhex(shown["msgpack"])
+    value = msgspec.msgpack.decode(data, type=TYPES[shown["type"]])
+    fields = msgspec.to_builtins(value, builtin_types=(bytes,), enc_hook=raw_fields)
+    assert hexed(fields) == shown["fields"]
+    assert msgspec.msgpack.encode(value) == data
+
+
+def test_the_safety_number_vector() -> None:
+    v = VECTORS["structures"]["safety_number"]
+    key_a, key_b = bytes.fromhex(v["identity_a"]), bytes.fromhex(v["identity_b"])
+    assert fingerprint(v["user_a"], key_a).hex() == v["fingerprint_a"]
+    assert safety_number(v["user_a"], key_a, v["user_b"], key_b) == v["digits"]
+    assert safety_number(v["user_b"], key_b, v["user_a"], key_a) == v["digits"]

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
@@ -24,7 +25,19 @@ from clients.e2e import Body, DeviceKeys, Identity, Outgoing, seal_envelope
 from clients.e2e.crypto import aead_encrypt, commitment, digest, pad, seal, sign
 from clients.e2e.devices import entry_for
 from clients.e2e.documents import encrypt_document
-from protocol.e2e import DocumentRef
+from clients.e2e.safety import fingerprint, qr_payload, safety_number
+from protocol.e2e import (
+    Delegate,
+    DeviceList,
+    DeviceRequest,
+    DocumentRef,
+    QrPayload,
+    SignedDeviceList,
+    decode_envelope,
+)
+from protocol.frames import Call, Hello
+from protocol.methods import ReceiptParams, SendParams
+from protocol.practice import Notice, NoticeKind
 
 PATH = Path(__file__).with_name("e2e.json")
 
@@ -70,6 +83,7 @@ def vectors() -> dict[str, Any]:
         sender,
     )
     return {
+        "structures": structures(),
         "ed25519": {
             "seed": fixed("identity").hex(),
             "public": identity.public.hex(),
@@ -126,6 +140,110 @@ def vectors() -> dict[str, Any]:
             "ciphertext": doc_cipher.hex(),
         },
     }
+
+
+def hexed(value: Any) -> Any:
+    """A structure's fields as JSON: arrays stay arrays, bytes become hex."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list):
+        return [hexed(item) for item in value]
+    if isinstance(value, dict):
+        return {key: hexed(item) for key, item in value.items()}
+    return value
+
+
+def shown(structure: msgspec.Struct) -> dict[str, Any]:
+    """The exact MessagePack of a structure, and what it holds."""
+    return {
+        "type": type(structure).__name__,
+        "msgpack": msgspec.msgpack.encode(structure).hex(),
+        "fields": hexed(
+            msgspec.to_builtins(structure, builtin_types=(bytes,), enc_hook=raw_fields)
+        ),
+    }
+
+
+def raw_fields(value: Any) -> Any:
+    """A frame's ``params`` (MessagePack already encoded), shown as what it holds."""
+    if isinstance(value, msgspec.Raw):
+        return msgspec.msgpack.decode(value)
+    raise TypeError(f"cannot show {type(value)}")
+
+
+def structures() -> dict[str, Any]:
+    """Every structure a client produces or parses, as bytes and fields: a
+    second implementation checks its encoder and decoder against these."""
+    identity = Identity(SigningKey(fixed("identity")))
+    sender = DeviceKeys(11, SigningKey(fixed("sender-sign")), PrivateKey(fixed("sender-enc")))
+    reader = DeviceKeys(21, SigningKey(fixed("reader-sign")), PrivateKey(fixed("reader-enc")))
+    desk = DeviceKeys(22, SigningKey(fixed("desk-sign")), PrivateKey(fixed("desk-enc")))
+    entries = [entry_for(k.request(1), 1, 1_900_000_000_000) for k in (sender,)]
+    signed_list = identity.sign_list(
+        1, 2, 1_800_000_000_000, entries, [Delegate(5, "read.reply", 1_850_000_000_000)]
+    )
+    for_dr = seal_envelope(
+        Outgoing(
+            thread=7,
+            sender_user=5,
+            body=Body(subject="Résultats"),
+            recipients={d.device: bytes(d.enc.public_key) for d in (desk, reader)},
+            acting_for=1,
+            ts=1_800_000_000_001,
+            msg_id=fixed("msg-id-2", 16),
+            content_key=fixed("cek-2"),
+            nonce=fixed("nonce-2", 24),
+        ),
+        sender,
+    )
+    envelope, header = decode_envelope(for_dr.data)
+    ref = DocumentRef(
+        "f" * 32, fixed("document-key"), 70_000, "application/pdf", "rx.pdf", fixed("h")
+    )
+    them = Identity(SigningKey(fixed("other-identity")))
+    examples: dict[str, msgspec.Struct] = {
+        "envelope": envelope,
+        "header_acting_for": header,
+        "body_text_and_document": Body(text="Prescription renewed.", documents=[ref]),
+        "body_subject_only": Body(subject="Résultats"),
+        "body_empty": Body(),
+        "document_ref": ref,
+        "signed_device_list": msgspec.msgpack.decode(signed_list, type=SignedDeviceList),
+        "device_list": msgspec.msgpack.decode(
+            msgspec.msgpack.decode(signed_list, type=SignedDeviceList).body, type=DeviceList
+        ),
+        "device_request": msgspec.msgpack.decode(reader.request(3), type=DeviceRequest),
+        "qr_payload": msgspec.msgpack.decode(
+            qr_payload(1, identity.public, 3, them.public), type=QrPayload
+        ),
+        "notice_emergency": Notice(NoticeKind.EMERGENCY),
+        "notice_auto_reply": Notice(NoticeKind.AUTO_REPLY, "Absent until Monday.", rule=3),
+        "notice_member_added": Notice(NoticeKind.MEMBER_ADDED, by=1, user=9, acting_for=2),
+        "hello": Hello(versions=[1], token="chb_token", device=11, resume_from=40),
+        "call_send": Call(
+            id=3,
+            method="messages.send",
+            params=msgspec.Raw(
+                msgspec.msgpack.encode(SendParams(7, for_dr.msg_id.hex(), for_dr.data))
+            ),
+        ),
+        "call_receipt": Call(
+            id=4,
+            method="receipts.read",
+            params=msgspec.Raw(msgspec.msgpack.encode(ReceiptParams(7, 3))),
+        ),
+    }
+    found = {name: shown(value) for name, value in examples.items()}
+    found["safety_number"] = {
+        "user_a": 1,
+        "identity_a": identity.public.hex(),
+        "fingerprint_a": fingerprint(1, identity.public).hex(),
+        "user_b": 3,
+        "identity_b": them.public.hex(),
+        "fingerprint_b": fingerprint(3, them.public).hex(),
+        "digits": safety_number(1, identity.public, 3, them.public),
+    }
+    return found
 
 
 if __name__ == "__main__":
