@@ -22,7 +22,7 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 
 from benchmarks.plan import Stamp
 from protocol.codec import SUBPROTOCOL
-from protocol.e2e import ENVELOPE_VERSION, Envelope, Header
+from protocol.e2e import ENVELOPE_VERSION, Envelope, Header, Recipient
 from protocol.frames import Error, Event, Ping, Pong, Result, ServerFrame, Welcome
 
 __all__ = ["ADAPTERS", "Endpoint", "Recorder", "open_link"]
@@ -184,7 +184,7 @@ class CarehubLink(_Link):
         self.messages: list[bytes] = []
         self.want = 0
         self.caught_up: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.wrapped = dict.fromkeys(endpoint.recipients, _WRAPPED_KEY)
+        self.wrapped = [Recipient(device, _WRAPPED_KEY) for device in sorted(endpoint.recipients)]
 
     def connected(self) -> None:
         hello = {"t": "hello", "versions": [1], "token": self.endpoint.token}

@@ -14,7 +14,7 @@ from msgspec import Meta, Struct
 
 from protocol.e2e import Scope
 from protocol.errors import DecodeError
-from protocol.model import NO_NUL, Empty, Id, Member, Ms, Natural
+from protocol.model import NO_NUL, Empty, Id, Member, Ms, Natural, Role
 
 __all__ = [
     "DEFAULT_REASONS",
@@ -67,6 +67,9 @@ __all__ = [
     "TemplateParams",
     "TemplatesResult",
     "UserParams",
+    "UserProfile",
+    "UsersParams",
+    "UsersResult",
     "WeeklySpan",
     "decode_notice",
 ]
@@ -395,6 +398,25 @@ class PractitionerInfo(Struct, omit_defaults=True):
     refusal_details: dict[str, Any] = {}
 
 
+class UsersParams(Struct):
+    users: Annotated[list[Id], Meta(min_length=1, max_length=256)]
+
+
+class UserProfile(Struct, omit_defaults=True):
+    """How someone shows in a conversation: a name, a role (``bot`` marks a
+    bot), and for an assistant or a bot, the practitioners they answer for
+    ("Camille for Dr Martin")."""
+
+    user: int
+    name: str
+    role: Role
+    acting_for: list[int] = []
+
+
+class UsersResult(Struct):
+    users: list[UserProfile]  # those out of the caller's sight are left out
+
+
 class PractitionersResult(Struct):
     practitioners: list[PractitionerInfo]
 
@@ -502,4 +524,5 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "relatives.add": (RelativeParams, RelativeInfo),
     "relatives.list": (Empty, RelativesResult),
     "delegations.list": (Empty, DelegationsResult),
+    "users.get": (UsersParams, UsersResult),
 }

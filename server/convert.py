@@ -43,7 +43,7 @@ def thread_info(t: ThreadRecord) -> ThreadInfo:
         last_seq=t.last_seq,
         read_seq=t.read_seq,
         delivered_seq=t.delivered_seq,
-        unread=max(0, t.last_seq - t.read_seq),
+        unread=t.unread,
         reason=t.reason,
         subject=t.subject_id,
         closed=t.closed_at is not None,

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from protocol.codec import DECODE_FAILURES
-from protocol.errors import CloseCode, ErrorCode
+from protocol.errors import ErrorCode
 from protocol.http import (
     STATUS,
     ErrorBody,
@@ -26,6 +26,7 @@ from protocol.http import (
 )
 from protocol.model import MAX_INT, Role
 from server.auth import hash_token, new_token
+from server.broker.base import Delivery
 from server.context import Context
 from server.errors import ServerError
 from server.ratelimit import Limit
@@ -172,9 +173,8 @@ async def logout(request: Request) -> Response:
     except ServerError as exc:
         return _error(exc)
     await ctx.store.accounts.revoke(token_hash, ctx.clock.ms())
-    for conn in ctx.hub.of(session.user.id):
-        if conn.token_hash == token_hash:
-            conn.close(CloseCode.TOKEN_REVOKED, "logged out")
+    # Every node closes the sockets it holds for this token (this one included).
+    await ctx.broker.publish(Delivery([session.user.id], b"", token_revoked=token_hash))
     return Response(status_code=204)
 
 

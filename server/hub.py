@@ -99,6 +99,9 @@ class Hub:
         """Queue the delivery's frame on every matching local connection."""
         if self._observe is not None:
             self._observe(delivery)
+        if delivery.token_revoked is not None:
+            self._close_token(delivery.recipients, delivery.token_revoked)
+            return
         if self._readers and delivery.thread is not None:
             reached = self._with_readers(delivery.recipients)
         else:
@@ -115,6 +118,13 @@ class Hub:
         if delivery.access_changed is not None:
             for conn in list(self.of(delivery.access_changed)):
                 conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
+
+    def _close_token(self, users: list[int], token_hash: bytes) -> None:
+        """Close the sockets opened with a token that was logged out, on whichever node."""
+        for user_id in users:
+            for conn in list(self.of(user_id)):
+                if conn.token_hash == token_hash:
+                    conn.close(CloseCode.TOKEN_REVOKED, "logged out")
 
     def _with_readers(self, recipients: list[int]) -> list[Connection]:
         """The recipients' sockets and those of their current readers, once each."""

@@ -85,6 +85,17 @@ class Messages:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    async def unread(self, thread_id: int, after_seq: int) -> int:
+        """Messages people wrote in the thread after ``after_seq`` (a notice,
+        written by the server, has no sending device and is not counted)."""
+        query = select(func.count()).where(
+            messages.c.thread_id == thread_id,
+            messages.c.seq > after_seq,
+            messages.c.sender_device_id.is_not(None),
+        )
+        async with self.db.read() as conn:
+            return int(await conn.scalar(query) or 0)
+
     async def sent(self, device_id: int, client_msg_id: str) -> StoredMessage | None:
         """The message ``device_id`` already stored under ``client_msg_id``, if any."""
         async with self.db.read() as conn:

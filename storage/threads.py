@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import BigInteger, ColumnElement, and_, bindparam, case, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.schema import participants, threads, users
+from storage.schema import messages, participants, threads, users
 
 __all__ = ["MemberRecord", "Receipt", "ThreadRecord", "ThreadState", "Threads"]
 
@@ -40,6 +50,7 @@ class ThreadRecord:
     subject_id: int | None = None
     closed_at: int | None = None
     reply_allowed: bool = True
+    unread: int = 0  # others' messages after ``read_seq``, the server's notices not counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +281,16 @@ class Threads:
         cls, conn: AsyncConnection, user_id: int, thread_id: int | None = None
     ) -> list[ThreadRecord]:
         me = participants.alias("me")
+        unread = (
+            select(func.count())
+            .where(
+                messages.c.thread_id == threads.c.id,
+                messages.c.seq > me.c.read_seq,
+                messages.c.sender_device_id.is_not(None),  # a notice has no sending device
+                messages.c.sender_id != user_id,
+            )
+            .scalar_subquery()
+        )
         query = (
             select(
                 threads.c.id,
@@ -283,6 +304,7 @@ class Threads:
                 threads.c.subject_id,
                 threads.c.closed_at,
                 threads.c.reply_allowed,
+                unread.label("unread"),
             )
             .join(me, and_(me.c.thread_id == threads.c.id, me.c.user_id == user_id))
             .where(me.c.left_seq.is_(None))
@@ -306,6 +328,7 @@ class Threads:
                 row.subject_id,
                 row.closed_at,
                 bool(row.reply_allowed),
+                row.unread,
             )
             for row in rows
         ]

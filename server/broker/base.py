@@ -34,6 +34,7 @@ class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
     keys_changed: int | None = None  # a user whose cached device list is stale
     practice_changed: int | None = None  # a practitioner whose cached settings are stale
     access_changed: int | None = None  # a delegate whose delegations changed: it reconnects
+    token_revoked: bytes | None = None  # a logged-out token's hash: its sockets close (no frame)
 
 
 DeliveryHandler = Callable[[Delivery], None]

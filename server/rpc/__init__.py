@@ -20,6 +20,7 @@ from server.rpc import (
     templates,
     threads,
     trace,
+    users,
 )
 from server.rpc.base import Handler
 
@@ -78,6 +79,7 @@ HANDLERS: dict[str, Handler] = {
     "relatives.add": relatives.add_relative,
     "relatives.list": relatives.list_relatives,
     "delegations.list": delegations.list_delegations,
+    "users.get": users.get_users,
     "agenda.get": agenda.get_agenda,
     "agenda.set": agenda.set_agenda,
     "agenda.add_exception": agenda.add_exception,

@@ -19,7 +19,7 @@ from nacl.signing import VerifyKey
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
-from protocol.e2e import DEVICE_LIST_CONTEXT, Delegate, DeviceList, Scope, decode_device_list
+from protocol.e2e import DEVICE_LIST_CONTEXT, Delegate, DeviceList, decode_device_list
 from protocol.errors import DecodeError, ErrorCode
 from protocol.events import KeysUpdated
 from protocol.methods import (
@@ -35,6 +35,7 @@ from server.context import Context
 from server.errors import ServerError, forbidden, invalid
 from server.policy import delegate_refusal
 from server.rpc.delegations import delegation_ended, delegation_updated, stored_grant
+from server.rpc.users import visible_users
 from server.writer import Emitted, Outgoing
 from storage.delegations import Delegations, Grant
 from storage.keys import Keys
@@ -128,12 +129,6 @@ async def fetch(ctx: Context, conn: Connection, p: KeysFetchParams) -> KeysFetch
     for a delegate, the same for each practitioner they read for. Anyone
     else is left out, as is a user without a list: the answer does not
     tell which."""
-    now = ctx.clock.ms()
-    readers_of = [p for p, grant in conn.grants.items() if grant.allows(Scope.READ, now)]
-    visible = {conn.user_id, *await ctx.directory.contacts(conn.user_id), *readers_of}
-    for principal in readers_of:
-        visible.update(await ctx.directory.contacts(principal))
-    for listed in (await ctx.directory.device_lists(visible)).values():
-        visible.update(delegate.user for delegate in listed.delegates)
+    visible = await visible_users(ctx, conn)
     found = await ctx.store.keys.lists(sorted(set(p.users) & visible))
     return KeysFetchResult([PublishedList(user, signed) for user, signed in sorted(found.items())])

@@ -38,6 +38,7 @@ from server.policy import (
     rule_refusal,
 )
 from server.rpc.base import Access, require_still_delegated, thread_of
+from server.rpc.receipts import receipt_event
 from server.rpc.threads import set_closed
 from server.writer import Outgoing
 from storage.audit import Audit
@@ -106,10 +107,6 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
             acting_for=header.acting_for,
             seq=message.seq,
         )
-        if not access.delegated:  # having sent implies having read everything before
-            await Threads.advance_receipt(
-                db, p.thread, conn.user_id, delivered_seq=message.seq, read_seq=message.seq
-            )
         out.append(
             Outgoing(
                 "message.new",
@@ -120,6 +117,8 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
                 exclude_session=conn.session,
             )
         )
+        if not access.delegated:  # having sent implies having read everything before
+            await _read_up_to(db, out, message, sorted(read_seqs), conn.session)
         if answer is not None:
             await auto_reply(
                 db,
@@ -171,6 +170,23 @@ async def _admit(
         practitioner = _practitioner(access.members)
         return await _patient_check(ctx, conn.user_id, p.thread, practitioner, now)
     return None, None
+
+
+async def _read_up_to(
+    db: AsyncConnection,
+    out: list[Outgoing],
+    message: StoredMessage,
+    recipients: list[int],
+    session: str,
+) -> None:
+    """The sender has read the thread up to their own message: their
+    receipt moves, and the others (their other devices too) see it."""
+    seq, sender = message.seq, message.sender_id
+    moved = await Threads.advance_receipt(
+        db, message.thread_id, sender, delivered_seq=seq, read_seq=seq
+    )
+    if moved is not None:
+        out.append(receipt_event(message.thread_id, sender, moved, recipients, session))
 
 
 def _practitioner(members: Mapping[int, Role]) -> int:
@@ -254,14 +270,16 @@ async def _check_header(
 
 
 async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int]) -> None:
-    """Popups for the care team's foreground sessions, with their unread count.
-    Members with the same count share one frame and one delivery."""
+    """Popups for the care team's foreground sessions, with their unread count
+    (people's messages, notices not counted). Members who read up to the same
+    message share one count, one frame and one delivery."""
     members = await ctx.directory.members(message.thread_id)
-    by_unread: dict[int, list[int]] = {}
+    by_read_seq: dict[int, list[int]] = {}
     for user_id, read_seq in read_seqs.items():
         if user_id != message.sender_id and members.get(user_id) in CARE_ROLES:
-            by_unread.setdefault(message.seq - read_seq, []).append(user_id)
-    for unread, users in by_unread.items():
+            by_read_seq.setdefault(read_seq, []).append(user_id)
+    for read_seq, users in by_read_seq.items():
+        unread = await ctx.store.messages.unread(message.thread_id, read_seq)
         data = Notify(message.thread_id, message.sender_id, unread, message.reason)
         frame = encode_event("notify", to_raw(data))
         await ctx.broker.publish(

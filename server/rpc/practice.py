@@ -34,7 +34,13 @@ from server.connection import Connection
 from server.context import Context
 from server.convert import member
 from server.errors import ServerError, invalid, not_found
-from server.policy import Practitioner, Refusal, patient_open_refusal
+from server.policy import (
+    Practitioner,
+    Refusal,
+    active_rule,
+    patient_open_refusal,
+    rule_refusal,
+)
 from server.rpc.delegations import delegation_ended
 from server.writer import Operation, Outgoing
 from storage.accounts import UserRecord
@@ -258,18 +264,20 @@ async def get_practitioner(
 
 
 async def _open_refusal(ctx: Context, practitioner: Practitioner, patient: int) -> Refusal | None:
-    """What ``threads.open`` would answer for the first reason offered."""
+    """What ``threads.open`` would answer for the first reason offered: the
+    settings and limits first, then a vacation rule that refuses."""
     is_patient = await ctx.store.practices.is_patient(practitioner.id, patient)
     async with ctx.store.db.read() as db:
         open_threads = await Practices.open_threads(db, practitioner.id, patient)
     reasons = practitioner.inbox.reasons
-    return patient_open_refusal(
+    refusal = patient_open_refusal(
         practitioner,
         patient,
         is_patient=is_patient,
         reason=reasons[0].code if reasons else None,
         open_threads=open_threads,
     )
+    return refusal or rule_refusal(active_rule(practitioner.rules, patient, ctx.clock.ms()))
 
 
 def _practitioner_info(user: UserRecord, practitioner: Practitioner) -> PractitionerInfo:

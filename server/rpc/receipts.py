@@ -15,7 +15,21 @@ from server.writer import Outgoing
 from storage.audit import Audit
 from storage.threads import Receipt, Threads
 
-__all__ = ["delivered", "read"]
+__all__ = ["delivered", "read", "receipt_event"]
+
+
+def receipt_event(
+    thread_id: int,
+    user_id: int,
+    receipt: Receipt,
+    recipients: list[int],
+    exclude_session: str | None = None,
+) -> Outgoing:
+    """A ``receipt``: ``user_id``'s receipts in the thread moved to ``receipt``."""
+    data = ReceiptUpdated(thread_id, user_id, receipt.delivered_seq, receipt.read_seq)
+    return Outgoing(
+        "receipt", to_raw(data), recipients, thread_id=thread_id, exclude_session=exclude_session
+    )
 
 
 async def delivered(ctx: Context, conn: Connection, p: ReceiptParams) -> Empty:
@@ -46,8 +60,7 @@ async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bo
         if read:
             now = ctx.clock.ms()
             await Audit.record(db, p.thread, now, "read", actor=conn.user_id, seq=receipt.read_seq)
-        data = ReceiptUpdated(p.thread, conn.user_id, receipt.delivered_seq, receipt.read_seq)
-        out.append(Outgoing("receipt", to_raw(data), recipients, thread_id=p.thread))
+        out.append(receipt_event(p.thread, conn.user_id, receipt, recipients))
         return receipt
 
     ctx.directory.raise_receipt_floor(p.thread, conn.user_id, await ctx.writer.run(store))

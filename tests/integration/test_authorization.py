@@ -84,6 +84,7 @@ from protocol.practice import (
     Template,
     TemplateParams,
     UserParams,
+    UsersParams,
 )
 from tests.support.authz import (
     AGENDA,
@@ -223,6 +224,10 @@ def _no_thread(s: Scene, answer: Any) -> None:
 def _no_contacts(s: Scene, answer: Any) -> None:
     victims = {s.doctor, s.patient, s.assistant}
     assert not victims & {c.user for c in answer.contacts}, "the victim's presence is shown"
+
+
+def _only_me(s: Scene, answer: Any) -> None:
+    assert [u.user for u in answer.users] == [], f"profiles of {[u.user for u in answer.users]}"
 
 
 def _only_own_keys(s: Scene, answer: Any) -> None:
@@ -454,6 +459,11 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     "relatives.list": (self_only("own", lambda s: Empty()),),
     "delegations.list": (self_only("own", lambda s: Empty(), check=_no_delegation_of_doctor),),
+    "users.get": (
+        self_only(
+            "A-PA-S", lambda s: UsersParams([s.doctor, s.patient, s.assistant]), check=_only_me
+        ),
+    ),
     "agenda.get": (self_only("A", lambda s: AgendaParams(s.doctor)),),
     "agenda.set": (self_only("own", lambda s: AGENDA, "agendas"),),
     "agenda.add_exception": (

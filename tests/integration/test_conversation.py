@@ -58,7 +58,7 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
         assert (popup.data.thread, popup.data.sender, popup.data.unread) == (
             thread.id,
             patient_creds.user_id,
-            2,
+            1,  # the patient's message; the emergency notice is not counted
         )
 
         await doctor.call("receipts.read", ReceiptParams(thread.id, message.thread_seq))

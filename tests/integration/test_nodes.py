@@ -13,14 +13,15 @@ from typing import Any
 import httpx
 import pytest
 
-from clients import Client, Credentials
+from clients import Client, Credentials, login, logout
 from clients.e2e import Secure
 from protocol.errors import CloseCode
 from protocol.methods import Empty, PresenceSetParams, ReceiptParams
 from protocol.model import PresenceStatus
 from tests.conftest import unavailable
+from tests.integration.test_wire import greeted, ok
 from tests.support.postgres import create_database
-from tests.support.server import RunningServer, start_server
+from tests.support.server import PASSWORD, RunningServer, start_server
 
 # Streams here are load, not abuse: lift the per-device send rate.
 LOAD = {"sends_per_second": 1000, "send_burst": 1000, "calls_per_second": 1000, "call_burst": 1000}
@@ -77,7 +78,7 @@ async def test_users_on_three_nodes_talk_as_if_on_one(nodes: list[RunningServer]
             opened = await device.read(event.data)
             assert (event.data.id, opened.body.text) == (sent.message_id, "Bonjour docteur")
         popup = await desk.next_event("notify")
-        assert (popup.data.thread, popup.data.unread) == (thread, sent.thread_seq)  # notice too
+        assert (popup.data.thread, popup.data.unread) == (thread, 1)  # not the notice
         await desk.call("receipts.read", ReceiptParams(thread, sent.thread_seq))
         receipt = await ana.next_event("receipt")
         assert (receipt.data.user, receipt.data.read_seq) == (doctor.user_id, sent.thread_seq)
@@ -282,3 +283,16 @@ async def test_a_rolling_restart_under_load_loses_nothing(
 
 def _settings(node: RunningServer, index: int) -> dict[str, object]:
     return {"redis": node.env["CAREHUB_REDIS"], "node_id": f"node{index}", **LOAD}
+
+
+async def test_logging_out_on_one_node_closes_the_tokens_sockets_on_the_others(
+    nodes: list[RunningServer],
+) -> None:
+    one, two, three = nodes
+    me = await one.user(publish_keys=False)
+    username = one.usernames[me.user_id]
+    other_token = await login(one.base_url, username, PASSWORD, device_id=me.device_id)
+    async with greeted(two, me) as there, greeted(three, other_token) as elsewhere:
+        await logout(one.base_url, me)
+        assert await there.close_code() == CloseCode.TOKEN_REVOKED
+        ok(await elsewhere.call(1, "threads.list", {}))  # the device's other token still works

@@ -130,6 +130,9 @@ from protocol.practice import (
     TemplateParams,
     TemplatesResult,
     UserParams,
+    UserProfile,
+    UsersParams,
+    UsersResult,
     WeeklySpan,
 )
 
@@ -429,6 +432,10 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
             given=[],
             received=[Delegation(2, 5, [Scope.READ, Scope.REPLY], expires=1_800_000_000_000)],
         ),
+    ),
+    "users.get": (
+        UsersParams([2, 5]),
+        UsersResult([UserProfile(5, "Camille", Role.ASSISTANT, acting_for=[2])]),
     ),
 }
 

@@ -17,18 +17,8 @@ from clients.e2e.crypto import aead_decrypt, aead_encrypt, commitment, digest, p
 from clients.e2e.devices import entry_for
 from clients.e2e.documents import decrypt_document
 from clients.e2e.safety import fingerprint, safety_number
-from protocol.e2e import (
-    Body,
-    DeviceList,
-    DeviceRequest,
-    DocumentRef,
-    Envelope,
-    Header,
-    QrPayload,
-    SignedDeviceList,
-)
 from protocol.frames import Call, Hello
-from protocol.practice import Notice
+from protocol.schema import PAYLOADS
 from tests.vectors.generate import hexed, raw_fields, vectors
 
 VECTORS: dict[str, Any] = json.loads(
@@ -120,20 +110,7 @@ STRUCTURES: dict[str, Any] = {
     name: value for name, value in VECTORS["structures"].items() if "msgpack" in value
 }
 TYPES: dict[str, type[msgspec.Struct]] = {
-    t.__name__: t
-    for t in (
-        Envelope,
-        Header,
-        Body,
-        DocumentRef,
-        SignedDeviceList,
-        DeviceList,
-        DeviceRequest,
-        QrPayload,
-        Notice,
-        Hello,
-        Call,
-    )
+    t.__name__: t for t in (*PAYLOADS.values(), Hello, Call)
 }
 
 

@@ -1,0 +1,54 @@
+"""users.get: how the people a user deals with show, and who may be shown.
+
+A user sees the people they share a thread with, the practitioners they
+read for (a delegate) and those practitioners' contacts, and every
+assistant or bot those people named as delegates in their signed lists:
+exactly whose keys they may fetch (``keys.fetch``). Anyone else is left
+out of an answer, as if unknown.
+"""
+
+from __future__ import annotations
+
+from protocol.e2e import Scope
+from protocol.model import Role
+from protocol.practice import UserProfile, UsersParams, UsersResult
+from server.connection import Connection
+from server.context import Context
+from server.policy import DELEGATE_ROLES
+
+__all__ = ["get_users", "visible_users"]
+
+
+async def visible_users(ctx: Context, conn: Connection) -> set[int]:
+    now = ctx.clock.ms()
+    readers_of = [p for p, grant in conn.grants.items() if grant.allows(Scope.READ, now)]
+    visible = {conn.user_id, *await ctx.directory.contacts(conn.user_id), *readers_of}
+    for principal in readers_of:
+        visible.update(await ctx.directory.contacts(principal))
+    for listed in (await ctx.directory.device_lists(visible)).values():
+        visible.update(delegate.user for delegate in listed.delegates)
+    return visible
+
+
+async def get_users(ctx: Context, conn: Connection, p: UsersParams) -> UsersResult:
+    """Each visible user's name and role (``bot`` marks a bot), and for an
+    assistant or a bot, the visible practitioners they answer for now."""
+    visible = await visible_users(ctx, conn)
+    wanted = sorted(set(p.users) & visible)
+    found = await ctx.store.accounts.users(wanted)
+    now = ctx.clock.ms()
+    profiles = []
+    for user_id in wanted:
+        if user_id not in found:
+            continue
+        user, role = found[user_id], Role(found[user_id].role)
+        acting_for = []
+        if role in DELEGATE_ROLES:
+            grants = await ctx.directory.grants(user_id)
+            acting_for = sorted(
+                principal
+                for principal, grant in grants.items()
+                if principal in visible and grant.allows(Scope.REPLY, now)
+            )
+        profiles.append(UserProfile(user_id, user.display_name, role, acting_for))
+    return UsersResult(profiles)
