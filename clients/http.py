@@ -11,6 +11,7 @@ from clients.errors import AuthError, CallError, CarehubError
 from protocol.errors import ErrorCode
 from protocol.http import ErrorBody, LoginBody, LoginResult, RegisterBody, RegisterResult, UserInfo
 from protocol.model import Role
+from protocol.texts import DEFAULT_LOCALE, Locale
 
 __all__ = ["Credentials", "login", "logout", "register"]
 
@@ -47,9 +48,14 @@ def _error(response: httpx.Response) -> CarehubError:
 
 
 async def register(
-    base_url: str, username: str, password: str, display_name: str, role: str = "patient"
+    base_url: str,
+    username: str,
+    password: str,
+    display_name: str,
+    role: str = "patient",
+    locale: str = DEFAULT_LOCALE,
 ) -> UserInfo:
-    body = RegisterBody(username, password, display_name, Role(role))
+    body = RegisterBody(username, password, display_name, Role(role), Locale(locale))
     answer = await _post(base_url, "/v1/register", body)
     return msgspec.json.decode(answer, type=RegisterResult).user
 

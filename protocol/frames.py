@@ -75,6 +75,7 @@ class Welcome(_Frame, tag="welcome"):
     heartbeat_ms: int
     limits: Limits
     resumed: bool = False
+    locale: str = "fr"  # the user's language (``protocol.texts``; ``account.set`` changes it)
 
 
 class Call(_Frame, tag="call"):

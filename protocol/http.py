@@ -14,6 +14,7 @@ from msgspec import Meta, Struct
 
 from protocol.errors import ErrorCode
 from protocol.model import NO_NUL, Id, Role
+from protocol.texts import DEFAULT_LOCALE, Locale
 
 __all__ = [
     "HTTP_BODIES",
@@ -49,6 +50,7 @@ class RegisterBody(Struct):
     password: Password
     display_name: Annotated[str, Meta(min_length=1, max_length=128), NO_NUL]
     role: Role = Role.PATIENT
+    locale: Locale = DEFAULT_LOCALE  # what carehub speaks to them in (account.set changes it)
 
 
 class LoginBody(Struct):

@@ -15,13 +15,17 @@ from protocol.model import (
     MessageData,
     Natural,
     PresenceStatus,
+    Role,
     ThreadInfo,
     ThreadKind,
 )
 from protocol.practice import PRACTICE_METHODS, Code
+from protocol.texts import Locale
 
 __all__ = [
     "METHODS",
+    "AccountInfo",
+    "AccountParams",
     "AttachmentBeginParams",
     "AttachmentBeginResult",
     "AttachmentChunkParams",
@@ -211,6 +215,17 @@ class AttachmentReadResult(Struct):
     size: int  # of the whole file
 
 
+class AccountParams(Struct):
+    locale: Locale  # the language carehub speaks to this user in
+
+
+class AccountInfo(Struct):
+    user: int
+    name: str
+    role: Role
+    locale: Locale
+
+
 @dataclass(frozen=True, slots=True)
 class MethodSpec:
     params: type[Struct]
@@ -237,6 +252,8 @@ METHODS: dict[str, MethodSpec] = {
     "attachments.chunk": MethodSpec(AttachmentChunkParams, AttachmentChunkResult),
     "attachments.finish": MethodSpec(AttachmentFileParams, FileInfo),
     "attachments.read": MethodSpec(AttachmentReadParams, AttachmentReadResult),
+    "account.get": MethodSpec(Empty, AccountInfo),
+    "account.set": MethodSpec(AccountParams, AccountInfo),
     **{name: MethodSpec(*types) for name, types in PRACTICE_METHODS.items()},
     **{name: MethodSpec(*types) for name, types in BOOKING_METHODS.items()},
 }

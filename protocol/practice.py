@@ -15,10 +15,10 @@ from msgspec import Meta, Struct
 from protocol.e2e import Scope
 from protocol.errors import DecodeError
 from protocol.model import NO_NUL, Empty, Id, Member, Ms, Natural, Role
+from protocol.texts import DEFAULT_LOCALE, Locale, render
 
 __all__ = [
-    "DEFAULT_REASONS",
-    "EMERGENCY_NOTICE",
+    "DEFAULT_REASON_HOURS",
     "INAPPROPRIATE_REQUEST",
     "PRACTICE_METHODS",
     "Accepting",
@@ -71,7 +71,9 @@ __all__ = [
     "UsersParams",
     "UsersResult",
     "WeeklySpan",
+    "builtin_template",
     "decode_notice",
+    "default_reasons",
 ]
 
 Code = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")]
@@ -120,12 +122,21 @@ class RequestReason(Struct, omit_defaults=True):
     response_hours: Annotated[int, Meta(ge=1, le=24 * 60)] | None = None
 
 
-DEFAULT_REASONS = (
-    RequestReason("prescription_renewal", "Prescription renewal", 72),
-    RequestReason("exam_results", "Exam results", 72),
-    RequestReason("admin_document", "Administrative document", 120),
-    RequestReason("after_visit", "Question after a visit", 48),
-)
+DEFAULT_REASON_HOURS = {
+    "prescription_renewal": 72,
+    "exam_results": 72,
+    "admin_document": 120,
+    "after_visit": 48,
+}
+
+
+def default_reasons(locale: str = DEFAULT_LOCALE) -> list[RequestReason]:
+    """The request reasons a practitioner offers until they choose, labelled
+    in their language."""
+    return [
+        RequestReason(code, render(locale, f"reason.{code}"), hours)
+        for code, hours in DEFAULT_REASON_HOURS.items()
+    ]
 
 
 class InboxSettings(Struct, omit_defaults=True):
@@ -135,7 +146,7 @@ class InboxSettings(Struct, omit_defaults=True):
     accepting: Accepting = Accepting.PATIENTS
     accept_list: Annotated[list[Id], Meta(max_length=10_000)] = []
     reasons: Annotated[list[RequestReason], Meta(max_length=32)] = msgspec.field(
-        default_factory=lambda: list(DEFAULT_REASONS)
+        default_factory=default_reasons
     )
     max_open_threads: Annotated[int, Meta(ge=1, le=100)] = 3  # per patient
     max_daily_messages: Annotated[int, Meta(ge=1, le=100_000)] = 20  # per patient, 24 h
@@ -189,10 +200,11 @@ class NoticeKind(StrEnum):
 class Notice(Struct, omit_defaults=True):
     """A server-written entry in a thread: never a practitioner's own words.
     Carried by a ``message.new`` whose ``kind`` is ``notice`` (cleartext: it
-    holds configured texts and names, never a patient's words)."""
+    holds configured texts and ids, never a patient's words). A client shows
+    it in the reader's language from ``notice.<kind>`` (``protocol.texts``)."""
 
     kind: NoticeKind
-    text: str = ""
+    text: str = ""  # an auto-reply's rule text, the practitioner's own words
     by: int | None = None  # who acted (closed, added, retracted)
     user: int | None = None  # the member added or removed
     rule: int | None = None
@@ -224,18 +236,23 @@ class Template(Struct, omit_defaults=True, kw_only=True):
     reply_allowed: bool = True
     closes_thread: bool = False  # sending it also closes the thread
     builtin: bool = False  # every practitioner has it; it cannot be changed
+    code: Code | None = None  # a built-in one's: its texts are ``template.<code>.*``
 
 
-INAPPROPRIATE_REQUEST = Template(
-    name="Inappropriate request",
-    text=(
-        "Hello {patient_first_name}, this request cannot be handled by message."
-        " Please book an appointment or call the practice. {practitioner_name}"
-    ),
-    reply_allowed=False,
-    closes_thread=True,
-    builtin=True,
-)
+INAPPROPRIATE_REQUEST = "inappropriate_request"
+
+
+def builtin_template(code: str, locale: str = DEFAULT_LOCALE) -> Template:
+    """A template every practitioner has, worded in ``locale``: the
+    "inappropriate request" answer takes no reply and closes the thread."""
+    return Template(
+        name=render(locale, f"template.{code}.name"),
+        text=render(locale, f"template.{code}.text"),
+        reply_allowed=False,
+        closes_thread=True,
+        builtin=True,
+        code=code,
+    )
 
 
 class AuditParams(Struct):
@@ -321,9 +338,6 @@ class AuditEntry(Struct, omit_defaults=True):
     detail: str = ""
 
 
-EMERGENCY_NOTICE = "carehub is not an emergency service. In an emergency, call 15 (SAMU) or 112."
-
-
 class AccountVerified(Struct):
     """Event ``account.verified``: an admin verified the practitioner ``user``."""
 
@@ -337,6 +351,7 @@ class UserParams(Struct):
 
 class PracticeCreateParams(Struct):
     name: Label
+    locale: Locale = DEFAULT_LOCALE  # what its bots write in
 
 
 class PracticeMemberParams(Struct):
@@ -357,6 +372,7 @@ class PracticeInfo(Struct):
     created_by: int
     members: list[Member]
     invited: list[Member] = []  # asked to join, not yet members
+    locale: Locale = DEFAULT_LOCALE
 
 
 class PracticeInvitation(Struct):
@@ -392,7 +408,7 @@ class PractitionerInfo(Struct, omit_defaults=True):
     name: str
     accepting: Accepting
     reasons: list[RequestReason]
-    emergency_notice: str = EMERGENCY_NOTICE
+    emergency_notice: str = ""  # ``notice.emergency`` in the caller's language
     refusal: RefusalReason | None = None
     refusal_text: str | None = None
     refusal_details: dict[str, Any] = {}

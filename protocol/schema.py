@@ -35,6 +35,7 @@ from protocol.frames import ClientFrame, ServerFrame
 from protocol.http import HTTP_BODIES, ErrorBody
 from protocol.methods import METHODS
 from protocol.practice import Notice
+from protocol.texts import CATALOGUES
 
 __all__ = ["PAYLOADS", "json_schema"]
 
@@ -112,6 +113,8 @@ def json_schema() -> dict[str, Any]:
         "payloads": payloads,
         "constants": CONSTANTS,
         "http": {**http, "error": next(found)},
+        # What carehub says, by code, in each language (``protocol.texts``).
+        "texts": {locale.value: catalogue for locale, catalogue in CATALOGUES.items()},
         "$defs": _normalised(components),
     }
 

@@ -35,7 +35,9 @@ class Connection:
         calls: Charge,
         sends: Charge,
         token_hash: bytes = b"",  # the token it said hello with: logging it out closes it
+        locale: str = "fr",  # the user's language: refusals are worded in it
     ) -> None:
+        self.locale = locale
         self.session = session
         self.token_hash = token_hash
         self.user_id = user_id

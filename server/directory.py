@@ -33,7 +33,7 @@ import msgspec
 
 from protocol.e2e import Delegate, DeviceList, decode_device_list
 from protocol.model import Role, ThreadKind
-from protocol.practice import InboxSettings, Rule
+from protocol.practice import InboxSettings, Rule, default_reasons
 from server.broker.base import Delivery
 from server.policy import Practitioner
 from storage.delegations import Delegations
@@ -117,8 +117,12 @@ class Directory:
         if found is None:
             generation = self._generation
             verified = user_id in await self._practices.verified([user_id])
-            stored = await self._practices.inbox(user_id)
-            inbox = InboxSettings() if stored is None else _INBOX.decode(stored)
+            stored, locale = await self._practices.inbox(user_id)
+            inbox = (
+                InboxSettings(reasons=default_reasons(locale))
+                if stored is None
+                else _INBOX.decode(stored)
+            )
             rules = tuple(decode_rule(i, r) for i, r in await self._rules.of(user_id))
             found = Practitioner(user_id, verified, inbox, rules)
             # Until verified, re-read: ``carehub admin verify`` tells no node.

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from protocol.errors import ErrorCode
+from protocol.texts import has_text, render
 
 __all__ = ["ServerError", "forbidden", "invalid", "not_found"]
 
@@ -20,6 +21,15 @@ class ServerError(Exception):
         self.code = code
         self.message = str(message)  # a plain str: subclasses (Refusal) do not encode
         self.details = details
+
+    def worded(self, locale: str) -> str:
+        """The message a person reads, in ``locale``: a refusal's from the
+        catalogue (``refusal.<reason>`` with the details), except a vacation
+        rule's, which is the practitioner's own text; otherwise the server's."""
+        reason = self.details.get("reason")
+        if isinstance(reason, str) and reason != "unavailable" and has_text(f"refusal.{reason}"):
+            return render(locale, f"refusal.{reason}", **self.details)
+        return self.message
 
 
 def forbidden(message: str, **details: Any) -> ServerError:

@@ -25,6 +25,7 @@ from protocol.http import (
     UserInfo,
 )
 from protocol.model import MAX_INT, Role
+from protocol.texts import locale_of
 from server.auth import hash_token, new_token
 from server.broker.base import Delivery
 from server.context import Context
@@ -51,8 +52,10 @@ LOGIN_LIMIT = Limit(rate=1 / 6, burst=10)  # per username: 10, then one every 6 
 SELF_REGISTERING = frozenset({Role.PATIENT, Role.PRACTITIONER})
 
 
-def _error(exc: ServerError) -> Response:
-    body = ErrorBody(exc.code, exc.message, exc.details)
+def _error(exc: ServerError, request: Request) -> Response:
+    """The error, its refusal worded in the request's ``Accept-Language``."""
+    wanted = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
+    body = ErrorBody(exc.code, exc.worded(locale_of(wanted)), exc.details)
     return _json(body, STATUS.get(exc.code, 500))
 
 
@@ -74,7 +77,7 @@ async def _body(request: Request, type_: type[Any]) -> Any:
 
 async def store_unavailable(request: Request, exc: Exception) -> Response:
     """Any endpoint, while the database is out of reach: 503, retry later."""
-    return _error(ServerError(ErrorCode.UNAVAILABLE, "storage unavailable, retry later"))
+    return _error(ServerError(ErrorCode.UNAVAILABLE, "storage unavailable, retry later"), request)
 
 
 def _user_info(user: UserRecord) -> UserInfo:
@@ -96,11 +99,12 @@ async def register(request: Request) -> Response:
                 body.role,
                 await ctx.passwords.hash(body.password),
                 ctx.clock.ms(),
+                body.locale.value,
             )
         except Conflict as exc:
             raise ServerError(ErrorCode.CONFLICT, str(exc)) from None
     except ServerError as exc:
-        return _error(exc)
+        return _error(exc, request)
     return _json(RegisterResult(_user_info(user)), 201)
 
 
@@ -131,7 +135,7 @@ async def login(request: Request) -> Response:
         if device_id is None:
             raise ServerError(ErrorCode.FORBIDDEN, "that device is not yours")
     except ServerError as exc:
-        return _error(exc)
+        return _error(exc, request)
     return _json(LoginResult(token, _user_info(user), device_id, expires_at))
 
 
@@ -171,7 +175,7 @@ async def logout(request: Request) -> Response:
     try:
         session, token_hash = await _bearer(request)
     except ServerError as exc:
-        return _error(exc)
+        return _error(exc, request)
     await ctx.store.accounts.revoke(token_hash, ctx.clock.ms())
     # Every node closes the sockets it holds for this token (this one included).
     await ctx.broker.publish(Delivery([session.user.id], b"", token_revoked=token_hash))
@@ -187,7 +191,7 @@ async def download(request: Request) -> Response:
         grants = await grants_of(ctx, user.id, Role(user.role))
         record = await readable_file(ctx, user.id, grants, request.path_params["file"])
     except ServerError as exc:
-        return _error(exc)
+        return _error(exc, request)
     return FileResponse(
         ctx.blobs.path(record.id),
         media_type="application/octet-stream",
@@ -205,7 +209,7 @@ async def audit_export(request: Request) -> Response:
         grants = await grants_of(ctx, user.id, Role(user.role))
         entries = await export_audit(ctx, user.id, grants, thread_id)
     except ServerError as exc:
-        return _error(exc)
+        return _error(exc, request)
     return Response(
         msgspec.json.encode(entries),
         media_type="application/json",

@@ -11,7 +11,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
-from protocol.practice import EMERGENCY_NOTICE, Notice, NoticeKind
+from protocol.practice import Notice, NoticeKind
 from server.convert import message_data
 from server.policy import Firing
 from server.writer import Outgoing
@@ -90,7 +90,7 @@ async def auto_reply(
         return
     notices = [Notice(NoticeKind.AUTO_REPLY, rule.text, rule=rule.id, redirect_to=rule.redirect_to)]
     if rule.emergency_notice:
-        notices.append(Notice(NoticeKind.EMERGENCY, EMERGENCY_NOTICE, rule=rule.id))
+        notices.append(Notice(NoticeKind.EMERGENCY, rule=rule.id))
     for notice in notices:
         await post_notice(
             db,

@@ -119,6 +119,7 @@ async def _authenticate(ctx: Context, hello: Hello) -> Connection:
         queue_bytes=s.send_queue_bytes,
         calls=(f"calls:{device}", Limit(s.calls_per_second, s.call_burst)),
         sends=(f"sends:{device}", Limit(s.sends_per_second, s.send_burst)),
+        locale=session.locale,
     )
 
 
@@ -145,6 +146,7 @@ def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> byte
             heartbeat_ms=int(s.heartbeat_seconds * 1000),
             limits=limits,
             resumed=resumed,
+            locale=conn.locale,
         )
     )
 
@@ -297,7 +299,7 @@ async def _call(ctx: Context, codec: Codec, conn: Connection, call: Call) -> byt
         value = await HANDLERS[call.method](ctx, conn, params)
         return encode(Result(call.id, to_raw(value)))
     except ServerError as exc:
-        return encode(Error(call.id, exc.code, exc.message, exc.details))
+        return encode(Error(call.id, exc.code, exc.worded(conn.locale), exc.details))
     except DecodeError as exc:
         return encode(Error(call.id, exc.code, str(exc)[:300]))
     except Unavailable:

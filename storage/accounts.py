@@ -31,6 +31,7 @@ class Session:
     device_id: int
     expires_at: int
     revoked: bool
+    locale: str  # the user's language
 
 
 USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.role)
@@ -41,7 +42,13 @@ class Accounts:
         self.db = db
 
     async def create_user(
-        self, username: str, display_name: str, role: str, password_hash: str, now: int
+        self,
+        username: str,
+        display_name: str,
+        role: str,
+        password_hash: str,
+        now: int,
+        locale: str = "fr",
     ) -> UserRecord:
         try:
             async with self.db.write() as conn:
@@ -53,6 +60,7 @@ class Accounts:
                         role=role,
                         password_hash=password_hash,
                         created_at=now,
+                        locale=locale,
                     )
                     .returning(users.c.id)
                 )
@@ -129,6 +137,7 @@ class Accounts:
                         tokens.c.device_id,
                         tokens.c.expires_at,
                         tokens.c.revoked_at,
+                        users.c.locale,
                     )
                     .join(users, users.c.id == tokens.c.user_id)
                     .where(tokens.c.token_hash == token_hash)
@@ -137,8 +146,23 @@ class Accounts:
         if row is None:
             return None
         return Session(
-            UserRecord(*row[:4]), row.device_id, row.expires_at, row.revoked_at is not None
+            UserRecord(*row[:4]),
+            row.device_id,
+            row.expires_at,
+            row.revoked_at is not None,
+            row.locale,
         )
+
+    async def locale(self, user_id: int) -> str | None:
+        async with self.db.read() as conn:
+            found: str | None = await conn.scalar(
+                select(users.c.locale).where(users.c.id == user_id)
+            )
+        return found
+
+    async def set_locale(self, user_id: int, locale: str) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(update(users).where(users.c.id == user_id).values(locale=locale))
 
     async def revoke(self, token_hash: bytes, now: int) -> None:
         async with self.db.write() as conn:

@@ -35,6 +35,7 @@ class PracticeRecord:
     created_by: int
     members: list[UserRecord]
     invited: list[UserRecord]  # asked to join, not yet members
+    locale: str = "fr"  # what its bots write in
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,11 +98,11 @@ class Practices:
 
     # Practices
 
-    async def create(self, name: str, created_by: int, now: int) -> int:
+    async def create(self, name: str, created_by: int, now: int, locale: str) -> int:
         async with self.db.write() as conn:
             practice_id = await conn.scalar(
                 insert(practices)
-                .values(name=name, created_by=created_by, created_at=now)
+                .values(name=name, created_by=created_by, created_at=now, locale=locale)
                 .returning(practices.c.id)
             )
             assert practice_id is not None
@@ -355,10 +356,18 @@ class Practices:
 
     # Inbox settings
 
-    async def inbox(self, practitioner_id: int) -> bytes | None:
-        query = select(inboxes.c.settings).where(inboxes.c.practitioner_id == practitioner_id)
+    async def inbox(self, practitioner_id: int) -> tuple[bytes | None, str]:
+        """The practitioner's stored inbox settings (None until they set
+        some), and their language (the defaults are worded in it)."""
+        query = (
+            select(inboxes.c.settings, users.c.locale)
+            .select_from(users)
+            .outerjoin(inboxes, inboxes.c.practitioner_id == users.c.id)
+            .where(users.c.id == practitioner_id)
+        )
         async with self.db.read() as conn:
-            return await conn.scalar(query)
+            row = (await conn.execute(query)).first()
+        return (None, "fr") if row is None else (row.settings, row.locale)
 
     @staticmethod
     async def set_inbox(
@@ -374,11 +383,11 @@ class Practices:
 async def _records(conn: AsyncConnection, practice_ids: Select[Any]) -> list[PracticeRecord]:
     """The practices whose ids ``practice_ids`` selects, with members and invited users."""
     found: dict[int, PracticeRecord] = {}
-    query = select(practices.c.id, practices.c.name, practices.c.created_by).where(
-        practices.c.id.in_(practice_ids)
-    )
+    query = select(
+        practices.c.id, practices.c.name, practices.c.created_by, practices.c.locale
+    ).where(practices.c.id.in_(practice_ids))
     for row in await conn.execute(query.order_by(practices.c.id)):
-        found[row[0]] = PracticeRecord(row[0], row[1], row[2], [], [])
+        found[row.id] = PracticeRecord(row.id, row.name, row.created_by, [], [], row.locale)
     for table, into in ((practice_members, "members"), (practice_invitations, "invited")):
         people = (
             select(table.c.practice_id, *USER_COLUMNS)

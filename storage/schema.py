@@ -77,6 +77,7 @@ class User(Base):
     # Practitioners: when an admin checked their credentials (patients only
     # find and write to verified practitioners).
     verified_at: Mapped[int | None] = mapped_column(BigInteger)
+    locale: Mapped[str] = mapped_column(String(8), server_default="fr")  # protocol.texts.Locale
 
 
 class Device(Base):
@@ -207,6 +208,7 @@ class Practice(Base):
     name: Mapped[str] = mapped_column(String(128))
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[int] = mapped_column(BigInteger)
+    locale: Mapped[str] = mapped_column(String(8), server_default="fr")  # its bots' language
 
 
 class PracticeMember(Base):

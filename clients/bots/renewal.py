@@ -1,6 +1,8 @@
 """An example bot: acknowledges each prescription renewal request with the
 delay the practitioner announces for it, in their place and marked as
-automatic. The practice may word it with its own template of the same name.
+automatic, in the language of the practice they share (French unless the
+practice chose otherwise). The practice may word it with its own template of
+the same name.
 
 Set-up: an admin creates the bot (``carehub user NAME --role bot``), a
 practitioner adds it to their practice and delegates ``read`` and ``reply``
@@ -26,30 +28,36 @@ from clients.bots.bot import Bot, Conversation, saved_cursor
 from clients.client import Client
 from clients.e2e import Keystore, Secure
 from clients.http import login
-from protocol.model import Role
-from protocol.practice import PractitionerInfo, PractitionerParams, Template
+from protocol.model import Empty, Role
+from protocol.practice import PracticesListResult, PractitionerInfo, PractitionerParams, Template
 from protocol.templates import variables_of
+from protocol.texts import DEFAULT_LOCALE, render
 
-__all__ = ["ACKNOWLEDGEMENT", "RENEWAL", "renewal_bot", "response_delay"]
+__all__ = ["RENEWAL", "acknowledgement", "renewal_bot", "response_delay"]
 
 RENEWAL = "prescription_renewal"
-ACKNOWLEDGEMENT = Template(
-    name="Prescription renewal received",
-    text=(
-        "Hello {patient_first_name}, your prescription renewal request has been received."
-        " {practitioner_name} usually answers within {response_delay}."
-        " This is an automatic reply."
-    ),
-)
 
 
-def response_delay(hours: int | None) -> str:
+def acknowledgement(locale: str) -> Template:
+    return Template(
+        name=render(locale, "bot.renewal_ack.name"), text=render(locale, "bot.renewal_ack.text")
+    )
+
+
+def response_delay(hours: int | None, locale: str) -> str:
     """The expected delay in words: whole days from two days on."""
     if hours is None:
-        return "a few days"
+        return render(locale, "delay.unknown")
     if hours >= 48 and hours % 24 == 0:
-        return f"{hours // 24} days"
-    return "1 hour" if hours == 1 else f"{hours} hours"
+        return render(locale, "delay.days", count=hours // 24)
+    return render(locale, "delay.hours", count=hours)
+
+
+async def practice_locale(secure: Secure, practitioner: int) -> str:
+    """The language of the first practice the bot shares with ``practitioner``."""
+    found: PracticesListResult = await secure.call("practices.list", Empty())
+    shared = [p for p in found.practices if practitioner in {m.user for m in p.members}]
+    return shared[0].locale if shared else DEFAULT_LOCALE
 
 
 def renewal_bot(secure: Secure) -> Bot:
@@ -67,10 +75,12 @@ def renewal_bot(secure: Secure) -> Bot:
             "practitioners.get", PractitionerParams(practitioner.user)
         )
         hours = next((r.response_hours for r in info.reasons if r.code == RENEWAL), None)
-        values = {**conversation.values(), "response_delay": response_delay(hours)}
-        template = await bot.template(ACKNOWLEDGEMENT.name)
+        locale = await practice_locale(secure, practitioner.user)
+        values = {**conversation.values(), "response_delay": response_delay(hours, locale)}
+        fallback = acknowledgement(locale)
+        template = await bot.template(fallback.name)
         if template is None or not variables_of(template.text) <= values.keys():
-            template = ACKNOWLEDGEMENT  # the practice's own wording needs values we lack
+            template = fallback  # the practice's own wording needs values we lack
         await conversation.reply(template, values)
 
     return bot

@@ -80,6 +80,8 @@ HANDLERS: dict[str, Handler] = {
     "relatives.list": relatives.list_relatives,
     "delegations.list": delegations.list_delegations,
     "users.get": users.get_users,
+    "account.get": users.get_account,
+    "account.set": users.set_account,
     "agenda.get": agenda.get_agenda,
     "agenda.set": agenda.set_agenda,
     "agenda.add_exception": agenda.add_exception,

@@ -30,6 +30,7 @@ from protocol.practice import (
     RefusalReason,
     UserParams,
 )
+from protocol.texts import Locale, render
 from server.connection import Connection
 from server.context import Context
 from server.convert import member
@@ -96,7 +97,7 @@ async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
 
 async def create_practice(ctx: Context, conn: Connection, p: PracticeCreateParams) -> PracticeInfo:
     await require_verified_practitioner(ctx, conn, "create a practice")
-    practice_id = await ctx.store.practices.create(p.name, conn.user_id, ctx.clock.ms())
+    practice_id = await ctx.store.practices.create(p.name, conn.user_id, ctx.clock.ms(), p.locale)
     return await _practice(ctx, conn.user_id, practice_id)
 
 
@@ -222,6 +223,7 @@ def _practice_info(record: PracticeRecord) -> PracticeInfo:
         record.created_by,
         [member(u) for u in record.members],
         [member(u) for u in record.invited],
+        Locale(record.locale),
     )
 
 
@@ -255,6 +257,7 @@ async def get_practitioner(
     if user is None or user.role != Role.PRACTITIONER or not practitioner.verified:
         raise not_found("no such practitioner", practitioner=p.practitioner)
     info = _practitioner_info(user, practitioner)
+    info.emergency_notice = render(conn.locale, "notice.emergency")
     if conn.role is Role.PATIENT:
         refusal = await _open_refusal(ctx, practitioner, conn.user_id)
         if refusal:

@@ -20,6 +20,7 @@ from protocol.practice import (
     Template,
     TemplateParams,
     TemplatesResult,
+    builtin_template,
 )
 from protocol.templates import TemplateError, variables_of
 from server.connection import Connection
@@ -47,7 +48,8 @@ async def list_templates(ctx: Context, conn: Connection, _: Empty) -> TemplatesR
         if grant.allows(Scope.REPLY, now) or grant.allows(Scope.TEMPLATES, now)
     ]
     stored = await ctx.store.templates.visible(owners, practices)
-    return TemplatesResult([INAPPROPRIATE_REQUEST, *(_template(t) for t in stored)])
+    builtin = builtin_template(INAPPROPRIATE_REQUEST, conn.locale)
+    return TemplatesResult([builtin, *(_template(t) for t in stored)])
 
 
 async def create_template(ctx: Context, conn: Connection, template: Template) -> Template:
@@ -128,7 +130,7 @@ def _check_text(template: Template) -> None:
 
 
 def _saved(template: Template, owner: int | None) -> Template:
-    return msgspec.structs.replace(template, id=0, builtin=False, owner=owner)
+    return msgspec.structs.replace(template, id=0, builtin=False, code=None, owner=owner)
 
 
 def _template(stored: StoredTemplate) -> Template:

@@ -16,7 +16,7 @@ from protocol.codec import to_raw
 from protocol.e2e import Scope
 from protocol.methods import Empty, ThreadParams, ThreadsListResult, ThreadsOpenParams
 from protocol.model import Role, ThreadInfo, ThreadKind
-from protocol.practice import EMERGENCY_NOTICE, Notice, NoticeKind, RefusalReason
+from protocol.practice import Notice, NoticeKind, RefusalReason
 from server.connection import Connection
 from server.context import Context
 from server.convert import thread_info
@@ -142,7 +142,7 @@ async def create_thread(
             out,
             thread_id=thread_id,
             author=practitioner,
-            notice=Notice(NoticeKind.EMERGENCY, EMERGENCY_NOTICE),
+            notice=Notice(NoticeKind.EMERGENCY),
             recipients=members,
             now=now,
         )

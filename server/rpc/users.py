@@ -10,13 +10,15 @@ out of an answer, as if unknown.
 from __future__ import annotations
 
 from protocol.e2e import Scope
-from protocol.model import Role
+from protocol.methods import AccountInfo, AccountParams
+from protocol.model import Empty, Role
 from protocol.practice import UserProfile, UsersParams, UsersResult
+from protocol.texts import Locale
 from server.connection import Connection
 from server.context import Context
 from server.policy import DELEGATE_ROLES
 
-__all__ = ["get_users", "visible_users"]
+__all__ = ["get_account", "get_users", "set_account", "visible_users"]
 
 
 async def visible_users(ctx: Context, conn: Connection) -> set[int]:
@@ -28,6 +30,20 @@ async def visible_users(ctx: Context, conn: Connection) -> set[int]:
     for listed in (await ctx.directory.device_lists(visible)).values():
         visible.update(delegate.user for delegate in listed.delegates)
     return visible
+
+
+async def get_account(ctx: Context, conn: Connection, _: Empty) -> AccountInfo:
+    found = await ctx.store.accounts.users([conn.user_id])
+    user = found[conn.user_id]
+    return AccountInfo(user.id, user.display_name, Role(user.role), Locale(conn.locale))
+
+
+async def set_account(ctx: Context, conn: Connection, p: AccountParams) -> AccountInfo:
+    """The caller's language: refusals on this socket are worded in it from
+    now on, on their other sockets once they reconnect."""
+    await ctx.store.accounts.set_locale(conn.user_id, p.locale.value)
+    conn.locale = p.locale.value
+    return await get_account(ctx, conn, Empty())
 
 
 async def get_users(ctx: Context, conn: Connection, p: UsersParams) -> UsersResult:

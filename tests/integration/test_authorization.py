@@ -51,6 +51,7 @@ from protocol.e2e import Delegate, DeviceEntry
 from protocol.errors import ErrorCode
 from protocol.methods import (
     METHODS,
+    AccountParams,
     AttachmentBeginParams,
     AttachmentChunkParams,
     AttachmentFileParams,
@@ -86,6 +87,7 @@ from protocol.practice import (
     UserParams,
     UsersParams,
 )
+from protocol.texts import Locale
 from tests.support.authz import (
     AGENDA,
     DAY,
@@ -224,6 +226,10 @@ def _no_thread(s: Scene, answer: Any) -> None:
 def _no_contacts(s: Scene, answer: Any) -> None:
     victims = {s.doctor, s.patient, s.assistant}
     assert not victims & {c.user for c in answer.contacts}, "the victim's presence is shown"
+
+
+def _mine(s: Scene, answer: Any) -> None:
+    assert answer.user == s.me, "someone else's account"
 
 
 def _only_me(s: Scene, answer: Any) -> None:
@@ -459,6 +465,10 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     "relatives.list": (self_only("own", lambda s: Empty()),),
     "delegations.list": (self_only("own", lambda s: Empty(), check=_no_delegation_of_doctor),),
+    "account.get": (self_only("own", lambda s: Empty(), check=_mine),),
+    "account.set": (
+        self_only("own", lambda s: AccountParams(Locale.EN), "users", check=_mine),
+    ),
     "users.get": (
         self_only(
             "A-PA-S", lambda s: UsersParams([s.doctor, s.patient, s.assistant]), check=_only_me

@@ -72,9 +72,10 @@ async def test_the_renewal_bot_acknowledges_requests_with_the_expected_delay(
                 opened_threads.append((await ana.call("threads.open", params)).id)
             thread, acknowledgement = await bot_message(ana, bot)
         assert thread == opened_threads[1]  # the exam results request got nothing
-        assert acknowledgement.body.text == (
-            "Hello Ana, your prescription renewal request has been received."
-            " Dr Claire Martin usually answers within 3 days. This is an automatic reply."
+        assert acknowledgement.body.text == (  # the practice's language: French by default
+            "Bonjour Ana, votre demande de renouvellement d'ordonnance a bien été reçue."
+            " Dr Claire Martin répond habituellement sous 3 jours."
+            " Ceci est une réponse automatique."
         )
         assert (acknowledgement.header.sender_user, acknowledgement.header.acting_for) == (
             bot.user_id,

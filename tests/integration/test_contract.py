@@ -8,11 +8,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
+
 from clients import Client
 from protocol.e2e import Scope
-from protocol.methods import PresenceSetParams, ThreadsOpenParams
+from protocol.methods import AccountParams, PresenceSetParams, ThreadsOpenParams
 from protocol.model import Empty, PresenceStatus, Role, ThreadKind
 from protocol.practice import PractitionerParams, Rule, RuleAction, UsersParams
+from protocol.texts import Locale
 from tests.integration.test_delegation import received
 from tests.integration.test_practice import refused
 from tests.support.server import RunningServer
@@ -102,3 +105,26 @@ async def test_popups_count_peoples_messages_and_skip_background_sessions(
         seen: list[Any] = await received(back, until="message.new", count=2)
         assert [e.type for e in seen].count("notify") == 0, [e.type for e in seen]
         assert seen[-1].data.id == second.message_id
+
+
+async def test_carehub_speaks_french_first_and_english_when_asked(server: RunningServer) -> None:
+    doctor = await server.user("practitioner", verified=False)
+    patient = await server.user("patient")
+    opening = ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "after_visit")
+    async with server.client(patient) as me:
+        assert (await me.call("account.get", Empty())).locale == "fr"
+        french = await refused(me.call("threads.open", opening), "not_verified")
+        assert str(french).endswith("Le compte de ce praticien n'est pas encore vérifié.")
+        await me.call("account.set", AccountParams(Locale.EN))
+        english = await refused(me.call("threads.open", opening), "not_verified")
+        assert str(english).endswith("This practitioner's account is not verified yet.")
+    async with server.client(patient) as again:  # kept for the next connection
+        assert again.welcome is not None and again.welcome.locale == "en"
+    _, someone, thread = await server.patient_thread()
+    url = f"/v1/threads/{thread}/audit"  # a patient may not export it: a refusal
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        for language, words in (("en-GB,en;q=0.9", "Only the care team"), ("fr", "Seule")):
+            headers = {"authorization": f"Bearer {someone.token}", "accept-language": language}
+            answer = (await http.get(url, headers=headers)).json()
+            assert answer["details"]["reason"] == "not_care_team"
+            assert answer["message"].startswith(words)

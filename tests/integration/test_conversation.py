@@ -15,6 +15,7 @@ from protocol.methods import (
 )
 from protocol.model import MessageData, PresenceStatus, ThreadInfo, ThreadKind
 from protocol.practice import Notice, NoticeKind
+from protocol.texts import render
 from tests.support.server import RunningServer
 
 
@@ -39,7 +40,8 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
             assert (first.thread_seq, first.kind, first.sender_device) == (1, "notice", None)
             notice = await side.read(first)
             assert isinstance(notice, Notice) and notice.kind is NoticeKind.EMERGENCY
-            assert "112" in notice.text
+            assert notice.text == ""  # the client words it, in the reader's language
+            assert "112" in render("fr", f"notice.{notice.kind}")
 
         sent = await patient.send(
             thread.id, "Could you renew my prescription?", reason="prescription_renewal"

@@ -13,7 +13,6 @@ from protocol.errors import ErrorCode
 from protocol.methods import HistoryParams, ThreadMemberParams, ThreadParams, ThreadsOpenParams
 from protocol.model import Empty, ThreadKind
 from protocol.practice import (
-    DEFAULT_REASONS,
     Accepting,
     CareParams,
     InboxSettings,
@@ -26,6 +25,7 @@ from protocol.practice import (
     PractitionerSearchParams,
     RequestReason,
     UserParams,
+    default_reasons,
 )
 from tests.support.server import RunningServer
 
@@ -68,7 +68,8 @@ async def test_patients_reach_verified_practitioners_only(server: RunningServer)
 
         found = await client.call("practitioners.search", PractitionerSearchParams("QUILL"))
         assert [p.id for p in found.practitioners] == [doctor.user_id]
-        assert found.practitioners[0].reasons == list(DEFAULT_REASONS)
+        assert found.practitioners[0].reasons == default_reasons("fr")  # French by default
+        assert found.practitioners[0].reasons[0].label == "Renouvellement d'ordonnance"
         await refused(client.call("threads.open", open_params(doctor)), "not_a_patient")
         profile = await client.call("practitioners.get", PractitionerParams(doctor.user_id))
         assert profile.refusal == "not_a_patient" and profile.refusal_text

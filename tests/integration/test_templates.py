@@ -33,7 +33,8 @@ async def test_templates_of_a_practitioner_and_of_their_practice(server: Running
             Template(name="Results", text="Results in {response_delay}.", practice=practice.id),
         )
         listed = (await helper.call("templates.list")).templates
-        assert [t.name for t in listed] == [INAPPROPRIATE_REQUEST.name, "Results"]
+        assert [t.name for t in listed] == ["Demande inappropriée", "Results"]
+        assert listed[0].code == INAPPROPRIATE_REQUEST
         assert listed[0].builtin and listed[0].closes_thread and not listed[0].reply_allowed
         own = [t.id for t in (await doc.call("templates.list")).templates]
         assert own == [0, mine.id, shared.id]
@@ -56,7 +57,7 @@ async def test_templates_of_a_practitioner_and_of_their_practice(server: Running
         assert (await doc.call("templates.update", mine)).text == mine.text
         await doc.call("templates.delete", TemplateParams(shared.id))
         names = [t.name for t in (await helper.call("templates.list")).templates]
-        assert names == [INAPPROPRIATE_REQUEST.name]
+        assert names == ["Demande inappropriée"]
 
 
 async def test_an_inappropriate_request_is_answered_and_closed_in_one_call(
@@ -72,4 +73,4 @@ async def test_an_inappropriate_request_is_answered_and_closed_in_one_call(
         closing, answer = history[0], history[1]
         assert closing.kind == "notice" and answer.reply_allowed is False
         text = (await client.open(answer)).body.text
-        assert text.startswith("Hello Camille,") and text.endswith("Dr Martin")
+        assert text.startswith("Bonjour Camille,") and text.endswith("Dr Martin")

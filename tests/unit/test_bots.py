@@ -10,24 +10,24 @@ import pytest
 
 from clients import ClientEvent
 from clients.bots import Bot, Conversation
-from clients.bots.renewal import ACKNOWLEDGEMENT, response_delay
+from clients.bots.renewal import acknowledgement, response_delay
 from protocol.model import Member, Role, ThreadInfo, ThreadKind
 from protocol.templates import render, variables_of
 
 
 @pytest.mark.parametrize(
-    ("hours", "words"),
+    ("hours", "english", "french"),
     [
-        (None, "a few days"),
-        (1, "1 hour"),
-        (36, "36 hours"),
-        (48, "2 days"),
-        (72, "3 days"),
-        (50, "50 hours"),
+        (None, "a few days", "quelques jours"),
+        (1, "1 hour", "1 heure"),
+        (36, "36 hours", "36 heures"),
+        (48, "2 days", "2 jours"),
+        (72, "3 days", "3 jours"),
+        (50, "50 hours", "50 heures"),
     ],
 )
-def test_response_delay(hours: int | None, words: str) -> None:
-    assert response_delay(hours) == words
+def test_response_delay(hours: int | None, english: str, french: str) -> None:
+    assert (response_delay(hours, "en"), response_delay(hours, "fr")) == (english, french)
 
 
 def thread(*members: Member) -> ThreadInfo:
@@ -47,8 +47,10 @@ def test_a_conversation_gives_the_names_its_members_have() -> None:
         "patient_first_name": "Ana",
         "practitioner_name": "Dr Martin",
     }
-    assert variables_of(ACKNOWLEDGEMENT.text) - values.keys() == {"response_delay"}
-    text = render(ACKNOWLEDGEMENT.text, {**values, "response_delay": "3 days"})
+    for locale in ("fr", "en"):
+        template = acknowledgement(locale)
+        assert variables_of(template.text) - values.keys() == {"response_delay"}
+    text = render(acknowledgement("en").text, {**values, "response_delay": "3 days"})
     assert text.startswith("Hello Ana, ") and "automatic reply" in text
 
 

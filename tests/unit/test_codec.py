@@ -50,6 +50,8 @@ from protocol.frames import (
 )
 from protocol.methods import (
     METHODS,
+    AccountInfo,
+    AccountParams,
     AttachmentBeginParams,
     AttachmentBeginResult,
     AttachmentChunkParams,
@@ -134,7 +136,9 @@ from protocol.practice import (
     UsersParams,
     UsersResult,
     WeeklySpan,
+    builtin_template,
 )
+from protocol.texts import Locale
 
 T0 = 1_800_000_000_000
 SETTINGS = AgendaSettings(
@@ -399,7 +403,10 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "rules.add": (RULE, RULE),
     "rules.update": (RULE, RULE),
     "rules.delete": (RuleParams(rule=9), Empty()),
-    "templates.list": (Empty(), TemplatesResult([INAPPROPRIATE_REQUEST, TEMPLATE])),
+    "templates.list": (
+        Empty(),
+        TemplatesResult([builtin_template(INAPPROPRIATE_REQUEST, "en"), TEMPLATE]),
+    ),
     "templates.create": (TEMPLATE, TEMPLATE),
     "templates.update": (TEMPLATE, TEMPLATE),
     "templates.delete": (TemplateParams(template=9), Empty()),
@@ -433,6 +440,8 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
             received=[Delegation(2, 5, [Scope.READ, Scope.REPLY], expires=1_800_000_000_000)],
         ),
     ),
+    "account.get": (Empty(), AccountInfo(3, "Ana", Role.PATIENT, Locale.FR)),
+    "account.set": (AccountParams(Locale.EN), AccountInfo(3, "Ana", Role.PATIENT, Locale.EN)),
     "users.get": (
         UsersParams([2, 5]),
         UsersResult([UserProfile(5, "Camille", Role.ASSISTANT, acting_for=[2])]),

@@ -54,9 +54,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("practitioner_id", "patient_id", name=op.f("pk_care_invitations")),
     )
-    op.create_index(
-        "ix_care_invitations_patient", "care_invitations", ["patient_id"], unique=False
-    )
+    op.create_index("ix_care_invitations_patient", "care_invitations", ["patient_id"], unique=False)
 
 
 def downgrade() -> None:
