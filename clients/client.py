@@ -64,6 +64,13 @@ class _Stats:
     closes: list[int] = field(default_factory=list)
 
 
+def other_node(urls: list[str], current: str) -> str:
+    """Any node but the current one, at random: after a rolling restart the
+    clients spread over the nodes again instead of all ending on one."""
+    others = [url for url in urls if url != current]
+    return random.choice(others) if others else current
+
+
 class Client:
     def __init__(
         self,
@@ -74,7 +81,7 @@ class Client:
         reconnect: bool = True,
         max_frame_bytes: int = 1024 * 1024,
     ) -> None:
-        # Several nodes of one deployment: a reconnect tries the next one.
+        # Several nodes of one deployment: a reconnect tries another, at random.
         self.urls = [url] if isinstance(url, str) else list(url)
         self.url = self.urls[0]
         self.credentials = credentials
@@ -245,7 +252,7 @@ class Client:
                     min(5.0, 0.05 * 2 ** min(attempt, 7)) * random.uniform(0.5, 1.0)
                 )
                 if attempt > 1 or code == CloseCode.SERVER_SHUTDOWN:  # try another node
-                    self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
+                    self.url = other_node(self.urls, self.url)
                 try:
                     self._ws, self.welcome = await self._open()
                     break

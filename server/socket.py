@@ -202,7 +202,7 @@ async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head:
                 cursor = resume_from
                 while True:
                     page = await ctx.store.events.after(
-                        conn.user_id, cursor, REPLAY_PAGE, ctx.clock.ms()
+                        conn.user_id, cursor, REPLAY_PAGE, ctx.clock.ms(), conn.device_id
                     )
                     for event in page:
                         await conn.send_paced(
@@ -302,8 +302,8 @@ async def _call(ctx: Context, codec: Codec, conn: Connection, call: Call) -> byt
         return encode(Error(call.id, exc.code, exc.worded(conn.locale), exc.details))
     except DecodeError as exc:
         return encode(Error(call.id, exc.code, str(exc)[:300]))
-    except Unavailable:
-        log.warning("%s failed: store unavailable", call.method, exc_info=True)
+    except Unavailable as exc:  # one line each: an outage must not flood the log
+        log.warning("%s refused: %s", call.method, exc)
         return encode(Error(call.id, ErrorCode.UNAVAILABLE, "storage unavailable, retry later"))
     except Exception:
         log.exception("%s failed", call.method)

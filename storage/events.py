@@ -123,8 +123,11 @@ class Events:
         assert value is not None
         return int(value)
 
-    async def after(self, user_id: int, cursor: int, limit: int, now: int) -> list[StoredEvent]:
-        """The user's events with seq > ``cursor``, oldest first: those of the
+    async def after(
+        self, user_id: int, cursor: int, limit: int, now: int, device_id: int | None = None
+    ) -> list[StoredEvent]:
+        """The user's events with seq > ``cursor``, oldest first, except the
+        messages ``device_id`` sent itself (it has them): those of the
         threads whose membership window covers them, those addressed to them,
         and, from a delegation's start, the threads' events of each
         practitioner they read for (``delegations``)."""
@@ -157,6 +160,10 @@ class Events:
             .order_by(events.c.seq)
             .limit(limit)
         )
+        if device_id is not None:
+            query = query.where(
+                messages.c.sender_device_id.is_(None) | (messages.c.sender_device_id != device_id)
+            )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [

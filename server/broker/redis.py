@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Delivery).decode
-RETRY_SECONDS = 0.1  # the heartbeat's pace while recovering, and the first back-off
+RETRY_SECONDS = 0.1  # the pace of the heartbeat and of subscribing again while recovering
 
 
 # KEYS: the recipients' routes; ARGV: the channel prefix, the delivery. Each
@@ -212,14 +212,16 @@ class RedisBroker:
 
     async def _listen(self, subscribed: asyncio.Event) -> None:
         """Hand every message on this node's channels to the hub; after a
-        lost connection, subscribe again with back-off. (redis-py may also
-        reconnect by itself: recovering is the heartbeat's.)"""
-        backoff = RETRY_SECONDS
+        lost connection, try to subscribe again every ``RETRY_SECONDS``, so
+        the subscription is back as soon as Redis answers (a refused
+        connection costs nothing; a back-off of seconds would leave
+        publications reaching no subscriber). (redis-py may also reconnect
+        by itself: recovering is the heartbeat's.)"""
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._keys.channel(self.node), self._keys.everyone)
-                self._subscribed, backoff = True, RETRY_SECONDS
+                self._subscribed = True
                 if not self._recovering:
                     self.healthy = True
                 subscribed.set()
@@ -234,8 +236,7 @@ class RedisBroker:
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+            await asyncio.sleep(RETRY_SECONDS)
 
 
 def _invalidates(delivery: Delivery) -> bool:

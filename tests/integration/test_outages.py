@@ -62,3 +62,6 @@ async def test_sends_while_postgresql_is_down_are_refused_not_lost(
                 received.append(event.data.id)
     print(f"sent 7, acknowledged {len(acknowledged)}, refused {refused}, received {len(received)}")
     assert received == acknowledged  # each once, in order, nothing refused among them
+    logged = node.log.read_text()
+    assert logged.count("messages.send refused: ") == refused  # one line each
+    assert "Traceback" not in logged

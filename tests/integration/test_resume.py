@@ -52,6 +52,21 @@ async def test_resume_after_disconnect_delivers_missed_events_once(server: Runni
             assert again.client.stats.duplicates_dropped == 0
 
 
+async def test_a_device_is_not_replayed_its_own_messages(server: RunningServer) -> None:
+    """A device that sends has what it sent: on resume it gets the others'
+    messages, and none of its own (it had hundreds replayed at each reconnect)."""
+    doctor, patient, thread = await server.patient_thread()
+    async with server.secure(patient) as ana:
+        cursor = ana.client.cursor
+        for i in range(3):
+            await ana.send(thread, f"mine-{i}")
+    async with server.secure(doctor) as desk:
+        await desk.send(thread, "the answer")
+    async with server.secure(patient, resume_from=cursor) as again:
+        assert await received_messages(again, 1) == ["the answer"]  # not "mine-0"
+        assert again.client.stats.duplicates_dropped == 0
+
+
 async def test_client_reconnects_by_itself_and_resends_unacknowledged(
     server: RunningServer,
 ) -> None:
