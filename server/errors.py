@@ -21,13 +21,14 @@ class ServerError(Exception):
         self.code = code
         self.message = str(message)  # a plain str: subclasses (Refusal) do not encode
         self.details = details
+        self.own_words = False  # the message is a person's own text, in no catalogue
 
     def worded(self, locale: str) -> str:
         """The message a person reads, in ``locale``: a refusal's from the
-        catalogue (``refusal.<reason>`` with the details), except a vacation
-        rule's, which is the practitioner's own text; otherwise the server's."""
+        catalogue (``refusal.<reason>`` with the details), unless it is
+        someone's own words; otherwise the server's."""
         reason = self.details.get("reason")
-        if isinstance(reason, str) and reason != "unavailable" and has_text(f"refusal.{reason}"):
+        if isinstance(reason, str) and not self.own_words and has_text(f"refusal.{reason}"):
             return render(locale, f"refusal.{reason}", **self.details)
         return self.message
 

@@ -17,9 +17,8 @@ from clients.e2e.crypto import digest, random
 from clients.errors import DocumentTampered
 from protocol.e2e import DOCUMENT_CHUNK, DOCUMENT_CONTEXT
 
-__all__ = ["CHUNK", "decrypt_document", "encrypt_document"]
+__all__ = ["decrypt_document", "encrypt_document"]
 
-CHUNK = DOCUMENT_CHUNK
 _ABYTES = bindings.crypto_secretstream_xchacha20poly1305_ABYTES
 _HEADER = bindings.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 _FINAL = bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL
@@ -31,13 +30,13 @@ def encrypt_document(plaintext: bytes, key: bytes | None = None) -> tuple[bytes,
     key = key or random(32)
     state = bindings.crypto_secretstream_xchacha20poly1305_state()
     parts = [bindings.crypto_secretstream_xchacha20poly1305_init_push(state, key)]
-    offsets = range(0, max(len(plaintext), 1), CHUNK)
+    offsets = range(0, max(len(plaintext), 1), DOCUMENT_CHUNK)
     for offset in offsets:
-        last = offset + CHUNK >= len(plaintext)
+        last = offset + DOCUMENT_CHUNK >= len(plaintext)
         parts.append(
             bindings.crypto_secretstream_xchacha20poly1305_push(
                 state,
-                plaintext[offset : offset + CHUNK],
+                plaintext[offset : offset + DOCUMENT_CHUNK],
                 DOCUMENT_CONTEXT,
                 _FINAL if last else _MESSAGE,
             )
@@ -61,7 +60,7 @@ def decrypt_document(ciphertext: bytes, key: bytes, expected_hash: bytes) -> byt
     while position < len(ciphertext):
         if tag == _FINAL:
             raise DocumentTampered("bytes after the final chunk")
-        chunk = ciphertext[position : position + CHUNK + _ABYTES]
+        chunk = ciphertext[position : position + DOCUMENT_CHUNK + _ABYTES]
         position += len(chunk)
         try:
             plain, tag = bindings.crypto_secretstream_xchacha20poly1305_pull(

@@ -15,15 +15,13 @@ import msgspec
 
 from protocol.e2e import QR_VERSION, SAFETY_ITERATIONS, SAFETY_VERSION, QrPayload
 
-__all__ = ["ITERATIONS", "fingerprint", "qr_payload", "safety_number", "verify_qr"]
-
-ITERATIONS = SAFETY_ITERATIONS
+__all__ = ["fingerprint", "qr_payload", "safety_number", "verify_qr"]
 
 
 def fingerprint(user: int, identity_pk: bytes) -> bytes:
     """32 bytes that stand for one side's identity."""
     digest = hashlib.sha512(SAFETY_VERSION + identity_pk + str(user).encode()).digest()
-    for _ in range(ITERATIONS):
+    for _ in range(SAFETY_ITERATIONS):
         digest = hashlib.sha512(digest + identity_pk).digest()
     return digest[:32]
 

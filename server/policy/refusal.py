@@ -19,7 +19,10 @@ class Refusal:
     text: str
     details: dict[str, Any] = field(default_factory=dict)
     code: ErrorCode = ErrorCode.FORBIDDEN  # CONFLICT when someone else got there first
+    own_words: bool = False  # ``text`` is a person's (a rule's): shown as written
 
     def error(self) -> ServerError:
         """The error a client receives, ``details.reason`` set."""
-        return ServerError(self.code, self.text, reason=self.reason.value, **self.details)
+        error = ServerError(self.code, self.text, reason=self.reason.value, **self.details)
+        error.own_words = self.own_words
+        return error

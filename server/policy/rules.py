@@ -74,7 +74,7 @@ def rule_refusal(firing: Firing | None) -> Refusal | None:
         details["until"] = firing.until
     if firing.rule.redirect_to is not None:
         details["redirect_to"] = firing.rule.redirect_to
-    return Refusal(RefusalReason.UNAVAILABLE, firing.rule.text, details)
+    return Refusal(RefusalReason.UNAVAILABLE, firing.rule.text, details, own_words=True)
 
 
 def rule_problems(rule: Rule) -> list[str]:

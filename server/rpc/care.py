@@ -27,7 +27,7 @@ from protocol.practice import (
 from server.connection import Connection
 from server.context import Context
 from server.convert import member
-from server.errors import not_found
+from server.errors import ServerError, not_found
 from server.rpc.practice import require_role, require_verified_practitioner
 from server.writer import Outgoing
 from storage.practice import Practices
@@ -87,20 +87,23 @@ async def _answer(ctx: Context, conn: Connection, p: CareParams, *, accept: bool
     """The patient (or the manager of a relative's profile) answers; on
     acceptance the practitioner gets ``patient.added``."""
     patient = p.patient or conn.user_id
-    mine = patient == conn.user_id or await ctx.store.relatives.manages(conn.user_id, patient)
-    users = await ctx.store.accounts.users([patient])
+    if patient != conn.user_id and not await ctx.store.relatives.manages(conn.user_id, patient):
+        raise _no_invitation(p)
+    name = (await ctx.store.accounts.users([patient]))[patient].display_name if accept else ""
     now = ctx.clock.ms()
 
     async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        answered = mine and await Practices.answer_care(
-            db, p.practitioner, patient, accept=accept, now=now
-        )
-        if not answered:
-            raise not_found("no invitation from this practitioner", practitioner=p.practitioner)
+        if not await Practices.answer_care(db, p.practitioner, patient, accept=accept, now=now):
+            raise _no_invitation(p)
         if accept:
-            info = PatientInfo(patient, users[patient].display_name, "added", now)
+            info = PatientInfo(patient, name, "added", now)
             out.append(
                 Outgoing("patient.added", to_raw(info), [p.practitioner], user_id=p.practitioner)
             )
 
     await ctx.writer.run(store)
+
+
+def _no_invitation(p: CareParams) -> ServerError:
+    """Not asked, or not the caller's to answer: the same answer either way."""
+    return not_found("no invitation from this practitioner", practitioner=p.practitioner)

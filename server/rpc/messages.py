@@ -279,7 +279,11 @@ async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int
         if user_id != message.sender_id and members.get(user_id) in CARE_ROLES:
             by_read_seq.setdefault(read_seq, []).append(user_id)
     for read_seq, users in by_read_seq.items():
-        unread = await ctx.store.messages.unread(message.thread_id, read_seq)
+        unread = (  # a reader who is up to date has only this message unread: no query
+            1
+            if read_seq == message.seq - 1
+            else await ctx.store.messages.unread(message.thread_id, read_seq)
+        )
         data = Notify(message.thread_id, message.sender_id, unread, message.reason)
         frame = encode_event("notify", to_raw(data))
         await ctx.broker.publish(

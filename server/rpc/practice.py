@@ -175,12 +175,12 @@ def _removal(practice_id: int, user_id: int) -> Operation[None]:
     delegations that needed it end."""
 
     async def remove(db: AsyncConnection, out: list[Outgoing]) -> None:
-        removed = await Practices.remove_member(db, practice_id, user_id)
-        if not removed and not await Practices.decline(db, practice_id, user_id):
+        if await Practices.remove_member(db, practice_id, user_id):
+            # Delegation needs a shared practice: those it held together end now.
+            for ended in await Delegations.drop_unshared(db, user_id):
+                out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
+        elif not await Practices.decline(db, practice_id, user_id):
             raise not_found("not a member of this practice", user=user_id)
-        # Delegation needs a shared practice: those it held together end now.
-        for ended in await Delegations.drop_unshared(db, user_id):
-            out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
         await _updated(db, out, practice_id, also=user_id)
 
     return remove

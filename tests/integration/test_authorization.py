@@ -466,9 +466,7 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "relatives.list": (self_only("own", lambda s: Empty()),),
     "delegations.list": (self_only("own", lambda s: Empty(), check=_no_delegation_of_doctor),),
     "account.get": (self_only("own", lambda s: Empty(), check=_mine),),
-    "account.set": (
-        self_only("own", lambda s: AccountParams(Locale.EN), "users", check=_mine),
-    ),
+    "account.set": (self_only("own", lambda s: AccountParams(Locale.EN), "users", check=_mine),),
     "users.get": (
         self_only(
             "A-PA-S", lambda s: UsersParams([s.doctor, s.patient, s.assistant]), check=_only_me

@@ -37,9 +37,8 @@ from protocol.e2e import Scope
 from protocol.errors import ErrorCode
 from protocol.model import Empty
 from protocol.practice import PracticeMemberParams, RelativeParams
-from tests.integration.test_delegation import received
 from tests.integration.test_practice import refused
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, received
 
 DAY = 86_400_000
 HALF_HOUR = 1_800_000

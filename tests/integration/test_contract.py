@@ -16,9 +16,8 @@ from protocol.methods import AccountParams, PresenceSetParams, ThreadsOpenParams
 from protocol.model import Empty, PresenceStatus, Role, ThreadKind
 from protocol.practice import PractitionerParams, Rule, RuleAction, UsersParams
 from protocol.texts import Locale
-from tests.integration.test_delegation import received
 from tests.integration.test_practice import refused
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, received
 
 HOUR = 3600 * 1000
 

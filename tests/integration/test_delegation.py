@@ -4,11 +4,9 @@ it is revoked (at once) or the practice no longer joins them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from clients import CallError, Client
+from clients import CallError
 from clients.e2e import Opened
 from clients.errors import NotForThisDevice
 from protocol.e2e import Scope
@@ -23,17 +21,9 @@ from protocol.practice import (
     TemplateParams,
 )
 from tests.integration.test_practice import refused
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, received
 
 LATER = 4_000_000_000_000
-
-
-async def received(client: Client, *, until: str, count: int = 1) -> list[Any]:
-    """Every event up to the ``count``-th one of type ``until``."""
-    seen = []
-    while sum(event.type == until for event in seen) < count:
-        seen.append(await client.next_event())
-    return seen
 
 
 async def test_an_assistant_reads_and_answers_for_the_practitioner(server: RunningServer) -> None:

@@ -20,8 +20,8 @@ from protocol.errors import CloseCode, ErrorCode
 from protocol.methods import ThreadMemberParams, ThreadsOpenParams
 from protocol.model import Empty, ThreadKind
 from protocol.practice import PracticeCreateParams, PracticeMemberParams
-from tests.integration.test_wire import greeted, http_client, ok, refused, send_params
 from tests.support.server import PASSWORD, RunningServer
+from tests.support.wire import greeted, http_client, ok, refused, send_params
 
 GROUP = ThreadKind.GROUP
 HUGE_IDS = [2**53, 2**63, 2**64 - 1]

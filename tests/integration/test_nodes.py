@@ -19,9 +19,9 @@ from protocol.errors import CloseCode
 from protocol.methods import Empty, PresenceSetParams, ReceiptParams
 from protocol.model import PresenceStatus
 from tests.conftest import unavailable
-from tests.integration.test_wire import greeted, ok
 from tests.support.postgres import create_database
 from tests.support.server import PASSWORD, RunningServer, start_server
+from tests.support.wire import greeted, ok
 
 # Streams here are load, not abuse: lift the per-device send rate.
 LOAD = {"sends_per_second": 1000, "send_burst": 1000, "calls_per_second": 1000, "call_burst": 1000}

@@ -31,9 +31,17 @@ from protocol.practice import (
     UserParams,
 )
 
-__all__ = ["PASSWORD", "RunningServer", "free_port", "start_server", "terminate"]
+__all__ = ["PASSWORD", "RunningServer", "free_port", "received", "start_server", "terminate"]
 
 PASSWORD = "correct horse battery"
+
+
+async def received(client: Client, *, until: str, count: int = 1) -> list[Any]:
+    """Every event up to the ``count``-th one of type ``until``."""
+    seen = []
+    while sum(event.type == until for event in seen) < count:
+        seen.append(await client.next_event())
+    return seen
 
 
 def free_port() -> int:

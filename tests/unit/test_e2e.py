@@ -13,7 +13,7 @@ import pytest
 from clients.e2e import Body, DeviceKeys, Identity, Keystore, Outgoing, Trust
 from clients.e2e.crypto import digest
 from clients.e2e.devices import entry_for
-from clients.e2e.documents import CHUNK, decrypt_document, encrypt_document
+from clients.e2e.documents import decrypt_document, encrypt_document
 from clients.e2e.envelope import Opened, open_envelope, seal_envelope
 from clients.e2e.safety import qr_payload, safety_number, verify_qr
 from clients.errors import (
@@ -30,7 +30,15 @@ from clients.errors import (
     UntrustedDevices,
     WrongThread,
 )
-from protocol.e2e import Delegate, DeviceEntry, Envelope, Header, Recipient, decode_envelope
+from protocol.e2e import (
+    DOCUMENT_CHUNK,
+    Delegate,
+    DeviceEntry,
+    Envelope,
+    Header,
+    Recipient,
+    decode_envelope,
+)
 
 NOW = 1_800_000_000_000
 LATER = NOW + 10**10
@@ -361,14 +369,16 @@ def _chunks(ciphertext: bytes) -> tuple[bytes, list[bytes]]:
     from clients.e2e.documents import _ABYTES, _HEADER
 
     head, rest = ciphertext[:_HEADER], ciphertext[_HEADER:]
-    step = CHUNK + _ABYTES
+    step = DOCUMENT_CHUNK + _ABYTES
     return head, [rest[i : i + step] for i in range(0, len(rest), step)]
 
 
 DOCUMENT = bytes(range(256)) * 1000  # 256,000 bytes: four chunks
 
 
-@pytest.mark.parametrize("size", [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, len(DOCUMENT)])
+@pytest.mark.parametrize(
+    "size", [0, 1, DOCUMENT_CHUNK - 1, DOCUMENT_CHUNK, DOCUMENT_CHUNK + 1, len(DOCUMENT)]
+)
 def test_documents_of_every_size_round_trip(size: int) -> None:
     key, ciphertext = encrypt_document(DOCUMENT[:size])
     assert decrypt_document(ciphertext, key, digest(ciphertext)) == DOCUMENT[:size]

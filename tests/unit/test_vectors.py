@@ -109,9 +109,7 @@ def test_golden_envelope_and_document() -> None:
 STRUCTURES: dict[str, Any] = {
     name: value for name, value in VECTORS["structures"].items() if "msgpack" in value
 }
-TYPES: dict[str, type[msgspec.Struct]] = {
-    t.__name__: t for t in (*PAYLOADS.values(), Hello, Call)
-}
+TYPES: dict[str, type[msgspec.Struct]] = {t.__name__: t for t in (*PAYLOADS.values(), Hello, Call)}
 
 
 @pytest.mark.parametrize("name", STRUCTURES)
