@@ -27,6 +27,7 @@ from server.presence import Presence
 from server.reminders import LoggingGateway, NotificationGateway, remind
 from server.settings import Settings
 from server.socket import websocket_endpoint
+from server.stream import Follower
 from server.writer import Writer
 from storage import Store, Unavailable
 from storage.blobs import BlobStore, FilesystemBlobs
@@ -49,7 +50,6 @@ def create_app(
     clock = clock or Clock()
     if broker is None and settings.redis:
         node = settings.node_id or f"{socket.gethostname()}-{settings.port}"
-        # After an outage the live path may have missed events: clients resume.
         broker = RedisBroker(
             settings.redis,
             node,
@@ -73,6 +73,8 @@ def create_app(
         blobs=blobs or FilesystemBlobs(Path(settings.blob_dir)),
         passwords=Passwords(settings.password_hashes_at_once),
     )
+    if not broker.complete:
+        ctx.follower = Follower(store.events, hub, settings.stream_poll_seconds)
 
     lifecycle = Lifecycle(ctx, gateway or LoggingGateway())
 
@@ -122,6 +124,10 @@ class Lifecycle:
             ctx = self.ctx
             if ctx.settings.migrate:
                 await ctx.store.db.migrate()
+            if ctx.follower is None:
+                ctx.hub.delivered = await ctx.store.events.head()
+            else:
+                await ctx.follower.start()  # before any delivery can wake it
             await ctx.broker.start(ctx.hub.deliver)
             await ctx.presence.reap()  # what a crash of this node left, at once
             ctx.writer.start()
@@ -187,14 +193,20 @@ class Lifecycle:
         await self._release_leases()
         ctx.hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
         await ctx.writer.stop()
+        if ctx.follower is not None:
+            await ctx.follower.stop()
         await ctx.broker.stop()
         await ctx.store.close()
 
 
 def recovered(ctx: Context) -> None:
-    """The broker is back after an outage: the live path may have missed
-    events, so clients resume; presence the board missed is recorded."""
-    ctx.hub.close_all(CloseCode.RESUME, "the server may have missed events: reconnect and resume")
+    """The broker is back after an outage. Durable events come from storage,
+    so none was missed: the follower just reads now. Cache invalidations
+    and presence changes published meanwhile may have been lost: the caches
+    are emptied and the presence board is written again."""
+    ctx.directory.forget_all()
+    if ctx.follower is not None:
+        ctx.follower.wake()
     _background.add(task := asyncio.create_task(ctx.presence.resync()))
     task.add_done_callback(_background.discard)
 

@@ -11,6 +11,7 @@ from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
 from server.settings import Settings
+from server.stream import Follower
 from server.writer import Writer
 from storage import Store
 from storage.blobs import BlobStore
@@ -30,4 +31,5 @@ class Context:
     clock: Clock
     blobs: BlobStore
     passwords: Passwords
+    follower: Follower | None = None  # durable events from storage (several nodes)
     draining: bool = False  # a graceful stop began: no new sockets

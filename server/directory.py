@@ -194,6 +194,18 @@ class Directory:
         if delivery.access_changed is not None:
             self._grants.pop(delivery.access_changed, None)
 
+    def forget_all(self) -> None:
+        """Drop every cache: invalidations may have been lost (a broker outage).
+        Receipt floors stay: they are never above the truth."""
+        for cache in (
+            self._grants,
+            self._lists,
+            self._threads_meta,
+            self._practitioners,
+            self._contacts,
+        ):
+            cache.clear()
+
     def invalidate(self, thread_id: int, members: Iterable[int]) -> None:
         """Forget ``thread_id``'s members and receipt floors (a member who
         leaves and comes back starts over), and the contacts of its old and

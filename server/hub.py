@@ -10,6 +10,7 @@ with the new ones: revoking takes effect at once."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterator
 from time import monotonic
 
@@ -23,6 +24,8 @@ from server.connection import Connection
 
 __all__ = ["Hub"]
 
+MAX_PARKED = 10_000
+
 
 class Hub:
     def __init__(
@@ -32,6 +35,14 @@ class Hub:
         sockets_per_device: int = 8,
     ) -> None:
         self._clock = clock
+        # Every durable event with a seq up to here has been pushed to the
+        # sockets then registered; those registered later replay up to here.
+        self.delivered = 0
+        # Set when durable events come from storage (``server.stream``), not
+        # from the broker: a delivery with a seq is then only a wake-up.
+        self.follow: Callable[[], None] | None = None
+        # Popups whose message is not delivered yet (ephemeral: the oldest may be lost).
+        self._parked = deque[Delivery](maxlen=MAX_PARKED)
         self._sockets_per_device = sockets_per_device
         self._by_user: dict[int, set[Connection]] = {}
         self._readers: dict[int, set[Connection]] = {}  # practitioner -> delegates' sockets
@@ -96,12 +107,40 @@ class Hub:
         return sum(len(conns) for conns in self._by_user.values())
 
     def deliver(self, delivery: Delivery) -> None:
-        """Queue the delivery's frame on every matching local connection."""
+        """Take a delivery from the broker: caches, closes, and its frame
+        queued on every matching local connection, or, for a durable event
+        read from storage instead, a wake-up of that reading (``follow``)."""
         if self._observe is not None:
             self._observe(delivery)
         if delivery.token_revoked is not None:
             self._close_token(delivery.recipients, delivery.token_revoked)
             return
+        if delivery.seq is not None and self.follow is not None:
+            self.follow()
+        elif delivery.after is not None and delivery.after > self.delivered:
+            self._parked.append(delivery)  # past MAX_PARKED the oldest are lost
+        else:
+            self.push(delivery)
+            self.delivered = max(self.delivered, delivery.seq or 0)
+        if delivery.access_changed is not None:
+            for conn in list(self.of(delivery.access_changed)):
+                conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
+
+    def advance(self, delivered: int) -> None:
+        """Every durable event up to ``delivered`` is pushed: so are the
+        ephemeral pushes that waited for one of them."""
+        self.delivered = delivered
+        if self._parked:
+            waiting = deque[Delivery](maxlen=MAX_PARKED)
+            for parked in self._parked:
+                if (parked.after or 0) <= delivered:
+                    self.push(parked)
+                else:
+                    waiting.append(parked)
+            self._parked = waiting
+
+    def push(self, delivery: Delivery) -> None:
+        """Queue the delivery's frame on every matching local connection."""
         if self._readers and delivery.thread is not None:
             reached = self._with_readers(delivery.recipients)
         else:
@@ -109,15 +148,14 @@ class Hub:
         for conn in reached:
             if conn.session == delivery.exclude_session:
                 continue
+            if conn.device_id == delivery.exclude_device:
+                continue
             if delivery.foreground_only and not conn.foreground:
                 continue
             if delivery.seq is None:
                 conn.push(delivery.frame)
             else:
                 conn.push_event(delivery.seq, delivery.frame)
-        if delivery.access_changed is not None:
-            for conn in list(self.of(delivery.access_changed)):
-                conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
 
     def _close_token(self, users: list[int], token_hash: bytes) -> None:
         """Close the sockets opened with a token that was logged out, on whichever node."""

@@ -59,6 +59,8 @@ class Settings:
     redis: str = ""  # a Redis URL: nodes sharing it (and one database) serve as one
     node_id: str = ""  # this node's name in Redis; default host-port
     node_timeout_seconds: float = 15.0  # a node silent this long is dead: its users go offline
+    # Several nodes: each reads the event stream when woken, and at least this often.
+    stream_poll_seconds: float = 0.25
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -15,7 +15,6 @@ import secrets
 from time import monotonic
 from typing import Any
 
-from msgspec import Raw
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from protocol.codec import (
@@ -34,13 +33,12 @@ from protocol.model import Role
 from server.auth import hash_token
 from server.connection import Connection
 from server.context import Context
-from server.convert import message_data
 from server.errors import ServerError
 from server.policy import DELEGATE_ROLES
 from server.ratelimit import Limit
 from server.rpc import HANDLERS
+from server.stream import event_data
 from storage.errors import Unavailable
-from storage.events import StoredEvent
 
 __all__ = ["websocket_endpoint"]
 
@@ -160,8 +158,8 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
         if conn.role in DELEGATE_ROLES:  # a change from here on closes this socket
             conn.grants = await ctx.directory.grants(conn.user_id)
             routes += ctx.hub.read_for(conn)
-        await ctx.broker.attach(routes)  # before the head: later events find this node
-        head = await ctx.store.events.head()
+        await ctx.broker.attach(routes)  # before the cursor: later events find this node
+        head = ctx.hub.delivered
         conn.welcome(_welcome(ctx, conn, head, hello.resume_from is not None))
         conn.last_seq = head if hello.resume_from is None else hello.resume_from
         tasks = [
@@ -192,25 +190,19 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
 
 
 async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head: int) -> None:
-    """Send every durable event after ``resume_from`` (oldest first), then go live."""
+    """Send every durable event after ``resume_from`` (oldest first), then go
+    live. Each page reads up to ``Hub.delivered`` as it is then: whatever is
+    above it reaches this socket live (held until now), so nothing falls
+    between the two, and what comes both ways is sent once."""
     try:
         if resume_from is not None:
-            if resume_from > head or resume_from < await ctx.store.events.floor():
+            if resume_from > await ctx.store.events.head() or (
+                resume_from < await ctx.store.events.floor()
+            ):
                 conn.send(encode_event("sync.reset", to_raw(SyncReset(head))))
                 conn.last_seq = head
             else:
-                cursor = resume_from
-                while True:
-                    page = await ctx.store.events.after(
-                        conn.user_id, cursor, REPLAY_PAGE, ctx.clock.ms(), conn.device_id
-                    )
-                    for event in page:
-                        await conn.send_paced(
-                            encode_event(event.type, _event_data(event), event.seq)
-                        )
-                        cursor = conn.last_seq = event.seq
-                    if len(page) < REPLAY_PAGE:
-                        break
+                await _send_backlog(ctx, conn, resume_from)
     except Unavailable:
         log.warning("replay failed: store unavailable; closing so the client resumes later")
         conn.close(CloseCode.SERVER_SHUTDOWN, "store unavailable, resume later")
@@ -218,10 +210,16 @@ async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head:
     conn.go_live()
 
 
-def _event_data(event: StoredEvent) -> Raw:
-    if event.message is not None:
-        return to_raw(message_data(event.message))
-    return to_raw(None) if event.data is None else Raw(event.data)
+async def _send_backlog(ctx: Context, conn: Connection, cursor: int) -> None:
+    while True:
+        page = await ctx.store.events.after(
+            conn.user_id, cursor, REPLAY_PAGE, ctx.clock.ms(), conn.device_id, ctx.hub.delivered
+        )
+        for event in page:
+            await conn.send_paced(encode_event(event.type, event_data(event), event.seq))
+            cursor = conn.last_seq = event.seq
+        if len(page) < REPLAY_PAGE:
+            return
 
 
 async def _write(ws: WebSocket, conn: Connection) -> None:

@@ -7,7 +7,9 @@ an acknowledged write is durable and its event is already on its way.
 
 An operation must raise a ``ServerError`` (a refusal) before its first write;
 if the transaction itself fails, each operation is retried alone so that one
-bad write cannot fail its neighbours.
+bad write cannot fail its neighbours (and again, a few times, if it lost a
+deadlock to another node's writer: nothing orders the writers of several
+nodes, see ``storage.events``).
 """
 
 from __future__ import annotations
@@ -26,12 +28,16 @@ from server.broker.base import Delivery
 from server.clock import Clock
 from server.errors import ServerError
 from storage.db import Database
+from storage.errors import Contention
 from storage.events import Events, NewEvent
 
-__all__ = ["Emitted", "Operation", "Outgoing", "Writer"]
+__all__ = ["Emitted", "Numbering", "Operation", "Outgoing", "Writer"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Writers of several nodes lock rows in no common order; PostgreSQL breaks a
+# deadlock by failing one transaction, whose operations then run again alone.
+CONTENTION_TRIES = 3
 
 
 @dataclass(slots=True)
@@ -49,6 +55,7 @@ class Outgoing:
     keys_changed: int | None = None
     practice_changed: int | None = None
     access_changed: int | None = None
+    seq: int | None = None  # given by the transaction's ``Numbering``
 
     def to_store(self) -> NewEvent:
         data = None if self.message_id is not None else bytes(self.data)
@@ -68,19 +75,48 @@ class Outgoing:
         )
 
 
-class Emitted(list[Outgoing]):
-    """The events one operation emits. Seqs are handed out at commit, in
-    batch order, so the operations before this one in the batch emitted
-    ``earlier`` events that will take the next seqs."""
+class Numbering:
+    """The seqs of one transaction's events, taken as late as possible: at
+    commit, or where an operation asks for its ``position``. Events are
+    numbered in the order they were emitted, operation after operation."""
 
-    def __init__(self, earlier: int) -> None:
+    def __init__(self) -> None:
+        self.accepted: list[Outgoing] = []  # the events of the operations that went through
+        self.last: int | None = None
+
+    async def number(self, db: AsyncConnection, pending: list[Outgoing]) -> None:
+        unnumbered = [event for event in pending if event.seq is None]
+        if unnumbered:
+            seqs = await Events.allocate(db, len(unnumbered))
+            for event, seq in zip(unnumbered, seqs, strict=True):
+                event.seq = seq
+            self.last = seqs[-1]
+
+    async def position(self, db: AsyncConnection, mine: list[Outgoing]) -> int:
+        """A seq at or above every event emitted so far and below every one
+        emitted later (a membership window starts or ends there). With
+        nothing emitted yet it takes a seq of its own that no event uses."""
+        await self.number(db, [*self.accepted, *mine])
+        if self.last is None:
+            self.last = (await Events.allocate(db, 1))[0]
+        return self.last
+
+    async def stored(self, db: AsyncConnection) -> list[tuple[int, Outgoing]]:
+        await self.number(db, self.accepted)
+        return [(event.seq, event) for event in self.accepted if event.seq is not None]
+
+
+class Emitted(list[Outgoing]):
+    """The events one operation emits, numbered by the transaction's ``Numbering``."""
+
+    def __init__(self, numbering: Numbering) -> None:
         super().__init__()
-        self.earlier = earlier
+        self._numbering = numbering
 
     async def position(self, db: AsyncConnection) -> int:
-        """The seq this operation's stream has reached: the last emitted event
-        so far (a membership window starts or ends here)."""
-        return await Events.head_in(db) + self.earlier + len(self)
+        """The seq this operation's stream has reached: a membership window
+        starts or ends here (``Numbering.position``)."""
+        return await self._numbering.position(db, self)
 
 
 Operation = Callable[[AsyncConnection, Emitted], Awaitable[T]]
@@ -130,13 +166,16 @@ class Writer:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _commit(self, batch: list[_Item]) -> None:
+    async def _commit(self, batch: list[_Item], tries: int = CONTENTION_TRIES) -> None:
         try:
             outcomes, events = await self._transaction(batch)
         except Exception as exc:
             if len(batch) > 1:
                 for item in batch:
                     await self._commit([item])
+                return
+            if isinstance(exc, Contention) and tries > 1:
+                await self._commit(batch, tries - 1)
                 return
             outcomes, events = [exc], []
         for seq, event in events:
@@ -156,20 +195,19 @@ class Writer:
         self, batch: list[_Item]
     ) -> tuple[list[Any], list[tuple[int, Outgoing]]]:
         outcomes: list[Any] = []
-        emitted: list[Outgoing] = []
         async with self._db.write() as conn:
-            await Events.lock_head(conn)  # one batch at a time across nodes: no deadlock
+            numbering = Numbering()
             for operation, _ in batch:
-                mine = Emitted(earlier=len(emitted))
+                mine = Emitted(numbering)
                 try:
                     outcomes.append(await operation(conn, mine))
                 except ServerError as refusal:
                     outcomes.append(refusal)
                     continue
-                emitted.extend(mine)
-            seqs = await Events.append(
-                conn, [event.to_store() for event in emitted], self._clock.ms()
-            )
+                numbering.accepted.extend(mine)
+            numbered = await numbering.stored(conn)
+            stored = [(seq, event.to_store()) for seq, event in numbered]
+            await Events.append(conn, stored, self._clock.ms())
         self.commits += 1
         self.operations += len(batch)
-        return outcomes, list(zip(seqs, emitted, strict=True))
+        return outcomes, numbered

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from storage.errors import Unavailable
+from storage.errors import Contention, Unavailable
 
 __all__ = ["Database"]
 
@@ -55,13 +55,15 @@ def _sqlite_engine(url: str, begin: str, pool_size: int) -> AsyncEngine:
 # What reaching the database can raise: the driver's own errors (wrapped by
 # SQLAlchemy), a socket that will not connect, a pool with no free connection.
 _CONNECT_FAILURES = (DBAPIError, OSError, TimeoutError, PoolTimeout)
+_CONTENTION = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
 @asynccontextmanager
 async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction that commits on success. The database
     being out of reach becomes ``Unavailable``; any other error (a bad input,
-    a bug, the caller's own exception) stays what it is."""
+    a bug, the caller's own exception) stays what it is, except a lost
+    deadlock, which becomes ``Contention``."""
     try:
         conn = await engine.connect()
     except _CONNECT_FAILURES as exc:
@@ -70,6 +72,8 @@ async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         async with conn.begin():
             yield conn
     except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) in _CONTENTION:
+            raise Contention(f"the transaction lost a race: {exc.orig!r}") from exc
         if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
             raise Unavailable(f"the database failed: {exc.orig!r}") from exc
         raise

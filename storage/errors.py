@@ -2,12 +2,13 @@
 
 StorageError
 ├── Conflict       a unique value is already taken
+├── Contention     the transaction lost a deadlock or a serialization race: run it again
 └── Unavailable    the database cannot be reached
 """
 
 from __future__ import annotations
 
-__all__ = ["Conflict", "StorageError", "Unavailable"]
+__all__ = ["Conflict", "Contention", "StorageError", "Unavailable"]
 
 
 class StorageError(Exception):
@@ -15,6 +16,10 @@ class StorageError(Exception):
 
 
 class Conflict(StorageError):
+    pass
+
+
+class Contention(StorageError):
     pass
 
 

@@ -1,17 +1,27 @@
 """The durable event stream clients resume from.
 
-Seqs are handed out by incrementing the ``events`` row of
-``stream_positions`` inside the writing transaction. That row stays locked
-until commit, so transactions commit in seq order and a reader that has seen
-seq N has also seen every seq below it: no event is skipped on resume.
+Seqs are one increasing series over the whole deployment, handed out inside
+the writing transaction. On PostgreSQL they come from the sequence
+``event_seq``: no lock is taken, so the writers of several nodes number and
+commit independently, and their commits land out of seq order (seq 8 may
+commit after seq 9, or never, if its transaction rolls back). On SQLite they
+come from the ``events`` row of ``stream_positions``; SQLite has one writer
+at a time, so there commits land in seq order.
+
+A reader therefore never reads past the *horizon*: the newest seq at or
+below which every event is final (committed, or never to be). ``Horizon``
+finds it from the database alone, with no help from the writers (see its
+docstring), so a writer that dies mid-transaction cannot hold it back for
+longer than PostgreSQL takes to end that transaction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, union, update
+from sqlalchemy import Select, and_, bindparam, delete, insert, select, text, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
@@ -20,7 +30,7 @@ from storage.messages import StoredMessage, from_row
 from storage.schema import delegations, events, messages, participants
 from storage.schema import stream_positions as positions
 
-__all__ = ["Events", "NewEvent", "StoredEvent"]
+__all__ = ["Events", "Horizon", "Membership", "NewEvent", "StoredEvent", "settle"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +51,31 @@ class StoredEvent:
     type: str
     data: bytes | None
     message: StoredMessage | None
+    thread_id: int | None = None
+    user_id: int | None = None
 
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One member's window in a thread: they see its events with
+    ``joined < seq <= left``."""
+
+    user_id: int
+    joined: int
+    left: int | None
+
+    def covers(self, seq: int) -> bool:
+        return self.joined < seq and (self.left is None or seq <= self.left)
+
+
+_EVENT_COLUMNS = (
+    events.c.seq,
+    events.c.type,
+    events.c.data,
+    events.c.thread_id,
+    events.c.user_id,
+    *MESSAGE_COLUMNS,
+)
 
 # The participant row's membership window covers the event.
 _in_window = and_(
@@ -56,9 +90,95 @@ _ADVANCE = (
     .returning(positions.c.value)
 )
 
+# PostgreSQL: ``n`` seqs from the sequence. The filter gives the transaction
+# its id before the first ``nextval`` (it is evaluated before any row is
+# produced): a probe of the horizon that can see a seq taken can then also
+# see that its transaction is still open.
+_NEXTVAL = text(
+    "SELECT nextval('event_seq') FROM generate_series(1, :n) WHERE pg_current_xact_id() IS NOT NULL"
+)
+_ALLOCATED = text(
+    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM event_seq"
+)
+# Every transaction that has an id holds an exclusive lock on it until it
+# ends (after its commit is visible). Unlike a snapshot's list, this also
+# shows transactions newer than the newest one completed.
+_OPEN = text(
+    "SELECT transactionid::text FROM pg_locks"
+    " WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
+)
+
 
 async def _advance(conn: AsyncConnection, name: str, by: int) -> int:
     value = await conn.scalar(_ADVANCE, {"position": name, "by": by})
+    assert value is not None
+    return int(value)
+
+
+def settle(
+    final: int, waiting: list[tuple[int, frozenset[int]]], allocated: int, open_now: frozenset[int]
+) -> tuple[int, list[tuple[int, frozenset[int]]]]:
+    """One probe of the horizon, as a pure step. ``final``: the horizon so
+    far; ``waiting``: earlier probes not yet settled, each the newest seq
+    then allocated and the transactions then open; ``allocated`` and
+    ``open_now``: this probe's. A probe's seq is final once none of the
+    transactions open at its time is open any more. Returns the new horizon
+    and the probes still waiting."""
+    settled, still = final, list[tuple[int, frozenset[int]]]()
+    for seq, open_then in [*waiting, (allocated, open_now)]:
+        remaining = open_then & open_now
+        if not remaining:
+            settled = max(settled, seq)
+        elif seq > final and not (still and still[-1][0] == seq):  # the earlier waits less
+            still.append((seq, remaining))
+    return settled, [(seq, xids) for seq, xids in still if seq > settled][-_MAX_WAITING:]
+
+
+_MAX_WAITING = 64  # older unsettled probes are dropped: a newer one settles further
+
+
+@dataclass
+class Horizon:
+    """The newest seq at or below which every event is final, for one reader.
+
+    PostgreSQL: a writer takes its seqs only once its transaction has an id
+    (``_NEXTVAL``). A probe reads the newest seq taken, *then* the ids of
+    the open transactions (``_OPEN``): every transaction that took a seq up
+    to that one is, at that instant, either ended or listed. So that seq is
+    final as soon as every listed transaction has ended, which a later probe
+    sees (``settle``). Nothing depends on the writers announcing anything,
+    and a dead writer's transaction ends when PostgreSQL notices its
+    connection is gone. The cost: the horizon waits for every transaction
+    open at the probe, related or not, so it trails the newest commit by
+    about one write transaction. (A snapshot's list of open transactions
+    would not do: it leaves out those newer than the newest completed one.)
+
+    SQLite: one writer at a time, so the newest committed seq is final.
+    """
+
+    db: Database
+    final: int = 0
+    waiting: list[tuple[int, frozenset[int]]] = field(default_factory=list)
+
+    @property
+    def unsettled(self) -> bool:
+        """Whether a later probe would move the horizon with no new commit."""
+        return bool(self.waiting)
+
+    async def probe(self) -> int:
+        if self.db.is_sqlite:
+            async with self.db.read() as conn:
+                self.final = await _committed_position(conn, "events")
+            return self.final
+        async with self.db.read() as conn:
+            allocated = int(await conn.scalar(_ALLOCATED) or 0)
+            open_now = frozenset(int(xid) for xid in await conn.scalars(_OPEN))
+        self.final, self.waiting = settle(self.final, self.waiting, allocated, open_now)
+        return self.final
+
+
+async def _committed_position(conn: AsyncConnection, name: str) -> int:
+    value = await conn.scalar(select(positions.c.value).where(positions.c.name == name))
     assert value is not None
     return int(value)
 
@@ -68,12 +188,21 @@ class Events:
         self.db = db
 
     @staticmethod
-    async def append(conn: AsyncConnection, new: Sequence[NewEvent], now: int) -> list[int]:
-        """Store ``new`` in order and return their seqs."""
-        if not new:
-            return []
-        last = await _advance(conn, "events", len(new))
-        seqs = list(range(last - len(new) + 1, last + 1))
+    async def allocate(conn: AsyncConnection, count: int) -> list[int]:
+        """``count`` new seqs for events this transaction will append, in
+        increasing order, each greater than every seq allocated before."""
+        if conn.dialect.name == "postgresql":
+            return sorted(int(seq) for seq in await conn.scalars(_NEXTVAL, {"n": count}))
+        last = await _advance(conn, "events", count)
+        return list(range(last - count + 1, last + 1))
+
+    @staticmethod
+    async def append(
+        conn: AsyncConnection, numbered: Sequence[tuple[int, NewEvent]], now: int
+    ) -> None:
+        """Store events under the seqs ``allocate`` gave them."""
+        if not numbered:
+            return
         await conn.execute(
             insert(events),
             [
@@ -86,52 +215,84 @@ class Events:
                     "data": event.data,
                     "created_at": now,
                 }
-                for seq, event in zip(seqs, new, strict=True)
+                for seq, event in numbered
             ],
         )
-        return seqs
-
-    @staticmethod
-    async def lock_head(conn: AsyncConnection) -> None:
-        """Take the stream's head for this transaction, first thing. Every
-        write transaction that appends events takes it anyway, at its end;
-        taking it first orders the writers of several nodes before they lock
-        anything else (threads, agendas), so they queue instead of deadlocking.
-        (On SQLite a write transaction already holds the whole database.)"""
-        await conn.execute(
-            select(positions.c.value).where(positions.c.name == "events").with_for_update()
-        )
-
-    @staticmethod
-    async def head_in(conn: AsyncConnection) -> int:
-        """The newest seq handed out, as ``conn`` sees it (before the events
-        its own transaction has yet to append: ``server.writer.Emitted``)."""
-        value = await conn.scalar(select(positions.c.value).where(positions.c.name == "events"))
-        return int(value or 0)
 
     async def head(self) -> int:
-        """The newest committed seq."""
-        return await self._position("events")
+        """The newest seq allocated (not necessarily committed): no cursor
+        the server gave out is above it."""
+        async with self.db.read() as conn:
+            if conn.dialect.name == "postgresql":
+                return int(await conn.scalar(_ALLOCATED) or 0)
+            return await _committed_position(conn, "events")
 
     async def floor(self) -> int:
         """Events at or below this seq have been pruned."""
-        return await self._position("events_floor")
-
-    async def _position(self, name: str) -> int:
         async with self.db.read() as conn:
-            value = await conn.scalar(select(positions.c.value).where(positions.c.name == name))
-        assert value is not None
-        return int(value)
+            return await _committed_position(conn, "events_floor")
+
+    async def between(self, after: int, upto: int, limit: int) -> list[StoredEvent]:
+        """Every event with ``after < seq <= upto``, oldest first, at most ``limit``."""
+        query = (
+            select(*_EVENT_COLUMNS)
+            .outerjoin(messages, messages.c.id == events.c.message_id)
+            .where(events.c.seq > after, events.c.seq <= upto)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        return await self._read(query)
+
+    async def _read(self, query: Select[Any]) -> list[StoredEvent]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)
+        return [
+            StoredEvent(
+                row.seq,
+                row.type,
+                row.data,
+                from_row(row[at:]) if row.id is not None else None,
+                row.thread_id,
+                row.user_id,
+            )
+            for row in rows
+        ]
+
+    async def memberships(self, thread_ids: Sequence[int]) -> dict[int, list[Membership]]:
+        """Every membership window, past and present, of each thread."""
+        if not thread_ids:
+            return {}
+        query = select(
+            participants.c.thread_id,
+            participants.c.user_id,
+            participants.c.joined_seq,
+            participants.c.left_seq,
+        ).where(participants.c.thread_id.in_(sorted(set(thread_ids))))
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        found: dict[int, list[Membership]] = {}
+        for thread_id, user_id, joined, left in rows:
+            found.setdefault(thread_id, []).append(Membership(user_id, joined, left))
+        return found
 
     async def after(
-        self, user_id: int, cursor: int, limit: int, now: int, device_id: int | None = None
+        self,
+        user_id: int,
+        cursor: int,
+        limit: int,
+        now: int,
+        device_id: int | None = None,
+        upto: int | None = None,
     ) -> list[StoredEvent]:
-        """The user's events with seq > ``cursor``, oldest first, except the
+        """The user's events with ``cursor < seq <= upto``, oldest first, except the
         messages ``device_id`` sent itself (it has them): those of the
         threads whose membership window covers them, those addressed to them,
         and, from a delegation's start, the threads' events of each
         practitioner they read for (``delegations``)."""
         newer = events.c.seq > cursor
+        if upto is not None:
+            newer = and_(newer, events.c.seq <= upto)
         in_threads = (
             select(events.c.seq)
             .join(participants, participants.c.thread_id == events.c.thread_id)
@@ -154,7 +315,7 @@ class Events:
         # union, not union_all: a delegate may also be a member, or read for two members
         wanted = union(in_threads, personal, in_their_threads).subquery()
         query = (
-            select(events.c.seq, events.c.type, events.c.data, *MESSAGE_COLUMNS)
+            select(*_EVENT_COLUMNS)
             .join(wanted, wanted.c.seq == events.c.seq)
             .outerjoin(messages, messages.c.id == events.c.message_id)
             .order_by(events.c.seq)
@@ -164,17 +325,7 @@ class Events:
             query = query.where(
                 messages.c.sender_device_id.is_(None) | (messages.c.sender_device_id != device_id)
             )
-        async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [
-            StoredEvent(
-                row.seq,
-                row.type,
-                row.data,
-                from_row(row[3:]) if row.id is not None else None,
-            )
-            for row in rows
-        ]
+        return await self._read(query)
 
     async def prune(self, created_before: int) -> int:
         """Drop events older than ``created_before`` and raise the floor.

@@ -3,10 +3,9 @@
 Messages are stored once, whatever the number of recipients. ``events`` is the
 durable stream clients resume from: one row per event, addressed either to a
 thread (every participant whose membership window covers its seq sees it) or
-to one user. Event seqs come from the ``stream_positions`` row ``events``,
-which each writing transaction increments and keeps locked until it commits,
-so seqs become visible in order and a reader never skips one that commits
-late.
+to one user. Event seqs come from the PostgreSQL sequence ``event_seq``
+(migration 0014) or, on SQLite, from the ``stream_positions`` row ``events``;
+``storage.events`` says why a reader never skips one that commits late.
 """
 
 from __future__ import annotations
@@ -439,8 +438,8 @@ class AuditRecord(Base):
 
 
 class StreamPosition(Base):
-    """Named counters: ``events`` (last seq handed out) and ``events_floor``
-    (events at or below it were pruned)."""
+    """Named counters: ``events`` (last seq handed out, SQLite only) and
+    ``events_floor`` (events at or below it were pruned)."""
 
     __tablename__ = "stream_positions"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)

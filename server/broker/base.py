@@ -1,11 +1,12 @@
 """The broker interface: how a node hands a pushed frame to every node that
 holds a recipient's connection.
 
-Delivery contract: best-effort and at-most-once. A broker preserves the order
-of ``publish`` calls from one node, may drop deliveries while it is degraded,
-and never blocks a publisher on a slow subscriber. Durable events are also in
-the store, so a client that misses one recovers it by resuming from its
-cursor; ephemeral ones (presence, typing, popups) are simply lost.
+Delivery contract: best-effort. A broker may drop, repeat or reorder
+deliveries (two nodes' publications reach a third in either order) and
+never blocks a publisher on a slow subscriber. Durable events are in the
+store, and unless the broker is ``complete`` (one process, nothing lost)
+nodes read them from there (``server.stream``); ephemeral ones (presence,
+typing, popups) are simply lost.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
     frame: bytes
     seq: int | None = None  # durable events: the stream position
     exclude_session: str | None = None  # the sending connection already knows
+    exclude_device: int | None = None  # the sending device already knows (a message it sent)
     foreground_only: bool = False  # popups go to foreground sessions only
+    after: int | None = None  # an ephemeral push that must follow this seq (a popup, its message)
     thread: int | None = None  # a thread's event: it also reaches whoever reads for its members
     thread_changed: int | None = None  # a thread whose membership caches are stale
     keys_changed: int | None = None  # a user whose cached device list is stale
@@ -44,6 +47,10 @@ class Broker(Protocol):
     """Deliveries between nodes, and the state they share."""
 
     healthy: bool  # False while deliveries may be dropped
+    # Whether every publication of a durable event reaches this node's hub,
+    # in seq order (one process). If not, the hub delivers durable events
+    # from storage (``server.stream``) and a publication only wakes it.
+    complete: bool
 
     @property
     def presence(self) -> PresenceBoard: ...

@@ -13,6 +13,7 @@ __all__ = ["MemoryBroker"]
 
 class MemoryBroker:
     healthy = True
+    complete = True  # the writer's publications, each handed over at once, in seq order
 
     def __init__(self) -> None:
         self.presence = LocalBoard()

@@ -72,6 +72,8 @@ return 0
 
 
 class RedisBroker:
+    complete = False  # pub/sub drops while degraded, and nodes' publications interleave
+
     def __init__(
         self,
         url: str,

@@ -76,10 +76,10 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
 
     async def store(
         db: AsyncConnection, out: list[Outgoing]
-    ) -> tuple[StoredMessage, dict[int, int] | None]:
+    ) -> tuple[StoredMessage, dict[int, int] | None, Outgoing | None]:
         existing = await Messages.by_client_id(db, conn.device_id, p.client_msg_id)
         if existing is not None:  # a retry racing its first attempt
-            return existing, None
+            return existing, None, None
         read_seqs = await Threads.read_seqs(db, p.thread)
         if access.actor not in read_seqs:
             raise forbidden("you are not a member of this thread", thread=p.thread)
@@ -107,16 +107,15 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
             acting_for=header.acting_for,
             seq=message.seq,
         )
-        out.append(
-            Outgoing(
-                "message.new",
-                to_raw(message_data(message)),
-                sorted(read_seqs),
-                thread_id=p.thread,
-                message_id=message.id,
-                exclude_session=conn.session,
-            )
+        announced = Outgoing(
+            "message.new",
+            to_raw(message_data(message)),
+            sorted(read_seqs),
+            thread_id=p.thread,
+            message_id=message.id,
+            exclude_session=conn.session,
         )
+        out.append(announced)
         if not access.delegated:  # having sent implies having read everything before
             await _read_up_to(db, out, message, sorted(read_seqs), conn.session)
         if answer is not None:
@@ -135,15 +134,15 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
             await set_closed(
                 db, out, p.thread, conn.user_id, closing=True, now=now, acting_for=access.acting_for
             )
-        return message, read_seqs
+        return message, read_seqs, announced
 
-    message, read_seqs = await ctx.writer.run(store)
-    if read_seqs is None:
+    message, read_seqs, announced = await ctx.writer.run(store)
+    if read_seqs is None or announced is None:
         return _duplicate(message, p.thread)
     if not access.delegated:
         receipt = Receipt(message.seq, message.seq)
         ctx.directory.raise_receipt_floor(p.thread, conn.user_id, receipt)
-    await _notify(ctx, message, read_seqs)
+    await _notify(ctx, message, read_seqs, announced.seq)
     return SendResult(message.id, message.seq, message.sent_at)
 
 
@@ -269,10 +268,13 @@ async def _check_header(
     )
 
 
-async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int]) -> None:
+async def _notify(
+    ctx: Context, message: StoredMessage, read_seqs: dict[int, int], after: int | None
+) -> None:
     """Popups for the care team's foreground sessions, with their unread count
     (people's messages, notices not counted). Members who read up to the same
-    message share one count, one frame and one delivery."""
+    message share one count, one frame and one delivery, pushed after the
+    message's event (seq ``after``)."""
     members = await ctx.directory.members(message.thread_id)
     by_read_seq: dict[int, list[int]] = {}
     for user_id, read_seq in read_seqs.items():
@@ -287,7 +289,7 @@ async def _notify(ctx: Context, message: StoredMessage, read_seqs: dict[int, int
         data = Notify(message.thread_id, message.sender_id, unread, message.reason)
         frame = encode_event("notify", to_raw(data))
         await ctx.broker.publish(
-            Delivery(users, frame, foreground_only=True, thread=message.thread_id)
+            Delivery(users, frame, foreground_only=True, thread=message.thread_id, after=after)
         )
 
 

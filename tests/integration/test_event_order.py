@@ -1,6 +1,11 @@
-"""Event seqs become visible in order, even when writers overlap: a writer
-that takes a seq holds the counter until it commits, so nobody can commit a
-higher seq first (the trap that makes a resuming reader skip an event)."""
+"""Writers do not wait for each other, and readers still never skip.
+
+On PostgreSQL, two writers (as on two nodes) take seqs and commit
+independently, so seq 2 may commit while seq 1 is still open. The horizon
+stops below the open transaction's seq until it ends, and a follower on a
+third node delivers both, in order, once it has. On SQLite a writer holds
+the whole database, so commits land in seq order and the horizon is the head.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,18 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from protocol.codec import to_raw
+from server.broker.base import Delivery
+from server.clock import Clock
+from server.hub import Hub
+from server.stream import Follower
+from server.writer import Emitted, Outgoing, Writer
 from storage import NewEvent, Store
+from storage.events import Events, Horizon
+
+WAIT = 10  # seconds: a writer that blocks fails the test instead of hanging it
 
 
 @pytest.fixture
@@ -20,41 +35,136 @@ async def store(database_factory) -> AsyncIterator[Store]:
     await store.close()
 
 
-async def test_a_later_writer_waits_for_the_earlier_commit(store: Store) -> None:
-    first_has_seq = asyncio.Event()
-    release_first = asyncio.Event()
+def needs_postgresql(store: Store) -> None:
+    if store.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: commits land in seq order")
+
+
+async def settled(horizon: Horizon, at_least: int) -> int:
+    """Probe until the horizon reaches ``at_least`` (every transaction that
+    held it back has ended, so a probe or two settles it)."""
+    for _ in range(100):
+        if (value := await horizon.probe()) >= at_least:
+            return value
+        await asyncio.sleep(0.01)
+    return await horizon.probe()
+
+
+async def stored_in(store: Store, user_id: int) -> list[int]:
+    return [e.seq for e in await store.events.after(user_id=user_id, cursor=0, limit=10, now=0)]
+
+
+async def test_a_later_writer_commits_while_an_earlier_one_is_open(store: Store) -> None:
+    needs_postgresql(store)
+    horizon = Horizon(store.db)
+    first_has_seq, release_first = asyncio.Event(), asyncio.Event()
 
     async def first() -> list[int]:
         async with store.db.write() as conn:
-            seqs = await store.events.append(conn, [NewEvent("receipt", user_id=1)], now=0)
+            seqs = await Events.allocate(conn, 1)
+            await Events.append(conn, [(seqs[0], NewEvent("receipt", user_id=1))], now=0)
             first_has_seq.set()
             await release_first.wait()
             return seqs
 
     async def second() -> list[int]:
-        await first_has_seq.wait()
         async with store.db.write() as conn:
-            return await store.events.append(conn, [NewEvent("receipt", user_id=1)], now=0)
+            seqs = await Events.allocate(conn, 1)
+            await Events.append(conn, [(seqs[0], NewEvent("receipt", user_id=1))], now=0)
+            return seqs
 
-    first_task, second_task = asyncio.create_task(first()), asyncio.create_task(second())
+    first_task = asyncio.create_task(first())
     await first_has_seq.wait()
-    # While the first transaction is open, the second cannot take a seq, and a
-    # reader sees neither event.
-    done, _ = await asyncio.wait({second_task}, timeout=0.5)
-    assert not done
-    assert await store.events.after(user_id=1, cursor=0, limit=10, now=0) == []
+    assert await asyncio.wait_for(second(), WAIT) == [2]  # committed, the first still open
+    assert await stored_in(store, 1) == [2]  # storage has it...
+    assert await horizon.probe() == 0  # ...but nobody reads past seq 1's open transaction
     release_first.set()
     assert await first_task == [1]
-    assert await second_task == [2]
-    seen = await store.events.after(user_id=1, cursor=0, limit=10, now=0)
-    assert [event.seq for event in seen] == [1, 2]
+    assert await settled(horizon, 2) == 2
+    assert await stored_in(store, 1) == [1, 2]
 
 
-async def test_a_rolled_back_writer_leaves_no_gap(store: Store) -> None:
+async def test_a_rolled_back_writer_leaves_a_hole_the_horizon_passes(store: Store) -> None:
+    horizon = Horizon(store.db)
     with pytest.raises(RuntimeError):
         async with store.db.write() as conn:
-            await store.events.append(conn, [NewEvent("receipt", user_id=1)], now=0)
+            seqs = await Events.allocate(conn, 1)
+            await Events.append(conn, [(seqs[0], NewEvent("receipt", user_id=1))], now=0)
             raise RuntimeError("abort")
     async with store.db.write() as conn:
-        assert await store.events.append(conn, [NewEvent("receipt", user_id=1)], now=0) == [1]
-    assert await store.events.head() == 1
+        kept = await Events.allocate(conn, 1)
+        await Events.append(conn, [(kept[0], NewEvent("receipt", user_id=1))], now=0)
+    # PostgreSQL's sequence never hands seq 1 out again; SQLite rolled it back.
+    assert kept == ([1] if store.db.is_sqlite else [2])
+    assert await settled(horizon, kept[0]) == kept[0] == await store.events.head()
+    assert await stored_in(store, 1) == kept
+
+
+class Recorder:
+    """A socket's stand-in on a third node: the seqs the follower pushed to user 1."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.seqs: list[int] = []
+        self._arrived = asyncio.Event()
+        hub_push = hub.push
+
+        def push(delivery: Delivery) -> None:
+            if 1 in delivery.recipients and delivery.seq is not None:
+                self.seqs.append(delivery.seq)
+                self._arrived.set()
+            hub_push(delivery)
+
+        hub.push = push  # type: ignore[method-assign]
+
+    async def reached(self, count: int) -> list[int]:
+        while len(self.seqs) < count:
+            self._arrived.clear()
+            await asyncio.wait_for(self._arrived.wait(), WAIT)
+        return self.seqs
+
+
+async def test_two_nodes_writers_commit_apart_and_a_third_delivers_in_order(
+    store: Store,
+) -> None:
+    """The writer of node A holds its transaction open after taking a seq;
+    node B's writer commits an unrelated write meanwhile. Node C's follower
+    delivers nothing past A's seq until A commits, then both, in order."""
+    needs_postgresql(store)
+    clock = Clock()
+
+    async def nowhere(delivery: Delivery) -> None:
+        return None
+
+    node_a, node_b = (Writer(store.db, nowhere, clock) for _ in range(2))
+    hub = Hub(clock)
+    follower = Follower(store.events, hub, poll_seconds=0.05)
+    recorder = Recorder(hub)
+    node_a.start(), node_b.start()
+    await follower.start()
+    a_has_seq, release_a = asyncio.Event(), asyncio.Event()
+
+    async def held(conn: AsyncConnection, out: Emitted) -> None:
+        out.append(Outgoing("receipt", to_raw({"from": "a"}), [1], user_id=1))
+        await out.position(conn)  # takes its seq now
+        a_has_seq.set()
+        await release_a.wait()
+
+    async def quick(conn: AsyncConnection, out: Emitted) -> None:
+        out.append(Outgoing("receipt", to_raw({"from": "b"}), [1], user_id=1))
+
+    try:
+        a = asyncio.create_task(node_a.run(held))
+        await a_has_seq.wait()
+        await asyncio.wait_for(node_b.run(quick), WAIT)  # no lock to wait for
+        await follower.catch_up()
+        assert recorder.seqs == [] and hub.delivered == 0  # seq 2 is stored, not delivered
+        release_a.set()
+        await a
+        follower.wake()
+        assert await recorder.reached(2) == [1, 2]
+        assert hub.delivered == 2
+    finally:
+        release_a.set()
+        await follower.stop()
+        await node_a.stop()
+        await node_b.stop()

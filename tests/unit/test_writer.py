@@ -148,8 +148,10 @@ async def test_operations_submitted_together_share_one_commit(db: Database) -> N
 
 
 async def test_an_operation_knows_the_seq_its_stream_reached(db: Database) -> None:
-    """Membership windows start and end at ``position``: it must count the
-    events of earlier operations in the batch, which take their seqs later."""
+    """Membership windows start and end at ``position``: at or above every
+    event emitted before it in the batch, earlier operations' included, and
+    below every later one. Asked before anything was emitted, it takes a
+    seq of its own (``a``)."""
     head = await Events(db).head()
     seen: dict[str, tuple[int, int]] = {}
 
@@ -165,11 +167,11 @@ async def test_an_operation_knows_the_seq_its_stream_reached(db: Database) -> No
         {"a": marking("a", 2), "refused": refuse("no"), "b": marking("b", 1), "c": marking("c", 0)}
     )
     assert seen == {
-        "a": (head, head + 2),
-        "b": (head + 2, head + 3),
-        "c": (head + 3, head + 3),
+        "a": (head + 1, head + 3),
+        "b": (head + 3, head + 4),
+        "c": (head + 4, head + 4),
     }
-    assert await Events(db).head() == head + 3
+    assert await Events(db).head() == head + 4
 
 
 async def test_events_are_published_before_any_caller_hears_back(db: Database) -> None:
