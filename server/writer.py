@@ -120,7 +120,7 @@ class Emitted(list[Outgoing]):
 
 
 Operation = Callable[[AsyncConnection, Emitted], Awaitable[T]]
-_Item = tuple[Operation[Any], "asyncio.Future[Any]"]
+_Item = tuple[Operation[Any], "asyncio.Future[Any]", int]
 
 
 class Writer:
@@ -150,9 +150,13 @@ class Writer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def run(self, operation: Operation[T]) -> T:
+    async def run(self, operation: Operation[T], thread: int = 0) -> T:
+        """Run ``operation`` in the next transaction. ``thread``: the thread
+        whose rows it locks, if one: a batch runs its operations in thread
+        order, so the writers of two nodes lock threads in the same order
+        and do not deadlock (``CONTENTION_TRIES`` covers what is left)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((operation, future))
+        self._queue.put_nowait((operation, future, thread))
         return await future
 
     async def _loop(self) -> None:
@@ -160,6 +164,7 @@ class Writer:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            batch.sort(key=lambda item: item[2])  # stable: one thread's writes stay in order
             try:
                 await self._commit(batch)
             finally:
@@ -183,7 +188,7 @@ class Writer:
                 await self._publish(event.to_deliver(seq))
             except Exception:  # the live path is best-effort: clients resume
                 log.exception("publishing event %d failed", seq)
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
+        for (_, future, _), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the caller went away
                 continue
             if isinstance(outcome, BaseException):
@@ -197,7 +202,7 @@ class Writer:
         outcomes: list[Any] = []
         async with self._db.write() as conn:
             numbering = Numbering()
-            for operation, _ in batch:
+            for operation, _, _ in batch:
                 mine = Emitted(numbering)
                 try:
                     outcomes.append(await operation(conn, mine))

@@ -57,17 +57,20 @@ RETRY_SECONDS = 0.1  # the pace of the heartbeat and of subscribing again while 
 
 # KEYS: the recipients' routes; ARGV: the channel prefix, the delivery. Each
 # node holding one of them gets the delivery once (its hub keeps its own).
+# Returns the nodes routed to whose channel nobody was subscribed.
 _ROUTE = """
-local sent = {}
+local sent, unheard = {}, {}
 for _, key in ipairs(KEYS) do
   for _, node in ipairs(redis.call('SMEMBERS', key)) do
     if not sent[node] then
       sent[node] = true
-      redis.call('PUBLISH', ARGV[1] .. node, ARGV[2])
+      if redis.call('PUBLISH', ARGV[1] .. node, ARGV[2]) == 0 then
+        table.insert(unheard, node)
+      end
     end
   end
 end
-return 0
+return unheard
 """
 
 
@@ -99,6 +102,8 @@ class RedisBroker:
         self._recovering = False  # a failure was seen: clients resume once Redis is back
         self._tasks: list[asyncio.Task[None]] = []
         self._alive_ms = int(alive_seconds * 1000)  # silent this long, the node is dead
+        self.unheard = 0  # publications to a routed node that had no subscriber
+        self._trouble = asyncio.Event()  # set by a failure: the heartbeat recovers at once
 
     # The Broker interface
 
@@ -118,14 +123,33 @@ class RedisBroker:
         """Send ``delivery`` to each node holding one of its recipients."""
         try:
             if _invalidates(delivery):
-                await self._redis.publish(self._keys.everyone, _encode(delivery))
+                heard = await self._redis.publish(self._keys.everyone, _encode(delivery))
+                self._check_heard([] if heard else [self.node])
                 return
             routes = [self._keys.route(user) for user in delivery.recipients]
-            await self._route(keys=routes, args=[self._keys.channel(""), _encode(delivery)])
+            args: list[str | bytes] = [self._keys.channel(""), _encode(delivery)]
+            unheard = await self._route(keys=routes, args=args)
+            self._check_heard([node.decode() for node in unheard])
         except (RedisError, OSError):
             self._lost()
             if self._handler is not None:  # local users are still served
                 self._handler(delivery)
+
+    def _check_heard(self, unheard: list[str]) -> None:
+        """Publishing found nodes with no subscriber: count them (a dead
+        node's routes are reaped; a live one reads the stream on its own
+        anyway). If this node is one, its subscription is gone though Redis
+        answers: subscribe again at once, and recover as after an outage."""
+        self.unheard += len(unheard)
+        if self.node in unheard and self._subscribed:
+            log.warning("redis has no subscription of this node: subscribing again")
+            self._subscribed = False
+            self._lost()
+            if self._tasks:
+                self._tasks[0].cancel()
+                self._tasks[0] = asyncio.create_task(
+                    self._listen(asyncio.Event()), name="redis-listen"
+                )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -182,6 +206,13 @@ class RedisBroker:
         if self.healthy:
             log.warning("redis unreachable: serving this node's users only")
         self.healthy, self._recovering = False, True
+        self._trouble.set()  # the heartbeat starts recovering now
+
+    def _resubscribed(self, _connection: object) -> None:
+        """redis-py connected the subscription again by itself: what was
+        published while it was down reached nobody here. Recover."""
+        log.warning("redis subscription was lost and is back: recovering")
+        self._lost()
 
     async def _heartbeat(self) -> None:
         """Keep this node's liveness key; register every route again if Redis
@@ -201,7 +232,10 @@ class RedisBroker:
                         self._on_recovered()
             except (RedisError, OSError):
                 self._lost()
-            await asyncio.sleep(RETRY_SECONDS if self._recovering else self._alive_ms / 3000)
+            self._trouble.clear()
+            with contextlib.suppress(TimeoutError):
+                pause = RETRY_SECONDS if self._recovering else self._alive_ms / 3000
+                await asyncio.wait_for(self._trouble.wait(), pause)
 
     async def _beat(self) -> bool:
         """Say this node is alive; whether Redis had forgotten it (it restarted
@@ -223,6 +257,8 @@ class RedisBroker:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._keys.channel(self.node), self._keys.everyone)
+                if pubsub.connection is not None:  # its own reconnections, as ours
+                    pubsub.connection.register_connect_callback(self._resubscribed)
                 self._subscribed = True
                 if not self._recovering:
                     self.healthy = True

@@ -54,7 +54,7 @@ async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> T
         await _notice(db, out, NoticeKind.MEMBER_ADDED, p, conn.user_id, recipients, now)
         await emit_thread(db, out, p.thread, conn.user_id, recipients)
 
-    await ctx.writer.run(change)
+    await ctx.writer.run(change, p.thread)
     record = await ctx.store.threads.get(p.thread, conn.user_id)
     if record is None:  # the caller was removed meanwhile
         raise forbidden("you are no longer a member of this thread", thread=p.thread)
@@ -88,7 +88,7 @@ async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -
         )
         return info
 
-    info = await ctx.writer.run(change)
+    info = await ctx.writer.run(change, p.thread)
     if info is None:
         raise not_found("not a member of this thread", user=p.user)
     return info

@@ -136,7 +136,7 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
             )
         return message, read_seqs, announced
 
-    message, read_seqs, announced = await ctx.writer.run(store)
+    message, read_seqs, announced = await ctx.writer.run(store, p.thread)
     if read_seqs is None or announced is None:
         return _duplicate(message, p.thread)
     if not access.delegated:

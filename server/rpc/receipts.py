@@ -63,5 +63,5 @@ async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bo
         out.append(receipt_event(p.thread, conn.user_id, receipt, recipients))
         return receipt
 
-    ctx.directory.raise_receipt_floor(p.thread, conn.user_id, await ctx.writer.run(store))
+    ctx.directory.raise_receipt_floor(p.thread, conn.user_id, await ctx.writer.run(store, p.thread))
     return Empty()

@@ -230,7 +230,7 @@ async def _close_or_reopen(
             db, out, thread_id, conn.user_id, closing=closing, now=now, acting_for=access.acting_for
         )
 
-    await ctx.writer.run(change)
+    await ctx.writer.run(change, thread_id)
     record = await ctx.store.threads.get(thread_id, access.actor)
     if record is None:
         raise forbidden("you are not a member of this thread", thread=thread_id)

@@ -113,7 +113,7 @@ async def retract(ctx: Context, conn: Connection, p: MessageParams) -> Empty:
             now=now,
         )
 
-    await ctx.writer.run(change)
+    await ctx.writer.run(change)  # its thread is known only inside
     return Empty()
 
 

@@ -135,6 +135,45 @@ async def test_what_makes_caches_stale_reaches_every_node(make_node: Any) -> Non
         assert [(d.recipients, d.thread_changed) for d in await node.wait_for(1)] == [([1, 2], 9)]
 
 
+async def test_a_publication_no_subscriber_heard_is_counted(redis_server: Any) -> None:
+    """A route to a node with no subscription (dead, or cut off): counted."""
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    broker = RedisBroker(redis_server.url, "alive", prefix=prefix)
+    node = Node(broker)
+    await broker.start(node.handle)
+    try:
+        await broker.attach([1])
+        async with redis.Redis.from_url(redis_server.url) as raw:
+            await raw.sadd(f"{prefix}:route:1", "ghost")
+        await broker.publish(Delivery([1], b"frame", seq=1))
+        assert [d.frame for d in await node.wait_for(1)] == [b"frame"]
+        assert broker.unheard == 1
+    finally:
+        await broker.stop()
+
+
+async def test_a_node_whose_subscription_was_cut_subscribes_again(redis_server: Any) -> None:
+    """Redis drops the node's pub/sub connection but answers: the node
+    subscribes again at once and recovers (its caches and its stream)."""
+    recovered = asyncio.Event()
+    prefix = f"test-{uuid.uuid4().hex[:8]}"
+    broker = RedisBroker(redis_server.url, "cut", prefix=prefix, on_recovered=recovered.set)
+    node = Node(broker)
+    await broker.start(node.handle)
+    try:
+        await broker.attach([1])
+        async with redis.Redis.from_url(redis_server.url) as raw:
+            await raw.client_kill_filter(_type="pubsub")
+        await broker.publish(Delivery([1], b"maybe lost", seq=1))
+        await asyncio.wait_for(recovered.wait(), 5)
+        await broker.publish(Delivery([1], b"heard", seq=2))
+        while b"heard" not in [d.frame for d in node.got]:  # "maybe lost" may come first
+            await node.wait_for(len(node.got) + 1)
+        assert broker.healthy
+    finally:
+        await broker.stop()
+
+
 async def test_without_redis_a_node_serves_its_own_users_then_recovers() -> None:
     from tests.support.redis import RedisServer, find_redis
 

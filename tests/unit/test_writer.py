@@ -265,3 +265,27 @@ async def test_a_failing_publish_does_not_stall_the_writer(db: Database) -> None
         assert await asyncio.wait_for(writer.run(note("b", 0)), 2) == "b"
     finally:
         await asyncio.wait_for(writer.stop(), 5)
+
+
+async def test_a_batch_runs_its_operations_in_thread_order(db: Database) -> None:
+    """Two nodes' writers then lock thread rows in the same order: no deadlock."""
+    ran: list[str] = []
+
+    def on_thread(name: str) -> Op:
+        async def op(conn: AsyncConnection, out: list[Outgoing]) -> str:
+            ran.append(name)
+            return name
+
+        return op
+
+    writer = Writer(db, Harness(db).publish, FixedClock())
+    submitted = [("t3-a", 3), ("none", 0), ("t1", 1), ("t3-b", 3), ("t2", 2)]
+    calls = [asyncio.create_task(writer.run(on_thread(name), thread)) for name, thread in submitted]
+    await asyncio.sleep(0)  # every call is queued before the writer starts
+    writer.start()
+    try:
+        assert await asyncio.wait_for(asyncio.gather(*calls), 5) == [n for n, _ in submitted]
+    finally:
+        await writer.stop()
+    assert ran == ["none", "t1", "t2", "t3-a", "t3-b"]
+    assert writer.commits == 1
