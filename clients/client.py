@@ -314,6 +314,8 @@ class Client:
                     self.cursor = data.cursor
                 self._events.put_nowait(ClientEvent(frame.type, data, frame.seq))
         elif isinstance(frame, Ping):
+            if frame.cursor is not None and self.cursor is not None:
+                self.cursor = max(self.cursor, frame.cursor)  # nothing else was for us
             with contextlib.suppress(websockets.ConnectionClosed):
                 await ws.send(encode(Pong(ts=frame.ts)))
 

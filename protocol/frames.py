@@ -108,6 +108,10 @@ class Event(_Frame, tag="event"):
 
 class Ping(_Frame, tag="ping"):
     ts: Natural = 0
+    # From the server: every durable event up to this seq meant for you was
+    # sent before this ping, so a client may resume from here even if the
+    # last event it received is older (nothing else was for it).
+    cursor: Natural | None = None
 
 
 class Pong(_Frame, tag="pong"):

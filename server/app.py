@@ -74,7 +74,7 @@ def create_app(
         passwords=Passwords(settings.password_hashes_at_once),
     )
     if not broker.complete:
-        ctx.follower = Follower(store.events, hub, settings.stream_poll_seconds)
+        ctx.follower = Follower(store.db, hub, settings.stream_poll_seconds)
 
     lifecycle = Lifecycle(ctx, gateway or LoggingGateway())
 

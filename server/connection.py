@@ -106,6 +106,11 @@ class Connection:
             self.last_seq = seq
             self.send(frame)
 
+    @property
+    def live(self) -> bool:
+        """Its backlog is sent: durable events are no longer held."""
+        return self._held is None
+
     def go_live(self) -> None:
         """The backlog up to ``last_seq`` is queued: release what was held."""
         held, self._held = self._held or [], None

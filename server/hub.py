@@ -176,14 +176,16 @@ class Hub:
         return list(reached)
 
     def heartbeat(self, interval: float) -> None:
-        """Ping every connection; close those silent for two intervals."""
+        """Ping every connection; close those silent for two intervals. A
+        live connection's ping carries ``delivered``: everything up to it
+        was queued before the ping, so its client's cursor may move there."""
         now = monotonic()
-        ping = encode(Ping(ts=0))
+        replaying, live = encode(Ping(ts=0)), encode(Ping(ts=0, cursor=self.delivered))
         for conn in self:
             if now - conn.last_received > 2 * interval:
                 conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frame received for two heartbeats")
             else:
-                conn.push(ping)
+                conn.push(live if conn.live else replaying)
 
     def close_all(self, code: int, reason: str) -> None:
         for conn in self:

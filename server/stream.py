@@ -26,6 +26,7 @@ from protocol.codec import encode_event, to_raw
 from server.broker.base import Delivery
 from server.convert import message_data
 from server.hub import Hub
+from storage.db import Database
 from storage.errors import Unavailable
 from storage.events import Events, Horizon, Membership, StoredEvent
 
@@ -38,10 +39,10 @@ FIRST_RETRY_SECONDS = 0.002  # an unsettled horizon is probed again this soon, t
 
 
 class Follower:
-    def __init__(self, events: Events, hub: Hub, poll_seconds: float) -> None:
-        self._events = events
+    def __init__(self, db: Database, hub: Hub, poll_seconds: float) -> None:
+        self._db = db
         self._hub = hub
-        self._horizon = Horizon(events.db)
+        self._horizon = Horizon()
         self._poll = poll_seconds
         self._retry = FIRST_RETRY_SECONDS
         self._woken = asyncio.Event()
@@ -49,7 +50,8 @@ class Follower:
 
     async def start(self) -> None:
         """Deliver from the present on: what is final now is history (resume)."""
-        self._hub.delivered = await self._horizon.probe()
+        async with self._db.poll() as conn:
+            self._hub.delivered = await self._horizon.probe(conn)
         self._hub.follow = self.wake
         self._task = asyncio.create_task(self._run(), name="stream-follower")
 
@@ -73,6 +75,10 @@ class Follower:
                 if not failing:
                     log.warning("reading the event stream failed, trying again: %s", exc)
                 failing = True
+            except Exception:  # a bug or an unforeseen failure: the stream must go on
+                if not failing:
+                    log.exception("reading the event stream failed, trying again")
+                failing = True
             else:
                 failing = False
 
@@ -86,20 +92,33 @@ class Follower:
         return pause
 
     async def catch_up(self) -> None:
-        """Push every final event after ``Hub.delivered``, oldest first."""
-        while True:
-            horizon = await self._horizon.probe()
+        """Push every final event after ``Hub.delivered``, oldest first, up
+        to the horizon as probed now."""
+        while await self._step():
+            pass
+
+    async def _step(self) -> bool:
+        """Push the next page of final events; whether a full page came (more
+        may be final already). Each statement of ``Database.poll`` sees every
+        commit before it, so the page holds every event up to the horizon
+        just probed."""
+        async with self._db.poll() as conn:
+            horizon = await self._horizon.probe(conn)
             if horizon <= self._hub.delivered:
-                return
-            page = await self._events.between(self._hub.delivered, horizon, PAGE)
+                return False
+            page = await Events.between(conn, self._hub.delivered, horizon, PAGE)
             threads = {event.thread_id for event in page if event.thread_id is not None}
-            members = await self._events.memberships(sorted(threads))
-            # No await from here on: sockets registered before this point get
-            # these events; those registered after replay up to ``delivered``.
-            for event in page:
-                self._hub.push(_delivery(event, members.get(event.thread_id or 0, [])))
-            self._hub.advance(page[-1].seq if len(page) == PAGE else horizon)
-            self._retry = FIRST_RETRY_SECONDS
+            members = await Events.memberships(conn, sorted(threads))
+        # No await from here on: sockets registered before this point get
+        # these events; those registered after replay up to ``delivered``.
+        for event in page:
+            self._hub.push(_delivery(event, members.get(event.thread_id or 0, [])))
+        self._retry = FIRST_RETRY_SECONDS
+        if len(page) == PAGE:
+            self._hub.advance(page[-1].seq)
+            return True
+        self._hub.advance(horizon)
+        return False
 
 
 def _delivery(event: StoredEvent, members: list[Membership]) -> Delivery:

@@ -7,8 +7,8 @@ and readers, in WAL mode, never wait for it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,25 +58,36 @@ _CONNECT_FAILURES = (DBAPIError, OSError, TimeoutError, PoolTimeout)
 _CONTENTION = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 
-@asynccontextmanager
-async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection in a transaction that commits on success. The database
-    being out of reach becomes ``Unavailable``; any other error (a bad input,
-    a bug, the caller's own exception) stays what it is, except a lost
-    deadlock, which becomes ``Contention``."""
+async def _connect(engine: AsyncEngine) -> AsyncConnection:
     try:
-        conn = await engine.connect()
+        return await engine.connect()
     except _CONNECT_FAILURES as exc:
         raise Unavailable(f"cannot reach the database: {exc}") from exc
+
+
+@contextmanager
+def _classified() -> Iterator[None]:
+    """The database being out of reach becomes ``Unavailable``; a lost
+    deadlock becomes ``Contention``; any other error (a bad input, a bug,
+    the caller's own exception) stays what it is."""
     try:
-        async with conn.begin():
-            yield conn
+        yield
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) in _CONTENTION:
             raise Contention(f"the transaction lost a race: {exc.orig!r}") from exc
         if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
             raise Unavailable(f"the database failed: {exc.orig!r}") from exc
         raise
+
+
+@asynccontextmanager
+async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction that commits on success."""
+    conn = await _connect(engine)
+    try:
+        with _classified():
+            async with conn.begin():
+                yield conn
     finally:
         await conn.close()
 
@@ -100,12 +111,36 @@ class Database:
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self._reader = self._writer
+        self._polling: AsyncConnection | None = None  # ``poll``'s, kept
 
     def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return _transaction(self._writer)
 
     def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return _transaction(self._reader)
+
+    @asynccontextmanager
+    async def poll(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for the one reader that polls (the event stream's
+        follower), whose every statement sees what committed before it. On
+        PostgreSQL it is one connection kept from poll to poll, outside any
+        transaction: no checkout, BEGIN or COMMIT to wait for (after a
+        failure the next poll connects again). On SQLite, a read
+        transaction: its snapshot must be new at each poll."""
+        if self.is_sqlite:
+            async with self.read() as conn:
+                yield conn
+            return
+        if self._polling is None:
+            conn = await _connect(self._reader)
+            self._polling = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            with _classified():
+                yield self._polling
+        except BaseException:
+            polling, self._polling = self._polling, None
+            await polling.close()
+            raise
 
     async def ping(self) -> None:
         async with self.read() as conn:
@@ -119,6 +154,8 @@ class Database:
             await conn.run_sync(_upgrade, revision)
 
     async def close(self) -> None:
+        if self._polling is not None:
+            await self._polling.close()
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()

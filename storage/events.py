@@ -98,14 +98,19 @@ _NEXTVAL = text(
     "SELECT nextval('event_seq') FROM generate_series(1, :n) WHERE pg_current_xact_id() IS NOT NULL"
 )
 _ALLOCATED = text(
-    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM event_seq"
+    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS seq FROM event_seq"
 )
-# Every transaction that has an id holds an exclusive lock on it until it
-# ends (after its commit is visible). Unlike a snapshot's list, this also
-# shows transactions newer than the newest one completed.
-_OPEN = text(
-    "SELECT transactionid::text FROM pg_locks"
-    " WHERE locktype = 'transactionid' AND mode = 'ExclusiveLock' AND granted"
+# The newest seq taken, then the ids of the open transactions: every
+# transaction that has an id holds an exclusive lock on it until it ends
+# (after its commit is visible). The list is read after the seq because it
+# depends on it (a subquery on the seq's row). A snapshot's list of open
+# transactions would not do: it leaves out those newer than the newest one
+# completed.
+_PROBE = text(
+    "WITH taken AS (" + _ALLOCATED.text + ") SELECT taken.seq, ARRAY("
+    "SELECT transactionid::text FROM pg_locks WHERE locktype = 'transactionid'"
+    " AND mode = 'ExclusiveLock' AND granted AND taken.seq IS NOT NULL"
+    ") FROM taken"
 )
 
 
@@ -143,7 +148,7 @@ class Horizon:
 
     PostgreSQL: a writer takes its seqs only once its transaction has an id
     (``_NEXTVAL``). A probe reads the newest seq taken, *then* the ids of
-    the open transactions (``_OPEN``): every transaction that took a seq up
+    the open transactions (``_PROBE``): every transaction that took a seq up
     to that one is, at that instant, either ended or listed. So that seq is
     final as soon as every listed transaction has ended, which a later probe
     sees (``settle``). Nothing depends on the writers announcing anything,
@@ -156,7 +161,6 @@ class Horizon:
     SQLite: one writer at a time, so the newest committed seq is final.
     """
 
-    db: Database
     final: int = 0
     waiting: list[tuple[int, frozenset[int]]] = field(default_factory=list)
 
@@ -165,16 +169,31 @@ class Horizon:
         """Whether a later probe would move the horizon with no new commit."""
         return bool(self.waiting)
 
-    async def probe(self) -> int:
-        if self.db.is_sqlite:
-            async with self.db.read() as conn:
-                self.final = await _committed_position(conn, "events")
+    async def probe(self, conn: AsyncConnection) -> int:
+        """Probe on ``conn`` (``Database.latest``): the horizon now."""
+        if conn.dialect.name != "postgresql":
+            self.final = await _committed_position(conn, "events")
             return self.final
-        async with self.db.read() as conn:
-            allocated = int(await conn.scalar(_ALLOCATED) or 0)
-            open_now = frozenset(int(xid) for xid in await conn.scalars(_OPEN))
-        self.final, self.waiting = settle(self.final, self.waiting, allocated, open_now)
+        allocated, listed = (await conn.execute(_PROBE)).one()
+        open_now = frozenset(int(xid) for xid in listed)
+        self.final, self.waiting = settle(self.final, self.waiting, int(allocated), open_now)
         return self.final
+
+
+async def _stored(conn: AsyncConnection, query: Select[Any]) -> list[StoredEvent]:
+    rows = (await conn.execute(query)).all()
+    at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)
+    return [
+        StoredEvent(
+            row.seq,
+            row.type,
+            row.data,
+            from_row(row[at:]) if row.id is not None else None,
+            row.thread_id,
+            row.user_id,
+        )
+        for row in rows
+    ]
 
 
 async def _committed_position(conn: AsyncConnection, name: str) -> int:
@@ -232,7 +251,10 @@ class Events:
         async with self.db.read() as conn:
             return await _committed_position(conn, "events_floor")
 
-    async def between(self, after: int, upto: int, limit: int) -> list[StoredEvent]:
+    @staticmethod
+    async def between(
+        conn: AsyncConnection, after: int, upto: int, limit: int
+    ) -> list[StoredEvent]:
         """Every event with ``after < seq <= upto``, oldest first, at most ``limit``."""
         query = (
             select(*_EVENT_COLUMNS)
@@ -241,25 +263,12 @@ class Events:
             .order_by(events.c.seq)
             .limit(limit)
         )
-        return await self._read(query)
+        return await _stored(conn, query)
 
-    async def _read(self, query: Select[Any]) -> list[StoredEvent]:
-        async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)
-        return [
-            StoredEvent(
-                row.seq,
-                row.type,
-                row.data,
-                from_row(row[at:]) if row.id is not None else None,
-                row.thread_id,
-                row.user_id,
-            )
-            for row in rows
-        ]
-
-    async def memberships(self, thread_ids: Sequence[int]) -> dict[int, list[Membership]]:
+    @staticmethod
+    async def memberships(
+        conn: AsyncConnection, thread_ids: Sequence[int]
+    ) -> dict[int, list[Membership]]:
         """Every membership window, past and present, of each thread."""
         if not thread_ids:
             return {}
@@ -269,8 +278,7 @@ class Events:
             participants.c.joined_seq,
             participants.c.left_seq,
         ).where(participants.c.thread_id.in_(sorted(set(thread_ids))))
-        async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = (await conn.execute(query)).all()
         found: dict[int, list[Membership]] = {}
         for thread_id, user_id, joined, left in rows:
             found.setdefault(thread_id, []).append(Membership(user_id, joined, left))
@@ -325,7 +333,8 @@ class Events:
             query = query.where(
                 messages.c.sender_device_id.is_(None) | (messages.c.sender_device_id != device_id)
             )
-        return await self._read(query)
+        async with self.db.read() as conn:
+            return await _stored(conn, query)
 
     async def prune(self, created_before: int) -> int:
         """Drop events older than ``created_before`` and raise the floor.

@@ -29,15 +29,16 @@ class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
     frame: bytes
     seq: int | None = None  # durable events: the stream position
     exclude_session: str | None = None  # the sending connection already knows
-    exclude_device: int | None = None  # the sending device already knows (a message it sent)
     foreground_only: bool = False  # popups go to foreground sessions only
-    after: int | None = None  # an ephemeral push that must follow this seq (a popup, its message)
     thread: int | None = None  # a thread's event: it also reaches whoever reads for its members
     thread_changed: int | None = None  # a thread whose membership caches are stale
     keys_changed: int | None = None  # a user whose cached device list is stale
     practice_changed: int | None = None  # a practitioner whose cached settings are stale
     access_changed: int | None = None  # a delegate whose delegations changed: it reconnects
     token_revoked: bytes | None = None  # a logged-out token's hash: its sockets close (no frame)
+    # Added last: the fields above keep their places for nodes of the previous release.
+    after: int | None = None  # an ephemeral push that must follow this seq (a popup, its message)
+    exclude_device: int | None = None  # the sending device already knows (a message it sent)
 
 
 DeliveryHandler = Callable[[Delivery], None]

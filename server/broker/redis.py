@@ -16,11 +16,11 @@ node starting again under the same id clears what it left, and a heartbeat
 re-registers them all if Redis lost them (a restart without persistence).
 The heartbeat also keeps the node's ``alive`` key, with an expiry: a node
 whose key expired is dead, and the presence reaper forgets it.
-While Redis is unreachable, a delivery reaches this node's own sockets only
-(durable events are in the store: the others get them on resume) and the
-node reports degraded;
-when the subscription comes back, ``on_recovered`` runs so the node can
-tell its clients to resume.
+While Redis is unreachable, a delivery reaches this node's hub only (a
+durable event's delivery is only a wake-up: every node reads those from
+the store, ``server.stream``) and the node reports degraded; when the
+subscription comes back, ``on_recovered`` runs so the node can drop the
+caches whose invalidations it may have missed.
 
 What else the nodes share through the same Redis: presence
 (``redis_presence``), rate limits (``redis_limits``) and leases
@@ -99,7 +99,7 @@ class RedisBroker:
         self._local: set[int] = set()  # users this node has registered routes for
         self._unrouted: set[int] = set()  # users whose route could not be cleared
         self._subscribed = False
-        self._recovering = False  # a failure was seen: clients resume once Redis is back
+        self._recovering = False  # a failure was seen: recover once Redis is back
         self._tasks: list[asyncio.Task[None]] = []
         self._alive_ms = int(alive_seconds * 1000)  # silent this long, the node is dead
         self.unheard = 0  # publications to a routed node that had no subscriber
@@ -217,8 +217,8 @@ class RedisBroker:
     async def _heartbeat(self) -> None:
         """Keep this node's liveness key; register every route again if Redis
         lost them (the key was gone). After any failure, once Redis answers
-        and the subscription is up, recover: the node's clients resume, so
-        what the live path missed meanwhile is replayed from storage."""
+        and the subscription is up, recover (``on_recovered``: the caches
+        are dropped, the presence written again, the stream read at once)."""
         while True:
             try:
                 if await self._beat() or self._recovering:
@@ -227,7 +227,7 @@ class RedisBroker:
                     self._unrouted.clear()
                 if self._recovering and self._subscribed:
                     self.healthy, self._recovering = True, False
-                    log.info("redis reachable again: clients resume")
+                    log.info("redis reachable again: recovering")
                     if self._on_recovered is not None:
                         self._on_recovered()
             except (RedisError, OSError):

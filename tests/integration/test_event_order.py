@@ -40,14 +40,19 @@ def needs_postgresql(store: Store) -> None:
         pytest.skip("SQLite has one writer at a time: commits land in seq order")
 
 
-async def settled(horizon: Horizon, at_least: int) -> int:
+async def probe(store: Store, horizon: Horizon) -> int:
+    async with store.db.poll() as conn:
+        return await horizon.probe(conn)
+
+
+async def settled(store: Store, horizon: Horizon, at_least: int) -> int:
     """Probe until the horizon reaches ``at_least`` (every transaction that
     held it back has ended, so a probe or two settles it)."""
     for _ in range(100):
-        if (value := await horizon.probe()) >= at_least:
+        if (value := await probe(store, horizon)) >= at_least:
             return value
         await asyncio.sleep(0.01)
-    return await horizon.probe()
+    return await probe(store, horizon)
 
 
 async def stored_in(store: Store, user_id: int) -> list[int]:
@@ -56,7 +61,7 @@ async def stored_in(store: Store, user_id: int) -> list[int]:
 
 async def test_a_later_writer_commits_while_an_earlier_one_is_open(store: Store) -> None:
     needs_postgresql(store)
-    horizon = Horizon(store.db)
+    horizon = Horizon()
     first_has_seq, release_first = asyncio.Event(), asyncio.Event()
 
     async def first() -> list[int]:
@@ -77,15 +82,15 @@ async def test_a_later_writer_commits_while_an_earlier_one_is_open(store: Store)
     await first_has_seq.wait()
     assert await asyncio.wait_for(second(), WAIT) == [2]  # committed, the first still open
     assert await stored_in(store, 1) == [2]  # storage has it...
-    assert await horizon.probe() == 0  # ...but nobody reads past seq 1's open transaction
+    assert await probe(store, horizon) == 0  # ...but nobody reads past seq 1's open transaction
     release_first.set()
     assert await first_task == [1]
-    assert await settled(horizon, 2) == 2
+    assert await settled(store, horizon, 2) == 2
     assert await stored_in(store, 1) == [1, 2]
 
 
 async def test_a_rolled_back_writer_leaves_a_hole_the_horizon_passes(store: Store) -> None:
-    horizon = Horizon(store.db)
+    horizon = Horizon()
     with pytest.raises(RuntimeError):
         async with store.db.write() as conn:
             seqs = await Events.allocate(conn, 1)
@@ -96,7 +101,7 @@ async def test_a_rolled_back_writer_leaves_a_hole_the_horizon_passes(store: Stor
         await Events.append(conn, [(kept[0], NewEvent("receipt", user_id=1))], now=0)
     # PostgreSQL's sequence never hands seq 1 out again; SQLite rolled it back.
     assert kept == ([1] if store.db.is_sqlite else [2])
-    assert await settled(horizon, kept[0]) == kept[0] == await store.events.head()
+    assert await settled(store, horizon, kept[0]) == kept[0] == await store.events.head()
     assert await stored_in(store, 1) == kept
 
 
@@ -137,7 +142,7 @@ async def test_two_nodes_writers_commit_apart_and_a_third_delivers_in_order(
 
     node_a, node_b = (Writer(store.db, nowhere, clock) for _ in range(2))
     hub = Hub(clock)
-    follower = Follower(store.events, hub, poll_seconds=0.05)
+    follower = Follower(store.db, hub, poll_seconds=0.05)
     recorder = Recorder(hub)
     node_a.start(), node_b.start()
     await follower.start()

@@ -16,11 +16,12 @@ from websockets.uri import parse_uri
 from clients import Client, Credentials
 from clients.e2e import Secure
 from protocol.errors import CloseCode
-from protocol.methods import HistoryParams, ThreadsOpenParams
+from protocol.methods import Empty, HistoryParams, ThreadsOpenParams
 from protocol.model import ThreadKind
 from protocol.practice import InboxSettings
 from storage import Store
 from tests.support.server import RunningServer
+from tests.support.wire import greeted
 
 
 async def received_messages(client: Secure, count: int, timeout: float = 20) -> list[str]:
@@ -283,3 +284,32 @@ async def test_cursor_past_retention_gets_sync_reset(server: RunningServer) -> N
         history = await again.call("messages.history", HistoryParams(thread))
         texts = [(await again.open(m)).body.text for m in history.messages if m.kind != "notice"]
         assert texts == ["soon pruned"]
+
+
+async def test_an_idle_devices_cursor_follows_the_stream_through_pings(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Events for others move the stream on; a live socket's pings say how
+    far, so an idle device resumes from there (a cheap replay, and no
+    ``sync.reset`` once the events it never saw are pruned)."""
+    server: RunningServer = make_server(heartbeat_seconds=0.4)
+    bystander = await server.user("patient")
+    doctor, patient, thread = await server.patient_thread()
+    async with greeted(server, bystander) as idle, server.client(bystander) as sdk:
+        async with server.secure(doctor) as desk, server.secure(patient) as ana:
+            await ana.send(thread, "not for the bystander")
+            moved_to = (await desk.next_event("message.new")).seq
+        assert moved_to is not None and moved_to > idle.welcome["cursor"]
+        async with asyncio.timeout(10):
+            while True:  # only pings reach the bystander, until one says the stream moved
+                frame = await idle.receive()
+                assert frame["t"] == "ping", frame
+                await idle.send({"t": "pong", "ts": frame.get("ts", 0)})
+                if frame.get("cursor", 0) >= moved_to:
+                    break
+        # The same heartbeat queued the SDK's ping then: a call made now is
+        # answered after it, and the SDK took its cursor.
+        await sdk.call("presence.list", Empty())
+        assert sdk.cursor is not None and sdk.cursor >= moved_to
+    async with greeted(server, bystander, resume_from=frame["cursor"]) as again:
+        assert again.welcome["resumed"]
+        ping = await again.receive()
+        assert ping["t"] == "ping"  # nothing to replay, and no sync.reset
