@@ -1,0 +1,16 @@
+/** carehub's JavaScript SDK: accounts over HTTP, one WebSocket per device. */
+export { AuthError, CallError, CarehubError, Disconnected, type ErrorCode } from "./errors.js";
+export { login, logout, register, type Credentials, type Role, type UserInfo } from "./http.js";
+export {
+  Client,
+  backoffMs,
+  otherUrl,
+  type ClientEvent,
+  type ClientOptions,
+  type ClientStats,
+  type SendOptions,
+  type SendResult,
+  type WebSocketClass,
+} from "./client.js";
+export { CloseCode, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect } from "./wire.js";
+export type { Limits, ServerFrame, Welcome } from "./wire.js";

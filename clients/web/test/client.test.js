@@ -1,0 +1,131 @@
+// The SDK's client logic without a server: a scripted WebSocket plays the
+// server's side frame by frame (the real-server tests are
+// tests/integration/test_js_sdk.py).
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decode, encode } from "@msgpack/msgpack";
+import {
+  CallError,
+  Client,
+  backoffMs,
+  decodeFrame,
+  otherUrl,
+  shouldReconnect,
+} from "../build/src/index.js";
+
+const credentials = { token: "t", userId: 7, deviceId: 9, role: "patient", expiresAt: 0 };
+
+/** A WebSocket whose server side the test writes. */
+class ScriptedSocket extends EventTarget {
+  static last;
+  readyState = 0;
+  sent = [];
+  constructor(url, protocols) {
+    super();
+    this.url = url;
+    this.protocols = protocols;
+    ScriptedSocket.last = this;
+    queueMicrotask(() => {
+      this.readyState = 1;
+      this.dispatchEvent(new Event("open"));
+    });
+  }
+  send(bytes) {
+    this.sent.push(decode(bytes));
+  }
+  close(code = 1000, reason = "") {
+    this.readyState = 3;
+    const closed = new Event("close");
+    Object.assign(closed, { code, reason });
+    queueMicrotask(() => this.dispatchEvent(closed));
+  }
+  /** The server sends `frame`. */
+  serve(frame) {
+    const message = new Event("message");
+    message.data = encode(frame).slice().buffer;
+    this.dispatchEvent(message);
+  }
+}
+
+const welcome = {
+  t: "welcome", v: 1, user: 7, role: "patient", device: 9, session: "s", server_time: 0,
+  cursor: 10, heartbeat_ms: 25_000, limits: {},
+};
+
+async function connected() {
+  const client = new Client("ws://server/ws", credentials, { webSocket: ScriptedSocket });
+  const welcomed = client.connect();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  const socket = ScriptedSocket.last;
+  socket.serve(welcome);
+  await welcomed;
+  return { client, socket };
+}
+
+test("hello says who the device is, and the welcome's cursor is where it starts", async () => {
+  const { client, socket } = await connected();
+  assert.deepEqual(socket.protocols, ["carehub.v1"]);
+  const [hello] = socket.sent;
+  assert.equal(hello.t, "hello");
+  assert.equal(hello.token, "t");
+  assert.equal(hello.device, 9);
+  assert.equal("resume_from" in hello, false);
+  assert.equal(client.cursor, 10);
+  await client.close();
+});
+
+test("durable events come once and in order; the cursor follows them", async () => {
+  const { client, socket } = await connected();
+  socket.serve({ t: "event", type: "receipt", data: { thread: 1 }, seq: 11 });
+  socket.serve({ t: "event", type: "receipt", data: { thread: 1 }, seq: 11 }); // again
+  socket.serve({ t: "event", type: "typing", data: { thread: 1 } }); // ephemeral
+  socket.serve({ t: "event", type: "receipt", data: { thread: 2 }, seq: 12 });
+  const events = [await client.nextEvent(), await client.nextEvent(), await client.nextEvent()];
+  assert.deepEqual(events.map((e) => [e.type, e.seq]), [["receipt", 11], ["typing", undefined], ["receipt", 12]]);
+  assert.equal(client.stats.duplicatesDropped, 1);
+  assert.equal(client.cursor, 12);
+  await client.close();
+});
+
+test("a ping is answered, and its cursor moves an idle client's cursor forward only", async () => {
+  const { client, socket } = await connected();
+  socket.serve({ t: "ping", ts: 5, cursor: 40 });
+  assert.deepEqual(socket.sent.at(-1), { t: "pong", ts: 5 });
+  assert.equal(client.cursor, 40);
+  socket.serve({ t: "ping", cursor: 30 });
+  assert.equal(client.cursor, 40);
+  await client.close();
+});
+
+test("a refused call rejects with the wire's code and details", async () => {
+  const { client, socket } = await connected();
+  const answer = client.call("messages.history", { thread: 3 });
+  const call = socket.sent.at(-1);
+  assert.equal(call.method, "messages.history");
+  socket.serve({ t: "error", id: call.id, code: "rate_limited", message: "slow down", details: { retry_after_ms: 200 } });
+  await assert.rejects(answer, (error) => error instanceof CallError && error.code === "rate_limited" && error.details.retry_after_ms === 200);
+  const ok = client.call("threads.list");
+  socket.serve({ t: "result", id: socket.sent.at(-1).id, value: { threads: [] } });
+  assert.deepEqual(await ok, { threads: [] });
+  await client.close();
+});
+
+test("frames that are not the server's are skipped", () => {
+  assert.equal(decodeFrame(encode([1, 2])), null);
+  assert.equal(decodeFrame(encode({ t: "hello" })), null);
+  assert.equal(decodeFrame(new Uint8Array([0xc1])), null);
+  assert.deepEqual(decodeFrame(encode({ t: "pong", ts: 1 })), { t: "pong", ts: 1 });
+});
+
+test("close codes: 4000-4099 and transient ones reconnect, 4100-4199 stop", () => {
+  for (const code of [4000, 4002, 4005, 1006, 1011, 1012]) assert.equal(shouldReconnect(code), true, code);
+  for (const code of [1000, 1008, 4100, 4101, 4104]) assert.equal(shouldReconnect(code), false, code);
+});
+
+test("back-off doubles to 5 s with jitter; failover picks another URL", () => {
+  assert.equal(backoffMs(1, () => 1), 100);
+  assert.equal(backoffMs(2, () => 0), 100);
+  assert.equal(backoffMs(20, () => 1), 5000);
+  assert.equal(otherUrl(["a", "b", "c"], "a", () => 0.99), "c");
+  assert.equal(otherUrl(["a"], "a"), "a");
+});

@@ -1,0 +1,94 @@
+"""The JavaScript SDK under Node against a real server, beside Python users
+(``tests.support.jsclient``): log in over HTTP, calls answered with typed
+refusals, durable events in order and once, a dropped link resumed without
+loss, another node after a failed attempt, and a logged-out token stopping
+the client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from protocol.practice import UserParams
+from tests.support.jsclient import JsError, JsUser, js_user
+from tests.support.server import PASSWORD, RunningServer, free_port
+
+
+async def logged_in(js: JsUser, server: RunningServer, user_id: int, **connect: Any) -> Any:
+    """The JS user logs in as ``user_id`` on a new device and connects."""
+    username = server.usernames[user_id]
+    await js.run("login", baseUrl=server.base_url, username=username, password=PASSWORD)
+    return await js.run("connect", urls=connect.pop("urls", [server.ws_url]), **connect)
+
+
+async def test_a_js_user_logs_in_calls_and_gets_typed_refusals(server: RunningServer) -> None:
+    patient = await server.user("patient", publish_keys=False)
+    async with js_user() as js:
+        welcome = await logged_in(js, server, patient.user_id)
+        assert (welcome["user"], welcome["role"]) == (patient.user_id, "patient")
+        assert await js.run("call", method="threads.list", params={}) == {"threads": []}
+        with pytest.raises(JsError) as refused:
+            await js.run("call", method="messages.history", params={"thread": 987654, "limit": 5})
+        assert (refused.value.name, refused.value.code) == ("CallError", "forbidden")
+        with pytest.raises(JsError) as unknown:
+            await js.run("call", method="no.such_method", params={})
+        assert unknown.value.code == "unknown_method"
+        await js.run("close")
+
+
+async def test_durable_events_reach_a_js_user_in_order_and_once_across_a_drop(
+    server: RunningServer,
+) -> None:
+    doctor = await server.user("practitioner")
+    patient = await server.user("patient", publish_keys=False)
+    async with js_user() as js, server.client(doctor) as desk:
+        await logged_in(js, server, patient.user_id)
+        await desk.call("patients.add", UserParams(patient.user_id))
+        invited = await js.run("nextEvent", types=["care.invited"], timeoutMs=10_000)
+        assert invited["data"]["practitioner"]["user"] == doctor.user_id
+        await js.run("call", method="care.accept", params={"practitioner": doctor.user_id})
+        await js.run("drop")  # the link drops; the doctor writes meanwhile
+        opened = [await open_thread(desk, patient.user_id, reason) for reason in REASONS]
+        seen = [await js.run("nextEvent", types=["thread.updated"]) for _ in opened]
+        state = await js.run("state")
+    assert [event["data"]["id"] for event in seen] == opened
+    seqs = [event["seq"] for event in seen]
+    assert seqs == sorted(seqs) and seqs[0] > invited["seq"] and state["cursor"] >= seqs[-1]
+    assert state["stats"]["reconnects"] == 1 and state["stats"]["duplicatesDropped"] == 0
+
+
+REASONS = ["prescription_renewal", "exam_results", "admin_document"]
+
+
+async def open_thread(desk: Any, patient: int, reason: str) -> int:
+    info = await desk.call(
+        "threads.open", {"kind": "patient_practitioner", "members": [patient], "reason": reason}
+    )
+    return int(info.id)
+
+
+async def test_a_js_client_tries_another_node_after_a_failed_attempt(
+    server: RunningServer,
+) -> None:
+    patient = await server.user("patient", publish_keys=False)
+    nowhere = f"ws://127.0.0.1:{free_port()}/ws"  # a node that is down
+    async with js_user() as js:
+        await logged_in(js, server, patient.user_id, urls=[server.ws_url, nowhere])
+        await js.run("drop", code=4002)  # "server shutting down": go elsewhere
+        await js.run("call", method="threads.list", params={}, idempotent=True)
+        state = await js.run("state")
+    assert state["url"] == server.ws_url and state["stats"]["reconnects"] == 1
+
+
+async def test_logging_out_stops_the_js_client_with_an_auth_error(server: RunningServer) -> None:
+    patient = await server.user("patient", publish_keys=False)
+    async with js_user() as js:
+        await logged_in(js, server, patient.user_id)
+        await js.run("logout")
+        with pytest.raises(JsError) as stopped:
+            await js.run("nextEvent", timeoutMs=10_000)
+        assert stopped.value.name == "AuthError"
+        with pytest.raises(JsError) as refused:
+            await js.run("call", method="threads.list", params={})
+        assert refused.value.name == "AuthError"
