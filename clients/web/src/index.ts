@@ -14,3 +14,4 @@ export {
 } from "./client.js";
 export { CloseCode, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect } from "./wire.js";
 export type { Limits, ServerFrame, Welcome } from "./wire.js";
+export * from "./e2e/index.js";
