@@ -92,3 +92,52 @@ async def test_logging_out_stops_the_js_client_with_an_auth_error(server: Runnin
         with pytest.raises(JsError) as refused:
             await js.run("call", method="threads.list", params={})
         assert refused.value.name == "AuthError"
+
+
+async def test_a_js_patient_and_a_python_practitioner_exchange_messages_and_documents(
+    server: RunningServer,
+) -> None:
+    """End to end across the two SDKs: each seals for the other's devices
+    and opens what the other sealed, documents included."""
+    doctor = await server.user("practitioner")
+    patient = await server.user("patient", publish_keys=False)
+    await server.add_patient(doctor, patient)
+    scan = b"\x89PNG ordonnance " * 9000  # a photo of a prescription, over two chunks
+    report = b"%PDF-1.7 resultats " * 7000
+    async with js_user() as js, server.secure(doctor) as desk:
+        await logged_in(js, server, patient.user_id)
+        await js.run("secureSetup")  # the JS device makes the identity key and publishes
+        params = {"kind": "patient_practitioner", "members": [doctor.user_id], "reason": REASON}
+        thread = (await js.run("call", method="threads.open", params=params))["id"]
+        photo = await js.run("upload", thread=thread, data=scan, name="ordo.png", mime="image/png")
+        await js.run("send", thread=thread, text=ASKED, documents=[photo], reason=REASON)
+        asked = await desk.read(await message_from(desk, patient.user_id))
+        assert asked.body.text == ASKED  # type: ignore[union-attr]
+        (document,) = asked.body.documents  # type: ignore[union-attr]
+        assert (document.name, await desk.download(document)) == ("ordo.png", scan)
+
+        ref = await desk.upload(thread, report, "resultats.pdf", "application/pdf")
+        await desk.send(thread, ANSWERED, documents=[ref])
+        answered = await js_message_from(js, doctor.user_id)
+    assert answered["opened"]["body"]["text"] == ANSWERED
+    assert [(d["name"], d["data"]) for d in answered["documents"]] == [("resultats.pdf", report)]
+
+
+REASON = "prescription_renewal"
+ASKED = "Bonjour docteur, pourriez-vous renouveler mon ordonnance ?"
+ANSWERED = "Voici vos résultats, et l'ordonnance est renouvelée."
+
+
+async def message_from(desk: Any, sender: int) -> Any:
+    """The next ``message.new`` that ``sender`` sent (notices skipped)."""
+    while True:
+        event = await desk.next_event("message.new")
+        if event.data.sender == sender and event.data.sender_device is not None:
+            return event.data
+
+
+async def js_message_from(js: JsUser, sender: int) -> Any:
+    while True:
+        got = await js.run("nextMessage", timeoutMs=10_000)
+        if got["sender"] == sender and "body" in got["opened"]:
+            return got

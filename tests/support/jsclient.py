@@ -17,6 +17,7 @@ from tests.conftest import unavailable
 
 WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
 DRIVER = WEB / "tools" / "driver.mjs"
+LINE_LIMIT = 64 * 1024 * 1024  # one answer per line, documents included (as hex)
 
 __all__ = ["JsError", "JsUser", "js_user"]
 
@@ -97,7 +98,11 @@ async def js_user() -> AsyncIterator[JsUser]:
         unavailable("node and the built SDK (tests/run runs npm ci and the build)")
     assert node is not None
     process = await asyncio.create_subprocess_exec(
-        node, str(DRIVER), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+        node,
+        str(DRIVER),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        limit=LINE_LIMIT,
     )
     user = JsUser(process)
     try:

@@ -13,6 +13,7 @@
  * server stores each `client_msg_id` once) and the calls made `idempotent`.
  * Others fail with `Disconnected`. The same behaviour as the Python SDK.
  */
+import { toHex } from "./e2e/bytes.js";
 import { AuthError, CallError, CarehubError, Disconnected } from "./errors.js";
 import type { Credentials } from "./http.js";
 import {
@@ -399,6 +400,5 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 /** A random id for `client_msg_id` (128 bits, hex), as the Python SDK makes them. */
 function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return toHex(crypto.getRandomValues(new Uint8Array(16)));
 }

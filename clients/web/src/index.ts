@@ -14,4 +14,5 @@ export {
 } from "./client.js";
 export { CloseCode, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect } from "./wire.js";
 export type { Limits, ServerFrame, Welcome } from "./wire.js";
+export { Secure, type MessageData, type Notice, type SecureSendOptions } from "./secure.js";
 export * from "./e2e/index.js";

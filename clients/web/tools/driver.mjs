@@ -4,7 +4,7 @@
 // (tests/support/jsclient.py). Bytes travel as {"$bytes": "<hex>"}.
 import { createInterface } from "node:readline";
 import WebSocket from "ws";
-import { Client, login, logout } from "../build/src/index.js";
+import { Client, Keyring, Secure, login, logout, ready } from "../build/src/index.js";
 
 const toHex = (bytes) => Buffer.from(bytes).toString("hex");
 
@@ -33,6 +33,7 @@ function refusal(error) {
 let base;
 let credentials;
 let client;
+let secure;
 
 const ops = {
   async login({ baseUrl, username, password, deviceId }) {
@@ -52,6 +53,27 @@ const ops = {
     return null;
   },
   state: async () => ({ cursor: client.cursor, url: client.url, stats: client.stats }),
+  // End to end: this device is the user's first (it makes the identity key).
+  async secureSetup() {
+    await ready();
+    const keys = Keyring.create(credentials.userId, credentials.deviceId, { withIdentity: true });
+    secure = new Secure(client, keys);
+    await secure.setup();
+    return null;
+  },
+  send: ({ thread, text, documents, reason }) => secure.send(thread, text, { documents: fromJson(documents ?? []), reason }),
+  upload: ({ thread, data, name, mime }) => secure.upload(thread, fromJson(data), name, mime),
+  async nextMessage({ timeoutMs }) {
+    const event = await client.nextEvent(["message.new"], timeoutMs);
+    const opened = await secure.read(event.data);
+    const documents = [];
+    for (const ref of opened.body?.documents ?? []) {
+      const pieces = [];
+      for await (const piece of secure.download(ref)) pieces.push(piece);
+      documents.push({ name: ref.name, mime: ref.mime, data: Buffer.concat(pieces) });
+    }
+    return { id: event.data.id, sender: event.data.sender, opened, documents };
+  },
   logout: () => logout(base, credentials),
   close: () => client.close(),
 };

@@ -1,0 +1,319 @@
+/**
+ * The end-to-end layer over a `Client`, as the Python SDK's `Secure`:
+ *
+ *     await ready();
+ *     const keys = Keyring.create(credentials.userId, credentials.deviceId, { withIdentity: true });
+ *     const secure = new Secure(client, keys);
+ *     await secure.setup();                              // publish this device
+ *     await secure.send(thread, "Renouvellement, s'il vous plaît", { reason: "prescription_renewal" });
+ *     const opened = await secure.read(event.data);      // a message.new event's data
+ *
+ * Every body and document is encrypted on this device; the server relays
+ * ciphertext, wrapped keys and the routing header. Refusals are the typed
+ * `E2EError` family; plaintext comes back only after every check.
+ */
+import { decode } from "@msgpack/msgpack";
+import type { Client, SendResult } from "./client.js";
+import { CallError } from "./errors.js";
+import { toHex } from "./e2e/bytes.js";
+import { DEVICE_LIFETIME_MS, entryFor, listedFresh, nextList, type ListChange } from "./e2e/devices.js";
+import { decryptDocument, encryptDocument, type ByteSource } from "./e2e/documents.js";
+import { type Opened, openEnvelope, sealEnvelope } from "./e2e/envelope.js";
+import { IdentityChanged, NotAnEnvelope, UnknownDevice, UntrustedDevices } from "./e2e/errors.js";
+import type { Keyring } from "./e2e/keystore.js";
+import { safetyNumber } from "./e2e/safety.js";
+import { type Body, type DeviceList, type DocumentRef, decodeEnvelope } from "./e2e/structures.js";
+
+/** A `message.new` event's data (`MessageData`). */
+export interface MessageData {
+  id: number;
+  thread: number;
+  thread_seq: number;
+  sender: number;
+  /** Absent for a server notice (cleartext, never a person's words). */
+  sender_device?: number | null;
+  kind: string;
+  envelope: Uint8Array;
+  sent_at: number;
+  reason?: string | null;
+}
+
+/** A server-written entry in a thread (`protocol.practice.Notice`). */
+export interface Notice {
+  kind: string;
+  text?: string;
+  by?: number;
+  user?: number;
+  rule?: number;
+  redirect_to?: number;
+  message?: number;
+  acting_for?: number;
+}
+
+export interface SecureSendOptions {
+  subject?: string;
+  documents?: DocumentRef[];
+  kind?: string;
+  reason?: string;
+  replyAllowed?: boolean;
+  closeThread?: boolean;
+  actingFor?: number;
+}
+
+export class Secure {
+  private readonly members = new Map<number, number[]>();
+
+  constructor(
+    readonly client: Client,
+    readonly keys: Keyring,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  // -- devices -------------------------------------------------------------
+
+  /** Trust our own published list; on the device holding the identity key,
+   * publish this device if the list does not have it (or not for long). */
+  async setup(): Promise<void> {
+    const me = this.keys.user;
+    const mine = (await this.fetch([me])).get(me) ?? null;
+    if (!listedFresh(mine, this.keys.device.device, this.clock()) && this.keys.identity) {
+      await this.publish({ add: [entryFor(this.keys.device.request(me), me, this.clock() + DEVICE_LIFETIME_MS)] });
+    }
+  }
+
+  /** Add a new device of ours from the request it shows (its QR code). */
+  approve(request: Uint8Array): Promise<number> {
+    return this.publish({ add: [entryFor(request, this.keys.user, this.clock() + DEVICE_LIFETIME_MS)] });
+  }
+
+  /** A new list without `device`: it gets no key from now on. */
+  removeDevice(device: number): Promise<number> {
+    return this.publish({ remove: [device] });
+  }
+
+  /** The app showed `user`'s new identity and the person accepted it. */
+  acknowledgeIdentity(user: number): void {
+    this.keys.trust.acknowledge(user);
+  }
+
+  safetyNumber(user: number): string {
+    const trust = this.keys.trust;
+    return safetyNumber(this.keys.user, trust.current(this.keys.user).identityPk, user, trust.current(user).identityPk);
+  }
+
+  /** Fetch and verify `users`' lists again (after a `keys.updated` event). */
+  async refresh(users: Iterable<number>): Promise<void> {
+    await this.fetch(users);
+  }
+
+  // -- messages ------------------------------------------------------------
+
+  /** Seal `text` for every current device of the thread's members (and of
+   * the delegates who read for them) and send it; once more with fresh
+   * lists if the server says a device list moved (`stale_devices`). */
+  async send(thread: number, text: string, options: SecureSendOptions = {}): Promise<SendResult> {
+    const body: Partial<Body> = { text, subject: options.subject ?? "", documents: options.documents ?? [] };
+    for (let attempt = 0; ; attempt += 1) {
+      const sealed = sealEnvelope(
+        {
+          thread,
+          senderUser: this.keys.user,
+          body,
+          recipients: await this.recipients(thread, attempt > 0),
+          kind: options.kind ?? "text",
+          reason: options.reason ?? null,
+          actingFor: options.actingFor ?? null,
+          ts: this.clock(),
+        },
+        this.keys.device,
+      );
+      try {
+        return await this.client.send(thread, sealed.data, {
+          kind: options.kind ?? "text",
+          ...(options.reason === undefined ? {} : { reason: options.reason }),
+          replyAllowed: options.replyAllowed ?? true,
+          closeThread: options.closeThread ?? false,
+          clientMsgId: toHex(sealed.msgId),
+        });
+      } catch (refused) {
+        if (!(refused instanceof CallError) || refused.code !== "stale_devices" || attempt > 0) throw refused;
+      }
+    }
+  }
+
+  /** A person's message verified and decrypted, or a server notice. */
+  async read(message: MessageData): Promise<Opened | Notice> {
+    if (message.sender_device == null) return decode(message.envelope) as Notice;
+    return this.open(message);
+  }
+
+  /** Verify and decrypt a stored or pushed message. */
+  async open(message: MessageData): Promise<Opened> {
+    if (message.sender_device == null) throw new NotAnEnvelope("a server notice, not an envelope: use read()");
+    const signers = new Set([message.sender]);
+    try {
+      const actingFor = decodeEnvelope(message.envelope).header.actingFor;
+      if (actingFor != null) signers.add(actingFor);
+    } catch {
+      // openEnvelope reports it
+    }
+    const unknown = [...signers].filter((user) => !this.keys.trust.lists.has(user));
+    if (unknown.length) await this.fetch(unknown);
+    try {
+      return this.openNow(message);
+    } catch (error) {
+      if (!(error instanceof UnknownDevice)) throw error;
+      await this.fetch([message.sender]); // a device newer than our copy of the list
+      return this.openNow(message);
+    }
+  }
+
+  private openNow(message: MessageData): Opened {
+    return openEnvelope(message.envelope, {
+      me: this.keys.device,
+      trust: this.keys.trust,
+      thread: message.thread,
+      senderUser: message.sender,
+      senderDevice: message.sender_device as number,
+      now: this.clock(),
+      firstTime: (msgId) => this.keys.firstTime(msgId, message.id),
+    });
+  }
+
+  // -- documents -----------------------------------------------------------
+
+  /** Encrypt `source` (bytes, a Blob, or pieces) and upload it; put the
+   * result in `send(..., { documents })`. Calling it again after a drop
+   * resumes where the server stopped. The plaintext is read once, in
+   * pieces; the ciphertext is held once, in pieces, until it is sent. */
+  async upload(thread: number, source: ByteSource, name: string, mime: string): Promise<DocumentRef> {
+    const encrypted = encryptDocument(source);
+    const pieces: Uint8Array[] = [];
+    for await (const piece of encrypted) pieces.push(piece);
+    const size = pieces.reduce((total, piece) => total + piece.length, 0);
+    const began = await this.client.call<{ file: string; received: number; chunk_bytes: number }>(
+      "attachments.begin",
+      { thread, size, hash: encrypted.hash },
+    );
+    let offset = began.received;
+    for (const chunk of slices(pieces, began.chunk_bytes, offset)) {
+      ({ received: offset } = await this.client.call<{ received: number }>("attachments.chunk", {
+        file: began.file,
+        offset,
+        data: chunk,
+      }));
+    }
+    await this.client.call("attachments.finish", { file: began.file });
+    return encrypted.ref(began.file, mime, name);
+  }
+
+  /** Fetch over the socket in chunks; yields the checked plaintext. */
+  download(ref: DocumentRef): AsyncGenerator<Uint8Array> {
+    return decryptDocument(this.ciphertext(ref.file), ref.key, ref.hash);
+  }
+
+  private async *ciphertext(file: string): AsyncGenerator<Uint8Array> {
+    for (let offset = 0, size = Infinity; offset < size; ) {
+      const got = await this.client.call<{ size: number; data: Uint8Array }>(
+        "attachments.read",
+        { file, offset, length: 1 << 20 },
+        { idempotent: true },
+      );
+      size = got.size;
+      if (!got.data.length) return;
+      offset += got.data.length;
+      yield got.data;
+    }
+  }
+
+  // -- internals -----------------------------------------------------------
+
+  private async fetch(users: Iterable<number>): Promise<Map<number, DeviceList>> {
+    const wanted = [...new Set(users)].sort((a, b) => a - b);
+    const found = await this.client.call<{ lists: { user: number; list: Uint8Array }[] }>(
+      "keys.fetch",
+      { users: wanted },
+      { idempotent: true },
+    );
+    return new Map(found.lists.map(({ user, list }) => [user, this.keys.trust.accept(user, list)]));
+  }
+
+  private async publish(change: ListChange): Promise<number> {
+    const identity = this.keys.identity;
+    if (!identity) throw new UntrustedDevices("only a device holding the identity key can change the list");
+    const me = this.keys.user;
+    const current = this.keys.trust.lists.get(me)?.parsed ?? null;
+    const next = nextList(current, change);
+    const signed = identity.signList(me, next.version, this.clock(), next.devices, next.delegates);
+    await this.client.call("keys.publish", { list: signed });
+    this.keys.trust.accept(me, signed);
+    return next.version;
+  }
+
+  private async recipients(thread: number, fresh: boolean): Promise<Map<number, Uint8Array>> {
+    const members = await this.threadMembers(thread, fresh);
+    const trust = this.keys.trust;
+    const unknown = members.filter((user) => !trust.lists.has(user));
+    if (fresh || unknown.length) await this.fetch(fresh ? members : unknown);
+    const now = this.clock();
+    const delegates = trust.readingDelegates(members, now);
+    const missing = delegates.filter((user) => fresh || !trust.lists.has(user));
+    if (missing.length) await this.fetch(missing);
+    const readers = [...members, ...delegates];
+    for (const user of readers) if (trust.held.has(user)) throw new IdentityChanged(user);
+    return trust.recipients(readers, now);
+  }
+
+  private async threadMembers(thread: number, fresh: boolean): Promise<number[]> {
+    if (fresh || !this.members.has(thread)) {
+      const listed = await this.client.call<{ threads: { id: number; members: { user: number }[] }[] }>(
+        "threads.list",
+        {},
+        { idempotent: true },
+      );
+      for (const info of listed.threads) this.members.set(info.id, info.members.map((m) => m.user));
+    }
+    const members = this.members.get(thread);
+    if (!members) throw new CallError("forbidden", `you are not a member of thread ${thread}`);
+    return members;
+  }
+}
+
+/** `pieces` from byte `offset` on, cut into chunks of at most `size` bytes. */
+function* slices(pieces: Uint8Array[], size: number, offset: number): Generator<Uint8Array> {
+  let skip = offset;
+  let chunk: Uint8Array[] = [];
+  let held = 0;
+  for (let piece of pieces) {
+    if (skip >= piece.length) {
+      skip -= piece.length;
+      continue;
+    }
+    piece = piece.subarray(skip);
+    skip = 0;
+    while (piece.length) {
+      const take = piece.subarray(0, size - held);
+      chunk.push(take);
+      held += take.length;
+      piece = piece.subarray(take.length);
+      if (held === size) {
+        yield concat(chunk);
+        chunk = [];
+        held = 0;
+      }
+    }
+  }
+  if (held) yield concat(chunk);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const whole = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    whole.set(part, at);
+    at += part.length;
+  }
+  return whole;
+}
+
