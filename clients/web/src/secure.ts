@@ -15,7 +15,7 @@
 import { decode } from "@msgpack/msgpack";
 import type { Client, SendResult } from "./client.js";
 import { CallError } from "./errors.js";
-import { toHex } from "./e2e/bytes.js";
+import { concat, toHex } from "./e2e/bytes.js";
 import { DEVICE_LIFETIME_MS, entryFor, listedFresh, nextList, type ListChange } from "./e2e/devices.js";
 import { decryptDocument, encryptDocument, type ByteSource } from "./e2e/documents.js";
 import { type Opened, openEnvelope, sealEnvelope } from "./e2e/envelope.js";
@@ -297,23 +297,12 @@ function* slices(pieces: Uint8Array[], size: number, offset: number): Generator<
       held += take.length;
       piece = piece.subarray(take.length);
       if (held === size) {
-        yield concat(chunk);
+        yield concat(...chunk);
         chunk = [];
         held = 0;
       }
     }
   }
-  if (held) yield concat(chunk);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const whole = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    whole.set(part, at);
-    at += part.length;
-  }
-  return whole;
+  if (held) yield concat(...chunk);
 }
 
