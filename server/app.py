@@ -201,14 +201,25 @@ class Lifecycle:
 
 def recovered(ctx: Context) -> None:
     """The broker is back after an outage. Durable events come from storage,
-    so none was missed: the follower just reads now. Cache invalidations
-    and presence changes published meanwhile may have been lost: the caches
-    are emptied and the presence board is written again."""
+    so none was missed: the follower just reads now. What was published
+    meanwhile may have been lost: cache invalidations (the caches are
+    emptied), presence (written again), changed delegations (delegates'
+    sockets reconnect with the new ones) and logouts (checked in storage)."""
     ctx.directory.forget_all()
     if ctx.follower is not None:
         ctx.follower.wake()
-    _background.add(task := asyncio.create_task(ctx.presence.resync()))
-    task.add_done_callback(_background.discard)
+    ctx.hub.close_delegates(CloseCode.ACCESS_CHANGED, "delegations may have changed: reconnect")
+    for chore in (ctx.presence.resync(), close_revoked(ctx)):
+        _background.add(task := asyncio.create_task(chore))
+        task.add_done_callback(_background.discard)
+
+
+async def close_revoked(ctx: Context) -> None:
+    """Close the sockets whose token was logged out (or expired) meanwhile."""
+    revoked = await ctx.store.accounts.revoked({c.token_hash for c in ctx.hub}, ctx.clock.ms())
+    for conn in list(ctx.hub):
+        if conn.token_hash in revoked:
+            conn.close(CloseCode.TOKEN_REVOKED, "logged out")
 
 
 _background: set[asyncio.Task[None]] = set()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from msgspec import Raw
+
 from protocol.booking import AppointmentInfo, AppointmentStatus
+from protocol.codec import to_raw
 from protocol.model import Member, MessageData, Role, ThreadInfo, ThreadKind
 from storage.accounts import UserRecord
 from storage.agenda import AppointmentRecord
+from storage.events import StoredEvent
 from storage.messages import StoredMessage
 from storage.threads import ThreadRecord
 
-__all__ = ["appointment_info", "member", "message_data", "thread_info"]
+__all__ = ["appointment_info", "event_data", "member", "message_data", "thread_info"]
 
 
 def member(user: UserRecord) -> Member:
@@ -67,3 +71,10 @@ def appointment_info(record: AppointmentRecord) -> AppointmentInfo:
         cancel_reason=record.cancel_reason,
         cancelled_by=record.cancelled_by,
     )
+
+
+def event_data(event: StoredEvent) -> Raw:
+    """A stored event's data as its frame carries it."""
+    if event.message is not None:
+        return to_raw(message_data(event.message))
+    return to_raw(None) if event.data is None else Raw(event.data)

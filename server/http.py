@@ -245,6 +245,8 @@ async def healthz(request: Request) -> Response:
         "connections": len(ctx.hub),
         "commits": ctx.writer.commits,
         "writes": ctx.writer.operations,
+        "delivered": ctx.hub.delivered,  # the stream position this node's sockets are at
+        "unheard": ctx.broker.unheard,  # publications a routed node had no subscription for
     }
     # 503 takes the node out of a load balancer's rotation: it cannot store, or it is stopping.
     serving = store == "ok" and not ctx.draining

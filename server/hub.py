@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from time import monotonic
 
 from protocol.codec import encode
@@ -21,6 +21,7 @@ from protocol.frames import Ping
 from server.broker.base import Delivery
 from server.clock import Clock
 from server.connection import Connection
+from server.policy import DELEGATE_ROLES
 
 __all__ = ["Hub"]
 
@@ -121,7 +122,8 @@ class Hub:
             self._parked.append(delivery)  # past MAX_PARKED the oldest are lost
         else:
             self.push(delivery)
-            self.delivered = max(self.delivered, delivery.seq or 0)
+            if delivery.seq is not None:
+                self.advance(max(self.delivered, delivery.seq))
         if delivery.access_changed is not None:
             for conn in list(self.of(delivery.access_changed)):
                 conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
@@ -138,6 +140,10 @@ class Hub:
                 else:
                     waiting.append(parked)
             self._parked = waiting
+
+    def reaches(self, users: Iterable[int]) -> bool:
+        """Whether a delivery to ``users`` has a socket on this node."""
+        return any(self._needed(user) for user in users)
 
     def push(self, delivery: Delivery) -> None:
         """Queue the delivery's frame on every matching local connection."""
@@ -186,6 +192,12 @@ class Hub:
                 conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frame received for two heartbeats")
             else:
                 conn.push(live if conn.live else replaying)
+
+    def close_delegates(self, code: int, reason: str) -> None:
+        """Close the sockets of assistants and bots (their grants may be stale)."""
+        for conn in self:
+            if conn.role in DELEGATE_ROLES:
+                conn.close(code, reason)
 
     def close_all(self, code: int, reason: str) -> None:
         for conn in self:

@@ -33,11 +33,11 @@ from protocol.model import Role
 from server.auth import hash_token
 from server.connection import Connection
 from server.context import Context
+from server.convert import event_data
 from server.errors import ServerError
 from server.policy import DELEGATE_ROLES
 from server.ratelimit import Limit
 from server.rpc import HANDLERS
-from server.stream import event_data
 from storage.errors import Unavailable
 
 __all__ = ["websocket_endpoint"]

@@ -19,23 +19,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from time import monotonic
 
-from msgspec import Raw
-
-from protocol.codec import encode_event, to_raw
+from protocol.codec import encode_event
 from server.broker.base import Delivery
-from server.convert import message_data
+from server.convert import event_data
 from server.hub import Hub
 from storage.db import Database
 from storage.errors import Unavailable
-from storage.events import Events, Horizon, Membership, StoredEvent
+from storage.events import Events, Horizon, Membership, StoredEvent, require_one_seq_at_a_time
 
-__all__ = ["Follower", "event_data"]
+__all__ = ["Follower"]
 
 log = logging.getLogger(__name__)
 
 PAGE = 500  # events read per query
 FIRST_RETRY_SECONDS = 0.002  # an unsettled horizon is probed again this soon, then less often
+STEP_TIMEOUT_SECONDS = 10.0  # a read of the stream that takes longer is abandoned and retried
+LOG_EVERY_SECONDS = 60.0  # while reading fails, one warning a minute
 
 
 class Follower:
@@ -49,9 +50,18 @@ class Follower:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Deliver from the present on: what is final now is history (resume)."""
+        """Deliver from the present on: what is final when the node starts is
+        history (resume). Waits until every seq taken before the start is
+        final, so a transaction open at the start cannot fall behind it."""
         async with self._db.poll() as conn:
-            self._hub.delivered = await self._horizon.probe(conn)
+            await require_one_seq_at_a_time(conn)
+            await self._horizon.probe(conn)
+        taken = self._horizon.newest
+        while self._horizon.final < taken:
+            await asyncio.sleep(FIRST_RETRY_SECONDS)
+            async with self._db.poll() as conn:
+                await self._horizon.probe(conn)
+        self._hub.advance(self._horizon.final)
         self._hub.follow = self.wake
         self._task = asyncio.create_task(self._run(), name="stream-follower")
 
@@ -64,23 +74,33 @@ class Follower:
         self._woken.set()
 
     async def _run(self) -> None:
-        failing = False
+        failing_since: float | None = None
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), self._pause())
             self._woken.clear()
             try:
                 await self.catch_up()
-            except Unavailable as exc:
-                if not failing:
-                    log.warning("reading the event stream failed, trying again: %s", exc)
-                failing = True
-            except Exception:  # a bug or an unforeseen failure: the stream must go on
-                if not failing:
-                    log.exception("reading the event stream failed, trying again")
-                failing = True
+            except Exception as exc:  # the store, or a bug: the stream must go on
+                failing_since = self._failed(exc, failing_since)
             else:
-                failing = False
+                if failing_since is not None:
+                    log.warning("reading the event stream works again")
+                failing_since = None
+
+    @staticmethod
+    def _failed(exc: Exception, since: float | None) -> float:
+        """Log a failure to read the stream: the first, then one a minute."""
+        now = monotonic()
+        if since is None or now - since >= LOG_EVERY_SECONDS:
+            detail = exc if isinstance(exc, Unavailable | TimeoutError) else None
+            log.warning(
+                "reading the event stream failed, trying again: %s",
+                detail or type(exc).__name__,
+                exc_info=detail is None,
+            )
+            return now
+        return since
 
     def _pause(self) -> float:
         """How long to wait for a wake-up: a horizon waiting on open
@@ -101,42 +121,41 @@ class Follower:
         """Push the next page of final events; whether a full page came (more
         may be final already). Each statement of ``Database.poll`` sees every
         commit before it, so the page holds every event up to the horizon
-        just probed."""
-        async with self._db.poll() as conn:
+        just probed. A database that stops answering fails the step (its
+        connection is dropped) instead of hanging it."""
+        async with asyncio.timeout(STEP_TIMEOUT_SECONDS), self._db.poll() as conn:
             horizon = await self._horizon.probe(conn)
             if horizon <= self._hub.delivered:
                 return False
             page = await Events.between(conn, self._hub.delivered, horizon, PAGE)
             threads = {event.thread_id for event in page if event.thread_id is not None}
-            members = await Events.memberships(conn, sorted(threads))
+            members = await Events.memberships(conn, sorted(threads), self._hub.delivered)
         # No await from here on: sockets registered before this point get
         # these events; those registered after replay up to ``delivered``.
-        for event in page:
-            self._hub.push(_delivery(event, members.get(event.thread_id or 0, [])))
+        # All are built before any is pushed: one that fails pushes none.
+        deliveries = [d for e in page if (d := self._delivery(e, members)) is not None]
+        for delivery in deliveries:
+            self._hub.push(delivery)
         self._retry = FIRST_RETRY_SECONDS
-        if len(page) == PAGE:
-            self._hub.advance(page[-1].seq)
-            return True
-        self._hub.advance(horizon)
-        return False
+        full = len(page) == PAGE
+        self._hub.advance(page[-1].seq if full else horizon)
+        return full
 
-
-def _delivery(event: StoredEvent, members: list[Membership]) -> Delivery:
-    recipients = {m.user_id for m in members if m.covers(event.seq)}
-    if event.user_id is not None:
-        recipients.add(event.user_id)
-    sender = event.message.sender_device_id if event.message is not None else None
-    return Delivery(
-        recipients=sorted(recipients),
-        frame=encode_event(event.type, event_data(event), event.seq),
-        seq=event.seq,
-        thread=event.thread_id,
-        exclude_device=sender,
-    )
-
-
-def event_data(event: StoredEvent) -> Raw:
-    """A stored event's data as its frame carries it."""
-    if event.message is not None:
-        return to_raw(message_data(event.message))
-    return to_raw(None) if event.data is None else Raw(event.data)
+    def _delivery(
+        self, event: StoredEvent, members: dict[int, list[Membership]]
+    ) -> Delivery | None:
+        """The event's delivery, or None if none of its recipients has a socket here."""
+        windows = members.get(event.thread_id, []) if event.thread_id is not None else []
+        recipients = {m.user_id for m in windows if m.covers(event.seq)}
+        if event.user_id is not None:
+            recipients.add(event.user_id)
+        if not self._hub.reaches(recipients):
+            return None
+        sender = event.message.sender_device_id if event.message is not None else None
+        return Delivery(
+            recipients=sorted(recipients),
+            frame=encode_event(event.type, event_data(event), event.seq),
+            seq=event.seq,
+            thread=event.thread_id,
+            exclude_device=sender,
+        )

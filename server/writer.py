@@ -186,7 +186,7 @@ class Writer:
         for seq, event in events:
             try:
                 await self._publish(event.to_deliver(seq))
-            except Exception:  # the live path is best-effort: clients resume
+            except Exception:  # stored, so answered: with Redis, nodes read it from storage
                 log.exception("publishing event %d failed", seq)
         for (_, future, _), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the caller went away

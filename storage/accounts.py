@@ -171,3 +171,18 @@ class Accounts:
                 .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+
+    async def revoked(self, token_hashes: Iterable[bytes], now: int) -> set[bytes]:
+        """Those of ``token_hashes`` no longer valid: revoked, expired or unknown."""
+        wanted = set(token_hashes)
+        if not wanted:
+            return set()
+        async with self.db.read() as conn:
+            valid = await conn.scalars(
+                select(tokens.c.token_hash).where(
+                    tokens.c.token_hash.in_(sorted(wanted)),
+                    tokens.c.revoked_at.is_(None),
+                    tokens.c.expires_at > now,
+                )
+            )
+            return wanted - set(valid)

@@ -30,7 +30,15 @@ from storage.messages import StoredMessage, from_row
 from storage.schema import delegations, events, messages, participants
 from storage.schema import stream_positions as positions
 
-__all__ = ["Events", "Horizon", "Membership", "NewEvent", "StoredEvent", "settle"]
+__all__ = [
+    "Events",
+    "Horizon",
+    "Membership",
+    "NewEvent",
+    "StoredEvent",
+    "require_one_seq_at_a_time",
+    "settle",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +108,17 @@ _NEXTVAL = text(
 _ALLOCATED = text(
     "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS seq FROM event_seq"
 )
-# The newest seq taken, then the ids of the open transactions: every
-# transaction that has an id holds an exclusive lock on it until it ends
-# (after its commit is visible). The list is read after the seq because it
-# depends on it (a subquery on the seq's row). A snapshot's list of open
-# transactions would not do: it leaves out those newer than the newest one
-# completed.
+# The newest seq taken, then the ids of this database's open transactions:
+# a backend shows its transaction's id (``backend_xid``) from the moment it
+# is assigned until the commit is visible. The list is read after the seq
+# because it depends on it (a subquery on the seq's row). Neither a
+# snapshot's list of open transactions (it leaves out those newer than the
+# newest one completed) nor ``pg_locks`` (every database of the cluster, and
+# costly to read this often) would do.
 _PROBE = text(
     "WITH taken AS (" + _ALLOCATED.text + ") SELECT taken.seq, ARRAY("
-    "SELECT transactionid::text FROM pg_locks WHERE locktype = 'transactionid'"
-    " AND mode = 'ExclusiveLock' AND granted AND taken.seq IS NOT NULL"
+    "SELECT backend_xid::text FROM pg_stat_activity WHERE backend_xid IS NOT NULL"
+    " AND datname = current_database() AND taken.seq IS NOT NULL"
     ") FROM taken"
 )
 
@@ -136,10 +145,17 @@ def settle(
             settled = max(settled, seq)
         elif seq > final and not (still and still[-1][0] == seq):  # the earlier waits less
             still.append((seq, remaining))
-    return settled, [(seq, xids) for seq, xids in still if seq > settled][-_MAX_WAITING:]
+    still = [(seq, xids) for seq, xids in still if seq > settled]
+    while len(still) > _MAX_WAITING:  # the newest two become one that waits for both
+        (_, older), (newest, xids) = still[-2], still[-1]
+        still[-2:] = [(newest, older | xids)]
+    return settled, still
 
 
-_MAX_WAITING = 64  # older unsettled probes are dropped: a newer one settles further
+# Past this many waiting probes the newest are merged, never the oldest
+# dropped: under overlapping transactions an old probe is the one that
+# settles first, and a merged probe still waits for every transaction it must.
+_MAX_WAITING = 64
 
 
 @dataclass
@@ -148,21 +164,23 @@ class Horizon:
 
     PostgreSQL: a writer takes its seqs only once its transaction has an id
     (``_NEXTVAL``). A probe reads the newest seq taken, *then* the ids of
-    the open transactions (``_PROBE``): every transaction that took a seq up
-    to that one is, at that instant, either ended or listed. So that seq is
-    final as soon as every listed transaction has ended, which a later probe
-    sees (``settle``). Nothing depends on the writers announcing anything,
-    and a dead writer's transaction ends when PostgreSQL notices its
-    connection is gone. The cost: the horizon waits for every transaction
-    open at the probe, related or not, so it trails the newest commit by
-    about one write transaction. (A snapshot's list of open transactions
-    would not do: it leaves out those newer than the newest completed one.)
+    this database's open transactions (``_PROBE``): every transaction that
+    took a seq up to that one is, at that instant, either ended or listed.
+    So that seq is final as soon as every listed transaction has ended,
+    which a later probe sees (``settle``). Nothing depends on the writers
+    announcing anything, and a dead writer's transaction ends when
+    PostgreSQL notices its connection is gone. The cost: the horizon waits
+    for every write transaction of this database open at the probe,
+    related or not, so it trails the newest commit by about one write
+    transaction (``docs/operations.md``: the settings that bound a stuck
+    one). ``newest`` is the newest seq taken, as last probed.
 
     SQLite: one writer at a time, so the newest committed seq is final.
     """
 
     final: int = 0
     waiting: list[tuple[int, frozenset[int]]] = field(default_factory=list)
+    newest: int = 0
 
     @property
     def unsettled(self) -> bool:
@@ -170,13 +188,14 @@ class Horizon:
         return bool(self.waiting)
 
     async def probe(self, conn: AsyncConnection) -> int:
-        """Probe on ``conn`` (``Database.latest``): the horizon now."""
+        """Probe on ``conn`` (``Database.poll``): the horizon now."""
         if conn.dialect.name != "postgresql":
-            self.final = await _committed_position(conn, "events")
+            self.final = self.newest = await _committed_position(conn, "events")
             return self.final
         allocated, listed = (await conn.execute(_PROBE)).one()
+        self.newest = int(allocated)
         open_now = frozenset(int(xid) for xid in listed)
-        self.final, self.waiting = settle(self.final, self.waiting, int(allocated), open_now)
+        self.final, self.waiting = settle(self.final, self.waiting, self.newest, open_now)
         return self.final
 
 
@@ -194,6 +213,20 @@ async def _stored(conn: AsyncConnection, query: Select[Any]) -> list[StoredEvent
         )
         for row in rows
     ]
+
+
+async def require_one_seq_at_a_time(conn: AsyncConnection) -> None:
+    """The horizon's reasoning needs every ``nextval`` to take the sequence's
+    next value: a session caching seqs (``CACHE`` over 1) could use one below
+    a horizon already declared final. Refuse to start on such a sequence."""
+    if conn.dialect.name != "postgresql":
+        return
+    cache = await conn.scalar(_SEQUENCE_CACHE)
+    if cache != 1:
+        raise RuntimeError(f"event_seq caches {cache} values: run ALTER SEQUENCE event_seq CACHE 1")
+
+
+_SEQUENCE_CACHE = text("SELECT cache_size FROM pg_sequences WHERE sequencename = 'event_seq'")
 
 
 async def _committed_position(conn: AsyncConnection, name: str) -> int:
@@ -267,9 +300,9 @@ class Events:
 
     @staticmethod
     async def memberships(
-        conn: AsyncConnection, thread_ids: Sequence[int]
+        conn: AsyncConnection, thread_ids: Sequence[int], after: int
     ) -> dict[int, list[Membership]]:
-        """Every membership window, past and present, of each thread."""
+        """The membership windows of each thread still open after seq ``after``."""
         if not thread_ids:
             return {}
         query = select(
@@ -277,7 +310,10 @@ class Events:
             participants.c.user_id,
             participants.c.joined_seq,
             participants.c.left_seq,
-        ).where(participants.c.thread_id.in_(sorted(set(thread_ids))))
+        ).where(
+            participants.c.thread_id.in_(sorted(set(thread_ids))),
+            participants.c.left_seq.is_(None) | (participants.c.left_seq > after),
+        )
         rows = (await conn.execute(query)).all()
         found: dict[int, list[Membership]] = {}
         for thread_id, user_id, joined, left in rows:

@@ -36,7 +36,6 @@ class Delivery(msgspec.Struct, array_like=True, omit_defaults=True):
     practice_changed: int | None = None  # a practitioner whose cached settings are stale
     access_changed: int | None = None  # a delegate whose delegations changed: it reconnects
     token_revoked: bytes | None = None  # a logged-out token's hash: its sockets close (no frame)
-    # Added last: the fields above keep their places for nodes of the previous release.
     after: int | None = None  # an ephemeral push that must follow this seq (a popup, its message)
     exclude_device: int | None = None  # the sending device already knows (a message it sent)
 
@@ -52,6 +51,7 @@ class Broker(Protocol):
     # in seq order (one process). If not, the hub delivers durable events
     # from storage (``server.stream``) and a publication only wakes it.
     complete: bool
+    unheard: int  # publications to a node that had no subscription (``/healthz``)
 
     @property
     def presence(self) -> PresenceBoard: ...

@@ -14,6 +14,7 @@ __all__ = ["MemoryBroker"]
 class MemoryBroker:
     healthy = True
     complete = True  # the writer's publications, each handed over at once, in seq order
+    unheard = 0
 
     def __init__(self) -> None:
         self.presence = LocalBoard()

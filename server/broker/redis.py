@@ -100,7 +100,8 @@ class RedisBroker:
         self._unrouted: set[int] = set()  # users whose route could not be cleared
         self._subscribed = False
         self._recovering = False  # a failure was seen: recover once Redis is back
-        self._tasks: list[asyncio.Task[None]] = []
+        self._listener: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
         self._alive_ms = int(alive_seconds * 1000)  # silent this long, the node is dead
         self.unheard = 0  # publications to a routed node that had no subscriber
         self._trouble = asyncio.Event()  # set by a failure: the heartbeat recovers at once
@@ -113,14 +114,18 @@ class RedisBroker:
             await self._beat()
             await self.presence.forget_previous_run(int(time.time() * 1000))
         subscribed = asyncio.Event()
-        self._tasks = [
-            asyncio.create_task(self._listen(subscribed), name="redis-listen"),
-            asyncio.create_task(self._heartbeat(), name="redis-heartbeat"),
-        ]
+        self._listener = asyncio.create_task(self._listen(subscribed), name="redis-listen")
+        self._beating = asyncio.create_task(self._heartbeat(), name="redis-heartbeat")
         await subscribed.wait()
 
     async def publish(self, delivery: Delivery) -> None:
-        """Send ``delivery`` to each node holding one of its recipients."""
+        """Send ``delivery`` to each node holding one of its recipients. While
+        Redis is failing it goes to this node's hub only, without waiting on
+        Redis again (the heartbeat finds out when it is back)."""
+        if not self.healthy and self._recovering:
+            if self._handler is not None:
+                self._handler(delivery)
+            return
         try:
             if _invalidates(delivery):
                 heard = await self._redis.publish(self._keys.everyone, _encode(delivery))
@@ -145,16 +150,17 @@ class RedisBroker:
             log.warning("redis has no subscription of this node: subscribing again")
             self._subscribed = False
             self._lost()
-            if self._tasks:
-                self._tasks[0].cancel()
-                self._tasks[0] = asyncio.create_task(
+            if self._listener is not None:
+                self._listener.cancel()
+                self._listener = asyncio.create_task(
                     self._listen(asyncio.Event()), name="redis-listen"
                 )
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [task for task in (self._listener, self._beating) if task is not None]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(RedisError, OSError):
             await self._clear(self._local)
             # Dead at once: whatever it still shows reads offline, and the reaper forgets it.
@@ -205,8 +211,8 @@ class RedisBroker:
         """Something failed to reach Redis: deliveries may have been missed."""
         if self.healthy:
             log.warning("redis unreachable: serving this node's users only")
+            self._trouble.set()  # the heartbeat starts recovering now
         self.healthy, self._recovering = False, True
-        self._trouble.set()  # the heartbeat starts recovering now
 
     def _resubscribed(self, _connection: object) -> None:
         """redis-py connected the subscription again by itself: what was
@@ -272,6 +278,8 @@ class RedisBroker:
                 self._lost()
                 subscribed.set()  # start anyway: the node serves its own users meanwhile
             finally:
+                if pubsub.connection is not None:  # it goes back to the pool: not ours now
+                    pubsub.connection.deregister_connect_callback(self._resubscribed)
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(RETRY_SECONDS)

@@ -277,7 +277,7 @@ async def test_a_crashed_nodes_users_go_offline_by_themselves(
 
 def crash(broker: Any) -> None:
     """Stop a Redis broker's background work without a word (what SIGKILL does)."""
-    for task in broker._tasks:
+    for task in (broker._listener, broker._beating):
         task.cancel()
 
 

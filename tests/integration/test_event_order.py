@@ -120,6 +120,7 @@ class Recorder:
             hub_push(delivery)
 
         hub.push = push  # type: ignore[method-assign]
+        hub.reaches = lambda users: 1 in users  # type: ignore[method-assign]  # user 1's "socket"
 
     async def reached(self, count: int) -> list[int]:
         while len(self.seqs) < count:
@@ -173,3 +174,33 @@ async def test_two_nodes_writers_commit_apart_and_a_third_delivers_in_order(
         await follower.stop()
         await node_a.stop()
         await node_b.stop()
+
+
+async def test_a_follower_starting_beside_an_open_transaction_waits_for_it(store: Store) -> None:
+    """Started while a seq is taken but not committed, a follower neither
+    starts below it (replaying history live) nor above it (skipping it)."""
+    needs_postgresql(store)
+    has_seq, release = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> int:
+        async with store.db.write() as conn:
+            (seq,) = await Events.allocate(conn, 1)
+            await Events.append(conn, [(seq, NewEvent("receipt", user_id=1))], now=0)
+            has_seq.set()
+            await release.wait()
+            return seq
+
+    hub = Hub(Clock())
+    follower = Follower(store.db, hub, poll_seconds=0.05)
+    writing = asyncio.create_task(writer())
+    await has_seq.wait()
+    starting = asyncio.create_task(follower.start())
+    done, _ = await asyncio.wait({starting}, timeout=0.5)
+    assert not done  # it waits for the open transaction
+    release.set()
+    seq = await writing
+    await asyncio.wait_for(starting, WAIT)
+    try:
+        assert hub.delivered == seq  # that event is history: a resume reads it
+    finally:
+        await follower.stop()

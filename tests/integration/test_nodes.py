@@ -298,3 +298,21 @@ async def test_logging_out_on_one_node_closes_the_tokens_sockets_on_the_others(
         await logout(one.base_url, me)
         assert await there.close_code() == CloseCode.TOKEN_REVOKED
         ok(await elsewhere.call(1, "threads.list", {}))  # the device's other token still works
+
+
+async def test_a_logout_while_redis_is_down_still_closes_the_sockets_on_the_others(
+    postgres: Any, own_redis: Any, tmp_path: Path
+) -> None:
+    """The logout's publication is lost with Redis; once Redis is back, the
+    other nodes look the tokens of their sockets up and close the revoked."""
+    one, two, three = three_nodes(postgres, own_redis.url, tmp_path)
+    try:
+        me = await one.user(publish_keys=False)
+        async with greeted(two, me) as there:
+            own_redis.stop_server()
+            await logout(one.base_url, me)
+            own_redis.start()
+            assert await there.close_code() == CloseCode.TOKEN_REVOKED
+    finally:
+        for node in (one, two, three):
+            node.stop()

@@ -38,3 +38,15 @@ def test_waiting_probes_are_bounded() -> None:
     for seq in range(1, 200):
         final, waiting = settle(final, waiting, seq, frozenset({1}))
     assert final == 0 and len(waiting) == 64 and waiting[-1][0] == 199
+
+
+def test_overlapping_transactions_that_never_all_end_do_not_stall_it() -> None:
+    """A transaction starts at every probe and lasts 70 probes: some are
+    always open, yet each probe's transactions end in time, so the horizon
+    moves (dropping the oldest waiting probes stalled it at 0)."""
+    final, waiting = 0, []
+    for now in range(1, 2000):
+        open_now = frozenset(range(max(1, now - 69), now + 1))  # xid k runs from k to k+69
+        final, waiting = settle(final, waiting, now, open_now)
+        assert len(waiting) <= 64
+    assert final > 1800

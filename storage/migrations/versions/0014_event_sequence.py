@@ -16,7 +16,8 @@ depends_on = None
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("CREATE SEQUENCE event_seq AS bigint MINVALUE 1")
+    # CACHE 1: each nextval takes the next value (storage.events.Horizon needs it).
+    op.execute("CREATE SEQUENCE event_seq AS bigint MINVALUE 1 CACHE 1")
     op.execute(
         "SELECT setval('event_seq', GREATEST(value, 1), value > 0)"
         " FROM stream_positions WHERE name = 'events'"
