@@ -79,6 +79,7 @@ async def test_a_js_client_tries_another_node_after_a_failed_attempt(
         await js.run("call", method="threads.list", params={}, idempotent=True)
         state = await js.run("state")
     assert state["url"] == server.ws_url and state["stats"]["reconnects"] == 1
+    assert state["stats"]["failedAttempts"] == 1  # it went to the other node first
 
 
 async def test_logging_out_stops_the_js_client_with_an_auth_error(server: RunningServer) -> None:

@@ -18,6 +18,7 @@ import { AuthError, CallError, CarehubError, Disconnected } from "./errors.js";
 import type { Credentials } from "./http.js";
 import {
   CloseCode,
+  type Hello,
   PROTOCOL_VERSIONS,
   SUBPROTOCOL,
   type ServerFrame,
@@ -61,17 +62,23 @@ export interface ClientOptions {
   webSocket?: WebSocketClass;
   /** Said in `hello`; shows in the server's logs. */
   clientName?: string;
+  /** Where an `on()` listener's exception goes: by default the browser's
+   * `reportError` (as an event handler's would), or `console.error`. */
+  onListenerError?: (error: unknown) => void;
 }
 
 export interface ClientStats {
   reconnects: number;
+  /** Reconnect attempts that failed (refused, or no welcome in time). */
+  failedAttempts: number;
   resent: number;
   duplicatesDropped: number;
+  /** Events nobody took, dropped oldest first past `MAX_QUEUED_EVENTS`. */
+  eventsDropped: number;
   closes: number[];
 }
 
 interface Pending {
-  method: string;
   frame: Uint8Array;
   retry: boolean;
   resolve: (value: unknown) => void;
@@ -79,6 +86,7 @@ interface Pending {
 }
 
 const AUTH_CLOSES: ReadonlySet<number> = new Set([CloseCode.UNAUTHORIZED, CloseCode.TOKEN_REVOKED]);
+const OPEN_TIMEOUT_MS = 10_000; // connect, hello and welcome, as the Python SDK
 
 /** Any URL but the current one, at random: after a rolling restart clients
  * spread over the nodes again instead of all ending on one. */
@@ -99,18 +107,28 @@ export class Client {
   /** The seq of the newest durable event received: what a reconnect resumes from. */
   cursor: number | undefined;
   welcome: Welcome | undefined;
-  readonly stats: ClientStats = { reconnects: 0, resent: 0, duplicatesDropped: 0, closes: [] };
-  private reconnecting: boolean;
+  readonly stats: ClientStats = {
+    reconnects: 0,
+    failedAttempts: 0,
+    resent: 0,
+    duplicatesDropped: 0,
+    eventsDropped: 0,
+    closes: [],
+  };
+  private readonly reconnect: boolean;
   private readonly WebSocket: WebSocketClass;
   private readonly clientName: string;
-  private socket: WebSocket | undefined;
+  private readonly onListenerError: (error: unknown) => void;
+  private socket: WebSocket | undefined; // the welcomed one
+  private opening: WebSocket | undefined; // the one saying hello (close() reaches it too)
+  private wakeUp: (() => void) | undefined; // ends the pause between two attempts
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly queue = new EventQueue();
   private readonly listeners = new Map<string, Set<(event: ClientEvent) => void>>();
   private failure: CarehubError | undefined;
   private silence: ReturnType<typeof setTimeout> | undefined;
-  private stopped = false;
+  private closed = false;
 
   constructor(
     url: string | readonly string[],
@@ -121,8 +139,9 @@ export class Client {
     if (!this.urls.length) throw new CarehubError("no URL to connect to");
     this.url = this.urls[0] as string;
     this.cursor = options.resumeFrom;
-    this.reconnecting = options.reconnect ?? true;
+    this.reconnect = options.reconnect ?? true;
     this.clientName = options.clientName ?? "carehub-js/0.1";
+    this.onListenerError = options.onListenerError ?? reportListenerError;
     const WebSocketClass = options.webSocket ?? (globalThis.WebSocket as WebSocketClass | undefined);
     if (!WebSocketClass) throw new CarehubError("no WebSocket here: pass options.webSocket (in Node 20: ws)");
     this.WebSocket = WebSocketClass;
@@ -133,20 +152,19 @@ export class Client {
   }
 
   /** Connect and say hello; throws if this first attempt is refused. */
-  async connect(): Promise<Welcome> {
-    await this.open(false);
-    return this.welcome as Welcome;
+  connect(): Promise<Welcome> {
+    return this.open(false);
   }
 
-  /** Close for good: pending calls fail with `Disconnected`. */
+  /** Close for good, connected or not: pending calls fail with `Disconnected`. */
   async close(): Promise<void> {
-    this.stopped = true;
-    this.reconnecting = false;
-    const socket = this.socket;
+    this.closed = true;
+    this.wakeUp?.();
+    const socket = this.socket ?? this.opening;
     if (socket && socket.readyState <= 1) {
-      const closed = new Promise((resolve) => socket.addEventListener("close", resolve, { once: true }));
+      const done = new Promise((resolve) => socket.addEventListener("close", resolve, { once: true }));
       socket.close(CloseCode.NORMAL, "closed by the client");
-      await closed;
+      await done;
     }
     this.failAll(new Disconnected(CloseCode.NORMAL, "closed by the client"));
   }
@@ -183,8 +201,9 @@ export class Client {
   }
 
   /** The next event of one of `types` (any if none), skipping others. */
-  async nextEvent(types: string[] = [], timeoutMs = 10_000): Promise<ClientEvent> {
-    return withTimeout(this.queue.next((event) => !types.length || types.includes(event.type)), timeoutMs);
+  nextEvent(types: string[] = [], timeoutMs = 10_000): Promise<ClientEvent> {
+    const taken = this.queue.take((event) => !types.length || types.includes(event.type));
+    return withTimeout(taken.event, timeoutMs).finally(taken.cancel);
   }
 
   /** Call `listener` on each event of `type` ("*": every event) as it
@@ -201,68 +220,89 @@ export class Client {
     const id = this.nextId++;
     const frame = encodeFrame({ t: "call", id, method, params });
     const answer = new Promise<unknown>((resolve, reject) => {
-      this.pending.set(id, { method, frame, retry, resolve, reject });
+      this.pending.set(id, { frame, retry, resolve, reject });
     });
     if (this.socket?.readyState === 1) this.socket.send(frame);
     return withTimeout(answer, timeoutMs).finally(() => this.pending.delete(id));
   }
 
-  /** Open a socket, say hello, wait for the welcome (or the close refusing it). */
-  private open(again: boolean): Promise<void> {
+  /** Open a socket, say hello, wait for the welcome (or the close refusing
+   * it, or `OPEN_TIMEOUT_MS`); then send the calls still unanswered. */
+  private open(again: boolean): Promise<Welcome> {
     return new Promise((resolve, reject) => {
-      const socket = new this.WebSocket(this.url, [SUBPROTOCOL]);
+      if (this.closed) return reject(new Disconnected(CloseCode.NORMAL, "closed by the client"));
+      const socket = (this.opening = new this.WebSocket(this.url, [SUBPROTOCOL]));
       socket.binaryType = "arraybuffer";
-      let welcomed = false;
-      socket.addEventListener("open", () => {
-        const hello: Record<string, unknown> = {
-          t: "hello",
-          versions: PROTOCOL_VERSIONS,
-          token: this.credentials.token,
-          device: this.credentials.deviceId,
-          client: this.clientName,
-        };
-        if (this.cursor !== undefined) hello.resume_from = this.cursor;
-        socket.send(encodeFrame(hello as never));
-      });
+      const refuse = (error: CarehubError) => {
+        clearTimeout(late);
+        if (this.opening === socket) this.opening = undefined;
+        reject(error); // no effect once settled (a welcomed socket closing later)
+      };
+      const late = setTimeout(() => {
+        refuse(new Disconnected(null, `no welcome within ${OPEN_TIMEOUT_MS} ms`));
+        socket.close(CloseCode.NORMAL, "no welcome");
+      }, OPEN_TIMEOUT_MS);
+      socket.addEventListener("open", () => socket.send(encodeFrame(this.hello())));
       socket.addEventListener("message", (message) => {
         const frame = decodeFrame(new Uint8Array(message.data as ArrayBuffer));
         if (frame === null) return;
         this.heard(socket);
-        if (welcomed) {
-          this.dispatch(socket, frame);
-          return;
-        }
-        if (frame.t !== "welcome") {
+        if (socket === this.socket) return this.dispatch(socket, frame);
+        if (frame.t !== "welcome" || this.closed) {
           socket.close(CloseCode.NORMAL, "expected welcome");
-          reject(new CarehubError(`expected welcome, got ${frame.t}`));
-          return;
+          const why = this.closed ? "closed by the client" : `expected welcome, got ${frame.t}`;
+          return refuse(this.closed ? new Disconnected(CloseCode.NORMAL, why) : new CarehubError(why));
         }
-        welcomed = true;
-        this.welcome = frame;
-        this.cursor ??= frame.cursor;
-        this.socket = socket;
-        for (const pending of this.pending.values()) {
-          socket.send(pending.frame); // the sends (and reads) not yet answered
-          if (again) this.stats.resent += 1;
-        }
-        resolve();
+        clearTimeout(late);
+        this.opening = undefined;
+        this.welcomed(socket, frame, again);
+        resolve(frame);
       });
       // A refused or failed connection also closes: the close says what to do.
       socket.addEventListener("error", () => undefined);
       socket.addEventListener("close", (closed) => {
-        clearTimeout(this.silence);
         const error = closeError(closed.code, closed.reason);
-        if (!welcomed) reject(error);
-        else void this.lost(error);
+        if (socket !== this.socket) return refuse(error);
+        clearTimeout(this.silence);
+        void this.lost(error);
       });
     });
   }
 
-  /** A frame arrived: the server is alive; too long a silence reconnects. */
+  private hello(): Hello {
+    const hello: Hello = {
+      t: "hello",
+      versions: PROTOCOL_VERSIONS,
+      token: this.credentials.token,
+      device: this.credentials.deviceId,
+      client: this.clientName,
+    };
+    if (this.cursor !== undefined) hello.resume_from = this.cursor;
+    return hello;
+  }
+
+  private welcomed(socket: WebSocket, welcome: Welcome, again: boolean): void {
+    this.welcome = welcome;
+    this.cursor ??= welcome.cursor;
+    this.socket = socket;
+    for (const pending of this.pending.values()) {
+      socket.send(pending.frame); // the sends (and reads) not yet answered
+      if (again) this.stats.resent += 1;
+    }
+  }
+
+  /** A frame arrived: the server is alive. Silence for 2.5 heartbeats: the
+   * link is dead; reconnect now (a dead link's close handshake can take
+   * half a minute). */
   private heard(socket: WebSocket): void {
     clearTimeout(this.silence);
     const heartbeat = this.welcome?.heartbeat_ms ?? 30_000;
-    this.silence = setTimeout(() => socket.close(CloseCode.HEARTBEAT_TIMEOUT, "server silent"), 2.5 * heartbeat);
+    this.silence = setTimeout(() => {
+      if (socket !== this.socket) return;
+      this.socket = undefined;
+      socket.close(CloseCode.HEARTBEAT_TIMEOUT, "server silent");
+      void this.lost(new Disconnected(CloseCode.HEARTBEAT_TIMEOUT, "server silent"));
+    }, 2.5 * heartbeat);
   }
 
   private dispatch(socket: WebSocket, frame: ServerFrame): void {
@@ -302,40 +342,52 @@ export class Client {
   }
 
   private emit(event: ClientEvent): void {
-    this.queue.push(event);
+    if (this.queue.push(event)) this.stats.eventsDropped += 1;
     for (const type of [event.type, "*"]) {
-      for (const listener of this.listeners.get(type) ?? []) listener(event);
+      for (const listener of this.listeners.get(type) ?? []) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.onListenerError(error); // the app's bug: reported, and reading goes on
+        }
+      }
     }
   }
 
   /** The socket closed after its welcome: reconnect, or stop for good. */
   private async lost(error: CarehubError): Promise<void> {
-    this.socket = undefined;
     const code = error instanceof Disconnected ? error.code : null;
     this.stats.closes.push(code ?? 0);
-    if (this.stopped || !this.reconnecting || error instanceof AuthError || (code !== null && !shouldReconnect(code))) {
-      this.failAll(error);
-      return;
-    }
+    if (this.closed || !this.reconnect || !worthRetrying(error)) return this.failAll(error);
     for (const [id, pending] of this.pending) {
       if (pending.retry) continue;
       this.pending.delete(id);
       pending.reject(error);
     }
-    for (let attempt = 1; !this.stopped; attempt += 1) {
-      await sleep(backoffMs(attempt));
+    for (let attempt = 1; ; attempt += 1) {
+      await this.pause(backoffMs(attempt));
       if (attempt > 1 || code === CloseCode.SERVER_SHUTDOWN) this.url = otherUrl(this.urls, this.url);
       try {
         await this.open(true);
         this.stats.reconnects += 1;
         return;
       } catch (refused) {
-        if (refused instanceof AuthError) {
-          this.failAll(refused);
-          return;
-        }
+        this.stats.failedAttempts += 1;
+        const stop = refused instanceof CarehubError ? refused : new CarehubError(String(refused));
+        if (this.closed || !worthRetrying(stop)) return this.failAll(stop);
       }
     }
+  }
+
+  /** Wait `ms`, or less if the client is closed meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private failAll(error: CarehubError): void {
@@ -348,46 +400,82 @@ export class Client {
   }
 }
 
+function reportListenerError(error: unknown): void {
+  const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
+  if (report) report(error);
+  else console.error("a carehub event listener threw:", error);
+}
+
+/** Whether a reconnect may help: not for a refused token, a close code of
+ * the 4100-4199 range, or anything that is not a connection's failure. */
+function worthRetrying(error: CarehubError): boolean {
+  if (error instanceof AuthError) return false;
+  if (error instanceof Disconnected) return error.code === null || shouldReconnect(error.code);
+  return error.constructor === CarehubError; // e.g. no welcome, another first frame
+}
+
 function closeError(code: number, reason: string): CarehubError {
   if (AUTH_CLOSES.has(code)) return new AuthError(`closed ${code}: ${reason}`);
   return new Disconnected(code, reason);
 }
 
+/** Past this many events nobody took, the oldest are dropped (an app that
+ * only uses `on()` never takes any). */
+export const MAX_QUEUED_EVENTS = 10_000;
+
+interface Taker {
+  wants: (event: ClientEvent) => boolean;
+  resolve: (event: ClientEvent) => void;
+  reject: (error: Error) => void;
+}
+
 /** Events waiting to be taken, and the takers waiting for one. */
 class EventQueue {
-  private readonly events: ClientEvent[] = [];
-  private readonly takers: { wants: (event: ClientEvent) => boolean; resolve: (event: ClientEvent) => void; reject: (error: Error) => void }[] = [];
+  private events: ClientEvent[] = [];
+  private readonly takers = new Set<Taker>();
   private failure: Error | undefined;
 
-  push(event: ClientEvent): void {
-    const index = this.takers.findIndex((taker) => taker.wants(event));
-    const taker = index >= 0 ? this.takers.splice(index, 1)[0] : undefined;
-    if (taker) taker.resolve(event);
-    else this.events.push(event);
+  /** Queue `event` or hand it to a taker; whether an old event was dropped. */
+  push(event: ClientEvent): boolean {
+    for (const taker of this.takers) {
+      if (!taker.wants(event)) continue;
+      this.takers.delete(taker);
+      taker.resolve(event);
+      return false;
+    }
+    this.events.push(event);
+    if (this.events.length <= MAX_QUEUED_EVENTS) return false;
+    this.events = this.events.slice(-MAX_QUEUED_EVENTS);
+    return true;
   }
 
   fail(error: Error): void {
     this.failure = error;
-    for (const taker of this.takers.splice(0)) taker.reject(error);
+    for (const taker of this.takers) taker.reject(error);
+    this.takers.clear();
   }
 
-  /** The next event `wants` accepts; the ones before it are dropped. */
-  next(wants: (event: ClientEvent) => boolean = () => true): Promise<ClientEvent> {
-    while (this.events.length) {
-      const event = this.events.shift() as ClientEvent;
-      if (wants(event)) return Promise.resolve(event);
+  /** The next event `wants` accepts (those before it are dropped), and how
+   * to stop waiting for it (a timed-out wait must not take a later one). */
+  take(wants: (event: ClientEvent) => boolean = () => true): { event: Promise<ClientEvent>; cancel: () => void } {
+    const index = this.events.findIndex(wants);
+    if (index >= 0) {
+      const [event] = this.events.splice(0, index + 1).slice(-1) as [ClientEvent];
+      return { event: Promise.resolve(event), cancel: () => undefined };
     }
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => this.takers.push({ wants, resolve, reject }));
+    this.events = [];
+    if (this.failure) return { event: Promise.reject(this.failure), cancel: () => undefined };
+    let taker: Taker | undefined;
+    const event = new Promise<ClientEvent>((resolve, reject) => {
+      taker = { wants, resolve, reject };
+      this.takers.add(taker);
+    });
+    return { event, cancel: () => this.takers.delete(taker as Taker) };
   }
 
   async *iterate(): AsyncIterableIterator<ClientEvent> {
-    while (true) yield await this.next();
+    while (true) yield await this.take().event;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -14,12 +14,12 @@
  */
 import { decode } from "@msgpack/msgpack";
 import type { Client, SendResult } from "./client.js";
-import { CallError } from "./errors.js";
+import { CallError, Disconnected } from "./errors.js";
 import { concat, toHex } from "./e2e/bytes.js";
 import { DEVICE_LIFETIME_MS, entryFor, listedFresh, nextList, type ListChange } from "./e2e/devices.js";
 import { decryptDocument, encryptDocument, type ByteSource } from "./e2e/documents.js";
 import { type Opened, openEnvelope, sealEnvelope } from "./e2e/envelope.js";
-import { IdentityChanged, NotAnEnvelope, UnknownDevice, UntrustedDevices } from "./e2e/errors.js";
+import { NotAnEnvelope, UnknownDevice, UntrustedDevices } from "./e2e/errors.js";
 import type { Keyring } from "./e2e/keystore.js";
 import { safetyNumber } from "./e2e/safety.js";
 import { type Body, type DeviceList, type DocumentRef, decodeEnvelope } from "./e2e/structures.js";
@@ -49,6 +49,8 @@ export interface Notice {
   message?: number;
   acting_for?: number;
 }
+
+const MAX_UPLOAD_DROPS = 5; // then the upload fails; calling upload again starts anew
 
 export interface SecureSendOptions {
   subject?: string;
@@ -183,31 +185,45 @@ export class Secure {
   // -- documents -----------------------------------------------------------
 
   /** Encrypt `source` (bytes, a Blob, or pieces) and upload it; put the
-   * result in `send(..., { documents })`. Calling it again after a drop
-   * resumes where the server stopped. The plaintext is read once, in
+   * result in `send(..., { documents })`. A dropped link is survived: the
+   * upload goes on from where the server stopped (`attachments.begin` with
+   * the same hash finds the same file). The plaintext is read once, in
    * pieces; the ciphertext is held once, in pieces, until it is sent. */
   async upload(thread: number, source: ByteSource, name: string, mime: string): Promise<DocumentRef> {
     const encrypted = encryptDocument(source);
     const pieces: Uint8Array[] = [];
     for await (const piece of encrypted) pieces.push(piece);
     const size = pieces.reduce((total, piece) => total + piece.length, 0);
-    const began = await this.client.call<{ file: string; received: number; chunk_bytes: number }>(
-      "attachments.begin",
-      { thread, size, hash: encrypted.hash },
-    );
+    const begin = () =>
+      this.client.call<{ file: string; received: number; chunk_bytes: number }>(
+        "attachments.begin",
+        { thread, size, hash: encrypted.hash },
+        { idempotent: true },
+      );
+    let began = await begin();
     let offset = began.received;
-    for (const chunk of slices(pieces, began.chunk_bytes, offset)) {
-      ({ received: offset } = await this.client.call<{ received: number }>("attachments.chunk", {
-        file: began.file,
-        offset,
-        data: chunk,
-      }));
+    for (let drops = 0; offset < size; ) {
+      const data = bytesAt(pieces, offset, Math.max(1, began.chunk_bytes));
+      try {
+        ({ received: offset } = await this.client.call<{ received: number }>("attachments.chunk", {
+          file: began.file,
+          offset,
+          data,
+        }));
+      } catch (error) {
+        if (!(error instanceof Disconnected) || ++drops > MAX_UPLOAD_DROPS) throw error;
+        began = await begin();
+        offset = began.received;
+      }
     }
-    await this.client.call("attachments.finish", { file: began.file });
+    await this.client.call("attachments.finish", { file: began.file }, { idempotent: true });
     return encrypted.ref(began.file, mime, name);
   }
 
-  /** Fetch over the socket in chunks; yields the checked plaintext. */
+  /** Fetch over the socket in chunks; yields the plaintext chunk by chunk,
+   * each authenticated. A missing end or a wrong whole-file hash is found
+   * only at the end: the iteration then throws `DocumentTampered`, and what
+   * was yielded must be thrown away. */
   download(ref: DocumentRef): AsyncGenerator<Uint8Array> {
     return decryptDocument(this.ciphertext(ref.file), ref.key, ref.hash);
   }
@@ -259,9 +275,7 @@ export class Secure {
     const delegates = trust.readingDelegates(members, now);
     const missing = delegates.filter((user) => fresh || !trust.lists.has(user));
     if (missing.length) await this.fetch(missing);
-    const readers = [...members, ...delegates];
-    for (const user of readers) if (trust.held.has(user)) throw new IdentityChanged(user);
-    return trust.recipients(readers, now);
+    return trust.recipients([...members, ...delegates], now); // IdentityChanged if one is held
   }
 
   private async threadMembers(thread: number, fresh: boolean): Promise<number[]> {
@@ -279,30 +293,22 @@ export class Secure {
   }
 }
 
-/** `pieces` from byte `offset` on, cut into chunks of at most `size` bytes. */
-function* slices(pieces: Uint8Array[], size: number, offset: number): Generator<Uint8Array> {
+/** Up to `length` bytes of the concatenation of `pieces`, from `offset`. */
+function bytesAt(pieces: Uint8Array[], offset: number, length: number): Uint8Array {
+  const found: Uint8Array[] = [];
   let skip = offset;
-  let chunk: Uint8Array[] = [];
-  let held = 0;
-  for (let piece of pieces) {
+  let wanted = length;
+  for (const piece of pieces) {
     if (skip >= piece.length) {
       skip -= piece.length;
       continue;
     }
-    piece = piece.subarray(skip);
+    const part = piece.subarray(skip, skip + wanted);
+    found.push(part);
+    wanted -= part.length;
     skip = 0;
-    while (piece.length) {
-      const take = piece.subarray(0, size - held);
-      chunk.push(take);
-      held += take.length;
-      piece = piece.subarray(take.length);
-      if (held === size) {
-        yield concat(...chunk);
-        chunk = [];
-        held = 0;
-      }
-    }
+    if (!wanted) break;
   }
-  if (held) yield concat(...chunk);
+  return concat(...found);
 }
 

@@ -52,8 +52,8 @@ const welcome = {
   cursor: 10, heartbeat_ms: 25_000, limits: {},
 };
 
-async function connected() {
-  const client = new Client("ws://server/ws", credentials, { webSocket: ScriptedSocket });
+async function connected(options = {}) {
+  const client = new Client("ws://server/ws", credentials, { webSocket: ScriptedSocket, ...options });
   const welcomed = client.connect();
   await new Promise((resolve) => setTimeout(resolve, 0));
   const socket = ScriptedSocket.last;
@@ -128,4 +128,45 @@ test("back-off doubles to 5 s with jitter; failover picks another URL", () => {
   assert.equal(backoffMs(20, () => 1), 5000);
   assert.equal(otherUrl(["a", "b", "c"], "a", () => 0.99), "c");
   assert.equal(otherUrl(["a"], "a"), "a");
+});
+
+test("a listener that throws neither stops the others nor the socket", async () => {
+  const reported = [];
+  const { client, socket } = await connected({ onListenerError: (error) => reported.push(error.message) });
+  const seen = [];
+  client.on("typing", () => {
+    throw new Error("the app's bug");
+  });
+  client.on("typing", (event) => seen.push(event.data.thread));
+  socket.serve({ t: "event", type: "typing", data: { thread: 1 } });
+  socket.serve({ t: "event", type: "receipt", data: { thread: 2 }, seq: 11 });
+  assert.deepEqual(reported, ["the app's bug"]);
+  assert.deepEqual(seen, [1]);
+  assert.equal((await client.nextEvent(["receipt"])).seq, 11);
+  await client.close();
+});
+
+test("a wait for an event that timed out takes nothing later", async () => {
+  const { client, socket } = await connected();
+  await assert.rejects(client.nextEvent(["message.new"], 5));
+  socket.serve({ t: "event", type: "message.new", data: { id: 1 }, seq: 11 });
+  assert.equal((await client.nextEvent(["message.new"])).seq, 11);
+  await client.close();
+});
+
+test("closing while connecting stops the attempt", async () => {
+  const client = new Client("ws://server/ws", credentials, { webSocket: ScriptedSocket });
+  const connecting = client.connect();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  await client.close();
+  await assert.rejects(connecting, (error) => error.name === "Disconnected");
+  assert.equal(ScriptedSocket.last.readyState, 3);
+});
+
+test("events nobody takes are bounded, the oldest dropped and counted", async () => {
+  const { client, socket } = await connected();
+  for (let seq = 11; seq <= 10_011; seq += 1) socket.serve({ t: "event", type: "receipt", data: {}, seq });
+  assert.equal(client.stats.eventsDropped, 1);
+  assert.equal((await client.nextEvent()).seq, 12);
+  await client.close();
 });
