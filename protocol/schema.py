@@ -35,6 +35,7 @@ from protocol.frames import ClientFrame, ServerFrame
 from protocol.http import HTTP_BODIES, ErrorBody
 from protocol.methods import METHODS
 from protocol.practice import Notice
+from protocol.templates import VARIABLES
 from protocol.texts import CATALOGUES
 
 __all__ = ["PAYLOADS", "json_schema"]
@@ -64,6 +65,7 @@ CONSTANTS = {
     "safety_iterations": SAFETY_ITERATIONS,
     "safety_version_hex": SAFETY_VERSION.hex(),
     "qr_version": QR_VERSION,
+    "template_variables": sorted(VARIABLES),
 }
 
 

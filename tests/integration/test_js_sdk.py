@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from protocol.e2e import Scope
 from protocol.practice import UserParams
 from tests.support.jsclient import JsError, JsUser, js_user
 from tests.support.server import PASSWORD, RunningServer, free_port
@@ -142,3 +143,25 @@ async def js_message_from(js: JsUser, sender: int) -> Any:
         got = await js.run("nextMessage", timeoutMs=10_000)
         if got["sender"] == sender and "body" in got["opened"]:
             return got
+
+
+async def test_a_js_secretary_answers_for_a_python_doctor_and_the_patient_sees_who(
+    server: RunningServer,
+) -> None:
+    doctor, patient, thread = await server.patient_thread()
+    assistant = await server.assistant_of(doctor, publish_keys=False)
+    async with js_user() as js:
+        await logged_in(js, server, assistant.user_id)
+        await js.run("secureSetup")
+        await server.delegate(doctor, assistant, [Scope.READ, Scope.REPLY])  # JS reconnects (4004)
+        async with server.secure(patient) as ana:
+            await ana.send(thread, ASKED)
+            asked = await js_message_from(js, patient.user_id)
+            assert asked["opened"]["body"]["text"] == ASKED  # read in the doctor's inbox
+            await js.run("send", thread=thread, text=FOR_THE_DOCTOR, actingFor=doctor.user_id)
+            answer = await ana.read(await message_from(ana, assistant.user_id))
+    assert answer.body.text == FOR_THE_DOCTOR  # type: ignore[union-attr]
+    assert answer.header.acting_for == doctor.user_id  # type: ignore[union-attr]
+
+
+FOR_THE_DOCTOR = "Le docteur a renouvelé votre ordonnance ; elle est à l'accueil."

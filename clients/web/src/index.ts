@@ -14,5 +14,13 @@ export {
 } from "./client.js";
 export { CloseCode, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect } from "./wire.js";
 export type { Limits, ServerFrame, Welcome } from "./wire.js";
-export { Secure, type MessageData, type Notice, type SecureSendOptions } from "./secure.js";
+export {
+  Secure,
+  type BroadcastResult,
+  type MessageData,
+  type Notice,
+  type SecureSendOptions,
+  type Template,
+} from "./secure.js";
+export { TemplateError, VARIABLES, render, variablesOf } from "./templates.js";
 export * from "./e2e/index.js";

@@ -16,13 +16,14 @@ import { decode } from "@msgpack/msgpack";
 import type { Client, SendResult } from "./client.js";
 import { CallError, Disconnected } from "./errors.js";
 import { concat, toHex } from "./e2e/bytes.js";
-import { DEVICE_LIFETIME_MS, entryFor, listedFresh, nextList, type ListChange } from "./e2e/devices.js";
+import { DEVICE_LIFETIME_MS, delegation, entryFor, listedFresh, nextList, type ListChange } from "./e2e/devices.js";
 import { decryptDocument, encryptDocument, type ByteSource } from "./e2e/documents.js";
 import { type Opened, openEnvelope, sealEnvelope } from "./e2e/envelope.js";
 import { NotAnEnvelope, UnknownDevice, UntrustedDevices } from "./e2e/errors.js";
 import type { Keyring } from "./e2e/keystore.js";
 import { safetyNumber } from "./e2e/safety.js";
-import { type Body, type DeviceList, type DocumentRef, decodeEnvelope } from "./e2e/structures.js";
+import { type Body, type DeviceList, type DocumentRef, Scope, decodeEnvelope } from "./e2e/structures.js";
+import { render } from "./templates.js";
 
 /** A `message.new` event's data (`MessageData`). */
 export interface MessageData {
@@ -51,6 +52,18 @@ export interface Notice {
 }
 
 const MAX_UPLOAD_DROPS = 5; // then the upload fails; calling upload again starts anew
+
+/** A reply template (`templates.list`), as `sendTemplate` needs it. */
+export interface Template {
+  text: string;
+  reply_allowed?: boolean;
+  closes_thread?: boolean;
+}
+
+export interface BroadcastResult {
+  threads: { patient: number; thread: number }[];
+  skipped: { patient: number; reason: string }[];
+}
 
 export interface SecureSendOptions {
   subject?: string;
@@ -91,6 +104,16 @@ export class Secure {
   /** A new list without `device`: it gets no key from now on. */
   removeDevice(device: number): Promise<number> {
     return this.publish({ remove: [device] });
+  }
+
+  /** Let an assistant (or bot) of our practice act for us within `scopes`,
+   * until `expires` (ms) or until revoked; replaces an earlier delegation to them. */
+  delegate(user: number, scopes: Iterable<Scope>, expires: number | null = null): Promise<number> {
+    return this.publish({ delegates: [delegation(user, scopes, expires)] });
+  }
+
+  revokeDelegate(user: number): Promise<number> {
+    return this.publish({ dropDelegate: user });
   }
 
   /** The app showed `user`'s new identity and the person accepted it. */
@@ -141,6 +164,30 @@ export class Secure {
         if (!(refused instanceof CallError) || refused.code !== "stale_devices" || attempt > 0) throw refused;
       }
     }
+  }
+
+  /** Render `template` with `values` (every variable it names) and send it,
+   * with the template's reply permission, closing the thread if it says so. */
+  sendTemplate(
+    thread: number,
+    template: Template,
+    values: Readonly<Record<string, string>>,
+    options: { actingFor?: number } = {},
+  ): Promise<SendResult> {
+    return this.send(thread, render(template.text, values), {
+      replyAllowed: template.reply_allowed ?? true,
+      closeThread: template.closes_thread ?? false,
+      ...options,
+    });
+  }
+
+  /** A practitioner's campaign: `text` to each of `patients`, each in a
+   * thread of its own that takes no reply. The threads, and who was skipped. */
+  async broadcast(patients: number[], text: string, options: { reason?: string } = {}): Promise<BroadcastResult> {
+    const params = options.reason === undefined ? { patients } : { patients, reason: options.reason };
+    const result = await this.client.call<BroadcastResult>("broadcasts.create", params);
+    for (const reached of result.threads) await this.send(reached.thread, text, { replyAllowed: false });
+    return result;
   }
 
   /** A person's message verified and decrypted, or a server notice. */
@@ -226,6 +273,16 @@ export class Secure {
    * was yielded must be thrown away. */
   download(ref: DocumentRef): AsyncGenerator<Uint8Array> {
     return decryptDocument(this.ciphertext(ref.file), ref.key, ref.hash);
+  }
+
+  /** The same over HTTP with the bearer token (`GET /v1/files/{file}`):
+   * large files, without holding the socket. */
+  async *downloadHttp(baseUrl: string, ref: DocumentRef): AsyncGenerator<Uint8Array> {
+    const response = await fetch(`${baseUrl}/v1/files/${ref.file}`, {
+      headers: { authorization: `Bearer ${this.client.credentials.token}` },
+    });
+    if (!response.ok || !response.body) throw new CallError("not_found", `download refused (${response.status})`);
+    yield* decryptDocument(response.body as unknown as AsyncIterable<Uint8Array>, ref.key, ref.hash);
   }
 
   private async *ciphertext(file: string): AsyncGenerator<Uint8Array> {

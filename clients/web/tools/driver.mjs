@@ -61,7 +61,8 @@ const ops = {
     await secure.setup();
     return null;
   },
-  send: ({ thread, text, documents, reason }) => secure.send(thread, text, { documents: fromJson(documents ?? []), reason }),
+  send: ({ thread, text, documents, reason, actingFor }) =>
+    secure.send(thread, text, { documents: fromJson(documents ?? []), reason, actingFor }),
   upload: ({ thread, data, name, mime }) => secure.upload(thread, fromJson(data), name, mime),
   async nextMessage({ timeoutMs }) {
     const event = await client.nextEvent(["message.new"], timeoutMs);
