@@ -57,15 +57,22 @@ class Outgoing:
     access_changed: int | None = None
     seq: int | None = None  # given by the transaction's ``Numbering``
 
-    def to_store(self) -> NewEvent:
-        data = None if self.message_id is not None else bytes(self.data)
-        return NewEvent(self.type, self.thread_id, self.user_id, self.message_id, data)
+    @property
+    def numbered(self) -> int:
+        assert self.seq is not None, "an event is stored and delivered once numbered"
+        return self.seq
 
-    def to_deliver(self, seq: int) -> Delivery:
+    def to_store(self) -> tuple[int, NewEvent]:
+        data = None if self.message_id is not None else bytes(self.data)
+        return self.numbered, NewEvent(
+            self.type, self.thread_id, self.user_id, self.message_id, data
+        )
+
+    def to_deliver(self) -> Delivery:
         return Delivery(
             recipients=self.recipients,
-            frame=encode_event(self.type, self.data, seq),
-            seq=seq,
+            frame=encode_event(self.type, self.data, self.numbered),
+            seq=self.numbered,
             exclude_session=self.exclude_session,
             thread=self.thread_id,
             thread_changed=self.thread_changed,
@@ -101,9 +108,10 @@ class Numbering:
             self.last = (await Events.allocate(db, 1))[0]
         return self.last
 
-    async def stored(self, db: AsyncConnection) -> list[tuple[int, Outgoing]]:
+    async def stored(self, db: AsyncConnection) -> list[Outgoing]:
+        """The accepted events, every one numbered."""
         await self.number(db, self.accepted)
-        return [(event.seq, event) for event in self.accepted if event.seq is not None]
+        return self.accepted
 
 
 class Emitted(list[Outgoing]):
@@ -183,11 +191,11 @@ class Writer:
                 await self._commit(batch, tries - 1)
                 return
             outcomes, events = [exc], []
-        for seq, event in events:
+        for event in events:
             try:
-                await self._publish(event.to_deliver(seq))
+                await self._publish(event.to_deliver())
             except Exception:  # stored, so answered: with Redis, nodes read it from storage
-                log.exception("publishing event %d failed", seq)
+                log.exception("publishing event %d failed", event.seq)
         for (_, future, _), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the caller went away
                 continue
@@ -198,7 +206,7 @@ class Writer:
 
     async def _transaction(
         self, batch: list[_Item]
-    ) -> tuple[list[Any], list[tuple[int, Outgoing]]]:
+    ) -> tuple[list[Any], list[Outgoing]]:
         outcomes: list[Any] = []
         async with self._db.write() as conn:
             numbering = Numbering()
@@ -211,8 +219,7 @@ class Writer:
                     continue
                 numbering.accepted.extend(mine)
             numbered = await numbering.stored(conn)
-            stored = [(seq, event.to_store()) for seq, event in numbered]
-            await Events.append(conn, stored, self._clock.ms())
+            await Events.append(conn, [event.to_store() for event in numbered], self._clock.ms())
         self.commits += 1
         self.operations += len(batch)
         return outcomes, numbered
