@@ -28,6 +28,7 @@ from server.reminders import LoggingGateway, NotificationGateway, remind
 from server.settings import Settings
 from server.socket import websocket_endpoint
 from server.stream import Follower
+from server.webapp import web_routes
 from server.writer import Writer
 from storage import Store, Unavailable
 from storage.blobs import BlobStore, FilesystemBlobs
@@ -95,6 +96,7 @@ def create_app(
             Route("/v1/files/{file}", http.download, methods=["GET"]),
             Route("/v1/threads/{thread:int}/audit", http.audit_export, methods=["GET"]),
             Route("/healthz", http.healthz, methods=["GET"]),
+            *web_routes(settings.web_dir),
         ],
         lifespan=lifespan,
         exception_handlers={Unavailable: http.store_unavailable},

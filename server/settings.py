@@ -50,6 +50,7 @@ class Settings:
     max_batch: int = 256
     # Encrypted documents.
     blob_dir: str = "carehub-blobs"
+    web_dir: str = ""  # the built web app served at /; empty: clients/web/dist
     max_file_bytes: int = 25 * 1024 * 1024
     user_quota_bytes: int = 1024 * 1024 * 1024  # every document a user uploaded
     chunk_bytes: int = 64 * 1024  # the largest attachments.chunk / .read
