@@ -67,6 +67,10 @@ class Member(Struct, omit_defaults=True):
     user: int
     role: Role
     name: str
+    # In a ThreadInfo: how far this member's receipts reached (a client that
+    # reloads shows "read" without waiting for the next receipt event).
+    delivered_seq: int = 0
+    read_seq: int = 0
 
 
 class MessageData(Struct, omit_defaults=True):

@@ -41,7 +41,10 @@ def thread_info(t: ThreadRecord) -> ThreadInfo:
     return ThreadInfo(
         id=t.id,
         kind=ThreadKind(t.kind),
-        members=[Member(m.user_id, Role(m.role), m.display_name) for m in t.members],
+        members=[
+            Member(m.user_id, Role(m.role), m.display_name, m.delivered_seq, m.read_seq)
+            for m in t.members
+        ],
         created_by=t.created_by,
         created_at=t.created_at,
         last_seq=t.last_seq,

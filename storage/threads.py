@@ -32,6 +32,8 @@ class MemberRecord:
     user_id: int
     role: str
     display_name: str
+    delivered_seq: int = 0  # their receipts, as every member already sees them live
+    read_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,13 +343,22 @@ class Threads:
         if not thread_ids:
             return result
         rows = await conn.execute(
-            select(participants.c.thread_id, users.c.id, users.c.role, users.c.display_name)
+            select(
+                participants.c.thread_id,
+                users.c.id,
+                users.c.role,
+                users.c.display_name,
+                participants.c.delivered_seq,
+                participants.c.read_seq,
+            )
             .join(users, users.c.id == participants.c.user_id)
             .where(participants.c.thread_id.in_(thread_ids), _current)
             .order_by(participants.c.thread_id, users.c.id)
         )
         for row in rows:
-            result[row.thread_id].append(MemberRecord(row.id, row.role, row.display_name))
+            result[row.thread_id].append(
+                MemberRecord(row.id, row.role, row.display_name, row.delivered_seq, row.read_seq)
+            )
         return result
 
     async def meta(self, thread_id: int) -> tuple[str, dict[int, str]] | None:
