@@ -261,7 +261,8 @@ async def get_practitioner(
     if conn.role is Role.PATIENT:
         refusal = await _open_refusal(ctx, practitioner, conn.user_id)
         if refusal:
-            info.refusal, info.refusal_text = RefusalReason(refusal.reason), refusal.text
+            info.refusal = RefusalReason(refusal.reason)
+            info.refusal_text = refusal.error().worded(conn.locale)  # as a refusal would say it
             info.refusal_details = refusal.details
     return info
 

@@ -72,7 +72,10 @@ async def test_patients_reach_verified_practitioners_only(server: RunningServer)
         assert found.practitioners[0].reasons[0].label == "Renouvellement d'ordonnance"
         await refused(client.call("threads.open", open_params(doctor)), "not_a_patient")
         profile = await client.call("practitioners.get", PractitionerParams(doctor.user_id))
-        assert profile.refusal == "not_a_patient" and profile.refusal_text
+        assert profile.refusal == "not_a_patient"
+        assert profile.refusal_text.startswith(
+            "Vous pourrez écrire à ce praticien"
+        )  # their language
         assert "112" in profile.emergency_notice
 
         asked = await doc.call("patients.add", UserParams(patient.user_id))
