@@ -126,6 +126,7 @@ export class Client {
   private readonly pending = new Map<number, Pending>();
   private readonly queue = new EventQueue();
   private readonly listeners = new Map<string, Set<(event: ClientEvent) => void>>();
+  private readonly linkListeners = new Set<(up: boolean) => void>();
   private failure: CarehubError | undefined;
   private silence: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
@@ -215,6 +216,23 @@ export class Client {
     return () => set.delete(listener);
   }
 
+  /** Call `listener` with true when a socket is welcomed, false when it is
+   * lost (reconnecting, or stopped for good); returns the function that stops it. */
+  onLink(listener: (up: boolean) => void): () => void {
+    this.linkListeners.add(listener);
+    return () => this.linkListeners.delete(listener);
+  }
+
+  private link(up: boolean): void {
+    for (const listener of this.linkListeners) {
+      try {
+        listener(up);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
+  }
+
   private request(method: string, params: unknown, retry: boolean, timeoutMs: number): Promise<unknown> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
@@ -289,6 +307,7 @@ export class Client {
       socket.send(pending.frame); // the sends (and reads) not yet answered
       if (again) this.stats.resent += 1;
     }
+    this.link(true);
   }
 
   /** A frame arrived: the server is alive. Silence for 2.5 heartbeats: the
@@ -358,6 +377,7 @@ export class Client {
   private async lost(error: CarehubError): Promise<void> {
     const code = error instanceof Disconnected ? error.code : null;
     this.stats.closes.push(code ?? 0);
+    this.link(false);
     if (this.closed || !this.reconnect || !worthRetrying(error)) return this.failAll(error);
     for (const [id, pending] of this.pending) {
       if (pending.retry) continue;

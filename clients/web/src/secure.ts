@@ -55,6 +55,10 @@ const MAX_UPLOAD_DROPS = 5; // then the upload fails; calling upload again start
 
 /** A reply template (`templates.list`), as `sendTemplate` needs it. */
 export interface Template {
+  id?: number;
+  name?: string;
+  /** A built-in template's code (e.g. "inappropriate_request"). */
+  code?: string | null;
   text: string;
   reply_allowed?: boolean;
   closes_thread?: boolean;

@@ -3,7 +3,7 @@
  * `clients/e2e`: keys, signed device lists, envelopes, documents, safety
  * numbers, and where a device keeps its keys. `await ready()` first.
  */
-export { toHex } from "./bytes.js";
+export { equal, toHex } from "./bytes.js";
 export {
   Digest,
   aeadDecrypt,
