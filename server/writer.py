@@ -204,9 +204,7 @@ class Writer:
             else:
                 future.set_result(outcome)
 
-    async def _transaction(
-        self, batch: list[_Item]
-    ) -> tuple[list[Any], list[Outgoing]]:
+    async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
         outcomes: list[Any] = []
         async with self._db.write() as conn:
             numbering = Numbering()

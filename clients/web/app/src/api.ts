@@ -1,0 +1,69 @@
+/** The shapes of the wire the app reads (docs/protocol.schema.json), as the
+ * screens use them. Only what the app touches is typed. */
+
+export type Role = "patient" | "practitioner" | "assistant" | "bot" | "admin";
+export type ThreadKind = "patient_practitioner" | "practitioner_practitioner" | "group";
+export type PresenceStatus = "online" | "away" | "offline";
+
+export interface Member {
+  user: number;
+  role: Role;
+  name: string;
+  /** In a thread: how far this member's receipts reached. */
+  delivered_seq?: number;
+  read_seq?: number;
+}
+
+export interface ThreadInfo {
+  id: number;
+  kind: ThreadKind;
+  members: Member[];
+  created_by: number;
+  created_at: number;
+  last_seq?: number;
+  read_seq?: number;
+  delivered_seq?: number;
+  unread?: number;
+  reason?: string | null;
+  subject?: number | null;
+  closed?: boolean;
+  reply_allowed?: boolean;
+  via?: number | null;
+}
+
+export interface RequestReason {
+  code: string;
+  label: string;
+  response_hours?: number | null;
+}
+
+export interface PractitionerInfo {
+  id: number;
+  name: string;
+  accepting: string;
+  reasons: RequestReason[];
+  emergency_notice?: string;
+  refusal?: string | null;
+  refusal_text?: string | null;
+}
+
+export interface UserProfile {
+  user: number;
+  name: string;
+  role: Role;
+  acting_for?: number[];
+}
+
+export interface Notify {
+  thread: number;
+  from: number;
+  unread?: number;
+  reason?: string | null;
+}
+
+export interface ReceiptUpdated {
+  thread: number;
+  user: number;
+  delivered_seq: number;
+  read_seq: number;
+}

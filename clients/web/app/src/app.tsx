@@ -1,0 +1,184 @@
+/** The shell: sign-in, then the navigation of the signed-in role and the
+ * screen the hash route names. */
+import { useEffect, useState } from "preact/hooks";
+import { SessionContext, go, useRoute, useSession } from "./context.js";
+import { currentLanguage, defineTexts, onLanguage, setLanguage, t } from "./i18n.js";
+import { Agenda, Appointments } from "./screens/booking.js";
+import { ApproveThisDevice, Devices, IdentityAlert } from "./screens/devices.js";
+import { Inbox } from "./screens/inbox.js";
+import { SignIn } from "./screens/signin.js";
+import { NewRequest, Relatives } from "./screens/patient.js";
+import { Audit, Patients, Team } from "./screens/practice.js";
+import { InboxSettings, Rules, Templates } from "./screens/settings.js";
+import { Popups } from "./screens/popups.js";
+import { Session } from "./session.js";
+import type { Role } from "./api.js";
+
+defineTexts({
+  "nav.messages": ["Messages", "Messages"],
+  "nav.inbox": ["Boîte de réception", "Inbox"],
+  "nav.new": ["Nouvelle demande", "New request"],
+  "nav.appointments": ["Rendez-vous", "Appointments"],
+  "nav.relatives": ["Mes proches", "My relatives"],
+  "nav.agenda": ["Agenda", "Agenda"],
+  "nav.patients": ["Patients", "Patients"],
+  "nav.templates": ["Modèles", "Templates"],
+  "nav.rules": ["Absences et réponses", "Away and replies"],
+  "nav.inbox_settings": ["Réglages de la boîte", "Inbox settings"],
+  "nav.team": ["Cabinet et équipe", "Practice and team"],
+  "nav.devices": ["Appareils", "Devices"],
+  "nav.main": ["Navigation principale", "Main navigation"],
+  "shell.logout": ["Se déconnecter", "Log out"],
+  "shell.language": ["English", "Français"],
+  "shell.offline": ["Connexion perdue : reconnexion en cours…", "Connection lost: reconnecting…"],
+  "shell.ended": ["Votre session a pris fin : reconnectez-vous.", "Your session ended: please log in again."],
+  "shell.unknown_page": ["Cette page n'existe pas.", "This page does not exist."],
+});
+
+interface NavItem {
+  path: string;
+  label: string;
+  roles: Role[];
+}
+
+const NAV: NavItem[] = [
+  { path: "", label: "nav.messages", roles: ["patient", "practitioner", "assistant", "bot", "admin"] },
+  { path: "new", label: "nav.new", roles: ["patient"] },
+  { path: "appointments", label: "nav.appointments", roles: ["patient"] },
+  { path: "relatives", label: "nav.relatives", roles: ["patient"] },
+  { path: "agenda", label: "nav.agenda", roles: ["practitioner", "assistant"] },
+  { path: "patients", label: "nav.patients", roles: ["practitioner"] },
+  { path: "templates", label: "nav.templates", roles: ["practitioner", "assistant"] },
+  { path: "rules", label: "nav.rules", roles: ["practitioner"] },
+  { path: "inbox", label: "nav.inbox_settings", roles: ["practitioner"] },
+  { path: "team", label: "nav.team", roles: ["practitioner", "assistant"] },
+  { path: "devices", label: "nav.devices", roles: ["patient", "practitioner", "assistant", "bot", "admin"] },
+];
+
+export function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [ended, setEnded] = useState(false);
+  const [, setLanguageVersion] = useState(0);
+  useEffect(() => onLanguage(() => setLanguageVersion((v) => v + 1)), []);
+  useEffect(() => {
+    Session.restore().then(setSession, () => setSession(null));
+  }, []);
+  useEffect(() => {
+    if (session) session.ended = () => setEnded(true);
+  }, [session]);
+  if (session === undefined) return <main class="splash" aria-busy="true"><p>carehub</p></main>;
+  if (session === null || ended) {
+    return (
+      <SignIn
+        notice={ended ? t("shell.ended") : undefined}
+        signedIn={(started) => {
+          setEnded(false);
+          setSession(started);
+        }}
+      />
+    );
+  }
+  return (
+    <SessionContext.Provider value={session}>
+      <Shell signedOut={() => setSession(null)} />
+    </SessionContext.Provider>
+  );
+}
+
+function Shell({ signedOut }: { signedOut: () => void }) {
+  const session = useSession();
+  const route = useRoute();
+  const unread = session.store.totalUnread();
+  useEffect(() => {
+    document.title = unread ? `(${unread}) carehub` : "carehub";
+  }, [unread]);
+  if (session.approvalRequest) return <ApproveThisDevice />;
+  const items = NAV.filter((item) => item.roles.includes(session.role));
+  const here = route[0] === "threads" ? "" : (route[0] ?? "");
+  return (
+    <>
+      <header class="top">
+        <a class="brand" href="#/">
+          carehub
+        </a>
+        <nav aria-label={t("nav.main")}>
+          {items.map((item) => (
+            <a key={item.path} href={`#/${item.path}`} aria-current={here === item.path ? "page" : undefined}>
+              {t(item.label)}
+              {item.path === "" && unread > 0 && <span class="badge">{unread}</span>}
+            </a>
+          ))}
+        </nav>
+        <span class="who">{session.name}</span>
+        <button type="button" lang={currentLanguage() === "fr" ? "en" : "fr"} onClick={() => void switchLanguage(session).catch(() => undefined)}>
+          {t("shell.language")}
+        </button>
+        <button
+          type="button"
+          onClick={async () => {
+            await session.logout();
+            go("");
+            signedOut();
+          }}
+        >
+          {t("shell.logout")}
+        </button>
+      </header>
+      {session.store.link === "offline" && (
+        <p class="link-state" role="status">
+          {t("shell.offline")}
+        </p>
+      )}
+      <Screen route={route} />
+      <Popups />
+      <IdentityAlert />
+    </>
+  );
+}
+
+function Screen({ route }: { route: string[] }) {
+  const [first, second, third] = route;
+  switch (first) {
+    case undefined:
+      return <Inbox />;
+    case "threads":
+      return third === "audit" ? <Audit thread={Number(second)} /> : <Inbox thread={Number(second)} />;
+    case "new":
+      return <NewRequest />;
+    case "appointments":
+      return <Appointments />;
+    case "relatives":
+      return <Relatives />;
+    case "agenda":
+      return <Agenda />;
+    case "patients":
+      return <Patients />;
+    case "templates":
+      return <Templates />;
+    case "rules":
+      return <Rules />;
+    case "inbox":
+      return <InboxSettings />;
+    case "team":
+      return <Team />;
+    case "devices":
+      return <Devices />;
+    default:
+      return (
+        <p class="page" role="alert">
+          {t("shell.unknown_page")}
+        </p>
+      );
+  }
+}
+
+/** The server's language for this account first (refusals, notices), then
+ * the app's: what a screen fetches once switched comes in the new language. */
+async function switchLanguage(session: Session): Promise<void> {
+  const next = currentLanguage() === "fr" ? "en" : "fr";
+  try {
+    await session.call("account.set", { locale: next });
+  } finally {
+    setLanguage(next); // offline: the app switches anyway, the server on the next try
+  }
+}

@@ -1,0 +1,104 @@
+"""The web app in Debian's Chromium, headless, driven by Playwright against a
+real server (its own SQLite database, on a free loopback port) that serves the
+built app at ``/``. Each person is a browser context of their own: separate
+storage, so separate keys, as two people on two machines.
+
+Screenshots of the main screens go to ``clients/web/screenshots/`` (kept out
+of git; ``docs/web.md`` lists them)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+
+from server.webapp import BUILT_APP
+from tests.conftest import unavailable
+from tests.support.server import PASSWORD, RunningServer, start_server
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "clients" / "web" / "screenshots"
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+def chromium_binary() -> str:
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    unavailable("Debian's chromium is not installed (tests/run installs it)")
+    raise AssertionError  # unreachable: unavailable() fails or skips
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One server for the browser tests; each test makes its own users."""
+    if not (Path(os.environ.get("CAREHUB_WEB_DIR") or BUILT_APP) / "index.html").is_file():
+        unavailable("the web app is not built (npm run --prefix clients/web build)")
+    workdir = tmp_path_factory.mktemp("browser")
+    running = start_server(f"sqlite+aiosqlite:///{workdir / 'carehub.db'}", workdir)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=chromium_binary(), headless=True
+        )
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def person(browser: Browser, app_server: RunningServer) -> AsyncIterator:
+    """Opens the app for a user in a browser context of their own, logged in
+    through the sign-in screen; their first device (it makes the identity key)."""
+    contexts: list[BrowserContext] = []
+
+    async def open_as(user_id: int, *, width: int = 1200, language: str = "fr") -> Page:
+        context = await browser.new_context(
+            viewport={"width": width, "height": 860}, locale="fr-FR", timezone_id="Europe/Paris"
+        )
+        contexts.append(context)
+        page = await context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("pageerror", lambda error: print(f"page error ({user_id}): {error}"))
+        page.on("console", lambda message: print(f"console ({user_id}): {message.text}"))
+        await page.goto(app_server.base_url + "/")
+        if language != "fr":
+            await page.get_by_role("button", name="English").click()
+        await sign_in(page, app_server.usernames[user_id])
+        return page
+
+    yield open_as
+    for context in contexts:
+        await context.close()
+
+
+async def sign_in(page: Page, username: str) -> None:
+    await page.get_by_label(re.compile("Identifiant|Username")).fill(username)
+    await page.get_by_label(re.compile("Mot de passe|Password")).fill(PASSWORD)
+    await page.get_by_role("button", name=re.compile("^(Se connecter|Log in)$")).click()
+    await expect(page.get_by_role("navigation")).to_be_visible()
+
+
+async def care_pair(server: RunningServer, *, doctor_name: str, patient_name: str) -> tuple:
+    """A verified practitioner and their patient, neither with a device yet:
+    the browser will be each one's first."""
+    doctor = await server.user("practitioner", doctor_name, publish_keys=False)
+    patient = await server.user("patient", patient_name, publish_keys=False)
+    await server.add_patient(doctor, patient)
+    return doctor, patient
+
+
+async def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)

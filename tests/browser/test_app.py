@@ -1,0 +1,127 @@
+"""The app as a whole: served by carehub with its security headers, installable
+and opening offline, in English on request, usable at phone width, and with
+no axe-core violation of WCAG A or AA on the main screens."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.conftest import care_pair, screenshot, sign_in
+from tests.support.server import RunningServer
+
+AXE = (
+    Path(__file__).resolve().parents[2]
+    / "clients"
+    / "web"
+    / "node_modules"
+    / "axe-core"
+    / "axe.min.js"
+)
+WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+def test_the_app_is_served_beside_the_api_with_a_strict_policy(app_server: RunningServer) -> None:
+    with httpx.Client(base_url=app_server.base_url) as http:
+        page = http.get("/")
+        script = http.get("/app.js", headers={"accept-encoding": "gzip"})
+        worker = http.get("/sw.js")
+        health = http.get("/healthz")
+        missing = http.get("/no-such-file.js")
+    assert page.status_code == 200 and '<div id="app">' in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert (
+        page.headers["cache-control"] == "no-cache"
+        and worker.headers["cache-control"] == "no-cache"
+    )
+    assert script.headers["content-encoding"] == "gzip"
+    assert "carehub-shell-" in worker.text and "__VERSION__" not in worker.text
+    assert health.json()["status"] == "ok" and "content-security-policy" not in health.headers
+    assert missing.status_code == 404
+
+
+async def test_installable_and_the_shell_opens_offline(
+    browser: Browser, app_server: RunningServer
+) -> None:
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(app_server.base_url + "/")
+    manifest = json.loads(
+        await (await page.request.get(app_server.base_url + "/manifest.webmanifest")).body()
+    )
+    assert manifest["display"] == "standalone" and manifest["lang"] == "fr" and manifest["icons"]
+    await page.evaluate("navigator.serviceWorker.ready")
+    await page.reload()  # now under the worker's control
+    assert await page.evaluate("!!navigator.serviceWorker.controller")
+    await context.set_offline(True)
+    await page.reload()
+    await expect(page.get_by_role("heading", name="Connexion à carehub")).to_be_visible()
+    await context.close()
+
+
+async def test_english_at_phone_width(app_server: RunningServer, person) -> None:
+    _, patient = await care_pair(
+        app_server, doctor_name="Dr Anne Leroy", patient_name="Léa Petit"
+    )
+    page = await person(patient.user_id, width=390)
+    await page.get_by_role("button", name="English").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(page.get_by_role("link", name="New request")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Conversations")).to_be_visible()
+    await screenshot(page, "patient-phone-english")
+    await page.get_by_role("button", name="Français").click()
+    await expect(page.get_by_role("link", name="Nouvelle demande")).to_be_visible()
+
+
+async def axe_violations(page: Page) -> list[dict]:
+    await page.add_script_tag(path=str(AXE))
+    found = await page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_A_AA
+    )
+    return [
+        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]} for v in found["violations"]
+    ]
+
+
+async def test_no_accessibility_violations_on_the_main_screens(
+    browser: Browser, app_server: RunningServer
+) -> None:
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Marc Roux", patient_name="Inès Garnier"
+    )
+    screens = {
+        patient.user_id: ["", "new", "appointments", "relatives", "devices"],
+        doctor.user_id: [
+            "",
+            "agenda",
+            "patients",
+            "templates",
+            "rules",
+            "inbox",
+            "team",
+            "devices",
+        ],
+    }
+    found: dict[str, list[dict]] = {}
+    for user_id, routes in screens.items():
+        # axe is injected as a script: this context alone lets it past the app's policy.
+        context = await browser.new_context(bypass_csp=True)
+        page = await context.new_page()
+        await page.goto(app_server.base_url + "/")
+        if user_id == patient.user_id:
+            found["sign-in"] = await axe_violations(page)
+        await sign_in(page, app_server.usernames[user_id])
+        for route in routes:
+            await page.goto(f"{app_server.base_url}/#/{route}")
+            await expect(page.get_by_role("heading", level=1).first).to_be_visible()
+            await expect(page.get_by_text(re.compile("^Chargement"))).to_have_count(0)
+            found[f"{user_id}#/{route}"] = await axe_violations(page)
+        await context.close()
+    assert {screen: v for screen, v in found.items() if v} == {}

@@ -1,0 +1,128 @@
+"""A patient and a practitioner, each in a browser of their own, talk end to
+end: messages and a document, typing, receipts, a popup, and a reload that
+keeps the keys and loses nothing."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import Page, expect
+
+from protocol.methods import ThreadsOpenParams
+from protocol.model import ThreadKind
+from tests.browser.conftest import care_pair, screenshot
+from tests.support.server import RunningServer
+
+
+async def write(page: Page, text: str) -> None:
+    await page.get_by_label("Votre message").fill(text)
+    await page.get_by_role("button", name="Envoyer", exact=True).click()
+
+
+async def open_thread(server: RunningServer, patient, doctor) -> int:
+    async with server.client(patient) as client:
+        params = ThreadsOpenParams(
+            ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "prescription_renewal"
+        )
+        return (await client.call("threads.open", params)).id
+
+
+async def test_patient_and_practitioner_exchange_messages_and_a_document(
+    app_server: RunningServer, person, tmp_path
+) -> None:
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Claire Martin", patient_name="Paul Durand"
+    )
+    doctor_page = await person(doctor.user_id)
+    patient_page = await person(patient.user_id)
+
+    await open_thread(app_server, patient, doctor)  # test_patient.py opens one through the UI
+    await patient_page.get_by_role("link", name=re.compile("Dr Claire Martin")).click()
+    await write(patient_page, "Bonjour docteur, pourriez-vous renouveler mon ordonnance ?")
+    conversation = patient_page.get_by_role("list", name="Messages")
+    await expect(conversation.get_by_text("pourriez-vous renouveler")).to_be_visible()
+
+    # The practitioner sees the request with its count and a popup.
+    await expect(
+        doctor_page.get_by_role("status").filter(has_text="Nouveau message de Paul Durand")
+    ).to_be_visible()
+    await expect(doctor_page).to_have_title(re.compile(r"^\(1\) carehub"))
+    await screenshot(doctor_page, "practitioner-inbox-popup")
+    await doctor_page.get_by_role("link", name=re.compile("Paul Durand")).first.click()
+    doctor_thread = doctor_page.get_by_role("list", name="Messages")
+    await expect(doctor_thread.get_by_text("pourriez-vous renouveler")).to_be_visible()
+    await expect(doctor_page).to_have_title("carehub")
+
+    # Read on the patient's side once the doctor has it open.
+    mine = conversation.locator(".message.mine").last
+    await expect(mine.locator(".status")).to_have_attribute("data-status", "read")
+
+    # Typing shows on the other side.
+    await doctor_page.get_by_label("Votre message").press_sequentially("Bien sûr")
+    await expect(patient_page.get_by_text("Dr Claire Martin écrit…")).to_be_visible()
+
+    # The doctor answers with a document; the patient opens it, decrypted in the browser.
+    prescription = tmp_path / "ordonnance.pdf"
+    prescription.write_bytes(b"%PDF-1.4 ordonnance renouvelee " + bytes(range(256)) * 40)
+    await doctor_page.get_by_label("Joindre un document ou une photo").set_input_files(prescription)
+    await write(doctor_page, "Voici votre ordonnance.")
+    await expect(conversation.get_by_text("Voici votre ordonnance.")).to_be_visible()
+    await conversation.get_by_role("button", name="Ouvrir ordonnance.pdf").click()
+    link = conversation.get_by_role("link", name="ordonnance.pdf")
+    async with patient_page.expect_download() as downloading:
+        await link.click()
+    downloaded = await (await downloading.value).path()
+    assert downloaded is not None and downloaded.read_bytes() == prescription.read_bytes()
+    await screenshot(patient_page, "patient-conversation")
+
+    # A reload keeps the keys: the history opens again, and a message sent
+    # meanwhile arrives too.
+    await patient_page.reload()
+    await write(doctor_page, "Pensez à prendre rendez-vous.")
+    await patient_page.get_by_role("link", name=re.compile("Dr Claire Martin")).first.click()
+    reloaded = patient_page.get_by_role("list", name="Messages")
+    for text in (
+        "pourriez-vous renouveler",
+        "Voici votre ordonnance.",
+        "Pensez à prendre rendez-vous.",
+    ):
+        await expect(reloaded.get_by_text(text)).to_have_count(1)
+    await expect(reloaded.get_by_text("ne peut pas être ouvert")).to_have_count(0)
+    # The doctor's receipt came before the reload: the thread list carries it.
+    first_sent = reloaded.locator(".message.mine").first.locator(".status")
+    await expect(first_sent).to_have_attribute("data-status", "read")
+
+
+async def test_a_background_tab_gets_a_system_notification(
+    app_server: RunningServer, person
+) -> None:
+    """With the tab hidden and notifications allowed, a new message shows a
+    system notification naming the sender (never the text); clicking it
+    opens the conversation."""
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Hugo Blanc", patient_name="Emma Faure"
+    )
+    doctor_page = await person(doctor.user_id)
+    await doctor_page.context.grant_permissions(["notifications"])
+    await doctor_page.evaluate(
+        """() => {
+            Object.defineProperty(document, "visibilityState", { get: () => "hidden" });
+            window.firstShown = new Promise((resolve) => {
+                window.Notification = class {
+                    static permission = "granted";
+                    constructor(title, options) {
+                        window.last = this;
+                        resolve({ title, ...options });
+                    }
+                };
+            });
+        }"""
+    )
+    patient_page = await person(patient.user_id)
+    thread = await open_thread(app_server, patient, doctor)
+    await patient_page.get_by_role("link", name=re.compile("Dr Hugo Blanc")).click()
+    await write(patient_page, "Mes résultats sont arrivés, pouvez-vous les regarder ?")
+    notification = await doctor_page.evaluate("window.firstShown")
+    assert notification == {"title": "carehub", "body": "Emma Faure", "tag": f"thread-{thread}"}
+    await doctor_page.evaluate("window.last.onclick()")
+    await expect(doctor_page).to_have_url(re.compile(f"#/threads/{thread}$"))
