@@ -214,6 +214,9 @@ class AgendaView(Struct):
     ends_at: int
     appointments: list[AppointmentInfo]
     exceptions: list[ExceptionInfo]
+    # Whoever keeps the agenda reads who is coming: the display names of the
+    # patients (and relatives) of these appointments, by user id.
+    names: dict[int, str] = {}
 
 
 class AppointmentsResult(Struct):

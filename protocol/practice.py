@@ -412,6 +412,7 @@ class PractitionerInfo(Struct, omit_defaults=True):
     refusal: RefusalReason | None = None
     refusal_text: str | None = None
     refusal_details: dict[str, Any] = {}
+    campaigns_opted_out: bool = False  # the calling patient declined their broadcasts
 
 
 class UsersParams(Struct):

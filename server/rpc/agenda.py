@@ -235,11 +235,15 @@ async def _view(ctx: Context, conn: Connection, p: AgendaDayParams, *, days: int
     now = ctx.clock.ms()
     booked = await ctx.store.agendas.occupying(practitioner, start, end, now)
     exceptions = await ctx.store.agendas.exceptions(practitioner, start, end)
+    appointments = [appointment_info(a) for a in booked]
+    people = {a.patient for a in appointments} | {a.subject for a in appointments if a.subject}
+    found = await ctx.store.accounts.users(people) if people else {}
     return AgendaView(
         practitioner,
         settings.time_zone,
         start,
         end,
-        [appointment_info(a) for a in booked],
+        appointments,
         [_exception_info(e) for e in exceptions],
+        {user: record.display_name for user, record in found.items()},
     )

@@ -259,6 +259,9 @@ async def get_practitioner(
     info = _practitioner_info(user, practitioner)
     info.emergency_notice = render(conn.locale, "notice.emergency")
     if conn.role is Role.PATIENT:
+        practices = ctx.store.practices
+        _, declined = await practices.reachable_by_broadcast(p.practitioner, [conn.user_id])
+        info.campaigns_opted_out = conn.user_id in declined
         refusal = await _open_refusal(ctx, practitioner, conn.user_id)
         if refusal:
             info.refusal = RefusalReason(refusal.reason)

@@ -113,6 +113,7 @@ async def test_a_patient_books_and_everyone_concerned_hears_of_it(server: Runnin
         assert [(p.user, p.source) for p in patients] == [(patient.user_id, "appointment")]
         day = await desk.call("agenda.day", AgendaDayParams(local_date(start)))
         assert confirmed.id in [a.id for a in day.appointments]
+        assert day.names == {patient.user_id: "Ana Lopez"}  # who is coming
         await refused(
             other.call("agenda.day", AgendaDayParams(local_date(start), doctor.user_id)),
             "not_agenda",

@@ -16,7 +16,10 @@ async def test_a_campaign_reaches_each_patient_who_did_not_opt_out(server: Runni
     for patient in (first, second, opted):
         await server.add_patient(doctor, patient)
     async with server.client(opted) as client:
-        await client.call("broadcasts.opt_out", PractitionerParams(doctor.user_id))
+        asked = PractitionerParams(doctor.user_id)
+        assert (await client.call("practitioners.get", asked)).campaigns_opted_out is False
+        await client.call("broadcasts.opt_out", asked)
+        assert (await client.call("practitioners.get", asked)).campaigns_opted_out is True
     everyone = [first.user_id, second.user_id, opted.user_id, stranger.user_id]
     async with server.secure(doctor) as doc, server.secure(first) as reader:
         await refused(reader.broadcast([second.user_id], "spam"), "role")
@@ -36,6 +39,8 @@ async def test_a_campaign_reaches_each_patient_who_did_not_opt_out(server: Runni
 
     async with server.client(opted) as client:
         await client.call("broadcasts.opt_in", PractitionerParams(doctor.user_id))
+        again = await client.call("practitioners.get", PractitionerParams(doctor.user_id))
+        assert again.campaigns_opted_out is False
     async with server.secure(doctor) as doc:
         await doc.call("inbox.set", InboxSettings(max_open_threads=1))
         again = await doc.broadcast([opted.user_id], "Reminder: vaccines.")
