@@ -19,10 +19,17 @@ import { concat, toHex } from "./e2e/bytes.js";
 import { DEVICE_LIFETIME_MS, delegation, entryFor, listedFresh, nextList, type ListChange } from "./e2e/devices.js";
 import { decryptDocument, encryptDocument, type ByteSource } from "./e2e/documents.js";
 import { type Opened, openEnvelope, sealEnvelope } from "./e2e/envelope.js";
-import { NotAnEnvelope, UnknownDevice, UntrustedDevices } from "./e2e/errors.js";
+import { DocumentTampered, NotAnEnvelope, UnknownDevice, UntrustedDevices } from "./e2e/errors.js";
 import type { Keyring } from "./e2e/keystore.js";
 import { safetyNumber } from "./e2e/safety.js";
-import { type Body, type DeviceList, type DocumentRef, Scope, decodeEnvelope } from "./e2e/structures.js";
+import {
+  type Body,
+  type DeviceList,
+  type DocumentRef,
+  Scope,
+  decodeDeviceList,
+  decodeEnvelope,
+} from "./e2e/structures.js";
 import { render } from "./templates.js";
 
 /** A `message.new` event's data (`MessageData`). */
@@ -51,6 +58,7 @@ export interface Notice {
   acting_for?: number;
 }
 
+const FILE_ID = /^[0-9a-f]{32}$/; // protocol.methods.FileId
 const MAX_UPLOAD_DROPS = 5; // then the upload fails; calling upload again starts anew
 
 /** A reply template (`templates.list`), as `sendTemplate` needs it. */
@@ -118,6 +126,26 @@ export class Secure {
 
   revokeDelegate(user: number): Promise<number> {
     return this.publish({ dropDelegate: user });
+  }
+
+  /** This device lost every device that held the account's identity key:
+   * it takes the new identity key its keyring was made with and becomes the
+   * account's only device (the list's next version). Contacts see an
+   * identity change and must accept it; other devices must be approved again. */
+  async startOver(): Promise<number> {
+    const identity = this.keys.identity;
+    if (!identity) throw new UntrustedDevices("start over from a keyring made with a new identity key");
+    const me = this.keys.user;
+    const found = await this.client.call<{ lists: { user: number; list: Uint8Array }[] }>("keys.fetch", {
+      users: [me],
+    });
+    const published = found.lists.find((entry) => entry.user === me);
+    const version = (published ? decodeDeviceList(published.list).list.version : 0) + 1;
+    const entry = entryFor(this.keys.device.request(me), me, this.clock() + DEVICE_LIFETIME_MS);
+    const signed = identity.signList(me, version, this.clock(), [entry], []);
+    await this.client.call("keys.publish", { list: signed });
+    this.keys.trust.accept(me, signed);
+    return version;
   }
 
   /** The app showed `user`'s new identity and the person accepted it. */
@@ -282,6 +310,8 @@ export class Secure {
   /** The same over HTTP with the bearer token (`GET /v1/files/{file}`):
    * large files, without holding the socket. */
   async *downloadHttp(baseUrl: string, ref: DocumentRef): AsyncGenerator<Uint8Array> {
+    // The id comes from a sender's envelope: never let it make another path.
+    if (!FILE_ID.test(ref.file)) throw new DocumentTampered(`not a document id: ${JSON.stringify(ref.file)}`);
     const response = await fetch(`${baseUrl}/v1/files/${ref.file}`, {
       headers: { authorization: `Bearer ${this.client.credentials.token}` },
     });
