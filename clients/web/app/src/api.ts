@@ -45,6 +45,7 @@ export interface PractitionerInfo {
   emergency_notice?: string;
   refusal?: string | null;
   refusal_text?: string | null;
+  campaigns_opted_out?: boolean;
 }
 
 export interface UserProfile {

@@ -66,9 +66,14 @@ export class Session {
   private constructor(
     readonly saved: Saved,
     readonly client: Client,
-    readonly secure: Secure,
+    private current: Secure,
     private readonly keystore: IndexedDbKeyStore,
   ) {}
+
+  /** The end-to-end layer: this device's keys over the socket. */
+  get secure(): Secure {
+    return this.current;
+  }
 
   get me(): number {
     return this.saved.credentials.userId;
@@ -222,6 +227,17 @@ export class Session {
 
   typing(thread: number): void {
     void this.client.call("typing", { thread, active: true }).catch(() => undefined);
+  }
+
+  /** No device that holds the identity key is left (lost, wiped): this one
+   * makes a new identity key and becomes the account's only device. */
+  async startOver(): Promise<void> {
+    const keys = Keyring.create(this.me, this.saved.credentials.deviceId, { withIdentity: true });
+    const secure = new Secure(this.client, keys);
+    await secure.startOver();
+    this.current = secure;
+    this.saveKeys();
+    await this.checkApproved();
   }
 
   /** The person compared safety numbers and accepts `user`'s new identity. */

@@ -25,8 +25,8 @@ defineTexts({
     "A participant's security key changed: verify it before writing.",
   ],
   "error.e2e.UntrustedDevices": [
-    "Les appareils d'un participant n'ont pas pu être vérifiés : rien n'a été envoyé.",
-    "A participant's devices could not be verified: nothing was sent.",
+    "Un participant n'a pas encore d'appareil vérifié (peut-être ne s'est-il jamais connecté) : rien n'a été envoyé.",
+    "A participant has no verified device yet (perhaps they never logged in): nothing was sent.",
   ],
   "error.e2e.other": [
     "Le chiffrement a refusé cette opération : rien n'a été envoyé.",

@@ -61,8 +61,7 @@ defineTexts({
     "{name} peut envoyer à ses patients des messages de prévention (vaccination, dépistage). Votre choix vaut sur tous vos appareils.",
     "{name} can send their patients prevention messages (vaccination, screening). Your choice applies on all your devices.",
   ],
-  "patient.campaigns.stop": ["Ne plus les recevoir", "Stop receiving them"],
-  "patient.campaigns.resume": ["Les recevoir", "Receive them"],
+  "patient.campaigns.receive": ["Recevoir les messages collectifs de {name}", "Receive {name}'s group messages"],
   "patient.campaigns.stopped": [
     "Vous ne recevrez plus les messages collectifs de {name}.",
     "You will no longer receive {name}'s group messages.",
@@ -478,30 +477,44 @@ function Attachments({ files, change }: { files: File[]; change: (files: File[])
   );
 }
 
-/** Opting out of (or back into) the practitioner's group messages. The server
- * does not say which applies now, so both choices are offered. */
+/** Opting out of (or back into) the practitioner's group messages: a
+ * checkbox showing where the patient stands, saved as it changes. */
 function Campaigns({ practitioner }: { practitioner: PractitionerInfo }) {
   const session = useSession();
+  const [receiving, setReceiving] = useState(!practitioner.campaigns_opted_out);
   const [outcome, setOutcome] = useState<string>();
+  const [error, setError] = useState<unknown>();
   const choose = async (receive: boolean) => {
+    setReceiving(receive); // shown at once; put back if the server refuses
     setOutcome(undefined);
-    await session.call(receive ? "broadcasts.opt_in" : "broadcasts.opt_out", { practitioner: practitioner.id });
-    const name = practitioner.name;
-    setOutcome(t(receive ? "patient.campaigns.resumed" : "patient.campaigns.stopped", { name }));
+    setError(undefined);
+    try {
+      await session.call(receive ? "broadcasts.opt_in" : "broadcasts.opt_out", { practitioner: practitioner.id });
+      const name = practitioner.name;
+      setOutcome(t(receive ? "patient.campaigns.resumed" : "patient.campaigns.stopped", { name }));
+    } catch (failure) {
+      setReceiving(!receive);
+      setError(failure);
+    }
   };
   return (
     <fieldset class="field">
       <legend class="label">{t("patient.campaigns.title")}</legend>
       <p class="muted">{t("patient.campaigns.explain", { name: practitioner.name })}</p>
-      <div class="row">
-        <Action label={t("patient.campaigns.stop")} action={() => choose(false)} />
-        <Action label={t("patient.campaigns.resume")} action={() => choose(true)} />
-      </div>
+      <label>
+        <input
+          type="checkbox"
+          checked={receiving}
+          onChange={(event) => void choose((event.target as HTMLInputElement).checked)}
+        />
+        {t("patient.campaigns.receive", { name: practitioner.name })}
+      </label>
       {outcome && (
         <p class="ok" role="status">
           {outcome}
         </p>
       )}
+      <ErrorLine error={error} />
     </fieldset>
   );
 }

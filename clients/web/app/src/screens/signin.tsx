@@ -1,7 +1,8 @@
 /** Log in, or create a patient's or practitioner's account. */
 import { useState } from "preact/hooks";
 import { register } from "../../../src/index.js";
-import { currentLanguage, defineTexts, setLanguage, t } from "../i18n.js";
+import { currentLanguage, defineTexts, t } from "../i18n.js";
+import { LanguageSwitch } from "../language-switch.js";
 import { Session } from "../session.js";
 import { ErrorLine, Field } from "../ui.js";
 
@@ -58,9 +59,7 @@ export function SignIn(props: { notice?: string | undefined; signedIn: (session:
     <main class="signin">
       <div class="row">
         <h1 class="grow">{creating ? t("signin.register_title") : t("signin.title")}</h1>
-        <button type="button" class="link" onClick={() => setLanguage(currentLanguage() === "fr" ? "en" : "fr")}>
-          {t("shell.language")}
-        </button>
+        <LanguageSwitch class="link" />
       </div>
       <p class="muted">{t("signin.tagline")}</p>
       {props.notice && (
