@@ -4,12 +4,13 @@ built app at ``/``. Each person is a browser context of their own: separate
 storage, so separate keys, as two people on two machines.
 
 Screenshots of the main screens go to ``clients/web/screenshots/`` (kept out
-of git; ``docs/web.md`` lists them)."""
+of git; ``docs/web.md`` lists them). What the tests do and check in the app
+(signing in, writing, axe-core's accessibility checks, screenshots...) is in
+``tests/support/webapp.py``."""
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,9 +20,9 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from server.webapp import BUILT_APP
 from tests.conftest import unavailable
-from tests.support.server import PASSWORD, RunningServer, start_server
+from tests.support.server import RunningServer, start_server
+from tests.support.webapp import sign_in
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "clients" / "web" / "screenshots"
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
@@ -50,8 +51,9 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServ
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
+        # French native widgets (date pickers), as a French user's browser shows them.
         launched = await playwright.chromium.launch(
-            executable_path=chromium_binary(), headless=True
+            executable_path=chromium_binary(), headless=True, args=["--lang=fr-FR"]
         )
         yield launched
         await launched.close()
@@ -63,7 +65,7 @@ async def person(browser: Browser, app_server: RunningServer) -> AsyncIterator:
     through the sign-in screen; their first device (it makes the identity key)."""
     contexts: list[BrowserContext] = []
 
-    async def open_as(user_id: int, *, width: int = 1200, language: str = "fr") -> Page:
+    async def open_as(user_id: int, *, width: int = 1200) -> Page:
         context = await browser.new_context(
             viewport={"width": width, "height": 860}, locale="fr-FR", timezone_id="Europe/Paris"
         )
@@ -73,32 +75,9 @@ async def person(browser: Browser, app_server: RunningServer) -> AsyncIterator:
         page.on("pageerror", lambda error: print(f"page error ({user_id}): {error}"))
         page.on("console", lambda message: print(f"console ({user_id}): {message.text}"))
         await page.goto(app_server.base_url + "/")
-        if language != "fr":
-            await page.get_by_role("button", name="English").click()
         await sign_in(page, app_server.usernames[user_id])
         return page
 
     yield open_as
     for context in contexts:
         await context.close()
-
-
-async def sign_in(page: Page, username: str) -> None:
-    await page.get_by_label(re.compile("Identifiant|Username")).fill(username)
-    await page.get_by_label(re.compile("Mot de passe|Password")).fill(PASSWORD)
-    await page.get_by_role("button", name=re.compile("^(Se connecter|Log in)$")).click()
-    await expect(page.get_by_role("navigation")).to_be_visible()
-
-
-async def care_pair(server: RunningServer, *, doctor_name: str, patient_name: str) -> tuple:
-    """A verified practitioner and their patient, neither with a device yet:
-    the browser will be each one's first."""
-    doctor = await server.user("practitioner", doctor_name, publish_keys=False)
-    patient = await server.user("patient", patient_name, publish_keys=False)
-    await server.add_patient(doctor, patient)
-    return doctor, patient
-
-
-async def screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)

@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import httpx
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import care_pair, screenshot, sign_in
-from tests.support.server import RunningServer
-
-AXE = (
-    Path(__file__).resolve().parents[2]
-    / "clients"
-    / "web"
-    / "node_modules"
-    / "axe-core"
-    / "axe.min.js"
+from tests.support.server import PASSWORD, RunningServer
+from tests.support.webapp import (
+    axe_violations,
+    care_pair,
+    open_conversation,
+    open_thread,
+    screenshot,
+    sign_in,
 )
-WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
 def test_the_app_is_served_beside_the_api_with_a_strict_policy(app_server: RunningServer) -> None:
@@ -67,9 +63,7 @@ async def test_installable_and_the_shell_opens_offline(
 
 
 async def test_english_at_phone_width(app_server: RunningServer, person) -> None:
-    _, patient = await care_pair(
-        app_server, doctor_name="Dr Anne Leroy", patient_name="Léa Petit"
-    )
+    _, patient = await care_pair(app_server, doctor_name="Dr Anne Leroy", patient_name="Léa Petit")
     page = await person(patient.user_id, width=390)
     await page.get_by_role("button", name="English").click()
     await expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -78,16 +72,6 @@ async def test_english_at_phone_width(app_server: RunningServer, person) -> None
     await screenshot(page, "patient-phone-english")
     await page.get_by_role("button", name="Français").click()
     await expect(page.get_by_role("link", name="Nouvelle demande")).to_be_visible()
-
-
-async def axe_violations(page: Page) -> list[dict]:
-    await page.add_script_tag(path=str(AXE))
-    found = await page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_A_AA
-    )
-    return [
-        {"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:3]} for v in found["violations"]
-    ]
 
 
 async def test_no_accessibility_violations_on_the_main_screens(
@@ -111,8 +95,7 @@ async def test_no_accessibility_violations_on_the_main_screens(
     }
     found: dict[str, list[dict]] = {}
     for user_id, routes in screens.items():
-        # axe is injected as a script: this context alone lets it past the app's policy.
-        context = await browser.new_context(bypass_csp=True)
+        context = await browser.new_context()
         page = await context.new_page()
         await page.goto(app_server.base_url + "/")
         if user_id == patient.user_id:
@@ -125,3 +108,47 @@ async def test_no_accessibility_violations_on_the_main_screens(
             found[f"{user_id}#/{route}"] = await axe_violations(page)
         await context.close()
     assert {screen: v for screen, v in found.items() if v} == {}
+
+
+async def tab_to(page: Page, name: str, *, limit: int = 60) -> None:
+    """Press Tab until the focused control's label or text is ``name``."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(
+            "(() => { const e = document.activeElement; if (!e || e === document.body) return '';"
+            " return e.getAttribute('aria-label') || e.labels?.[0]?.innerText"
+            " || e.innerText || ''; })()"
+        )
+        if name in focused:
+            return
+    raise AssertionError(f"{name!r} cannot be reached with Tab")
+
+
+async def test_a_patient_signs_in_and_writes_with_the_keyboard_alone(
+    browser: Browser, app_server: RunningServer, person
+) -> None:
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Paul Henry", patient_name="Chloé Martin"
+    )
+    doctor_page = await person(doctor.user_id)  # the doctor's first device, keys published
+    await open_thread(app_server, patient, doctor, "after_visit")
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(app_server.base_url + "/")
+    await tab_to(page, "Identifiant")
+    await page.keyboard.type(app_server.usernames[patient.user_id])
+    await tab_to(page, "Mot de passe")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("navigation")).to_be_visible()
+    await tab_to(page, "Dr Paul Henry")
+    await page.keyboard.press("Enter")
+    await tab_to(page, "Votre message")
+    await page.keyboard.type("Merci pour la consultation d'hier.")
+    await page.keyboard.press("Enter")
+    conversation = page.get_by_role("list", name="Messages")
+    await expect(conversation.get_by_text("Merci pour la consultation d'hier.")).to_be_visible()
+    await open_conversation(doctor_page, "Chloé Martin")
+    doctor_view = doctor_page.get_by_role("list", name="Messages")
+    await expect(doctor_view.get_by_text("Merci pour la consultation d'hier.")).to_be_visible()
+    await context.close()

@@ -6,25 +6,10 @@ from __future__ import annotations
 
 import re
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from protocol.methods import ThreadsOpenParams
-from protocol.model import ThreadKind
-from tests.browser.conftest import care_pair, screenshot
 from tests.support.server import RunningServer
-
-
-async def write(page: Page, text: str) -> None:
-    await page.get_by_label("Votre message").fill(text)
-    await page.get_by_role("button", name="Envoyer", exact=True).click()
-
-
-async def open_thread(server: RunningServer, patient, doctor) -> int:
-    async with server.client(patient) as client:
-        params = ThreadsOpenParams(
-            ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "prescription_renewal"
-        )
-        return (await client.call("threads.open", params)).id
+from tests.support.webapp import care_pair, open_conversation, open_thread, screenshot, write
 
 
 async def test_patient_and_practitioner_exchange_messages_and_a_document(
@@ -37,7 +22,7 @@ async def test_patient_and_practitioner_exchange_messages_and_a_document(
     patient_page = await person(patient.user_id)
 
     await open_thread(app_server, patient, doctor)  # test_patient.py opens one through the UI
-    await patient_page.get_by_role("link", name=re.compile("Dr Claire Martin")).click()
+    await open_conversation(patient_page, "Dr Claire Martin")
     await write(patient_page, "Bonjour docteur, pourriez-vous renouveler mon ordonnance ?")
     conversation = patient_page.get_by_role("list", name="Messages")
     await expect(conversation.get_by_text("pourriez-vous renouveler")).to_be_visible()
@@ -48,7 +33,7 @@ async def test_patient_and_practitioner_exchange_messages_and_a_document(
     ).to_be_visible()
     await expect(doctor_page).to_have_title(re.compile(r"^\(1\) carehub"))
     await screenshot(doctor_page, "practitioner-inbox-popup")
-    await doctor_page.get_by_role("link", name=re.compile("Paul Durand")).first.click()
+    await open_conversation(doctor_page, "Paul Durand", first=True)
     doctor_thread = doctor_page.get_by_role("list", name="Messages")
     await expect(doctor_thread.get_by_text("pourriez-vous renouveler")).to_be_visible()
     await expect(doctor_page).to_have_title("carehub")
@@ -79,7 +64,7 @@ async def test_patient_and_practitioner_exchange_messages_and_a_document(
     # meanwhile arrives too.
     await patient_page.reload()
     await write(doctor_page, "Pensez à prendre rendez-vous.")
-    await patient_page.get_by_role("link", name=re.compile("Dr Claire Martin")).first.click()
+    await open_conversation(patient_page, "Dr Claire Martin", first=True)
     reloaded = patient_page.get_by_role("list", name="Messages")
     for text in (
         "pourriez-vous renouveler",
@@ -120,7 +105,7 @@ async def test_a_background_tab_gets_a_system_notification(
     )
     patient_page = await person(patient.user_id)
     thread = await open_thread(app_server, patient, doctor)
-    await patient_page.get_by_role("link", name=re.compile("Dr Hugo Blanc")).click()
+    await open_conversation(patient_page, "Dr Hugo Blanc")
     await write(patient_page, "Mes résultats sont arrivés, pouvez-vous les regarder ?")
     notification = await doctor_page.evaluate("window.firstShown")
     assert notification == {"title": "carehub", "body": "Emma Faure", "tag": f"thread-{thread}"}

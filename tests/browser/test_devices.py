@@ -16,10 +16,17 @@ from clients import Credentials, login
 from clients.e2e import Keystore, safety_number
 from clients.e2e.devices import entry_for
 from protocol.e2e import decode_device_list
-from protocol.methods import KeysFetchParams, KeysPublishParams, ThreadsOpenParams
-from protocol.model import ThreadKind
-from tests.browser.conftest import TIMEOUT_MS, care_pair, screenshot
+from protocol.methods import KeysFetchParams, KeysPublishParams
+from tests.browser.conftest import TIMEOUT_MS
 from tests.support.server import PASSWORD, RunningServer
+from tests.support.webapp import (
+    care_pair,
+    open_conversation,
+    open_thread,
+    screenshot,
+    submit_sign_in,
+    write,
+)
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 APPROVAL_TITLE = "Approuvez ce nouvel appareil"
@@ -44,32 +51,13 @@ async def new_browser(
         page = await context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         await page.goto(app_server.base_url + "/")
-        await page.get_by_label("Identifiant").fill(app_server.usernames[user_id])
-        await page.get_by_label("Mot de passe").fill(PASSWORD)
-        await page.get_by_role("button", name="Se connecter", exact=True).click()
+        await submit_sign_in(page, app_server.usernames[user_id])
         await expect(page.get_by_role("heading", name=APPROVAL_TITLE)).to_be_visible()
         return page
 
     yield open_as
     for context in contexts:
         await context.close()
-
-
-async def open_thread(server: RunningServer, patient: Credentials, doctor: Credentials) -> int:
-    async with server.client(patient) as client:
-        params = ThreadsOpenParams(
-            ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "prescription_renewal"
-        )
-        return (await client.call("threads.open", params)).id
-
-
-async def write(page: Page, text: str) -> None:
-    await page.get_by_label("Votre message").fill(text)
-    await page.get_by_role("button", name="Envoyer", exact=True).click()
-
-
-async def open_conversation(page: Page, with_name: str) -> None:
-    await page.get_by_role("link", name=re.compile(with_name)).first.click()
 
 
 async def shown_safety_number(page: Page, name: str) -> str:
@@ -155,11 +143,11 @@ async def test_a_second_browser_is_approved_from_the_first_and_reads_what_follow
     await screenshot(first, "devices")
 
     # The practitioner's next message is sealed for both of the patient's browsers.
-    await open_conversation(doctor_page, "Lucie Bernard")
+    await open_conversation(doctor_page, "Lucie Bernard", first=True)
     await write(doctor_page, "Votre ordonnance est prête à l'accueil.")
     for page in (first, second):
         await page.get_by_role("navigation").get_by_role("link", name="Messages").click()
-        await open_conversation(page, "Dr Hélène Roux")
+        await open_conversation(page, "Dr Hélène Roux", first=True)
         await expect(
             page.get_by_role("list", name="Messages").get_by_text("Votre ordonnance est prête")
         ).to_be_visible()
@@ -196,7 +184,7 @@ async def test_a_new_identity_key_stops_the_patient_until_they_accept_it(
     page = await person(patient.user_id)
     async with app_server.secure(doctor) as desk:
         await desk.send(thread, "Bonjour, vos résultats sont arrivés.")
-    await open_conversation(page, "Dr Marc Lefèvre")
+    await open_conversation(page, "Dr Marc Lefèvre", first=True)
     messages = page.get_by_role("list", name="Messages")
     await expect(
         messages.get_by_text("vos résultats sont arrivés")
@@ -226,9 +214,48 @@ async def test_a_new_identity_key_stops_the_patient_until_they_accept_it(
 
         # The conversation goes on with his new device, both ways.
         await page.get_by_role("navigation").get_by_role("link", name="Messages").click()
-        await open_conversation(page, "Dr Marc Lefèvre")
+        await open_conversation(page, "Dr Marc Lefèvre", first=True)
         await write(page, "Merci, je passerai demain.")
         arrived = await new_phone.next_event("message.new")
         assert (await new_phone.read(arrived.data)).body.text == "Merci, je passerai demain."
         await new_phone.send(thread, "Très bien, à demain.")
         await expect(messages.get_by_text("Très bien, à demain.")).to_be_visible()
+
+
+async def test_a_patient_who_lost_every_device_starts_over_with_a_new_key(
+    app_server: RunningServer, person, new_browser
+) -> None:
+    """The only device that held the identity key is gone: a new browser
+    starts over with a new key, the practitioner is told the key changed,
+    and once they accept it the conversation goes on."""
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Sophie Brun", patient_name="Hugo Lambert"
+    )
+    await open_thread(app_server, patient, doctor)
+    lost = await person(patient.user_id)  # the device that will be lost
+    doctor_page = await person(doctor.user_id)
+    await open_conversation(lost, "Dr Sophie Brun")
+    await write(lost, "Bonjour, voici ma question.")
+    await open_conversation(doctor_page, "Hugo Lambert")
+    doctor_view = doctor_page.get_by_role("list", name="Messages")
+    await expect(doctor_view.get_by_text("voici ma question")).to_be_visible()  # key pinned
+    await lost.context.close()
+
+    fresh = await new_browser(patient.user_id)
+    section = fresh.get_by_role("region", name="Plus aucun autre appareil ?")
+    await section.get_by_role("button", name="Recommencer avec une nouvelle clé").click()
+    await section.get_by_role("button", name="Oui, nouvelle clé").click()
+    await expect(fresh.get_by_role("navigation")).to_be_visible()  # its own only device now
+
+    dialog = doctor_page.get_by_role(
+        "alertdialog", name="La clé de sécurité de Hugo Lambert a changé"
+    )
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="J'ai vérifié, continuer").click()
+    await write(doctor_page, "Bien reçu, je vous réponds demain.")
+    await open_conversation(fresh, "Dr Sophie Brun")
+    fresh_view = fresh.get_by_role("list", name="Messages")
+    await expect(fresh_view.get_by_text("Bien reçu, je vous réponds demain.")).to_be_visible()
+    # What was sealed for the lost device stays unreadable here, and says so.
+    unreadable = fresh_view.get_by_text("ne peut pas être ouvert sur cet appareil")
+    await expect(unreadable).to_have_count(1)

@@ -5,18 +5,19 @@ refusals they read, their relatives, and opting out of group messages."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from protocol.methods import ThreadsOpenParams
-from protocol.model import ThreadKind
 from protocol.practice import BroadcastParams, InboxSettings, UserParams
-from tests.browser.conftest import care_pair, screenshot
 from tests.support.server import RunningServer
+from tests.support.webapp import (
+    axe_violations,
+    care_pair,
+    open_conversation,
+    open_thread,
+    screenshot,
+)
 
-WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
-AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
 NOT_A_PATIENT = "Vous pourrez écrire à ce praticien une fois devenu son patient"
 EMERGENCY = "carehub n'est pas un service d'urgence"
 
@@ -42,13 +43,6 @@ async def emergency_notice_comes_first(page: Page) -> bool:
                 && !!(notice.compareDocumentPosition(form) & Node.DOCUMENT_POSITION_FOLLOWING);
         }"""
     )
-
-
-async def assert_accessible(page: Page) -> None:
-    """axe-core's WCAG 2 A and AA rules find nothing on the page as it is now."""
-    await page.evaluate(AXE.read_text())  # evaluated: the app's CSP lets no script be injected
-    result = await page.evaluate("axe.run(document, {runOnly: ['wcag2a', 'wcag2aa']})")
-    assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in result["violations"]] == []
 
 
 async def threads_of(server: RunningServer, user) -> list:
@@ -80,7 +74,7 @@ async def test_a_patient_opens_a_request_that_the_practitioner_receives(
     await page.get_by_label("Joindre un document ou une photo").set_input_files(report)
     await expect(page.get_by_text("Joint : radio-genou.pdf")).to_be_visible()
     await screenshot(page, "patient-new-request")
-    await assert_accessible(page)
+    assert await axe_violations(page) == []
     await page.get_by_role("button", name="Envoyer la demande", exact=True).click()
 
     await expect(page).to_have_url(re.compile(r"#/threads/\d+$"))
@@ -90,7 +84,7 @@ async def test_a_patient_opens_a_request_that_the_practitioner_receives(
     (thread,) = await threads_of(app_server, doctor)
     assert thread.reason == "after_visit" and thread.subject is None
 
-    await doctor_page.get_by_role("link", name=re.compile("Paul Durand")).click()
+    await open_conversation(doctor_page, "Paul Durand")
     received = doctor_page.get_by_role("list", name="Messages")
     await expect(received.get_by_text("la douleur au genou persiste")).to_be_visible()
 
@@ -125,11 +119,7 @@ async def test_a_refusal_when_sending_is_shown_and_the_message_kept(
     await page.get_by_label("Votre message").fill("Mon ordonnance se termine vendredi.")
 
     # Meanwhile, from another device, the one request allowed is opened.
-    async with app_server.client(patient) as client:
-        opening = ThreadsOpenParams(
-            ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "exam_results"
-        )
-        await client.call("threads.open", opening)
+    await open_thread(app_server, patient, doctor, "exam_results")
     await page.get_by_role("button", name="Envoyer la demande", exact=True).click()
     await expect(page.get_by_role("alert")).to_contain_text("Vous avez déjà 1 demandes en cours")
     await expect(page.get_by_label("Votre message")).to_have_value(
@@ -194,7 +184,7 @@ async def test_a_relative_is_added_and_a_request_opened_for_them(
     await expect(row).to_contain_text("Enfant")
     await expect(row).to_contain_text("jusqu'à ses 15 ans")
     await screenshot(page, "patient-relatives")
-    await assert_accessible(page)
+    assert await axe_violations(page) == []
 
     async with app_server.client(parent) as client:
         (child,) = (await client.call("relatives.list")).relatives
@@ -212,14 +202,14 @@ async def test_a_relative_is_added_and_a_request_opened_for_them(
     await expect(page.get_by_role("combobox", name="Pour")).to_have_text("Léo Moreau (enfant)")
     await page.get_by_role("radio", name=re.compile("Question après une consultation")).check()
     await page.get_by_label("Votre message").fill("Léo tousse encore depuis la consultation.")
-    await assert_accessible(page)
+    assert await axe_violations(page) == []
     await page.get_by_role("button", name="Envoyer la demande", exact=True).click()
 
     conversation = page.get_by_role("list", name="Messages")
     await expect(conversation.get_by_text("Léo tousse encore")).to_be_visible()
     (thread,) = await threads_of(app_server, pediatrician)
     assert thread.subject == child.user and thread.reason == "after_visit"
-    await doctor_page.get_by_role("link", name=re.compile("Julie Moreau")).click()
+    await open_conversation(doctor_page, "Julie Moreau")
     received = doctor_page.get_by_role("list", name="Messages")
     await expect(received.get_by_text("Léo tousse encore")).to_be_visible()
 
@@ -242,13 +232,19 @@ async def test_opting_out_of_group_messages_is_honoured_by_the_server(
             )
         return [(skip.patient, skip.reason) for skip in result.skipped]
 
-    await campaigns.get_by_role("button", name="Ne plus les recevoir").click()
+    receive = campaigns.get_by_label("Recevoir les messages collectifs de Dr Paul Fabre-Lim")
+    await expect(receive).to_be_checked()  # nobody is opted out at first
+    await receive.uncheck()
     await expect(campaigns.get_by_role("status")).to_have_text(
         "Vous ne recevrez plus les messages collectifs de Dr Paul Fabre-Lim."
     )
     assert await broadcast_skips() == [(patient.user_id, "opted_out")]
 
-    await campaigns.get_by_role("button", name="Les recevoir", exact=True).click()
+    # Where the patient stands comes from the server: a reload shows it.
+    await page.reload()
+    await choose_practitioner(page, "Fabre-Lim", "Dr Paul Fabre-Lim")
+    await expect(receive).not_to_be_checked()
+    await receive.check()
     await expect(campaigns.get_by_role("status")).to_have_text(
         "Vous recevrez les messages collectifs de Dr Paul Fabre-Lim."
     )

@@ -8,26 +8,11 @@ from __future__ import annotations
 import json
 import re
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from protocol.methods import ThreadsOpenParams
-from protocol.model import ThreadKind
 from protocol.practice import PracticeCreateParams, PractitionerParams
-from tests.browser.conftest import care_pair, screenshot
 from tests.support.server import RunningServer
-
-
-async def write(page: Page, text: str) -> None:
-    await page.get_by_label("Votre message").fill(text)
-    await page.get_by_role("button", name="Envoyer", exact=True).click()
-
-
-async def open_thread(server: RunningServer, patient, doctor) -> int:
-    async with server.client(patient) as client:
-        params = ThreadsOpenParams(
-            ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "prescription_renewal"
-        )
-        return (await client.call("threads.open", params)).id
+from tests.support.webapp import care_pair, open_conversation, open_thread, screenshot, write
 
 
 async def test_a_secretary_answers_for_the_doctor_and_the_patient_sees_who_answered(
@@ -76,7 +61,7 @@ async def test_a_secretary_answers_for_the_doctor_and_the_patient_sees_who_answe
     # The patient writes; the secretary's browser gets it in the doctor's inbox.
     thread = await open_thread(app_server, patient, doctor)
     patient_page = await person(patient.user_id)
-    await patient_page.get_by_role("link", name=re.compile("Dr Claire Martin")).click()
+    await open_conversation(patient_page, "Dr Claire Martin")
     await write(patient_page, "Bonjour, puis-je avoir un rendez-vous cette semaine ?")
     await secretary_page.get_by_role("link", name="Paul Durand (pour Dr Claire Martin)").click()
     await expect(
@@ -147,7 +132,7 @@ async def test_a_campaign_reaches_patients_and_says_who_was_skipped(
     await screenshot(doctor_page, "practitioner-patients")
 
     # The patient reads it, opened on their own device, and cannot answer it.
-    await patient_page.get_by_role("link", name=re.compile("Dr Hélène Roux")).click()
+    await open_conversation(patient_page, "Dr Hélène Roux")
     received = patient_page.get_by_role("list", name="Messages")
     await expect(received.get_by_text("vaccination contre la grippe")).to_be_visible()
     await expect(patient_page.get_by_label("Votre message")).to_have_count(0)
@@ -191,7 +176,7 @@ async def test_practitioners_form_a_practice_and_open_a_care_team_conversation(
     await expect(founder_page.get_by_role("heading", name="Dr Youssef Amrani")).to_be_visible()
     await write(founder_page, "On se coordonne pour le suivi de Mme Durand ?")
     await colleague_page.get_by_role("link", name="Messages").click()
-    await colleague_page.get_by_role("link", name=re.compile("Dr Anne Leroy")).click()
+    await open_conversation(colleague_page, "Dr Anne Leroy")
     await expect(colleague_page.get_by_text("suivi de Mme Durand")).to_be_visible()
 
 
@@ -206,7 +191,7 @@ async def test_the_audit_trail_lists_what_happened_and_downloads_as_json(
     async with app_server.secure(patient) as secure:
         await secure.setup()
         await secure.send(thread, "Mes résultats d'analyse sont-ils arrivés ?")
-    await doctor_page.get_by_role("link", name=re.compile("Emma Petit")).click()
+    await open_conversation(doctor_page, "Emma Petit")
     await expect(doctor_page.get_by_text("résultats d'analyse")).to_be_visible()
     await write(doctor_page, "Oui, tout est normal.")
     await expect(doctor_page.locator(".message.mine")).to_contain_text("tout est normal")

@@ -6,46 +6,22 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
-from protocol.methods import ThreadsOpenParams
-from protocol.model import ThreadKind
 from protocol.practice import PractitionerParams, RequestReason, Rule
-from tests.browser.conftest import care_pair, screenshot
 from tests.support.server import RunningServer
+from tests.support.webapp import (
+    axe_violations,
+    care_pair,
+    open_conversation,
+    open_thread,
+    screenshot,
+    write,
+)
 
-WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
-AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
-WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 BROWSER_ZONE = ZoneInfo("Europe/Paris")  # the browser contexts' time zone (conftest)
-
-
-async def assert_accessible(page: Page) -> None:
-    """No WCAG A or AA violation in the screen as it stands (test_app.py checks
-    each screen as it opens; this checks the editors too)."""
-    # Evaluated, not added as a script tag: the app's policy refuses inline scripts.
-    await page.evaluate(f"(() => {{ {AXE.read_text()}\n}})()")
-    found = await page.evaluate(
-        "tags => axe.run({include: [['section.page']]}, {runOnly: {type: 'tag', values: tags}})",
-        WCAG_A_AA,
-    )
-    assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in found["violations"]] == []
-
-
-async def open_request(server: RunningServer, patient, doctor) -> None:
-    async with server.client(patient) as client:
-        params = ThreadsOpenParams(
-            ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "exam_results"
-        )
-        await client.call("threads.open", params)
-
-
-async def write(page: Page, text: str) -> None:
-    await page.get_by_label("Votre message").fill(text)
-    await page.get_by_role("button", name="Envoyer", exact=True).click()
 
 
 def local_input(moment: datetime) -> str:
@@ -90,7 +66,7 @@ async def test_a_template_written_with_variables_answers_a_patient(
     preview = editor.get_by_role("region", name="Aperçu")
     sample = "Bonjour Camille, vos résultats sont normaux. Dr Hélène Roux"
     await expect(preview).to_contain_text(sample)
-    await assert_accessible(doctor_page)
+    assert await axe_violations(doctor_page) == []
     await screenshot(doctor_page, "practitioner-templates")
     await editor.get_by_role("button", name="Créer le modèle").click()
     await expect(editor).to_have_count(0)
@@ -100,11 +76,11 @@ async def test_a_template_written_with_variables_answers_a_patient(
 
     # In a conversation, the template is rendered for this patient and sent.
     patient_page = await person(patient.user_id)
-    await open_request(app_server, patient, doctor)
-    await patient_page.get_by_role("link", name=re.compile("Dr Hélène Roux")).click()
+    await open_thread(app_server, patient, doctor, "exam_results")
+    await open_conversation(patient_page, "Dr Hélène Roux")
     await write(patient_page, "Avez-vous reçu mes résultats ?")
     await doctor_page.get_by_role("link", name="Messages").click()
-    await doctor_page.get_by_role("link", name=re.compile("Paul Durand")).first.click()
+    await open_conversation(doctor_page, "Paul Durand", first=True)
     await doctor_page.get_by_role("button", name="Répondre avec options").click()
     # A select's name includes its chosen option: "Modèle — Aucun —".
     chooser = doctor_page.get_by_role("combobox", name=re.compile("^Modèle"))
@@ -122,7 +98,7 @@ async def test_a_vacation_rule_set_in_the_app_answers_the_patient(
     doctor, patient = await care_pair(
         app_server, doctor_name="Dr Marc Petit", patient_name="Léa Bernard"
     )
-    await open_request(app_server, patient, doctor)
+    await open_thread(app_server, patient, doctor, "exam_results")
     doctor_page = await person(doctor.user_id)
     await doctor_page.get_by_role("link", name="Absences et réponses").click()
     await expect(doctor_page.get_by_text("Aucune règle")).to_be_visible()
@@ -137,7 +113,7 @@ async def test_a_vacation_rule_set_in_the_app_answers_the_patient(
     await editor.get_by_label("Début", exact=True).fill(local_input(starts))
     await editor.get_by_label("Fin", exact=True).fill(local_input(ends))
     await editor.get_by_label(re.compile("pas un service d'urgence")).check()
-    await assert_accessible(doctor_page)
+    assert await axe_violations(doctor_page) == []
     await editor.get_by_role("button", name="Créer la règle").click()
     listed = doctor_page.get_by_role("listitem").filter(has_text="Congés d'été")
     await expect(listed).to_contain_text(re.compile(r"Du .+ au .+"))
@@ -156,7 +132,7 @@ async def test_a_vacation_rule_set_in_the_app_answers_the_patient(
     )
 
     patient_page = await person(patient.user_id)
-    await patient_page.get_by_role("link", name=re.compile("Dr Marc Petit")).click()
+    await open_conversation(patient_page, "Dr Marc Petit")
     await write(patient_page, "Pouvez-vous m'envoyer mon compte rendu ?")
     conversation = patient_page.get_by_role("list", name="Messages")
     automatic = conversation.get_by_role("listitem").filter(has_text="Réponse automatique")
@@ -191,7 +167,7 @@ async def test_a_request_reason_added_in_the_app_is_offered_to_patients(
     await added.get_by_label("Libellé").fill("Certificat de sport")
     await added.get_by_label("Délai de réponse annoncé (heures)").fill("48")
     await doctor_page.get_by_label("Messages sur 24 heures").fill("10")
-    await assert_accessible(doctor_page)
+    assert await axe_violations(doctor_page) == []
     await doctor_page.get_by_role("button", name="Enregistrer les réglages").click()
     await expect(doctor_page.get_by_role("status").filter(has_text="Enregistré.")).to_be_visible()
     await screenshot(doctor_page, "practitioner-inbox-settings")
