@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 import httpx
 from playwright.async_api import Browser, Page, expect
@@ -151,4 +152,38 @@ async def test_a_patient_signs_in_and_writes_with_the_keyboard_alone(
     await open_conversation(doctor_page, "Chloé Martin")
     doctor_view = doctor_page.get_by_role("list", name="Messages")
     await expect(doctor_view.get_by_text("Merci pour la consultation d'hier.")).to_be_visible()
+    await context.close()
+
+
+async def test_a_newcomer_creates_an_account_and_a_taken_username_is_refused(
+    browser: Browser, app_server: RunningServer
+) -> None:
+    username = f"nouveau-{uuid.uuid4().hex[:8]}"
+    context = await browser.new_context()
+    page = await context.new_page()
+
+    await page.goto(app_server.base_url + "/")
+    await page.get_by_role("button", name="Créer un compte").click()
+    await page.get_by_label("Identifiant").fill(username)
+    await page.get_by_label("Nom affiché").fill("Nora Vidal")
+    await page.get_by_label("Mot de passe").fill("une phrase de passe longue")
+    await page.get_by_role("button", name="Créer mon compte").click()
+    await expect(page.get_by_role("navigation")).to_be_visible()  # logged in, first device
+    await expect(page.get_by_text("Aucune conversation pour l'instant.")).to_be_visible()
+    await expect(page.locator(".who")).to_have_text("Nora Vidal")
+    await page.get_by_role("button", name="Se déconnecter").click()
+
+    await page.get_by_role("button", name="Créer un compte").click()
+    await page.get_by_label("Identifiant").fill(username)
+    await page.get_by_label("Nom affiché").fill("Quelqu'un d'autre")
+    await page.get_by_label("Mot de passe").fill("une autre phrase longue")
+    await page.get_by_role("button", name="Créer mon compte").click()
+    await expect(page.get_by_role("alert")).to_have_text(
+        "Cet identifiant est déjà pris : choisissez-en un autre."
+    )
+    await page.get_by_role("button", name="J'ai déjà un compte").click()
+    await page.get_by_label("Identifiant").fill(username)
+    await page.get_by_label("Mot de passe").fill("pas le bon mot de passe")
+    await page.get_by_role("button", name="Se connecter").click()
+    await expect(page.get_by_role("alert")).to_have_text("Identifiant ou mot de passe incorrect.")
     await context.close()

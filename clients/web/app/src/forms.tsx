@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import { CallError } from "../../src/index.js";
 import { t } from "./i18n.js";
-import { ErrorLine } from "./ui.js";
+import { ErrorLine, Problem } from "./ui.js";
 
 /** What an input, select or textarea holds now. */
 export const valueOf = (event: Event) =>
@@ -12,9 +12,6 @@ export const valueOf = (event: Event) =>
 export const numberOf = (event: Event) => (event.target as HTMLInputElement).valueAsNumber;
 /** Whether a checkbox is ticked now. */
 export const checkedOf = (event: Event) => (event.target as HTMLInputElement).checked;
-
-/** Why a form was not sent, in our words: the server was not asked. */
-export class Problem extends Error {}
 
 export function isNotFound(error: unknown): boolean {
   return error instanceof CallError && error.code === "not_found";
@@ -58,21 +55,9 @@ export function useSubmit(submit: () => Promise<string | void>): Submission {
   return { ...state, onSubmit, edited };
 }
 
-/** Why a submission failed: our sentence as it is, a refusal worded by `ErrorLine`. */
-export function FailureLine({ error }: { error: unknown }) {
-  if (error instanceof Problem) {
-    return (
-      <p class="error" role="alert">
-        {error.message}
-      </p>
-    );
-  }
-  return <ErrorLine error={error} />;
-}
-
 /** How the last submission went, on a line of its own. */
 export function FormOutcome({ form }: { form: Submission }) {
-  if (form.error) return <FailureLine error={form.error} />;
+  if (form.error) return <ErrorLine error={form.error} />;
   return form.done ? (
     <p class="ok" role="status">
       {form.done}
@@ -97,7 +82,7 @@ export function SubmitRow(props: { form: Submission; label: string; cancel?: () 
           {props.form.done}
         </span>
       )}
-      <FailureLine error={props.form.error} />
+      <ErrorLine error={props.form.error} />
     </div>
   );
 }

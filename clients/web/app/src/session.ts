@@ -62,6 +62,7 @@ export class Session {
   /** Called when the server ends this session (logged out elsewhere, token revoked). */
   ended: (() => void) | undefined;
   private saving: Promise<void> = Promise.resolve();
+  private leaving = false;
 
   private constructor(
     readonly saved: Saved,
@@ -248,6 +249,7 @@ export class Session {
   }
 
   async logout(): Promise<void> {
+    this.leaving = true; // the socket's close that follows is ours, not the session's end
     try {
       await httpLogout(baseUrl(), this.saved.credentials);
     } catch (error) {
@@ -278,12 +280,12 @@ export class Session {
         if (event.seq !== undefined) localStorage.setItem(cursorKey(this.saved.credentials), String(event.seq));
       }
     } catch (error) {
+      if (this.leaving) return; // logged out here: the close was ours
       this.store.setLink("offline");
       if (error instanceof AuthError) {
         localStorage.removeItem(SAVED); // the token is over: the next load asks to log in
         this.ended?.();
-      }
-      else reportError(error);
+      } else reportError(error);
     }
   }
 

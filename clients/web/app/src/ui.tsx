@@ -43,9 +43,13 @@ defineTexts({
   "common.none": ["Aucun pour l'instant.", "None yet."],
 });
 
-/** What a person reads for a failed call: the server's worded refusal when
- * it has one (in their language), else the code's sentence. */
+/** Why something was not done, in our own words (the server was not asked). */
+export class Problem extends Error {}
+
+/** What a person reads for a failure: our own sentence, the server's worded
+ * refusal when it has one (in their language), else the code's sentence. */
 export function describe(error: unknown): string {
+  if (error instanceof Problem) return error.message;
   if (error instanceof CallError) {
     const reason = (error.details as { reason?: unknown }).reason;
     if (typeof reason === "string" && error.description) return error.description;

@@ -3,10 +3,10 @@
 import { useState } from "preact/hooks";
 import { useSession } from "../context.js";
 import { type Option, SelectField } from "../controls.js";
-import { Problem, SubmitRow, useSubmit, valueOf } from "../forms.js";
+import { SubmitRow, useSubmit, valueOf } from "../forms.js";
 import { defineTexts, formatTime, t } from "../i18n.js";
 import { addDays, localInput, midnight } from "../local-time.js";
-import { Action, Field } from "../ui.js";
+import { Action, Field, Problem } from "../ui.js";
 import { type AgendaSettings, type VisitReason, reasonLabelOf } from "./booking-common.js";
 import { ReasonChecks } from "./agenda-settings.js";
 

@@ -3,10 +3,10 @@
 import { useState } from "preact/hooks";
 import type { PractitionerInfo } from "../api.js";
 import { useSession } from "../context.js";
-import { FailureLine, isNotFound, useSubmit, valueOf } from "../forms.js";
+import { isNotFound, useSubmit, valueOf } from "../forms.js";
 import { Check, type Option, SelectField } from "../controls.js";
 import { defineTexts, t } from "../i18n.js";
-import { Field, Loading, useLoad } from "../ui.js";
+import { ErrorLine, Field, Loading, useLoad } from "../ui.js";
 import { type AgendaSettings, type Appointment, type VisitReason, complete } from "./booking-common.js";
 import { type Hold, holdDeadline } from "./booking-hold.js";
 import { SlotPicker } from "./booking-slots.js";
@@ -96,7 +96,7 @@ function PractitionerPicker(props: { known: Practitioner[]; pick: (practitioner:
         </div>
         <button type="submit">{t("booking.search_go")}</button>
       </form>
-      <FailureLine error={search.error} />
+      <ErrorLine error={search.error} />
       {found &&
         (found.practitioners.length ? (
           <>

@@ -6,7 +6,7 @@ import { type Template, TemplateError, render, variablesOf } from "../../../src/
 import { useSession } from "../context.js";
 import { defineTexts, formatDate, formatTime, t, tn } from "../i18n.js";
 import type { Session } from "../session.js";
-import { Action, ErrorLine, Field, useLoad } from "../ui.js";
+import { Action, ErrorLine, Field, Problem, useLoad } from "../ui.js";
 import type { RequestReason, ThreadInfo } from "../api.js";
 
 defineTexts({
@@ -78,7 +78,7 @@ function ReplyPanel(props: { info: ThreadInfo; known: Known; templates: Template
     } catch (failure) {
       if (!(failure instanceof TemplateError)) throw failure;
       setText(template.text); // a variable we cannot fill: the practitioner completes it
-      setError(new Error(t("care.missing", { names: [...variablesOf(template.text)].join(", ") })));
+      setError(new Problem(t("care.missing", { names: [...variablesOf(template.text)].join(", ") })));
     }
   };
   return (
@@ -118,11 +118,7 @@ function ReplyPanel(props: { info: ThreadInfo; known: Known; templates: Template
         <input type="checkbox" checked={closeAfter} onChange={(e) => setCloseAfter((e.target as HTMLInputElement).checked)} />
         {t("care.close_after")}
       </label>
-      {error instanceof Error && !(error as { code?: string }).code ? (
-        <p class="error" role="alert">{error.message}</p>
-      ) : (
-        <ErrorLine error={error} />
-      )}
+      <ErrorLine error={error} />
       <button class="primary" type="submit">
         {t("care.send")}
       </button>

@@ -5,12 +5,12 @@ import { useState } from "preact/hooks";
 import { Scope } from "../../../src/index.js";
 import { useSession } from "../context.js";
 import { Check, ConfirmAction, type Option, SelectField, withItem } from "../controls.js";
-import { FormOutcome, Problem, useSubmit, valueOf } from "../forms.js";
+import { FormOutcome, useSubmit, valueOf } from "../forms.js";
 import { defineTexts, formatDateTime, t } from "../i18n.js";
 import { lastMomentOf, today } from "../local-time.js";
 import { fetchNames, nameOrNumber } from "../names.js";
 import { useTopic } from "../store.js";
-import { Action, Field, Loading, useLoad } from "../ui.js";
+import { Action, Field, Loading, Problem, useLoad } from "../ui.js";
 import { type Colleague, type PracticeInfo, colleagueRole, colleaguesOf } from "./colleagues.js";
 import type { Delegation, DelegationsList } from "./delegations.js";
 

@@ -4,11 +4,11 @@ import { useState } from "preact/hooks";
 import type { BroadcastResult } from "../../../src/index.js";
 import { useSession } from "../context.js";
 import { Check, Table, withItem } from "../controls.js";
-import { FormOutcome, Problem, unlessNotFound, useSubmit, valueOf } from "../forms.js";
+import { FormOutcome, unlessNotFound, useSubmit, valueOf } from "../forms.js";
 import { defineTexts, formatDateTime, t, tn } from "../i18n.js";
 import { nameOrNumber } from "../names.js";
 import { useTopic } from "../store.js";
-import { Field, Loading, Page, useLoad } from "../ui.js";
+import { Field, Loading, Page, Problem, useLoad } from "../ui.js";
 
 defineTexts({
   "practice.account_number": ["Numéro de compte", "Account number"],

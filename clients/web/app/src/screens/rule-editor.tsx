@@ -4,10 +4,10 @@
 import { useState } from "preact/hooks";
 import { useSession } from "../context.js";
 import { CheckField, type Option, SelectField, TimeZoneField } from "../controls.js";
-import { Problem, SubmitRow, useSubmit, valueOf } from "../forms.js";
+import { SubmitRow, useSubmit, valueOf } from "../forms.js";
 import { defineTexts, t } from "../i18n.js";
 import { localInput, savedEnd, shownEnd } from "../local-time.js";
-import { Action, Field } from "../ui.js";
+import { Action, Field, Problem } from "../ui.js";
 import { colleagueName } from "./colleagues.js";
 import { PatientPicker, type PatientSummary } from "./patient-picker.js";
 

@@ -1,10 +1,10 @@
 /** Log in, or create a patient's or practitioner's account. */
 import { useState } from "preact/hooks";
-import { register } from "../../../src/index.js";
+import { CallError, register } from "../../../src/index.js";
 import { currentLanguage, defineTexts, t } from "../i18n.js";
 import { LanguageSwitch } from "../language-switch.js";
 import { Session } from "../session.js";
-import { ErrorLine, Field } from "../ui.js";
+import { ErrorLine, Field, Problem } from "../ui.js";
 
 defineTexts({
   "signin.title": ["Connexion à carehub", "Log in to carehub"],
@@ -27,6 +27,11 @@ defineTexts({
   "signin.register_submit": ["Créer mon compte", "Create my account"],
   "signin.failed": ["Identifiant ou mot de passe incorrect.", "Wrong username or password."],
   "signin.busy": ["Connexion…", "Logging in…"],
+  "signin.username_hint": [
+    "3 à 64 caractères : lettres sans accent, chiffres, et . _ @ + -",
+    "3 to 64 characters: unaccented letters, digits, and . _ @ + -",
+  ],
+  "signin.taken": ["Cet identifiant est déjà pris : choisissez-en un autre.", "This username is taken: choose another."],
 });
 
 export function SignIn(props: { notice?: string | undefined; signedIn: (session: Session) => void }) {
@@ -49,6 +54,7 @@ export function SignIn(props: { notice?: string | undefined; signedIn: (session:
       props.signedIn(await Session.login(field("username"), field("password")));
     } catch (failure) {
       if ((failure as { name?: string }).name === "AuthError") setFailed(true);
+      else if (creating && failure instanceof CallError && failure.code === "conflict") setError(new Problem(t("signin.taken")));
       else setError(failure);
     } finally {
       setBusy(false);
@@ -68,8 +74,15 @@ export function SignIn(props: { notice?: string | undefined; signedIn: (session:
         </p>
       )}
       <form onSubmit={submit}>
-        <Field label={t("signin.username")}>
-          <input name="username" autocomplete="username" required minLength={3} />
+        <Field label={t("signin.username")} hint={creating ? t("signin.username_hint") : undefined}>
+          <input
+            name="username"
+            autocomplete="username"
+            required
+            minLength={3}
+            maxLength={64}
+            pattern="[a-zA-Z0-9_.@+\\-]+"
+          />
         </Field>
         {creating && (
           <>
@@ -106,7 +119,11 @@ export function SignIn(props: { notice?: string | undefined; signedIn: (session:
           <button class="primary" type="submit" disabled={busy}>
             {busy ? t("signin.busy") : creating ? t("signin.register_submit") : t("signin.submit")}
           </button>
-          <button type="button" class="link" onClick={() => setCreating(!creating)}>
+          <button type="button" class="link" onClick={() => {
+              setCreating(!creating);
+              setError(undefined); // what went wrong belongs to the other form
+              setFailed(false);
+            }}>
             {creating ? t("signin.have_account") : t("signin.create")}
           </button>
         </div>
