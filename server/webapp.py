@@ -26,8 +26,8 @@ POLICY = "; ".join(
         "default-src 'self'",
         "script-src 'self' 'wasm-unsafe-eval'",
         "connect-src 'self'",  # same origin, ws: and wss: included (CSP Level 3)
-        "img-src 'self' blob: data:",
-        "media-src 'self' blob:",
+        "img-src 'self' blob:",  # blob: decrypted photos
+        "media-src 'self' blob:",  # and decrypted audio or video
         "style-src 'self'",
         "object-src 'none'",
         "base-uri 'none'",

@@ -60,10 +60,17 @@ async def test_patient_and_practitioner_exchange_messages_and_a_document(
     assert downloaded is not None and downloaded.read_bytes() == prescription.read_bytes()
     await screenshot(patient_page, "patient-conversation")
 
-    # A reload keeps the keys: the history opens again, and a message sent
-    # meanwhile arrives too.
-    await patient_page.reload()
+    # Offline, then a reload: the keys are kept, what the doctor sent
+    # meanwhile arrives (resumed) and counts once as unread.
+    await patient_page.goto(app_server.base_url + "/#/")
+    await expect(patient_page.get_by_role("heading", name="Conversations")).to_be_visible()
+    await patient_page.context.set_offline(True)
     await write(doctor_page, "Pensez à prendre rendez-vous.")
+    await patient_page.context.set_offline(False)
+    await patient_page.reload()
+    unread = patient_page.get_by_role("link", name=re.compile("Dr Claire Martin")).locator(".badge")
+    await expect(unread).to_have_text("1")
+    await expect(patient_page).to_have_title("(1) carehub")
     await open_conversation(patient_page, "Dr Claire Martin", first=True)
     reloaded = patient_page.get_by_role("list", name="Messages")
     for text in (
@@ -111,3 +118,44 @@ async def test_a_background_tab_gets_a_system_notification(
     assert notification == {"title": "carehub", "body": "Emma Faure", "tag": f"thread-{thread}"}
     await doctor_page.evaluate("window.last.onclick()")
     await expect(doctor_page).to_have_url(re.compile(f"#/threads/{thread}$"))
+
+
+async def test_no_reply_close_and_reopen_change_what_the_patient_may_do(
+    app_server: RunningServer, person
+) -> None:
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Léon Carré", patient_name="Maëlle Roy"
+    )
+    doctor_page = await person(doctor.user_id)
+    patient_page = await person(patient.user_id)
+    await open_thread(app_server, patient, doctor)
+    await open_conversation(patient_page, "Dr Léon Carré")
+    await write(patient_page, "Mon certificat pour le sport, s'il vous plaît.")
+    await open_conversation(doctor_page, "Maëlle Roy")
+
+    # An answer that takes no reply: the patient reads why they cannot write.
+    await doctor_page.get_by_role("button", name="Modèles et options de réponse").click()
+    await doctor_page.get_by_label("Réponse", exact=True).fill(
+        "Le certificat est joint à votre dossier."
+    )
+    await doctor_page.get_by_label("Ce message n'attend pas de réponse").check()
+    await doctor_page.get_by_role("button", name="Envoyer la réponse").click()
+    patient_view = patient_page.get_by_role("list", name="Messages")
+    await expect(patient_view.get_by_text("Le certificat est joint")).to_be_visible()
+    await expect(patient_page.get_by_text("n'attend pas de réponse")).to_be_visible()
+    await expect(patient_page.get_by_label("Votre message")).to_have_count(0)
+
+    # Closed, then reopened with a message that takes a reply.
+    await doctor_page.get_by_role("button", name="Clore").click()
+    await expect(patient_page.get_by_text("Cette conversation est close.")).to_be_visible()
+    await expect(patient_view.get_by_text("Dr Léon Carré a clos la conversation.")).to_be_visible()
+    await doctor_page.get_by_role("button", name="Rouvrir").click()
+    await expect(
+        patient_view.get_by_text("Dr Léon Carré a rouvert la conversation.")
+    ).to_be_visible()
+    await write(doctor_page, "Dites-moi s'il vous manque autre chose.")
+    await expect(patient_page.get_by_label("Votre message")).to_be_visible()
+    await write(patient_page, "Tout est bon, merci.")
+    await expect(
+        doctor_page.get_by_role("list", name="Messages").get_by_text("Tout est bon, merci.")
+    ).to_be_visible()

@@ -1,6 +1,7 @@
 """Devices and trust in the browser: a second browser waits for approval and
-is approved from the first, safety numbers agree on both sides (and with the
-Python SDK), and a practitioner's new identity key stops the patient until
+is approved from the first (after saying which device it is), a device is
+erased from a shared computer, safety numbers agree on both sides (and with
+the Python SDK), and a practitioner's new identity key stops the patient until
 they accept it."""
 
 from __future__ import annotations
@@ -30,6 +31,29 @@ from tests.support.webapp import (
 
 YEAR_MS = 365 * 24 * 3600 * 1000
 APPROVAL_TITLE = "Approuvez ce nouvel appareil"
+CODE_LABEL = "Code affiché par le nouvel appareil"
+ONLY_KEY_WARNING = "Cet appareil est le seul à détenir la clé de sécurité"
+
+# The names of the keyrings this browser keeps ("keyring:<user>:<device>"),
+# read without creating the app's database when it is not there.
+SAVED_KEYRINGS = """async () => {
+  const names = (await indexedDB.databases()).map((db) => db.name);
+  if (!names.includes("carehub-e2e")) return [];
+  const db = await new Promise((resolve, reject) => {
+    const opening = indexedDB.open("carehub-e2e");
+    opening.onsuccess = () => resolve(opening.result);
+    opening.onerror = () => reject(opening.error);
+  });
+  try {
+    const request = db.transaction("keyrings").objectStore("keyrings").getAllKeys();
+    return await new Promise((resolve, reject) => {
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+  } finally {
+    db.close();
+  }
+}"""
 
 
 @pytest.fixture
@@ -60,9 +84,17 @@ async def new_browser(
         await context.close()
 
 
+async def saved_keyrings(page: Page) -> list[str]:
+    return await page.evaluate(SAVED_KEYRINGS)
+
+
+async def open_devices(page: Page) -> None:
+    await page.get_by_role("navigation").get_by_role("link", name="Appareils").click()
+
+
 async def shown_safety_number(page: Page, name: str) -> str:
     """The 60 digits the Devices screen shows for the person called `name`."""
-    await page.get_by_role("navigation").get_by_role("link", name="Appareils").click()
+    await open_devices(page)
     shown = page.get_by_role("listitem").filter(has_text=name).locator(".safety")
     await expect(shown).to_have_text(re.compile(r"^(\s*\d{5}){12}\s*$"))
     return re.sub(r"\s", "", await shown.inner_text())
@@ -119,12 +151,27 @@ async def test_a_second_browser_is_approved_from_the_first_and_reads_what_follow
     await screenshot(second, "device-approval-request")
     await second.evaluate("window.notReloaded = true")
 
-    # The first browser holds the identity key: it approves the code.
-    await first.get_by_role("navigation").get_by_role("link", name="Appareils").click()
-    await first.get_by_label("Code affiché par le nouvel appareil").fill(code)
+    (second_keyring,) = await saved_keyrings(second)
+    second_device = second_keyring.rsplit(":", 1)[1]
+
+    # The first browser holds the identity key: it reads the code and says
+    # which device it names before approving it.
+    await open_devices(first)
+    question = first.get_by_role("group", name=f"Approuver l'appareil n° {second_device} ?")
+    await first.get_by_label(CODE_LABEL).fill(code)
     await first.get_by_role("button", name="Approuver cet appareil").click()
-    await expect(first.get_by_role("status").filter(has_text="Appareil approuvé")).to_be_visible()
+    await expect(question).to_be_visible()
+    await question.get_by_role("button", name="Annuler").click()
+    await expect(question).to_have_count(0)
+    await expect(first.get_by_label(CODE_LABEL)).to_have_value("")
     devices = first.get_by_role("table", name="Vos appareils").locator("tbody tr")
+    await expect(devices).to_have_count(1)  # nothing approved
+
+    await first.get_by_label(CODE_LABEL).fill(code)
+    await first.get_by_role("button", name="Approuver cet appareil").click()
+    await question.get_by_role("button", name="Approuver", exact=True).click()
+    await expect(first.get_by_role("status").filter(has_text="Appareil approuvé")).to_be_visible()
+    await expect(question).to_have_count(0)
     await expect(devices).to_have_count(2)
     await expect(devices.filter(has_text="cet appareil")).to_have_count(1)
     await expect(
@@ -135,11 +182,18 @@ async def test_a_second_browser_is_approved_from_the_first_and_reads_what_follow
     await expect(second.get_by_role("navigation")).to_be_visible()
     await expect(second.get_by_role("heading", name=APPROVAL_TITLE)).to_have_count(0)
     assert await second.evaluate("window.notReloaded === true")
-    await second.get_by_role("navigation").get_by_role("link", name="Appareils").click()
+    await open_devices(second)
     await expect(
         second.get_by_text("Seul l'appareil qui détient la clé de sécurité")
     ).to_be_visible()
-    await expect(second.get_by_label("Code affiché par le nouvel appareil")).to_have_count(0)
+    await expect(second.get_by_label(CODE_LABEL)).to_have_count(0)
+    # Erasing the second browser leaves the key with the first: no warning here.
+    shared = second.get_by_role("region", name="Ordinateur partagé ?")
+    await expect(shared.get_by_text("qui devra être approuvé")).to_be_visible()
+    await expect(shared.get_by_text(ONLY_KEY_WARNING)).to_have_count(0)
+    await expect(
+        first.get_by_role("region", name="Ordinateur partagé ?").get_by_text(ONLY_KEY_WARNING)
+    ).to_be_visible()
     await screenshot(first, "devices")
 
     # The practitioner's next message is sealed for both of the patient's browsers.
@@ -151,6 +205,32 @@ async def test_a_second_browser_is_approved_from_the_first_and_reads_what_follow
         await expect(
             page.get_by_role("list", name="Messages").get_by_text("Votre ordonnance est prête")
         ).to_be_visible()
+
+
+async def test_a_patient_erases_this_device_from_a_shared_computer(
+    app_server: RunningServer, person
+) -> None:
+    """Logging in again in the same browser makes a new device, which waits
+    for an approval: the erased one's keys are gone from IndexedDB."""
+    patient = await app_server.user("patient", "Camille Girard", publish_keys=False)
+    page = await person(patient.user_id)
+    (erased,) = await saved_keyrings(page)
+
+    await open_devices(page)
+    shared = page.get_by_role("region", name="Ordinateur partagé ?")
+    await expect(shared.get_by_text("« Se déconnecter » garde les clés")).to_be_visible()
+    # Its only device holds the account's identity key: erasing it means a new key.
+    await expect(shared.get_by_text(ONLY_KEY_WARNING)).to_be_visible()
+    await shared.get_by_role("button", name="Se déconnecter et effacer cet appareil").click()
+    await shared.get_by_role("button", name="Oui, effacer cet appareil").click()
+
+    await expect(page.get_by_role("button", name="Se connecter", exact=True)).to_be_visible()
+    await expect(page.get_by_role("navigation")).to_have_count(0)
+    assert await saved_keyrings(page) == []
+
+    await submit_sign_in(page, app_server.usernames[patient.user_id])
+    await expect(page.get_by_role("heading", name=APPROVAL_TITLE)).to_be_visible()
+    assert erased not in await saved_keyrings(page)
 
 
 async def test_both_sides_show_the_same_safety_number(app_server: RunningServer, person) -> None:
@@ -191,7 +271,7 @@ async def test_a_new_identity_key_stops_the_patient_until_they_accept_it(
     ).to_be_visible()  # his key is now pinned
 
     phone = await reinstall(app_server, doctor)
-    dialog = page.get_by_role("alertdialog", name="La clé de sécurité de Dr Marc Lefèvre a changé")
+    dialog = page.get_by_role("alertdialog", name="La clé de sécurité du Dr Marc Lefèvre a changé")
     await expect(dialog).to_be_visible()
     await expect(dialog.get_by_text("change de téléphone")).to_be_visible()
     async with app_server.secure(phone) as new_phone:
@@ -248,7 +328,7 @@ async def test_a_patient_who_lost_every_device_starts_over_with_a_new_key(
     await expect(fresh.get_by_role("navigation")).to_be_visible()  # its own only device now
 
     dialog = doctor_page.get_by_role(
-        "alertdialog", name="La clé de sécurité de Hugo Lambert a changé"
+        "alertdialog", name="La clé de sécurité d'Hugo Lambert a changé"
     )
     await expect(dialog).to_be_visible()
     await dialog.get_by_role("button", name="J'ai vérifié, continuer").click()

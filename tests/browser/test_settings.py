@@ -81,7 +81,7 @@ async def test_a_template_written_with_variables_answers_a_patient(
     await write(patient_page, "Avez-vous reçu mes résultats ?")
     await doctor_page.get_by_role("link", name="Messages").click()
     await open_conversation(doctor_page, "Paul Durand", first=True)
-    await doctor_page.get_by_role("button", name="Répondre avec options").click()
+    await doctor_page.get_by_role("button", name="Modèles et options de réponse").click()
     # A select's name includes its chosen option: "Modèle — Aucun —".
     chooser = doctor_page.get_by_role("combobox", name=re.compile("^Modèle"))
     await chooser.select_option(label="Résultats normaux")
@@ -157,7 +157,7 @@ async def test_a_request_reason_added_in_the_app_is_offered_to_patients(
         app_server, doctor_name="Dr Anne Morel", patient_name="Hugo Lefèvre"
     )
     doctor_page = await person(doctor.user_id)
-    await doctor_page.get_by_role("link", name="Réglages de la boîte").click()
+    await doctor_page.get_by_role("link", name="Réglages de la messagerie").click()
     await expect(doctor_page.get_by_label("Libellé").first).to_have_value(
         "Renouvellement d'ordonnance"
     )

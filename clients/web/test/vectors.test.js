@@ -986,6 +986,8 @@ describe("keystores", () => {
     await store.save(state.keyring);
     same(await store.load(), state);
     same(e2e.Keyring.fromRecord(decode(encode(state.keyring.toRecord()))), state);
+    await store.erase();
+    assert.equal(await store.load(), null);
   });
 
   test("IndexedDB: importing needs none, using it without one says so, with one it round-trips", async () => {
@@ -999,6 +1001,8 @@ describe("keystores", () => {
       await store.save(state.keyring);
       same(await new e2e.IndexedDbKeyStore("user-1").load(), state);
       assert.equal(await new e2e.IndexedDbKeyStore("user-2").load(), null);
+      await store.erase(); // the device given up: nothing of it is left
+      assert.equal(await new e2e.IndexedDbKeyStore("user-1").load(), null);
     } finally {
       delete globalThis.indexedDB;
     }
@@ -1033,6 +1037,7 @@ function fakeIndexedDB() {
             transaction.objectStore = () => ({
               get: (key) => request(() => structuredClone(data.get(key))),
               put: (value, key) => request(() => data.set(key, structuredClone(value)) && key),
+              delete: (key) => request(() => data.delete(key) && undefined),
             });
             return transaction;
           },

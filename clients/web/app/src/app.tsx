@@ -30,14 +30,18 @@ defineTexts({
   "nav.agenda": ["Agenda", "Agenda"],
   "nav.patients": ["Patients", "Patients"],
   "nav.templates": ["Modèles", "Templates"],
-  "nav.rules": ["Absences et réponses", "Away and replies"],
-  "nav.inbox_settings": ["Réglages de la boîte", "Inbox settings"],
+  "nav.rules": ["Absences et réponses", "Away and auto-replies"],
+  "nav.inbox_settings": ["Réglages de la messagerie", "Messaging settings"],
   "nav.team": ["Cabinet et équipe", "Practice and team"],
   "nav.devices": ["Appareils", "Devices"],
   "nav.main": ["Navigation principale", "Main navigation"],
   "shell.logout": ["Se déconnecter", "Log out"],
   "shell.language": ["English", "Français"],
   "shell.offline": ["Connexion perdue : reconnexion en cours…", "Connection lost: reconnecting…"],
+  "shell.unreachable": [
+    "Hors connexion : carehub se reconnecte dès que possible.",
+    "Offline: carehub reconnects as soon as it can.",
+  ],
   "shell.ended": ["Votre session a pris fin : reconnectez-vous.", "Your session ended: please log in again."],
   "shell.unknown_page": ["Cette page n'existe pas.", "This page does not exist."],
 });
@@ -67,13 +71,19 @@ export function App() {
   const [ended, setEnded] = useState(false);
   const [, setLanguageVersion] = useState(0);
   useEffect(() => onLanguage(() => setLanguageVersion((v) => v + 1)), []);
-  useEffect(() => {
-    Session.restore().then(setSession, () => setSession(null));
-  }, []);
+  const [offline, setOffline] = useState(false);
+  useEffect(() => restoreWhenReachable(setSession, setOffline), []);
   useEffect(() => {
     if (session) session.ended = () => setEnded(true);
   }, [session]);
-  if (session === undefined) return <main class="splash" aria-busy="true"><p>carehub</p></main>;
+  if (session === undefined) {
+    return (
+      <main class="splash" aria-busy="true">
+        <p>carehub</p>
+        {offline && <p role="status">{t("shell.unreachable")}</p>}
+      </main>
+    );
+  }
   if (session === null || ended) {
     return (
       <SignIn
@@ -177,6 +187,41 @@ function Screen({ route }: { route: string[] }) {
         </p>
       );
   }
+}
+
+const RETRY_MAX_MS = 30_000;
+
+/** Reopen the saved session; while the server cannot be reached, say so and
+ * try again (doubling the wait, at once when the browser is back online). */
+function restoreWhenReachable(
+  found: (session: Session | null) => void,
+  unreachable: (offline: boolean) => void,
+): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let attempt = 0;
+  let stopped = false;
+  let trying = false; // one attempt at a time: two would open two sessions
+  const attemptNow = () => {
+    if (trying) return;
+    trying = true;
+    clearTimeout(timer);
+    Session.restore().then(
+      (session) => !stopped && found(session),
+      () => {
+        trying = false;
+        if (stopped) return;
+        unreachable(true);
+        timer = setTimeout(attemptNow, Math.min(RETRY_MAX_MS, 1000 * 2 ** attempt++));
+      },
+    );
+  };
+  attemptNow();
+  addEventListener("online", attemptNow);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    removeEventListener("online", attemptNow);
+  };
 }
 
 /** The server's language for this account first (refusals, notices), then

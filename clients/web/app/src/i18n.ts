@@ -57,6 +57,13 @@ export function tn(key: string, count: number, values: Record<string, string | n
   return t(`${key}.${count === 1 ? "one" : "other"}`, { count, ...values });
 }
 
+/** French "de" before a name: "du Dr Martin", "d'Inès", "de Paul". */
+export function ofName(name: string): string {
+  if (/^(Dr|Pr)\.?\s/i.test(name)) return `du ${name}`;
+  if (/^[aeiouyhàâéèêëîïôöûüæœ]/i.test(name)) return `d'${name}`;
+  return `de ${name}`;
+}
+
 const locale = () => (language === "fr" ? "fr-FR" : "en-GB");
 
 export function formatTime(ms: number): string {

@@ -102,7 +102,8 @@ export class Session {
     return Session.start(saved);
   }
 
-  /** The session a reload left, or null (then the login screen). */
+  /** The session a reload left, or null (then the login screen); throws
+   * when the server cannot be reached (the session is kept: try again). */
   static async restore(): Promise<Session | null> {
     const text = localStorage.getItem(SAVED);
     if (!text) return null;
@@ -112,7 +113,13 @@ export class Session {
       return null;
     }
     await ready();
-    return Session.start(saved);
+    try {
+      return await Session.start(saved);
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      localStorage.removeItem(SAVED); // revoked or expired: log in again
+      return null;
+    }
   }
 
   private static async start(saved: Saved): Promise<Session> {
@@ -141,11 +148,22 @@ export class Session {
     await this.secure.setup();
     await this.checkApproved();
     this.saveKeys();
-    this.client.onLink((up) => this.store.setLink(up ? "online" : "offline"));
+    for (const user of this.secure.keys.trust.held.keys()) this.store.identityChanged(user, true); // still to accept
+    this.client.onLink((up) => {
+      this.store.setLink(up ? "online" : "offline");
+      if (up) void this.present().catch(() => undefined); // a new socket starts without presence
+    });
     this.store.setLink("online");
     await this.loadThreads();
     void this.follow();
-    await this.call("presence.set", { status: "online", foreground: true });
+    document.addEventListener("visibilitychange", () => void this.present().catch(() => undefined));
+    await this.present();
+  }
+
+  /** Online with popups while the page is seen; away (no popups here) when it is hidden. */
+  private present(): Promise<unknown> {
+    const seen = document.visibilityState === "visible";
+    return this.call("presence.set", { status: seen ? "online" : "away", foreground: seen });
   }
 
   /** A device without the identity key shows a request until another device approves it. */
@@ -248,6 +266,16 @@ export class Session {
     this.saveKeys();
   }
 
+  /** Log out and erase this device from the browser: its keys, its id and
+   * its cursor. Logging in here again makes a new device (approved again). */
+  async forgetThisDevice(): Promise<void> {
+    await this.logout();
+    await this.saving; // a save still on its way would write the keyring back
+    await this.keystore.erase();
+    localStorage.removeItem(deviceKey(this.saved.username));
+    localStorage.removeItem(cursorKey(this.saved.credentials));
+  }
+
   async logout(): Promise<void> {
     this.leaving = true; // the socket's close that follows is ours, not the session's end
     try {
@@ -257,6 +285,10 @@ export class Session {
     }
     await this.client.close();
     localStorage.removeItem(SAVED);
+  }
+
+  private saveCursor(seq: number): void {
+    localStorage.setItem(cursorKey(this.saved.credentials), String(seq));
   }
 
   /** The keyring after every change to it (seen messages, trusted lists). */
@@ -275,9 +307,12 @@ export class Session {
         try {
           await this.handle(event);
         } catch (error) {
-          reportError(error); // one event's failure does not stop the others
+          reportError(error); // one event's failure does not stop the others:
+          const thread = (event.data as { thread?: number } | null)?.thread;
+          if (event.type === "message.new" && thread) this.store.stale(thread); // its history is read again
         }
-        if (event.seq !== undefined) localStorage.setItem(cursorKey(this.saved.credentials), String(event.seq));
+        await this.saving; // the keyring holds what this event taught it before the cursor moves past it
+        if (event.seq !== undefined) this.saveCursor(event.seq);
       }
     } catch (error) {
       if (this.leaving) return; // logged out here: the close was ours
@@ -323,7 +358,10 @@ export class Session {
         await this.keysUpdated(data as { user: number });
         break;
       case "sync.reset":
+        // Past retention: everything shown may have gaps; read it all again from here.
+        this.store.forgetMessages();
         await this.loadThreads();
+        this.saveCursor((data as { cursor: number }).cursor);
         break;
       default:
         if (event.type in TOPICS) this.store.bump(TOPICS[event.type] as string);
@@ -332,15 +370,22 @@ export class Session {
 
   private async arrived(data: MessageData): Promise<void> {
     if (!this.store.thread(data.thread)) await this.loadThreads();
+    const before = this.store.thread(data.thread);
+    // A resumed event the thread list already counted (or history showed) is not new.
+    const isNew = !before?.messages.has(data.id) && data.thread_seq > (before?.info.last_seq ?? 0);
     const shown = await this.show(data);
     this.store.addMessages(data.thread, [shown]);
+    const role = before?.info.members.find((m) => m.user === data.sender)?.role;
+    if (isNew && data.sender_device != null && role !== "patient") {
+      this.store.replyAllowed(data.thread, shown.replyAllowed); // the care side's latest word decides
+    }
     this.saveKeys();
     await this.learnNames(data.thread, [shown]);
     if (data.sender === this.me) return;
     this.store.typing(data.thread, data.sender, false); // they sent what they were typing
     if (this.viewing === data.thread && document.visibilityState === "visible") await this.markRead(data.thread);
     else {
-      this.store.countUnread(data.thread);
+      if (isNew) this.store.countUnread(data.thread);
       if (!this.delegated(data.thread)) {
         await this.call("receipts.delivered", { thread: data.thread, thread_seq: data.thread_seq });
       }

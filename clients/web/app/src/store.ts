@@ -85,9 +85,20 @@ export class Store {
 
   updateThread(info: ThreadInfo): void {
     const state = this.threads.get(info.id);
-    // A delegate gets the practitioner's update: whose inbox it is stays as listed.
+    // What an update leaves out stays as known: the caller's own positions and
+    // unread count (not in a broadcast update), and, for a delegate, whose inbox it is.
     const via = info.via ?? state?.info.via;
-    if (state) setInfo(state, { ...info, unread: info.unread ?? state.info.unread, ...(via ? { via } : {}) });
+    const known = state?.info;
+    if (state && known) {
+      setInfo(state, {
+        ...info,
+        unread: info.unread ?? known.unread,
+        read_seq: Math.max(info.read_seq ?? 0, known.read_seq ?? 0),
+        delivered_seq: Math.max(info.delivered_seq ?? 0, known.delivered_seq ?? 0),
+        last_seq: Math.max(info.last_seq ?? 0, known.last_seq ?? 0),
+        ...(via ? { via } : {}),
+      });
+    }
     else this.threads.set(info.id, emptyThread(info));
     this.changed();
   }
@@ -106,6 +117,29 @@ export class Store {
     }
     const newest = Math.max(0, ...messages.map((m) => m.threadSeq));
     if (newest > (state.info.last_seq ?? 0)) state.info = { ...state.info, last_seq: newest };
+    this.changed();
+  }
+
+  /** What is shown of `thread` may miss a message: read its history again. */
+  stale(thread: number): void {
+    const state = this.threads.get(thread);
+    if (state) state.loaded = false;
+    this.changed();
+  }
+
+  /** After a reset of the stream: every conversation is read again when shown. */
+  forgetMessages(): void {
+    for (const state of this.threads.values()) {
+      state.messages.clear();
+      state.loaded = false;
+      state.hasMore = true;
+    }
+    this.changed();
+  }
+
+  replyAllowed(thread: number, allowed: boolean): void {
+    const state = this.threads.get(thread);
+    if (state) state.info = { ...state.info, reply_allowed: allowed };
     this.changed();
   }
 

@@ -93,6 +93,8 @@ export interface KeyStore {
   /** null when nothing was saved yet. */
   load(): Promise<Keyring | null>;
   save(keyring: Keyring): Promise<void>;
+  /** Forget it (this device is given up): load() answers null afterwards. */
+  erase(): Promise<void>;
 }
 
 /** For tests and for devices that keep nothing (a bot that re-registers). */
@@ -105,6 +107,10 @@ export class MemoryKeyStore implements KeyStore {
 
   async save(keyring: Keyring): Promise<void> {
     this.record = keyring.toRecord();
+  }
+
+  async erase(): Promise<void> {
+    this.record = null;
   }
 }
 
@@ -128,6 +134,10 @@ export class IndexedDbKeyStore implements KeyStore {
 
   async save(keyring: Keyring): Promise<void> {
     await this.transact("readwrite", (store) => store.put(keyring.toRecord(), this.name));
+  }
+
+  async erase(): Promise<void> {
+    await this.transact("readwrite", (store) => store.delete(this.name));
   }
 
   /** Runs one request and resolves once its transaction has committed. */

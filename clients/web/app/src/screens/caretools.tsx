@@ -10,7 +10,7 @@ import { Action, ErrorLine, Field, Problem, useLoad } from "../ui.js";
 import type { RequestReason, ThreadInfo } from "../api.js";
 
 defineTexts({
-  "care.reply": ["Répondre avec options", "Reply with options"],
+  "care.reply": ["Modèles et options de réponse", "Templates and answer options"],
   "care.template": ["Modèle", "Template"],
   "care.no_template": ["— Aucun —", "— None —"],
   "care.text": ["Réponse", "Answer"],

@@ -1,7 +1,7 @@
 /** One conversation: its messages opened on this device, receipts, typing
  * and presence, documents; the composer, or why one may not write. */
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { DocumentRef } from "../../../src/index.js";
+import { type DocumentRef, E2EError } from "../../../src/index.js";
 import type { ThreadInfo } from "../api.js";
 import { useSession } from "../context.js";
 import { defineTexts, formatWhen, t } from "../i18n.js";
@@ -71,11 +71,16 @@ export function Conversation({ thread }: { thread: number }) {
   useEffect(() => {
     session.viewing = thread;
     session.store.dismissThread(thread);
-    if (state && !state.loaded) session.loadHistory(thread).then(() => session.markRead(thread), setError);
+    if (state && !state.loaded) {
+      session
+        .loadHistory(thread)
+        .then(() => session.markRead(thread))
+        .catch(setError);
+    }
     return () => {
       if (session.viewing === thread) session.viewing = undefined;
     };
-  }, [thread, state !== undefined]);
+  }, [thread, state !== undefined, state?.loaded]);
   useEffect(() => {
     // Read means seen: only while the page is visible, and again when it comes back.
     const readIfSeen = () => {
@@ -243,13 +248,20 @@ function DocumentLink({ docRef }: { docRef: DocumentRef }) {
     try {
       const pieces: BlobPart[] = [];
       for await (const piece of session.secure.downloadHttp(location.origin, docRef)) pieces.push(piece as BlobPart);
-      setUrl(URL.createObjectURL(new Blob(pieces, { type: docRef.mime })));
+      setUrl(URL.createObjectURL(new Blob(pieces, { type: shownType(docRef.mime) })));
     } catch (failure) {
       setError(failure);
     }
   };
-  const image = docRef.mime.startsWith("image/");
-  if (error) return <li class="error">{t("thread.document_tampered")}</li>;
+  const image = shownType(docRef.mime).startsWith("image/");
+  if (error instanceof E2EError) return <li class="error">{t("thread.document_tampered")}</li>;
+  if (error) {
+    return (
+      <li>
+        <ErrorLine error={error} />
+      </li>
+    );
+  }
   if (url) {
     return (
       <li>
@@ -268,6 +280,14 @@ function DocumentLink({ docRef }: { docRef: DocumentRef }) {
       <span class="muted">({formatSize(docRef.size)})</span>
     </li>
   );
+}
+
+/** What the browser may treat the decrypted bytes as: the sender chose the
+ * type, so only pictures and PDFs keep theirs; anything else is a file. */
+const SHOWN_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf"]);
+
+function shownType(mime: string): string {
+  return SHOWN_TYPES.has(mime) ? mime : "application/octet-stream";
 }
 
 function formatSize(bytes: number): string {
@@ -297,6 +317,7 @@ function Composer({ state }: { state: ThreadState }) {
   const [busy, setBusy] = useState<string>();
   const [error, setError] = useState<unknown>();
   const lastTyping = useRef(0);
+  const sending = useRef(false);
   const why = blocked(session, info);
   if (why) {
     return (
@@ -309,7 +330,8 @@ function Composer({ state }: { state: ThreadState }) {
 
   const send = async (event: Event) => {
     event.preventDefault();
-    if (!text.trim() && !files.length) return;
+    if ((!text.trim() && !files.length) || sending.current) return;
+    sending.current = true; // a second Enter while this one is on its way sends nothing
     setError(undefined);
     try {
       const documents: DocumentRef[] = [];
@@ -324,6 +346,7 @@ function Composer({ state }: { state: ThreadState }) {
     } catch (failure) {
       setError(failure);
     } finally {
+      sending.current = false;
       setBusy(undefined);
     }
   };
@@ -357,7 +380,7 @@ function Composer({ state }: { state: ThreadState }) {
             placeholder={t("thread.write")}
             onInput={(event) => typed((event.target as HTMLTextAreaElement).value)}
             onKeyDown={(event) => {
-              if (event.key === "Enter" && !event.shiftKey) void send(event);
+              if (event.key === "Enter" && !event.shiftKey && !event.isComposing) void send(event);
             }}
           />
         </label>

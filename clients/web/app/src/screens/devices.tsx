@@ -1,7 +1,8 @@
 /** The devices of an account and the trust around them (docs/e2e.md):
  * approving or removing a device from the one that holds the identity key,
- * and the delegates the signed list names; safety numbers beside them. */
-import { useState } from "preact/hooks";
+ * erasing this one from a shared computer, and the delegates the signed list
+ * names; safety numbers beside them. */
+import { useEffect, useRef, useState } from "preact/hooks";
 import {
   type Delegate,
   type DeviceEntry,
@@ -54,6 +55,8 @@ defineTexts({
   "devices.code": ["Code affiché par le nouvel appareil", "Code shown by the new device"],
   "devices.approve": ["Approuver cet appareil", "Approve this device"],
   "devices.approving": ["Approbation…", "Approving…"],
+  "devices.approve_question": ["Approuver l'appareil n° {device} ?", "Approve device no. {device}?"],
+  "devices.approve_yes": ["Approuver", "Approve"],
   "devices.approved": [
     "Appareil approuvé : il reçoit désormais vos messages.",
     "Device approved: it now receives your messages.",
@@ -66,6 +69,25 @@ defineTexts({
     "Ce code vient d'un appareil connecté à un autre compte.",
     "This code comes from a device logged in to another account.",
   ],
+  "devices.shared_title": ["Ordinateur partagé ?", "Shared computer?"],
+  "devices.shared_logout": [
+    "« Se déconnecter » garde les clés de cet appareil dans ce navigateur : en s'y reconnectant avec votre mot de passe, on retrouve vos messages et leur historique.",
+    "“Log out” keeps this device's keys in this browser: whoever logs in here again with your password finds your messages and their history.",
+  ],
+  "devices.shared_forget": [
+    "« Se déconnecter et effacer cet appareil » retire ses clés de ce navigateur : une nouvelle connexion ici crée un nouvel appareil, qui devra être approuvé et ne pourra pas lire les messages d'avant.",
+    "“Log out and erase this device” removes its keys from this browser: logging in here again makes a new device, which must be approved and cannot read earlier messages.",
+  ],
+  "devices.shared_only_key": [
+    "Cet appareil est le seul à détenir la clé de sécurité de votre compte. Si vous l'effacez, aucun appareil ne pourra plus en approuver un nouveau : pour vous reconnecter ici ou sur un autre appareil, vous devrez recommencer avec une nouvelle clé, et chacun de vos interlocuteurs verra que votre clé a changé.",
+    "This device is the only one that holds your account's security key. If you erase it, no device can approve a new one any more: to log in again here or on another device you will have to start over with a new key, and everyone you talk with will see that your key changed.",
+  ],
+  "devices.forget": ["Se déconnecter et effacer cet appareil", "Log out and erase this device"],
+  "devices.forget_question": [
+    "Effacer les clés de cet appareil de ce navigateur et vous déconnecter ?",
+    "Erase this device's keys from this browser and log out?",
+  ],
+  "devices.forget_yes": ["Oui, effacer cet appareil", "Yes, erase this device"],
   "devices.delegates": ["Délégations", "Delegations"],
   "devices.delegates_intro": [
     "Ces personnes de votre cabinet peuvent agir pour vous, dans les limites indiquées.",
@@ -97,6 +119,7 @@ export function Devices() {
         {!holder && <p>{t("devices.not_holder")}</p>}
       </section>
       {holder && <ApproveDevice />}
+      <SharedComputer holder={holder} />
       {(session.role === "practitioner" || (list?.delegates.length ?? 0) > 0) && (
         <Delegates delegates={list?.delegates ?? []} />
       )}
@@ -168,20 +191,61 @@ function DeviceTable({ devices, holder }: { devices: DeviceEntry[]; holder: bool
   );
 }
 
-type Approval = { state: "idle" } | { state: "busy" } | { state: "done" } | { state: "refused"; why: unknown };
+/** Logging out keeps this device's keys (the person comes back to their
+ * history); on a computer others use, they can erase it instead. */
+function SharedComputer({ holder }: { holder: boolean }) {
+  const session = useSession();
+  const forget = async () => {
+    await session.forgetThisDevice();
+    location.reload();
+  };
+  return (
+    <section class="card" aria-labelledby="devices-shared">
+      <h2 id="devices-shared">{t("devices.shared_title")}</h2>
+      <p>{t("devices.shared_logout")}</p>
+      <p>{t("devices.shared_forget")}</p>
+      {/* Approving never copies the identity key (docs/e2e.md): the device
+          that holds it is the only one, whatever else is listed. */}
+      {holder && <p class="emergency">{t("devices.shared_only_key")}</p>}
+      <ConfirmAction
+        label={t("devices.forget")}
+        question={t("devices.forget_question")}
+        confirm={t("devices.forget_yes")}
+        action={forget}
+      />
+    </section>
+  );
+}
+
+/** Where approving a new device stands: its code is read, then the person
+ * confirms which device it is before anything is published. */
+type Approval =
+  | { state: "idle" }
+  | { state: "asking"; request: Uint8Array; device: number }
+  | { state: "busy" }
+  | { state: "done" }
+  | { state: "refused"; why: unknown };
 
 function ApproveDevice() {
   const session = useSession();
   const [code, setCode] = useState("");
   const [scanning, setScanning] = useState(false);
   const [approval, setApproval] = useState<Approval>({ state: "idle" });
-  const approve = async (text: string) => {
+  const check = (text: string) => {
+    const read = readRequest(session, text);
+    setApproval(typeof read === "string" ? { state: "refused", why: read } : { state: "asking", ...read });
+  };
+  const approve = async (request: Uint8Array) => {
     setApproval({ state: "busy" });
-    const refusal = await approveCode(session, text);
+    const refusal = await approveRequest(session, request);
     if (refusal === undefined) {
       setCode("");
       setApproval({ state: "done" });
     } else setApproval({ state: "refused", why: refusal });
+  };
+  const cancel = () => {
+    setCode("");
+    setApproval({ state: "idle" });
   };
   return (
     <section class="card" aria-labelledby="devices-approve">
@@ -194,7 +258,7 @@ function ApproveDevice() {
             found={(text) => {
               setScanning(false);
               setCode(text);
-              void approve(text);
+              check(text);
             }}
           />
         ) : (
@@ -205,7 +269,7 @@ function ApproveDevice() {
       <form
         onSubmit={(event) => {
           event.preventDefault();
-          void approve(code);
+          check(code);
         }}
       >
         <Field label={t("devices.code")}>
@@ -215,15 +279,42 @@ function ApproveDevice() {
             spellcheck={false}
             autocomplete="off"
             value={code}
-            onInput={(event) => setCode(valueOf(event))}
+            onInput={(event) => {
+              setCode(valueOf(event));
+              setApproval({ state: "idle" }); // another code: ask again
+            }}
           />
         </Field>
-        <button type="submit" class="primary" disabled={approval.state === "busy"}>
+        <button type="submit" class="primary" disabled={approval.state === "asking" || approval.state === "busy"}>
           {approval.state === "busy" ? t("devices.approving") : t("devices.approve")}
         </button>
       </form>
+      {approval.state === "asking" && (
+        <ConfirmApproval device={approval.device} approve={() => approve(approval.request)} cancel={cancel} />
+      )}
       <ApprovalOutcome approval={approval} />
     </section>
+  );
+}
+
+/** Which device the code names, asked before approving it: a code scanned by
+ * mistake (or slipped in by someone else) is not approved unseen. */
+function ConfirmApproval(props: { device: number; approve: () => void; cancel: () => void }) {
+  const question = t("devices.approve_question", { device: props.device });
+  const group = useRef<HTMLDivElement>(null);
+  useEffect(() => group.current?.focus(), []); // read out at once, after a scan too
+  return (
+    <div ref={group} class="card preview" role="group" aria-label={question} tabIndex={-1}>
+      <p>{question}</p>
+      <p class="row">
+        <button type="button" class="primary" onClick={props.approve}>
+          {t("devices.approve_yes")}
+        </button>
+        <button type="button" onClick={props.cancel}>
+          {t("common.cancel")}
+        </button>
+      </p>
+    </div>
   );
 }
 
@@ -244,9 +335,9 @@ function ApprovalOutcome({ approval }: { approval: Approval }) {
   );
 }
 
-/** Approve the device whose request `text` is; what went wrong, as a sentence
- * of ours or the server's refusal, or undefined once it is approved. */
-async function approveCode(session: Session, text: string): Promise<unknown> {
+/** The request `text` is, and the device it asks for; else why it cannot be
+ * approved, as a sentence. */
+function readRequest(session: Session, text: string): { request: Uint8Array; device: number } | string {
   const request = fromBase64Url(text);
   let asked;
   try {
@@ -256,6 +347,12 @@ async function approveCode(session: Session, text: string): Promise<unknown> {
   }
   if (!request || !asked) return t("devices.bad_code");
   if (asked.user !== session.me) return t("devices.other_account");
+  return { request, device: asked.device };
+}
+
+/** Approve the device that sent `request`; what went wrong, as a sentence of
+ * ours or the server's refusal, or undefined once it is approved. */
+async function approveRequest(session: Session, request: Uint8Array): Promise<unknown> {
   try {
     await session.secure.approve(request);
   } catch (error) {

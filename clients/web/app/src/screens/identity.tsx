@@ -4,14 +4,14 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { safetyNumber } from "../../../src/index.js";
 import { useRoute, useSession } from "../context.js";
-import { defineTexts, t } from "../i18n.js";
+import { defineTexts, ofName, t } from "../i18n.js";
 import { useContactNames } from "../names.js";
 import type { Session } from "../session.js";
 import { ErrorLine } from "../ui.js";
 import { SafetyDigits } from "./safety-numbers.js";
 
 defineTexts({
-  "identity.title": ["La clé de sécurité de {name} a changé", "{name}'s security key changed"],
+  "identity.title": ["La clé de sécurité {of_name} a changé", "{name}'s security key changed"],
   "identity.why": [
     "Cela arrive quand {name} change de téléphone ou réinstalle carehub. Cela peut aussi vouloir dire que quelqu'un d'autre essaie de se faire passer pour {name}.",
     "This happens when {name} gets a new phone or reinstalls carehub. It can also mean that someone else is trying to pass for {name}.",
@@ -78,7 +78,7 @@ function IdentityDialog({ user, later }: { user: number; later: () => void }) {
         aria-describedby="identity-why"
         onKeyDown={onKeyDown}
       >
-        <h2 id="identity-title">{self ? t("identity.self_title") : t("identity.title", { name })}</h2>
+        <h2 id="identity-title">{self ? t("identity.self_title") : t("identity.title", { name, of_name: ofName(name) })}</h2>
         <p id="identity-why">{self ? t("identity.self_why") : t("identity.why", { name })}</p>
         <p>{self ? t("identity.self_what") : t("identity.what", { name })}</p>
         {number && (

@@ -17,7 +17,7 @@ defineTexts({
   ],
   "inbox.pick": ["Choisissez une conversation.", "Pick a conversation."],
   "inbox.unread": ["{count} non lu(s)", "{count} unread"],
-  "inbox.closed": ["close", "closed"],
+  "inbox.closed": ["clôturée", "closed"],
   "inbox.for": ["pour {name}", "for {name}"],
   "inbox.notify": ["Activer les notifications", "Turn on notifications"],
 });

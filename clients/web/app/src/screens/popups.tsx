@@ -1,9 +1,9 @@
 /** New-message popups while the app is open: who wrote and how many are unread, never the text. */
 import { useSession } from "../context.js";
-import { defineTexts, t, tn } from "../i18n.js";
+import { defineTexts, ofName, t, tn } from "../i18n.js";
 
 defineTexts({
-  "popup.from": ["Nouveau message de {name}", "New message from {name}"],
+  "popup.from": ["Nouveau message {of_name}", "New message from {name}"],
   "popup.unread.one": ["{count} non lu", "{count} unread"],
   "popup.unread.other": ["{count} non lus", "{count} unread"],
   "popup.open": ["Ouvrir", "Open"],
@@ -19,7 +19,7 @@ export function Popups() {
       {popups.map((popup) => (
         <div class="popup" key={popup.id} role="status">
           <span>
-            {t("popup.from", { name: popup.from })} · {tn("popup.unread", popup.unread)}
+            {t("popup.from", { name: popup.from, of_name: ofName(popup.from) })} · {tn("popup.unread", popup.unread)}
           </span>
           <a href={`#/threads/${popup.thread}`} onClick={() => session.store.dismiss(popup.id)}>
             {t("popup.open")}
