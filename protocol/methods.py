@@ -20,6 +20,7 @@ from protocol.model import (
     ThreadKind,
 )
 from protocol.practice import PRACTICE_METHODS, Code
+from protocol.push import PUSH_METHODS
 from protocol.texts import Locale
 
 __all__ = [
@@ -256,4 +257,5 @@ METHODS: dict[str, MethodSpec] = {
     "account.set": MethodSpec(AccountParams, AccountInfo),
     **{name: MethodSpec(*types) for name, types in PRACTICE_METHODS.items()},
     **{name: MethodSpec(*types) for name, types in BOOKING_METHODS.items()},
+    **{name: MethodSpec(*types) for name, types in PUSH_METHODS.items()},
 }

@@ -29,6 +29,7 @@ from server.settings import Settings
 from server.socket import websocket_endpoint
 from server.stream import Follower
 from server.webapp import web_routes
+from server.webpush import VapidKey
 from server.writer import Writer
 from storage import Store, Unavailable
 from storage.blobs import BlobStore, FilesystemBlobs
@@ -73,6 +74,7 @@ def create_app(
         clock=clock,
         blobs=blobs or FilesystemBlobs(Path(settings.blob_dir)),
         passwords=Passwords(settings.password_hashes_at_once),
+        vapid=VapidKey.load_or_create(Path(settings.push_key_file)),
     )
     if not broker.complete:
         ctx.follower = Follower(store.db, hub, settings.stream_poll_seconds)

@@ -12,6 +12,7 @@ from server.hub import Hub
 from server.presence import Presence
 from server.settings import Settings
 from server.stream import Follower
+from server.webpush import VapidKey
 from server.writer import Writer
 from storage import Store
 from storage.blobs import BlobStore
@@ -31,5 +32,6 @@ class Context:
     clock: Clock
     blobs: BlobStore
     passwords: Passwords
+    vapid: VapidKey  # this deployment's Web Push identity (docs/push.md)
     follower: Follower | None = None  # durable events from storage (several nodes)
     draining: bool = False  # a graceful stop began: no new sockets

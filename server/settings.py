@@ -51,6 +51,16 @@ class Settings:
     # Encrypted documents.
     blob_dir: str = "carehub-blobs"
     web_dir: str = ""  # the built web app served at /; empty: clients/web/dist
+    # Web Push (docs/push.md): the VAPID key (made on first start; every node
+    # must read the same file), who push services may contact about this
+    # deployment, and the push services' origins a subscription may name
+    # (a "*." host matches its subdomains; nothing else is ever called).
+    push_key_file: str = "carehub-vapid.pem"
+    push_contact: str = "mailto:admin@localhost"
+    push_services: str = (
+        "https://fcm.googleapis.com,https://updates.push.services.mozilla.com,"
+        "https://web.push.apple.com,https://*.notify.windows.com"
+    )
     max_file_bytes: int = 25 * 1024 * 1024
     user_quota_bytes: int = 1024 * 1024 * 1024  # every document a user uploaded
     chunk_bytes: int = 64 * 1024  # the largest attachments.chunk / .read

@@ -11,6 +11,7 @@ from storage.files import FileRecord, Files
 from storage.keys import Keys
 from storage.messages import Messages, StoredMessage
 from storage.practice import PracticeRecord, Practices
+from storage.push import PushSubscriptions, PushTarget
 from storage.relatives import RelativeRecord, Relatives
 from storage.rules import Rules
 from storage.templates import Templates
@@ -37,6 +38,8 @@ __all__ = [
     "NewEvent",
     "PracticeRecord",
     "Practices",
+    "PushSubscriptions",
+    "PushTarget",
     "Receipt",
     "RelativeRecord",
     "Relatives",
@@ -72,6 +75,7 @@ class Store:
         self.relatives = Relatives(self.db)
         self.delegations = Delegations(self.db)
         self.agendas = Agendas(self.db)
+        self.push = PushSubscriptions(self.db)
 
     async def close(self) -> None:
         await self.db.close()

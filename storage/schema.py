@@ -264,6 +264,20 @@ class BroadcastOptOut(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class PushSubscription(Base):
+    """A device's Web Push subscription (one per device): where to push, and
+    the keys the payload is encrypted to."""
+
+    __tablename__ = "push_subscriptions"
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1024), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(88))
+    auth: Mapped[str] = mapped_column(String(24))
+    preview: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class Relative(Base):
     """``manager_id`` (a patient) manages ``relative_id``'s profile (a child,
     a parent), with the consent they gave and when."""
@@ -468,6 +482,7 @@ rule_firings = cast(Table, RuleFiring.__table__)
 templates = cast(Table, StoredTemplate.__table__)
 audit = cast(Table, AuditRecord.__table__)
 broadcast_opt_outs = cast(Table, BroadcastOptOut.__table__)
+push_subscriptions = cast(Table, PushSubscription.__table__)
 relatives = cast(Table, Relative.__table__)
 delegations = cast(Table, StoredDelegation.__table__)
 agendas = cast(Table, Agenda.__table__)

@@ -14,6 +14,7 @@ from server.rpc import (
     messages,
     practice,
     presence,
+    push,
     receipts,
     relatives,
     rules,
@@ -95,4 +96,7 @@ HANDLERS: dict[str, Handler] = {
     "booking.reschedule": booking.reschedule,
     "booking.no_show": booking.no_show,
     "booking.list": booking.list_appointments,
+    "push.key": push.push_key,
+    "push.subscribe": push.subscribe,
+    "push.unsubscribe": push.unsubscribe,
 }

@@ -87,6 +87,7 @@ from protocol.practice import (
     UserParams,
     UsersParams,
 )
+from protocol.push import PushSubscribeParams
 from protocol.texts import Locale
 from tests.support.authz import (
     AGENDA,
@@ -295,6 +296,9 @@ def _no_appointment(s: Scene, answer: Any) -> None:
 
 
 OWN_RULE = Rule(name="Osei vacation", text="Away")  # the outsider's
+OWN_PUSH_SUBSCRIPTION = PushSubscribeParams(
+    "https://fcm.googleapis.com/fcm/send/outsider", "B" + "A" * 86, "A" * 22
+)
 OWN_TEMPLATE = Template(name="Osei reply", text="Hello")
 
 PROBES: dict[str, tuple[Probe, ...]] = {
@@ -465,6 +469,9 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     "relatives.list": (self_only("own", lambda s: Empty()),),
     "delegations.list": (self_only("own", lambda s: Empty(), check=_no_delegation_of_doctor),),
+    "push.key": (self_only("own", lambda s: Empty()),),
+    "push.subscribe": (self_only("own", lambda s: OWN_PUSH_SUBSCRIPTION, "push_subscriptions"),),
+    "push.unsubscribe": (self_only("own", lambda s: Empty(), "push_subscriptions"),),
     "account.get": (self_only("own", lambda s: Empty(), check=_mine),),
     "account.set": (self_only("own", lambda s: AccountParams(Locale.EN), "users", check=_mine),),
     "users.get": (

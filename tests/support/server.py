@@ -231,6 +231,7 @@ def start_server(
     port = port or free_port()
     settings = {
         "blob_dir": workdir / f"blobs-{port}",
+        "push_key_file": workdir / "vapid.pem",  # shared by the nodes of one test
         # Every test client is on loopback: one source. test_hardening checks these limits.
         "logins_per_source_per_minute": 1e6,
         "registrations_per_source_per_hour": 1e6,

@@ -391,7 +391,8 @@ def _patterned(pattern: str, low: int, high: int | None) -> Values:
         matching.append(st.from_regex(pattern, fullmatch=True).filter(fits))
     alphabet = _alphabet(pattern)
     if alphabet is not None:
-        size = {"min_size": max(low, 1), "max_size": min(high or 40, 40)}
+        shortest = max(low, 1)  # long minimums (a key's 86 characters) are met, not capped
+        size = {"min_size": shortest, "max_size": max(shortest, min(high or 40, 40))}
         matching.append(st.text(alphabet, **size))
         newline = st.text(alphabet, **size).map(lambda text: text[:-1] + "\n")
         matching.append(newline.filter(lambda text: fits(text) and re.search(pattern, text)))

@@ -138,6 +138,7 @@ from protocol.practice import (
     WeeklySpan,
     builtin_template,
 )
+from protocol.push import PushKey, PushSubscribeParams
 from protocol.texts import Locale
 
 T0 = 1_800_000_000_000
@@ -441,6 +442,12 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         ),
     ),
     "account.get": (Empty(), AccountInfo(3, "Ana", Role.PATIENT, Locale.FR)),
+    "push.key": (Empty(), PushKey("BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIg")),
+    "push.subscribe": (
+        PushSubscribeParams("https://fcm.googleapis.com/fcm/send/x1", "B" + "A" * 86, "A" * 22),
+        Empty(),
+    ),
+    "push.unsubscribe": (Empty(), Empty()),
     "account.set": (AccountParams(Locale.EN), AccountInfo(3, "Ana", Role.PATIENT, Locale.EN)),
     "users.get": (
         UsersParams([2, 5]),
