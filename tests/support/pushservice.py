@@ -1,0 +1,66 @@
+"""A push service on loopback, for the tests: it keeps every request it gets
+and answers as a real one would (201; 410 for a subscription that is gone;
+429 with Retry-After when busy), so the server's requests cross a real
+socket and are checked as Mozilla's or Google's service would check them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+__all__ = ["PushService", "Received", "push_service"]
+
+
+@dataclass(frozen=True)
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class PushService:
+    origin: str
+    received: list[Received] = field(default_factory=list)
+
+    def endpoint(self, name: str) -> str:
+        return f"{self.origin}/push/{name}"
+
+
+def _app(service: PushService) -> Starlette:
+    async def take(request: Request) -> Response:
+        name = request.path_params["name"]
+        body = await request.body()
+        service.received.append(Received(request.url.path, dict(request.headers), body))
+        if name.startswith("gone"):
+            return Response(status_code=410)
+        if name.startswith("busy"):
+            return Response(status_code=429, headers={"Retry-After": "7"})
+        return Response(status_code=201, headers={"Location": f"/message/{len(service.received)}"})
+
+    return Starlette(routes=[Route("/push/{name}", take, methods=["POST"])])
+
+
+@contextlib.asynccontextmanager
+async def push_service() -> AsyncIterator[PushService]:
+    # The socket listens before uvicorn starts: a request made at once waits
+    # in the kernel's queue instead of being refused.
+    listening = socket.create_server(("127.0.0.1", 0))
+    service = PushService(f"http://127.0.0.1:{listening.getsockname()[1]}")
+    server = uvicorn.Server(uvicorn.Config(_app(service), log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[listening]))
+    try:
+        yield service
+    finally:
+        server.should_exit = True
+        await task
+        listening.close()
