@@ -37,7 +37,18 @@ export function setLanguage(next: Language): void {
   language = next;
   globalThis.localStorage?.setItem(STORAGE_KEY, next);
   document.documentElement.lang = next;
+  tellServiceWorker(next);
   for (const listener of listeners) listener();
+}
+
+/** The service worker words notifications in the app's language: it reads it
+ * from its own cache (it cannot see localStorage). */
+export function tellServiceWorker(chosen: Language = language): void {
+  if (typeof caches === "undefined") return;
+  void caches
+    .open("carehub-settings")
+    .then((cache) => cache.put("/language", new Response(chosen)))
+    .catch(() => undefined); // private mode without storage: French, the default
 }
 
 export function onLanguage(listener: () => void): () => void {

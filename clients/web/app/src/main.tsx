@@ -1,9 +1,10 @@
 /** Start the app, and register the service worker that keeps the shell for offline use. */
 import { render } from "preact";
 import { App } from "./app.js";
-import { currentLanguage } from "./i18n.js";
+import { currentLanguage, tellServiceWorker } from "./i18n.js";
 
 document.documentElement.lang = currentLanguage();
+tellServiceWorker();
 render(<App />, document.getElementById("app") as HTMLElement);
 
 if ("serviceWorker" in navigator && location.protocol !== "file:") {

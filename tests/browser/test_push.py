@@ -1,0 +1,83 @@
+"""A push reaching the web app's service worker (delivered through the
+DevTools protocol, as a push service would): a generic notification in the
+app's language, one per thread, naming no one and quoting nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from playwright.async_api import Browser, CDPSession, Page
+
+from tests.support.server import RunningServer
+
+SHOWN = """async () => {
+    const registration = await navigator.serviceWorker.ready;
+    for (let tries = 0; tries < 200; tries++) {  // showNotification has no event to await here
+        const shown = await registration.getNotifications();
+        if (shown.length) return shown.map((n) => ({ title: n.title, body: n.body, tag: n.tag,
+                                                       data: n.data, lang: n.lang }));
+        await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return [];
+}"""
+
+
+async def app_with_worker(browser: Browser, server: RunningServer) -> tuple[Page, CDPSession, str]:
+    """The app open, its service worker active; the DevTools session that
+    can deliver pushes to it, and the worker's registration id."""
+    context = await browser.new_context()
+    await context.grant_permissions(["notifications"], origin=server.base_url)
+    page = await context.new_page()
+    cdp = await context.new_cdp_session(page)
+    registered: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def updated(event: dict) -> None:
+        for registration in event["registrations"]:
+            if registration["scopeURL"].startswith(server.base_url) and not registered.done():
+                registered.set_result(registration["registrationId"])
+
+    cdp.on("ServiceWorker.workerRegistrationUpdated", updated)
+    await cdp.send("ServiceWorker.enable")
+    await page.goto(server.base_url + "/")
+    await page.evaluate("navigator.serviceWorker.ready")
+    return page, cdp, await asyncio.wait_for(registered, 15)
+
+
+async def deliver(cdp: CDPSession, server: RunningServer, registration: str, data: dict) -> None:
+    await cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": server.base_url, "registrationId": registration, "data": json.dumps(data)},
+    )
+
+
+async def test_a_push_shows_a_generic_notification_per_thread(
+    browser: Browser, app_server: RunningServer
+) -> None:
+    page, cdp, registration = await app_with_worker(browser, app_server)
+    await deliver(cdp, app_server, registration, {"thread": 12, "count": 3, "kind": "message"})
+    [shown] = await page.evaluate(SHOWN)
+    assert shown == {
+        "title": "carehub",
+        "body": "3 nouveaux messages",
+        "tag": "thread-12",
+        "data": {"thread": 12},
+        "lang": "fr",
+    }
+    await page.context.close()
+
+
+async def test_the_notification_speaks_the_apps_language(
+    browser: Browser, app_server: RunningServer
+) -> None:
+    page, cdp, registration = await app_with_worker(browser, app_server)
+    await page.get_by_role("button", name="English").click()
+    await page.get_by_role("heading", name="Log in to carehub").wait_for()
+    await deliver(cdp, app_server, registration, {"thread": 5, "count": 1, "kind": "reminder"})
+    [shown] = await page.evaluate(SHOWN)
+    assert (shown["body"], shown["lang"], shown["tag"]) == (
+        "Appointment reminder",
+        "en",
+        "thread-5",
+    )
+    await page.context.close()
