@@ -105,3 +105,4 @@ class ThreadInfo(Struct, omit_defaults=True):
     closed: bool = False  # no more replies until a practitioner reopens it
     reply_allowed: bool = True  # whether the care side's latest message takes a reply
     via: int | None = None  # a delegate sees it as this practitioner's (receipts are theirs)
+    last_at: int | None = None  # when its latest message was sent: the inbox's order

@@ -55,6 +55,7 @@ def thread_info(t: ThreadRecord) -> ThreadInfo:
         subject=t.subject_id,
         closed=t.closed_at is not None,
         reply_allowed=t.reply_allowed,
+        last_at=t.last_at,
     )
 
 

@@ -53,6 +53,7 @@ class ThreadRecord:
     closed_at: int | None = None
     reply_allowed: bool = True
     unread: int = 0  # others' messages after ``read_seq``, the server's notices not counted
+    last_at: int | None = None  # when its latest message was sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +294,11 @@ class Threads:
             )
             .scalar_subquery()
         )
+        latest = (  # one row by (thread_id, seq): uq_messages_thread_seq
+            select(messages.c.sent_at)
+            .where(messages.c.thread_id == threads.c.id, messages.c.seq == threads.c.last_seq)
+            .scalar_subquery()
+        )
         query = (
             select(
                 threads.c.id,
@@ -307,6 +313,7 @@ class Threads:
                 threads.c.closed_at,
                 threads.c.reply_allowed,
                 unread.label("unread"),
+                latest.label("last_at"),
             )
             .join(me, and_(me.c.thread_id == threads.c.id, me.c.user_id == user_id))
             .where(me.c.left_seq.is_(None))
@@ -331,6 +338,7 @@ class Threads:
                 row.closed_at,
                 bool(row.reply_allowed),
                 row.unread,
+                row.last_at,
             )
             for row in rows
         ]

@@ -159,3 +159,24 @@ async def test_no_reply_close_and_reopen_change_what_the_patient_may_do(
     await expect(
         doctor_page.get_by_role("list", name="Messages").get_by_text("Tout est bon, merci.")
     ).to_be_visible()
+
+
+async def test_the_inbox_lists_the_latest_conversation_first_after_a_reload(
+    app_server: RunningServer, person
+) -> None:
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Rémi Gautier", patient_name="Jade Lemoine"
+    )
+    first = await open_thread(app_server, patient, doctor, "exam_results")
+    await open_thread(app_server, patient, doctor, "admin_document")  # newer, but silent
+    await person(doctor.user_id)  # his first device: there is someone to seal for
+    patient_page = await person(patient.user_id)
+    await patient_page.goto(f"{app_server.base_url}/#/threads/{first}")
+    await write(patient_page, "Mes résultats sont en pièce jointe.")
+    sent = patient_page.get_by_role("list", name="Messages").get_by_text("Mes résultats sont")
+    await expect(sent).to_be_visible()
+    await patient_page.goto(app_server.base_url + "/#/")
+    await patient_page.reload()  # nothing in memory: the order comes from the list
+    titles = patient_page.locator(".threads li .muted")
+    await expect(titles.first).to_contain_text("Résultats d'examens")
+    await expect(titles.nth(1)).to_contain_text("Document administratif")

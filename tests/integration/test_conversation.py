@@ -47,6 +47,8 @@ async def test_patient_and_practitioner_converse(server: RunningServer) -> None:
             thread.id, "Could you renew my prescription?", reason="prescription_renewal"
         )
         assert sent.thread_seq == 2 and not sent.duplicate
+        [listed] = (await doctor.call("threads.list")).threads
+        assert (listed.last_seq, listed.last_at) == (2, sent.sent_at)  # the inbox's order
 
         new = await doctor.next_event("message.new")
         message: MessageData = new.data

@@ -29,6 +29,8 @@ export interface ThreadInfo {
   closed?: boolean;
   reply_allowed?: boolean;
   via?: number | null;
+  /** When its latest message was sent. */
+  last_at?: number | null;
 }
 
 export interface RequestReason {

@@ -96,6 +96,7 @@ export class Store {
         read_seq: Math.max(info.read_seq ?? 0, known.read_seq ?? 0),
         delivered_seq: Math.max(info.delivered_seq ?? 0, known.delivered_seq ?? 0),
         last_seq: Math.max(info.last_seq ?? 0, known.last_seq ?? 0),
+        last_at: Math.max(info.last_at ?? 0, known.last_at ?? 0),
         ...(via ? { via } : {}),
       });
     }
@@ -223,11 +224,16 @@ export class Store {
 
   /** Inbox order: unread first, then the most recent activity. */
   inbox(): ThreadState[] {
-    const recent = (s: ThreadState) => Math.max(s.info.created_at, ...[...s.messages.values()].map((m) => m.sentAt));
     return [...this.threads.values()].sort(
-      (a, b) => Number((b.info.unread ?? 0) > 0) - Number((a.info.unread ?? 0) > 0) || recent(b) - recent(a),
+      (a, b) =>
+        Number((b.info.unread ?? 0) > 0) - Number((a.info.unread ?? 0) > 0) || lastActivity(b) - lastActivity(a),
     );
   }
+}
+
+/** When the thread last moved: its latest message (as listed, or as arrived since), else its opening. */
+export function lastActivity(state: ThreadState): number {
+  return Math.max(state.info.created_at, state.info.last_at ?? 0, ...[...state.messages.values()].map((m) => m.sentAt));
 }
 
 function emptyThread(info: ThreadInfo): ThreadState {

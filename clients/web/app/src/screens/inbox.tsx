@@ -5,7 +5,7 @@ import type { ThreadInfo } from "../api.js";
 import { useSession } from "../context.js";
 import { defineTexts, formatWhen, t } from "../i18n.js";
 import type { Session } from "../session.js";
-import type { ThreadState } from "../store.js";
+import { type ThreadState, lastActivity } from "../store.js";
 import { Conversation } from "./conversation.js";
 
 defineTexts({
@@ -67,9 +67,6 @@ function ThreadLink({ state, current }: { state: ThreadState; current: boolean }
   const session = useSession();
   const { info } = state;
   const unread = info.unread ?? 0;
-  const last = [...state.messages.values()].reduce((a, b) => (a && a.threadSeq > b.threadSeq ? a : b), undefined as
-    | undefined
-    | { sentAt: number; threadSeq: number });
   return (
     <li class={unread ? "unread" : ""}>
       <a href={`#/threads/${info.id}`} aria-current={current ? "page" : undefined}>
@@ -84,7 +81,7 @@ function ThreadLink({ state, current }: { state: ThreadState; current: boolean }
         <span class="muted">
           {info.reason ? reasonLabel(info.reason) : ""}
           {info.closed ? ` · ${t("inbox.closed")}` : ""}
-          {last ? ` · ${formatWhen(last.sentAt)}` : ""}
+          {` · ${formatWhen(lastActivity(state))}`}
         </span>
       </a>
     </li>
