@@ -24,6 +24,7 @@ from server.context import Context
 from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
+from server.push_queue import PushGateway, push_round
 from server.reminders import LoggingGateway, NotificationGateway, remind
 from server.settings import Settings
 from server.socket import websocket_endpoint
@@ -79,7 +80,7 @@ def create_app(
     if not broker.complete:
         ctx.follower = Follower(store.db, hub, settings.stream_poll_seconds)
 
-    lifecycle = Lifecycle(ctx, gateway or LoggingGateway())
+    lifecycle = Lifecycle(ctx, PushGateway(ctx, gateway or LoggingGateway()))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -113,7 +114,7 @@ class Lifecycle:
     """Start-up and shutdown, run by the ASGI lifespan or, on servers without
     one (daphne), by the first request."""
 
-    def __init__(self, ctx: Context, gateway: NotificationGateway) -> None:
+    def __init__(self, ctx: Context, gateway: PushGateway) -> None:
         self.ctx = ctx
         self.gateway = gateway
         self.started = False
@@ -148,6 +149,7 @@ class Lifecycle:
                     "reminders", s.reminder_poll_seconds, lambda: remind(ctx, self.gateway)
                 ),
                 self._singleton("presence", s.node_timeout_seconds / 3, ctx.presence.reap),
+                self._singleton("push", s.push_poll_seconds, lambda: push_round(ctx, self.gateway)),
             ]
             self.started = True
 
@@ -201,6 +203,7 @@ class Lifecycle:
             await ctx.follower.stop()
         await ctx.broker.stop()
         await ctx.store.close()
+        await self.gateway.close()
 
 
 def recovered(ctx: Context) -> None:

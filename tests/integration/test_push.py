@@ -4,14 +4,20 @@ the deployment's push services."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+
+import http_ece
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from protocol.errors import ErrorCode
 from protocol.model import Empty
 from protocol.push import PushSubscribeParams
 from server.webpush import VapidKey, b64url
 from tests.integration.test_practice import refused
+from tests.support.pushservice import push_service
 from tests.support.server import RunningServer
 
 P256DH = b64url(b"\x04" + os.urandom(64))
@@ -56,3 +62,33 @@ async def test_only_the_deployments_push_services_are_accepted(server: RunningSe
         for endpoint in ("https://169.254.169.254/latest", "http://fcm.googleapis.com/fcm/x"):
             params = PushSubscribeParams(endpoint, P256DH, AUTH)
             await refused(client.call("push.subscribe", params), None, ErrorCode.INVALID)
+
+
+def browser_keys() -> tuple[ec.EllipticCurvePrivateKey, str, bytes]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    point = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return key, b64url(point), os.urandom(16)
+
+
+async def test_a_device_without_a_socket_gets_a_push_that_says_nothing(make_server) -> None:  # type: ignore[no-untyped-def]
+    async with push_service() as service:
+        server = make_server(push_services=service.origin, push_poll_seconds=0.1)
+        doctor, patient, thread = await server.patient_thread()
+        key, p256dh, auth = browser_keys()
+        phone = PushSubscribeParams(service.endpoint("patient-phone"), p256dh, b64url(auth))
+        async with server.client(patient) as device, server.secure(doctor) as desk:
+            await device.call("push.subscribe", phone)
+            await desk.send(thread, "Vos résultats sont normaux, Camille.")
+            assert (await device.next_event("message.new")).data.thread == thread  # live
+        # The phone's app is closed now: the next message is pushed.
+        async with server.secure(doctor) as desk:
+            await desk.send(thread, "Pensez au rendez-vous de contrôle.")
+            got = await service.next()
+        opened = http_ece.decrypt(got.body, private_key=key, auth_secret=auth, version="aes128gcm")
+        assert json.loads(opened) == {
+            "thread": thread,
+            "count": 2,
+            "kind": "message",
+        }  # both unread
+        assert got.headers["topic"] == f"thread-{thread}"
+        assert service.received == [got]  # nothing for the message the open app received

@@ -31,16 +31,23 @@ class Received:
 class PushService:
     origin: str
     received: list[Received] = field(default_factory=list)
+    arrivals: asyncio.Queue[Received] = field(default_factory=asyncio.Queue)
 
     def endpoint(self, name: str) -> str:
         return f"{self.origin}/push/{name}"
+
+    async def next(self, timeout: float = 10) -> Received:
+        """The next request to arrive."""
+        return await asyncio.wait_for(self.arrivals.get(), timeout)
 
 
 def _app(service: PushService) -> Starlette:
     async def take(request: Request) -> Response:
         name = request.path_params["name"]
         body = await request.body()
-        service.received.append(Received(request.url.path, dict(request.headers), body))
+        got = Received(request.url.path, dict(request.headers), body)
+        service.received.append(got)
+        service.arrivals.put_nowait(got)
         if name.startswith("gone"):
             return Response(status_code=410)
         if name.startswith("busy"):
