@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
-from playwright.async_api import Browser, CDPSession, Page
+import pytest
+from playwright.async_api import Browser, CDPSession, Page, expect
 
+from clients.errors import CallError
+from protocol.errors import ErrorCode
+from protocol.model import Empty
+from protocol.push import PushSubscribeParams
 from tests.support.server import RunningServer
+from tests.support.webapp import sign_in
 
 SHOWN = """async () => {
     const registration = await navigator.serviceWorker.ready;
@@ -81,3 +88,54 @@ async def test_the_notification_speaks_the_apps_language(
         "thread-5",
     )
     await page.context.close()
+
+
+FAKE_PUSH_MANAGER = """(endpoint) => {
+    // The browser's push service is out of reach here: this stands in for it.
+    let current = null;
+    PushManager.prototype.getSubscription = async () => current;
+    PushManager.prototype.subscribe = async (options) => {
+        window.askedKey = options.applicationServerKey;
+        current = {
+            toJSON: () => ({
+                endpoint,
+                keys: { p256dh: "B" + "A".repeat(86), auth: "A".repeat(22) },
+            }),
+            unsubscribe: async () => ((current = null), true),
+        };
+        return current;
+    };
+}"""
+
+
+async def test_a_device_turns_notifications_on_and_off(
+    browser: Browser, app_server: RunningServer
+) -> None:
+    patient = await app_server.user("patient", "Léna Morel", publish_keys=False)
+    stranger = await app_server.user("patient", publish_keys=False)
+    endpoint = f"https://fcm.googleapis.com/fcm/send/{uuid.uuid4().hex}"
+    context = await browser.new_context()
+    await context.grant_permissions(["notifications"], origin=app_server.base_url)
+    await context.add_init_script(f"({FAKE_PUSH_MANAGER})({json.dumps(endpoint)})")
+    page = await context.new_page()
+    await page.goto(app_server.base_url + "/")
+    await sign_in(page, app_server.usernames[patient.user_id])
+    await page.get_by_role("navigation").get_by_role("link", name="Appareils").click()
+    section = page.get_by_role("region", name="Notifications quand l'application est fermée")
+    await section.get_by_role("button", name="Activer les notifications").click()
+    await expect(section.get_by_role("status")).to_have_text(
+        "Notifications activées sur cet appareil."
+    )
+    params = PushSubscribeParams(endpoint, "B" + "A" * 86, "A" * 22)
+    async with app_server.client(stranger) as other:
+        offered = (await other.call("push.key", Empty())).public_key
+        assert await page.evaluate("window.askedKey") == offered  # the server's key
+        with pytest.raises(CallError) as taken:  # the server holds it, for this account
+            await other.call("push.subscribe", params)
+        assert taken.value.code == ErrorCode.CONFLICT
+        await section.get_by_role("button", name="Désactiver les notifications").click()
+        await expect(section.get_by_role("status")).to_have_text(
+            "Notifications désactivées sur cet appareil."
+        )
+        await other.call("push.subscribe", params)  # given up: free again
+    await context.close()

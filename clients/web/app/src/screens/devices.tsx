@@ -20,8 +20,10 @@ import { defineTexts, formatDateTime, t } from "../i18n.js";
 import { useContactNames } from "../names.js";
 import type { Session } from "../session.js";
 import { ErrorLine, Field, Page, useLoad } from "../ui.js";
+import { PushSwitch } from "./push-switch.js";
 import { Scanner, canScan } from "./qr-scanner.js";
 import { SafetyNumbers } from "./safety-numbers.js";
+
 
 defineTexts({
   "devices.title": ["Appareils et sécurité", "Devices and security"],
@@ -119,6 +121,7 @@ export function Devices() {
         {!holder && <p>{t("devices.not_holder")}</p>}
       </section>
       {holder && <ApproveDevice />}
+      <PushSwitch />
       <SharedComputer holder={holder} />
       {(session.role === "practitioner" || (list?.delegates.length ?? 0) > 0) && (
         <Delegates delegates={list?.delegates ?? []} />
