@@ -33,5 +33,6 @@ class Context:
     blobs: BlobStore
     passwords: Passwords
     vapid: VapidKey  # this deployment's Web Push identity (docs/push.md)
+    push_position: int = -1  # how far this node's push queue got (storage has the truth)
     follower: Follower | None = None  # durable events from storage (several nodes)
     draining: bool = False  # a graceful stop began: no new sockets

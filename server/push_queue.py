@@ -56,11 +56,14 @@ def live_devices(ctx: Context, users: Set[int]) -> set[int]:
 
 async def queue_pushes(ctx: Context, now: int) -> int:
     """One round: the pushes the messages of the last events call for; how many."""
+    upto = ctx.hub.delivered  # final: nothing at or below it can still commit
+    if upto <= ctx.push_position:
+        return 0  # nothing new since the last round: no transaction at all
     async with ctx.store.db.write() as conn:
         after = await PushSubscriptions.position(conn)
-        upto = ctx.hub.delivered  # final: nothing at or below it can still commit
         if after < 0:  # the first round ever: from now on, not the past
             await PushSubscriptions.advance(conn, upto)
+            ctx.push_position = upto
             return 0
         found = await PushSubscriptions.candidates(conn, after, upto, BATCH)
         ready = [c for c in found if c.created_at <= now - GRACE_MS]
@@ -73,6 +76,7 @@ async def queue_pushes(ctx: Context, now: int) -> int:
         queued = await _enqueue(ctx, conn, unread, now)
         done = young.seq - 1 if young else (found[-1].seq if len(found) == BATCH else upto)
         await PushSubscriptions.advance(conn, max(after, done))
+    ctx.push_position = max(after, done)
     return queued
 
 
