@@ -16,7 +16,7 @@ from protocol.errors import ErrorCode
 from protocol.model import Empty
 from protocol.push import PushSubscribeParams
 from tests.support.server import RunningServer
-from tests.support.webapp import sign_in
+from tests.support.webapp import care_pair, open_conversation, open_thread, sign_in
 
 SHOWN = """async () => {
     const registration = await navigator.serviceWorker.ready;
@@ -30,13 +30,21 @@ SHOWN = """async () => {
 }"""
 
 
-async def app_with_worker(browser: Browser, server: RunningServer) -> tuple[Page, CDPSession, str]:
-    """The app open, its service worker active; the DevTools session that
-    can deliver pushes to it, and the worker's registration id."""
-    context = await browser.new_context()
-    await context.grant_permissions(["notifications"], origin=server.base_url)
-    page = await context.new_page()
-    cdp = await context.new_cdp_session(page)
+GONE = """async () => {
+    const registration = await navigator.serviceWorker.ready;
+    for (let tries = 0; tries < 200; tries++) {  // closing has no event to await either
+        const shown = await registration.getNotifications();
+        if (!shown.length) return 0;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    return (await registration.getNotifications()).length;
+}"""
+
+
+async def worker_of(page: Page, server: RunningServer) -> tuple[CDPSession, str]:
+    """The DevTools session that delivers pushes to the page's service worker,
+    and the worker's registration id (``page`` goes to the app if it is not there)."""
+    cdp = await page.context.new_cdp_session(page)
     registered: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     def updated(event: dict) -> None:
@@ -46,9 +54,18 @@ async def app_with_worker(browser: Browser, server: RunningServer) -> tuple[Page
 
     cdp.on("ServiceWorker.workerRegistrationUpdated", updated)
     await cdp.send("ServiceWorker.enable")
-    await page.goto(server.base_url + "/")
+    if not page.url.startswith(server.base_url):
+        await page.goto(server.base_url + "/")
     await page.evaluate("navigator.serviceWorker.ready")
-    return page, cdp, await asyncio.wait_for(registered, 15)
+    return cdp, await asyncio.wait_for(registered, 15)
+
+
+async def app_with_worker(browser: Browser, server: RunningServer) -> tuple[Page, CDPSession, str]:
+    """The app open in a new context that allows notifications, and its worker."""
+    context = await browser.new_context()
+    await context.grant_permissions(["notifications"], origin=server.base_url)
+    page = await context.new_page()
+    return page, *await worker_of(page, server)
 
 
 async def deliver(cdp: CDPSession, server: RunningServer, registration: str, data: dict) -> None:
@@ -139,3 +156,21 @@ async def test_a_device_turns_notifications_on_and_off(
         )
         await other.call("push.subscribe", params)  # given up: free again
     await context.close()
+
+
+async def test_reading_the_thread_closes_its_notification(
+    app_server: RunningServer, person
+) -> None:
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Yves Perrin", patient_name="Rose Dumont"
+    )
+    await person(doctor.user_id)
+    thread = await open_thread(app_server, patient, doctor)
+    page = await person(patient.user_id)
+    await page.context.grant_permissions(["notifications"], origin=app_server.base_url)
+    cdp, registration = await worker_of(page, app_server)
+    await deliver(cdp, app_server, registration, {"thread": thread, "count": 1, "kind": "message"})
+    [shown] = await page.evaluate(SHOWN)
+    assert shown["tag"] == f"thread-{thread}"
+    await open_conversation(page, "Dr Yves Perrin")
+    assert await page.evaluate(GONE) == 0

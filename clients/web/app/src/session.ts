@@ -185,6 +185,7 @@ export class Session {
   async loadThreads(): Promise<void> {
     const { threads } = await this.call<{ threads: ThreadInfo[] }>("threads.list", {});
     this.store.setThreads(threads);
+    clearNotifications(threads.filter((info) => !info.unread).map((info) => info.id)); // read elsewhere
   }
 
   /** The thread's newest page (or the page before the oldest shown). */
@@ -203,6 +204,7 @@ export class Session {
 
   /** The thread is on screen: everything in it up to its newest message is read. */
   async markRead(thread: number): Promise<void> {
+    clearNotifications([thread]); // seen here: its notifications have said what they had to
     const state = this.store.thread(thread);
     const newest = state?.info.last_seq ?? 0;
     if (!state || newest === 0 || (newest <= (state.info.read_seq ?? 0) && !state.info.unread)) return;
@@ -333,6 +335,8 @@ export class Session {
       case "receipt": {
         const r = data as ReceiptUpdated;
         this.store.receipt(r.thread, r.user, r.delivered_seq, r.read_seq);
+        const last = this.store.thread(r.thread)?.info.last_seq ?? 0;
+        if (r.user === this.me && r.read_seq >= last) clearNotifications([r.thread]); // read on another device
         break;
       }
       case "thread.updated": {
@@ -469,6 +473,18 @@ export class Session {
     return shown;
   }
 
+}
+
+/** Close the notifications this device shows for `threads` (the service
+ * worker tags them `thread-N`): they were read, here or on another device. */
+function clearNotifications(threads: number[]): void {
+  if (!threads.length || !("serviceWorker" in navigator)) return;
+  const tags = new Set(threads.map((thread) => `thread-${thread}`));
+  void navigator.serviceWorker
+    .getRegistration()
+    .then((registration) => registration?.getNotifications())
+    .then((shown) => shown?.forEach((notification) => tags.has(notification.tag) && notification.close()))
+    .catch(() => undefined); // no worker here (private mode): nothing was shown
 }
 
 function cursorKey(credentials: Credentials): string {
