@@ -10,7 +10,7 @@ once it is back (``resync``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from protocol.codec import encode_event, to_raw
 from protocol.events import PresenceChanged
@@ -48,12 +48,27 @@ class Presence:
         except BrokerDown:
             return [PresenceEntry(user, self.status_here(user)) for user in user_ids]
 
-    async def refresh(self, user_id: int) -> None:
-        """Record this node's status of the user; push a change to their contacts."""
+    def devices_here(self, user_ids: Iterable[int]) -> set[int]:
+        """The devices of ``user_ids`` with a socket on this node."""
+        return {
+            conn.device_id for user in user_ids for conn in self._hub.of(user) if not conn.closing
+        }
+
+    async def live_devices(self, user_ids: Sequence[int]) -> set[int]:
+        """The devices of ``user_ids`` with a socket on any node (this node's
+        alone while the board is out of reach)."""
         try:
-            changed = await self._broker.presence.put(
-                user_id, self.status_here(user_id), self._clock.ms()
-            )
+            return await self._broker.presence.devices(user_ids) | self.devices_here(user_ids)
+        except BrokerDown:
+            return self.devices_here(user_ids)
+
+    async def refresh(self, user_id: int) -> None:
+        """Record this node's status and devices of the user; push a change
+        of status to their contacts."""
+        try:
+            board = self._broker.presence
+            await board.put_devices(user_id, frozenset(self.devices_here([user_id])))
+            changed = await board.put(user_id, self.status_here(user_id), self._clock.ms())
         except BrokerDown:
             self._unrecorded.add(user_id)
             return

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Set
 from typing import Any
 
 import httpx
@@ -47,11 +46,6 @@ async def push_round(ctx: Context, gateway: PushGateway) -> None:
 
 class PushDeferred(Exception):
     """The push service is busy or out of reach: the outbox tries again later."""
-
-
-def live_devices(ctx: Context, users: Set[int]) -> set[int]:
-    """The devices of ``users`` with an open socket on this node."""
-    return {conn.device_id for user in users for conn in ctx.hub.of(user) if not conn.closing}
 
 
 async def queue_pushes(ctx: Context, now: int) -> int:
@@ -85,7 +79,7 @@ async def _enqueue(
 ) -> int:
     users = {user for user, _ in unread}
     targets = await PushSubscriptions.of_users(conn, users)
-    live = live_devices(ctx, users)
+    live = await ctx.presence.live_devices(sorted(users))
     queued = 0
     for (user, thread), _ in sorted(unread.items()):
         record = await Threads.record(conn, thread, user)

@@ -104,6 +104,36 @@ class RedisPresence:
             for user, status, seen in zip(user_ids, found[::2], found[1::2], strict=True)
         ]
 
+    async def put_devices(self, user_id: int, devices: frozenset[int]) -> None:
+        """The user's hash also holds ``d:{node}``: this node's devices of theirs."""
+        field = f"d:{self._node}"
+        key = self._keys.presence(user_id)
+        try:
+            if devices:
+                await self._redis.hset(key, field, ",".join(map(str, sorted(devices))))
+            else:
+                await self._redis.hdel(key, field)
+        except (RedisError, OSError) as exc:
+            raise BrokerDown(str(exc)) from exc
+
+    async def devices(self, user_ids: Sequence[int]) -> set[int]:
+        """From the ``d:{node}`` fields of the nodes whose ``alive`` key exists."""
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for user in user_ids:
+                    pipe.hgetall(self._keys.presence(user))
+                hashes = await pipe.execute()
+            by_node: dict[str, set[int]] = {}
+            for fields in hashes:
+                for name, value in fields.items():
+                    if name.startswith(b"d:") and value:
+                        found = by_node.setdefault(name[2:].decode(), set())
+                        found.update(int(device) for device in value.split(b","))
+            alive = [node for node in by_node if await self._redis.exists(self._keys.alive(node))]
+        except (RedisError, OSError) as exc:
+            raise BrokerDown(str(exc)) from exc
+        return {device for node in alive for device in by_node[node]}
+
     async def forget_previous_run(self, now: int) -> None:
         """At start, before any socket: what this node's previous run left
         (it crashed) is forgotten; ``reap`` returns the changes."""
@@ -131,6 +161,7 @@ class RedisPresence:
         async with self._redis.pipeline(transaction=False) as pipe:
             for user in users:
                 pipe.srem(self._keys.route(user), node)
+                pipe.hdel(self._keys.presence(user), f"d:{node}")
             pipe.delete(self._keys.users_of(node))
             if node != self._node:
                 pipe.srem(self._keys.nodes, node)

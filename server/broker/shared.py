@@ -27,6 +27,12 @@ class PresenceBoard(Protocol):
     async def get(self, user_ids: Sequence[int]) -> list[PresenceEntry]:
         """Each user's status over all live nodes."""
 
+    async def put_devices(self, user_id: int, devices: frozenset[int]) -> None:
+        """Record the devices of ``user_id`` with a socket on this node."""
+
+    async def devices(self, user_ids: Sequence[int]) -> set[int]:
+        """The devices of ``user_ids`` with a socket on any live node."""
+
     async def reap(self, now: int) -> list[PresenceEntry]:
         """Forget the nodes that stopped without a word (a crash, or this
         node's own previous run): the entries that changed."""
@@ -50,6 +56,7 @@ class LocalBoard:
 
     def __init__(self) -> None:
         self._entries: dict[int, PresenceEntry] = {}
+        self._devices: dict[int, frozenset[int]] = {}
 
     async def put(self, user_id: int, status: PresenceStatus, now: int) -> PresenceEntry | None:
         if status == self._status(user_id):
@@ -62,6 +69,15 @@ class LocalBoard:
             self._entries.get(user, PresenceEntry(user, PresenceStatus.OFFLINE))
             for user in user_ids
         ]
+
+    async def put_devices(self, user_id: int, devices: frozenset[int]) -> None:
+        if devices:
+            self._devices[user_id] = devices
+        else:
+            self._devices.pop(user_id, None)
+
+    async def devices(self, user_ids: Sequence[int]) -> set[int]:
+        return {device for user in user_ids for device in self._devices.get(user, ())}
 
     async def reap(self, now: int) -> list[PresenceEntry]:
         return []  # a node that stopped took its board with it

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -16,8 +17,9 @@ from protocol.errors import ErrorCode
 from protocol.model import Empty
 from protocol.push import PushSubscribeParams
 from server.webpush import VapidKey, b64url
+from tests.integration.test_nodes import three_nodes
 from tests.integration.test_practice import refused
-from tests.support.pushservice import push_service
+from tests.support.pushservice import PushService, push_service
 from tests.support.server import RunningServer
 
 P256DH = b64url(b"\x04" + os.urandom(64))
@@ -73,22 +75,57 @@ def browser_keys() -> tuple[ec.EllipticCurvePrivateKey, str, bytes]:
 async def test_a_device_without_a_socket_gets_a_push_that_says_nothing(make_server) -> None:  # type: ignore[no-untyped-def]
     async with push_service() as service:
         server = make_server(push_services=service.origin, push_poll_seconds=0.1)
-        doctor, patient, thread = await server.patient_thread()
-        key, p256dh, auth = browser_keys()
-        phone = PushSubscribeParams(service.endpoint("patient-phone"), p256dh, b64url(auth))
-        async with server.client(patient) as device, server.secure(doctor) as desk:
-            await device.call("push.subscribe", phone)
-            await desk.send(thread, "Vos résultats sont normaux, Camille.")
-            assert (await device.next_event("message.new")).data.thread == thread  # live
-        # The phone's app is closed now: the next message is pushed.
-        async with server.secure(doctor) as desk:
-            await desk.send(thread, "Pensez au rendez-vous de contrôle.")
-            got = await service.next()
-        opened = http_ece.decrypt(got.body, private_key=key, auth_secret=auth, version="aes128gcm")
-        assert json.loads(opened) == {
-            "thread": thread,
-            "count": 2,
-            "kind": "message",
-        }  # both unread
-        assert got.headers["topic"] == f"thread-{thread}"
-        assert service.received == [got]  # nothing for the message the open app received
+        await pushed_only_once_closed(service, device_node=server, desk_node=server)
+
+
+async def test_a_device_on_another_node_gets_no_push_while_its_app_is_open(
+    postgres: Any, redis_server: Any, tmp_path: Path
+) -> None:
+    """The push queue runs on one node; the device's socket is on another."""
+    async with push_service() as service:
+        nodes = three_nodes(
+            postgres,
+            redis_server.url,
+            tmp_path,
+            push_services=service.origin,
+            push_poll_seconds=0.1,
+        )
+        try:
+            await pushed_only_once_closed(service, device_node=nodes[2], desk_node=nodes[0])
+        finally:
+            for node in nodes:
+                node.stop()
+
+
+async def pushed_only_once_closed(
+    service: PushService, *, device_node: RunningServer, desk_node: RunningServer
+) -> None:
+    """The patient's phone has its app open, their tablet is closed: only the
+    tablet gets pushes (the first one is the marker that the queue has seen
+    the message); once the phone's app is closed, it gets them too."""
+    doctor, patient, thread = await desk_node.patient_thread()
+    tablet = await desk_node.other_device(patient)
+    key, p256dh, auth = browser_keys()
+    phone_push = PushSubscribeParams(service.endpoint("phone"), p256dh, b64url(auth))
+    _, tablet_p256dh, tablet_auth = browser_keys()
+    tablet_push = PushSubscribeParams(
+        service.endpoint("tablet"), tablet_p256dh, b64url(tablet_auth)
+    )
+    async with device_node.client(tablet) as closed_soon:
+        await closed_soon.call("push.subscribe", tablet_push)
+    async with device_node.client(patient) as phone, desk_node.secure(doctor) as desk:
+        await phone.call("push.subscribe", phone_push)
+        for sent in (1, 2):
+            await desk.send(thread, f"Message {sent} : vos résultats sont normaux.")
+            assert (await phone.next_event("message.new")).data.thread == thread  # live
+            marker = await service.next()
+            assert marker.path.endswith("/tablet")
+    assert [got.path for got in service.received] == ["/push/tablet"] * 2  # not the open phone
+    async with desk_node.secure(doctor) as desk:
+        await desk.send(thread, "Pensez au rendez-vous de contrôle.")
+        pushed = {(got := await service.next()).path: got for _ in range(2)}
+    got = pushed["/push/phone"]
+    opened = http_ece.decrypt(got.body, private_key=key, auth_secret=auth, version="aes128gcm")
+    # The thread, all three messages unread, a kind: no word, no name, no reason.
+    assert json.loads(opened) == {"thread": thread, "count": 3, "kind": "message"}
+    assert got.headers["topic"] == f"thread-{thread}"
