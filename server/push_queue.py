@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.context import Context
@@ -28,12 +30,15 @@ from server.pushing import Notice, Outcome, push
 from server.reminders import NotificationGateway, deliver_notifications
 from storage import PushSubscriptions, Threads
 from storage.agenda import Agendas
+from storage.push import AppointmentCandidate, PushCandidate
 
 __all__ = ["PUSH", "PushGateway", "push_round", "queue_pushes"]
 
 log = logging.getLogger(__name__)
 PUSH = "push"  # the outbox entries' kind
 GRACE_MS = 1_000
+# (user, thread (0: none), kind) -> the count a push says
+Wanted = dict[tuple[int, int, str], int]
 BATCH = 500
 
 
@@ -49,7 +54,7 @@ class PushDeferred(Exception):
 
 
 async def queue_pushes(ctx: Context, now: int) -> int:
-    """One round: the pushes the messages of the last events call for; how many."""
+    """One round: the pushes the newest events call for; how many."""
     upto = ctx.hub.delivered  # final: nothing at or below it can still commit
     if upto <= ctx.push_position:
         return 0  # nothing new since the last round: no transaction at all
@@ -59,35 +64,74 @@ async def queue_pushes(ctx: Context, now: int) -> int:
             await PushSubscriptions.advance(conn, upto)
             ctx.push_position = upto
             return 0
-        found = await PushSubscriptions.candidates(conn, after, upto, BATCH)
-        ready = [c for c in found if c.created_at <= now - GRACE_MS]
-        young = found[len(ready)] if len(ready) < len(found) else None
-        unread: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread thread_seq
-        for candidate in ready:
-            for user, read_seq in (await Threads.read_seqs(conn, candidate.thread_id)).items():
-                if user != candidate.sender_id and read_seq < candidate.thread_seq:
-                    unread[(user, candidate.thread_id)] = candidate.thread_seq
-        queued = await _enqueue(ctx, conn, unread, now)
-        done = young.seq - 1 if young else (found[-1].seq if len(found) == BATCH else upto)
-        await PushSubscriptions.advance(conn, max(after, done))
-    ctx.push_position = max(after, done)
+        messages = await PushSubscriptions.candidates(conn, after, upto, BATCH)
+        appointments = await PushSubscriptions.appointment_candidates(conn, after, upto, BATCH)
+        done = _settled(upto, now, messages, appointments)
+        wanted = await _message_pushes(conn, [m for m in messages if m.seq <= done])
+        wanted.update(_appointment_pushes([a for a in appointments if a.seq <= done]))
+        queued = await _enqueue(ctx, conn, wanted, now)
+        done = max(after, done)
+        await PushSubscriptions.advance(conn, done)
+    ctx.push_position = done
     return queued
 
 
-async def _enqueue(
-    ctx: Context, conn: AsyncConnection, unread: dict[tuple[int, int], int], now: int
-) -> int:
-    users = {user for user, _ in unread}
-    targets = await PushSubscriptions.of_users(conn, users)
-    live = await ctx.presence.live_devices(sorted(users))
-    queued = 0
-    for (user, thread), _ in sorted(unread.items()):
+def _settled(upto: int, now: int, *found: Sequence[PushCandidate | AppointmentCandidate]) -> int:
+    """How far this round may go: not past an event still in its grace
+    period, nor past a full batch (more may follow it)."""
+    limit = upto
+    for candidates in found:
+        if len(candidates) == BATCH:
+            limit = min(limit, candidates[-1].seq)
+        young = next((c.seq for c in candidates if c.created_at > now - GRACE_MS), None)
+        if young is not None:
+            limit = min(limit, young - 1)
+    return limit
+
+
+async def _message_pushes(conn: AsyncConnection, found: list[PushCandidate]) -> Wanted:
+    """Each member who has not read a new message, with their unread count."""
+    newest: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread thread_seq
+    for candidate in found:
+        for user, read_seq in (await Threads.read_seqs(conn, candidate.thread_id)).items():
+            if user != candidate.sender_id and read_seq < candidate.thread_seq:
+                newest[(user, candidate.thread_id)] = candidate.thread_seq
+    wanted: Wanted = {}
+    for user, thread in newest:
         record = await Threads.record(conn, thread, user)
-        count = record.unread if record else 1
+        if record is not None and record.unread:
+            wanted[(user, thread, "message")] = record.unread
+    return wanted
+
+
+def _appointment_pushes(found: list[AppointmentCandidate]) -> Wanted:
+    """An appointment cancelled or moved, or a reminder: to the person whose
+    event it is, unless they cancelled it themselves."""
+    wanted: Wanted = {}
+    for candidate in found:
+        info = msgspec.msgpack.decode(candidate.data or b"\x80")
+        if (
+            candidate.type == "appointment.cancelled"
+            and info.get("cancelled_by") == candidate.user_id
+        ):
+            continue
+        kind = "reminder" if candidate.type == "appointment.reminder" else "appointment"
+        key = (candidate.user_id, 0, kind)
+        wanted[key] = wanted.get(key, 0) + 1
+    return wanted
+
+
+async def _enqueue(ctx: Context, conn: AsyncConnection, wanted: Wanted, now: int) -> int:
+    """One outbox entry per subscribed device with no open socket, per push wanted."""
+    users = sorted({user for user, _, _ in wanted})
+    targets = await PushSubscriptions.of_users(conn, users)
+    live = await ctx.presence.live_devices(users)
+    queued = 0
+    for (user, thread, kind), count in sorted(wanted.items()):
         for target in targets:
-            if target.user_id != user or target.device_id in live or count == 0:
+            if target.user_id != user or target.device_id in live:
                 continue
-            body = {"device": target.device_id, "thread": thread, "count": count}
+            body = {"device": target.device_id, "thread": thread, "count": count, "kind": kind}
             await Agendas.to_outbox(conn, user, PUSH, json.dumps(body).encode(), now)
             queued += 1
     return queued
@@ -109,7 +153,7 @@ class PushGateway:
         target = await self.ctx.store.push.of_device(body["device"])
         if target is None:
             return None  # unsubscribed meanwhile
-        notice = Notice(body["thread"], body["count"])
+        notice = Notice(body["thread"], body["count"], body.get("kind", "message"))
         contact = self.ctx.settings.push_contact
         result = await push(self.http, self.ctx.vapid, contact, target, notice)
         if result.outcome is Outcome.GONE:

@@ -14,7 +14,10 @@ from storage.db import Database, insert_new
 from storage.errors import Conflict
 from storage.schema import events, messages, push_subscriptions, stream_positions
 
-__all__ = ["PushCandidate", "PushSubscriptions", "PushTarget"]
+__all__ = ["AppointmentCandidate", "PushCandidate", "PushSubscriptions", "PushTarget"]
+
+# The appointment events a person may want to hear of with the app closed.
+APPOINTMENT_PUSHES = ("appointment.cancelled", "appointment.rescheduled", "appointment.reminder")
 
 POSITION = "push"  # the last event the push queue looked at
 
@@ -37,6 +40,17 @@ class PushCandidate:
     thread_id: int
     thread_seq: int
     sender_id: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentCandidate:
+    """An appointment event for one person (each has their own)."""
+
+    seq: int
+    type: str
+    user_id: int
+    data: bytes
     created_at: int
 
 
@@ -136,6 +150,24 @@ class PushSubscriptions:
             .limit(limit)
         )
         return [PushCandidate(*row) for row in rows]
+
+    @staticmethod
+    async def appointment_candidates(
+        conn: AsyncConnection, after: int, upto: int, limit: int
+    ) -> list[AppointmentCandidate]:
+        rows = await conn.execute(
+            select(
+                events.c.seq, events.c.type, events.c.user_id, events.c.data, events.c.created_at
+            )
+            .where(
+                events.c.type.in_(APPOINTMENT_PUSHES),
+                events.c.seq > after,
+                events.c.seq <= upto,
+            )
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        return [AppointmentCandidate(*row) for row in rows]
 
 
 async def _targets(conn: AsyncConnection, where: ColumnElement[bool]) -> list[PushTarget]:

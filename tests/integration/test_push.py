@@ -13,10 +13,12 @@ import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from protocol.booking import CancelParams, ConfirmParams, HoldParams
 from protocol.errors import ErrorCode
 from protocol.model import Empty
 from protocol.push import PushSubscribeParams
 from server.webpush import VapidKey, b64url
+from tests.integration.test_booking import free, practitioner_with_agenda
 from tests.integration.test_nodes import three_nodes
 from tests.integration.test_practice import refused
 from tests.support.pushservice import PushService, push_service
@@ -129,3 +131,28 @@ async def pushed_only_once_closed(
     # The thread, all three messages unread, a kind: no word, no name, no reason.
     assert json.loads(opened) == {"thread": thread, "count": 3, "kind": "message"}
     assert got.headers["topic"] == f"thread-{thread}"
+
+
+async def test_a_cancelled_appointment_reaches_the_closed_app(make_server) -> None:  # type: ignore[no-untyped-def]
+    async with push_service() as service:
+        server = make_server(push_services=service.origin, push_poll_seconds=0.1)
+        doctor = await practitioner_with_agenda(server)
+        patient = await server.user("patient", "Inès Garcia", publish_keys=False)
+        key, p256dh, auth = browser_keys()
+        phone = PushSubscribeParams(service.endpoint("phone"), p256dh, b64url(auth))
+        async with server.client(patient) as me:
+            await me.call("push.subscribe", phone)
+            start = (await free(me, doctor))[2]
+            held = await me.call("booking.hold", HoldParams(doctor.user_id, "consult", start))
+            await me.call("booking.confirm", ConfirmParams(held.id))
+        async with server.client(doctor) as desk:  # the patient's app is closed now
+            await desk.call("booking.cancel", CancelParams(held.id, "Absence imprévue"))
+            got = await service.next()
+    opened = http_ece.decrypt(got.body, private_key=key, auth_secret=auth, version="aes128gcm")
+    assert json.loads(opened) == {
+        "thread": 0,
+        "count": 1,
+        "kind": "appointment",
+    }  # no reason, no name
+    assert got.headers["urgency"] == "normal"
+    assert service.received == [got]  # nothing for booking it themselves
