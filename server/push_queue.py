@@ -92,8 +92,12 @@ def _settled(upto: int, now: int, *found: Sequence[PushCandidate | AppointmentCa
 async def _message_pushes(conn: AsyncConnection, found: list[PushCandidate]) -> Wanted:
     """Each member who has not read a new message, with their unread count."""
     newest: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread thread_seq
+    read: dict[int, dict[int, int]] = {}  # thread -> member -> read_seq, once per round
     for candidate in found:
-        for user, read_seq in (await Threads.read_seqs(conn, candidate.thread_id)).items():
+        thread = candidate.thread_id
+        if thread not in read:
+            read[thread] = await Threads.read_seqs(conn, thread)
+        for user, read_seq in read[thread].items():
             if user != candidate.sender_id and read_seq < candidate.thread_seq:
                 newest[(user, candidate.thread_id)] = candidate.thread_seq
     wanted: Wanted = {}
