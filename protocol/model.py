@@ -106,3 +106,4 @@ class ThreadInfo(Struct, omit_defaults=True):
     reply_allowed: bool = True  # whether the care side's latest message takes a reply
     via: int | None = None  # a delegate sees it as this practitioner's (receipts are theirs)
     last_at: int | None = None  # when its latest message was sent: the inbox's order
+    muted: bool = False  # the caller muted it: no push, no email for it

@@ -25,6 +25,7 @@ from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
 from server.push_queue import PushGateway, push_round
+from server.pushing import PushSender, WebPushSender
 from server.reminders import LoggingGateway, NotificationGateway, remind
 from server.settings import Settings
 from server.socket import websocket_endpoint
@@ -80,7 +81,7 @@ def create_app(
     if not broker.complete:
         ctx.follower = Follower(store.db, hub, settings.stream_poll_seconds)
 
-    lifecycle = Lifecycle(ctx, PushGateway(ctx, gateway or LoggingGateway()))
+    lifecycle = Lifecycle(ctx, notification_gateway(ctx, gateway))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -204,6 +205,15 @@ class Lifecycle:
         await ctx.broker.stop()
         await ctx.store.close()
         await self.gateway.close()
+
+
+def notification_gateway(ctx: Context, given: NotificationGateway | None) -> PushGateway:
+    """Pushes through each configured platform; emails (and reminders)
+    through ``given``, else SMTP when configured, else the log."""
+    senders: dict[str, PushSender] = {
+        "web": WebPushSender(ctx.vapid, ctx.settings.push_contact),
+    }
+    return PushGateway(ctx, senders, given or LoggingGateway())
 
 
 def recovered(ctx: Context) -> None:

@@ -56,6 +56,7 @@ def thread_info(t: ThreadRecord) -> ThreadInfo:
         closed=t.closed_at is not None,
         reply_allowed=t.reply_allowed,
         last_at=t.last_at,
+        muted=t.muted,
     )
 
 

@@ -18,28 +18,42 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.context import Context
-from server.pushing import Notice, Outcome, push
+from server.preferences import decode_preferences, is_quiet
+from server.pushing import Notice, Outcome, PushSender
 from server.reminders import NotificationGateway, deliver_notifications
 from storage import PushSubscriptions, Threads
 from storage.agenda import Agendas
-from storage.push import AppointmentCandidate, PushCandidate
+from storage.push import AppointmentCandidate, NotifyState, PushCandidate, Reader
 
 __all__ = ["PUSH", "PushGateway", "push_round", "queue_pushes"]
 
 log = logging.getLogger(__name__)
 PUSH = "push"  # the outbox entries' kind
 GRACE_MS = 1_000
-# (user, thread (0: none), kind) -> the count a push says
-Wanted = dict[tuple[int, int, str], int]
+EMAIL = "email"
+EMAIL_EVERY_MS = 3_600_000  # a patient is emailed at most hourly that messages wait
+PREVIEW_MAX_BYTES = 2_800  # an envelope a push may carry: Web Push holds about 4 KB
 BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """What a push says: the count, and the newest message (for a preview)."""
+
+    count: int
+    message: int | None = None
+
+
+# (user, thread (0: none), kind) -> the push
+Wanted = dict[tuple[int, int, str], Push]
 
 
 async def push_round(ctx: Context, gateway: PushGateway) -> None:
@@ -90,21 +104,24 @@ def _settled(upto: int, now: int, *found: Sequence[PushCandidate | AppointmentCa
 
 
 async def _message_pushes(conn: AsyncConnection, found: list[PushCandidate]) -> Wanted:
-    """Each member who has not read a new message, with their unread count."""
-    newest: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread thread_seq
-    read: dict[int, dict[int, int]] = {}  # thread -> member -> read_seq, once per round
+    """Each member who has not read a new message and has not muted its
+    thread, with their unread count and the newest message."""
+    newest: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread message
+    readers: dict[int, dict[int, Reader]] = {}  # thread -> member -> ..., once per round
     for candidate in found:
         thread = candidate.thread_id
-        if thread not in read:
-            read[thread] = await Threads.read_seqs(conn, thread)
-        for user, read_seq in read[thread].items():
-            if user != candidate.sender_id and read_seq < candidate.thread_seq:
-                newest[(user, candidate.thread_id)] = candidate.thread_seq
+        if thread not in readers:
+            readers[thread] = await PushSubscriptions.readers(conn, thread)
+        for user, reader in readers[thread].items():
+            if user == candidate.sender_id or reader.muted:
+                continue
+            if reader.read_seq < candidate.thread_seq:
+                newest[(user, thread)] = candidate.message_id
     wanted: Wanted = {}
-    for user, thread in newest:
+    for (user, thread), message in newest.items():
         record = await Threads.record(conn, thread, user)
         if record is not None and record.unread:
-            wanted[(user, thread, "message")] = record.unread
+            wanted[(user, thread, "message")] = Push(record.unread, message)
     return wanted
 
 
@@ -121,33 +138,74 @@ def _appointment_pushes(found: list[AppointmentCandidate]) -> Wanted:
             continue
         kind = "reminder" if candidate.type == "appointment.reminder" else "appointment"
         key = (candidate.user_id, 0, kind)
-        wanted[key] = wanted.get(key, 0) + 1
+        wanted[key] = Push(wanted[key].count + 1 if key in wanted else 1)
     return wanted
 
 
 async def _enqueue(ctx: Context, conn: AsyncConnection, wanted: Wanted, now: int) -> int:
-    """One outbox entry per subscribed device with no open socket, per push wanted."""
+    """One outbox entry per subscribed device with no open socket, per push
+    wanted; an email to a patient whom no device of theirs can reach."""
     users = sorted({user for user, _, _ in wanted})
     targets = await PushSubscriptions.of_users(conn, users)
     live = await ctx.presence.live_devices(users)
+    states = await PushSubscriptions.notify_states(conn, users)
     queued = 0
-    for (user, thread, kind), count in sorted(wanted.items()):
-        for target in targets:
-            if target.user_id != user or target.device_id in live:
-                continue
-            body = {"device": target.device_id, "thread": thread, "count": count, "kind": kind}
+    unreachable: dict[int, str] = {}  # user -> the kind of email
+    for (user, thread, kind), push in sorted(wanted.items()):
+        quiet = is_quiet(decode_preferences(states[user].preferences), now)
+        mine = [t for t in targets if t.user_id == user]
+        for target in mine:
+            if target.device_id in live:
+                continue  # its app is open: it received the event live
+            body: dict[str, Any] = {"device": target.device_id, "thread": thread}
+            body |= {"count": push.count}
+            body |= {"kind": kind, "quiet": quiet}
+            if target.preview and not quiet and push.message is not None:
+                body["message"] = push.message
             await Agendas.to_outbox(conn, user, PUSH, json.dumps(body).encode(), now)
             queued += 1
+        if not mine and kind != "reminder":  # reminders have their own email
+            unreachable.setdefault(user, "message" if thread else "appointment")
+    return queued + await _email_unreachable(ctx, conn, unreachable, states, now)
+
+
+async def _email_unreachable(
+    ctx: Context,
+    conn: AsyncConnection,
+    unreachable: dict[int, str],
+    states: dict[int, NotifyState],
+    now: int,
+) -> int:
+    """An email, at most every ``EMAIL_EVERY_MS``, to a patient with an
+    address, no subscribed device and none open: "a message waits"."""
+    wanting = [
+        user
+        for user in unreachable
+        if states[user].role == "patient"
+        and decode_preferences(states[user].preferences).email is not None
+        and (states[user].emailed_at or 0) <= now - EMAIL_EVERY_MS
+    ]
+    queued = 0
+    for user in wanting:
+        if await ctx.presence.live_devices([user]):
+            continue  # an app of theirs is open: it received the message live
+        body = {"kind": unreachable[user]}
+        await Agendas.to_outbox(conn, user, EMAIL, json.dumps(body).encode(), now)
+        await PushSubscriptions.emailed(conn, user, now)
+        queued += 1
     return queued
 
 
 class PushGateway:
-    """Sends the outbox's pushes; anything else goes to ``other`` (email, SMS)."""
+    """Sends the outbox's pushes, each through its device's platform;
+    anything else goes to ``other`` (email, SMS)."""
 
-    def __init__(self, ctx: Context, other: NotificationGateway) -> None:
+    def __init__(
+        self, ctx: Context, senders: Mapping[str, PushSender], other: NotificationGateway
+    ) -> None:
         self.ctx = ctx
+        self.senders = senders
         self.other = other
-        self.http = httpx.AsyncClient(follow_redirects=False)
 
     async def deliver(
         self, notification_id: int, user_id: int, kind: str, body: dict[str, Any]
@@ -155,11 +213,16 @@ class PushGateway:
         if kind != PUSH:
             return await self.other.deliver(notification_id, user_id, kind, body)
         target = await self.ctx.store.push.of_device(body["device"])
-        if target is None:
-            return None  # unsubscribed meanwhile
-        notice = Notice(body["thread"], body["count"], body.get("kind", "message"))
-        contact = self.ctx.settings.push_contact
-        result = await push(self.http, self.ctx.vapid, contact, target, notice)
+        sender = None if target is None else self.senders.get(target.platform)
+        if target is None or sender is None:
+            return None  # unsubscribed meanwhile, or the platform is no longer configured
+        envelope = None
+        if target.preview and "message" in body:
+            envelope = await self.ctx.store.push.envelope(body["message"], PREVIEW_MAX_BYTES)
+        notice = Notice(
+            body["thread"], body["count"], body["kind"], body["quiet"], envelope, notification_id
+        )
+        result = await sender.send(target, notice)
         if result.outcome is Outcome.GONE:
             await self.ctx.store.push.gone(target.endpoint)
         elif result.outcome is Outcome.RETRY:
@@ -169,4 +232,8 @@ class PushGateway:
         return None
 
     async def close(self) -> None:
-        await self.http.aclose()
+        for sender in self.senders.values():
+            await sender.close()
+        close = getattr(self.other, "close", None)
+        if close is not None:
+            await close()

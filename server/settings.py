@@ -62,6 +62,22 @@ class Settings:
         "https://fcm.googleapis.com,https://updates.push.services.mozilla.com,"
         "https://web.push.apple.com,https://*.notify.windows.com"
     )
+    # Mobile apps' pushes (docs/push.md): empty disables a platform.
+    fcm_credentials_file: str = ""  # a Firebase service account's JSON key
+    fcm_url: str = "https://fcm.googleapis.com"
+    apns_key_file: str = ""  # the .p8 signing key of an APNs auth key
+    apns_key_id: str = ""
+    apns_team_id: str = ""
+    apns_topic: str = ""  # the iOS app's bundle id
+    apns_url: str = "https://api.push.apple.com"  # sandbox: https://api.sandbox.push.apple.com
+    # Email (docs/push.md): empty host: emails are only logged.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # "starttls", "tls" (implicit, port 465) or "none"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "carehub <no-reply@localhost>"
+    public_url: str = ""  # where people open the web app: the link in emails
     max_file_bytes: int = 25 * 1024 * 1024
     user_quota_bytes: int = 1024 * 1024 * 1024  # every document a user uploaded
     chunk_bytes: int = 64 * 1024  # the largest attachments.chunk / .read

@@ -1,6 +1,8 @@
-"""Devices' Web Push subscriptions: one per device. An endpoint is a secret
-URL of one browser's subscription; it belongs to one user, whose devices
-may pass it from one to another (a re-subscribe), and to nobody else."""
+"""Devices' push subscriptions (one per device: a browser's Web Push
+subscription or a mobile app's token), people's notification preferences,
+and what the push queue reads of the event stream. An endpoint is a secret
+of one browser or app; it belongs to one user, whose devices may pass it
+from one to another (a re-subscribe), and to nobody else."""
 
 from __future__ import annotations
 
@@ -12,9 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database, insert_new
 from storage.errors import Conflict
-from storage.schema import events, messages, push_subscriptions, stream_positions
+from storage.schema import (
+    events,
+    messages,
+    notify_preferences,
+    participants,
+    push_subscriptions,
+    stream_positions,
+    users,
+)
 
-__all__ = ["AppointmentCandidate", "PushCandidate", "PushSubscriptions", "PushTarget"]
+__all__ = [
+    "AppointmentCandidate",
+    "NotifyState",
+    "PushCandidate",
+    "PushSubscriptions",
+    "PushTarget",
+    "Reader",
+]
 
 # The appointment events a person may want to hear of with the app closed.
 APPOINTMENT_PUSHES = ("appointment.cancelled", "appointment.rescheduled", "appointment.reminder")
@@ -30,6 +47,7 @@ class PushTarget:
     p256dh: str
     auth: str
     preview: bool
+    platform: str = "web"  # "web" (endpoint: a URL), "fcm" or "apns" (endpoint: the app's token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +55,28 @@ class PushCandidate:
     """A stored message that may call for pushes to its readers' devices."""
 
     seq: int  # its event's
+    message_id: int
     thread_id: int
     thread_seq: int
     sender_id: int
     created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """A current member of a thread, as the push queue sees them."""
+
+    read_seq: int
+    muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyState:
+    """What the push queue needs of a person beside their devices."""
+
+    role: str
+    preferences: bytes | None  # protocol.push.NotifyPreferences, MessagePack
+    emailed_at: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +118,7 @@ class PushSubscriptions:
                 p256dh=target.p256dh,
                 auth=target.auth,
                 preview=target.preview,
+                platform=target.platform,
                 created_at=now,
             )
 
@@ -106,6 +143,65 @@ class PushSubscriptions:
     @staticmethod
     async def of_users(conn: AsyncConnection, user_ids: Iterable[int]) -> list[PushTarget]:
         return await _targets(conn, push_subscriptions.c.user_id.in_(sorted(set(user_ids))))
+
+    async def envelope(self, message_id: int, limit: int) -> bytes | None:
+        """A message's envelope for a preview, if it is at most ``limit``
+        bytes (and not retracted: its envelope is then empty)."""
+        async with self.db.read() as conn:
+            found = await conn.scalar(
+                select(messages.c.envelope).where(messages.c.id == message_id)
+            )
+        return found if found and len(found) <= limit else None
+
+    # A person's notification preferences
+
+    async def preferences(self, user_id: int) -> bytes | None:
+        async with self.db.read() as conn:
+            return await conn.scalar(
+                select(notify_preferences.c.settings).where(notify_preferences.c.user_id == user_id)
+            )
+
+    async def set_preferences(self, user_id: int, settings: bytes, now: int) -> None:
+        values = {"settings": settings, "updated_at": now}
+        async with self.db.write() as conn:
+            if not await insert_new(conn, notify_preferences, user_id=user_id, **values):
+                await conn.execute(
+                    update(notify_preferences)
+                    .where(notify_preferences.c.user_id == user_id)
+                    .values(values)
+                )
+
+    @staticmethod
+    async def notify_states(
+        conn: AsyncConnection, user_ids: Iterable[int]
+    ) -> dict[int, NotifyState]:
+        table = notify_preferences
+        rows = await conn.execute(
+            select(users.c.id, users.c.role, table.c.settings, table.c.emailed_at)
+            .outerjoin(table, table.c.user_id == users.c.id)
+            .where(users.c.id.in_(sorted(set(user_ids))))
+        )
+        return {row.id: NotifyState(row.role, row.settings, row.emailed_at) for row in rows}
+
+    @staticmethod
+    async def emailed(conn: AsyncConnection, user_id: int, now: int) -> None:
+        await conn.execute(
+            update(notify_preferences)
+            .where(notify_preferences.c.user_id == user_id)
+            .values(emailed_at=now)
+        )
+
+    @staticmethod
+    async def readers(conn: AsyncConnection, thread_id: int) -> dict[int, Reader]:
+        """A thread's current members: how far each read, whether they muted it."""
+        rows = await conn.execute(
+            select(participants.c.user_id, participants.c.read_seq, participants.c.muted).where(
+                participants.c.thread_id == thread_id, participants.c.left_seq.is_(None)
+            )
+        )
+        return {row.user_id: Reader(row.read_seq, bool(row.muted)) for row in rows}
+
+    # The push queue's place in the event stream
 
     @staticmethod
     async def position(conn: AsyncConnection) -> int:
@@ -134,6 +230,7 @@ class PushSubscriptions:
         rows = await conn.execute(
             select(
                 events.c.seq,
+                messages.c.id,
                 messages.c.thread_id,
                 messages.c.seq,
                 messages.c.sender_id,
@@ -180,6 +277,7 @@ async def _targets(conn: AsyncConnection, where: ColumnElement[bool]) -> list[Pu
             table.c.p256dh,
             table.c.auth,
             table.c.preview,
+            table.c.platform,
         )
         .where(where)
         .order_by(table.c.device_id)

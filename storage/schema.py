@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -37,6 +38,7 @@ __all__ = [
     "File",
     "Inbox",
     "Message",
+    "NotifyPreference",
     "Participant",
     "Practice",
     "PracticeMember",
@@ -129,6 +131,7 @@ class Participant(Base):
     left_seq: Mapped[int | None] = mapped_column(BigInteger)
     delivered_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     read_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    muted: Mapped[bool] = mapped_column(Boolean, server_default=false())  # no push, no email
     __table_args__ = (Index("ix_participants_user", "user_id", "thread_id"),)
 
 
@@ -276,6 +279,19 @@ class PushSubscription(Base):
     auth: Mapped[str] = mapped_column(String(24))
     preview: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    # "web": endpoint is the push service's URL; "fcm", "apns": the app's token.
+    platform: Mapped[str] = mapped_column(String(8), server_default="web")
+
+
+class NotifyPreference(Base):
+    """A person's ``protocol.push.NotifyPreferences``, MessagePack-encoded,
+    and when they were last emailed about a waiting message."""
+
+    __tablename__ = "notify_preferences"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    settings: Mapped[bytes] = mapped_column(LargeBinary)
+    emailed_at: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class Relative(Base):
@@ -483,6 +499,7 @@ templates = cast(Table, StoredTemplate.__table__)
 audit = cast(Table, AuditRecord.__table__)
 broadcast_opt_outs = cast(Table, BroadcastOptOut.__table__)
 push_subscriptions = cast(Table, PushSubscription.__table__)
+notify_preferences = cast(Table, NotifyPreference.__table__)
 relatives = cast(Table, Relative.__table__)
 delegations = cast(Table, StoredDelegation.__table__)
 agendas = cast(Table, Agenda.__table__)

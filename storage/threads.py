@@ -54,6 +54,7 @@ class ThreadRecord:
     reply_allowed: bool = True
     unread: int = 0  # others' messages after ``read_seq``, the server's notices not counted
     last_at: int | None = None  # when its latest message was sent
+    muted: bool = False  # by this member: no push, no email for it
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +262,21 @@ class Threads:
         row = (await conn.execute(_ADVANCE_RECEIPT, params)).first()
         return None if row is None else Receipt(row.delivered_seq, row.read_seq)
 
+    async def set_muted(self, thread_id: int, user_id: int, muted: bool) -> ThreadRecord | None:
+        """Mute or unmute the thread for a current member; the thread as they
+        see it, None if they are not one."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(participants)
+                .where(
+                    participants.c.thread_id == thread_id,
+                    participants.c.user_id == user_id,
+                    participants.c.left_seq.is_(None),
+                )
+                .values(muted=muted)
+            )
+            return await self.record(conn, thread_id, user_id)
+
     async def get(self, thread_id: int, user_id: int) -> ThreadRecord | None:
         """The thread if ``user_id`` is a current member of it."""
         async with self.db.read() as conn:
@@ -314,6 +330,7 @@ class Threads:
                 threads.c.reply_allowed,
                 unread.label("unread"),
                 latest.label("last_at"),
+                me.c.muted,
             )
             .join(me, and_(me.c.thread_id == threads.c.id, me.c.user_id == user_id))
             .where(me.c.left_seq.is_(None))
@@ -339,6 +356,7 @@ class Threads:
                 bool(row.reply_allowed),
                 row.unread,
                 row.last_at,
+                bool(row.muted),
             )
             for row in rows
         ]

@@ -18,7 +18,14 @@ from protocol.practice import RefusalReason, Rule, RuleAction, WeeklySpan
 from server.policy.refusal import Refusal
 from server.policy.zones import find_zone
 
-__all__ = ["Firing", "active_rule", "rule_problems", "rule_refusal"]
+__all__ = [
+    "Firing",
+    "active_rule",
+    "rule_problems",
+    "rule_refusal",
+    "span_problems",
+    "weekly_window",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -52,7 +59,7 @@ def active_rule(rules: Sequence[Rule], patient: int, now: int) -> Firing | None:
             continue
         if not rule.weekly:
             return Firing(rule, rule.starts or 0, rule.ends)
-        window = _weekly_window(rule, now)
+        window = weekly_window(rule.weekly, rule.timezone, now)
         if window is None:
             continue
         begins, ends = window
@@ -85,7 +92,13 @@ def rule_problems(rule: Rule) -> list[str]:
         problems.append(f"unknown timezone {rule.timezone!r}")
     if rule.starts is not None and rule.ends is not None and rule.ends <= rule.starts:
         problems.append("the rule must end after it starts")
-    for span in rule.weekly:
+    return problems + span_problems(rule.weekly)
+
+
+def span_problems(spans: Sequence[WeeklySpan]) -> list[str]:
+    """What is wrong with weekly spans, in English."""
+    problems = []
+    for span in spans:
         name = f"{_DAYS[span.day]} {span.start}-{span.end}"
         if span.start == span.end:
             problems.append(f"weekly span {name} starts when it ends (a whole day is 00:00-24:00)")
@@ -94,7 +107,7 @@ def rule_problems(rule: Rule) -> list[str]:
     return problems
 
 
-def _weekly_window(rule: Rule, now: int) -> tuple[int, int] | None:
+def weekly_window(spans: Sequence[WeeklySpan], timezone: str, now: int) -> tuple[int, int] | None:
     """The span occurrence holding ``now``, as UTC ms [begins, ends).
 
     ``now`` in local time gives the day; the span's edges on that day are then
@@ -103,13 +116,13 @@ def _weekly_window(rule: Rule, now: int) -> tuple[int, int] | None:
     the hour autumn repeats a span ending at 02:30 does not reopen at the
     second 02:00, nor does one starting at 02:30 pause until the second 02:30.
     """
-    zone = find_zone(rule.timezone)
+    zone = find_zone(timezone)
     if zone is None:
-        return None  # rule_problems refuses such a rule; never guess its hours
+        return None  # rule_problems refuses such a zone; never guess its hours
     local = datetime.fromtimestamp(now // 1000, zone)
     midnight = datetime(local.year, local.month, local.day)  # naive: wall-clock arithmetic
     weekday = local.weekday()
-    for span in rule.weekly:
+    for span in spans:
         days_back = (weekday - span.day) % 7
         if days_back > 1:
             continue  # a span ends by the end of the next day: it began today or yesterday

@@ -98,5 +98,9 @@ HANDLERS: dict[str, Handler] = {
     "booking.list": booking.list_appointments,
     "push.key": push.push_key,
     "push.subscribe": push.subscribe,
+    "push.register": push.register,
     "push.unsubscribe": push.unsubscribe,
+    "notify.get": push.get_preferences,
+    "notify.set": push.set_preferences,
+    "threads.mute": push.mute,
 }

@@ -1,21 +1,45 @@
-"""push.key, push.subscribe, push.unsubscribe: a device's Web Push
-subscription (docs/push.md). A subscription names a push service's URL that
-the server will call: only the services the deployment lists are accepted,
-so a subscription cannot make the server call anything else."""
+"""push.*, notify.*, threads.mute: a device's push subscription, a person's
+notification preferences, a muted thread (docs/push.md). A Web Push
+subscription names a push service's URL that the server will call: only
+the services the deployment lists are accepted, so a subscription cannot
+make the server call anything else. A mobile token is accepted only for a
+platform the deployment pushes to."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import msgspec
+
 from protocol.errors import ErrorCode
-from protocol.model import Empty
-from protocol.push import PushKey, PushSubscribeParams
+from protocol.model import Empty, ThreadInfo
+from protocol.push import (
+    MobilePlatform,
+    MuteParams,
+    NotifyPreferences,
+    PushKey,
+    PushRegisterParams,
+    PushSubscribeParams,
+)
 from server.connection import Connection
 from server.context import Context
-from server.errors import ServerError, invalid
+from server.convert import thread_info
+from server.errors import ServerError, forbidden, invalid
+from server.preferences import load_preferences, preference_problems
+from server.settings import Settings
 from storage import Conflict, PushTarget
 
-__all__ = ["allowed_endpoint", "push_key", "subscribe", "unsubscribe"]
+__all__ = [
+    "allowed_endpoint",
+    "get_preferences",
+    "mobile_platforms",
+    "mute",
+    "push_key",
+    "register",
+    "set_preferences",
+    "subscribe",
+    "unsubscribe",
+]
 
 
 def allowed_endpoint(endpoint: str, services: str) -> bool:
@@ -36,6 +60,15 @@ def allowed_endpoint(endpoint: str, services: str) -> bool:
     return False
 
 
+def mobile_platforms(settings: Settings) -> set[MobilePlatform]:
+    """The mobile platforms this deployment is configured to push to."""
+    configured = {
+        MobilePlatform.FCM: settings.fcm_credentials_file,
+        MobilePlatform.APNS: settings.apns_key_file,
+    }
+    return {platform for platform, key in configured.items() if key}
+
+
 async def push_key(ctx: Context, conn: Connection, p: Empty) -> PushKey:
     return PushKey(ctx.vapid.public)
 
@@ -44,6 +77,17 @@ async def subscribe(ctx: Context, conn: Connection, p: PushSubscribeParams) -> E
     if not allowed_endpoint(p.endpoint, ctx.settings.push_services):
         raise invalid("this push service is not one the deployment uses", endpoint=p.endpoint)
     target = PushTarget(conn.device_id, conn.user_id, p.endpoint, p.p256dh, p.auth, p.preview)
+    return await _keep(ctx, target)
+
+
+async def register(ctx: Context, conn: Connection, p: PushRegisterParams) -> Empty:
+    if p.platform not in mobile_platforms(ctx.settings):
+        raise invalid("this deployment does not push to these apps", platform=p.platform)
+    target = PushTarget(conn.device_id, conn.user_id, p.token, "", "", p.preview, p.platform)
+    return await _keep(ctx, target)
+
+
+async def _keep(ctx: Context, target: PushTarget) -> Empty:
     try:
         await ctx.store.push.subscribe(target, ctx.clock.ms())
     except Conflict:
@@ -54,3 +98,24 @@ async def subscribe(ctx: Context, conn: Connection, p: PushSubscribeParams) -> E
 async def unsubscribe(ctx: Context, conn: Connection, p: Empty) -> Empty:
     await ctx.store.push.unsubscribe(conn.device_id)
     return Empty()
+
+
+async def get_preferences(ctx: Context, conn: Connection, p: Empty) -> NotifyPreferences:
+    return await load_preferences(ctx.store, conn.user_id)
+
+
+async def set_preferences(
+    ctx: Context, conn: Connection, p: NotifyPreferences
+) -> NotifyPreferences:
+    problems = preference_problems(p)
+    if problems:
+        raise invalid("; ".join(problems), problems=problems)
+    await ctx.store.push.set_preferences(conn.user_id, msgspec.msgpack.encode(p), ctx.clock.ms())
+    return p
+
+
+async def mute(ctx: Context, conn: Connection, p: MuteParams) -> ThreadInfo:
+    record = await ctx.store.threads.set_muted(p.thread, conn.user_id, p.muted)
+    if record is None:
+        raise forbidden("you are not a member of this thread", thread=p.thread)
+    return thread_info(record)

@@ -87,7 +87,13 @@ from protocol.practice import (
     UserParams,
     UsersParams,
 )
-from protocol.push import PushSubscribeParams
+from protocol.push import (
+    MobilePlatform,
+    MuteParams,
+    NotifyPreferences,
+    PushRegisterParams,
+    PushSubscribeParams,
+)
 from protocol.texts import Locale
 from tests.support.authz import (
     AGENDA,
@@ -472,6 +478,13 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "push.key": (self_only("own", lambda s: Empty()),),
     "push.subscribe": (self_only("own", lambda s: OWN_PUSH_SUBSCRIPTION, "push_subscriptions"),),
     "push.unsubscribe": (self_only("own", lambda s: Empty(), "push_subscriptions"),),
+    # No mobile platform is configured in the probes' deployment: refused for all.
+    "push.register": (
+        refused("unconfigured", lambda s: PushRegisterParams(MobilePlatform.FCM, "t" * 64)),
+    ),
+    "notify.get": (self_only("own", lambda s: Empty()),),
+    "notify.set": (self_only("own", lambda s: NotifyPreferences(), "notify_preferences"),),
+    "threads.mute": (refused("T", lambda s: MuteParams(s.world.thread)),),
     "account.get": (self_only("own", lambda s: Empty(), check=_mine),),
     "account.set": (self_only("own", lambda s: AccountParams(Locale.EN), "users", check=_mine),),
     "users.get": (

@@ -51,7 +51,7 @@ async def test_a_push_is_what_a_push_service_accepts_and_says_nothing() -> None:
     vapid = VapidKey.generate()
     async with push_service() as service, httpx.AsyncClient() as http:
         target, key, auth = subscribed(service, "phone")
-        result = await push(http, vapid, CONTACT, target, Notice(thread=42, count=3))
+        result = await push(http, vapid, CONTACT, target, Notice(thread=42, count=3, id=9))
     assert (result.outcome, result.status) == (Outcome.SENT, 201)
     [got] = service.received
     assert vapid_claims(got.headers["authorization"], service.origin)["sub"] == CONTACT
@@ -62,7 +62,7 @@ async def test_a_push_is_what_a_push_service_accepts_and_says_nothing() -> None:
         "thread-42",
     )
     opened = http_ece.decrypt(got.body, private_key=key, auth_secret=auth, version="aes128gcm")
-    assert json.loads(opened) == {"thread": 42, "count": 3, "kind": "message"}
+    assert json.loads(opened) == {"id": 9, "thread": 42, "count": 3, "kind": "message"}
 
 
 async def test_what_the_service_answers_decides_what_follows() -> None:

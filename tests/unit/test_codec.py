@@ -138,7 +138,14 @@ from protocol.practice import (
     WeeklySpan,
     builtin_template,
 )
-from protocol.push import PushKey, PushSubscribeParams
+from protocol.push import (
+    MobilePlatform,
+    MuteParams,
+    NotifyPreferences,
+    PushKey,
+    PushRegisterParams,
+    PushSubscribeParams,
+)
 from protocol.texts import Locale
 
 T0 = 1_800_000_000_000
@@ -447,7 +454,25 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         PushSubscribeParams("https://fcm.googleapis.com/fcm/send/x1", "B" + "A" * 86, "A" * 22),
         Empty(),
     ),
+    "push.register": (PushRegisterParams(MobilePlatform.APNS, "a0" * 32, preview=True), Empty()),
     "push.unsubscribe": (Empty(), Empty()),
+    "notify.get": (Empty(), NotifyPreferences()),
+    "notify.set": (
+        NotifyPreferences(
+            quiet_hours=[WeeklySpan(0, "20:00", "08:00")],
+            do_not_disturb_until=1_800_000_000_000,
+            email="ana@example.org",
+        ),
+        NotifyPreferences(
+            quiet_hours=[WeeklySpan(0, "20:00", "08:00")],
+            do_not_disturb_until=1_800_000_000_000,
+            email="ana@example.org",
+        ),
+    ),
+    "threads.mute": (
+        MuteParams(7),
+        ThreadInfo(**{**msgspec.structs.asdict(THREAD), "muted": True}),
+    ),
     "account.set": (AccountParams(Locale.EN), AccountInfo(3, "Ana", Role.PATIENT, Locale.EN)),
     "users.get": (
         UsersParams([2, 5]),
