@@ -23,6 +23,7 @@ from server.clock import Clock
 from server.context import Context
 from server.directory import Directory
 from server.hub import Hub
+from server.mail import MailGateway
 from server.presence import Presence
 from server.push_queue import PushGateway, push_round
 from server.pushing import PushSender, WebPushSender
@@ -213,7 +214,7 @@ def notification_gateway(ctx: Context, given: NotificationGateway | None) -> Pus
     senders: dict[str, PushSender] = {
         "web": WebPushSender(ctx.vapid, ctx.settings.push_contact),
     }
-    return PushGateway(ctx, senders, given or LoggingGateway())
+    return PushGateway(ctx, senders, given or MailGateway.from_settings(ctx) or LoggingGateway())
 
 
 def recovered(ctx: Context) -> None:

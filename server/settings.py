@@ -103,6 +103,8 @@ class Settings:
             raise SettingsError("max_envelope_bytes must be below max_frame_bytes")
         if self.chunk_bytes + 1024 > self.max_frame_bytes:
             raise SettingsError("chunk_bytes must leave 1 KiB of max_frame_bytes for the frame")
+        if self.smtp_security not in {"starttls", "tls", "none"}:
+            raise SettingsError("smtp_security must be starttls, tls or none")
         if self.max_frame_bytes > self.ws_max_bytes:
             raise SettingsError("max_frame_bytes must not exceed ws_max_bytes")
 

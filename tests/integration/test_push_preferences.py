@@ -19,6 +19,7 @@ from protocol.model import Empty
 from protocol.practice import WeeklySpan
 from protocol.push import MuteParams, NotifyPreferences, PushSubscribeParams
 from server.webpush import b64url, unb64url
+from tests.integration.test_mail import mail_server
 from tests.integration.test_practice import open_params, refused
 from tests.integration.test_push import browser_keys
 from tests.support.pushservice import PushService, Received, push_service
@@ -151,3 +152,39 @@ async def test_preferences_are_checked_kept_and_ones_own(server: RunningServer) 
         await me.call("notify.set", mine)
         assert await me.call("notify.get", Empty()) == mine
         assert await stranger.call("notify.get", Empty()) == NotifyPreferences()
+
+
+async def test_a_patient_without_the_app_is_emailed_hourly_and_never_told_what(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Patients with an address, no device subscribed: Ana, whose app is
+    closed, is emailed once that a message waits, not again for a second
+    within the hour; Léo, whose app is open, is not emailed; Zoé's email,
+    queued after all that, is the marker that no other went out."""
+    async with mail_server() as mailbox:
+        server: RunningServer = make_server(
+            smtp_host="127.0.0.1",
+            smtp_port=mailbox.port,
+            smtp_security="none",
+            push_poll_seconds=0.1,
+            public_url="https://soins.example.org",
+        )
+        people = [await server.patient_thread() for _ in range(3)]
+        for (_, patient, _), name in zip(people, ("ana", "leo", "zoe"), strict=True):
+            async with server.client(patient) as me:
+                await me.call("notify.set", NotifyPreferences(email=f"{name}@example.org"))
+        (ana_doctor, _, ana), (leo_doctor, leo, leo_thread), (zoe_doctor, _, zoe) = people
+        async with server.client(leo) as open_app:
+            async with server.secure(leo_doctor) as desk:
+                await desk.send(leo_thread, "Ordonnance renouvelée.")
+                await open_app.next_event("message.new")  # received live
+            async with server.secure(ana_doctor) as desk:
+                await desk.send(ana, "Vos résultats de biopsie sont arrivés.")
+                told = await mailbox.next()
+                await desk.send(ana, "Merci de rappeler le cabinet.")
+            async with server.secure(zoe_doctor) as desk:
+                await desk.send(zoe, "Bonjour.")
+                await mailbox.next()
+    assert [got.rcpt_tos for got in mailbox.delivered] == [["ana@example.org"], ["zoe@example.org"]]
+    assert "nouveau message de votre praticien" in told.text
+    assert "https://soins.example.org" in told.text
+    for word in ("biopsie", "résultats", "rappeler", server.usernames[ana_doctor.user_id]):
+        assert word not in told.text and word not in str(told.message["Subject"])
