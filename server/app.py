@@ -24,6 +24,7 @@ from server.context import Context
 from server.directory import Directory
 from server.hub import Hub
 from server.mail import MailGateway
+from server.mobilepush import ApnsSender, FcmSender
 from server.presence import Presence
 from server.push_queue import PushGateway, push_round
 from server.pushing import PushSender, WebPushSender
@@ -214,6 +215,10 @@ def notification_gateway(ctx: Context, given: NotificationGateway | None) -> Pus
     senders: dict[str, PushSender] = {
         "web": WebPushSender(ctx.vapid, ctx.settings.push_contact),
     }
+    for platform, mobile in (("fcm", FcmSender), ("apns", ApnsSender)):
+        sender = mobile.from_settings(ctx.settings)
+        if sender is not None:
+            senders[platform] = sender
     return PushGateway(ctx, senders, given or MailGateway.from_settings(ctx) or LoggingGateway())
 
 

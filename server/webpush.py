@@ -13,17 +13,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 import struct
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from server.jwt import b64url, es256
 
 __all__ = ["PushError", "VapidKey", "b64url", "encrypt", "unb64url"]
 
@@ -34,10 +34,6 @@ _CURVE = ec.SECP256R1()
 
 class PushError(ValueError):
     """A subscription's keys are not usable (not a P-256 point, wrong length)."""
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def unb64url(text: str) -> bytes:
@@ -93,12 +89,8 @@ class VapidKey:
         scheme, _, rest = endpoint.partition("://")
         origin = f"{scheme}://{rest.split('/', 1)[0]}"
         expires = int((time.time() if now is None else now) + VAPID_LIFETIME_S)
-        header = b64url(json.dumps({"typ": "JWT", "alg": "ES256"}).encode())
-        claims = b64url(json.dumps({"aud": origin, "exp": expires, "sub": subject}).encode())
-        signing_input = f"{header}.{claims}".encode()
-        r, s = decode_dss_signature(self.private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
-        signature = b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
-        return f"vapid t={header}.{claims}.{signature}, k={self.public}"
+        token = es256(self.private, {"typ": "JWT"}, {"aud": origin, "exp": expires, "sub": subject})
+        return f"vapid t={token}, k={self.public}"
 
 
 def _hkdf_expand(prk: bytes, info: bytes, length: int) -> bytes:
