@@ -6,6 +6,7 @@ in it. Plain functions; the fixtures that open browsers are in
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.support.server import PASSWORD, RunningServer
 
 __all__ = [
     "SCREENSHOTS",
+    "Person",
     "axe_violations",
     "care_pair",
     "open_conversation",
@@ -32,6 +34,9 @@ WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
 SCREENSHOTS = WEB / "screenshots"  # kept out of git; docs/web.md lists them
 AXE = WEB / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_A_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+Person = Callable[..., Awaitable[Page]]
+"""The ``person`` fixture: opens the app signed in as a user id (a page of its own)."""
 
 
 async def care_pair(

@@ -31,6 +31,8 @@ export interface ThreadInfo {
   via?: number | null;
   /** When its latest message was sent. */
   last_at?: number | null;
+  /** The caller muted it: no notification for it, on any device. */
+  muted?: boolean;
 }
 
 export interface RequestReason {

@@ -11,6 +11,7 @@ import { Devices } from "./screens/devices.js";
 import { IdentityAlert } from "./screens/identity.js";
 import { Inbox } from "./screens/inbox.js";
 import { InboxSettings } from "./screens/inbox-settings.js";
+import { NotificationSettings } from "./screens/notifications.js";
 import { SignIn } from "./screens/signin.js";
 import { NewRequest, Relatives } from "./screens/patient.js";
 import { Patients } from "./screens/patients.js";
@@ -33,6 +34,7 @@ defineTexts({
   "nav.rules": ["Absences et réponses", "Away and auto-replies"],
   "nav.inbox_settings": ["Réglages de la messagerie", "Messaging settings"],
   "nav.team": ["Cabinet et équipe", "Practice and team"],
+  "nav.notifications": ["Notifications", "Notifications"],
   "nav.devices": ["Appareils", "Devices"],
   "nav.main": ["Navigation principale", "Main navigation"],
   "shell.logout": ["Se déconnecter", "Log out"],
@@ -63,6 +65,7 @@ const NAV: NavItem[] = [
   { path: "rules", label: "nav.rules", roles: ["practitioner"] },
   { path: "inbox", label: "nav.inbox_settings", roles: ["practitioner"] },
   { path: "team", label: "nav.team", roles: ["practitioner", "assistant"] },
+  { path: "notifications", label: "nav.notifications", roles: ["patient", "practitioner", "assistant"] },
   { path: "devices", label: "nav.devices", roles: ["patient", "practitioner", "assistant", "bot", "admin"] },
 ];
 
@@ -178,6 +181,8 @@ function Screen({ route }: { route: string[] }) {
       return <InboxSettings />;
     case "team":
       return <Team />;
+    case "notifications":
+      return <NotificationSettings />;
     case "devices":
       return <Devices />;
     default:

@@ -18,10 +18,20 @@ export function withItem<T>(list: readonly T[], item: T, on: boolean): T[] {
 }
 
 /** A checkbox with its label beside it. */
-export function Check(props: { checked: boolean; onChange: (checked: boolean) => void; children: ComponentChildren }) {
+export function Check(props: {
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  children: ComponentChildren;
+  disabled?: boolean;
+}) {
   return (
     <label class="row">
-      <input type="checkbox" checked={props.checked} onChange={(event) => props.onChange(checkedOf(event))} />
+      <input
+        type="checkbox"
+        checked={props.checked}
+        disabled={props.disabled}
+        onChange={(event) => props.onChange(checkedOf(event))}
+      />
       <span class="grow">{props.children}</span>
     </label>
   );

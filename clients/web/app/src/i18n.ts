@@ -5,7 +5,10 @@
  * tests/browser checks that every key used is defined).
  * Dates and times use the browser's time zone and the chosen language.
  */
-export type Language = "fr" | "en";
+import { type Language, saveLanguage } from "./worker-settings.js";
+
+export type { Language };
+
 /** key -> [French, English], side by side where they are written. */
 export type Texts = Record<string, readonly [fr: string, en: string]>;
 
@@ -45,10 +48,7 @@ export function setLanguage(next: Language): void {
  * from its own cache (it cannot see localStorage). */
 export function tellServiceWorker(chosen: Language = language): void {
   if (typeof caches === "undefined") return;
-  void caches
-    .open("carehub-settings")
-    .then((cache) => cache.put("/language", new Response(chosen)))
-    .catch(() => undefined); // private mode without storage: French, the default
+  saveLanguage(chosen).catch(() => undefined); // private mode without storage: French, the default
 }
 
 export function onLanguage(listener: () => void): () => void {

@@ -24,7 +24,9 @@ import {
   ready,
 } from "../../src/index.js";
 import type { Notify, PresenceStatus, ReceiptUpdated, Role, ThreadInfo, UserProfile } from "./api.js";
+import { currentSubscription, unsubscribe } from "./push.js";
 import { type ShownMessage, Store } from "./store.js";
+import { type SignedIn, keyringName, saveSignedIn } from "./worker-settings.js";
 
 const SAVED = "carehub.session";
 const baseUrl = () => location.origin;
@@ -80,6 +82,11 @@ export class Session {
     return this.saved.credentials.userId;
   }
 
+  /** This browser's device of the account. */
+  get device(): number {
+    return this.saved.credentials.deviceId;
+  }
+
   get role(): Role {
     return this.saved.credentials.role as Role;
   }
@@ -109,7 +116,7 @@ export class Session {
     if (!text) return null;
     const saved = JSON.parse(text) as Saved;
     if (saved.credentials.expiresAt <= Date.now()) {
-      localStorage.removeItem(SAVED);
+      forgetSession();
       return null;
     }
     await ready();
@@ -117,7 +124,7 @@ export class Session {
       return await Session.start(saved);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      localStorage.removeItem(SAVED); // revoked or expired: log in again
+      forgetSession(); // revoked or expired: log in again
       return null;
     }
   }
@@ -129,7 +136,7 @@ export class Session {
       clientName: "carehub-web/0.1",
       ...(cursorText ? { resumeFrom: Number(cursorText) } : {}),
     });
-    const keystore = new IndexedDbKeyStore(`keyring:${credentials.userId}:${credentials.deviceId}`);
+    const keystore = new IndexedDbKeyStore(keyringName(credentials.userId, credentials.deviceId));
     let keys = await keystore.load();
     await client.connect();
     if (!keys) {
@@ -148,6 +155,7 @@ export class Session {
     await this.secure.setup();
     await this.checkApproved();
     this.saveKeys();
+    tellWorker({ user: this.me, device: this.device }); // it may open previews with these keys
     for (const user of this.secure.keys.trust.held.keys()) this.store.identityChanged(user, true); // still to accept
     this.client.onLink((up) => {
       this.store.setLink(up ? "online" : "offline");
@@ -246,6 +254,12 @@ export class Session {
     }
   }
 
+  /** No notification for `thread` on any of this person's devices (or again). */
+  async mute(thread: number, muted: boolean): Promise<void> {
+    const info = await this.call<ThreadInfo>("threads.mute", { thread, muted });
+    this.store.setMuted(thread, info.muted ?? false);
+  }
+
   typing(thread: number): void {
     void this.client.call("typing", { thread, active: true }).catch(() => undefined);
   }
@@ -280,13 +294,15 @@ export class Session {
 
   async logout(): Promise<void> {
     this.leaving = true; // the socket's close that follows is ours, not the session's end
+    // No notification for this account reaches this browser once signed out.
+    if (await currentSubscription()) await unsubscribe(this).catch(reportError);
     try {
       await httpLogout(baseUrl(), this.saved.credentials);
     } catch (error) {
       if (!(error instanceof AuthError)) throw error; // already over: log out here anyway
     }
     await this.client.close();
-    localStorage.removeItem(SAVED);
+    forgetSession();
   }
 
   private saveCursor(seq: number): void {
@@ -320,7 +336,7 @@ export class Session {
       if (this.leaving) return; // logged out here: the close was ours
       this.store.setLink("offline");
       if (error instanceof AuthError) {
-        localStorage.removeItem(SAVED); // the token is over: the next load asks to log in
+        forgetSession(); // the token is over: the next load asks to log in
         this.ended?.();
       } else reportError(error);
     }
@@ -482,9 +498,27 @@ function clearNotifications(threads: number[]): void {
   const tags = new Set(threads.map((thread) => `thread-${thread}`));
   void navigator.serviceWorker
     .getRegistration()
-    .then((registration) => registration?.getNotifications())
-    .then((shown) => shown?.forEach((notification) => tags.has(notification.tag) && notification.close()))
-    .catch(() => undefined); // no worker here (private mode): nothing was shown
+    .then(async (registration) => {
+      const shown = (await registration?.getNotifications()) ?? [];
+      for (const notification of shown) if (tags.has(notification.tag)) notification.close();
+      // The badge a quiet push set goes once no notification is left.
+      if (shown.every((notification) => tags.has(notification.tag)) && "clearAppBadge" in navigator) {
+        await navigator.clearAppBadge();
+      }
+    })
+    .catch(() => undefined); // no worker here (private mode): nothing was shown; no badge (not installed)
+}
+
+/** Signed out (or the token is over): the next load asks to log in, and the
+ * service worker no longer opens previews. */
+function forgetSession(): void {
+  localStorage.removeItem(SAVED);
+  tellWorker(null);
+}
+
+function tellWorker(signedIn: SignedIn | null): void {
+  if (typeof caches === "undefined") return; // no worker without storage (private mode)
+  saveSignedIn(signedIn).catch(reportError);
 }
 
 function cursorKey(credentials: Credentials): string {

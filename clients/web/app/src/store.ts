@@ -97,6 +97,7 @@ export class Store {
         delivered_seq: Math.max(info.delivered_seq ?? 0, known.delivered_seq ?? 0),
         last_seq: Math.max(info.last_seq ?? 0, known.last_seq ?? 0),
         last_at: Math.max(info.last_at ?? 0, known.last_at ?? 0),
+        muted: known.muted ?? false, // each member's own: an update told to all does not say it
         ...(via ? { via } : {}),
       });
     }
@@ -141,6 +142,13 @@ export class Store {
   replyAllowed(thread: number, allowed: boolean): void {
     const state = this.threads.get(thread);
     if (state) state.info = { ...state.info, reply_allowed: allowed };
+    this.changed();
+  }
+
+  /** The caller muted or unmuted the thread. */
+  setMuted(thread: number, muted: boolean): void {
+    const state = this.threads.get(thread);
+    if (state) state.info = { ...state.info, muted };
     this.changed();
   }
 

@@ -28,6 +28,9 @@ defineTexts({
   "thread.typing": ["{names} écrit…", "{names} is typing…"],
   "thread.online": ["en ligne", "online"],
   "thread.away": ["absent", "away"],
+  "thread.mute": ["Mettre en sourdine", "Mute"],
+  "thread.unmute": ["Réactiver les notifications", "Unmute"],
+  "thread.muted": ["En sourdine : aucune notification, sur aucun appareil", "Muted: no notification, on any device"],
   "thread.write": ["Votre message", "Your message"],
   "thread.send": ["Envoyer", "Send"],
   "thread.attach": ["Joindre un document ou une photo", "Attach a document or photo"],
@@ -106,8 +109,10 @@ export function Conversation({ thread }: { thread: number }) {
             {threadTitle(session, info)}
           </h1>
           <Presence info={info} />
+          {!info.via && <MuteSwitch info={info} />}
         </div>
         {info.reason && <p class="muted">{reasonLabel(info.reason)}</p>}
+        {info.muted && <p class="muted">{t("thread.muted")}</p>}
         {isCareSide(session) && <CareTools thread={thread} />}
       </header>
       <Messages state={state} />
@@ -122,6 +127,17 @@ export function Conversation({ thread }: { thread: number }) {
 
 export function isCareSide(session: Session): boolean {
   return session.role === "practitioner" || session.role === "assistant" || session.role === "bot";
+}
+
+/** Muting is the member's own (a delegate sees a practitioner's thread: not theirs to mute). */
+function MuteSwitch({ info }: { info: ThreadInfo }) {
+  const session = useSession();
+  return (
+    <Action
+      label={t(info.muted ? "thread.unmute" : "thread.mute")}
+      action={() => session.mute(info.id, !info.muted)}
+    />
+  );
 }
 
 function Presence({ info }: { info: ThreadInfo }) {

@@ -18,6 +18,7 @@ defineTexts({
   "inbox.pick": ["Choisissez une conversation.", "Pick a conversation."],
   "inbox.unread": ["{count} non lu(s)", "{count} unread"],
   "inbox.closed": ["clôturée", "closed"],
+  "inbox.muted": ["en sourdine", "muted"],
   "inbox.for": ["pour {name}", "for {name}"],
   "inbox.notify": ["Activer les notifications", "Turn on notifications"],
 });
@@ -81,6 +82,7 @@ function ThreadLink({ state, current }: { state: ThreadState; current: boolean }
         <span class="muted">
           {info.reason ? reasonLabel(info.reason) : ""}
           {info.closed ? ` · ${t("inbox.closed")}` : ""}
+          {info.muted ? ` · ${t("inbox.muted")}` : ""}
           {` · ${formatWhen(lastActivity(state))}`}
         </span>
       </a>

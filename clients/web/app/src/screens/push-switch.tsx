@@ -1,9 +1,12 @@
 /** Notifications when the app is closed (docs/push.md): this device's Web
- * Push subscription, made with the server's key and handed to the server.
- * What a push says is generic; the service worker words it. */
+ * Push subscription, and whether its notifications show a preview of the
+ * message, opened on this device. Otherwise what a push says is generic;
+ * the service worker words it. */
 import { useState } from "preact/hooks";
+import { Check } from "../controls.js";
 import { useSession } from "../context.js";
 import { defineTexts, t } from "../i18n.js";
+import { currentSubscription, previewChosen, pushSupported, subscribe, unsubscribe } from "../push.js";
 import type { Session } from "../session.js";
 import { Action, ErrorLine, Problem, useLoad } from "../ui.js";
 
@@ -17,6 +20,14 @@ defineTexts({
   "push.off": ["Notifications désactivées sur cet appareil.", "Notifications are off for this device."],
   "push.enable": ["Activer les notifications", "Turn notifications on"],
   "push.disable": ["Désactiver les notifications", "Turn notifications off"],
+  "push.preview": ["Afficher un aperçu du message", "Show a message preview"],
+  "push.preview_hint": [
+    "Le message est ouvert sur cet appareil seulement, avec ses clés ; ses premiers mots s'affichent dans la notification, même écran verrouillé.",
+    "The message is opened on this device only, with its keys; its first words show in the notification, even on the lock screen.",
+  ],
+  "push.preview_on": ["Aperçu affiché sur cet appareil.", "Previews are shown on this device."],
+  "push.preview_off": ["Aperçu masqué sur cet appareil.", "Previews are hidden on this device."],
+  "push.settings": ["Heures calmes, ne pas déranger, e-mail…", "Quiet hours, do not disturb, email…"],
   "push.unsupported": [
     "Ce navigateur ne reçoit pas de notifications quand l'application est fermée.",
     "This browser cannot receive notifications while the app is closed.",
@@ -27,43 +38,28 @@ defineTexts({
   ],
 });
 
-const supported = () => "serviceWorker" in navigator && "PushManager" in globalThis && "Notification" in globalThis;
-
-async function subscription(): Promise<PushSubscription | null> {
-  const registration = await navigator.serviceWorker.ready;
-  return registration.pushManager.getSubscription();
-}
-
 async function enable(session: Session): Promise<void> {
   if ((await Notification.requestPermission()) !== "granted") throw new Problem(t("push.denied"));
-  const registration = await navigator.serviceWorker.ready;
-  const { public_key } = await session.call<{ public_key: string }>("push.key", {});
-  const made = await registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: public_key });
-  const { endpoint, keys } = made.toJSON();
-  await session.call("push.subscribe", { endpoint, p256dh: keys?.p256dh, auth: keys?.auth });
-}
-
-async function disable(session: Session): Promise<void> {
-  await session.call("push.unsubscribe", {});
-  await (await subscription())?.unsubscribe();
+  await subscribe(session, false); // no preview until the person asks for one
 }
 
 export function PushSwitch() {
   const session = useSession();
   const [round, setRound] = useState(0);
-  const current = useLoad(() => (supported() ? subscription() : Promise.resolve(null)), [round]);
+  const current = useLoad(currentSubscription, [round]);
   const changed = () => setRound((r) => r + 1);
   return (
     <section class="card" aria-labelledby="push-title">
       <h2 id="push-title">{t("push.title")}</h2>
       <p class="muted">{t("push.explain")}</p>
       <ErrorLine error={current.error} />
-      {!supported() ? (
+      {!pushSupported() ? (
         <p>{t("push.unsupported")}</p>
       ) : current.value ? (
         <>
           <p role="status">{t("push.on")}</p>
-          <Action label={t("push.disable")} action={() => disable(session).finally(changed)} />
+          <PreviewChoice />
+          <Action label={t("push.disable")} action={() => unsubscribe(session).finally(changed)} />
         </>
       ) : (
         <>
@@ -71,6 +67,42 @@ export function PushSwitch() {
           <Action kind="primary" label={t("push.enable")} action={() => enable(session).then(changed)} />
         </>
       )}
+      <p>
+        <a href="#/notifications">{t("push.settings")}</a>
+      </p>
     </section>
+  );
+}
+
+/** Previews, per device: the server then puts the newest message, sealed,
+ * in this device's pushes, and the service worker opens it. */
+function PreviewChoice() {
+  const session = useSession();
+  const [preview, setPreview] = useState(() => previewChosen(session));
+  const [state, setState] = useState<{ busy?: boolean; saved?: boolean; error?: unknown }>({});
+  const choose = async (wanted: boolean) => {
+    setPreview(wanted);
+    setState({ busy: true });
+    try {
+      await subscribe(session, wanted);
+      setState({ saved: true });
+    } catch (error) {
+      setPreview(!wanted); // the server kept the previous choice
+      setState({ error });
+    }
+  };
+  return (
+    <div class="field">
+      <Check checked={preview} disabled={state.busy} onChange={(wanted) => void choose(wanted)}>
+        {t("push.preview")}
+      </Check>
+      <span class="hint">{t("push.preview_hint")}</span>
+      {state.saved && (
+        <p class="ok" role="status">
+          {t(preview ? "push.preview_on" : "push.preview_off")}
+        </p>
+      )}
+      <ErrorLine error={state.error} />
+    </div>
   );
 }

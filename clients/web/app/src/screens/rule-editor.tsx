@@ -6,8 +6,9 @@ import { useSession } from "../context.js";
 import { CheckField, type Option, SelectField, TimeZoneField } from "../controls.js";
 import { SubmitRow, useSubmit, valueOf } from "../forms.js";
 import { defineTexts, t } from "../i18n.js";
-import { localInput, savedEnd, shownEnd } from "../local-time.js";
+import { localInput } from "../local-time.js";
 import { Action, Field, Problem } from "../ui.js";
+import { type Span, WeeklySpans, spanProblem } from "../weekly-spans.js";
 import { colleagueName } from "./colleagues.js";
 import { PatientPicker, type PatientSummary } from "./patient-picker.js";
 
@@ -39,14 +40,6 @@ defineTexts({
     "Sans créneau, la règle vaut à toute heure de la période. Une fin avant le début passe minuit ; 00:00 en fin veut dire minuit.",
     "Without a slot, the rule holds at any hour of the period. An end before the start runs past midnight; 00:00 as an end means midnight.",
   ],
-  "rules.slot": ["Créneau {n}", "Slot {n}"],
-  "rules.slot_day": ["Jour", "Day"],
-  "rules.slot_start": ["De", "From"],
-  "rules.slot_end": ["À", "To"],
-  "rules.slot_remove": ["Retirer le créneau {n}", "Remove slot {n}"],
-  "rules.slot_add": ["Ajouter un créneau", "Add a slot"],
-  "rules.add_evenings": ["Ajouter les soirs de semaine (19:00–08:00)", "Add weekday evenings (19:00–08:00)"],
-  "rules.add_weekend": ["Ajouter le week-end", "Add the weekend"],
   "rules.timezone": ["Fuseau horaire des créneaux", "Time zone of the slots"],
   "rules.redirect": ["Orienter vers un confrère", "Point to a colleague"],
   "rules.redirect_none": ["— Personne —", "— Nobody —"],
@@ -67,22 +60,9 @@ defineTexts({
   "rules.create": ["Créer la règle", "Create the rule"],
   "rules.save": ["Enregistrer la règle", "Save the rule"],
   "rules.ends_before": ["La fin doit venir après le début.", "The end must come after the start."],
-  "rules.slot_empty": [
-    "Le créneau {n} finit à l'heure où il commence : pour une journée entière, indiquez de 00:00 à 00:00.",
-    "Slot {n} ends when it starts: for a whole day, enter 00:00 to 00:00.",
-  ],
-  "rules.day.0": ["Lundi", "Monday"],
-  "rules.day.1": ["Mardi", "Tuesday"],
-  "rules.day.2": ["Mercredi", "Wednesday"],
-  "rules.day.3": ["Jeudi", "Thursday"],
-  "rules.day.4": ["Vendredi", "Friday"],
-  "rules.day.5": ["Samedi", "Saturday"],
-  "rules.day.6": ["Dimanche", "Sunday"],
 });
 
 type RuleAction = "auto_reply" | "refuse";
-/** Wall-clock hours of a weekday (0 Monday) in the rule's zone. */
-type Span = [day: number, start: string, end: string];
 
 /** docs/protocol.schema.json `rules.list`, the defaults filled in. */
 export interface RuleRecord {
@@ -109,20 +89,13 @@ export interface RulesData {
 }
 
 export const ACTIONS: RuleAction[] = ["auto_reply", "refuse"];
-const DAYS = [0, 1, 2, 3, 4, 5, 6];
-const EVENINGS: Span[] = [0, 1, 2, 3, 4].map((day) => [day, "19:00", "08:00"]);
-const WEEKEND: Span[] = [
-  [5, "00:00", "24:00"],
-  [6, "00:00", "24:00"],
-];
 /** docs/protocol.schema.json `Rule.weekly`: 64 at most. */
 const MOST_SPANS = 64;
 
 /** The rule's problems the server would refuse, in the reader's words. */
 function ruleProblem(rule: RuleRecord): string | null {
   if (rule.starts != null && rule.ends != null && rule.ends <= rule.starts) return t("rules.ends_before");
-  const empty = rule.weekly.findIndex(([, start, end]) => start === end);
-  return empty >= 0 ? t("rules.slot_empty", { n: empty + 1 }) : null;
+  return spanProblem(rule.weekly);
 }
 
 export function RuleEditor(props: { rule: RuleRecord; data: RulesData; saved: () => void; cancel: () => void }) {
@@ -151,7 +124,13 @@ export function RuleEditor(props: { rule: RuleRecord; data: RulesData; saved: ()
         <textarea required rows={3} maxLength={2000} value={rule.text} onInput={(e) => change({ text: valueOf(e) })} />
       </Field>
       <Period rule={rule} change={change} />
-      <WeeklySpans spans={rule.weekly} onChange={(weekly) => change({ weekly })} />
+      <WeeklySpans
+        legend={t("rules.weekly")}
+        hint={t("rules.weekly_hint")}
+        spans={rule.weekly}
+        most={MOST_SPANS}
+        onChange={(weekly) => change({ weekly })}
+      />
       {rule.weekly.length > 0 && (
         <TimeZoneField
           label={t("rules.timezone")}
@@ -237,67 +216,6 @@ function Period(props: { rule: RuleRecord; change: (part: Partial<RuleRecord>) =
           />
         </Field>
       </div>
-    </fieldset>
-  );
-}
-
-function WeeklySpans(props: { spans: Span[]; onChange: (spans: Span[]) => void }) {
-  const { spans } = props;
-  const set = (index: number, span: Span) => props.onChange(spans.map((s, i) => (i === index ? span : s)));
-  const add = (more: Span[]) => props.onChange([...spans, ...more].slice(0, MOST_SPANS));
-  return (
-    <fieldset class="field">
-      <legend class="label">{t("rules.weekly")}</legend>
-      <p class="hint">{t("rules.weekly_hint")}</p>
-      {spans.map((span, index) => (
-        <SpanRow
-          key={index}
-          n={index + 1}
-          span={span}
-          set={(changed) => set(index, changed)}
-          remove={() => props.onChange(spans.filter((_, i) => i !== index))}
-        />
-      ))}
-      <div class="row">
-        <button type="button" onClick={() => add([[0, "09:00", "12:00"]])}>
-          {t("rules.slot_add")}
-        </button>
-        <button type="button" onClick={() => add(EVENINGS)}>
-          {t("rules.add_evenings")}
-        </button>
-        <button type="button" onClick={() => add(WEEKEND)}>
-          {t("rules.add_weekend")}
-        </button>
-      </div>
-    </fieldset>
-  );
-}
-
-function SpanRow(props: { n: number; span: Span; set: (span: Span) => void; remove: () => void }) {
-  const [day, start, end] = props.span;
-  return (
-    <fieldset class="row bare bottom">
-      <legend class="visually-hidden">{t("rules.slot", { n: props.n })}</legend>
-      <SelectField
-        label={t("rules.slot_day")}
-        value={String(day)}
-        options={DAYS.map((d): Option => [String(d), t(`rules.day.${d}`)])}
-        onChange={(chosen) => props.set([Number(chosen), start, end])}
-      />
-      <Field label={t("rules.slot_start")}>
-        <input type="time" required value={start} onInput={(e) => props.set([day, valueOf(e), end])} />
-      </Field>
-      <Field label={t("rules.slot_end")}>
-        <input
-          type="time"
-          required
-          value={shownEnd(end)}
-          onInput={(e) => props.set([day, start, savedEnd(valueOf(e))])}
-        />
-      </Field>
-      <button type="button" class="link" onClick={props.remove}>
-        {t("rules.slot_remove", { n: props.n })}
-      </button>
     </fieldset>
   );
 }

@@ -8,6 +8,7 @@ import { fetchNames } from "../names.js";
 import type { Session } from "../session.js";
 import { useTopic } from "../store.js";
 import { Action, Loading, Page, useLoad } from "../ui.js";
+import { dayName } from "../weekly-spans.js";
 import { type PracticeInfo, colleagueName } from "./colleagues.js";
 import { loadPatients, patientName } from "./patient-picker.js";
 import { ACTIONS, RuleEditor, type RuleRecord, type RulesData } from "./rule-editor.js";
@@ -151,7 +152,7 @@ function when(rule: RuleRecord): string[] {
   else if (from) parts.push(t("rules.from", { from }));
   else if (to) parts.push(t("rules.until", { to }));
   for (const [day, start, end] of rule.weekly) {
-    const name = t(`rules.day.${day}`);
+    const name = dayName(day);
     const allDay = start === "00:00" && end === "24:00";
     parts.push(allDay ? t("rules.all_day", { day: name }) : t("rules.span", { day: name, start, end }));
   }
