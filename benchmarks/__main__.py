@@ -33,7 +33,11 @@ def _targets(text: str) -> list[str]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("scenario", choices=["chat", "fanout", "connections", "storm"])
+    parser.add_argument(
+        "scenario",
+        choices=["chat", "fanout", "connections", "storm", "push"],
+        help="push has options of its own: python -m benchmarks push --help",
+    )
     parser.add_argument("--targets", type=_targets, default=["carehub"])
     parser.add_argument("--pairs", type=int, default=25, help="chat: practitioner-patient pairs")
     parser.add_argument("--devices", type=int, default=2, help="chat: devices per user")
@@ -75,6 +79,11 @@ def _default_rates(scenario: str, members: int) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["push"]:  # one server, its own options (benchmarks/push.py)
+        from benchmarks import push
+
+        return push.main(argv[1:])
     args = _parser().parse_args(argv)
     if args.scenario in ("chat", "storm"):
         plan = plans.chat(args.pairs, args.devices)
@@ -113,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         "scenario": args.scenario,
         "label": label,
         "date": now.isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "-m", "benchmarks", *(argv or sys.argv[1:])]),
+        "command": shlex.join(["python", "-m", "benchmarks", *argv]),
         "machine": machine(options.server_cpu, options.generator_cpu),
         "options": {**vars(options), "links": len(plan.links)},
         "results": results,

@@ -57,10 +57,11 @@ Wanted = dict[tuple[int, int, str], Push]
 
 
 async def push_round(ctx: Context, gateway: PushGateway) -> None:
-    """Queue what the newest messages call for, then hand the outbox over."""
-    queued = await queue_pushes(ctx, ctx.clock.ms())
-    if queued:
-        await deliver_notifications(ctx, gateway)
+    """Queue what the newest messages call for, then hand the outbox over:
+    what was just queued, and whatever else is due (what a node that died
+    left behind, a retry whose time has come)."""
+    await queue_pushes(ctx, ctx.clock.ms())
+    await deliver_notifications(ctx, gateway)
 
 
 class PushDeferred(Exception):

@@ -41,7 +41,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 REMINDER = "appointment.reminder"
-CLAIM_MS = 60_000  # an attempt's time to hand one notification to the gateway
 RETRY_FIRST_MS = 30_000  # after a failed attempt; doubled each time
 RETRY_MAX_MS = 3_600_000
 
@@ -92,9 +91,10 @@ async def deliver_notifications(
 ) -> int:
     """Hand due notifications to the gateway; how many it took."""
     delivered = 0
+    claim_ms = int(ctx.settings.notification_claim_seconds * 1000)  # one attempt's time
     for _ in range(limit):
         now = ctx.clock.ms()
-        entry = await ctx.store.agendas.claim_notification(now, CLAIM_MS)
+        entry = await ctx.store.agendas.claim_notification(now, claim_ms)
         if entry is None:
             break
         try:

@@ -84,6 +84,11 @@ class Settings:
     upload_ttl_seconds: int = 24 * 3600  # unfinished uploads are swept after this
     max_unfinished_uploads: int = 20  # per user: past it, attachments.begin is refused
     reminder_poll_seconds: float = 30.0  # how often due appointment reminders are sent
+    # How long one node has to hand a notification (a push, an email) to its
+    # service before another node may try it: longer than the slowest attempt
+    # (a push times out after 10 s, an email after 30 s), and how late a node
+    # that died holding one makes it.
+    notification_claim_seconds: float = 60.0
     redis: str = ""  # a Redis URL: nodes sharing it (and one database) serve as one
     node_id: str = ""  # this node's name in Redis; default host-port
     node_timeout_seconds: float = 15.0  # a node silent this long is dead: its users go offline
