@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import os
 import socket
-import struct
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import http_ece
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from server.webpush import b64url
@@ -119,30 +116,9 @@ class BrowserKeys:
         return b64url(self.auth)
 
     def open(self, body: bytes) -> bytes:
-        """The plaintext of a one-record ``aes128gcm`` body (RFC 8188 §2)."""
-        salt, (record_size, id_length) = body[:16], struct.unpack_from("!IB", body, 16)
-        sender = body[21 : 21 + id_length]
-        record = body[21 + id_length :]
-        if len(record) > record_size:
-            raise ValueError("more than one record: not a push this server sends")
-        server_key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), sender)
-        shared = self.private.exchange(ec.ECDH(), server_key)
-        key_info = b"WebPush: info\x00" + self.public + sender
-        ikm = _expand(_extract(self.auth, shared), key_info, 32)  # RFC 8291 §3.4
-        prk = _extract(salt, ikm)
-        key = _expand(prk, b"Content-Encoding: aes128gcm\x00", 16)
-        nonce = _expand(prk, b"Content-Encoding: nonce\x00", 12)
-        padded = AESGCM(key).decrypt(nonce, record, None)
-        plain, delimiter = padded.rstrip(b"\x00")[:-1], padded.rstrip(b"\x00")[-1:]
-        if delimiter != b"\x02":  # RFC 8188 §2: the last record ends with 0x02
-            raise ValueError("not the last record")
-        return plain
-
-
-def _extract(salt: bytes, material: bytes) -> bytes:
-    return hmac.new(salt, material, hashlib.sha256).digest()
-
-
-def _expand(prk: bytes, info: bytes, length: int) -> bytes:
-    """HKDF-Expand (RFC 5869) for at most one hash's length."""
-    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()[:length]
+        """The plaintext of an ``aes128gcm`` push body (RFC 8291)."""
+        return bytes(
+            http_ece.decrypt(
+                body, private_key=self.private, auth_secret=self.auth, version="aes128gcm"
+            )
+        )

@@ -27,14 +27,12 @@ import contextlib
 import json
 import re
 import secrets
-import socket
 import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -44,6 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.clock import Clock
+from tests.support.pushservice import serving
 
 __all__ = ["FakeFcm", "FcmRequest", "fcm_service"]
 
@@ -342,18 +341,11 @@ def _write_service_account(path: Path, key: rsa.RSAPrivateKey, origin: str, key_
 async def fcm_service(directory: Path, clock: Clock | None = None) -> AsyncIterator[FakeFcm]:
     """FCM and its token endpoint on a free loopback port until the block
     ends; the service account's key is written into ``directory``."""
-    listening = socket.create_server(("127.0.0.1", 0))
-    origin = f"http://127.0.0.1:{listening.getsockname()[1]}"
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_id = secrets.token_hex(20)
     path = directory / "firebase-service-account.json"
-    email = _write_service_account(path, key, origin, key_id)
-    fcm = FakeFcm(origin, path, email, key_id, key.public_key(), clock or Clock())
-    server = uvicorn.Server(uvicorn.Config(_app(fcm), log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[listening]))
-    try:
+    fcm = FakeFcm("", path, "", key_id, key.public_key(), clock or Clock())
+    async with serving(_app(fcm)) as origin:  # the account names the token endpoint
+        fcm.origin = origin
+        fcm.client_email = _write_service_account(path, key, origin, key_id)
         yield fcm
-    finally:
-        server.should_exit = True
-        await task
-        listening.close()

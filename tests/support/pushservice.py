@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["PushService", "Received", "push_service"]
+__all__ = ["PushService", "Received", "push_service", "serving"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class PushService:
     origin: str
     received: list[Received] = field(default_factory=list)
     arrivals: asyncio.Queue[Received] = field(default_factory=asyncio.Queue)
+    hold: Callable[[Received], bool] | None = None  # the first such request, until released
+    in_hand: Received | None = None  # the one held
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def endpoint(self, name: str) -> str:
         return f"{self.origin}/push/{name}"
@@ -48,6 +53,10 @@ def _app(service: PushService) -> Starlette:
         got = Received(request.url.path, dict(request.headers), body)
         service.received.append(got)
         service.arrivals.put_nowait(got)
+        if service.hold is not None and service.hold(got):
+            service.hold, service.in_hand = None, got
+            service.held.set()
+            await service.released.wait()
         if name.startswith("gone"):
             return Response(status_code=410)
         if name.startswith("busy"):
@@ -58,16 +67,27 @@ def _app(service: PushService) -> Starlette:
 
 
 @contextlib.asynccontextmanager
-async def push_service() -> AsyncIterator[PushService]:
-    # The socket listens before uvicorn starts: a request made at once waits
-    # in the kernel's queue instead of being refused.
+async def serving(app: Any) -> AsyncIterator[str]:
+    """``app`` under uvicorn on a free loopback port until the block ends;
+    its origin. The socket listens before uvicorn starts: a request made at
+    once waits in the kernel's queue instead of being refused."""
     listening = socket.create_server(("127.0.0.1", 0))
-    service = PushService(f"http://127.0.0.1:{listening.getsockname()[1]}")
-    server = uvicorn.Server(uvicorn.Config(_app(service), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     task = asyncio.create_task(server.serve(sockets=[listening]))
     try:
-        yield service
+        yield f"http://127.0.0.1:{listening.getsockname()[1]}"
     finally:
         server.should_exit = True
         await task
         listening.close()
+
+
+@contextlib.asynccontextmanager
+async def push_service() -> AsyncIterator[PushService]:
+    service = PushService("")
+    async with serving(_app(service)) as origin:
+        service.origin = origin
+        try:
+            yield service
+        finally:
+            service.released.set()
