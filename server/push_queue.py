@@ -29,7 +29,7 @@ from server.context import Context
 from server.preferences import decode_preferences, is_quiet
 from server.pushing import Notice, Outcome, PushSender
 from server.reminders import NotificationGateway, deliver_notifications
-from storage import PushSubscriptions, Threads
+from storage import PushSubscriptions, PushTarget, Threads
 from storage.agenda import Agendas
 from storage.push import AppointmentCandidate, NotifyState, PushCandidate, Reader
 
@@ -150,22 +150,28 @@ async def _enqueue(ctx: Context, conn: AsyncConnection, wanted: Wanted, now: int
     targets = await PushSubscriptions.of_users(conn, users)
     live = await ctx.presence.live_devices(users)
     states = await PushSubscriptions.notify_states(conn, users)
+    devices: dict[int, list[PushTarget]] = {user: [] for user in users}
+    for target in targets:
+        devices[target.user_id].append(target)
+    quiet = {user: is_quiet(decode_preferences(states[user].preferences), now) for user in users}
     queued = 0
     unreachable: dict[int, str] = {}  # user -> the kind of email
     for (user, thread, kind), push in sorted(wanted.items()):
-        quiet = is_quiet(decode_preferences(states[user].preferences), now)
-        mine = [t for t in targets if t.user_id == user]
-        for target in mine:
+        for target in devices[user]:
             if target.device_id in live:
                 continue  # its app is open: it received the event live
-            body: dict[str, Any] = {"device": target.device_id, "thread": thread}
-            body |= {"count": push.count}
-            body |= {"kind": kind, "quiet": quiet}
-            if target.preview and not quiet and push.message is not None:
+            body: dict[str, Any] = {
+                "device": target.device_id,
+                "thread": thread,
+                "count": push.count,
+                "kind": kind,
+                "quiet": quiet[user],
+            }
+            if target.preview and not quiet[user] and push.message is not None:
                 body["message"] = push.message
             await Agendas.to_outbox(conn, user, PUSH, json.dumps(body).encode(), now)
             queued += 1
-        if not mine and kind != "reminder":  # reminders have their own email
+        if not devices[user] and kind != "reminder":  # reminders have their own email
             unreachable.setdefault(user, "message" if thread else "appointment")
     return queued + await _email_unreachable(ctx, conn, unreachable, states, now)
 

@@ -271,10 +271,11 @@ async def set_closed(
 
 
 def shared_info(record: ThreadRecord) -> ThreadInfo:
-    """The thread as every member may be told of it: receipts left out,
-    they are each member's own."""
+    """The thread as every member may be told of it: receipts and muting
+    left out, they are each member's own."""
     info = thread_info(record)
     info.read_seq = info.delivered_seq = info.unread = 0
+    info.muted = False
     return info
 
 
