@@ -228,18 +228,26 @@ CLICK = """async (id) => {
 }"""
 
 
+async def patient_notified_by(
+    server: RunningServer, person: Person, doctor_name: str, patient_name: str
+) -> tuple[Page, int, CDPSession, str, Worker]:
+    """A patient's app, allowed to notify, with a thread with their doctor
+    (whose app has opened once); the page, the thread, and its worker."""
+    doctor, patient = await care_pair(server, doctor_name=doctor_name, patient_name=patient_name)
+    await person(doctor.user_id)
+    thread = await open_thread(server, patient, doctor)
+    page = await person(patient.user_id)
+    await page.context.grant_permissions(["notifications"], origin=server.base_url)
+    cdp, registration = await worker_of(page, server)
+    return page, thread, cdp, registration, await watched_worker(page.context, server)
+
+
 async def test_a_click_on_a_notification_opens_its_thread(
     app_server: RunningServer, person: Person
 ) -> None:
-    doctor, patient = await care_pair(
-        app_server, doctor_name="Dr Paul Garnier", patient_name="Inès Faure"
+    page, thread, cdp, registration, worker = await patient_notified_by(
+        app_server, person, "Dr Paul Garnier", "Inès Faure"
     )
-    await person(doctor.user_id)
-    thread = await open_thread(app_server, patient, doctor)
-    page = await person(patient.user_id)
-    await page.context.grant_permissions(["notifications"], origin=app_server.base_url)
-    cdp, registration = await worker_of(page, app_server)
-    worker = await watched_worker(page.context, app_server)
     await page.get_by_role("navigation").get_by_role("link", name="Appareils").click()
     await deliver(cdp, app_server, registration, {"id": 11, "thread": thread, "count": 1})
     await shown_as(worker, 11)
@@ -325,15 +333,9 @@ async def test_a_device_turns_notifications_on_and_off(
 async def test_reading_the_thread_closes_its_notification(
     app_server: RunningServer, person: Person
 ) -> None:
-    doctor, patient = await care_pair(
-        app_server, doctor_name="Dr Yves Perrin", patient_name="Rose Dumont"
+    page, thread, cdp, registration, worker = await patient_notified_by(
+        app_server, person, "Dr Yves Perrin", "Rose Dumont"
     )
-    await person(doctor.user_id)
-    thread = await open_thread(app_server, patient, doctor)
-    page = await person(patient.user_id)
-    await page.context.grant_permissions(["notifications"], origin=app_server.base_url)
-    cdp, registration = await worker_of(page, app_server)
-    worker = await watched_worker(page.context, app_server)
     await deliver(cdp, app_server, registration, {"id": 2, "thread": thread, "count": 1})
     assert (await shown_as(worker, 2))["tag"] == f"thread-{thread}"
     await open_conversation(page, "Dr Yves Perrin")
