@@ -205,10 +205,15 @@ class PushSubscriptions:
 
     @staticmethod
     async def position(conn: AsyncConnection) -> int:
-        """Where the push queue stands in the event stream (0 at first: it
-        starts from the stream's head, not from its past)."""
+        """Where the push queue stands in the event stream (-1 at first: it
+        starts from the stream's head, not from its past), locked until the
+        transaction ends: a second round (two nodes each holding the lease
+        while Redis is out of reach) waits, then starts where this one ends,
+        so the same events are never queued twice."""
         value = await conn.scalar(
-            select(stream_positions.c.value).where(stream_positions.c.name == POSITION)
+            select(stream_positions.c.value)
+            .where(stream_positions.c.name == POSITION)
+            .with_for_update()
         )
         return -1 if value is None else int(value)
 

@@ -5,6 +5,7 @@ independently, so seq 2 may commit while seq 1 is still open. The horizon
 stops below the open transaction's seq until it ends, and a follower on a
 third node delivers both, in order, once it has. On SQLite a writer holds
 the whole database, so commits land in seq order and the horizon is the head.
+The push queue's position is taken the same way: one round at a time.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
@@ -21,7 +23,7 @@ from server.clock import Clock
 from server.hub import Hub
 from server.stream import Follower
 from server.writer import Emitted, Outgoing, Writer
-from storage import NewEvent, Store
+from storage import NewEvent, PushSubscriptions, Store
 from storage.events import Events, Horizon
 
 WAIT = 10  # seconds: a writer that blocks fails the test instead of hanging it
@@ -204,3 +206,47 @@ async def test_a_follower_starting_beside_an_open_transaction_waits_for_it(store
         assert hub.delivered == seq  # that event is history: a resume reads it
     finally:
         await follower.stop()
+
+
+async def test_a_second_push_round_waits_for_the_first_and_starts_where_it_ends(
+    store: Store,
+) -> None:
+    """While Redis is out of reach every node holds the ``push`` lease: two
+    rounds at once must not both queue the same events' pushes."""
+    needs_postgresql(store)
+    async with store.db.write() as conn:
+        await PushSubscriptions.advance(conn, 5)
+    first_moved, release = asyncio.Event(), asyncio.Event()
+
+    async def first_round() -> None:
+        async with store.db.write() as conn:
+            assert await PushSubscriptions.position(conn) == 5
+            await PushSubscriptions.advance(conn, 9)
+            first_moved.set()
+            await release.wait()
+
+    async def second_round() -> int:
+        async with store.db.write() as conn:
+            return await PushSubscriptions.position(conn)
+
+    first = asyncio.create_task(first_round())
+    await first_moved.wait()
+    second = asyncio.create_task(second_round())
+    await waiting_on_a_lock(store)
+    release.set()
+    await first
+    assert await asyncio.wait_for(second, WAIT) == 9
+
+
+async def waiting_on_a_lock(store: Store) -> None:
+    """Until a session of this database waits for a row lock (fails after ``WAIT``)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(WAIT):
+        while True:
+            async with store.db.read() as conn:
+                if await conn.scalar(query):
+                    return
+            await asyncio.sleep(0.01)
