@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.errors import Conflict
-from storage.schema import devices, tokens, users
+from storage.schema import devices, push_subscriptions, tokens, users
 
 __all__ = ["USER_COLUMNS", "Accounts", "Session", "UserRecord"]
 
@@ -165,12 +165,31 @@ class Accounts:
             await conn.execute(update(users).where(users.c.id == user_id).values(locale=locale))
 
     async def revoke(self, token_hash: bytes, now: int) -> None:
+        """End a session (a sign-out). A device left with no valid session
+        loses its push subscription too: nobody signed in there is to be
+        told that messages wait."""
         async with self.db.write() as conn:
-            await conn.execute(
+            device = await conn.scalar(
                 update(tokens)
                 .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now)
+                .returning(tokens.c.device_id)
             )
+            if device is None:
+                return
+            still_valid = await conn.scalar(
+                select(tokens.c.token_hash)
+                .where(
+                    tokens.c.device_id == device,
+                    tokens.c.revoked_at.is_(None),
+                    tokens.c.expires_at > now,
+                )
+                .limit(1)
+            )
+            if still_valid is None:
+                await conn.execute(
+                    delete(push_subscriptions).where(push_subscriptions.c.device_id == device)
+                )
 
     async def revoked(self, token_hashes: Iterable[bytes], now: int) -> set[bytes]:
         """Those of ``token_hashes`` no longer valid: revoked, expired or unknown."""

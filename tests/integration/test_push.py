@@ -13,6 +13,7 @@ import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from clients import logout
 from protocol.booking import CancelParams, ConfirmParams, HoldParams
 from protocol.errors import ErrorCode
 from protocol.model import Empty
@@ -97,6 +98,27 @@ async def test_a_device_on_another_node_gets_no_push_while_its_app_is_open(
         finally:
             for node in nodes:
                 node.stop()
+
+
+async def test_a_device_signed_out_gets_no_more_pushes(make_server) -> None:  # type: ignore[no-untyped-def]
+    async with push_service() as service:
+        server = make_server(push_services=service.origin, push_poll_seconds=0.1)
+        doctor, patient, thread = await server.patient_thread()
+        tablet = await server.other_device(patient)
+        for name, login in (("phone", patient), ("tablet", tablet)):
+            _, p256dh, auth = browser_keys()
+            async with server.client(login) as app:
+                await app.call(
+                    "push.subscribe",
+                    PushSubscribeParams(service.endpoint(name), p256dh, b64url(auth)),
+                )
+        await logout(server.base_url, patient)  # the phone signs out
+        async with server.secure(doctor) as desk:
+            await desk.send(thread, "Vos résultats sont arrivés.")
+        # A person's pushes go in the order of their devices: the phone's
+        # would have come first.
+        await service.next()
+        assert [got.path for got in service.received] == ["/push/tablet"]
 
 
 async def pushed_only_once_closed(
