@@ -19,6 +19,7 @@ from server import http
 from server.auth import Passwords
 from server.broker import Broker, MemoryBroker
 from server.broker.redis import RedisBroker
+from server.chores import repeat_while_held
 from server.clock import Clock
 from server.context import Context
 from server.directory import Directory
@@ -159,21 +160,10 @@ class Lifecycle:
     def _singleton(
         self, lease: str, seconds: float, work: Callable[[], Awaitable[object]]
     ) -> asyncio.Task[None]:
-        """Run ``work`` every ``seconds`` on whichever node holds ``lease``:
-        with several nodes, one does the chore (another takes over within
-        three rounds if it dies); the chores are safe twice anyway."""
+        """Run ``work`` every ``seconds`` on whichever node holds ``lease``."""
         self._leases.append(lease)
-
-        async def run() -> None:
-            while True:
-                if await self.ctx.broker.leases.hold(lease, seconds * 3):
-                    try:
-                        await work()
-                    except Exception:  # the store may be down: next round
-                        log.warning("%s failed", lease, exc_info=True)
-                await asyncio.sleep(seconds)
-
-        return asyncio.create_task(run(), name=lease)
+        chore = repeat_while_held(self.ctx.broker.leases, lease, seconds, work)
+        return asyncio.create_task(chore, name=lease)
 
     async def drain(self, seconds: float) -> None:
         """A graceful stop's first step (SIGTERM): take no new socket; let each

@@ -11,7 +11,7 @@ anything having to run.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -418,48 +418,46 @@ class Agendas:
             )
         )
 
-    async def claim_notification(self, now: int, claim_ms: int) -> Notification | None:
-        """The oldest notification due for an attempt, claimed for
-        ``claim_ms`` (no other node attempts it meanwhile), or None."""
-        due = (
-            select(notification_outbox.c.id)
-            .where(
-                notification_outbox.c.delivered_at.is_(None),
-                notification_outbox.c.next_attempt_at <= now,
-            )
-            .order_by(notification_outbox.c.next_attempt_at, notification_outbox.c.id)
-            .limit(1)
-        )
+    async def claim_notifications(self, now: int, claim_ms: int, limit: int) -> list[Notification]:
+        """Up to ``limit`` notifications due for an attempt, oldest first,
+        each claimed for ``claim_ms`` (no other node attempts it meanwhile).
+        The UPDATE checks each is still due: of two nodes claiming at once,
+        each entry goes to one."""
         columns = notification_outbox.c
+        due = (
+            select(columns.id)
+            .where(columns.delivered_at.is_(None), columns.next_attempt_at <= now)
+            .order_by(columns.next_attempt_at, columns.id)
+            .limit(limit)
+        )
         async with self.db.write() as conn:
-            for _ in range(3):  # another node may claim the same entry first
-                found = (await conn.execute(due)).scalar()
-                if found is None:
-                    return None
-                claimed = await conn.execute(
-                    update(notification_outbox)
-                    .where(columns.id == found, columns.next_attempt_at <= now)
-                    .values(next_attempt_at=now + claim_ms, attempts=columns.attempts + 1)
-                    .returning(
-                        columns.id, columns.user_id, columns.kind, columns.body, columns.attempts
-                    )
+            found = list((await conn.execute(due)).scalars())
+            if not found:
+                return []
+            claimed = await conn.execute(
+                update(notification_outbox)
+                .where(columns.id.in_(found), columns.next_attempt_at <= now)
+                .values(next_attempt_at=now + claim_ms, attempts=columns.attempts + 1)
+                .returning(
+                    columns.id, columns.user_id, columns.kind, columns.body, columns.attempts
                 )
-                row = claimed.first()
-                if row is not None:
-                    return Notification(row[0], row[1], row[2], row[3], row[4])
-        return None
+            )
+            rows = {row[0]: Notification(*row) for row in claimed}
+        return [rows[entry] for entry in found if entry in rows]
 
-    async def delivered(self, notification_id: int, now: int) -> None:
-        await self._update_notification(notification_id, delivered_at=now)
+    async def delivered(self, notification_ids: Sequence[int], now: int) -> None:
+        if notification_ids:
+            await self._update_notifications(notification_ids, delivered_at=now)
 
-    async def retry_at(self, notification_id: int, when: int) -> None:
-        """A failed attempt: the next one is due at ``when``."""
-        await self._update_notification(notification_id, next_attempt_at=when)
+    async def retry_at(self, notification_ids: Sequence[int], when: int) -> None:
+        """Failed attempts: the next one is due at ``when``."""
+        if notification_ids:
+            await self._update_notifications(notification_ids, next_attempt_at=when)
 
-    async def _update_notification(self, notification_id: int, **values: int) -> None:
+    async def _update_notifications(self, notification_ids: Sequence[int], **values: int) -> None:
         async with self.db.write() as conn:
             await conn.execute(
                 update(notification_outbox)
-                .where(notification_outbox.c.id == notification_id)
+                .where(notification_outbox.c.id.in_(sorted(notification_ids)))
                 .values(**values)
             )

@@ -1,0 +1,53 @@
+"""Chores: work one node of a deployment does every few seconds (pruning,
+reminders, pushes), whichever node holds the chore's lease.
+
+A round may outlast the lease (a backlog of pushes to send): its node keeps
+renewing the lease while the round runs, so no other node starts the same
+chore meanwhile. Should another node hold it after all (this one paused
+past its lease), the round still runs to its end: the chores are safe
+twice (see ``Leases``: entries are claimed one by one), whereas stopping a
+round mid-way would repeat the attempt it was making.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from server.broker.shared import Leases
+
+__all__ = ["repeat_while_held"]
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], Awaitable[object]]
+
+
+async def repeat_while_held(leases: Leases, name: str, seconds: float, work: Work) -> None:
+    """Every ``seconds``, one round of ``work`` if this node holds lease
+    ``name`` (taken for three rounds: another node takes over within three
+    if this one dies). Runs until cancelled."""
+    while True:
+        if await leases.hold(name, seconds * 3):
+            await run_round(leases, name, seconds, work)
+        await asyncio.sleep(seconds)
+
+
+async def run_round(leases: Leases, name: str, seconds: float, work: Work) -> None:
+    """One round, renewing the lease every ``seconds`` while it runs (until
+    another node holds it); a failure is logged (the store may be down: the
+    next round tries again)."""
+    task = asyncio.ensure_future(work())
+    try:
+        renewing = True
+        while not (await asyncio.wait({task}, timeout=seconds))[0]:
+            if renewing and not await leases.hold(name, seconds * 3):
+                log.warning("%s: another node holds the lease; this round ends alone", name)
+                renewing = False
+    finally:
+        if not task.done():  # this node stops
+            task.cancel()
+            await asyncio.wait({task})
+    if not task.cancelled() and (failure := task.exception()) is not None:
+        log.warning("%s failed", name, exc_info=failure)
