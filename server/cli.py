@@ -142,14 +142,14 @@ async def _create_user(settings: Settings, args: Any) -> int:
 
 async def _verify(settings: Settings, username: str) -> int:
     from server.clock import Clock
-    from storage import Practices, Store
+    from storage import Store
 
     store = Store(settings.db)
     try:
         await store.db.migrate()
         found = await store.accounts.credentials(username)
-        async with store.db.write() as conn:
-            verified_at = found and await Practices.verify(conn, found[0].id, Clock().ms())
+        async with store.write() as tx:
+            verified_at = found and await tx.practices.verify(found[0].id, Clock().ms())
     finally:
         await store.close()
     if not verified_at:

@@ -8,16 +8,14 @@ from __future__ import annotations
 import uuid
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
 from protocol.practice import Notice, NoticeKind
 from server.convert import message_data
 from server.policy import Firing
 from server.writer import Outgoing
-from storage.audit import Audit
-from storage.messages import Messages, StoredMessage
-from storage.rules import Rules
+from storage.messages import StoredMessage
+from storage.tx import WriteTx
 
 __all__ = ["NOTICE_KIND", "auto_reply", "post_notice"]
 
@@ -26,7 +24,7 @@ _encode = msgspec.msgpack.Encoder().encode
 
 
 async def post_notice(
-    db: AsyncConnection,
+    tx: WriteTx,
     out: list[Outgoing],
     *,
     thread_id: int,
@@ -37,8 +35,7 @@ async def post_notice(
 ) -> StoredMessage:
     """Append ``notice`` to the thread on behalf of ``author`` (the
     practitioner whose rule or action it is) and emit it to ``recipients``."""
-    message = await Messages.append(
-        db,
+    message = await tx.messages.append(
         thread_id=thread_id,
         sender_id=author,
         sender_device_id=None,
@@ -59,8 +56,7 @@ async def post_notice(
         )
     )
     if notice.kind is not NoticeKind.EMERGENCY:  # the trail: who did what, and when
-        await Audit.record(
-            db,
+        await tx.audit.record(
             thread_id,
             now,
             notice.kind.value,
@@ -74,7 +70,7 @@ async def post_notice(
 
 
 async def auto_reply(
-    db: AsyncConnection,
+    tx: WriteTx,
     out: list[Outgoing],
     firing: Firing,
     *,
@@ -86,14 +82,14 @@ async def auto_reply(
     """The rule's answer, once per thread per window, and the emergency
     notice again if the rule repeats it."""
     rule = firing.rule
-    if not await Rules.fire(db, rule.id, thread_id, firing.occurrence, now):
+    if not await tx.rules.fire(rule.id, thread_id, firing.occurrence, now):
         return
     notices = [Notice(NoticeKind.AUTO_REPLY, rule.text, rule=rule.id, redirect_to=rule.redirect_to)]
     if rule.emergency_notice:
         notices.append(Notice(NoticeKind.EMERGENCY, rule=rule.id))
     for notice in notices:
         await post_notice(
-            db,
+            tx,
             out,
             thread_id=thread_id,
             author=practitioner,

@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server.context import Context
 from server.preferences import decode_preferences, is_quiet
 from server.pushing import Notice, Outcome, PushSender
 from server.reminders import NotificationGateway, deliver_notifications
-from storage import PushSubscriptions, PushTarget, Threads
-from storage.agenda import Agendas
+from storage import PushTarget
 from storage.push import AppointmentCandidate, NotifyState, PushCandidate, Reader
+from storage.tx import WriteTx
 
 __all__ = ["PUSH", "PushGateway", "push_round", "queue_pushes"]
 
@@ -73,20 +72,20 @@ async def queue_pushes(ctx: Context, now: int) -> int:
     upto = ctx.hub.delivered  # final: nothing at or below it can still commit
     if upto <= ctx.push_position:
         return 0  # nothing new since the last round: no transaction at all
-    async with ctx.store.db.write() as conn:
-        after = await PushSubscriptions.position(conn)
+    async with ctx.store.write() as tx:
+        after = await tx.push.position()
         if after < 0:  # the first round ever: from now on, not the past
-            await PushSubscriptions.advance(conn, upto)
+            await tx.push.advance(upto)
             ctx.push_position = upto
             return 0
-        messages = await PushSubscriptions.candidates(conn, after, upto, BATCH)
-        appointments = await PushSubscriptions.appointment_candidates(conn, after, upto, BATCH)
+        messages = await tx.push.candidates(after, upto, BATCH)
+        appointments = await tx.push.appointment_candidates(after, upto, BATCH)
         done = _settled(upto, now, messages, appointments)
-        wanted = await _message_pushes(conn, [m for m in messages if m.seq <= done])
+        wanted = await _message_pushes(tx, [m for m in messages if m.seq <= done])
         wanted.update(_appointment_pushes([a for a in appointments if a.seq <= done]))
-        queued = await _enqueue(ctx, conn, wanted, now)
+        queued = await _enqueue(ctx, tx, wanted, now)
         done = max(after, done)
-        await PushSubscriptions.advance(conn, done)
+        await tx.push.advance(done)
     ctx.push_position = done
     return queued
 
@@ -104,7 +103,7 @@ def _settled(upto: int, now: int, *found: Sequence[PushCandidate | AppointmentCa
     return limit
 
 
-async def _message_pushes(conn: AsyncConnection, found: list[PushCandidate]) -> Wanted:
+async def _message_pushes(tx: WriteTx, found: list[PushCandidate]) -> Wanted:
     """Each member who has not read a new message and has not muted its
     thread, with their unread count and the newest message."""
     newest: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread message
@@ -112,7 +111,7 @@ async def _message_pushes(conn: AsyncConnection, found: list[PushCandidate]) -> 
     for candidate in found:
         thread = candidate.thread_id
         if thread not in readers:
-            readers[thread] = await PushSubscriptions.readers(conn, thread)
+            readers[thread] = await tx.push.readers(thread)
         for user, reader in readers[thread].items():
             if user == candidate.sender_id or reader.muted:
                 continue
@@ -120,7 +119,7 @@ async def _message_pushes(conn: AsyncConnection, found: list[PushCandidate]) -> 
                 newest[(user, thread)] = candidate.message_id
     wanted: Wanted = {}
     for (user, thread), message in newest.items():
-        record = await Threads.record(conn, thread, user)
+        record = await tx.threads.record(thread, user)
         if record is not None and record.unread:
             wanted[(user, thread, "message")] = Push(record.unread, message)
     return wanted
@@ -143,13 +142,13 @@ def _appointment_pushes(found: list[AppointmentCandidate]) -> Wanted:
     return wanted
 
 
-async def _enqueue(ctx: Context, conn: AsyncConnection, wanted: Wanted, now: int) -> int:
+async def _enqueue(ctx: Context, tx: WriteTx, wanted: Wanted, now: int) -> int:
     """One outbox entry per subscribed device with no open socket, per push
     wanted; an email to a patient whom no device of theirs can reach."""
     users = sorted({user for user, _, _ in wanted})
-    targets = await PushSubscriptions.of_users(conn, users)
+    targets = await tx.push.of_users(users)
     live = await ctx.presence.live_devices(users)
-    states = await PushSubscriptions.notify_states(conn, users)
+    states = await tx.push.notify_states(users)
     devices: dict[int, list[PushTarget]] = {user: [] for user in users}
     for target in targets:
         devices[target.user_id].append(target)
@@ -169,16 +168,16 @@ async def _enqueue(ctx: Context, conn: AsyncConnection, wanted: Wanted, now: int
             }
             if target.preview and not quiet[user] and push.message is not None:
                 body["message"] = push.message
-            await Agendas.to_outbox(conn, user, PUSH, json.dumps(body).encode(), now)
+            await tx.agendas.to_outbox(user, PUSH, json.dumps(body).encode(), now)
             queued += 1
         if not devices[user] and kind != "reminder":  # reminders have their own email
             unreachable.setdefault(user, "message" if thread else "appointment")
-    return queued + await _email_unreachable(ctx, conn, unreachable, states, now)
+    return queued + await _email_unreachable(ctx, tx, unreachable, states, now)
 
 
 async def _email_unreachable(
     ctx: Context,
-    conn: AsyncConnection,
+    tx: WriteTx,
     unreachable: dict[int, str],
     states: dict[int, NotifyState],
     now: int,
@@ -197,8 +196,8 @@ async def _email_unreachable(
         if await ctx.presence.live_devices([user]):
             continue  # an app of theirs is open: it received the message live
         body = {"kind": unreachable[user]}
-        await Agendas.to_outbox(conn, user, EMAIL, json.dumps(body).encode(), now)
-        await PushSubscriptions.emailed(conn, user, now)
+        await tx.agendas.to_outbox(user, EMAIL, json.dumps(body).encode(), now)
+        await tx.push.emailed(user, now)
         queued += 1
     return queued
 

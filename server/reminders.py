@@ -26,13 +26,12 @@ import json
 import logging
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.codec import to_raw
 from server.context import Context
 from server.convert import appointment_info
 from server.writer import Outgoing
-from storage.agenda import Agendas, Notification
+from storage.agenda import Notification
+from storage.tx import WriteTx
 
 __all__ = [
     "LoggingGateway",
@@ -68,10 +67,10 @@ class LoggingGateway:
 async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:
     """Send the reminders due at ``now``; how many went out."""
 
-    async def claim(db: AsyncConnection, out: list[Outgoing]) -> int:
+    async def claim(tx: WriteTx, out: list[Outgoing]) -> int:
         sent = 0
-        for appointment_id, offset in await Agendas.claim_due_reminders(db, now, limit):
-            record = await Agendas.get(db, appointment_id)
+        for appointment_id, offset in await tx.agendas.claim_due_reminders(now, limit):
+            record = await tx.agendas.get(appointment_id)
             if record is None or record.status != "confirmed" or record.starts_at <= now:
                 continue  # cancelled, or begun while we were down: claimed, not sent
             info = appointment_info(record)
@@ -83,7 +82,7 @@ async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:
                 "starts_at": record.starts_at,
                 "minutes_before": offset,
             }
-            await Agendas.to_outbox(db, patient, REMINDER, json.dumps(body).encode(), now)
+            await tx.agendas.to_outbox(patient, REMINDER, json.dumps(body).encode(), now)
             sent += 1
         return sent
 

@@ -27,7 +27,7 @@ from server.convert import event_data
 from server.hub import Hub
 from storage.db import Database
 from storage.errors import Unavailable
-from storage.events import Events, Horizon, Membership, StoredEvent, require_one_seq_at_a_time
+from storage.events import EventTx, Horizon, Membership, StoredEvent, require_one_seq_at_a_time
 
 __all__ = ["Follower"]
 
@@ -127,9 +127,9 @@ class Follower:
             horizon = await self._horizon.probe(conn)
             if horizon <= self._hub.delivered:
                 return False
-            page = await Events.between(conn, self._hub.delivered, horizon, PAGE)
+            page = await EventTx(conn).between(self._hub.delivered, horizon, PAGE)
             threads = {event.thread_id for event in page if event.thread_id is not None}
-            members = await Events.memberships(conn, sorted(threads), self._hub.delivered)
+            members = await EventTx(conn).memberships(sorted(threads), self._hub.delivered)
         # No await from here on: sockets registered before this point get
         # these events; those registered after replay up to ``delivered``.
         # All are built before any is pushed: one that fails pushes none.

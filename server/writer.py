@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from msgspec import Raw
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import encode_event
 from server.broker.base import Delivery
@@ -29,7 +28,8 @@ from server.clock import Clock
 from server.errors import ServerError
 from storage.db import Database
 from storage.errors import Contention
-from storage.events import Events, NewEvent
+from storage.events import NewEvent
+from storage.tx import WriteTx, write_tx
 
 __all__ = ["Emitted", "Numbering", "Operation", "Outgoing", "Writer"]
 
@@ -91,26 +91,26 @@ class Numbering:
         self.accepted: list[Outgoing] = []  # the events of the operations that went through
         self.last: int | None = None
 
-    async def number(self, db: AsyncConnection, pending: list[Outgoing]) -> None:
+    async def number(self, tx: WriteTx, pending: list[Outgoing]) -> None:
         unnumbered = [event for event in pending if event.seq is None]
         if unnumbered:
-            seqs = await Events.allocate(db, len(unnumbered))
+            seqs = await tx.events.allocate(len(unnumbered))
             for event, seq in zip(unnumbered, seqs, strict=True):
                 event.seq = seq
             self.last = seqs[-1]
 
-    async def position(self, db: AsyncConnection, mine: list[Outgoing]) -> int:
+    async def position(self, tx: WriteTx, mine: list[Outgoing]) -> int:
         """A seq at or above every event emitted so far and below every one
         emitted later (a membership window starts or ends there). With
         nothing emitted yet it takes a seq of its own that no event uses."""
-        await self.number(db, [*self.accepted, *mine])
+        await self.number(tx, [*self.accepted, *mine])
         if self.last is None:
-            self.last = (await Events.allocate(db, 1))[0]
+            self.last = (await tx.events.allocate(1))[0]
         return self.last
 
-    async def stored(self, db: AsyncConnection) -> list[Outgoing]:
+    async def stored(self, tx: WriteTx) -> list[Outgoing]:
         """The accepted events, every one numbered."""
-        await self.number(db, self.accepted)
+        await self.number(tx, self.accepted)
         return self.accepted
 
 
@@ -121,13 +121,13 @@ class Emitted(list[Outgoing]):
         super().__init__()
         self._numbering = numbering
 
-    async def position(self, db: AsyncConnection) -> int:
+    async def position(self, tx: WriteTx) -> int:
         """The seq this operation's stream has reached: a membership window
         starts or ends here (``Numbering.position``)."""
-        return await self._numbering.position(db, self)
+        return await self._numbering.position(tx, self)
 
 
-Operation = Callable[[AsyncConnection, Emitted], Awaitable[T]]
+Operation = Callable[[WriteTx, Emitted], Awaitable[T]]
 _Item = tuple[Operation[Any], "asyncio.Future[Any]", int]
 
 
@@ -206,18 +206,18 @@ class Writer:
 
     async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
         outcomes: list[Any] = []
-        async with self._db.write() as conn:
+        async with write_tx(self._db) as tx:
             numbering = Numbering()
             for operation, _, _ in batch:
                 mine = Emitted(numbering)
                 try:
-                    outcomes.append(await operation(conn, mine))
+                    outcomes.append(await operation(tx, mine))
                 except ServerError as refusal:
                     outcomes.append(refusal)
                     continue
                 numbering.accepted.extend(mine)
-            numbered = await numbering.stored(conn)
-            await Events.append(conn, [event.to_store() for event in numbered], self._clock.ms())
+            numbered = await numbering.stored(tx)
+            await tx.events.append([event.to_store() for event in numbered], self._clock.ms())
         self.commits += 1
         self.operations += len(batch)
         return outcomes, numbered

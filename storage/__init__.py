@@ -1,5 +1,7 @@
 """carehub storage: SQLAlchemy models, repositories and migrations."""
 
+from contextlib import AbstractAsyncContextManager
+
 from storage.accounts import Accounts, Session, UserRecord
 from storage.agenda import Agendas, AppointmentRecord, ExceptionRecord
 from storage.audit import Audit, AuditRow
@@ -16,6 +18,7 @@ from storage.relatives import RelativeRecord, Relatives
 from storage.rules import Rules
 from storage.templates import Templates
 from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
+from storage.tx import WriteTx, write_tx
 
 __all__ = [
     "Accounts",
@@ -54,6 +57,7 @@ __all__ = [
     "Threads",
     "Unavailable",
     "UserRecord",
+    "WriteTx",
 ]
 
 
@@ -76,6 +80,10 @@ class Store:
         self.delegations = Delegations(self.db)
         self.agendas = Agendas(self.db)
         self.push = PushSubscriptions(self.db)
+
+    def write(self) -> AbstractAsyncContextManager[WriteTx]:
+        """A write transaction (``storage.tx``): commits on success."""
+        return write_tx(self.db)
 
     async def close(self) -> None:
         await self.db.close()

@@ -136,68 +136,11 @@ class Agendas:
                     .values(settings=settings, updated_at=now)
                 )
 
-    @staticmethod
-    async def lock(conn: AsyncConnection, practitioner_id: int) -> bytes | None:
-        """The practitioner's settings, their row locked until commit (on
-        PostgreSQL; SQLite serialises writers already). None: no agenda."""
-        query = (
-            select(agendas.c.settings)
-            .where(agendas.c.practitioner_id == practitioner_id)
-            .with_for_update()
-        )
-        return await conn.scalar(query)
-
     # Exceptions
-
-    @staticmethod
-    async def exceptions_in(
-        conn: AsyncConnection, practitioner_id: int, start: int, end: int
-    ) -> list[ExceptionRecord]:
-        """The exceptions meeting ``[start, end)``, by start."""
-        query = (
-            select(*_EXCEPTION)
-            .where(
-                agenda_exceptions.c.practitioner_id == practitioner_id,
-                agenda_exceptions.c.ends_at > start,
-                agenda_exceptions.c.starts_at < end,
-            )
-            .order_by(agenda_exceptions.c.starts_at, agenda_exceptions.c.id)
-        )
-        return [_exception(row) for row in await conn.execute(query)]
 
     async def exceptions(self, practitioner_id: int, start: int, end: int) -> list[ExceptionRecord]:
         async with self.db.read() as conn:
-            return await self.exceptions_in(conn, practitioner_id, start, end)
-
-    @staticmethod
-    async def add_exception(
-        conn: AsyncConnection,
-        practitioner_id: int,
-        kind: str,
-        start: int,
-        end: int,
-        reasons: Iterable[str],
-        note: str,
-        created_by: int,
-        now: int,
-    ) -> ExceptionRecord:
-        codes = tuple(reasons)
-        exception_id = await conn.scalar(
-            insert(agenda_exceptions)
-            .values(
-                practitioner_id=practitioner_id,
-                kind=kind,
-                starts_at=start,
-                ends_at=end,
-                reasons=",".join(codes),
-                note=note,
-                created_by=created_by,
-                created_at=now,
-            )
-            .returning(agenda_exceptions.c.id)
-        )
-        assert exception_id is not None
-        return ExceptionRecord(int(exception_id), practitioner_id, kind, start, end, codes, note)
+            return await AgendaTx(conn).exceptions_in(practitioner_id, start, end)
 
     async def exception(self, exception_id: int) -> ExceptionRecord | None:
         query = select(*_EXCEPTION).where(agenda_exceptions.c.id == exception_id)
@@ -205,52 +148,7 @@ class Agendas:
             row = (await conn.execute(query)).first()
         return None if row is None else _exception(row)
 
-    @staticmethod
-    async def remove_exception(conn: AsyncConnection, exception_id: int) -> bool:
-        done = await conn.execute(
-            delete(agenda_exceptions).where(agenda_exceptions.c.id == exception_id)
-        )
-        return bool(done.rowcount)
-
     # Appointments
-
-    @staticmethod
-    async def occupied(
-        conn: AsyncConnection,
-        practitioner_id: int,
-        start: int,
-        end: int,
-        now: int,
-        *,
-        excluding: int | None = None,
-    ) -> bool:
-        """Whether an appointment or a live hold meets ``[start, end)``."""
-        query = select(appointments.c.id).where(
-            appointments.c.practitioner_id == practitioner_id,
-            appointments.c.starts_at < end,
-            appointments.c.ends_at > start,
-            _occupying(now),
-        )
-        if excluding is not None:
-            query = query.where(appointments.c.id != excluding)
-        return await conn.scalar(query.limit(1)) is not None
-
-    @staticmethod
-    async def occupying_in(
-        conn: AsyncConnection, practitioner_id: int, start: int, end: int, now: int
-    ) -> list[AppointmentRecord]:
-        """Appointments and live holds meeting ``[start, end)``, by start."""
-        query = (
-            select(*_APPOINTMENT)
-            .where(
-                appointments.c.practitioner_id == practitioner_id,
-                appointments.c.starts_at < end,
-                appointments.c.ends_at > start,
-                _occupying(now),
-            )
-            .order_by(appointments.c.starts_at, appointments.c.id)
-        )
-        return [_appointment(row) for row in await conn.execute(query)]
 
     async def occupied_times(
         self, practitioner_id: int, start: int, end: int, now: int
@@ -269,76 +167,11 @@ class Agendas:
         self, practitioner_id: int, start: int, end: int, now: int
     ) -> list[AppointmentRecord]:
         async with self.db.read() as conn:
-            return await self.occupying_in(conn, practitioner_id, start, end, now)
-
-    @staticmethod
-    async def live_holds(conn: AsyncConnection, patient_id: int, now: int) -> int:
-        query = select(func.count()).where(
-            appointments.c.patient_id == patient_id,
-            appointments.c.status == "held",
-            appointments.c.hold_expires_at > now,
-        )
-        return int(await conn.scalar(query) or 0)
-
-    @staticmethod
-    async def hold(
-        conn: AsyncConnection,
-        *,
-        practitioner_id: int,
-        patient_id: int,
-        reason: str,
-        start: int,
-        end: int,
-        expires: int,
-        video: bool,
-        created_by: int,
-        now: int,
-    ) -> AppointmentRecord:
-        appointment_id = await conn.scalar(
-            insert(appointments)
-            .values(
-                practitioner_id=practitioner_id,
-                patient_id=patient_id,
-                subject_id=None,
-                reason=reason,
-                starts_at=start,
-                ends_at=end,
-                status="held",
-                hold_expires_at=expires,
-                video=video,
-                note="",
-                created_by=created_by,
-                created_at=now,
-                cancelled_by=None,
-                cancel_reason="",
-            )
-            .returning(appointments.c.id)
-        )
-        assert appointment_id is not None
-        found = await Agendas.get(conn, int(appointment_id))
-        assert found is not None
-        return found
-
-    @staticmethod
-    async def get(conn: AsyncConnection, appointment_id: int) -> AppointmentRecord | None:
-        query = select(*_APPOINTMENT).where(appointments.c.id == appointment_id)
-        row = (await conn.execute(query)).first()
-        return None if row is None else _appointment(row)
+            return await AgendaTx(conn).occupying_in(practitioner_id, start, end, now)
 
     async def appointment(self, appointment_id: int) -> AppointmentRecord | None:
         async with self.db.read() as conn:
-            return await self.get(conn, appointment_id)
-
-    @staticmethod
-    async def change(
-        conn: AsyncConnection, appointment_id: int, **values: Any
-    ) -> AppointmentRecord:
-        await conn.execute(
-            update(appointments).where(appointments.c.id == appointment_id).values(**values)
-        )
-        found = await Agendas.get(conn, appointment_id)
-        assert found is not None
-        return found
+            return await AgendaTx(conn).get(appointment_id)
 
     async def of_patient(self, patient_id: int, since: int) -> list[AppointmentRecord]:
         """The appointments ``patient_id`` booked (for themselves or a
@@ -353,70 +186,7 @@ class Agendas:
 
     # Reminders
 
-    @staticmethod
-    async def schedule_reminders(
-        conn: AsyncConnection, appointment_id: int, due: Iterable[tuple[int, int]]
-    ) -> None:
-        """Replace the reminders of an appointment (confirmed, or moved: the
-        old ones were for another time) by ``due`` (offset in minutes, due
-        time)."""
-        await conn.execute(delete(reminders).where(reminders.c.appointment_id == appointment_id))
-        for offset, due_at in due:
-            await insert_new(
-                conn,
-                reminders,
-                appointment_id=appointment_id,
-                offset_minutes=offset,
-                due_at=due_at,
-                sent_at=None,
-            )
-
-    @staticmethod
-    async def cancel_reminders(conn: AsyncConnection, appointment_id: int) -> None:
-        await conn.execute(
-            delete(reminders).where(
-                reminders.c.appointment_id == appointment_id, reminders.c.sent_at.is_(None)
-            )
-        )
-
-    @staticmethod
-    async def claim_due_reminders(
-        conn: AsyncConnection, now: int, limit: int
-    ) -> list[tuple[int, int]]:
-        """Mark up to ``limit`` due reminders sent, in this transaction, and
-        return them (appointment, offset): each is claimed once, ever."""
-        query = (
-            select(reminders.c.appointment_id, reminders.c.offset_minutes)
-            .where(reminders.c.sent_at.is_(None), reminders.c.due_at <= now)
-            .order_by(reminders.c.due_at)
-            .limit(limit)
-        )
-        claimed = []
-        for appointment_id, offset in (await conn.execute(query)).all():
-            done = await conn.execute(
-                update(reminders)
-                .where(
-                    reminders.c.appointment_id == appointment_id,
-                    reminders.c.offset_minutes == offset,
-                    reminders.c.sent_at.is_(None),
-                )
-                .values(sent_at=now)
-            )
-            if done.rowcount:
-                claimed.append((appointment_id, offset))
-        return claimed
-
     # The notification outbox
-
-    @staticmethod
-    async def to_outbox(
-        conn: AsyncConnection, user_id: int, kind: str, body: bytes, now: int
-    ) -> None:
-        await conn.execute(
-            insert(notification_outbox).values(
-                user_id=user_id, kind=kind, body=body, created_at=now, delivered_at=None
-            )
-        )
 
     async def claim_notifications(self, now: int, claim_ms: int, limit: int) -> list[Notification]:
         """Up to ``limit`` notifications due for an attempt, oldest first,
@@ -461,3 +231,220 @@ class Agendas:
                 .where(notification_outbox.c.id.in_(sorted(notification_ids)))
                 .values(**values)
             )
+
+
+class AgendaTx:
+    """Agendas inside one write transaction (``WriteTx.agendas``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def lock(self, practitioner_id: int) -> bytes | None:
+        """The practitioner's settings, their row locked until commit (on
+        PostgreSQL; SQLite serialises writers already). None: no agenda."""
+        query = (
+            select(agendas.c.settings)
+            .where(agendas.c.practitioner_id == practitioner_id)
+            .with_for_update()
+        )
+        return await self.conn.scalar(query)
+
+    async def exceptions_in(
+        self, practitioner_id: int, start: int, end: int
+    ) -> list[ExceptionRecord]:
+        """The exceptions meeting ``[start, end)``, by start."""
+        query = (
+            select(*_EXCEPTION)
+            .where(
+                agenda_exceptions.c.practitioner_id == practitioner_id,
+                agenda_exceptions.c.ends_at > start,
+                agenda_exceptions.c.starts_at < end,
+            )
+            .order_by(agenda_exceptions.c.starts_at, agenda_exceptions.c.id)
+        )
+        return [_exception(row) for row in await self.conn.execute(query)]
+
+    async def add_exception(
+        self,
+        practitioner_id: int,
+        kind: str,
+        start: int,
+        end: int,
+        reasons: Iterable[str],
+        note: str,
+        created_by: int,
+        now: int,
+    ) -> ExceptionRecord:
+        codes = tuple(reasons)
+        exception_id = await self.conn.scalar(
+            insert(agenda_exceptions)
+            .values(
+                practitioner_id=practitioner_id,
+                kind=kind,
+                starts_at=start,
+                ends_at=end,
+                reasons=",".join(codes),
+                note=note,
+                created_by=created_by,
+                created_at=now,
+            )
+            .returning(agenda_exceptions.c.id)
+        )
+        assert exception_id is not None
+        return ExceptionRecord(int(exception_id), practitioner_id, kind, start, end, codes, note)
+
+    async def remove_exception(self, exception_id: int) -> bool:
+        done = await self.conn.execute(
+            delete(agenda_exceptions).where(agenda_exceptions.c.id == exception_id)
+        )
+        return bool(done.rowcount)
+
+    async def occupied(
+        self,
+        practitioner_id: int,
+        start: int,
+        end: int,
+        now: int,
+        *,
+        excluding: int | None = None,
+    ) -> bool:
+        """Whether an appointment or a live hold meets ``[start, end)``."""
+        query = select(appointments.c.id).where(
+            appointments.c.practitioner_id == practitioner_id,
+            appointments.c.starts_at < end,
+            appointments.c.ends_at > start,
+            _occupying(now),
+        )
+        if excluding is not None:
+            query = query.where(appointments.c.id != excluding)
+        return await self.conn.scalar(query.limit(1)) is not None
+
+    async def occupying_in(
+        self, practitioner_id: int, start: int, end: int, now: int
+    ) -> list[AppointmentRecord]:
+        """Appointments and live holds meeting ``[start, end)``, by start."""
+        query = (
+            select(*_APPOINTMENT)
+            .where(
+                appointments.c.practitioner_id == practitioner_id,
+                appointments.c.starts_at < end,
+                appointments.c.ends_at > start,
+                _occupying(now),
+            )
+            .order_by(appointments.c.starts_at, appointments.c.id)
+        )
+        return [_appointment(row) for row in await self.conn.execute(query)]
+
+    async def live_holds(self, patient_id: int, now: int) -> int:
+        query = select(func.count()).where(
+            appointments.c.patient_id == patient_id,
+            appointments.c.status == "held",
+            appointments.c.hold_expires_at > now,
+        )
+        return int(await self.conn.scalar(query) or 0)
+
+    async def hold(
+        self,
+        *,
+        practitioner_id: int,
+        patient_id: int,
+        reason: str,
+        start: int,
+        end: int,
+        expires: int,
+        video: bool,
+        created_by: int,
+        now: int,
+    ) -> AppointmentRecord:
+        appointment_id = await self.conn.scalar(
+            insert(appointments)
+            .values(
+                practitioner_id=practitioner_id,
+                patient_id=patient_id,
+                subject_id=None,
+                reason=reason,
+                starts_at=start,
+                ends_at=end,
+                status="held",
+                hold_expires_at=expires,
+                video=video,
+                note="",
+                created_by=created_by,
+                created_at=now,
+                cancelled_by=None,
+                cancel_reason="",
+            )
+            .returning(appointments.c.id)
+        )
+        assert appointment_id is not None
+        found = await self.get(int(appointment_id))
+        assert found is not None
+        return found
+
+    async def get(self, appointment_id: int) -> AppointmentRecord | None:
+        query = select(*_APPOINTMENT).where(appointments.c.id == appointment_id)
+        row = (await self.conn.execute(query)).first()
+        return None if row is None else _appointment(row)
+
+    async def change(self, appointment_id: int, **values: Any) -> AppointmentRecord:
+        await self.conn.execute(
+            update(appointments).where(appointments.c.id == appointment_id).values(**values)
+        )
+        found = await self.get(appointment_id)
+        assert found is not None
+        return found
+
+    async def schedule_reminders(self, appointment_id: int, due: Iterable[tuple[int, int]]) -> None:
+        """Replace the reminders of an appointment (confirmed, or moved: the
+        old ones were for another time) by ``due`` (offset in minutes, due
+        time)."""
+        await self.conn.execute(
+            delete(reminders).where(reminders.c.appointment_id == appointment_id)
+        )
+        for offset, due_at in due:
+            await insert_new(
+                self.conn,
+                reminders,
+                appointment_id=appointment_id,
+                offset_minutes=offset,
+                due_at=due_at,
+                sent_at=None,
+            )
+
+    async def cancel_reminders(self, appointment_id: int) -> None:
+        await self.conn.execute(
+            delete(reminders).where(
+                reminders.c.appointment_id == appointment_id, reminders.c.sent_at.is_(None)
+            )
+        )
+
+    async def claim_due_reminders(self, now: int, limit: int) -> list[tuple[int, int]]:
+        """Mark up to ``limit`` due reminders sent, in this transaction, and
+        return them (appointment, offset): each is claimed once, ever."""
+        query = (
+            select(reminders.c.appointment_id, reminders.c.offset_minutes)
+            .where(reminders.c.sent_at.is_(None), reminders.c.due_at <= now)
+            .order_by(reminders.c.due_at)
+            .limit(limit)
+        )
+        claimed = []
+        for appointment_id, offset in (await self.conn.execute(query)).all():
+            done = await self.conn.execute(
+                update(reminders)
+                .where(
+                    reminders.c.appointment_id == appointment_id,
+                    reminders.c.offset_minutes == offset,
+                    reminders.c.sent_at.is_(None),
+                )
+                .values(sent_at=now)
+            )
+            if done.rowcount:
+                claimed.append((appointment_id, offset))
+        return claimed
+
+    async def to_outbox(self, user_id: int, kind: str, body: bytes, now: int) -> None:
+        await self.conn.execute(
+            insert(notification_outbox).values(
+                user_id=user_id, kind=kind, body=body, created_at=now, delivered_at=None
+            )
+        )

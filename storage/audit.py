@@ -46,9 +46,26 @@ class Audit:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
+    async def of_thread(self, thread_id: int, after_id: int, limit: int) -> list[AuditRow]:
+        """The thread's trail after entry ``after_id``, oldest first."""
+        query = (
+            select(*_COLUMNS)
+            .where(audit.c.thread_id == thread_id, audit.c.id > after_id)
+            .order_by(audit.c.id)
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            return [AuditRow(**row._asdict()) for row in await conn.execute(query)]
+
+
+class AuditTx:
+    """Audit inside one write transaction (``WriteTx.audit``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
     async def record(
-        conn: AsyncConnection,
+        self,
         thread_id: int,
         at: int,
         action: str,
@@ -63,15 +80,4 @@ class Audit:
         values = {"thread_id": thread_id, "at": at, "action": action, "actor_id": actor}
         values |= {"acting_for": acting_for, "seq": seq, "user_id": user}
         values |= {"rule_id": rule, "detail": detail[:120]}
-        await conn.execute(_INSERT, values)
-
-    async def of_thread(self, thread_id: int, after_id: int, limit: int) -> list[AuditRow]:
-        """The thread's trail after entry ``after_id``, oldest first."""
-        query = (
-            select(*_COLUMNS)
-            .where(audit.c.thread_id == thread_id, audit.c.id > after_id)
-            .order_by(audit.c.id)
-            .limit(limit)
-        )
-        async with self.db.read() as conn:
-            return [AuditRow(**row._asdict()) for row in await conn.execute(query)]
+        await self.conn.execute(_INSERT, values)

@@ -50,80 +50,6 @@ class Delegations:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
-    async def replace(
-        conn: AsyncConnection, principal_id: int, wanted: Mapping[int, Grant], at_seq: int
-    ) -> dict[int, Grant | None]:
-        """Make ``principal_id``'s delegations ``wanted`` (by delegate).
-        Returns the ones that changed, with None for those that ended. A
-        delegate who starts reading replays the principal's events after
-        ``at_seq``; one who already read keeps their start."""
-        query = select(*_COLUMNS).where(delegations.c.principal_id == principal_id)
-        current = {r.delegate_id: r for r in map(_record, (await conn.execute(query)).all())}
-        changed: dict[int, Grant | None] = {user: None for user in current.keys() - wanted.keys()}
-        if changed:
-            await conn.execute(
-                delete(delegations).where(
-                    delegations.c.principal_id == principal_id,
-                    delegations.c.delegate_id.in_(changed),
-                )
-            )
-        for user, grant in wanted.items():
-            before = current.get(user)
-            if before is not None and before.grant == grant:
-                continue
-            changed[user] = grant
-            values = {"scope": grant.scope, "reads": grant.reads, "expires": grant.expires}
-            if before is None:
-                await conn.execute(
-                    insert(delegations).values(
-                        principal_id=principal_id, delegate_id=user, granted_seq=at_seq, **values
-                    )
-                )
-                continue
-            if grant.reads and not before.grant.reads:
-                values["granted_seq"] = at_seq
-            await conn.execute(
-                update(delegations)
-                .where(
-                    delegations.c.principal_id == principal_id, delegations.c.delegate_id == user
-                )
-                .values(**values)
-            )
-        return changed
-
-    @staticmethod
-    async def drop_unshared(conn: AsyncConnection, user_id: int) -> list[DelegationRecord]:
-        """End the delegations given or received by ``user_id`` whose two
-        sides no longer share a practice; the ended ones."""
-        mine = practice_members.alias("mine")
-        theirs = practice_members.alias("theirs")
-        shared = exists().where(
-            mine.c.user_id == delegations.c.principal_id,
-            theirs.c.user_id == delegations.c.delegate_id,
-            mine.c.practice_id == theirs.c.practice_id,
-        )
-        involved = or_(delegations.c.principal_id == user_id, delegations.c.delegate_id == user_id)
-        query = select(*_COLUMNS).where(and_(involved, ~shared))
-        ended = [_record(row) for row in (await conn.execute(query)).all()]
-        for record in ended:
-            await conn.execute(
-                delete(delegations).where(
-                    delegations.c.principal_id == record.principal_id,
-                    delegations.c.delegate_id == record.delegate_id,
-                )
-            )
-        return ended
-
-    @staticmethod
-    async def grant(conn: AsyncConnection, principal_id: int, delegate_id: int) -> Grant | None:
-        """The delegation as ``conn`` sees it (a transaction re-checking one)."""
-        query = select(*_COLUMNS).where(
-            delegations.c.principal_id == principal_id, delegations.c.delegate_id == delegate_id
-        )
-        row = (await conn.execute(query)).first()
-        return None if row is None else _record(row).grant
-
     async def to(self, delegate_id: int) -> list[DelegationRecord]:
         """The delegations ``delegate_id`` received."""
         return await self._where(delegations.c.delegate_id == delegate_id)
@@ -136,3 +62,81 @@ class Delegations:
         query = select(*_COLUMNS).where(condition).order_by(*_COLUMNS[:2])
         async with self.db.read() as conn:
             return [_record(row) for row in (await conn.execute(query)).all()]
+
+
+class DelegationTx:
+    """Delegations inside one write transaction (``WriteTx.delegations``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def replace(
+        self, principal_id: int, wanted: Mapping[int, Grant], at_seq: int
+    ) -> dict[int, Grant | None]:
+        """Make ``principal_id``'s delegations ``wanted`` (by delegate).
+        Returns the ones that changed, with None for those that ended. A
+        delegate who starts reading replays the principal's events after
+        ``at_seq``; one who already read keeps their start."""
+        query = select(*_COLUMNS).where(delegations.c.principal_id == principal_id)
+        current = {r.delegate_id: r for r in map(_record, (await self.conn.execute(query)).all())}
+        changed: dict[int, Grant | None] = {user: None for user in current.keys() - wanted.keys()}
+        if changed:
+            await self.conn.execute(
+                delete(delegations).where(
+                    delegations.c.principal_id == principal_id,
+                    delegations.c.delegate_id.in_(changed),
+                )
+            )
+        for user, grant in wanted.items():
+            before = current.get(user)
+            if before is not None and before.grant == grant:
+                continue
+            changed[user] = grant
+            values = {"scope": grant.scope, "reads": grant.reads, "expires": grant.expires}
+            if before is None:
+                await self.conn.execute(
+                    insert(delegations).values(
+                        principal_id=principal_id, delegate_id=user, granted_seq=at_seq, **values
+                    )
+                )
+                continue
+            if grant.reads and not before.grant.reads:
+                values["granted_seq"] = at_seq
+            await self.conn.execute(
+                update(delegations)
+                .where(
+                    delegations.c.principal_id == principal_id, delegations.c.delegate_id == user
+                )
+                .values(**values)
+            )
+        return changed
+
+    async def drop_unshared(self, user_id: int) -> list[DelegationRecord]:
+        """End the delegations given or received by ``user_id`` whose two
+        sides no longer share a practice; the ended ones."""
+        mine = practice_members.alias("mine")
+        theirs = practice_members.alias("theirs")
+        shared = exists().where(
+            mine.c.user_id == delegations.c.principal_id,
+            theirs.c.user_id == delegations.c.delegate_id,
+            mine.c.practice_id == theirs.c.practice_id,
+        )
+        involved = or_(delegations.c.principal_id == user_id, delegations.c.delegate_id == user_id)
+        query = select(*_COLUMNS).where(and_(involved, ~shared))
+        ended = [_record(row) for row in (await self.conn.execute(query)).all()]
+        for record in ended:
+            await self.conn.execute(
+                delete(delegations).where(
+                    delegations.c.principal_id == record.principal_id,
+                    delegations.c.delegate_id == record.delegate_id,
+                )
+            )
+        return ended
+
+    async def grant(self, principal_id: int, delegate_id: int) -> Grant | None:
+        """The delegation as ``self.conn`` sees it (a transaction re-checking one)."""
+        query = select(*_COLUMNS).where(
+            delegations.c.principal_id == principal_id, delegations.c.delegate_id == delegate_id
+        )
+        row = (await self.conn.execute(query)).first()
+        return None if row is None else _record(row).grant

@@ -239,38 +239,6 @@ class Events:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
-    async def allocate(conn: AsyncConnection, count: int) -> list[int]:
-        """``count`` new seqs for events this transaction will append, in
-        increasing order, each greater than every seq allocated before."""
-        if conn.dialect.name == "postgresql":
-            return sorted(int(seq) for seq in await conn.scalars(_NEXTVAL, {"n": count}))
-        last = await _advance(conn, "events", count)
-        return list(range(last - count + 1, last + 1))
-
-    @staticmethod
-    async def append(
-        conn: AsyncConnection, numbered: Sequence[tuple[int, NewEvent]], now: int
-    ) -> None:
-        """Store events under the seqs ``allocate`` gave them."""
-        if not numbered:
-            return
-        await conn.execute(
-            insert(events),
-            [
-                {
-                    "seq": seq,
-                    "type": event.type,
-                    "thread_id": event.thread_id,
-                    "user_id": event.user_id,
-                    "message_id": event.message_id,
-                    "data": event.data,
-                    "created_at": now,
-                }
-                for seq, event in numbered
-            ],
-        )
-
     async def head(self) -> int:
         """The newest seq allocated (not necessarily committed): no cursor
         the server gave out is above it."""
@@ -283,42 +251,6 @@ class Events:
         """Events at or below this seq have been pruned."""
         async with self.db.read() as conn:
             return await _committed_position(conn, "events_floor")
-
-    @staticmethod
-    async def between(
-        conn: AsyncConnection, after: int, upto: int, limit: int
-    ) -> list[StoredEvent]:
-        """Every event with ``after < seq <= upto``, oldest first, at most ``limit``."""
-        query = (
-            select(*_EVENT_COLUMNS)
-            .outerjoin(messages, messages.c.id == events.c.message_id)
-            .where(events.c.seq > after, events.c.seq <= upto)
-            .order_by(events.c.seq)
-            .limit(limit)
-        )
-        return await _stored(conn, query)
-
-    @staticmethod
-    async def memberships(
-        conn: AsyncConnection, thread_ids: Sequence[int], after: int
-    ) -> dict[int, list[Membership]]:
-        """The membership windows of each thread still open after seq ``after``."""
-        if not thread_ids:
-            return {}
-        query = select(
-            participants.c.thread_id,
-            participants.c.user_id,
-            participants.c.joined_seq,
-            participants.c.left_seq,
-        ).where(
-            participants.c.thread_id.in_(sorted(set(thread_ids))),
-            participants.c.left_seq.is_(None) | (participants.c.left_seq > after),
-        )
-        rows = (await conn.execute(query)).all()
-        found: dict[int, list[Membership]] = {}
-        for thread_id, user_id, joined, left in rows:
-            found.setdefault(thread_id, []).append(Membership(user_id, joined, left))
-        return found
 
     async def after(
         self,
@@ -389,3 +321,70 @@ class Events:
                 update(positions).where(positions.c.name == "events_floor").values(value=top)
             )
             return result.rowcount
+
+
+class EventTx:
+    """Events inside one write transaction (``WriteTx.events``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def allocate(self, count: int) -> list[int]:
+        """``count`` new seqs for events this transaction will append, in
+        increasing order, each greater than every seq allocated before."""
+        if self.conn.dialect.name == "postgresql":
+            return sorted(int(seq) for seq in await self.conn.scalars(_NEXTVAL, {"n": count}))
+        last = await _advance(self.conn, "events", count)
+        return list(range(last - count + 1, last + 1))
+
+    async def append(self, numbered: Sequence[tuple[int, NewEvent]], now: int) -> None:
+        """Store events under the seqs ``allocate`` gave them."""
+        if not numbered:
+            return
+        await self.conn.execute(
+            insert(events),
+            [
+                {
+                    "seq": seq,
+                    "type": event.type,
+                    "thread_id": event.thread_id,
+                    "user_id": event.user_id,
+                    "message_id": event.message_id,
+                    "data": event.data,
+                    "created_at": now,
+                }
+                for seq, event in numbered
+            ],
+        )
+
+    async def between(self, after: int, upto: int, limit: int) -> list[StoredEvent]:
+        """Every event with ``after < seq <= upto``, oldest first, at most ``limit``."""
+        query = (
+            select(*_EVENT_COLUMNS)
+            .outerjoin(messages, messages.c.id == events.c.message_id)
+            .where(events.c.seq > after, events.c.seq <= upto)
+            .order_by(events.c.seq)
+            .limit(limit)
+        )
+        return await _stored(self.conn, query)
+
+    async def memberships(
+        self, thread_ids: Sequence[int], after: int
+    ) -> dict[int, list[Membership]]:
+        """The membership windows of each thread still open after seq ``after``."""
+        if not thread_ids:
+            return {}
+        query = select(
+            participants.c.thread_id,
+            participants.c.user_id,
+            participants.c.joined_seq,
+            participants.c.left_seq,
+        ).where(
+            participants.c.thread_id.in_(sorted(set(thread_ids))),
+            participants.c.left_seq.is_(None) | (participants.c.left_seq > after),
+        )
+        rows = (await self.conn.execute(query)).all()
+        found: dict[int, list[Membership]] = {}
+        for thread_id, user_id, joined, left in rows:
+            found.setdefault(thread_id, []).append(Membership(user_id, joined, left))
+        return found

@@ -31,24 +31,28 @@ class Keys:
         async with self.db.read() as conn:
             return dict((await conn.execute(query)).all())
 
-    @staticmethod
-    async def replace(
-        conn: AsyncConnection, user_id: int, version: int, signed: bytes, now: int
-    ) -> bool:
+
+class KeyTx:
+    """Keys inside one write transaction (``WriteTx.keys``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def replace(self, user_id: int, version: int, signed: bytes, now: int) -> bool:
         """Store ``signed`` as the user's list if ``version`` is newer than the
         stored one; False (nothing written) otherwise."""
         values = {"version": version, "signed": signed, "updated_at": now}
-        updated = await conn.execute(
+        updated = await self.conn.execute(
             update(device_lists)
             .where(device_lists.c.user_id == user_id, device_lists.c.version < version)
             .values(values)
         )
         if updated.rowcount:
             return True
-        exists = await conn.scalar(
+        exists = await self.conn.scalar(
             select(device_lists.c.version).where(device_lists.c.user_id == user_id)
         )
         if exists is not None:
             return False
-        await conn.execute(insert(device_lists).values(user_id=user_id, **values))
+        await self.conn.execute(insert(device_lists).values(user_id=user_id, **values))
         return True

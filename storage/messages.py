@@ -99,19 +99,35 @@ class Messages:
     async def sent(self, device_id: int, client_msg_id: str) -> StoredMessage | None:
         """The message ``device_id`` already stored under ``client_msg_id``, if any."""
         async with self.db.read() as conn:
-            return await self.by_client_id(conn, device_id, client_msg_id)
+            return await MessageTx(conn).by_client_id(device_id, client_msg_id)
 
-    @staticmethod
-    async def by_client_id(
-        conn: AsyncConnection, device_id: int, client_msg_id: str
-    ) -> StoredMessage | None:
+    async def history(
+        self, thread_id: int, before_seq: int | None, limit: int
+    ) -> tuple[list[StoredMessage], bool]:
+        """Up to ``limit`` messages older than ``before_seq``, newest first, and
+        whether older ones remain."""
+        query = select(*COLUMNS).where(messages.c.thread_id == thread_id)
+        if before_seq is not None:
+            query = query.where(messages.c.seq < before_seq)
+        query = query.order_by(messages.c.seq.desc()).limit(limit + 1)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [from_row(row) for row in rows[:limit]], len(rows) > limit
+
+
+class MessageTx:
+    """Messages inside one write transaction (``WriteTx.messages``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def by_client_id(self, device_id: int, client_msg_id: str) -> StoredMessage | None:
         params = {"device_id": device_id, "client_msg_id": client_msg_id}
-        row = (await conn.execute(_BY_CLIENT_ID, params)).first()
+        row = (await self.conn.execute(_BY_CLIENT_ID, params)).first()
         return None if row is None else from_row(row)
 
-    @staticmethod
     async def append(
-        conn: AsyncConnection,
+        self,
         *,
         thread_id: int,
         sender_id: int,
@@ -125,9 +141,9 @@ class Messages:
     ) -> StoredMessage:
         """Number the message within its thread and store it. The thread row
         stays locked until commit, so thread seqs are gap-free and ordered."""
-        seq = await conn.scalar(_NEXT_SEQ, {"thread_id": thread_id})
+        seq = await self.conn.scalar(_NEXT_SEQ, {"thread_id": thread_id})
         assert seq is not None
-        message_id = await conn.scalar(
+        message_id = await self.conn.scalar(
             _INSERT,
             {
                 "thread_id": thread_id,
@@ -157,38 +173,20 @@ class Messages:
             now,
         )
 
-    @staticmethod
-    async def count_sent(
-        conn: AsyncConnection, sender: int, recipient: int, since: int, cap: int
-    ) -> int:
+    async def count_sent(self, sender: int, recipient: int, since: int, cap: int) -> int:
         """Messages ``sender`` wrote since ``since`` in threads ``recipient`` is
         in, counted up to ``cap`` (a limit's check reads no more rows than that)."""
         params = {"sender": sender, "recipient": recipient, "since": since, "cap": cap}
-        return int(await conn.scalar(_COUNT_SENT_TO, params) or 0)
+        return int(await self.conn.scalar(_COUNT_SENT_TO, params) or 0)
 
-    @staticmethod
-    async def for_retraction(conn: AsyncConnection, message_id: int) -> StoredMessage | None:
-        row = (await conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()
+    async def for_retraction(self, message_id: int) -> StoredMessage | None:
+        row = (await self.conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()
         return None if row is None else from_row(row)
 
-    @staticmethod
-    async def retract(conn: AsyncConnection, message_id: int, now: int) -> None:
+    async def retract(self, message_id: int, now: int) -> None:
         """Empty the message's envelope; its place, sender and time stay."""
-        await conn.execute(
+        await self.conn.execute(
             update(messages)
             .where(messages.c.id == message_id)
             .values(envelope=b"", retracted_at=now)
         )
-
-    async def history(
-        self, thread_id: int, before_seq: int | None, limit: int
-    ) -> tuple[list[StoredMessage], bool]:
-        """Up to ``limit`` messages older than ``before_seq``, newest first, and
-        whether older ones remain."""
-        query = select(*COLUMNS).where(messages.c.thread_id == thread_id)
-        if before_seq is not None:
-            query = query.where(messages.c.seq < before_seq)
-        query = query.order_by(messages.c.seq.desc()).limit(limit + 1)
-        async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
-        return [from_row(row) for row in rows[:limit]], len(rows) > limit

@@ -59,18 +59,6 @@ class Practices:
 
     # Verification
 
-    @staticmethod
-    async def verify(conn: AsyncConnection, user_id: int, now: int) -> int | None:
-        """Mark a practitioner verified (once: the first time stays); when,
-        or None if there is no such practitioner."""
-        verified_at: int | None = await conn.scalar(
-            update(users)
-            .where(users.c.id == user_id, users.c.role == "practitioner")
-            .values(verified_at=func.coalesce(users.c.verified_at, now))
-            .returning(users.c.verified_at)
-        )
-        return verified_at
-
     async def verified(self, user_ids: Iterable[int]) -> set[int]:
         query = select(users.c.id).where(
             users.c.id.in_(list(user_ids)), users.c.verified_at.is_not(None)
@@ -113,71 +101,6 @@ class Practices:
             )
         return int(practice_id)
 
-    @staticmethod
-    async def invite(
-        conn: AsyncConnection, practice_id: int, user_id: int, by: int, now: int
-    ) -> bool:
-        """Ask ``user_id`` to join; False if they were already asked."""
-        return await insert_new(
-            conn,
-            practice_invitations,
-            practice_id=practice_id,
-            user_id=user_id,
-            invited_by=by,
-            invited_at=now,
-        )
-
-    @staticmethod
-    async def accept(conn: AsyncConnection, practice_id: int, user_id: int, now: int) -> bool:
-        """Turn the user's invitation into membership; False if there was none."""
-        invited_by = await conn.scalar(
-            delete(practice_invitations)
-            .where(*_invitation(practice_id, user_id))
-            .returning(practice_invitations.c.invited_by)
-        )
-        if invited_by is None:
-            return False
-        await insert_new(
-            conn,
-            practice_members,
-            practice_id=practice_id,
-            user_id=user_id,
-            added_by=invited_by,
-            added_at=now,
-        )
-        return True
-
-    @staticmethod
-    async def decline(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
-        """Drop the user's invitation (declined, or withdrawn); False if there was none."""
-        done = await conn.execute(
-            delete(practice_invitations).where(*_invitation(practice_id, user_id))
-        )
-        return bool(done.rowcount)
-
-    @staticmethod
-    async def remove_member(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
-        done = await conn.execute(
-            delete(practice_members).where(
-                practice_members.c.practice_id == practice_id,
-                practice_members.c.user_id == user_id,
-            )
-        )
-        return bool(done.rowcount)
-
-    @staticmethod
-    async def is_member(conn: AsyncConnection, practice_id: int, user_id: int) -> bool:
-        query = select(practice_members.c.user_id).where(
-            practice_members.c.practice_id == practice_id, practice_members.c.user_id == user_id
-        )
-        return await conn.scalar(query) is not None
-
-    @staticmethod
-    async def record(conn: AsyncConnection, practice_id: int) -> PracticeRecord | None:
-        """The practice with its members and the users invited to it."""
-        found = await _records(conn, select(practices.c.id).where(practices.c.id == practice_id))
-        return found[0] if found else None
-
     async def of_user(self, user_id: int) -> list[PracticeRecord]:
         """The practices ``user_id`` belongs to, with their members."""
         mine = select(practice_members.c.practice_id).where(practice_members.c.user_id == user_id)
@@ -202,38 +125,9 @@ class Practices:
 
     async def member_of(self, practice_id: int, user_id: int) -> bool:
         async with self.db.read() as conn:
-            return await self.is_member(conn, practice_id, user_id)
+            return await PracticeTx(conn).is_member(practice_id, user_id)
 
     # Care relations, and the invitations that lead to them
-
-    @staticmethod
-    async def invite_patient(
-        conn: AsyncConnection, practitioner_id: int, patient_id: int, now: int
-    ) -> bool:
-        """Ask ``patient_id`` to be ``practitioner_id``'s patient; False if asked already."""
-        return await insert_new(
-            conn,
-            care_invitations,
-            practitioner_id=practitioner_id,
-            patient_id=patient_id,
-            invited_at=now,
-        )
-
-    @staticmethod
-    async def answer_care(
-        conn: AsyncConnection, practitioner_id: int, patient_id: int, *, accept: bool, now: int
-    ) -> bool:
-        """Accept (a care relation, ``source`` "added") or decline the
-        practitioner's invitation; False if there was none."""
-        done = await conn.execute(
-            delete(care_invitations).where(
-                care_invitations.c.practitioner_id == practitioner_id,
-                care_invitations.c.patient_id == patient_id,
-            )
-        )
-        if done.rowcount and accept:
-            await Practices.relate(conn, practitioner_id, patient_id, "added", now)
-        return bool(done.rowcount)
 
     async def care_invitations(self, patient_ids: list[int]) -> list[CareInvitationRecord]:
         """The practitioners asking any of ``patient_ids`` to be their patient."""
@@ -257,19 +151,10 @@ class Practices:
         async with self.db.read() as conn:
             return sorted((await conn.scalars(query)).all())
 
-    @staticmethod
-    async def relate(
-        conn: AsyncConnection, practitioner_id: int, patient_id: int, source: str, now: int
-    ) -> bool:
-        """``add_patient`` inside a transaction (a confirmed appointment)."""
-        return await insert_new(
-            conn,
-            care_relations,
-            practitioner_id=practitioner_id,
-            patient_id=patient_id,
-            source=source,
-            created_at=now,
-        )
+    async def open_threads(self, practitioner_id: int, patient_id: int) -> int:
+        """How many threads of the two are open (``PracticeTx.open_threads``)."""
+        async with self.db.read() as conn:
+            return await PracticeTx(conn).open_threads(practitioner_id, patient_id)
 
     async def is_patient(self, practitioner_id: int, patient_id: int) -> bool:
         async with self.db.read() as conn:
@@ -288,32 +173,6 @@ class Practices:
                 (UserRecord(*row[:4]), row.source, row.created_at)
                 for row in await conn.execute(query)
             ]
-
-    @staticmethod
-    async def open_threads(conn: AsyncConnection, practitioner_id: int, patient_id: int) -> int:
-        """Patient-practitioner threads the patient opened with the
-        practitioner and that are not closed."""
-        doctor = participants.alias("doctor")
-        patient = participants.alias("patient")
-        query = (
-            select(func.count())
-            .select_from(threads)
-            .join(
-                doctor,
-                and_(doctor.c.thread_id == threads.c.id, doctor.c.user_id == practitioner_id),
-            )
-            .join(
-                patient, and_(patient.c.thread_id == threads.c.id, patient.c.user_id == patient_id)
-            )
-            .where(
-                threads.c.kind == "patient_practitioner",
-                threads.c.created_by == patient_id,  # their requests, not broadcasts
-                threads.c.closed_at.is_(None),
-                doctor.c.left_seq.is_(None),
-                patient.c.left_seq.is_(None),
-            )
-        )
-        return int(await conn.scalar(query) or 0)
 
     # Broadcasts
 
@@ -369,16 +228,6 @@ class Practices:
             row = (await conn.execute(query)).first()
         return (None, "fr") if row is None else (row.settings, row.locale)
 
-    @staticmethod
-    async def set_inbox(
-        conn: AsyncConnection, practitioner_id: int, settings: bytes, now: int
-    ) -> None:
-        values = {"settings": settings, "updated_at": now}
-        if not await insert_new(conn, inboxes, practitioner_id=practitioner_id, **values):
-            await conn.execute(
-                update(inboxes).where(inboxes.c.practitioner_id == practitioner_id).values(values)
-            )
-
 
 async def _records(conn: AsyncConnection, practice_ids: Select[Any]) -> list[PracticeRecord]:
     """The practices whose ids ``practice_ids`` selects, with members and invited users."""
@@ -412,3 +261,148 @@ def _relation(practitioner_id: int, patient_id: int) -> Select[tuple[str]]:
         care_relations.c.practitioner_id == practitioner_id,
         care_relations.c.patient_id == patient_id,
     )
+
+
+class PracticeTx:
+    """Practices inside one write transaction (``WriteTx.practices``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def verify(self, user_id: int, now: int) -> int | None:
+        """Mark a practitioner verified (once: the first time stays); when,
+        or None if there is no such practitioner."""
+        verified_at: int | None = await self.conn.scalar(
+            update(users)
+            .where(users.c.id == user_id, users.c.role == "practitioner")
+            .values(verified_at=func.coalesce(users.c.verified_at, now))
+            .returning(users.c.verified_at)
+        )
+        return verified_at
+
+    async def invite(self, practice_id: int, user_id: int, by: int, now: int) -> bool:
+        """Ask ``user_id`` to join; False if they were already asked."""
+        return await insert_new(
+            self.conn,
+            practice_invitations,
+            practice_id=practice_id,
+            user_id=user_id,
+            invited_by=by,
+            invited_at=now,
+        )
+
+    async def accept(self, practice_id: int, user_id: int, now: int) -> bool:
+        """Turn the user's invitation into membership; False if there was none."""
+        invited_by = await self.conn.scalar(
+            delete(practice_invitations)
+            .where(*_invitation(practice_id, user_id))
+            .returning(practice_invitations.c.invited_by)
+        )
+        if invited_by is None:
+            return False
+        await insert_new(
+            self.conn,
+            practice_members,
+            practice_id=practice_id,
+            user_id=user_id,
+            added_by=invited_by,
+            added_at=now,
+        )
+        return True
+
+    async def decline(self, practice_id: int, user_id: int) -> bool:
+        """Drop the user's invitation (declined, or withdrawn); False if there was none."""
+        done = await self.conn.execute(
+            delete(practice_invitations).where(*_invitation(practice_id, user_id))
+        )
+        return bool(done.rowcount)
+
+    async def remove_member(self, practice_id: int, user_id: int) -> bool:
+        done = await self.conn.execute(
+            delete(practice_members).where(
+                practice_members.c.practice_id == practice_id,
+                practice_members.c.user_id == user_id,
+            )
+        )
+        return bool(done.rowcount)
+
+    async def is_member(self, practice_id: int, user_id: int) -> bool:
+        query = select(practice_members.c.user_id).where(
+            practice_members.c.practice_id == practice_id, practice_members.c.user_id == user_id
+        )
+        return await self.conn.scalar(query) is not None
+
+    async def record(self, practice_id: int) -> PracticeRecord | None:
+        """The practice with its members and the users invited to it."""
+        found = await _records(
+            self.conn, select(practices.c.id).where(practices.c.id == practice_id)
+        )
+        return found[0] if found else None
+
+    async def invite_patient(self, practitioner_id: int, patient_id: int, now: int) -> bool:
+        """Ask ``patient_id`` to be ``practitioner_id``'s patient; False if asked already."""
+        return await insert_new(
+            self.conn,
+            care_invitations,
+            practitioner_id=practitioner_id,
+            patient_id=patient_id,
+            invited_at=now,
+        )
+
+    async def answer_care(
+        self, practitioner_id: int, patient_id: int, *, accept: bool, now: int
+    ) -> bool:
+        """Accept (a care relation, ``source`` "added") or decline the
+        practitioner's invitation; False if there was none."""
+        done = await self.conn.execute(
+            delete(care_invitations).where(
+                care_invitations.c.practitioner_id == practitioner_id,
+                care_invitations.c.patient_id == patient_id,
+            )
+        )
+        if done.rowcount and accept:
+            await self.relate(practitioner_id, patient_id, "added", now)
+        return bool(done.rowcount)
+
+    async def relate(self, practitioner_id: int, patient_id: int, source: str, now: int) -> bool:
+        """``add_patient`` inside a transaction (a confirmed appointment)."""
+        return await insert_new(
+            self.conn,
+            care_relations,
+            practitioner_id=practitioner_id,
+            patient_id=patient_id,
+            source=source,
+            created_at=now,
+        )
+
+    async def open_threads(self, practitioner_id: int, patient_id: int) -> int:
+        """Patient-practitioner threads the patient opened with the
+        practitioner and that are not closed."""
+        doctor = participants.alias("doctor")
+        patient = participants.alias("patient")
+        query = (
+            select(func.count())
+            .select_from(threads)
+            .join(
+                doctor,
+                and_(doctor.c.thread_id == threads.c.id, doctor.c.user_id == practitioner_id),
+            )
+            .join(
+                patient, and_(patient.c.thread_id == threads.c.id, patient.c.user_id == patient_id)
+            )
+            .where(
+                threads.c.kind == "patient_practitioner",
+                threads.c.created_by == patient_id,  # their requests, not broadcasts
+                threads.c.closed_at.is_(None),
+                doctor.c.left_seq.is_(None),
+                patient.c.left_seq.is_(None),
+            )
+        )
+        return int(await self.conn.scalar(query) or 0)
+
+    async def set_inbox(self, practitioner_id: int, settings: bytes, now: int) -> None:
+        values = {"settings": settings, "updated_at": now}
+        if not await insert_new(self.conn, inboxes, practitioner_id=practitioner_id, **values):
+            await self.conn.execute(
+                update(inboxes).where(inboxes.c.practitioner_id == practitioner_id).values(values)
+            )

@@ -140,10 +140,6 @@ class PushSubscriptions:
             found = await _targets(conn, push_subscriptions.c.device_id == device_id)
         return found[0] if found else None
 
-    @staticmethod
-    async def of_users(conn: AsyncConnection, user_ids: Iterable[int]) -> list[PushTarget]:
-        return await _targets(conn, push_subscriptions.c.user_id.in_(sorted(set(user_ids))))
-
     async def envelope(self, message_id: int, limit: int) -> bytes | None:
         """A message's envelope for a preview, if it is at most ``limit``
         bytes (and not retracted: its envelope is then empty)."""
@@ -171,68 +167,86 @@ class PushSubscriptions:
                     .values(values)
                 )
 
-    @staticmethod
-    async def notify_states(
-        conn: AsyncConnection, user_ids: Iterable[int]
-    ) -> dict[int, NotifyState]:
+    # The push queue's place in the event stream
+
+
+async def _targets(conn: AsyncConnection, where: ColumnElement[bool]) -> list[PushTarget]:
+    table = push_subscriptions
+    rows = await conn.execute(
+        select(
+            table.c.device_id,
+            table.c.user_id,
+            table.c.endpoint,
+            table.c.p256dh,
+            table.c.auth,
+            table.c.preview,
+            table.c.platform,
+        )
+        .where(where)
+        .order_by(table.c.device_id)
+    )
+    return [PushTarget(*row) for row in rows]
+
+
+class PushTx:
+    """PushSubscriptions inside one write transaction (``WriteTx.push``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def of_users(self, user_ids: Iterable[int]) -> list[PushTarget]:
+        return await _targets(self.conn, push_subscriptions.c.user_id.in_(sorted(set(user_ids))))
+
+    async def notify_states(self, user_ids: Iterable[int]) -> dict[int, NotifyState]:
         table = notify_preferences
-        rows = await conn.execute(
+        rows = await self.conn.execute(
             select(users.c.id, users.c.role, table.c.settings, table.c.emailed_at)
             .outerjoin(table, table.c.user_id == users.c.id)
             .where(users.c.id.in_(sorted(set(user_ids))))
         )
         return {row.id: NotifyState(row.role, row.settings, row.emailed_at) for row in rows}
 
-    @staticmethod
-    async def emailed(conn: AsyncConnection, user_id: int, now: int) -> None:
-        await conn.execute(
+    async def emailed(self, user_id: int, now: int) -> None:
+        await self.conn.execute(
             update(notify_preferences)
             .where(notify_preferences.c.user_id == user_id)
             .values(emailed_at=now)
         )
 
-    @staticmethod
-    async def readers(conn: AsyncConnection, thread_id: int) -> dict[int, Reader]:
+    async def readers(self, thread_id: int) -> dict[int, Reader]:
         """A thread's current members: how far each read, whether they muted it."""
-        rows = await conn.execute(
+        rows = await self.conn.execute(
             select(participants.c.user_id, participants.c.read_seq, participants.c.muted).where(
                 participants.c.thread_id == thread_id, participants.c.left_seq.is_(None)
             )
         )
         return {row.user_id: Reader(row.read_seq, bool(row.muted)) for row in rows}
 
-    # The push queue's place in the event stream
-
-    @staticmethod
-    async def position(conn: AsyncConnection) -> int:
+    async def position(self) -> int:
         """Where the push queue stands in the event stream (-1 at first: it
         starts from the stream's head, not from its past), locked until the
         transaction ends: a second round (two nodes each holding the lease
         while Redis is out of reach) waits, then starts where this one ends,
         so the same events are never queued twice."""
-        value = await conn.scalar(
+        value = await self.conn.scalar(
             select(stream_positions.c.value)
             .where(stream_positions.c.name == POSITION)
             .with_for_update()
         )
         return -1 if value is None else int(value)
 
-    @staticmethod
-    async def advance(conn: AsyncConnection, seq: int) -> None:
-        if not await insert_new(conn, stream_positions, name=POSITION, value=seq):
-            await conn.execute(
+    async def advance(self, seq: int) -> None:
+        if not await insert_new(self.conn, stream_positions, name=POSITION, value=seq):
+            await self.conn.execute(
                 update(stream_positions)
                 .where(stream_positions.c.name == POSITION)
                 .values(value=seq)
             )
 
-    @staticmethod
-    async def candidates(
-        conn: AsyncConnection, after: int, upto: int, limit: int
-    ) -> list[PushCandidate]:
+    async def candidates(self, after: int, upto: int, limit: int) -> list[PushCandidate]:
         """People's messages (not the server's notices) of the events in
         (``after``, ``upto``], oldest first."""
-        rows = await conn.execute(
+        rows = await self.conn.execute(
             select(
                 events.c.seq,
                 messages.c.id,
@@ -253,11 +267,10 @@ class PushSubscriptions:
         )
         return [PushCandidate(*row) for row in rows]
 
-    @staticmethod
     async def appointment_candidates(
-        conn: AsyncConnection, after: int, upto: int, limit: int
+        self, after: int, upto: int, limit: int
     ) -> list[AppointmentCandidate]:
-        rows = await conn.execute(
+        rows = await self.conn.execute(
             select(
                 events.c.seq, events.c.type, events.c.user_id, events.c.data, events.c.created_at
             )
@@ -270,21 +283,3 @@ class PushSubscriptions:
             .limit(limit)
         )
         return [AppointmentCandidate(*row) for row in rows]
-
-
-async def _targets(conn: AsyncConnection, where: ColumnElement[bool]) -> list[PushTarget]:
-    table = push_subscriptions
-    rows = await conn.execute(
-        select(
-            table.c.device_id,
-            table.c.user_id,
-            table.c.endpoint,
-            table.c.p256dh,
-            table.c.auth,
-            table.c.preview,
-            table.c.platform,
-        )
-        .where(where)
-        .order_by(table.c.device_id)
-    )
-    return [PushTarget(*row) for row in rows]

@@ -107,13 +107,67 @@ class Threads:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    @staticmethod
-    async def find_pair(conn: AsyncConnection, pair_key: str) -> int | None:
-        return await conn.scalar(select(threads.c.id).where(threads.c.pair_key == pair_key))
+    async def set_muted(self, thread_id: int, user_id: int, muted: bool) -> ThreadRecord | None:
+        """Mute or unmute the thread for a current member; the thread as they
+        see it, None if they are not one."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(participants)
+                .where(
+                    participants.c.thread_id == thread_id,
+                    participants.c.user_id == user_id,
+                    participants.c.left_seq.is_(None),
+                )
+                .values(muted=muted)
+            )
+            return await ThreadTx(conn).record(thread_id, user_id)
 
-    @staticmethod
+    async def get(self, thread_id: int, user_id: int) -> ThreadRecord | None:
+        """The thread if ``user_id`` is a current member of it."""
+        async with self.db.read() as conn:
+            return await ThreadTx(conn).record(thread_id, user_id)
+
+    async def list_for(self, user_id: int) -> list[ThreadRecord]:
+        """Every thread the user is a current member of, most recently created first."""
+        async with self.db.read() as conn:
+            return await ThreadTx(conn)._load(user_id)
+
+    async def meta(self, thread_id: int) -> tuple[str, dict[int, str]] | None:
+        """A thread's kind, and its current members and their roles."""
+        async with self.db.read() as conn:
+            kind = await conn.scalar(select(threads.c.kind).where(threads.c.id == thread_id))
+            if kind is None:
+                return None
+            rows = await conn.execute(
+                select(participants.c.user_id, users.c.role)
+                .join(users, users.c.id == participants.c.user_id)
+                .where(participants.c.thread_id == thread_id, _current)
+            )
+            return kind, {row.user_id: row.role for row in rows}
+
+    async def contacts(self, user_id: int) -> set[int]:
+        """Everyone who currently shares a thread with ``user_id``."""
+        mine = select(participants.c.thread_id).where(participants.c.user_id == user_id, _current)
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(participants.c.user_id)
+                .distinct()
+                .where(participants.c.thread_id.in_(mine), _current)
+            )
+            return {row.user_id for row in rows} - {user_id}
+
+
+class ThreadTx:
+    """Threads inside one write transaction (``WriteTx.threads``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def find_pair(self, pair_key: str) -> int | None:
+        return await self.conn.scalar(select(threads.c.id).where(threads.c.pair_key == pair_key))
+
     async def create(
-        conn: AsyncConnection,
+        self,
         kind: str,
         created_by: int,
         members: list[int],
@@ -124,7 +178,7 @@ class Threads:
         subject_id: int | None = None,
         reply_allowed: bool = True,
     ) -> int:
-        thread_id = await conn.scalar(
+        thread_id = await self.conn.scalar(
             insert(threads)
             .values(
                 kind=kind,
@@ -139,7 +193,7 @@ class Threads:
             .returning(threads.c.id)
         )
         assert thread_id is not None
-        await conn.execute(
+        await self.conn.execute(
             insert(participants),
             [
                 {
@@ -155,10 +209,9 @@ class Threads:
         )
         return int(thread_id)
 
-    @staticmethod
-    async def state(conn: AsyncConnection, thread_id: int) -> ThreadState:
+    async def state(self, thread_id: int) -> ThreadState:
         row = (
-            await conn.execute(
+            await self.conn.execute(
                 select(threads.c.closed_at, threads.c.reply_allowed).where(
                     threads.c.id == thread_id
                 )
@@ -166,36 +219,31 @@ class Threads:
         ).one()
         return ThreadState(row.closed_at, bool(row.reply_allowed))
 
-    @staticmethod
     async def set_closed(
-        conn: AsyncConnection, thread_id: int, closed_at: int | None, closed_by: int | None
+        self, thread_id: int, closed_at: int | None, closed_by: int | None
     ) -> None:
         """Close (a time and who) or reopen (None, None) a thread."""
-        await conn.execute(
+        await self.conn.execute(
             update(threads)
             .where(threads.c.id == thread_id)
             .values(closed_at=closed_at, closed_by=closed_by)
         )
 
-    @staticmethod
-    async def set_reply_allowed(conn: AsyncConnection, thread_id: int, allowed: bool) -> None:
-        await conn.execute(
+    async def set_reply_allowed(self, thread_id: int, allowed: bool) -> None:
+        await self.conn.execute(
             update(threads)
             .where(threads.c.id == thread_id, threads.c.reply_allowed != allowed)
             .values(reply_allowed=allowed)
         )
 
-    @staticmethod
-    async def add_member(
-        conn: AsyncConnection, thread_id: int, user_id: int, at_seq: int, now: int
-    ) -> bool:
+    async def add_member(self, thread_id: int, user_id: int, at_seq: int, now: int) -> bool:
         """Make ``user_id`` a member from event ``at_seq`` on, with nothing
         unread (a member who left and comes back starts over); False if
         they already are one."""
-        last = await conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
+        last = await self.conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
         window = {"joined_at": now, "joined_seq": at_seq, "left_seq": None}
         receipts = {"delivered_seq": last, "read_seq": last}
-        rejoined = await conn.execute(
+        rejoined = await self.conn.execute(
             update(participants)
             .where(
                 participants.c.thread_id == thread_id,
@@ -206,25 +254,22 @@ class Threads:
         )
         if rejoined.rowcount:
             return True
-        present = await conn.scalar(
+        present = await self.conn.scalar(
             select(participants.c.user_id).where(
                 participants.c.thread_id == thread_id, participants.c.user_id == user_id
             )
         )
         if present is not None:
             return False
-        await conn.execute(
+        await self.conn.execute(
             insert(participants).values(thread_id=thread_id, user_id=user_id, **window, **receipts)
         )
         return True
 
-    @staticmethod
-    async def remove_member(
-        conn: AsyncConnection, thread_id: int, user_id: int, at_seq: int
-    ) -> bool:
+    async def remove_member(self, thread_id: int, user_id: int, at_seq: int) -> bool:
         """End ``user_id``'s membership at event ``at_seq``: they get nothing
         newer. False if they were not a member."""
-        done = await conn.execute(
+        done = await self.conn.execute(
             update(participants)
             .where(
                 participants.c.thread_id == thread_id, participants.c.user_id == user_id, _current
@@ -233,20 +278,17 @@ class Threads:
         )
         return bool(done.rowcount)
 
-    @staticmethod
-    async def last_seq(conn: AsyncConnection, thread_id: int) -> int | None:
+    async def last_seq(self, thread_id: int) -> int | None:
         """The thread's newest message seq, None if there is no such thread."""
-        return await conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
+        return await self.conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
 
-    @staticmethod
-    async def read_seqs(conn: AsyncConnection, thread_id: int) -> dict[int, int]:
+    async def read_seqs(self, thread_id: int) -> dict[int, int]:
         """Current members of a thread and how far each has read."""
-        rows = await conn.execute(_READ_SEQS, {"thread_id": thread_id})
+        rows = await self.conn.execute(_READ_SEQS, {"thread_id": thread_id})
         return dict(rows.all())
 
-    @staticmethod
     async def advance_receipt(
-        conn: AsyncConnection,
+        self,
         thread_id: int,
         user_id: int,
         *,
@@ -259,46 +301,15 @@ class Threads:
         delivered_seq = max(delivered_seq, read_seq)
         params = {"of_thread": thread_id, "of_user": user_id}
         params |= {"to_delivered": delivered_seq, "to_read": read_seq}
-        row = (await conn.execute(_ADVANCE_RECEIPT, params)).first()
+        row = (await self.conn.execute(_ADVANCE_RECEIPT, params)).first()
         return None if row is None else Receipt(row.delivered_seq, row.read_seq)
 
-    async def set_muted(self, thread_id: int, user_id: int, muted: bool) -> ThreadRecord | None:
-        """Mute or unmute the thread for a current member; the thread as they
-        see it, None if they are not one."""
-        async with self.db.write() as conn:
-            await conn.execute(
-                update(participants)
-                .where(
-                    participants.c.thread_id == thread_id,
-                    participants.c.user_id == user_id,
-                    participants.c.left_seq.is_(None),
-                )
-                .values(muted=muted)
-            )
-            return await self.record(conn, thread_id, user_id)
-
-    async def get(self, thread_id: int, user_id: int) -> ThreadRecord | None:
-        """The thread if ``user_id`` is a current member of it."""
-        async with self.db.read() as conn:
-            return await self.record(conn, thread_id, user_id)
-
-    async def list_for(self, user_id: int) -> list[ThreadRecord]:
-        """Every thread the user is a current member of, most recently created first."""
-        async with self.db.read() as conn:
-            return await self._load(conn, user_id)
-
-    @classmethod
-    async def record(
-        cls, conn: AsyncConnection, thread_id: int, user_id: int
-    ) -> ThreadRecord | None:
-        """The thread as ``user_id`` (a current member) sees it, on ``conn``."""
-        found = await cls._load(conn, user_id, thread_id)
+    async def record(self, thread_id: int, user_id: int) -> ThreadRecord | None:
+        """The thread as ``user_id`` (a current member) sees it, on ``self.conn``."""
+        found = await self._load(user_id, thread_id)
         return found[0] if found else None
 
-    @classmethod
-    async def _load(
-        cls, conn: AsyncConnection, user_id: int, thread_id: int | None = None
-    ) -> list[ThreadRecord]:
+    async def _load(self, user_id: int, thread_id: int | None = None) -> list[ThreadRecord]:
         me = participants.alias("me")
         unread = (
             select(func.count())
@@ -338,8 +349,8 @@ class Threads:
         )
         if thread_id is not None:
             query = query.where(threads.c.id == thread_id)
-        rows = (await conn.execute(query)).all()
-        members = await cls._members(conn, [row.id for row in rows])
+        rows = (await self.conn.execute(query)).all()
+        members = await self._members([row.id for row in rows])
         return [
             ThreadRecord(
                 row.id,
@@ -361,14 +372,11 @@ class Threads:
             for row in rows
         ]
 
-    @staticmethod
-    async def _members(
-        conn: AsyncConnection, thread_ids: list[int]
-    ) -> dict[int, list[MemberRecord]]:
+    async def _members(self, thread_ids: list[int]) -> dict[int, list[MemberRecord]]:
         result: dict[int, list[MemberRecord]] = defaultdict(list)
         if not thread_ids:
             return result
-        rows = await conn.execute(
+        rows = await self.conn.execute(
             select(
                 participants.c.thread_id,
                 users.c.id,
@@ -386,27 +394,3 @@ class Threads:
                 MemberRecord(row.id, row.role, row.display_name, row.delivered_seq, row.read_seq)
             )
         return result
-
-    async def meta(self, thread_id: int) -> tuple[str, dict[int, str]] | None:
-        """A thread's kind, and its current members and their roles."""
-        async with self.db.read() as conn:
-            kind = await conn.scalar(select(threads.c.kind).where(threads.c.id == thread_id))
-            if kind is None:
-                return None
-            rows = await conn.execute(
-                select(participants.c.user_id, users.c.role)
-                .join(users, users.c.id == participants.c.user_id)
-                .where(participants.c.thread_id == thread_id, _current)
-            )
-            return kind, {row.user_id: row.role for row in rows}
-
-    async def contacts(self, user_id: int) -> set[int]:
-        """Everyone who currently shares a thread with ``user_id``."""
-        mine = select(participants.c.thread_id).where(participants.c.user_id == user_id, _current)
-        async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(participants.c.user_id)
-                .distinct()
-                .where(participants.c.thread_id.in_(mine), _current)
-            )
-            return {row.user_id for row in rows} - {user_id}

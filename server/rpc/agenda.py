@@ -12,7 +12,6 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.booking import (
     AgendaDayParams,
@@ -38,7 +37,8 @@ from server.policy import Refusal
 from server.policy.slots import DAY_MS, Busy, Opening, free_slots, settings_problems
 from server.rpc.base import delegated
 from server.writer import Outgoing
-from storage.agenda import Agendas, ExceptionRecord
+from storage.agenda import ExceptionRecord
+from storage.tx import WriteTx
 
 __all__ = [
     "add_exception",
@@ -158,9 +158,8 @@ async def add_exception(ctx: Context, conn: Connection, p: ExceptionParams) -> E
         raise invalid("only an opening is for visit reasons")
     now = ctx.clock.ms()
 
-    async def add(db: AsyncConnection, out: list[Outgoing]) -> ExceptionRecord:
-        return await Agendas.add_exception(
-            db,
+    async def add(tx: WriteTx, out: list[Outgoing]) -> ExceptionRecord:
+        return await tx.agendas.add_exception(
             practitioner,
             p.kind.value,
             p.starts_at,
@@ -183,8 +182,8 @@ async def remove_exception(ctx: Context, conn: Connection, p: ExceptionIdParams)
     except ServerError:  # someone else's looks like none: ids tell nothing
         raise not_found("no such exception", exception=p.exception) from None
 
-    async def remove(db: AsyncConnection, out: list[Outgoing]) -> None:
-        await Agendas.remove_exception(db, p.exception)
+    async def remove(tx: WriteTx, out: list[Outgoing]) -> None:
+        await tx.agendas.remove_exception(p.exception)
 
     await ctx.writer.run(remove)
     return Empty()

@@ -7,8 +7,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.e2e import Delegate, Scope
 from protocol.model import Role, ThreadKind
 from protocol.practice import RefusalReason
@@ -17,7 +15,7 @@ from server.context import Context
 from server.directory import ThreadMeta
 from server.errors import forbidden
 from server.policy import DELEGATE_ROLES, Refusal, delegated_member
-from storage.delegations import Delegations
+from storage.tx import WriteTx
 
 __all__ = [
     "Access",
@@ -110,13 +108,13 @@ def delegated(ctx: Context, conn: Connection, principal: int, scope: Scope) -> b
 
 
 async def require_still_delegated(
-    db: AsyncConnection, access: Access, delegate: int, scope: Scope, now: int
+    tx: WriteTx, access: Access, delegate: int, scope: Scope, now: int
 ) -> None:
     """Inside the writing transaction: a delegation revoked since the call
     was checked refuses it (nothing a revoked delegate sent is stored)."""
     if not access.delegated:
         return
-    grant = await Delegations.grant(db, access.actor, delegate)
+    grant = await tx.delegations.grant(access.actor, delegate)
     if grant is None or not Delegate(delegate, grant.scope, grant.expires).allows(scope, now):
         raise Refusal(
             RefusalReason.NOT_DELEGATED,

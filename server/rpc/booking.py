@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from enum import Enum
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.booking import (
     HOLD_MINUTES,
     AgendaSettings,
@@ -44,8 +42,8 @@ from server.rpc.agenda import (
     visit_reason,
 )
 from server.writer import Outgoing
-from storage.agenda import Agendas, AppointmentRecord
-from storage.practice import Practices
+from storage.agenda import AppointmentRecord
+from storage.tx import WriteTx
 
 __all__ = ["cancel", "confirm", "hold", "list_appointments", "no_show", "reschedule"]
 
@@ -65,15 +63,15 @@ def _refused(reason: BookingRefusal, text: str, **details: object) -> ServerErro
 _CONFLICTS = {BookingRefusal.SLOT_TAKEN, BookingRefusal.HOLD_EXPIRED, BookingRefusal.WRONG_STATUS}
 
 
-async def _locked_settings(db: AsyncConnection, practitioner: int) -> AgendaSettings:
-    blob = await Agendas.lock(db, practitioner)
+async def _locked_settings(tx: WriteTx, practitioner: int) -> AgendaSettings:
+    blob = await tx.agendas.lock(practitioner)
     if blob is None:
         raise not_found("this practitioner takes no bookings", practitioner=practitioner)
     return decode_settings(blob)
 
 
 async def _check_slot(
-    db: AsyncConnection,
+    tx: WriteTx,
     settings: AgendaSettings,
     practitioner: int,
     reason: str,
@@ -85,7 +83,7 @@ async def _check_slot(
     excluding: int | None = None,
 ) -> int:
     """Refuse a slot the rules or another booking keep; its end otherwise."""
-    exceptions = await Agendas.exceptions_in(db, practitioner, start - DAY_MS, start + DAY_MS)
+    exceptions = await tx.agendas.exceptions_in(practitioner, start - DAY_MS, start + DAY_MS)
     openings, closed = split_exceptions(exceptions)
     refusal = slot_refusal(
         settings,
@@ -100,7 +98,7 @@ async def _check_slot(
     if refusal:
         raise refusal.error()
     end = start + visit_reason(settings, reason).minutes * MINUTE_MS
-    if await Agendas.occupied(db, practitioner, start, end, now, excluding=excluding):
+    if await tx.agendas.occupied(practitioner, start, end, now, excluding=excluding):
         raise _refused(BookingRefusal.SLOT_TAKEN, "someone else has this slot: choose another")
     return end
 
@@ -151,12 +149,12 @@ async def _appointment(
 
 
 async def _locked(
-    db: AsyncConnection, record: AppointmentRecord, wanted: str | None = None, text: str = ""
+    tx: WriteTx, record: AppointmentRecord, wanted: str | None = None, text: str = ""
 ) -> tuple[AgendaSettings, AppointmentRecord]:
     """The agenda locked, and the appointment as it now is; ``wrong_status``
     unless it is ``wanted`` (if given)."""
-    settings = await _locked_settings(db, record.practitioner_id)
-    current = await Agendas.get(db, record.id)
+    settings = await _locked_settings(tx, record.practitioner_id)
+    current = await tx.agendas.get(record.id)
     assert current is not None  # appointments are never deleted
     if wanted is not None and current.status != wanted:
         raise _refused(BookingRefusal.WRONG_STATUS, text, status=current.status)
@@ -176,10 +174,10 @@ async def hold(ctx: Context, conn: Connection, p: HoldParams) -> AppointmentInfo
     audience = await _audience(ctx, p.practitioner, patient)
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> AppointmentRecord:
-        fresh = await _locked_settings(db, p.practitioner)
+    async def store(tx: WriteTx, out: list[Outgoing]) -> AppointmentRecord:
+        fresh = await _locked_settings(tx, p.practitioner)
         end = await _check_slot(
-            db,
+            tx,
             fresh,
             p.practitioner,
             p.reason,
@@ -188,14 +186,13 @@ async def hold(ctx: Context, conn: Connection, p: HoldParams) -> AppointmentInfo
             is_patient=is_patient,
             by_practice=by_practice,
         )
-        if not by_practice and await Agendas.live_holds(db, patient, now) >= MAX_LIVE_HOLDS:
+        if not by_practice and await tx.agendas.live_holds(patient, now) >= MAX_LIVE_HOLDS:
             raise _refused(
                 BookingRefusal.TOO_MANY_HOLDS,
                 "you are holding other slots: confirm or let them go first",
                 limit=MAX_LIVE_HOLDS,
             )
-        record = await Agendas.hold(
-            db,
+        record = await tx.agendas.hold(
             practitioner_id=p.practitioner,
             patient_id=patient,
             reason=p.reason,
@@ -236,26 +233,25 @@ async def confirm(ctx: Context, conn: Connection, p: ConfirmParams) -> Appointme
     audience = await _audience(ctx, record.practitioner_id, record.patient_id)
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> AppointmentRecord:
+    async def store(tx: WriteTx, out: list[Outgoing]) -> AppointmentRecord:
         settings, current = await _locked(
-            db, record, AppointmentStatus.HELD, "this appointment is not a hold"
+            tx, record, AppointmentStatus.HELD, "this appointment is not a hold"
         )
         if current.hold_expires_at is None or current.hold_expires_at <= now:
             raise _refused(BookingRefusal.HOLD_EXPIRED, "the hold expired: hold a slot again")
-        confirmed = await Agendas.change(
-            db,
+        confirmed = await tx.agendas.change(
             record.id,
             status="confirmed",
             hold_expires_at=None,
             subject_id=p.subject,
             note=p.note,
         )
-        await Agendas.schedule_reminders(
-            db, record.id, _reminders(settings, confirmed.starts_at, now)
+        await tx.agendas.schedule_reminders(
+            record.id, _reminders(settings, confirmed.starts_at, now)
         )
         # An appointment makes the patient (or the relative) a patient of the practitioner.
-        await Practices.relate(
-            db, record.practitioner_id, p.subject or record.patient_id, "appointment", now
+        await tx.practices.relate(
+            record.practitioner_id, p.subject or record.patient_id, "appointment", now
         )
         _emit(out, "confirmed", appointment_info(confirmed), audience)
         return confirmed
@@ -273,8 +269,8 @@ async def cancel(ctx: Context, conn: Connection, p: CancelParams) -> Appointment
     audience = await _audience(ctx, record.practitioner_id, record.patient_id)
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> AppointmentRecord:
-        settings, current = await _locked(db, record)
+    async def store(tx: WriteTx, out: list[Outgoing]) -> AppointmentRecord:
+        settings, current = await _locked(tx, record)
         live_hold = (
             current.status == AppointmentStatus.HELD and (current.hold_expires_at or 0) > now
         )
@@ -282,15 +278,14 @@ async def cancel(ctx: Context, conn: Connection, p: CancelParams) -> Appointment
             raise _refused(BookingRefusal.WRONG_STATUS, "nothing to cancel", status=current.status)
         if side is Side.PATIENT and current.status == AppointmentStatus.CONFIRMED:
             _require_notice(settings, current, now)
-        cancelled = await Agendas.change(
-            db,
+        cancelled = await tx.agendas.change(
             record.id,
             status="cancelled",
             hold_expires_at=None,
             cancelled_by=conn.user_id,
             cancel_reason=p.reason,
         )
-        await Agendas.cancel_reminders(db, record.id)
+        await tx.agendas.cancel_reminders(record.id)
         _emit(out, "cancelled", appointment_info(cancelled), audience)
         return cancelled
 
@@ -314,14 +309,14 @@ async def reschedule(ctx: Context, conn: Connection, p: RescheduleParams) -> App
     is_patient = await ctx.store.practices.is_patient(record.practitioner_id, record.patient_id)
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> AppointmentInfo:
+    async def store(tx: WriteTx, out: list[Outgoing]) -> AppointmentInfo:
         settings, current = await _locked(
-            db, record, AppointmentStatus.CONFIRMED, "only a confirmed appointment moves"
+            tx, record, AppointmentStatus.CONFIRMED, "only a confirmed appointment moves"
         )
         if side is Side.PATIENT:
             _require_notice(settings, current, now)
         end = await _check_slot(
-            db,
+            tx,
             settings,
             record.practitioner_id,
             current.reason,
@@ -331,8 +326,8 @@ async def reschedule(ctx: Context, conn: Connection, p: RescheduleParams) -> App
             by_practice=side is Side.PRACTICE,
             excluding=record.id,
         )
-        moved = await Agendas.change(db, record.id, starts_at=p.starts_at, ends_at=end)
-        await Agendas.schedule_reminders(db, record.id, _reminders(settings, p.starts_at, now))
+        moved = await tx.agendas.change(record.id, starts_at=p.starts_at, ends_at=end)
+        await tx.agendas.schedule_reminders(record.id, _reminders(settings, p.starts_at, now))
         info = appointment_info(moved)
         info.previous_starts_at = current.starts_at
         _emit(out, "rescheduled", info, audience)
@@ -348,16 +343,16 @@ async def no_show(ctx: Context, conn: Connection, p: AppointmentParams) -> Appoi
     audience = await _audience(ctx, record.practitioner_id, record.patient_id)
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> AppointmentRecord:
-        _, current = await _locked(db, record)
+    async def store(tx: WriteTx, out: list[Outgoing]) -> AppointmentRecord:
+        _, current = await _locked(tx, record)
         if current.status != AppointmentStatus.CONFIRMED or current.starts_at > now:
             raise _refused(
                 BookingRefusal.WRONG_STATUS,
                 "only a confirmed appointment that has begun can be a no-show",
                 status=current.status,
             )
-        missed = await Agendas.change(db, record.id, status="no_show")
-        await Agendas.cancel_reminders(db, record.id)
+        missed = await tx.agendas.change(record.id, status="no_show")
+        await tx.agendas.cancel_reminders(record.id)
         _emit(out, "no_show", appointment_info(missed), audience)
         return missed
 

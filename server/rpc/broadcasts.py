@@ -11,8 +11,6 @@ skipped and listed with why.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.model import Empty, Role, ThreadKind
 from protocol.practice import (
     BroadcastParams,
@@ -28,6 +26,7 @@ from server.errors import not_found
 from server.rpc.practice import require_role, require_verified_practitioner
 from server.rpc.threads import create_thread
 from server.writer import Outgoing
+from storage.tx import WriteTx
 
 __all__ = ["create_broadcast", "opt_in", "opt_out"]
 
@@ -47,12 +46,12 @@ async def create_broadcast(ctx: Context, conn: Connection, p: BroadcastParams) -
     reached = sorted(set(wanted) - {skip.patient for skip in skipped})
     now = ctx.clock.ms()
 
-    async def create(db: AsyncConnection, out: list[Outgoing]) -> list[BroadcastThread]:
+    async def create(tx: WriteTx, out: list[Outgoing]) -> list[BroadcastThread]:
         return [
             BroadcastThread(
                 patient,
                 await create_thread(
-                    db,
+                    tx,
                     out,
                     ThreadKind.PATIENT_PRACTITIONER,
                     conn.user_id,

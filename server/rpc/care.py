@@ -10,8 +10,6 @@ profile; the practitioner learns the patient's name only once they accept.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.codec import to_raw
 from protocol.model import Empty, Role
 from protocol.practice import (
@@ -30,7 +28,7 @@ from server.convert import member
 from server.errors import ServerError, not_found
 from server.rpc.practice import require_role, require_verified_practitioner
 from server.writer import Outgoing
-from storage.practice import Practices
+from storage.tx import WriteTx
 
 __all__ = ["accept", "add_patient", "decline", "invitations", "list_patients"]
 
@@ -46,8 +44,8 @@ async def add_patient(ctx: Context, conn: Connection, p: UserParams) -> PatientA
     asked = CareInvitation(member(me), p.user, now)
     audience = sorted({p.user, *await ctx.store.relatives.managers(p.user)})
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        if await Practices.invite_patient(db, conn.user_id, p.user, now):
+    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
+        if await tx.practices.invite_patient(conn.user_id, p.user, now):
             data = to_raw(asked)
             out.extend(Outgoing("care.invited", data, [user], user_id=user) for user in audience)
 
@@ -92,8 +90,8 @@ async def _answer(ctx: Context, conn: Connection, p: CareParams, *, accept: bool
     name = (await ctx.store.accounts.users([patient]))[patient].display_name if accept else ""
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        if not await Practices.answer_care(db, p.practitioner, patient, accept=accept, now=now):
+    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
+        if not await tx.practices.answer_care(p.practitioner, patient, accept=accept, now=now):
             raise _no_invitation(p)
         if accept:
             info = PatientInfo(patient, name, "added", now)

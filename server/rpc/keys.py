@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
 from protocol.e2e import DEVICE_LIST_CONTEXT, Delegate, DeviceList, decode_device_list
@@ -37,8 +36,8 @@ from server.policy import delegate_refusal
 from server.rpc.delegations import delegation_ended, delegation_updated, stored_grant
 from server.rpc.users import visible_users
 from server.writer import Emitted, Outgoing
-from storage.delegations import Delegations, Grant
-from storage.keys import Keys
+from storage.delegations import Grant
+from storage.tx import WriteTx
 
 __all__ = ["fetch", "publish"]
 
@@ -71,17 +70,17 @@ async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysP
     changed = previous is not None and previous.identity_pk != body.identity_pk
     recipients = sorted({conn.user_id, *await ctx.directory.contacts(conn.user_id)})
 
-    async def store(db: AsyncConnection, out: Emitted) -> None:
-        if not await Keys.replace(db, conn.user_id, body.version, p.list, now):
+    async def store(tx: WriteTx, out: Emitted) -> None:
+        if not await tx.keys.replace(conn.user_id, body.version, p.list, now):
             raise ServerError(
                 ErrorCode.CONFLICT,
                 "a device list with this version or a newer one is already published",
             )
-        at = await out.position(db)
-        for delegate, grant in (await Delegations.replace(db, conn.user_id, delegates, at)).items():
+        at = await out.position(tx)
+        for delegate, grant in (await tx.delegations.replace(conn.user_id, delegates, at)).items():
             out.append(delegation_updated(conn.user_id, delegate, grant))
         # A practice may have stopped joining them since we looked.
-        for ended in await Delegations.drop_unshared(db, conn.user_id):
+        for ended in await tx.delegations.drop_unshared(conn.user_id):
             out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
         event = to_raw(KeysUpdated(conn.user_id, body.version, identity_changed=changed))
         for user_id in recipients:  # one stored event each, so each replays it once

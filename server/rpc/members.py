@@ -9,8 +9,6 @@ addressed to them saying they are out.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.codec import to_raw
 from protocol.methods import ThreadMemberParams
 from protocol.model import Role, ThreadInfo, ThreadKind
@@ -25,7 +23,7 @@ from server.rpc.admission import require_care_principals, require_patients_of, r
 from server.rpc.base import thread_of
 from server.rpc.threads import emit_thread, shared_info
 from server.writer import Emitted, Outgoing
-from storage.threads import Threads
+from storage.tx import WriteTx
 
 __all__ = ["add_member", "remove_member"]
 
@@ -47,12 +45,12 @@ async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> T
         await require_patients_of(ctx, principals, [p.user])
     now = ctx.clock.ms()
 
-    async def change(db: AsyncConnection, out: Emitted) -> None:
-        if not await Threads.add_member(db, p.thread, p.user, await out.position(db), now):
+    async def change(tx: WriteTx, out: Emitted) -> None:
+        if not await tx.threads.add_member(p.thread, p.user, await out.position(tx), now):
             return  # already a member
-        recipients = sorted(await Threads.read_seqs(db, p.thread))
-        await _notice(db, out, NoticeKind.MEMBER_ADDED, p, conn.user_id, recipients, now)
-        await emit_thread(db, out, p.thread, conn.user_id, recipients)
+        recipients = sorted(await tx.threads.read_seqs(p.thread))
+        await _notice(tx, out, NoticeKind.MEMBER_ADDED, p, conn.user_id, recipients, now)
+        await emit_thread(tx, out, p.thread, conn.user_id, recipients)
 
     await ctx.writer.run(change, p.thread)
     record = await ctx.store.threads.get(p.thread, conn.user_id)
@@ -69,15 +67,15 @@ async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -
         raise not_found("not a member of this thread", user=p.user)
     now = ctx.clock.ms()
 
-    async def change(db: AsyncConnection, out: Emitted) -> ThreadInfo | None:
-        before = await Threads.record(db, p.thread, p.user)
+    async def change(tx: WriteTx, out: Emitted) -> ThreadInfo | None:
+        before = await tx.threads.record(p.thread, p.user)
         if before is None:
             return None  # removed a moment ago
-        await Threads.remove_member(db, p.thread, p.user, await out.position(db))
-        remaining = sorted(await Threads.read_seqs(db, p.thread))
+        await tx.threads.remove_member(p.thread, p.user, await out.position(tx))
+        remaining = sorted(await tx.threads.read_seqs(p.thread))
         if remaining:
-            await _notice(db, out, NoticeKind.MEMBER_REMOVED, p, conn.user_id, remaining, now)
-            info = await emit_thread(db, out, p.thread, remaining[0], remaining)
+            await _notice(tx, out, NoticeKind.MEMBER_REMOVED, p, conn.user_id, remaining, now)
+            info = await emit_thread(tx, out, p.thread, remaining[0], remaining)
         else:  # the last one left: nobody to tell but them
             info = shared_info(before)
             info.members = [m for m in info.members if m.user != p.user]
@@ -95,7 +93,7 @@ async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -
 
 
 async def _notice(
-    db: AsyncConnection,
+    tx: WriteTx,
     out: list[Outgoing],
     kind: NoticeKind,
     p: ThreadMemberParams,
@@ -104,7 +102,7 @@ async def _notice(
     now: int,
 ) -> None:
     await post_notice(
-        db,
+        tx,
         out,
         thread_id=p.thread,
         author=by,

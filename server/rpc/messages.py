@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.codec import encode_event, to_raw
 from protocol.e2e import Header, Scope, decode_envelope
 from protocol.errors import DecodeError, ErrorCode
@@ -41,9 +39,9 @@ from server.rpc.base import Access, require_still_delegated, thread_of
 from server.rpc.receipts import receipt_event
 from server.rpc.threads import set_closed
 from server.writer import Outgoing
-from storage.audit import Audit
-from storage.messages import Messages, StoredMessage
-from storage.threads import Receipt, Threads
+from storage.messages import StoredMessage
+from storage.threads import Receipt
+from storage.tx import WriteTx
 
 __all__ = ["history", "send"]
 
@@ -75,19 +73,18 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
     )
 
     async def store(
-        db: AsyncConnection, out: list[Outgoing]
+        tx: WriteTx, out: list[Outgoing]
     ) -> tuple[StoredMessage, dict[int, int] | None, Outgoing | None]:
-        existing = await Messages.by_client_id(db, conn.device_id, p.client_msg_id)
+        existing = await tx.messages.by_client_id(conn.device_id, p.client_msg_id)
         if existing is not None:  # a retry racing its first attempt
             return existing, None, None
-        read_seqs = await Threads.read_seqs(db, p.thread)
+        read_seqs = await tx.threads.read_seqs(p.thread)
         if access.actor not in read_seqs:
             raise forbidden("you are not a member of this thread", thread=p.thread)
-        await require_still_delegated(db, access, conn.user_id, Scope.REPLY, now)
+        await require_still_delegated(tx, access, conn.user_id, Scope.REPLY, now)
         if patient_check is not None:
-            await patient_check(db)
-        message = await Messages.append(
-            db,
+            await patient_check(tx)
+        message = await tx.messages.append(
             thread_id=p.thread,
             sender_id=conn.user_id,
             sender_device_id=conn.device_id,
@@ -98,8 +95,7 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
             envelope=p.envelope,
             now=now,
         )
-        await Audit.record(
-            db,
+        await tx.audit.record(
             p.thread,
             now,
             "sent",
@@ -117,10 +113,10 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
         )
         out.append(announced)
         if not access.delegated:  # having sent implies having read everything before
-            await _read_up_to(db, out, message, sorted(read_seqs), conn.session)
+            await _read_up_to(tx, out, message, sorted(read_seqs), conn.session)
         if answer is not None:
             await auto_reply(
-                db,
+                tx,
                 out,
                 answer,
                 thread_id=p.thread,
@@ -129,10 +125,10 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
                 now=now,
             )
         if sets_reply_allowed:
-            await Threads.set_reply_allowed(db, p.thread, p.reply_allowed)
+            await tx.threads.set_reply_allowed(p.thread, p.reply_allowed)
         if p.close_thread:
             await set_closed(
-                db, out, p.thread, conn.user_id, closing=True, now=now, acting_for=access.acting_for
+                tx, out, p.thread, conn.user_id, closing=True, now=now, acting_for=access.acting_for
             )
         return message, read_seqs, announced
 
@@ -155,7 +151,7 @@ def _duplicate(stored: StoredMessage, thread_id: int) -> SendResult:
 
 async def _admit(
     ctx: Context, conn: Connection, p: SendParams, header: Header, access: Access, now: int
-) -> tuple[Callable[[AsyncConnection], Awaitable[None]] | None, Firing | None]:
+) -> tuple[Callable[[WriteTx], Awaitable[None]] | None, Firing | None]:
     """Refuse now what refuses the message before it is stored: recipients
     that are not the thread's devices, a closing by the patient side, the
     practitioner's rules. The patient's check that needs the storing
@@ -172,7 +168,7 @@ async def _admit(
 
 
 async def _read_up_to(
-    db: AsyncConnection,
+    tx: WriteTx,
     out: list[Outgoing],
     message: StoredMessage,
     recipients: list[int],
@@ -181,8 +177,8 @@ async def _read_up_to(
     """The sender has read the thread up to their own message: their
     receipt moves, and the others (their other devices too) see it."""
     seq, sender = message.seq, message.sender_id
-    moved = await Threads.advance_receipt(
-        db, message.thread_id, sender, delivered_seq=seq, read_seq=seq
+    moved = await tx.threads.advance_receipt(
+        message.thread_id, sender, delivered_seq=seq, read_seq=seq
     )
     if moved is not None:
         out.append(receipt_event(message.thread_id, sender, moved, recipients, session))
@@ -195,7 +191,7 @@ def _practitioner(members: Mapping[int, Role]) -> int:
 
 async def _patient_check(
     ctx: Context, patient: int, thread_id: int, practitioner_id: int, now: int
-) -> tuple[Callable[[AsyncConnection], Awaitable[None]], Firing | None]:
+) -> tuple[Callable[[WriteTx], Awaitable[None]], Firing | None]:
     """The practitioner's rules for one more message from their patient: a
     refusing rule refuses now; the rest is checked inside the storing
     transaction (the thread may have just closed). Also the auto-reply rule
@@ -207,10 +203,10 @@ async def _patient_check(
         raise refusal.error()
     inbox = practitioner.inbox
 
-    async def check(db: AsyncConnection) -> None:
-        state = await Threads.state(db, thread_id)
-        sent = await Messages.count_sent(
-            db, patient, practitioner_id, now - DAY_MS, inbox.max_daily_messages
+    async def check(tx: WriteTx) -> None:
+        state = await tx.threads.state(thread_id)
+        sent = await tx.messages.count_sent(
+            patient, practitioner_id, now - DAY_MS, inbox.max_daily_messages
         )
         thread = PatientThread(state.closed_at is not None, state.reply_allowed)
         refusal = patient_send_refusal(thread, inbox, sent)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import msgspec
 from msgspec import Struct
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
 from protocol.errors import ErrorCode
@@ -45,8 +44,8 @@ from server.policy import (
 from server.rpc.delegations import delegation_ended
 from server.writer import Operation, Outgoing
 from storage.accounts import UserRecord
-from storage.delegations import Delegations
-from storage.practice import InvitationRecord, PracticeRecord, Practices
+from storage.practice import InvitationRecord, PracticeRecord
+from storage.tx import WriteTx
 
 __all__ = [
     "accept",
@@ -78,8 +77,8 @@ async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
     require_role(conn, Role.ADMIN, "verify practitioners")
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        verified_at = await Practices.verify(db, p.user, now)
+    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
+        verified_at = await tx.practices.verify(p.user, now)
         if verified_at is None:
             raise not_found("no such practitioner", user=p.user)
         event = to_raw(AccountVerified(p.user, verified_at))
@@ -120,11 +119,11 @@ async def invite(ctx: Context, conn: Connection, p: PracticeMemberParams) -> Pra
         ).error()
     inviter, now = member(users[conn.user_id]), ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        if await Practices.is_member(db, p.practice, p.user):
+    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
+        if await tx.practices.is_member(p.practice, p.user):
             raise ServerError(ErrorCode.CONFLICT, "already a member of this practice")
-        if await Practices.invite(db, p.practice, p.user, conn.user_id, now):
-            record = await _updated(db, out, p.practice)
+        if await tx.practices.invite(p.practice, p.user, conn.user_id, now):
+            record = await _updated(tx, out, p.practice)
             invitation = PracticeInvitation(record.id, record.name, inviter, now)
             out.append(_personal("practice.invited", invitation, p.user))
 
@@ -137,20 +136,20 @@ async def accept(ctx: Context, conn: Connection, p: PracticeParams) -> PracticeI
         await require_verified_practitioner(ctx, conn, "join a practice")
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        if not await Practices.accept(db, p.practice, conn.user_id, now):
+    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
+        if not await tx.practices.accept(p.practice, conn.user_id, now):
             raise not_found("no invitation to this practice", practice=p.practice)
-        await _updated(db, out, p.practice)
+        await _updated(tx, out, p.practice)
 
     await ctx.writer.run(store)
     return await _practice(ctx, conn.user_id, p.practice)
 
 
 async def decline(ctx: Context, conn: Connection, p: PracticeParams) -> Empty:
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        if not await Practices.decline(db, p.practice, conn.user_id):
+    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
+        if not await tx.practices.decline(p.practice, conn.user_id):
             raise not_found("no invitation to this practice", practice=p.practice)
-        await _updated(db, out, p.practice, also=conn.user_id)
+        await _updated(tx, out, p.practice, also=conn.user_id)
 
     await ctx.writer.run(store)
     return Empty()
@@ -174,23 +173,23 @@ def _removal(practice_id: int, user_id: int) -> Operation[None]:
     """The user leaves the practice (or their invitation is withdrawn); the
     delegations that needed it end."""
 
-    async def remove(db: AsyncConnection, out: list[Outgoing]) -> None:
-        if await Practices.remove_member(db, practice_id, user_id):
+    async def remove(tx: WriteTx, out: list[Outgoing]) -> None:
+        if await tx.practices.remove_member(practice_id, user_id):
             # Delegation needs a shared practice: those it held together end now.
-            for ended in await Delegations.drop_unshared(db, user_id):
+            for ended in await tx.delegations.drop_unshared(user_id):
                 out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
-        elif not await Practices.decline(db, practice_id, user_id):
+        elif not await tx.practices.decline(practice_id, user_id):
             raise not_found("not a member of this practice", user=user_id)
-        await _updated(db, out, practice_id, also=user_id)
+        await _updated(tx, out, practice_id, also=user_id)
 
     return remove
 
 
 async def _updated(
-    db: AsyncConnection, out: list[Outgoing], practice_id: int, also: int | None = None
+    tx: WriteTx, out: list[Outgoing], practice_id: int, also: int | None = None
 ) -> PracticeRecord:
     """A ``practice.updated`` to each member (and to ``also``, who just left)."""
-    record = await Practices.record(db, practice_id)
+    record = await tx.practices.record(practice_id)
     if record is None:
         raise not_found("no such practice", practice=practice_id)
     info = _practice_info(record)
@@ -274,8 +273,7 @@ async def _open_refusal(ctx: Context, practitioner: Practitioner, patient: int) 
     """What ``threads.open`` would answer for the first reason offered: the
     settings and limits first, then a vacation rule that refuses."""
     is_patient = await ctx.store.practices.is_patient(practitioner.id, patient)
-    async with ctx.store.db.read() as db:
-        open_threads = await Practices.open_threads(db, practitioner.id, patient)
+    open_threads = await ctx.store.practices.open_threads(practitioner.id, patient)
     reasons = practitioner.inbox.reasons
     refusal = patient_open_refusal(
         practitioner,
@@ -313,8 +311,8 @@ async def set_inbox(ctx: Context, conn: Connection, p: InboxSettings) -> InboxSe
         raise invalid("each request reason code appears once", reasons=codes)
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> None:
-        await Practices.set_inbox(db, conn.user_id, _encode(p), now)
+    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
+        await tx.practices.set_inbox(conn.user_id, _encode(p), now)
         out.append(
             Outgoing(
                 "inbox.updated",

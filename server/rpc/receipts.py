@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.codec import to_raw
 from protocol.events import ReceiptUpdated
 from protocol.methods import Empty, ReceiptParams
@@ -12,8 +10,8 @@ from server.context import Context
 from server.errors import invalid
 from server.rpc.base import members_of
 from server.writer import Outgoing
-from storage.audit import Audit
-from storage.threads import Receipt, Threads
+from storage.threads import Receipt
+from storage.tx import WriteTx
 
 __all__ = ["delivered", "read", "receipt_event"]
 
@@ -48,18 +46,18 @@ async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bo
         return Empty()  # already stored: nothing to write, nobody to tell
     recipients = sorted(members)
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> Receipt:
-        receipt = await Threads.advance_receipt(
-            db, p.thread, conn.user_id, delivered_seq=wanted.delivered_seq, read_seq=wanted.read_seq
+    async def store(tx: WriteTx, out: list[Outgoing]) -> Receipt:
+        receipt = await tx.threads.advance_receipt(
+            p.thread, conn.user_id, delivered_seq=wanted.delivered_seq, read_seq=wanted.read_seq
         )
         if receipt is None:  # nothing written: already there, or out of range
-            last_seq = await Threads.last_seq(db, p.thread)
+            last_seq = await tx.threads.last_seq(p.thread)
             if last_seq is None or p.thread_seq > last_seq:
                 raise invalid("seq is beyond the thread's last message", last_seq=last_seq)
             return wanted
         if read:
             now = ctx.clock.ms()
-            await Audit.record(db, p.thread, now, "read", actor=conn.user_id, seq=receipt.read_seq)
+            await tx.audit.record(p.thread, now, "read", actor=conn.user_id, seq=receipt.read_seq)
         out.append(receipt_event(p.thread, conn.user_id, receipt, recipients))
         return receipt
 

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
 from protocol.model import Empty, Role
@@ -21,7 +20,7 @@ from server.errors import invalid, not_found
 from server.policy import rule_problems
 from server.rpc.practice import require_role
 from server.writer import Outgoing
-from storage.rules import Rules
+from storage.tx import WriteTx
 
 __all__ = ["add_rule", "delete_rule", "list_rules", "update_rule"]
 
@@ -38,8 +37,8 @@ async def add_rule(ctx: Context, conn: Connection, rule: Rule) -> Rule:
     await _check(ctx, conn, rule)
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection) -> int:
-        return await Rules.add(db, conn.user_id, rule.position, _encode(_unsaved(rule)), now)
+    async def store(tx: WriteTx) -> int:
+        return await tx.rules.add(conn.user_id, rule.position, _encode(_unsaved(rule)), now)
 
     rule.id = await _change(ctx, conn, store)
     return rule
@@ -49,9 +48,9 @@ async def update_rule(ctx: Context, conn: Connection, rule: Rule) -> Rule:
     await _check(ctx, conn, rule)
     now = ctx.clock.ms()
 
-    async def store(db: AsyncConnection) -> None:
+    async def store(tx: WriteTx) -> None:
         stored = _encode(_unsaved(rule))
-        if not await Rules.replace(db, conn.user_id, rule.id, rule.position, stored, now):
+        if not await tx.rules.replace(conn.user_id, rule.id, rule.position, stored, now):
             raise not_found("no such rule", rule=rule.id)
 
     await _change(ctx, conn, store)
@@ -61,8 +60,8 @@ async def update_rule(ctx: Context, conn: Connection, rule: Rule) -> Rule:
 async def delete_rule(ctx: Context, conn: Connection, p: RuleParams) -> Empty:
     require_role(conn, Role.PRACTITIONER, "have rules")
 
-    async def store(db: AsyncConnection) -> None:
-        if not await Rules.delete(db, conn.user_id, p.rule):
+    async def store(tx: WriteTx) -> None:
+        if not await tx.rules.delete(conn.user_id, p.rule):
             raise not_found("no such rule", rule=p.rule)
 
     await _change(ctx, conn, store)
@@ -89,15 +88,13 @@ def _unsaved(rule: Rule) -> Rule:
     return msgspec.structs.replace(rule, id=0)
 
 
-async def _change(
-    ctx: Context, conn: Connection, change: Callable[[AsyncConnection], Awaitable[T]]
-) -> T:
+async def _change(ctx: Context, conn: Connection, change: Callable[[WriteTx], Awaitable[T]]) -> T:
     """Apply ``change`` and send the new list to the practitioner's devices,
     in one transaction."""
 
-    async def store(db: AsyncConnection, out: list[Outgoing]) -> T:
-        result = await change(db)
-        stored = await Rules.of_in(db, conn.user_id)
+    async def store(tx: WriteTx, out: list[Outgoing]) -> T:
+        result = await change(tx)
+        stored = await tx.rules.of_in(conn.user_id)
         rules = [decode_rule(rule_id, data) for rule_id, data in stored]
         out.append(
             Outgoing(

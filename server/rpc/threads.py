@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.codec import to_raw
 from protocol.e2e import Scope
 from protocol.methods import Empty, ThreadParams, ThreadsListResult, ThreadsOpenParams
@@ -35,9 +33,8 @@ from server.policy import (
 from server.rpc.admission import require_care_principals, require_patients_of, require_verified
 from server.rpc.base import require_still_delegated, thread_of
 from server.writer import Outgoing
-from storage.audit import Audit
-from storage.practice import Practices
-from storage.threads import ThreadRecord, Threads
+from storage.threads import ThreadRecord
+from storage.tx import WriteTx
 
 __all__ = [
     "close_thread",
@@ -50,7 +47,7 @@ __all__ = [
     "shared_info",
 ]
 
-_Check = Callable[[AsyncConnection], Awaitable[None]]
+_Check = Callable[[WriteTx], Awaitable[None]]
 
 
 async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> ThreadInfo:
@@ -78,17 +75,17 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
         await require_patients_of(ctx, principals, patients)
     key = pair_key(p.kind, member_ids)
 
-    async def create(db: AsyncConnection, out: list[Outgoing]) -> int:
-        existing = await Threads.find_pair(db, key) if key else None
+    async def create(tx: WriteTx, out: list[Outgoing]) -> int:
+        existing = await tx.threads.find_pair(key) if key else None
         if existing is not None:
             return existing
         if check is not None:
-            await check(db)
+            await check(tx)
         practitioner = None
         if p.kind is ThreadKind.PATIENT_PRACTITIONER:
             practitioner = next(u for u, role in roles.items() if role is Role.PRACTITIONER)
         return await create_thread(
-            db,
+            tx,
             out,
             p.kind,
             conn.user_id,
@@ -108,7 +105,7 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
 
 
 async def create_thread(
-    db: AsyncConnection,
+    tx: WriteTx,
     out: list[Outgoing],
     kind: ThreadKind,
     opener: int,
@@ -123,8 +120,7 @@ async def create_thread(
 ) -> int:
     """Store a thread and tell its members; a thread with a ``practitioner``
     (patient-practitioner) starts with the emergency notice."""
-    thread_id = await Threads.create(
-        db,
+    thread_id = await tx.threads.create(
         kind.value,
         opener,
         members,
@@ -134,11 +130,11 @@ async def create_thread(
         subject_id=subject,
         reply_allowed=reply_allowed,
     )
-    await Audit.record(db, thread_id, now, "opened", actor=opener, detail=reason or "")
-    await emit_thread(db, out, thread_id, opener, members)
+    await tx.audit.record(thread_id, now, "opened", actor=opener, detail=reason or "")
+    await emit_thread(tx, out, thread_id, opener, members)
     if practitioner is not None:
         await post_notice(
-            db,
+            tx,
             out,
             thread_id=thread_id,
             author=practitioner,
@@ -176,8 +172,8 @@ async def _patient_thread_check(
         return None
     unavailable = rule_refusal(active_rule(practitioner.rules, patient, ctx.clock.ms()))
 
-    async def within_limits(db: AsyncConnection) -> None:
-        open_threads = await Practices.open_threads(db, practitioner.id, patient)
+    async def within_limits(tx: WriteTx) -> None:
+        open_threads = await tx.practices.open_threads(practitioner.id, patient)
         refusal = patient_open_refusal(
             practitioner, patient, is_patient=is_patient, reason=reason, open_threads=open_threads
         )
@@ -224,10 +220,10 @@ async def _close_or_reopen(
         ).error()
     now = ctx.clock.ms()
 
-    async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
-        await require_still_delegated(db, access, conn.user_id, Scope.REPLY, now)
+    async def change(tx: WriteTx, out: list[Outgoing]) -> None:
+        await require_still_delegated(tx, access, conn.user_id, Scope.REPLY, now)
         await set_closed(
-            db, out, thread_id, conn.user_id, closing=closing, now=now, acting_for=access.acting_for
+            tx, out, thread_id, conn.user_id, closing=closing, now=now, acting_for=access.acting_for
         )
 
     await ctx.writer.run(change, thread_id)
@@ -240,7 +236,7 @@ async def _close_or_reopen(
 
 
 async def set_closed(
-    db: AsyncConnection,
+    tx: WriteTx,
     out: list[Outgoing],
     thread_id: int,
     by: int,
@@ -252,14 +248,14 @@ async def set_closed(
     """Close or reopen the thread, with a notice and a ``thread.updated``;
     ``by`` may be a delegate ``acting_for`` a practitioner. Closing a closed
     thread (or reopening an open one) changes nothing."""
-    state = await Threads.state(db, thread_id)
+    state = await tx.threads.state(thread_id)
     if (state.closed_at is not None) is closing:
         return
-    await Threads.set_closed(db, thread_id, now if closing else None, by if closing else None)
-    recipients = sorted((await Threads.read_seqs(db, thread_id)).keys())
+    await tx.threads.set_closed(thread_id, now if closing else None, by if closing else None)
+    recipients = sorted((await tx.threads.read_seqs(thread_id)).keys())
     kind = NoticeKind.CLOSED if closing else NoticeKind.REOPENED
     await post_notice(
-        db,
+        tx,
         out,
         thread_id=thread_id,
         author=by,
@@ -267,7 +263,7 @@ async def set_closed(
         recipients=recipients,
         now=now,
     )
-    await emit_thread(db, out, thread_id, recipients[0], recipients)  # ``by`` may be a delegate
+    await emit_thread(tx, out, thread_id, recipients[0], recipients)  # ``by`` may be a delegate
 
 
 def shared_info(record: ThreadRecord) -> ThreadInfo:
@@ -280,11 +276,11 @@ def shared_info(record: ThreadRecord) -> ThreadInfo:
 
 
 async def emit_thread(
-    db: AsyncConnection, out: list[Outgoing], thread_id: int, viewer: int, recipients: list[int]
+    tx: WriteTx, out: list[Outgoing], thread_id: int, viewer: int, recipients: list[int]
 ) -> ThreadInfo:
     """A ``thread.updated`` with the thread as it now is (``shared_info``),
     read as the current member ``viewer``."""
-    record = await Threads.record(db, thread_id, viewer)
+    record = await tx.threads.record(thread_id, viewer)
     assert record is not None
     info = shared_info(record)
     out.append(

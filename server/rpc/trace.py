@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from protocol.e2e import Delegate, Scope
 from protocol.model import Empty, Role
 from protocol.practice import (
@@ -30,8 +28,7 @@ from server.notices import NOTICE_KIND, post_notice
 from server.policy import Refusal, delegated_member
 from server.writer import Outgoing
 from storage.audit import AuditRow
-from storage.messages import Messages
-from storage.threads import Threads
+from storage.tx import WriteTx
 
 __all__ = ["audit_entries", "export_audit", "list_audit", "require_trail_reader", "retract"]
 
@@ -88,9 +85,9 @@ def audit_entries(rows: list[AuditRow]) -> list[AuditEntry]:
 async def retract(ctx: Context, conn: Connection, p: MessageParams) -> Empty:
     now = ctx.clock.ms()
 
-    async def change(db: AsyncConnection, out: list[Outgoing]) -> None:
-        message = await Messages.for_retraction(db, p.message)
-        members = await Threads.read_seqs(db, message.thread_id) if message else {}
+    async def change(tx: WriteTx, out: list[Outgoing]) -> None:
+        message = await tx.messages.for_retraction(p.message)
+        members = await tx.threads.read_seqs(message.thread_id) if message else {}
         if (
             message is None
             or message.sender_id != conn.user_id
@@ -100,11 +97,11 @@ async def retract(ctx: Context, conn: Connection, p: MessageParams) -> Empty:
             raise not_found("no message of yours with this id", id=p.message)
         if message.retracted_at is not None:
             raise invalid("this message is already retracted", id=p.message)
-        await Messages.retract(db, message.id, now)
+        await tx.messages.retract(message.id, now)
         recipients = sorted(members)
         notice = Notice(NoticeKind.RETRACTED, by=conn.user_id, message=message.id)
         await post_notice(
-            db,
+            tx,
             out,
             thread_id=message.thread_id,
             author=conn.user_id,

@@ -27,7 +27,6 @@ from server.settings import Settings
 from storage import Store
 from storage.blobs import FilesystemBlobs
 from storage.files import FileRecord
-from storage.threads import Threads
 from tests.support.server import RunningServer
 
 REPORT = b"%PDF-1.7 blood test: glucose 5.1 mmol/L, HbA1c 5.4%, patient Camille Durand " * 2000
@@ -166,8 +165,8 @@ async def test_abandoned_uploads_and_orphan_blobs_are_swept(
     ctx = types.SimpleNamespace(store=store, blobs=blobs, settings=settings, clock=clock)
     try:
         owner = await store.accounts.create_user("sweep-owner", "Owner", "patient", "x", 0)
-        async with store.db.write() as conn:
-            thread = await Threads.create(conn, "group", owner.id, [owner.id], 0, None)
+        async with store.write() as tx:
+            thread = await tx.threads.create("group", owner.id, [owner.id], 0, None)
         now = clock.ms()
         for file_id, created in (("a" * 32, now - 120_000), ("b" * 32, now)):
             record = FileRecord(file_id, owner.id, thread, 10, bytes(32), 0, created, None)

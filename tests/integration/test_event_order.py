@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import to_raw
 from server.broker.base import Delivery
@@ -23,8 +22,8 @@ from server.clock import Clock
 from server.hub import Hub
 from server.stream import Follower
 from server.writer import Emitted, Outgoing, Writer
-from storage import NewEvent, PushSubscriptions, Store
-from storage.events import Events, Horizon
+from storage import NewEvent, Store, WriteTx
+from storage.events import Horizon
 
 WAIT = 10  # seconds: a writer that blocks fails the test instead of hanging it
 
@@ -67,17 +66,17 @@ async def test_a_later_writer_commits_while_an_earlier_one_is_open(store: Store)
     first_has_seq, release_first = asyncio.Event(), asyncio.Event()
 
     async def first() -> list[int]:
-        async with store.db.write() as conn:
-            seqs = await Events.allocate(conn, 1)
-            await Events.append(conn, [(seqs[0], NewEvent("receipt", user_id=1))], now=0)
+        async with store.write() as tx:
+            seqs = await tx.events.allocate(1)
+            await tx.events.append([(seqs[0], NewEvent("receipt", user_id=1))], now=0)
             first_has_seq.set()
             await release_first.wait()
             return seqs
 
     async def second() -> list[int]:
-        async with store.db.write() as conn:
-            seqs = await Events.allocate(conn, 1)
-            await Events.append(conn, [(seqs[0], NewEvent("receipt", user_id=1))], now=0)
+        async with store.write() as tx:
+            seqs = await tx.events.allocate(1)
+            await tx.events.append([(seqs[0], NewEvent("receipt", user_id=1))], now=0)
             return seqs
 
     first_task = asyncio.create_task(first())
@@ -94,13 +93,13 @@ async def test_a_later_writer_commits_while_an_earlier_one_is_open(store: Store)
 async def test_a_rolled_back_writer_leaves_a_hole_the_horizon_passes(store: Store) -> None:
     horizon = Horizon()
     with pytest.raises(RuntimeError):
-        async with store.db.write() as conn:
-            seqs = await Events.allocate(conn, 1)
-            await Events.append(conn, [(seqs[0], NewEvent("receipt", user_id=1))], now=0)
+        async with store.write() as tx:
+            seqs = await tx.events.allocate(1)
+            await tx.events.append([(seqs[0], NewEvent("receipt", user_id=1))], now=0)
             raise RuntimeError("abort")
-    async with store.db.write() as conn:
-        kept = await Events.allocate(conn, 1)
-        await Events.append(conn, [(kept[0], NewEvent("receipt", user_id=1))], now=0)
+    async with store.write() as tx:
+        kept = await tx.events.allocate(1)
+        await tx.events.append([(kept[0], NewEvent("receipt", user_id=1))], now=0)
     # PostgreSQL's sequence never hands seq 1 out again; SQLite rolled it back.
     assert kept == ([1] if store.db.is_sqlite else [2])
     assert await settled(store, horizon, kept[0]) == kept[0] == await store.events.head()
@@ -151,13 +150,13 @@ async def test_two_nodes_writers_commit_apart_and_a_third_delivers_in_order(
     await follower.start()
     a_has_seq, release_a = asyncio.Event(), asyncio.Event()
 
-    async def held(conn: AsyncConnection, out: Emitted) -> None:
+    async def held(tx: WriteTx, out: Emitted) -> None:
         out.append(Outgoing("receipt", to_raw({"from": "a"}), [1], user_id=1))
-        await out.position(conn)  # takes its seq now
+        await out.position(tx)  # takes its seq now
         a_has_seq.set()
         await release_a.wait()
 
-    async def quick(conn: AsyncConnection, out: Emitted) -> None:
+    async def quick(tx: WriteTx, out: Emitted) -> None:
         out.append(Outgoing("receipt", to_raw({"from": "b"}), [1], user_id=1))
 
     try:
@@ -185,9 +184,9 @@ async def test_a_follower_starting_beside_an_open_transaction_waits_for_it(store
     has_seq, release = asyncio.Event(), asyncio.Event()
 
     async def writer() -> int:
-        async with store.db.write() as conn:
-            (seq,) = await Events.allocate(conn, 1)
-            await Events.append(conn, [(seq, NewEvent("receipt", user_id=1))], now=0)
+        async with store.write() as tx:
+            (seq,) = await tx.events.allocate(1)
+            await tx.events.append([(seq, NewEvent("receipt", user_id=1))], now=0)
             has_seq.set()
             await release.wait()
             return seq
@@ -214,20 +213,20 @@ async def test_a_second_push_round_waits_for_the_first_and_starts_where_it_ends(
     """While Redis is out of reach every node holds the ``push`` lease: two
     rounds at once must not both queue the same events' pushes."""
     needs_postgresql(store)
-    async with store.db.write() as conn:
-        await PushSubscriptions.advance(conn, 5)
+    async with store.write() as tx:
+        await tx.push.advance(5)
     first_moved, release = asyncio.Event(), asyncio.Event()
 
     async def first_round() -> None:
-        async with store.db.write() as conn:
-            assert await PushSubscriptions.position(conn) == 5
-            await PushSubscriptions.advance(conn, 9)
+        async with store.write() as tx:
+            assert await tx.push.position() == 5
+            await tx.push.advance(9)
             first_moved.set()
             await release.wait()
 
     async def second_round() -> int:
-        async with store.db.write() as conn:
-            return await PushSubscriptions.position(conn)
+        async with store.write() as tx:
+            return await tx.push.position()
 
     first = asyncio.create_task(first_round())
     await first_moved.wait()

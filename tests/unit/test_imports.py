@@ -6,6 +6,7 @@ another test imported cannot hide or fake a dependency.
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -73,3 +74,30 @@ def test_the_probe_sees_imports() -> None:
     # The check above is only worth something if the probe would notice.
     found = probe("server")
     assert {"protocol", "storage", "starlette", "asyncio"} <= set(found["loaded"])
+
+
+def direct_imports(path: Path) -> set[str]:
+    """The modules ``path`` imports itself (not what they import)."""
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            found.add(node.module)
+    return found
+
+
+HANDLERS = sorted((ROOT / "server" / "rpc").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", HANDLERS, ids=lambda path: path.name)
+def test_handlers_know_no_sql(path: Path) -> None:
+    """A handler reaches the database through ``storage`` (a ``WriteTx`` in a
+    write): it neither builds statements nor holds a driver's connection."""
+    sql = {name for name in direct_imports(path) if name.partition(".")[0] == "sqlalchemy"}
+    assert not sql, f"{path.name} imports {sorted(sql)}"
+
+
+def test_the_handler_check_sees_imports() -> None:
+    assert "sqlalchemy.ext.asyncio" in direct_imports(ROOT / "storage" / "tx.py")

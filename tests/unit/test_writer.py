@@ -12,7 +12,6 @@ import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from protocol.codec import Codec, to_raw
 from protocol.errors import ErrorCode
@@ -21,9 +20,9 @@ from server.broker.base import Delivery
 from server.clock import Clock
 from server.errors import ServerError, forbidden
 from server.writer import Emitted, Outgoing, Writer
-from storage import Database, Events
+from storage import Database, Events, WriteTx
 
-Op = Callable[[AsyncConnection, list[Outgoing]], Awaitable[Any]]
+Op = Callable[[WriteTx, list[Outgoing]], Awaitable[Any]]
 codec = Codec(1 << 20)
 
 
@@ -86,8 +85,8 @@ class Harness:
 def note(body: str, events: int = 1) -> Op:
     """Insert a note and emit ``events`` receipt events about it."""
 
-    async def op(conn: AsyncConnection, out: list[Outgoing]) -> str:
-        await conn.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": body})
+    async def op(tx: WriteTx, out: list[Outgoing]) -> str:
+        await tx.connection.execute(text("INSERT INTO notes (body) VALUES (:b)"), {"b": body})
         for i in range(events):
             out.append(Outgoing("receipt", to_raw({"note": body, "i": i}), [1], user_id=1))
         return body
@@ -96,7 +95,7 @@ def note(body: str, events: int = 1) -> Op:
 
 
 def refuse(message: str) -> Op:
-    async def op(conn: AsyncConnection, out: list[Outgoing]) -> None:
+    async def op(tx: WriteTx, out: list[Outgoing]) -> None:
         out.append(Outgoing("receipt", to_raw({"refused": True}), [1], user_id=1))
         raise forbidden(message, why="test")
 
@@ -104,18 +103,18 @@ def refuse(message: str) -> Op:
 
 
 def bad_sql(calls: list[int]) -> Op:
-    async def op(conn: AsyncConnection, out: list[Outgoing]) -> None:
+    async def op(tx: WriteTx, out: list[Outgoing]) -> None:
         calls.append(1)
         out.append(Outgoing("receipt", to_raw({"bad": True}), [1], user_id=1))
-        await conn.execute(text("INSERT INTO notes (body) VALUES ('twice'), ('twice')"))
+        await tx.connection.execute(text("INSERT INTO notes (body) VALUES ('twice'), ('twice')"))
 
     return op
 
 
 def counted(op: Op, calls: list[int]) -> Op:
-    async def wrapper(conn: AsyncConnection, out: list[Outgoing]) -> Any:
+    async def wrapper(tx: WriteTx, out: list[Outgoing]) -> Any:
         calls.append(1)
-        return await op(conn, out)
+        return await op(tx, out)
 
     return wrapper
 
@@ -156,10 +155,10 @@ async def test_an_operation_knows_the_seq_its_stream_reached(db: Database) -> No
     seen: dict[str, tuple[int, int]] = {}
 
     def marking(name: str, events: int) -> Op:
-        async def op(conn: AsyncConnection, out: Emitted) -> None:
-            before = await out.position(conn)
-            await note(name, events)(conn, out)
-            seen[name] = (before, await out.position(conn))
+        async def op(tx: WriteTx, out: Emitted) -> None:
+            before = await out.position(tx)
+            await note(name, events)(tx, out)
+            seen[name] = (before, await out.position(tx))
 
         return op
 
@@ -272,7 +271,7 @@ async def test_a_batch_runs_its_operations_in_thread_order(db: Database) -> None
     ran: list[str] = []
 
     def on_thread(name: str) -> Op:
-        async def op(conn: AsyncConnection, out: list[Outgoing]) -> str:
+        async def op(tx: WriteTx, out: list[Outgoing]) -> str:
             ran.append(name)
             return name
 

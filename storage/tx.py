@@ -1,0 +1,68 @@
+"""A write transaction, named: what runs inside it is reached through it.
+
+``Store.write()`` yields a ``WriteTx``; each domain's statements that run in
+the caller's transaction (locking reads, inserts, updates) are methods of
+its ``tx.<domain>`` writer, while the repositories on ``Store`` open a
+transaction of their own for each call (reads, single writes). So a line
+that says ``tx.messages.append(...)`` is visibly part of the caller's
+transaction, and ``ctx.store.messages.history(...)`` visibly is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.agenda import AgendaTx
+from storage.audit import AuditTx
+from storage.db import Database
+from storage.delegations import DelegationTx
+from storage.events import EventTx
+from storage.keys import KeyTx
+from storage.messages import MessageTx
+from storage.practice import PracticeTx
+from storage.push import PushTx
+from storage.rules import RuleTx
+from storage.threads import ThreadTx
+
+__all__ = ["WriteTx", "write_tx"]
+
+
+class WriteTx:
+    """One write transaction, by domain."""
+
+    __slots__ = (
+        "agendas",
+        "audit",
+        "connection",
+        "delegations",
+        "events",
+        "keys",
+        "messages",
+        "practices",
+        "push",
+        "rules",
+        "threads",
+    )
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.connection = conn  # the driver's: for storage itself, never for handlers
+        self.agendas = AgendaTx(conn)
+        self.audit = AuditTx(conn)
+        self.delegations = DelegationTx(conn)
+        self.events = EventTx(conn)
+        self.keys = KeyTx(conn)
+        self.messages = MessageTx(conn)
+        self.practices = PracticeTx(conn)
+        self.push = PushTx(conn)
+        self.rules = RuleTx(conn)
+        self.threads = ThreadTx(conn)
+
+
+@asynccontextmanager
+async def write_tx(db: Database) -> AsyncIterator[WriteTx]:
+    """A write transaction on ``db``: commits on success, rolls back on error."""
+    async with db.write() as conn:
+        yield WriteTx(conn)
