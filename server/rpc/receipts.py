@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-from protocol.codec import to_raw
-from protocol.events import ReceiptUpdated
 from protocol.methods import Empty, ReceiptParams
 from server.connection import Connection
 from server.context import Context
 from server.errors import invalid
+from server.ops.receipts import receipt_event
 from server.rpc.base import members_of
 from server.writer import Outgoing
 from storage.threads import Receipt
 from storage.tx import WriteTx
 
-__all__ = ["delivered", "read", "receipt_event"]
-
-
-def receipt_event(
-    thread_id: int,
-    user_id: int,
-    receipt: Receipt,
-    recipients: list[int],
-    exclude_session: str | None = None,
-) -> Outgoing:
-    """A ``receipt``: ``user_id``'s receipts in the thread moved to ``receipt``."""
-    data = ReceiptUpdated(thread_id, user_id, receipt.delivered_seq, receipt.read_seq)
-    return Outgoing(
-        "receipt", to_raw(data), recipients, thread_id=thread_id, exclude_session=exclude_session
-    )
+__all__ = ["delivered", "read"]
 
 
 async def delivered(ctx: Context, conn: Connection, p: ReceiptParams) -> Empty:

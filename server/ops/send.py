@@ -1,0 +1,281 @@
+"""A person's message, in three steps (``messages.send``).
+
+1. ``plan_send`` authorizes: the envelope's header names the caller, this
+   thread and exactly the thread's current devices; the care team alone
+   closes; the practitioner's rules allow it. Its ``SendPlan`` is frozen:
+   what the store step does is decided here.
+2. ``store_send`` runs in the writer's transaction: it checks again what may
+   have changed since (membership, the delegation, the patient's limits),
+   stores the message, its audit line and its events.
+3. ``after_send`` follows the commit: the sender's receipt floor and the
+   care team's popups.
+
+The server reads the envelope's cleartext header only; it never sees a key
+or a body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from protocol.codec import encode_event, to_raw
+from protocol.e2e import Header, Scope
+from protocol.errors import ErrorCode
+from protocol.events import Notify
+from protocol.methods import SendParams
+from protocol.model import Role, ThreadKind
+from protocol.practice import InboxSettings, RefusalReason
+from server.broker.base import Delivery
+from server.context import Context
+from server.convert import message_data
+from server.coverage import delegates_of, recipient_gaps
+from server.errors import ServerError, forbidden
+from server.notices import auto_reply
+from server.ops.receipts import receipt_event
+from server.policy import (
+    CARE_ROLES,
+    DAY_MS,
+    Firing,
+    PatientThread,
+    Refusal,
+    active_rule,
+    patient_send_refusal,
+    rule_refusal,
+)
+from server.rpc.base import Access, require_still_delegated
+from server.rpc.threads import set_closed
+from server.writer import Outgoing
+from storage.messages import StoredMessage
+from storage.threads import Receipt
+from storage.tx import WriteTx
+
+__all__ = ["PatientLimits", "SendPlan", "Sent", "after_send", "plan_send", "store_send"]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientLimits:
+    """A patient writing to their practitioner: the inbox settings to check
+    again inside the transaction (the thread may have closed meanwhile)."""
+
+    practitioner: int
+    inbox: InboxSettings
+
+
+@dataclass(frozen=True, slots=True)
+class SendPlan:
+    """A message that may be stored, and everything its storing does."""
+
+    params: SendParams
+    header: Header
+    access: Access
+    user: int  # who sends (a delegate's own id when acting for a practitioner)
+    device: int
+    session: str
+    now: int
+    patient: PatientLimits | None  # checked again in the transaction
+    answer: Firing | None  # the auto-reply rule that answers it, if any
+
+    @property
+    def sets_reply_allowed(self) -> bool:
+        """The care side's message says whether the patient may answer."""
+        access = self.access
+        return access.kind is ThreadKind.PATIENT_PRACTITIONER and access.role in CARE_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the store step did: the message, and unless it was a retry's
+    duplicate, the thread's members (and how far each read) and the seq of
+    its ``message.new``."""
+
+    message: StoredMessage
+    read_seqs: dict[int, int] | None = None
+    announced: Outgoing | None = None  # numbered at commit
+
+
+async def plan_send(
+    ctx: Context,
+    user: int,
+    device: int,
+    session: str,
+    params: SendParams,
+    header: Header,
+    access: Access,
+) -> SendPlan:
+    """Refuse now what refuses the message before it is stored."""
+    now = ctx.clock.ms()
+    if (header.sender_user, header.sender_device) != (user, device):
+        raise forbidden("the envelope names another sender")
+    await _check_recipients(ctx, header, access.members, now)
+    if params.close_thread and access.role not in CARE_ROLES:
+        raise Refusal(
+            RefusalReason.NOT_CARE_TEAM, "only the care team closes a conversation"
+        ).error()
+    patient, answer = None, None
+    if access.kind is ThreadKind.PATIENT_PRACTITIONER and access.role is Role.PATIENT:
+        patient, answer = await _patient_rules(ctx, user, _practitioner(access.members), now)
+    return SendPlan(params, header, access, user, device, session, now, patient, answer)
+
+
+async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
+    """Store the planned message, in the writer's transaction."""
+    p, access, now = plan.params, plan.access, plan.now
+    existing = await tx.messages.by_client_id(plan.device, p.client_msg_id)
+    if existing is not None:  # a retry racing its first attempt
+        return Sent(existing)
+    read_seqs = await tx.threads.read_seqs(p.thread)
+    if access.actor not in read_seqs:
+        raise forbidden("you are not a member of this thread", thread=p.thread)
+    await require_still_delegated(tx, access, plan.user, Scope.REPLY, now)
+    if plan.patient is not None:
+        await _check_patient_limits(tx, plan.user, p.thread, plan.patient, now)
+    message = await tx.messages.append(
+        thread_id=p.thread,
+        sender_id=plan.user,
+        sender_device_id=plan.device,
+        client_msg_id=p.client_msg_id,
+        kind=p.kind,
+        reason=p.reason,
+        reply_allowed=p.reply_allowed,
+        envelope=p.envelope,
+        now=now,
+    )
+    await tx.audit.record(
+        p.thread, now, "sent", actor=plan.user, acting_for=plan.header.acting_for, seq=message.seq
+    )
+    members = sorted(read_seqs)
+    announced = Outgoing(
+        "message.new",
+        to_raw(message_data(message)),
+        members,
+        thread_id=p.thread,
+        message_id=message.id,
+        exclude_session=plan.session,
+    )
+    out.append(announced)
+    if not access.delegated:  # having sent implies having read everything before
+        await _read_up_to(tx, out, message, members, plan.session)
+    if plan.answer is not None:
+        practitioner = _practitioner(access.members)
+        await auto_reply(
+            tx,
+            out,
+            plan.answer,
+            thread_id=p.thread,
+            practitioner=practitioner,
+            recipients=members,
+            now=now,
+        )
+    if plan.sets_reply_allowed:
+        await tx.threads.set_reply_allowed(p.thread, p.reply_allowed)
+    if p.close_thread:
+        await set_closed(
+            tx, out, p.thread, plan.user, closing=True, now=now, acting_for=access.acting_for
+        )
+    return Sent(message, read_seqs, announced)
+
+
+async def after_send(ctx: Context, plan: SendPlan, sent: Sent) -> None:
+    """What follows the commit of a new message."""
+    message = sent.message
+    if not plan.access.delegated:
+        ctx.directory.raise_receipt_floor(
+            message.thread_id, plan.user, Receipt(message.seq, message.seq)
+        )
+    assert sent.read_seqs is not None and sent.announced is not None, "not a duplicate"
+    await _popups(ctx, message, sent.read_seqs, sent.announced.seq)
+
+
+async def _check_recipients(
+    ctx: Context, header: Header, members: Mapping[int, Role], now: int
+) -> None:
+    """The envelope is sealed for exactly the devices of the thread's
+    members and of their delegates who read for them."""
+    member_ids = set(members)
+    for attempt in range(2):
+        lists = await ctx.directory.device_lists(member_ids)
+        readers = member_ids | delegates_of(lists, member_ids, now)
+        lists = await ctx.directory.device_lists(readers)
+        gaps = recipient_gaps(lists, member_ids, [r.device for r in header.recipients], now)
+        if not gaps:
+            return
+        if not attempt:  # our cached lists may be older than the sender's: read them again
+            ctx.directory.forget_device_lists(readers)
+    raise ServerError(
+        ErrorCode.STALE_DEVICES,
+        "the recipients do not match the thread's devices: fetch keys and seal again",
+        **gaps,
+    )
+
+
+async def _patient_rules(
+    ctx: Context, patient: int, practitioner_id: int, now: int
+) -> tuple[PatientLimits, Firing | None]:
+    """The practitioner's rules for one more message from their patient: a
+    refusing rule refuses now; the limits are checked again in the storing
+    transaction. Also the auto-reply rule that answers, if one is active."""
+    practitioner = await ctx.directory.practitioner(practitioner_id)
+    firing = active_rule(practitioner.rules, patient, now)
+    refusal = rule_refusal(firing)
+    if refusal:
+        raise refusal.error()
+    return PatientLimits(practitioner_id, practitioner.inbox), firing
+
+
+async def _check_patient_limits(
+    tx: WriteTx, patient: int, thread_id: int, limits: PatientLimits, now: int
+) -> None:
+    state = await tx.threads.state(thread_id)
+    inbox = limits.inbox
+    sent = await tx.messages.count_sent(
+        patient, limits.practitioner, now - DAY_MS, inbox.max_daily_messages
+    )
+    refusal = patient_send_refusal(
+        PatientThread(state.closed_at is not None, state.reply_allowed), inbox, sent
+    )
+    if refusal:
+        raise refusal.error()
+
+
+async def _read_up_to(
+    tx: WriteTx, out: list[Outgoing], message: StoredMessage, recipients: list[int], session: str
+) -> None:
+    """The sender has read the thread up to their own message: their
+    receipt moves, and the others (their other devices too) see it."""
+    seq, sender = message.seq, message.sender_id
+    moved = await tx.threads.advance_receipt(
+        message.thread_id, sender, delivered_seq=seq, read_seq=seq
+    )
+    if moved is not None:
+        out.append(receipt_event(message.thread_id, sender, moved, recipients, session))
+
+
+def _practitioner(members: Mapping[int, Role]) -> int:
+    """The practitioner of a patient-practitioner thread."""
+    return next(user for user, role in members.items() if role is Role.PRACTITIONER)
+
+
+async def _popups(
+    ctx: Context, message: StoredMessage, read_seqs: dict[int, int], after: int | None
+) -> None:
+    """Popups for the care team's foreground sessions, with their unread count
+    (people's messages, notices not counted). Members who read up to the same
+    message share one count, one frame and one delivery, pushed after the
+    message's event (seq ``after``)."""
+    members = await ctx.directory.members(message.thread_id)
+    by_read_seq: dict[int, list[int]] = {}
+    for user_id, read_seq in read_seqs.items():
+        if user_id != message.sender_id and members.get(user_id) in CARE_ROLES:
+            by_read_seq.setdefault(read_seq, []).append(user_id)
+    for read_seq, users in by_read_seq.items():
+        unread = (  # a reader who is up to date has only this message unread: no query
+            1
+            if read_seq == message.seq - 1
+            else await ctx.store.messages.unread(message.thread_id, read_seq)
+        )
+        data = Notify(message.thread_id, message.sender_id, unread, message.reason)
+        frame = encode_event("notify", to_raw(data))
+        await ctx.broker.publish(
+            Delivery(users, frame, foreground_only=True, thread=message.thread_id, after=after)
+        )
