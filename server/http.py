@@ -30,10 +30,10 @@ from server.auth import hash_token, new_token
 from server.broker.base import Delivery
 from server.context import Context
 from server.errors import ServerError
+from server.ops.access import grants_of
+from server.ops.audit import export_audit
+from server.ops.files import readable_file
 from server.ratelimit import Limit
-from server.rpc.attachments import readable_file
-from server.rpc.base import grants_of
-from server.rpc.trace import export_audit
 from storage.accounts import Session, UserRecord
 from storage.errors import Conflict
 

@@ -33,10 +33,10 @@ import aiosmtplib
 
 from protocol.texts import DEFAULT_LOCALE, Locale, locale_of
 from server.context import Context
+from server.ops.agenda import decode_settings
 from server.policy.zones import find_zone
 from server.preferences import load_preferences
 from server.reminders import REMINDER
-from server.rpc.agenda import decode_settings
 from server.settings import Settings, SettingsError
 from storage import Store
 

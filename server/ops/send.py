@@ -32,6 +32,7 @@ from server.convert import message_data
 from server.coverage import delegates_of, recipient_gaps
 from server.errors import ServerError, forbidden
 from server.notices import auto_reply
+from server.ops.access import Access, require_still_delegated
 from server.ops.receipts import receipt_event
 from server.policy import (
     CARE_ROLES,
@@ -43,7 +44,6 @@ from server.policy import (
     patient_send_refusal,
     rule_refusal,
 )
-from server.rpc.base import Access, require_still_delegated
 from server.rpc.threads import set_closed
 from server.writer import Outgoing
 from storage.messages import StoredMessage

@@ -7,7 +7,6 @@ agenda of a practitioner who delegated ``agenda`` to them (``docs/booking.md``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,24 +17,26 @@ from protocol.booking import (
     AgendaParams,
     AgendaSettings,
     AgendaView,
-    BookingRefusal,
     ExceptionIdParams,
     ExceptionInfo,
     ExceptionKind,
     ExceptionParams,
     SlotsParams,
     SlotsResult,
-    VisitReason,
 )
-from protocol.e2e import Scope
-from protocol.model import Empty, Role
+from protocol.model import Empty
 from server.connection import Connection
 from server.context import Context
 from server.convert import appointment_info
 from server.errors import ServerError, invalid, not_found
-from server.policy import Refusal
-from server.policy.slots import DAY_MS, Busy, Opening, free_slots, settings_problems
-from server.rpc.base import delegated
+from server.ops.agenda import (
+    agenda_of,
+    agenda_owner,
+    decode_settings,
+    split_exceptions,
+    visit_reason,
+)
+from server.policy.slots import DAY_MS, Busy, free_slots, settings_problems
 from server.writer import Outgoing
 from storage.agenda import ExceptionRecord
 from storage.tx import WriteTx
@@ -43,72 +44,15 @@ from storage.tx import WriteTx
 __all__ = [
     "add_exception",
     "agenda_day",
-    "agenda_owner",
     "agenda_week",
-    "decode_settings",
     "get_agenda",
     "remove_exception",
     "set_agenda",
     "slots",
-    "split_exceptions",
-    "visit_reason",
 ]
 
 MAX_SLOT_RANGE_MS = 62 * DAY_MS
-_decode = msgspec.msgpack.Decoder(AgendaSettings).decode
 _encode = msgspec.msgpack.Encoder().encode
-
-
-def decode_settings(blob: bytes) -> AgendaSettings:
-    return _decode(blob)
-
-
-def agenda_owner(ctx: Context, conn: Connection, practitioner: int | None) -> int:
-    """Whose agenda the caller shapes: their own (a practitioner's), or that
-    of a practitioner who delegated ``agenda`` to them."""
-    if practitioner is None or practitioner == conn.user_id:
-        if conn.role is not Role.PRACTITIONER:
-            raise Refusal(BookingRefusal.NOT_AGENDA, "only practitioners have an agenda").error()
-        return conn.user_id
-    if not delegated(ctx, conn, practitioner, Scope.AGENDA):
-        raise Refusal(
-            BookingRefusal.NOT_AGENDA,
-            "you do not keep this practitioner's agenda",
-            {"practitioner": practitioner},
-        ).error()
-    return practitioner
-
-
-async def agenda_of(ctx: Context, practitioner: int) -> AgendaSettings:
-    """A verified practitioner's agenda; ``not_found`` if they have none."""
-    blob = await ctx.store.agendas.settings(practitioner)
-    if blob is None or not (await ctx.directory.practitioner(practitioner)).verified:
-        raise not_found("this practitioner takes no bookings", practitioner=practitioner)
-    return decode_settings(blob)
-
-
-def visit_reason(settings: AgendaSettings, code: str) -> VisitReason:
-    found = next((r for r in settings.reasons if r.code == code), None)
-    if found is None:
-        raise Refusal(
-            BookingRefusal.UNKNOWN_REASON,
-            "this practitioner offers no such visit",
-            {"offered": [r.code for r in settings.reasons]},
-        ).error()
-    return found
-
-
-def split_exceptions(
-    records: Sequence[ExceptionRecord],
-) -> tuple[list[Opening], Busy]:
-    """One-off openings, and the closed time (absences and blocks)."""
-    openings = [
-        Opening(r.starts_at, r.ends_at, r.reasons)
-        for r in records
-        if r.kind == ExceptionKind.OPENING
-    ]
-    closed = Busy((r.starts_at, r.ends_at) for r in records if r.kind != ExceptionKind.OPENING)
-    return openings, closed
 
 
 def _exception_info(record: ExceptionRecord) -> ExceptionInfo:

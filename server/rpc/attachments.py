@@ -11,9 +11,8 @@ BLAKE2b-256 match what ``begin`` announced.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
 
-from protocol.e2e import Delegate, Scope
+from protocol.e2e import Scope
 from protocol.errors import ErrorCode
 from protocol.methods import (
     AttachmentBeginParams,
@@ -28,10 +27,11 @@ from protocol.methods import (
 from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, invalid, not_found
-from server.rpc.base import reach, thread_of
+from server.ops.access import thread_of
+from server.ops.files import readable_file
 from storage.files import FileRecord
 
-__all__ = ["begin", "chunk", "finish", "read", "readable_file"]
+__all__ = ["begin", "chunk", "finish", "read"]
 
 
 async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> AttachmentBeginResult:
@@ -123,20 +123,6 @@ async def read(ctx: Context, conn: Connection, p: AttachmentReadParams) -> Attac
     length = min(p.length, ctx.settings.chunk_bytes)
     data = await ctx.blobs.read(record.id, p.offset, length) if p.offset < record.size else b""
     return AttachmentReadResult(data, record.size)
-
-
-async def readable_file(
-    ctx: Context, user_id: int, grants: Mapping[int, Delegate], file_id: str
-) -> FileRecord:
-    """A finished document of a thread the user reaches (``reach``, reading)."""
-    record = await ctx.store.files.get(file_id)
-    if record is None or not record.finished:
-        raise not_found("no such document", file=file_id)
-    try:
-        await reach(ctx, user_id, grants, record.thread_id, Scope.READ)
-    except ServerError:
-        raise not_found("no such document", file=file_id) from None  # not even its existence
-    return record
 
 
 async def _upload(ctx: Context, conn: Connection, file_id: str) -> FileRecord:

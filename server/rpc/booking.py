@@ -32,15 +32,15 @@ from server.connection import Connection
 from server.context import Context
 from server.convert import appointment_info
 from server.errors import ServerError, invalid, not_found
-from server.policy import Refusal
-from server.policy.slots import DAY_MS, MINUTE_MS, slot_refusal
-from server.rpc.agenda import (
+from server.ops.agenda import (
     agenda_of,
     agenda_owner,
     decode_settings,
     split_exceptions,
     visit_reason,
 )
+from server.policy import Refusal
+from server.policy.slots import DAY_MS, MINUTE_MS, slot_refusal
 from server.writer import Outgoing
 from storage.agenda import AppointmentRecord
 from storage.tx import WriteTx

@@ -26,7 +26,7 @@ from server.connection import Connection
 from server.context import Context
 from server.convert import member
 from server.errors import ServerError, not_found
-from server.rpc.practice import require_role, require_verified_practitioner
+from server.ops.admission import require_role, require_verified_practitioner
 from server.writer import Outgoing
 from storage.tx import WriteTx
 

@@ -32,9 +32,9 @@ from protocol.model import Role
 from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, forbidden, invalid
+from server.ops.users import visible_users
 from server.policy import delegate_refusal
 from server.rpc.delegations import delegation_ended, delegation_updated, stored_grant
-from server.rpc.users import visible_users
 from server.writer import Emitted, Outgoing
 from storage.delegations import Grant
 from storage.tx import WriteTx

@@ -18,8 +18,8 @@ from server.context import Context
 from server.convert import message_data
 from server.errors import ServerError, invalid
 from server.notices import NOTICE_KIND
+from server.ops.access import thread_of
 from server.ops.send import after_send, plan_send, store_send
-from server.rpc.base import thread_of
 from storage.messages import StoredMessage
 
 __all__ = ["history", "send"]

@@ -34,6 +34,7 @@ from server.connection import Connection
 from server.context import Context
 from server.convert import member
 from server.errors import ServerError, invalid, not_found
+from server.ops.admission import require_role, require_verified_practitioner
 from server.policy import (
     Practitioner,
     Refusal,
@@ -57,8 +58,6 @@ __all__ = [
     "leave",
     "list_practices",
     "remove_member",
-    "require_role",
-    "require_verified_practitioner",
     "search_practitioners",
     "set_inbox",
     "verify",
@@ -66,11 +65,6 @@ __all__ = [
 
 PRACTICE_ROLES = frozenset({Role.PRACTITIONER, Role.ASSISTANT, Role.BOT})
 _encode = msgspec.msgpack.Encoder().encode
-
-
-def require_role(conn: Connection, role: Role, action: str) -> None:
-    if conn.role is not role:
-        raise Refusal(RefusalReason.ROLE, f"only a {role.value} can {action}").error()
 
 
 async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
@@ -291,12 +285,6 @@ def _practitioner_info(user: UserRecord, practitioner: Practitioner) -> Practiti
 
 
 # A practitioner's inbox
-
-
-async def require_verified_practitioner(ctx: Context, conn: Connection, action: str) -> None:
-    require_role(conn, Role.PRACTITIONER, action)
-    if not (await ctx.directory.practitioner(conn.user_id)).verified:
-        raise Refusal(RefusalReason.NOT_VERIFIED, "your account is not verified yet").error()
 
 
 async def get_inbox(ctx: Context, conn: Connection, _: Empty) -> InboxSettings:

@@ -10,7 +10,7 @@ from server.broker.base import Delivery
 from server.connection import Connection
 from server.context import Context
 from server.errors import invalid
-from server.rpc.base import members_of
+from server.ops.access import members_of
 
 __all__ = ["list_presence", "set_presence", "typing"]
 

@@ -6,8 +6,8 @@ from protocol.methods import Empty, ReceiptParams
 from server.connection import Connection
 from server.context import Context
 from server.errors import invalid
+from server.ops.access import members_of
 from server.ops.receipts import receipt_event
-from server.rpc.base import members_of
 from server.writer import Outgoing
 from storage.threads import Receipt
 from storage.tx import WriteTx

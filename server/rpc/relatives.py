@@ -8,7 +8,7 @@ from protocol.model import Empty, Role
 from protocol.practice import RelativeInfo, RelativeParams, RelativesResult
 from server.connection import Connection
 from server.context import Context
-from server.rpc.practice import require_role
+from server.ops.admission import require_role
 from storage.relatives import RelativeRecord
 
 __all__ = ["add_relative", "list_relatives"]

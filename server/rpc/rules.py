@@ -17,8 +17,8 @@ from server.connection import Connection
 from server.context import Context
 from server.directory import decode_rule
 from server.errors import invalid, not_found
+from server.ops.admission import require_role
 from server.policy import rule_problems
-from server.rpc.practice import require_role
 from server.writer import Outgoing
 from storage.tx import WriteTx
 

@@ -26,8 +26,8 @@ from protocol.templates import TemplateError, variables_of
 from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, invalid, not_found
+from server.ops.access import delegated
 from server.policy import Refusal
-from server.rpc.base import delegated
 from storage.templates import StoredTemplate
 
 __all__ = ["create_template", "delete_template", "list_templates", "update_template"]

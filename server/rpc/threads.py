@@ -20,6 +20,8 @@ from server.context import Context
 from server.convert import thread_info
 from server.errors import forbidden, invalid, not_found
 from server.notices import post_notice
+from server.ops.access import require_still_delegated, thread_of
+from server.ops.admission import require_care_principals, require_patients_of, require_verified
 from server.policy import (
     CARE_ROLES,
     Refusal,
@@ -30,8 +32,6 @@ from server.policy import (
     rule_refusal,
     thread_open_refusal,
 )
-from server.rpc.admission import require_care_principals, require_patients_of, require_verified
-from server.rpc.base import require_still_delegated, thread_of
 from server.writer import Outgoing
 from storage.threads import ThreadRecord
 from storage.tx import WriteTx

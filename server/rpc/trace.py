@@ -10,76 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from protocol.e2e import Delegate, Scope
-from protocol.model import Empty, Role
+from protocol.e2e import Scope
+from protocol.model import Empty
 from protocol.practice import (
-    AuditEntry,
     AuditParams,
     AuditResult,
     MessageParams,
     Notice,
     NoticeKind,
-    RefusalReason,
 )
 from server.connection import Connection
 from server.context import Context
 from server.errors import invalid, not_found
 from server.notices import NOTICE_KIND, post_notice
-from server.policy import Refusal, delegated_member
+from server.ops.audit import audit_entries, require_trail_reader
+from server.policy import delegated_member
 from server.writer import Outgoing
-from storage.audit import AuditRow
 from storage.tx import WriteTx
 
-__all__ = ["audit_entries", "export_audit", "list_audit", "require_trail_reader", "retract"]
+__all__ = ["list_audit", "retract"]
 
 
 async def list_audit(ctx: Context, conn: Connection, p: AuditParams) -> AuditResult:
     await require_trail_reader(ctx, conn.user_id, conn.grants, p.thread)
     rows = await ctx.store.audit.of_thread(p.thread, p.after, p.limit + 1)
     return AuditResult(audit_entries(rows[: p.limit]), has_more=len(rows) > p.limit)
-
-
-async def require_trail_reader(
-    ctx: Context, user_id: int, grants: Mapping[int, Delegate], thread_id: int
-) -> None:
-    """The thread's trail is for its practitioners, and those who read for them."""
-    members = await ctx.directory.members(thread_id)
-    reads_for = delegated_member(members, grants, Scope.READ, ctx.clock.ms())
-    if members.get(user_id) is not Role.PRACTITIONER and reads_for is None:
-        raise Refusal(
-            RefusalReason.NOT_CARE_TEAM, "the trail is for the thread's practitioners"
-        ).error()
-
-
-async def export_audit(
-    ctx: Context, user_id: int, grants: Mapping[int, Delegate], thread_id: int
-) -> list[AuditEntry]:
-    """The whole trail, for a download."""
-    await require_trail_reader(ctx, user_id, grants, thread_id)
-    entries: list[AuditEntry] = []
-    while True:
-        page = await ctx.store.audit.of_thread(thread_id, entries[-1].id if entries else 0, 1000)
-        entries += audit_entries(page)
-        if len(page) < 1000:
-            return entries
-
-
-def audit_entries(rows: list[AuditRow]) -> list[AuditEntry]:
-    return [
-        AuditEntry(
-            id=row.id,
-            thread=row.thread_id,
-            at=row.at,
-            action=row.action,
-            actor=row.actor_id,
-            acting_for=row.acting_for,
-            thread_seq=row.seq,
-            user=row.user_id,
-            rule=row.rule_id,
-            detail=row.detail,
-        )
-        for row in rows
-    ]
 
 
 async def retract(ctx: Context, conn: Connection, p: MessageParams) -> Empty:

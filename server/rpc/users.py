@@ -16,20 +16,10 @@ from protocol.practice import UserProfile, UsersParams, UsersResult
 from protocol.texts import Locale
 from server.connection import Connection
 from server.context import Context
+from server.ops.users import visible_users
 from server.policy import DELEGATE_ROLES
 
-__all__ = ["get_account", "get_users", "set_account", "visible_users"]
-
-
-async def visible_users(ctx: Context, conn: Connection) -> set[int]:
-    now = ctx.clock.ms()
-    readers_of = [p for p, grant in conn.grants.items() if grant.allows(Scope.READ, now)]
-    visible = {conn.user_id, *await ctx.directory.contacts(conn.user_id), *readers_of}
-    for principal in readers_of:
-        visible.update(await ctx.directory.contacts(principal))
-    for listed in (await ctx.directory.device_lists(visible)).values():
-        visible.update(delegate.user for delegate in listed.delegates)
-    return visible
+__all__ = ["get_account", "get_users", "set_account"]
 
 
 async def get_account(ctx: Context, conn: Connection, _: Empty) -> AccountInfo:

@@ -14,12 +14,22 @@ from collections.abc import Iterable, Mapping
 
 from protocol.e2e import Scope
 from protocol.model import Role
-from protocol.practice import RefusalReason
+from protocol.practice import (
+    RefusalReason,
+)
 from server.connection import Connection
 from server.context import Context
-from server.policy import Refusal
+from server.policy import (
+    Refusal,
+)
 
-__all__ = ["require_care_principals", "require_patients_of", "require_verified"]
+__all__ = [
+    "require_care_principals",
+    "require_patients_of",
+    "require_role",
+    "require_verified",
+    "require_verified_practitioner",
+]
 
 
 async def require_verified(ctx: Context, conn: Connection, roles: Mapping[int, Role]) -> None:
@@ -70,3 +80,14 @@ async def require_patients_of(ctx: Context, principals: list[int], patients: Ite
                 "you bring into a care team only your own patients"
                 " (or those of the practitioner you act for)",
             ).error()
+
+
+def require_role(conn: Connection, role: Role, action: str) -> None:
+    if conn.role is not role:
+        raise Refusal(RefusalReason.ROLE, f"only a {role.value} can {action}").error()
+
+
+async def require_verified_practitioner(ctx: Context, conn: Connection, action: str) -> None:
+    require_role(conn, Role.PRACTITIONER, action)
+    if not (await ctx.directory.practitioner(conn.user_id)).verified:
+        raise Refusal(RefusalReason.NOT_VERIFIED, "your account is not verified yet").error()

@@ -1,0 +1,81 @@
+"""A practitioner's agenda as handlers share it: its settings, who may
+manage it (the practitioner, or a secretary with the ``agenda`` scope),
+its visit reasons and its exceptions split into openings and busy times."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from protocol.booking import (
+    AgendaSettings,
+    BookingRefusal,
+    ExceptionKind,
+    VisitReason,
+)
+from protocol.e2e import Scope
+from protocol.model import Role
+from server.connection import Connection
+from server.context import Context
+from server.errors import not_found
+from server.ops.access import delegated
+from server.policy import Refusal
+from server.policy.slots import Busy, Opening
+from storage.agenda import ExceptionRecord
+
+__all__ = ["agenda_of", "agenda_owner", "decode_settings", "split_exceptions", "visit_reason"]
+
+_decode = msgspec.msgpack.Decoder(AgendaSettings).decode
+
+
+def decode_settings(blob: bytes) -> AgendaSettings:
+    return _decode(blob)
+
+
+def agenda_owner(ctx: Context, conn: Connection, practitioner: int | None) -> int:
+    """Whose agenda the caller shapes: their own (a practitioner's), or that
+    of a practitioner who delegated ``agenda`` to them."""
+    if practitioner is None or practitioner == conn.user_id:
+        if conn.role is not Role.PRACTITIONER:
+            raise Refusal(BookingRefusal.NOT_AGENDA, "only practitioners have an agenda").error()
+        return conn.user_id
+    if not delegated(ctx, conn, practitioner, Scope.AGENDA):
+        raise Refusal(
+            BookingRefusal.NOT_AGENDA,
+            "you do not keep this practitioner's agenda",
+            {"practitioner": practitioner},
+        ).error()
+    return practitioner
+
+
+async def agenda_of(ctx: Context, practitioner: int) -> AgendaSettings:
+    """A verified practitioner's agenda; ``not_found`` if they have none."""
+    blob = await ctx.store.agendas.settings(practitioner)
+    if blob is None or not (await ctx.directory.practitioner(practitioner)).verified:
+        raise not_found("this practitioner takes no bookings", practitioner=practitioner)
+    return decode_settings(blob)
+
+
+def visit_reason(settings: AgendaSettings, code: str) -> VisitReason:
+    found = next((r for r in settings.reasons if r.code == code), None)
+    if found is None:
+        raise Refusal(
+            BookingRefusal.UNKNOWN_REASON,
+            "this practitioner offers no such visit",
+            {"offered": [r.code for r in settings.reasons]},
+        ).error()
+    return found
+
+
+def split_exceptions(
+    records: Sequence[ExceptionRecord],
+) -> tuple[list[Opening], Busy]:
+    """One-off openings, and the closed time (absences and blocks)."""
+    openings = [
+        Opening(r.starts_at, r.ends_at, r.reasons)
+        for r in records
+        if r.kind == ExceptionKind.OPENING
+    ]
+    closed = Busy((r.starts_at, r.ends_at) for r in records if r.kind != ExceptionKind.OPENING)
+    return openings, closed
