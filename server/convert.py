@@ -8,7 +8,7 @@ from protocol.booking import AppointmentInfo, AppointmentStatus
 from protocol.codec import to_raw
 from protocol.model import Member, MessageData, Role, ThreadInfo, ThreadKind
 from storage.accounts import UserRecord
-from storage.agenda import AppointmentRecord
+from storage.appointments import AppointmentRecord
 from storage.events import StoredEvent
 from storage.messages import StoredMessage
 from storage.threads import ThreadRecord

@@ -168,7 +168,7 @@ async def _enqueue(ctx: Context, tx: WriteTx, wanted: Wanted, now: int) -> int:
             }
             if target.preview and not quiet[user] and push.message is not None:
                 body["message"] = push.message
-            await tx.agendas.to_outbox(user, PUSH, json.dumps(body).encode(), now)
+            await tx.outbox.add(user, PUSH, json.dumps(body).encode(), now)
             queued += 1
         if not devices[user] and kind != "reminder":  # reminders have their own email
             unreachable.setdefault(user, "message" if thread else "appointment")
@@ -196,7 +196,7 @@ async def _email_unreachable(
         if await ctx.presence.live_devices([user]):
             continue  # an app of theirs is open: it received the message live
         body = {"kind": unreachable[user]}
-        await tx.agendas.to_outbox(user, EMAIL, json.dumps(body).encode(), now)
+        await tx.outbox.add(user, EMAIL, json.dumps(body).encode(), now)
         await tx.push.emailed(user, now)
         queued += 1
     return queued

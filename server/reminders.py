@@ -30,7 +30,7 @@ from protocol.codec import to_raw
 from server.context import Context
 from server.convert import appointment_info
 from server.writer import Outgoing
-from storage.agenda import Notification
+from storage.outbox import Notification
 from storage.tx import WriteTx
 
 __all__ = [
@@ -69,8 +69,8 @@ async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:
 
     async def claim(tx: WriteTx, out: list[Outgoing]) -> int:
         sent = 0
-        for appointment_id, offset in await tx.agendas.claim_due_reminders(now, limit):
-            record = await tx.agendas.get(appointment_id)
+        for appointment_id, offset in await tx.appointments.claim_due_reminders(now, limit):
+            record = await tx.appointments.get(appointment_id)
             if record is None or record.status != "confirmed" or record.starts_at <= now:
                 continue  # cancelled, or begun while we were down: claimed, not sent
             info = appointment_info(record)
@@ -82,7 +82,7 @@ async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:
                 "starts_at": record.starts_at,
                 "minutes_before": offset,
             }
-            await tx.agendas.to_outbox(patient, REMINDER, json.dumps(body).encode(), now)
+            await tx.outbox.add(patient, REMINDER, json.dumps(body).encode(), now)
             sent += 1
         return sent
 
@@ -98,7 +98,7 @@ async def deliver_notifications(
     claim_ms = int(ctx.settings.notification_claim_seconds * 1000)  # one attempt's time
     for _ in range(-(-limit // AT_ONCE)):
         now = ctx.clock.ms()
-        entries = await ctx.store.agendas.claim_notifications(now, claim_ms, AT_ONCE)
+        entries = await ctx.store.outbox.claim(now, claim_ms, AT_ONCE)
         if not entries:
             break
         by_user: dict[int, list[Notification]] = {}
@@ -106,12 +106,12 @@ async def deliver_notifications(
             by_user.setdefault(entry.user_id, []).append(entry)
         outcomes = await asyncio.gather(*(_attempt(gateway, mine) for mine in by_user.values()))
         done = {entry for attempted in outcomes for entry in attempted if entry is not None}
-        await ctx.store.agendas.delivered(sorted(done), ctx.clock.ms())
+        await ctx.store.outbox.delivered(sorted(done), ctx.clock.ms())
         delivered += len(done)
         for entry in entries:
             if entry.id not in done:
                 retry_in = min(RETRY_FIRST_MS << (entry.attempt - 1), RETRY_MAX_MS)
-                await ctx.store.agendas.retry_at([entry.id], now + retry_in)
+                await ctx.store.outbox.retry_at([entry.id], now + retry_in)
     return delivered
 
 

@@ -3,7 +3,8 @@
 from contextlib import AbstractAsyncContextManager
 
 from storage.accounts import Accounts, Session, UserRecord
-from storage.agenda import Agendas, AppointmentRecord, ExceptionRecord
+from storage.agenda import Agendas, ExceptionRecord
+from storage.appointments import AppointmentRecord, Appointments
 from storage.audit import Audit, AuditRow
 from storage.db import Database
 from storage.delegations import DelegationRecord, Delegations, Grant
@@ -12,6 +13,7 @@ from storage.events import Events, NewEvent, StoredEvent
 from storage.files import FileRecord, Files
 from storage.keys import Keys
 from storage.messages import Messages, StoredMessage
+from storage.outbox import Outbox
 from storage.practice import PracticeRecord, Practices
 from storage.push import PushSubscriptions, PushTarget
 from storage.relatives import RelativeRecord, Relatives
@@ -24,6 +26,7 @@ __all__ = [
     "Accounts",
     "Agendas",
     "AppointmentRecord",
+    "Appointments",
     "Audit",
     "AuditRow",
     "Conflict",
@@ -39,6 +42,7 @@ __all__ = [
     "MemberRecord",
     "Messages",
     "NewEvent",
+    "Outbox",
     "PracticeRecord",
     "Practices",
     "PushSubscriptions",
@@ -79,6 +83,8 @@ class Store:
         self.relatives = Relatives(self.db)
         self.delegations = Delegations(self.db)
         self.agendas = Agendas(self.db)
+        self.appointments = Appointments(self.db)
+        self.outbox = Outbox(self.db)
         self.push = PushSubscriptions(self.db)
 
     def write(self) -> AbstractAsyncContextManager[WriteTx]:

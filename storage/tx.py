@@ -16,12 +16,14 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.agenda import AgendaTx
+from storage.appointments import AppointmentTx
 from storage.audit import AuditTx
 from storage.db import Database
 from storage.delegations import DelegationTx
 from storage.events import EventTx
 from storage.keys import KeyTx
 from storage.messages import MessageTx
+from storage.outbox import OutboxTx
 from storage.practice import PracticeTx
 from storage.push import PushTx
 from storage.rules import RuleTx
@@ -35,12 +37,14 @@ class WriteTx:
 
     __slots__ = (
         "agendas",
+        "appointments",
         "audit",
         "connection",
         "delegations",
         "events",
         "keys",
         "messages",
+        "outbox",
         "practices",
         "push",
         "rules",
@@ -50,11 +54,13 @@ class WriteTx:
     def __init__(self, conn: AsyncConnection) -> None:
         self.connection = conn  # the driver's: for storage itself, never for handlers
         self.agendas = AgendaTx(conn)
+        self.appointments = AppointmentTx(conn)
         self.audit = AuditTx(conn)
         self.delegations = DelegationTx(conn)
         self.events = EventTx(conn)
         self.keys = KeyTx(conn)
         self.messages = MessageTx(conn)
+        self.outbox = OutboxTx(conn)
         self.practices = PracticeTx(conn)
         self.push = PushTx(conn)
         self.rules = RuleTx(conn)

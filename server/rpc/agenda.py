@@ -143,9 +143,9 @@ async def slots(ctx: Context, conn: Connection, p: SlotsParams) -> SlotsResult:
         raise invalid("a slot range is up to 62 days", limit_days=62)
     now = ctx.clock.ms()
     step = reason.minutes * 60_000
-    agendas = ctx.store.agendas
-    exceptions = await agendas.exceptions(p.practitioner, p.starts_at, p.ends_at + step)
-    booked = await agendas.occupied_times(p.practitioner, p.starts_at, p.ends_at + step, now)
+    end = p.ends_at + step
+    exceptions = await ctx.store.agendas.exceptions(p.practitioner, p.starts_at, end)
+    booked = await ctx.store.appointments.busy_times(p.practitioner, p.starts_at, end, now)
     openings, closed = split_exceptions(exceptions)
     taken = Busy(booked)
     found = free_slots(
@@ -176,7 +176,7 @@ async def _view(ctx: Context, conn: Connection, p: AgendaDayParams, *, days: int
     start = int(datetime.combine(day, time(0), zone).timestamp() * 1000)
     end = int(datetime.combine(day + timedelta(days=days), time(0), zone).timestamp() * 1000)
     now = ctx.clock.ms()
-    booked = await ctx.store.agendas.occupying(practitioner, start, end, now)
+    booked = await ctx.store.appointments.holding_time(practitioner, start, end, now)
     exceptions = await ctx.store.agendas.exceptions(practitioner, start, end)
     appointments = [appointment_info(a) for a in booked]
     people = {a.patient for a in appointments} | {a.subject for a in appointments if a.subject}

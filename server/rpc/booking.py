@@ -42,7 +42,7 @@ from server.ops.agenda import (
 from server.policy import Refusal
 from server.policy.slots import DAY_MS, MINUTE_MS, slot_refusal
 from server.writer import Outgoing
-from storage.agenda import AppointmentRecord
+from storage.appointments import AppointmentRecord
 from storage.tx import WriteTx
 
 __all__ = ["cancel", "confirm", "hold", "list_appointments", "no_show", "reschedule"]
@@ -98,7 +98,7 @@ async def _check_slot(
     if refusal:
         raise refusal.error()
     end = start + visit_reason(settings, reason).minutes * MINUTE_MS
-    if await tx.agendas.occupied(practitioner, start, end, now, excluding=excluding):
+    if await tx.appointments.overlaps(practitioner, start, end, now, excluding=excluding):
         raise _refused(BookingRefusal.SLOT_TAKEN, "someone else has this slot: choose another")
     return end
 
@@ -142,7 +142,7 @@ def _side(ctx: Context, conn: Connection, record: AppointmentRecord) -> Side:
 async def _appointment(
     ctx: Context, conn: Connection, appointment_id: int
 ) -> tuple[AppointmentRecord, Side]:
-    record = await ctx.store.agendas.appointment(appointment_id)
+    record = await ctx.store.appointments.get(appointment_id)
     if record is None:
         raise not_found("no such appointment", appointment=appointment_id)
     return record, _side(ctx, conn, record)
@@ -154,7 +154,7 @@ async def _locked(
     """The agenda locked, and the appointment as it now is; ``wrong_status``
     unless it is ``wanted`` (if given)."""
     settings = await _locked_settings(tx, record.practitioner_id)
-    current = await tx.agendas.get(record.id)
+    current = await tx.appointments.get(record.id)
     assert current is not None  # appointments are never deleted
     if wanted is not None and current.status != wanted:
         raise _refused(BookingRefusal.WRONG_STATUS, text, status=current.status)
@@ -186,13 +186,13 @@ async def hold(ctx: Context, conn: Connection, p: HoldParams) -> AppointmentInfo
             is_patient=is_patient,
             by_practice=by_practice,
         )
-        if not by_practice and await tx.agendas.live_holds(patient, now) >= MAX_LIVE_HOLDS:
+        if not by_practice and await tx.appointments.live_holds(patient, now) >= MAX_LIVE_HOLDS:
             raise _refused(
                 BookingRefusal.TOO_MANY_HOLDS,
                 "you are holding other slots: confirm or let them go first",
                 limit=MAX_LIVE_HOLDS,
             )
-        record = await tx.agendas.hold(
+        record = await tx.appointments.hold(
             practitioner_id=p.practitioner,
             patient_id=patient,
             reason=p.reason,
@@ -239,14 +239,14 @@ async def confirm(ctx: Context, conn: Connection, p: ConfirmParams) -> Appointme
         )
         if current.hold_expires_at is None or current.hold_expires_at <= now:
             raise _refused(BookingRefusal.HOLD_EXPIRED, "the hold expired: hold a slot again")
-        confirmed = await tx.agendas.change(
+        confirmed = await tx.appointments.change(
             record.id,
             status="confirmed",
             hold_expires_at=None,
             subject_id=p.subject,
             note=p.note,
         )
-        await tx.agendas.schedule_reminders(
+        await tx.appointments.schedule_reminders(
             record.id, _reminders(settings, confirmed.starts_at, now)
         )
         # An appointment makes the patient (or the relative) a patient of the practitioner.
@@ -278,14 +278,14 @@ async def cancel(ctx: Context, conn: Connection, p: CancelParams) -> Appointment
             raise _refused(BookingRefusal.WRONG_STATUS, "nothing to cancel", status=current.status)
         if side is Side.PATIENT and current.status == AppointmentStatus.CONFIRMED:
             _require_notice(settings, current, now)
-        cancelled = await tx.agendas.change(
+        cancelled = await tx.appointments.change(
             record.id,
             status="cancelled",
             hold_expires_at=None,
             cancelled_by=conn.user_id,
             cancel_reason=p.reason,
         )
-        await tx.agendas.cancel_reminders(record.id)
+        await tx.appointments.cancel_reminders(record.id)
         _emit(out, "cancelled", appointment_info(cancelled), audience)
         return cancelled
 
@@ -326,8 +326,8 @@ async def reschedule(ctx: Context, conn: Connection, p: RescheduleParams) -> App
             by_practice=side is Side.PRACTICE,
             excluding=record.id,
         )
-        moved = await tx.agendas.change(record.id, starts_at=p.starts_at, ends_at=end)
-        await tx.agendas.schedule_reminders(record.id, _reminders(settings, p.starts_at, now))
+        moved = await tx.appointments.change(record.id, starts_at=p.starts_at, ends_at=end)
+        await tx.appointments.schedule_reminders(record.id, _reminders(settings, p.starts_at, now))
         info = appointment_info(moved)
         info.previous_starts_at = current.starts_at
         _emit(out, "rescheduled", info, audience)
@@ -351,8 +351,8 @@ async def no_show(ctx: Context, conn: Connection, p: AppointmentParams) -> Appoi
                 "only a confirmed appointment that has begun can be a no-show",
                 status=current.status,
             )
-        missed = await tx.agendas.change(record.id, status="no_show")
-        await tx.agendas.cancel_reminders(record.id)
+        missed = await tx.appointments.change(record.id, status="no_show")
+        await tx.appointments.cancel_reminders(record.id)
         _emit(out, "no_show", appointment_info(missed), audience)
         return missed
 
@@ -363,7 +363,7 @@ async def list_appointments(ctx: Context, conn: Connection, _: Empty) -> Appoint
     """The caller's appointments (booked for themselves or a relative),
     from a month ago on."""
     now = ctx.clock.ms()
-    found = await ctx.store.agendas.of_patient(conn.user_id, now - 30 * DAY_MS)
+    found = await ctx.store.appointments.of_patient(conn.user_id, now - 30 * DAY_MS)
     lapsed = [a.status == AppointmentStatus.HELD and (a.hold_expires_at or 0) <= now for a in found]
     return AppointmentsResult(
         [appointment_info(a) for a, gone in zip(found, lapsed, strict=True) if not gone]
