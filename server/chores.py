@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from server.broker.shared import Leases
+from storage.errors import Unavailable
 
 __all__ = ["repeat_while_held"]
 
@@ -36,8 +37,8 @@ async def repeat_while_held(leases: Leases, name: str, seconds: float, work: Wor
 
 async def run_round(leases: Leases, name: str, seconds: float, work: Work) -> None:
     """One round, renewing the lease every ``seconds`` while it runs (until
-    another node holds it); a failure is logged (the store may be down: the
-    next round tries again)."""
+    another node holds it). A failure is logged and the next round tries
+    again; the store being down is one line, not a traceback."""
     task = asyncio.ensure_future(work())
     try:
         renewing = True
@@ -49,5 +50,9 @@ async def run_round(leases: Leases, name: str, seconds: float, work: Work) -> No
         if not task.done():  # this node stops
             task.cancel()
             await asyncio.wait({task})
-    if not task.cancelled() and (failure := task.exception()) is not None:
+    if task.cancelled() or (failure := task.exception()) is None:
+        return
+    if isinstance(failure, Unavailable):  # one line: an outage must not flood the log
+        log.warning("%s skipped: %s", name, failure)
+    else:
         log.warning("%s failed", name, exc_info=failure)

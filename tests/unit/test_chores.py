@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from server.chores import run_round
+from storage.errors import Unavailable
 
 ROUND = 0.01  # seconds between renewals: short, so that the tests are quick
 
@@ -70,6 +71,18 @@ async def test_a_failed_round_is_logged_not_raised(caplog: pytest.LogCaptureFixt
         await run_round(CountingLeases(), "reminders", ROUND, failing_round)
     assert "reminders failed" in caplog.text
     assert "the store is down" in caplog.text
+
+
+async def test_a_round_while_the_store_is_down_logs_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def round_without_a_store() -> None:
+        raise Unavailable("cannot reach the database: connection refused")
+
+    with caplog.at_level(logging.WARNING, logger="server.chores"):
+        await run_round(CountingLeases(), "push", ROUND, round_without_a_store)
+    assert caplog.messages == ["push skipped: cannot reach the database: connection refused"]
+    assert "Traceback" not in caplog.text
 
 
 async def test_stopping_the_node_stops_its_round() -> None:
