@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from protocol.codec import to_raw
 from protocol.model import Empty, Role
 from protocol.practice import Rule, RuleParams, RulesResult
+from server.broker.control import PracticeChanged
 from server.connection import Connection
 from server.context import Context
 from server.directory import decode_rule
@@ -105,7 +106,7 @@ async def _change(
                 to_raw(RulesResult(rules)),
                 [conn.user_id],
                 user_id=conn.user_id,
-                practice_changed=conn.user_id,
+                control=PracticeChanged(conn.user_id),
             )
         )
         return result
