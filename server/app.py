@@ -8,6 +8,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import assert_never
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,6 +19,14 @@ from protocol.errors import CloseCode
 from server import http
 from server.auth import Passwords
 from server.broker import Broker, MemoryBroker
+from server.broker.control import (
+    AccessChanged,
+    Control,
+    KeysChanged,
+    PracticeChanged,
+    ThreadChanged,
+    TokenRevoked,
+)
 from server.broker.redis import RedisBroker
 from server.chores import repeat_while_held
 from server.clock import Clock
@@ -67,13 +76,19 @@ def create_app(
     directory = Directory(
         store.threads, store.keys, store.practices, store.rules, store.delegations
     )
-    hub = Hub(clock, observe=directory.observe, sockets_per_device=settings.sockets_per_device)
+    hub = Hub(clock, sockets_per_device=settings.sockets_per_device)
     ctx = Context(
         settings=settings,
         store=store,
         broker=broker,
         hub=hub,
-        writer=Writer(store.db, broker.publish, clock, settings.max_batch),
+        writer=Writer(
+            store.db,
+            broker.publish,
+            clock,
+            settings.max_batch,
+            publish_control=broker.publish_control,
+        ),
         directory=directory,
         presence=Presence(hub, directory, broker, clock),
         clock=clock,
@@ -137,7 +152,7 @@ class Lifecycle:
                 ctx.hub.delivered = await ctx.store.events.head()
             else:
                 await ctx.follower.start()  # before any delivery can wake it
-            await ctx.broker.start(ctx.hub.deliver)
+            await ctx.broker.start(ctx.hub.deliver, lambda message: obey(ctx, message))
             await ctx.presence.reap()  # what a crash of this node left, at once
             ctx.writer.start()
             s = ctx.settings
@@ -212,12 +227,36 @@ def notification_gateway(ctx: Context, given: NotificationGateway | None) -> Pus
     return PushGateway(ctx, senders, given or MailGateway.from_settings(ctx) or LoggingGateway())
 
 
+def obey(ctx: Context, message: Control) -> None:
+    """Act on a control message from any node, this one included: drop the
+    caches it makes stale, close the sockets it ends. Also read the stream
+    now: the commit that sent it has events, and their deliveries wake only
+    their recipients' nodes; this one moves its cursor past them as soon (a
+    client that connects here next starts after them, as it would there)."""
+    if ctx.follower is not None:
+        ctx.follower.wake()
+    match message:
+        case ThreadChanged(thread, members):
+            ctx.directory.invalidate(thread, members)
+        case KeysChanged(user):
+            ctx.directory.forget_device_lists([user])
+        case PracticeChanged(practitioner):
+            ctx.directory.forget_practitioner(practitioner)
+        case AccessChanged(delegate):
+            ctx.directory.forget_grants(delegate)
+            ctx.hub.close_access(delegate)
+        case TokenRevoked(user, token_hash):
+            ctx.hub.close_token(user, token_hash)
+        case _:
+            assert_never(message)
+
+
 def recovered(ctx: Context) -> None:
     """The broker is back after an outage. Durable events come from storage,
     so none was missed: the follower just reads now. What was published
-    meanwhile may have been lost: cache invalidations (the caches are
-    emptied), presence (written again), changed delegations (delegates'
-    sockets reconnect with the new ones) and logouts (checked in storage)."""
+    meanwhile may have been lost: control messages (the caches are emptied,
+    delegates' sockets reconnect with their current delegations, logouts are
+    checked in storage) and presence (written again)."""
     ctx.directory.forget_all()
     if ctx.follower is not None:
         ctx.follower.wake()

@@ -2,18 +2,19 @@
 
 Membership is read on every send, typing and presence change; it changes
 rarely (a thread opened, a member added or removed), and every such change
-travels as a ``thread.updated`` delivery that calls ``invalidate``.
+sends every node a ``ThreadChanged`` control message that calls
+``invalidate`` (``server.broker.control``).
 
 Device lists: each user's newest signed list, parsed, dropped when a
-``keys.updated`` delivery says the user published another.
+``KeysChanged`` says the user published another.
 
 Practitioners: whether they are verified, their inbox settings and their
-rules, read on every patient message, dropped when a delivery says they
-changed (``practice_changed``: ``inbox.updated``, ``rules.updated``,
+rules, read on every patient message, dropped when a ``PracticeChanged``
+says they changed (``inbox.updated``, ``rules.updated``,
 ``account.verified``).
 
 Delegations: those each assistant received, by practitioner, dropped when
-a delivery says they changed (``access_changed``).
+an ``AccessChanged`` says they changed.
 
 Receipt floors: the receipts this node has seen stored. Receipts only move
 forward, so a floor is never above the truth, even with other nodes
@@ -34,7 +35,6 @@ import msgspec
 from protocol.e2e import Delegate, DeviceList, decode_device_list
 from protocol.model import Role, ThreadKind
 from protocol.practice import InboxSettings, Rule, default_reasons
-from server.broker.base import Delivery
 from server.policy import Practitioner
 from storage.delegations import Delegations
 from storage.keys import Keys
@@ -180,19 +180,13 @@ class Directory:
             max(known.delivered_seq, receipt.delivered_seq), max(known.read_seq, receipt.read_seq)
         )
 
-    def observe(self, delivery: Delivery) -> None:
-        """Drop what a delivery says has changed."""
-        changes = (delivery.thread_changed, delivery.practice_changed, delivery.access_changed)
-        if any(change is not None for change in changes):
-            self._generation += 1
-        if delivery.thread_changed is not None:
-            self.invalidate(delivery.thread_changed, delivery.recipients)
-        if delivery.keys_changed is not None:
-            self._lists.pop(delivery.keys_changed, None)
-        if delivery.practice_changed is not None:
-            self._practitioners.pop(delivery.practice_changed, None)
-        if delivery.access_changed is not None:
-            self._grants.pop(delivery.access_changed, None)
+    def forget_practitioner(self, user_id: int) -> None:
+        self._generation += 1
+        self._practitioners.pop(user_id, None)
+
+    def forget_grants(self, delegate_id: int) -> None:
+        self._generation += 1
+        self._grants.pop(delegate_id, None)
 
     def forget_all(self) -> None:
         """Drop every cache: invalidations may have been lost (a broker outage).
@@ -210,6 +204,7 @@ class Directory:
         """Forget ``thread_id``'s members and receipt floors (a member who
         leaves and comes back starts over), and the contacts of its old and
         new ``members``."""
+        self._generation += 1
         self._floors.pop(thread_id, None)
         meta = self._threads_meta.pop(thread_id, _NO_THREAD)
         for user_id in (*meta.members, *members):

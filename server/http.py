@@ -27,7 +27,7 @@ from protocol.http import (
 from protocol.model import MAX_INT, Role
 from protocol.texts import locale_of
 from server.auth import hash_token, new_token
-from server.broker.base import Delivery
+from server.broker.control import TokenRevoked
 from server.context import Context
 from server.errors import ServerError
 from server.ops.access import grants_of
@@ -178,7 +178,7 @@ async def logout(request: Request) -> Response:
         return _error(exc, request)
     await ctx.store.accounts.revoke(token_hash, ctx.clock.ms())
     # Every node closes the sockets it holds for this token (this one included).
-    await ctx.broker.publish(Delivery([session.user.id], b"", token_revoked=token_hash))
+    await ctx.broker.publish_control(TokenRevoked(session.user.id, token_hash))
     return Response(status_code=204)
 
 

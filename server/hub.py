@@ -29,12 +29,7 @@ MAX_PARKED = 10_000
 
 
 class Hub:
-    def __init__(
-        self,
-        clock: Clock,
-        observe: Callable[[Delivery], None] | None = None,
-        sockets_per_device: int = 8,
-    ) -> None:
+    def __init__(self, clock: Clock, sockets_per_device: int = 8) -> None:
         self._clock = clock
         # Every durable event with a seq up to here has been pushed to the
         # sockets then registered; those registered later replay up to here.
@@ -47,7 +42,6 @@ class Hub:
         self._sockets_per_device = sockets_per_device
         self._by_user: dict[int, set[Connection]] = {}
         self._readers: dict[int, set[Connection]] = {}  # practitioner -> delegates' sockets
-        self._observe = observe  # sees every delivery first (cache invalidation)
         self._empty = asyncio.Event()
         self._empty.set()
 
@@ -108,14 +102,9 @@ class Hub:
         return sum(len(conns) for conns in self._by_user.values())
 
     def deliver(self, delivery: Delivery) -> None:
-        """Take a delivery from the broker: caches, closes, and its frame
-        queued on every matching local connection, or, for a durable event
-        read from storage instead, a wake-up of that reading (``follow``)."""
-        if self._observe is not None:
-            self._observe(delivery)
-        if delivery.token_revoked is not None:
-            self._close_token(delivery.recipients, delivery.token_revoked)
-            return
+        """Take a delivery from the broker: its frame queued on every
+        matching local connection, or, for a durable event read from storage
+        instead, a wake-up of that reading (``follow``)."""
         if delivery.seq is not None and self.follow is not None:
             self.follow()
         elif delivery.after is not None and delivery.after > self.delivered:
@@ -124,9 +113,6 @@ class Hub:
             self.push(delivery)
             if delivery.seq is not None:
                 self.advance(max(self.delivered, delivery.seq))
-        if delivery.access_changed is not None:
-            for conn in list(self.of(delivery.access_changed)):
-                conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
 
     def advance(self, delivered: int) -> None:
         """Every durable event up to ``delivered`` is pushed: so are the
@@ -163,12 +149,16 @@ class Hub:
             else:
                 conn.push_event(delivery.seq, delivery.frame)
 
-    def _close_token(self, users: list[int], token_hash: bytes) -> None:
-        """Close the sockets opened with a token that was logged out, on whichever node."""
-        for user_id in users:
-            for conn in list(self.of(user_id)):
-                if conn.token_hash == token_hash:
-                    conn.close(CloseCode.TOKEN_REVOKED, "logged out")
+    def close_token(self, user_id: int, token_hash: bytes) -> None:
+        """Close the user's sockets opened with a token that was logged out."""
+        for conn in list(self.of(user_id)):
+            if conn.token_hash == token_hash:
+                conn.close(CloseCode.TOKEN_REVOKED, "logged out")
+
+    def close_access(self, delegate_id: int) -> None:
+        """Close a delegate's sockets: their delegations changed."""
+        for conn in list(self.of(delegate_id)):
+            conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
 
     def _with_readers(self, recipients: list[int]) -> list[Connection]:
         """The recipients' sockets and those of their current readers, once each."""

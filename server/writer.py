@@ -5,6 +5,13 @@ moment inside one transaction, stores the durable events they emitted, commits
 once, publishes the events in seq order, and only then answers each caller, so
 an acknowledged write is durable and its event is already on its way.
 
+An event may come with a control message (``Outgoing.control``: a cache
+it makes stale, a socket it ends). After the commit, the batch's control
+messages go to every node first, each once, and the events after them: the
+broker keeps one publisher's order, so a node drops the caches a commit
+made stale before the broker hands it any event of that commit or a later
+one (a member told they joined a thread finds their node knows it too).
+
 An operation must raise a ``ServerError`` (a refusal) before its first write;
 if the transaction itself fails, each operation is retried alone so that one
 bad write cannot fail its neighbours (and again, a few times, if it lost a
@@ -24,6 +31,7 @@ from msgspec import Raw
 
 from protocol.codec import encode_event
 from server.broker.base import Delivery
+from server.broker.control import Control
 from server.clock import Clock
 from server.errors import ServerError
 from storage.db import Database
@@ -42,7 +50,8 @@ CONTENTION_TRIES = 3
 
 @dataclass(slots=True)
 class Outgoing:
-    """A durable event an operation emits: stored, then pushed to ``recipients``."""
+    """A durable event an operation emits: stored, then pushed to
+    ``recipients``; its ``control`` message, if any, goes to every node."""
 
     type: str
     data: Raw
@@ -51,10 +60,7 @@ class Outgoing:
     user_id: int | None = None
     message_id: int | None = None  # message.new is stored as a pointer to its message
     exclude_session: str | None = None
-    thread_changed: int | None = None
-    keys_changed: int | None = None
-    practice_changed: int | None = None
-    access_changed: int | None = None
+    control: Control | None = None
     seq: int | None = None  # given by the transaction's ``Numbering``
 
     @property
@@ -75,10 +81,6 @@ class Outgoing:
             seq=self.numbered,
             exclude_session=self.exclude_session,
             thread=self.thread_id,
-            thread_changed=self.thread_changed,
-            keys_changed=self.keys_changed,
-            practice_changed=self.practice_changed,
-            access_changed=self.access_changed,
         )
 
 
@@ -131,6 +133,10 @@ Operation = Callable[[WriteTx, Emitted], Awaitable[T]]
 _Item = tuple[Operation[Any], "asyncio.Future[Any]", int]
 
 
+async def _nowhere(message: Control) -> None:
+    pass
+
+
 class Writer:
     def __init__(
         self,
@@ -138,9 +144,14 @@ class Writer:
         publish: Callable[[Delivery], Awaitable[None]],
         clock: Clock,
         max_batch: int = 256,
+        *,
+        publish_control: Callable[[Control], Awaitable[None]] = _nowhere,
     ) -> None:
+        """``publish_control``: where the events' control messages go (by
+        default nowhere, for a writer whose events no node caches: a benchmark)."""
         self._db = db
         self._publish = publish
+        self._publish_control = publish_control
         self._clock = clock
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
@@ -191,11 +202,7 @@ class Writer:
                 await self._commit(batch, tries - 1)
                 return
             outcomes, events = [exc], []
-        for event in events:
-            try:
-                await self._publish(event.to_deliver())
-            except Exception:  # stored, so answered: with Redis, nodes read it from storage
-                log.exception("publishing event %d failed", event.seq)
+        await self._announce(events)
         for (_, future, _), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the caller went away
                 continue
@@ -203,6 +210,24 @@ class Writer:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+    async def _announce(self, events: list[Outgoing]) -> None:
+        """Publish the committed events' control messages, each once, then
+        the events in seq order (the order the module docstring relies on)."""
+        controls: list[Control] = []
+        for event in events:
+            if event.control is not None and event.control not in controls:
+                controls.append(event.control)
+        for message in controls:
+            try:
+                await self._publish_control(message)
+            except Exception:  # lost like any publication: a broker outage is recovered from
+                log.exception("publishing %r failed", message)
+        for event in events:
+            try:
+                await self._publish(event.to_deliver())
+            except Exception:  # stored, so answered: with Redis, nodes read it from storage
+                log.exception("publishing event %d failed", event.seq)
 
     async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
         outcomes: list[Any] = []

@@ -7,9 +7,10 @@ user opens on a node and the last one closes. ``publish`` is one script:
 it reads the recipients' routes and publishes the delivery once to each
 node holding any of them, so a frame crosses Redis once per node, not once
 per recipient, in one round trip (each node's hub keeps its own
-recipients). A delivery that says some cache is stale (a thread's members, a
-device list, a practitioner's settings, a delegation) goes whole to every
-node instead, on a channel all of them hear: every node caches.
+recipients). Control messages (``server.broker.control``) go to every
+node on one channel all of them hear (``{prefix}:control``), subscribed on
+the same connection as the node's own: one publisher's deliveries and
+control messages reach a node in the order they were published.
 
 A node's routes are also listed under the node (``node:{id}:users``): a
 node starting again under the same id clears what it left, and a heartbeat
@@ -18,9 +19,10 @@ The heartbeat also keeps the node's ``alive`` key, with an expiry: a node
 whose key expired is dead, and the presence reaper forgets it.
 While Redis is unreachable, a delivery reaches this node's hub only (a
 durable event's delivery is only a wake-up: every node reads those from
-the store, ``server.stream``) and the node reports degraded; when the
-subscription comes back, ``on_recovered`` runs so the node can drop the
-caches whose invalidations it may have missed.
+the store, ``server.stream``), a control message reaches this node only,
+and the node reports degraded; when the subscription comes back,
+``on_recovered`` runs so the node can drop the caches whose control
+messages it may have missed.
 
 What else the nodes share through the same Redis: presence
 (``redis_presence``), rate limits (``redis_limits``) and leases
@@ -41,6 +43,7 @@ import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from server.broker.base import Delivery, DeliveryHandler
+from server.broker.control import Control, ControlHandler, decode_control, encode_control
 from server.broker.redis_keys import Keys
 from server.broker.redis_leases import RedisLeases
 from server.broker.redis_limits import RedisLimiter
@@ -94,7 +97,9 @@ class RedisBroker:
         self.limits = RedisLimiter(self._redis, keys)
         self.leases = RedisLeases(self._redis, keys, self.node)
         self._route = self._redis.register_script(_ROUTE)
+        self._control_channel = keys.control.encode()
         self._handler: DeliveryHandler | None = None
+        self._control: ControlHandler | None = None
         self._on_recovered = on_recovered
         self._local: set[int] = set()  # users this node has registered routes for
         self._unrouted: set[int] = set()  # users whose route could not be cleared
@@ -108,8 +113,8 @@ class RedisBroker:
 
     # The Broker interface
 
-    async def start(self, handler: DeliveryHandler) -> None:
-        self._handler = handler
+    async def start(self, handler: DeliveryHandler, control: ControlHandler) -> None:
+        self._handler, self._control = handler, control
         with contextlib.suppress(RedisError, OSError):  # the heartbeat tries again
             await self._beat()
             await self.presence.forget_previous_run(int(time.time() * 1000))
@@ -122,23 +127,30 @@ class RedisBroker:
         """Send ``delivery`` to each node holding one of its recipients. While
         Redis is failing it goes to this node's hub only, without waiting on
         Redis again (the heartbeat finds out when it is back)."""
-        if not self.healthy and self._recovering:
-            if self._handler is not None:
-                self._handler(delivery)
-            return
-        try:
-            if _invalidates(delivery):
-                heard = await self._redis.publish(self._keys.everyone, _encode(delivery))
-                self._check_heard([] if heard else [self.node])
+        if self.healthy or not self._recovering:
+            try:
+                routes = [self._keys.route(user) for user in delivery.recipients]
+                args: list[str | bytes] = [self._keys.channel(""), _encode(delivery)]
+                unheard = await self._route(keys=routes, args=args)
+                self._check_heard([node.decode() for node in unheard])
                 return
-            routes = [self._keys.route(user) for user in delivery.recipients]
-            args: list[str | bytes] = [self._keys.channel(""), _encode(delivery)]
-            unheard = await self._route(keys=routes, args=args)
-            self._check_heard([node.decode() for node in unheard])
-        except (RedisError, OSError):
-            self._lost()
-            if self._handler is not None:  # local users are still served
-                self._handler(delivery)
+            except (RedisError, OSError):
+                self._lost()
+        if self._handler is not None:  # local users are still served
+            self._handler(delivery)
+
+    async def publish_control(self, message: Control) -> None:
+        """Send ``message`` to every node. While Redis is failing it reaches
+        this node only; the others recover as from any lost message."""
+        if self.healthy or not self._recovering:
+            try:
+                heard = await self._redis.publish(self._keys.control, encode_control(message))
+                self._check_heard([] if heard else [self.node])  # not even this node heard it
+                return
+            except (RedisError, OSError):
+                self._lost()
+        if self._control is not None:
+            self._control(message)
 
     def _check_heard(self, unheard: list[str]) -> None:
         """Publishing found nodes with no subscriber: count them (a dead
@@ -166,7 +178,7 @@ class RedisBroker:
             # Dead at once: whatever it still shows reads offline, and the reaper forgets it.
             await self._redis.delete(self._keys.alive(self.node))
         await self._redis.aclose()
-        self._handler = None
+        self._handler = self._control = None
 
     # Routes
 
@@ -243,6 +255,13 @@ class RedisBroker:
                 pause = RETRY_SECONDS if self._recovering else self._alive_ms / 3000
                 await asyncio.wait_for(self._trouble.wait(), pause)
 
+    def _hand_over(self, channel: bytes, data: bytes) -> None:
+        if channel == self._control_channel:
+            if self._control is not None:
+                self._control(decode_control(data))
+        elif self._handler is not None:
+            self._handler(_decode(data))
+
     async def _beat(self) -> bool:
         """Say this node is alive; whether Redis had forgotten it (it restarted
         without persistence, or the node was reaped as dead)."""
@@ -253,7 +272,8 @@ class RedisBroker:
         return previous is None or bool(added)
 
     async def _listen(self, subscribed: asyncio.Event) -> None:
-        """Hand every message on this node's channels to the hub; after a
+        """Hand every message on this node's channel to the hub, and every
+        control message to the node's handler of them; after a
         lost connection, try to subscribe again every ``RETRY_SECONDS``, so
         the subscription is back as soon as Redis answers (a refused
         connection costs nothing; a back-off of seconds would leave
@@ -262,7 +282,7 @@ class RedisBroker:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._keys.channel(self.node), self._keys.everyone)
+                await pubsub.subscribe(self._keys.channel(self.node), self._keys.control)
                 if pubsub.connection is not None:  # its own reconnections, as ours
                     pubsub.connection.register_connect_callback(self._resubscribed)
                 self._subscribed = True
@@ -271,8 +291,8 @@ class RedisBroker:
                 subscribed.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
-                    if message is not None and self._handler is not None:
-                        self._handler(_decode(message["data"]))
+                    if message is not None:
+                        self._hand_over(message["channel"], message["data"])
             except (RedisError, OSError):
                 self._subscribed = False
                 self._lost()
@@ -283,14 +303,3 @@ class RedisBroker:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(RETRY_SECONDS)
-
-
-def _invalidates(delivery: Delivery) -> bool:
-    """Whether every node must see ``delivery`` (it makes caches stale)."""
-    flags = (
-        delivery.thread_changed,
-        delivery.keys_changed,
-        delivery.practice_changed,
-        delivery.access_changed,
-    )
-    return any(flag is not None for flag in flags)

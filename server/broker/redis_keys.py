@@ -12,9 +12,9 @@ class Keys:
     prefix: str = "carehub"
 
     @property
-    def everyone(self) -> str:
-        """The channel every node hears."""
-        return f"{self.prefix}:all"
+    def control(self) -> str:
+        """The channel every node hears: control messages."""
+        return f"{self.prefix}:control"
 
     @property
     def nodes(self) -> str:

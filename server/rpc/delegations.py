@@ -8,6 +8,7 @@ from protocol.codec import to_raw
 from protocol.e2e import Delegate, Scope, parse_scope
 from protocol.model import Empty
 from protocol.practice import Delegation, DelegationsResult
+from server.broker.control import AccessChanged
 from server.connection import Connection
 from server.context import Context
 from server.writer import Outgoing
@@ -38,7 +39,11 @@ def delegation_updated(principal: int, delegate: int, grant: Grant | None) -> Ou
         else _delegation(principal, delegate, grant)
     )
     return Outgoing(
-        "delegation.updated", to_raw(data), [delegate], user_id=delegate, access_changed=delegate
+        "delegation.updated",
+        to_raw(data),
+        [delegate],
+        user_id=delegate,
+        control=AccessChanged(delegate),
     )
 
 

@@ -29,6 +29,7 @@ from protocol.methods import (
     PublishedList,
 )
 from protocol.model import Role
+from server.broker.control import KeysChanged
 from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, forbidden, invalid
@@ -86,7 +87,11 @@ async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysP
         for user_id in recipients:  # one stored event each, so each replays it once
             out.append(
                 Outgoing(
-                    "keys.updated", event, [user_id], user_id=user_id, keys_changed=conn.user_id
+                    "keys.updated",
+                    event,
+                    [user_id],
+                    user_id=user_id,
+                    control=KeysChanged(conn.user_id),
                 )
             )
 

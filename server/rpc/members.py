@@ -13,6 +13,7 @@ from protocol.codec import to_raw
 from protocol.methods import ThreadMemberParams
 from protocol.model import Role, ThreadInfo, ThreadKind
 from protocol.practice import Notice, NoticeKind, RefusalReason
+from server.broker.control import ThreadChanged
 from server.connection import Connection
 from server.context import Context
 from server.convert import thread_info
@@ -81,7 +82,11 @@ async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -
             info.members = [m for m in info.members if m.user != p.user]
         out.append(  # to the removed member only: addressed to them, not to the thread
             Outgoing(
-                "thread.updated", to_raw(info), [p.user], user_id=p.user, thread_changed=p.thread
+                "thread.updated",
+                to_raw(info),
+                [p.user],
+                user_id=p.user,
+                control=ThreadChanged(p.thread, [p.user]),
             )
         )
         return info

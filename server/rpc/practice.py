@@ -30,6 +30,7 @@ from protocol.practice import (
     UserParams,
 )
 from protocol.texts import Locale, render
+from server.broker.control import PracticeChanged
 from server.connection import Connection
 from server.context import Context
 from server.convert import member
@@ -77,7 +78,9 @@ async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
             raise not_found("no such practitioner", user=p.user)
         event = to_raw(AccountVerified(p.user, verified_at))
         out.append(
-            Outgoing("account.verified", event, [p.user], user_id=p.user, practice_changed=p.user)
+            Outgoing(
+                "account.verified", event, [p.user], user_id=p.user, control=PracticeChanged(p.user)
+            )
         )
 
     await ctx.writer.run(store)
@@ -307,7 +310,7 @@ async def set_inbox(ctx: Context, conn: Connection, p: InboxSettings) -> InboxSe
                 to_raw(p),
                 [conn.user_id],
                 user_id=conn.user_id,
-                practice_changed=conn.user_id,
+                control=PracticeChanged(conn.user_id),
             )
         )
 

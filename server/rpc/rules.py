@@ -13,6 +13,7 @@ import msgspec
 from protocol.codec import to_raw
 from protocol.model import Empty, Role
 from protocol.practice import Rule, RuleParams, RulesResult
+from server.broker.control import PracticeChanged
 from server.connection import Connection
 from server.context import Context
 from server.directory import decode_rule
@@ -102,7 +103,7 @@ async def _change(ctx: Context, conn: Connection, change: Callable[[WriteTx], Aw
                 to_raw(RulesResult(rules)),
                 [conn.user_id],
                 user_id=conn.user_id,
-                practice_changed=conn.user_id,
+                control=PracticeChanged(conn.user_id),
             )
         )
         return result

@@ -15,6 +15,7 @@ from protocol.e2e import Scope
 from protocol.methods import Empty, ThreadParams, ThreadsListResult, ThreadsOpenParams
 from protocol.model import Role, ThreadInfo, ThreadKind
 from protocol.practice import Notice, NoticeKind, RefusalReason
+from server.broker.control import ThreadChanged
 from server.connection import Connection
 from server.context import Context
 from server.convert import thread_info
@@ -284,6 +285,12 @@ async def emit_thread(
     assert record is not None
     info = shared_info(record)
     out.append(
-        Outgoing("thread.updated", to_raw(info), recipients, thread_id, thread_changed=thread_id)
+        Outgoing(
+            "thread.updated",
+            to_raw(info),
+            recipients,
+            thread_id,
+            control=ThreadChanged(thread_id, recipients),
+        )
     )
     return info

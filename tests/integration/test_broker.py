@@ -1,9 +1,11 @@
 """One contract for both brokers (in-memory, and Redis against a real
 redis-server): a node gets the deliveries of the users it attached, whole
 and in the order one node published them; with Redis, only the nodes of a
-delivery's recipients get it, and a node that detached gets nothing more. The state
-nodes share (rate limits, presence, leases) has its contract too: with
-Redis, every node sees the same, and a crashed node's users go offline."""
+delivery's recipients get it, and a node that detached gets nothing more.
+A control message reaches every node once, the publishing one included,
+in the order of that node's deliveries. The state nodes share beside the
+broker (presence, rate limits, leases) has its contracts in
+``test_broker_contracts``."""
 
 from __future__ import annotations
 
@@ -18,29 +20,43 @@ import redis.asyncio as redis
 from protocol.methods import PresenceEntry
 from protocol.model import PresenceStatus
 from server.broker import Broker, Delivery, MemoryBroker
+from server.broker.control import AccessChanged, Control, KeysChanged, ThreadChanged, TokenRevoked
 from server.broker.redis import RedisBroker
-from server.broker.shared import BrokerDown
-from server.ratelimit import Limit
 from tests.conftest import unavailable
 
 
 class Node:
-    """A broker and what its hub was handed."""
+    """A broker and what it handed over: deliveries and control messages."""
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
-        self.got: list[Delivery] = []
+        self.heard: list[Delivery | Control] = []
         self.arrived = asyncio.Event()
 
-    def handle(self, delivery: Delivery) -> None:
-        self.got.append(delivery)
+    def hear(self, message: Delivery | Control) -> None:
+        self.heard.append(message)
         self.arrived.set()
 
+    async def start(self) -> None:
+        await self.broker.start(self.hear, self.hear)
+
+    @property
+    def got(self) -> list[Delivery]:
+        return [message for message in self.heard if isinstance(message, Delivery)]
+
+    @property
+    def controls(self) -> list[Control]:
+        return [message for message in self.heard if not isinstance(message, Delivery)]
+
     async def wait_for(self, count: int) -> list[Delivery]:
-        while len(self.got) < count:
+        """The deliveries, once ``count`` came."""
+        await self.wait_heard(lambda: len(self.got) >= count)
+        return self.got
+
+    async def wait_heard(self, done: Callable[[], bool]) -> None:
+        while not done():
             self.arrived.clear()
             await asyncio.wait_for(self.arrived.wait(), 5)
-        return self.got
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -56,16 +72,13 @@ async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[]
             url = request.getfixturevalue("redis_server").url
             broker = RedisBroker(url, f"node{len(started)}", prefix=prefix)
         node = Node(broker)
-        await broker.start(node.handle)
+        await node.start()
         started.append(node)
         return node
 
     yield make
     for node in started:
         await node.broker.stop()
-
-
-ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 
 
 async def test_a_delivery_reaches_the_node_of_its_recipient_whole(make_node: Any) -> None:
@@ -114,7 +127,7 @@ async def test_a_node_restarting_under_its_name_clears_what_it_left(redis_server
     await raw.sadd(f"{prefix}:node:node0:users", 5)
     again = RedisBroker(redis_server.url, "node0", prefix=prefix)
     node = Node(again)
-    await again.start(node.handle)
+    await node.start()
     try:
         assert await raw.smembers(f"{prefix}:route:5") == set()
         await again.attach([6])
@@ -126,13 +139,41 @@ async def test_a_node_restarting_under_its_name_clears_what_it_left(redis_server
         await raw.aclose()
 
 
+async def test_a_control_message_reaches_its_own_node_once(make_node: Any) -> None:
+    node = await make_node()
+    sent = ThreadChanged(9, [1, 2])
+    await node.broker.publish_control(sent)
+    await node.wait_heard(lambda: len(node.controls) >= 1)
+    assert node.controls == [sent]
+    assert node.got == []  # no socket sees it
+
+
 @pytest.mark.parametrize("make_node", ["redis"], indirect=True)
-async def test_what_makes_caches_stale_reaches_every_node(make_node: Any) -> None:
-    a, b = await make_node(), await make_node()
-    await a.broker.attach([1])
-    await a.broker.publish(Delivery([1, 2], b"thread.updated", seq=1, thread_changed=9))
-    for node in (a, b):  # b holds nobody, and still drops its cache of thread 9
-        assert [(d.recipients, d.thread_changed) for d in await node.wait_for(1)] == [([1, 2], 9)]
+async def test_a_control_message_reaches_every_node_once(make_node: Any) -> None:
+    a, b, c = await make_node(), await make_node(), await make_node()
+    await a.broker.attach([1])  # b and c hold nobody, and still drop their caches
+    await a.broker.publish_control(KeysChanged(1))
+    await a.broker.publish_control(TokenRevoked(1, b"hash"))
+    for node in (a, b, c):
+        await node.wait_heard(lambda node=node: len(node.controls) >= 2)
+        assert node.controls == [KeysChanged(1), TokenRevoked(1, b"hash")]
+
+
+async def test_control_messages_keep_their_place_among_deliveries(make_node: Any) -> None:
+    """What a node relies on: the caches a commit made stale are dropped
+    before that commit's events are handed to its hub."""
+    node = await make_node()
+    await node.broker.attach([1])
+    sent: list[Delivery | Control] = []
+    for seq in range(1, 51):
+        sent += (AccessChanged(seq), Delivery([1], b"event", seq=seq))
+    for message in sent:
+        if isinstance(message, Delivery):
+            await node.broker.publish(message)
+        else:
+            await node.broker.publish_control(message)
+    await node.wait_heard(lambda: len(node.heard) >= len(sent))
+    assert node.heard == sent
 
 
 async def test_a_publication_no_subscriber_heard_is_counted(redis_server: Any) -> None:
@@ -140,7 +181,7 @@ async def test_a_publication_no_subscriber_heard_is_counted(redis_server: Any) -
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     broker = RedisBroker(redis_server.url, "alive", prefix=prefix)
     node = Node(broker)
-    await broker.start(node.handle)
+    await node.start()
     try:
         await broker.attach([1])
         async with redis.Redis.from_url(redis_server.url) as raw:
@@ -159,7 +200,7 @@ async def test_a_node_whose_subscription_was_cut_subscribes_again(redis_server: 
     prefix = f"test-{uuid.uuid4().hex[:8]}"
     broker = RedisBroker(redis_server.url, "cut", prefix=prefix, on_recovered=recovered.set)
     node = Node(broker)
-    await broker.start(node.handle)
+    await node.start()
     try:
         await broker.attach([1])
         async with redis.Redis.from_url(redis_server.url) as raw:
@@ -185,11 +226,13 @@ async def test_without_redis_a_node_serves_its_own_users_then_recovers() -> None
     broker = RedisBroker(redis_server.url, "alone", prefix=prefix, on_recovered=recovered.set)
     node = Node(broker)
     try:
-        await broker.start(node.handle)
+        await node.start()
         await broker.attach([1])
         redis_server.stop_server()  # an outage, and Redis comes back empty
         await broker.publish(Delivery([1], b"local", seq=1))
         assert [d.frame for d in await node.wait_for(1)] == [b"local"]
+        await broker.publish_control(TokenRevoked(1, b"hash"))  # this node's sockets close
+        assert node.controls == [TokenRevoked(1, b"hash")]
         assert not broker.healthy
         redis_server.start()
         await asyncio.wait_for(recovered.wait(), 15)  # then the node's clients resume
@@ -201,47 +244,7 @@ async def test_without_redis_a_node_serves_its_own_users_then_recovers() -> None
         redis_server.stop()
 
 
-async def test_a_bucket_allows_its_burst_then_says_how_long_to_wait(make_node: Any) -> None:
-    limits = (await make_node()).broker.limits
-    calls, sends = ("calls:1", Limit(rate=2, burst=3)), ("sends:1", Limit(rate=1, burst=1))
-    assert [await limits.take(calls) for _ in range(3)] == [0, 0, 0]
-    assert await limits.take(calls) == pytest.approx(0.5, abs=0.05)
-    assert await limits.take(sends) == 0
-    assert await limits.take(sends) == pytest.approx(1.0, abs=0.05)
-    other = ("calls:2", Limit(rate=2, burst=1))
-    assert await limits.take(other, sends) > 0  # all or none: the refusal spent nothing
-    assert await limits.take(other) == 0
-
-
-@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
-async def test_nodes_spend_from_one_bucket(make_node: Any) -> None:
-    a, b = await make_node(), await make_node()
-    login = ("login:ana", Limit(rate=0.1, burst=2))
-    assert await a.broker.limits.take(login) == 0
-    assert await b.broker.limits.take(login) == 0
-    assert await a.broker.limits.take(login) > 9  # the burst was spent on two nodes
-    assert await b.broker.limits.take(login) > 9
-
-
-async def test_presence_changes_are_reported_once(make_node: Any) -> None:
-    board = (await make_node()).broker.presence
-    changed = await board.put(1, ONLINE, now=1000)
-    assert changed == PresenceEntry(1, ONLINE, 1000)
-    assert await board.put(1, ONLINE, now=2000) is None
-    assert await board.put(1, AWAY, now=3000) == PresenceEntry(1, AWAY, 3000)
-    assert await board.get([1, 2]) == [PresenceEntry(1, AWAY, 3000), PresenceEntry(2, OFFLINE)]
-    assert await board.put(1, OFFLINE, now=4000) == PresenceEntry(1, OFFLINE, 4000)
-    assert await board.get([1]) == [PresenceEntry(1, OFFLINE, 4000)]  # last seen stays
-
-
-@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
-async def test_a_user_on_two_nodes_is_as_present_as_the_most_present(make_node: Any) -> None:
-    a, b = await make_node(), await make_node()
-    assert await a.broker.presence.put(1, AWAY, now=1) == PresenceEntry(1, AWAY, 1)
-    assert await b.broker.presence.put(1, ONLINE, now=2) == PresenceEntry(1, ONLINE, 2)
-    assert await a.broker.presence.put(1, OFFLINE, now=3) is None  # still online on b
-    assert await a.broker.presence.get([1]) == [PresenceEntry(1, ONLINE, 2)]
-    assert await b.broker.presence.put(1, OFFLINE, now=4) == PresenceEntry(1, OFFLINE, 4)
+ONLINE, AWAY, OFFLINE = PresenceStatus.ONLINE, PresenceStatus.AWAY, PresenceStatus.OFFLINE
 
 
 @pytest.mark.parametrize("make_node", ["redis"], indirect=True)
@@ -279,35 +282,3 @@ def crash(broker: Any) -> None:
     """Stop a Redis broker's background work without a word (what SIGKILL does)."""
     for task in (broker._listener, broker._beating):
         task.cancel()
-
-
-async def test_a_lease_is_held_by_one_node_at_a_time(make_node: Any) -> None:
-    a = await make_node()
-    assert await a.broker.leases.hold("reminders", 30)
-    assert await a.broker.leases.hold("reminders", 30)  # kept by its holder
-
-
-@pytest.mark.parametrize("make_node", ["redis"], indirect=True)
-async def test_a_lease_passes_on_release_or_expiry(make_node: Any) -> None:
-    a, b = await make_node(), await make_node()
-    assert await a.broker.leases.hold("reminders", 30)
-    assert not await b.broker.leases.hold("reminders", 30)
-    await a.broker.leases.release("reminders")
-    assert await b.broker.leases.hold("reminders", 0.05)
-    assert not await a.broker.leases.hold("reminders", 30)
-    await asyncio.sleep(0.06)  # b does not renew: the time passing is the event
-    assert await a.broker.leases.hold("reminders", 30)
-    assert not await b.broker.leases.hold("reminders", 30)
-
-
-async def test_without_redis_the_shared_state_falls_back_to_the_node() -> None:
-    broker = RedisBroker("redis://127.0.0.1:9/0", "alone", prefix="nowhere")  # nothing listens
-    try:
-        login = ("login:ana", Limit(rate=0.1, burst=1))
-        assert await broker.limits.take(login) == 0  # limited by this node alone
-        assert await broker.limits.take(login) > 9
-        assert await broker.leases.hold("reminders", 30)  # the chores are safe twice
-        with pytest.raises(BrokerDown):
-            await broker.presence.put(1, ONLINE, now=1)  # the node answers from its own view
-    finally:
-        await broker.stop()

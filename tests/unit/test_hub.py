@@ -72,7 +72,7 @@ def test_a_changed_delegation_closes_the_delegates_sockets_only() -> None:
     hub = Hub(FixedClock())
     doctor = connect(hub, DOCTOR)
     helper = connect(hub, ASSISTANT, {DOCTOR: Delegate(ASSISTANT, "read")})
-    hub.deliver(Delivery([ASSISTANT], b"delegation.updated", seq=5, access_changed=ASSISTANT))
+    hub.close_access(ASSISTANT)  # what an ``AccessChanged`` control message does
     assert helper.close_code == CloseCode.ACCESS_CHANGED
     assert doctor.close_code is None
     hub.remove(helper)

@@ -17,6 +17,7 @@ from protocol.codec import Codec, to_raw
 from protocol.errors import ErrorCode
 from protocol.frames import Event
 from server.broker.base import Delivery
+from server.broker.control import Control, KeysChanged, ThreadChanged
 from server.clock import Clock
 from server.errors import ServerError, forbidden
 from server.writer import Emitted, Outgoing, Writer
@@ -288,3 +289,36 @@ async def test_a_batch_runs_its_operations_in_thread_order(db: Database) -> None
         await writer.stop()
     assert ran == ["none", "t1", "t2", "t3-a", "t3-b"]
     assert writer.commits == 1
+
+
+async def test_a_commits_control_messages_go_once_and_before_its_events(db: Database) -> None:
+    """Every node drops the caches a commit made stale before it is handed
+    any event of that commit; one change told to three users is one message."""
+    heard: list[object] = []
+
+    async def publish(delivery: Delivery) -> None:
+        heard.append(delivery.seq)
+
+    async def publish_control(message: Control) -> None:
+        heard.append(message)
+
+    async def new_keys(conn: AsyncConnection, out: list[Outgoing]) -> None:
+        for user in (1, 2, 3):
+            out.append(
+                Outgoing("keys.updated", to_raw({}), [user], user_id=user, control=KeysChanged(9))
+            )
+
+    async def joined(conn: AsyncConnection, out: list[Outgoing]) -> None:
+        out.append(Outgoing("receipt", to_raw({}), [1], user_id=1))
+        out.append(
+            Outgoing("thread.updated", to_raw({}), [1, 2], 5, control=ThreadChanged(5, [1, 2]))
+        )
+
+    writer = Writer(db, publish, FixedClock(), publish_control=publish_control)
+    calls = [asyncio.create_task(writer.run(op)) for op in (new_keys, joined)]
+    await asyncio.sleep(0)  # both are queued: one commit
+    writer.start()
+    await asyncio.wait_for(asyncio.gather(*calls), 5)
+    await writer.stop()
+    first = heard[2]
+    assert heard == [KeysChanged(9), ThreadChanged(5, [1, 2]), *range(first, first + 5)]
