@@ -302,13 +302,13 @@ async def test_a_commits_control_messages_go_once_and_before_its_events(db: Data
     async def publish_control(message: Control) -> None:
         heard.append(message)
 
-    async def new_keys(conn: AsyncConnection, out: list[Outgoing]) -> None:
+    async def new_keys(tx: WriteTx, out: list[Outgoing]) -> None:
         for user in (1, 2, 3):
             out.append(
                 Outgoing("keys.updated", to_raw({}), [user], user_id=user, control=KeysChanged(9))
             )
 
-    async def joined(conn: AsyncConnection, out: list[Outgoing]) -> None:
+    async def joined(tx: WriteTx, out: list[Outgoing]) -> None:
         out.append(Outgoing("receipt", to_raw({}), [1], user_id=1))
         out.append(
             Outgoing("thread.updated", to_raw({}), [1, 2], 5, control=ThreadChanged(5, [1, 2]))
