@@ -2,10 +2,9 @@
 with a frame, with no I/O inside.
 
 Feed a session the bytes of each WebSocket message received (``receive``);
-it returns typed events, and it keeps the bytes it wants sent
-(``data_to_send``). The server, the Python SDK and the load generator share
-these two classes and keep only their I/O. Each session lives as long as one
-socket and keeps its ``State``::
+it returns typed events and the bytes to send. The server, the Python SDK
+and the load generator share these two classes and keep only their I/O.
+Each session lives as long as one socket and keeps its ``State``::
 
     server   AWAITING_HELLO ---hello---> OPEN ---close()---> CLOSING ---closed()---> CLOSED
     client   AWAITING_WELCOME --welcome--> OPEN ---close()---> CLOSING ---closed()---> CLOSED
@@ -14,9 +13,10 @@ A refused handshake goes from the first state to CLOSING (the ``Refused``
 event says with which close code); a socket lost goes to CLOSED from any
 state. Any other move raises ``InvalidState``.
 
-The server session answers nothing by itself: every frame spends from the
+The server session sends nothing by itself: every frame spends from the
 device's rate limits first, so its events carry the ``reply`` to send once
-the frame is taken. The client session queues its pongs itself.
+the frame is taken. The client session queues its hello and its pongs
+(``data_to_send``).
 """
 
 from __future__ import annotations
@@ -158,15 +158,9 @@ SessionEvent = Welcomed | Refused | ReplyReceived | EventReceived | Duplicate | 
 class _Session:
     def __init__(self, state: State, max_frame_bytes: int) -> None:
         self.state = state
-        self.codec = Codec(max_frame_bytes)
+        self._codec = Codec(max_frame_bytes)
         self.close_code: int | None = None
         self.close_reason = ""
-        self._outgoing: list[bytes] = []
-
-    def data_to_send(self) -> list[bytes]:
-        """The frames queued since the last call, oldest first."""
-        frames, self._outgoing = self._outgoing, []
-        return frames
 
     def close(self, code: int, reason: str = "") -> None:
         """Decide to close, with this code and reason."""
@@ -204,7 +198,7 @@ class ServerSession(_Session):
         if data is None:
             return self._refuse(CloseCode.BAD_HELLO, BINARY_ONLY)
         try:
-            frame = self.codec.decode_client(data)
+            frame = self._codec.decode_client(data)
         except DecodeError as exc:
             return self._refuse(CloseCode.BAD_HELLO, f"unreadable hello: {exc}"[:120])
         if not isinstance(frame, Hello):
@@ -222,9 +216,9 @@ class ServerSession(_Session):
         if data is None:
             return self._refused_frame(Error(None, ErrorCode.INVALID, BINARY_ONLY))
         try:
-            frame = self.codec.decode_client(data)
+            frame = self._codec.decode_client(data)
         except DecodeError as exc:
-            return self._refused_frame(Error(self.codec.call_id(data), exc.code, str(exc)[:300]))
+            return self._refused_frame(Error(self._codec.call_id(data), exc.code, str(exc)[:300]))
         if isinstance(frame, Call):
             return CallReceived(frame)
         if isinstance(frame, Ping):
@@ -265,7 +259,12 @@ class ClientSession(_Session):
         self.cursor = resume_from
         self.welcome: Welcome | None = None
         hello = Hello(list(PROTOCOL_VERSIONS), token, device, resume_from, client)
-        self._outgoing.append(encode(hello))
+        self._outgoing = [encode(hello)]
+
+    def data_to_send(self) -> list[bytes]:
+        """The frames queued since the last call, oldest first."""
+        frames, self._outgoing = self._outgoing, []
+        return frames
 
     @property
     def silence_seconds(self) -> float:
@@ -280,7 +279,7 @@ class ClientSession(_Session):
             return None
         self._require(State.AWAITING_WELCOME, State.OPEN)
         try:
-            frame = self.codec.decode_server(data)
+            frame = self._codec.decode_server(data)
         except DecodeError as exc:
             if self.state is State.AWAITING_WELCOME:
                 return self._refuse(CloseCode.NORMAL, f"unreadable welcome: {exc}"[:120])

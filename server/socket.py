@@ -169,7 +169,10 @@ async def _serve(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await _close(ws, conn.close_code or CloseCode.NORMAL, conn.close_reason)
+        code = conn.close_code or CloseCode.NORMAL
+        wire.close(code, conn.close_reason)
+        await _close(ws, code, conn.close_reason)
+        wire.closed()
         # Out of the hub once closed: a graceful stop waits for the hub to empty.
         await ctx.broker.detach(ctx.hub.remove(conn))
         with contextlib.suppress(Unavailable):
