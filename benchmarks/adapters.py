@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 from benchmarks.plan import Stamp
 from protocol.codec import SUBPROTOCOL
 from protocol.e2e import ENVELOPE_VERSION, Envelope, Header, Recipient
-from protocol.frames import Error, Event, Ping, Pong, Result, ServerFrame, Welcome
+from protocol.frames import Error, Result
+from protocol.session import ClientSession, EventReceived, Refused, ReplyReceived, Welcomed
 
 __all__ = ["ADAPTERS", "Endpoint", "Recorder", "open_link"]
 
@@ -139,9 +141,6 @@ class _Link(WSListener):  # type: ignore[misc]
             self.transport.disconnect()
 
 
-_SERVER_FRAME = msgspec.msgpack.Decoder(ServerFrame)  # type: ignore[var-annotated]
-
-
 class _NewMessage(msgspec.Struct):
     thread: int
     thread_seq: int
@@ -160,7 +159,6 @@ _ENCODE = msgspec.msgpack.Encoder().encode
 _MSG_ID = struct.Struct("<IIQ")
 _WRAPPED_KEY = bytes(80)
 _ZEROS = bytes(64)
-_PONG = _ENCODE(Pong())
 
 
 class CarehubLink(_Link):
@@ -179,19 +177,32 @@ class CarehubLink(_Link):
         self.pending: dict[int, tuple[int, int]] = {}  # call id -> (sent_ns, step)
         self.unreceipted: dict[int, int] = {}  # thread -> newest seq received
         self.thread = int(endpoint.room)
-        self.cursor = 0
+        # The handshake, pongs and the cursor; picows already bounds a frame.
+        self.session = ClientSession(
+            endpoint.token,
+            endpoint.device,
+            resume_from=endpoint.resume_from,
+            client="carehub-bench",
+            max_frame_bytes=sys.maxsize,
+        )
         # A resuming link keeps the stamps it receives, from its first frame.
         self.messages: list[bytes] = []
         self.want = 0
         self.caught_up: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.wrapped = [Recipient(device, _WRAPPED_KEY) for device in sorted(endpoint.recipients)]
 
+    @property
+    def cursor(self) -> int:
+        """The newest durable event received: where to resume from."""
+        return self.session.cursor or 0
+
     def connected(self) -> None:
-        hello = {"t": "hello", "versions": [1], "token": self.endpoint.token}
-        hello |= {"device": self.endpoint.device, "client": "carehub-bench"}
-        if self.endpoint.resume_from is not None:
-            hello["resume_from"] = self.endpoint.resume_from
-        self._send(hello)
+        self._flush()
+
+    def _flush(self) -> None:
+        assert self.transport is not None
+        for frame in self.session.data_to_send():
+            self.transport.send(WSMsgType.BINARY, frame)
 
     def _send(self, frame: dict[str, Any]) -> None:
         assert self.transport is not None
@@ -224,33 +235,36 @@ class CarehubLink(_Link):
         self.pending[call_id] = (stamp.sent_ns, stamp.step)
 
     def received(self, data: bytes) -> None:
-        frame = _SERVER_FRAME.decode(data)
-        if isinstance(frame, Event):
-            if frame.seq is not None:
-                self.cursor = frame.seq
-            if frame.type == "message.new":
-                message = _NEW_MESSAGE.decode(frame.data)
-                body = _ENVELOPE.decode(message.envelope).body
-                self.recorder.delivered(*read_binary(body))
-                if self.endpoint.resume_from is not None:
-                    self.messages.append(body[: _BINARY.size])
-                    self._check_caught_up()
-                if self.endpoint.receipts and not self.unreceipted:
-                    asyncio.get_running_loop().call_soon(self._send_receipts)
-                self.unreceipted[message.thread] = message.thread_seq
-        elif isinstance(frame, Result):
+        event = self.session.receive(data)
+        self._flush()  # a pong
+        if isinstance(event, EventReceived):
+            if event.event.type == "message.new":
+                self._delivered(_NEW_MESSAGE.decode(event.event.data))
+        elif isinstance(event, ReplyReceived):
+            self._answered(event.frame)
+        elif isinstance(event, Welcomed):
+            self.ready.set_result(None)
+        elif isinstance(event, Refused):
+            self.ready.set_exception(ConnectionError(event.reason))
+
+    def _delivered(self, message: _NewMessage) -> None:
+        body = _ENVELOPE.decode(message.envelope).body
+        self.recorder.delivered(*read_binary(body))
+        if self.endpoint.resume_from is not None:
+            self.messages.append(body[: _BINARY.size])
+            self._check_caught_up()
+        if self.endpoint.receipts and not self.unreceipted:
+            asyncio.get_running_loop().call_soon(self._send_receipts)
+        self.unreceipted[message.thread] = message.thread_seq
+
+    def _answered(self, frame: Result | Error) -> None:
+        if isinstance(frame, Result):
             sent = self.pending.pop(frame.id, None)
             if sent is not None:
                 self.recorder.acked(*sent)
-        elif isinstance(frame, Error):
+        else:
             self.pending.pop(frame.id or 0, None)
             self.recorder.error(str(frame.code))
-        elif isinstance(frame, Ping):
-            assert self.transport is not None
-            self.transport.send(WSMsgType.BINARY, _PONG)
-        elif isinstance(frame, Welcome):
-            self.cursor = frame.cursor
-            self.ready.set_result(None)
 
     async def wait_caught_up(self, want: int, timeout: float) -> float:
         """When (monotonic) the link had received ``want`` messages."""

@@ -29,11 +29,19 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from clients.errors import AuthError, CallError, CarehubError, Disconnected
 from clients.http import Credentials
-from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL, Codec, encode, to_raw
+from protocol.codec import SUBPROTOCOL, Codec, encode, to_raw
 from protocol.errors import CloseCode, DecodeError, should_reconnect
-from protocol.events import SyncReset
-from protocol.frames import Call, Error, Event, Hello, Ping, Pong, Result, Welcome
+from protocol.frames import Call, Error, Result, Welcome
 from protocol.methods import SendParams, SendResult
+from protocol.session import (
+    ClientSession,
+    Duplicate,
+    EventReceived,
+    Refused,
+    ReplyReceived,
+    SessionEvent,
+    Welcomed,
+)
 
 __all__ = ["Client", "ClientEvent"]
 
@@ -62,6 +70,10 @@ class _Stats:
     resent: int = 0
     duplicates_dropped: int = 0
     closes: list[int] = field(default_factory=list)
+
+
+def _as_bytes(data: str | bytes) -> bytes:
+    return data if isinstance(data, bytes) else data.encode()
 
 
 def other_node(urls: list[str], current: str) -> str:
@@ -94,6 +106,7 @@ class Client:
         self._pending: dict[int, _Pending] = {}
         self._events: asyncio.Queue[ClientEvent | CarehubError] = asyncio.Queue()
         self._ws: ClientConnection | None = None
+        self._session: ClientSession | None = None  # the current socket's
         self._connected = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
         self._failure: CarehubError | None = None
@@ -203,25 +216,26 @@ class Client:
             ping_interval=None,  # the protocol's own heartbeat keeps the link alive
             open_timeout=10,
         )
-        hello = Hello(
-            versions=list(PROTOCOL_VERSIONS),
-            token=self.credentials.token,
-            device=self.credentials.device_id,
+        session = ClientSession(
+            self.credentials.token,
+            self.credentials.device_id,
             resume_from=self.cursor,
             client="carehub-py/0.1",
+            max_frame_bytes=self._codec.max_frame_bytes,
         )
-        await ws.send(encode(hello))
+        for frame in session.data_to_send():
+            await ws.send(frame)
         try:
             first = await ws.recv()
         except websockets.ConnectionClosed as closed:
             raise self._closed_error(closed) from None
-        frame = self._codec.decode_server(first if isinstance(first, bytes) else first.encode())
-        if not isinstance(frame, Welcome):
+        answer = session.receive(_as_bytes(first))
+        if not isinstance(answer, Welcomed):
             await ws.close()
-            raise CarehubError(f"expected welcome, got {type(frame).__name__}")
-        if self.cursor is None:
-            self.cursor = frame.cursor
-        return ws, frame
+            raise CarehubError(answer.reason if isinstance(answer, Refused) else "no welcome")
+        self._session = session
+        self.cursor = session.cursor
+        return ws, answer.welcome
 
     def _closed_error(self, closed: websockets.ConnectionClosed) -> CarehubError:
         code = closed.rcvd.code if closed.rcvd else None
@@ -271,53 +285,47 @@ class Client:
 
     async def _read(self, ws: ClientConnection) -> CarehubError:
         """Handle frames until the socket closes; return why it closed."""
-        silence = 2.5 * (self.welcome.heartbeat_ms / 1000 if self.welcome else 30)
+        session = self._session
+        assert session is not None
         while True:
             try:
-                data = await asyncio.wait_for(ws.recv(), timeout=silence)
+                data = await asyncio.wait_for(ws.recv(), timeout=session.silence_seconds)
             except TimeoutError:
+                session.close(CloseCode.HEARTBEAT_TIMEOUT, "server silent")
                 await ws.close(CloseCode.HEARTBEAT_TIMEOUT, "server silent")
                 return Disconnected(CloseCode.HEARTBEAT_TIMEOUT, "server silent")
             except websockets.ConnectionClosed as closed:
+                session.closed()
                 return self._closed_error(closed)
-            try:
-                frame = self._codec.decode_server(
-                    data if isinstance(data, bytes) else data.encode()
-                )
-            except DecodeError:
-                continue  # a newer server's frame we cannot read; ignore it
-            await self._dispatch(ws, frame)
+            event = session.receive(_as_bytes(data))
+            self.cursor = session.cursor
+            for frame in session.data_to_send():  # a pong
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await ws.send(frame)
+            self._dispatch(event)
 
-    async def _dispatch(self, ws: ClientConnection, frame: Any) -> None:
-        if isinstance(frame, Result | Error):
-            pending = self._pending.get(frame.id) if frame.id is not None else None
-            if pending is None or pending.future.done():
-                return
-            if isinstance(frame, Error):
-                pending.future.set_exception(CallError(frame.code, frame.message, frame.details))
-            else:
-                try:
-                    pending.future.set_result(
-                        self._codec.decode_result(pending.method, frame.value)
-                    )
-                except DecodeError as exc:
-                    pending.future.set_exception(CarehubError(f"unreadable result: {exc}"))
-        elif isinstance(frame, Event):
-            if frame.seq is not None:
-                if self.cursor is not None and frame.seq <= self.cursor:
-                    self.stats.duplicates_dropped += 1
-                    return
-                self.cursor = frame.seq
+    def _dispatch(self, event: SessionEvent | None) -> None:
+        if isinstance(event, ReplyReceived):
+            self._answer(event.frame)
+        elif isinstance(event, EventReceived):
+            frame = event.event
             with contextlib.suppress(DecodeError):
                 data = self._codec.decode_event(frame.type, frame.data)
-                if isinstance(data, SyncReset):  # the app reloads; resume from here next
-                    self.cursor = data.cursor
                 self._events.put_nowait(ClientEvent(frame.type, data, frame.seq))
-        elif isinstance(frame, Ping):
-            if frame.cursor is not None and self.cursor is not None:
-                self.cursor = max(self.cursor, frame.cursor)  # nothing else was for us
-            with contextlib.suppress(websockets.ConnectionClosed):
-                await ws.send(encode(Pong(ts=frame.ts)))
+        elif isinstance(event, Duplicate):
+            self.stats.duplicates_dropped += 1
+
+    def _answer(self, frame: Result | Error) -> None:
+        pending = self._pending.get(frame.id) if frame.id is not None else None
+        if pending is None or pending.future.done():
+            return
+        if isinstance(frame, Error):
+            pending.future.set_exception(CallError(frame.code, frame.message, frame.details))
+            return
+        try:
+            pending.future.set_result(self._codec.decode_result(pending.method, frame.value))
+        except DecodeError as exc:
+            pending.future.set_exception(CarehubError(f"unreadable result: {exc}"))
 
     def _fail_pending(self, which: Any, error: CarehubError) -> None:
         for pending in list(self._pending.values()):

@@ -32,6 +32,7 @@ from server.chores import repeat_while_held
 from server.clock import Clock
 from server.context import Context
 from server.directory import Directory
+from server.errors import ServerError
 from server.hub import Hub
 from server.mail import MailGateway
 from server.mobilepush import ApnsSender, FcmSender
@@ -121,7 +122,7 @@ def create_app(
             *web_routes(settings.web_dir),
         ],
         lifespan=lifespan,
-        exception_handlers={Unavailable: http.store_unavailable},
+        exception_handlers={ServerError: http.refused, Unavailable: http.store_unavailable},
         middleware=[Middleware(StartOnFirstRequest, lifecycle=lifecycle)],
     )
     app.state.ctx = ctx

@@ -6,6 +6,16 @@ connection is closed with ``SLOW_CONSUMER`` and the client resumes from its
 cursor, so a slow reader cannot grow the server's memory. Durable events that
 arrive while the session is replaying its backlog are held, then sent after
 the backlog in seq order, each seq at most once.
+
+A connection's life is one ``Stage`` that only moves forward::
+
+    WELCOMING --welcome()--> REPLAYING --go_live()--> LIVE
+        any stage --close()--> CLOSING
+
+Once closing, nothing moves it any more (the first close wins). Two things
+run across the stages and stay apart: ``busy`` (the reader is answering a
+call) and a graceful ``finish`` (close once that call is answered and the
+queue is flushed).
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Mapping
+from enum import IntEnum
 from time import monotonic
 
 from protocol.e2e import Delegate
@@ -20,7 +31,14 @@ from protocol.errors import CloseCode
 from protocol.model import PresenceStatus, Role
 from server.ratelimit import Charge
 
-__all__ = ["Connection"]
+__all__ = ["Connection", "Stage"]
+
+
+class Stage(IntEnum):
+    WELCOMING = 1  # greeted: ephemeral pushes are dropped, durable events held
+    REPLAYING = 2  # the welcome is queued; durable events held while the backlog is sent
+    LIVE = 3  # durable events go out as they come, each seq once
+    CLOSING = 4  # the close is decided (``close_code``): nothing more is queued
 
 
 class Connection:
@@ -60,15 +78,38 @@ class Connection:
         self._wakeup = asyncio.Event()
         self._drained = asyncio.Event()
         self._closed = asyncio.Event()
-        self._held: list[tuple[int, bytes]] | None = []  # None once live
-        self.welcomed = False
+        self.stage = Stage.WELCOMING
+        self._held: list[tuple[int, bytes]] = []  # durable events, until live
         self.busy = False  # answering a call
         self.refused_in_a_row = 0  # frames answered rate_limited since the last one taken
         self._finish: tuple[int, str] | None = None  # close once answered and flushed
 
     @property
     def closing(self) -> bool:
-        return self.close_code is not None
+        return self.stage is Stage.CLOSING
+
+    @property
+    def welcomed(self) -> bool:
+        return self.stage in (Stage.REPLAYING, Stage.LIVE)
+
+    @welcomed.setter
+    def welcomed(self, _: bool) -> None:
+        """For tests of the hub: as if the welcome had been queued."""
+        self._advance(Stage.REPLAYING)
+
+    @property
+    def live(self) -> bool:
+        """Its backlog is sent: durable events are no longer held."""
+        return self.stage is Stage.LIVE
+
+    def _advance(self, stage: Stage) -> bool:
+        """Move forward to ``stage``; False once closing (the close won)."""
+        if self.closing:
+            return False
+        if stage < self.stage:
+            raise RuntimeError(f"a connection cannot go from {self.stage.name} to {stage.name}")
+        self.stage = stage
+        return True
 
     def send(self, frame: bytes) -> None:
         """Queue a frame without waiting; overflow closes the connection."""
@@ -91,7 +132,7 @@ class Connection:
     def welcome(self, frame: bytes) -> None:
         """Queue the welcome: the first frame, before any push."""
         self.send(frame)
-        self.welcomed = True
+        self._advance(Stage.REPLAYING)
 
     def push(self, frame: bytes) -> None:
         """Queue an ephemeral push; before the welcome there is nothing to miss."""
@@ -100,25 +141,23 @@ class Connection:
 
     def push_event(self, seq: int, frame: bytes) -> None:
         """Queue a durable event, or hold it while the backlog is replayed."""
-        if self._held is not None:
+        if self.live:
+            if seq > self.last_seq:
+                self.last_seq = seq
+                self.send(frame)
+        elif not self.closing:
             self._held.append((seq, frame))
-        elif seq > self.last_seq:
-            self.last_seq = seq
-            self.send(frame)
-
-    @property
-    def live(self) -> bool:
-        """Its backlog is sent: durable events are no longer held."""
-        return self._held is None
 
     def go_live(self) -> None:
         """The backlog up to ``last_seq`` is queued: release what was held."""
-        held, self._held = self._held or [], None
+        if not self._advance(Stage.LIVE):
+            return
+        held, self._held = self._held, []
         for seq, frame in sorted(held, key=lambda item: item[0]):
             self.push_event(seq, frame)
 
     def close(self, code: int, reason: str = "") -> None:
-        if not self.closing:
+        if self._advance(Stage.CLOSING):
             self.close_code, self.close_reason = code, reason
             self._frames.clear()
             self._wakeup.set()

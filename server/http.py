@@ -43,6 +43,7 @@ __all__ = [
     "healthz",
     "login",
     "logout",
+    "refused",
     "register",
     "store_unavailable",
 ]
@@ -52,8 +53,10 @@ LOGIN_LIMIT = Limit(rate=1 / 6, burst=10)  # per username: 10, then one every 6 
 SELF_REGISTERING = frozenset({Role.PATIENT, Role.PRACTITIONER})
 
 
-def _error(exc: ServerError, request: Request) -> Response:
-    """The error, its refusal worded in the request's ``Accept-Language``."""
+async def refused(request: Request, exc: Exception) -> Response:
+    """Any endpoint's ``ServerError`` (the app's exception handler): its
+    status and ``ErrorBody``, the refusal worded in ``Accept-Language``."""
+    assert isinstance(exc, ServerError)
     wanted = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
     body = ErrorBody(exc.code, exc.worded(locale_of(wanted)), exc.details)
     return _json(body, STATUS.get(exc.code, 500))
@@ -77,7 +80,9 @@ async def _body(request: Request, type_: type[Any]) -> Any:
 
 async def store_unavailable(request: Request, exc: Exception) -> Response:
     """Any endpoint, while the database is out of reach: 503, retry later."""
-    return _error(ServerError(ErrorCode.UNAVAILABLE, "storage unavailable, retry later"), request)
+    return await refused(
+        request, ServerError(ErrorCode.UNAVAILABLE, "storage unavailable, retry later")
+    )
 
 
 def _user_info(user: UserRecord) -> UserInfo:
@@ -86,56 +91,50 @@ def _user_info(user: UserRecord) -> UserInfo:
 
 async def register(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
+    body: RegisterBody = await _body(request, RegisterBody)
+    if not ctx.settings.open_registration or body.role not in SELF_REGISTERING:
+        raise ServerError(ErrorCode.FORBIDDEN, f"{body.role} accounts are created by an admin")
+    per_hour = ctx.settings.registrations_per_source_per_hour
+    await _throttle(ctx, (f"register-from:{_source(request)}", _per(per_hour, 3600)))
     try:
-        body: RegisterBody = await _body(request, RegisterBody)
-        if not ctx.settings.open_registration or body.role not in SELF_REGISTERING:
-            raise ServerError(ErrorCode.FORBIDDEN, f"{body.role} accounts are created by an admin")
-        per_hour = ctx.settings.registrations_per_source_per_hour
-        await _throttle(ctx, (f"register-from:{_source(request)}", _per(per_hour, 3600)))
-        try:
-            user = await ctx.store.accounts.create_user(
-                body.username,
-                body.display_name,
-                body.role,
-                await ctx.passwords.hash(body.password),
-                ctx.clock.ms(),
-                body.locale.value,
-            )
-        except Conflict as exc:
-            raise ServerError(ErrorCode.CONFLICT, str(exc)) from None
-    except ServerError as exc:
-        return _error(exc, request)
+        user = await ctx.store.accounts.create_user(
+            body.username,
+            body.display_name,
+            body.role,
+            await ctx.passwords.hash(body.password),
+            ctx.clock.ms(),
+            body.locale.value,
+        )
+    except Conflict as exc:
+        raise ServerError(ErrorCode.CONFLICT, str(exc)) from None
     return _json(RegisterResult(_user_info(user)), 201)
 
 
 async def login(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
-    try:
-        body: LoginBody = await _body(request, LoginBody)
-        per_minute = ctx.settings.logins_per_source_per_minute
-        await _throttle(
-            ctx,
-            (f"login:{body.username}", LOGIN_LIMIT),
-            (f"login-from:{_source(request)}", _per(per_minute, 60)),
-        )
-        found = await ctx.store.accounts.credentials(body.username)
-        if not await ctx.passwords.verify(found[1] if found else None, body.password) or not found:
-            raise ServerError(ErrorCode.UNAUTHORIZED, "wrong username or password")
-        user = found[0]
-        token, now = new_token(), ctx.clock.ms()
-        expires_at = now + ctx.settings.token_ttl_seconds * 1000
-        device_id = await ctx.store.accounts.open_session(
-            user.id,
-            hash_token(token),
-            now,
-            expires_at,
-            device_id=body.device_id,
-            device_name=body.device_name,
-        )
-        if device_id is None:
-            raise ServerError(ErrorCode.FORBIDDEN, "that device is not yours")
-    except ServerError as exc:
-        return _error(exc, request)
+    body: LoginBody = await _body(request, LoginBody)
+    per_minute = ctx.settings.logins_per_source_per_minute
+    await _throttle(
+        ctx,
+        (f"login:{body.username}", LOGIN_LIMIT),
+        (f"login-from:{_source(request)}", _per(per_minute, 60)),
+    )
+    found = await ctx.store.accounts.credentials(body.username)
+    if not await ctx.passwords.verify(found[1] if found else None, body.password) or not found:
+        raise ServerError(ErrorCode.UNAUTHORIZED, "wrong username or password")
+    user = found[0]
+    token, now = new_token(), ctx.clock.ms()
+    expires_at = now + ctx.settings.token_ttl_seconds * 1000
+    device_id = await ctx.store.accounts.open_session(
+        user.id,
+        hash_token(token),
+        now,
+        expires_at,
+        device_id=body.device_id,
+        device_name=body.device_name,
+    )
+    if device_id is None:
+        raise ServerError(ErrorCode.FORBIDDEN, "that device is not yours")
     return _json(LoginResult(token, _user_info(user), device_id, expires_at))
 
 
@@ -172,10 +171,7 @@ async def _bearer(request: Request) -> tuple[Session, bytes]:
 async def logout(request: Request) -> Response:
     """Revoke the bearer token and close the sockets opened with it."""
     ctx: Context = request.app.state.ctx
-    try:
-        session, token_hash = await _bearer(request)
-    except ServerError as exc:
-        return _error(exc, request)
+    session, token_hash = await _bearer(request)
     await ctx.store.accounts.revoke(token_hash, ctx.clock.ms())
     # Every node closes the sockets it holds for this token (this one included).
     await ctx.broker.publish_control(TokenRevoked(session.user.id, token_hash))
@@ -185,13 +181,10 @@ async def logout(request: Request) -> Response:
 async def download(request: Request) -> Response:
     """An encrypted document, whole or by ``Range``, for members of its thread."""
     ctx: Context = request.app.state.ctx
-    try:
-        session, _ = await _bearer(request)
-        user = session.user
-        grants = await grants_of(ctx, user.id, Role(user.role))
-        record = await readable_file(ctx, user.id, grants, request.path_params["file"])
-    except ServerError as exc:
-        return _error(exc, request)
+    session, _ = await _bearer(request)
+    user = session.user
+    grants = await grants_of(ctx, user.id, Role(user.role))
+    record = await readable_file(ctx, user.id, grants, request.path_params["file"])
     return FileResponse(
         ctx.blobs.path(record.id),
         media_type="application/octet-stream",
@@ -202,14 +195,11 @@ async def download(request: Request) -> Response:
 async def audit_export(request: Request) -> Response:
     """A thread's whole audit trail as JSON, for its practitioners."""
     ctx: Context = request.app.state.ctx
-    try:
-        session, _ = await _bearer(request)
-        thread_id = _path_id(request, "thread")
-        user = session.user
-        grants = await grants_of(ctx, user.id, Role(user.role))
-        entries = await export_audit(ctx, user.id, grants, thread_id)
-    except ServerError as exc:
-        return _error(exc, request)
+    session, _ = await _bearer(request)
+    thread_id = _path_id(request, "thread")
+    user = session.user
+    grants = await grants_of(ctx, user.id, Role(user.role))
+    entries = await export_audit(ctx, user.id, grants, thread_id)
     return Response(
         msgspec.json.encode(entries),
         media_type="application/json",

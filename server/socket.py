@@ -17,27 +17,28 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from protocol.codec import (
-    PROTOCOL_VERSIONS,
-    SUBPROTOCOL,
-    Codec,
-    encode,
-    encode_event,
-    negotiate,
-    to_raw,
-)
-from protocol.errors import CloseCode, DecodeError, ErrorCode, VersionMismatch
+from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL, Codec, encode, encode_event, to_raw
+from protocol.errors import CloseCode, DecodeError, ErrorCode
 from protocol.events import SyncReset
-from protocol.frames import Call, ClientFrame, Error, Hello, Limits, Ping, Pong, Result, Welcome
+from protocol.frames import Call, Error, Hello, Limits, Result, Welcome
 from protocol.model import Role
+from protocol.session import (
+    CallReceived,
+    FrameEvent,
+    FrameRefused,
+    Greeted,
+    PingReceived,
+    Refused,
+    ServerSession,
+)
 from server.auth import hash_token
 from server.connection import Connection
 from server.context import Context
 from server.convert import event_data
 from server.errors import ServerError
 from server.policy import DELEGATE_ROLES
-from server.ratelimit import Limit
-from server.rpc import HANDLERS
+from server.ratelimit import Charge, Limit
+from server.rpc import CALLING, ROUTES, Bucket
 from storage.errors import Unavailable
 
 __all__ = ["websocket_endpoint"]
@@ -45,11 +46,6 @@ __all__ = ["websocket_endpoint"]
 log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
 CLOSE_WAIT_SECONDS = 5.0
-
-
-class _Refused(Exception):
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        self.code, self.reason = code, reason
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
@@ -62,50 +58,39 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     if ctx.draining:
         await ws.close(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
         return
-    codec = Codec(ctx.settings.max_frame_bytes)
+    wire = ServerSession(ctx.settings.max_frame_bytes)
     try:
-        hello = await asyncio.wait_for(_read_hello(ws, codec), ctx.settings.hello_timeout_seconds)
-        conn = await _authenticate(ctx, hello)
+        greeting = await asyncio.wait_for(_read_hello(ws, wire), ctx.settings.hello_timeout_seconds)
     except TimeoutError:
-        await _close(ws, CloseCode.HELLO_TIMEOUT, "no hello in time")
-        return
-    except _Refused as refused:
-        await _close(ws, refused.code, refused.reason)
-        return
+        greeting = wire.hello_timed_out()
     except WebSocketDisconnect:
         return
-    await _serve(ctx, ws, codec, conn, hello)
+    if isinstance(greeting, Refused):
+        await _close(ws, greeting.code, greeting.reason)
+        return
+    conn = await _authenticate(ctx, wire, greeting.hello)
+    if isinstance(conn, Refused):
+        await _close(ws, conn.code, conn.reason)
+        return
+    await _serve(ctx, ws, wire, conn, greeting.hello)
 
 
-async def _read_hello(ws: WebSocket, codec: Codec) -> Hello:
+async def _read_hello(ws: WebSocket, wire: ServerSession) -> Greeted | Refused:
     message = await ws.receive()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
-    data = message.get("bytes")
-    if data is None:
-        raise _Refused(CloseCode.BAD_HELLO, "frames are binary MessagePack")
-    try:
-        frame = codec.decode_client(data)
-    except DecodeError as exc:
-        raise _Refused(CloseCode.BAD_HELLO, f"unreadable hello: {exc}"[:120]) from None
-    if not isinstance(frame, Hello):
-        raise _Refused(CloseCode.BAD_HELLO, "the first frame must be hello")
-    try:
-        negotiate(frame.versions)
-    except VersionMismatch as exc:
-        raise _Refused(CloseCode.UNSUPPORTED_VERSION, str(exc)) from None
-    return frame
+    return wire.receive_hello(message.get("bytes"))
 
 
-async def _authenticate(ctx: Context, hello: Hello) -> Connection:
+async def _authenticate(ctx: Context, wire: ServerSession, hello: Hello) -> Connection | Refused:
     token_hash = hash_token(hello.token)
     session = await ctx.store.accounts.session(token_hash)
     if session is None or session.device_id != hello.device:
-        raise _Refused(CloseCode.UNAUTHORIZED, "unknown token for this device: log in again")
+        return wire.refuse(CloseCode.UNAUTHORIZED, "unknown token for this device: log in again")
     if session.revoked:
-        raise _Refused(CloseCode.TOKEN_REVOKED, "token revoked: log in again")
+        return wire.refuse(CloseCode.TOKEN_REVOKED, "token revoked: log in again")
     if session.expires_at <= ctx.clock.ms():
-        raise _Refused(CloseCode.UNAUTHORIZED, "token expired: log in again")
+        return wire.refuse(CloseCode.UNAUTHORIZED, "token expired: log in again")
     s = ctx.settings
     device = session.device_id
     return Connection(
@@ -149,7 +134,9 @@ def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> byte
     )
 
 
-async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, hello: Hello) -> None:
+async def _serve(
+    ctx: Context, ws: WebSocket, wire: ServerSession, conn: Connection, hello: Hello
+) -> None:
     routes = ctx.hub.add(conn)  # from here on, live durable events are held until replayed
     if ctx.draining:  # the drain began while this socket said hello
         conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
@@ -164,7 +151,7 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
         conn.last_seq = head if hello.resume_from is None else hello.resume_from
         tasks = [
             asyncio.create_task(_write(ws, conn), name=f"write-{conn.session}"),
-            asyncio.create_task(_read(ctx, ws, codec, conn), name=f"read-{conn.session}"),
+            asyncio.create_task(_read(ctx, ws, wire, conn), name=f"read-{conn.session}"),
             asyncio.create_task(conn.wait_closed()),
             asyncio.create_task(_replay(ctx, conn, hello.resume_from, head)),
         ]
@@ -182,7 +169,10 @@ async def _serve(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection, he
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await _close(ws, conn.close_code or CloseCode.NORMAL, conn.close_reason)
+        code = conn.close_code or CloseCode.NORMAL
+        wire.close(code, conn.close_reason)
+        await _close(ws, code, conn.close_reason)
+        wire.closed()
         # Out of the hub once closed: a graceful stop waits for the hub to empty.
         await ctx.broker.detach(ctx.hub.remove(conn))
         with contextlib.suppress(Unavailable):
@@ -232,7 +222,7 @@ async def _write(ws: WebSocket, conn: Connection) -> None:
             conn.sent(frame)
 
 
-async def _read(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection) -> None:
+async def _read(ctx: Context, ws: WebSocket, wire: ServerSession, conn: Connection) -> None:
     while True:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
@@ -243,41 +233,28 @@ async def _read(ctx: Context, ws: WebSocket, codec: Codec, conn: Connection) -> 
         conn.last_received = monotonic()
         conn.busy = True
         try:
-            await _handle(ctx, codec, conn, message.get("bytes"))
+            await _handle(ctx, conn, wire.receive(message.get("bytes")))
         finally:
             conn.answered()
 
 
-async def _handle(ctx: Context, codec: Codec, conn: Connection, data: bytes | None) -> None:
+async def _handle(ctx: Context, conn: Connection, frame: FrameEvent) -> None:
     """Answer one frame. Every frame, readable or not, spends from the
-    device's call bucket (``messages.send`` also from its send bucket)."""
-    frame: ClientFrame | Error
-    if data is None:
-        frame = Error(None, ErrorCode.INVALID, "frames are binary MessagePack")
-    else:
-        try:
-            frame = codec.decode_client(data)
-        except DecodeError as exc:
-            frame = Error(codec.call_id(data), exc.code, str(exc)[:300])
+    device's call bucket; a call spends what its route charges."""
     if await _rate_limited(ctx, conn, frame):
         return
-    if isinstance(frame, Error):
-        conn.send(encode(frame))
-    elif isinstance(frame, Call):
-        conn.send(await _call(ctx, codec, conn, frame))
-    elif isinstance(frame, Ping):
-        conn.send(encode(Pong(ts=frame.ts)))
-    elif isinstance(frame, Hello):
-        conn.send(encode(Error(None, ErrorCode.INVALID, "already greeted")))
-    # A Pong only proves liveness, which receiving it already recorded.
+    if isinstance(frame, CallReceived):
+        conn.send(await _call(ctx, conn, frame.call))
+    elif isinstance(frame, PingReceived | FrameRefused):
+        conn.send(frame.reply)
+    # A pong only proves liveness, which receiving it already recorded.
 
 
-async def _rate_limited(ctx: Context, conn: Connection, frame: ClientFrame | Error) -> bool:
+async def _rate_limited(ctx: Context, conn: Connection, frame: FrameEvent) -> bool:
     """Charge the frame; answer ``rate_limited`` if the device is out of
     tokens. A client that keeps sending past a burst of such answers is
     closed: ignoring them costs the server a decode and an answer a frame."""
-    sending = isinstance(frame, Call) and frame.method == "messages.send"
-    wait = await ctx.broker.limits.take(*((conn.calls, conn.sends) if sending else (conn.calls,)))
+    wait = await ctx.broker.limits.take(*_charges(conn, frame))
     if not wait:
         conn.refused_in_a_row = 0
         return False
@@ -285,16 +262,27 @@ async def _rate_limited(ctx: Context, conn: Connection, frame: ClientFrame | Err
     if conn.refused_in_a_row > ctx.settings.call_burst:
         conn.close(CloseCode.POLICY_VIOLATION, "too many frames after rate_limited")
         return True
-    call_id = frame.id if isinstance(frame, Call | Error) else None
     details = {"retry_after_ms": int(wait * 1000) + 1}
-    conn.send(encode(Error(call_id, ErrorCode.RATE_LIMITED, "slow down", details)))
+    conn.send(encode(Error(_call_id(frame), ErrorCode.RATE_LIMITED, "slow down", details)))
     return True
 
 
-async def _call(ctx: Context, codec: Codec, conn: Connection, call: Call) -> bytes:
+def _call_id(frame: FrameEvent) -> int | None:
+    if isinstance(frame, CallReceived):
+        return frame.call.id
+    return frame.error.id if isinstance(frame, FrameRefused) else None
+
+
+def _charges(conn: Connection, frame: FrameEvent) -> list[Charge]:
+    route = ROUTES.get(frame.call.method) if isinstance(frame, CallReceived) else None
+    buckets = {Bucket.CALLS: conn.calls, Bucket.SENDS: conn.sends}
+    return [buckets[bucket] for bucket in (route.charges if route else CALLING)]
+
+
+async def _call(ctx: Context, conn: Connection, call: Call) -> bytes:
     try:
-        params = codec.decode_params(call.method, call.params)
-        value = await HANDLERS[call.method](ctx, conn, params)
+        params = Codec.decode_params(call.method, call.params)
+        value = await ROUTES[call.method].handler(ctx, conn, params)
         return encode(Result(call.id, to_raw(value)))
     except ServerError as exc:
         return encode(Error(call.id, exc.code, exc.worded(conn.locale), exc.details))

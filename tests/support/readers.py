@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients import CallError, Client, Credentials
-from protocol.frames import Event
+from protocol.session import Duplicate, EventReceived, SessionEvent
 from tests.support.server import RunningServer
 
 __all__ = [
@@ -73,10 +73,12 @@ class TappedClient(Client):
         super().__init__(*args, **kwargs)
         self.wire_seqs: list[int] = []
 
-    async def _dispatch(self, ws: Any, frame: Any) -> None:
-        if isinstance(frame, Event) and frame.seq is not None:
-            self.wire_seqs.append(frame.seq)
-        await super()._dispatch(ws, frame)
+    def _dispatch(self, event: SessionEvent | None) -> None:
+        if isinstance(event, Duplicate):
+            self.wire_seqs.append(event.seq)
+        elif isinstance(event, EventReceived) and event.event.seq is not None:
+            self.wire_seqs.append(event.event.seq)
+        super()._dispatch(event)
 
 
 class Writer:

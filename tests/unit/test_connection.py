@@ -8,7 +8,7 @@ import pytest
 
 from protocol.errors import CloseCode
 from protocol.model import Role
-from server.connection import Connection
+from server.connection import Connection, Stage
 from server.ratelimit import Limit
 
 
@@ -262,3 +262,27 @@ async def test_an_idle_connection_finishes_at_once() -> None:
     assert await drain(conn) == [b"queued"]  # what was queued is still sent
     assert await drain(conn) == []
     assert conn.close_code == CloseCode.SERVER_SHUTDOWN
+
+
+async def test_a_connection_moves_through_its_stages_forward_only() -> None:
+    conn = make()
+    assert conn.stage is Stage.WELCOMING and not conn.welcomed and not conn.live
+    conn.welcome(b"welcome")
+    assert conn.stage is Stage.REPLAYING and conn.welcomed and not conn.live
+    conn.go_live()
+    assert conn.stage is Stage.LIVE and conn.welcomed and conn.live
+    with pytest.raises(RuntimeError, match="from LIVE to REPLAYING"):
+        conn.welcome(b"again")
+    conn.close(CloseCode.NORMAL)
+    assert conn.stage is Stage.CLOSING and conn.closing
+
+
+async def test_once_closing_nothing_moves_it_and_nothing_is_held() -> None:
+    conn = make()
+    conn.close(CloseCode.ACCESS_CHANGED, "reconnect")
+    conn.welcome(b"welcome")  # the close won the race with the welcome
+    conn.push_event(1, frame(1))
+    conn.go_live()
+    assert conn.stage is Stage.CLOSING
+    assert conn._held == []
+    assert await asyncio.wait_for(conn.next_frames(), 1) == []
