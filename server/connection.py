@@ -92,11 +92,6 @@ class Connection:
     def welcomed(self) -> bool:
         return self.stage in (Stage.REPLAYING, Stage.LIVE)
 
-    @welcomed.setter
-    def welcomed(self, _: bool) -> None:
-        """For tests of the hub: as if the welcome had been queued."""
-        self._advance(Stage.REPLAYING)
-
     @property
     def live(self) -> bool:
         """Its backlog is sent: durable events are no longer held."""

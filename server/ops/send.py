@@ -34,6 +34,7 @@ from server.errors import ServerError, forbidden
 from server.notices import auto_reply
 from server.ops.access import Access, require_still_delegated
 from server.ops.receipts import receipt_event
+from server.ops.threads import set_closed
 from server.policy import (
     CARE_ROLES,
     DAY_MS,
@@ -44,7 +45,6 @@ from server.policy import (
     patient_send_refusal,
     rule_refusal,
 )
-from server.rpc.threads import set_closed
 from server.writer import Outgoing
 from storage.messages import StoredMessage
 from storage.threads import Receipt

@@ -24,7 +24,7 @@ from server.connection import Connection
 from server.context import Context
 from server.errors import not_found
 from server.ops.admission import require_role, require_verified_practitioner
-from server.rpc.threads import create_thread
+from server.ops.threads import create_thread
 from server.writer import Outgoing
 from storage.tx import WriteTx
 

@@ -33,9 +33,9 @@ from server.broker.control import KeysChanged
 from server.connection import Connection
 from server.context import Context
 from server.errors import ServerError, forbidden, invalid
+from server.ops.delegations import delegation_ended, delegation_updated, stored_grant
 from server.ops.users import visible_users
 from server.policy import delegate_refusal
-from server.rpc.delegations import delegation_ended, delegation_updated, stored_grant
 from server.writer import Emitted, Outgoing
 from storage.delegations import Grant
 from storage.tx import WriteTx

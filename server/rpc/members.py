@@ -21,8 +21,8 @@ from server.errors import forbidden, not_found
 from server.notices import post_notice
 from server.ops.access import thread_of
 from server.ops.admission import require_care_principals, require_patients_of, require_verified
+from server.ops.threads import emit_thread, shared_info
 from server.policy import CARE_ROLES, Refusal, thread_open_refusal
-from server.rpc.threads import emit_thread, shared_info
 from server.writer import Emitted, Outgoing
 from storage.tx import WriteTx
 

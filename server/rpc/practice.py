@@ -36,6 +36,7 @@ from server.context import Context
 from server.convert import member
 from server.errors import ServerError, invalid, not_found
 from server.ops.admission import require_role, require_verified_practitioner
+from server.ops.delegations import delegation_ended
 from server.policy import (
     Practitioner,
     Refusal,
@@ -43,7 +44,6 @@ from server.policy import (
     patient_open_refusal,
     rule_refusal,
 )
-from server.rpc.delegations import delegation_ended
 from server.writer import Operation, Outgoing
 from storage.accounts import UserRecord
 from storage.practice import InvitationRecord, PracticeRecord

@@ -32,7 +32,7 @@ def connect(hub: Hub, user: int, grants: dict[int, Delegate] | None = None) -> C
         calls=("calls:1", Limit(10, 10)),
         sends=("sends:1", Limit(10, 10)),
     )
-    conn.welcomed = True
+    conn.welcome(b"welcome")
     hub.add(conn)
     if grants:
         conn.grants = grants
@@ -41,7 +41,8 @@ def connect(hub: Hub, user: int, grants: dict[int, Delegate] | None = None) -> C
 
 
 def queued(conn: Connection) -> int:
-    return len(conn._frames)
+    """Frames queued after the welcome."""
+    return len(conn._frames) - 1
 
 
 def test_a_thread_frame_reaches_the_reader_once() -> None:

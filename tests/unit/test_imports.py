@@ -101,3 +101,30 @@ def test_handlers_know_no_sql(path: Path) -> None:
 
 def test_the_handler_check_sees_imports() -> None:
     assert "sqlalchemy.ext.asyncio" in direct_imports(ROOT / "storage" / "tx.py")
+
+
+@pytest.mark.parametrize("path", HANDLERS, ids=lambda path: path.name)
+def test_handlers_do_not_import_each_other(path: Path) -> None:
+    """What two handlers share is an operation (``server.ops``); a handler
+    imports only the handler signature from its own package."""
+    allowed = {"server.rpc.base"} | ({"server.rpc"} if path.name == "__init__.py" else set())
+    sideways = {
+        name
+        for name in direct_imports(path)
+        if name.startswith("server.rpc") and name not in allowed
+    }
+    assert not sideways, f"{path.name} imports {sorted(sideways)}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in (ROOT / "server").rglob("*.py") if "rpc" not in p.parts),
+    ids=lambda path: str(path.relative_to(ROOT)),
+)
+def test_only_the_socket_reaches_the_handlers(path: Path) -> None:
+    """Operations, HTTP endpoints and chores never call a handler."""
+    reaching = {name for name in direct_imports(path) if name.startswith("server.rpc")}
+    if path.name == "socket.py":
+        assert reaching == {"server.rpc"}
+    else:
+        assert not reaching, f"{path.relative_to(ROOT)} imports {sorted(reaching)}"

@@ -1,6 +1,6 @@
 """What a ``thread.updated`` tells every member: nothing that is one member's own."""
 
-from server.rpc.threads import shared_info
+from server.ops.threads import shared_info
 from storage.threads import MemberRecord, ThreadRecord
 
 
