@@ -11,8 +11,7 @@ from typing import TypeVar
 import nacl.exceptions
 import nacl.pwhash
 
-from protocol.errors import ErrorCode
-from server.errors import ServerError
+from server.errors import busy
 
 __all__ = ["Passwords", "hash_token", "new_token"]
 
@@ -59,7 +58,7 @@ class Passwords:
 
     async def _run(self, work: Callable[..., T], *args: bytes) -> T:
         if self._waiting >= self._queue:
-            raise ServerError(ErrorCode.RATE_LIMITED, "the server is busy", retry_after_ms=1000)
+            raise busy("the server is busy", retry_after_ms=1000)
         self._waiting += 1
         try:
             async with self._slots:

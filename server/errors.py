@@ -1,6 +1,20 @@
-"""The server's errors. Each maps to one wire ``ErrorCode`` at the socket edge.
+"""The server's errors. Each maps to one wire ``ErrorCode`` at the socket
+edge (and to an HTTP status at the HTTP edge).
 
-ServerError(code, message, details)
+There are two ways to refuse, one for each kind of refusal:
+
+- a plain one: ``raise forbidden(...)``, ``invalid``, ``not_found``,
+  ``conflict``, ``too_large``, ``stale_devices``, ``unauthorized``,
+  ``busy`` or ``unavailable`` (below): the code, a sentence for
+  developers, details;
+- a reasoned one that a person reads (a rule, a closed thread, a slot
+  taken): the policy functions (``server.policy``) return a ``Refusal``,
+  and the caller raises ``refusal.error()``: the code, ``details.reason``,
+  and the catalogue's words in the person's language.
+
+Nothing else constructs a ``ServerError``. A socket that is refused before
+its session opens is closed with a ``CloseCode`` (``protocol.session``), not
+answered with an error.
 """
 
 from __future__ import annotations
@@ -10,7 +24,18 @@ from typing import Any
 from protocol.errors import ErrorCode
 from protocol.texts import has_text, render
 
-__all__ = ["ServerError", "forbidden", "invalid", "not_found"]
+__all__ = [
+    "ServerError",
+    "busy",
+    "conflict",
+    "forbidden",
+    "invalid",
+    "not_found",
+    "stale_devices",
+    "too_large",
+    "unauthorized",
+    "unavailable",
+]
 
 
 class ServerError(Exception):
@@ -43,3 +68,33 @@ def not_found(message: str, **details: Any) -> ServerError:
 
 def invalid(message: str, **details: Any) -> ServerError:
     return ServerError(ErrorCode.INVALID, message, **details)
+
+
+def conflict(message: str, **details: Any) -> ServerError:
+    """Someone else got there first, or this was done already differently."""
+    return ServerError(ErrorCode.CONFLICT, message, **details)
+
+
+def too_large(message: str, **details: Any) -> ServerError:
+    return ServerError(ErrorCode.TOO_LARGE, message, **details)
+
+
+def unauthorized(message: str, **details: Any) -> ServerError:
+    """No valid credentials: log in (again)."""
+    return ServerError(ErrorCode.UNAUTHORIZED, message, **details)
+
+
+def busy(message: str, retry_after_ms: int) -> ServerError:
+    """Too many requests now: try again after ``retry_after_ms``."""
+    return ServerError(ErrorCode.RATE_LIMITED, message, retry_after_ms=retry_after_ms)
+
+
+def stale_devices(message: str, **gaps: Any) -> ServerError:
+    """An envelope sealed for other devices than the thread's: fetch keys
+    and seal again (``gaps``: missing, unknown, no_keys)."""
+    return ServerError(ErrorCode.STALE_DEVICES, message, **gaps)
+
+
+def unavailable(message: str) -> ServerError:
+    """A dependency (the store) is out of reach: try again later."""
+    return ServerError(ErrorCode.UNAVAILABLE, message)

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from protocol.codec import DECODE_FAILURES
-from protocol.errors import ErrorCode
 from protocol.http import (
     STATUS,
     ErrorBody,
@@ -29,7 +28,17 @@ from protocol.texts import locale_of
 from server.auth import hash_token, new_token
 from server.broker.control import TokenRevoked
 from server.context import Context
-from server.errors import ServerError
+from server.errors import (
+    ServerError,
+    busy,
+    conflict,
+    forbidden,
+    invalid,
+    not_found,
+    too_large,
+    unauthorized,
+    unavailable,
+)
 from server.ops.access import grants_of
 from server.ops.audit import export_audit
 from server.ops.files import readable_file
@@ -71,18 +80,16 @@ async def _body(request: Request, type_: type[Any]) -> Any:
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
-            raise ServerError(ErrorCode.TOO_LARGE, f"body over {MAX_BODY} bytes")
+            raise too_large(f"body over {MAX_BODY} bytes")
     try:
         return msgspec.json.decode(raw, type=type_)
     except DECODE_FAILURES as exc:  # absurd nesting included
-        raise ServerError(ErrorCode.INVALID, str(exc) or type(exc).__name__) from None
+        raise invalid(str(exc) or type(exc).__name__) from None
 
 
 async def store_unavailable(request: Request, exc: Exception) -> Response:
     """Any endpoint, while the database is out of reach: 503, retry later."""
-    return await refused(
-        request, ServerError(ErrorCode.UNAVAILABLE, "storage unavailable, retry later")
-    )
+    return await refused(request, unavailable("storage unavailable, retry later"))
 
 
 def _user_info(user: UserRecord) -> UserInfo:
@@ -93,7 +100,7 @@ async def register(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     body: RegisterBody = await _body(request, RegisterBody)
     if not ctx.settings.open_registration or body.role not in SELF_REGISTERING:
-        raise ServerError(ErrorCode.FORBIDDEN, f"{body.role} accounts are created by an admin")
+        raise forbidden(f"{body.role} accounts are created by an admin")
     per_hour = ctx.settings.registrations_per_source_per_hour
     await _throttle(ctx, (f"register-from:{_source(request)}", _per(per_hour, 3600)))
     try:
@@ -106,7 +113,7 @@ async def register(request: Request) -> Response:
             body.locale.value,
         )
     except Conflict as exc:
-        raise ServerError(ErrorCode.CONFLICT, str(exc)) from None
+        raise conflict(str(exc)) from None
     return _json(RegisterResult(_user_info(user)), 201)
 
 
@@ -121,7 +128,7 @@ async def login(request: Request) -> Response:
     )
     found = await ctx.store.accounts.credentials(body.username)
     if not await ctx.passwords.verify(found[1] if found else None, body.password) or not found:
-        raise ServerError(ErrorCode.UNAUTHORIZED, "wrong username or password")
+        raise unauthorized("wrong username or password")
     user = found[0]
     token, now = new_token(), ctx.clock.ms()
     expires_at = now + ctx.settings.token_ttl_seconds * 1000
@@ -134,7 +141,7 @@ async def login(request: Request) -> Response:
         device_name=body.device_name,
     )
     if device_id is None:
-        raise ServerError(ErrorCode.FORBIDDEN, "that device is not yours")
+        raise forbidden("that device is not yours")
     return _json(LoginResult(token, _user_info(user), device_id, expires_at))
 
 
@@ -152,9 +159,7 @@ async def _throttle(ctx: Context, *charges: tuple[str, Limit]) -> None:
     """Spend from every bucket or none (on all nodes together)."""
     wait = await ctx.broker.limits.take(*charges)
     if wait:
-        raise ServerError(
-            ErrorCode.RATE_LIMITED, "too many attempts", retry_after_ms=int(wait * 1000) + 1
-        )
+        raise busy("too many attempts", retry_after_ms=int(wait * 1000) + 1)
 
 
 async def _bearer(request: Request) -> tuple[Session, bytes]:
@@ -164,7 +169,7 @@ async def _bearer(request: Request) -> tuple[Session, bytes]:
     token_hash = hash_token(token)
     session = await ctx.store.accounts.session(token_hash) if scheme.lower() == "bearer" else None
     if session is None or session.revoked or session.expires_at <= ctx.clock.ms():
-        raise ServerError(ErrorCode.UNAUTHORIZED, "a valid bearer token is required")
+        raise unauthorized("a valid bearer token is required")
     return session, token_hash
 
 
@@ -214,7 +219,7 @@ def _path_id(request: Request, name: str) -> int:
     """An id from the path (``{name:int}``), within the wire's bounds."""
     value: int = request.path_params[name]
     if not 1 <= value <= MAX_INT:
-        raise ServerError(ErrorCode.NOT_FOUND, f"no such {name}")
+        raise not_found(f"no such {name}")
     return value
 
 

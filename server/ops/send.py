@@ -19,20 +19,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from protocol.codec import encode_event, to_raw
+from protocol.codec import to_raw
 from protocol.e2e import Header, Scope
-from protocol.errors import ErrorCode
 from protocol.events import Notify
 from protocol.methods import SendParams
 from protocol.model import Role, ThreadKind
 from protocol.practice import InboxSettings, RefusalReason
-from server.broker.base import Delivery
 from server.context import Context
 from server.convert import message_data
 from server.coverage import delegates_of, recipient_gaps
-from server.errors import ServerError, forbidden
+from server.errors import forbidden, stale_devices
 from server.notices import auto_reply
 from server.ops.access import Access, require_still_delegated
+from server.ops.live import tell
 from server.ops.receipts import receipt_event
 from server.ops.threads import set_closed
 from server.policy import (
@@ -202,10 +201,8 @@ async def _check_recipients(
             return
         if not attempt:  # our cached lists may be older than the sender's: read them again
             ctx.directory.forget_device_lists(readers)
-    raise ServerError(
-        ErrorCode.STALE_DEVICES,
-        "the recipients do not match the thread's devices: fetch keys and seal again",
-        **gaps,
+    raise stale_devices(
+        "the recipients do not match the thread's devices: fetch keys and seal again", **gaps
     )
 
 
@@ -275,7 +272,6 @@ async def _popups(
             else await ctx.store.messages.unread(message.thread_id, read_seq)
         )
         data = Notify(message.thread_id, message.sender_id, unread, message.reason)
-        frame = encode_event("notify", to_raw(data))
-        await ctx.broker.publish(
-            Delivery(users, frame, foreground_only=True, thread=message.thread_id, after=after)
+        await tell(
+            ctx, "notify", data, users, thread=message.thread_id, foreground_only=True, after=after
         )

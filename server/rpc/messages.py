@@ -11,12 +11,12 @@ from __future__ import annotations
 from functools import partial
 
 from protocol.e2e import Header, Scope, decode_envelope
-from protocol.errors import DecodeError, ErrorCode
+from protocol.errors import DecodeError
 from protocol.methods import HistoryParams, HistoryResult, SendParams, SendResult
 from server.connection import Connection
 from server.context import Context
 from server.convert import message_data
-from server.errors import ServerError, invalid
+from server.errors import ServerError, conflict, invalid, too_large
 from server.notices import NOTICE_KIND
 from server.ops.access import thread_of
 from server.ops.send import after_send, plan_send, store_send
@@ -28,7 +28,7 @@ __all__ = ["history", "send"]
 async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
     limit = ctx.settings.max_envelope_bytes
     if len(p.envelope) > limit:
-        raise ServerError(ErrorCode.TOO_LARGE, f"envelope over {limit} bytes", limit=limit)
+        raise too_large(f"envelope over {limit} bytes", limit=limit)
     if p.kind == NOTICE_KIND:
         raise invalid("notices are written by the server, not sent")
     header = _header(p)
@@ -56,7 +56,7 @@ async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
 def _duplicate(stored: StoredMessage, thread_id: int) -> SendResult:
     """The answer to a send whose ``client_msg_id`` this device already stored."""
     if stored.thread_id != thread_id:
-        raise ServerError(ErrorCode.CONFLICT, "client_msg_id already used in another thread")
+        raise conflict("client_msg_id already used in another thread")
     return SendResult(stored.id, stored.seq, stored.sent_at, duplicate=True)
 
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from protocol.codec import encode_event, to_raw
 from protocol.events import TypingChanged
 from protocol.methods import Empty, PresenceListResult, PresenceSetParams, TypingParams
 from protocol.model import PresenceStatus
-from server.broker.base import Delivery
 from server.connection import Connection
 from server.context import Context
 from server.errors import invalid
 from server.ops.access import members_of
+from server.ops.live import tell
 
 __all__ = ["list_presence", "set_presence", "typing"]
 
@@ -31,8 +30,6 @@ async def list_presence(ctx: Context, conn: Connection, _: Empty) -> PresenceLis
 
 async def typing(ctx: Context, conn: Connection, p: TypingParams) -> Empty:
     members = await members_of(ctx, conn, p.thread)
-    frame = encode_event("typing", to_raw(TypingChanged(p.thread, conn.user_id, p.active)))
-    await ctx.broker.publish(
-        Delivery(sorted(members), frame, exclude_session=conn.session, thread=p.thread)
-    )
+    data = TypingChanged(p.thread, conn.user_id, p.active)
+    await tell(ctx, "typing", data, sorted(members), thread=p.thread, exclude_session=conn.session)
     return Empty()
