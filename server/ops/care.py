@@ -61,7 +61,7 @@ async def store_care_invitation(plan: CareInvitationPlan, tx: WriteTx, out: list
 
 @dataclass(frozen=True, slots=True)
 class AnswerPlan:
-    """The answer to ``practitioner``'s invitation of ``patient``."""
+    """The answer to ``request.practitioner``'s invitation of ``patient``."""
 
     request: CareParams
     patient: int
