@@ -38,7 +38,6 @@ from storage.practice import PracticeRecord
 from storage.tx import WriteTx
 
 __all__ = [
-    "PRACTICE_ROLES",
     "InvitePlan",
     "plan_invite",
     "practice_info",
