@@ -6,11 +6,13 @@ nobody becomes a practitioner's patient unasked, since it lets the
 practitioner write to them, bring them into a care team and broadcast to
 them. The invitation goes to the patient, or to whoever manages a relative's
 profile; the practitioner learns the patient's name only once they accept.
+Asking and answering are planned and stored by ``server.ops.care``.
 """
 
 from __future__ import annotations
 
-from protocol.codec import to_raw
+from functools import partial
+
 from protocol.model import Empty, Role
 from protocol.practice import (
     CareInvitation,
@@ -25,31 +27,17 @@ from protocol.practice import (
 from server.connection import Connection
 from server.context import Context
 from server.convert import member
-from server.errors import ServerError, not_found
-from server.ops.admission import require_role, require_verified_practitioner
-from server.writer import Outgoing
-from storage.tx import WriteTx
+from server.ops.admission import require_role
+from server.ops.care import plan_add_patient, plan_answer, store_answer, store_care_invitation
 
 __all__ = ["accept", "add_patient", "decline", "invitations", "list_patients"]
 
 
 async def add_patient(ctx: Context, conn: Connection, p: UserParams) -> PatientAddResult:
-    await require_verified_practitioner(ctx, conn, "add patients")
-    users = await ctx.store.accounts.users([p.user, conn.user_id])
-    if p.user not in users or users[p.user].role != Role.PATIENT:
-        raise not_found("no such patient", user=p.user)
-    if await ctx.store.practices.is_patient(conn.user_id, p.user):
+    plan = await plan_add_patient(ctx, conn, p)
+    if plan is None:
         return PatientAddResult(CareStatus.PATIENT)
-    me, now = users[conn.user_id], ctx.clock.ms()
-    asked = CareInvitation(member(me), p.user, now)
-    audience = sorted({p.user, *await ctx.store.relatives.managers(p.user)})
-
-    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
-        if await tx.practices.invite_patient(conn.user_id, p.user, now):
-            data = to_raw(asked)
-            out.extend(Outgoing("care.invited", data, [user], user_id=user) for user in audience)
-
-    await ctx.writer.run(store)
+    await ctx.writer.run(partial(store_care_invitation, plan))
     return PatientAddResult(CareStatus.INVITED)
 
 
@@ -72,36 +60,12 @@ async def invitations(ctx: Context, conn: Connection, _: Empty) -> CareInvitatio
 
 
 async def accept(ctx: Context, conn: Connection, p: CareParams) -> Empty:
-    await _answer(ctx, conn, p, accept=True)
+    plan = await plan_answer(ctx, conn, p, accept=True)
+    await ctx.writer.run(partial(store_answer, plan))
     return Empty()
 
 
 async def decline(ctx: Context, conn: Connection, p: CareParams) -> Empty:
-    await _answer(ctx, conn, p, accept=False)
+    plan = await plan_answer(ctx, conn, p, accept=False)
+    await ctx.writer.run(partial(store_answer, plan))
     return Empty()
-
-
-async def _answer(ctx: Context, conn: Connection, p: CareParams, *, accept: bool) -> None:
-    """The patient (or the manager of a relative's profile) answers; on
-    acceptance the practitioner gets ``patient.added``."""
-    patient = p.patient or conn.user_id
-    if patient != conn.user_id and not await ctx.store.relatives.manages(conn.user_id, patient):
-        raise _no_invitation(p)
-    name = (await ctx.store.accounts.users([patient]))[patient].display_name if accept else ""
-    now = ctx.clock.ms()
-
-    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
-        if not await tx.practices.answer_care(p.practitioner, patient, accept=accept, now=now):
-            raise _no_invitation(p)
-        if accept:
-            info = PatientInfo(patient, name, "added", now)
-            out.append(
-                Outgoing("patient.added", to_raw(info), [p.practitioner], user_id=p.practitioner)
-            )
-
-    await ctx.writer.run(store)
-
-
-def _no_invitation(p: CareParams) -> ServerError:
-    """Not asked, or not the caller's to answer: the same answer either way."""
-    return not_found("no invitation from this practitioner", practitioner=p.practitioner)

@@ -2,19 +2,16 @@
 
 Who may call what: an admin verifies practitioners; practitioners run their
 practices, their patient list and their inbox settings; anyone signed in
-finds verified practitioners.
+finds verified practitioners. The changes are stored by
+``server.ops.practice``.
 """
 
 from __future__ import annotations
 
-import msgspec
-from msgspec import Struct
+from functools import partial
 
-from protocol.codec import to_raw
-from protocol.errors import ErrorCode
 from protocol.model import Empty, Role
 from protocol.practice import (
-    AccountVerified,
     InboxSettings,
     PracticeCreateParams,
     PracticeInfo,
@@ -29,14 +26,23 @@ from protocol.practice import (
     RefusalReason,
     UserParams,
 )
-from protocol.texts import Locale, render
-from server.broker.control import PracticeChanged
+from protocol.texts import render
 from server.connection import Connection
 from server.context import Context
 from server.convert import member
-from server.errors import ServerError, invalid, not_found
+from server.errors import invalid, not_found
 from server.ops.admission import require_role, require_verified_practitioner
-from server.ops.delegations import delegation_ended
+from server.ops.practice import (
+    plan_invite,
+    practice_info,
+    require_practitioner_of,
+    store_acceptance,
+    store_decline,
+    store_inbox,
+    store_invite,
+    store_removal,
+    store_verification,
+)
 from server.policy import (
     Practitioner,
     Refusal,
@@ -44,10 +50,8 @@ from server.policy import (
     patient_open_refusal,
     rule_refusal,
 )
-from server.writer import Operation, Outgoing
 from storage.accounts import UserRecord
-from storage.practice import InvitationRecord, PracticeRecord
-from storage.tx import WriteTx
+from storage.practice import InvitationRecord
 
 __all__ = [
     "accept",
@@ -64,26 +68,10 @@ __all__ = [
     "verify",
 ]
 
-PRACTICE_ROLES = frozenset({Role.PRACTITIONER, Role.ASSISTANT, Role.BOT})
-_encode = msgspec.msgpack.Encoder().encode
-
 
 async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
     require_role(conn, Role.ADMIN, "verify practitioners")
-    now = ctx.clock.ms()
-
-    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
-        verified_at = await tx.practices.verify(p.user, now)
-        if verified_at is None:
-            raise not_found("no such practitioner", user=p.user)
-        event = to_raw(AccountVerified(p.user, verified_at))
-        out.append(
-            Outgoing(
-                "account.verified", event, [p.user], user_id=p.user, control=PracticeChanged(p.user)
-            )
-        )
-
-    await ctx.writer.run(store)
+    await ctx.writer.run(partial(store_verification, p.user, ctx.clock.ms()))
     return Empty()
 
 
@@ -101,126 +89,47 @@ async def list_practices(ctx: Context, conn: Connection, _: Empty) -> PracticesL
     practices = await ctx.store.practices.of_user(conn.user_id)
     invitations = await ctx.store.practices.invitations(conn.user_id)
     return PracticesListResult(
-        [_practice_info(r) for r in practices], [_invitation(r) for r in invitations]
+        [practice_info(r) for r in practices], [_invitation(r) for r in invitations]
     )
 
 
 async def invite(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
-    await _require_practitioner_of(ctx, conn, p.practice)
-    users = await ctx.store.accounts.users([p.user, conn.user_id])
-    if p.user not in users:
-        raise not_found("no such user", user=p.user)
-    if Role(users[p.user].role) not in PRACTICE_ROLES:
-        raise Refusal(
-            RefusalReason.ROLE, "a practice has practitioners, assistants and bots as members"
-        ).error()
-    inviter, now = member(users[conn.user_id]), ctx.clock.ms()
-
-    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
-        if await tx.practices.is_member(p.practice, p.user):
-            raise ServerError(ErrorCode.CONFLICT, "already a member of this practice")
-        if await tx.practices.invite(p.practice, p.user, conn.user_id, now):
-            record = await _updated(tx, out, p.practice)
-            invitation = PracticeInvitation(record.id, record.name, inviter, now)
-            out.append(_personal("practice.invited", invitation, p.user))
-
-    await ctx.writer.run(store)
+    plan = await plan_invite(ctx, conn, p)
+    await ctx.writer.run(partial(store_invite, plan))
     return await _practice(ctx, conn.user_id, p.practice)
 
 
 async def accept(ctx: Context, conn: Connection, p: PracticeParams) -> PracticeInfo:
     if conn.role is Role.PRACTITIONER:
         await require_verified_practitioner(ctx, conn, "join a practice")
-    now = ctx.clock.ms()
-
-    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
-        if not await tx.practices.accept(p.practice, conn.user_id, now):
-            raise not_found("no invitation to this practice", practice=p.practice)
-        await _updated(tx, out, p.practice)
-
-    await ctx.writer.run(store)
+    await ctx.writer.run(partial(store_acceptance, p.practice, conn.user_id, ctx.clock.ms()))
     return await _practice(ctx, conn.user_id, p.practice)
 
 
 async def decline(ctx: Context, conn: Connection, p: PracticeParams) -> Empty:
-    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
-        if not await tx.practices.decline(p.practice, conn.user_id):
-            raise not_found("no invitation to this practice", practice=p.practice)
-        await _updated(tx, out, p.practice, also=conn.user_id)
-
-    await ctx.writer.run(store)
+    await ctx.writer.run(partial(store_decline, p.practice, conn.user_id))
     return Empty()
 
 
 async def leave(ctx: Context, conn: Connection, p: PracticeParams) -> Empty:
-    await ctx.writer.run(_removal(p.practice, conn.user_id))
+    await ctx.writer.run(partial(store_removal, p.practice, conn.user_id))
     return Empty()
 
 
 async def remove_member(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
     """Remove a member, or withdraw an invitation."""
-    await _require_practitioner_of(ctx, conn, p.practice)
+    await require_practitioner_of(ctx, conn, p.practice)
     if p.user == conn.user_id:
         raise invalid("to remove yourself, leave the practice (practices.leave)")
-    await ctx.writer.run(_removal(p.practice, p.user))
+    await ctx.writer.run(partial(store_removal, p.practice, p.user))
     return await _practice(ctx, conn.user_id, p.practice)
-
-
-def _removal(practice_id: int, user_id: int) -> Operation[None]:
-    """The user leaves the practice (or their invitation is withdrawn); the
-    delegations that needed it end."""
-
-    async def remove(tx: WriteTx, out: list[Outgoing]) -> None:
-        if await tx.practices.remove_member(practice_id, user_id):
-            # Delegation needs a shared practice: those it held together end now.
-            for ended in await tx.delegations.drop_unshared(user_id):
-                out.extend(delegation_ended(ended.principal_id, ended.delegate_id))
-        elif not await tx.practices.decline(practice_id, user_id):
-            raise not_found("not a member of this practice", user=user_id)
-        await _updated(tx, out, practice_id, also=user_id)
-
-    return remove
-
-
-async def _updated(
-    tx: WriteTx, out: list[Outgoing], practice_id: int, also: int | None = None
-) -> PracticeRecord:
-    """A ``practice.updated`` to each member (and to ``also``, who just left)."""
-    record = await tx.practices.record(practice_id)
-    if record is None:
-        raise not_found("no such practice", practice=practice_id)
-    info = _practice_info(record)
-    recipients = {member.id for member in record.members} | ({also} if also else set())
-    out.extend(_personal("practice.updated", info, user) for user in sorted(recipients))
-    return record
-
-
-def _personal(kind: str, data: Struct, user: int) -> Outgoing:
-    return Outgoing(kind, to_raw(data), [user], user_id=user)
-
-
-async def _require_practitioner_of(ctx: Context, conn: Connection, practice_id: int) -> None:
-    await require_verified_practitioner(ctx, conn, "manage a practice")
-    if not await ctx.store.practices.member_of(practice_id, conn.user_id):
-        raise Refusal(RefusalReason.ROLE, "you are not a member of this practice").error()
 
 
 async def _practice(ctx: Context, user_id: int, practice_id: int) -> PracticeInfo:
     found = [r for r in await ctx.store.practices.of_user(user_id) if r.id == practice_id]
     if not found:  # removed from it meanwhile
         raise not_found("not a member of this practice", practice=practice_id)
-    return _practice_info(found[0])
-
-
-def _practice_info(record: PracticeRecord) -> PracticeInfo:
-    return PracticeInfo(
-        record.id,
-        record.name,
-        record.created_by,
-        [member(u) for u in record.members],
-        [member(u) for u in record.invited],
-        Locale(record.locale),
-    )
+    return practice_info(found[0])
 
 
 def _invitation(record: InvitationRecord) -> PracticeInvitation:
@@ -300,19 +209,5 @@ async def set_inbox(ctx: Context, conn: Connection, p: InboxSettings) -> InboxSe
     codes = [reason.code for reason in p.reasons]
     if len(set(codes)) != len(codes):
         raise invalid("each request reason code appears once", reasons=codes)
-    now = ctx.clock.ms()
-
-    async def store(tx: WriteTx, out: list[Outgoing]) -> None:
-        await tx.practices.set_inbox(conn.user_id, _encode(p), now)
-        out.append(
-            Outgoing(
-                "inbox.updated",
-                to_raw(p),
-                [conn.user_id],
-                user_id=conn.user_id,
-                control=PracticeChanged(conn.user_id),
-            )
-        )
-
-    await ctx.writer.run(store)
+    await ctx.writer.run(partial(store_inbox, conn.user_id, p, ctx.clock.ms()))
     return p
