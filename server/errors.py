@@ -4,8 +4,8 @@ edge (and to an HTTP status at the HTTP edge).
 There are two ways to refuse, one for each kind of refusal:
 
 - a plain one: ``raise forbidden(...)``, ``invalid``, ``not_found``,
-  ``conflict``, ``too_large``, ``stale_devices``, ``unauthorized``,
-  ``busy`` or ``unavailable`` (below): the code, a sentence for
+  ``conflict``, ``too_large``, ``over_quota``, ``stale_devices``,
+  ``unauthorized``, ``busy`` or ``unavailable`` (below): the code, a sentence for
   developers, details;
 - a reasoned one that a person reads (a rule, a closed thread, a slot
   taken): the policy functions (``server.policy``) return a ``Refusal``,
@@ -31,6 +31,7 @@ __all__ = [
     "forbidden",
     "invalid",
     "not_found",
+    "over_quota",
     "stale_devices",
     "too_large",
     "unauthorized",
@@ -77,6 +78,11 @@ def conflict(message: str, **details: Any) -> ServerError:
 
 def too_large(message: str, **details: Any) -> ServerError:
     return ServerError(ErrorCode.TOO_LARGE, message, **details)
+
+
+def over_quota(message: str, **details: Any) -> ServerError:
+    """The caller's stored bytes or uploads are at their limit."""
+    return ServerError(ErrorCode.QUOTA_EXCEEDED, message, **details)
 
 
 def unauthorized(message: str, **details: Any) -> ServerError:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from functools import partial
 from typing import Any, Protocol
 
 from protocol.codec import to_raw
@@ -39,6 +40,7 @@ __all__ = [
     "deliver_notifications",
     "remind",
     "send_due_reminders",
+    "store_due_reminders",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,27 +68,29 @@ class LoggingGateway:
 
 async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:
     """Send the reminders due at ``now``; how many went out."""
+    return await ctx.writer.run(partial(store_due_reminders, now, limit))
 
-    async def claim(tx: WriteTx, out: list[Outgoing]) -> int:
-        sent = 0
-        for appointment_id, offset in await tx.appointments.claim_due_reminders(now, limit):
-            record = await tx.appointments.get(appointment_id)
-            if record is None or record.status != "confirmed" or record.starts_at <= now:
-                continue  # cancelled, or begun while we were down: claimed, not sent
-            info = appointment_info(record)
-            patient = record.patient_id
-            out.append(Outgoing(REMINDER, to_raw(info), [patient], user_id=patient))
-            body = {
-                "appointment": record.id,
-                "practitioner": record.practitioner_id,
-                "starts_at": record.starts_at,
-                "minutes_before": offset,
-            }
-            await tx.outbox.add(patient, REMINDER, json.dumps(body).encode(), now)
-            sent += 1
-        return sent
 
-    return await ctx.writer.run(claim)
+async def store_due_reminders(now: int, limit: int, tx: WriteTx, out: list[Outgoing]) -> int:
+    """Claim up to ``limit`` reminders due at ``now`` and store the events
+    and outbox entries of those still to send; how many."""
+    sent = 0
+    for appointment_id, offset in await tx.appointments.claim_due_reminders(now, limit):
+        record = await tx.appointments.get(appointment_id)
+        if record is None or record.status != "confirmed" or record.starts_at <= now:
+            continue  # cancelled, or begun while we were down: claimed, not sent
+        info = appointment_info(record)
+        patient = record.patient_id
+        out.append(Outgoing(REMINDER, to_raw(info), [patient], user_id=patient))
+        body = {
+            "appointment": record.id,
+            "practitioner": record.practitioner_id,
+            "starts_at": record.starts_at,
+            "minutes_before": offset,
+        }
+        await tx.outbox.add(patient, REMINDER, json.dumps(body).encode(), now)
+        sent += 1
+    return sent
 
 
 async def deliver_notifications(

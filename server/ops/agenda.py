@@ -1,10 +1,12 @@
 """A practitioner's agenda as handlers share it: its settings, who may
 manage it (the practitioner, or a secretary with the ``agenda`` scope),
-its visit reasons and its exceptions split into openings and busy times."""
+its visit reasons and its exceptions split into openings and busy times;
+adding an exception (planned, then stored) and removing one."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import msgspec
 
@@ -12,19 +14,33 @@ from protocol.booking import (
     AgendaSettings,
     BookingRefusal,
     ExceptionKind,
+    ExceptionParams,
     VisitReason,
 )
 from protocol.e2e import Scope
 from protocol.model import Role
 from server.connection import Connection
 from server.context import Context
-from server.errors import not_found
+from server.errors import ServerError, invalid, not_found
 from server.ops.access import delegated
 from server.policy import Refusal
 from server.policy.slots import Busy, Opening
+from server.writer import Outgoing
 from storage.agenda import ExceptionRecord
+from storage.tx import WriteTx
 
-__all__ = ["agenda_of", "agenda_owner", "decode_settings", "split_exceptions", "visit_reason"]
+__all__ = [
+    "NewException",
+    "agenda_of",
+    "agenda_owner",
+    "decode_settings",
+    "drop_exception",
+    "plan_exception",
+    "removable_exception",
+    "split_exceptions",
+    "store_exception",
+    "visit_reason",
+]
 
 _decode = msgspec.msgpack.Decoder(AgendaSettings).decode
 
@@ -79,3 +95,53 @@ def split_exceptions(
     ]
     closed = Busy((r.starts_at, r.ends_at) for r in records if r.kind != ExceptionKind.OPENING)
     return openings, closed
+
+
+@dataclass(frozen=True, slots=True)
+class NewException:
+    """An exception to a practitioner's hours, added by ``by``."""
+
+    practitioner: int
+    params: ExceptionParams
+    by: int
+    now: int
+
+
+def plan_exception(ctx: Context, conn: Connection, p: ExceptionParams) -> NewException:
+    practitioner = agenda_owner(ctx, conn, p.practitioner)
+    if p.ends_at <= p.starts_at:
+        raise invalid("an exception ends after it starts")
+    if p.kind is not ExceptionKind.OPENING and p.reasons:
+        raise invalid("only an opening is for visit reasons")
+    return NewException(practitioner, p, conn.user_id, ctx.clock.ms())
+
+
+async def store_exception(plan: NewException, tx: WriteTx, out: list[Outgoing]) -> ExceptionRecord:
+    p = plan.params
+    return await tx.agendas.add_exception(
+        plan.practitioner,
+        p.kind.value,
+        p.starts_at,
+        p.ends_at,
+        p.reasons,
+        p.note,
+        plan.by,
+        plan.now,
+    )
+
+
+async def removable_exception(ctx: Context, conn: Connection, exception_id: int) -> int:
+    """An exception to an agenda the caller keeps; ``not_found`` otherwise."""
+    found = await ctx.store.agendas.exception(exception_id)
+    try:
+        if found is None:
+            raise not_found("no such exception")
+        agenda_owner(ctx, conn, found.practitioner_id)
+    except ServerError:  # someone else's looks like none: ids tell nothing
+        raise not_found("no such exception", exception=exception_id) from None
+    return exception_id
+
+
+async def drop_exception(exception_id: int, tx: WriteTx, out: list[Outgoing]) -> None:
+    """Nothing to check again: removing one already gone removes nothing."""
+    await tx.agendas.remove_exception(exception_id)

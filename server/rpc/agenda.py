@@ -8,6 +8,7 @@ agenda of a practitioner who delegated ``agenda`` to them (``docs/booking.md``).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -28,18 +29,20 @@ from protocol.model import Empty
 from server.connection import Connection
 from server.context import Context
 from server.convert import appointment_info
-from server.errors import ServerError, invalid, not_found
+from server.errors import invalid
 from server.ops.agenda import (
     agenda_of,
     agenda_owner,
     decode_settings,
+    drop_exception,
+    plan_exception,
+    removable_exception,
     split_exceptions,
+    store_exception,
     visit_reason,
 )
 from server.policy.slots import DAY_MS, Busy, free_slots, settings_problems
-from server.writer import Outgoing
 from storage.agenda import ExceptionRecord
-from storage.tx import WriteTx
 
 __all__ = [
     "add_exception",
@@ -95,41 +98,13 @@ async def set_agenda(ctx: Context, conn: Connection, settings: AgendaSettings) -
 
 
 async def add_exception(ctx: Context, conn: Connection, p: ExceptionParams) -> ExceptionInfo:
-    practitioner = agenda_owner(ctx, conn, p.practitioner)
-    if p.ends_at <= p.starts_at:
-        raise invalid("an exception ends after it starts")
-    if p.kind is not ExceptionKind.OPENING and p.reasons:
-        raise invalid("only an opening is for visit reasons")
-    now = ctx.clock.ms()
-
-    async def add(tx: WriteTx, out: list[Outgoing]) -> ExceptionRecord:
-        return await tx.agendas.add_exception(
-            practitioner,
-            p.kind.value,
-            p.starts_at,
-            p.ends_at,
-            p.reasons,
-            p.note,
-            conn.user_id,
-            now,
-        )
-
-    return _exception_info(await ctx.writer.run(add))
+    plan = plan_exception(ctx, conn, p)
+    return _exception_info(await ctx.writer.run(partial(store_exception, plan)))
 
 
 async def remove_exception(ctx: Context, conn: Connection, p: ExceptionIdParams) -> Empty:
-    found = await ctx.store.agendas.exception(p.exception)
-    try:
-        if found is None:
-            raise not_found("no such exception")
-        agenda_owner(ctx, conn, found.practitioner_id)
-    except ServerError:  # someone else's looks like none: ids tell nothing
-        raise not_found("no such exception", exception=p.exception) from None
-
-    async def remove(tx: WriteTx, out: list[Outgoing]) -> None:
-        await tx.agendas.remove_exception(p.exception)
-
-    await ctx.writer.run(remove)
+    exception_id = await removable_exception(ctx, conn, p.exception)
+    await ctx.writer.run(partial(drop_exception, exception_id))
     return Empty()
 
 

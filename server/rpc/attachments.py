@@ -13,7 +13,6 @@ from __future__ import annotations
 import secrets
 
 from protocol.e2e import Scope
-from protocol.errors import ErrorCode
 from protocol.methods import (
     AttachmentBeginParams,
     AttachmentBeginResult,
@@ -26,7 +25,7 @@ from protocol.methods import (
 )
 from server.connection import Connection
 from server.context import Context
-from server.errors import ServerError, invalid, not_found
+from server.errors import conflict, invalid, not_found, over_quota, too_large
 from server.ops.access import thread_of
 from server.ops.files import readable_file
 from storage.files import FileRecord
@@ -38,10 +37,8 @@ async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> Att
     await thread_of(ctx, conn, p.thread, Scope.REPLY)
     s = ctx.settings
     if p.size > s.max_file_bytes:
-        raise ServerError(
-            ErrorCode.TOO_LARGE,
-            f"documents are limited to {s.max_file_bytes} bytes",
-            limit=s.max_file_bytes,
+        raise too_large(
+            f"documents are limited to {s.max_file_bytes} bytes", limit=s.max_file_bytes
         )
     found = await ctx.store.files.unfinished(conn.user_id, p.thread, p.hash)
     if found is not None and found.size == p.size:
@@ -60,15 +57,13 @@ async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> Att
         record, quota_bytes=s.user_quota_bytes, max_unfinished=s.max_unfinished_uploads
     )
     if refused is not None and refused.unfinished >= s.max_unfinished_uploads:
-        raise ServerError(
-            ErrorCode.QUOTA_EXCEEDED,
+        raise over_quota(
             "finish your other uploads first (unfinished ones expire after a day)",
             unfinished=refused.unfinished,
             limit=s.max_unfinished_uploads,
         )
     if refused is not None:
-        raise ServerError(
-            ErrorCode.QUOTA_EXCEEDED,
+        raise over_quota(
             "your documents would exceed your storage quota",
             quota=s.user_quota_bytes,
             used=refused.bytes,
@@ -79,21 +74,18 @@ async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> Att
 async def chunk(ctx: Context, conn: Connection, p: AttachmentChunkParams) -> AttachmentChunkResult:
     record = await _upload(ctx, conn, p.file)
     if len(p.data) > ctx.settings.chunk_bytes:
-        raise ServerError(
-            ErrorCode.TOO_LARGE,
+        raise too_large(
             f"chunks are limited to {ctx.settings.chunk_bytes} bytes",
             limit=ctx.settings.chunk_bytes,
         )
     if p.offset != record.received:
-        raise ServerError(
-            ErrorCode.CONFLICT, "continue at the received offset", received=record.received
-        )
+        raise conflict("continue at the received offset", received=record.received)
     end = p.offset + len(p.data)
     if end > record.size:
         raise invalid("the chunk goes past the announced size", size=record.size)
     await ctx.blobs.write(record.id, p.offset, p.data)
     if not await ctx.store.files.advance(record.id, p.offset, end):
-        raise ServerError(ErrorCode.CONFLICT, "another chunk was written at this offset")
+        raise conflict("another chunk was written at this offset")
     return AttachmentChunkResult(end)
 
 
@@ -103,16 +95,12 @@ async def finish(ctx: Context, conn: Connection, p: AttachmentFileParams) -> Fil
         raise not_found("no such upload of yours", file=p.file)
     if not record.finished:
         if record.received != record.size:
-            raise ServerError(
-                ErrorCode.CONFLICT, "the upload is not complete", received=record.received
-            )
+            raise conflict("the upload is not complete", received=record.received)
         size, digest = await ctx.blobs.partial_hash(record.id)
         if (size, digest) != (record.size, record.hash):
             await ctx.store.files.delete([record.id])
             await ctx.blobs.delete(record.id)
-            raise ServerError(
-                ErrorCode.CONFLICT, "the stored bytes do not match the announced hash: upload again"
-            )
+            raise conflict("the stored bytes do not match the announced hash: upload again")
         await ctx.blobs.commit(record.id)
         await ctx.store.files.finish(record.id, ctx.clock.ms())
     return FileInfo(record.id, record.thread_id, record.size, record.hash)
@@ -130,5 +118,5 @@ async def _upload(ctx: Context, conn: Connection, file_id: str) -> FileRecord:
     if record is None or record.owner_id != conn.user_id:
         raise not_found("no such upload of yours", file=file_id)
     if record.finished:
-        raise ServerError(ErrorCode.CONFLICT, "this upload is already finished")
+        raise conflict("this upload is already finished")
     return record

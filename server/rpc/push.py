@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from protocol.errors import ErrorCode
 from protocol.model import Empty, ThreadInfo
 from protocol.push import (
     MobilePlatform,
@@ -24,7 +23,7 @@ from protocol.push import (
 from server.connection import Connection
 from server.context import Context
 from server.convert import thread_info
-from server.errors import ServerError, forbidden, invalid
+from server.errors import conflict, forbidden, invalid
 from server.preferences import load_preferences, preference_problems
 from server.settings import Settings
 from storage import Conflict, PushTarget
@@ -91,7 +90,7 @@ async def _keep(ctx: Context, target: PushTarget) -> Empty:
     try:
         await ctx.store.push.subscribe(target, ctx.clock.ms())
     except Conflict:
-        raise ServerError(ErrorCode.CONFLICT, "this push subscription is not yours") from None
+        raise conflict("this push subscription is not yours") from None
     return Empty()
 
 
