@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from clients.errors import CallError
+from protocol.e2e import Scope
 from protocol.errors import ErrorCode
 from protocol.methods import HistoryParams, ReceiptParams, ThreadParams
 from protocol.practice import AuditParams, MessageParams, Notice, NoticeKind
@@ -72,3 +73,28 @@ async def test_a_retraction_leaves_a_visible_trace(server: RunningServer) -> Non
         assert raised.value.code == ErrorCode.INVALID
         actions = [e.action for e in (await doc.call("audit.list", AuditParams(thread))).entries]
         assert actions[-2:] == ["sent", "retracted"]
+
+
+async def test_an_assistant_retracts_what_they_sent_for_the_practitioner(
+    server: RunningServer,
+) -> None:
+    """Not a member of the thread: they retract while they still answer in it
+    for the practitioner (the ``reply`` scope), and no longer after."""
+    doctor, patient, thread = await server.patient_thread()
+    assistant = await server.assistant_of(doctor)
+    await server.delegate(doctor, assistant, [Scope.READ, Scope.REPLY])
+    async with server.secure(assistant) as helper, server.secure(patient) as client:
+        wrong = await helper.send(thread, "Résultats d'un autre patient", acting_for=doctor.user_id)
+        kept = await helper.send(thread, "Votre ordonnance est prête", acting_for=doctor.user_id)
+        await helper.call("messages.retract", MessageParams(wrong.message_id))
+        history = (await client.call("messages.history", HistoryParams(thread))).messages
+        mine = [m for m in history if m.sender == assistant.user_id and m.kind != "notice"]
+        assert {m.id: m.retracted for m in mine} == {
+            wrong.message_id: True,
+            kept.message_id: False,
+        }
+    await server.delegate(doctor, assistant, [Scope.READ])  # reads, answers no more
+    async with server.secure(assistant) as helper:
+        with pytest.raises(CallError) as raised:
+            await helper.call("messages.retract", MessageParams(kept.message_id))
+        assert raised.value.code == ErrorCode.NOT_FOUND
