@@ -1,11 +1,13 @@
-"""Everything a request handler needs, built once by ``create_app``."""
+"""A node's services, built once by ``create_app`` (``Context``), and the
+part of them handlers and operations may use (``Services``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from server.auth import Passwords
-from server.broker.base import Broker
+from server.broker.base import Broker, Delivery
 from server.clock import Clock
 from server.directory import Directory
 from server.hub import Hub
@@ -17,7 +19,7 @@ from server.writer import Writer
 from storage import Store
 from storage.blobs import BlobStore
 
-__all__ = ["Context"]
+__all__ = ["Context", "Publisher", "Services"]
 
 
 @dataclass
@@ -36,3 +38,36 @@ class Context:
     push_position: int = -1  # how far this node's push queue got (storage has the truth)
     follower: Follower | None = None  # durable events from storage (several nodes)
     draining: bool = False  # a graceful stop began: no new sockets
+
+
+class Publisher(Protocol):
+    async def publish(self, delivery: Delivery) -> None:
+        """Hand ``delivery`` to every node holding one of its recipients."""
+
+
+class Services(Protocol):
+    """What handlers (``server.rpc``) and operations (``server.ops``) may use
+    of a node: reads and writes through storage and the writer, the caches,
+    the clock and settings, documents' blobs, presence, and publishing (an
+    ephemeral event, ``server.ops.live``). Not the node's sockets (the hub),
+    its broker's subscriptions, its password hasher or its chores' state:
+    ``Context`` has them, and satisfies this."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def writer(self) -> Writer: ...
+    @property
+    def directory(self) -> Directory: ...
+    @property
+    def presence(self) -> Presence: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def blobs(self) -> BlobStore: ...
+    @property
+    def vapid(self) -> VapidKey: ...
+    @property
+    def broker(self) -> Publisher: ...

@@ -10,7 +10,7 @@ from protocol.e2e import Delegate, Scope
 from protocol.model import Role, ThreadKind
 from protocol.practice import RefusalReason
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.directory import ThreadMeta
 from server.errors import forbidden
 from server.policy import DELEGATE_ROLES, Refusal, delegated_member
@@ -55,7 +55,7 @@ class Access:
 
 
 async def reach(
-    ctx: Context,
+    ctx: Services,
     user_id: int,
     grants: Mapping[int, Delegate],
     thread_id: int,
@@ -86,7 +86,7 @@ async def reach(
 
 
 async def thread_of(
-    ctx: Context,
+    ctx: Services,
     conn: Connection,
     thread_id: int,
     scope: Scope | None = None,
@@ -96,7 +96,7 @@ async def thread_of(
     return await reach(ctx, conn.user_id, conn.grants, thread_id, scope, acting_for)
 
 
-def delegated(ctx: Context, conn: Connection, principal: int, scope: Scope) -> bool:
+def delegated(ctx: Services, conn: Connection, principal: int, scope: Scope) -> bool:
     """Whether ``principal`` delegated ``scope`` to the caller, valid now
     (the delegations loaded when the socket connected)."""
     grant = conn.grants.get(principal)
@@ -119,11 +119,11 @@ async def require_still_delegated(
         ).error()
 
 
-async def members_of(ctx: Context, conn: Connection, thread_id: int) -> Mapping[int, Role]:
+async def members_of(ctx: Services, conn: Connection, thread_id: int) -> Mapping[int, Role]:
     """The thread's members, if the caller is one of them; ``forbidden`` otherwise."""
     return (await thread_of(ctx, conn, thread_id)).members
 
 
-async def grants_of(ctx: Context, user_id: int, role: Role) -> Mapping[int, Delegate]:
+async def grants_of(ctx: Services, user_id: int, role: Role) -> Mapping[int, Delegate]:
     """The delegations a user received (only assistants and bots receive any)."""
     return await ctx.directory.grants(user_id) if role in DELEGATE_ROLES else {}

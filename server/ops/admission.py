@@ -18,7 +18,7 @@ from protocol.practice import (
     RefusalReason,
 )
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.policy import (
     Refusal,
 )
@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-async def require_verified(ctx: Context, conn: Connection, roles: Mapping[int, Role]) -> None:
+async def require_verified(ctx: Services, conn: Connection, roles: Mapping[int, Role]) -> None:
     """Every practitioner of ``roles`` is verified, the caller first."""
     practitioners = sorted(
         (user for user, role in roles.items() if role is Role.PRACTITIONER),
@@ -45,7 +45,7 @@ async def require_verified(ctx: Context, conn: Connection, roles: Mapping[int, R
 
 
 async def require_care_principals(
-    ctx: Context, conn: Connection, members: Mapping[int, Role]
+    ctx: Services, conn: Connection, members: Mapping[int, Role]
 ) -> list[int]:
     """The verified practitioners the caller acts as in a group of ``members``:
     themselves, or those among ``members`` who delegated ``reply`` to them and
@@ -68,7 +68,9 @@ async def require_care_principals(
     return principals
 
 
-async def require_patients_of(ctx: Context, principals: list[int], patients: Iterable[int]) -> None:
+async def require_patients_of(
+    ctx: Services, principals: list[int], patients: Iterable[int]
+) -> None:
     """Each of ``patients`` is a patient of one of ``principals``."""
     for patient in patients:
         for principal in principals:
@@ -87,7 +89,7 @@ def require_role(conn: Connection, role: Role, action: str) -> None:
         raise Refusal(RefusalReason.ROLE, f"only a {role.value} can {action}").error()
 
 
-async def require_verified_practitioner(ctx: Context, conn: Connection, action: str) -> None:
+async def require_verified_practitioner(ctx: Services, conn: Connection, action: str) -> None:
     require_role(conn, Role.PRACTITIONER, action)
     if not (await ctx.directory.practitioner(conn.user_id)).verified:
         raise Refusal(RefusalReason.NOT_VERIFIED, "your account is not verified yet").error()

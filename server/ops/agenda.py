@@ -20,7 +20,7 @@ from protocol.booking import (
 from protocol.e2e import Scope
 from protocol.model import Role
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.errors import ServerError, invalid, not_found
 from server.ops.access import delegated
 from server.policy import Refusal
@@ -49,7 +49,7 @@ def decode_settings(blob: bytes) -> AgendaSettings:
     return _decode(blob)
 
 
-def agenda_owner(ctx: Context, conn: Connection, practitioner: int | None) -> int:
+def agenda_owner(ctx: Services, conn: Connection, practitioner: int | None) -> int:
     """Whose agenda the caller shapes: their own (a practitioner's), or that
     of a practitioner who delegated ``agenda`` to them."""
     if practitioner is None or practitioner == conn.user_id:
@@ -65,7 +65,7 @@ def agenda_owner(ctx: Context, conn: Connection, practitioner: int | None) -> in
     return practitioner
 
 
-async def agenda_of(ctx: Context, practitioner: int) -> AgendaSettings:
+async def agenda_of(ctx: Services, practitioner: int) -> AgendaSettings:
     """A verified practitioner's agenda; ``not_found`` if they have none."""
     blob = await ctx.store.agendas.settings(practitioner)
     if blob is None or not (await ctx.directory.practitioner(practitioner)).verified:
@@ -107,7 +107,7 @@ class NewException:
     now: int
 
 
-def plan_exception(ctx: Context, conn: Connection, p: ExceptionParams) -> NewException:
+def plan_exception(ctx: Services, conn: Connection, p: ExceptionParams) -> NewException:
     practitioner = agenda_owner(ctx, conn, p.practitioner)
     if p.ends_at <= p.starts_at:
         raise invalid("an exception ends after it starts")
@@ -130,7 +130,7 @@ async def store_exception(plan: NewException, tx: WriteTx, out: list[Outgoing]) 
     )
 
 
-async def removable_exception(ctx: Context, conn: Connection, exception_id: int) -> int:
+async def removable_exception(ctx: Services, conn: Connection, exception_id: int) -> int:
     """An exception to an agenda the caller keeps; ``not_found`` otherwise."""
     found = await ctx.store.agendas.exception(exception_id)
     try:

@@ -11,7 +11,7 @@ from protocol.practice import (
     AuditEntry,
     RefusalReason,
 )
-from server.context import Context
+from server.context import Services
 from server.policy import Refusal, delegated_member
 from storage.audit import AuditRow
 
@@ -19,7 +19,7 @@ __all__ = ["audit_entries", "export_audit", "require_trail_reader"]
 
 
 async def require_trail_reader(
-    ctx: Context, user_id: int, grants: Mapping[int, Delegate], thread_id: int
+    ctx: Services, user_id: int, grants: Mapping[int, Delegate], thread_id: int
 ) -> None:
     """The thread's trail is for its practitioners, and those who read for them."""
     members = await ctx.directory.members(thread_id)
@@ -31,7 +31,7 @@ async def require_trail_reader(
 
 
 async def export_audit(
-    ctx: Context, user_id: int, grants: Mapping[int, Delegate], thread_id: int
+    ctx: Services, user_id: int, grants: Mapping[int, Delegate], thread_id: int
 ) -> list[AuditEntry]:
     """The whole trail, for a download."""
     await require_trail_reader(ctx, user_id, grants, thread_id)

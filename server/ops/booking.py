@@ -30,7 +30,7 @@ from protocol.codec import to_raw
 from protocol.e2e import Delegate, Scope
 from protocol.model import Role
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import appointment_info
 from server.errors import ServerError, invalid, not_found
 from server.ops.agenda import (
@@ -125,7 +125,7 @@ class ReschedulePlan:
 # Plans
 
 
-async def plan_hold(ctx: Context, conn: Connection, p: HoldParams) -> HoldPlan:
+async def plan_hold(ctx: Services, conn: Connection, p: HoldParams) -> HoldPlan:
     settings = await agenda_of(ctx, p.practitioner)
     if p.video and not visit_reason(settings, p.reason).video:
         raise invalid("this visit is not offered as a video consultation", reason=p.reason)
@@ -135,7 +135,7 @@ async def plan_hold(ctx: Context, conn: Connection, p: HoldParams) -> HoldPlan:
     return HoldPlan(p, patient, is_patient, conn.user_id, audience, ctx.clock.ms())
 
 
-async def plan_confirm(ctx: Context, conn: Connection, p: ConfirmParams) -> ConfirmPlan:
+async def plan_confirm(ctx: Services, conn: Connection, p: ConfirmParams) -> ConfirmPlan:
     record, side = await _appointment(ctx, conn, p.appointment)
     if p.subject is not None and not await ctx.store.relatives.manages(
         record.patient_id, p.subject
@@ -146,28 +146,28 @@ async def plan_confirm(ctx: Context, conn: Connection, p: ConfirmParams) -> Conf
     return ConfirmPlan(await _change(ctx, conn, record, side), p.subject, p.note)
 
 
-async def plan_cancel(ctx: Context, conn: Connection, p: CancelParams) -> CancelPlan:
+async def plan_cancel(ctx: Services, conn: Connection, p: CancelParams) -> CancelPlan:
     record, side = await _appointment(ctx, conn, p.appointment)
     if side is Side.PRACTICE and not p.reason:
         raise invalid("the practice says why it cancels (reason)")
     return CancelPlan(await _change(ctx, conn, record, side), p.reason)
 
 
-async def plan_reschedule(ctx: Context, conn: Connection, p: RescheduleParams) -> ReschedulePlan:
+async def plan_reschedule(ctx: Services, conn: Connection, p: RescheduleParams) -> ReschedulePlan:
     record, side = await _appointment(ctx, conn, p.appointment)
     change = await _change(ctx, conn, record, side)
     is_patient = await ctx.store.practices.is_patient(record.practitioner_id, record.patient_id)
     return ReschedulePlan(change, p.starts_at, is_patient)
 
 
-async def plan_no_show(ctx: Context, conn: Connection, appointment_id: int) -> Change:
+async def plan_no_show(ctx: Services, conn: Connection, appointment_id: int) -> Change:
     record, side = await _appointment(ctx, conn, appointment_id)
     if side is not Side.PRACTICE:
         raise booking_refusal(BookingRefusal.NOT_YOURS, "the practice marks no-shows").error()
     return await _change(ctx, conn, record, side)
 
 
-async def _booking_for(ctx: Context, conn: Connection, p: HoldParams) -> int:
+async def _booking_for(ctx: Services, conn: Connection, p: HoldParams) -> int:
     """The patient a hold is for: the caller, or the one the practice names."""
     if p.patient is None:
         if conn.role is not Role.PATIENT:
@@ -181,7 +181,7 @@ async def _booking_for(ctx: Context, conn: Connection, p: HoldParams) -> int:
 
 
 async def _appointment(
-    ctx: Context, conn: Connection, appointment_id: int
+    ctx: Services, conn: Connection, appointment_id: int
 ) -> tuple[AppointmentRecord, Side]:
     record = await ctx.store.appointments.get(appointment_id)
     if record is None:
@@ -189,7 +189,7 @@ async def _appointment(
     return record, _side(ctx, conn, record)
 
 
-def _side(ctx: Context, conn: Connection, record: AppointmentRecord) -> Side:
+def _side(ctx: Services, conn: Connection, record: AppointmentRecord) -> Side:
     if record.patient_id == conn.user_id:
         return Side.PATIENT
     try:
@@ -199,12 +199,12 @@ def _side(ctx: Context, conn: Connection, record: AppointmentRecord) -> Side:
     return Side.PRACTICE
 
 
-async def _change(ctx: Context, conn: Connection, record: AppointmentRecord, side: Side) -> Change:
+async def _change(ctx: Services, conn: Connection, record: AppointmentRecord, side: Side) -> Change:
     audience = await _audience(ctx, record.practitioner_id, record.patient_id)
     return Change(record, side, conn.user_id, audience, ctx.clock.ms())
 
 
-async def _audience(ctx: Context, practitioner: int, patient: int) -> tuple[int, ...]:
+async def _audience(ctx: Services, practitioner: int, patient: int) -> tuple[int, ...]:
     """The patient, the practitioner, and those who keep the practitioner's
     agenda now (a delegation with ``agenda``): an assistant of the practice
     without one, or whose delegation ended, is not told."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from protocol.model import ThreadKind
 from protocol.practice import BroadcastParams, BroadcastSkip, BroadcastThread, RefusalReason
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.ops.admission import require_verified_practitioner
 from server.ops.threads import create_thread
 from server.writer import Outgoing
@@ -28,7 +28,7 @@ class BroadcastPlan:
     now: int
 
 
-async def plan_broadcast(ctx: Context, conn: Connection, p: BroadcastParams) -> BroadcastPlan:
+async def plan_broadcast(ctx: Services, conn: Connection, p: BroadcastParams) -> BroadcastPlan:
     await require_verified_practitioner(ctx, conn, "send broadcasts")
     wanted = sorted(set(p.patients))
     patients, opted_out = await ctx.store.practices.reachable_by_broadcast(conn.user_id, wanted)

@@ -11,7 +11,7 @@ from protocol.codec import to_raw
 from protocol.model import Role
 from protocol.practice import CareInvitation, CareParams, PatientInfo, UserParams
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import member
 from server.errors import ServerError, not_found
 from server.ops.admission import require_verified_practitioner
@@ -38,7 +38,7 @@ class CareInvitationPlan:
 
 
 async def plan_add_patient(
-    ctx: Context, conn: Connection, p: UserParams
+    ctx: Services, conn: Connection, p: UserParams
 ) -> CareInvitationPlan | None:
     """The invitation to store, or None if the patient is the caller's already."""
     await require_verified_practitioner(ctx, conn, "add patients")
@@ -70,7 +70,9 @@ class AnswerPlan:
     now: int
 
 
-async def plan_answer(ctx: Context, conn: Connection, p: CareParams, *, accept: bool) -> AnswerPlan:
+async def plan_answer(
+    ctx: Services, conn: Connection, p: CareParams, *, accept: bool
+) -> AnswerPlan:
     patient = p.patient or conn.user_id
     if patient != conn.user_id and not await ctx.store.relatives.manages(conn.user_id, patient):
         raise _no_invitation(p)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from protocol.e2e import Delegate, Scope
-from server.context import Context
+from server.context import Services
 from server.errors import ServerError, not_found
 from server.ops.access import reach
 from storage.files import FileRecord
@@ -15,7 +15,7 @@ __all__ = ["readable_file"]
 
 
 async def readable_file(
-    ctx: Context, user_id: int, grants: Mapping[int, Delegate], file_id: str
+    ctx: Services, user_id: int, grants: Mapping[int, Delegate], file_id: str
 ) -> FileRecord:
     """A finished document of a thread the user reaches (``reach``, reading)."""
     record = await ctx.store.files.get(file_id)

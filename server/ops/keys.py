@@ -14,7 +14,7 @@ from protocol.events import KeysUpdated
 from protocol.model import Role
 from server.broker.control import KeysChanged
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.errors import conflict, forbidden, invalid
 from server.ops.delegations import delegation_ended, delegation_updated, stored_grant
 from server.policy import delegate_refusal
@@ -37,7 +37,7 @@ class PublishPlan:
 
 
 async def plan_publish(
-    ctx: Context, conn: Connection, signed: bytes, body: DeviceList
+    ctx: Services, conn: Connection, signed: bytes, body: DeviceList
 ) -> PublishPlan:
     """``body``: the list ``signed``, verified to be the caller's."""
     device_ids = [entry.device for entry in body.devices]
@@ -73,7 +73,7 @@ async def store_publish(plan: PublishPlan, tx: WriteTx, out: Emitted) -> None:
 
 
 async def _delegates(
-    ctx: Context, conn: Connection, listed: list[Delegate], previous: DeviceList | None, now: int
+    ctx: Services, conn: Connection, listed: list[Delegate], previous: DeviceList | None, now: int
 ) -> dict[int, Grant]:
     """The list's current delegations the server enforces, by delegate. A
     new or changed one that is not allowed refuses the list; one carried

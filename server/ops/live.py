@@ -9,13 +9,13 @@ from typing import Any
 
 from protocol.codec import encode_event, to_raw
 from server.broker.base import Delivery
-from server.context import Context
+from server.context import Services
 
 __all__ = ["tell"]
 
 
 async def tell(
-    ctx: Context,
+    ctx: Services,
     event: str,
     data: Any,
     recipients: list[int],

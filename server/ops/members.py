@@ -14,7 +14,7 @@ from protocol.model import Role, ThreadInfo, ThreadKind
 from protocol.practice import Notice, NoticeKind, RefusalReason
 from server.broker.control import ThreadChanged
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.errors import not_found
 from server.notices import post_notice
 from server.ops.access import thread_of
@@ -37,7 +37,7 @@ class MemberChange:
     now: int
 
 
-async def plan_add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> MemberChange:
+async def plan_add_member(ctx: Services, conn: Connection, p: ThreadMemberParams) -> MemberChange:
     members = await _group_members(ctx, conn, p.thread)
     if members[conn.user_id] not in CARE_ROLES:
         raise Refusal(RefusalReason.NOT_CARE_TEAM, "only the care team adds members").error()
@@ -55,7 +55,9 @@ async def plan_add_member(ctx: Context, conn: Connection, p: ThreadMemberParams)
     return MemberChange(p.thread, p.user, conn.user_id, ctx.clock.ms())
 
 
-async def plan_remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> MemberChange:
+async def plan_remove_member(
+    ctx: Services, conn: Connection, p: ThreadMemberParams
+) -> MemberChange:
     members = await _group_members(ctx, conn, p.thread)
     if p.user != conn.user_id and members[conn.user_id] not in CARE_ROLES:
         raise Refusal(RefusalReason.NOT_CARE_TEAM, "only the care team removes members").error()
@@ -113,7 +115,7 @@ async def _notice(
     )
 
 
-async def _group_members(ctx: Context, conn: Connection, thread_id: int) -> dict[int, Role]:
+async def _group_members(ctx: Services, conn: Connection, thread_id: int) -> dict[int, Role]:
     thread = await thread_of(ctx, conn, thread_id)
     if thread.kind is not ThreadKind.GROUP:
         raise Refusal(

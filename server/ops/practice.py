@@ -27,7 +27,7 @@ from protocol.practice import (
 from protocol.texts import Locale
 from server.broker.control import PracticeChanged
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import member
 from server.errors import conflict, not_found
 from server.ops.admission import require_verified_practitioner
@@ -75,7 +75,7 @@ class InvitePlan:
     now: int
 
 
-async def plan_invite(ctx: Context, conn: Connection, p: PracticeMemberParams) -> InvitePlan:
+async def plan_invite(ctx: Services, conn: Connection, p: PracticeMemberParams) -> InvitePlan:
     await require_practitioner_of(ctx, conn, p.practice)
     users = await ctx.store.accounts.users([p.user, conn.user_id])
     if p.user not in users:
@@ -139,7 +139,7 @@ async def store_inbox(
     )
 
 
-async def require_practitioner_of(ctx: Context, conn: Connection, practice_id: int) -> None:
+async def require_practitioner_of(ctx: Services, conn: Connection, practice_id: int) -> None:
     await require_verified_practitioner(ctx, conn, "manage a practice")
     if not await ctx.store.practices.member_of(practice_id, conn.user_id):
         raise Refusal(RefusalReason.ROLE, "you are not a member of this practice").error()

@@ -9,7 +9,7 @@ from protocol.codec import to_raw
 from protocol.events import ReceiptUpdated
 from protocol.methods import ReceiptParams
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.errors import invalid
 from server.ops.access import members_of
 from server.writer import Outgoing
@@ -33,7 +33,7 @@ class ReceiptPlan:
 
 
 async def plan_receipt(
-    ctx: Context, conn: Connection, p: ReceiptParams, *, read: bool
+    ctx: Services, conn: Connection, p: ReceiptParams, *, read: bool
 ) -> ReceiptPlan | None:
     """None if the receipts are known to be there already."""
     members = await members_of(ctx, conn, p.thread)

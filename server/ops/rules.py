@@ -14,7 +14,7 @@ from protocol.model import Role
 from protocol.practice import Rule, RulesResult
 from server.broker.control import PracticeChanged
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.directory import decode_rule
 from server.errors import invalid, not_found
 from server.ops.admission import require_role
@@ -49,7 +49,7 @@ def require_rule_keeper(conn: Connection) -> None:
     require_role(conn, Role.PRACTITIONER, "have rules")
 
 
-async def plan_rule(ctx: Context, conn: Connection, rule: Rule) -> RulePlan:
+async def plan_rule(ctx: Services, conn: Connection, rule: Rule) -> RulePlan:
     require_rule_keeper(conn)
     problems = rule_problems(rule)
     if problems:

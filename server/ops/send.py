@@ -25,7 +25,7 @@ from protocol.events import Notify
 from protocol.methods import SendParams
 from protocol.model import Role, ThreadKind
 from protocol.practice import InboxSettings, RefusalReason
-from server.context import Context
+from server.context import Services
 from server.convert import message_data
 from server.coverage import delegates_of, recipient_gaps
 from server.errors import forbidden, stale_devices
@@ -94,7 +94,7 @@ class Sent:
 
 
 async def plan_send(
-    ctx: Context,
+    ctx: Services,
     user: int,
     device: int,
     session: str,
@@ -175,7 +175,7 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
     return Sent(message, read_seqs, announced)
 
 
-async def after_send(ctx: Context, plan: SendPlan, sent: Sent) -> None:
+async def after_send(ctx: Services, plan: SendPlan, sent: Sent) -> None:
     """What follows the commit of a new message."""
     message = sent.message
     if not plan.access.delegated:
@@ -187,7 +187,7 @@ async def after_send(ctx: Context, plan: SendPlan, sent: Sent) -> None:
 
 
 async def _check_recipients(
-    ctx: Context, header: Header, members: Mapping[int, Role], now: int
+    ctx: Services, header: Header, members: Mapping[int, Role], now: int
 ) -> None:
     """The envelope is sealed for exactly the devices of the thread's
     members and of their delegates who read for them."""
@@ -207,7 +207,7 @@ async def _check_recipients(
 
 
 async def _patient_rules(
-    ctx: Context, patient: int, practitioner_id: int, now: int
+    ctx: Services, patient: int, practitioner_id: int, now: int
 ) -> tuple[PatientLimits, Firing | None]:
     """The practitioner's rules for one more message from their patient: a
     refusing rule refuses now; the limits are checked again in the storing
@@ -254,7 +254,7 @@ def _practitioner(members: Mapping[int, Role]) -> int:
 
 
 async def _popups(
-    ctx: Context, message: StoredMessage, read_seqs: dict[int, int], after: int | None
+    ctx: Services, message: StoredMessage, read_seqs: dict[int, int], after: int | None
 ) -> None:
     """Popups for the care team's foreground sessions, with their unread count
     (people's messages, notices not counted). Members who read up to the same

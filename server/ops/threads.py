@@ -19,7 +19,7 @@ from protocol.model import Role, ThreadInfo, ThreadKind
 from protocol.practice import Notice, NoticeKind, RefusalReason
 from server.broker.control import ThreadChanged
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import thread_info
 from server.errors import invalid, not_found
 from server.notices import post_notice
@@ -187,7 +187,7 @@ class OpenPlan:
     limits: OpenLimits | None  # checked again in the transaction
 
 
-async def plan_open(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> OpenPlan:
+async def plan_open(ctx: Services, conn: Connection, p: ThreadsOpenParams) -> OpenPlan:
     """Refuse now what refuses the thread before it is stored."""
     member_ids = {*p.members, conn.user_id}
     users = await ctx.store.accounts.users(member_ids)
@@ -248,7 +248,7 @@ async def store_open(plan: OpenPlan, tx: WriteTx, out: list[Outgoing]) -> int:
 
 
 async def _patient_thread_limits(
-    ctx: Context,
+    ctx: Services,
     opener: int,
     roles: Mapping[int, Role],
     reason: str | None,
@@ -305,7 +305,9 @@ class ClosePlan:
     now: int
 
 
-async def plan_close(ctx: Context, conn: Connection, thread_id: int, *, closing: bool) -> ClosePlan:
+async def plan_close(
+    ctx: Services, conn: Connection, thread_id: int, *, closing: bool
+) -> ClosePlan:
     access = await thread_of(ctx, conn, thread_id, Scope.REPLY)
     if access.role not in CARE_ROLES:
         raise Refusal(

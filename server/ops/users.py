@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from protocol.e2e import Scope
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 
 __all__ = ["visible_users"]
 
 
-async def visible_users(ctx: Context, conn: Connection) -> set[int]:
+async def visible_users(ctx: Services, conn: Connection) -> set[int]:
     now = ctx.clock.ms()
     readers_of = [p for p, grant in conn.grants.items() if grant.allows(Scope.READ, now)]
     visible = {conn.user_id, *await ctx.directory.contacts(conn.user_id), *readers_of}

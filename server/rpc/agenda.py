@@ -27,7 +27,7 @@ from protocol.booking import (
 )
 from protocol.model import Empty
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import appointment_info
 from server.errors import invalid
 from server.ops.agenda import (
@@ -73,7 +73,7 @@ def _exception_info(record: ExceptionRecord) -> ExceptionInfo:
 # Settings
 
 
-async def get_agenda(ctx: Context, conn: Connection, p: AgendaParams) -> AgendaSettings:
+async def get_agenda(ctx: Services, conn: Connection, p: AgendaParams) -> AgendaSettings:
     """A practitioner's visit reasons, hours and booking rules: public, so a
     patient can choose a reason before asking for slots."""
     practitioner = p.practitioner or conn.user_id
@@ -84,7 +84,7 @@ async def get_agenda(ctx: Context, conn: Connection, p: AgendaParams) -> AgendaS
     return await agenda_of(ctx, practitioner)
 
 
-async def set_agenda(ctx: Context, conn: Connection, settings: AgendaSettings) -> AgendaSettings:
+async def set_agenda(ctx: Services, conn: Connection, settings: AgendaSettings) -> AgendaSettings:
     """The practitioner's own settings (hours and reasons are theirs to set)."""
     agenda_owner(ctx, conn, None)
     problems = settings_problems(settings)
@@ -97,12 +97,12 @@ async def set_agenda(ctx: Context, conn: Connection, settings: AgendaSettings) -
 # Exceptions
 
 
-async def add_exception(ctx: Context, conn: Connection, p: ExceptionParams) -> ExceptionInfo:
+async def add_exception(ctx: Services, conn: Connection, p: ExceptionParams) -> ExceptionInfo:
     plan = plan_exception(ctx, conn, p)
     return _exception_info(await ctx.writer.run(partial(store_exception, plan)))
 
 
-async def remove_exception(ctx: Context, conn: Connection, p: ExceptionIdParams) -> Empty:
+async def remove_exception(ctx: Services, conn: Connection, p: ExceptionIdParams) -> Empty:
     exception_id = await removable_exception(ctx, conn, p.exception)
     await ctx.writer.run(partial(drop_exception, exception_id))
     return Empty()
@@ -111,7 +111,7 @@ async def remove_exception(ctx: Context, conn: Connection, p: ExceptionIdParams)
 # Slots and views
 
 
-async def slots(ctx: Context, conn: Connection, p: SlotsParams) -> SlotsResult:
+async def slots(ctx: Services, conn: Connection, p: SlotsParams) -> SlotsResult:
     settings = await agenda_of(ctx, p.practitioner)
     reason = visit_reason(settings, p.reason)
     if not 0 < p.ends_at - p.starts_at <= MAX_SLOT_RANGE_MS:
@@ -129,15 +129,15 @@ async def slots(ctx: Context, conn: Connection, p: SlotsParams) -> SlotsResult:
     return SlotsResult(found, reason.minutes, settings.time_zone)
 
 
-async def agenda_day(ctx: Context, conn: Connection, p: AgendaDayParams) -> AgendaView:
+async def agenda_day(ctx: Services, conn: Connection, p: AgendaDayParams) -> AgendaView:
     return await _view(ctx, conn, p, days=1)
 
 
-async def agenda_week(ctx: Context, conn: Connection, p: AgendaDayParams) -> AgendaView:
+async def agenda_week(ctx: Services, conn: Connection, p: AgendaDayParams) -> AgendaView:
     return await _view(ctx, conn, p, days=7)
 
 
-async def _view(ctx: Context, conn: Connection, p: AgendaDayParams, *, days: int) -> AgendaView:
+async def _view(ctx: Services, conn: Connection, p: AgendaDayParams, *, days: int) -> AgendaView:
     practitioner = agenda_owner(ctx, conn, p.practitioner)
     blob = await ctx.store.agendas.settings(practitioner)
     settings = AgendaSettings() if blob is None else decode_settings(blob)

@@ -24,7 +24,7 @@ from protocol.methods import (
     FileInfo,
 )
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.errors import conflict, invalid, not_found, over_quota, too_large
 from server.ops.access import thread_of
 from server.ops.files import readable_file
@@ -33,7 +33,7 @@ from storage.files import FileRecord
 __all__ = ["begin", "chunk", "finish", "read"]
 
 
-async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> AttachmentBeginResult:
+async def begin(ctx: Services, conn: Connection, p: AttachmentBeginParams) -> AttachmentBeginResult:
     await thread_of(ctx, conn, p.thread, Scope.REPLY)
     s = ctx.settings
     if p.size > s.max_file_bytes:
@@ -71,7 +71,7 @@ async def begin(ctx: Context, conn: Connection, p: AttachmentBeginParams) -> Att
     return AttachmentBeginResult(record.id, 0, s.chunk_bytes)
 
 
-async def chunk(ctx: Context, conn: Connection, p: AttachmentChunkParams) -> AttachmentChunkResult:
+async def chunk(ctx: Services, conn: Connection, p: AttachmentChunkParams) -> AttachmentChunkResult:
     record = await _upload(ctx, conn, p.file)
     if len(p.data) > ctx.settings.chunk_bytes:
         raise too_large(
@@ -89,7 +89,7 @@ async def chunk(ctx: Context, conn: Connection, p: AttachmentChunkParams) -> Att
     return AttachmentChunkResult(end)
 
 
-async def finish(ctx: Context, conn: Connection, p: AttachmentFileParams) -> FileInfo:
+async def finish(ctx: Services, conn: Connection, p: AttachmentFileParams) -> FileInfo:
     record = await ctx.store.files.get(p.file)
     if record is None or record.owner_id != conn.user_id:
         raise not_found("no such upload of yours", file=p.file)
@@ -106,14 +106,14 @@ async def finish(ctx: Context, conn: Connection, p: AttachmentFileParams) -> Fil
     return FileInfo(record.id, record.thread_id, record.size, record.hash)
 
 
-async def read(ctx: Context, conn: Connection, p: AttachmentReadParams) -> AttachmentReadResult:
+async def read(ctx: Services, conn: Connection, p: AttachmentReadParams) -> AttachmentReadResult:
     record = await readable_file(ctx, conn.user_id, conn.grants, p.file)
     length = min(p.length, ctx.settings.chunk_bytes)
     data = await ctx.blobs.read(record.id, p.offset, length) if p.offset < record.size else b""
     return AttachmentReadResult(data, record.size)
 
 
-async def _upload(ctx: Context, conn: Connection, file_id: str) -> FileRecord:
+async def _upload(ctx: Services, conn: Connection, file_id: str) -> FileRecord:
     record = await ctx.store.files.get(file_id)
     if record is None or record.owner_id != conn.user_id:
         raise not_found("no such upload of yours", file=file_id)

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 
 __all__ = ["Handler"]
 
-Handler = Callable[[Context, Connection, Any], Awaitable[Any]]
+Handler = Callable[[Services, Connection, Any], Awaitable[Any]]

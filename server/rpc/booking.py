@@ -22,7 +22,7 @@ from protocol.booking import (
 )
 from protocol.model import Empty
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import appointment_info
 from server.ops.booking import (
     plan_cancel,
@@ -41,33 +41,33 @@ from server.policy.slots import DAY_MS
 __all__ = ["cancel", "confirm", "hold", "list_appointments", "no_show", "reschedule"]
 
 
-async def hold(ctx: Context, conn: Connection, p: HoldParams) -> AppointmentInfo:
+async def hold(ctx: Services, conn: Connection, p: HoldParams) -> AppointmentInfo:
     plan = await plan_hold(ctx, conn, p)
     return appointment_info(await ctx.writer.run(partial(store_hold, plan)))
 
 
-async def confirm(ctx: Context, conn: Connection, p: ConfirmParams) -> AppointmentInfo:
+async def confirm(ctx: Services, conn: Connection, p: ConfirmParams) -> AppointmentInfo:
     plan = await plan_confirm(ctx, conn, p)
     return appointment_info(await ctx.writer.run(partial(store_confirm, plan)))
 
 
-async def cancel(ctx: Context, conn: Connection, p: CancelParams) -> AppointmentInfo:
+async def cancel(ctx: Services, conn: Connection, p: CancelParams) -> AppointmentInfo:
     plan = await plan_cancel(ctx, conn, p)
     return appointment_info(await ctx.writer.run(partial(store_cancel, plan)))
 
 
-async def reschedule(ctx: Context, conn: Connection, p: RescheduleParams) -> AppointmentInfo:
+async def reschedule(ctx: Services, conn: Connection, p: RescheduleParams) -> AppointmentInfo:
     """Move a confirmed appointment, atomically."""
     plan = await plan_reschedule(ctx, conn, p)
     return await ctx.writer.run(partial(store_reschedule, plan))
 
 
-async def no_show(ctx: Context, conn: Connection, p: AppointmentParams) -> AppointmentInfo:
+async def no_show(ctx: Services, conn: Connection, p: AppointmentParams) -> AppointmentInfo:
     change = await plan_no_show(ctx, conn, p.appointment)
     return appointment_info(await ctx.writer.run(partial(store_no_show, change)))
 
 
-async def list_appointments(ctx: Context, conn: Connection, _: Empty) -> AppointmentsResult:
+async def list_appointments(ctx: Services, conn: Connection, _: Empty) -> AppointmentsResult:
     """The caller's appointments (booked for themselves or a relative),
     from a month ago on."""
     now = ctx.clock.ms()

@@ -17,7 +17,7 @@ from functools import partial
 from protocol.model import Empty, Role
 from protocol.practice import BroadcastParams, BroadcastResult, PractitionerParams
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.errors import not_found
 from server.ops.admission import require_role
 from server.ops.broadcasts import plan_broadcast, store_broadcast
@@ -25,21 +25,21 @@ from server.ops.broadcasts import plan_broadcast, store_broadcast
 __all__ = ["create_broadcast", "opt_in", "opt_out"]
 
 
-async def create_broadcast(ctx: Context, conn: Connection, p: BroadcastParams) -> BroadcastResult:
+async def create_broadcast(ctx: Services, conn: Connection, p: BroadcastParams) -> BroadcastResult:
     plan = await plan_broadcast(ctx, conn, p)
     threads = await ctx.writer.run(partial(store_broadcast, plan)) if plan.reached else []
     return BroadcastResult(threads, plan.skipped)
 
 
-async def opt_out(ctx: Context, conn: Connection, p: PractitionerParams) -> Empty:
+async def opt_out(ctx: Services, conn: Connection, p: PractitionerParams) -> Empty:
     return await _set(ctx, conn, p.practitioner, out=True)
 
 
-async def opt_in(ctx: Context, conn: Connection, p: PractitionerParams) -> Empty:
+async def opt_in(ctx: Services, conn: Connection, p: PractitionerParams) -> Empty:
     return await _set(ctx, conn, p.practitioner, out=False)
 
 
-async def _set(ctx: Context, conn: Connection, practitioner: int, *, out: bool) -> Empty:
+async def _set(ctx: Services, conn: Connection, practitioner: int, *, out: bool) -> Empty:
     require_role(conn, Role.PATIENT, "opt out of broadcasts")
     users = await ctx.store.accounts.users([practitioner])
     if practitioner not in users or users[practitioner].role != Role.PRACTITIONER:

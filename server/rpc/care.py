@@ -25,7 +25,7 @@ from protocol.practice import (
     UserParams,
 )
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import member
 from server.ops.admission import require_role
 from server.ops.care import plan_add_patient, plan_answer, store_answer, store_care_invitation
@@ -33,7 +33,7 @@ from server.ops.care import plan_add_patient, plan_answer, store_answer, store_c
 __all__ = ["accept", "add_patient", "decline", "invitations", "list_patients"]
 
 
-async def add_patient(ctx: Context, conn: Connection, p: UserParams) -> PatientAddResult:
+async def add_patient(ctx: Services, conn: Connection, p: UserParams) -> PatientAddResult:
     plan = await plan_add_patient(ctx, conn, p)
     if plan is None:
         return PatientAddResult(CareStatus.PATIENT)
@@ -41,7 +41,7 @@ async def add_patient(ctx: Context, conn: Connection, p: UserParams) -> PatientA
     return PatientAddResult(CareStatus.INVITED)
 
 
-async def list_patients(ctx: Context, conn: Connection, _: Empty) -> PatientsListResult:
+async def list_patients(ctx: Services, conn: Connection, _: Empty) -> PatientsListResult:
     require_role(conn, Role.PRACTITIONER, "list patients")
     found = await ctx.store.practices.patients(conn.user_id)
     return PatientsListResult(
@@ -50,7 +50,7 @@ async def list_patients(ctx: Context, conn: Connection, _: Empty) -> PatientsLis
     )
 
 
-async def invitations(ctx: Context, conn: Connection, _: Empty) -> CareInvitationsResult:
+async def invitations(ctx: Services, conn: Connection, _: Empty) -> CareInvitationsResult:
     """The invitations to the caller and to the relatives they manage."""
     relatives = [r.user_id for r in await ctx.store.relatives.of(conn.user_id)]
     found = await ctx.store.practices.care_invitations([conn.user_id, *relatives])
@@ -59,13 +59,13 @@ async def invitations(ctx: Context, conn: Connection, _: Empty) -> CareInvitatio
     )
 
 
-async def accept(ctx: Context, conn: Connection, p: CareParams) -> Empty:
+async def accept(ctx: Services, conn: Connection, p: CareParams) -> Empty:
     plan = await plan_answer(ctx, conn, p, accept=True)
     await ctx.writer.run(partial(store_answer, plan))
     return Empty()
 
 
-async def decline(ctx: Context, conn: Connection, p: CareParams) -> Empty:
+async def decline(ctx: Services, conn: Connection, p: CareParams) -> Empty:
     plan = await plan_answer(ctx, conn, p, accept=False)
     await ctx.writer.run(partial(store_answer, plan))
     return Empty()

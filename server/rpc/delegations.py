@@ -7,13 +7,13 @@ from __future__ import annotations
 from protocol.model import Empty
 from protocol.practice import DelegationsResult
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.ops.delegations import delegation_info
 
 __all__ = ["list_delegations"]
 
 
-async def list_delegations(ctx: Context, conn: Connection, _: Empty) -> DelegationsResult:
+async def list_delegations(ctx: Services, conn: Connection, _: Empty) -> DelegationsResult:
     given = await ctx.store.delegations.by(conn.user_id)
     received = await ctx.store.delegations.to(conn.user_id)
     return DelegationsResult(

@@ -30,7 +30,7 @@ from protocol.methods import (
     PublishedList,
 )
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.errors import forbidden, invalid, too_large
 from server.ops.keys import plan_publish, store_publish
 from server.ops.users import visible_users
@@ -40,7 +40,7 @@ __all__ = ["fetch", "publish"]
 MAX_LIST_BYTES = 16 * 1024
 
 
-async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysPublishResult:
+async def publish(ctx: Services, conn: Connection, p: KeysPublishParams) -> KeysPublishResult:
     if len(p.list) > MAX_LIST_BYTES:
         raise too_large(f"device list over {MAX_LIST_BYTES} bytes")
     try:
@@ -58,7 +58,7 @@ async def publish(ctx: Context, conn: Connection, p: KeysPublishParams) -> KeysP
     return KeysPublishResult(body.version)
 
 
-async def fetch(ctx: Context, conn: Connection, p: KeysFetchParams) -> KeysFetchResult:
+async def fetch(ctx: Services, conn: Connection, p: KeysFetchParams) -> KeysFetchResult:
     """Lists of the caller, the people they share a thread with, and the
     delegates those people named (an assistant's devices receive keys too);
     for a delegate, the same for each practitioner they read for. Anyone

@@ -15,7 +15,7 @@ from functools import partial
 from protocol.methods import ThreadMemberParams
 from protocol.model import ThreadInfo
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import thread_info
 from server.errors import forbidden, not_found
 from server.ops.members import plan_add_member, plan_remove_member, store_added, store_removed
@@ -23,7 +23,7 @@ from server.ops.members import plan_add_member, plan_remove_member, store_added,
 __all__ = ["add_member", "remove_member"]
 
 
-async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> ThreadInfo:
+async def add_member(ctx: Services, conn: Connection, p: ThreadMemberParams) -> ThreadInfo:
     plan = await plan_add_member(ctx, conn, p)
     await ctx.writer.run(partial(store_added, plan), p.thread)
     record = await ctx.store.threads.get(p.thread, conn.user_id)
@@ -32,7 +32,7 @@ async def add_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> T
     return thread_info(record)
 
 
-async def remove_member(ctx: Context, conn: Connection, p: ThreadMemberParams) -> ThreadInfo:
+async def remove_member(ctx: Services, conn: Connection, p: ThreadMemberParams) -> ThreadInfo:
     plan = await plan_remove_member(ctx, conn, p)
     info = await ctx.writer.run(partial(store_removed, plan), p.thread)
     if info is None:

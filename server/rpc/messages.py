@@ -14,7 +14,7 @@ from protocol.e2e import Header, Scope, decode_envelope
 from protocol.errors import DecodeError
 from protocol.methods import HistoryParams, HistoryResult, SendParams, SendResult
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import message_data
 from server.errors import ServerError, conflict, invalid, too_large
 from server.notices import NOTICE_KIND
@@ -25,7 +25,7 @@ from storage.messages import StoredMessage
 __all__ = ["history", "send"]
 
 
-async def send(ctx: Context, conn: Connection, p: SendParams) -> SendResult:
+async def send(ctx: Services, conn: Connection, p: SendParams) -> SendResult:
     limit = ctx.settings.max_envelope_bytes
     if len(p.envelope) > limit:
         raise too_large(f"envelope over {limit} bytes", limit=limit)
@@ -86,7 +86,7 @@ def _check_call(p: SendParams, header: Header) -> None:
         raise invalid("the envelope header disagrees with the call", fields=differ)
 
 
-async def history(ctx: Context, conn: Connection, p: HistoryParams) -> HistoryResult:
+async def history(ctx: Services, conn: Connection, p: HistoryParams) -> HistoryResult:
     await thread_of(ctx, conn, p.thread, Scope.READ)
     limit = min(p.limit, ctx.settings.history_page)
     found, has_more = await ctx.store.messages.history(p.thread, p.before_seq, limit)

@@ -28,7 +28,7 @@ from protocol.practice import (
 )
 from protocol.texts import render
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import member
 from server.errors import invalid, not_found
 from server.ops.admission import require_role, require_verified_practitioner
@@ -69,7 +69,7 @@ __all__ = [
 ]
 
 
-async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
+async def verify(ctx: Services, conn: Connection, p: UserParams) -> Empty:
     require_role(conn, Role.ADMIN, "verify practitioners")
     await ctx.writer.run(partial(store_verification, p.user, ctx.clock.ms()))
     return Empty()
@@ -79,13 +79,13 @@ async def verify(ctx: Context, conn: Connection, p: UserParams) -> Empty:
 # assistants and bots; each joins by accepting, and anyone may leave.
 
 
-async def create_practice(ctx: Context, conn: Connection, p: PracticeCreateParams) -> PracticeInfo:
+async def create_practice(ctx: Services, conn: Connection, p: PracticeCreateParams) -> PracticeInfo:
     await require_verified_practitioner(ctx, conn, "create a practice")
     practice_id = await ctx.store.practices.create(p.name, conn.user_id, ctx.clock.ms(), p.locale)
     return await _practice(ctx, conn.user_id, practice_id)
 
 
-async def list_practices(ctx: Context, conn: Connection, _: Empty) -> PracticesListResult:
+async def list_practices(ctx: Services, conn: Connection, _: Empty) -> PracticesListResult:
     practices = await ctx.store.practices.of_user(conn.user_id)
     invitations = await ctx.store.practices.invitations(conn.user_id)
     return PracticesListResult(
@@ -93,30 +93,30 @@ async def list_practices(ctx: Context, conn: Connection, _: Empty) -> PracticesL
     )
 
 
-async def invite(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
+async def invite(ctx: Services, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
     plan = await plan_invite(ctx, conn, p)
     await ctx.writer.run(partial(store_invite, plan))
     return await _practice(ctx, conn.user_id, p.practice)
 
 
-async def accept(ctx: Context, conn: Connection, p: PracticeParams) -> PracticeInfo:
+async def accept(ctx: Services, conn: Connection, p: PracticeParams) -> PracticeInfo:
     if conn.role is Role.PRACTITIONER:
         await require_verified_practitioner(ctx, conn, "join a practice")
     await ctx.writer.run(partial(store_acceptance, p.practice, conn.user_id, ctx.clock.ms()))
     return await _practice(ctx, conn.user_id, p.practice)
 
 
-async def decline(ctx: Context, conn: Connection, p: PracticeParams) -> Empty:
+async def decline(ctx: Services, conn: Connection, p: PracticeParams) -> Empty:
     await ctx.writer.run(partial(store_decline, p.practice, conn.user_id))
     return Empty()
 
 
-async def leave(ctx: Context, conn: Connection, p: PracticeParams) -> Empty:
+async def leave(ctx: Services, conn: Connection, p: PracticeParams) -> Empty:
     await ctx.writer.run(partial(store_removal, p.practice, conn.user_id))
     return Empty()
 
 
-async def remove_member(ctx: Context, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
+async def remove_member(ctx: Services, conn: Connection, p: PracticeMemberParams) -> PracticeInfo:
     """Remove a member, or withdraw an invitation."""
     await require_practitioner_of(ctx, conn, p.practice)
     if p.user == conn.user_id:
@@ -125,7 +125,7 @@ async def remove_member(ctx: Context, conn: Connection, p: PracticeMemberParams)
     return await _practice(ctx, conn.user_id, p.practice)
 
 
-async def _practice(ctx: Context, user_id: int, practice_id: int) -> PracticeInfo:
+async def _practice(ctx: Services, user_id: int, practice_id: int) -> PracticeInfo:
     found = [r for r in await ctx.store.practices.of_user(user_id) if r.id == practice_id]
     if not found:  # removed from it meanwhile
         raise not_found("not a member of this practice", practice=practice_id)
@@ -142,7 +142,7 @@ def _invitation(record: InvitationRecord) -> PracticeInvitation:
 
 
 async def search_practitioners(
-    ctx: Context, conn: Connection, p: PractitionerSearchParams
+    ctx: Services, conn: Connection, p: PractitionerSearchParams
 ) -> PractitionersResult:
     found = await ctx.store.practices.search(p.text, p.limit)
     infos = []
@@ -153,7 +153,7 @@ async def search_practitioners(
 
 
 async def get_practitioner(
-    ctx: Context, conn: Connection, p: PractitionerParams
+    ctx: Services, conn: Connection, p: PractitionerParams
 ) -> PractitionerInfo:
     """A verified practitioner, and for a patient, whether they may write now."""
     users = await ctx.store.accounts.users([p.practitioner])
@@ -175,7 +175,7 @@ async def get_practitioner(
     return info
 
 
-async def _open_refusal(ctx: Context, practitioner: Practitioner, patient: int) -> Refusal | None:
+async def _open_refusal(ctx: Services, practitioner: Practitioner, patient: int) -> Refusal | None:
     """What ``threads.open`` would answer for the first reason offered: the
     settings and limits first, then a vacation rule that refuses."""
     is_patient = await ctx.store.practices.is_patient(practitioner.id, patient)
@@ -199,12 +199,12 @@ def _practitioner_info(user: UserRecord, practitioner: Practitioner) -> Practiti
 # A practitioner's inbox
 
 
-async def get_inbox(ctx: Context, conn: Connection, _: Empty) -> InboxSettings:
+async def get_inbox(ctx: Services, conn: Connection, _: Empty) -> InboxSettings:
     require_role(conn, Role.PRACTITIONER, "have an inbox")
     return (await ctx.directory.practitioner(conn.user_id)).inbox
 
 
-async def set_inbox(ctx: Context, conn: Connection, p: InboxSettings) -> InboxSettings:
+async def set_inbox(ctx: Services, conn: Connection, p: InboxSettings) -> InboxSettings:
     require_role(conn, Role.PRACTITIONER, "have an inbox")
     codes = [reason.code for reason in p.reasons]
     if len(set(codes)) != len(codes):

@@ -21,7 +21,7 @@ from protocol.push import (
     PushSubscribeParams,
 )
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import thread_info
 from server.errors import conflict, forbidden, invalid
 from server.preferences import load_preferences, preference_problems
@@ -68,25 +68,25 @@ def mobile_platforms(settings: Settings) -> set[MobilePlatform]:
     return {platform for platform, key in configured.items() if key}
 
 
-async def push_key(ctx: Context, conn: Connection, p: Empty) -> PushKey:
+async def push_key(ctx: Services, conn: Connection, p: Empty) -> PushKey:
     return PushKey(ctx.vapid.public)
 
 
-async def subscribe(ctx: Context, conn: Connection, p: PushSubscribeParams) -> Empty:
+async def subscribe(ctx: Services, conn: Connection, p: PushSubscribeParams) -> Empty:
     if not allowed_endpoint(p.endpoint, ctx.settings.push_services):
         raise invalid("this push service is not one the deployment uses", endpoint=p.endpoint)
     target = PushTarget(conn.device_id, conn.user_id, p.endpoint, p.p256dh, p.auth, p.preview)
     return await _keep(ctx, target)
 
 
-async def register(ctx: Context, conn: Connection, p: PushRegisterParams) -> Empty:
+async def register(ctx: Services, conn: Connection, p: PushRegisterParams) -> Empty:
     if p.platform not in mobile_platforms(ctx.settings):
         raise invalid("this deployment does not push to these apps", platform=p.platform)
     target = PushTarget(conn.device_id, conn.user_id, p.token, "", "", p.preview, p.platform)
     return await _keep(ctx, target)
 
 
-async def _keep(ctx: Context, target: PushTarget) -> Empty:
+async def _keep(ctx: Services, target: PushTarget) -> Empty:
     try:
         await ctx.store.push.subscribe(target, ctx.clock.ms())
     except Conflict:
@@ -94,17 +94,17 @@ async def _keep(ctx: Context, target: PushTarget) -> Empty:
     return Empty()
 
 
-async def unsubscribe(ctx: Context, conn: Connection, p: Empty) -> Empty:
+async def unsubscribe(ctx: Services, conn: Connection, p: Empty) -> Empty:
     await ctx.store.push.unsubscribe(conn.device_id)
     return Empty()
 
 
-async def get_preferences(ctx: Context, conn: Connection, p: Empty) -> NotifyPreferences:
+async def get_preferences(ctx: Services, conn: Connection, p: Empty) -> NotifyPreferences:
     return await load_preferences(ctx.store, conn.user_id)
 
 
 async def set_preferences(
-    ctx: Context, conn: Connection, p: NotifyPreferences
+    ctx: Services, conn: Connection, p: NotifyPreferences
 ) -> NotifyPreferences:
     problems = preference_problems(p)
     if problems:
@@ -113,7 +113,7 @@ async def set_preferences(
     return p
 
 
-async def mute(ctx: Context, conn: Connection, p: MuteParams) -> ThreadInfo:
+async def mute(ctx: Services, conn: Connection, p: MuteParams) -> ThreadInfo:
     record = await ctx.store.threads.set_muted(p.thread, conn.user_id, p.muted)
     if record is None:
         raise forbidden("you are not a member of this thread", thread=p.thread)

@@ -6,21 +6,21 @@ from functools import partial
 
 from protocol.methods import Empty, ReceiptParams
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.ops.receipts import plan_receipt, store_receipt
 
 __all__ = ["delivered", "read"]
 
 
-async def delivered(ctx: Context, conn: Connection, p: ReceiptParams) -> Empty:
+async def delivered(ctx: Services, conn: Connection, p: ReceiptParams) -> Empty:
     return await _advance(ctx, conn, p, read=False)
 
 
-async def read(ctx: Context, conn: Connection, p: ReceiptParams) -> Empty:
+async def read(ctx: Services, conn: Connection, p: ReceiptParams) -> Empty:
     return await _advance(ctx, conn, p, read=True)
 
 
-async def _advance(ctx: Context, conn: Connection, p: ReceiptParams, *, read: bool) -> Empty:
+async def _advance(ctx: Services, conn: Connection, p: ReceiptParams, *, read: bool) -> Empty:
     plan = await plan_receipt(ctx, conn, p, read=read)
     if plan is not None:
         receipt = await ctx.writer.run(partial(store_receipt, plan), p.thread)

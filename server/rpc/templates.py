@@ -24,7 +24,7 @@ from protocol.practice import (
 )
 from protocol.templates import TemplateError, variables_of
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.errors import ServerError, invalid, not_found
 from server.ops.access import delegated
 from server.policy import Refusal
@@ -37,7 +37,7 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode = msgspec.msgpack.Decoder(Template).decode
 
 
-async def list_templates(ctx: Context, conn: Connection, _: Empty) -> TemplatesResult:
+async def list_templates(ctx: Services, conn: Connection, _: Empty) -> TemplatesResult:
     if conn.role not in CARE_SIDE:
         raise Refusal(RefusalReason.ROLE, "templates are for the care side").error()
     practices = [p.id for p in await ctx.store.practices.of_user(conn.user_id)]
@@ -52,7 +52,7 @@ async def list_templates(ctx: Context, conn: Connection, _: Empty) -> TemplatesR
     return TemplatesResult([builtin, *(_template(t) for t in stored)])
 
 
-async def create_template(ctx: Context, conn: Connection, template: Template) -> Template:
+async def create_template(ctx: Services, conn: Connection, template: Template) -> Template:
     owner = None
     if template.practice is None:
         owner = template.owner or conn.user_id
@@ -67,7 +67,7 @@ async def create_template(ctx: Context, conn: Connection, template: Template) ->
     return saved
 
 
-async def update_template(ctx: Context, conn: Connection, template: Template) -> Template:
+async def update_template(ctx: Services, conn: Connection, template: Template) -> Template:
     stored = await _kept(ctx, conn, template.id)
     if template.practice != stored.practice_id:
         raise invalid("a template cannot move between a practice and a practitioner")
@@ -78,13 +78,13 @@ async def update_template(ctx: Context, conn: Connection, template: Template) ->
     return saved
 
 
-async def delete_template(ctx: Context, conn: Connection, p: TemplateParams) -> Empty:
+async def delete_template(ctx: Services, conn: Connection, p: TemplateParams) -> Empty:
     await _kept(ctx, conn, p.template)
     await ctx.store.templates.delete(p.template)
     return Empty()
 
 
-async def _kept(ctx: Context, conn: Connection, template_id: int) -> StoredTemplate:
+async def _kept(ctx: Services, conn: Connection, template_id: int) -> StoredTemplate:
     """A stored template the caller may change."""
     stored = await ctx.store.templates.get(template_id) if template_id else None
     if stored is None:
@@ -100,7 +100,7 @@ async def _kept(ctx: Context, conn: Connection, template_id: int) -> StoredTempl
     return stored
 
 
-def _may_keep_own(ctx: Context, conn: Connection, owner: int) -> None:
+def _may_keep_own(ctx: Services, conn: Connection, owner: int) -> None:
     """A practitioner keeps their own templates; an assistant those of the
     practitioners who delegated ``templates`` to them."""
     if owner != conn.user_id:
@@ -114,7 +114,7 @@ def _may_keep_own(ctx: Context, conn: Connection, owner: int) -> None:
         raise Refusal(RefusalReason.ROLE, "practitioners keep templates").error()
 
 
-async def _may_keep(ctx: Context, conn: Connection, practice_id: int) -> None:
+async def _may_keep(ctx: Services, conn: Connection, practice_id: int) -> None:
     """A practice's templates are kept by its practitioners."""
     if conn.role is not Role.PRACTITIONER:
         raise Refusal(RefusalReason.ROLE, "practitioners keep templates").error()

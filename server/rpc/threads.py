@@ -15,7 +15,7 @@ from protocol.e2e import Scope
 from protocol.methods import Empty, ThreadParams, ThreadsListResult, ThreadsOpenParams
 from protocol.model import ThreadInfo
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.convert import thread_info
 from server.errors import forbidden
 from server.ops.threads import plan_close, plan_open, store_close, store_open
@@ -23,7 +23,7 @@ from server.ops.threads import plan_close, plan_open, store_close, store_open
 __all__ = ["close_thread", "list_threads", "open_thread", "reopen_thread"]
 
 
-async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> ThreadInfo:
+async def open_thread(ctx: Services, conn: Connection, p: ThreadsOpenParams) -> ThreadInfo:
     plan = await plan_open(ctx, conn, p)
     thread_id = await ctx.writer.run(partial(store_open, plan))
     record = await ctx.store.threads.get(thread_id, conn.user_id)
@@ -32,7 +32,7 @@ async def open_thread(ctx: Context, conn: Connection, p: ThreadsOpenParams) -> T
     return thread_info(record)
 
 
-async def list_threads(ctx: Context, conn: Connection, _: Empty) -> ThreadsListResult:
+async def list_threads(ctx: Services, conn: Connection, _: Empty) -> ThreadsListResult:
     """The caller's threads, then those of each practitioner they read for
     (``via``), as that practitioner sees them; each thread once."""
     found = [thread_info(t) for t in await ctx.store.threads.list_for(conn.user_id)]
@@ -50,16 +50,16 @@ async def list_threads(ctx: Context, conn: Connection, _: Empty) -> ThreadsListR
     return ThreadsListResult(found)
 
 
-async def close_thread(ctx: Context, conn: Connection, p: ThreadParams) -> ThreadInfo:
+async def close_thread(ctx: Services, conn: Connection, p: ThreadParams) -> ThreadInfo:
     return await _close_or_reopen(ctx, conn, p.thread, closing=True)
 
 
-async def reopen_thread(ctx: Context, conn: Connection, p: ThreadParams) -> ThreadInfo:
+async def reopen_thread(ctx: Services, conn: Connection, p: ThreadParams) -> ThreadInfo:
     return await _close_or_reopen(ctx, conn, p.thread, closing=False)
 
 
 async def _close_or_reopen(
-    ctx: Context, conn: Connection, thread_id: int, *, closing: bool
+    ctx: Services, conn: Connection, thread_id: int, *, closing: bool
 ) -> ThreadInfo:
     plan = await plan_close(ctx, conn, thread_id, closing=closing)
     await ctx.writer.run(partial(store_close, plan), thread_id)

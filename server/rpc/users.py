@@ -15,20 +15,20 @@ from protocol.model import Empty, Role
 from protocol.practice import UserProfile, UsersParams, UsersResult
 from protocol.texts import Locale
 from server.connection import Connection
-from server.context import Context
+from server.context import Services
 from server.ops.users import visible_users
 from server.policy import DELEGATE_ROLES
 
 __all__ = ["get_account", "get_users", "set_account"]
 
 
-async def get_account(ctx: Context, conn: Connection, _: Empty) -> AccountInfo:
+async def get_account(ctx: Services, conn: Connection, _: Empty) -> AccountInfo:
     found = await ctx.store.accounts.users([conn.user_id])
     user = found[conn.user_id]
     return AccountInfo(user.id, user.display_name, Role(user.role), Locale(conn.locale))
 
 
-async def set_account(ctx: Context, conn: Connection, p: AccountParams) -> AccountInfo:
+async def set_account(ctx: Services, conn: Connection, p: AccountParams) -> AccountInfo:
     """The caller's language: refusals on this socket are worded in it from
     now on, on their other sockets once they reconnect."""
     await ctx.store.accounts.set_locale(conn.user_id, p.locale.value)
@@ -36,7 +36,7 @@ async def set_account(ctx: Context, conn: Connection, p: AccountParams) -> Accou
     return await get_account(ctx, conn, Empty())
 
 
-async def get_users(ctx: Context, conn: Connection, p: UsersParams) -> UsersResult:
+async def get_users(ctx: Services, conn: Connection, p: UsersParams) -> UsersResult:
     """Each visible user's name and role (``bot`` marks a bot), and for an
     assistant or a bot, the visible practitioners they answer for now."""
     visible = await visible_users(ctx, conn)
