@@ -31,7 +31,7 @@ from msgspec import Raw
 
 from protocol.codec import encode_event
 from server.broker.base import Delivery
-from server.broker.control import Control
+from server.broker.control import AccessChanged, Control
 from server.clock import Clock
 from server.errors import ServerError
 from storage.db import Database
@@ -212,22 +212,31 @@ class Writer:
                 future.set_result(outcome)
 
     async def _announce(self, events: list[Outgoing]) -> None:
-        """Publish the committed events' control messages, each once, then
-        the events in seq order (the order the module docstring relies on)."""
+        """Publish the committed events with their control messages, each
+        once: the caches they make stale first, then the events in seq order
+        (the order the module docstring relies on), then the sockets they
+        end (a delegate's, whose delegation changed: it hears why first)."""
         controls: list[Control] = []
         for event in events:
             if event.control is not None and event.control not in controls:
                 controls.append(event.control)
+        ending = [message for message in controls if isinstance(message, AccessChanged)]
         for message in controls:
-            try:
-                await self._publish_control(message)
-            except Exception:  # lost like any publication: a broker outage is recovered from
-                log.exception("publishing %r failed", message)
+            if message not in ending:
+                await self._control(message)
         for event in events:
             try:
                 await self._publish(event.to_deliver())
             except Exception:  # stored, so answered: with Redis, nodes read it from storage
                 log.exception("publishing event %d failed", event.seq)
+        for message in ending:
+            await self._control(message)
+
+    async def _control(self, message: Control) -> None:
+        try:
+            await self._publish_control(message)
+        except Exception:  # lost like any publication: a broker outage is recovered from
+            log.exception("publishing %r failed", message)
 
     async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
         outcomes: list[Any] = []

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database, insert_new
-from storage.schema import agenda_exceptions, agendas, appointments
+from storage.schema import agenda_exceptions, agendas
 
 __all__ = ["AgendaTx", "Agendas", "ExceptionRecord"]
 
@@ -43,14 +43,6 @@ _EXCEPTION = (
 def _exception(row: Any) -> ExceptionRecord:
     reasons = tuple(r for r in row[5].split(",") if r)
     return ExceptionRecord(row[0], row[1], row[2], row[3], row[4], reasons, row[6])
-
-
-def _occupying(now: int) -> Any:
-    """Appointments that hold their time: kept ones, and holds still alive."""
-    return or_(
-        appointments.c.status.in_(("confirmed", "no_show")),
-        and_(appointments.c.status == "held", appointments.c.hold_expires_at > now),
-    )
 
 
 class Agendas:

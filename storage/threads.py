@@ -130,7 +130,7 @@ class Threads:
     async def list_for(self, user_id: int) -> list[ThreadRecord]:
         """Every thread the user is a current member of, most recently created first."""
         async with self.db.read() as conn:
-            return await ThreadTx(conn)._load(user_id)
+            return await ThreadTx(conn).load(user_id)
 
     async def meta(self, thread_id: int) -> tuple[str, dict[int, str]] | None:
         """A thread's kind, and its current members and their roles."""
@@ -306,10 +306,10 @@ class ThreadTx:
 
     async def record(self, thread_id: int, user_id: int) -> ThreadRecord | None:
         """The thread as ``user_id`` (a current member) sees it, on ``self.conn``."""
-        found = await self._load(user_id, thread_id)
+        found = await self.load(user_id, thread_id)
         return found[0] if found else None
 
-    async def _load(self, user_id: int, thread_id: int | None = None) -> list[ThreadRecord]:
+    async def load(self, user_id: int, thread_id: int | None = None) -> list[ThreadRecord]:
         me = participants.alias("me")
         unread = (
             select(func.count())
@@ -371,6 +371,10 @@ class ThreadTx:
             )
             for row in rows
         ]
+
+    async def roles(self, thread_id: int) -> dict[int, str]:
+        """The thread's current members' roles, by user."""
+        return {m.user_id: m.role for m in (await self._members([thread_id]))[thread_id]}
 
     async def _members(self, thread_ids: list[int]) -> dict[int, list[MemberRecord]]:
         result: dict[int, list[MemberRecord]] = defaultdict(list)

@@ -52,7 +52,7 @@ class WriteTx:
     )
 
     def __init__(self, conn: AsyncConnection) -> None:
-        self.connection = conn  # the driver's: for storage itself, never for handlers
+        self.connection = conn  # the driver's: for tests of the writer, never for handlers
         self.agendas = AgendaTx(conn)
         self.appointments = AppointmentTx(conn)
         self.audit = AuditTx(conn)

@@ -13,7 +13,8 @@ every node once, the publishing one included, with the same best effort.
 One node's publications, deliveries and control messages alike, reach
 each node in the order they were published: a node drops the caches a
 commit made stale before it is handed that commit's events (the writer
-publishes the control messages first).
+publishes those control messages first, and the ones that close sockets
+last).
 """
 
 from __future__ import annotations

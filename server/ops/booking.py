@@ -3,7 +3,7 @@
 1. ``plan_<change>`` authorizes: whose appointment it is, which side the
    caller is on, and who hears of the change. Its plan is frozen.
 2. ``store_<change>`` runs in the writer's transaction after
-   ``Agendas.lock``, so of many patients racing for one slot exactly one
+   ``tx.agendas.lock``, so of many patients racing for one slot exactly one
    holds it and the others get ``conflict`` (``slot_taken``), on SQLite and
    on PostgreSQL, across nodes. It checks again what may have changed since
    (the agenda, the slot, the appointment's status) and stores the change

@@ -28,7 +28,7 @@ __all__ = [
     "require_rule_keeper",
     "store_deletion",
     "store_new_rule",
-    "store_rule",
+    "store_replaced_rule",
 ]
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -73,7 +73,7 @@ async def store_new_rule(plan: RulePlan, tx: WriteTx, out: list[Outgoing]) -> in
     return rule_id
 
 
-async def store_rule(plan: RulePlan, tx: WriteTx, out: list[Outgoing]) -> None:
+async def store_replaced_rule(plan: RulePlan, tx: WriteTx, out: list[Outgoing]) -> None:
     practitioner = plan.practitioner
     if not await tx.rules.replace(
         practitioner, plan.rule_id, plan.position, plan.encoded, plan.now

@@ -41,6 +41,7 @@ from server.policy import (
     PatientThread,
     Refusal,
     active_rule,
+    member_in_role,
     patient_send_refusal,
     rule_refusal,
 )
@@ -113,7 +114,8 @@ async def plan_send(
         ).error()
     patient, answer = None, None
     if access.kind is ThreadKind.PATIENT_PRACTITIONER and access.role is Role.PATIENT:
-        patient, answer = await _patient_rules(ctx, user, _practitioner(access.members), now)
+        practitioner = member_in_role(access.members, Role.PRACTITIONER)
+        patient, answer = await _patient_rules(ctx, user, practitioner, now)
     return SendPlan(params, header, access, user, device, session, now, patient, answer)
 
 
@@ -156,7 +158,7 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
     if not access.delegated:  # having sent implies having read everything before
         await _read_up_to(tx, out, message, members, plan.session)
     if plan.answer is not None:
-        practitioner = _practitioner(access.members)
+        practitioner = member_in_role(access.members, Role.PRACTITIONER)
         await auto_reply(
             tx,
             out,
@@ -246,11 +248,6 @@ async def _read_up_to(
     )
     if moved is not None:
         out.append(receipt_event(message.thread_id, sender, moved, recipients, session))
-
-
-def _practitioner(members: Mapping[int, Role]) -> int:
-    """The practitioner of a patient-practitioner thread."""
-    return next(user for user, role in members.items() if role is Role.PRACTITIONER)
 
 
 async def _popups(

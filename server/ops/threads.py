@@ -30,6 +30,7 @@ from server.policy import (
     Practitioner,
     Refusal,
     active_rule,
+    member_in_role,
     pair_key,
     patient_open_refusal,
     practitioner_write_refusal,
@@ -202,7 +203,7 @@ async def plan_open(ctx: Services, conn: Connection, p: ThreadsOpenParams) -> Op
     limits, practitioner = None, None
     if p.kind is ThreadKind.PATIENT_PRACTITIONER:
         limits = await _patient_thread_limits(ctx, conn.user_id, roles, p.reason, p.subject)
-        practitioner = next(u for u, role in roles.items() if role is Role.PRACTITIONER)
+        practitioner = member_in_role(roles, Role.PRACTITIONER)
     elif p.subject is not None:
         raise invalid("only a patient-practitioner thread is for a relative")
     else:
@@ -258,10 +259,8 @@ async def _patient_thread_limits(
     the transaction (the patient's count of open threads). A thread for a
     relative needs the patient to manage them, and the relative to be the
     practitioner's patient."""
-    patient = next(u for u, role in roles.items() if role is Role.PATIENT)
-    practitioner = await ctx.directory.practitioner(
-        next(u for u, role in roles.items() if role is Role.PRACTITIONER)
-    )
+    patient = member_in_role(roles, Role.PATIENT)
+    practitioner = await ctx.directory.practitioner(member_in_role(roles, Role.PRACTITIONER))
     if subject is not None and not await ctx.store.relatives.manages(patient, subject):
         raise Refusal(
             RefusalReason.NOT_MANAGED, "this patient does not manage that relative's profile"

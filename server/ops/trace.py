@@ -67,8 +67,5 @@ async def _still_answers(
     in it for a practitioner (a sender who left cannot retract)."""
     if plan.user in members:
         return True
-    if not members:
-        return False
-    seen = await tx.threads.record(thread_id, min(members))  # the members' roles
-    roles = {} if seen is None else {m.user_id: Role(m.role) for m in seen.members}
+    roles = {user: Role(role) for user, role in (await tx.threads.roles(thread_id)).items()}
     return delegated_member(roles, plan.grants, Scope.REPLY, plan.now) is not None

@@ -13,7 +13,7 @@ from server.policy.access import (
 from server.policy.delegation import DELEGATE_ROLES, delegate_refusal, delegated_member
 from server.policy.refusal import Refusal
 from server.policy.rules import Firing, active_rule, rule_problems, rule_refusal
-from server.policy.threads import CARE_ROLES, pair_key, thread_open_refusal
+from server.policy.threads import CARE_ROLES, member_in_role, pair_key, thread_open_refusal
 
 __all__ = [
     "CARE_ROLES",
@@ -26,6 +26,7 @@ __all__ = [
     "active_rule",
     "delegate_refusal",
     "delegated_member",
+    "member_in_role",
     "pair_key",
     "patient_open_refusal",
     "patient_send_refusal",

@@ -9,7 +9,7 @@ from protocol.model import Role, ThreadKind
 from protocol.practice import RefusalReason
 from server.policy.refusal import Refusal
 
-__all__ = ["CARE_ROLES", "pair_key", "thread_open_refusal"]
+__all__ = ["CARE_ROLES", "member_in_role", "pair_key", "thread_open_refusal"]
 
 CARE_ROLES = frozenset({Role.PRACTITIONER, Role.ASSISTANT})
 
@@ -50,3 +50,9 @@ def pair_key(kind: ThreadKind, members: set[int]) -> str | None:
         return None
     low, high = sorted(members)
     return f"{kind.value}:{low}:{high}"
+
+
+def member_in_role(members: Mapping[int, Role], role: Role) -> int:
+    """The member who has ``role``: a patient-practitioner thread's
+    practitioner, or its patient."""
+    return next(user for user, has in members.items() if has is role)

@@ -16,7 +16,7 @@ from server.ops.rules import (
     require_rule_keeper,
     store_deletion,
     store_new_rule,
-    store_rule,
+    store_replaced_rule,
 )
 
 __all__ = ["add_rule", "delete_rule", "list_rules", "update_rule"]
@@ -35,7 +35,7 @@ async def add_rule(ctx: Services, conn: Connection, rule: Rule) -> Rule:
 
 async def update_rule(ctx: Services, conn: Connection, rule: Rule) -> Rule:
     plan = await plan_rule(ctx, conn, rule)
-    await ctx.writer.run(partial(store_rule, plan))
+    await ctx.writer.run(partial(store_replaced_rule, plan))
     return rule
 
 

@@ -17,7 +17,7 @@ from protocol.codec import Codec, to_raw
 from protocol.errors import ErrorCode
 from protocol.frames import Event
 from server.broker.base import Delivery
-from server.broker.control import Control, KeysChanged, ThreadChanged
+from server.broker.control import AccessChanged, Control, KeysChanged, ThreadChanged
 from server.clock import Clock
 from server.errors import ServerError, forbidden
 from server.writer import Emitted, Outgoing, Writer
@@ -322,3 +322,27 @@ async def test_a_commits_control_messages_go_once_and_before_its_events(db: Data
     await writer.stop()
     first = heard[2]
     assert heard == [KeysChanged(9), ThreadChanged(5, [1, 2]), *range(first, first + 5)]
+
+
+async def test_a_delegate_hears_why_before_its_sockets_close(db: Database) -> None:
+    """A changed delegation's ``delegation.updated`` reaches the delegate's
+    sockets before the ``AccessChanged`` that closes them."""
+    heard: list[object] = []
+
+    async def publish(delivery: Delivery) -> None:
+        heard.append(delivery.seq)
+
+    async def publish_control(message: Control) -> None:
+        heard.append(message)
+
+    async def revoked(tx: WriteTx, out: list[Outgoing]) -> None:
+        out.append(
+            Outgoing("delegation.updated", to_raw({}), [7], user_id=7, control=AccessChanged(7))
+        )
+
+    writer = Writer(db, publish, FixedClock(), publish_control=publish_control)
+    writer.start()
+    await asyncio.wait_for(writer.run(revoked), 5)
+    await writer.stop()
+    assert len(heard) == 2 and isinstance(heard[0], int)
+    assert heard[1] == AccessChanged(7)
