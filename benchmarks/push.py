@@ -30,8 +30,6 @@ import datetime
 import json
 import os
 import shlex
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -54,6 +52,7 @@ from benchmarks.targets import UNLIMITED, _spawn, _wait_ready, pin_tree
 from clients import CarehubError, Client, Credentials
 from protocol.e2e import ENVELOPE_VERSION, Envelope, Header, Recipient
 from protocol.push import PushSubscribeParams
+from tests.support.server import free_port, terminate
 
 __all__ = ["main"]
 
@@ -407,7 +406,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         plan = _plan(args.devices, args.practitioners)
         population = Population(await seed(db, plan), args.practitioners, args.devices)
         async with recording() as recorder:
-            port = _free_port()
+            port = free_port()
             env = {
                 **UNLIMITED,
                 "CAREHUB_BLOB_DIR": str(workdir / "blobs"),
@@ -424,22 +423,7 @@ async def _run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     os.sched_setaffinity(0, {1})
                 return await _bench(args, recorder, population, port, [process.pid, *db_pids])
             finally:
-                _stop(process)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+                terminate(process)
 
 
 def _rates(text: str) -> list[float]:

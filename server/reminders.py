@@ -109,21 +109,20 @@ async def deliver_notifications(
         for entry in entries:
             by_user.setdefault(entry.user_id, []).append(entry)
         outcomes = await asyncio.gather(*(_attempt(gateway, mine) for mine in by_user.values()))
-        done = {entry for attempted in outcomes for entry in attempted if entry is not None}
+        done = {entry for attempted in outcomes for entry in attempted}
         await ctx.store.outbox.delivered(sorted(done), ctx.clock.ms())
         delivered += len(done)
         for entry in entries:
             if entry.id not in done:
                 retry_in = min(RETRY_FIRST_MS << (entry.attempt - 1), RETRY_MAX_MS)
-                await ctx.store.outbox.retry_at([entry.id], now + retry_in)
+                await ctx.store.outbox.retry_at(entry.id, now + retry_in)
     return delivered
 
 
-async def _attempt(gateway: NotificationGateway, entries: list[Notification]) -> list[int | None]:
+async def _attempt(gateway: NotificationGateway, entries: list[Notification]) -> list[int]:
     """One person's entries, one after the other (so that a later count is
-    never overtaken by an earlier one): the id of each one delivered, None
-    for each that failed."""
-    done: list[int | None] = []
+    never overtaken by an earlier one): the ids of those delivered."""
+    done: list[int] = []
     for entry in entries:
         try:
             await gateway.deliver(entry.id, entry.user_id, entry.kind, json.loads(entry.body))
@@ -131,7 +130,6 @@ async def _attempt(gateway: NotificationGateway, entries: list[Notification]) ->
             log.warning(
                 "notification %d: attempt %d failed", entry.id, entry.attempt, exc_info=True
             )
-            done.append(None)
         else:
             done.append(entry.id)
     return done

@@ -63,10 +63,9 @@ class Outbox:
         if notification_ids:
             await self._update_notifications(notification_ids, delivered_at=now)
 
-    async def retry_at(self, notification_ids: Sequence[int], when: int) -> None:
-        """Failed attempts: the next one is due at ``when``."""
-        if notification_ids:
-            await self._update_notifications(notification_ids, next_attempt_at=when)
+    async def retry_at(self, notification_id: int, when: int) -> None:
+        """A failed attempt: the next one is due at ``when``."""
+        await self._update_notifications([notification_id], next_attempt_at=when)
 
     async def _update_notifications(self, notification_ids: Sequence[int], **values: int) -> None:
         async with self.db.write() as conn:

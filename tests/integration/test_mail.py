@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import socket
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from server.mail import EMAIL, MailGateway, MailUnavailable, StoredRecipients
 from server.reminders import REMINDER
 from server.settings import Settings
 from storage import Store
+from tests.support.server import free_port
 
 URL = "https://care.example.fr"
 SENDER = "carehub <no-reply@care.example.fr>"
@@ -128,12 +128,6 @@ async def mail_server(
     mailbox.port = server.sockets[0].getsockname()[1]
     async with server:
         yield mailbox
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # Certificates: a CA of the test's own, and the server's certificate from it.
