@@ -2,7 +2,9 @@
 
 Writers on SQLite take the write lock up front (``BEGIN IMMEDIATE``) through a
 one-connection pool, so a transaction never fails half-way on a lock upgrade
-and readers, in WAL mode, never wait for it.
+and readers, in WAL mode, never wait for it. SQLite's statements run on the
+event loop's thread (``storage.sqlite_inline``): only what waits, a commit's
+fsync or another process's lock, goes to a worker thread.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import Contention, Unavailable
+from storage.sqlite_inline import InlineConnection
 
 __all__ = ["Database"]
 
@@ -29,12 +32,17 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
 
 
-def _sqlite_engine(url: str, begin: str, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+def _sqlite_engine(url: str, begin: str, pool_size: int, *, writes: bool) -> AsyncEngine:
+    path = make_url(url).database
+    assert path is not None
+
+    async def connect() -> InlineConnection:
+        return InlineConnection(path, durable_commits=writes)
+
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, async_creator=connect)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         for pragma in (
             "journal_mode=WAL",
@@ -104,8 +112,8 @@ class Database:
             if self.url.database in (None, "", ":memory:"):
                 raise ValueError("SQLite needs a file path (readers and the writer share it)")
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", 1)
-            self._reader = _sqlite_engine(url, "BEGIN", pool_size)
+            self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", 1, writes=True)
+            self._reader = _sqlite_engine(url, "BEGIN", pool_size, writes=False)
         else:
             self._writer = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
