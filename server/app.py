@@ -297,11 +297,13 @@ async def _heartbeat(ctx: Context) -> None:
 
 
 async def prune_events(ctx: Context) -> None:
-    """Drop durable events past retention; older cursors get ``sync.reset``."""
-    retention = ctx.settings.event_retention_seconds
-    dropped = await ctx.store.events.prune(ctx.clock.ms() - retention * 1000)
+    """Drop durable events past retention (older cursors get ``sync.reset``)
+    and the hourly message counts no daily limit reads any more."""
+    retention, now = ctx.settings.event_retention_seconds, ctx.clock.ms()
+    dropped = await ctx.store.events.prune(now - retention * 1000)
     if dropped:
         log.info("pruned %d events older than %d s", dropped, retention)
+    await ctx.store.messages.forget_sent_counts(now)
 
 
 async def sweep_uploads(ctx: Context) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import Database
-from storage.schema import messages, participants, threads
+from storage.db import Database, upserting
+from storage.schema import messages, sent_counts, threads
 
 __all__ = ["Messages", "StoredMessage"]
 
@@ -62,28 +62,24 @@ _NEXT_SEQ = (
     .returning(threads.c.last_seq)
 )
 _INSERT = insert(messages).returning(messages.c.id)
-_SENT_TO = (
-    select(messages.c.id)
-    .join(
-        participants,
-        and_(
-            participants.c.thread_id == messages.c.thread_id,
-            participants.c.user_id == bindparam("recipient"),
-        ),
-    )
-    .where(
-        messages.c.sender_id == bindparam("sender"),
-        messages.c.sent_at >= bindparam("since"),
-        messages.c.sender_device_id.is_not(None),
-    )
-    .limit(bindparam("cap"))
+HOUR_MS = 3_600_000
+DAY_HOURS = 24
+_SENT_LAST_DAY = select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
+    sent_counts.c.sender_id == bindparam("sender"),
+    sent_counts.c.recipient_id == bindparam("recipient"),
+    sent_counts.c.hour > bindparam("day_before"),
 )
-_COUNT_SENT_TO = select(func.count()).select_from(_SENT_TO.subquery())
 
 
 class Messages:
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    async def forget_sent_counts(self, now: int) -> int:
+        """Drop the hourly counts a daily limit no longer reads; how many."""
+        old = sent_counts.c.hour <= now // HOUR_MS - DAY_HOURS
+        async with self.db.write() as conn:
+            return (await conn.execute(delete(sent_counts).where(old))).rowcount
 
     async def unread(self, thread_id: int, after_seq: int) -> int:
         """Messages people wrote in the thread after ``after_seq`` (a notice,
@@ -173,11 +169,22 @@ class MessageTx:
             now,
         )
 
-    async def count_sent(self, sender: int, recipient: int, since: int, cap: int) -> int:
-        """Messages ``sender`` wrote since ``since`` in threads ``recipient`` is
-        in, counted up to ``cap`` (a limit's check reads no more rows than that)."""
-        params = {"sender": sender, "recipient": recipient, "since": since, "cap": cap}
-        return int(await self.conn.scalar(_COUNT_SENT_TO, params) or 0)
+    async def sent_last_day(self, sender: int, recipient: int, now: int) -> int:
+        """Messages ``sender`` sent ``recipient`` (``count_sent``) this hour
+        and the 23 before it: at most 24 rows read, however many were sent."""
+        params = {"sender": sender, "recipient": recipient}
+        params["day_before"] = now // HOUR_MS - DAY_HOURS
+        return int(await self.conn.scalar(_SENT_LAST_DAY, params) or 0)
+
+    async def count_sent(self, sender: int, recipient: int, now: int) -> None:
+        """Count one more message from ``sender`` to ``recipient`` in this hour."""
+        hour = {"sender_id": sender, "recipient_id": recipient, "hour": now // HOUR_MS}
+        counting = upserting(self.conn, sent_counts).values(**hour, count=1)
+        await self.conn.execute(
+            counting.on_conflict_do_update(
+                index_elements=list(hour), set_={"count": sent_counts.c.count + 1}
+            )
+        )
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:
         row = (await self.conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()

@@ -44,6 +44,7 @@ __all__ = [
     "PracticeMember",
     "Relative",
     "RuleFiring",
+    "SentCount",
     "StoredRule",
     "StoredTemplate",
     "StreamPosition",
@@ -154,7 +155,6 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("thread_id", "seq", name="uq_messages_thread_seq"),
         UniqueConstraint("sender_device_id", "client_msg_id", name="uq_messages_client_msg"),
-        Index("ix_messages_sender_sent", "sender_id", "sent_at"),  # daily limits
     )
 
 
@@ -256,6 +256,18 @@ class CareRelation(Base):
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[int] = mapped_column(BigInteger)
     __table_args__ = (Index("ix_care_relations_patient", "patient_id"),)
+
+
+class SentCount(Base):
+    """How many messages a patient sent a practitioner in one hour
+    (``hour``: ms since the epoch // 3,600,000): their daily limit sums the
+    last 24 rows instead of counting messages. Hours past a day are pruned."""
+
+    __tablename__ = "sent_counts"
+    sender_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    hour: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
 
 
 class BroadcastOptOut(Base):
@@ -498,6 +510,7 @@ rule_firings = cast(Table, RuleFiring.__table__)
 templates = cast(Table, StoredTemplate.__table__)
 audit = cast(Table, AuditRecord.__table__)
 broadcast_opt_outs = cast(Table, BroadcastOptOut.__table__)
+sent_counts = cast(Table, SentCount.__table__)
 push_subscriptions = cast(Table, PushSubscription.__table__)
 notify_preferences = cast(Table, NotifyPreference.__table__)
 relatives = cast(Table, Relative.__table__)

@@ -36,7 +36,6 @@ from server.ops.receipts import receipt_event
 from server.ops.threads import set_closed
 from server.policy import (
     CARE_ROLES,
-    DAY_MS,
     Firing,
     PatientThread,
     Refusal,
@@ -145,6 +144,8 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
     await tx.audit.record(
         p.thread, now, "sent", actor=plan.user, acting_for=plan.header.acting_for, seq=message.seq
     )
+    if plan.patient is not None:
+        await tx.messages.count_sent(plan.user, plan.patient.practitioner, now)
     members = sorted(read_seqs)
     announced = Outgoing(
         "message.new",
@@ -227,9 +228,7 @@ async def _check_patient_limits(
 ) -> None:
     state = await tx.threads.state(thread_id)
     inbox = limits.inbox
-    sent = await tx.messages.count_sent(
-        patient, limits.practitioner, now - DAY_MS, inbox.max_daily_messages
-    )
+    sent = await tx.messages.sent_last_day(patient, limits.practitioner, now)
     refusal = patient_send_refusal(
         PatientThread(state.closed_at is not None, state.reply_allowed), inbox, sent
     )
