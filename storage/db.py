@@ -180,15 +180,9 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
 
 
-def upserting(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    """An INSERT that takes ``ON CONFLICT`` clauses, in ``conn``'s dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 async def insert_new(conn: AsyncConnection, table: Table, **values: Any) -> bool:
     """Insert a row unless its key exists; whether it was new. The key
     decides, so two nodes racing for the same row cannot fail each other."""
-    done = await conn.execute(upserting(conn, table).values(**values).on_conflict_do_nothing())
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    done = await conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
     return bool(done.rowcount)

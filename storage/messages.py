@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import Database, upserting
+from storage.db import Database
 from storage.schema import messages, sent_counts, threads
 
 __all__ = ["Messages", "StoredMessage"]
@@ -69,6 +70,16 @@ _SENT_LAST_DAY = select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
     sent_counts.c.recipient_id == bindparam("recipient"),
     sent_counts.c.hour > bindparam("day_before"),
 )
+
+_COUNT_SENT = {  # one more in the hour's row: an upsert, in each dialect
+    name: dialect.insert(sent_counts)
+    .values(count=1)
+    .on_conflict_do_update(
+        index_elements=["sender_id", "recipient_id", "hour"],
+        set_={"count": sent_counts.c.count + 1},
+    )
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 
 
 class Messages:
@@ -179,12 +190,7 @@ class MessageTx:
     async def count_sent(self, sender: int, recipient: int, now: int) -> None:
         """Count one more message from ``sender`` to ``recipient`` in this hour."""
         hour = {"sender_id": sender, "recipient_id": recipient, "hour": now // HOUR_MS}
-        counting = upserting(self.conn, sent_counts).values(**hour, count=1)
-        await self.conn.execute(
-            counting.on_conflict_do_update(
-                index_elements=list(hour), set_={"count": sent_counts.c.count + 1}
-            )
-        )
+        await self.conn.execute(_COUNT_SENT[self.conn.dialect.name], hour)
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:
         row = (await self.conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()

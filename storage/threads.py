@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ColumnElement,
     and_,
     bindparam,
@@ -100,6 +101,15 @@ _ADVANCE_RECEIPT = (
         read_seq=greatest(participants.c.read_seq, _READ),
     )
     .returning(participants.c.delivered_seq, participants.c.read_seq)
+)
+_STATE = select(threads.c.closed_at, threads.c.reply_allowed).where(
+    threads.c.id == bindparam("thread_id")
+)
+_ALLOWED = bindparam("allowed", type_=Boolean)
+_SET_REPLY_ALLOWED = (
+    update(threads)
+    .where(threads.c.id == bindparam("thread_id"), threads.c.reply_allowed != _ALLOWED)
+    .values(reply_allowed=_ALLOWED)
 )
 
 
@@ -210,13 +220,7 @@ class ThreadTx:
         return int(thread_id)
 
     async def state(self, thread_id: int) -> ThreadState:
-        row = (
-            await self.conn.execute(
-                select(threads.c.closed_at, threads.c.reply_allowed).where(
-                    threads.c.id == thread_id
-                )
-            )
-        ).one()
+        row = (await self.conn.execute(_STATE, {"thread_id": thread_id})).one()
         return ThreadState(row.closed_at, bool(row.reply_allowed))
 
     async def set_closed(
@@ -230,11 +234,7 @@ class ThreadTx:
         )
 
     async def set_reply_allowed(self, thread_id: int, allowed: bool) -> None:
-        await self.conn.execute(
-            update(threads)
-            .where(threads.c.id == thread_id, threads.c.reply_allowed != allowed)
-            .values(reply_allowed=allowed)
-        )
+        await self.conn.execute(_SET_REPLY_ALLOWED, {"thread_id": thread_id, "allowed": allowed})
 
     async def add_member(self, thread_id: int, user_id: int, at_seq: int, now: int) -> bool:
         """Make ``user_id`` a member from event ``at_seq`` on, with nothing
