@@ -157,7 +157,7 @@ class Directory:
     async def device_lists(self, user_ids: Iterable[int]) -> dict[int, DeviceList]:
         """The newest device list of each user who published one."""
         wanted = set(user_ids)
-        missing = wanted - self._lists.keys()
+        missing = {user for user in wanted if user not in self._lists}  # not O(cache)
         if missing:
             for user_id, signed in (await self._keys.lists(missing)).items():
                 self._remember(self._lists, user_id, decode_device_list(signed)[1])
