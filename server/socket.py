@@ -186,9 +186,7 @@ async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head:
     between the two, and what comes both ways is sent once."""
     try:
         if resume_from is not None:
-            if resume_from > await ctx.store.events.head() or (
-                resume_from < await ctx.store.events.floor()
-            ):
+            if not await ctx.store.events.resumable(resume_from):
                 conn.send(encode_event("sync.reset", to_raw(SyncReset(head))))
                 conn.last_seq = head
             else:

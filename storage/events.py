@@ -21,7 +21,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, insert, select, text, union, update
+from sqlalchemy import (
+    BigInteger,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
@@ -199,8 +210,10 @@ class Horizon:
         return self.final
 
 
-async def _stored(conn: AsyncConnection, query: Select[Any]) -> list[StoredEvent]:
-    rows = (await conn.execute(query)).all()
+async def _stored(
+    conn: AsyncConnection, query: Select[Any], params: dict[str, Any] | None = None
+) -> list[StoredEvent]:
+    rows = (await conn.execute(query, params)).all()
     at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)
     return [
         StoredEvent(
@@ -229,10 +242,61 @@ async def require_one_seq_at_a_time(conn: AsyncConnection) -> None:
 _SEQUENCE_CACHE = text("SELECT cache_size FROM pg_sequences WHERE sequencename = 'event_seq'")
 
 
+async def _head(conn: AsyncConnection) -> int:
+    if conn.dialect.name == "postgresql":
+        return int(await conn.scalar(_ALLOCATED) or 0)
+    return await _committed_position(conn, "events")
+
+
+_POSITION = select(positions.c.value).where(positions.c.name == bindparam("name"))
+
+
 async def _committed_position(conn: AsyncConnection, name: str) -> int:
-    value = await conn.scalar(select(positions.c.value).where(positions.c.name == name))
+    value = await conn.scalar(_POSITION, {"name": name})
     assert value is not None
     return int(value)
+
+
+def _after() -> Select[Any]:
+    """``Events.after``'s query, built once (its parameters are bound)."""
+    newer = and_(events.c.seq > bindparam("cursor"), events.c.seq <= bindparam("upto"))
+    user_id, now = bindparam("user_id", type_=BigInteger), bindparam("now", type_=BigInteger)
+    in_threads = (
+        select(events.c.seq)
+        .join(participants, participants.c.thread_id == events.c.thread_id)
+        .where(participants.c.user_id == user_id, _in_window, newer)
+    )
+    personal = select(events.c.seq).where(events.c.user_id == user_id, newer)
+    reading = and_(
+        delegations.c.delegate_id == user_id,
+        delegations.c.reads.is_(True),
+        delegations.c.expires.is_(None) | (delegations.c.expires > now),
+        events.c.seq > delegations.c.granted_seq,
+        newer,
+    )
+    in_their_threads = (
+        select(events.c.seq)
+        .join(participants, participants.c.thread_id == events.c.thread_id)
+        .join(delegations, delegations.c.principal_id == participants.c.user_id)
+        .where(reading, _in_window)
+    )
+    # union, not union_all: a delegate may also be a member, or read for two members
+    wanted = union(in_threads, personal, in_their_threads).subquery()
+    not_its_own = messages.c.sender_device_id.is_(None) | (
+        messages.c.sender_device_id != bindparam("device_id")
+    )
+    return (
+        select(*_EVENT_COLUMNS)
+        .join(wanted, wanted.c.seq == events.c.seq)
+        .outerjoin(messages, messages.c.id == events.c.message_id)
+        .where(not_its_own)
+        .order_by(events.c.seq)
+        .limit(bindparam("limit"))
+    )
+
+
+_AFTER = _after()
+_NO_END = 2**62  # ``upto`` when the caller sets no end
 
 
 class Events:
@@ -243,14 +307,19 @@ class Events:
         """The newest seq allocated (not necessarily committed): no cursor
         the server gave out is above it."""
         async with self.db.read() as conn:
-            if conn.dialect.name == "postgresql":
-                return int(await conn.scalar(_ALLOCATED) or 0)
-            return await _committed_position(conn, "events")
+            return await _head(conn)
 
     async def floor(self) -> int:
         """Events at or below this seq have been pruned."""
         async with self.db.read() as conn:
             return await _committed_position(conn, "events_floor")
+
+    async def resumable(self, cursor: int) -> bool:
+        """Whether the events after ``cursor`` can be replayed: it is no
+        cursor from the future (``head``) nor from before the ``floor``."""
+        async with self.db.read() as conn:
+            floor = await _committed_position(conn, "events_floor")
+            return floor <= cursor <= await _head(conn)
 
     async def after(
         self,
@@ -266,43 +335,10 @@ class Events:
         threads whose membership window covers them, those addressed to them,
         and, from a delegation's start, the threads' events of each
         practitioner they read for (``delegations``)."""
-        newer = events.c.seq > cursor
-        if upto is not None:
-            newer = and_(newer, events.c.seq <= upto)
-        in_threads = (
-            select(events.c.seq)
-            .join(participants, participants.c.thread_id == events.c.thread_id)
-            .where(participants.c.user_id == user_id, _in_window, newer)
-        )
-        personal = select(events.c.seq).where(events.c.user_id == user_id, newer)
-        reading = and_(
-            delegations.c.delegate_id == user_id,
-            delegations.c.reads.is_(True),
-            delegations.c.expires.is_(None) | (delegations.c.expires > now),
-            events.c.seq > delegations.c.granted_seq,
-            newer,
-        )
-        in_their_threads = (
-            select(events.c.seq)
-            .join(participants, participants.c.thread_id == events.c.thread_id)
-            .join(delegations, delegations.c.principal_id == participants.c.user_id)
-            .where(reading, _in_window)
-        )
-        # union, not union_all: a delegate may also be a member, or read for two members
-        wanted = union(in_threads, personal, in_their_threads).subquery()
-        query = (
-            select(*_EVENT_COLUMNS)
-            .join(wanted, wanted.c.seq == events.c.seq)
-            .outerjoin(messages, messages.c.id == events.c.message_id)
-            .order_by(events.c.seq)
-            .limit(limit)
-        )
-        if device_id is not None:
-            query = query.where(
-                messages.c.sender_device_id.is_(None) | (messages.c.sender_device_id != device_id)
-            )
+        params = {"user_id": user_id, "cursor": cursor, "upto": _NO_END if upto is None else upto}
+        params |= {"now": now, "device_id": -1 if device_id is None else device_id, "limit": limit}
         async with self.db.read() as conn:
-            return await _stored(conn, query)
+            return await _stored(conn, _AFTER, params)
 
     async def prune(self, created_before: int) -> int:
         """Drop events older than ``created_before`` and raise the floor.
