@@ -55,7 +55,12 @@ def _sqlite_engine(url: str, begin: str, pool_size: int, *, writes: bool) -> Asy
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin)
+        if writes:  # BEGIN IMMEDIATE may wait for another process: off the loop
+            conn.exec_driver_sql(begin)
+        else:  # a reader never waits: straight to SQLite, no statement machinery
+            inline = conn.connection.driver_connection
+            assert isinstance(inline, InlineConnection)
+            inline.sqlite.execute(begin)
 
     return engine
 

@@ -213,16 +213,11 @@ class Horizon:
 async def _stored(
     conn: AsyncConnection, query: Select[Any], params: dict[str, Any] | None = None
 ) -> list[StoredEvent]:
-    rows = (await conn.execute(query, params)).all()
-    at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)
+    rows = (await conn.execute(query, params)).tuples().all()
+    at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)  # the message's columns, if joined
     return [
         StoredEvent(
-            row.seq,
-            row.type,
-            row.data,
-            from_row(row[at:]) if row.id is not None else None,
-            row.thread_id,
-            row.user_id,
+            row[0], row[1], row[2], None if row[at] is None else from_row(row[at:]), row[3], row[4]
         )
         for row in rows
     ]
