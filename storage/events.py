@@ -213,7 +213,7 @@ class Horizon:
 async def _stored(
     conn: AsyncConnection, query: Select[Any], params: dict[str, Any] | None = None
 ) -> list[StoredEvent]:
-    rows = (await conn.execute(query, params)).tuples().all()
+    rows = (await conn.execute(query, params)).all()
     at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)  # the message's columns, if joined
     return [
         StoredEvent(
