@@ -152,11 +152,11 @@ async def _serve(
         tasks = [
             asyncio.create_task(_write(ws, conn), name=f"write-{conn.session}"),
             asyncio.create_task(_read(ctx, ws, wire, conn), name=f"read-{conn.session}"),
-            asyncio.create_task(conn.wait_closed()),
             asyncio.create_task(_replay(ctx, conn, hello.resume_from, head)),
         ]
         await ctx.presence.refresh(conn.user_id)
-        done, _ = await asyncio.wait(tasks[:3], return_when=asyncio.FIRST_COMPLETED)
+        ending = [*tasks[:2], conn.closed.future()]  # a future, not a task: idle links are many
+        done, _ = await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task.exception() is not None and not isinstance(
                 task.exception(), WebSocketDisconnect
