@@ -57,6 +57,8 @@ class Flag:
 
     def clear(self) -> None:
         self._set = False
+        if self._waiting is not None and self._waiting.done():
+            self._waiting = None  # made done while set: a waiter from now on waits
 
     def future(self) -> asyncio.Future[None]:
         """Done once set: one future shared by every waiter (never cancel it)."""

@@ -8,7 +8,7 @@ import pytest
 
 from protocol.errors import CloseCode
 from protocol.model import Role
-from server.connection import Connection, Stage
+from server.connection import Connection, Flag, Stage
 from server.ratelimit import Limit
 
 
@@ -286,3 +286,17 @@ async def test_once_closing_nothing_moves_it_and_nothing_is_held() -> None:
     assert conn.stage is Stage.CLOSING
     assert conn._held == []
     assert await asyncio.wait_for(conn.next_frames(), 1) == []
+
+
+async def test_a_flag_wakes_its_waiters_and_a_cancelled_one_leaves_the_others() -> None:
+    flag = Flag()
+    first, second = (asyncio.create_task(flag.wait()) for _ in range(2))
+    await asyncio.sleep(0)  # both waiting on the one future
+    first.cancel()
+    await asyncio.gather(first, return_exceptions=True)
+    assert not second.done()
+    flag.set()
+    await asyncio.wait_for(second, 1)
+    assert flag.future().done()  # once set, a new waiter does not wait
+    flag.clear()
+    assert not flag.is_set() and not flag.future().done()
