@@ -45,9 +45,6 @@ class Flag:
         self._set = False
         self._waiting: asyncio.Future[None] | None = None
 
-    def is_set(self) -> bool:
-        return self._set
-
     def set(self) -> None:
         self._set = True
         if self._waiting is not None:

@@ -32,7 +32,8 @@ _WAITS = "BEGIN IMMEDIATE"
 
 
 class InlineCursor:
-    """A ``sqlite3.Cursor`` with aiosqlite's coroutine methods."""
+    """A ``sqlite3.Cursor`` with the coroutine methods of aiosqlite's that
+    SQLAlchemy's adapter calls (its cursors read every row at once)."""
 
     __slots__ = ("_connection", "_cursor")
 
@@ -58,12 +59,6 @@ class InlineCursor:
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
         self._cursor.executemany(sql, parameters)
         return self
-
-    async def fetchone(self) -> Any:
-        return self._cursor.fetchone()
-
-    async def fetchmany(self, size: int | None = None) -> list[Any]:
-        return self._cursor.fetchmany(self._cursor.arraysize if size is None else size)
 
     async def fetchall(self) -> list[Any]:
         return self._cursor.fetchall()
@@ -116,9 +111,6 @@ class InlineConnection:
     def cursor(self) -> InlineCursor:
         return InlineCursor(self)
 
-    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> InlineCursor:
-        return await self.cursor().execute(sql, parameters)
-
     async def commit(self) -> None:
         if self._durable_commits and self.sqlite.in_transaction:
             await self.off_loop(self.sqlite.commit)
@@ -141,7 +133,3 @@ class InlineConnection:
     @property
     def isolation_level(self) -> str | None:
         return self.sqlite.isolation_level
-
-    @property
-    def in_transaction(self) -> bool:
-        return self.sqlite.in_transaction

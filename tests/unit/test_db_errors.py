@@ -1,9 +1,13 @@
 """Only the database being out of reach is ``Unavailable``: a bad write, or an
 error of the caller's own inside a transaction, stays what it is (a bad
-time zone is not a storage outage)."""
+time zone is not a storage outage). And SQLite's statements run on the event
+loop, but what waits does not: a writer waiting for another process's write
+lock leaves the loop serving readers."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,6 +26,11 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
         await conn.execute(text("CREATE TABLE notes (body TEXT PRIMARY KEY)"))
     yield database
     await database.close()
+
+
+async def _count(db: Database) -> int:
+    async with db.read() as conn:
+        return int(await conn.scalar(text("SELECT count(*) FROM notes")) or 0)
 
 
 async def test_a_database_nobody_answers_is_unavailable() -> None:
@@ -45,5 +54,25 @@ async def test_the_callers_own_os_error_is_not_an_outage(db: Database) -> None:
         async with db.write() as conn:
             await conn.execute(text("INSERT INTO notes VALUES ('y')"))
             raise IsADirectoryError("Europe")
-    async with db.read() as conn:  # and the transaction rolled back
-        assert (await conn.scalar(text("SELECT count(*) FROM notes"))) == 0
+    assert await _count(db) == 0  # and the transaction rolled back
+
+
+async def test_a_writer_waiting_for_another_process_leaves_the_loop_free(db: Database) -> None:
+    assert db.url.database is not None
+    other = sqlite3.connect(db.url.database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+
+    async def write() -> None:
+        async with db.write() as conn:
+            await conn.execute(text("INSERT INTO notes VALUES ('after the lock')"))
+
+    writing = asyncio.create_task(write())
+    for _ in range(5):  # let the writer reach the lock (a read alone never yields)
+        await asyncio.sleep(0)
+    for _ in range(3):  # the loop still serves readers while the writer waits
+        assert await _count(db) == 0
+    assert not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    await writing
+    assert await _count(db) == 1
