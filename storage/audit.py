@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
+from storage.hot import Hot, insert_of
 from storage.schema import audit
 
 __all__ = ["Audit", "AuditRow"]
@@ -39,7 +40,7 @@ _COLUMNS = (
     audit.c.rule_id,
     audit.c.detail,
 )
-_INSERT = insert(audit)
+_INSERT = Hot(insert_of(audit, *(column.key for column in _COLUMNS[1:])))
 
 
 class Audit:
@@ -80,4 +81,4 @@ class AuditTx:
         values = {"thread_id": thread_id, "at": at, "action": action, "actor_id": actor}
         values |= {"acting_for": acting_for, "seq": seq, "user_id": user}
         values |= {"rule_id": rule, "detail": detail[:120]}
-        await self.conn.execute(_INSERT, values)
+        await _INSERT.run(self.conn, values)

@@ -27,7 +27,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    insert,
     select,
     text,
     union,
@@ -36,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
+from storage.hot import Hot, insert_of
 from storage.messages import COLUMNS as MESSAGE_COLUMNS
 from storage.messages import StoredMessage, from_row
 from storage.schema import delegations, events, messages, participants
@@ -102,11 +102,14 @@ _in_window = and_(
     participants.c.left_seq.is_(None) | (events.c.seq <= participants.c.left_seq),
 )
 
-_ADVANCE = (
+_ADVANCE = Hot(
     update(positions)
     .where(positions.c.name == bindparam("position"))
     .values(value=positions.c.value + bindparam("by"))
     .returning(positions.c.value)
+)
+_APPEND = Hot(
+    insert_of(events, "seq", "type", "thread_id", "user_id", "message_id", "data", "created_at")
 )
 
 # PostgreSQL: ``n`` seqs from the sequence. The filter gives the transaction
@@ -135,7 +138,7 @@ _PROBE = text(
 
 
 async def _advance(conn: AsyncConnection, name: str, by: int) -> int:
-    value = await conn.scalar(_ADVANCE, {"position": name, "by": by})
+    value = await _ADVANCE.scalar(conn, {"position": name, "by": by})
     assert value is not None
     return int(value)
 
@@ -372,8 +375,8 @@ class EventTx:
         """Store events under the seqs ``allocate`` gave them."""
         if not numbered:
             return
-        await self.conn.execute(
-            insert(events),
+        await _APPEND.run_many(
+            self.conn,
             [
                 {
                     "seq": seq,

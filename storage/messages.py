@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import Row, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
+from storage.hot import Hot, insert_of
 from storage.schema import messages, sent_counts, threads
 
 __all__ = ["Messages", "StoredMessage"]
@@ -51,32 +52,44 @@ def from_row(row: Row[Any] | tuple[Any, ...]) -> StoredMessage:
     return StoredMessage(*row[: len(COLUMNS)])
 
 
-# Built once (see storage.threads): the statements of every send.
-_BY_CLIENT_ID = select(*COLUMNS).where(
-    messages.c.sender_device_id == bindparam("device_id"),
-    messages.c.client_msg_id == bindparam("client_msg_id"),
+# The statements of every send (``storage.hot``).
+_BY_CLIENT_ID = Hot(
+    select(*COLUMNS).where(
+        messages.c.sender_device_id == bindparam("device_id"),
+        messages.c.client_msg_id == bindparam("client_msg_id"),
+    )
 )
-_NEXT_SEQ = (
+_NEXT_SEQ = Hot(
     update(threads)
     .where(threads.c.id == bindparam("thread_id"))
     .values(last_seq=threads.c.last_seq + 1)
     .returning(threads.c.last_seq)
 )
-_INSERT = insert(messages).returning(messages.c.id)
+_STORED = [column.key for column in COLUMNS if column.key not in ("id", "retracted_at")]
+_INSERT = Hot(insert_of(messages, *_STORED).returning(messages.c.id))
 HOUR_MS = 3_600_000
 DAY_HOURS = 24
-_SENT_LAST_DAY = select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
-    sent_counts.c.sender_id == bindparam("sender"),
-    sent_counts.c.recipient_id == bindparam("recipient"),
-    sent_counts.c.hour > bindparam("day_before"),
+_SENT_LAST_DAY = Hot(
+    select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
+        sent_counts.c.sender_id == bindparam("sender"),
+        sent_counts.c.recipient_id == bindparam("recipient"),
+        sent_counts.c.hour > bindparam("day_before"),
+    )
 )
 
 _COUNT_SENT = {  # one more in the hour's row: an upsert, in each dialect
-    name: dialect.insert(sent_counts)
-    .values(count=1)
-    .on_conflict_do_update(
-        index_elements=["sender_id", "recipient_id", "hour"],
-        set_={"count": sent_counts.c.count + 1},
+    name: Hot(
+        dialect.insert(sent_counts)
+        .values(
+            sender_id=bindparam("sender"),
+            recipient_id=bindparam("recipient"),
+            hour=bindparam("of_hour"),
+            count=1,
+        )
+        .on_conflict_do_update(
+            index_elements=["sender_id", "recipient_id", "hour"],
+            set_={"count": sent_counts.c.count + 1},
+        )
     )
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
@@ -130,7 +143,7 @@ class MessageTx:
 
     async def by_client_id(self, device_id: int, client_msg_id: str) -> StoredMessage | None:
         params = {"device_id": device_id, "client_msg_id": client_msg_id}
-        row = (await self.conn.execute(_BY_CLIENT_ID, params)).first()
+        row = await _BY_CLIENT_ID.first(self.conn, params)
         return None if row is None else from_row(row)
 
     async def append(
@@ -148,10 +161,10 @@ class MessageTx:
     ) -> StoredMessage:
         """Number the message within its thread and store it. The thread row
         stays locked until commit, so thread seqs are gap-free and ordered."""
-        seq = await self.conn.scalar(_NEXT_SEQ, {"thread_id": thread_id})
+        seq = await _NEXT_SEQ.scalar(self.conn, {"thread_id": thread_id})
         assert seq is not None
-        message_id = await self.conn.scalar(
-            _INSERT,
+        message_id = await _INSERT.scalar(
+            self.conn,
             {
                 "thread_id": thread_id,
                 "seq": seq,
@@ -185,12 +198,12 @@ class MessageTx:
         and the 23 before it: at most 24 rows read, however many were sent."""
         params = {"sender": sender, "recipient": recipient}
         params["day_before"] = now // HOUR_MS - DAY_HOURS
-        return int(await self.conn.scalar(_SENT_LAST_DAY, params) or 0)
+        return int(await _SENT_LAST_DAY.scalar(self.conn, params) or 0)
 
     async def count_sent(self, sender: int, recipient: int, now: int) -> None:
         """Count one more message from ``sender`` to ``recipient`` in this hour."""
-        hour = {"sender_id": sender, "recipient_id": recipient, "hour": now // HOUR_MS}
-        await self.conn.execute(_COUNT_SENT[self.conn.dialect.name], hour)
+        hour = {"sender": sender, "recipient": recipient, "of_hour": now // HOUR_MS}
+        await _COUNT_SENT[self.conn.dialect.name].run(self.conn, hour)
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:
         row = (await self.conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
+from storage.hot import Hot
 from storage.schema import messages, participants, threads, users
 
 __all__ = ["MemberRecord", "Receipt", "ThreadRecord", "ThreadState", "Threads"]
@@ -77,16 +78,17 @@ def greatest(column: ColumnElement[int], value: ColumnElement[int]) -> ColumnEle
     return case((column > value, column), else_=value)
 
 
-# Hot statements, built once: executing a prebuilt statement skips building
-# it and computing its cache key, which cost more than SQLite's own work.
-_LAST_SEQ = select(threads.c.last_seq).where(threads.c.id == bindparam("thread_id"))
-_READ_SEQS = select(participants.c.user_id, participants.c.read_seq).where(
-    participants.c.thread_id == bindparam("thread_id"), _current
+# The statements of every send and receipt (``storage.hot``).
+_LAST_SEQ = Hot(select(threads.c.last_seq).where(threads.c.id == bindparam("thread_id")))
+_READ_SEQS = Hot(
+    select(participants.c.user_id, participants.c.read_seq).where(
+        participants.c.thread_id == bindparam("thread_id"), _current
+    )
 )
 # (An UPDATE reserves its table's column names for bound parameters.)
 _DELIVERED = bindparam("to_delivered", type_=BigInteger)
 _READ = bindparam("to_read", type_=BigInteger)
-_ADVANCE_RECEIPT = (
+_ADVANCE_RECEIPT = Hot(
     update(participants)
     .where(
         participants.c.thread_id == bindparam("of_thread"),
@@ -102,11 +104,13 @@ _ADVANCE_RECEIPT = (
     )
     .returning(participants.c.delivered_seq, participants.c.read_seq)
 )
-_STATE = select(threads.c.closed_at, threads.c.reply_allowed).where(
-    threads.c.id == bindparam("thread_id")
+_STATE = Hot(
+    select(threads.c.closed_at, threads.c.reply_allowed).where(
+        threads.c.id == bindparam("thread_id")
+    )
 )
 _ALLOWED = bindparam("allowed", type_=Boolean)
-_SET_REPLY_ALLOWED = (
+_SET_REPLY_ALLOWED = Hot(
     update(threads)
     .where(threads.c.id == bindparam("thread_id"), threads.c.reply_allowed != _ALLOWED)
     .values(reply_allowed=_ALLOWED)
@@ -220,8 +224,10 @@ class ThreadTx:
         return int(thread_id)
 
     async def state(self, thread_id: int) -> ThreadState:
-        row = (await self.conn.execute(_STATE, {"thread_id": thread_id})).one()
-        return ThreadState(row.closed_at, bool(row.reply_allowed))
+        row = await _STATE.first(self.conn, {"thread_id": thread_id})
+        assert row is not None, "the thread exists"
+        closed_at, reply_allowed = row
+        return ThreadState(closed_at, bool(reply_allowed))
 
     async def set_closed(
         self, thread_id: int, closed_at: int | None, closed_by: int | None
@@ -234,13 +240,13 @@ class ThreadTx:
         )
 
     async def set_reply_allowed(self, thread_id: int, allowed: bool) -> None:
-        await self.conn.execute(_SET_REPLY_ALLOWED, {"thread_id": thread_id, "allowed": allowed})
+        await _SET_REPLY_ALLOWED.run(self.conn, {"thread_id": thread_id, "allowed": allowed})
 
     async def add_member(self, thread_id: int, user_id: int, at_seq: int, now: int) -> bool:
         """Make ``user_id`` a member from event ``at_seq`` on, with nothing
         unread (a member who left and comes back starts over); False if
         they already are one."""
-        last = await self.conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
+        last = await _LAST_SEQ.scalar(self.conn, {"thread_id": thread_id})
         window = {"joined_at": now, "joined_seq": at_seq, "left_seq": None}
         receipts = {"delivered_seq": last, "read_seq": last}
         rejoined = await self.conn.execute(
@@ -280,12 +286,13 @@ class ThreadTx:
 
     async def last_seq(self, thread_id: int) -> int | None:
         """The thread's newest message seq, None if there is no such thread."""
-        return await self.conn.scalar(_LAST_SEQ, {"thread_id": thread_id})
+        last: int | None = await _LAST_SEQ.scalar(self.conn, {"thread_id": thread_id})
+        return last
 
     async def read_seqs(self, thread_id: int) -> dict[int, int]:
         """Current members of a thread and how far each has read."""
-        rows = await self.conn.execute(_READ_SEQS, {"thread_id": thread_id})
-        return dict(rows.all())
+        rows = await _READ_SEQS.rows(self.conn, {"thread_id": thread_id})
+        return dict(rows)
 
     async def advance_receipt(
         self,
@@ -301,8 +308,8 @@ class ThreadTx:
         delivered_seq = max(delivered_seq, read_seq)
         params = {"of_thread": thread_id, "of_user": user_id}
         params |= {"to_delivered": delivered_seq, "to_read": read_seq}
-        row = (await self.conn.execute(_ADVANCE_RECEIPT, params)).first()
-        return None if row is None else Receipt(row.delivered_seq, row.read_seq)
+        row = await _ADVANCE_RECEIPT.first(self.conn, params)
+        return None if row is None else Receipt(*row)
 
     async def record(self, thread_id: int, user_id: int) -> ThreadRecord | None:
         """The thread as ``user_id`` (a current member) sees it, on ``self.conn``."""

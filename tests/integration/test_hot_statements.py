@@ -1,0 +1,108 @@
+"""Hot statements give what SQLAlchemy's own execution gives, on both
+backends: the same rows and types, the same counts, the same errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.hot import Hot, insert_of
+
+_metadata = MetaData()
+_notes = Table(
+    "hot_notes",
+    _metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("pinned", Boolean, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("body", LargeBinary, nullable=True),
+    Column("title", String(20), nullable=False, default="untitled"),
+)
+_ALL = (_notes.c.id, _notes.c.pinned, _notes.c.count, _notes.c.body, _notes.c.title)
+_INSERT = Hot(insert_of(_notes, "id", "pinned", "count", "body", "title"))
+_SELECT = Hot(select(*_ALL).where(_notes.c.count >= bindparam("least")).order_by(_notes.c.id))
+_BUMP = Hot(
+    update(_notes)
+    .where(_notes.c.id == bindparam("note"))
+    .values(count=_notes.c.count + 1)  # a literal the statement carries
+    .returning(_notes.c.count, _notes.c.pinned)
+)
+_UNPIN = Hot(update(_notes).where(_notes.c.pinned.is_(True)).values(pinned=bindparam("off")))
+
+_ROWS = [
+    {"id": 1, "pinned": True, "count": 2**40, "body": b"\x00\xff", "title": "a"},
+    {"id": 2, "pinned": False, "count": 0, "body": None, "title": "b"},
+    {"id": 3, "pinned": True, "count": 7, "body": b"", "title": "c"},
+]
+
+
+@pytest.fixture
+async def db(database_factory) -> AsyncIterator[Database]:
+    database = Database(database_factory())
+    async with database.write() as conn:
+        await conn.run_sync(_metadata.create_all)
+    async with database.write() as conn:
+        await _INSERT.run_many(conn, _ROWS)
+    yield database
+    await database.close()
+
+
+async def test_rows_are_sqlalchemys_rows(db: Database) -> None:
+    async with db.read() as conn:
+        hot = await _SELECT.rows(conn, {"least": 1})
+        plain = [tuple(row) for row in await conn.execute(_SELECT.statement, {"least": 1})]
+    assert hot == plain == [(1, True, 2**40, b"\x00\xff", "a"), (3, True, 7, b"", "c")]
+    assert all(type(row[1]) is bool for row in hot)
+
+
+async def test_literals_in_the_statement_are_bound(db: Database) -> None:
+    async with db.write() as conn:
+        assert await _BUMP.first(conn, {"note": 3}) == (8, True)
+        assert await _BUMP.scalar(conn, {"note": 3}) == 9
+        assert await _BUMP.first(conn, {"note": 99}) is None
+
+
+async def test_run_counts_the_rows_changed(db: Database) -> None:
+    async with db.write() as conn:
+        assert await _UNPIN.run(conn, {"off": False}) == 2
+        assert await _UNPIN.run(conn, {"off": False}) == 0
+    async with db.read() as conn:
+        assert [row[1] for row in await _SELECT.rows(conn, {"least": 0})] == [False] * 3
+
+
+async def test_a_broken_constraint_is_sqlalchemys_error_and_rolls_back(db: Database) -> None:
+    with pytest.raises(IntegrityError):
+        async with db.write() as conn:
+            await _BUMP.run(conn, {"note": 1})
+            await _INSERT.run(conn, _ROWS[0])  # its id is taken
+    async with db.read() as conn:
+        assert (await _SELECT.rows(conn, {"least": 0}))[0][2] == 2**40  # the bump is undone
+
+
+async def test_a_column_default_must_be_bound(db: Database) -> None:
+    """A hot statement skips SQLAlchemy's Python-side defaults, so it will
+    not run with a defaulted column left out rather than write a NULL."""
+    defaulted = Hot(insert(_notes).values(id=bindparam("id"), pinned=False, count=0))
+    async with db.write() as conn:
+        if db.is_sqlite:
+            with pytest.raises(ValueError, match="title"):
+                await defaulted.run(conn, {"id": 4})
+        else:  # run by SQLAlchemy, which applies the default
+            await defaulted.run(conn, {"id": 4})
