@@ -3,7 +3,7 @@ part of them handlers and operations may use (``Services``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from server.auth import Passwords
@@ -12,6 +12,7 @@ from server.clock import Clock
 from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
+from server.receipt_writes import ReceiptWrites
 from server.settings import Settings
 from server.stream import Follower
 from server.webpush import VapidKey
@@ -38,6 +39,7 @@ class Context:
     push_position: int = -1  # how far this node's push queue got (storage has the truth)
     follower: Follower | None = None  # durable events from storage (several nodes)
     draining: bool = False  # a graceful stop began: no new sockets
+    receipt_writes: ReceiptWrites = field(default_factory=ReceiptWrites)  # being stored
 
 
 class Publisher(Protocol):
@@ -69,5 +71,7 @@ class Services(Protocol):
     def blobs(self) -> BlobStore: ...
     @property
     def vapid(self) -> VapidKey: ...
+    @property
+    def receipt_writes(self) -> ReceiptWrites: ...
     @property
     def broker(self) -> Publisher: ...

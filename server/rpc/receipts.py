@@ -23,6 +23,7 @@ async def read(ctx: Services, conn: Connection, p: ReceiptParams) -> Empty:
 async def _advance(ctx: Services, conn: Connection, p: ReceiptParams, *, read: bool) -> Empty:
     plan = await plan_receipt(ctx, conn, p, read=read)
     if plan is not None:
-        receipt = await ctx.writer.run(partial(store_receipt, plan), p.thread)
+        write = partial(ctx.writer.run, partial(store_receipt, plan), p.thread)
+        receipt = await ctx.receipt_writes.store(plan.thread, plan.user, plan.wanted, write)
         ctx.directory.raise_receipt_floor(p.thread, conn.user_id, receipt)
     return Empty()
