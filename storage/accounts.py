@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.errors import Conflict
+from storage.hot import Hot
 from storage.schema import devices, push_subscriptions, tokens, users
 
 __all__ = ["USER_COLUMNS", "Accounts", "Session", "UserRecord"]
@@ -35,6 +36,16 @@ class Session:
 
 
 USER_COLUMNS = (users.c.id, users.c.username, users.c.display_name, users.c.role)
+
+
+# Every socket's first read (``storage.hot``).
+_SESSION = Hot(
+    select(
+        *USER_COLUMNS, tokens.c.device_id, tokens.c.expires_at, tokens.c.revoked_at, users.c.locale
+    )
+    .join(users, users.c.id == tokens.c.user_id)
+    .where(tokens.c.token_hash == bindparam("token_hash"))
+)
 
 
 class Accounts:
@@ -130,28 +141,11 @@ class Accounts:
 
     async def session(self, token_hash: bytes) -> Session | None:
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        *USER_COLUMNS,
-                        tokens.c.device_id,
-                        tokens.c.expires_at,
-                        tokens.c.revoked_at,
-                        users.c.locale,
-                    )
-                    .join(users, users.c.id == tokens.c.user_id)
-                    .where(tokens.c.token_hash == token_hash)
-                )
-            ).first()
+            row = await _SESSION.first(conn, {"token_hash": token_hash})
         if row is None:
             return None
-        return Session(
-            UserRecord(*row[:4]),
-            row.device_id,
-            row.expires_at,
-            row.revoked_at is not None,
-            row.locale,
-        )
+        *user, device_id, expires_at, revoked_at, locale = row
+        return Session(UserRecord(*user), device_id, expires_at, revoked_at is not None, locale)
 
     async def locale(self, user_id: int) -> str | None:
         async with self.db.read() as conn:

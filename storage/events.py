@@ -213,10 +213,7 @@ class Horizon:
         return self.final
 
 
-async def _stored(
-    conn: AsyncConnection, query: Select[Any], params: dict[str, Any] | None = None
-) -> list[StoredEvent]:
-    rows = (await conn.execute(query, params)).all()
+def _stored(rows: Sequence[tuple[Any, ...]]) -> list[StoredEvent]:
     at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)  # the message's columns, if joined
     return [
         StoredEvent(
@@ -246,11 +243,11 @@ async def _head(conn: AsyncConnection) -> int:
     return await _committed_position(conn, "events")
 
 
-_POSITION = select(positions.c.value).where(positions.c.name == bindparam("name"))
+_POSITION = Hot(select(positions.c.value).where(positions.c.name == bindparam("name")))
 
 
 async def _committed_position(conn: AsyncConnection, name: str) -> int:
-    value = await conn.scalar(_POSITION, {"name": name})
+    value = await _POSITION.scalar(conn, {"name": name})
     assert value is not None
     return int(value)
 
@@ -293,7 +290,7 @@ def _after() -> Select[Any]:
     )
 
 
-_AFTER = _after()
+_AFTER = Hot(_after())
 _NO_END = 2**62  # ``upto`` when the caller sets no end
 
 
@@ -336,7 +333,7 @@ class Events:
         params = {"user_id": user_id, "cursor": cursor, "upto": _NO_END if upto is None else upto}
         params |= {"now": now, "device_id": -1 if device_id is None else device_id, "limit": limit}
         async with self.db.read() as conn:
-            return await _stored(conn, _AFTER, params)
+            return _stored(await _AFTER.rows(conn, params))
 
     async def prune(self, created_before: int) -> int:
         """Drop events older than ``created_before`` and raise the floor.
@@ -400,7 +397,7 @@ class EventTx:
             .order_by(events.c.seq)
             .limit(limit)
         )
-        return await _stored(self.conn, query)
+        return _stored([tuple(row) for row in await self.conn.execute(query)])
 
     async def memberships(
         self, thread_ids: Sequence[int], after: int

@@ -67,6 +67,13 @@ _NEXT_SEQ = Hot(
 )
 _STORED = [column.key for column in COLUMNS if column.key not in ("id", "retracted_at")]
 _INSERT = Hot(insert_of(messages, *_STORED).returning(messages.c.id))
+_UNREAD = Hot(  # a popup's count
+    select(func.count()).where(
+        messages.c.thread_id == bindparam("thread_id"),
+        messages.c.seq > bindparam("after"),
+        messages.c.sender_device_id.is_not(None),
+    )
+)
 HOUR_MS = 3_600_000
 DAY_HOURS = 24
 _SENT_LAST_DAY = Hot(
@@ -108,13 +115,8 @@ class Messages:
     async def unread(self, thread_id: int, after_seq: int) -> int:
         """Messages people wrote in the thread after ``after_seq`` (a notice,
         written by the server, has no sending device and is not counted)."""
-        query = select(func.count()).where(
-            messages.c.thread_id == thread_id,
-            messages.c.seq > after_seq,
-            messages.c.sender_device_id.is_not(None),
-        )
         async with self.db.read() as conn:
-            return int(await conn.scalar(query) or 0)
+            return int(await _UNREAD.scalar(conn, {"thread_id": thread_id, "after": after_seq}))
 
     async def sent(self, device_id: int, client_msg_id: str) -> StoredMessage | None:
         """The message ``device_id`` already stored under ``client_msg_id``, if any."""
