@@ -1,26 +1,28 @@
-"""Hot statements: compiled once, run on SQLite without SQLAlchemy's execution.
+"""Hot statements: compiled once, run on the driver without SQLAlchemy's execution.
 
 On SQLite a statement of ours reads or writes a few cached pages in a few
 microseconds. Executing it through SQLAlchemy, even prebuilt, costs several
 times that: an execution context, parameters built by name, a cursor
 adapter, a result object and a greenlet switch, a quarter of the server's
 time in the chat benchmark (``benchmarks/README.md``, issue 22). A ``Hot``
-statement is compiled once; on SQLite it runs straight on the transaction's
-``sqlite3`` connection (``storage.sqlite_inline``), with SQLAlchemy's own
-type conversions and error classes, so callers see the same rows and the
-same exceptions either way. On PostgreSQL it runs through SQLAlchemy, whose
-asyncpg adapter owns the transaction and the prepared statements, and where
-the round trip to the server costs more than the machinery.
+statement is compiled once per dialect and runs straight on the
+transaction's driver connection: ``sqlite3`` (``storage.sqlite_inline``) or
+asyncpg, with SQLAlchemy's own type conversions and error classes, so
+callers see the same rows and the same exceptions either way.
+
+On PostgreSQL, SQLAlchemy's asyncpg adapter begins the transaction with its
+first statement: until then a hot statement runs through SQLAlchemy (and so
+begins it), and after, on asyncpg, inside that transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Dialect, Table, bindparam, insert
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -35,8 +37,8 @@ _Convert = Callable[[Any], Any]
 
 
 class _Compiled:
-    """A statement as SQLite runs it: its SQL, its parameters in order with
-    their conversions, and the conversions of its result's columns."""
+    """A statement as the driver runs it: its SQL, its parameters in order
+    with their conversions, and the conversions of its result's columns."""
 
     __slots__ = ("binds", "dialect", "literals", "names", "results", "sql")
 
@@ -77,10 +79,15 @@ class _Compiled:
             values[index] = convert(values[index])
         return tuple(values)
 
-    def failed(self, exc: sqlite3.Error, values: Any) -> StatementError:
-        """The error SQLAlchemy would have raised: ``IntegrityError`` for a
-        broken constraint, ``OperationalError`` for a failing database."""
-        return DBAPIError.instance(self.sql, values, exc, sqlite3.Error, dialect=self.dialect)
+    def fail(self, driver: _Driver, exc: Exception, values: Any) -> NoReturn:
+        """Raise the error SQLAlchemy would have: ``IntegrityError`` for a
+        broken constraint, ``OperationalError`` for a failing database, the
+        driver's SQLSTATE kept (a lost deadlock is told apart by it)."""
+        orig = driver.dbapi_error(exc)
+        if orig is None:
+            raise exc
+        base = self.dialect.loaded_dbapi.Error
+        raise DBAPIError.instance(self.sql, values, orig, base, dialect=self.dialect) from exc
 
 
 def _converter(kind: Any, dialect: Dialect, *, bind: bool) -> _Convert | None:
@@ -91,10 +98,69 @@ def _converter(kind: Any, dialect: Dialect, *, bind: bool) -> _Convert | None:
     return convert
 
 
-def _sqlite(conn: AsyncConnection) -> sqlite3.Connection | None:
-    """The ``sqlite3`` connection under ``conn``, or None on PostgreSQL."""
-    driver = conn.sync_connection.connection.driver_connection  # type: ignore[union-attr]
-    return driver.sqlite if isinstance(driver, InlineConnection) else None
+class _SQLite:
+    """A ``sqlite3`` connection, whose calls return at once (on the loop)."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    async def fetch(self, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+        return self.connection.execute(sql, values).fetchall()
+
+    async def execute(self, sql: str, values: list[Any]) -> int:
+        return self.connection.execute(sql, values).rowcount
+
+    async def executemany(self, sql: str, values: list[list[Any]]) -> None:
+        self.connection.executemany(sql, values)
+
+    def dbapi_error(self, exc: Exception) -> Exception | None:
+        return exc if isinstance(exc, sqlite3.Error) else None
+
+
+class _Asyncpg:
+    """An asyncpg connection inside the transaction SQLAlchemy's adapter began."""
+
+    __slots__ = ("adapter", "connection")
+
+    def __init__(self, adapter: Any) -> None:
+        self.adapter, self.connection = adapter, adapter.driver_connection
+
+    async def fetch(self, sql: str, values: list[Any]) -> list[tuple[Any, ...]]:
+        return [tuple(record) for record in await self.connection.fetch(sql, *values)]
+
+    async def execute(self, sql: str, values: list[Any]) -> int:
+        status: str = await self.connection.execute(sql, *values)  # "UPDATE 2", "INSERT 0 1"
+        return int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else -1
+
+    async def executemany(self, sql: str, values: list[list[Any]]) -> None:
+        await self.connection.executemany(sql, values)
+
+    def dbapi_error(self, exc: Exception) -> Exception | None:
+        """asyncpg's error as the adapter's DBAPI error (with its SQLSTATE)."""
+        try:
+            self.adapter._handle_exception(exc)  # raises the translated error
+        except self.adapter.dbapi.Error as translated:
+            return translated  # type: ignore[no-any-return]
+        except Exception:  # not a database error (a bug of ours): itself
+            return None
+        return None
+
+
+_Driver = _SQLite | _Asyncpg
+
+
+def _driver(conn: AsyncConnection) -> _Driver | None:
+    """The driver connection under ``conn`` to run on directly, or None to
+    run through SQLAlchemy: PostgreSQL before its transaction began."""
+    adapter = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    driver = adapter.driver_connection  # type: ignore[union-attr]
+    if isinstance(driver, InlineConnection):
+        return _SQLite(driver.sqlite)
+    if getattr(adapter, "_transaction", None) is None:  # the adapter's own (asyncpg)
+        return None
+    return _Asyncpg(adapter)
 
 
 class Hot:
@@ -105,24 +171,25 @@ class Hot:
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._compiled: _Compiled | None = None
+        self._compiled: dict[str, _Compiled] = {}  # by dialect
 
     def _for(self, conn: AsyncConnection) -> _Compiled:
-        if self._compiled is None:
-            self._compiled = _Compiled(self.statement, conn.dialect)
-        return self._compiled
+        compiled = self._compiled.get(conn.dialect.name)
+        if compiled is None:
+            compiled = self._compiled[conn.dialect.name] = _Compiled(self.statement, conn.dialect)
+        return compiled
 
     async def rows(self, conn: AsyncConnection, params: Params) -> Sequence[tuple[Any, ...]]:
         """Every row the statement returns."""
-        sqlite = _sqlite(conn)
-        if sqlite is None:
+        driver = _driver(conn)
+        if driver is None:
             return [tuple(row) for row in await conn.execute(self.statement, params)]
         compiled = self._for(conn)
         values = compiled.parameters(params)
         try:
-            rows = sqlite.execute(compiled.sql, values).fetchall()
-        except sqlite3.Error as exc:
-            raise compiled.failed(exc, values) from exc
+            rows = await driver.fetch(compiled.sql, values)
+        except Exception as exc:
+            compiled.fail(driver, exc, values)
         return [compiled.row(row) for row in rows]
 
     async def first(self, conn: AsyncConnection, params: Params) -> tuple[Any, ...] | None:
@@ -136,28 +203,28 @@ class Hot:
 
     async def run(self, conn: AsyncConnection, params: Params) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
-        sqlite = _sqlite(conn)
-        if sqlite is None:
+        driver = _driver(conn)
+        if driver is None:
             return (await conn.execute(self.statement, params)).rowcount
         compiled = self._for(conn)
         values = compiled.parameters(params)
         try:
-            return sqlite.execute(compiled.sql, values).rowcount
-        except sqlite3.Error as exc:
-            raise compiled.failed(exc, values) from exc
+            return await driver.execute(compiled.sql, values)
+        except Exception as exc:
+            compiled.fail(driver, exc, values)
 
     async def run_many(self, conn: AsyncConnection, params: Sequence[Params]) -> None:
         """Run the statement once per parameter set (``executemany``)."""
-        sqlite = _sqlite(conn)
-        if sqlite is None:
+        driver = _driver(conn)
+        if driver is None:
             await conn.execute(self.statement, list(params))
             return
         compiled = self._for(conn)
         values = [compiled.parameters(each) for each in params]
         try:
-            sqlite.executemany(compiled.sql, values)
-        except sqlite3.Error as exc:
-            raise compiled.failed(exc, values) from exc
+            await driver.executemany(compiled.sql, values)
+        except Exception as exc:
+            compiled.fail(driver, exc, values)
 
 
 def insert_of(table: Table, *names: str) -> Insert:
