@@ -119,9 +119,9 @@ async def _message_pushes(tx: WriteTx, found: list[PushCandidate]) -> Wanted:
                 newest[(user, thread)] = candidate.message_id
     wanted: Wanted = {}
     for (user, thread), message in newest.items():
-        record = await tx.threads.record(thread, user)
-        if record is not None and record.unread:
-            wanted[(user, thread, "message")] = Push(record.unread, message)
+        unread = await tx.messages.unread(thread, user, readers[thread][user].read_seq)
+        if unread:
+            wanted[(user, thread, "message")] = Push(unread, message)
     return wanted
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,7 +13,7 @@ from storage.db import Database
 from storage.hot import Hot, insert_of
 from storage.schema import messages, sent_counts, threads
 
-__all__ = ["Messages", "StoredMessage"]
+__all__ = ["UNREAD_CAP", "Messages", "StoredMessage", "capped_count"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,13 +67,25 @@ _NEXT_SEQ = Hot(
 )
 _STORED = [column.key for column in COLUMNS if column.key not in ("id", "retracted_at")]
 _INSERT = Hot(insert_of(messages, *_STORED).returning(messages.c.id))
-_UNREAD = Hot(  # a popup's count
-    select(func.count()).where(
-        messages.c.thread_id == bindparam("thread_id"),
-        messages.c.seq > bindparam("after"),
-        messages.c.sender_device_id.is_not(None),
-    )
-)
+UNREAD_CAP = 100  # an unread count stops here: 100 reads "100 or more" (a badge: 99+)
+
+
+def capped_count(*where: ColumnElement[bool]) -> Select[int]:
+    """How many messages match, counted up to ``UNREAD_CAP``: however many
+    a member left unread, a count reads at most that many rows."""
+    matching = select(messages.c.id).where(*where).limit(UNREAD_CAP)
+    return select(func.count()).select_from(matching.correlate_except(messages).subquery())
+
+
+def _unread(*more: ColumnElement[bool]) -> Hot:
+    """People's messages after ``after`` (a notice has no sending device)."""
+    after = messages.c.seq > bindparam("after")
+    people = messages.c.sender_device_id.is_not(None)
+    return Hot(capped_count(messages.c.thread_id == bindparam("thread_id"), after, people, *more))
+
+
+_UNREAD = _unread()  # a popup's count, shared by the members who read as far
+_UNREAD_BY_OTHERS = _unread(messages.c.sender_id != bindparam("reader"))  # a push's count
 HOUR_MS = 3_600_000
 DAY_HOURS = 24
 _SENT_LAST_DAY = Hot(
@@ -114,7 +126,8 @@ class Messages:
 
     async def unread(self, thread_id: int, after_seq: int) -> int:
         """Messages people wrote in the thread after ``after_seq`` (a notice,
-        written by the server, has no sending device and is not counted)."""
+        written by the server, has no sending device and is not counted), up
+        to ``UNREAD_CAP``."""
         async with self.db.read() as conn:
             return int(await _UNREAD.scalar(conn, {"thread_id": thread_id, "after": after_seq}))
 
@@ -147,6 +160,12 @@ class MessageTx:
         params = {"device_id": device_id, "client_msg_id": client_msg_id}
         row = await _BY_CLIENT_ID.first(self.conn, params)
         return None if row is None else from_row(row)
+
+    async def unread(self, thread_id: int, reader: int, after_seq: int) -> int:
+        """Others' messages in the thread after ``after_seq``, notices not
+        counted, up to ``UNREAD_CAP``: ``ThreadRecord.unread`` alone."""
+        params = {"thread_id": thread_id, "reader": reader, "after": after_seq}
+        return int(await _UNREAD_BY_OTHERS.scalar(self.conn, params))
 
     async def append(
         self,

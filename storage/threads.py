@@ -12,7 +12,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    func,
     insert,
     select,
     update,
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.hot import Hot
+from storage.messages import capped_count
 from storage.schema import messages, participants, threads, users
 
 __all__ = ["MemberRecord", "Receipt", "ThreadRecord", "ThreadState", "Threads"]
@@ -54,7 +54,7 @@ class ThreadRecord:
     subject_id: int | None = None
     closed_at: int | None = None
     reply_allowed: bool = True
-    unread: int = 0  # others' messages after ``read_seq``, the server's notices not counted
+    unread: int = 0  # others' messages after ``read_seq``, notices not counted, up to UNREAD_CAP
     last_at: int | None = None  # when its latest message was sent
     muted: bool = False  # by this member: no push, no email for it
 
@@ -318,16 +318,12 @@ class ThreadTx:
 
     async def load(self, user_id: int, thread_id: int | None = None) -> list[ThreadRecord]:
         me = participants.alias("me")
-        unread = (
-            select(func.count())
-            .where(
-                messages.c.thread_id == threads.c.id,
-                messages.c.seq > me.c.read_seq,
-                messages.c.sender_device_id.is_not(None),  # a notice has no sending device
-                messages.c.sender_id != user_id,
-            )
-            .scalar_subquery()
-        )
+        unread = capped_count(
+            messages.c.thread_id == threads.c.id,
+            messages.c.seq > me.c.read_seq,
+            messages.c.sender_device_id.is_not(None),  # a notice has no sending device
+            messages.c.sender_id != user_id,
+        ).scalar_subquery()
         latest = (  # one row by (thread_id, seq): uq_messages_thread_seq
             select(messages.c.sent_at)
             .where(messages.c.thread_id == threads.c.id, messages.c.seq == threads.c.last_seq)

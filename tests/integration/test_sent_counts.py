@@ -10,32 +10,9 @@ from sqlalchemy import insert
 
 from storage import Store
 from storage.messages import HOUR_MS
-from storage.schema import devices, messages, participants, threads, users
+from storage.schema import messages
 from storage.tx import WriteTx
-
-
-async def _thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
-    """A thread of the two, and a device of the patient's."""
-    async with store.db.write() as conn:
-        values = {"kind": "patient_practitioner", "created_by": patient, "created_at": 0}
-        thread = await conn.scalar(insert(threads).values(**values).returning(threads.c.id))
-        for user in (patient, doctor):
-            member = {"thread_id": thread, "user_id": user, "joined_at": 0}
-            await conn.execute(insert(participants).values(**member))
-        device = {"user_id": patient, "name": "phone", "created_at": 0}
-        device_id = await conn.scalar(insert(devices).values(**device).returning(devices.c.id))
-    assert thread is not None and device_id is not None
-    return thread, device_id
-
-
-async def _people(store: Store) -> tuple[int, int]:
-    async with store.db.write() as conn:
-        ids = []
-        for name, role in (("pat", "patient"), ("doc", "practitioner")):
-            values = {"username": name, "display_name": name, "role": role}
-            values |= {"password_hash": "-", "created_at": 0}
-            ids.append(await conn.scalar(insert(users).values(**values).returning(users.c.id)))
-    return ids[0], ids[1]
+from tests.support.rows import people, thread_of
 
 
 async def _sent_last_day(store: Store, patient: int, doctor: int, now: int) -> int:
@@ -47,8 +24,8 @@ async def test_the_upgrade_counts_the_last_day_already_sent(database_factory) ->
     store = Store(database_factory())
     try:
         await store.db.migrate("0016")
-        patient, doctor = await _people(store)
-        thread, device = await _thread_of(store, patient, doctor)
+        patient, doctor = await people(store)
+        thread, device = await thread_of(store, patient, doctor)
         now = int(time.time() * 1000)
         # two this hour, one 23 hours ago, one two days ago, one notice (no device)
         sent = [now, now - 1, now - 23 * HOUR_MS, now - 48 * HOUR_MS]
@@ -71,7 +48,7 @@ async def test_counts_older_than_a_day_are_forgotten(database_factory) -> None:
     store = Store(database_factory())
     try:
         await store.db.migrate()
-        patient, doctor = await _people(store)
+        patient, doctor = await people(store)
         now = 1_000 * HOUR_MS
         async with store.db.write() as conn:
             tx = WriteTx(conn)
