@@ -78,7 +78,7 @@ def greatest(column: ColumnElement[int], value: ColumnElement[int]) -> ColumnEle
     return case((column > value, column), else_=value)
 
 
-# The statements of every send and receipt (``storage.hot``).
+# The statements of every send, receipt and connect (``storage.hot``).
 _LAST_SEQ = Hot(select(threads.c.last_seq).where(threads.c.id == bindparam("thread_id")))
 _READ_SEQS = Hot(
     select(participants.c.user_id, participants.c.read_seq).where(
@@ -103,6 +103,14 @@ _ADVANCE_RECEIPT = Hot(
         read_seq=greatest(participants.c.read_seq, _READ),
     )
     .returning(participants.c.delivered_seq, participants.c.read_seq)
+)
+_MY_THREADS = select(participants.c.thread_id).where(
+    participants.c.user_id == bindparam("user_id"), _current
+)
+_CONTACTS = Hot(  # a connect's, for presence
+    select(participants.c.user_id)
+    .distinct()
+    .where(participants.c.thread_id.in_(_MY_THREADS), _current)
 )
 _STATE = Hot(
     select(threads.c.closed_at, threads.c.reply_allowed).where(
@@ -161,14 +169,9 @@ class Threads:
 
     async def contacts(self, user_id: int) -> set[int]:
         """Everyone who currently shares a thread with ``user_id``."""
-        mine = select(participants.c.thread_id).where(participants.c.user_id == user_id, _current)
         async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(participants.c.user_id)
-                .distinct()
-                .where(participants.c.thread_id.in_(mine), _current)
-            )
-            return {row.user_id for row in rows} - {user_id}
+            rows = await _CONTACTS.rows(conn, {"user_id": user_id})
+        return {contact for (contact,) in rows} - {user_id}
 
 
 class ThreadTx:
