@@ -213,7 +213,7 @@ class Horizon:
         return self.final
 
 
-def _stored(rows: Sequence[tuple[Any, ...]]) -> list[StoredEvent]:
+def _stored(rows: Sequence[Sequence[Any]]) -> list[StoredEvent]:
     at = len(_EVENT_COLUMNS) - len(MESSAGE_COLUMNS)  # the message's columns, if joined
     return [
         StoredEvent(
@@ -397,7 +397,7 @@ class EventTx:
             .order_by(events.c.seq)
             .limit(limit)
         )
-        return _stored([tuple(row) for row in await self.conn.execute(query)])
+        return _stored((await self.conn.execute(query)).all())
 
     async def memberships(
         self, thread_ids: Sequence[int], after: int

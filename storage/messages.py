@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -48,7 +49,7 @@ COLUMNS = (
 )
 
 
-def from_row(row: Row[Any] | tuple[Any, ...]) -> StoredMessage:
+def from_row(row: Sequence[Any]) -> StoredMessage:
     return StoredMessage(*row[: len(COLUMNS)])
 
 
