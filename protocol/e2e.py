@@ -25,11 +25,19 @@ __all__ = [
     "DOCUMENT_CHUNK",
     "DOCUMENT_CONTEXT",
     "ENVELOPE_VERSION",
+    "GROUP_ENVELOPE_VERSION",
+    "MAX_SENDER_KEY_DEVICES",
+    "MESSAGE_KEY_CONTEXT",
     "PAD_BLOCK",
     "QR_VERSION",
     "SAFETY_ITERATIONS",
     "SAFETY_VERSION",
+    "SENDER_KEYS_ABOVE",
+    "SENDER_KEY_COMMIT_CONTEXT",
+    "SENDER_KEY_CONTEXT",
+    "SENDER_KEY_VERSION",
     "SIGNATURE_CONTEXT",
+    "AnyHeader",
     "Body",
     "Delegate",
     "DeviceEntry",
@@ -37,23 +45,37 @@ __all__ = [
     "DeviceRequest",
     "DocumentRef",
     "Envelope",
+    "GroupHeader",
     "Header",
     "QrPayload",
     "Recipient",
     "Scope",
+    "SenderKey",
     "SignedDeviceList",
+    "SignedSenderKey",
     "decode_device_list",
     "decode_envelope",
     "decode_header",
+    "decode_sender_key",
     "parse_scope",
 ]
 
-ENVELOPE_VERSION = 1
+ENVELOPE_VERSION = 1  # the content key sealed to every device in the header
+GROUP_ENVELOPE_VERSION = 2  # the content key derived from the sender's distributed key
+SENDER_KEY_VERSION = 1
 # Domain separation: each signature, AD and MAC input starts with its own label.
 DEVICE_LIST_CONTEXT = b"carehub-devices1"
 SIGNATURE_CONTEXT = b"carehub-sig1"
 AD_CONTEXT = b"carehub-env1"
 COMMIT_CONTEXT = b"carehub-commit1"
+SENDER_KEY_CONTEXT = b"carehub-skey1"  # a device's signature over its SenderKey
+SENDER_KEY_COMMIT_CONTEXT = b"carehub-skcommit1"
+MESSAGE_KEY_CONTEXT = b"carehub-mkey1"  # a message's content key, derived from a sender key
+# Threads whose readers have more devices than this get sender keys (version 2
+# envelopes) from the SDKs: below it, a key sealed per device costs less than a
+# distribution and keeps each message self-contained.
+SENDER_KEYS_ABOVE = 16
+MAX_SENDER_KEY_DEVICES = 4096  # devices one distribution may reach
 DOCUMENT_CONTEXT = b"carehub-doc1"  # the associated data of every document chunk
 PAD_BLOCK = 256  # bodies are padded (libsodium's sodium_pad) to a multiple of this
 DOCUMENT_CHUNK = 64 * 1024  # plaintext bytes per secretstream chunk (the last may be shorter)
@@ -63,6 +85,7 @@ QR_VERSION = 1
 Key32 = Annotated[bytes, Meta(min_length=32, max_length=32)]
 Sig = Annotated[bytes, Meta(min_length=64, max_length=64)]
 MsgId = Annotated[bytes, Meta(min_length=16, max_length=16)]
+KeyId = MsgId  # a sender key's random id
 Nonce = Annotated[bytes, Meta(min_length=24, max_length=24)]
 # crypto_box_seal of a 32-byte key: 32 (ephemeral pk) + 16 (MAC) + 32.
 WrappedKey = Annotated[bytes, Meta(min_length=80, max_length=80)]
@@ -166,8 +189,50 @@ class Header(Struct, array_like=True):
     acting_for: UserId | None = None  # an assistant answering for this practitioner
 
 
+class GroupHeader(Struct, array_like=True):
+    """A version 2 header: the same fields as ``Header`` but the eighth, which
+    names the sender key the content key derives from instead of sealing it
+    to every device. Its size does not grow with the thread."""
+
+    v: Natural
+    thread: UserId
+    msg_id: MsgId
+    sender_user: UserId
+    sender_device: UserId
+    ts: Natural
+    kind: Short
+    reason: Short | None
+    sender_key: KeyId  # the SenderKey.key_id of this sender device in this thread
+    commit: Key32  # as in Header, under the derived content key
+    nonce: Nonce
+    acting_for: UserId | None = None
+
+
+AnyHeader = Header | GroupHeader
+
+
+class SenderKey(Struct, array_like=True):
+    """A sending device's key for one thread, sealed once to each reader
+    device (``keys.distribute``) instead of once per message. The key itself
+    travels sealed only; this names it and commits to it, so every reader
+    provably holds the same key."""
+
+    v: Natural  # SENDER_KEY_VERSION
+    thread: UserId
+    sender_user: UserId
+    sender_device: UserId
+    key_id: KeyId
+    commit: Key32  # keyed BLAKE2b of "carehub-skcommit1" || key_id under the key
+    created: Natural  # ms, the sender's clock
+
+
+class SignedSenderKey(Struct, array_like=True):
+    key: bytes  # a msgpack SenderKey, exactly as signed
+    sig: Sig  # sender device: "carehub-skey1" || key
+
+
 class Envelope(Struct, array_like=True):
-    header: bytes  # a msgpack Header, exactly as signed and used as AD
+    header: bytes  # a msgpack Header or GroupHeader, exactly as signed and used as AD
     body: bytes  # XChaCha20-Poly1305 of a padded msgpack Body
     sig: Sig  # sender device: "carehub-sig1" || header || BLAKE2b(body)
 
@@ -207,6 +272,18 @@ _list = msgspec.msgpack.Decoder(SignedDeviceList)
 _device_list = msgspec.msgpack.Decoder(DeviceList)
 _envelope = msgspec.msgpack.Decoder(Envelope)
 _header = msgspec.msgpack.Decoder(Header)
+_group_header = msgspec.msgpack.Decoder(GroupHeader)
+_signed_sender_key = msgspec.msgpack.Decoder(SignedSenderKey)
+_sender_key = msgspec.msgpack.Decoder(SenderKey)
+
+
+class _Versioned(Struct, array_like=True):
+    """A header's first element: which layout the rest has."""
+
+    v: int
+
+
+_version = msgspec.msgpack.Decoder(_Versioned)
 
 
 def _decode(decoder: msgspec.msgpack.Decoder[Any], data: bytes, what: str) -> object:
@@ -224,18 +301,35 @@ def decode_device_list(data: bytes) -> tuple[SignedDeviceList, DeviceList]:
     return signed, body
 
 
-def decode_envelope(data: bytes) -> tuple[Envelope, Header]:
+def decode_envelope(data: bytes) -> tuple[Envelope, AnyHeader]:
     envelope = _decode(_envelope, data, "envelope")
     assert isinstance(envelope, Envelope)
     return envelope, decode_header(envelope.header)
 
 
-def decode_header(data: bytes) -> Header:
+def decode_header(data: bytes) -> AnyHeader:
+    version = _decode(_version, data, "envelope header")
+    assert isinstance(version, _Versioned)
+    if version.v == GROUP_ENVELOPE_VERSION:
+        group = _decode(_group_header, data, "envelope header")
+        assert isinstance(group, GroupHeader)
+        return group
+    if version.v != ENVELOPE_VERSION:
+        known = (ENVELOPE_VERSION, GROUP_ENVELOPE_VERSION)
+        raise DecodeError(f"envelope version {version.v} is none of {known}")
     header = _decode(_header, data, "envelope header")
     assert isinstance(header, Header)
-    if header.v != ENVELOPE_VERSION:
-        raise DecodeError(f"envelope version {header.v} is not {ENVELOPE_VERSION}")
     devices = [r.device for r in header.recipients]
     if any(a >= b for a, b in itertools.pairwise(devices)):
         raise DecodeError("envelope recipients: devices must be in ascending order, each once")
     return header
+
+
+def decode_sender_key(data: bytes) -> tuple[SignedSenderKey, SenderKey]:
+    signed = _decode(_signed_sender_key, data, "sender key")
+    assert isinstance(signed, SignedSenderKey)
+    key = _decode(_sender_key, signed.key, "sender key body")
+    assert isinstance(key, SenderKey)
+    if key.v != SENDER_KEY_VERSION:
+        raise DecodeError(f"sender key version {key.v} is not {SENDER_KEY_VERSION}")
+    return signed, key

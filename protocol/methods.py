@@ -8,6 +8,7 @@ from typing import Annotated
 from msgspec import Meta, Struct
 
 from protocol.booking import BOOKING_METHODS
+from protocol.e2e import MAX_SENDER_KEY_DEVICES, KeyId, Recipient, WrappedKey
 from protocol.model import (
     ClientMsgId,
     Empty,
@@ -38,10 +39,14 @@ __all__ = [
     "FileInfo",
     "HistoryParams",
     "HistoryResult",
+    "KeysDistributeParams",
+    "KeysDistributeResult",
     "KeysFetchParams",
     "KeysFetchResult",
     "KeysPublishParams",
     "KeysPublishResult",
+    "KeysSenderKeyParams",
+    "KeysSenderKeyResult",
     "MethodSpec",
     "PresenceEntry",
     "PresenceListResult",
@@ -165,6 +170,34 @@ class KeysFetchResult(Struct):
     lists: list[PublishedList]  # users without one (or out of sight) are left out
 
 
+class KeysDistributeParams(Struct):
+    """This device's new sender key for ``thread``: the signed
+    ``protocol.e2e.SignedSenderKey`` and the key sealed to each device of the
+    thread's readers, exactly those (as a version 1 envelope's recipients)."""
+
+    thread: Id
+    key: bytes
+    recipients: Annotated[list[Recipient], Meta(min_length=1, max_length=MAX_SENDER_KEY_DEVICES)]
+
+
+class KeysDistributeResult(Struct):
+    duplicate: bool = False  # this very key was stored before (a retried call)
+
+
+class KeysSenderKeyParams(Struct):
+    """The sender key ``device`` distributed in ``thread`` as ``key_id`` (a
+    version 2 header's ``sender_key``), for the calling device."""
+
+    thread: Id
+    device: Id
+    key_id: KeyId
+
+
+class KeysSenderKeyResult(Struct):
+    key: bytes  # ``protocol.e2e.SignedSenderKey``, as the sender signed it
+    wrapped: WrappedKey  # the key, sealed to the calling device
+
+
 FileId = Annotated[str, Meta(min_length=32, max_length=32, pattern=r"^[0-9a-f]+$")]
 
 
@@ -249,6 +282,8 @@ METHODS: dict[str, MethodSpec] = {
     "typing": MethodSpec(TypingParams, Empty),
     "keys.publish": MethodSpec(KeysPublishParams, KeysPublishResult),
     "keys.fetch": MethodSpec(KeysFetchParams, KeysFetchResult),
+    "keys.distribute": MethodSpec(KeysDistributeParams, KeysDistributeResult),
+    "keys.sender_key": MethodSpec(KeysSenderKeyParams, KeysSenderKeyResult),
     "attachments.begin": MethodSpec(AttachmentBeginParams, AttachmentBeginResult),
     "attachments.chunk": MethodSpec(AttachmentChunkParams, AttachmentChunkResult),
     "attachments.finish": MethodSpec(AttachmentFileParams, FileInfo),

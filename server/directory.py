@@ -16,6 +16,9 @@ says they changed (``inbox.updated``, ``rules.updated``,
 Delegations: those each assistant received, by practitioner, dropped when
 an ``AccessChanged`` says they changed.
 
+Sender keys: the devices each was distributed to, kept once read: a stored
+distribution never changes.
+
 Receipt floors: the receipts this node has seen stored. Receipts only move
 forward, so a floor is never above the truth, even with other nodes
 writing; a receipt at or under its floor changes nothing and needs no write
@@ -37,7 +40,7 @@ from protocol.model import Role, ThreadKind
 from protocol.practice import InboxSettings, Rule, default_reasons
 from server.policy import Practitioner
 from storage.delegations import Delegations
-from storage.keys import Keys
+from storage.keys import Keys, SenderKeyRef
 from storage.practice import Practices
 from storage.rules import Rules
 from storage.threads import Receipt, Threads
@@ -87,6 +90,7 @@ class Directory:
         self._practitioners: dict[int, Practitioner] = {}
         self._contacts: dict[int, frozenset[int]] = {}
         self._floors: dict[int, dict[int, Receipt]] = {}  # thread -> user -> receipt
+        self._sender_keys: dict[SenderKeyRef, frozenset[int]] = {}  # never change once stored
         self._max = max_entries
         # Bumped by every invalidation: a load that saw it move while it
         # awaited the store may hold stale data, so it is not cached.
@@ -163,6 +167,16 @@ class Directory:
                 self._remember(self._lists, user_id, decode_device_list(signed)[1])
         return {u: self._lists[u] for u in wanted if u in self._lists}
 
+    async def sender_key_devices(self, ref: SenderKeyRef) -> frozenset[int]:
+        """The devices a sender key was distributed to (none if there is no such key)."""
+        found = self._sender_keys.get(ref)
+        if found is None:
+            found = await self._keys.sender_key_devices(ref)
+            if found is None:
+                return frozenset()
+            self._remember(self._sender_keys, ref, found)
+        return found
+
     def forget_device_lists(self, user_ids: Iterable[int]) -> None:
         for user_id in user_ids:
             self._lists.pop(user_id, None)
@@ -210,7 +224,7 @@ class Directory:
         for user_id in (*meta.members, *members):
             self._contacts.pop(user_id, None)
 
-    def _remember(self, cache: dict[int, Any], key: int, value: Any) -> None:
+    def _remember(self, cache: dict[Any, Any], key: Any, value: Any) -> None:
         if len(cache) >= self._max:
             cache.pop(next(iter(cache)))
         cache[key] = value

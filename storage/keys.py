@@ -1,16 +1,37 @@
-"""Signed device lists, stored as their owners published them."""
+"""Signed device lists, stored as their owners published them; sender keys,
+stored as signed with the key sealed to each device they were sent to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.schema import device_lists, devices
+from storage.schema import device_lists, devices, sender_key_wraps, sender_keys
 
-__all__ = ["Keys"]
+__all__ = ["KeyTx", "Keys", "SenderKeyRef"]
+
+
+@dataclass(frozen=True, slots=True)
+class SenderKeyRef:
+    """Which sender key: the one ``device`` distributed in ``thread`` as ``key_id``."""
+
+    thread: int
+    device: int
+    key_id: bytes
+
+
+def _key_row(ref: SenderKeyRef) -> ColumnElement[bool]:
+    c = sender_keys.c
+    return and_(c.thread_id == ref.thread, c.device_id == ref.device, c.key_id == ref.key_id)
+
+
+def _wrap_rows(ref: SenderKeyRef) -> ColumnElement[bool]:
+    c = sender_key_wraps.c
+    return and_(c.thread_id == ref.thread, c.sender_device_id == ref.device, c.key_id == ref.key_id)
 
 
 class Keys:
@@ -30,6 +51,30 @@ class Keys:
         query = select(devices.c.id, devices.c.user_id).where(devices.c.id.in_(list(device_ids)))
         async with self.db.read() as conn:
             return dict((await conn.execute(query)).all())
+
+    async def sender_key(self, ref: SenderKeyRef, reader: int) -> tuple[bytes, bytes] | None:
+        """The signed sender key and the key sealed to device ``reader``, if
+        it was distributed to that device."""
+        query = (
+            select(sender_keys.c.signed, sender_key_wraps.c.wrapped)
+            .join(
+                sender_key_wraps,
+                (sender_key_wraps.c.thread_id == sender_keys.c.thread_id)
+                & (sender_key_wraps.c.sender_device_id == sender_keys.c.device_id)
+                & (sender_key_wraps.c.key_id == sender_keys.c.key_id),
+            )
+            .where(_key_row(ref), sender_key_wraps.c.device_id == reader)
+        )
+        async with self.db.read() as conn:
+            found = (await conn.execute(query)).first()
+        return None if found is None else (found[0], found[1])
+
+    async def sender_key_devices(self, ref: SenderKeyRef) -> frozenset[int] | None:
+        """The devices the sender key was distributed to; None if there is no such key."""
+        query = select(sender_key_wraps.c.device_id).where(_wrap_rows(ref))
+        async with self.db.read() as conn:
+            found = frozenset((await conn.execute(query)).scalars())
+        return found or None
 
 
 class KeyTx:
@@ -56,3 +101,46 @@ class KeyTx:
             return False
         await self.conn.execute(insert(device_lists).values(user_id=user_id, **values))
         return True
+
+    async def distribute(
+        self,
+        ref: SenderKeyRef,
+        user_id: int,
+        signed: bytes,
+        wrapped: Sequence[tuple[int, bytes]],
+        now: int,
+    ) -> bool:
+        """Store a sender key and its wrapped copies (device, sealed key).
+        False, writing nothing, when this device stored this key id before
+        (the caller tells a retry from a clash by comparing ``stored_key``)."""
+        if await self.stored_key(ref) is not None:
+            return False
+        await self.conn.execute(
+            insert(sender_keys).values(
+                thread_id=ref.thread,
+                device_id=ref.device,
+                key_id=ref.key_id,
+                user_id=user_id,
+                signed=signed,
+                created_at=now,
+            )
+        )
+        await self.conn.execute(
+            insert(sender_key_wraps),
+            [
+                {
+                    "thread_id": ref.thread,
+                    "sender_device_id": ref.device,
+                    "key_id": ref.key_id,
+                    "device_id": device,
+                    "wrapped": key,
+                }
+                for device, key in wrapped
+            ],
+        )
+        return True
+
+    async def stored_key(self, ref: SenderKeyRef) -> bytes | None:
+        """The signed sender key stored under ``ref``, if any."""
+        found = await self.conn.scalar(select(sender_keys.c.signed).where(_key_row(ref)))
+        return None if found is None else bytes(found)

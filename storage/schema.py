@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -44,6 +45,8 @@ __all__ = [
     "PracticeMember",
     "Relative",
     "RuleFiring",
+    "SenderKeyRecord",
+    "SenderKeyWrap",
     "SentCount",
     "StoredRule",
     "StoredTemplate",
@@ -185,6 +188,37 @@ class DeviceList(Base):
     version: Mapped[int] = mapped_column(BigInteger)
     signed: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SenderKeyRecord(Base):
+    """A device's sender key for one thread (``protocol.e2e.SignedSenderKey``,
+    as signed); ``sender_key_wraps`` holds the key sealed to each device it
+    was distributed to, which are exactly the devices that may read with it."""
+
+    __tablename__ = "sender_keys"
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    signed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SenderKeyWrap(Base):
+    """A sender key sealed to one reading device (``crypto_box_seal``)."""
+
+    __tablename__ = "sender_key_wraps"
+    thread_id: Mapped[int] = mapped_column(primary_key=True)
+    sender_device_id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary(80))
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["thread_id", "sender_device_id", "key_id"],
+            ["sender_keys.thread_id", "sender_keys.device_id", "sender_keys.key_id"],
+        ),
+    )
 
 
 class File(Base):
@@ -499,6 +533,8 @@ events = cast(Table, Event.__table__)
 stream_positions = cast(Table, StreamPosition.__table__)
 device_lists = cast(Table, DeviceList.__table__)
 files = cast(Table, File.__table__)
+sender_keys = cast(Table, SenderKeyRecord.__table__)
+sender_key_wraps = cast(Table, SenderKeyWrap.__table__)
 practices = cast(Table, Practice.__table__)
 practice_members = cast(Table, PracticeMember.__table__)
 practice_invitations = cast(Table, PracticeInvitation.__table__)

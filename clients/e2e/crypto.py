@@ -16,7 +16,12 @@ from nacl.signing import SigningKey, VerifyKey
 from nacl.utils import random
 
 from clients.errors import BadSignature, DecryptionFailed
-from protocol.e2e import COMMIT_CONTEXT, PAD_BLOCK
+from protocol.e2e import (
+    COMMIT_CONTEXT,
+    MESSAGE_KEY_CONTEXT,
+    PAD_BLOCK,
+    SENDER_KEY_COMMIT_CONTEXT,
+)
 
 __all__ = [
     "PAD_BLOCK",
@@ -24,9 +29,12 @@ __all__ = [
     "aead_encrypt",
     "commitment",
     "digest",
+    "keyed_hash",
+    "message_key",
     "pad",
     "random",
     "seal",
+    "sender_key_commitment",
     "sign",
     "unpad",
     "unseal",
@@ -58,9 +66,25 @@ def unseal(wrapped: bytes, enc_sk: PrivateKey) -> bytes:
         raise DecryptionFailed("the wrapped key does not open with this device's key") from None
 
 
+def keyed_hash(key: bytes, context: bytes, data: bytes) -> bytes:
+    """BLAKE2b-256 of ``context || data`` keyed with ``key`` (libsodium's
+    crypto_generichash with a key)."""
+    return hashlib.blake2b(context + data, key=key, digest_size=32).digest()
+
+
 def commitment(content_key: bytes, msg_id: bytes) -> bytes:
     """Commits the envelope to one content key (Poly1305 alone does not)."""
-    return hashlib.blake2b(COMMIT_CONTEXT + msg_id, key=content_key, digest_size=32).digest()
+    return keyed_hash(content_key, COMMIT_CONTEXT, msg_id)
+
+
+def message_key(sender_key: bytes, msg_id: bytes) -> bytes:
+    """A version 2 envelope's content key, derived from the sender key."""
+    return keyed_hash(sender_key, MESSAGE_KEY_CONTEXT, msg_id)
+
+
+def sender_key_commitment(sender_key: bytes, key_id: bytes) -> bytes:
+    """Commits a distributed sender key: every reader holds this very key."""
+    return keyed_hash(sender_key, SENDER_KEY_COMMIT_CONTEXT, key_id)
 
 
 def digest(data: bytes) -> bytes:

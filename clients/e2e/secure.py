@@ -29,6 +29,7 @@ from clients.e2e.documents import decrypt_document, encrypt_document
 from clients.e2e.envelope import Opened, Outgoing, open_envelope, seal_envelope
 from clients.e2e.keystore import Keystore
 from clients.e2e.safety import safety_number
+from clients.e2e.sender_keys import OwnSenderKey, new_sender_key, open_sender_key
 from clients.errors import (
     CallError,
     IdentityChanged,
@@ -37,11 +38,14 @@ from clients.errors import (
     UntrustedDevices,
 )
 from protocol.e2e import (
+    SENDER_KEYS_ABOVE,
+    AnyHeader,
     Body,
     Delegate,
     DeviceEntry,
     DeviceList,
     DocumentRef,
+    GroupHeader,
     Scope,
     decode_envelope,
 )
@@ -53,6 +57,7 @@ from protocol.methods import (
     AttachmentReadParams,
     KeysFetchParams,
     KeysPublishParams,
+    KeysSenderKeyParams,
     SendResult,
 )
 from protocol.model import MessageData
@@ -77,12 +82,23 @@ def _now_ms() -> int:
 
 class Secure:
     def __init__(
-        self, client: Client, keys: Keystore, *, clock: Callable[[], int] = _now_ms
+        self,
+        client: Client,
+        keys: Keystore,
+        *,
+        clock: Callable[[], int] = _now_ms,
+        sender_keys_above: int = SENDER_KEYS_ABOVE,
     ) -> None:
+        """``sender_keys_above``: threads with more devices than this get
+        version 2 envelopes (one sender key distributed per thread and
+        device, not a key sealed per device in every message)."""
         self.client = client
         self.keys = keys
         self._clock = clock
         self._members: dict[int, list[int]] = {}
+        self._sender_keys_above = sender_keys_above
+        self._own_keys: dict[int, OwnSenderKey] = {}  # thread -> this device's sender key
+        self._sender_keys: dict[tuple[int, int, bytes], bytes] = {}  # verified, by who sent
 
     async def call(self, method: str, params: Any = None, *, timeout: float = 30.0) -> Any:
         """Any other call, on the same socket (``Client.call``)."""
@@ -155,21 +171,22 @@ class Secure:
     ) -> SendResult:
         body = Body(text=text, subject=subject, documents=documents or [])
         for attempt in range(2):
-            recipients = await self._recipients(thread, fresh=attempt > 0)
-            sealed = seal_envelope(
-                Outgoing(
-                    thread=thread,
-                    sender_user=self.keys.user,
-                    body=body,
-                    recipients=recipients,
-                    kind=kind,
-                    reason=reason,
-                    acting_for=acting_for,
-                    ts=self._clock(),
-                ),
-                self.keys.device,
-            )
             try:
+                recipients = await self._recipients(thread, fresh=attempt > 0)
+                sealed = seal_envelope(
+                    Outgoing(
+                        thread=thread,
+                        sender_user=self.keys.user,
+                        body=body,
+                        recipients=recipients,
+                        kind=kind,
+                        reason=reason,
+                        acting_for=acting_for,
+                        ts=self._clock(),
+                    ),
+                    self.keys.device,
+                    await self._own_sender_key(thread, recipients, renew=attempt > 0),
+                )
                 return await self.client.send(
                     thread,
                     sealed.data,
@@ -227,24 +244,25 @@ class Secure:
         """Verify and decrypt a stored or pushed message."""
         if message.sender_device is None:
             raise NotAnEnvelope("a server notice, not an envelope: use read()")
-        signers = {message.sender}
+        header = None
         with contextlib.suppress(DecodeError):  # open_envelope reports it
-            acting_for = decode_envelope(message.envelope)[1].acting_for
-            if acting_for is not None:
-                signers.add(acting_for)
+            header = decode_envelope(message.envelope)[1]
+        signers = {message.sender}
+        if header is not None and header.acting_for is not None:
+            signers.add(header.acting_for)
         unknown = [user for user in signers if user not in self.keys.trust.lists]
         if unknown:
             await self._fetch(unknown)
         for attempt in range(2):
             try:
-                return self._open(message)
+                return self._open(message, await self._sender_key(message, header))
             except UnknownDevice:
                 if attempt:
                     raise
                 await self._fetch([message.sender])  # a device newer than our copy
         raise AssertionError("unreachable")
 
-    def _open(self, message: MessageData) -> Opened:
+    def _open(self, message: MessageData, sender_key: bytes | None) -> Opened:
         assert message.sender_device is not None  # open() turned notices away
         return open_envelope(
             message.envelope,
@@ -255,7 +273,56 @@ class Secure:
             sender_device=message.sender_device,
             now=self._clock(),
             first_time=lambda msg_id: self.keys.first_time(msg_id, message.id),
+            sender_key=sender_key,
         )
+
+    # -- sender keys -------------------------------------------------------
+
+    async def _own_sender_key(
+        self, thread: int, recipients: Mapping[int, bytes], *, renew: bool
+    ) -> OwnSenderKey | None:
+        """The key this device seals ``thread``'s messages with, if the thread
+        has more devices than a version 1 envelope should carry: the current
+        one while it reaches exactly ``recipients``, else a new one,
+        distributed first."""
+        if len(recipients) <= self._sender_keys_above:
+            return None
+        current = self._own_keys.get(thread)
+        if current is not None and not renew and current.devices == recipients.keys():
+            return current
+        own, distribution = new_sender_key(
+            thread, self.keys.user, self.keys.device, recipients, self._clock()
+        )
+        await self.client.call("keys.distribute", distribution, idempotent=True)
+        self._own_keys[thread] = own
+        return own
+
+    async def _sender_key(self, message: MessageData, header: AnyHeader | None) -> bytes | None:
+        """The verified sender key a version 2 envelope names, fetched once;
+        None for a version 1 envelope or a key never sealed to this device."""
+        if not isinstance(header, GroupHeader) or message.sender_device is None:
+            return None
+        held = (message.thread, message.sender_device, header.sender_key)
+        if held not in self._sender_keys:
+            params = KeysSenderKeyParams(*held)
+            try:
+                found = await self.client.call("keys.sender_key", params, idempotent=True)
+            except CallError as refused:
+                if refused.code != ErrorCode.NOT_FOUND:
+                    raise
+                return None
+            self._sender_keys[held] = open_sender_key(
+                found.key,
+                found.wrapped,
+                me=self.keys.device,
+                trust=self.keys.trust,
+                thread=message.thread,
+                sender_user=message.sender,
+                sender_device=message.sender_device,
+                key_id=header.sender_key,
+                now=self._clock(),
+            )
+        return self._sender_keys[held]
 
     # -- documents ---------------------------------------------------------
 

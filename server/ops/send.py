@@ -16,23 +16,22 @@ or a body.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from protocol.codec import to_raw
-from protocol.e2e import Header, Scope
+from protocol.e2e import AnyHeader, Scope
 from protocol.events import Notify
 from protocol.methods import SendParams
 from protocol.model import Role, ThreadKind
 from protocol.practice import InboxSettings, RefusalReason
 from server.context import Services
 from server.convert import message_data
-from server.coverage import delegates_of, recipient_gaps
-from server.errors import forbidden, stale_devices
+from server.errors import forbidden
 from server.notices import auto_reply
 from server.ops.access import Access, require_still_delegated
 from server.ops.live import tell
 from server.ops.receipts import receipt_event
+from server.ops.sender_keys import reached_devices, require_coverage
 from server.ops.threads import set_closed
 from server.policy import (
     CARE_ROLES,
@@ -66,7 +65,7 @@ class SendPlan:
     """A message that may be stored, and everything its storing does."""
 
     params: SendParams
-    header: Header
+    header: AnyHeader
     access: Access
     user: int  # who sends (a delegate's own id when acting for a practitioner)
     device: int
@@ -99,14 +98,14 @@ async def plan_send(
     device: int,
     session: str,
     params: SendParams,
-    header: Header,
+    header: AnyHeader,
     access: Access,
 ) -> SendPlan:
     """Refuse now what refuses the message before it is stored."""
     now = ctx.clock.ms()
     if (header.sender_user, header.sender_device) != (user, device):
         raise forbidden("the envelope names another sender")
-    await _check_recipients(ctx, header, access.members, now)
+    await require_coverage(ctx, access.members, await reached_devices(ctx, header), now)
     if params.close_thread and access.role not in CARE_ROLES:
         raise Refusal(
             RefusalReason.NOT_CARE_TEAM, "only the care team closes a conversation"
@@ -187,26 +186,6 @@ async def after_send(ctx: Services, plan: SendPlan, sent: Sent) -> None:
         )
     assert sent.read_seqs is not None and sent.announced is not None, "not a duplicate"
     await _popups(ctx, message, sent.read_seqs, sent.announced.seq)
-
-
-async def _check_recipients(
-    ctx: Services, header: Header, members: Mapping[int, Role], now: int
-) -> None:
-    """The envelope is sealed for exactly the devices of the thread's
-    members and of their delegates who read for them."""
-    member_ids = set(members)
-    for attempt in range(2):
-        lists = await ctx.directory.device_lists(member_ids)
-        readers = member_ids | delegates_of(lists, member_ids, now)
-        lists = await ctx.directory.device_lists(readers)
-        gaps = recipient_gaps(lists, member_ids, [r.device for r in header.recipients], now)
-        if not gaps:
-            return
-        if not attempt:  # our cached lists may be older than the sender's: read them again
-            ctx.directory.forget_device_lists(readers)
-    raise stale_devices(
-        "the recipients do not match the thread's devices: fetch keys and seal again", **gaps
-    )
 
 
 async def _patient_rules(

@@ -96,6 +96,8 @@ ROUTES: dict[str, Route] = {
     "typing": Route(presence.typing),
     "keys.publish": Route(keys.publish),
     "keys.fetch": Route(keys.fetch),
+    "keys.distribute": Route(keys.distribute),
+    "keys.sender_key": Route(keys.sender_key),
     "attachments.begin": Route(attachments.begin),
     "attachments.chunk": Route(attachments.chunk),
     "attachments.finish": Route(attachments.finish),

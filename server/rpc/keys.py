@@ -1,4 +1,5 @@
-"""keys.publish, keys.fetch: the signed device directory.
+"""keys.publish, keys.fetch: the signed device directory; keys.distribute,
+keys.sender_key: sender keys (version 2 envelopes, ``docs/e2e.md``).
 
 The server checks what it can without trusting itself: the list is signed by
 the identity key it names, it is the caller's, its version only grows, and
@@ -11,33 +12,49 @@ assistant or a bot of a shared practice, with a valid scope. Publishing indexes 
 (``storage.delegations``) and tells each delegate whose delegation changed
 (``delegation.updated``; their sockets reconnect with the new one). The
 signature is verified here; ``server.ops.keys`` plans and stores the rest.
+
+A sender key is stored as its device signed it, with the key sealed to
+exactly the thread's readers' devices (``server.ops.sender_keys``); each of
+those devices, and no other, fetches its own sealed copy while it can read
+the thread. The server never holds the key itself.
 """
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from protocol.e2e import DEVICE_LIST_CONTEXT, decode_device_list
+from protocol.e2e import DEVICE_LIST_CONTEXT, Scope, decode_device_list, decode_sender_key
 from protocol.errors import DecodeError
 from protocol.methods import (
+    KeysDistributeParams,
+    KeysDistributeResult,
     KeysFetchParams,
     KeysFetchResult,
     KeysPublishParams,
     KeysPublishResult,
+    KeysSenderKeyParams,
+    KeysSenderKeyResult,
     PublishedList,
 )
 from server.connection import Connection
 from server.context import Services
-from server.errors import forbidden, invalid, too_large
+from server.errors import conflict, forbidden, invalid, not_found, too_large
+from server.ops.access import thread_of
 from server.ops.keys import plan_publish, store_publish
+from server.ops.sender_keys import require_coverage
 from server.ops.users import visible_users
+from server.writer import Outgoing
+from storage.keys import SenderKeyRef
+from storage.tx import WriteTx
 
-__all__ = ["fetch", "publish"]
+__all__ = ["distribute", "fetch", "publish", "sender_key"]
 
 MAX_LIST_BYTES = 16 * 1024
+MAX_SENDER_KEY_BYTES = 512  # a signed SenderKey is about 170
 
 
 async def publish(ctx: Services, conn: Connection, p: KeysPublishParams) -> KeysPublishResult:
@@ -67,3 +84,53 @@ async def fetch(ctx: Services, conn: Connection, p: KeysFetchParams) -> KeysFetc
     visible = await visible_users(ctx, conn)
     found = await ctx.store.keys.lists(sorted(set(p.users) & visible))
     return KeysFetchResult([PublishedList(user, signed) for user, signed in sorted(found.items())])
+
+
+async def distribute(
+    ctx: Services, conn: Connection, p: KeysDistributeParams
+) -> KeysDistributeResult:
+    """Store this device's new sender key for a thread it may write in,
+    sealed to exactly the thread's readers' current devices."""
+    if len(p.key) > MAX_SENDER_KEY_BYTES:
+        raise too_large(f"sender key over {MAX_SENDER_KEY_BYTES} bytes")
+    try:
+        key = decode_sender_key(p.key)[1]
+    except DecodeError as exc:
+        raise invalid(str(exc)) from None
+    if key.thread != p.thread:
+        raise invalid("the sender key names another thread", thread=key.thread)
+    if (key.sender_user, key.sender_device) != (conn.user_id, conn.device_id):
+        raise forbidden("the sender key names another sender")
+    devices = [r.device for r in p.recipients]
+    if any(a >= b for a, b in itertools.pairwise(devices)):
+        raise invalid("recipients: devices must be in ascending order, each once")
+    access = await thread_of(ctx, conn, p.thread, Scope.REPLY)
+    now = ctx.clock.ms()
+    await require_coverage(ctx, access.members, devices, now)
+    ref = SenderKeyRef(p.thread, conn.device_id, key.key_id)
+    wrapped = [(r.device, r.key) for r in p.recipients]
+
+    async def store(tx: WriteTx, out: list[Outgoing]) -> bool:
+        if await tx.keys.distribute(ref, conn.user_id, p.key, wrapped, now):
+            return False
+        if await tx.keys.stored_key(ref) != p.key:
+            raise conflict("this device already distributed another key with this id")
+        return True
+
+    return KeysDistributeResult(duplicate=await ctx.writer.run(store, p.thread))
+
+
+async def sender_key(
+    ctx: Services, conn: Connection, p: KeysSenderKeyParams
+) -> KeysSenderKeyResult:
+    """The sender key, sealed to the calling device, while the caller may
+    read the thread. A key never sealed to this device is ``not_found``,
+    whether or not it exists."""
+    await thread_of(ctx, conn, p.thread, Scope.READ)
+    found = await ctx.store.keys.sender_key(
+        SenderKeyRef(p.thread, p.device, p.key_id), conn.device_id
+    )
+    if found is None:
+        raise not_found("no such sender key for this device")
+    signed, wrapped = found
+    return KeysSenderKeyResult(signed, wrapped)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from protocol.e2e import Header, Scope, decode_envelope
+from protocol.e2e import AnyHeader, Scope, decode_envelope
 from protocol.errors import DecodeError
 from protocol.methods import HistoryParams, HistoryResult, SendParams, SendResult
 from server.connection import Connection
@@ -60,14 +60,14 @@ def _duplicate(stored: StoredMessage, thread_id: int) -> SendResult:
     return SendResult(stored.id, stored.seq, stored.sent_at, duplicate=True)
 
 
-def _header(p: SendParams) -> Header:
+def _header(p: SendParams) -> AnyHeader:
     try:
         return decode_envelope(p.envelope)[1]
     except DecodeError as exc:
         raise invalid(f"not an envelope: {exc}") from None
 
 
-def _check_call(p: SendParams, header: Header) -> None:
+def _check_call(p: SendParams, header: AnyHeader) -> None:
     """The header says what the call says."""
     expected = {
         "thread": p.thread,

@@ -196,10 +196,14 @@ class RunningServer:
         return Client(self.ws_url, credentials, **options)
 
     @contextlib.asynccontextmanager
-    async def secure(self, credentials: Credentials, **options: Any) -> AsyncIterator[Secure]:
-        """A connected client with its device's end-to-end keys."""
+    async def secure(
+        self, credentials: Credentials, *, sender_keys_above: int | None = None, **options: Any
+    ) -> AsyncIterator[Secure]:
+        """A connected client with its device's end-to-end keys.
+        ``sender_keys_above``: from how many devices it uses sender keys."""
+        chosen = {} if sender_keys_above is None else {"sender_keys_above": sender_keys_above}
         async with self.client(credentials, **options) as client:
-            yield Secure(client, self.keys[credentials.device_id])
+            yield Secure(client, self.keys[credentials.device_id], **chosen)
 
     def envelope(self, sender: Credentials, thread: int, members: list[int], text: str) -> Any:
         """An envelope sealed for every device of ``members`` (raw-socket tests)."""

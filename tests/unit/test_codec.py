@@ -34,7 +34,7 @@ from protocol.booking import (
     VisitReason,
 )
 from protocol.codec import Codec, decode_as, encode, encode_event, to_raw
-from protocol.e2e import Scope
+from protocol.e2e import Recipient, Scope
 from protocol.errors import DecodeError, ErrorCode, FrameTooLarge, UnknownMethod
 from protocol.events import EVENTS, PresenceChanged
 from protocol.frames import (
@@ -63,10 +63,14 @@ from protocol.methods import (
     FileInfo,
     HistoryParams,
     HistoryResult,
+    KeysDistributeParams,
+    KeysDistributeResult,
     KeysFetchParams,
     KeysFetchResult,
     KeysPublishParams,
     KeysPublishResult,
+    KeysSenderKeyParams,
+    KeysSenderKeyResult,
     PresenceEntry,
     PresenceListResult,
     PresenceSetParams,
@@ -359,6 +363,14 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "typing": (TypingParams(thread=3, active=False), Empty()),
     "keys.publish": (KeysPublishParams(list=b"signed list"), KeysPublishResult(version=2)),
     "keys.fetch": (KeysFetchParams(users=[2, 3]), KeysFetchResult([PublishedList(2, b"signed")])),
+    "keys.distribute": (
+        KeysDistributeParams(thread=3, key=b"signed key", recipients=[Recipient(4, b"k" * 80)]),
+        KeysDistributeResult(duplicate=True),
+    ),
+    "keys.sender_key": (
+        KeysSenderKeyParams(thread=3, device=4, key_id=b"i" * 16),
+        KeysSenderKeyResult(key=b"signed key", wrapped=b"k" * 80),
+    ),
     "attachments.begin": (
         AttachmentBeginParams(thread=3, size=70_000, hash=b"h" * 32),
         AttachmentBeginResult(file=FILE, received=65_536, chunk_bytes=65_536),
@@ -520,6 +532,9 @@ INVALID_PARAMS: list[tuple[str, dict[str, Any]]] = [
     ("threads.open", {"kind": "group", "members": []}),
     ("keys.fetch", {"users": []}),
     ("keys.publish", {"list": "not bytes"}),
+    ("keys.distribute", {"thread": 1, "key": b"k", "recipients": []}),
+    ("keys.distribute", {"thread": 1, "key": b"k", "recipients": [[4, b"short"]]}),
+    ("keys.sender_key", {"thread": 1, "device": 4, "key_id": b"short"}),
     ("attachments.begin", {"thread": 1, "size": 0, "hash": b"h" * 32}),
     ("attachments.begin", {"thread": 1, "size": 5, "hash": b"short"}),
     ("attachments.chunk", {"file": "../etc/passwd", "offset": 0, "data": b"x"}),

@@ -13,10 +13,21 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from clients.e2e import DeviceKeys, Identity, Trust, open_envelope
-from clients.e2e.crypto import aead_decrypt, aead_encrypt, commitment, digest, pad, sign, unseal
+from clients.e2e.crypto import (
+    aead_decrypt,
+    aead_encrypt,
+    commitment,
+    digest,
+    message_key,
+    pad,
+    sender_key_commitment,
+    sign,
+    unseal,
+)
 from clients.e2e.devices import entry_for
 from clients.e2e.documents import decrypt_document
 from clients.e2e.safety import fingerprint, safety_number
+from clients.e2e.sender_keys import open_sender_key
 from protocol.frames import Call, Hello
 from protocol.schema import PAYLOADS
 from tests.vectors.generate import hexed, raw_fields, vectors
@@ -35,6 +46,9 @@ def test_deterministic_vectors_are_reproduced_by_the_generator() -> None:
     for name in ("ed25519", "x25519", "xchacha20poly1305", "blake2b256", "commitment", "pad256"):
         assert fresh[name] == VECTORS[name], name
     assert fresh["device_list"]["signed"] == VECTORS["device_list"]["signed"]
+    assert fresh["sender_key_hashes"] == VECTORS["sender_key_hashes"]
+    for field in ("signed_sender_key", "envelope"):
+        assert fresh["group_envelope"][field] == VECTORS["group_envelope"][field], field
 
 
 def test_ed25519() -> None:
@@ -104,6 +118,47 @@ def test_golden_envelope_and_document() -> None:
     assert (ref.key, ref.size) == (hx("document", "key"), VECTORS["document"]["size"])
     plaintext = decrypt_document(hx("document", "ciphertext"), ref.key, ref.hash)
     assert digest(plaintext) == hx("document", "plaintext_blake2b256")
+
+
+def test_sender_key_hashes() -> None:
+    v = {k: hx("sender_key_hashes", k) for k in VECTORS["sender_key_hashes"]}
+    assert sender_key_commitment(v["sender_key"], v["key_id"]) == v["key_commit"]
+    assert message_key(v["sender_key"], v["msg_id"]) == v["message_key"]
+
+
+def test_golden_group_envelope() -> None:
+    v = VECTORS["group_envelope"]
+    trust = Trust()
+    trust.accept(v["sender_user"], hx("group_envelope", "sender_list"))
+    reader = DeviceKeys(
+        v["reader_device"],
+        SigningKey.generate(),
+        PrivateKey(hx("group_envelope", "reader_enc_secret")),
+    )
+    where = {
+        "thread": v["thread"],
+        "sender_user": v["sender_user"],
+        "sender_device": v["sender_device"],
+        "now": 1_800_000_000_000,
+    }
+    key = open_sender_key(
+        hx("group_envelope", "signed_sender_key"),
+        hx("group_envelope", "wrapped"),
+        me=reader,
+        trust=trust,
+        key_id=hx("sender_key_hashes", "key_id"),
+        **where,
+    )
+    assert key == hx("sender_key_hashes", "sender_key")
+    opened = open_envelope(
+        hx("group_envelope", "envelope"),
+        me=reader,
+        trust=trust,
+        first_time=lambda _: True,
+        sender_key=key,
+        **where,
+    )
+    assert (opened.body.text, opened.body.subject) == (v["text"], v["subject"])
 
 
 STRUCTURES: dict[str, Any] = {

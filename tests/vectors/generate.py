@@ -1,5 +1,6 @@
 """Write ``e2e.json``: known-answer vectors for every primitive the scheme
-uses, a whole envelope and a whole document, from fixed keys and nonces.
+uses, a whole envelope of each version, a sender key and a whole document,
+from fixed keys and nonces.
 
     python -m tests.vectors.generate
 
@@ -22,17 +23,29 @@ from nacl.public import PrivateKey
 from nacl.signing import SigningKey
 
 from clients.e2e import Body, DeviceKeys, Identity, Outgoing, seal_envelope
-from clients.e2e.crypto import aead_encrypt, commitment, digest, pad, seal, sign
+from clients.e2e.crypto import (
+    aead_encrypt,
+    commitment,
+    digest,
+    message_key,
+    pad,
+    seal,
+    sender_key_commitment,
+    sign,
+)
 from clients.e2e.devices import entry_for
 from clients.e2e.documents import encrypt_document
 from clients.e2e.safety import fingerprint, qr_payload, safety_number
+from clients.e2e.sender_keys import new_sender_key
 from protocol.e2e import (
     Delegate,
     DeviceList,
     DeviceRequest,
     DocumentRef,
     QrPayload,
+    SenderKey,
     SignedDeviceList,
+    SignedSenderKey,
     decode_envelope,
 )
 from protocol.frames import Call, Hello
@@ -84,6 +97,7 @@ def vectors() -> dict[str, Any]:
     )
     return {
         "structures": structures(),
+        **group_vectors(identity, sender, reader),
         "ed25519": {
             "seed": fixed("identity").hex(),
             "public": identity.public.hex(),
@@ -138,6 +152,58 @@ def vectors() -> dict[str, Any]:
             "plaintext_blake2b256": digest(document).hex(),
             "size": len(document),
             "ciphertext": doc_cipher.hex(),
+        },
+    }
+
+
+def group_vectors(identity: Identity, sender: DeviceKeys, reader: DeviceKeys) -> dict[str, Any]:
+    """A sender key, the keys derived from it, and a version 2 envelope.
+    Everything here is deterministic but the sealed copy of the key."""
+    key, key_id, msg_id = fixed("sender-key"), fixed("key-id", 16), fixed("msg-id-3", 16)
+    own, distribution = new_sender_key(
+        7,
+        1,
+        sender,
+        {reader.device: bytes(reader.enc.public_key)},
+        1_800_000_000_000,
+        key=key,
+        key_id=key_id,
+    )
+    body = Body(text="Vos résultats sont disponibles.", subject="Bilan")
+    envelope = seal_envelope(
+        Outgoing(
+            thread=7,
+            sender_user=1,
+            body=body,
+            recipients={},
+            ts=1_800_000_000_002,
+            msg_id=msg_id,
+            nonce=fixed("nonce-3", 24),
+        ),
+        sender,
+        own,
+    )
+    entries = [entry_for(sender.request(1), 1, 1_900_000_000_000)]
+    return {
+        "sender_key_hashes": {
+            "sender_key": key.hex(),
+            "key_id": key_id.hex(),
+            "key_commit": sender_key_commitment(key, key_id).hex(),
+            "msg_id": msg_id.hex(),
+            "message_key": message_key(key, msg_id).hex(),
+        },
+        "group_envelope": {
+            "sender_list": identity.sign_list(1, 1, 1_800_000_000_000, entries).hex(),
+            "reader_device": reader.device,
+            "reader_enc_secret": fixed("reader-enc").hex(),
+            "thread": 7,
+            "sender_user": 1,
+            "sender_device": sender.device,
+            "signed_sender_key": distribution.key.hex(),
+            "wrapped": distribution.recipients[0].key.hex(),
+            "envelope": envelope.data.hex(),
+            "text": body.text,
+            "subject": body.subject,
         },
     }
 
@@ -201,9 +267,16 @@ def structures() -> dict[str, Any]:
         "f" * 32, fixed("document-key"), 70_000, "application/pdf", "rx.pdf", fixed("h")
     )
     them = Identity(SigningKey(fixed("other-identity")))
+    group = group_vectors(identity, sender, reader)["group_envelope"]
+    signed_key = msgspec.msgpack.decode(
+        bytes.fromhex(group["signed_sender_key"]), type=SignedSenderKey
+    )
     examples: dict[str, msgspec.Struct] = {
         "envelope": envelope,
         "header_acting_for": header,
+        "group_header": decode_envelope(bytes.fromhex(group["envelope"]))[1],
+        "signed_sender_key": signed_key,
+        "sender_key": msgspec.msgpack.decode(signed_key.key, type=SenderKey),
         "body_text_and_document": Body(text="Prescription renewed.", documents=[ref]),
         "body_subject_only": Body(subject="Résultats"),
         "body_empty": Body(),
