@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import struct
 import sys
 import time
@@ -23,7 +24,18 @@ from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_
 
 from benchmarks.plan import Stamp
 from protocol.codec import SUBPROTOCOL
-from protocol.e2e import ENVELOPE_VERSION, Envelope, Header, Recipient
+from protocol.e2e import (
+    ENVELOPE_VERSION,
+    GROUP_ENVELOPE_VERSION,
+    SENDER_KEY_VERSION,
+    SENDER_KEYS_ABOVE,
+    Envelope,
+    GroupHeader,
+    Header,
+    Recipient,
+    SenderKey,
+    SignedSenderKey,
+)
 from protocol.frames import Error, Result
 from protocol.session import ClientSession, EventReceived, Refused, ReplyReceived, Welcomed
 
@@ -106,6 +118,9 @@ class _Link(WSListener):  # type: ignore[misc]
     def publish(self, stamp: Stamp) -> None:
         raise NotImplementedError
 
+    async def prepare(self) -> None:
+        """What a publishing link does once, before its first message."""
+
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
         self.alive = True
@@ -165,11 +180,14 @@ class CarehubLink(_Link):
     """carehub.v1: hello with the bearer token; ``messages.send`` calls; a
     ``receipts.delivered`` per thread for what arrived in one read burst.
 
-    Envelopes have the real shape and size (a header wrapping a key for
-    every device of the thread, an 80-byte sealed box each, a signature),
-    with the stamp as the body. The server checks shape and coverage only,
-    never the cryptography, so the generator spends no CPU on it: what
-    encrypting costs lands on each user's own device, not on the server."""
+    Envelopes have the real shape and size, as the SDK makes them: in a
+    thread of up to ``SENDER_KEYS_ABOVE`` devices a header wrapping a key
+    for every device (an 80-byte sealed box each); in a bigger one a header
+    naming the sender key the publisher distributed once beforehand
+    (``prepare``). A signature, and the stamp as the body. The server checks
+    shape and coverage only, never the cryptography, so the generator spends
+    no CPU on it: what encrypting costs lands on each user's own device, not
+    on the server."""
 
     def __init__(self, endpoint: Endpoint, recorder: Recorder, payload_size: int) -> None:
         super().__init__(endpoint, recorder, payload_size)
@@ -190,6 +208,8 @@ class CarehubLink(_Link):
         self.want = 0
         self.caught_up: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.wrapped = [Recipient(device, _WRAPPED_KEY) for device in sorted(endpoint.recipients)]
+        self.sender_key: bytes | None = None  # the key id, once distributed
+        self.distributing: tuple[int, asyncio.Future[None]] | None = None
 
     @property
     def cursor(self) -> int:
@@ -213,10 +233,26 @@ class CarehubLink(_Link):
         self._send({"t": "call", "id": call_id, "method": method, "params": params})
         return call_id
 
+    async def prepare(self) -> None:
+        """Distribute this device's sender key when the thread is big enough
+        for the SDK to use one."""
+        if len(self.wrapped) <= SENDER_KEYS_ABOVE:
+            return
+        key_id = os.urandom(16)
+        endpoint = self.endpoint
+        key = SenderKey(
+            SENDER_KEY_VERSION, self.thread, endpoint.user, endpoint.device, key_id, _ZEROS[:32], 0
+        )
+        signed = _ENCODE(SignedSenderKey(_ENCODE(key), _ZEROS))
+        params = {"thread": self.thread, "key": signed, "recipients": self.wrapped}
+        done = asyncio.get_running_loop().create_future()
+        self.distributing = (self.call("keys.distribute", params), done)
+        await asyncio.wait_for(done, 30)
+        self.sender_key = key_id
+
     def publish(self, stamp: Stamp) -> None:
         msg_id = _MSG_ID.pack(stamp.step, stamp.link, stamp.number)
-        header = Header(
-            ENVELOPE_VERSION,
+        common = (
             self.thread,
             msg_id,
             self.endpoint.user,
@@ -224,10 +260,14 @@ class CarehubLink(_Link):
             stamp.sent_ns // 1_000_000,
             "text",
             None,
-            self.wrapped,
-            _ZEROS[:32],
-            _ZEROS[:24],
         )
+        header: Header | GroupHeader
+        if self.sender_key is None:
+            header = Header(ENVELOPE_VERSION, *common, self.wrapped, _ZEROS[:32], _ZEROS[:24])
+        else:
+            header = GroupHeader(
+                GROUP_ENVELOPE_VERSION, *common, self.sender_key, _ZEROS[:32], _ZEROS[:24]
+            )
         body = binary_payload(stamp, self.payload_size)
         envelope = _ENCODE(Envelope(_ENCODE(header), body, _ZEROS))
         params = {"thread": self.thread, "client_msg_id": msg_id.hex(), "envelope": envelope}
@@ -258,6 +298,13 @@ class CarehubLink(_Link):
         self.unreceipted[message.thread] = message.thread_seq
 
     def _answered(self, frame: Result | Error) -> None:
+        if self.distributing is not None and frame.id == self.distributing[0]:
+            done = self.distributing[1]
+            if isinstance(frame, Result):
+                done.set_result(None)
+            else:
+                done.set_exception(ConnectionError(f"keys.distribute: {frame.code}"))
+            return
         if isinstance(frame, Result):
             sent = self.pending.pop(frame.id, None)
             if sent is not None:

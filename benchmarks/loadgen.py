@@ -92,6 +92,7 @@ class _Worker:
                 )
             self.links.append(link)
             if assignment.link.publishes:
+                await link.prepare()
                 self.publishers.append((assignment.link, link))
             else:
                 self.listeners.append((assignment, link))

@@ -75,7 +75,7 @@ MESSAGE_KEY_CONTEXT = b"carehub-mkey1"  # a message's content key, derived from 
 # envelopes) from the SDKs: below it, a key sealed per device costs less than a
 # distribution and keeps each message self-contained.
 SENDER_KEYS_ABOVE = 16
-MAX_SENDER_KEY_DEVICES = 4096  # devices one distribution may reach
+MAX_SENDER_KEY_DEVICES = 1024  # devices one distribution may reach: about 88 KB, in one frame
 DOCUMENT_CONTEXT = b"carehub-doc1"  # the associated data of every document chunk
 PAD_BLOCK = 256  # bodies are padded (libsodium's sodium_pad) to a multiple of this
 DOCUMENT_CHUNK = 64 * 1024  # plaintext bytes per secretstream chunk (the last may be shorter)

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from benchmarks.plan import chat
+from benchmarks.plan import chat, fanout
 from benchmarks.runner import Options, run_target
+from protocol.e2e import SENDER_KEYS_ABOVE
 
 RATE = 40  # messages/s, for one second
 
@@ -32,3 +33,17 @@ def check_step(target: str, step: dict[str, Any]) -> None:
     assert step["latency"]["p50_ms"] > 0
     if target == "carehub":
         assert step["ack"]["count"] == RATE  # every send stored and acknowledged
+
+
+def test_a_big_groups_publishers_distribute_sender_keys_and_every_delivery_is_counted() -> None:
+    """Above ``SENDER_KEYS_ABOVE`` devices the carehub links send version 2
+    envelopes, as the SDK does: each publisher distributes its key first."""
+    options = Options(
+        rates=[RATE], step_seconds=1, server_cpu=None, generator_cpu=None, stop_at_knee=False
+    )
+    members = SENDER_KEYS_ABOVE + 4
+    result = run_target("carehub", fanout(members=members, publishers=2), options)
+    (step,) = result["steps"]
+    assert step["sent_per_s"] == RATE and step["ack"]["count"] == RATE
+    assert step["expected"] == RATE * (members - 1)
+    assert step["delivered"] == step["expected"] and step["errors"] == {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from msgspec.msgpack import encode
 
 from clients.e2e import Body, DeviceKeys, Outgoing
 from clients.e2e.crypto import message_key, random, seal, sign
@@ -13,12 +14,17 @@ from clients.e2e.envelope import seal_envelope
 from clients.e2e.sender_keys import OwnSenderKey, new_sender_key, open_sender_key
 from clients.errors import BadCommitment, BadSignature, NotForThisDevice, UnknownDevice, WrongThread
 from protocol.e2e import (
+    MAX_SENDER_KEY_DEVICES,
     SENDER_KEY_CONTEXT,
     GroupHeader,
+    Recipient,
     SignedSenderKey,
     decode_envelope,
 )
+from protocol.frames import Call
 from protocol.methods import KeysDistributeParams
+from server.rpc.keys import MAX_SENDER_KEY_BYTES
+from server.settings import Settings
 from tests.support.e2e_world import NOW, THREAD, World
 
 
@@ -123,12 +129,19 @@ def test_another_key_sealed_to_one_device_is_caught_by_the_commitment(world: Wor
     ciphertext would read differently there: the signed commitment names one key."""
     own, params = distributed(world)
     reader = world.doctor.devices[1]
-    swapped = [
-        r
-        if r.device != reader.device
-        else type(r)(r.device, seal(random(32), bytes(reader.enc.public_key)))
-        for r in params.recipients
-    ]
+    another = Recipient(reader.device, seal(random(32), bytes(reader.enc.public_key)))
+    swapped = [another if r.device == reader.device else r for r in params.recipients]
     with pytest.raises(BadCommitment):
         opened_key(world, own, msgspec.structs.replace(params, recipients=swapped), reader)
     assert opened_key(world, own, params, world.doctor.devices[0]) == own.key
+
+
+def test_the_largest_distribution_fits_in_one_default_frame() -> None:
+    """A key sealed to MAX_SENDER_KEY_DEVICES devices, with the largest ids
+    and the largest signed key the server takes, is one ``keys.distribute``
+    call within the default frame limit."""
+    biggest_id = 2**53 - 1
+    recipients = [Recipient(biggest_id - n, bytes(80)) for n in range(MAX_SENDER_KEY_DEVICES)]
+    params = KeysDistributeParams(biggest_id, bytes(MAX_SENDER_KEY_BYTES), recipients[::-1])
+    frame = Call(id=2**31 - 1, method="keys.distribute", params=msgspec.Raw(encode(params)))
+    assert len(encode(frame)) <= Settings().max_frame_bytes
