@@ -8,6 +8,7 @@ byte): Ed25519, sealed boxes, XChaCha20-Poly1305, BLAKE2b, secretstream.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 
 from nacl import bindings
 from nacl.exceptions import BadSignatureError, CryptoError
@@ -21,6 +22,7 @@ from protocol.e2e import (
     MESSAGE_KEY_CONTEXT,
     PAD_BLOCK,
     SENDER_KEY_COMMIT_CONTEXT,
+    Recipient,
 )
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "pad",
     "random",
     "seal",
+    "seal_to_each",
     "sender_key_commitment",
     "sign",
     "unpad",
@@ -57,6 +60,12 @@ def seal(content_key: bytes, enc_pk: bytes) -> bytes:
     """Wrap a content key for one device (anonymous sender: the envelope
     signature is what authenticates)."""
     return SealedBox(PublicKey(enc_pk)).encrypt(content_key)
+
+
+def seal_to_each(key: bytes, devices: Mapping[int, bytes]) -> list[Recipient]:
+    """``key`` sealed to each of ``devices`` (device -> X25519 public key), by
+    ascending device: a version 1 header's recipients, a distribution's."""
+    return [Recipient(device, seal(key, pk)) for device, pk in sorted(devices.items())]
 
 
 def unseal(wrapped: bytes, enc_sk: PrivateKey) -> bytes:

@@ -26,7 +26,7 @@ from clients.e2e.crypto import (
     message_key,
     pad,
     random,
-    seal,
+    seal_to_each,
     sign,
     unpad,
     unseal,
@@ -53,7 +53,6 @@ from protocol.e2e import (
     Envelope,
     GroupHeader,
     Header,
-    Recipient,
     Scope,
     decode_envelope,
 )
@@ -116,9 +115,7 @@ def seal_envelope(
     }
     header: AnyHeader
     if sender_key is None:
-        recipients = [
-            Recipient(d, seal(content_key, pk)) for d, pk in sorted(message.recipients.items())
-        ]
+        recipients = seal_to_each(content_key, message.recipients)
         header = Header(v=ENVELOPE_VERSION, recipients=recipients, **common)
     else:
         header = GroupHeader(v=GROUP_ENVELOPE_VERSION, sender_key=sender_key.key_id, **common)

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 
 import msgspec
 
-from clients.e2e.crypto import random, seal, sender_key_commitment, sign, unseal, verify
+from clients.e2e.crypto import random, seal_to_each, sender_key_commitment, sign, unseal, verify
 from clients.e2e.devices import DeviceKeys, Trust
 from clients.errors import BadCommitment, BadSignature, WrongThread
 from protocol.e2e import (
     SENDER_KEY_CONTEXT,
     SENDER_KEY_VERSION,
-    Recipient,
     SenderKey,
     SignedSenderKey,
     decode_sender_key,
@@ -72,9 +71,11 @@ def new_sender_key(
         )
     )
     signed = SignedSenderKey(body, sign(sender.sign, SENDER_KEY_CONTEXT, body))
-    recipients = [Recipient(d, seal(key, pk)) for d, pk in sorted(devices.items())]
     own = OwnSenderKey(key_id, key, frozenset(devices))
-    return own, KeysDistributeParams(thread, msgspec.msgpack.encode(signed), recipients)
+    params = KeysDistributeParams(
+        thread, msgspec.msgpack.encode(signed), seal_to_each(key, devices)
+    )
+    return own, params
 
 
 def open_sender_key(

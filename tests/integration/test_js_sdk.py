@@ -1,8 +1,9 @@
 """The JavaScript SDK under Node against a real server, beside Python users
 (``tests.support.jsclient``): log in over HTTP, calls answered with typed
 refusals, durable events in order and once, a dropped link resumed without
-loss, another node after a failed attempt, and a logged-out token stopping
-the client."""
+loss, another node after a failed attempt, a logged-out token stopping
+the client, and end-to-end messages both ways, version 2 (sender keys)
+included."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from protocol.e2e import Scope
+from protocol.e2e import GROUP_ENVELOPE_VERSION, Scope, decode_envelope
+from protocol.methods import ThreadsOpenParams
+from protocol.model import ThreadKind
 from protocol.practice import UserParams
 from tests.support.jsclient import JsError, JsUser, js_user
 from tests.support.server import PASSWORD, RunningServer, free_port
@@ -165,3 +168,32 @@ async def test_a_js_secretary_answers_for_a_python_doctor_and_the_patient_sees_w
 
 
 FOR_THE_DOCTOR = "Le docteur a renouvelé votre ordonnance ; elle est à l'accueil."
+
+
+async def test_in_a_group_with_sender_keys_js_and_python_read_each_other(
+    server: RunningServer,
+) -> None:
+    """Version 2 envelopes across the two SDKs: each distributes its own
+    sender key, fetches and verifies the other's, and opens its messages."""
+    doctor = await server.user("practitioner")
+    patient = await server.user("patient", publish_keys=False)
+    other = await server.user("patient")
+    for member in (patient, other):
+        await server.add_patient(doctor, member)
+    async with js_user() as js, server.secure(doctor, sender_keys_above=0) as desk:
+        await logged_in(js, server, patient.user_id)
+        await js.run("secureSetup", senderKeysAbove=0)
+        group = ThreadsOpenParams(ThreadKind.GROUP, [patient.user_id, other.user_id])
+        thread = (await desk.call("threads.open", group)).id
+        await js.run("send", thread=thread, text=TO_THE_GROUP)
+        asked = await message_from(desk, patient.user_id)
+        assert decode_envelope(asked.envelope)[1].v == GROUP_ENVELOPE_VERSION
+        assert (await desk.read(asked)).body.text == TO_THE_GROUP  # type: ignore[union-attr]
+        await desk.send(thread, FROM_THE_DOCTOR)
+        answered = await js_message_from(js, doctor.user_id)
+    assert answered["opened"]["header"]["v"] == GROUP_ENVELOPE_VERSION
+    assert answered["opened"]["body"]["text"] == FROM_THE_DOCTOR
+
+
+TO_THE_GROUP = "Je viendrai à l'atelier de jeudi, avec ma fille."
+FROM_THE_DOCTOR = "Très bien : atelier diabète jeudi à 14 h, salle 2."

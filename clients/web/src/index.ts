@@ -19,6 +19,7 @@ export {
   type BroadcastResult,
   type MessageData,
   type Notice,
+  type SecureOptions,
   type SecureSendOptions,
   type Template,
 } from "./secure.js";

@@ -22,10 +22,13 @@ import { type Opened, openEnvelope, sealEnvelope } from "./e2e/envelope.js";
 import { DocumentTampered, NotAnEnvelope, UnknownDevice, UntrustedDevices } from "./e2e/errors.js";
 import type { Keyring } from "./e2e/keystore.js";
 import { safetyNumber } from "./e2e/safety.js";
+import { type OwnSenderKey, newSenderKey, openSenderKey } from "./e2e/senderKeys.js";
 import {
+  type AnyHeader,
   type Body,
   type DeviceList,
   type DocumentRef,
+  SENDER_KEYS_ABOVE,
   Scope,
   decodeDeviceList,
   decodeEnvelope,
@@ -87,14 +90,29 @@ export interface SecureSendOptions {
   actingFor?: number;
 }
 
+export interface SecureOptions {
+  /** Threads with more devices than this (default 16) get version 2
+   * envelopes: one sender key distributed per thread and device, not a key
+   * sealed per device in every message. */
+  senderKeysAbove?: number;
+}
+
 export class Secure {
   private readonly members = new Map<number, number[]>();
+  private readonly senderKeysAbove: number;
+  /** thread -> this device's sender key */
+  private readonly ownKeys = new Map<number, OwnSenderKey>();
+  /** "thread/sender device/key id in hex" -> a sender key `openSenderKey` verified */
+  private readonly senderKeys = new Map<string, Uint8Array>();
 
   constructor(
     readonly client: Client,
     readonly keys: Keyring,
     private readonly clock: () => number = Date.now,
-  ) {}
+    options: SecureOptions = {},
+  ) {
+    this.senderKeysAbove = options.senderKeysAbove ?? SENDER_KEYS_ABOVE;
+  }
 
   // -- devices -------------------------------------------------------------
 
@@ -167,24 +185,27 @@ export class Secure {
 
   /** Seal `text` for every current device of the thread's members (and of
    * the delegates who read for them) and send it; once more with fresh
-   * lists if the server says a device list moved (`stale_devices`). */
+   * lists, and a new sender key, if the server says a device list moved
+   * (`stale_devices`). */
   async send(thread: number, text: string, options: SecureSendOptions = {}): Promise<SendResult> {
     const body: Partial<Body> = { text, subject: options.subject ?? "", documents: options.documents ?? [] };
     for (let attempt = 0; ; attempt += 1) {
-      const sealed = sealEnvelope(
-        {
-          thread,
-          senderUser: this.keys.user,
-          body,
-          recipients: await this.recipients(thread, attempt > 0),
-          kind: options.kind ?? "text",
-          reason: options.reason ?? null,
-          actingFor: options.actingFor ?? null,
-          ts: this.clock(),
-        },
-        this.keys.device,
-      );
       try {
+        const recipients = await this.recipients(thread, attempt > 0);
+        const sealed = sealEnvelope(
+          {
+            thread,
+            senderUser: this.keys.user,
+            body,
+            recipients,
+            kind: options.kind ?? "text",
+            reason: options.reason ?? null,
+            actingFor: options.actingFor ?? null,
+            ts: this.clock(),
+          },
+          this.keys.device,
+          await this.ownSenderKey(thread, recipients, attempt > 0),
+        );
         return await this.client.send(thread, sealed.data, {
           kind: options.kind ?? "text",
           ...(options.reason === undefined ? {} : { reason: options.reason }),
@@ -231,25 +252,27 @@ export class Secure {
   /** Verify and decrypt a stored or pushed message. */
   async open(message: MessageData): Promise<Opened> {
     if (message.sender_device == null) throw new NotAnEnvelope("a server notice, not an envelope: use read()");
-    const signers = new Set([message.sender]);
+    let header: AnyHeader | undefined;
     try {
-      const actingFor = decodeEnvelope(message.envelope).header.actingFor;
-      if (actingFor != null) signers.add(actingFor);
+      header = decodeEnvelope(message.envelope).header;
     } catch {
       // openEnvelope reports it
     }
+    const signers = new Set([message.sender]);
+    if (header?.actingFor != null) signers.add(header.actingFor);
     const unknown = [...signers].filter((user) => !this.keys.trust.lists.has(user));
     if (unknown.length) await this.fetch(unknown);
+    const attempt = async () => this.openNow(message, await this.senderKey(message, header));
     try {
-      return this.openNow(message);
+      return await attempt();
     } catch (error) {
       if (!(error instanceof UnknownDevice)) throw error;
       await this.fetch([message.sender]); // a device newer than our copy of the list
-      return this.openNow(message);
+      return attempt();
     }
   }
 
-  private openNow(message: MessageData): Opened {
+  private openNow(message: MessageData, senderKey: Uint8Array | null): Opened {
     return openEnvelope(message.envelope, {
       me: this.keys.device,
       trust: this.keys.trust,
@@ -258,7 +281,57 @@ export class Secure {
       senderDevice: message.sender_device as number,
       now: this.clock(),
       firstTime: (msgId) => this.keys.firstTime(msgId, message.id),
+      senderKey,
     });
+  }
+
+  // -- sender keys ---------------------------------------------------------
+
+  /** The key this device seals `thread`'s messages with, if the thread has
+   * more devices than a version 1 envelope should carry: the current one
+   * while it reaches exactly `recipients` (and no `renew`), else a new one,
+   * distributed first. */
+  private async ownSenderKey(
+    thread: number,
+    recipients: ReadonlyMap<number, Uint8Array>,
+    renew: boolean,
+  ): Promise<OwnSenderKey | undefined> {
+    if (recipients.size <= this.senderKeysAbove) return undefined;
+    const current = this.ownKeys.get(thread);
+    if (current && !renew && sameDevices(current.devices, recipients)) return current;
+    const { own, distribution } = newSenderKey(thread, this.keys.user, this.keys.device, recipients, this.clock());
+    await this.client.call("keys.distribute", distribution, { idempotent: true });
+    this.ownKeys.set(thread, own);
+    return own;
+  }
+
+  /** The verified sender key a version 2 envelope names, fetched once; null
+   * for a version 1 envelope or a key never sealed to this device. */
+  private async senderKey(message: MessageData, header: AnyHeader | undefined): Promise<Uint8Array | null> {
+    if (!header || !("senderKey" in header)) return null;
+    const device = message.sender_device as number;
+    const held = `${message.thread}/${device}/${toHex(header.senderKey)}`;
+    const known = this.senderKeys.get(held);
+    if (known) return known;
+    let found: { key: Uint8Array; wrapped: Uint8Array };
+    try {
+      const params = { thread: message.thread, device, key_id: header.senderKey };
+      found = await this.client.call("keys.sender_key", params, { idempotent: true });
+    } catch (refused) {
+      if (refused instanceof CallError && refused.code === "not_found") return null;
+      throw refused;
+    }
+    const key = openSenderKey(found.key, found.wrapped, {
+      me: this.keys.device,
+      trust: this.keys.trust,
+      thread: message.thread,
+      senderUser: message.sender,
+      senderDevice: device,
+      keyId: header.senderKey,
+      now: this.clock(),
+    });
+    this.senderKeys.set(held, key);
+    return key;
   }
 
   // -- documents -----------------------------------------------------------
@@ -382,6 +455,11 @@ export class Secure {
     if (!members) throw new CallError("forbidden", `you are not a member of thread ${thread}`);
     return members;
   }
+}
+
+/** Whether `devices` are exactly the keys of `recipients`. */
+function sameDevices(devices: ReadonlySet<number>, recipients: ReadonlyMap<number, unknown>): boolean {
+  return devices.size === recipients.size && [...recipients.keys()].every((device) => devices.has(device));
 }
 
 /** Up to `length` bytes of the concatenation of `pieces`, from `offset`. */

@@ -1,8 +1,9 @@
 // The TypeScript end-to-end encryption (src/e2e/) against the Python side's
 // known answers (tests/vectors/e2e.json, written by tests/vectors/generate.py):
-// every primitive, the signed device list, the envelope and the document,
-// each structure's exact bytes; then every refusal of tests/unit/test_e2e.py,
-// each as its typed E2EError, round trips, documents in pieces, the keystores.
+// every primitive, the signed device list, the envelope of each version, the
+// sender key and the document, each structure's exact bytes; then every
+// refusal of tests/unit/test_e2e.py and tests/unit/test_sender_keys.py, each
+// as its typed E2EError, round trips, documents in pieces, the keystores.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
@@ -124,6 +125,12 @@ describe("primitives reproduce the known answers", () => {
     assert.equal(toHex(e2e.commitment(fromHex(v.content_key), fromHex(v.msg_id))), v.commit);
   });
 
+  test("a sender key's commitment and a message key derived from it", () => {
+    const v = Object.fromEntries(Object.entries(V.sender_key_hashes).map(([k, x]) => [k, fromHex(x)]));
+    assert.equal(toHex(e2e.senderKeyCommitment(v.sender_key, v.key_id)), V.sender_key_hashes.key_commit);
+    assert.equal(toHex(e2e.messageKey(v.sender_key, v.msg_id)), V.sender_key_hashes.message_key);
+  });
+
   test("padding to 256, and refusing bad padding", () => {
     const input = fromHex(V.pad256.input);
     assert.equal(toHex(e2e.pad(input)), V.pad256.padded);
@@ -138,6 +145,9 @@ describe("primitives reproduce the known answers", () => {
       SIGNATURE_CONTEXT: "carehub-sig1",
       AD_CONTEXT: "carehub-env1",
       COMMIT_CONTEXT: "carehub-commit1",
+      SENDER_KEY_CONTEXT: "carehub-skey1",
+      SENDER_KEY_COMMIT_CONTEXT: "carehub-skcommit1",
+      MESSAGE_KEY_CONTEXT: "carehub-mkey1",
       DOCUMENT_CONTEXT: "carehub-doc1",
     };
     for (const [name, text] of Object.entries(labels)) assert.deepEqual(e2e[name], ascii(text), name);
@@ -337,10 +347,63 @@ describe("the envelope", () => {
   });
 });
 
+describe("the version 2 envelope and its sender key", () => {
+  const v = V.group_envelope;
+  const hashes = V.sender_key_hashes;
+  const reader = () =>
+    new e2e.DeviceKeys(v.reader_device, e2e.signingKey(), e2e.encryptionKey(fromHex(v.reader_enc_secret)));
+  const golden = () => {
+    const trust = new e2e.Trust();
+    trust.accept(v.sender_user, fromHex(v.sender_list));
+    const now = 1_800_000_000_000;
+    return { me: reader(), trust, thread: v.thread, senderUser: v.sender_user, senderDevice: v.sender_device, now };
+  };
+
+  test("Python's sender key opens for the reader, and the envelope with it", () => {
+    const context = golden();
+    const key = e2e.openSenderKey(fromHex(v.signed_sender_key), fromHex(v.wrapped), {
+      ...context,
+      keyId: fromHex(hashes.key_id),
+    });
+    assert.equal(toHex(key), hashes.sender_key);
+    const opened = e2e.openEnvelope(fromHex(v.envelope), { ...context, firstTime: () => true, senderKey: key });
+    assert.deepEqual([opened.body.text, opened.body.subject], [v.text, v.subject]);
+    assert.deepEqual([opened.header.v, toHex(opened.header.senderKey)], [2, hashes.key_id]);
+  });
+
+  test("made here from the same inputs, the signed key and the envelope are Python's byte for byte", () => {
+    const sender = deviceFrom(v.sender_device, "sender");
+    const fixedKey = { key: fromHex(hashes.sender_key), keyId: fromHex(hashes.key_id) };
+    const devices = new Map([[v.reader_device, reader().enc.publicKey]]);
+    const created = 1_800_000_000_000;
+    const { own, distribution } = e2e.newSenderKey(v.thread, v.sender_user, sender, devices, created, fixedKey);
+    assert.equal(toHex(distribution.key), v.signed_sender_key);
+    const [[device, wrapped]] = distribution.recipients;
+    assert.deepEqual([device, toHex(e2e.unseal(wrapped, reader().enc))], [v.reader_device, hashes.sender_key]);
+    const sealed = e2e.sealEnvelope(
+      {
+        thread: v.thread,
+        senderUser: v.sender_user,
+        body: { text: v.text, subject: v.subject },
+        recipients: new Map(),
+        ts: 1_800_000_000_002,
+        msgId: fromHex(hashes.msg_id),
+        nonce: fixed("nonce-3", 24),
+      },
+      sender,
+      own,
+    );
+    assert.equal(toHex(sealed.data), v.envelope);
+  });
+});
+
 describe("every structure through the typed codecs", () => {
   const codecOf = {
     Envelope: e2e.codecs.envelope,
     Header: e2e.codecs.header,
+    GroupHeader: e2e.codecs.groupHeader,
+    SignedSenderKey: e2e.codecs.signedSenderKey,
+    SenderKey: e2e.codecs.senderKey,
     Body: e2e.codecs.body,
     DocumentRef: e2e.codecs.documentRef,
     SignedDeviceList: e2e.codecs.signedDeviceList,
@@ -408,6 +471,21 @@ describe("every structure through the typed codecs", () => {
     for (const [what, wire] of Object.entries(broken))
       assert.throws(() => e2e.codecs.header.decode(encode(wire)), e2e.StructureError, what);
     assert.equal(e2e.codecs.header.decode(encode(header.slice(0, 11))).actingFor, null); // as msgspec, a default may be left out
+    const group = decode(fromHex(S.group_header.msgpack));
+    const brokenGroup = {
+      "a 15-byte sender_key": group.with(8, new Uint8Array(15)),
+      "recipients in a version 2 header": group.with(8, header[8]),
+      "version 1": group.with(0, 1),
+    };
+    for (const [what, wire] of Object.entries(brokenGroup))
+      assert.throws(() => e2e.codecs.groupHeader.decode(encode(wire)), e2e.StructureError, what);
+    for (const version of [0, 3, "2"])
+      assert.throws(() => e2e.codecs.anyHeader.decode(encode(header.with(0, version))), e2e.StructureError);
+    assert.ok("senderKey" in e2e.codecs.anyHeader.decode(fromHex(S.group_header.msgpack)));
+    assert.ok("recipients" in e2e.codecs.anyHeader.decode(fromHex(S.header_acting_for.msgpack)));
+    const senderKey = decode(fromHex(S.sender_key.msgpack));
+    for (const wire of [senderKey.with(0, 2), senderKey.with(4, new Uint8Array(15)), senderKey.slice(0, 6)])
+      assert.throws(() => e2e.codecs.senderKey.decode(encode(wire)), e2e.StructureError);
     assert.throws(() => e2e.codecs.body.decode(encode({ text: null })), e2e.StructureError);
     assert.throws(() => e2e.codecs.body.decode(encode([])), e2e.StructureError);
     assert.deepEqual(e2e.codecs.body.decode(encode({ text: "hi", later: 1 })).text, "hi"); // unknown fields ignored
@@ -461,7 +539,10 @@ function world(doctorDevices = 2) {
         { thread: THREAD, senderUser: 1, body: { text }, recipients: w.recipients(), ts: NOW, ...changes },
         patient.devices[0],
       ).data,
-    open(data, { device = doctor.devices[0], thread = THREAD, sender = [1, 11], seen = new Set() } = {}) {
+    open(
+      data,
+      { device = doctor.devices[0], thread = THREAD, sender = [1, 11], seen = new Set(), senderKey = null } = {},
+    ) {
       return e2e.openEnvelope(data, {
         me: device,
         trust,
@@ -470,6 +551,7 @@ function world(doctorDevices = 2) {
         senderDevice: sender[1],
         now: NOW,
         firstTime: (msgId) => !seen.has(toHex(msgId)) && Boolean(seen.add(toHex(msgId))),
+        senderKey,
       });
     },
   };
@@ -683,6 +765,126 @@ describe("the reader refuses", () => {
     ];
     v.trust.accept(1, v.patient.identity.signList(1, 9, NOW, expired));
     refuses(() => v.open(v.seal()), e2e.UnknownDevice);
+  });
+});
+
+/** The patient's device's sender key for THREAD, sealed to every device of `w`. */
+const distributed = (w, fixedKey = {}) =>
+  e2e.newSenderKey(THREAD, 1, w.patient.devices[0], w.recipients(), NOW, fixedKey);
+
+/** What `reader` gets from keys.sender_key for `given` ({own, distribution}), verified. */
+function openedKey(w, { own, distribution }, reader, changes = {}) {
+  const [, wrapped] = distribution.recipients.find(([device]) => device === reader.device);
+  return e2e.openSenderKey(distribution.key, wrapped, {
+    me: reader,
+    trust: w.trust,
+    thread: THREAD,
+    senderUser: 1,
+    senderDevice: 11,
+    keyId: own.keyId,
+    now: NOW,
+    ...changes,
+  });
+}
+
+/** A version 2 envelope from the patient's device, sealed with `own`. */
+const groupMessage = (w, own, text = "Réunion à 14 h") =>
+  e2e.sealEnvelope(
+    { thread: THREAD, senderUser: 1, body: { text }, recipients: new Map(), ts: NOW },
+    w.patient.devices[0],
+    own,
+  ).data;
+
+/** `given`'s distribution with the signed key replaced. */
+const withSignedKey = (given, key) => ({ ...given, distribution: { ...given.distribution, key } });
+
+describe("sender keys", () => {
+  test("every device opens the key and the messages it seals, whatever their number", () => {
+    const w = world(50);
+    const given = distributed(w);
+    const [first, second] = [groupMessage(w, given.own, "one"), groupMessage(w, given.own, "two")];
+    const { header } = e2e.decodeEnvelope(first);
+    assert.deepEqual([header.v, toHex(header.senderKey)], [e2e.GROUP_ENVELOPE_VERSION, toHex(given.own.keyId)]);
+    assert.ok(first.length < 512); // header, a 272-byte body, the signature
+    assert.deepEqual(
+      given.distribution.recipients.map(([device]) => device),
+      [...w.recipients().keys()].sort((a, b) => a - b),
+    );
+    for (const reader of w.doctor.devices) {
+      const senderKey = openedKey(w, given, reader);
+      assert.deepEqual(senderKey, given.own.key);
+      const texts = [first, second].map((data) => w.open(data, { device: reader, senderKey }).body.text);
+      assert.deepEqual(texts, ["one", "two"]);
+    }
+  });
+
+  test("each message has its own content key", () => {
+    const key = e2e.randomBytes(32);
+    assert.notDeepEqual(e2e.messageKey(key, ascii("a".repeat(16))), e2e.messageKey(key, ascii("b".repeat(16))));
+  });
+});
+
+describe("the reader refuses a sender key, or a version 2 envelope", () => {
+  test("a version 2 envelope without its key: not for this device", () => {
+    const w = world();
+    refuses(() => w.open(groupMessage(w, distributed(w).own)), e2e.NotForThisDevice);
+  });
+
+  test("a key the message does not name; an envelope the key does not open", () => {
+    const w = world();
+    const given = distributed(w);
+    const other = distributed(w);
+    const reader = w.doctor.devices[0];
+    refuses(() => openedKey(w, given, reader, { keyId: other.own.keyId }), e2e.BadSignature);
+    refuses(() => openedKey(w, given, reader, { senderDevice: 99 }), e2e.BadSignature);
+    refuses(() => openedKey(w, given, reader, { senderUser: 2 }), e2e.BadSignature);
+    refuses(() => w.open(groupMessage(w, other.own), { senderKey: given.own.key }), e2e.BadCommitment);
+  });
+
+  test("a key, or an envelope, moved to another thread", () => {
+    const w = world();
+    const given = distributed(w);
+    refuses(() => openedKey(w, given, w.doctor.devices[0], { thread: THREAD + 1 }), e2e.WrongThread);
+    const moved = () => w.open(groupMessage(w, given.own), { thread: THREAD + 1, senderKey: given.own.key });
+    refuses(moved, e2e.WrongThread);
+  });
+
+  test("a tampered, forged or unreadable signed key", () => {
+    const w = world();
+    const given = distributed(w);
+    const reader = w.doctor.devices[0];
+    const { signed } = e2e.decodeSenderKey(given.distribution.key);
+    const tampered = e2e.codecs.signedSenderKey.encode({ ...signed, key: flip(signed.key, signed.key.length - 1) });
+    refuses(() => openedKey(w, withSignedKey(given, tampered), reader), e2e.BadSignature);
+    const forged = e2e.sign(reader.sign, e2e.SENDER_KEY_CONTEXT, signed.key); // the doctor's device signs
+    const resigned = e2e.codecs.signedSenderKey.encode({ ...signed, sig: forged });
+    refuses(() => openedKey(w, withSignedKey(given, resigned), reader), e2e.BadSignature);
+    refuses(() => openedKey(w, withSignedKey(given, ascii("junk")), reader), e2e.BadSignature);
+  });
+
+  test("a key distributed by a device outside the sender's list", () => {
+    const w = world();
+    const rogue = e2e.DeviceKeys.generate(99);
+    const given = e2e.newSenderKey(THREAD, 1, rogue, w.recipients(), NOW);
+    refuses(() => openedKey(w, given, w.doctor.devices[0], { senderDevice: 99 }), e2e.UnknownDevice);
+  });
+
+  test("another key sealed to one device, or a copy sealed to another device", () => {
+    const w = world();
+    const given = distributed(w);
+    const [laptop, phone] = w.doctor.devices;
+    const resealed = (device, wrapped) => ({
+      ...given,
+      distribution: {
+        ...given.distribution,
+        recipients: given.distribution.recipients.map(([d, key]) => [d, d === device ? wrapped : key]),
+      },
+    });
+    const otherKey = resealed(phone.device, e2e.seal(e2e.randomBytes(32), phone.enc.publicKey));
+    refuses(() => openedKey(w, otherKey, phone), e2e.BadCommitment); // the signed commitment names one key
+    const laptopCopy = given.distribution.recipients.find(([d]) => d === laptop.device)[1];
+    refuses(() => openedKey(w, resealed(phone.device, laptopCopy), phone), e2e.DecryptionFailed);
+    assert.deepEqual(openedKey(w, given, laptop), given.own.key);
   });
 });
 

@@ -54,10 +54,11 @@ const ops = {
   },
   state: async () => ({ cursor: client.cursor, url: client.url, stats: client.stats }),
   // End to end: this device is the user's first (it makes the identity key).
-  async secureSetup() {
+  // senderKeysAbove: from how many devices it uses sender keys (default 16).
+  async secureSetup({ senderKeysAbove }) {
     await ready();
     const keys = Keyring.create(credentials.userId, credentials.deviceId, { withIdentity: true });
-    secure = new Secure(client, keys);
+    secure = new Secure(client, keys, Date.now, { senderKeysAbove });
     await secure.setup();
     return null;
   },

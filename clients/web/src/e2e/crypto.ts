@@ -9,7 +9,7 @@
 import sodium from "libsodium-wrappers";
 import { concat } from "./bytes.js";
 import { BadSignature, DecryptionFailed, DocumentTampered } from "./errors.js";
-import { COMMIT_CONTEXT, PAD_BLOCK } from "./structures.js";
+import { COMMIT_CONTEXT, MESSAGE_KEY_CONTEXT, PAD_BLOCK, SENDER_KEY_COMMIT_CONTEXT } from "./structures.js";
 
 let loaded = false;
 
@@ -92,9 +92,24 @@ export function unseal(wrapped: Uint8Array, key: EncryptionKey): Uint8Array {
   }
 }
 
+/** BLAKE2b-256 of `context || data` keyed with `key` (crypto_generichash with a key). */
+export function keyedHash(key: Uint8Array, context: Uint8Array, data: Uint8Array): Uint8Array {
+  return lib().crypto_generichash(32, concat(context, data), key);
+}
+
 /** Commits the envelope to one content key (Poly1305 alone does not). */
 export function commitment(contentKey: Uint8Array, msgId: Uint8Array): Uint8Array {
-  return lib().crypto_generichash(32, concat(COMMIT_CONTEXT, msgId), contentKey);
+  return keyedHash(contentKey, COMMIT_CONTEXT, msgId);
+}
+
+/** A version 2 envelope's content key, derived from the sender key. */
+export function messageKey(senderKey: Uint8Array, msgId: Uint8Array): Uint8Array {
+  return keyedHash(senderKey, MESSAGE_KEY_CONTEXT, msgId);
+}
+
+/** Commits a distributed sender key: every reader holds this very key. */
+export function senderKeyCommitment(senderKey: Uint8Array, keyId: Uint8Array): Uint8Array {
+  return keyedHash(senderKey, SENDER_KEY_COMMIT_CONTEXT, keyId);
 }
 
 /** BLAKE2b-256 (libsodium's crypto_generichash, Python's `blake2b(digest_size=32)`). */

@@ -1,9 +1,11 @@
 /**
  * Sealing and opening a message envelope (Python's `clients/e2e/envelope.py`).
  *
- * One fresh content key per message encrypts the padded body once
- * (XChaCha20-Poly1305, the header as associated data); the key is sealed to
- * every recipient device; the header commits to the key; the sender device
+ * One content key per message encrypts the padded body once
+ * (XChaCha20-Poly1305, the header as associated data). In a version 1
+ * envelope the key is fresh and sealed to every recipient device in the
+ * header; in a version 2 one it is derived from the sender key the header
+ * names (`senderKeys.ts`). The header commits to the key; the sender device
  * signs the header and a hash of the body. `openEnvelope` runs the checks in
  * a fixed order and returns plaintext only when all of them pass.
  */
@@ -13,6 +15,7 @@ import {
   aeadEncrypt,
   commitment,
   digest,
+  messageKey,
   pad,
   randomBytes,
   seal,
@@ -31,17 +34,20 @@ import {
   Replay,
   WrongThread,
 } from "./errors.js";
+import type { OwnSenderKey } from "./senderKeys.js";
 import {
   AD_CONTEXT,
   ENVELOPE_VERSION,
+  GROUP_ENVELOPE_VERSION,
   SIGNATURE_CONTEXT,
   Scope,
   StructureError,
   allows,
   codecs,
   decodeEnvelope,
+  type AnyHeader,
   type Body,
-  type Header,
+  type Recipient,
 } from "./structures.js";
 
 /** What the sender decides. */
@@ -50,7 +56,7 @@ export interface Outgoing {
   senderUser: number;
   body: Partial<Body>;
   /** device -> X25519 public key: every current device of every reader,
-   * this sending device included (`Trust.recipients`). */
+   * this sending device included (`Trust.recipients`). Version 1 only. */
   recipients: ReadonlyMap<number, Uint8Array>;
   /** "text" unless the call says otherwise. */
   kind?: string;
@@ -72,15 +78,21 @@ export interface Sealed {
 }
 
 export interface Opened {
-  header: Header;
+  header: AnyHeader;
   body: Body;
 }
 
-export function sealEnvelope(message: Outgoing, sender: DeviceKeys): Sealed {
+/** `key` sealed to each of `devices` (device -> X25519 public key), by
+ * ascending device: a version 1 header's recipients, a distribution's. */
+export function sealToEach(key: Uint8Array, devices: ReadonlyMap<number, Uint8Array>): Recipient[] {
+  return [...devices].sort(([a], [b]) => a - b).map(([device, encPk]) => ({ device, key: seal(key, encPk) }));
+}
+
+/** A version 1 envelope, or with `senderKey` a version 2 one. */
+export function sealEnvelope(message: Outgoing, sender: DeviceKeys, senderKey?: OwnSenderKey): Sealed {
   const msgId = message.msgId ?? randomBytes(16);
-  const contentKey = message.contentKey ?? randomBytes(32);
-  const header: Header = {
-    v: ENVELOPE_VERSION,
+  const contentKey = senderKey ? messageKey(senderKey.key, msgId) : (message.contentKey ?? randomBytes(32));
+  const common = {
     thread: message.thread,
     msgId,
     senderUser: message.senderUser,
@@ -88,17 +100,16 @@ export function sealEnvelope(message: Outgoing, sender: DeviceKeys): Sealed {
     ts: message.ts,
     kind: message.kind ?? "text",
     reason: message.reason ?? null,
-    recipients: [...message.recipients]
-      .sort(([a], [b]) => a - b)
-      .map(([device, encPk]) => ({ device, key: seal(contentKey, encPk) })),
     commit: commitment(contentKey, msgId),
     nonce: message.nonce ?? randomBytes(24),
     actingFor: message.actingFor ?? null,
   };
-  const headerBytes = codecs.header.encode(header);
+  const headerBytes = senderKey
+    ? codecs.groupHeader.encode({ ...common, v: GROUP_ENVELOPE_VERSION, senderKey: senderKey.keyId })
+    : codecs.header.encode({ ...common, v: ENVELOPE_VERSION, recipients: sealToEach(contentKey, message.recipients) });
   const body = aeadEncrypt(
     contentKey,
-    header.nonce,
+    common.nonce,
     pad(codecs.body.encode(message.body)),
     concat(AD_CONTEXT, headerBytes),
   );
@@ -117,13 +128,17 @@ export interface OpenContext {
   now: number;
   /** False if this message id arrived before as another message (`Keyring.firstTime`). */
   firstTime: (msgId: Uint8Array) => boolean;
+  /** For a version 2 envelope: the verified sender key it names
+   * (`openSenderKey`), if this device has it. */
+  senderKey?: Uint8Array | null;
 }
 
 /**
  * Check, in order: the header's sender is the one the server reports; the
  * sender device is in the sender's signed list; the signature; `actingFor`
  * is backed by a reply delegation; the thread; the message id is new; a key
- * was sealed for this device and opens; the commitment; the body decrypts.
+ * was sealed for this device and opens (version 1) or the sender key was
+ * given (version 2); the commitment; the body decrypts.
  * Throws the `E2EError` of the first check that fails.
  */
 export function openEnvelope(data: Uint8Array, context: OpenContext): Opened {
@@ -148,9 +163,7 @@ export function openEnvelope(data: Uint8Array, context: OpenContext): Opened {
     throw new WrongThread(`this envelope was sealed for thread ${header.thread}, not ${context.thread}`);
   if (!context.firstTime(header.msgId))
     throw new Replay(`message id ${toHex(header.msgId)} was already used`);
-  const wrapped = header.recipients.find((r) => r.device === me.device);
-  if (wrapped === undefined) throw new NotForThisDevice(`no key was sealed for device ${me.device}`);
-  const contentKey = unseal(wrapped.key, me.enc);
+  const contentKey = contentKeyOf(header, me, context.senderKey ?? null);
   if (!equal(commitment(contentKey, header.msgId), header.commit))
     throw new BadCommitment("the content key is not the one the header commits to");
   const plaintext = unpad(
@@ -162,4 +175,14 @@ export function openEnvelope(data: Uint8Array, context: OpenContext): Opened {
     if (!(error instanceof StructureError)) throw error;
     throw new DecryptionFailed(`unreadable body: ${error.message}`);
   }
+}
+
+function contentKeyOf(header: AnyHeader, me: DeviceKeys, senderKey: Uint8Array | null): Uint8Array {
+  if ("senderKey" in header) {
+    if (senderKey === null) throw new NotForThisDevice(`no sender key was sealed for device ${me.device}`);
+    return messageKey(senderKey, header.msgId);
+  }
+  const wrapped = header.recipients.find((r) => r.device === me.device);
+  if (wrapped === undefined) throw new NotForThisDevice(`no key was sealed for device ${me.device}`);
+  return unseal(wrapped.key, me.enc);
 }

@@ -1,7 +1,8 @@
 /**
  * End-to-end encryption (docs/e2e.md), byte for byte as the Python SDK's
- * `clients/e2e`: keys, signed device lists, envelopes, documents, safety
- * numbers, and where a device keeps its keys. `await ready()` first.
+ * `clients/e2e`: keys, signed device lists, envelopes, sender keys,
+ * documents, safety numbers, and where a device keeps its keys.
+ * `await ready()` first.
  */
 export { equal, toHex } from "./bytes.js";
 export {
@@ -11,10 +12,13 @@ export {
   commitment,
   digest,
   encryptionKey,
+  keyedHash,
+  messageKey,
   pad,
   randomBytes,
   ready,
   seal,
+  senderKeyCommitment,
   sha512,
   sign,
   signingKey,
@@ -65,6 +69,13 @@ export {
 export { IndexedDbKeyStore, Keyring, MemoryKeyStore, type KeyStore, type KeyringRecord } from "./keystore.js";
 export { fingerprint, qrPayload, safetyNumber, verifyQr } from "./safety.js";
 export {
+  newSenderKey,
+  openSenderKey,
+  type Distribution,
+  type OwnSenderKey,
+  type SenderKeyContext,
+} from "./senderKeys.js";
+export {
   AD_CONTEXT,
   COMMIT_CONTEXT,
   Codec,
@@ -72,11 +83,17 @@ export {
   DOCUMENT_CHUNK,
   DOCUMENT_CONTEXT,
   ENVELOPE_VERSION,
+  GROUP_ENVELOPE_VERSION,
   MAX_INT,
+  MESSAGE_KEY_CONTEXT,
   PAD_BLOCK,
   QR_VERSION,
   SAFETY_ITERATIONS,
   SAFETY_VERSION,
+  SENDER_KEYS_ABOVE,
+  SENDER_KEY_COMMIT_CONTEXT,
+  SENDER_KEY_CONTEXT,
+  SENDER_KEY_VERSION,
   SIGNATURE_CONTEXT,
   Scope,
   StructureError,
@@ -84,6 +101,8 @@ export {
   codecs,
   decodeDeviceList,
   decodeEnvelope,
+  decodeSenderKey,
+  type AnyHeader,
   type Body,
   type Delegate,
   type DeviceEntry,
@@ -91,8 +110,11 @@ export {
   type DeviceRequest,
   type DocumentRef,
   type Envelope,
+  type GroupHeader,
   type Header,
   type QrPayload,
   type Recipient,
+  type SenderKey,
   type SignedDeviceList,
+  type SignedSenderKey,
 } from "./structures.js";

@@ -6,19 +6,32 @@
  * bytes as msgspec on the Python side (`tests/vectors/e2e.json`, `structures`).
  *
  * Signed things travel as the exact bytes that were signed
- * (`SignedDeviceList.body`, `Envelope.header`): nothing is re-encoded before
- * it is verified.
+ * (`SignedDeviceList.body`, `Envelope.header`, `SignedSenderKey.key`):
+ * nothing is re-encoded before it is verified.
  */
 import { decode, encode } from "@msgpack/msgpack";
 import { CarehubError } from "../errors.js";
 import { utf8 } from "./bytes.js";
 
+/** The content key sealed to every device in the header. */
 export const ENVELOPE_VERSION = 1;
+/** The content key derived from the sender's distributed key. */
+export const GROUP_ENVELOPE_VERSION = 2;
+export const SENDER_KEY_VERSION = 1;
 // Domain separation: each signature, AD and MAC input starts with its own label.
 export const DEVICE_LIST_CONTEXT = utf8("carehub-devices1");
 export const SIGNATURE_CONTEXT = utf8("carehub-sig1");
 export const AD_CONTEXT = utf8("carehub-env1");
 export const COMMIT_CONTEXT = utf8("carehub-commit1");
+/** A device's signature over its SenderKey. */
+export const SENDER_KEY_CONTEXT = utf8("carehub-skey1");
+export const SENDER_KEY_COMMIT_CONTEXT = utf8("carehub-skcommit1");
+/** A message's content key, derived from a sender key. */
+export const MESSAGE_KEY_CONTEXT = utf8("carehub-mkey1");
+/** Threads whose readers have more devices than this get sender keys (version
+ * 2 envelopes): below it, a key sealed per device costs less than a
+ * distribution and keeps each message self-contained. */
+export const SENDER_KEYS_ABOVE = 16;
 /** The associated data of every document chunk. */
 export const DOCUMENT_CONTEXT = utf8("carehub-doc1");
 /** Bodies are padded (libsodium's `sodium_pad`) to a multiple of this. */
@@ -113,8 +126,41 @@ export interface Header {
   actingFor: number | null;
 }
 
+/** A version 2 header: the same fields as `Header` but the ninth, which
+ * names the sender key the content key derives from instead of sealing it
+ * to every device. Its size does not grow with the thread. */
+export interface GroupHeader extends Omit<Header, "recipients"> {
+  /** The `SenderKey.keyId` of this sender device in this thread. */
+  senderKey: Uint8Array;
+}
+
+export type AnyHeader = Header | GroupHeader;
+
+/** A sending device's key for one thread, sealed once to each reader device
+ * (`keys.distribute`) instead of once per message. The key itself travels
+ * sealed only; this names it and commits to it, so every reader provably
+ * holds the same key. */
+export interface SenderKey {
+  v: number;
+  thread: number;
+  senderUser: number;
+  senderDevice: number;
+  keyId: Uint8Array;
+  /** Keyed BLAKE2b of "carehub-skcommit1" || keyId under the key. */
+  commit: Uint8Array;
+  /** ms, the sender's clock. */
+  created: number;
+}
+
+export interface SignedSenderKey {
+  /** A MessagePack SenderKey, exactly as signed. */
+  key: Uint8Array;
+  /** The sender device's: "carehub-skey1" || key. */
+  sig: Uint8Array;
+}
+
 export interface Envelope {
-  /** A MessagePack Header, exactly as signed and used as associated data. */
+  /** A MessagePack Header or GroupHeader, exactly as signed and used as associated data. */
   header: Uint8Array;
   /** XChaCha20-Poly1305 of a padded MessagePack Body. */
   body: Uint8Array;
@@ -213,6 +259,8 @@ const bytes =
 const anyBytes = bytes();
 const key32 = bytes(32);
 const signature = bytes(64);
+/** A message id, or a sender key's id. */
+const id16 = bytes(16);
 
 const text: Read<string> = (value, where) => (typeof value === "string" ? value : fail(where, "a string"));
 /** `kind`, `reason`, a delegate's `scope`. */
@@ -319,57 +367,124 @@ const recipient: Read<Recipient> = (value, where) => {
   return { device: id(device, `${where}.device`), key: bytes(80)(key, `${where}.key`) };
 };
 
-/** Also refuses another envelope version and recipients out of order, as
- * Python's `decode_header` does. */
+/** A header's recipients, refused out of order as Python's `decode_header` does. */
+const recipients: Read<Recipient[]> = (value, where) => {
+  const read = list(recipient, 1, 1024)(value, where);
+  if (read.some((r, i) => i > 0 && r.device <= read[i - 1]!.device))
+    fail(where, "devices in ascending order, each once");
+  return read;
+};
+
+type HeaderFields = Omit<Header, "recipients">;
+
+/** Both header versions' elements: the ninth is each version's own. */
+const headerElements = (h: HeaderFields, ninth: unknown): unknown[] => [
+  h.v,
+  h.thread,
+  h.msgId,
+  h.senderUser,
+  h.senderDevice,
+  h.ts,
+  h.kind,
+  h.reason,
+  ninth,
+  h.commit,
+  h.nonce,
+  h.actingFor,
+];
+
+/** The fields both header versions share, read and checked (another
+ * `version` is refused); the ninth element is left to the caller. */
+function headerFields(value: unknown, where: string, version: number): { fields: HeaderFields; ninth: unknown } {
+  const [
+    v,
+    thread,
+    msgId,
+    senderUser,
+    senderDevice,
+    ts,
+    kind,
+    reason,
+    ninth,
+    commit,
+    nonce,
+    actingFor = null,
+  ] = elements(value, where, 11, 12);
+  const fields: HeaderFields = {
+    v: natural(v, `${where}.v`),
+    thread: id(thread, `${where}.thread`),
+    msgId: id16(msgId, `${where}.msg_id`),
+    senderUser: id(senderUser, `${where}.sender_user`),
+    senderDevice: id(senderDevice, `${where}.sender_device`),
+    ts: natural(ts, `${where}.ts`),
+    kind: short(kind, `${where}.kind`),
+    reason: nullable(short)(reason, `${where}.reason`),
+    commit: key32(commit, `${where}.commit`),
+    nonce: bytes(24)(nonce, `${where}.nonce`),
+    actingFor: nullable(id)(actingFor, `${where}.acting_for`),
+  };
+  if (fields.v !== version) fail(`${where}.v`, `envelope version ${version}`);
+  return { fields, ninth };
+}
+
+/** A version 1 header. */
 const header = new Codec<Header>(
   "envelope header",
-  (h) => [
-    h.v,
-    h.thread,
-    h.msgId,
-    h.senderUser,
-    h.senderDevice,
-    h.ts,
-    h.kind,
-    h.reason,
-    h.recipients.map((r) => [r.device, r.key]),
-    h.commit,
-    h.nonce,
-    h.actingFor,
-  ],
+  (h) => headerElements(h, h.recipients.map((r) => [r.device, r.key])),
   (value, where) => {
-    const [
-      v,
-      thread,
-      msgId,
-      senderUser,
-      senderDevice,
-      ts,
-      kind,
-      reason,
-      recipients,
-      commit,
-      nonce,
-      actingFor = null,
-    ] = elements(value, where, 11, 12);
-    const read: Header = {
+    const { fields, ninth } = headerFields(value, where, ENVELOPE_VERSION);
+    return { ...fields, recipients: recipients(ninth, `${where}.recipients`) };
+  },
+);
+
+/** A version 2 header. */
+const groupHeader = new Codec<GroupHeader>(
+  "envelope header",
+  (h) => headerElements(h, h.senderKey),
+  (value, where) => {
+    const { fields, ninth } = headerFields(value, where, GROUP_ENVELOPE_VERSION);
+    return { ...fields, senderKey: id16(ninth, `${where}.sender_key`) };
+  },
+);
+
+/** Either header version, by its first element (Python's `decode_header`). */
+const anyHeader = new Codec<AnyHeader>(
+  "envelope header",
+  (h) => ("senderKey" in h ? groupHeader.toWire(h) : header.toWire(h)),
+  (value, where) => {
+    const [version] = elements(value, where, 11, 12);
+    if (version === GROUP_ENVELOPE_VERSION) return groupHeader.fromWire(value, where);
+    if (version === ENVELOPE_VERSION) return header.fromWire(value, where);
+    return fail(`${where}.v`, `envelope version ${ENVELOPE_VERSION} or ${GROUP_ENVELOPE_VERSION}`);
+  },
+);
+
+/** Also refuses another sender key version, as Python's `decode_sender_key` does. */
+const senderKey = new Codec<SenderKey>(
+  "sender key body",
+  (k) => [k.v, k.thread, k.senderUser, k.senderDevice, k.keyId, k.commit, k.created],
+  (value, where) => {
+    const [v, thread, senderUser, senderDevice, keyId, commit, created] = elements(value, where, 7);
+    const read: SenderKey = {
       v: natural(v, `${where}.v`),
       thread: id(thread, `${where}.thread`),
-      msgId: bytes(16)(msgId, `${where}.msg_id`),
       senderUser: id(senderUser, `${where}.sender_user`),
       senderDevice: id(senderDevice, `${where}.sender_device`),
-      ts: natural(ts, `${where}.ts`),
-      kind: short(kind, `${where}.kind`),
-      reason: nullable(short)(reason, `${where}.reason`),
-      recipients: list(recipient, 1, 1024)(recipients, `${where}.recipients`),
+      keyId: id16(keyId, `${where}.key_id`),
       commit: key32(commit, `${where}.commit`),
-      nonce: bytes(24)(nonce, `${where}.nonce`),
-      actingFor: nullable(id)(actingFor, `${where}.acting_for`),
+      created: natural(created, `${where}.created`),
     };
-    if (read.v !== ENVELOPE_VERSION) fail(`${where}.v`, `envelope version ${ENVELOPE_VERSION}`);
-    if (read.recipients.some((r, i) => i > 0 && r.device <= read.recipients[i - 1]!.device))
-      fail(`${where}.recipients`, "devices in ascending order, each once");
+    if (read.v !== SENDER_KEY_VERSION) fail(`${where}.v`, `sender key version ${SENDER_KEY_VERSION}`);
     return read;
+  },
+);
+
+const signedSenderKey = new Codec<SignedSenderKey>(
+  "sender key",
+  (s) => [s.key, s.sig],
+  (value, where) => {
+    const [key, sig] = elements(value, where, 2);
+    return { key: anyBytes(key, `${where}.key`), sig: signature(sig, `${where}.sig`) };
   },
 );
 
@@ -446,6 +561,10 @@ export const codecs = {
   deviceList,
   signedDeviceList,
   header,
+  groupHeader,
+  anyHeader,
+  senderKey,
+  signedSenderKey,
   envelope,
   documentRef,
   body,
@@ -458,8 +577,14 @@ export function decodeDeviceList(data: Uint8Array): { signed: SignedDeviceList; 
   return { signed, list: deviceList.decode(signed.body) };
 }
 
-/** An envelope and its header, as Python's `decode_envelope`. */
-export function decodeEnvelope(data: Uint8Array): { envelope: Envelope; header: Header } {
+/** An envelope and its header (either version), as Python's `decode_envelope`. */
+export function decodeEnvelope(data: Uint8Array): { envelope: Envelope; header: AnyHeader } {
   const outer = envelope.decode(data);
-  return { envelope: outer, header: header.decode(outer.header) };
+  return { envelope: outer, header: anyHeader.decode(outer.header) };
+}
+
+/** A signed sender key's two layers, as Python's `decode_sender_key`. */
+export function decodeSenderKey(data: Uint8Array): { signed: SignedSenderKey; senderKey: SenderKey } {
+  const signed = signedSenderKey.decode(data);
+  return { signed, senderKey: senderKey.decode(signed.key) };
 }
