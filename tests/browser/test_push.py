@@ -382,6 +382,30 @@ ANSWER = (
 )
 
 
+SECOND_ANSWER = "Elle vous attend à l'accueil."
+
+# Whether the app has saved a verified sender key in this browser's keyring.
+SENDER_KEY_SAVED = """async () => {
+  const db = await new Promise((done, failed) => {
+    const opening = indexedDB.open("carehub-e2e");
+    opening.onsuccess = () => done(opening.result);
+    opening.onerror = () => failed(opening.error);
+  });
+  const records = await new Promise((done, failed) => {
+    const asked = db.transaction("keyrings").objectStore("keyrings").getAll();
+    asked.onsuccess = () => done(asked.result);
+    asked.onerror = () => failed(asked.error);
+  });
+  db.close();
+  return records.some((record) => (record.senderKeys ?? []).length > 0);
+}"""
+
+
+def envelope_version(envelope: str) -> int:
+    """The header version of a pushed (base64url) envelope."""
+    return decode_envelope(unb64url(envelope))[1].v
+
+
 async def test_a_preview_device_opens_the_pushed_message_with_its_own_keys(
     browser: Browser, tmp_path: Path
 ) -> None:
@@ -433,6 +457,21 @@ async def test_a_preview_device_opens_the_pushed_message_with_its_own_keys(
         await deliver(cdp, server, registration, pushed)
         shown = await shown_as(worker, pushed["id"])
         assert (shown["title"], shown["body"]) == ("Nouveau message", ANSWER[:79].rstrip() + "…")
+
+        # A big group's messages name a sender key instead: the app saves the
+        # key it fetched, and the worker previews the next message under it.
+        await page.goto(server.base_url + "/")
+        async with server.secure(doctor, sender_keys_above=0) as desk:
+            await desk.send(thread, "Bien reçu.")  # distributes the doctor's key
+            await open_conversation(page, "Dr Anne Roux")
+            await expect(page.get_by_text("Bien reçu.")).to_be_visible()
+            await page.wait_for_function(SENDER_KEY_SAVED)
+            await page.goto("about:blank")
+            await desk.send(thread, SECOND_ANSWER)  # under the same key
+        grouped = opened((await service.next()).body, key, auth)
+        assert envelope_version(grouped["envelope"]) == 2
+        await deliver(cdp, server, registration, grouped)
+        assert (await shown_as(worker, grouped["id"]))["body"] == SECOND_ANSWER
 
         await page.goto(server.base_url + "/")
         await page.get_by_role("button", name="Se déconnecter").click()

@@ -20,7 +20,7 @@ import { DEVICE_LIFETIME_MS, delegation, entryFor, listedFresh, nextList, type L
 import { decryptDocument, encryptDocument, type ByteSource } from "./e2e/documents.js";
 import { type Opened, openEnvelope, sealEnvelope } from "./e2e/envelope.js";
 import { DocumentTampered, NotAnEnvelope, UnknownDevice, UntrustedDevices } from "./e2e/errors.js";
-import type { Keyring } from "./e2e/keystore.js";
+import { type Keyring, senderKeyName } from "./e2e/keystore.js";
 import { safetyNumber } from "./e2e/safety.js";
 import { type OwnSenderKey, newSenderKey, openSenderKey } from "./e2e/senderKeys.js";
 import {
@@ -102,8 +102,6 @@ export class Secure {
   private readonly senderKeysAbove: number;
   /** thread -> this device's sender key */
   private readonly ownKeys = new Map<number, OwnSenderKey>();
-  /** "thread/sender device/key id in hex" -> a sender key `openSenderKey` verified */
-  private readonly senderKeys = new Map<string, Uint8Array>();
 
   constructor(
     readonly client: Client,
@@ -310,8 +308,8 @@ export class Secure {
   private async senderKey(message: MessageData, header: AnyHeader | undefined): Promise<Uint8Array | null> {
     if (!header || !("senderKey" in header)) return null;
     const device = message.sender_device as number;
-    const held = `${message.thread}/${device}/${toHex(header.senderKey)}`;
-    const known = this.senderKeys.get(held);
+    const held = senderKeyName(message.thread, device, header.senderKey);
+    const known = this.keys.senderKeys.get(held);
     if (known) return known;
     let found: { key: Uint8Array; wrapped: Uint8Array };
     try {
@@ -330,7 +328,7 @@ export class Secure {
       keyId: header.senderKey,
       now: this.clock(),
     });
-    this.senderKeys.set(held, key);
+    this.keys.senderKeys.set(held, key);
     return key;
   }
 

@@ -1148,6 +1148,7 @@ describe("keystores", () => {
     assistant.identity = e2e.Identity.generate();
     assert.throws(() => w.trust.accept(3, assistant.signedList()), e2e.IdentityChanged); // held back
     assert.ok(keyring.firstTime(ascii("m".repeat(16)), 5));
+    keyring.senderKeys.set(e2e.senderKeyName(7, 11, ascii("k".repeat(16))), ascii("s".repeat(32)));
     return { w, keyring };
   };
   const same = (again, { w, keyring }) => {
@@ -1160,6 +1161,7 @@ describe("keystores", () => {
     assert.deepEqual(again.identity.public, w.patient.identity.public);
     assert.ok(again.firstTime(ascii("m".repeat(16)), 5));
     assert.ok(!again.firstTime(ascii("m".repeat(16)), 6));
+    assert.deepEqual(again.senderKeys, keyring.senderKeys);
     // The restored device still opens what was sealed for it.
     const sealed = w.seal("after a restart");
     assert.equal(
@@ -1188,6 +1190,9 @@ describe("keystores", () => {
     await store.save(state.keyring);
     same(await store.load(), state);
     same(e2e.Keyring.fromRecord(decode(encode(state.keyring.toRecord()))), state);
+    const { senderKeys, ...savedBeforeSenderKeys } = state.keyring.toRecord();
+    assert.equal(senderKeys.length, 1);
+    assert.equal(e2e.Keyring.fromRecord(savedBeforeSenderKeys).senderKeys.size, 0);
     await store.erase();
     assert.equal(await store.load(), null);
   });

@@ -1,16 +1,19 @@
 /** A pushed message opened on this device, for a device that chose previews:
  * with the keyring the app saved, verified as the app verifies a message
  * (the sender's device in their verified list, its signature, the thread, a
- * key sealed for this device). The worker cannot ask the server for a list
- * it lacks, nor record what it opened: a sender it does not know yet, or a
- * message the app already opened (a replay, for all it can tell), gets the
- * generic notification instead. */
+ * key sealed for this device, or in a big group the sender key the app
+ * saved). The worker cannot ask the server for a list or a sender key it
+ * lacks, nor record what it opened: a sender it does not know yet, a group
+ * sender's first message under a new key, or a message the app already
+ * opened (a replay, for all it can tell), gets the generic notification
+ * instead. */
 import {
   IndexedDbKeyStore,
   type Keyring,
   decodeEnvelope,
   openEnvelope,
   ready,
+  senderKeyName,
   toHex,
 } from "../../src/e2e/index.js";
 import { type SignedIn, keyringName } from "../src/worker-settings.js";
@@ -43,6 +46,10 @@ function openedText(envelope: Uint8Array, thread: number, keys: Keyring): string
     senderDevice: header.senderDevice,
     now: Date.now(),
     firstTime: (msgId) => !keys.seen.has(toHex(msgId)),
+    senderKey:
+      "senderKey" in header
+        ? keys.senderKeys.get(senderKeyName(thread, header.senderDevice, header.senderKey))
+        : null,
   });
   return opened.body.text;
 }

@@ -66,7 +66,14 @@ export {
   UntrustedDevices,
   WrongThread,
 } from "./errors.js";
-export { IndexedDbKeyStore, Keyring, MemoryKeyStore, type KeyStore, type KeyringRecord } from "./keystore.js";
+export {
+  IndexedDbKeyStore,
+  Keyring,
+  MemoryKeyStore,
+  type KeyStore,
+  type KeyringRecord,
+  senderKeyName,
+} from "./keystore.js";
 export { fingerprint, qrPayload, safetyNumber, verifyQr } from "./safety.js";
 export {
   newSenderKey,

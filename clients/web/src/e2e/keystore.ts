@@ -1,7 +1,9 @@
 /**
  * What one device keeps (Python's `clients/e2e/keystore.py`): its keys, the
  * user's identity key if this device holds it, the trust it places in
- * others, and the message ids it has opened; and where it keeps them.
+ * others, the message ids it has opened, and the sender keys it verified
+ * (so that the service worker can preview a big group's message without
+ * asking the server); and where it keeps them.
  *
  * Like Python's file (and the key stores of Signal Desktop and Element), a
  * saved keyring is not encrypted with a passphrase: it relies on the
@@ -25,6 +27,14 @@ export interface KeyringRecord {
   held: [number, Uint8Array][];
   /** [message id in hex, server message id] */
   seen: [string, number][];
+  /** [`senderKeyName`, a verified sender key]; absent in records saved before them */
+  senderKeys?: [string, Uint8Array][];
+}
+
+/** How a keyring names a sender key: the thread, the device that
+ * distributed it, its id. */
+export function senderKeyName(thread: number, device: number, keyId: Uint8Array): string {
+  return `${thread}/${device}/${toHex(keyId)}`;
 }
 
 export class Keyring {
@@ -35,6 +45,8 @@ export class Keyring {
     readonly trust = new Trust(),
     /** message id (hex) -> the server message it arrived as */
     readonly seen = new Map<string, number>(),
+    /** `senderKeyName` -> a sender key `openSenderKey` verified */
+    readonly senderKeys = new Map<string, Uint8Array>(),
   ) {}
 
   /** A new device; the first device of a user also makes the identity key. */
@@ -66,6 +78,7 @@ export class Keyring {
       lists: signed(this.trust.lists),
       held: signed(this.trust.held),
       seen: [...this.seen],
+      senderKeys: copied(this.senderKeys),
     };
   }
 
@@ -84,6 +97,7 @@ export class Keyring {
       record.identitySeed === null ? null : new Identity(signingKey(record.identitySeed)),
       new Trust(new Map(record.pins), known(record.lists), known(record.held)),
       new Map(record.seen),
+      new Map(record.senderKeys ?? []),
     );
   }
 }
