@@ -12,7 +12,7 @@ from clients import CallError, Credentials
 from clients.e2e import Body, Outgoing, Secure, seal_envelope
 from clients.e2e.sender_keys import OwnSenderKey, new_sender_key
 from clients.errors import NotForThisDevice
-from protocol.e2e import SENDER_KEYS_ABOVE, GroupHeader, decode_envelope
+from protocol.e2e import SENDER_KEYS_ABOVE, GroupHeader, Scope, decode_envelope
 from protocol.errors import ErrorCode
 from protocol.methods import (
     KeysDistributeParams,
@@ -22,7 +22,7 @@ from protocol.methods import (
     ThreadsOpenParams,
 )
 from protocol.model import MessageData, ThreadKind
-from tests.integration.test_e2e import devices_of, refused
+from tests.integration.test_e2e import LATER, devices_of, refused
 from tests.support.server import RunningServer
 
 
@@ -184,3 +184,30 @@ async def test_distributing_and_sending_refuse_what_does_not_fit(server: Running
         await refused(outsider.call("keys.distribute", theirs), ErrorCode.FORBIDDEN)
         asked = KeysSenderKeyParams(thread, patient.device_id, own.key_id)
         await refused(outsider.call("keys.sender_key", asked), ErrorCode.FORBIDDEN)
+
+
+async def test_a_reading_delegate_gets_the_key_and_loses_it_with_the_delegation(
+    server: RunningServer,
+) -> None:
+    """An assistant who reads for the doctor is one of the thread's readers:
+    the patient's sender key is sealed to their device too, until the
+    doctor revokes them; the next key leaves them out."""
+    doctor, patient, thread = await server.patient_thread()
+    assistant = await server.assistant_of(doctor)
+    await server.delegate(doctor, assistant, [Scope.READ], LATER)
+    async with server.secure(patient, sender_keys_above=0) as sender:
+        await sender.send(thread, "for the doctor and the desk")
+        async with server.secure(assistant) as desk:
+            (first,) = await people_messages(desk, thread)
+            assert (await desk.open(first)).body.text == "for the doctor and the desk"
+        async with server.secure(doctor) as owner:
+            await owner.refresh([doctor.user_id])
+            await owner.revoke_delegate(assistant.user_id)
+        await sender.send(thread, "for the doctor only")  # refused as stale once: a new key
+    async with server.secure(doctor) as owner:
+        _, second = await people_messages(owner, thread)
+        assert (await owner.open(second)).body.text == "for the doctor only"
+    assert group_header(first).sender_key != group_header(second).sender_key
+    async with server.client(assistant) as revoked:
+        asked = KeysSenderKeyParams(thread, patient.device_id, group_header(second).sender_key)
+        await refused(revoked.call("keys.sender_key", asked), ErrorCode.FORBIDDEN)
