@@ -33,9 +33,6 @@ UNLIMITED = {
     "CAREHUB_SEND_BURST": "1000000",
     "CAREHUB_LOGINS_PER_SOURCE_PER_MINUTE": "1000000",  # every client is on loopback
     "CAREHUB_REGISTRATIONS_PER_SOURCE_PER_HOUR": "1000000",
-    # A 1,000-member thread's envelope wraps its key 1,000 times (about 85 KB).
-    "CAREHUB_MAX_ENVELOPE_BYTES": str(960 * 1024),
-    "CAREHUB_MAX_FRAME_BYTES": str(1024 * 1024),
 }
 
 
