@@ -208,8 +208,8 @@ class SenderKeyWrap(Base):
     """A sender key sealed to one reading device (``crypto_box_seal``)."""
 
     __tablename__ = "sender_key_wraps"
-    thread_id: Mapped[int] = mapped_column(primary_key=True)
-    sender_device_id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    sender_device_id: Mapped[int] = mapped_column(Id, primary_key=True)
     key_id: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
     wrapped: Mapped[bytes] = mapped_column(LargeBinary(80))

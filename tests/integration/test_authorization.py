@@ -59,6 +59,7 @@ from protocol.methods import (
     HistoryParams,
     KeysFetchParams,
     KeysPublishParams,
+    KeysSenderKeyParams,
     PresenceSetParams,
     ReceiptParams,
     SendParams,
@@ -351,6 +352,15 @@ PROBES: dict[str, tuple[Probe, ...]] = {
         ),
     ),
     # The users who share no thread with the caller are left out, not refused.
+    "keys.distribute": (refused("T", lambda s: s.world.distribution(s.outsider)),),
+    "keys.sender_key": (
+        refused(
+            "PA-key-in-T",
+            lambda s: KeysSenderKeyParams(
+                s.world.thread, s.world.patient.device_id, s.world.sender_key
+            ),
+        ),
+    ),
     "keys.fetch": (
         Probe(
             "A-PA-S",

@@ -92,9 +92,10 @@ class Circle:
 
 
 async def a_patient_and_doctors(node: RunningServer, doctors: int, devices: int) -> Circle:
-    await node.admin()  # made once, before the practitioners are verified at once
     patient = await node.user("patient")
-    practitioners = list(await asyncio.gather(*(node.user("practitioner") for _ in range(doctors))))
+    # One after the other: each is verified on a socket of the admin's one
+    # device, and more than ``sockets_per_device`` at once would close the oldest.
+    practitioners = [await node.user("practitioner") for _ in range(doctors)]
     threads = [await _thread_of(node, doctor, patient) for doctor in practitioners]
     others = [await node.other_device(patient) for _ in range(devices - 1)]
     return Circle(node, [patient, *others], practitioners, threads)

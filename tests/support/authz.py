@@ -27,6 +27,7 @@ import msgspec
 
 from clients import Credentials
 from clients.e2e import Body, Outgoing, Sealed, seal_envelope
+from clients.e2e.sender_keys import new_sender_key
 from protocol.booking import (
     AgendaSettings,
     ConfirmParams,
@@ -37,8 +38,14 @@ from protocol.booking import (
     SlotsParams,
     VisitReason,
 )
-from protocol.e2e import Scope
-from protocol.methods import AttachmentBeginParams, KeysFetchParams, ThreadsOpenParams
+from protocol.e2e import GroupHeader, Scope, decode_envelope
+from protocol.methods import (
+    AttachmentBeginParams,
+    HistoryParams,
+    KeysDistributeParams,
+    KeysFetchParams,
+    ThreadsOpenParams,
+)
 from protocol.model import Empty, ThreadKind
 from protocol.practice import Rule, Template
 from tests.support.server import RunningServer
@@ -109,6 +116,7 @@ class World:
     practice: int  # P: A and S
     thread: int  # T: PA and A
     message: int  # PA's, in T
+    sender_key: bytes  # the id of the sender key PA's device sealed it with
     document: str  # a finished document in T
     upload: str  # PA's unfinished upload in T
     appointment: int  # PA's, with A
@@ -175,16 +183,31 @@ class World:
     def sealed(self, sender: Credentials, acting_for: int | None = None) -> Sealed:
         """An envelope from ``sender`` into T, sealed for every device of its
         members and of the sender."""
+        outgoing = Outgoing(
+            self.thread,
+            sender.user_id,
+            Body(text="let me in"),
+            self._devices_with(sender),
+            acting_for=acting_for,
+        )
+        return seal_envelope(outgoing, self.server.keys[sender.device_id].device)
+
+    def distribution(self, sender: Credentials) -> KeysDistributeParams:
+        """A sender key of ``sender``'s device for T, sealed to the same devices."""
+        device = self.server.keys[sender.device_id].device
+        now = int(time.time() * 1000)
+        return new_sender_key(self.thread, sender.user_id, device, self._devices_with(sender), now)[
+            1
+        ]
+
+    def _devices_with(self, sender: Credentials) -> dict[int, bytes]:
+        """Every device of T's members and of ``sender``: X25519 keys by device."""
         members = {self.doctor.user_id, self.patient.user_id, sender.user_id}
-        recipients = {
+        return {
             keys.device.device: bytes(keys.device.enc.public_key)
             for keys in self.server.keys.values()
             if keys.user in members
         }
-        outgoing = Outgoing(
-            self.thread, sender.user_id, Body(text="let me in"), recipients, acting_for=acting_for
-        )
-        return seal_envelope(outgoing, self.server.keys[sender.device_id].device)
 
     async def outsider(self, name: str) -> Credentials:
         """The outsider of kind ``name`` (``OUTSIDERS``)."""
@@ -225,7 +248,7 @@ async def build_world(server: RunningServer, database: Path) -> World:
         rule = await desk.call("rules.add", RULE)
         template = await desk.call("templates.create", TEMPLATE)
         (practice,) = (await desk.call("practices.list", Empty())).practices
-    async with server.secure(patient) as me:
+    async with server.secure(patient, sender_keys_above=0) as me:  # a sender key in T
         thread = await me.call(
             "threads.open",
             ThreadsOpenParams(
@@ -234,6 +257,13 @@ async def build_world(server: RunningServer, database: Path) -> World:
         )
         document = await me.upload(thread.id, b"%PDF renewal", "rx.pdf", "application/pdf")
         sent = await me.send(thread.id, "Could you renew it?", documents=[document])
+        (stored,) = [
+            m
+            for m in (await me.call("messages.history", HistoryParams(thread.id))).messages
+            if m.id == sent.message_id
+        ]
+        header = decode_envelope(stored.envelope)[1]
+        assert isinstance(header, GroupHeader)
         upload = await me.call(
             "attachments.begin", AttachmentBeginParams(thread.id, 100, b"\x07" * 32)
         )
@@ -262,6 +292,7 @@ async def build_world(server: RunningServer, database: Path) -> World:
         practice=practice.id,
         thread=thread.id,
         message=sent.message_id,
+        sender_key=header.sender_key,
         document=document.file,
         upload=upload.file,
         appointment=booked.id,
