@@ -140,7 +140,7 @@ class Accounts:
         return device_id
 
     async def session(self, token_hash: bytes) -> Session | None:
-        async with self.db.read() as conn:
+        async with self.db.read_one() as conn:
             row = await _SESSION.first(conn, {"token_hash": token_hash})
         if row is None:
             return None

@@ -24,11 +24,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import Contention, Unavailable
+from storage.hot import Autocommit
 from storage.sqlite_inline import InlineConnection
 
 __all__ = ["Database"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000
 _MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
 
 
@@ -48,7 +50,7 @@ def _sqlite_engine(url: str, begin: str, pool_size: int, *, writes: bool) -> Asy
             "journal_mode=WAL",
             "synchronous=FULL",  # an acknowledged message survives power loss
             "foreign_keys=ON",
-            "busy_timeout=10000",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
@@ -119,11 +121,15 @@ class Database:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
             self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", 1, writes=True)
             self._reader = _sqlite_engine(url, "BEGIN", pool_size, writes=False)
+            self._alone: Autocommit | None = Autocommit(
+                self.url.database, self._reader.dialect, BUSY_TIMEOUT_MS
+            )
         else:
             self._writer = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
             )
             self._reader = self._writer
+            self._alone = None
         self._polling: AsyncConnection | None = None  # ``poll``'s, kept
 
     def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -131,6 +137,18 @@ class Database:
 
     def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
         return _transaction(self._reader)
+
+    @asynccontextmanager
+    async def read_one(self) -> AsyncIterator[AsyncConnection | Autocommit]:
+        """Where to read one hot statement: on SQLite the kept ``Autocommit``
+        connection (the statement is its own snapshot), elsewhere a read
+        transaction."""
+        if self._alone is None:
+            async with self.read() as conn:
+                yield conn
+            return
+        with _classified():
+            yield self._alone
 
     @asynccontextmanager
     async def poll(self) -> AsyncIterator[AsyncConnection]:
@@ -169,6 +187,8 @@ class Database:
     async def close(self) -> None:
         if self._polling is not None:
             await self._polling.close()
+        if self._alone is not None:
+            self._alone.close()
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()

@@ -13,6 +13,11 @@ callers see the same rows and the same exceptions either way.
 On PostgreSQL, SQLAlchemy's asyncpg adapter begins the transaction with its
 first statement: until then a hot statement runs through SQLAlchemy (and so
 begins it), and after, on asyncpg, inside that transaction.
+
+A read of one statement needs no transaction around it: on SQLite it runs
+on an ``Autocommit`` connection, kept open, where the statement is its own
+snapshot, without a pool checkout, a BEGIN and a COMMIT (each a greenlet
+switch through SQLAlchemy's async layer) around a few microseconds of work.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from sqlalchemy.sql.dml import Insert
 
 from storage.sqlite_inline import InlineConnection
 
-__all__ = ["Hot", "insert_of"]
+__all__ = ["Autocommit", "Hot", "insert_of"]
 
 Params = Mapping[str, Any]
 _Convert = Callable[[Any], Any]
@@ -151,6 +156,24 @@ class _Asyncpg:
 _Driver = _SQLite | _Asyncpg
 
 
+class Autocommit:
+    """A ``sqlite3`` connection kept for reads of one statement each, in
+    autocommit mode: each statement reads its own snapshot, ended once its
+    rows are fetched. Its calls return at once on the loop, so one
+    connection serves every caller in turn. It cannot write."""
+
+    __slots__ = ("dialect", "driver")
+
+    def __init__(self, path: str, dialect: Dialect, busy_timeout_ms: int) -> None:
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        connection.execute("PRAGMA query_only=ON")
+        self.driver, self.dialect = _SQLite(connection), dialect
+
+    def close(self) -> None:
+        self.driver.connection.close()
+
+
 def _driver(conn: AsyncConnection) -> _Driver | None:
     """The driver connection under ``conn`` to run on directly, or None to
     run through SQLAlchemy: PostgreSQL before its transaction began."""
@@ -173,18 +196,21 @@ class Hot:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}  # by dialect
 
-    def _for(self, conn: AsyncConnection) -> _Compiled:
-        compiled = self._compiled.get(conn.dialect.name)
+    def _for(self, dialect: Dialect) -> _Compiled:
+        compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            compiled = self._compiled[conn.dialect.name] = _Compiled(self.statement, conn.dialect)
+            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
         return compiled
 
-    async def rows(self, conn: AsyncConnection, params: Params) -> Sequence[tuple[Any, ...]]:
+    async def rows(
+        self, conn: AsyncConnection | Autocommit, params: Params
+    ) -> Sequence[tuple[Any, ...]]:
         """Every row the statement returns."""
-        driver = _driver(conn)
+        driver = conn.driver if isinstance(conn, Autocommit) else _driver(conn)
         if driver is None:
+            assert isinstance(conn, AsyncConnection)
             return [tuple(row) for row in await conn.execute(self.statement, params)]
-        compiled = self._for(conn)
+        compiled = self._for(conn.dialect)
         values = compiled.parameters(params)
         try:
             rows = await driver.fetch(compiled.sql, values)
@@ -192,11 +218,13 @@ class Hot:
             compiled.fail(driver, exc, values)
         return [compiled.row(row) for row in rows]
 
-    async def first(self, conn: AsyncConnection, params: Params) -> tuple[Any, ...] | None:
+    async def first(
+        self, conn: AsyncConnection | Autocommit, params: Params
+    ) -> tuple[Any, ...] | None:
         rows = await self.rows(conn, params)
         return rows[0] if rows else None
 
-    async def scalar(self, conn: AsyncConnection, params: Params) -> Any:
+    async def scalar(self, conn: AsyncConnection | Autocommit, params: Params) -> Any:
         """The first column of the first row, or None without a row."""
         row = await self.first(conn, params)
         return None if row is None else row[0]
@@ -206,7 +234,7 @@ class Hot:
         driver = _driver(conn)
         if driver is None:
             return (await conn.execute(self.statement, params)).rowcount
-        compiled = self._for(conn)
+        compiled = self._for(conn.dialect)
         values = compiled.parameters(params)
         try:
             return await driver.execute(compiled.sql, values)
@@ -219,7 +247,7 @@ class Hot:
         if driver is None:
             await conn.execute(self.statement, list(params))
             return
-        compiled = self._for(conn)
+        compiled = self._for(conn.dialect)
         values = [compiled.parameters(each) for each in params]
         try:
             await driver.executemany(compiled.sql, values)

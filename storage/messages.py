@@ -129,7 +129,7 @@ class Messages:
         """Messages people wrote in the thread after ``after_seq`` (a notice,
         written by the server, has no sending device and is not counted), up
         to ``UNREAD_CAP``."""
-        async with self.db.read() as conn:
+        async with self.db.read_one() as conn:
             return int(await _UNREAD.scalar(conn, {"thread_id": thread_id, "after": after_seq}))
 
     async def sent(self, device_id: int, client_msg_id: str) -> StoredMessage | None:

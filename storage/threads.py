@@ -169,7 +169,7 @@ class Threads:
 
     async def contacts(self, user_id: int) -> set[int]:
         """Everyone who currently shares a thread with ``user_id``."""
-        async with self.db.read() as conn:
+        async with self.db.read_one() as conn:
             rows = await _CONTACTS.rows(conn, {"user_id": user_id})
         return {contact for (contact,) in rows} - {user_id}
 

@@ -26,7 +26,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.hot import Hot, _driver, insert_of
+from storage.errors import Unavailable
+from storage.hot import Autocommit, Hot, _driver, insert_of
 
 _metadata = MetaData()
 _notes = Table(
@@ -125,3 +126,28 @@ async def test_many_rows_in_one_call(db: Database) -> None:
         await _INSERT.run_many(conn, more)
     async with db.read() as conn:
         assert [row[0] for row in await _SELECT.rows(conn, {"least": 0})] == [1, 2, 3, 11, 12, 13]
+
+
+async def test_a_read_of_one_statement_sees_every_commit_and_the_same_rows(db: Database) -> None:
+    """``read_one``: on SQLite the kept autocommit connection, whose each
+    statement is a snapshot of its own, so a commit made after the last
+    read is seen by the next; elsewhere a read transaction."""
+    async with db.read_one() as conn:
+        before = await _SELECT.rows(conn, {"least": 0})
+        assert isinstance(conn, Autocommit) == db.is_sqlite
+    async with db.write() as conn:
+        await _BUMP.run(conn, {"note": 3})
+    async with db.read_one() as conn:
+        after = await _SELECT.rows(conn, {"least": 0})
+        assert await _SELECT.first(conn, {"least": 2**41}) is None
+    async with db.read() as conn:
+        assert after == await _SELECT.rows(conn, {"least": 0})
+    assert [row[2] for row in after] == [row[2] + (row[0] == 3) for row in before]
+
+
+async def test_the_autocommit_connection_cannot_write(db: Database) -> None:
+    if not db.is_sqlite:
+        pytest.skip("a single read runs in a read transaction off SQLite")
+    with pytest.raises(Unavailable, match="readonly"):
+        async with db.read_one() as conn:
+            await _BUMP.first(conn, {"note": 3})
