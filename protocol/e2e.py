@@ -189,10 +189,11 @@ class Header(Struct, array_like=True):
     acting_for: UserId | None = None  # an assistant answering for this practitioner
 
 
-class GroupHeader(Struct, array_like=True):
-    """A version 2 header: the same fields as ``Header`` but the eighth, which
+class GroupHeader(Struct, array_like=True, forbid_unknown_fields=True):
+    """A version 2 header: the same fields as ``Header`` but element 8, which
     names the sender key the content key derives from instead of sealing it
-    to every device. Its size does not grow with the thread."""
+    to every device. Its size does not grow with the thread. Nothing may
+    follow its last element (the TypeScript SDK refuses it too)."""
 
     v: Natural
     thread: UserId
@@ -211,7 +212,7 @@ class GroupHeader(Struct, array_like=True):
 AnyHeader = Header | GroupHeader
 
 
-class SenderKey(Struct, array_like=True):
+class SenderKey(Struct, array_like=True, forbid_unknown_fields=True):
     """A sending device's key for one thread, sealed once to each reader
     device (``keys.distribute``) instead of once per message. The key itself
     travels sealed only; this names it and commits to it, so every reader
@@ -226,7 +227,7 @@ class SenderKey(Struct, array_like=True):
     created: Natural  # ms, the sender's clock
 
 
-class SignedSenderKey(Struct, array_like=True):
+class SignedSenderKey(Struct, array_like=True, forbid_unknown_fields=True):
     key: bytes  # a msgpack SenderKey, exactly as signed
     sig: Sig  # sender device: "carehub-skey1" || key
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import Database
+from storage.db import Database, insert_new
 from storage.schema import device_lists, devices, sender_key_wraps, sender_keys
 
 __all__ = ["KeyTx", "Keys", "SenderKeyRef"]
@@ -111,20 +111,20 @@ class KeyTx:
         now: int,
     ) -> bool:
         """Store a sender key and its wrapped copies (device, sealed key).
-        False, writing nothing, when this device stored this key id before
-        (the caller tells a retry from a clash by comparing ``stored_key``)."""
-        if await self.stored_key(ref) is not None:
+        False, writing nothing, when this device stored this key id before,
+        even from another node at the same moment (the caller tells a retry
+        from a clash by comparing ``stored_key``)."""
+        if not await insert_new(
+            self.conn,
+            sender_keys,
+            thread_id=ref.thread,
+            device_id=ref.device,
+            key_id=ref.key_id,
+            user_id=user_id,
+            signed=signed,
+            created_at=now,
+        ):
             return False
-        await self.conn.execute(
-            insert(sender_keys).values(
-                thread_id=ref.thread,
-                device_id=ref.device,
-                key_id=ref.key_id,
-                user_id=user_id,
-                signed=signed,
-                created_at=now,
-            )
-        )
         await self.conn.execute(
             insert(sender_key_wraps),
             [
@@ -133,9 +133,9 @@ class KeyTx:
                     "sender_device_id": ref.device,
                     "key_id": ref.key_id,
                     "device_id": device,
-                    "wrapped": key,
+                    "wrapped": sealed,
                 }
-                for device, key in wrapped
+                for device, sealed in wrapped
             ],
         )
         return True

@@ -283,12 +283,12 @@ class Secure:
     ) -> OwnSenderKey | None:
         """The key this device seals ``thread``'s messages with, if the thread
         has more devices than a version 1 envelope should carry: the current
-        one while it reaches exactly ``recipients``, else a new one,
-        distributed first."""
+        one while it was sealed to exactly ``recipients`` (devices and their
+        keys), else a new one, distributed first."""
         if len(recipients) <= self._sender_keys_above:
             return None
         current = self._own_keys.get(thread)
-        if current is not None and not renew and current.devices == recipients.keys():
+        if current is not None and not renew and current.devices == recipients:
             return current
         own, distribution = new_sender_key(
             thread, self.keys.user, self.keys.device, recipients, self._clock()

@@ -37,11 +37,13 @@ __all__ = ["OwnSenderKey", "new_sender_key", "open_sender_key"]
 
 @dataclass(frozen=True)
 class OwnSenderKey:
-    """This device's current key for one thread, and the devices it reaches."""
+    """This device's current key for one thread, and the devices it was
+    sealed to, with the encryption key of each (a device that makes a new key
+    under the same id needs a new sender key too)."""
 
     key_id: bytes
     key: bytes
-    devices: frozenset[int]
+    devices: Mapping[int, bytes]
 
 
 def new_sender_key(
@@ -71,7 +73,7 @@ def new_sender_key(
         )
     )
     signed = SignedSenderKey(body, sign(sender.sign, SENDER_KEY_CONTEXT, body))
-    own = OwnSenderKey(key_id, key, frozenset(devices))
+    own = OwnSenderKey(key_id, key, dict(devices))
     params = KeysDistributeParams(
         thread, msgspec.msgpack.encode(signed), seal_to_each(key, devices)
     )

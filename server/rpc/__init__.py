@@ -96,7 +96,7 @@ ROUTES: dict[str, Route] = {
     "typing": Route(presence.typing),
     "keys.publish": Route(keys.publish),
     "keys.fetch": Route(keys.fetch),
-    "keys.distribute": Route(keys.distribute),
+    "keys.distribute": Route(keys.distribute, charges=SENDING),  # up to 88 KB stored
     "keys.sender_key": Route(keys.sender_key),
     "attachments.begin": Route(attachments.begin),
     "attachments.chunk": Route(attachments.chunk),

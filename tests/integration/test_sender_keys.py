@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from clients import CallError, Credentials
-from clients.e2e import Body, Outgoing, Secure, seal_envelope
+from clients.e2e import Body, Keystore, Outgoing, Secure, seal_envelope
 from clients.e2e.sender_keys import OwnSenderKey, new_sender_key
 from clients.errors import NotForThisDevice
 from protocol.e2e import SENDER_KEYS_ABOVE, GroupHeader, Scope, decode_envelope
@@ -211,3 +211,47 @@ async def test_a_reading_delegate_gets_the_key_and_loses_it_with_the_delegation(
     async with server.client(assistant) as revoked:
         asked = KeysSenderKeyParams(thread, patient.device_id, group_header(second).sender_key)
         await refused(revoked.call("keys.sender_key", asked), ErrorCode.FORBIDDEN)
+
+
+async def test_a_device_with_a_new_key_under_the_same_id_gets_a_new_sender_key(
+    server: RunningServer,
+) -> None:
+    """A device id whose encryption key changed (a browser that lost its
+    keyring, approved again) is a change of the thread's devices: the next
+    message is sealed with a new sender key, which opens with the new key."""
+    doctor, patient, thread = await server.patient_thread()
+    phone = await server.other_device(doctor)
+    async with server.secure(patient, sender_keys_above=0) as sender:
+        await sender.send(thread, "before")
+        rekeyed = Keystore.create(phone.user_id, phone.device_id, with_identity=False)
+        server.keys[phone.device_id] = rekeyed
+        async with server.secure(doctor) as desk:
+            await desk.refresh([doctor.user_id])
+            await desk.approve(rekeyed.device.request(phone.user_id))
+        await sender.next_event("keys.updated")
+        await sender.refresh([doctor.user_id])
+        await sender.send(thread, "after")
+    async with server.secure(phone) as reader:
+        before, after = await people_messages(reader, thread)
+        assert group_header(before).sender_key != group_header(after).sender_key
+        assert (await reader.open(after)).body.text == "after"
+
+
+async def test_a_key_distributed_before_a_member_left_is_refused_after(
+    server: RunningServer,
+) -> None:
+    """The server's side of rotation, call by call: the key reached the
+    member who left, so sending with it again is stale."""
+    doctor, (staying, leaving), thread = await care_group(server, 2)
+    async with server.client(doctor) as desk:
+        before = devices_of(server, doctor, staying, leaving)
+        own, params = distribution(server, doctor, thread, before)
+        await desk.call("keys.distribute", params)
+        await desk.call("messages.send", group_send(server, doctor, thread, own))
+        await desk.call("threads.remove_member", ThreadMemberParams(thread, leaving.user_id))
+        unsent = desk.call("messages.send", group_send(server, doctor, thread, own))
+        error = await refused(unsent, ErrorCode.STALE_DEVICES)
+        assert error.details == {"unknown": [leaving.device_id]}
+        renewed, params = distribution(server, doctor, thread, devices_of(server, doctor, staying))
+        await desk.call("keys.distribute", params)
+        await desk.call("messages.send", group_send(server, doctor, thread, renewed))

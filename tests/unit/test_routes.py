@@ -29,5 +29,6 @@ def test_a_route_without_a_method_fails_naming_it() -> None:
         check_routes(routes, METHODS)
 
 
-def test_only_sending_a_message_spends_the_send_bucket() -> None:
-    assert [name for name, route in ROUTES.items() if route.charges == SENDING] == ["messages.send"]
+def test_only_what_stores_a_message_or_a_sender_key_spends_the_send_bucket() -> None:
+    spending = sorted(name for name, route in ROUTES.items() if route.charges == SENDING)
+    assert spending == ["keys.distribute", "messages.send"]

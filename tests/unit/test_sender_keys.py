@@ -20,7 +20,10 @@ from protocol.e2e import (
     Recipient,
     SignedSenderKey,
     decode_envelope,
+    decode_header,
+    decode_sender_key,
 )
+from protocol.errors import DecodeError
 from protocol.frames import Call
 from protocol.methods import KeysDistributeParams
 from server.rpc.keys import MAX_SENDER_KEY_BYTES
@@ -145,3 +148,19 @@ def test_the_largest_distribution_fits_in_one_default_frame() -> None:
     params = KeysDistributeParams(biggest_id, bytes(MAX_SENDER_KEY_BYTES), recipients[::-1])
     frame = Call(id=2**31 - 1, method="keys.distribute", params=msgspec.Raw(encode(params)))
     assert len(encode(frame)) <= Settings().max_frame_bytes
+
+
+def test_nothing_may_follow_the_last_element(world: World) -> None:
+    """Readers in both languages refuse the same bytes: an extra element is
+    refused, not skipped."""
+    own, params = distributed(world)
+    envelope = msgspec.msgpack.decode(group_message(world, own))
+    header = msgspec.msgpack.decode(envelope[0])
+    with pytest.raises(DecodeError, match="at most length 12"):
+        decode_header(msgspec.msgpack.encode([*header, 0]))
+    signed = msgspec.msgpack.decode(params.key)
+    with pytest.raises(DecodeError):
+        decode_sender_key(msgspec.msgpack.encode([*signed, 0]))
+    with pytest.raises(DecodeError):
+        body = msgspec.msgpack.decode(signed[0])
+        decode_sender_key(msgspec.msgpack.encode([msgspec.msgpack.encode([*body, 0]), signed[1]]))

@@ -15,7 +15,7 @@
 import { decode } from "@msgpack/msgpack";
 import type { Client, SendResult } from "./client.js";
 import { CallError, Disconnected } from "./errors.js";
-import { concat, toHex } from "./e2e/bytes.js";
+import { concat, equal, toHex } from "./e2e/bytes.js";
 import { DEVICE_LIFETIME_MS, delegation, entryFor, listedFresh, nextList, type ListChange } from "./e2e/devices.js";
 import { decryptDocument, encryptDocument, type ByteSource } from "./e2e/documents.js";
 import { type Opened, openEnvelope, sealEnvelope } from "./e2e/envelope.js";
@@ -456,8 +456,18 @@ export class Secure {
 }
 
 /** Whether `devices` are exactly the keys of `recipients`. */
-function sameDevices(devices: ReadonlySet<number>, recipients: ReadonlyMap<number, unknown>): boolean {
-  return devices.size === recipients.size && [...recipients.keys()].every((device) => devices.has(device));
+/** Whether a sender key was sealed to exactly `recipients`: the same devices, each with the same key. */
+function sameDevices(
+  devices: ReadonlyMap<number, Uint8Array>,
+  recipients: ReadonlyMap<number, Uint8Array>,
+): boolean {
+  return (
+    devices.size === recipients.size &&
+    [...recipients].every(([device, encPk]) => {
+      const sealedTo = devices.get(device);
+      return sealedTo !== undefined && equal(sealedTo, encPk);
+    })
+  );
 }
 
 /** Up to `length` bytes of the concatenation of `pieces`, from `offset`. */

@@ -25,11 +25,13 @@ import {
   decodeSenderKey,
 } from "./structures.js";
 
-/** This device's current key for one thread, and the devices it reaches. */
+/** This device's current key for one thread, and the devices it was sealed
+ * to, with the encryption key of each (a device that makes a new key under
+ * the same id needs a new sender key too). */
 export interface OwnSenderKey {
   readonly keyId: Uint8Array;
   readonly key: Uint8Array;
-  readonly devices: ReadonlySet<number>;
+  readonly devices: ReadonlyMap<number, Uint8Array>;
 }
 
 /** `keys.distribute`'s params, as they go on the wire. */
@@ -65,7 +67,7 @@ export function newSenderKey(
   });
   const signed = codecs.signedSenderKey.encode({ key: body, sig: sign(sender.sign, SENDER_KEY_CONTEXT, body) });
   return {
-    own: { keyId, key, devices: new Set(devices.keys()) },
+    own: { keyId, key, devices: new Map(devices) },
     distribution: {
       thread,
       key: signed,
