@@ -9,6 +9,7 @@ Signed things travel as the exact bytes that were signed (``SignedDeviceList.bod
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -53,6 +54,7 @@ __all__ = [
     "SenderKey",
     "SignedDeviceList",
     "SignedSenderKey",
+    "check_recipients",
     "decode_device_list",
     "decode_envelope",
     "decode_header",
@@ -320,10 +322,16 @@ def decode_header(data: bytes) -> AnyHeader:
         raise DecodeError(f"envelope version {version.v} is none of {known}")
     header = _decode(_header, data, "envelope header")
     assert isinstance(header, Header)
-    devices = [r.device for r in header.recipients]
-    if any(a >= b for a, b in itertools.pairwise(devices)):
-        raise DecodeError("envelope recipients: devices must be in ascending order, each once")
+    check_recipients(header.recipients, "envelope recipients")
     return header
+
+
+def check_recipients(recipients: Sequence[Recipient], what: str) -> None:
+    """``DecodeError`` unless each device is named once, in ascending order
+    (an envelope's recipients, a sender key's distribution)."""
+    devices = [r.device for r in recipients]
+    if any(a >= b for a, b in itertools.pairwise(devices)):
+        raise DecodeError(f"{what}: devices must be in ascending order, each once")
 
 
 def decode_sender_key(data: bytes) -> tuple[SignedSenderKey, SenderKey]:

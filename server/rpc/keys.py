@@ -21,13 +21,18 @@ the thread. The server never holds the key itself.
 
 from __future__ import annotations
 
-import itertools
 from functools import partial
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from protocol.e2e import DEVICE_LIST_CONTEXT, Scope, decode_device_list, decode_sender_key
+from protocol.e2e import (
+    DEVICE_LIST_CONTEXT,
+    Scope,
+    check_recipients,
+    decode_device_list,
+    decode_sender_key,
+)
 from protocol.errors import DecodeError
 from protocol.methods import (
     KeysDistributeParams,
@@ -95,6 +100,7 @@ async def distribute(
         raise too_large(f"sender key over {MAX_SENDER_KEY_BYTES} bytes")
     try:
         key = decode_sender_key(p.key)[1]
+        check_recipients(p.recipients, "recipients")
     except DecodeError as exc:
         raise invalid(str(exc)) from None
     if key.thread != p.thread:
@@ -102,8 +108,6 @@ async def distribute(
     if (key.sender_user, key.sender_device) != (conn.user_id, conn.device_id):
         raise forbidden("the sender key names another sender")
     devices = [r.device for r in p.recipients]
-    if any(a >= b for a, b in itertools.pairwise(devices)):
-        raise invalid("recipients: devices must be in ascending order, each once")
     access = await thread_of(ctx, conn, p.thread, Scope.REPLY)
     now = ctx.clock.ms()
     await require_coverage(ctx, access.members, devices, now)

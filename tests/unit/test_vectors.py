@@ -96,13 +96,18 @@ def test_device_list() -> None:
     assert Trust().accept(v["user"], hx("device_list", "signed")).devices == [entry]
 
 
+def reader_of(name: str) -> tuple[Trust, DeviceKeys]:
+    """The reading device of vector ``name``, trusting its sender's list."""
+    v = VECTORS[name]
+    trust = Trust()
+    trust.accept(v["sender_user"], hx(name, "sender_list"))
+    secret = PrivateKey(hx(name, "reader_enc_secret"))
+    return trust, DeviceKeys(v["reader_device"], SigningKey.generate(), secret)
+
+
 def test_golden_envelope_and_document() -> None:
     v = VECTORS["envelope"]
-    trust = Trust()
-    trust.accept(v["sender_user"], hx("envelope", "sender_list"))
-    reader = DeviceKeys(
-        v["reader_device"], SigningKey.generate(), PrivateKey(hx("envelope", "reader_enc_secret"))
-    )
+    trust, reader = reader_of("envelope")
     opened = open_envelope(
         hx("envelope", "envelope"),
         me=reader,
@@ -128,13 +133,7 @@ def test_sender_key_hashes() -> None:
 
 def test_golden_group_envelope() -> None:
     v = VECTORS["group_envelope"]
-    trust = Trust()
-    trust.accept(v["sender_user"], hx("group_envelope", "sender_list"))
-    reader = DeviceKeys(
-        v["reader_device"],
-        SigningKey.generate(),
-        PrivateKey(hx("group_envelope", "reader_enc_secret")),
-    )
+    trust, reader = reader_of("group_envelope")
     where = {
         "thread": v["thread"],
         "sender_user": v["sender_user"],

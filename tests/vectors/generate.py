@@ -138,12 +138,7 @@ def vectors() -> dict[str, Any]:
             "signed": identity.sign_list(1, 1, 1_800_000_000_000, entries).hex(),
         },
         "envelope": {
-            "sender_list": identity.sign_list(1, 1, 1_800_000_000_000, entries).hex(),
-            "reader_device": reader.device,
-            "reader_enc_secret": fixed("reader-enc").hex(),
-            "thread": 7,
-            "sender_user": 1,
-            "sender_device": sender.device,
+            **reading(identity, sender, reader),
             "envelope": envelope.data.hex(),
             "text": "Prescription renewed.",
         },
@@ -153,6 +148,20 @@ def vectors() -> dict[str, Any]:
             "size": len(document),
             "ciphertext": doc_cipher.hex(),
         },
+    }
+
+
+def reading(identity: Identity, sender: DeviceKeys, reader: DeviceKeys) -> dict[str, Any]:
+    """What a reader needs to open an envelope vector: the sender's signed
+    list, its own device and secret, and who the server says sent it where."""
+    entries = [entry_for(sender.request(1), 1, 1_900_000_000_000)]
+    return {
+        "sender_list": identity.sign_list(1, 1, 1_800_000_000_000, entries).hex(),
+        "reader_device": reader.device,
+        "reader_enc_secret": fixed("reader-enc").hex(),
+        "thread": 7,
+        "sender_user": 1,
+        "sender_device": sender.device,
     }
 
 
@@ -183,7 +192,6 @@ def group_vectors(identity: Identity, sender: DeviceKeys, reader: DeviceKeys) ->
         sender,
         own,
     )
-    entries = [entry_for(sender.request(1), 1, 1_900_000_000_000)]
     return {
         "sender_key_hashes": {
             "sender_key": key.hex(),
@@ -193,12 +201,7 @@ def group_vectors(identity: Identity, sender: DeviceKeys, reader: DeviceKeys) ->
             "message_key": message_key(key, msg_id).hex(),
         },
         "group_envelope": {
-            "sender_list": identity.sign_list(1, 1, 1_800_000_000_000, entries).hex(),
-            "reader_device": reader.device,
-            "reader_enc_secret": fixed("reader-enc").hex(),
-            "thread": 7,
-            "sender_user": 1,
-            "sender_device": sender.device,
+            **reading(identity, sender, reader),
             "signed_sender_key": distribution.key.hex(),
             "wrapped": distribution.recipients[0].key.hex(),
             "envelope": envelope.data.hex(),
