@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import assert_never
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from protocol.errors import CloseCode
 from server import http
@@ -45,6 +44,7 @@ from server.socket import websocket_endpoint
 from server.stream import Follower
 from server.webapp import web_routes
 from server.webpush import VapidKey
+from server.websocket import Socket
 from server.writer import Writer
 from storage import Store, Unavailable
 from storage.blobs import BlobStore, FilesystemBlobs
@@ -62,7 +62,7 @@ def create_app(
     clock: Clock | None = None,
     blobs: BlobStore | None = None,
     gateway: NotificationGateway | None = None,
-) -> Starlette:
+) -> Front:
     store = store or Store(settings.db)
     clock = clock or Clock()
     if broker is None and settings.redis:
@@ -112,7 +112,6 @@ def create_app(
 
     app = Starlette(
         routes=[
-            WebSocketRoute("/ws", websocket_endpoint),
             Route("/v1/register", http.register, methods=["POST"]),
             Route("/v1/login", http.login, methods=["POST"]),
             Route("/v1/logout", http.logout, methods=["POST"]),
@@ -123,11 +122,10 @@ def create_app(
         ],
         lifespan=lifespan,
         exception_handlers={ServerError: http.refused, Unavailable: http.store_unavailable},
-        middleware=[Middleware(StartOnFirstRequest, lifecycle=lifecycle)],
     )
     app.state.ctx = ctx
     app.state.lifecycle = lifecycle
-    return app
+    return Front(app, lifecycle)
 
 
 class Lifecycle:
@@ -278,15 +276,23 @@ async def close_revoked(ctx: Context) -> None:
 _background: set[asyncio.Task[None]] = set()
 
 
-class StartOnFirstRequest:
-    def __init__(self, app: ASGIApp, lifecycle: Lifecycle) -> None:
+class Front:
+    """The ASGI application: starts the lifecycle on the first request where
+    the server has no lifespan (daphne), hands ``/ws`` straight to the socket
+    endpoint (``server.websocket`` says why) and the rest to Starlette."""
+
+    def __init__(self, app: Starlette, lifecycle: Lifecycle) -> None:
         self.app = app
         self.lifecycle = lifecycle
+        self.state = app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan" and not self.lifecycle.started:
             await self.lifecycle.start()
-        await self.app(scope, receive, send)
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            await websocket_endpoint(self.lifecycle.ctx, Socket(scope, receive, send))
+        else:
+            await self.app(scope, receive, send)
 
 
 async def _heartbeat(ctx: Context) -> None:

@@ -104,6 +104,9 @@ def _serve(settings: Settings, log_level: str) -> int:
         log_level=log_level,
         ws_max_size=settings.ws_max_bytes,
         ws_ping_interval=None,  # the protocol has its own heartbeat
+        # Frames are mostly ciphertext, which does not compress, and a
+        # browser's deflate context costs the server tens of KiB a link.
+        ws_per_message_deflate=False,
         backlog=LISTEN_BACKLOG,
         timeout_graceful_shutdown=10,
     )

@@ -1,7 +1,10 @@
 """One device's live session: who it is, and a bounded queue of frames to send.
 
 Frames are queued as bytes already encoded (the same bytes for every
-recipient). Live pushes never wait: when the queue is over its byte budget the
+recipient) and written by a task that lives only while there is something to
+write: an idle link holds no writer, and a frame queued to an idle link
+costs one task started rather than a sleeping one woken. Live pushes never
+wait: when the queue is over its byte budget the
 connection is closed with ``SLOW_CONSUMER`` and the client resumes from its
 cursor, so a slow reader cannot grow the server's memory. Durable events that
 arrive while the session is replaying its backlog are held, then sent after
@@ -21,7 +24,7 @@ queue is flushed).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import IntEnum
 from time import monotonic
 
@@ -36,7 +39,7 @@ __all__ = ["Connection", "Flag", "Stage"]
 class Flag:
     """``asyncio.Event``'s set, clear and wait, without its deque of
     waiters: one future, made only while someone waits. A connection holds
-    three, for each of tens of thousands of idle links (an Event with its
+    two, for each of tens of thousands of idle links (an Event with its
     deque is 0.7 KB; an idle Flag, 56 bytes)."""
 
     __slots__ = ("_set", "_waiting")
@@ -85,7 +88,7 @@ class Connection:
         "_held",
         "_queue_bytes",
         "_queued",
-        "_wakeup",
+        "_start_writer",
         "busy",
         "calls",
         "close_code",
@@ -106,6 +109,7 @@ class Connection:
         "status",
         "token_hash",
         "user_id",
+        "writer",
     )
 
     def __init__(
@@ -141,7 +145,8 @@ class Connection:
         self._queue_bytes = queue_bytes
         self._frames: list[bytes] = []
         self._queued = 0
-        self._wakeup = Flag()  # frames to send, or a close
+        self._start_writer: Callable[[], asyncio.Task[None]] | None = None  # once open
+        self.writer: asyncio.Task[None] | None = None  # while running, it takes every frame queued
         self._drained = Flag()  # the queue has room again
         self.closed = Flag()
         self.stage = Stage.WELCOMING
@@ -181,7 +186,17 @@ class Connection:
             return
         self._frames.append(frame)
         self._queued += len(frame)
-        self._wakeup.set()
+        self._wake_writer()
+
+    def write_with(self, start_writer: Callable[[], asyncio.Task[None]]) -> None:
+        """From now on, frames are written by what ``start_writer`` starts
+        (a task that calls ``take_frames`` until it is empty)."""
+        self._start_writer = start_writer
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        if self._frames and self.writer is None and self._start_writer is not None:
+            self.writer = self._start_writer()
 
     async def send_paced(self, frame: bytes) -> None:
         """Queue a frame, first waiting for room (for backlogs we produce)."""
@@ -221,7 +236,6 @@ class Connection:
         if self._advance(Stage.CLOSING):
             self.close_code, self.close_reason = code, reason
             self._frames.clear()
-            self._wakeup.set()
             self._drained.set()
             self.closed.set()
 
@@ -230,7 +244,7 @@ class Connection:
         queued frame is sent: a graceful stop. No new call is taken."""
         if not self.closing:
             self._finish = (code, reason)
-            self._wakeup.set()
+            self._finish_if_idle()
 
     @property
     def finishing(self) -> bool:
@@ -239,23 +253,24 @@ class Connection:
     def answered(self) -> None:
         """The call being answered has its answer queued."""
         self.busy = False
-        if self._finish is not None:
-            self._wakeup.set()
+        self._finish_if_idle()
+
+    def _finish_if_idle(self) -> None:
+        idle = not self.busy and self.writer is None and self._start_writer is not None
+        if self._finish is not None and idle:
+            self.close(*self._finish)
 
     async def wait_closed(self) -> None:
         await self.closed.wait()
 
-    async def next_frames(self) -> list[bytes]:
-        """Wait for queued frames and take them all (empty once closing)."""
-        while not self._frames and not self.closing:
-            if self._finish is not None and not self.busy:
-                self.close(*self._finish)
-                break
-            self._wakeup.clear()
-            await self._wakeup.wait()
-        if self.closing:
-            return []
+    def take_frames(self) -> list[bytes]:
+        """For the writer: every frame queued, or none when there is nothing
+        left to write (or the connection is closing), and the writer stops."""
         frames, self._frames = self._frames, []
+        if not frames or self.closing:
+            self.writer = None
+            self._finish_if_idle()
+            return []
         return frames
 
     def sent(self, frame: bytes) -> None:

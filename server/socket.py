@@ -1,4 +1,5 @@
-"""The ``/ws`` endpoint: handshake, then a reader, a writer and a replay.
+"""The ``/ws`` endpoint: handshake, then a reader, a writer and, when the
+device resumes, a replay of what it missed.
 
 Calls from one connection are answered in the order they were sent. A frame
 that cannot be read is answered with an ``error`` frame (``id`` set when the
@@ -10,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from time import monotonic
-from typing import Any
-
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL, Codec, encode, encode_event, to_raw
 from protocol.errors import CloseCode, DecodeError, ErrorCode
@@ -39,6 +38,7 @@ from server.errors import ServerError
 from server.policy import DELEGATE_ROLES
 from server.ratelimit import Charge, Limit
 from server.rpc import CALLING, ROUTES, Bucket
+from server.websocket import Disconnected, Socket
 from storage.errors import Unavailable
 
 __all__ = ["websocket_endpoint"]
@@ -48,23 +48,27 @@ REPLAY_PAGE = 500
 CLOSE_WAIT_SECONDS = 5.0
 
 
-async def websocket_endpoint(ws: WebSocket) -> None:
-    ctx: Context = ws.app.state.ctx
-    if SUBPROTOCOL not in ws.scope.get("subprotocols", []):
-        await ws.accept()
-        await ws.close(CloseCode.UNSUPPORTED_VERSION, f"offer subprotocol {SUBPROTOCOL}")
+async def websocket_endpoint(ctx: Context, ws: Socket) -> None:
+    try:
+        if SUBPROTOCOL not in ws.subprotocols:
+            await ws.accept()
+            await ws.close(CloseCode.UNSUPPORTED_VERSION, f"offer subprotocol {SUBPROTOCOL}")
+            return
+        await ws.accept(subprotocol=SUBPROTOCOL)
+        if ctx.draining:
+            await ws.close(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
+            return
+        await _greet(ctx, ws)
+    except Disconnected:
         return
-    await ws.accept(subprotocol=SUBPROTOCOL)
-    if ctx.draining:
-        await ws.close(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
-        return
+
+
+async def _greet(ctx: Context, ws: Socket) -> None:
     wire = ServerSession(ctx.settings.max_frame_bytes)
     try:
         greeting = await asyncio.wait_for(_read_hello(ws, wire), ctx.settings.hello_timeout_seconds)
     except TimeoutError:
         greeting = wire.hello_timed_out()
-    except WebSocketDisconnect:
-        return
     if isinstance(greeting, Refused):
         await _close(ws, greeting.code, greeting.reason)
         return
@@ -75,11 +79,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     await _serve(ctx, ws, wire, conn, greeting.hello)
 
 
-async def _read_hello(ws: WebSocket, wire: ServerSession) -> Greeted | Refused:
-    message = await ws.receive()
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", 1000))
-    return wire.receive_hello(message.get("bytes"))
+async def _read_hello(ws: Socket, wire: ServerSession) -> Greeted | Refused:
+    return wire.receive_hello(await ws.receive())
 
 
 async def _authenticate(ctx: Context, wire: ServerSession, hello: Hello) -> Connection | Refused:
@@ -135,12 +136,12 @@ def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> byte
 
 
 async def _serve(
-    ctx: Context, ws: WebSocket, wire: ServerSession, conn: Connection, hello: Hello
+    ctx: Context, ws: Socket, wire: ServerSession, conn: Connection, hello: Hello
 ) -> None:
     routes = ctx.hub.add(conn)  # from here on, live durable events are held until replayed
     if ctx.draining:  # the drain began while this socket said hello
         conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
-    tasks: list[asyncio.Task[Any]] = []
+    tasks: list[asyncio.Task[None]] = []
     try:
         if conn.role in DELEGATE_ROLES:  # a change from here on closes this socket
             conn.grants = await ctx.directory.grants(conn.user_id)
@@ -149,23 +150,19 @@ async def _serve(
         head = ctx.hub.delivered
         conn.welcome(_welcome(ctx, conn, head, hello.resume_from is not None))
         conn.last_seq = head if hello.resume_from is None else hello.resume_from
-        tasks = [
-            asyncio.create_task(_write(ws, conn), name=f"write-{conn.session}"),
-            asyncio.create_task(_read(ctx, ws, wire, conn), name=f"read-{conn.session}"),
-            asyncio.create_task(_replay(ctx, conn, hello.resume_from, head)),
-        ]
+        conn.write_with(functools.partial(_start_writer, ws, conn))
+        tasks.append(asyncio.create_task(_read(ctx, ws, wire, conn), name=f"read-{conn.session}"))
+        if hello.resume_from is None:
+            conn.go_live()
+        else:
+            tasks.append(asyncio.create_task(_replay(ctx, conn, hello.resume_from, head)))
         await ctx.presence.refresh(conn.user_id)
-        ending = [*tasks[:2], conn.closed.future()]  # a future, not a task: idle links are many
-        done, _ = await asyncio.wait(ending, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task.exception() is not None and not isinstance(
-                task.exception(), WebSocketDisconnect
-            ):
-                log.error("session %s failed", conn.session, exc_info=task.exception())
-                conn.close(CloseCode.SERVER_ERROR, "internal error")
+        await conn.wait_closed()
     finally:
         if not conn.closing:
             conn.close(CloseCode.NORMAL)
+        if conn.writer is not None:  # still writing: the close frame goes next
+            tasks.append(conn.writer)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -177,6 +174,15 @@ async def _serve(
         await ctx.broker.detach(ctx.hub.remove(conn))
         with contextlib.suppress(Unavailable):
             await ctx.presence.refresh(conn.user_id)
+
+
+def _stopped_on(conn: Connection, error: Exception) -> None:
+    """The reader or the writer stopped on ``error``: the client left, or a
+    fault (logged). Either way the connection closes."""
+    if not isinstance(error, Disconnected):
+        log.error("session %s failed", conn.session, exc_info=error)
+        conn.close(CloseCode.SERVER_ERROR, "internal error")
+    conn.close(CloseCode.NORMAL)  # the first close wins
 
 
 async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head: int) -> None:
@@ -210,30 +216,35 @@ async def _send_backlog(ctx: Context, conn: Connection, cursor: int) -> None:
             return
 
 
-async def _write(ws: WebSocket, conn: Connection) -> None:
-    while True:
-        frames = await conn.next_frames()
-        if not frames:
-            return
-        for frame in frames:
-            await ws.send_bytes(frame)
-            conn.sent(frame)
+def _start_writer(ws: Socket, conn: Connection) -> asyncio.Task[None]:
+    return asyncio.create_task(_write(ws, conn))
 
 
-async def _read(ctx: Context, ws: WebSocket, wire: ServerSession, conn: Connection) -> None:
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        if conn.finishing:  # a graceful stop: the client sends it again elsewhere
-            await conn.wait_closed()
-            return
-        conn.last_received = monotonic()
-        conn.busy = True
-        try:
-            await _handle(ctx, conn, wire.receive(message.get("bytes")))
-        finally:
-            conn.answered()
+async def _write(ws: Socket, conn: Connection) -> None:
+    try:
+        while frames := conn.take_frames():
+            for frame in frames:
+                await ws.send(frame)
+                conn.sent(frame)
+    except Exception as exc:
+        _stopped_on(conn, exc)
+
+
+async def _read(ctx: Context, ws: Socket, wire: ServerSession, conn: Connection) -> None:
+    try:
+        while True:
+            data = await ws.receive()
+            if conn.finishing:  # a graceful stop: the client sends it again elsewhere
+                await conn.wait_closed()
+                return
+            conn.last_received = monotonic()
+            conn.busy = True
+            try:
+                await _handle(ctx, conn, wire.receive(data))
+            finally:
+                conn.answered()
+    except Exception as exc:
+        _stopped_on(conn, exc)
 
 
 async def _handle(ctx: Context, conn: Connection, frame: FrameEvent) -> None:
@@ -294,9 +305,7 @@ async def _call(ctx: Context, conn: Connection, call: Call) -> bytes:
         return encode(Error(call.id, ErrorCode.INTERNAL, "internal error"))
 
 
-async def _close(ws: WebSocket, code: int, reason: str) -> None:
-    if ws.application_state is WebSocketState.DISCONNECTED:
-        return
+async def _close(ws: Socket, code: int, reason: str) -> None:
     with contextlib.suppress(Exception):
         # A slow consumer's close frame waits behind what it has not read yet;
         # past this, the transport is dropped and the client sees 1006.

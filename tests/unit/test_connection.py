@@ -1,4 +1,5 @@
-"""The per-connection send queue: byte budget, held durable events, pacing."""
+"""The per-connection send queue: byte budget, held durable events, pacing,
+and the writer that runs only while there is something to write."""
 
 from __future__ import annotations
 
@@ -24,21 +25,49 @@ def make(queue_bytes: int = 100) -> Connection:
     )
 
 
-async def drain(conn: Connection) -> list[bytes]:
-    """Take what is queued and report it written."""
-    frames = await asyncio.wait_for(conn.next_frames(), 1)
+def drain(conn: Connection) -> list[bytes]:
+    """Take what is queued and report it written, as a writer does."""
+    frames = conn.take_frames()
     for frame in frames:
         conn.sent(frame)
     return frames
+
+
+class Writer:
+    """The socket's side: each start runs a task that writes until the queue
+    is empty, as ``server.socket`` does, into ``written``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.written: list[bytes] = []
+        self.starts = 0
+        conn.write_with(self.start)
+
+    def start(self) -> asyncio.Task[None]:
+        self.starts += 1
+        return asyncio.create_task(self.write())
+
+    async def write(self) -> None:
+        while frames := self.conn.take_frames():
+            for frame in frames:
+                await asyncio.sleep(0)  # a write that yields, as a socket's may
+                self.written.append(frame)
+                self.conn.sent(frame)
+
+    async def idle(self) -> list[bytes]:
+        """Wait for the running writer (if any) to stop; what it wrote."""
+        if self.conn.writer is not None:
+            await asyncio.wait_for(self.conn.writer, 1)
+        return self.written
 
 
 async def test_frames_come_out_in_order() -> None:
     conn = make()
     for frame in (b"a", b"bb", b"ccc"):
         conn.send(frame)
-    assert await drain(conn) == [b"a", b"bb", b"ccc"]
+    assert drain(conn) == [b"a", b"bb", b"ccc"]
     conn.send(b"d")
-    assert await drain(conn) == [b"d"]
+    assert drain(conn) == [b"d"]
 
 
 async def test_queue_may_fill_exactly_to_its_budget() -> None:
@@ -46,7 +75,7 @@ async def test_queue_may_fill_exactly_to_its_budget() -> None:
     conn.send(b"x" * 6)
     conn.send(b"y" * 4)
     assert not conn.closing
-    assert await drain(conn) == [b"x" * 6, b"y" * 4]
+    assert drain(conn) == [b"x" * 6, b"y" * 4]
 
 
 async def test_overflow_closes_with_slow_consumer_and_clears_frames() -> None:
@@ -56,22 +85,22 @@ async def test_overflow_closes_with_slow_consumer_and_clears_frames() -> None:
     assert conn.closing
     assert conn.close_code == CloseCode.SLOW_CONSUMER
     assert conn.close_reason
-    assert await asyncio.wait_for(conn.next_frames(), 1) == []
+    assert conn.take_frames() == []
     await asyncio.wait_for(conn.wait_closed(), 1)
     conn.send(b"z")  # ignored once closing
-    assert await asyncio.wait_for(conn.next_frames(), 1) == []
+    assert conn.take_frames() == []
 
 
 async def test_frames_taken_but_not_written_still_count() -> None:
     conn = make(queue_bytes=10)
     conn.send(b"x" * 8)
-    assert len(await asyncio.wait_for(conn.next_frames(), 1)) == 1
+    assert len(conn.take_frames()) == 1
     conn.send(b"y" * 3)
     assert conn.close_code == CloseCode.SLOW_CONSUMER
 
     conn = make(queue_bytes=10)
     conn.send(b"x" * 8)
-    await drain(conn)
+    drain(conn)
     conn.send(b"y" * 10)
     assert not conn.closing
 
@@ -82,21 +111,26 @@ async def test_single_frame_over_budget_closes() -> None:
     assert conn.close_code == CloseCode.SLOW_CONSUMER
 
 
-async def test_next_frames_waits_for_a_frame() -> None:
+async def test_an_idle_link_holds_no_writer_and_a_frame_starts_one() -> None:
     conn = make()
-    waiting = asyncio.create_task(conn.next_frames())
-    await asyncio.sleep(0)
-    assert not waiting.done()
-    conn.send(b"late")
-    assert await asyncio.wait_for(waiting, 1) == [b"late"]
+    conn.send(b"before")  # the socket is not open yet: held
+    assert conn.writer is None
+    writer = Writer(conn)
+    assert writer.starts == 1
+    conn.send(b"while writing")  # the running writer takes it
+    assert await writer.idle() == [b"before", b"while writing"]
+    assert conn.writer is None and writer.starts == 1
+    conn.send(b"later")
+    assert await writer.idle() == [b"before", b"while writing", b"later"]
+    assert writer.starts == 2
 
 
-async def test_close_wakes_a_waiting_reader() -> None:
+async def test_close_stops_the_writer_with_what_it_has_not_taken() -> None:
     conn = make()
-    waiting = asyncio.create_task(conn.next_frames())
-    await asyncio.sleep(0)
+    writer = Writer(conn)
+    conn.send(b"first")
     conn.close(CloseCode.SERVER_SHUTDOWN, "bye")
-    assert await asyncio.wait_for(waiting, 1) == []
+    assert await writer.idle() == []
     assert conn.close_code == CloseCode.SERVER_SHUTDOWN
 
 
@@ -106,7 +140,7 @@ async def test_first_close_wins() -> None:
     conn.close(CloseCode.HEARTBEAT_TIMEOUT, "silent")
     conn.close(CloseCode.NORMAL, "later")
     assert (conn.close_code, conn.close_reason) == (CloseCode.HEARTBEAT_TIMEOUT, "silent")
-    assert await asyncio.wait_for(conn.next_frames(), 1) == []
+    assert conn.take_frames() == []
 
 
 def frame(seq: int) -> bytes:
@@ -132,10 +166,10 @@ async def test_events_are_held_until_live(
         conn.push_event(seq, frame(seq))
     conn.send(b"backlog")  # the replay goes straight to the queue
     conn.last_seq = backlog_until
-    assert await drain(conn) == [b"backlog"]
+    assert drain(conn) == [b"backlog"]
     conn.go_live()
     conn.send(b"end")
-    assert await drain(conn) == [*(frame(seq) for seq in expected), b"end"]
+    assert drain(conn) == [*(frame(seq) for seq in expected), b"end"]
     assert conn.last_seq == max([backlog_until, *held])
 
 
@@ -158,7 +192,7 @@ async def test_live_events_drop_what_was_already_sent(
     for seq in pushed:
         conn.push_event(seq, frame(seq))
     conn.send(b"end")
-    assert await drain(conn) == [*(frame(seq) for seq in expected), b"end"]
+    assert drain(conn) == [*(frame(seq) for seq in expected), b"end"]
     assert conn.last_seq == max(last_seq, *pushed)
 
 
@@ -168,7 +202,7 @@ async def test_go_live_twice_is_harmless() -> None:
     conn.go_live()
     conn.go_live()
     conn.push_event(2, frame(2))
-    assert await drain(conn) == [frame(1), frame(2)]
+    assert drain(conn) == [frame(1), frame(2)]
 
 
 async def test_held_events_obey_the_byte_budget() -> None:
@@ -186,20 +220,20 @@ async def test_send_paced_waits_for_room() -> None:
     paced = asyncio.create_task(conn.send_paced(b"y" * 5))
     await asyncio.sleep(0)
     assert not paced.done()
-    [taken] = await asyncio.wait_for(conn.next_frames(), 1)
+    [taken] = conn.take_frames()
     await asyncio.sleep(0)
     assert not paced.done()  # taken is not written: still no room
     conn.sent(taken)
     await asyncio.wait_for(paced, 1)
     assert not conn.closing
-    assert await drain(conn) == [b"y" * 5]
+    assert drain(conn) == [b"y" * 5]
 
 
 async def test_send_paced_without_waiting_when_there_is_room() -> None:
     conn = make(queue_bytes=10)
     conn.send(b"x" * 4)
     await asyncio.wait_for(conn.send_paced(b"y" * 6), 1)
-    assert await drain(conn) == [b"x" * 4, b"y" * 6]
+    assert drain(conn) == [b"x" * 4, b"y" * 6]
 
 
 async def test_send_paced_several_frames_in_order() -> None:
@@ -213,7 +247,8 @@ async def test_send_paced_several_frames_in_order() -> None:
     producer = asyncio.create_task(produce())
     written: list[bytes] = []
     while len(written) < len(frames):
-        written += await drain(conn)
+        written += drain(conn)
+        await asyncio.sleep(0)  # the producer's turn
     await asyncio.wait_for(producer, 1)
     assert written == frames
     assert not conn.closing
@@ -226,7 +261,7 @@ async def test_send_paced_returns_when_closed() -> None:
     await asyncio.sleep(0)
     conn.close(CloseCode.SERVER_SHUTDOWN)
     await asyncio.wait_for(paced, 1)
-    assert await asyncio.wait_for(conn.next_frames(), 1) == []
+    assert conn.take_frames() == []
 
 
 async def test_ephemeral_pushes_before_the_welcome_are_dropped() -> None:
@@ -236,31 +271,45 @@ async def test_ephemeral_pushes_before_the_welcome_are_dropped() -> None:
     conn.welcome(b"welcome")
     conn.push(b"presence-late")
     conn.go_live()
-    assert await drain(conn) == [b"welcome", b"presence-late", frame(1)]
+    assert drain(conn) == [b"welcome", b"presence-late", frame(1)]
 
 
 async def test_a_graceful_finish_waits_for_the_call_being_answered() -> None:
     conn = make()
+    writer = Writer(conn)
     conn.busy = True
     conn.finish(CloseCode.SERVER_SHUTDOWN, "bye")
-    assert conn.finishing and not conn.closing
-    writer = asyncio.create_task(conn.next_frames())
-    await asyncio.sleep(0)  # the writer waits: a call is still being answered
-    assert not writer.done()
+    assert conn.finishing and not conn.closing  # a call is still being answered
     conn.send(b"result")
     conn.answered()
-    assert await writer == [b"result"]  # the answer goes out first
-    conn.sent(b"result")
-    assert await drain(conn) == []  # then the socket closes
+    assert not conn.closing  # the answer is being written
+    assert await writer.idle() == [b"result"]  # the answer goes out first
+    assert conn.close_code == CloseCode.SERVER_SHUTDOWN  # then the socket closes
+
+
+async def test_a_finish_waits_for_what_is_queued() -> None:
+    conn = make()
+    writer = Writer(conn)
+    conn.send(b"queued")
+    conn.finish(CloseCode.SERVER_SHUTDOWN)
+    assert not conn.closing
+    assert await writer.idle() == [b"queued"]  # what was queued is still sent
     assert conn.close_code == CloseCode.SERVER_SHUTDOWN
 
 
 async def test_an_idle_connection_finishes_at_once() -> None:
     conn = make()
-    conn.send(b"queued")
+    Writer(conn)
     conn.finish(CloseCode.SERVER_SHUTDOWN)
-    assert await drain(conn) == [b"queued"]  # what was queued is still sent
-    assert await drain(conn) == []
+    assert conn.close_code == CloseCode.SERVER_SHUTDOWN
+
+
+async def test_a_finish_before_the_socket_is_open_sends_the_welcome_first() -> None:
+    conn = make()
+    conn.finish(CloseCode.SERVER_SHUTDOWN)  # the drain began during the hello
+    conn.welcome(b"welcome")
+    assert not conn.closing
+    assert await Writer(conn).idle() == [b"welcome"]
     assert conn.close_code == CloseCode.SERVER_SHUTDOWN
 
 
@@ -285,7 +334,7 @@ async def test_once_closing_nothing_moves_it_and_nothing_is_held() -> None:
     conn.go_live()
     assert conn.stage is Stage.CLOSING
     assert conn._held == []
-    assert await asyncio.wait_for(conn.next_frames(), 1) == []
+    assert conn.take_frames() == []
 
 
 async def test_a_flag_wakes_its_waiters_and_a_cancelled_one_leaves_the_others() -> None:
