@@ -25,7 +25,6 @@ from protocol.session import (
     CallReceived,
     FrameEvent,
     FrameRefused,
-    Greeted,
     PingReceived,
     Refused,
     ServerSession,
@@ -66,7 +65,8 @@ async def websocket_endpoint(ctx: Context, ws: Socket) -> None:
 async def _greet(ctx: Context, ws: Socket) -> None:
     wire = ServerSession(ctx.settings.max_frame_bytes)
     try:
-        greeting = await asyncio.wait_for(_read_hello(ws, wire), ctx.settings.hello_timeout_seconds)
+        async with asyncio.timeout(ctx.settings.hello_timeout_seconds):  # no task, unlike wait_for
+            greeting = wire.receive_hello(await ws.receive())
     except TimeoutError:
         greeting = wire.hello_timed_out()
     if isinstance(greeting, Refused):
@@ -77,10 +77,6 @@ async def _greet(ctx: Context, ws: Socket) -> None:
         await _close(ws, conn.code, conn.reason)
         return
     await _serve(ctx, ws, wire, conn, greeting.hello)
-
-
-async def _read_hello(ws: Socket, wire: ServerSession) -> Greeted | Refused:
-    return wire.receive_hello(await ws.receive())
 
 
 async def _authenticate(ctx: Context, wire: ServerSession, hello: Hello) -> Connection | Refused:
@@ -309,4 +305,5 @@ async def _close(ws: Socket, code: int, reason: str) -> None:
     with contextlib.suppress(Exception):
         # A slow consumer's close frame waits behind what it has not read yet;
         # past this, the transport is dropped and the client sees 1006.
-        await asyncio.wait_for(ws.close(code, reason[:120]), CLOSE_WAIT_SECONDS)
+        async with asyncio.timeout(CLOSE_WAIT_SECONDS):
+            await ws.close(code, reason[:120])

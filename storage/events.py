@@ -332,7 +332,7 @@ class Events:
         practitioner they read for (``delegations``)."""
         params = {"user_id": user_id, "cursor": cursor, "upto": _NO_END if upto is None else upto}
         params |= {"now": now, "device_id": -1 if device_id is None else device_id, "limit": limit}
-        async with self.db.read() as conn:
+        async with self.db.read_one() as conn:
             return _stored(await _AFTER.rows(conn, params))
 
     async def prune(self, created_before: int) -> int:
