@@ -11,6 +11,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
 from clients import login
 from protocol.errors import CloseCode
 from server.settings import Settings
@@ -35,6 +39,22 @@ from tests.support.wire import (
 async def test_no_subprotocol_is_refused_with_4102(server: RunningServer) -> None:
     async with raw(server, offer=False) as ws:
         assert await close_code(ws) == CloseCode.UNSUPPORTED_VERSION
+
+
+async def test_deflate_is_not_negotiated(server: RunningServer) -> None:
+    """Browsers offer per-message deflate; frames are ciphertext, and a
+    deflate context would cost the server tens of KiB a link."""
+    me = await server.user()
+    async with greeted(server, me) as link:  # the client offers permessage-deflate
+        assert link.ws.response is not None
+        assert "Sec-WebSocket-Extensions" not in link.ws.response.headers
+        assert ok(await link.call(1, "threads.list", {})) == {"threads": []}
+
+
+async def test_a_websocket_to_another_path_is_refused(server: RunningServer) -> None:
+    with pytest.raises(InvalidStatus) as refused_handshake:
+        await connect(server.ws_url.replace("/ws", "/elsewhere"), open_timeout=10)
+    assert refused_handshake.value.response.status_code == 403
 
 
 async def test_bad_hello_is_closed_with_its_code(server: RunningServer) -> None:
