@@ -289,10 +289,17 @@ class Front:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "lifespan" and not self.lifecycle.started:
             await self.lifecycle.start()
-        if scope["type"] == "websocket" and scope["path"] == "/ws":
+        if scope["type"] == "websocket" and _route_path(scope) == "/ws":
             await websocket_endpoint(self.lifecycle.ctx, Socket(scope, receive, send))
         else:
             await self.app(scope, receive, send)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path under the application's ``root_path``, as Starlette routes it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 async def _heartbeat(ctx: Context) -> None:

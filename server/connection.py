@@ -274,6 +274,6 @@ class Connection:
         return frames
 
     def sent(self, frame: bytes) -> None:
-        """A frame taken by ``next_frames`` reached the socket."""
+        """A frame taken by ``take_frames`` reached the socket."""
         self._queued -= len(frame)
         self._drained.set()

@@ -45,6 +45,7 @@ __all__ = ["websocket_endpoint"]
 log = logging.getLogger(__name__)
 REPLAY_PAGE = 500
 CLOSE_WAIT_SECONDS = 5.0
+STORE_DOWN = (CloseCode.SERVER_SHUTDOWN, "store unavailable, resume later")
 
 
 async def websocket_endpoint(ctx: Context, ws: Socket) -> None:
@@ -72,7 +73,11 @@ async def _greet(ctx: Context, ws: Socket) -> None:
     if isinstance(greeting, Refused):
         await _close(ws, greeting.code, greeting.reason)
         return
-    conn = await _authenticate(ctx, wire, greeting.hello)
+    try:
+        conn = await _authenticate(ctx, wire, greeting.hello)
+    except Unavailable as exc:
+        log.warning("hello refused: store unavailable (%s)", exc)
+        conn = wire.refuse(*STORE_DOWN)
     if isinstance(conn, Refused):
         await _close(ws, conn.code, conn.reason)
         return
@@ -154,6 +159,8 @@ async def _serve(
             tasks.append(asyncio.create_task(_replay(ctx, conn, hello.resume_from, head)))
         await ctx.presence.refresh(conn.user_id)
         await conn.wait_closed()
+    except Unavailable as exc:
+        _store_down(conn, exc)
     finally:
         if not conn.closing:
             conn.close(CloseCode.NORMAL)
@@ -173,29 +180,39 @@ async def _serve(
 
 
 def _stopped_on(conn: Connection, error: Exception) -> None:
-    """The reader or the writer stopped on ``error``: the client left, or a
-    fault (logged). Either way the connection closes."""
-    if not isinstance(error, Disconnected):
+    """The reader, the writer or the replay stopped on ``error``: the client
+    left, the store is down (the client resumes later), or a fault, logged
+    unless the connection was already closing. Either way it closes."""
+    if isinstance(error, Unavailable):
+        _store_down(conn, error)
+    elif conn.closing:
+        log.debug("session %s: %r while closing", conn.session, error)
+    elif not isinstance(error, Disconnected):
         log.error("session %s failed", conn.session, exc_info=error)
         conn.close(CloseCode.SERVER_ERROR, "internal error")
     conn.close(CloseCode.NORMAL)  # the first close wins
 
 
-async def _replay(ctx: Context, conn: Connection, resume_from: int | None, head: int) -> None:
+def _store_down(conn: Connection, error: Unavailable) -> None:
+    log.warning(
+        "session %s: store unavailable (%s); closing so it resumes later", conn.session, error
+    )
+    conn.close(*STORE_DOWN)
+
+
+async def _replay(ctx: Context, conn: Connection, resume_from: int, head: int) -> None:
     """Send every durable event after ``resume_from`` (oldest first), then go
     live. Each page reads up to ``Hub.delivered`` as it is then: whatever is
     above it reaches this socket live (held until now), so nothing falls
     between the two, and what comes both ways is sent once."""
     try:
-        if resume_from is not None:
-            if not await ctx.store.events.resumable(resume_from):
-                conn.send(encode_event("sync.reset", to_raw(SyncReset(head))))
-                conn.last_seq = head
-            else:
-                await _send_backlog(ctx, conn, resume_from)
-    except Unavailable:
-        log.warning("replay failed: store unavailable; closing so the client resumes later")
-        conn.close(CloseCode.SERVER_SHUTDOWN, "store unavailable, resume later")
+        if not await ctx.store.events.resumable(resume_from):
+            conn.send(encode_event("sync.reset", to_raw(SyncReset(head))))
+            conn.last_seq = head
+        else:
+            await _send_backlog(ctx, conn, resume_from)
+    except Exception as exc:
+        _stopped_on(conn, exc)
         return
     conn.go_live()
 
@@ -220,10 +237,15 @@ async def _write(ws: Socket, conn: Connection) -> None:
     try:
         while frames := conn.take_frames():
             for frame in frames:
+                if conn.closing:  # what it took is dropped, as what was queued
+                    return
                 await ws.send(frame)
                 conn.sent(frame)
     except Exception as exc:
         _stopped_on(conn, exc)
+    except asyncio.CancelledError:
+        conn.close(CloseCode.NORMAL)
+        raise
 
 
 async def _read(ctx: Context, ws: Socket, wire: ServerSession, conn: Connection) -> None:
@@ -241,6 +263,8 @@ async def _read(ctx: Context, ws: Socket, wire: ServerSession, conn: Connection)
                 conn.answered()
     except Exception as exc:
         _stopped_on(conn, exc)
+    finally:
+        conn.close(CloseCode.NORMAL)  # however it stopped; the first close wins
 
 
 async def _handle(ctx: Context, conn: Connection, frame: FrameEvent) -> None:

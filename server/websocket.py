@@ -1,12 +1,13 @@
 """A WebSocket over bare ASGI ``receive`` and ``send``: what ``/ws`` needs
 and nothing more.
 
-Each of tens of thousands of idle links waits in its reader, so every frame
-of coroutine between the ASGI server and that wait is paid once per link.
-Through Starlette's router a link waited under eleven of them (middleware,
-exception wrappers, route, session), about 5 KiB a link, and each frame sent
-passed Starlette's state checks; ``Front`` hands ``/ws`` to the endpoint
-directly (benchmarks/README.md, "Issue 22, fourth session").
+Each of tens of thousands of idle links has its endpoint coroutine waiting
+for the close, so every frame of coroutine between the ASGI server and that
+wait is paid once per link. Through Starlette's router it waited under
+eleven of them (middleware, exception wrappers, route, session), and each
+frame sent passed Starlette's state checks; ``server.app.Front`` hands
+``/ws`` to the endpoint directly (benchmarks/README.md, "Issue 22, fourth
+session").
 """
 
 from __future__ import annotations

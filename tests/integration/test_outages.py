@@ -12,10 +12,11 @@ import httpx
 import pytest
 
 from clients import CallError
-from protocol.errors import ErrorCode
+from protocol.errors import CloseCode, ErrorCode
 from tests.conftest import unavailable
 from tests.support.postgres import PostgresServer, find_bindir
 from tests.support.server import RunningServer, start_server
+from tests.support.wire import close_code, greeted, hello, pack, raw
 
 
 @pytest.fixture
@@ -64,4 +65,22 @@ async def test_sends_while_postgresql_is_down_are_refused_not_lost(
     assert received == acknowledged  # each once, in order, nothing refused among them
     logged = node.log.read_text()
     assert logged.count("messages.send refused: ") == refused  # one line each
+    assert "Traceback" not in logged
+
+
+async def test_a_hello_while_postgresql_is_down_is_told_to_resume_later(
+    own_postgres: PostgresServer, node: RunningServer
+) -> None:
+    patient = await node.user()
+    own_postgres.stop_server()
+    try:
+        async with raw(node) as ws:
+            await ws.send(pack(hello(patient)))
+            assert await close_code(ws) == CloseCode.SERVER_SHUTDOWN
+    finally:
+        own_postgres.start_server()
+    async with greeted(node, patient):  # and once it is back, the same hello is welcome
+        pass
+    logged = node.log.read_text()
+    assert logged.count("hello refused: store unavailable") == 1
     assert "Traceback" not in logged

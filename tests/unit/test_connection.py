@@ -117,7 +117,9 @@ async def test_an_idle_link_holds_no_writer_and_a_frame_starts_one() -> None:
     assert conn.writer is None
     writer = Writer(conn)
     assert writer.starts == 1
-    conn.send(b"while writing")  # the running writer takes it
+    await asyncio.sleep(0)  # the writer takes "before" and is inside its write
+    assert writer.written == [] and conn.writer is not None
+    conn.send(b"while writing")  # the running writer takes it next
     assert await writer.idle() == [b"before", b"while writing"]
     assert conn.writer is None and writer.starts == 1
     conn.send(b"later")
