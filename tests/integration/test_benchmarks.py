@@ -4,10 +4,12 @@ in benchmarks/README.md count what they claim to."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks import deflate as deflate_scenario
 from benchmarks.plan import chat, fanout
 from benchmarks.runner import Options, run_target
 from protocol.e2e import SENDER_KEYS_ABOVE
@@ -47,3 +49,14 @@ def test_a_big_groups_publishers_distribute_sender_keys_and_every_delivery_is_co
     assert step["sent_per_s"] == RATE and step["ack"]["count"] == RATE
     assert step["expected"] == RATE * (members - 1)
     assert step["delivered"] == step["expected"] and step["errors"] == {}
+
+
+@pytest.mark.parametrize("deflate", [True, False])
+def test_the_deflate_scenario_measures_links_that_negotiated_what_it_says(
+    deflate: bool, tmp_path: Path
+) -> None:
+    run = deflate_scenario._measure(deflate, links=5, workdir=tmp_path)
+    assert run["deflate"] is deflate
+    negotiated = run["negotiated"] or ""
+    assert negotiated.startswith("permessage-deflate") is deflate
+    assert run["kib_per_link"] >= 0
