@@ -3,8 +3,9 @@
 Frames are queued as bytes already encoded (the same bytes for every
 recipient) and written by a task that lives only while there is something to
 write: an idle link holds no writer, and a frame queued to an idle link
-costs one task started rather than a sleeping one woken. Live pushes never
-wait: when the queue is over its byte budget the
+costs one task started rather than a sleeping one woken.
+
+Live pushes never wait: when the queue is over its byte budget the
 connection is closed with ``SLOW_CONSUMER`` and the client resumes from its
 cursor, so a slow reader cannot grow the server's memory. Durable events that
 arrive while the session is replaying its backlog are held, then sent after
