@@ -61,7 +61,12 @@ class CallError(CarehubError):
 
 
 class AuthError(CarehubError):
-    pass
+    """``details.reason`` says what a login lacks: ``second_factor`` (send
+    ``otp``), ``wrong_code``, ``reset_link`` (``protocol.account.AccountRefusal``)."""
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or {}
 
 
 class Disconnected(CarehubError):

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
+from protocol.account import ACCOUNT_METHODS
 from protocol.booking import BOOKING_METHODS
 from protocol.e2e import MAX_SENDER_KEY_DEVICES, KeyId, Recipient, WrappedKey
 from protocol.model import (
@@ -293,4 +294,5 @@ METHODS: dict[str, MethodSpec] = {
     **{name: MethodSpec(*types) for name, types in PRACTICE_METHODS.items()},
     **{name: MethodSpec(*types) for name, types in BOOKING_METHODS.items()},
     **{name: MethodSpec(*types) for name, types in PUSH_METHODS.items()},
+    **{name: MethodSpec(*types) for name, types in ACCOUNT_METHODS.items()},
 }

@@ -75,6 +75,28 @@ _FR = {
     "refusal.not_care_team": "Seule l'équipe soignante peut le faire.",
     "refusal.opted_out": "Ce patient ne reçoit pas vos messages collectifs.",
     "refusal.role": "Votre rôle ne permet pas cette action.",
+    # Refusals (``details.reason``): the account's security.
+    "refusal.wrong_password": "Mot de passe incorrect.",
+    "refusal.second_factor": (
+        "Saisissez le code à six chiffres de votre application d'authentification,"
+        " ou un code de secours."
+    ),
+    "refusal.wrong_code": "Ce code est incorrect ou a déjà servi.",
+    "refusal.enrol_second_factor": (
+        "Votre compte demande une double authentification : activez-la avant de vous connecter."
+    ),
+    "refusal.deactivated": (
+        "Ce compte est désactivé. Contactez l'administrateur de votre service."
+    ),
+    "refusal.reset_link": (
+        "Ce lien de réinitialisation est inconnu, expiré ou a déjà servi : demandez-en un nouveau."
+    ),
+    "refusal.second_factor_required": (
+        "La double authentification est obligatoire pour votre compte."
+    ),
+    "refusal.second_factor_on": "La double authentification est déjà activée.",
+    "refusal.nothing_offered": "Demandez d'abord un nouveau secret, puis saisissez son code.",
+    "refusal.own_account": "Vous ne pouvez pas désactiver votre propre compte.",
     # Refusals (``details.reason``): the agenda.
     "refusal.past_slot": "Ce créneau est passé.",
     "refusal.outside_hours": "Ce créneau n'est pas proposé.",
@@ -170,6 +192,20 @@ _EN = {
     "refusal.not_care_team": "Only the care team can do this.",
     "refusal.opted_out": "This patient does not take your broadcasts.",
     "refusal.role": "Your role does not allow this.",
+    "refusal.wrong_password": "Wrong password.",
+    "refusal.second_factor": (
+        "Enter the six-digit code from your authenticator app, or a recovery code."
+    ),
+    "refusal.wrong_code": "This code is wrong or was already used.",
+    "refusal.enrol_second_factor": (
+        "Your account requires two-factor authentication: set it up before you log in."
+    ),
+    "refusal.deactivated": "This account is deactivated. Contact your service's administrator.",
+    "refusal.reset_link": "This reset link is unknown, expired or already used: ask for a new one.",
+    "refusal.second_factor_required": "Two-factor authentication is required for your account.",
+    "refusal.second_factor_on": "Two-factor authentication is already on.",
+    "refusal.nothing_offered": "First ask for a new secret, then enter its code.",
+    "refusal.own_account": "You cannot deactivate your own account.",
     "refusal.past_slot": "This slot has passed.",
     "refusal.outside_hours": "This slot is not offered.",
     "refusal.too_short_notice": (

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from protocol.errors import CloseCode
-from server import http
+from server import http, http_security
 from server.auth import Passwords
 from server.broker import Broker, MemoryBroker
 from server.broker.control import (
@@ -23,8 +23,8 @@ from server.broker.control import (
     Control,
     KeysChanged,
     PracticeChanged,
+    SessionsEnded,
     ThreadChanged,
-    TokenRevoked,
 )
 from server.broker.redis import RedisBroker
 from server.chores import repeat_while_held
@@ -115,6 +115,11 @@ def create_app(
             Route("/v1/register", http.register, methods=["POST"]),
             Route("/v1/login", http.login, methods=["POST"]),
             Route("/v1/logout", http.logout, methods=["POST"]),
+            Route("/v1/totp/enrol", http_security.totp_enrol, methods=["POST"]),
+            Route("/v1/totp/confirm", http_security.totp_confirm, methods=["POST"]),
+            Route("/v1/totp/disable", http_security.totp_disable, methods=["POST"]),
+            Route("/v1/password/forgot", http_security.forgot_password, methods=["POST"]),
+            Route("/v1/password/reset", http_security.reset_password, methods=["POST"]),
             Route("/v1/files/{file}", http.download, methods=["GET"]),
             Route("/v1/threads/{thread:int}/audit", http.audit_export, methods=["GET"]),
             Route("/healthz", http.healthz, methods=["GET"]),
@@ -244,8 +249,8 @@ def obey(ctx: Context, message: Control) -> None:
         case AccessChanged(delegate):
             ctx.directory.forget_grants(delegate)
             ctx.hub.close_access(delegate)
-        case TokenRevoked(user, token_hash):
-            ctx.hub.close_token(user, token_hash)
+        case SessionsEnded(user, tokens, why):
+            ctx.hub.close_sessions(user, tokens, why)
         case _:
             assert_never(message)
 

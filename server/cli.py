@@ -160,7 +160,7 @@ async def _verify(settings: Settings, username: str) -> int:
         await store.db.migrate()
         found = await store.accounts.credentials(username)
         async with store.write() as tx:
-            verified_at = found and await tx.practices.verify(found[0].id, Clock().ms())
+            verified_at = found and await tx.practices.verify(found.user.id, Clock().ms())
     finally:
         await store.close()
     if not verified_at:

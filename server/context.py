@@ -8,10 +8,12 @@ from typing import Protocol
 
 from server.auth import Passwords
 from server.broker.base import Broker, Delivery
+from server.broker.control import Control
 from server.clock import Clock
 from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
+from server.ratelimit import Limiter
 from server.receipt_writes import ReceiptWrites
 from server.settings import Settings
 from server.stream import Follower
@@ -46,14 +48,22 @@ class Publisher(Protocol):
     async def publish(self, delivery: Delivery) -> None:
         """Hand ``delivery`` to every node holding one of its recipients."""
 
+    async def publish_control(self, message: Control) -> None:
+        """Hand ``message`` to every node (ended sessions close everywhere)."""
+
+    @property
+    def limits(self) -> Limiter:
+        """Rate limits shared by the nodes (a password's tries)."""
+
 
 class Services(Protocol):
     """What handlers (``server.rpc``) and operations (``server.ops``) may use
     of a node: reads and writes through storage and the writer, the caches,
-    the clock and settings, documents' blobs, presence, and publishing (an
-    ephemeral event, ``server.ops.live``). Not the node's sockets (the hub),
-    its broker's subscriptions, its password hasher or its chores' state:
-    ``Context`` has them, and satisfies this."""
+    the clock and settings, documents' blobs, presence, the password hasher
+    (an account's own password, ``server.ops.accounts``), and publishing (an
+    ephemeral event, ``server.ops.live``; a control message; a rate limit).
+    Not the node's sockets (the hub), its broker's subscriptions or its
+    chores' state: ``Context`` has them, and satisfies this."""
 
     @property
     def settings(self) -> Settings: ...
@@ -75,3 +85,5 @@ class Services(Protocol):
     def receipt_writes(self) -> ReceiptWrites: ...
     @property
     def broker(self) -> Publisher: ...
+    @property
+    def passwords(self) -> Passwords: ...

@@ -26,11 +26,10 @@ from protocol.http import (
 from protocol.model import MAX_INT, Role
 from protocol.texts import locale_of
 from server.auth import hash_token, new_token
-from server.broker.control import TokenRevoked
+from server.broker.control import SessionsEnded
 from server.context import Context
 from server.errors import (
     ServerError,
-    busy,
     conflict,
     forbidden,
     invalid,
@@ -40,9 +39,9 @@ from server.errors import (
     unavailable,
 )
 from server.ops.access import grants_of
+from server.ops.accounts import authenticate, pass_second_factor, per, throttle
 from server.ops.audit import export_audit
 from server.ops.files import readable_file
-from server.ratelimit import Limit
 from storage.accounts import Session, UserRecord
 from storage.errors import Conflict
 
@@ -50,15 +49,17 @@ __all__ = [
     "audit_export",
     "download",
     "healthz",
+    "json_response",
     "login",
     "logout",
+    "read_body",
     "refused",
     "register",
+    "source_of",
     "store_unavailable",
 ]
 
 MAX_BODY = 16 * 1024
-LOGIN_LIMIT = Limit(rate=1 / 6, burst=10)  # per username: 10, then one every 6 s
 SELF_REGISTERING = frozenset({Role.PATIENT, Role.PRACTITIONER})
 
 
@@ -68,14 +69,14 @@ async def refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServerError)
     wanted = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
     body = ErrorBody(exc.code, exc.worded(locale_of(wanted)), exc.details)
-    return _json(body, STATUS.get(exc.code, 500))
+    return json_response(body, STATUS.get(exc.code, 500))
 
 
-def _json(body: msgspec.Struct, status: int = 200) -> Response:
+def json_response(body: msgspec.Struct, status: int = 200) -> Response:
     return Response(msgspec.json.encode(body), status, media_type="application/json")
 
 
-async def _body(request: Request, type_: type[Any]) -> Any:
+async def read_body(request: Request, type_: type[Any]) -> Any:
     raw = b""
     async for chunk in request.stream():
         raw += chunk
@@ -98,11 +99,11 @@ def _user_info(user: UserRecord) -> UserInfo:
 
 async def register(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
-    body: RegisterBody = await _body(request, RegisterBody)
+    body: RegisterBody = await read_body(request, RegisterBody)
     if not ctx.settings.open_registration or body.role not in SELF_REGISTERING:
         raise forbidden(f"{body.role} accounts are created by an admin")
     per_hour = ctx.settings.registrations_per_source_per_hour
-    await _throttle(ctx, (f"register-from:{_source(request)}", _per(per_hour, 3600)))
+    await throttle(ctx, (f"register-from:{source_of(request)}", per(per_hour, 3600)))
     try:
         user = await ctx.store.accounts.create_user(
             body.username,
@@ -111,25 +112,21 @@ async def register(request: Request) -> Response:
             await ctx.passwords.hash(body.password),
             ctx.clock.ms(),
             body.locale.value,
+            body.email,
         )
     except Conflict as exc:
         raise conflict(str(exc)) from None
-    return _json(RegisterResult(_user_info(user)), 201)
+    return json_response(RegisterResult(_user_info(user)), 201)
 
 
 async def login(request: Request) -> Response:
+    """A session for one device: the password, then the second factor if
+    the account has one (``server.ops.accounts``)."""
     ctx: Context = request.app.state.ctx
-    body: LoginBody = await _body(request, LoginBody)
-    per_minute = ctx.settings.logins_per_source_per_minute
-    await _throttle(
-        ctx,
-        (f"login:{body.username}", LOGIN_LIMIT),
-        (f"login-from:{_source(request)}", _per(per_minute, 60)),
-    )
-    found = await ctx.store.accounts.credentials(body.username)
-    if not await ctx.passwords.verify(found[1] if found else None, body.password) or not found:
-        raise unauthorized("wrong username or password")
-    user = found[0]
+    body: LoginBody = await read_body(request, LoginBody)
+    found = await authenticate(ctx, body.username, body.password, source_of(request))
+    await pass_second_factor(ctx, found, body.otp)
+    user = found.user
     token, now = new_token(), ctx.clock.ms()
     expires_at = now + ctx.settings.token_ttl_seconds * 1000
     device_id = await ctx.store.accounts.open_session(
@@ -141,25 +138,13 @@ async def login(request: Request) -> Response:
         device_name=body.device_name,
     )
     if device_id is None:
-        raise forbidden("that device is not yours")
-    return _json(LoginResult(token, _user_info(user), device_id, expires_at))
+        raise forbidden("that device is not yours (or the account was just deactivated)")
+    return json_response(LoginResult(token, _user_info(user), device_id, expires_at))
 
 
-def _source(request: Request) -> str:
+def source_of(request: Request) -> str:
     """The client's address (uvicorn reads a trusted proxy's X-Forwarded-For)."""
     return request.client.host if request.client else "unknown"
-
-
-def _per(count: float, seconds: float) -> Limit:
-    """A burst of ``count``, then ``count`` every ``seconds``."""
-    return Limit(rate=count / seconds, burst=max(1, int(count)))
-
-
-async def _throttle(ctx: Context, *charges: tuple[str, Limit]) -> None:
-    """Spend from every bucket or none (on all nodes together)."""
-    wait = await ctx.broker.limits.take(*charges)
-    if wait:
-        raise busy("too many attempts", retry_after_ms=int(wait * 1000) + 1)
 
 
 async def _bearer(request: Request) -> tuple[Session, bytes]:
@@ -179,7 +164,7 @@ async def logout(request: Request) -> Response:
     session, token_hash = await _bearer(request)
     await ctx.store.accounts.revoke(token_hash, ctx.clock.ms())
     # Every node closes the sockets it holds for this token (this one included).
-    await ctx.broker.publish_control(TokenRevoked(session.user.id, token_hash))
+    await ctx.broker.publish_control(SessionsEnded(session.user.id, [token_hash], "logged out"))
     return Response(status_code=204)
 
 

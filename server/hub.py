@@ -149,11 +149,12 @@ class Hub:
             else:
                 conn.push_event(delivery.seq, delivery.frame)
 
-    def close_token(self, user_id: int, token_hash: bytes) -> None:
-        """Close the user's sockets opened with a token that was logged out."""
+    def close_sessions(self, user_id: int, token_hashes: list[bytes], why: str) -> None:
+        """Close the user's sockets opened with tokens that were revoked."""
+        ended = set(token_hashes)
         for conn in list(self.of(user_id)):
-            if conn.token_hash == token_hash:
-                conn.close(CloseCode.TOKEN_REVOKED, "logged out")
+            if conn.token_hash in ended:
+                conn.close(CloseCode.TOKEN_REVOKED, why)
 
     def close_access(self, delegate_id: int) -> None:
         """Close a delegate's sockets: their delegations changed."""

@@ -1,6 +1,7 @@
 """Email to people without the app (``docs/push.md``), through the
 notification outbox: that a message from their practitioner waits, that an
-appointment was cancelled or moved, or a reminder of an appointment.
+appointment was cancelled or moved, or a reminder of an appointment; and
+a password reset link, to the account's own address (``docs/accounts.md``).
 
 An email crosses mail servers nobody here runs, in clear, and sits in a
 mailbox others may read: it names no one and quotes nothing (no
@@ -42,6 +43,7 @@ from storage import Store
 
 __all__ = [
     "EMAIL",
+    "PASSWORD_RESET",
     "About",
     "Letter",
     "MailGateway",
@@ -58,6 +60,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 EMAIL = "email"  # the outbox kind of "a message waits" and "an appointment changed"
+PASSWORD_RESET = "password_reset"  # the outbox kind of a reset link
 DEFAULT_ZONE = "Europe/Paris"  # an agenda's, until its practitioner sets one
 PARIS = ZoneInfo(DEFAULT_ZONE)
 TIMEOUT_S = 30
@@ -77,6 +80,7 @@ class Topic(enum.Enum):
     MESSAGE = "message"
     APPOINTMENT = "appointment"  # cancelled or moved: which, and when, the app tells
     REMINDER = "reminder"
+    PASSWORD_RESET = "password_reset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,8 @@ class About:
     topic: Topic
     starts_at: int = 0  # a reminder's appointment, ms UTC
     practitioner: int = 0  # whose agenda's time zone tells the hour
+    reset_token: str = ""  # a reset link's secret
+    valid_minutes: int = 0  # how long the link works
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +103,9 @@ class Letter:
 class Recipients(Protocol):
     async def address(self, user_id: int) -> tuple[str | None, str]:
         """A person's email address (None: they gave none) and language."""
+
+    async def recovery_address(self, user_id: int) -> tuple[str | None, str]:
+        """Where a password reset link goes (None: nowhere), and the language."""
 
     async def time_zone(self, practitioner_id: int) -> str:
         """The time zone of a practitioner's agenda (their appointments' hours)."""
@@ -114,6 +123,10 @@ class StoredRecipients:
         locale = await self.store.accounts.locale(user_id)
         return preferences.email, locale or DEFAULT_LOCALE
 
+    async def recovery_address(self, user_id: int) -> tuple[str | None, str]:
+        email = await self.store.accounts.email(user_id)
+        return email, await self.store.accounts.locale(user_id) or DEFAULT_LOCALE
+
     async def time_zone(self, practitioner_id: int) -> str:
         blob = await self.store.agendas.settings(practitioner_id)
         return DEFAULT_ZONE if blob is None else decode_settings(blob).time_zone
@@ -130,6 +143,11 @@ def about(kind: str, body: Mapping[str, Any]) -> About | None:
         if topic in (Topic.MESSAGE.value, Topic.APPOINTMENT.value):
             return About(Topic(topic))
         return None
+    if kind == PASSWORD_RESET:
+        token, minutes = body.get("token"), body.get("minutes")
+        if isinstance(token, str) and isinstance(minutes, int):
+            return About(Topic.PASSWORD_RESET, reset_token=token, valid_minutes=minutes)
+        return None
     if kind == REMINDER:
         starts_at, practitioner = body.get("starts_at"), body.get("practitioner")
         if isinstance(starts_at, int) and isinstance(practitioner, int):
@@ -142,6 +160,14 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "subject.message": "Nouveau message sur carehub",
         "subject.appointment": "Rendez-vous modifié sur carehub",
         "subject.reminder": "Rappel de rendez-vous carehub",
+        "subject.password_reset": "Réinitialisation de votre mot de passe carehub",
+        "password_reset": (
+            "Pour choisir un nouveau mot de passe, ouvrez ce lien dans les {minutes} minutes."
+            " Il ne sert qu'une fois. Si vous n'avez rien demandé, ignorez cet e-mail :"
+            " votre mot de passe ne change pas."
+        ),
+        "reset_link": "Nouveau mot de passe : {url}/#reset={token}",
+        "reset_code": "Votre code de réinitialisation : {token}",
         "message": "Vous avez un nouveau message de votre praticien sur carehub.",
         "appointment": "Un de vos rendez-vous a été annulé ou déplacé.",
         "reminder": "Rappel : vous avez un rendez-vous le {date} à {time}.",
@@ -155,6 +181,14 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "subject.message": "New message on carehub",
         "subject.appointment": "Appointment changed on carehub",
         "subject.reminder": "carehub appointment reminder",
+        "subject.password_reset": "Reset your carehub password",
+        "password_reset": (
+            "To choose a new password, open this link within {minutes} minutes."
+            " It works once. If you did not ask for it, ignore this email:"
+            " your password does not change."
+        ),
+        "reset_link": "New password: {url}/#reset={token}",
+        "reset_code": "Your reset code: {token}",
         "message": "You have a new message from your practitioner on carehub.",
         "appointment": "One of your appointments was cancelled or moved.",
         "reminder": "Reminder: you have an appointment on {date} at {time}.",
@@ -213,6 +247,8 @@ def letter(what: About, locale: str, url: str, zone: ZoneInfo = PARIS) -> Letter
 
 def _paragraphs(what: About, language: Locale, url: str, zone: ZoneInfo) -> str:
     texts = _TEXTS[language]
+    if what.topic is Topic.PASSWORD_RESET:
+        return _reset(what, texts, url)
     said = texts[what.topic.value]
     if what.topic is Topic.REMINDER:
         when = datetime.fromtimestamp(what.starts_at / 1000, zone)
@@ -220,6 +256,15 @@ def _paragraphs(what: About, language: Locale, url: str, zone: ZoneInfo) -> str:
     if url:
         said += "\n" + texts["open"].format(url=url)
     return f"{said}\n\n{texts['footer']}"
+
+
+def _reset(what: About, texts: dict[str, str], url: str) -> str:
+    """The link, in a fragment (``#reset=``): a browser sends no fragment to
+    any server, so the secret stays out of access logs and ``Referer``.
+    Without a public URL, the code alone, for the app to take."""
+    said = texts["password_reset"].format(minutes=what.valid_minutes)
+    where = texts["reset_link"] if url else texts["reset_code"]
+    return f"{said}\n{where.format(url=url.rstrip('/'), token=what.reset_token)}"
 
 
 def _date(when: datetime, language: Locale) -> str:
@@ -294,7 +339,9 @@ class MailGateway:
         if what is None:
             log.warning("notification %d: %s is not an email's business", notification_id, kind)
             return
-        to, locale = await self.recipients.address(user_id)
+        reset = what.topic is Topic.PASSWORD_RESET
+        recipients = self.recipients
+        to, locale = await (recipients.recovery_address if reset else recipients.address)(user_id)
         if to is None:
             log.info("notification %d: user %d gave no email address", notification_id, user_id)
             return

@@ -43,8 +43,13 @@ class Settings:
     event_retention_seconds: int = 30 * 24 * 3600
     open_registration: bool = True  # patients and practitioners may self-register
     password_hashes_at_once: int = 2  # argon2id: 64 MiB and a core each; more wait in line
+    # A practitioner logs in with a TOTP code too (docs/accounts.md); one
+    # without a second factor is asked to enrol one before any session opens.
+    practitioners_need_totp: bool = False
+    password_reset_ttl_seconds: int = 30 * 60  # a reset link works once, this long
     # Per client address (behind a proxy: uvicorn's --forwarded-allow-ips).
     logins_per_source_per_minute: float = 30.0  # a burst of as many, then this rate
+    logins_per_username_per_minute: float = 10.0  # any check of a password (docs/accounts.md)
     registrations_per_source_per_hour: float = 20.0
     # Group commit: at most this many writes share one transaction.
     max_batch: int = 256

@@ -2,7 +2,8 @@
 
 from contextlib import AbstractAsyncContextManager
 
-from storage.accounts import Accounts, Session, UserRecord
+from storage.account_audit import AccountAudit, AccountAuditRow
+from storage.accounts import Accounts, Credentials, Session, SessionRecord, UserRecord
 from storage.agenda import Agendas, ExceptionRecord
 from storage.appointments import AppointmentRecord, Appointments
 from storage.audit import Audit, AuditRow
@@ -18,11 +19,14 @@ from storage.practice import PracticeRecord, Practices
 from storage.push import PushSubscriptions, PushTarget
 from storage.relatives import RelativeRecord, Relatives
 from storage.rules import Rules
+from storage.second_factor import PasswordResets, SecondFactor
 from storage.templates import Templates
 from storage.threads import MemberRecord, Receipt, ThreadRecord, Threads
 from storage.tx import WriteTx, write_tx
 
 __all__ = [
+    "AccountAudit",
+    "AccountAuditRow",
     "Accounts",
     "Agendas",
     "AppointmentRecord",
@@ -30,6 +34,7 @@ __all__ = [
     "Audit",
     "AuditRow",
     "Conflict",
+    "Credentials",
     "Database",
     "DelegationRecord",
     "Delegations",
@@ -43,6 +48,7 @@ __all__ = [
     "Messages",
     "NewEvent",
     "Outbox",
+    "PasswordResets",
     "PracticeRecord",
     "Practices",
     "PushSubscriptions",
@@ -51,7 +57,9 @@ __all__ = [
     "RelativeRecord",
     "Relatives",
     "Rules",
+    "SecondFactor",
     "Session",
+    "SessionRecord",
     "StorageError",
     "Store",
     "StoredEvent",
@@ -71,6 +79,9 @@ class Store:
     def __init__(self, url: str) -> None:
         self.db = Database(url)
         self.accounts = Accounts(self.db)
+        self.account_audit = AccountAudit(self.db)
+        self.second_factor = SecondFactor(self.db)
+        self.password_resets = PasswordResets(self.db)
         self.threads = Threads(self.db)
         self.messages = Messages(self.db)
         self.events = Events(self.db)

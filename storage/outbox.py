@@ -60,14 +60,18 @@ class Outbox:
         return [rows[entry] for entry in found if entry in rows]
 
     async def delivered(self, notification_ids: Sequence[int], now: int) -> None:
+        """Handed over: the entry keeps no body (what it said, a reset
+        link's secret among them, is nobody's business once sent)."""
         if notification_ids:
-            await self._update_notifications(notification_ids, delivered_at=now)
+            await self._update_notifications(notification_ids, delivered_at=now, body=b"{}")
 
     async def retry_at(self, notification_id: int, when: int) -> None:
         """A failed attempt: the next one is due at ``when``."""
         await self._update_notifications([notification_id], next_attempt_at=when)
 
-    async def _update_notifications(self, notification_ids: Sequence[int], **values: int) -> None:
+    async def _update_notifications(
+        self, notification_ids: Sequence[int], **values: int | bytes
+    ) -> None:
         async with self.db.write() as conn:
             await conn.execute(
                 update(notification_outbox)

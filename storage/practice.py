@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.accounts import USER_COLUMNS, UserRecord
+from storage.accounts import USER_COLUMNS, UserRecord, contains
 from storage.db import Database, insert_new
 from storage.schema import (
     broadcast_opt_outs,
@@ -68,15 +68,12 @@ class Practices:
 
     async def search(self, text: str, limit: int) -> list[UserRecord]:
         """Verified practitioners whose name contains ``text`` (any case)."""
-        pattern = (
-            "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
         query = (
             select(*USER_COLUMNS)
             .where(
                 users.c.role == "practitioner",
                 users.c.verified_at.is_not(None),
-                func.lower(users.c.display_name).like(pattern, escape="\\"),
+                contains(users.c.display_name, text),
             )
             .order_by(users.c.display_name, users.c.id)
             .limit(limit)

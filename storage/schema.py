@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AccountAuditRecord",
     "AuditRecord",
     "Base",
     "BroadcastOptOut",
@@ -41,8 +42,10 @@ __all__ = [
     "Message",
     "NotifyPreference",
     "Participant",
+    "PasswordReset",
     "Practice",
     "PracticeMember",
+    "RecoveryCode",
     "Relative",
     "RuleFiring",
     "SenderKeyRecord",
@@ -83,6 +86,15 @@ class User(Base):
     # find and write to verified practitioners).
     verified_at: Mapped[int | None] = mapped_column(BigInteger)
     locale: Mapped[str] = mapped_column(String(8), server_default="fr")  # protocol.texts.Locale
+    # Where a password reset link goes (``account.email``); None: no reset by email.
+    email: Mapped[str | None] = mapped_column(String(254))
+    # Set by an admin: no login, no session, no socket until reactivated.
+    deactivated_at: Mapped[int | None] = mapped_column(BigInteger)
+    # TOTP (RFC 6238): the shared secret once confirmed, one offered and not
+    # yet confirmed, and the last time step a code was accepted for (no replay).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending: Mapped[str | None] = mapped_column(String(64))
+    totp_step: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class Device(Base):
@@ -105,6 +117,41 @@ class Token(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for a TOTP code, stored as SHA-256."""
+
+    __tablename__ = "recovery_codes"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class PasswordReset(Base):
+    """A reset link sent by email: single-use, expiring, stored as SHA-256."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AccountAuditRecord(Base):
+    """One line of an account's append-only trail: what changed its
+    password, second factor, sessions or standing, who did it, and when."""
+
+    __tablename__ = "account_audit"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)  # None: the server itself
+    detail: Mapped[str] = mapped_column(String(120), default="")
+    __table_args__ = (Index("ix_account_audit_user", "user_id", "id"),)
 
 
 class Thread(Base):
@@ -526,6 +573,9 @@ class StreamPosition(Base):
 users = cast(Table, User.__table__)
 devices = cast(Table, Device.__table__)
 tokens = cast(Table, Token.__table__)
+recovery_codes = cast(Table, RecoveryCode.__table__)
+password_resets = cast(Table, PasswordReset.__table__)
+account_audit = cast(Table, AccountAuditRecord.__table__)
 threads = cast(Table, Thread.__table__)
 participants = cast(Table, Participant.__table__)
 messages = cast(Table, Message.__table__)

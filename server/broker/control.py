@@ -21,8 +21,8 @@ __all__ = [
     "ControlHandler",
     "KeysChanged",
     "PracticeChanged",
+    "SessionsEnded",
     "ThreadChanged",
-    "TokenRevoked",
     "decode_control",
     "encode_control",
 ]
@@ -55,15 +55,17 @@ class AccessChanged(msgspec.Struct, tag=True, array_like=True):
     delegate: int
 
 
-class TokenRevoked(msgspec.Struct, tag=True, array_like=True):
-    """``user`` logged out the token hashing to ``token_hash``: the sockets
-    opened with it close, on whichever node."""
+class SessionsEnded(msgspec.Struct, tag=True, array_like=True):
+    """Sessions of ``user`` ended (a logout, a session ended from another
+    device, a new password, a deactivation): the sockets opened with the
+    tokens hashing to ``tokens`` close, on whichever node, saying ``why``."""
 
     user: int
-    token_hash: bytes
+    tokens: list[bytes]
+    why: str
 
 
-Control = ThreadChanged | KeysChanged | PracticeChanged | AccessChanged | TokenRevoked
+Control = ThreadChanged | KeysChanged | PracticeChanged | AccessChanged | SessionsEnded
 ControlHandler = Callable[[Control], None]
 
 encode_control = msgspec.msgpack.Encoder().encode

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from protocol.methods import METHODS
 from server.rpc import (
+    account,
     agenda,
     attachments,
     booking,
@@ -138,6 +139,16 @@ ROUTES: dict[str, Route] = {
     "users.get": Route(users.get_users),
     "account.get": Route(users.get_account),
     "account.set": Route(users.set_account),
+    "account.sessions": Route(account.list_sessions),
+    "account.end_session": Route(account.end_session),
+    "account.end_other_sessions": Route(account.end_other_sessions),
+    "account.password": Route(account.set_password),
+    "account.email": Route(account.set_email),
+    "account.security": Route(account.security),
+    "account.audit": Route(account.audit),
+    "admin.users": Route(account.list_users),
+    "admin.deactivate": Route(account.deactivate),
+    "admin.reactivate": Route(account.reactivate),
     "agenda.get": Route(agenda.get_agenda),
     "agenda.set": Route(agenda.set_agenda),
     "agenda.add_exception": Route(agenda.add_exception),

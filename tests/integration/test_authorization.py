@@ -34,6 +34,13 @@ import msgspec
 import pytest
 
 from clients import CallError, Client, Credentials
+from protocol.account import (
+    AccountAuditParams,
+    AdminUsersParams,
+    EmailParams,
+    PasswordParams,
+    SessionParams,
+)
 from protocol.booking import (
     AgendaDayParams,
     AgendaParams,
@@ -238,6 +245,19 @@ def _no_contacts(s: Scene, answer: Any) -> None:
 
 def _mine(s: Scene, answer: Any) -> None:
     assert answer.user == s.me, "someone else's account"
+
+
+def _own_sessions(s: Scene, answer: Any) -> None:
+    others = {session.id for session in answer.sessions} - s.world.sessions_of(s.me)
+    assert not others, f"sessions {others} are not the caller's"
+
+
+def _own_trail(s: Scene, answer: Any) -> None:
+    assert all(entry.actor in (s.me, None) for entry in answer.entries), "another's trail"
+
+
+def _a_session(s: Scene) -> SessionParams:
+    return SessionParams(min(s.world.sessions_of(s.doctor)))
 
 
 def _only_me(s: Scene, answer: Any) -> None:
@@ -497,6 +517,21 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "threads.mute": (refused("T", lambda s: MuteParams(s.world.thread)),),
     "account.get": (self_only("own", lambda s: Empty(), check=_mine),),
     "account.set": (self_only("own", lambda s: AccountParams(Locale.EN), "users", check=_mine),),
+    "account.sessions": (self_only("own", lambda s: Empty(), check=_own_sessions),),
+    "account.end_session": (refused("A-session", _a_session),),
+    # The outsider's own other sessions: it has none, so nothing changes.
+    "account.end_other_sessions": (self_only("own", lambda s: Empty()),),
+    "account.password": (
+        refused("wrong-password", lambda s: PasswordParams("not the password", "a new password")),
+    ),
+    "account.email": (
+        refused("wrong-password", lambda s: EmailParams("not the password", "x@example.org")),
+    ),
+    "account.security": (self_only("own", lambda s: Empty()),),
+    "account.audit": (self_only("own", lambda s: AccountAuditParams(), check=_own_trail),),
+    "admin.users": (refused("all", lambda s: AdminUsersParams()),),
+    "admin.deactivate": (refused("A", lambda s: UserParams(s.doctor)),),
+    "admin.reactivate": (refused("A", lambda s: UserParams(s.doctor)),),
     "users.get": (
         self_only(
             "A-PA-S", lambda s: UsersParams([s.doctor, s.patient, s.assistant]), check=_only_me

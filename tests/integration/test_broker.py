@@ -20,7 +20,7 @@ import redis.asyncio as redis
 from protocol.methods import PresenceEntry
 from protocol.model import PresenceStatus
 from server.broker import Broker, Delivery, MemoryBroker
-from server.broker.control import AccessChanged, Control, KeysChanged, ThreadChanged, TokenRevoked
+from server.broker.control import AccessChanged, Control, KeysChanged, SessionsEnded, ThreadChanged
 from server.broker.redis import RedisBroker
 from tests.conftest import unavailable
 
@@ -153,10 +153,10 @@ async def test_a_control_message_reaches_every_node_once(make_node: Any) -> None
     a, b, c = await make_node(), await make_node(), await make_node()
     await a.broker.attach([1])  # b and c hold nobody, and still drop their caches
     await a.broker.publish_control(KeysChanged(1))
-    await a.broker.publish_control(TokenRevoked(1, b"hash"))
+    await a.broker.publish_control(SessionsEnded(1, [b"hash"], "logged out"))
     for node in (a, b, c):
         await node.wait_heard(lambda node=node: len(node.controls) >= 2)
-        assert node.controls == [KeysChanged(1), TokenRevoked(1, b"hash")]
+        assert node.controls == [KeysChanged(1), SessionsEnded(1, [b"hash"], "logged out")]
 
 
 async def test_control_messages_keep_their_place_among_deliveries(make_node: Any) -> None:
@@ -231,8 +231,10 @@ async def test_without_redis_a_node_serves_its_own_users_then_recovers() -> None
         redis_server.stop_server()  # an outage, and Redis comes back empty
         await broker.publish(Delivery([1], b"local", seq=1))
         assert [d.frame for d in await node.wait_for(1)] == [b"local"]
-        await broker.publish_control(TokenRevoked(1, b"hash"))  # this node's sockets close
-        assert node.controls == [TokenRevoked(1, b"hash")]
+        await broker.publish_control(
+            SessionsEnded(1, [b"hash"], "logged out")
+        )  # this node's sockets close
+        assert node.controls == [SessionsEnded(1, [b"hash"], "logged out")]
         assert not broker.healthy
         redis_server.start()
         await asyncio.wait_for(recovered.wait(), 15)  # then the node's clients resume

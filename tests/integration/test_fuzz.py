@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from websockets import ConnectionClosed, Subprotocol
 from websockets.sync.client import ClientConnection, connect
 
-from clients import Client, Credentials
+from clients import Client, Credentials, login
 from protocol.booking import (
     AgendaSettings,
     ConfirmParams,
@@ -57,7 +57,7 @@ from protocol.frames import ClientFrame, Hello
 from protocol.methods import METHODS, AttachmentBeginParams, HistoryParams, ThreadsOpenParams
 from protocol.model import ThreadKind
 from protocol.practice import RelativeParams, Rule, Template
-from tests.support.server import RunningServer, start_server
+from tests.support.server import PASSWORD, RunningServer, start_server
 from tests.support.strategies import (
     TIME_ZONES,
     Pools,
@@ -78,7 +78,8 @@ ROLES = ("patient", "practitioner", "unverified", "assistant", "admin")
 FAULTS = {"internal", "unavailable"}  # the store is up: neither has an excuse
 # Closes a fuzzing client can cause on purpose: its delegation changed (a
 # fuzzed call as the practitioner touched the practice).
-EXPECTED_CLOSES = {CloseCode.ACCESS_CHANGED}
+# A delegation changed, or the call ended its own session (account.end_session).
+EXPECTED_CLOSES = {CloseCode.ACCESS_CHANGED, CloseCode.TOKEN_REVOKED}
 HANDSHAKE_CLOSES = {
     CloseCode.BAD_HELLO,
     CloseCode.UNSUPPORTED_VERSION,
@@ -395,9 +396,19 @@ class Link:
                 frames.append(answer)
         except ConnectionClosed as closed:
             self.close()
+            if closed_with(closed)[0] == CloseCode.TOKEN_REVOKED:
+                self._log_in_again()
             self.ws = self._greeted()
             return frames, closed_with(closed)
         return frames, None
+
+    def _log_in_again(self) -> None:
+        """A new session on the same device, the fuzzed call having ended the last."""
+        username = self.server.usernames[self.credentials.user_id]
+        device = self.credentials.device_id
+        self.credentials = asyncio.run(
+            login(self.server.base_url, username, PASSWORD, device_id=device)
+        )
 
     def close(self) -> None:
         self.sockets.close()
@@ -425,7 +436,13 @@ class Fuzzer:
         call_id = next(self.ids)
         frame = encode({"t": "call", "id": call_id, "method": method, "params": params})
         what = f"{method} as {role}, params {_shown.repr(params)}"
-        return self._check(role, frame, what, call_id)
+        fault = self._check(role, frame, what, call_id)
+        if method == "admin.deactivate":  # a role the admin deactivated is one no more
+            reactivate = encode(
+                {"t": "call", "id": 0, "method": "admin.reactivate", "params": params}
+            )
+            self.links["admin"].exchange(reactivate, next(self.pings))
+        return fault
 
     def frame(self, role: str, frame: bytes | str, shown: Any) -> ServerFault | None:
         """``frame`` (``shown`` before it was encoded) on an open socket."""
@@ -493,6 +510,7 @@ def fuzzer(database_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> I
         call_burst=FAST,
         sends_per_second=FAST,
         send_burst=FAST,
+        logins_per_username_per_minute=FAST,  # a role whose session a call ended logs in again
         heartbeat_seconds=HEARTBEAT_SECONDS,
     )
     try:

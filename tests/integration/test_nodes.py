@@ -18,6 +18,7 @@ from clients.e2e import Secure
 from protocol.errors import CloseCode
 from protocol.methods import Empty, PresenceSetParams, ReceiptParams
 from protocol.model import PresenceStatus
+from protocol.practice import UserParams
 from tests.conftest import unavailable
 from tests.support.postgres import create_database
 from tests.support.server import PASSWORD, RunningServer, start_server
@@ -298,6 +299,22 @@ async def test_logging_out_on_one_node_closes_the_tokens_sockets_on_the_others(
         await logout(one.base_url, me)
         assert await there.close_code() == CloseCode.TOKEN_REVOKED
         ok(await elsewhere.call(1, "threads.list", {}))  # the device's other token still works
+
+
+async def test_deactivating_an_account_on_one_node_closes_its_sockets_on_every_node(
+    nodes: list[RunningServer],
+) -> None:
+    one, two, three = nodes
+    me = await one.user(publish_keys=False)
+    phone = await login(one.base_url, one.usernames[me.user_id], PASSWORD, device_name="phone")
+    async with (
+        greeted(two, me) as there,
+        greeted(three, phone) as elsewhere,
+        one.client(await one.admin()) as admin,
+    ):
+        await admin.call("admin.deactivate", UserParams(me.user_id))
+        assert await there.close_code() == CloseCode.TOKEN_REVOKED
+        assert await elsewhere.close_code() == CloseCode.TOKEN_REVOKED
 
 
 async def test_a_logout_while_redis_is_down_still_closes_the_sockets_on_the_others(

@@ -143,6 +143,12 @@ class World:
                 for table in _tables(db)
             }
 
+    def sessions_of(self, user_id: int) -> set[int]:
+        """The ids of the user's sessions (tokens), ended or not."""
+        with _read_only(self.database) as db:
+            rows = db.execute("SELECT id FROM tokens WHERE user_id = ?", (user_id,))
+            return {row[0] for row in rows}
+
     def secrets(self) -> list[Secret]:
         """The victim's private data. A is not in it: anyone finds a verified
         practitioner."""

@@ -114,6 +114,7 @@ class RunningServer:
             username = f"admin-{uuid.uuid4().hex[:10]}"
             await self._carehub_user(username, "Admin", "admin")
             self._admin = await login(self.base_url, username, PASSWORD, device_name="console")
+            self.usernames[self._admin.user_id] = username
         return self._admin
 
     async def _carehub_user(self, username: str, name: str, role: str) -> dict[str, Any]:

@@ -11,6 +11,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from msgspec import Raw, Struct
 
+from protocol.account import (
+    AccountAuditEntry,
+    AccountAuditParams,
+    AccountAuditResult,
+    AdminUserInfo,
+    AdminUsersParams,
+    AdminUsersResult,
+    EmailParams,
+    EndedResult,
+    PasswordParams,
+    SecurityInfo,
+    SessionInfo,
+    SessionParams,
+    SessionsResult,
+)
 from protocol.booking import (
     AgendaDayParams,
     AgendaParams,
@@ -335,6 +350,30 @@ RULE = Rule(
     emergency_notice=True,
     enabled=False,
 )
+SESSION = SessionInfo(8, 3, "Firefox", 1_700_000_000_000, 1_702_592_000_000, current=True)
+ACCOUNT_EXAMPLES: dict[str, tuple[Any, Any]] = {
+    "account.sessions": (Empty(), SessionsResult([SESSION])),
+    "account.end_session": (SessionParams(8), Empty()),
+    "account.end_other_sessions": (Empty(), EndedResult(2)),
+    "account.password": (
+        PasswordParams("old secret", "new secret!", end_other_sessions=False),
+        EndedResult(0),
+    ),
+    "account.email": (EmailParams("old secret", "ana@example.org"), Empty()),
+    "account.security": (Empty(), SecurityInfo("ana@example.org", True, False, 9)),
+    "account.audit": (
+        AccountAuditParams(before=40, limit=10),
+        AccountAuditResult([AccountAuditEntry(39, 1_700_000_000_000, "password_changed", 3, "")]),
+    ),
+    "admin.users": (
+        AdminUsersParams("marchand", Role.PRACTITIONER),
+        AdminUsersResult(
+            [AdminUserInfo(2, "smarchand", "Dr Marchand", Role.PRACTITIONER, True, False)]
+        ),
+    ),
+    "admin.deactivate": (UserParams(user=4), Empty()),
+    "admin.reactivate": (UserParams(user=4), Empty()),
+}
 EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "threads.open": (ThreadsOpenParams(kind=ThreadKind.GROUP, members=[2, 3]), THREAD),
     "threads.list": (Empty(), ThreadsListResult(threads=[THREAD])),
@@ -486,6 +525,7 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         ThreadInfo(**{**msgspec.structs.asdict(THREAD), "muted": True}),
     ),
     "account.set": (AccountParams(Locale.EN), AccountInfo(3, "Ana", Role.PATIENT, Locale.EN)),
+    **ACCOUNT_EXAMPLES,
     "users.get": (
         UsersParams([2, 5]),
         UsersResult([UserProfile(5, "Camille", Role.ASSISTANT, acting_for=[2])]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from protocol.account import AccountRefusal
 from protocol.booking import BookingRefusal
 from protocol.errors import ErrorCode
 from protocol.practice import INAPPROPRIATE_REQUEST, NoticeKind, RefusalReason, builtin_template
@@ -21,7 +22,10 @@ def test_both_languages_have_the_same_codes_and_parameters() -> None:
 @pytest.mark.parametrize(
     "code",
     [
-        *(f"refusal.{reason.value}" for reason in (*RefusalReason, *BookingRefusal)),
+        *(
+            f"refusal.{reason.value}"
+            for reason in (*RefusalReason, *BookingRefusal, *AccountRefusal)
+        ),
         *(f"error.{code.value}" for code in ErrorCode),
         *(f"notice.{kind.value}" for kind in NoticeKind),
     ],
