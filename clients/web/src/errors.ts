@@ -41,8 +41,19 @@ export class CallError extends CarehubError {
 }
 
 /** Login refused, or the socket was closed for a stale or revoked token. */
+/**
+ * A login refused, or a socket closed for a stale token. `details.reason`
+ * says what a login lacks: `second_factor` (send `otp`), `wrong_code`,
+ * `reset_link` (docs/accounts.md).
+ */
 export class AuthError extends CarehubError {
   override name = "AuthError";
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
 }
 
 /** The connection ended and the client will not reconnect. */

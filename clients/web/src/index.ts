@@ -1,6 +1,18 @@
 /** carehub's JavaScript SDK: accounts over HTTP, one WebSocket per device. */
 export { AuthError, CallError, CarehubError, Disconnected, type ErrorCode } from "./errors.js";
-export { login, logout, register, type Credentials, type Role, type UserInfo } from "./http.js";
+export {
+  forgotPassword,
+  login,
+  logout,
+  register,
+  resetPassword,
+  totpConfirm,
+  totpDisable,
+  totpEnrol,
+  type Credentials,
+  type Role,
+  type UserInfo,
+} from "./http.js";
 export {
   Client,
   backoffMs,

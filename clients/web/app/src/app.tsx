@@ -12,10 +12,12 @@ import { IdentityAlert } from "./screens/identity.js";
 import { Inbox } from "./screens/inbox.js";
 import { InboxSettings } from "./screens/inbox-settings.js";
 import { NotificationSettings } from "./screens/notifications.js";
+import { ResetPassword, resetToken } from "./screens/password-reset.js";
 import { SignIn } from "./screens/signin.js";
 import { NewRequest, Relatives } from "./screens/patient.js";
 import { Patients } from "./screens/patients.js";
 import { Rules } from "./screens/rules.js";
+import { Security } from "./screens/security.js";
 import { Team } from "./screens/team.js";
 import { Templates } from "./screens/templates.js";
 import { Popups } from "./screens/popups.js";
@@ -36,6 +38,7 @@ defineTexts({
   "nav.team": ["Cabinet et équipe", "Practice and team"],
   "nav.notifications": ["Notifications", "Notifications"],
   "nav.devices": ["Appareils", "Devices"],
+  "nav.security": ["Compte", "Account"],
   "nav.main": ["Navigation principale", "Main navigation"],
   "shell.logout": ["Se déconnecter", "Log out"],
   "shell.language": ["English", "Français"],
@@ -67,11 +70,14 @@ const NAV: NavItem[] = [
   { path: "team", label: "nav.team", roles: ["practitioner", "assistant"] },
   { path: "notifications", label: "nav.notifications", roles: ["patient", "practitioner", "assistant"] },
   { path: "devices", label: "nav.devices", roles: ["patient", "practitioner", "assistant", "bot", "admin"] },
+  { path: "security", label: "nav.security", roles: ["patient", "practitioner", "assistant", "bot", "admin"] },
 ];
 
 export function App() {
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [ended, setEnded] = useState(false);
+  const [resetting, setResetting] = useState(() => resetToken(location.hash));
+  const [notice, setNotice] = useState<string>();
   const [, setLanguageVersion] = useState(0);
   useEffect(() => onLanguage(() => setLanguageVersion((v) => v + 1)), []);
   const [offline, setOffline] = useState(false);
@@ -79,6 +85,15 @@ export function App() {
   useEffect(() => {
     if (session) session.ended = () => setEnded(true);
   }, [session]);
+  if (resetting) {
+    const done = (said: string) => {
+      history.replaceState(null, "", location.pathname); // the spent token leaves the address bar
+      setResetting(undefined);
+      setNotice(said);
+      setSession(null); // every session ended, this browser's too
+    };
+    return <ResetPassword token={resetting} done={done} />;
+  }
   if (session === undefined) {
     return (
       <main class="splash" aria-busy="true">
@@ -90,7 +105,7 @@ export function App() {
   if (session === null || ended) {
     return (
       <SignIn
-        notice={ended ? t("shell.ended") : undefined}
+        notice={ended ? t("shell.ended") : notice}
         signedIn={(started) => {
           setEnded(false);
           setSession(started);
@@ -185,6 +200,8 @@ function Screen({ route }: { route: string[] }) {
       return <NotificationSettings />;
     case "devices":
       return <Devices />;
+    case "security":
+      return <Security />;
     default:
       return (
         <p class="page" role="alert">

@@ -95,13 +95,19 @@ export class Session {
     return this.saved.name;
   }
 
+  /** The sign-in name (the second factor's endpoints ask for it with the password). */
+  get username(): string {
+    return this.saved.username;
+  }
+
   /** Log in (this browser's device again if it has keys for this account). */
-  static async login(username: string, password: string): Promise<Session> {
+  static async login(username: string, password: string, otp?: string): Promise<Session> {
     await ready();
     const known = knownDevice(username);
     const credentials = await httpLogin(baseUrl(), username, password, {
       deviceName: deviceName(),
       ...(known === undefined ? {} : { deviceId: known }),
+      ...(otp ? { otp } : {}),
     });
     const saved: Saved = { credentials, username, name: username };
     localStorage.setItem(SAVED, JSON.stringify(saved));
