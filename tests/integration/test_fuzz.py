@@ -452,6 +452,9 @@ class Fuzzer:
         self, role: str, frame: bytes | str, what: str, call_id: int | None
     ) -> ServerFault | None:
         frames, close = self.links[role].exchange(frame, next(self.pings))
+        self.world.roles[role] = self.links[
+            role
+        ].credentials  # a new session, if it logged in again
         return Outcome(frames, close, self.log.errors()).fault(what, call_id, EXPECTED_CLOSES)
 
     def first_frame(self, frame: bytes | str) -> ServerFault | None:
