@@ -80,8 +80,12 @@ async def register(
     role: str = "patient",
     locale: str = DEFAULT_LOCALE,
     email: str | None = None,
+    birth_date: str | None = None,
 ) -> UserInfo:
-    body = RegisterBody(username, password, display_name, Role(role), Locale(locale), email)
+    """``birth_date`` (``1987-04-12``): how a patient's practitioners find them."""
+    body = RegisterBody(
+        username, password, display_name, Role(role), Locale(locale), email, birth_date
+    )
     answer = await _post(base_url, "/v1/register", body)
     return msgspec.json.decode(answer, type=RegisterResult).user
 

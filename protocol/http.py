@@ -13,7 +13,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from protocol.errors import ErrorCode
-from protocol.model import NO_NUL, Id, Role
+from protocol.model import NO_NUL, BirthDate, Id, Role
 from protocol.push import Email
 from protocol.texts import DEFAULT_LOCALE, Locale
 
@@ -60,6 +60,7 @@ class RegisterBody(Struct):
     role: Role = Role.PATIENT
     locale: Locale = DEFAULT_LOCALE  # what carehub speaks to them in (account.set changes it)
     email: Email | None = None  # where a password reset link goes (account.email changes it)
+    birth_date: BirthDate | None = None  # a patient's: how their practitioners find them
 
 
 LoginName = Annotated[str, Meta(max_length=64), NO_NUL]

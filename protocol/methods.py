@@ -11,6 +11,7 @@ from protocol.account import ACCOUNT_METHODS
 from protocol.booking import BOOKING_METHODS
 from protocol.e2e import MAX_SENDER_KEY_DEVICES, KeyId, Recipient, WrappedKey
 from protocol.model import (
+    BirthDate,
     ClientMsgId,
     Empty,
     Id,
@@ -250,15 +251,19 @@ class AttachmentReadResult(Struct):
     size: int  # of the whole file
 
 
-class AccountParams(Struct):
-    locale: Locale  # the language carehub speaks to this user in
+class AccountParams(Struct, omit_defaults=True):
+    """What changes (absent: unchanged)."""
+
+    locale: Locale | None = None  # the language carehub speaks to this user in
+    birth_date: BirthDate | None = None  # a patient's: how their practitioners find them
 
 
-class AccountInfo(Struct):
+class AccountInfo(Struct, omit_defaults=True):
     user: int
     name: str
     role: Role
     locale: Locale
+    birth_date: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ __all__ = [
     "MAX_INT",
     "MAX_MS",
     "NO_NUL",
+    "BirthDate",
     "ClientMsgId",
     "Empty",
     "Id",
@@ -22,6 +23,13 @@ __all__ = [
     "Role",
     "ThreadInfo",
     "ThreadKind",
+]
+
+
+# A person's date of birth, as ISO 8601 (``1987-04-12``); the server also
+# refuses a day that does not exist or has not come yet (``invalid``).
+BirthDate = Annotated[
+    str, Meta(pattern=r"^(18|19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 ]
 
 

@@ -14,7 +14,7 @@ from msgspec import Meta, Struct
 
 from protocol.e2e import Scope
 from protocol.errors import DecodeError
-from protocol.model import NO_NUL, Empty, Id, Member, Ms, Natural, Role
+from protocol.model import NO_NUL, BirthDate, Empty, Id, Member, Ms, Natural, Role
 from protocol.texts import DEFAULT_LOCALE, Locale, render
 
 __all__ = [
@@ -42,7 +42,9 @@ __all__ = [
     "Notice",
     "NoticeKind",
     "PatientAddResult",
+    "PatientFindParams",
     "PatientInfo",
+    "PatientsFoundResult",
     "PatientsListResult",
     "PracticeCreateParams",
     "PracticeInfo",
@@ -54,7 +56,11 @@ __all__ = [
     "PractitionerParams",
     "PractitionerSearchParams",
     "PractitionersResult",
+    "ProfessionalInfo",
+    "ProfessionalsParams",
+    "ProfessionalsResult",
     "RefusalReason",
+    "RelativeIdParams",
     "RelativeInfo",
     "RelativeParams",
     "RelativesResult",
@@ -70,6 +76,7 @@ __all__ = [
     "UserProfile",
     "UsersParams",
     "UsersResult",
+    "VerifyParams",
     "WeeklySpan",
     "builtin_template",
     "decode_notice",
@@ -104,6 +111,10 @@ class RefusalReason(StrEnum):
     NOT_CARE_TEAM = "not_care_team"  # only the thread's practitioners (or their assistants)
     OPTED_OUT = "opted_out"
     ROLE = "role"  # the caller's or a member's role does not allow it
+    RPPS_UNKNOWN = "rpps_unknown"  # no such number in the imported directory
+    RPPS_MISMATCH = "rpps_mismatch"  # the directory names someone else (``directory_name``)
+    RPPS_REQUIRED = "rpps_required"  # this deployment verifies against the directory only
+    RPPS_TAKEN = "rpps_taken"  # the number verifies another account already
 
 
 class Accepting(StrEnum):
@@ -299,18 +310,26 @@ class RelativeParams(Struct):
     name: Label
     relation: Code  # "child", "parent", ...
     consent: Annotated[str, Meta(min_length=1, max_length=500), NO_NUL]  # what they agreed to
+    birth_date: BirthDate | None = None  # how the relative's practitioners find them
 
 
-class RelativeInfo(Struct):
+class RelativeInfo(Struct, omit_defaults=True):
     user: int  # the relative's patient id: threads and appointments can be for them
     name: str
     relation: str
     consent: str
     consent_at: int
+    birth_date: str | None = None
 
 
 class RelativesResult(Struct):
     relatives: list[RelativeInfo]
+
+
+class RelativeIdParams(Struct):
+    """The relative whose profile the caller stops managing (their consent withdrawn)."""
+
+    relative: Id
 
 
 class TemplateParams(Struct):
@@ -347,6 +366,35 @@ class AccountVerified(Struct):
 
 class UserParams(Struct):
     user: Id
+
+
+class VerifyParams(Struct):
+    """``admin.verify``: the practitioner, and their number in the directory
+    of health professionals (RPPS, 11 digits; ADELI, 9), checked against it."""
+
+    user: Id
+    rpps: Annotated[str, Meta(pattern=r"^[0-9]{9,11}$")] | None = None
+
+
+class ProfessionalsParams(Struct):
+    """``admin.professionals``: the directory's professionals whose number
+    starts with ``text`` or whose name contains it."""
+
+    text: Annotated[str, Meta(min_length=2, max_length=64), NO_NUL]
+    limit: Annotated[int, Meta(ge=1, le=100)] = 20
+
+
+class ProfessionalInfo(Struct, omit_defaults=True):
+    rpps: str
+    last_name: str
+    first_name: str
+    profession: str
+    specialty: str = ""
+    account: int | None = None  # the account verified with this number, if any
+
+
+class ProfessionalsResult(Struct):
+    professionals: list[ProfessionalInfo]
 
 
 class PracticeCreateParams(Struct):
@@ -457,6 +505,20 @@ class PatientInfo(Struct):
     since: int
 
 
+class PatientFindParams(Struct):
+    """``patients.find``: the caller's patients (added, or by an appointment)
+    whose name contains ``name`` (any case, any accents) and who were born
+    on ``birth_date``: two people of one name are told apart, and nobody
+    else's patient is found."""
+
+    name: Annotated[str, Meta(min_length=2, max_length=128), NO_NUL]
+    birth_date: BirthDate
+
+
+class PatientsFoundResult(Struct):
+    patients: list[PatientInfo]
+
+
 class PatientsListResult(Struct):
     patients: list[PatientInfo]
     invited: list[int] = []  # asked, not answered yet: no name until they accept
@@ -508,7 +570,8 @@ class DelegationsResult(Struct):
 
 # Method name -> (params, result); ``protocol.methods.METHODS`` includes them.
 PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
-    "admin.verify": (UserParams, Empty),
+    "admin.verify": (VerifyParams, Empty),
+    "admin.professionals": (ProfessionalsParams, ProfessionalsResult),
     "practices.create": (PracticeCreateParams, PracticeInfo),
     "practices.list": (Empty, PracticesListResult),
     "practices.invite": (PracticeMemberParams, PracticeInfo),
@@ -523,6 +586,7 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "care.accept": (CareParams, Empty),
     "care.decline": (CareParams, Empty),
     "patients.list": (Empty, PatientsListResult),
+    "patients.find": (PatientFindParams, PatientsFoundResult),
     "inbox.get": (Empty, InboxSettings),
     "inbox.set": (InboxSettings, InboxSettings),
     "rules.list": (Empty, RulesResult),
@@ -540,6 +604,7 @@ PRACTICE_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "broadcasts.opt_in": (PractitionerParams, Empty),
     "relatives.add": (RelativeParams, RelativeInfo),
     "relatives.list": (Empty, RelativesResult),
+    "relatives.withdraw": (RelativeIdParams, Empty),
     "delegations.list": (Empty, DelegationsResult),
     "users.get": (UsersParams, UsersResult),
 }

@@ -75,6 +75,12 @@ _FR = {
     "refusal.not_care_team": "Seule l'équipe soignante peut le faire.",
     "refusal.opted_out": "Ce patient ne reçoit pas vos messages collectifs.",
     "refusal.role": "Votre rôle ne permet pas cette action.",
+    "refusal.rpps_unknown": "Ce numéro n'est pas dans l'annuaire des professionnels de santé.",
+    "refusal.rpps_mismatch": (
+        "L'annuaire donne ce numéro à {directory_name}, pas au titulaire de ce compte."
+    ),
+    "refusal.rpps_required": "Vérifiez ce compte avec son numéro RPPS.",
+    "refusal.rpps_taken": "Ce numéro RPPS vérifie déjà un autre compte.",
     # Refusals (``details.reason``): the account's security.
     "refusal.wrong_password": "Mot de passe incorrect.",
     "refusal.second_factor": (
@@ -192,6 +198,12 @@ _EN = {
     "refusal.not_care_team": "Only the care team can do this.",
     "refusal.opted_out": "This patient does not take your broadcasts.",
     "refusal.role": "Your role does not allow this.",
+    "refusal.rpps_unknown": "This number is not in the directory of health professionals.",
+    "refusal.rpps_mismatch": (
+        "The directory gives this number to {directory_name}, not to this account's holder."
+    ),
+    "refusal.rpps_required": "Verify this account with its RPPS number.",
+    "refusal.rpps_taken": "This RPPS number already verifies another account.",
     "refusal.wrong_password": "Wrong password.",
     "refusal.second_factor": (
         "Enter the six-digit code from your authenticator app, or a recovery code."

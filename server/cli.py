@@ -1,4 +1,4 @@
-"""The ``carehub`` command: serve, migrate, schema, user, admin."""
+"""The ``carehub`` command: serve, migrate, schema, user, admin (verify, import-rpps)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     tasks = admin.add_subparsers(dest="task", required=True)
     verify = tasks.add_parser("verify", help="verify a practitioner's account")
     verify.add_argument("username")
+    verify.add_argument("--rpps", help="their number in the imported directory (checked)")
     verify.add_argument("--db")
+    directory = tasks.add_parser(
+        "import-rpps", help="import the directory of health professionals (RPPS extract)"
+    )
+    directory.add_argument("file", help="PS_LibreAcces_Personne_activite_*.txt, as published")
+    directory.add_argument("--db")
     return parser
 
 
@@ -73,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(json_schema(), sys.stdout, indent=2)
         print()
         return 0
+    if args.command == "admin" and args.task == "import-rpps":
+        return asyncio.run(_import_rpps(settings, args.file))
     if args.command == "admin":
-        return asyncio.run(_verify(settings, args.username))
+        return asyncio.run(_verify(settings, args.username, args.rpps))
     return asyncio.run(_create_user(settings, args))
 
 
@@ -151,20 +159,51 @@ async def _create_user(settings: Settings, args: Any) -> int:
     return 0
 
 
-async def _verify(settings: Settings, username: str) -> int:
+async def _verify(settings: Settings, username: str, rpps: str | None) -> int:
     from server.clock import Clock
-    from storage import Store
+    from server.errors import ServerError
+    from server.ops.practice import checked_rpps
+    from storage import Conflict, Store
 
     store = Store(settings.db)
     try:
         await store.db.migrate()
         found = await store.accounts.credentials(username)
+        if found is None:
+            print(f"carehub: no practitioner {username!r}", file=sys.stderr)
+            return 1
+        number = await checked_rpps(store, settings, found.user.id, rpps)
         async with store.write() as tx:
-            verified_at = found and await tx.practices.verify(found.user.id, Clock().ms())
+            verified_at = await tx.practices.verify(found.user.id, Clock().ms(), number)
+    except (ServerError, Conflict) as refused:
+        print(f"carehub: {refused}", file=sys.stderr)
+        return 1
     finally:
         await store.close()
     if not verified_at:
         print(f"carehub: no practitioner {username!r}", file=sys.stderr)
         return 1
-    print(json.dumps({"username": username, "verified_at": verified_at}))
+    print(json.dumps({"username": username, "verified_at": verified_at, "rpps": number}))
+    return 0
+
+
+async def _import_rpps(settings: Settings, path: str) -> int:
+    """Stream the extract (two million lines and more) into the directory."""
+    from server.clock import Clock
+    from server.rpps import DirectoryError, Reading, read_directory
+    from storage import Store
+
+    store, reading = Store(settings.db), Reading()
+    try:
+        await store.db.migrate()
+        with open(path, encoding="utf-8-sig", newline="") as lines:  # noqa: ASYNC230 (a one-shot command: its loop has nothing else to do)
+            found = read_directory(lines, reading)
+            professionals, removed = await store.professionals.replace_all(found, Clock().ms())
+    except (OSError, UnicodeDecodeError, DirectoryError) as failed:
+        print(f"carehub: {path}: {failed}", file=sys.stderr)
+        return 2
+    finally:
+        await store.close()
+    counts = {"professionals": professionals, "lines": reading.lines, "skipped": reading.skipped}
+    print(json.dumps({**counts, "removed": removed}))
     return 0

@@ -42,6 +42,7 @@ from server.ops.access import grants_of
 from server.ops.accounts import authenticate, pass_second_factor, per, throttle
 from server.ops.audit import export_audit
 from server.ops.files import readable_file
+from server.ops.profile import past_day
 from storage.accounts import Session, UserRecord
 from storage.errors import Conflict
 
@@ -113,6 +114,7 @@ async def register(request: Request) -> Response:
             ctx.clock.ms(),
             body.locale.value,
             body.email,
+            past_day(body.birth_date, ctx.clock.ms()) if body.birth_date else None,
         )
     except Conflict as exc:
         raise conflict(str(exc)) from None

@@ -46,6 +46,9 @@ class Settings:
     # A practitioner logs in with a TOTP code too (docs/accounts.md); one
     # without a second factor is asked to enrol one before any session opens.
     practitioners_need_totp: bool = False
+    # An admin verifies a practitioner against the imported directory of
+    # health professionals only (admin.verify with an RPPS number).
+    practitioners_need_rpps: bool = False
     password_reset_ttl_seconds: int = 30 * 60  # a reset link works once, this long
     # Per client address (behind a proxy: uvicorn's --forwarded-allow-ips).
     logins_per_source_per_minute: float = 30.0  # a burst of as many, then this rate

@@ -16,6 +16,7 @@ from storage.keys import Keys
 from storage.messages import Messages, StoredMessage
 from storage.outbox import Outbox
 from storage.practice import PracticeRecord, Practices
+from storage.professionals import Professional, Professionals
 from storage.push import PushSubscriptions, PushTarget
 from storage.relatives import RelativeRecord, Relatives
 from storage.rules import Rules
@@ -51,6 +52,8 @@ __all__ = [
     "PasswordResets",
     "PracticeRecord",
     "Practices",
+    "Professional",
+    "Professionals",
     "PushSubscriptions",
     "PushTarget",
     "Receipt",
@@ -79,6 +82,7 @@ class Store:
     def __init__(self, url: str) -> None:
         self.db = Database(url)
         self.accounts = Accounts(self.db)
+        self.professionals = Professionals(self.db)
         self.account_audit = AccountAudit(self.db)
         self.second_factor = SecondFactor(self.db)
         self.password_resets = PasswordResets(self.db)

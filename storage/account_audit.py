@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.db import Database
 from storage.schema import account_audit
 
-__all__ = ["AccountAudit", "AccountAuditRow", "record"]
+__all__ = ["AccountAudit", "AccountAuditRow", "AccountAuditTx", "record"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,3 +53,15 @@ class AccountAudit:
         async with self.db.read() as conn:
             rows = await conn.execute(query.order_by(columns.id.desc()).limit(limit))
             return [AccountAuditRow(*row) for row in rows]
+
+
+class AccountAuditTx:
+    """The trail inside one write transaction (``WriteTx.account_audit``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def record(
+        self, user_id: int, at: int, action: str, *, actor: int | None, detail: str = ""
+    ) -> None:
+        await record(self.conn, user_id, at, action, actor=actor, detail=detail)

@@ -103,6 +103,7 @@ class Accounts:
         now: int,
         locale: str = "fr",
         email: str | None = None,
+        birth_date: str | None = None,
     ) -> UserRecord:
         try:
             async with self.db.write() as conn:
@@ -116,6 +117,7 @@ class Accounts:
                         created_at=now,
                         locale=locale,
                         email=email,
+                        birth_date=birth_date,
                     )
                     .returning(users.c.id)
                 )
@@ -232,9 +234,17 @@ class Accounts:
             )
         return found
 
-    async def set_locale(self, user_id: int, locale: str) -> None:
+    async def set_profile(self, user_id: int, **changed: str) -> None:
+        """Change the user's ``locale`` or ``birth_date``."""
         async with self.db.write() as conn:
-            await conn.execute(update(users).where(users.c.id == user_id).values(locale=locale))
+            await conn.execute(update(users).where(users.c.id == user_id).values(**changed))
+
+    async def birth_date(self, user_id: int) -> str | None:
+        async with self.db.read() as conn:
+            found: str | None = await conn.scalar(
+                select(users.c.birth_date).where(users.c.id == user_id)
+            )
+        return found
 
     async def revoke(self, token_hash: bytes, now: int) -> None:
         """End a session (a sign-out)."""

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.accounts import USER_COLUMNS, UserRecord, contains
 from storage.db import Database, insert_new
+from storage.errors import Conflict
 from storage.schema import (
     broadcast_opt_outs,
     care_invitations,
@@ -157,14 +158,19 @@ class Practices:
         async with self.db.read() as conn:
             return await conn.scalar(_relation(practitioner_id, patient_id)) is not None
 
-    async def patients(self, practitioner_id: int) -> list[tuple[UserRecord, str, int]]:
-        """The practitioner's patients: each with how they became one, and when."""
+    async def patients(
+        self, practitioner_id: int, *, born: str | None = None
+    ) -> list[tuple[UserRecord, str, int]]:
+        """The practitioner's patients (those born on ``born`` if given):
+        each with how they became one, and when."""
         query = (
             select(*USER_COLUMNS, care_relations.c.source, care_relations.c.created_at)
             .join(users, users.c.id == care_relations.c.patient_id)
             .where(care_relations.c.practitioner_id == practitioner_id)
             .order_by(users.c.display_name, users.c.id)
         )
+        if born is not None:
+            query = query.where(users.c.birth_date == born)
         async with self.db.read() as conn:
             return [
                 (UserRecord(*row[:4]), row.source, row.created_at)
@@ -266,13 +272,22 @@ class PracticeTx:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def verify(self, user_id: int, now: int) -> int | None:
-        """Mark a practitioner verified (once: the first time stays); when,
-        or None if there is no such practitioner."""
+    async def verify(self, user_id: int, now: int, rpps: str | None = None) -> int | None:
+        """Mark a practitioner verified (once: the first time stays), with
+        their directory number if given; when, or None if there is no such
+        practitioner. ``Conflict`` (before any write) if the number verifies
+        another account."""
+        if rpps is not None:
+            holder = await self.conn.scalar(select(users.c.id).where(users.c.rpps == rpps))
+            if holder not in (None, user_id):
+                raise Conflict(f"RPPS {rpps} verifies another account")
         verified_at: int | None = await self.conn.scalar(
             update(users)
             .where(users.c.id == user_id, users.c.role == "practitioner")
-            .values(verified_at=func.coalesce(users.c.verified_at, now))
+            .values(
+                verified_at=func.coalesce(users.c.verified_at, now),
+                rpps=func.coalesce(rpps, users.c.rpps),
+            )
             .returning(users.c.verified_at)
         )
         return verified_at

@@ -5,15 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.schema import relatives, users
 
-__all__ = ["RelativeRecord", "Relatives"]
+__all__ = ["RelativeRecord", "RelativeTx", "Relatives"]
 
 # No password hash verifies against this: a managed profile cannot log in.
 NO_LOGIN = "!managed"
+_CURRENT = relatives.c.withdrawn_at.is_(None)  # consent given and not withdrawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,7 @@ class RelativeRecord:
     relation: str
     consent: str
     consent_at: int
+    birth_date: str | None = None
 
 
 class Relatives:
@@ -30,7 +33,13 @@ class Relatives:
         self.db = db
 
     async def add(
-        self, manager_id: int, name: str, relation: str, consent: str, now: int
+        self,
+        manager_id: int,
+        name: str,
+        relation: str,
+        consent: str,
+        now: int,
+        birth_date: str | None = None,
     ) -> RelativeRecord:
         """A new patient profile for the relative, managed by ``manager_id``."""
         async with self.db.write() as conn:
@@ -42,6 +51,7 @@ class Relatives:
                     role="patient",
                     password_hash=NO_LOGIN,
                     created_at=now,
+                    birth_date=birth_date,
                 )
                 .returning(users.c.id)
             )
@@ -55,7 +65,7 @@ class Relatives:
                     consent_at=now,
                 )
             )
-        return RelativeRecord(int(relative_id), name, relation, consent, now)
+        return RelativeRecord(int(relative_id), name, relation, consent, now, birth_date)
 
     async def of(self, manager_id: int) -> list[RelativeRecord]:
         query = (
@@ -65,9 +75,10 @@ class Relatives:
                 relatives.c.relation,
                 relatives.c.consent,
                 relatives.c.consent_at,
+                users.c.birth_date,
             )
             .join(users, users.c.id == relatives.c.relative_id)
-            .where(relatives.c.manager_id == manager_id)
+            .where(relatives.c.manager_id == manager_id, _CURRENT)
             .order_by(relatives.c.relative_id)
         )
         async with self.db.read() as conn:
@@ -75,13 +86,30 @@ class Relatives:
 
     async def manages(self, manager_id: int, relative_id: int) -> bool:
         query = select(relatives.c.relation).where(
-            relatives.c.manager_id == manager_id, relatives.c.relative_id == relative_id
+            relatives.c.manager_id == manager_id, relatives.c.relative_id == relative_id, _CURRENT
         )
         async with self.db.read() as conn:
             return await conn.scalar(query) is not None
 
     async def managers(self, relative_id: int) -> list[int]:
         """Who manages ``relative_id``'s profile (none for a patient of their own)."""
-        query = select(relatives.c.manager_id).where(relatives.c.relative_id == relative_id)
+        query = select(relatives.c.manager_id).where(
+            relatives.c.relative_id == relative_id, _CURRENT
+        )
         async with self.db.read() as conn:
             return sorted((await conn.scalars(query)).all())
+
+
+class RelativeTx:
+    """Relatives inside one write transaction (``WriteTx.relatives``)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def withdraw(self, manager_id: int, relative_id: int, now: int) -> bool:
+        """The manager withdraws their consent; False if they did not manage the profile."""
+        which = (relatives.c.manager_id == manager_id) & (relatives.c.relative_id == relative_id)
+        done = await self.conn.execute(
+            update(relatives).where(which, _CURRENT).values(withdrawn_at=now)
+        )
+        return bool(done.rowcount)

@@ -38,6 +38,7 @@ __all__ = [
     "DeviceList",
     "Event",
     "File",
+    "HealthProfessional",
     "Inbox",
     "Message",
     "NotifyPreference",
@@ -95,6 +96,9 @@ class User(Base):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_pending: Mapped[str | None] = mapped_column(String(64))
     totp_step: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    birth_date: Mapped[str | None] = mapped_column(String(10))  # ISO 8601: patients found by it
+    # The directory's number an admin verified the practitioner against (one account each).
+    rpps: Mapped[str | None] = mapped_column(String(20), unique=True)
 
 
 class Device(Base):
@@ -117,6 +121,18 @@ class Token(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class HealthProfessional(Base):
+    """One professional of the public directory (RPPS), as last imported."""
+
+    __tablename__ = "health_professionals"
+    rpps: Mapped[str] = mapped_column(String(20), primary_key=True)  # "Identifiant PP"
+    last_name: Mapped[str] = mapped_column(String(100))
+    first_name: Mapped[str] = mapped_column(String(100))
+    profession: Mapped[str] = mapped_column(String(100))
+    specialty: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[int] = mapped_column(BigInteger)  # older than the last import: gone
 
 
 class RecoveryCode(Base):
@@ -389,7 +405,7 @@ class NotifyPreference(Base):
 
 class Relative(Base):
     """``manager_id`` (a patient) manages ``relative_id``'s profile (a child,
-    a parent), with the consent they gave and when."""
+    a parent), with the consent they gave and when, until they withdraw."""
 
     __tablename__ = "relatives"
     manager_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
@@ -397,6 +413,8 @@ class Relative(Base):
     relation: Mapped[str] = mapped_column(String(32))
     consent: Mapped[str] = mapped_column(String(500))
     consent_at: Mapped[int] = mapped_column(BigInteger)
+    # The manager withdrew: the profile is theirs no more (the row stays, as a record).
+    withdrawn_at: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class StoredDelegation(Base):
@@ -574,6 +592,7 @@ users = cast(Table, User.__table__)
 devices = cast(Table, Device.__table__)
 tokens = cast(Table, Token.__table__)
 recovery_codes = cast(Table, RecoveryCode.__table__)
+health_professionals = cast(Table, HealthProfessional.__table__)
 password_resets = cast(Table, PasswordReset.__table__)
 account_audit = cast(Table, AccountAuditRecord.__table__)
 threads = cast(Table, Thread.__table__)

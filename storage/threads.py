@@ -287,6 +287,18 @@ class ThreadTx:
         )
         return bool(done.rowcount)
 
+    async def about(self, subject_id: int, member_id: int) -> list[int]:
+        """The threads for ``subject_id`` (a relative) that ``member_id`` is a member of."""
+        query = (
+            select(threads.c.id)
+            .join(participants, participants.c.thread_id == threads.c.id)
+            .where(
+                threads.c.subject_id == subject_id, participants.c.user_id == member_id, _current
+            )
+            .order_by(threads.c.id)
+        )
+        return list((await self.conn.scalars(query)).all())
+
     async def last_seq(self, thread_id: int) -> int | None:
         """The thread's newest message seq, None if there is no such thread."""
         last: int | None = await _LAST_SEQ.scalar(self.conn, {"thread_id": thread_id})

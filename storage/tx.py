@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.account_audit import AccountAuditTx
 from storage.agenda import AgendaTx
 from storage.appointments import AppointmentTx
 from storage.audit import AuditTx
@@ -26,6 +27,7 @@ from storage.messages import MessageTx
 from storage.outbox import OutboxTx
 from storage.practice import PracticeTx
 from storage.push import PushTx
+from storage.relatives import RelativeTx
 from storage.rules import RuleTx
 from storage.threads import ThreadTx
 
@@ -36,6 +38,7 @@ class WriteTx:
     """One write transaction, by domain."""
 
     __slots__ = (
+        "account_audit",
         "agendas",
         "appointments",
         "audit",
@@ -47,12 +50,14 @@ class WriteTx:
         "outbox",
         "practices",
         "push",
+        "relatives",
         "rules",
         "threads",
     )
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.connection = conn  # the driver's: for tests of the writer, never for handlers
+        self.account_audit = AccountAuditTx(conn)
         self.agendas = AgendaTx(conn)
         self.appointments = AppointmentTx(conn)
         self.audit = AuditTx(conn)
@@ -62,6 +67,7 @@ class WriteTx:
         self.messages = MessageTx(conn)
         self.outbox = OutboxTx(conn)
         self.practices = PracticeTx(conn)
+        self.relatives = RelativeTx(conn)
         self.push = PushTx(conn)
         self.rules = RuleTx(conn)
         self.threads = ThreadTx(conn)

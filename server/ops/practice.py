@@ -33,12 +33,17 @@ from server.errors import conflict, not_found
 from server.ops.admission import require_verified_practitioner
 from server.ops.delegations import delegation_ended
 from server.policy import Refusal
+from server.rpps import names_match
+from server.settings import Settings
 from server.writer import Outgoing
+from storage import Store
+from storage.errors import Conflict
 from storage.practice import PracticeRecord
 from storage.tx import WriteTx
 
 __all__ = [
     "InvitePlan",
+    "checked_rpps",
     "plan_invite",
     "practice_info",
     "require_practitioner_of",
@@ -54,9 +59,36 @@ PRACTICE_ROLES = frozenset({Role.PRACTITIONER, Role.ASSISTANT, Role.BOT})
 _encode = msgspec.msgpack.Encoder().encode
 
 
-async def store_verification(user: int, now: int, tx: WriteTx, out: list[Outgoing]) -> None:
-    """An admin verifies the practitioner ``user``."""
-    verified_at = await tx.practices.verify(user, now)
+async def checked_rpps(store: Store, settings: Settings, user: int, rpps: str | None) -> str | None:
+    """The directory number to verify ``user`` with, once the imported
+    directory says it is theirs (``server.rpps.names_match``): over the
+    socket (``admin.verify``) and in ``carehub admin verify``."""
+    if rpps is None:
+        if settings.practitioners_need_rpps:
+            raise Refusal(RefusalReason.RPPS_REQUIRED, "verify with an RPPS number").error()
+        return None
+    professional = await store.professionals.get(rpps)
+    if professional is None:
+        raise Refusal(RefusalReason.RPPS_UNKNOWN, "no such number in the directory").error()
+    account = (await store.accounts.users([user])).get(user)
+    if account is None or account.role != Role.PRACTITIONER:
+        raise not_found("no such practitioner", user=user)
+    if not names_match(account.display_name, professional):
+        reason, named = RefusalReason.RPPS_MISMATCH, {"directory_name": professional.name}
+        raise Refusal(reason, "the directory names someone else", details=named).error()
+    return rpps
+
+
+async def store_verification(
+    user: int, rpps: str | None, now: int, tx: WriteTx, out: list[Outgoing]
+) -> None:
+    """An admin verifies the practitioner ``user`` (with their directory number)."""
+    try:
+        verified_at = await tx.practices.verify(user, now, rpps)
+    except Conflict:
+        raise Refusal(
+            RefusalReason.RPPS_TAKEN, "the number verifies another account"
+        ).error() from None
     if verified_at is None:
         raise not_found("no such practitioner", user=user)
     event = to_raw(AccountVerified(user, verified_at))

@@ -20,7 +20,9 @@ from protocol.practice import (
     CareParams,
     CareStatus,
     PatientAddResult,
+    PatientFindParams,
     PatientInfo,
+    PatientsFoundResult,
     PatientsListResult,
     UserParams,
 )
@@ -29,8 +31,9 @@ from server.context import Services
 from server.convert import member
 from server.ops.admission import require_role
 from server.ops.care import plan_add_patient, plan_answer, store_answer, store_care_invitation
+from server.ops.profile import named, past_day
 
-__all__ = ["accept", "add_patient", "decline", "invitations", "list_patients"]
+__all__ = ["accept", "add_patient", "decline", "find_patients", "invitations", "list_patients"]
 
 
 async def add_patient(ctx: Services, conn: Connection, p: UserParams) -> PatientAddResult:
@@ -47,6 +50,23 @@ async def list_patients(ctx: Services, conn: Connection, _: Empty) -> PatientsLi
     return PatientsListResult(
         [PatientInfo(user.id, user.display_name, source, since) for user, source, since in found],
         await ctx.store.practices.invited_patients(conn.user_id),
+    )
+
+
+async def find_patients(
+    ctx: Services, conn: Connection, p: PatientFindParams
+) -> PatientsFoundResult:
+    """The caller's patients of that name and date of birth: an identity
+    check before a document goes to the right one of two namesakes."""
+    require_role(conn, Role.PRACTITIONER, "find patients")
+    day = past_day(p.birth_date, ctx.clock.ms())
+    born = await ctx.store.practices.patients(conn.user_id, born=day)
+    return PatientsFoundResult(
+        [
+            PatientInfo(user.id, user.display_name, source, since)
+            for user, source, since in born
+            if named(user, p.name)
+        ]
     )
 
 

@@ -1,4 +1,4 @@
-"""admin.verify, practices.*, practitioners.*, patients.*, inbox.*
+"""admin.verify, admin.professionals, practices.*, practitioners.*, patients.*, inbox.*
 
 Who may call what: an admin verifies practitioners; practitioners run their
 practices, their patient list and their inbox settings; anyone signed in
@@ -23,8 +23,11 @@ from protocol.practice import (
     PractitionerParams,
     PractitionerSearchParams,
     PractitionersResult,
+    ProfessionalInfo,
+    ProfessionalsParams,
+    ProfessionalsResult,
     RefusalReason,
-    UserParams,
+    VerifyParams,
 )
 from protocol.texts import render
 from server.connection import Connection
@@ -33,6 +36,7 @@ from server.convert import member
 from server.errors import invalid, not_found
 from server.ops.admission import require_role, require_verified_practitioner
 from server.ops.practice import (
+    checked_rpps,
     plan_invite,
     practice_info,
     require_practitioner_of,
@@ -62,6 +66,7 @@ __all__ = [
     "invite",
     "leave",
     "list_practices",
+    "professionals",
     "remove_member",
     "search_practitioners",
     "set_inbox",
@@ -69,10 +74,27 @@ __all__ = [
 ]
 
 
-async def verify(ctx: Services, conn: Connection, p: UserParams) -> Empty:
+async def verify(ctx: Services, conn: Connection, p: VerifyParams) -> Empty:
+    """An admin verifies a practitioner, against the directory of health
+    professionals when given their number (``docs/accounts.md``)."""
     require_role(conn, Role.ADMIN, "verify practitioners")
-    await ctx.writer.run(partial(store_verification, p.user, ctx.clock.ms()))
+    rpps = await checked_rpps(ctx.store, ctx.settings, p.user, p.rpps)
+    await ctx.writer.run(partial(store_verification, p.user, rpps, ctx.clock.ms()))
     return Empty()
+
+
+async def professionals(
+    ctx: Services, conn: Connection, p: ProfessionalsParams
+) -> ProfessionalsResult:
+    """The imported directory, for an admin finding a practitioner's number."""
+    require_role(conn, Role.ADMIN, "search the directory of health professionals")
+    found = await ctx.store.professionals.search(p.text, p.limit)
+    return ProfessionalsResult(
+        [
+            ProfessionalInfo(x.rpps, x.last_name, x.first_name, x.profession, x.specialty, holder)
+            for x, holder in found
+        ]
+    )
 
 
 # Practices: a verified practitioner creates one and invites colleagues,

@@ -16,6 +16,7 @@ from protocol.practice import UserProfile, UsersParams, UsersResult
 from protocol.texts import Locale
 from server.connection import Connection
 from server.context import Services
+from server.ops.profile import past_day
 from server.ops.users import visible_users
 from server.policy import DELEGATE_ROLES
 
@@ -25,14 +26,19 @@ __all__ = ["get_account", "get_users", "set_account"]
 async def get_account(ctx: Services, conn: Connection, _: Empty) -> AccountInfo:
     found = await ctx.store.accounts.users([conn.user_id])
     user = found[conn.user_id]
-    return AccountInfo(user.id, user.display_name, Role(user.role), Locale(conn.locale))
+    born = await ctx.store.accounts.birth_date(conn.user_id)
+    return AccountInfo(user.id, user.display_name, Role(user.role), Locale(conn.locale), born)
 
 
 async def set_account(ctx: Services, conn: Connection, p: AccountParams) -> AccountInfo:
-    """The caller's language: refusals on this socket are worded in it from
-    now on, on their other sockets once they reconnect."""
-    await ctx.store.accounts.set_locale(conn.user_id, p.locale.value)
-    conn.locale = p.locale.value
+    """The caller's language (refusals on this socket are worded in it from
+    now on, on their other sockets once they reconnect) and date of birth."""
+    changed = {"locale": p.locale.value} if p.locale is not None else {}
+    if p.birth_date is not None:
+        changed["birth_date"] = past_day(p.birth_date, ctx.clock.ms())
+    if changed:
+        await ctx.store.accounts.set_profile(conn.user_id, **changed)
+    conn.locale = changed.get("locale", conn.locale)
     return await get_account(ctx, conn, Empty())
 
 

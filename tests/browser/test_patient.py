@@ -213,6 +213,15 @@ async def test_a_relative_is_added_and_a_request_opened_for_them(
     received = doctor_page.get_by_role("list", name="Messages")
     await expect(received.get_by_text("Léo tousse encore")).to_be_visible()
 
+    # Giving the profile up: the parent leaves Léo's conversation, the doctor keeps it.
+    await page.get_by_role("link", name="Mes proches").click()
+    await page.get_by_role("button", name="Ne plus gérer le profil de Léo Moreau").click()
+    await page.get_by_role("button", name="Oui, ne plus gérer ce profil").click()
+    await expect(page.get_by_text("Vous ne gérez encore le profil d'aucun proche.")).to_be_visible()
+    await page.get_by_role("link", name="Messages").click()
+    await expect(page.get_by_role("link", name=re.compile("Vidal-Ko"))).to_have_count(0)
+    await expect(received.get_by_text("Léo tousse encore")).to_be_visible()
+
 
 async def test_opting_out_of_group_messages_is_honoured_by_the_server(
     app_server: RunningServer, person

@@ -10,6 +10,7 @@ import re
 
 from playwright.async_api import expect
 
+from protocol.methods import AccountParams
 from protocol.practice import PracticeCreateParams, PractitionerParams
 from tests.support.server import RunningServer
 from tests.support.webapp import care_pair, open_conversation, open_thread, screenshot, write
@@ -96,11 +97,22 @@ async def test_a_campaign_reaches_patients_and_says_who_was_skipped(
         await app_server.add_patient(doctor, patient)
     async with app_server.client(opted_out) as client:
         await client.call("broadcasts.opt_out", PractitionerParams(doctor.user_id))
+    async with app_server.client(reached) as client:
+        await client.call("account.set", AccountParams(birth_date="1979-11-02"))
     patient_page = await person(reached.user_id)  # its first device: the campaign is sealed for it
     doctor_page = await person(doctor.user_id)
     await doctor_page.get_by_role("link", name="Patients").click()
     await expect(doctor_page.get_by_role("cell", name="Lucie Bernard")).to_be_visible()
     await expect(doctor_page.get_by_role("cell", name="Marc Lefebvre")).to_be_visible()
+
+    # Finding one's patient by name and date of birth (French date field: day, month, year).
+    finder = doctor_page.get_by_role("region", name="Retrouver un patient")
+    await finder.get_by_label("Nom").fill("lucie")
+    await finder.get_by_label("Date de naissance").fill("1979-11-02")
+    await finder.get_by_role("button", name="Rechercher").click()
+    await expect(finder.get_by_role("list", name="Patients trouvés")).to_have_text(
+        f"Lucie Bernard — n° {reached.user_id}"
+    )
 
     # Adding a patient by account number asks them first.
     await doctor_page.get_by_label("Numéro de compte du patient").fill(str(newcomer.user_id))

@@ -82,11 +82,14 @@ from protocol.practice import (
     CareParams,
     InboxSettings,
     MessageParams,
+    PatientFindParams,
     PracticeCreateParams,
     PracticeMemberParams,
     PracticeParams,
     PractitionerParams,
     PractitionerSearchParams,
+    ProfessionalsParams,
+    RelativeIdParams,
     RelativeParams,
     Rule,
     RuleParams,
@@ -94,6 +97,7 @@ from protocol.practice import (
     TemplateParams,
     UserParams,
     UsersParams,
+    VerifyParams,
 )
 from protocol.push import (
     MobilePlatform,
@@ -107,7 +111,9 @@ from tests.support.authz import (
     AGENDA,
     DAY,
     HOUR,
+    NAMES,
     OUTSIDERS,
+    PA_BORN,
     Change,
     World,
     build_world,
@@ -397,7 +403,8 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     "attachments.finish": (refused("PA-upload", lambda s: AttachmentFileParams(s.world.upload)),),
     "attachments.read": (refused("PA-document", lambda s: AttachmentReadParams(s.world.document)),),
-    "admin.verify": (refused("self", lambda s: UserParams(s.me)),),
+    "admin.verify": (refused("self", lambda s: VerifyParams(s.me)),),
+    "admin.professionals": (refused("directory", lambda s: ProfessionalsParams("roux")),),
     "practices.create": (
         self_only(
             "own",
@@ -463,6 +470,9 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     "care.decline": (refused("A-for-PA", lambda s: CareParams(s.doctor, s.patient)),),
     "patients.list": (self_only("own", lambda s: Empty(), check=_no_patient),),
+    "patients.find": (
+        self_only("PA", lambda s: PatientFindParams(NAMES["PA"], PA_BORN), check=_no_patient),
+    ),
     "inbox.get": (self_only("own", lambda s: Empty()),),
     "inbox.set": (self_only("own", lambda s: InboxSettings(), "inboxes", *EVENTS),),
     "rules.list": (self_only("own", lambda s: Empty(), check=_no_rule),),
@@ -517,6 +527,7 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "threads.mute": (refused("T", lambda s: MuteParams(s.world.thread)),),
     "account.get": (self_only("own", lambda s: Empty(), check=_mine),),
     "account.set": (self_only("own", lambda s: AccountParams(Locale.EN), "users", check=_mine),),
+    "relatives.withdraw": (refused("PA", lambda s: RelativeIdParams(s.patient)),),
     "account.sessions": (self_only("own", lambda s: Empty(), check=_own_sessions),),
     "account.end_session": (refused("A-session", _a_session),),
     # The outsider's own other sessions: it has none, so nothing changes.

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from clients.errors import CallError
+from protocol.account import AccountAuditParams
 from protocol.errors import ErrorCode
-from protocol.methods import ThreadsOpenParams
+from protocol.methods import HistoryParams, ThreadsOpenParams
 from protocol.model import ThreadKind
-from protocol.practice import CareParams, RelativeParams, UserParams
+from protocol.practice import CareParams, RelativeIdParams, RelativeParams, UserParams
 from tests.integration.test_practice import refused
 from tests.support.server import RunningServer
 
@@ -48,3 +49,44 @@ async def test_a_parent_writes_to_the_pediatrician_for_their_child(server: Runni
             async with server.client(pediatrician) as doc:
                 await doc.call("threads.open", group)
         assert raised.value.code == ErrorCode.INVALID
+
+
+async def test_withdrawing_consent_ends_the_managers_access_not_the_practitioners(
+    server: RunningServer,
+) -> None:
+    pediatrician = await server.user("practitioner")
+    parent, stranger = await server.user("patient"), await server.user("patient")
+    async with server.secure(parent) as mine, server.secure(pediatrician) as desk:
+        child = await mine.client.call("relatives.add", RelativeParams("Léa", "child", CONSENT))
+        await desk.client.call("patients.add", UserParams(child.user))
+        await mine.client.call("care.accept", CareParams(pediatrician.user_id, child.user))
+        for_child = ThreadsOpenParams(
+            ThreadKind.PATIENT_PRACTITIONER, [pediatrician.user_id], "after_visit", child.user
+        )
+        thread = await mine.client.call("threads.open", for_child)
+        await mine.send(thread.id, "Léa tousse depuis hier.")
+        async with server.client(stranger) as other:
+            await refused(
+                other.call("relatives.withdraw", RelativeIdParams(child.user)), "not_managed"
+            )
+
+        await mine.client.call("relatives.withdraw", RelativeIdParams(child.user))
+        members = {parent.user_id}
+        while parent.user_id in members:  # the thread's own updates before it, then leaving
+            members = {
+                m.user for m in (await mine.client.next_event("thread.updated")).data.members
+            }
+        assert (await mine.client.call("relatives.list")).relatives == []
+        await refused(mine.client.call("messages.history", HistoryParams(thread.id)), None)
+        await refused(mine.client.call("threads.open", for_child), "not_managed")
+        again = mine.client.call("relatives.withdraw", RelativeIdParams(child.user))
+        await refused(again, "not_managed")
+
+        history = await desk.client.call("messages.history", HistoryParams(thread.id))
+        assert parent.user_id in {m.sender for m in history.messages}  # the record keeps it
+    async with server.client(parent) as client:
+        actions = (await client.call("account.audit", AccountAuditParams())).entries
+    assert (actions[0].action, actions[0].detail) == (
+        "relative_withdrawn",
+        f"relative {child.user}",
+    )

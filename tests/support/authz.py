@@ -40,6 +40,7 @@ from protocol.booking import (
 )
 from protocol.e2e import GroupHeader, Scope, decode_envelope
 from protocol.methods import (
+    AccountParams,
     AttachmentBeginParams,
     HistoryParams,
     KeysDistributeParams,
@@ -74,6 +75,7 @@ AGENDA = AgendaSettings(
     min_notice_minutes=60,
 )
 # Distinctive words: finding one where it does not belong can only be a leak.
+PA_BORN = "1984-05-17"  # PA's date of birth: A finds her by it and her name
 NAMES = {
     "A": "Dr Albane Kestrel",
     "PA": "Paloma Quixwell",
@@ -246,6 +248,8 @@ class World:
 async def build_world(server: RunningServer, database: Path) -> World:
     doctor = await server.user("practitioner", NAMES["A"])
     patient = await server.user("patient", NAMES["PA"])
+    async with server.client(patient) as own:
+        await own.call("account.set", AccountParams(birth_date=PA_BORN))
     await server.add_patient(doctor, patient)
     assistant = await server.assistant_of(doctor)
     await server.delegate(doctor, assistant)

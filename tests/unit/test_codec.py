@@ -126,7 +126,9 @@ from protocol.practice import (
     InboxSettings,
     MessageParams,
     PatientAddResult,
+    PatientFindParams,
     PatientInfo,
+    PatientsFoundResult,
     PatientsListResult,
     PracticeCreateParams,
     PracticeInfo,
@@ -138,7 +140,11 @@ from protocol.practice import (
     PractitionerParams,
     PractitionerSearchParams,
     PractitionersResult,
+    ProfessionalInfo,
+    ProfessionalsParams,
+    ProfessionalsResult,
     RefusalReason,
+    RelativeIdParams,
     RelativeInfo,
     RelativeParams,
     RelativesResult,
@@ -154,6 +160,7 @@ from protocol.practice import (
     UserProfile,
     UsersParams,
     UsersResult,
+    VerifyParams,
     WeeklySpan,
     builtin_template,
 )
@@ -430,7 +437,13 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "threads.reopen": (ThreadParams(thread=3), THREAD),
     "threads.add_member": (ThreadMemberParams(thread=3, user=5), THREAD),
     "threads.remove_member": (ThreadMemberParams(thread=3, user=5), THREAD),
-    "admin.verify": (UserParams(user=4), Empty()),
+    "admin.verify": (VerifyParams(user=4, rpps="10001234567"), Empty()),
+    "admin.professionals": (
+        ProfessionalsParams("roux"),
+        ProfessionalsResult(
+            [ProfessionalInfo("10001234567", "ROUX", "Hélène", "Médecin", "Pédiatrie", account=4)]
+        ),
+    ),
     "practices.create": (PracticeCreateParams(name="Cabinet"), PRACTICE),
     "practices.list": (
         Empty(),
@@ -456,6 +469,10 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "care.accept": (CareParams(practitioner=2, patient=7), Empty()),
     "care.decline": (CareParams(practitioner=2), Empty()),
     "patients.list": (Empty(), PatientsListResult([PatientInfo(4, "Camille", "added", 7)])),
+    "patients.find": (
+        PatientFindParams("camille", "1987-03-14"),
+        PatientsFoundResult([PatientInfo(4, "Camille Roy", "appointment", 7)]),
+    ),
     "inbox.get": (Empty(), INBOX),
     "inbox.set": (INBOX, INBOX),
     "rules.list": (Empty(), RulesResult([RULE])),
@@ -491,6 +508,7 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
         Empty(),
         RelativesResult([RelativeInfo(8, "Léo", "child", "I consent", 1_700_000_000_000)]),
     ),
+    "relatives.withdraw": (RelativeIdParams(8), Empty()),
     **BOOKING_EXAMPLES,
     "delegations.list": (
         Empty(),

@@ -61,9 +61,11 @@ export async function register(
   role: "patient" | "practitioner" = "patient",
   locale = "fr",
   email?: string,
+  birthDate?: string,
 ): Promise<UserInfo> {
   const body: Record<string, unknown> = { username, password, display_name: displayName, role, locale };
   if (email) body.email = email;
+  if (birthDate) body.birth_date = birthDate;
   const answer = (await post(baseUrl, "/v1/register", body)) as { user: UserInfo };
   return answer.user;
 }

@@ -4,6 +4,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { DocumentRef } from "../../../src/index.js";
 import type { Member, PractitionerInfo, RequestReason, ThreadInfo } from "../api.js";
+import { ConfirmAction } from "../controls.js";
 import { go, useSession } from "../context.js";
 import { defineTexts, formatDate, t, tn } from "../i18n.js";
 import type { Session } from "../session.js";
@@ -84,6 +85,13 @@ defineTexts({
   "patient.relatives.name": ["Nom", "Name"],
   "patient.relatives.relation": ["Lien", "Relation"],
   "patient.relatives.consent": ["Accord recueilli", "Agreement given"],
+  "patient.relatives.action": ["Action", "Action"],
+  "patient.relatives.withdraw": ["Ne plus gérer le profil de {name}", "Stop managing {name}'s profile"],
+  "patient.relatives.withdraw_question": [
+    "Retirer votre accord et ne plus gérer le profil de {name} ? Vous quitterez ses conversations : ses soignants les gardent, vous ne pourrez plus les lire ni prendre rendez-vous pour {name}.",
+    "Withdraw your agreement and stop managing {name}'s profile? You will leave their conversations: their carers keep them, and you will no longer read them nor book for {name}.",
+  ],
+  "patient.relatives.withdraw_yes": ["Oui, ne plus gérer ce profil", "Yes, stop managing this profile"],
   "patient.relatives.since": ["Depuis le", "Since"],
   "patient.relatives.add": ["Ajouter un proche", "Add a relative"],
   "patient.relatives.full_name": ["Nom et prénom", "Full name"],
@@ -530,15 +538,24 @@ export function Relatives() {
       <p class="muted">{t("patient.relatives.how")}</p>
       <section class="card" aria-labelledby="patient-relatives-list">
         <h2 id="patient-relatives-list">{t("patient.relatives.list")}</h2>
-        {relatives.value ? <RelativesTable relatives={relatives.value} /> : <Loading error={relatives.error} />}
+        {relatives.value ? (
+          <RelativesTable relatives={relatives.value} withdrawn={relatives.reload} />
+        ) : (
+          <Loading error={relatives.error} />
+        )}
       </section>
       <AddRelative added={relatives.reload} />
     </Page>
   );
 }
 
-function RelativesTable({ relatives }: { relatives: RelativeInfo[] }) {
+function RelativesTable({ relatives, withdrawn }: { relatives: RelativeInfo[]; withdrawn: () => void }) {
+  const session = useSession();
   if (!relatives.length) return <p class="muted">{t("patient.relatives.none")}</p>;
+  const withdraw = (relative: number) => async () => {
+    await session.call("relatives.withdraw", { relative });
+    withdrawn();
+  };
   return (
     <table>
       <thead>
@@ -547,6 +564,7 @@ function RelativesTable({ relatives }: { relatives: RelativeInfo[] }) {
           <th scope="col">{t("patient.relatives.relation")}</th>
           <th scope="col">{t("patient.relatives.consent")}</th>
           <th scope="col">{t("patient.relatives.since")}</th>
+          <th scope="col">{t("patient.relatives.action")}</th>
         </tr>
       </thead>
       <tbody>
@@ -556,6 +574,14 @@ function RelativesTable({ relatives }: { relatives: RelativeInfo[] }) {
             <td>{relationLabel(relative.relation)}</td>
             <td>{relative.consent}</td>
             <td>{formatDate(relative.consent_at)}</td>
+            <td>
+              <ConfirmAction
+                label={t("patient.relatives.withdraw", { name: relative.name })}
+                question={t("patient.relatives.withdraw_question", { name: relative.name })}
+                confirm={t("patient.relatives.withdraw_yes")}
+                action={withdraw(relative.user)}
+              />
+            </td>
           </tr>
         ))}
       </tbody>

@@ -4,7 +4,7 @@ import { useState } from "preact/hooks";
 import type { BroadcastResult } from "../../../src/index.js";
 import { useSession } from "../context.js";
 import { Check, Table, withItem } from "../controls.js";
-import { FormOutcome, unlessNotFound, useSubmit, valueOf } from "../forms.js";
+import { FormOutcome, SubmitRow, unlessNotFound, useSubmit, valueOf } from "../forms.js";
 import { defineTexts, formatDateTime, t, tn } from "../i18n.js";
 import { nameOrNumber } from "../names.js";
 import { useTopic } from "../store.js";
@@ -27,6 +27,15 @@ defineTexts({
     "Waiting for their answer: {numbers}",
   ],
   "patients.add_title": ["Ajouter un patient", "Add a patient"],
+  "patients.find_title": ["Retrouver un patient", "Find a patient"],
+  "patients.find_name": ["Nom", "Name"],
+  "patients.find_born": ["Date de naissance", "Date of birth"],
+  "patients.find": ["Rechercher", "Search"],
+  "patients.found": ["Patients trouvés", "Patients found"],
+  "patients.found_none": [
+    "Aucun de vos patients ne porte ce nom avec cette date de naissance.",
+    "None of your patients has this name and date of birth.",
+  ],
   "patients.add_number": ["Numéro de compte du patient", "The patient's account number"],
   "patients.add_hint": [
     "Pour l'instant, un patient s'ajoute par son numéro de compte carehub, qu'il vous communique ; la recherche par nom viendra plus tard. Il devient votre patient quand il accepte.",
@@ -101,6 +110,7 @@ export function Patients() {
     <Page title={t("patients.title")}>
       {list.value ? (
         <>
+          <FindPatient />
           <PatientTable list={list.value} />
           <AddPatient added={list.reload} />
           {list.value.patients.length > 0 && <Broadcast patients={list.value.patients} />}
@@ -135,6 +145,49 @@ function PatientTable({ list }: { list: PatientsList }) {
         </Table>
       )}
       {list.invited.length > 0 && <p class="muted">{t("patients.waiting", { numbers: waiting })}</p>}
+    </section>
+  );
+}
+
+/** Which of two namesakes: by name and date of birth, among one's own patients only. */
+function FindPatient() {
+  const session = useSession();
+  const [fields, setFields] = useState({ name: "", born: "" });
+  const [found, setFound] = useState<PatientInfo[]>();
+  const form = useSubmit(async () => {
+    const answer = await session.call<{ patients: PatientInfo[] }>("patients.find", {
+      name: fields.name.trim(),
+      birth_date: fields.born,
+    });
+    setFound(answer.patients);
+  });
+  const edit = (change: Partial<typeof fields>) => {
+    setFields({ ...fields, ...change });
+    setFound(undefined);
+    form.edited();
+  };
+  return (
+    <section class="card" aria-labelledby="patients-find">
+      <h2 id="patients-find">{t("patients.find_title")}</h2>
+      <form onSubmit={form.onSubmit} class="row">
+        <Field label={t("patients.find_name")}>
+          <input name="find-name" required minLength={2} value={fields.name} onInput={(e) => edit({ name: valueOf(e) })} />
+        </Field>
+        <Field label={t("patients.find_born")}>
+          <input name="find-born" type="date" required value={fields.born} onInput={(e) => edit({ born: valueOf(e) })} />
+        </Field>
+        <SubmitRow form={form} label={t("patients.find")} />
+      </form>
+      {found && (
+        <ul aria-label={t("patients.found")}>
+          {found.length === 0 && <li>{t("patients.found_none")}</li>}
+          {found.map((patient) => (
+            <li key={patient.user}>
+              {patient.name} — {t("practice.number", { id: patient.user })}
+            </li>
+          ))}
+        </ul>
+      )}
     </section>
   );
 }

@@ -76,6 +76,7 @@ defineTexts({
   "security.action.sessions_ended": ["Autres sessions terminées", "Other sessions ended"],
   "security.action.deactivated": ["Compte désactivé", "Account deactivated"],
   "security.action.reactivated": ["Compte réactivé", "Account reactivated"],
+  "security.action.relative_withdrawn": ["Profil d'un proche abandonné", "A relative's profile given up"],
 });
 
 interface SessionInfo {

@@ -51,9 +51,14 @@ defineTexts({
   ],
   "signin.forgot": ["Mot de passe oublié ?", "Forgot your password?"],
   "signin.email": ["Adresse e-mail (facultatif)", "Email address (optional)"],
+  "signin.born": ["Date de naissance (facultatif)", "Date of birth (optional)"],
+  "signin.born_hint": [
+    "Vos soignants vous retrouvent par votre nom et votre date de naissance.",
+    "Your carers find you by your name and date of birth.",
+  ],
   "signin.email_hint": [
-    "Seulement pour vous envoyer un lien si vous oubliez votre mot de passe.",
-    "Only to send you a link if you forget your password.",
+    "Seulement pour vous envoyer un lien de réinitialisation, si besoin.",
+    "Only to send you a reset link, should you need one.",
   ],
   "signin.taken": ["Cet identifiant est déjà pris : choisissez-en un autre.", "This username is taken: choose another."],
 });
@@ -115,7 +120,8 @@ function PasswordStep(props: {
     try {
       if (creating) {
         const email = field("email").trim() || undefined;
-        await register(location.origin, field("username"), field("password"), field("name"), field("role") as "patient", currentLanguage(), email);
+        const born = field("birth_date") || undefined;
+        await register(location.origin, field("username"), field("password"), field("name"), field("role") as "patient", currentLanguage(), email, born);
       }
       props.signedIn(await Session.login(field("username"), field("password")));
     } catch (failure) {
@@ -156,6 +162,9 @@ function PasswordStep(props: {
           <>
             <Field label={t("signin.name")} hint={t("signin.name_hint")}>
               <input name="name" autocomplete="name" required />
+            </Field>
+            <Field label={t("signin.born")} hint={t("signin.born_hint")}>
+              <input name="birth_date" type="date" autocomplete="bday" />
             </Field>
             <Field label={t("signin.email")} hint={t("signin.email_hint")}>
               <input name="email" type="email" autocomplete="email" />

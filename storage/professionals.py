@@ -1,0 +1,102 @@
+"""The directory of health professionals (RPPS) as last imported
+(``carehub admin import-rpps``): who an admin verifies a practitioner's
+account against."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from itertools import islice
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.accounts import contains
+from storage.db import Database
+from storage.schema import health_professionals, users
+
+__all__ = ["Professional", "Professionals"]
+
+BATCH = 2_000  # rows per statement: one round trip each
+_COLUMNS = (
+    health_professionals.c.rpps,
+    health_professionals.c.last_name,
+    health_professionals.c.first_name,
+    health_professionals.c.profession,
+    health_professionals.c.specialty,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Professional:
+    rpps: str
+    last_name: str
+    first_name: str
+    profession: str
+    specialty: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Professionals:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def replace_all(self, found: Iterable[Professional], now: int) -> tuple[int, int]:
+        """Make the directory ``found``: each professional added or updated,
+        those no longer listed removed (an account verified with one keeps
+        its number). How many were read, and how many removed."""
+        read = 0
+        async with self.db.write() as conn:
+            for chunk in _chunks(found, BATCH):
+                await _upsert(conn, chunk, now)
+                read += len(chunk)
+            gone = await conn.execute(
+                delete(health_professionals).where(health_professionals.c.imported_at < now)
+            )
+        return read, gone.rowcount
+
+    async def get(self, rpps: str) -> Professional | None:
+        query = select(*_COLUMNS).where(health_professionals.c.rpps == rpps)
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else Professional(*row)
+
+    async def search(self, text: str, limit: int) -> list[tuple[Professional, int | None]]:
+        """Professionals whose number starts with ``text`` or whose name
+        contains it, each with the account verified with them, if any."""
+        columns = health_professionals.c
+        query = (
+            select(*_COLUMNS, users.c.id)
+            .outerjoin(users, users.c.rpps == columns.rpps)
+            .where(
+                or_(
+                    columns.rpps.startswith(text, autoescape=True),
+                    contains(columns.last_name, text),
+                    contains(columns.first_name, text),
+                )
+            )
+            .order_by(columns.last_name, columns.first_name, columns.rpps)
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            return [(Professional(*row[:5]), row[5]) for row in await conn.execute(query)]
+
+
+def _chunks(found: Iterable[Professional], size: int) -> Iterator[tuple[Professional, ...]]:
+    rest = iter(found)
+    while chunk := tuple(islice(rest, size)):
+        yield chunk
+
+
+async def _upsert(conn: AsyncConnection, chunk: tuple[Professional, ...], now: int) -> None:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(health_professionals)
+    changed = {column.key: statement.excluded[column.key] for column in _COLUMNS[1:]}
+    statement = statement.on_conflict_do_update(
+        index_elements=["rpps"], set_={**changed, "imported_at": statement.excluded.imported_at}
+    )
+    await conn.execute(statement, [asdict(p) | {"imported_at": now} for p in chunk])
