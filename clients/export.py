@@ -1,0 +1,227 @@
+"""A person's own conversations and documents, exported on their device:
+every message they can read decrypted here, every document downloaded and
+decrypted, written as a readable archive and as FHIR (``docs/accounts.md``,
+"Your own data").
+
+The archive, in ``into``:
+
+- ``index.html``: the conversations, each with its people, reason and
+  dates, in French and English, readable in any browser without carehub;
+- ``conversations/<thread>.html``: each conversation's messages in order;
+- ``documents/``: the documents, decrypted, under their own names;
+- ``conversations.json``: the same, for a program;
+- ``fhir.json``: a FHIR ``Bundle`` (``clients.fhir``): Communication,
+  DocumentReference, Patient, Practitioner.
+
+Nothing is sent anywhere: the server only hands over ciphertext it already
+holds. Messages this device cannot open (sealed before it existed, say)
+are counted and listed as such, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from clients.e2e import Secure
+from clients.errors import E2EError
+from clients.fhir import (
+    Conversation,
+    Person,
+    ReadDocument,
+    ReadMessage,
+    bundle,
+    conversation_resources,
+)
+from protocol.e2e import DocumentRef
+from protocol.methods import HistoryParams
+from protocol.model import MessageData, Role, ThreadInfo
+from protocol.practice import Notice, RelativeInfo
+from protocol.texts import DEFAULT_LOCALE, render
+
+__all__ = ["Exported", "export_conversations"]
+
+PAGE = 200
+UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+@dataclass(slots=True)
+class Exported:
+    """What an export wrote."""
+
+    conversations: int = 0
+    messages: int = 0
+    documents: int = 0
+    unreadable: list[int] = field(default_factory=list)  # message ids this device cannot open
+
+
+async def export_conversations(secure: Secure, into: Path) -> Exported:
+    """Write the caller's conversations into ``into`` (made if missing)."""
+    (into / "conversations").mkdir(parents=True, exist_ok=True)
+    (into / "documents").mkdir(exist_ok=True)
+    threads = (await secure.client.call("threads.list")).threads
+    relatives = {r.user: r.name for r in (await _relatives(secure))}
+    done, talks = Exported(), []
+    for thread in sorted(threads, key=lambda t: t.id):
+        talk = await _conversation(secure, thread, relatives, into, done)
+        talks.append(talk)
+        (into / "conversations" / f"{thread.id}.html").write_text(_page(talk), encoding="utf-8")
+    done.conversations = len(talks)
+    (into / "index.html").write_text(_index(talks, done), encoding="utf-8")
+    data = {"conversations": [asdict(talk) for talk in talks], "unreadable": done.unreadable}
+    (into / "conversations.json").write_text(_json(data, lambda b: b.hex()), encoding="utf-8")
+    resources = [entry for talk in talks for entry in conversation_resources(talk)]
+    (into / "fhir.json").write_text(_json(bundle(resources)), encoding="utf-8")
+    return done
+
+
+async def _relatives(secure: Secure) -> list[RelativeInfo]:
+    """The relatives whose profile the caller manages (a patient's only)."""
+    if (await secure.client.call("account.get")).role is not Role.PATIENT:
+        return []
+    return list((await secure.client.call("relatives.list")).relatives)
+
+
+async def _conversation(
+    secure: Secure, thread: ThreadInfo, relatives: dict[int, str], into: Path, done: Exported
+) -> Conversation:
+    members = [Person(m.user, m.name, m.role.value) for m in thread.members]
+    patients = [m for m in members if m.role == "patient"]
+    subject = (
+        Person(thread.subject, relatives.get(thread.subject, ""), "patient")
+        if thread.subject
+        else None
+    )
+    read = []
+    for message in await _history(secure, thread.id):
+        opened = await _read(secure, message, into, done)
+        if opened is not None:
+            read.append(opened)
+    return Conversation(
+        thread.id, thread.reason, members, subject or (patients[0] if patients else None), read
+    )
+
+
+async def _history(secure: Secure, thread: int) -> list[MessageData]:
+    """Every message of the thread, oldest first."""
+    pages: list[MessageData] = []
+    before = None
+    while True:
+        page = await secure.client.call("messages.history", HistoryParams(thread, before, PAGE))
+        pages.extend(page.messages)
+        if not page.has_more or not page.messages:
+            return sorted(pages, key=lambda m: m.thread_seq)
+        before = page.messages[-1].thread_seq
+
+
+async def _read(
+    secure: Secure, message: MessageData, into: Path, done: Exported
+) -> ReadMessage | None:
+    """The message opened on this device (None, counted, if it cannot be)."""
+    if message.retracted:
+        return _read_as(message, "")  # its place stays, its words are gone
+    try:
+        opened = await secure.read(message)
+    except E2EError:
+        done.unreadable.append(message.id)
+        return None
+    if isinstance(opened, Notice):
+        return _read_as(message, _notice_text(opened), notice=True)
+    documents = opened.body.documents
+    saved = [await _save(secure, message.id, n, ref, into) for n, ref in enumerate(documents)]
+    done.messages += 1
+    done.documents += len(saved)
+    return _read_as(message, opened.body.text, saved)
+
+
+def _notice_text(notice: Notice) -> str:
+    """A server notice as the app shows it (an auto-reply's own words as written)."""
+    if notice.text:
+        return notice.text
+    return render(
+        DEFAULT_LOCALE,
+        f"notice.{notice.kind.value}",
+        by=f"n° {notice.by}",
+        user=f"n° {notice.user}",
+    )
+
+
+def _read_as(
+    message: MessageData,
+    text: str,
+    documents: list[ReadDocument] | None = None,
+    notice: bool = False,
+) -> ReadMessage:
+    place = (message.id, message.thread_seq, message.sender, message.sent_at)
+    return ReadMessage(*place, text, documents or [], notice)
+
+
+async def _save(secure: Secure, message: int, n: int, ref: DocumentRef, into: Path) -> ReadDocument:
+    """Download and decrypt a document into ``documents/``, under its own
+    name made safe (no path, no control characters), prefixed to be unique."""
+    data = await secure.download(ref)
+    name = f"{message}-{n}-{UNSAFE.sub('_', Path(ref.name).name) or 'document'}"
+    (into / "documents" / name).write_bytes(data)
+    return ReadDocument(
+        ref.name, ref.mime, len(data), hashlib.sha1(data).digest(), f"documents/{name}"
+    )
+
+
+def _json(data: Any, default: Any = None) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=default)
+
+
+def _title(talk: Conversation) -> str:
+    names = ", ".join(p.name for p in talk.members)
+    return f"{names} — {talk.reason}" if talk.reason else names
+
+
+def _index(talks: list[Conversation], done: Exported) -> str:
+    rows = "".join(
+        f'<li><a href="conversations/{t.id}.html">{html.escape(_title(t))}</a> '
+        f"({len(t.messages)} messages)</li>"
+        for t in talks
+    )
+    lost = (
+        f"<p>{len(done.unreadable)} message(s) illisible(s) sur cet appareil / "
+        f"unreadable on this device.</p>"
+        if done.unreadable
+        else ""
+    )
+    return _html(
+        "Vos conversations carehub / Your carehub conversations",
+        f"<p>Exporté et déchiffré sur votre appareil. Exported and decrypted on your device.</p>"
+        f"{lost}<ul>{rows}</ul>"
+        '<p><a href="fhir.json">FHIR (Bundle)</a> · <a href="conversations.json">JSON</a></p>',
+    )
+
+
+def _page(talk: Conversation) -> str:
+    names = {p.id: p.name for p in talk.members}
+    items = "".join(_message_html(m, names) for m in talk.messages)
+    return _html(_title(talk), f'<p><a href="../index.html">←</a></p><ol>{items}</ol>')
+
+
+def _message_html(message: ReadMessage, names: dict[int, str]) -> str:
+    when = datetime.fromtimestamp(message.sent_at / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    who = html.escape(names.get(message.sender, f"n° {message.sender}"))
+    text = html.escape(message.text).replace("\n", "<br>")
+    links = "".join(
+        f'<li><a href="../{html.escape(d.url)}">{html.escape(d.name)}</a> ({d.size} o)</li>'
+        for d in message.documents
+    )
+    return f"<li><p><b>{who}</b> · {when}</p><p>{text}</p><ul>{links}</ul></li>"
+
+
+def _html(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
+    )

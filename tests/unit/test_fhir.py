@@ -1,0 +1,75 @@
+"""Conversations as FHIR resources (``clients.fhir``): what each message
+becomes, a thread's links, and a resource the model refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from clients.fhir import (
+    Conversation,
+    Person,
+    ReadDocument,
+    ReadMessage,
+    bundle,
+    conversation_resources,
+    reference,
+    validated,
+)
+
+ANA, DOCTOR, BOT = (
+    Person(1, "Ana", "patient"),
+    Person(2, "Dr Roux", "practitioner"),
+    Person(3, "Rappels", "bot"),
+)
+LEO = Person(9, "Léo", "patient")  # a relative: not a member of the thread
+SCAN = ReadDocument("radio.png", "image/png", 3, b"\x01" * 20, "documents/1-0-radio.png")
+
+
+def _talk(*messages: ReadMessage, subject: Person | None = LEO) -> Conversation:
+    return Conversation(7, "after_visit", [ANA, DOCTOR, BOT], subject, messages)
+
+
+def test_each_kind_of_person_and_the_relative_it_is_about() -> None:
+    kinds = {url: r["resourceType"] for url, r in conversation_resources(_talk())}
+    assert kinds == {
+        reference("Patient", 1): "Patient",
+        reference("Practitioner", 2): "Practitioner",
+        reference("Device", 3): "Device",
+        reference("Patient", 9): "Patient",
+    }
+
+
+def test_a_thread_is_linked_notices_are_left_out_and_a_retraction_keeps_its_place() -> None:
+    talk = _talk(
+        ReadMessage(10, 1, 0, 1_700_000_000_000, "Urgences : 15", notice=True),
+        ReadMessage(11, 2, 1, 1_700_000_001_000, "Léo tousse."),
+        ReadMessage(12, 3, 2, 1_700_000_002_000, "", [SCAN]),
+        ReadMessage(13, 4, 1, 1_700_000_003_000, ""),  # retracted
+    )
+    made = dict(conversation_resources(talk))
+    first, second, retracted = (made[reference("Communication", n)] for n in (11, 12, 13))
+    assert reference("Communication", 10) not in made
+    assert "partOf" not in first and "inResponseTo" not in first
+    assert (
+        second["partOf"]
+        == second["inResponseTo"]
+        == [{"reference": reference("Communication", 11)}]
+    )
+    assert retracted["inResponseTo"] == [{"reference": reference("Communication", 12)}]
+    assert (retracted["status"], "payload" in retracted) == ("entered-in-error", False)
+    assert "retracted by its sender" in retracted["note"][0]["text"]
+    assert first["subject"] == {"reference": reference("Patient", 9)}
+    assert first["sent"] == "2023-11-14T22:13:21.000+00:00"
+    assert [r["display"] for r in first["recipient"]] == ["Dr Roux", "Rappels"]
+    document = made[reference("DocumentReference", "12-0")]
+    assert document["content"][0]["attachment"]["hash"] == "AQEBAQEBAQEBAQEBAQEBAQEBAQE="
+    assert document["context"]["related"] == [{"reference": reference("Communication", 12)}]
+    entries = bundle([*made.items(), *made.items()])["entry"]
+    assert len(entries) == len(made)  # each once
+
+
+def test_a_resource_its_model_refuses_never_leaves() -> None:
+    with pytest.raises(ValueError):
+        validated({"resourceType": "Communication"})  # no status
+    with pytest.raises(ValueError):
+        validated({"resourceType": "Communication", "status": "completed", "sent": "hier"})
