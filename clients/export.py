@@ -42,13 +42,14 @@ from clients.fhir import (
 from protocol.e2e import DocumentRef
 from protocol.methods import HistoryParams
 from protocol.model import MessageData, Role, ThreadInfo
-from protocol.practice import Notice, RelativeInfo
+from protocol.practice import Notice, RelativeInfo, UsersParams
 from protocol.texts import DEFAULT_LOCALE, render
 
 __all__ = ["Exported", "export_conversations"]
 
 PAGE = 200
 UNSAFE = re.compile(r"[^\w.\- ]+")
+MAX_NAME = 120  # characters of a document's own name kept in its file's
 
 
 @dataclass(slots=True)
@@ -59,13 +60,15 @@ class Exported:
     messages: int = 0
     documents: int = 0
     unreadable: list[int] = field(default_factory=list)  # message ids this device cannot open
+    fhir_refused: list[int] = field(default_factory=list)  # conversations left out of fhir.json
 
 
 async def export_conversations(secure: Secure, into: Path) -> Exported:
     """Write the caller's conversations into ``into`` (made if missing)."""
     (into / "conversations").mkdir(parents=True, exist_ok=True)
     (into / "documents").mkdir(exist_ok=True)
-    threads = (await secure.client.call("threads.list")).threads
+    # A delegate's list holds the threads of those they read for: theirs, not the delegate's.
+    threads = [t for t in (await secure.client.call("threads.list")).threads if t.via is None]
     relatives = {r.user: r.name for r in (await _relatives(secure))}
     done, talks = Exported(), []
     for thread in sorted(threads, key=lambda t: t.id):
@@ -76,9 +79,19 @@ async def export_conversations(secure: Secure, into: Path) -> Exported:
     (into / "index.html").write_text(_index(talks, done), encoding="utf-8")
     data = {"conversations": [asdict(talk) for talk in talks], "unreadable": done.unreadable}
     (into / "conversations.json").write_text(_json(data, lambda b: b.hex()), encoding="utf-8")
-    resources = [entry for talk in talks for entry in conversation_resources(talk)]
+    resources = [entry for talk in talks for entry in _fhir(talk, done)]
     (into / "fhir.json").write_text(_json(bundle(resources)), encoding="utf-8")
     return done
+
+
+def _fhir(talk: Conversation, done: Exported) -> list[tuple[str, dict[str, Any]]]:
+    """The conversation's resources; one a FHIR model refuses leaves it out
+    of ``fhir.json`` (named in ``fhir_refused``), not the others nor the archive."""
+    try:
+        return conversation_resources(talk)
+    except ValueError:
+        done.fhir_refused.append(talk.id)
+        return []
 
 
 async def _relatives(secure: Secure) -> list[RelativeInfo]:
@@ -92,20 +105,36 @@ async def _conversation(
     secure: Secure, thread: ThreadInfo, relatives: dict[int, str], into: Path, done: Exported
 ) -> Conversation:
     members = [Person(m.user, m.name, m.role.value) for m in thread.members]
-    patients = [m for m in members if m.role == "patient"]
-    subject = (
-        Person(thread.subject, relatives.get(thread.subject, ""), "patient")
-        if thread.subject
-        else None
-    )
     read = []
     for message in await _history(secure, thread.id):
         opened = await _read(secure, message, into, done)
         if opened is not None:
             read.append(opened)
-    return Conversation(
-        thread.id, thread.reason, members, subject or (patients[0] if patients else None), read
-    )
+    present = {m.id for m in members}
+    former = await _people(secure, {m.sender for m in read if not m.notice} - present)
+    subject = _subject(thread, members, relatives)
+    return Conversation(thread.id, thread.reason, members, subject, read, former)
+
+
+def _subject(thread: ThreadInfo, members: list[Person], relatives: dict[int, str]) -> Person | None:
+    """The patient the conversation is about: its relative, else its one
+    patient member (a care team's group with several is about none)."""
+    if thread.subject is not None:
+        return Person(thread.subject, relatives.get(thread.subject, ""), "patient")
+    patients = [m for m in members if m.role == "patient"]
+    return patients[0] if len(patients) == 1 else None
+
+
+async def _people(secure: Secure, users: set[int]) -> list[Person]:
+    """Who wrote and left: as ``users.get`` shows them, else by number."""
+    if not users:
+        return []
+    answer = await secure.client.call("users.get", UsersParams(sorted(users)))
+    shown = {profile.user: profile for profile in answer.users}
+    return [
+        Person(u, shown[u].name, shown[u].role.value) if u in shown else Person(u, "", "patient")
+        for u in sorted(users)
+    ]
 
 
 async def _history(secure: Secure, thread: int) -> list[MessageData]:
@@ -166,7 +195,8 @@ async def _save(secure: Secure, message: int, n: int, ref: DocumentRef, into: Pa
     """Download and decrypt a document into ``documents/``, under its own
     name made safe (no path, no control characters), prefixed to be unique."""
     data = await secure.download(ref)
-    name = f"{message}-{n}-{UNSAFE.sub('_', Path(ref.name).name) or 'document'}"
+    safe = UNSAFE.sub("_", Path(ref.name.replace("\\", "/")).name)[:MAX_NAME] or "document"
+    name = f"{message}-{n}-{safe}"
     (into / "documents" / name).write_bytes(data)
     return ReadDocument(
         ref.name, ref.mime, len(data), hashlib.sha1(data).digest(), f"documents/{name}"
@@ -213,7 +243,8 @@ def _message_html(message: ReadMessage, names: dict[int, str]) -> str:
     who = html.escape(names.get(message.sender, f"n° {message.sender}"))
     text = html.escape(message.text).replace("\n", "<br>")
     links = "".join(
-        f'<li><a href="../{html.escape(d.url)}">{html.escape(d.name)}</a> ({d.size} o)</li>'
+        f'<li><a href="../{html.escape(d.url)}" download>{html.escape(d.name)}</a>'
+        f" ({d.size} o)</li>"
         for d in message.documents
     )
     return f"<li><p><b>{who}</b> · {when}</p><p>{text}</p><ul>{links}</ul></li>"

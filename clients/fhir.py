@@ -76,8 +76,9 @@ class Conversation:
     id: int
     reason: str | None
     members: Sequence[Person]
-    subject: Person | None  # the patient it is about: a relative, else its patient member
+    subject: Person | None  # the patient it is about: a relative, else its one patient member
     messages: Sequence[ReadMessage] = field(default_factory=tuple)
+    former: Sequence[Person] = ()  # who wrote in it and is no longer a member
 
 
 def reference(kind: str, carehub_id: int | str) -> str:
@@ -100,26 +101,30 @@ def _kind(person: Person) -> str:
     return {"patient": "Patient", "bot": "Device"}.get(person.role, "Practitioner")
 
 
+def _name(person: Person) -> str:
+    return person.name.strip() or f"n° {person.id}"  # FHIR strings are never empty
+
+
 def _person(person: Person) -> dict[str, Any]:
     identifier = [{"system": f"{SYSTEM}:user", "value": str(person.id)}]
     if _kind(person) == "Device":
         return {
             "resourceType": "Device",
             "identifier": identifier,
-            "deviceName": [{"name": person.name, "type": "user-friendly-name"}],
+            "deviceName": [{"name": _name(person), "type": "user-friendly-name"}],
         }
     return {
         "resourceType": _kind(person),
         "identifier": identifier,
-        "name": [{"text": person.name}],
+        "name": [{"text": _name(person)}],
     }
 
 
 def _attachment(document: ReadDocument) -> dict[str, Any]:
     return {
-        "contentType": document.mime,
+        "contentType": document.mime.strip() or "application/octet-stream",
         "url": document.url,
-        "title": document.name,
+        "title": document.name.strip() or "document",
         "size": document.size,
         "hash": base64.b64encode(document.sha1).decode(),
     }
@@ -139,9 +144,9 @@ def _communication(
         "identifier": [{"system": f"{SYSTEM}:message", "value": str(message.id)}],
         "status": "completed",
         "sent": _when(message.sent_at),
-        "sender": {"reference": reference(_kind(sender), sender.id), "display": sender.name},
+        "sender": {"reference": reference(_kind(sender), sender.id), "display": _name(sender)},
         "recipient": [
-            {"reference": reference(_kind(p), p.id), "display": p.name}
+            {"reference": reference(_kind(p), p.id), "display": _name(p)}
             for p in talk.members
             if p.id != message.sender
         ],
@@ -174,8 +179,8 @@ def _document_reference(
         "resourceType": "DocumentReference",
         "status": "current",
         "date": _when(message.sent_at),
-        "description": document.name,
-        "author": [{"reference": reference(_kind(author), author.id), "display": author.name}],
+        "description": document.name.strip() or "document",
+        "author": [{"reference": reference(_kind(author), author.id), "display": _name(author)}],
         "content": [{"attachment": _attachment(document)}],
         "context": {"related": [{"reference": reference("Communication", message.id)}]},
     }
@@ -187,9 +192,9 @@ def _document_reference(
 def conversation_resources(talk: Conversation) -> list[tuple[str, dict[str, Any]]]:
     """Each resource of ``talk`` with its ``urn:uuid:``, every one validated:
     the people, then each person's message and its documents, in order."""
-    people = {person.id: person for person in talk.members}
+    people = {person.id: person for person in (*talk.members, *talk.former)}
     about = [talk.subject] if talk.subject and talk.subject.id not in people else []
-    made = [(reference(_kind(p), p.id), _person(p)) for p in (*talk.members, *about)]
+    made = [(reference(_kind(p), p.id), _person(p)) for p in (*people.values(), *about)]
     # A server notice (an auto-reply, a closing) is not a communication between people.
     spoken = [m for m in talk.messages if m.sender in people and not m.notice]
     for i, message in enumerate(spoken):

@@ -151,4 +151,5 @@ ACCOUNT_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "admin.users": (AdminUsersParams, AdminUsersResult),
     "admin.deactivate": (UserParams, Empty),
     "admin.reactivate": (UserParams, Empty),
+    "admin.reset_second_factor": (UserParams, EndedResult),
 }

@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         "import-rpps", help="import the directory of health professionals (RPPS extract)"
     )
     directory.add_argument("file", help="PS_LibreAcces_Personne_activite_*.txt, as published")
+    directory.add_argument(
+        "--prune", action="store_true", help="remove the unlisted even if they are many"
+    )
     directory.add_argument("--db")
     return parser
 
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         return 0
     if args.command == "admin" and args.task == "import-rpps":
-        return asyncio.run(_import_rpps(settings, args.file))
+        return asyncio.run(_import_rpps(settings, args.file, args.prune))
     if args.command == "admin":
         return asyncio.run(_verify(settings, args.username, args.rpps))
     return asyncio.run(_create_user(settings, args))
@@ -91,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 # restart are queued instead of having their SYNs dropped (each drop costs
 # the client a retransmission, 1 s then 3 s then 7 s).
 LISTEN_BACKLOG = 4096
+PRUNE_SHARE = 0.1  # an import removes up to this share of the directory unasked
 
 
 def _serve(settings: Settings, log_level: str) -> int:
@@ -164,6 +168,7 @@ async def _verify(settings: Settings, username: str, rpps: str | None) -> int:
     from server.errors import ServerError
     from server.ops.practice import checked_rpps
     from storage import Conflict, Store
+    from storage.errors import Contention
 
     store = Store(settings.db)
     try:
@@ -175,7 +180,7 @@ async def _verify(settings: Settings, username: str, rpps: str | None) -> int:
         number = await checked_rpps(store, settings, found.user.id, rpps)
         async with store.write() as tx:
             verified_at = await tx.practices.verify(found.user.id, Clock().ms(), number)
-    except (ServerError, Conflict) as refused:
+    except (ServerError, Conflict, Contention) as refused:  # a race lost: run it again
         print(f"carehub: {refused}", file=sys.stderr)
         return 1
     finally:
@@ -187,23 +192,35 @@ async def _verify(settings: Settings, username: str, rpps: str | None) -> int:
     return 0
 
 
-async def _import_rpps(settings: Settings, path: str) -> int:
-    """Stream the extract (two million lines and more) into the directory."""
+async def _import_rpps(settings: Settings, path: str, prune: bool) -> int:
+    """Stream the extract (two million lines and more) into the directory,
+    then remove who it no longer lists: unless that is more than
+    ``PRUNE_SHARE`` of the directory (a file cut short, the wrong file),
+    which takes ``--prune``."""
     from server.clock import Clock
     from server.rpps import DirectoryError, Reading, read_directory
     from storage import Store
 
-    store, reading = Store(settings.db), Reading()
+    store, reading, now = Store(settings.db), Reading(), Clock().ms()
     try:
         await store.db.migrate()
-        with open(path, encoding="utf-8-sig", newline="") as lines:  # noqa: ASYNC230 (a one-shot command: its loop has nothing else to do)
-            found = read_directory(lines, reading)
-            professionals, removed = await store.professionals.replace_all(found, Clock().ms())
+        with open(path, encoding="utf-8-sig", newline="") as lines:  # noqa: ASYNC230 (a one-shot command)
+            professionals = await store.professionals.load(read_directory(lines, reading), now)
+        stale = await store.professionals.stale(now)
+        if not professionals:
+            raise DirectoryError("no professional in it: the directory is left as it was")
+        pruning = prune or stale <= PRUNE_SHARE * (professionals + stale)
+        removed = await store.professionals.prune(now) if pruning else 0
     except (OSError, UnicodeDecodeError, DirectoryError) as failed:
         print(f"carehub: {path}: {failed}", file=sys.stderr)
         return 2
     finally:
         await store.close()
+    if not pruning:
+        print(
+            f"carehub: {stale} professionals are no longer listed: kept (--prune removes them)",
+            file=sys.stderr,
+        )
     counts = {"professionals": professionals, "lines": reading.lines, "skipped": reading.skipped}
-    print(json.dumps({**counts, "removed": removed}))
+    print(json.dumps({**counts, "removed": removed, "kept": stale - removed}))
     return 0

@@ -131,16 +131,20 @@ async def login(request: Request) -> Response:
     user = found.user
     token, now = new_token(), ctx.clock.ms()
     expires_at = now + ctx.settings.token_ttl_seconds * 1000
-    device_id = await ctx.store.accounts.open_session(
-        user.id,
-        hash_token(token),
-        now,
-        expires_at,
-        device_id=body.device_id,
-        device_name=body.device_name,
-    )
+    try:
+        device_id = await ctx.store.accounts.open_session(
+            user.id,
+            hash_token(token),
+            now,
+            expires_at,
+            checked=found.password_hash,
+            device_id=body.device_id,
+            device_name=body.device_name,
+        )
+    except Conflict:  # a new password, or a deactivation, won the race
+        raise unauthorized("the account changed meanwhile: log in again") from None
     if device_id is None:
-        raise forbidden("that device is not yours (or the account was just deactivated)")
+        raise forbidden("that device is not yours")
     return json_response(LoginResult(token, _user_info(user), device_id, expires_at))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,8 +34,8 @@ from server.mail import PASSWORD_RESET
 from server.ops.accounts import (
     authenticate,
     close_sessions,
+    denied,
     per,
-    refused,
     spend_code,
     throttle,
     totp_required,
@@ -48,7 +49,6 @@ from server.totp import (
 )
 
 __all__ = [
-    "PASSWORD_RESET",
     "forgot_password",
     "reset_password",
     "totp_confirm",
@@ -58,6 +58,7 @@ __all__ = [
 
 ISSUER = "carehub"
 FORGOT_PER_USERNAME_PER_HOUR = 5  # at most five emails an hour to one account
+STALE_LINK = "unknown, expired or used link"
 
 
 async def totp_enrol(request: Request) -> Response:
@@ -66,7 +67,7 @@ async def totp_enrol(request: Request) -> Response:
     body: TotpEnrolBody = await read_body(request, TotpEnrolBody)
     found = await authenticate(ctx, body.username, body.password, source_of(request))
     if found.totp_secret is not None:
-        raise refused(AccountRefusal.SECOND_FACTOR_ON, "a second factor is on: turn it off first")
+        raise denied(AccountRefusal.SECOND_FACTOR_ON, "a second factor is on: turn it off first")
     secret = new_secret()
     await ctx.store.second_factor.offer(found.user.id, secret)
     uri = provisioning_uri(secret, found.user.username, ISSUER)
@@ -81,16 +82,16 @@ async def totp_confirm(request: Request) -> Response:
     found = await authenticate(ctx, body.username, body.password, source_of(request))
     secret = found.totp_pending
     if secret is None or found.totp_secret is not None:
-        raise refused(AccountRefusal.NOTHING_OFFERED, "no secret offered: enrol first")
+        raise denied(AccountRefusal.NOTHING_OFFERED, "no secret offered: enrol first")
     step = matching_step(secret, body.code, ctx.clock.ms(), found.totp_step)
     if step is None:
-        raise refused(AccountRefusal.WRONG_CODE, "wrong or used code", ErrorCode.UNAUTHORIZED)
+        raise denied(AccountRefusal.WRONG_CODE, "wrong or used code", ErrorCode.UNAUTHORIZED)
     codes = new_recovery_codes()
     hashes = [recovery_hash(code) for code in codes]
     if not await ctx.store.second_factor.confirm(
         found.user.id, secret, step, hashes, ctx.clock.ms()
     ):
-        raise refused(AccountRefusal.NOTHING_OFFERED, "another secret was offered meanwhile")
+        raise denied(AccountRefusal.NOTHING_OFFERED, "another secret was offered meanwhile")
     return json_response(TotpConfirmResult(codes))
 
 
@@ -103,7 +104,7 @@ async def totp_disable(request: Request) -> Response:
     if found.totp_secret is None:
         return Response(status_code=204)
     if totp_required(ctx.settings, found.user.role):
-        raise refused(AccountRefusal.SECOND_FACTOR_REQUIRED, "a second factor is required here")
+        raise denied(AccountRefusal.SECOND_FACTOR_REQUIRED, "a second factor is required here")
     await spend_code(ctx, found, found.totp_secret, body.code)
     await ctx.store.second_factor.disable(found.user.id, ctx.clock.ms())
     return Response(status_code=204)
@@ -111,17 +112,22 @@ async def totp_disable(request: Request) -> Response:
 
 async def forgot_password(request: Request) -> Response:
     """Send a reset link to the account's address, if it has one. The
-    answer is 202 whatever the username: it tells nobody who has an account."""
+    answer is 202 whatever the username, and it goes before the account is
+    even looked up (the work is done after it): neither its words nor its
+    time tell who has an account."""
     ctx: Context = request.app.state.ctx
     body: ForgotBody = await read_body(request, ForgotBody)
     per_minute = ctx.settings.logins_per_source_per_minute
     await throttle(ctx, (f"forgot-from:{source_of(request)}", per(per_minute, 60)))
-    found = await ctx.store.accounts.credentials(body.username)
+    return Response(status_code=202, background=BackgroundTask(_forgot, ctx, body.username))
+
+
+async def _forgot(ctx: Context, username: str) -> None:
+    found = await ctx.store.accounts.credentials(username)
     if found and not found.deactivated and await _reachable(ctx, found.user.id):
         username_bucket = per(FORGOT_PER_USERNAME_PER_HOUR, 3600)
-        if not await ctx.broker.limits.take((f"forgot:{body.username}", username_bucket)):
+        if not await ctx.broker.limits.take((f"forgot:{username}", username_bucket)):
             await _send_reset_link(ctx, found.user.id)
-    return Response(status_code=202)
 
 
 async def _reachable(ctx: Context, user_id: int) -> bool:
@@ -144,13 +150,13 @@ async def reset_password(request: Request) -> Response:
     ctx: Context = request.app.state.ctx
     body: ResetBody = await read_body(request, ResetBody)
     await throttle(ctx, (f"reset-from:{source_of(request)}", per(10, 60)))
+    link, now = hash_token(body.token), ctx.clock.ms()
+    if not await ctx.store.password_resets.valid(link, now):  # before an argon2 hash is paid
+        raise denied(AccountRefusal.RESET_LINK, STALE_LINK, ErrorCode.UNAUTHORIZED)
     password_hash = await ctx.passwords.hash(body.password)
-    redeemed = await ctx.store.password_resets.redeem(
-        hash_token(body.token), password_hash, ctx.clock.ms()
-    )
-    if redeemed is None:
-        reason = AccountRefusal.RESET_LINK
-        raise refused(reason, "unknown, expired or used link", ErrorCode.UNAUTHORIZED)
+    redeemed = await ctx.store.password_resets.redeem(link, password_hash, now)
+    if redeemed is None:  # spent meanwhile, or the account deactivated
+        raise denied(AccountRefusal.RESET_LINK, STALE_LINK, ErrorCode.UNAUTHORIZED)
     user_id, ended = redeemed
     await close_sessions(ctx, user_id, ended, "password reset")
     return Response(status_code=204)

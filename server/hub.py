@@ -26,6 +26,7 @@ from server.policy import DELEGATE_ROLES
 __all__ = ["Hub"]
 
 MAX_PARKED = 10_000
+ENDED_MEMORY_S = 60.0  # far longer than a hello takes between its token's read and ``add``
 
 
 class Hub:
@@ -44,6 +45,9 @@ class Hub:
         self._readers: dict[int, set[Connection]] = {}  # practitioner -> delegates' sockets
         self._empty = asyncio.Event()
         self._empty.set()
+        # Tokens whose sessions ended lately, and why: a socket whose hello
+        # read its token as valid just before is closed as it registers.
+        self._ended: dict[bytes, tuple[float, str]] = {}
 
     def add(self, conn: Connection) -> list[int]:
         """Register ``conn``; the users whose deliveries must now reach this
@@ -55,7 +59,11 @@ class Hub:
         open_ = sorted((c for c in same_device if not c.closing), key=lambda c: c.opened)
         for oldest in open_[: max(0, len(open_) + 1 - self._sockets_per_device)]:
             oldest.close(CloseCode.DEVICE_SOCKETS, "this device opened newer sockets")
-        return self._place(self._by_user, conn.user_id, conn)
+        placed = self._place(self._by_user, conn.user_id, conn)
+        ended = self._ended.get(conn.token_hash)
+        if ended is not None and ended[0] > monotonic():
+            conn.close(CloseCode.TOKEN_REVOKED, ended[1])
+        return placed
 
     def read_for(self, conn: Connection) -> list[int]:
         """Also deliver to ``conn`` what reaches the practitioners it reads
@@ -150,7 +158,11 @@ class Hub:
                 conn.push_event(delivery.seq, delivery.frame)
 
     def close_sessions(self, user_id: int, token_hashes: list[bytes], why: str) -> None:
-        """Close the user's sockets opened with tokens that were revoked."""
+        """Close the user's sockets opened with tokens that were revoked, and
+        those about to register with one (``add``), for ``ENDED_MEMORY_S``."""
+        now = monotonic()
+        self._ended = {token: kept for token, kept in self._ended.items() if kept[0] > now}
+        self._ended.update(dict.fromkeys(token_hashes, (now + ENDED_MEMORY_S, why)))
         ended = set(token_hashes)
         for conn in list(self.of(user_id)):
             if conn.token_hash in ended:

@@ -1,7 +1,8 @@
 """Email to people without the app (``docs/push.md``), through the
 notification outbox: that a message from their practitioner waits, that an
-appointment was cancelled or moved, or a reminder of an appointment; and
-a password reset link, to the account's own address (``docs/accounts.md``).
+appointment was cancelled or moved, or a reminder of an appointment; and,
+to the account's own address (``docs/accounts.md``), a password reset link
+or the news that its password or second factor changed.
 
 An email crosses mail servers nobody here runs, in clear, and sits in a
 mailbox others may read: it names no one and quotes nothing (no
@@ -40,6 +41,7 @@ from server.preferences import load_preferences
 from server.reminders import REMINDER
 from server.settings import Settings, SettingsError
 from storage import Store
+from storage.account_audit import ALERTED, SECURITY
 
 __all__ = [
     "EMAIL",
@@ -81,6 +83,7 @@ class Topic(enum.Enum):
     APPOINTMENT = "appointment"  # cancelled or moved: which, and when, the app tells
     REMINDER = "reminder"
     PASSWORD_RESET = "password_reset"
+    SECURITY = "security"  # a password or a second factor changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class About:
     practitioner: int = 0  # whose agenda's time zone tells the hour
     reset_token: str = ""  # a reset link's secret
     valid_minutes: int = 0  # how long the link works
+    change: str = ""  # what changed in the account (``storage.account_audit.ALERTED``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +152,9 @@ def about(kind: str, body: Mapping[str, Any]) -> About | None:
         if isinstance(token, str) and isinstance(minutes, int):
             return About(Topic.PASSWORD_RESET, reset_token=token, valid_minutes=minutes)
         return None
+    if kind == SECURITY:
+        change = body.get("action")
+        return About(Topic.SECURITY, change=change) if change in ALERTED else None
     if kind == REMINDER:
         starts_at, practitioner = body.get("starts_at"), body.get("practitioner")
         if isinstance(starts_at, int) and isinstance(practitioner, int):
@@ -168,6 +175,25 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         ),
         "reset_link": "Nouveau mot de passe : {url}/#reset={token}",
         "reset_code": "Votre code de réinitialisation : {token}",
+        "subject.security": "Sécurité de votre compte carehub",
+        "security.password_changed": "Le mot de passe de votre compte carehub vient d'être changé.",
+        "security.password_reset": (
+            "Le mot de passe de votre compte carehub vient d'être réinitialisé par un lien"
+            " envoyé à cette adresse."
+        ),
+        "security.totp_enabled": (
+            "La double authentification vient d'être activée sur votre compte carehub."
+        ),
+        "security.totp_disabled": (
+            "La double authentification vient d'être désactivée sur votre compte carehub."
+        ),
+        "security.totp_reset": (
+            "Un administrateur vient de retirer la double authentification de votre compte carehub."
+        ),
+        "security.not_you": (
+            "Si ce n'est pas vous, réinitialisez votre mot de passe dès maintenant et prévenez"
+            " l'administrateur de votre service."
+        ),
         "message": "Vous avez un nouveau message de votre praticien sur carehub.",
         "appointment": "Un de vos rendez-vous a été annulé ou déplacé.",
         "reminder": "Rappel : vous avez un rendez-vous le {date} à {time}.",
@@ -189,6 +215,21 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         ),
         "reset_link": "New password: {url}/#reset={token}",
         "reset_code": "Your reset code: {token}",
+        "subject.security": "Your carehub account's security",
+        "security.password_changed": "Your carehub account's password was just changed.",
+        "security.password_reset": (
+            "Your carehub account's password was just reset by a link sent to this address."
+        ),
+        "security.totp_enabled": "Two-factor authentication was just turned on for your account.",
+        "security.totp_disabled": (
+            "Two-factor authentication was just turned off for your carehub account."
+        ),
+        "security.totp_reset": (
+            "An administrator just removed two-factor authentication from your carehub account."
+        ),
+        "security.not_you": (
+            "If this was not you, reset your password now and tell your service's administrator."
+        ),
         "message": "You have a new message from your practitioner on carehub.",
         "appointment": "One of your appointments was cancelled or moved.",
         "reminder": "Reminder: you have an appointment on {date} at {time}.",
@@ -249,6 +290,8 @@ def _paragraphs(what: About, language: Locale, url: str, zone: ZoneInfo) -> str:
     texts = _TEXTS[language]
     if what.topic is Topic.PASSWORD_RESET:
         return _reset(what, texts, url)
+    if what.topic is Topic.SECURITY:  # no footer: it cannot be turned off but with the address
+        return f"{texts[f'security.{what.change}']}\n{texts['security.not_you']}"
     said = texts[what.topic.value]
     if what.topic is Topic.REMINDER:
         when = datetime.fromtimestamp(what.starts_at / 1000, zone)
@@ -339,9 +382,9 @@ class MailGateway:
         if what is None:
             log.warning("notification %d: %s is not an email's business", notification_id, kind)
             return
-        reset = what.topic is Topic.PASSWORD_RESET
+        own = what.topic in (Topic.PASSWORD_RESET, Topic.SECURITY)  # to the account's address
         recipients = self.recipients
-        to, locale = await (recipients.recovery_address if reset else recipients.address)(user_id)
+        to, locale = await (recipients.recovery_address if own else recipients.address)(user_id)
         if to is None:
             log.info("notification %d: user %d gave no email address", notification_id, user_id)
             return

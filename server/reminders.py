@@ -58,12 +58,14 @@ class NotificationGateway(Protocol):
 
 
 class LoggingGateway:
-    """The gateway of a deployment without email or SMS: it logs."""
+    """The gateway of a deployment without email or SMS: it logs (never a
+    reset link's secret)."""
 
     async def deliver(
         self, notification_id: int, user_id: int, kind: str, body: dict[str, Any]
     ) -> None:
-        log.info("notification %d for user %d: %s %s", notification_id, user_id, kind, body)
+        shown = {key: "(secret)" if key == "token" else value for key, value in body.items()}
+        log.info("notification %d for user %d: %s %s", notification_id, user_id, kind, shown)
 
 
 async def send_due_reminders(ctx: Context, now: int, limit: int = 500) -> int:

@@ -13,7 +13,7 @@ from storage.account_audit import record
 from storage.db import Database
 from storage.errors import Conflict
 from storage.hot import Hot
-from storage.schema import devices, push_subscriptions, tokens, users
+from storage.schema import devices, password_resets, push_subscriptions, tokens, users
 
 __all__ = [
     "USER_COLUMNS",
@@ -24,6 +24,8 @@ __all__ = [
     "UserRecord",
     "contains",
     "end_sessions",
+    "ended_detail",
+    "void_reset_links",
 ]
 
 
@@ -157,8 +159,9 @@ class Accounts:
                 update(users).where(users.c.id == user_id).values(password_hash=password_hash)
             )
             ended = [] if but is None else await end_sessions(conn, user_id, now, keep=but)
+            await void_reset_links(conn, user_id, now)
             await record(
-                conn, user_id, now, "password_changed", actor=user_id, detail=_ended(ended)
+                conn, user_id, now, "password_changed", actor=user_id, detail=ended_detail(ended)
             )
         return ended
 
@@ -183,19 +186,26 @@ class Accounts:
         now: int,
         expires_at: int,
         *,
+        checked: str,
         device_id: int | None = None,
         device_name: str = "",
     ) -> int | None:
         """Store a token for ``device_id`` (which must be the user's) or for a
         new device. Returns the device id, or None if the device is not
-        theirs or the account was deactivated meanwhile (the check and the
-        insert share the write lock, so no token outlives a deactivation)."""
+        theirs. ``Conflict`` if, since the login read its ``checked``
+        password hash, the password changed or the account was deactivated:
+        the check and the insert share the write lock, so no session opened
+        during either outlives it."""
         async with self.db.write() as conn:
-            deactivated = await conn.scalar(
-                select(users.c.deactivated_at).where(users.c.id == user_id).with_for_update()
-            )
-            if deactivated is not None:
-                return None
+            account = (
+                await conn.execute(
+                    select(users.c.password_hash, users.c.deactivated_at)
+                    .where(users.c.id == user_id)
+                    .with_for_update()
+                )
+            ).one()
+            if account.password_hash != checked or account.deactivated_at is not None:
+                raise Conflict("the account changed since its password was checked")
             if device_id is None:
                 device_id = await conn.scalar(
                     insert(devices)
@@ -285,7 +295,7 @@ class Accounts:
             ended = await end_sessions(conn, user_id, now, keep=keep)
             if ended:
                 await record(
-                    conn, user_id, now, "sessions_ended", actor=user_id, detail=_ended(ended)
+                    conn, user_id, now, "sessions_ended", actor=user_id, detail=ended_detail(ended)
                 )
         return ended
 
@@ -307,8 +317,9 @@ class Accounts:
             if changed.rowcount != 1:
                 return None
             ended = [] if active else await end_sessions(conn, user_id, now, keep=None)
+            await void_reset_links(conn, user_id, now)
             action = "reactivated" if active else "deactivated"
-            await record(conn, user_id, now, action, actor=admin, detail=_ended(ended))
+            await record(conn, user_id, now, action, actor=admin, detail=ended_detail(ended))
         return ended
 
     async def listing(
@@ -366,8 +377,16 @@ async def end_sessions(
     return await _revoke(conn, which, now)
 
 
-def _ended(tokens: list[bytes]) -> str:
+def ended_detail(tokens: list[bytes]) -> str:
+    """How a trail's line says what ended."""
     return f"{len(tokens)} sessions ended"
+
+
+async def void_reset_links(conn: AsyncConnection, user_id: int, now: int) -> None:
+    """Spend the user's unused reset links: one sent before a new password,
+    a newer link or a deactivation opens nothing."""
+    unused = (password_resets.c.user_id == user_id) & password_resets.c.used_at.is_(None)
+    await conn.execute(update(password_resets).where(unused).values(used_at=now))
 
 
 async def _revoke(conn: AsyncConnection, which: ColumnElement[bool], now: int) -> list[bytes]:

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.accounts import USER_COLUMNS, UserRecord, contains
 from storage.db import Database, insert_new
-from storage.errors import Conflict
+from storage.errors import Conflict, Contention
 from storage.schema import (
     broadcast_opt_outs,
     care_invitations,
@@ -281,15 +282,18 @@ class PracticeTx:
             holder = await self.conn.scalar(select(users.c.id).where(users.c.rpps == rpps))
             if holder not in (None, user_id):
                 raise Conflict(f"RPPS {rpps} verifies another account")
-        verified_at: int | None = await self.conn.scalar(
-            update(users)
-            .where(users.c.id == user_id, users.c.role == "practitioner")
-            .values(
-                verified_at=func.coalesce(users.c.verified_at, now),
-                rpps=func.coalesce(rpps, users.c.rpps),
+        try:
+            verified_at: int | None = await self.conn.scalar(
+                update(users)
+                .where(users.c.id == user_id, users.c.role == "practitioner")
+                .values(
+                    verified_at=func.coalesce(users.c.verified_at, now),
+                    rpps=func.coalesce(rpps, users.c.rpps),
+                )
+                .returning(users.c.verified_at)
             )
-            .returning(users.c.verified_at)
-        )
+        except IntegrityError:  # another verification took the number since the check
+            raise Contention("the RPPS number was taken meanwhile: check again") from None
         return verified_at
 
     async def invite(self, practice_id: int, user_id: int, by: int, now: int) -> bool:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from itertools import islice
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -45,19 +45,30 @@ class Professionals:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def replace_all(self, found: Iterable[Professional], now: int) -> tuple[int, int]:
-        """Make the directory ``found``: each professional added or updated,
-        those no longer listed removed (an account verified with one keeps
-        its number). How many were read, and how many removed."""
+    async def load(self, found: Iterable[Professional], now: int) -> int:
+        """Add or update each professional of ``found``, ``BATCH`` at a time,
+        each batch its own short transaction (a live server's writer waits
+        for one batch, not for the whole file); how many were read."""
         read = 0
+        for chunk in _chunks(found, BATCH):
+            latest = {professional.rpps: professional for professional in chunk}  # once each
+            async with self.db.write() as conn:
+                await _upsert(conn, list(latest.values()), now)
+            read += len(chunk)
+        return read
+
+    async def stale(self, now: int) -> int:
+        """How many professionals the import at ``now`` did not list."""
+        older = health_professionals.c.imported_at < now
+        async with self.db.read() as conn:
+            return int(await conn.scalar(select(func.count()).where(older)) or 0)
+
+    async def prune(self, now: int) -> int:
+        """Remove those the import at ``now`` did not list (an account
+        verified with one keeps its number); how many."""
+        older = health_professionals.c.imported_at < now
         async with self.db.write() as conn:
-            for chunk in _chunks(found, BATCH):
-                await _upsert(conn, chunk, now)
-                read += len(chunk)
-            gone = await conn.execute(
-                delete(health_professionals).where(health_professionals.c.imported_at < now)
-            )
-        return read, gone.rowcount
+            return (await conn.execute(delete(health_professionals).where(older))).rowcount
 
     async def get(self, rpps: str) -> Professional | None:
         query = select(*_COLUMNS).where(health_professionals.c.rpps == rpps)
@@ -92,7 +103,7 @@ def _chunks(found: Iterable[Professional], size: int) -> Iterator[tuple[Professi
         yield chunk
 
 
-async def _upsert(conn: AsyncConnection, chunk: tuple[Professional, ...], now: int) -> None:
+async def _upsert(conn: AsyncConnection, chunk: list[Professional], now: int) -> None:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(health_professionals)
     changed = {column.key: statement.excluded[column.key] for column in _COLUMNS[1:]}

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.account_audit import record
-from storage.accounts import end_sessions
+from storage.accounts import end_sessions, ended_detail, void_reset_links
 from storage.db import Database
 from storage.outbox import OutboxTx
 from storage.schema import password_resets, recovery_codes, users
@@ -84,6 +83,23 @@ class SecondFactor:
         async with self.db.read() as conn:
             return int(await conn.scalar(select(func.count()).where(unused)) or 0)
 
+    async def reset(self, user_id: int, now: int, admin: int) -> list[bytes] | None:
+        """An admin turns the second factor off for someone who lost it (and
+        their recovery codes); every session ends, whoever opened it. The
+        ended tokens' hashes, or None if the account has no second factor."""
+        async with self.db.write() as conn:
+            changed = await conn.execute(
+                update(users)
+                .where(users.c.id == user_id, users.c.totp_secret.is_not(None))
+                .values(totp_secret=None, totp_pending=None)
+            )
+            if changed.rowcount != 1:
+                return None
+            await conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
+            ended = await end_sessions(conn, user_id, now, keep=None)
+            await record(conn, user_id, now, "totp_reset", actor=admin, detail=ended_detail(ended))
+        return ended
+
     async def disable(self, user_id: int, now: int) -> None:
         async with self.db.write() as conn:
             await conn.execute(
@@ -106,7 +122,7 @@ class PasswordResets:
         notification outbox, in one transaction: a link is sent if and only
         if it can be redeemed. Earlier unused links stop working."""
         async with self.db.write() as conn:
-            await _spend_links(conn, user_id, now)
+            await void_reset_links(conn, user_id, now)
             await conn.execute(
                 insert(password_resets).values(
                     token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
@@ -114,6 +130,16 @@ class PasswordResets:
             )
             await OutboxTx(conn).add(user_id, *email, now)
             await record(conn, user_id, now, "password_reset_sent", actor=None)
+
+    async def valid(self, token_hash: bytes, now: int) -> bool:
+        """Whether the link can still be spent (checked before a password is hashed)."""
+        columns = password_resets.c
+        unspent = (columns.used_at.is_(None)) & (columns.expires_at > now)
+        async with self.db.read() as conn:
+            found = await conn.scalar(
+                select(columns.id).where(columns.token_hash == token_hash, unspent)
+            )
+        return found is not None
 
     async def redeem(
         self, token_hash: bytes, password_hash: str, now: int
@@ -142,11 +168,6 @@ class PasswordResets:
             if changed.rowcount != 1:
                 return None
             ended = await end_sessions(conn, user_id, now, keep=None)
-            detail = f"{len(ended)} sessions ended"
+            detail = ended_detail(ended)
             await record(conn, user_id, now, "password_reset", actor=user_id, detail=detail)
         return int(user_id), ended
-
-
-async def _spend_links(conn: AsyncConnection, user_id: int, now: int) -> None:
-    unused = (password_resets.c.user_id == user_id) & password_resets.c.used_at.is_(None)
-    await conn.execute(update(password_resets).where(unused).values(used_at=now))

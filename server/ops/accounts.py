@@ -28,16 +28,21 @@ __all__ = [
     "authenticate",
     "check_password",
     "close_sessions",
+    "denied",
     "pass_second_factor",
     "per",
-    "refused",
     "spend_code",
     "throttle",
     "totp_required",
 ]
 
 
-def refused(
+# Five codes, then one every ten minutes: 144 guesses a day, each right
+# about three times in a million (three steps accepted).
+SECOND_FACTOR_LIMIT = Limit(rate=1 / 600, burst=5)
+
+
+def denied(
     reason: AccountRefusal, message: str, code: ErrorCode = ErrorCode.FORBIDDEN
 ) -> ServerError:
     return Refusal(reason, message, code=code).error()
@@ -66,7 +71,7 @@ async def authenticate(ctx: Services, username: str, password: str, source: str)
         raise unauthorized("wrong username or password")
     assert found is not None  # a decoy never verifies
     if found.deactivated:
-        raise refused(AccountRefusal.DEACTIVATED, "this account is deactivated")
+        raise denied(AccountRefusal.DEACTIVATED, "this account is deactivated")
     return found
 
 
@@ -76,7 +81,7 @@ async def check_password(ctx: Services, user_id: int, password: str) -> Credenti
     assert found is not None, "a signed-in user exists"
     await throttle(ctx, _tries_of(ctx, found.user.username))
     if not await ctx.passwords.verify(found.password_hash, password):
-        raise refused(AccountRefusal.WRONG_PASSWORD, "wrong password")
+        raise denied(AccountRefusal.WRONG_PASSWORD, "wrong password")
     return found
 
 
@@ -95,23 +100,28 @@ async def pass_second_factor(ctx: Services, found: Credentials, code: str | None
     if found.totp_secret is None:
         if totp_required(ctx.settings, found.user.role):
             reason = AccountRefusal.ENROL_SECOND_FACTOR
-            raise refused(reason, "enrol a second factor first (POST /v1/totp/enrol)")
+            raise denied(reason, "enrol a second factor first (POST /v1/totp/enrol)")
         return
     if code is None:
-        raise refused(AccountRefusal.SECOND_FACTOR, "a code is required", ErrorCode.UNAUTHORIZED)
+        raise denied(AccountRefusal.SECOND_FACTOR, "a code is required", ErrorCode.UNAUTHORIZED)
     await spend_code(ctx, found, found.totp_secret, code)
 
 
-async def spend_code(ctx: Services, found: Credentials, secret: str, code: str) -> int | None:
+async def spend_code(ctx: Services, found: Credentials, secret: str, code: str) -> None:
     """Accept ``code`` once: a TOTP code of ``secret`` (its step, spent on
-    every node), or else one of the account's recovery codes (None)."""
+    every node), or else one of the account's recovery codes. Whoever has
+    the password gets ``SECOND_FACTOR_LIMIT`` tries of the account, and each
+    wrong one is a line of its trail: guessing a code is slow and seen."""
+    user = found.user.id
+    await throttle(ctx, (f"second-factor:{user}", SECOND_FACTOR_LIMIT))
     now, factors = ctx.clock.ms(), ctx.store.second_factor
     step = matching_step(secret, code, now, found.totp_step)
-    if step is not None and await factors.accept_step(found.user.id, step):
-        return step
-    if step is None and await factors.spend_recovery_code(found.user.id, recovery_hash(code), now):
-        return None
-    raise refused(AccountRefusal.WRONG_CODE, "wrong or used code", ErrorCode.UNAUTHORIZED)
+    if step is not None and await factors.accept_step(user, step):
+        return
+    if step is None and await factors.spend_recovery_code(user, recovery_hash(code), now):
+        return
+    await ctx.store.account_audit.add(user, now, "wrong_code", actor=None)
+    raise denied(AccountRefusal.WRONG_CODE, "wrong or used code", ErrorCode.UNAUTHORIZED)
 
 
 async def close_sessions(ctx: Services, user_id: int, tokens: list[bytes], why: str) -> None:

@@ -58,6 +58,7 @@ __all__ = [
     "plan_confirm",
     "plan_hold",
     "plan_no_show",
+    "plan_releases",
     "plan_reschedule",
     "store_cancel",
     "store_confirm",
@@ -151,6 +152,23 @@ async def plan_cancel(ctx: Services, conn: Connection, p: CancelParams) -> Cance
     if side is Side.PRACTICE and not p.reason:
         raise invalid("the practice says why it cancels (reason)")
     return CancelPlan(await _change(ctx, conn, record, side), p.reason)
+
+
+async def plan_releases(
+    ctx: Services, manager: int, relative: int, reason: str
+) -> list[CancelPlan]:
+    """The cancellations of what ``manager`` booked for ``relative`` and is
+    still to come, once they give the relative's profile up: no notice
+    applies (nobody is left to keep the appointment), and the practice hears
+    of each as of any cancellation."""
+    now = ctx.clock.ms()
+    live = (AppointmentStatus.HELD, AppointmentStatus.CONFIRMED)
+    plans = []
+    for record in await ctx.store.appointments.of_patient(manager, since=now):
+        if record.subject_id == relative and record.status in live and record.starts_at > now:
+            audience = await _audience(ctx, record.practitioner_id, manager)
+            plans.append(CancelPlan(Change(record, Side.PRACTICE, manager, audience, now), reason))
+    return plans
 
 
 async def plan_reschedule(ctx: Services, conn: Connection, p: RescheduleParams) -> ReschedulePlan:

@@ -152,6 +152,7 @@ ROUTES: dict[str, Route] = {
     "admin.users": Route(account.list_users),
     "admin.deactivate": Route(account.deactivate),
     "admin.reactivate": Route(account.reactivate),
+    "admin.reset_second_factor": Route(account.reset_second_factor),
     "agenda.get": Route(agenda.get_agenda),
     "agenda.set": Route(agenda.set_agenda),
     "agenda.add_exception": Route(agenda.add_exception),

@@ -1,5 +1,5 @@
 """account.sessions, .end_session, .end_other_sessions, .password, .email,
-.security, .audit; admin.users, .deactivate, .reactivate.
+.security, .audit; admin.users, .deactivate, .reactivate, .reset_second_factor.
 
 A person sees and ends their own sessions (a phone lost, a shared
 computer), changes their password knowing the current one, and sets where
@@ -32,7 +32,7 @@ from protocol.practice import UserParams
 from server.connection import Connection
 from server.context import Services
 from server.errors import conflict, not_found
-from server.ops.accounts import check_password, close_sessions, refused, totp_required
+from server.ops.accounts import check_password, close_sessions, denied, totp_required
 from server.ops.admission import require_role
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "list_sessions",
     "list_users",
     "reactivate",
+    "reset_second_factor",
     "security",
     "set_email",
     "set_password",
@@ -139,7 +140,7 @@ async def deactivate(ctx: Services, conn: Connection, p: UserParams) -> Empty:
     trail stay (``docs/accounts.md``)."""
     require_role(conn, Role.ADMIN, "deactivate accounts")
     if p.user == conn.user_id:
-        raise refused(AccountRefusal.OWN_ACCOUNT, "an admin cannot deactivate their own account")
+        raise denied(AccountRefusal.OWN_ACCOUNT, "an admin cannot deactivate their own account")
     ended = await _set_active(ctx, conn, p.user, active=False)
     await close_sessions(ctx, p.user, ended, "account deactivated")
     return Empty()
@@ -150,6 +151,20 @@ async def reactivate(ctx: Services, conn: Connection, p: UserParams) -> Empty:
     require_role(conn, Role.ADMIN, "reactivate accounts")
     await _set_active(ctx, conn, p.user, active=True)
     return Empty()
+
+
+async def reset_second_factor(ctx: Services, conn: Connection, p: UserParams) -> EndedResult:
+    """Someone who lost their phone and their recovery codes, once an admin
+    checked who they are outside carehub: the second factor is off and every
+    session ends (one a thief opened too); they log in and enrol again."""
+    require_role(conn, Role.ADMIN, "reset second factors")
+    ended = await ctx.store.second_factor.reset(p.user, ctx.clock.ms(), conn.user_id)
+    if ended is None:
+        if p.user not in await ctx.store.accounts.users([p.user]):
+            raise not_found("no such user", user=p.user)
+        raise conflict("the account has no second factor", user=p.user)
+    await close_sessions(ctx, p.user, ended, "second factor reset by an admin")
+    return EndedResult(len(ended))
 
 
 async def _set_active(ctx: Services, conn: Connection, user: int, *, active: bool) -> list[bytes]:

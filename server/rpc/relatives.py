@@ -12,11 +12,14 @@ from protocol.practice import RelativeIdParams, RelativeInfo, RelativeParams, Re
 from server.connection import Connection
 from server.context import Services
 from server.ops.admission import require_role
+from server.ops.booking import plan_releases
 from server.ops.profile import past_day
 from server.ops.relatives import store_withdrawal
 from storage.relatives import RelativeRecord
 
 __all__ = ["add_relative", "list_relatives", "withdraw_relative"]
+
+WITHDRAWN = "consent withdrawn"  # why a relative's appointments were cancelled
 
 
 async def add_relative(ctx: Services, conn: Connection, p: RelativeParams) -> RelativeInfo:
@@ -37,7 +40,8 @@ async def withdraw_relative(ctx: Services, conn: Connection, p: RelativeIdParams
     relative's threads (their practitioners keep them) and no longer books,
     writes or answers for them."""
     require_role(conn, Role.PATIENT, "manage a relative's profile")
-    withdrawal = partial(store_withdrawal, conn.user_id, p.relative, ctx.clock.ms())
+    releases = await plan_releases(ctx, conn.user_id, p.relative, WITHDRAWN)
+    withdrawal = partial(store_withdrawal, conn.user_id, p.relative, releases, ctx.clock.ms())
     await ctx.writer.run(withdrawal)
     return Empty()
 

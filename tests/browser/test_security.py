@@ -78,9 +78,9 @@ async def test_a_session_ended_elsewhere_and_a_second_factor_turned_on(
     await expect(phone.get_by_role("heading", name=AWAITING)).to_be_visible()
     await desk.reload()
     trail = desk.get_by_role("region", name="Historique du compte")
-    await expect(trail.get_by_role("listitem").first).to_contain_text(
-        "Double authentification activée"
-    )
+    entries = trail.get_by_role("listitem")
+    await expect(entries.nth(0)).to_contain_text("Code erroné essayé")  # the wrong code, seen
+    await expect(entries.nth(1)).to_contain_text("Double authentification activée")
 
 
 async def test_a_password_changed_in_the_app(app_server: RunningServer, browser: Browser) -> None:

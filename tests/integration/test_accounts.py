@@ -171,15 +171,53 @@ async def test_a_second_factor_is_asked_at_login_and_each_code_works_once(
     async with server.client(me) as desk:
         security = await desk.call("account.security", Empty())
         assert (security.totp, security.recovery_codes_left) == (True, 9)
-        # Ten tries of this username's password so far: the next is throttled.
+        # The tenth try of this username's password (the login's bucket: ten), and
+        # the fifth code tried (the second factor's: five).
         await totp_disable(base, username, PASSWORD, recovery[1])
         assert not (await desk.call("account.security", Empty())).totp
-    assert (await _actions(server, me))[:4] == [
+    assert (await _actions(server, me))[:6] == [
         "totp_disabled",
         "recovery_code_used",
+        "wrong_code",  # the recovery code tried again
         "recovery_code_used",
+        "wrong_code",  # the code replayed
         "totp_enabled",
     ]
+
+
+async def _second_factor_on(server: RunningServer, me: Credentials) -> str:
+    """Enrol and confirm a second factor for ``me``; its secret."""
+    username = server.usernames[me.user_id]
+    offered = await totp_enrol(server.base_url, username, PASSWORD)
+    await totp_confirm(server.base_url, username, PASSWORD, _code(offered.secret))
+    return offered.secret
+
+
+async def test_guessing_codes_is_slow_and_seen(server: RunningServer) -> None:
+    me = await server.user(publish_keys=False)
+    base, username = server.base_url, server.usernames[me.user_id]
+    secret = await _second_factor_on(server, me)
+    wrong = "000000" if _code(secret, 1) != "000000" else "111111"
+    for _ in range(5):
+        guess = login(base, username, PASSWORD, otp=wrong)
+        assert await _refusal(guess) == ("unauthorized", "wrong_code")
+    throttled = login(base, username, PASSWORD, otp=_code(secret, 1))  # even a right one
+    assert await _refusal(throttled) == ("rate_limited", None)
+    assert (await _actions(server, me))[:6] == ["wrong_code"] * 5 + ["totp_enabled"]
+
+
+async def test_an_admin_resets_a_lost_second_factor_and_every_session_ends(
+    server: RunningServer,
+) -> None:
+    me = await server.user(publish_keys=False)
+    await _second_factor_on(server, me)
+    async with greeted(server, me) as mine, server.client(await server.admin()) as admin:
+        assert (await admin.call("admin.reset_second_factor", UserParams(me.user_id))).ended == 1
+        assert await mine.close_code() == CloseCode.TOKEN_REVOKED
+        again = admin.call("admin.reset_second_factor", UserParams(me.user_id))
+        assert await _refusal(again) == ("conflict", None)
+    back = await login(server.base_url, server.usernames[me.user_id], PASSWORD)  # no code asked
+    assert (await _actions(server, back))[0] == "totp_reset"
 
 
 async def test_the_second_factor_needs_the_password(server: RunningServer) -> None:
@@ -233,6 +271,9 @@ async def test_a_forgotten_password_is_reset_once_by_the_emailed_link(make_serve
             wrong = desk.call("account.email", EmailParams("not my password", "ana@example.org"))
             assert await _refusal(wrong) == ("forbidden", "wrong_password")
             await desk.call("account.email", EmailParams(PASSWORD, "ana@example.org"))
+        offered = await totp_enrol(base, username, PASSWORD)
+        await totp_confirm(base, username, PASSWORD, _code(offered.secret))
+        told = await mailbox.next()  # the owner hears that a second factor was turned on
         await forgot_password(base, "nobody-at-all")  # accepted, and nothing is sent
         await forgot_password(base, username)
         got = await mailbox.next()
@@ -241,16 +282,23 @@ async def test_a_forgotten_password_is_reset_once_by_the_emailed_link(make_serve
             assert token is not None, got.text
             await reset_password(base, token[1], NEW_PASSWORD)
             assert await before_reset.close_code() == CloseCode.TOKEN_REVOKED
-    assert got.rcpt_tos == ["ana@example.org"] and len(mailbox.delivered) == 1
+        after = await mailbox.next()
+    assert "double authentification vient d'être activée" in told.text
+    assert "réinitialisé par un lien" in after.text and "If this was not you" in after.text
+    assert got.rcpt_tos == ["ana@example.org"] and len(mailbox.delivered) == 3
     assert "Réinitialisation" in str(got.message["Subject"])
     assert "30 minutes" in got.text and username not in got.text
     spent = reset_password(base, token[1], "yet another password")
     assert await _refusal(spent) == ("unauthorized", "reset_link")
     assert await _refusal(login(base, username, PASSWORD)) == ("unauthorized", None)
-    again = await login(base, username, NEW_PASSWORD)
-    assert (await _actions(server, again))[:3] == [
+    # A link opens the password, not the second factor.
+    without = login(base, username, NEW_PASSWORD)
+    assert await _refusal(without) == ("unauthorized", "second_factor")
+    again = await login(base, username, NEW_PASSWORD, otp=_code(offered.secret, 1))
+    assert (await _actions(server, again))[:4] == [
         "password_reset",
         "password_reset_sent",
+        "totp_enabled",
         "email_changed",
     ]
 
@@ -312,5 +360,11 @@ async def test_a_reset_link_expires_and_a_newer_one_replaces_the_older(
         assert await resets.redeem(b"2" * 32, "hash", 5_000) is None  # replaced
         assert await resets.redeem(b"3" * 32, "hash", 5_000) == (ana.id, [])
         assert await resets.redeem(b"3" * 32, "hash", 5_000) is None  # spent
+        await resets.request(ana.id, b"4" * 32, 6_000, 9_000, email)
+        await store.accounts.set_password(ana.id, "new", 6_500, but=None)
+        assert await resets.redeem(b"4" * 32, "hash", 7_000) is None  # a new password voids it
+        await resets.request(ana.id, b"5" * 32, 7_000, 9_000, email)
+        await store.accounts.set_active(ana.id, False, 7_500, admin=ana.id)
+        assert await resets.redeem(b"5" * 32, "hash", 8_000) is None  # so does a deactivation
     finally:
         await store.close()

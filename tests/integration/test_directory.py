@@ -43,7 +43,7 @@ async def test_an_admin_verifies_a_practitioner_against_the_imported_directory(
     file = extract(tmp_path / "rpps.txt", ROUX, NGUYEN)
     assert await carehub(server, "admin", "import-rpps", file) == (
         0,
-        {"professionals": 2, "lines": 2, "skipped": 0, "removed": 0},
+        {"professionals": 2, "lines": 2, "skipped": 0, "removed": 0, "kept": 0},
     )
     helene = await server.user("practitioner", "Dr Hélène Roux-Martin", verified=False)
     namesake = await server.user("practitioner", "Hélène Roux Martin", verified=False)
@@ -68,9 +68,15 @@ async def test_an_admin_verifies_a_practitioner_against_the_imported_directory(
 
     async with server.client(namesake) as own:  # only admins search the directory
         await refused(own.call("admin.professionals", ProfessionalsParams("roux")), "role")
-    assert await carehub(server, "admin", "import-rpps", extract(tmp_path / "new.txt", ROUX)) == (
+    # Half the directory gone from a new extract: kept unless asked (a file cut short?).
+    shorter = extract(tmp_path / "new.txt", ROUX)
+    assert await carehub(server, "admin", "import-rpps", shorter) == (
         0,
-        {"professionals": 1, "lines": 1, "skipped": 0, "removed": 1},
+        {"professionals": 1, "lines": 1, "skipped": 0, "removed": 0, "kept": 1},
+    )
+    assert await carehub(server, "admin", "import-rpps", shorter, "--prune") == (
+        0,
+        {"professionals": 1, "lines": 1, "skipped": 0, "removed": 1, "kept": 0},
     )
     status, said = await carehub(
         server, "admin", "verify", server.usernames[namesake.user_id], "--rpps", "10001234567"
@@ -93,3 +99,5 @@ async def test_a_file_that_is_not_the_extract_changes_nothing(
     wrong.write_text("nom;prenom\nRoux;Hélène\n", encoding="utf-8")
     status, said = await carehub(server, "admin", "import-rpps", str(wrong))
     assert status == 2 and "not an RPPS extract" in str(said)
+    status, said = await carehub(server, "admin", "import-rpps", extract(tmp_path / "empty.txt"))
+    assert status == 2 and "no professional in it" in str(said)

@@ -26,18 +26,25 @@ async def test_a_patient_exports_their_conversations_readable_and_as_fhir(
         await me.send(thread, "Bonjour, avez-vous reçu mes résultats ? <script>alert(1)</script>")
         ref = await desk.upload(thread, REPORT, "../../résultats sanguins.pdf", "application/pdf")
         await desk.send(thread, "Oui, les voici : tout est normal.", documents=[ref])
+        odd = await me.upload(thread, b"<b>hi</b>", "..\\..\\" + "x" * 300 + ".html", "")
+        await me.send(thread, documents=[odd])  # no text, no type, a name too long to keep
         done = await export_conversations(me, tmp_path / "export")
 
-    assert (done.conversations, done.messages, done.documents, done.unreadable) == (1, 2, 1, [])
+    assert (done.conversations, done.messages, done.documents, done.unreadable) == (1, 3, 2, [])
+    assert done.fhir_refused == []
     archive = tmp_path / "export"
     index = (archive / "index.html").read_text(encoding="utf-8")
     assert f'href="conversations/{thread}.html"' in index and "exam_results" in index
     page = (archive / "conversations" / f"{thread}.html").read_text(encoding="utf-8")
     assert "tout est normal" in page
     assert "&lt;script&gt;" in page and "<script>" not in page  # a message's words are text
-    (saved,) = (archive / "documents").iterdir()
-    assert saved.name.endswith("résultats sanguins.pdf") and "/" not in saved.name[2:]
-    assert saved.read_bytes() == REPORT
+    saved, odd_saved = sorted(
+        (archive / "documents").iterdir(), key=lambda p: p.stat().st_size, reverse=True
+    )
+    assert saved.parent == odd_saved.parent == archive / "documents"  # no name leaves it
+    assert saved.name.endswith("résultats sanguins.pdf") and saved.read_bytes() == REPORT
+    assert odd_saved.name.endswith("x" * 120) and odd_saved.read_bytes() == b"<b>hi</b>"
+    assert "download>" in page
 
     fhir = json.loads((archive / "fhir.json").read_text(encoding="utf-8"))
     Bundle.model_validate(fhir)
@@ -45,11 +52,13 @@ async def test_a_patient_exports_their_conversations_readable_and_as_fhir(
     assert sorted(kinds) == [
         "Communication",
         "Communication",
+        "Communication",
+        "DocumentReference",
         "DocumentReference",
         "Patient",
         "Practitioner",
     ]
-    question, answer = (
+    question, answer, _ = (
         e["resource"] for e in fhir["entry"] if e["resource"]["resourceType"] == "Communication"
     )
     assert question["topic"]["coding"][0]["code"] == "exam_results"
@@ -62,7 +71,7 @@ async def test_a_patient_exports_their_conversations_readable_and_as_fhir(
     listed = json.loads((archive / "conversations.json").read_text(encoding="utf-8"))
     (notice, *spoken) = listed["conversations"][0]["messages"]
     assert notice["notice"] and "15 (SAMU)" in notice["text"]  # the emergency notice, worded
-    assert [m["text"][:7] for m in spoken] == ["Bonjour", "Oui, le"]
+    assert [m["text"][:7] for m in spoken] == ["Bonjour", "Oui, le", ""]
 
 
 def _id(communication: dict[str, object]) -> int:

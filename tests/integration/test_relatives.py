@@ -7,10 +7,12 @@ import pytest
 
 from clients.errors import CallError
 from protocol.account import AccountAuditParams
+from protocol.booking import AppointmentStatus, ConfirmParams, HoldParams
 from protocol.errors import ErrorCode
 from protocol.methods import HistoryParams, ThreadsOpenParams
-from protocol.model import ThreadKind
+from protocol.model import Empty, ThreadKind
 from protocol.practice import CareParams, RelativeIdParams, RelativeParams, UserParams
+from tests.integration.test_booking import free, practitioner_with_agenda
 from tests.integration.test_practice import refused
 from tests.support.server import RunningServer
 
@@ -90,3 +92,21 @@ async def test_withdrawing_consent_ends_the_managers_access_not_the_practitioner
         "relative_withdrawn",
         f"relative {child.user}",
     )
+
+
+async def test_giving_a_relatives_profile_up_cancels_what_was_booked_for_them(
+    server: RunningServer,
+) -> None:
+    doctor = await practitioner_with_agenda(server)
+    parent = await server.user("patient", publish_keys=False)
+    async with server.client(parent) as me, server.client(doctor) as desk:
+        child = await me.call("relatives.add", RelativeParams("Léa", "child", CONSENT))
+        slots = await free(me, doctor)
+        held = await me.call("booking.hold", HoldParams(doctor.user_id, "consult", slots[2]))
+        for_child = await me.call("booking.confirm", ConfirmParams(held.id, subject=child.user))
+        mine = await me.call("booking.hold", HoldParams(doctor.user_id, "consult", slots[4]))
+        await me.call("relatives.withdraw", RelativeIdParams(child.user))
+        cancelled = (await desk.next_event("appointment.cancelled")).data
+        assert (cancelled.id, cancelled.cancel_reason) == (for_child.id, "consent withdrawn")
+        statuses = {a.id: a.status for a in (await me.call("booking.list", Empty())).appointments}
+    assert statuses == {for_child.id: AppointmentStatus.CANCELLED, mine.id: AppointmentStatus.HELD}

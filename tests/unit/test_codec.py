@@ -380,6 +380,7 @@ ACCOUNT_EXAMPLES: dict[str, tuple[Any, Any]] = {
     ),
     "admin.deactivate": (UserParams(user=4), Empty()),
     "admin.reactivate": (UserParams(user=4), Empty()),
+    "admin.reset_second_factor": (UserParams(user=4), EndedResult(2)),
 }
 EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "threads.open": (ThreadsOpenParams(kind=ThreadKind.GROUP, members=[2, 3]), THREAD),

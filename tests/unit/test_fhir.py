@@ -73,3 +73,40 @@ def test_a_resource_its_model_refuses_never_leaves() -> None:
         validated({"resourceType": "Communication"})  # no status
     with pytest.raises(ValueError):
         validated({"resourceType": "Communication", "status": "completed", "sent": "hier"})
+
+
+def test_what_a_sender_left_empty_still_makes_valid_resources() -> None:
+    """A relative named by nobody on this device, a document without a type or a name."""
+    nameless = ReadDocument("", "", 3, b"\x02" * 20, "documents/1-0-document")
+    talk = Conversation(
+        8,
+        None,
+        [ANA, DOCTOR],
+        Person(9, "", "patient"),
+        [
+            ReadMessage(21, 1, 2, 1_700_000_000_000, "", [nameless]),
+        ],
+    )
+    made = dict(conversation_resources(talk))  # validated, or it raises
+    assert made[reference("Patient", 9)]["name"] == [{"text": "n° 9"}]
+    attachment = made[reference("Communication", 21)]["payload"][0]["contentAttachment"]
+    assert (attachment["contentType"], attachment["title"]) == (
+        "application/octet-stream",
+        "document",
+    )
+
+
+def test_someone_who_left_is_still_the_sender_of_what_they_wrote() -> None:
+    parent = Person(5, "Julie", "patient")
+    talk = Conversation(
+        9,
+        None,
+        [DOCTOR],
+        LEO,
+        [ReadMessage(31, 1, 5, 1_700_000_000_000, "Léo tousse.")],
+        former=[parent],
+    )
+    made = dict(conversation_resources(talk))
+    sent = made[reference("Communication", 31)]
+    assert sent["sender"] == {"reference": reference("Patient", 5), "display": "Julie"}
+    assert [r["display"] for r in sent["recipient"]] == ["Dr Roux"]

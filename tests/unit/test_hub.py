@@ -22,9 +22,12 @@ class FixedClock(Clock):
         return NOW
 
 
-def connect(hub: Hub, user: int, grants: dict[int, Delegate] | None = None) -> Connection:
+def connect(
+    hub: Hub, user: int, grants: dict[int, Delegate] | None = None, token: bytes = b""
+) -> Connection:
     conn = Connection(
         session=f"s{user}",
+        token_hash=token,
         user_id=user,
         device_id=user * 10,
         role=Role.ASSISTANT if grants else Role.PRACTITIONER,
@@ -79,3 +82,14 @@ def test_a_changed_delegation_closes_the_delegates_sockets_only() -> None:
     hub.remove(helper)
     hub.deliver(Delivery([DOCTOR], b"message", thread=7))  # no reader left behind
     assert queued(doctor) == 1
+
+
+def test_a_socket_registering_with_a_token_that_just_ended_is_closed() -> None:
+    """Its hello read the token as valid; the session ended before it registered."""
+    hub = Hub(FixedClock())
+    before = connect(hub, PATIENT, token=b"ended")
+    hub.close_sessions(PATIENT, [b"ended"], "password changed")
+    assert before.close_code == CloseCode.TOKEN_REVOKED
+    late = connect(hub, PATIENT, token=b"ended")  # read as valid, registered afterwards
+    assert (late.close_code, late.close_reason) == (CloseCode.TOKEN_REVOKED, "password changed")
+    assert not connect(hub, PATIENT, token=b"new login").closing

@@ -88,6 +88,12 @@ export function App() {
   if (resetting) {
     const done = (said: string) => {
       history.replaceState(null, "", location.pathname); // the spent token leaves the address bar
+      Session.forget(); // its token ended with every other session
+      if (session) {
+        session.ended = undefined; // the close that follows is expected: no "session ended"
+        void session.client.close();
+      }
+      setEnded(false);
       setResetting(undefined);
       setNotice(said);
       setSession(null); // every session ended, this browser's too

@@ -298,6 +298,11 @@ export class Session {
     localStorage.removeItem(cursorKey(this.saved.credentials));
   }
 
+  /** Forget the session saved in this browser (its token is void: a reset ended it). */
+  static forget(): void {
+    forgetSession();
+  }
+
   async logout(): Promise<void> {
     this.leaving = true; // the socket's close that follows is ours, not the session's end
     // No notification for this account reaches this browser once signed out.

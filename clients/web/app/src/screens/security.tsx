@@ -72,6 +72,11 @@ defineTexts({
   "security.action.totp_enabled": ["Double authentification activée", "Two-factor authentication on"],
   "security.action.totp_disabled": ["Double authentification désactivée", "Two-factor authentication off"],
   "security.action.recovery_code_used": ["Code de secours utilisé", "Recovery code used"],
+  "security.action.wrong_code": ["Code erroné essayé", "Wrong code tried"],
+  "security.action.totp_reset": [
+    "Double authentification retirée par un administrateur",
+    "Two-factor authentication removed by an admin",
+  ],
   "security.action.session_ended": ["Session terminée", "Session ended"],
   "security.action.sessions_ended": ["Autres sessions terminées", "Other sessions ended"],
   "security.action.deactivated": ["Compte désactivé", "Account deactivated"],
@@ -253,7 +258,16 @@ function StartSecondFactor(props: { enabled: (codes: string[]) => void }) {
   const session = useSession();
   const [password, setPassword] = useState("");
   const [started, setStarted] = useState(false);
-  if (started) return <EnrolSecondFactor username={session.username} password={password} enabled={props.enabled} />;
+  if (started) {
+    return (
+      <>
+        <EnrolSecondFactor username={session.username} password={password} enabled={props.enabled} />
+        <button type="button" class="link" onClick={() => setStarted(false)}>
+          {t("common.cancel")}
+        </button>
+      </>
+    );
+  }
   return (
     <form
       onSubmit={(event) => {

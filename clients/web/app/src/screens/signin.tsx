@@ -68,7 +68,7 @@ type Step =
   | { kind: "password" }
   | { kind: "code"; username: string; password: string; wrong: boolean }
   | { kind: "enrol"; username: string; password: string }
-  | { kind: "enrolled"; username: string; password: string; codes: string[] };
+  | { kind: "enrolled"; username: string; password: string; codes: string[]; wrong: boolean };
 
 export function SignIn(props: { notice?: string | undefined; signedIn: (session: Session) => void }) {
   const [mode, setMode] = useState<"login" | "register" | "forgot">("login");
@@ -231,7 +231,7 @@ function SecondStep(props: { step: Exclude<Step, { kind: "password" }>; setStep:
         <EnrolSecondFactor
           username={step.username}
           password={step.password}
-          enabled={(codes) => setStep({ ...step, kind: "enrolled", codes })}
+          enabled={(codes) => setStep({ ...step, kind: "enrolled", codes, wrong: false })}
         />
       </main>
     );
@@ -243,7 +243,7 @@ function SecondStep(props: { step: Exclude<Step, { kind: "password" }>; setStep:
     try {
       props.signedIn(await Session.login(step.username, step.password, typedCode(code)));
     } catch (failure) {
-      if (failure instanceof AuthError) setStep({ kind: "code", username: step.username, password: step.password, wrong: true });
+      if (failure instanceof AuthError) setStep({ ...step, wrong: true }); // the recovery codes stay shown
       else setError(failure);
       setCode("");
     } finally {
@@ -263,7 +263,7 @@ function SecondStep(props: { step: Exclude<Step, { kind: "password" }>; setStep:
         <Field label={t("signin.code")} hint={t("signin.code_hint")}>
           <input name="otp" autocomplete="one-time-code" required value={code} onInput={(e) => setCode((e.target as HTMLInputElement).value)} />
         </Field>
-        {step.kind === "code" && step.wrong && (
+        {step.wrong && (
           <p class="error" role="alert">
             {t("signin.wrong_code")}
           </p>
