@@ -98,7 +98,8 @@ class User(Base):
     totp_step: Mapped[int] = mapped_column(BigInteger, server_default="0")
     birth_date: Mapped[str | None] = mapped_column(String(10))  # ISO 8601: patients found by it
     # The directory's number an admin verified the practitioner against (one account each).
-    rpps: Mapped[str | None] = mapped_column(String(20), unique=True)
+    rpps: Mapped[str | None] = mapped_column(String(20))
+    __table_args__ = (Index("ix_users_rpps", "rpps", unique=True),)
 
 
 class Device(Base):

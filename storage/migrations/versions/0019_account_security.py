@@ -73,6 +73,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
     op.drop_table("password_resets")
     op.drop_table("recovery_codes")
-    with op.batch_alter_table("users") as batch:
-        for column in ("totp_step", "totp_pending", "totp_secret", "deactivated_at", "email"):
-            batch.drop_column(column)
+    # Plain ALTER TABLE (SQLite 3.35+): rebuilding users would trip the foreign keys to it.
+    for column in ("totp_step", "totp_pending", "totp_secret", "deactivated_at", "email"):
+        op.drop_column("users", column)

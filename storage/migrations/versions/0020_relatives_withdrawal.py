@@ -18,5 +18,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("relatives") as batch:
-        batch.drop_column("withdrawn_at")
+    op.drop_column("relatives", "withdrawn_at")

@@ -25,13 +25,13 @@ def upgrade() -> None:
         sa.Column("imported_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("rpps", name=op.f("pk_health_professionals")),
     )
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("rpps", sa.String(length=20), nullable=True))
-        batch.create_unique_constraint(op.f("uq_users_rpps"), ["rpps"])
+    # A column and a unique index, not a constraint: on SQLite a constraint
+    # means rebuilding users, which its foreign keys forbid once rows point at it.
+    op.add_column("users", sa.Column("rpps", sa.String(length=20), nullable=True))
+    op.create_index("ix_users_rpps", "users", ["rpps"], unique=True)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.drop_constraint(op.f("uq_users_rpps"), type_="unique")
-        batch.drop_column("rpps")
+    op.drop_index("ix_users_rpps", table_name="users")
+    op.drop_column("users", "rpps")
     op.drop_table("health_professionals")

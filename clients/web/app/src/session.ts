@@ -368,8 +368,9 @@ export class Session {
       }
       case "thread.updated": {
         const info = data as ThreadInfo;
-        if (this.store.thread(info.id)) this.store.updateThread(info);
-        else await this.loadThreads(); // new to us: the list says whose inbox it is
+        const member = info.members.some((m) => m.user === this.me);
+        if (this.store.thread(info.id) && member) this.store.updateThread(info);
+        else await this.loadThreads(); // new to us, or left: the list says whose inbox it is
         break;
       }
       case "presence": {
