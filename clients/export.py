@@ -96,7 +96,8 @@ def _fhir(talk: Conversation, done: Exported) -> list[tuple[str, dict[str, Any]]
 
 async def _relatives(secure: Secure) -> list[RelativeInfo]:
     """The relatives whose profile the caller manages (a patient's only)."""
-    if (await secure.client.call("account.get")).role is not Role.PATIENT:
+    welcome = secure.client.welcome
+    if welcome is None or welcome.role != Role.PATIENT:  # the welcome says who this is
         return []
     return list((await secure.client.call("relatives.list")).relatives)
 

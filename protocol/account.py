@@ -10,6 +10,7 @@ from typing import Annotated
 
 from msgspec import Meta, Struct
 
+from protocol.http import GivenPassword, Password
 from protocol.model import NO_NUL, Empty, Id, Role
 from protocol.practice import UserParams
 from protocol.push import Email
@@ -49,10 +50,6 @@ class AccountRefusal(StrEnum):
     OWN_ACCOUNT = "own_account"  # an admin deactivating themselves
 
 
-Password = Annotated[str, Meta(min_length=8, max_length=256), NO_NUL]
-AnyPassword = Annotated[str, Meta(max_length=256), NO_NUL]  # one already set: checked, not judged
-
-
 class SessionInfo(Struct):
     """One signed-in session: a token, on one of the user's devices."""
 
@@ -80,7 +77,7 @@ class PasswordParams(Struct):
     """A new password, given the current one; by default every other
     session ends (a password changed because it leaked)."""
 
-    old_password: AnyPassword
+    old_password: GivenPassword
     new_password: Password
     end_other_sessions: bool = True
 
@@ -90,7 +87,7 @@ class EmailParams(Struct):
     email). The password is asked: a stolen session must not be able to
     send the account's reset link elsewhere."""
 
-    password: AnyPassword
+    password: GivenPassword
     email: Email | None
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from server.names import words
 from storage.professionals import Professional
@@ -45,7 +45,6 @@ class Reading:
 
     lines: int = 0
     skipped: int = 0
-    columns: dict[str, int] = field(default_factory=dict)
 
 
 def read_directory(lines: Iterable[str], reading: Reading | None = None) -> Iterator[Professional]:
@@ -53,11 +52,11 @@ def read_directory(lines: Iterable[str], reading: Reading | None = None) -> Iter
     reading = reading if reading is not None else Reading()
     rows = csv.reader(lines, delimiter="|", quoting=csv.QUOTE_NONE)
     header = next(rows, None)
-    reading.columns = _columns(header or [])
+    columns = _columns(header or [])
     current: Professional | None = None
     for row in rows:
         reading.lines += 1
-        found = _professional(row, reading.columns)
+        found = _professional(row, columns)
         if found is None:
             reading.skipped += 1
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.account_audit import record
 from storage.accounts import end_sessions, ended_detail, void_reset_links
@@ -88,27 +89,27 @@ class SecondFactor:
         their recovery codes); every session ends, whoever opened it. The
         ended tokens' hashes, or None if the account has no second factor."""
         async with self.db.write() as conn:
-            changed = await conn.execute(
-                update(users)
-                .where(users.c.id == user_id, users.c.totp_secret.is_not(None))
-                .values(totp_secret=None, totp_pending=None)
-            )
-            if changed.rowcount != 1:
+            if not await _clear(conn, user_id):
                 return None
-            await conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
             ended = await end_sessions(conn, user_id, now, keep=None)
             await record(conn, user_id, now, "totp_reset", actor=admin, detail=ended_detail(ended))
         return ended
 
     async def disable(self, user_id: int, now: int) -> None:
         async with self.db.write() as conn:
-            await conn.execute(
-                update(users)
-                .where(users.c.id == user_id)
-                .values(totp_secret=None, totp_pending=None)
-            )
-            await conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
+            await _clear(conn, user_id)
             await record(conn, user_id, now, "totp_disabled", actor=user_id)
+
+
+async def _clear(conn: AsyncConnection, user_id: int) -> bool:
+    """Turn the second factor off, its recovery codes gone; False if it was off."""
+    changed = await conn.execute(
+        update(users)
+        .where(users.c.id == user_id, users.c.totp_secret.is_not(None))
+        .values(totp_secret=None, totp_pending=None)
+    )
+    await conn.execute(delete(recovery_codes).where(recovery_codes.c.user_id == user_id))
+    return bool(changed.rowcount)
 
 
 class PasswordResets:
