@@ -20,34 +20,25 @@ are counted and listed as such, never dropped silently.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from clients.e2e import Secure
 from clients.errors import E2EError
-from clients.fhir import (
-    Conversation,
-    Person,
-    ReadDocument,
-    ReadMessage,
-    bundle,
-    conversation_resources,
-)
+from clients.fhir import Conversation, ReadDocument, ReadMessage, bundle, conversation_resources
+from clients.reading import document, history, members, people, read_message, subject
 from protocol.e2e import DocumentRef
-from protocol.methods import HistoryParams
-from protocol.model import MessageData, Role, ThreadInfo
-from protocol.practice import Notice, RelativeInfo, UsersParams
-from protocol.texts import DEFAULT_LOCALE, render
+from protocol.model import Role, ThreadInfo
+from protocol.practice import RelativeInfo
 
 __all__ = ["Exported", "export_conversations"]
 
-PAGE = 200
 UNSAFE = re.compile(r"[^\w.\- ]+")
 MAX_NAME = 120  # characters of a document's own name kept in its file's
 
@@ -105,103 +96,31 @@ async def _relatives(secure: Secure) -> list[RelativeInfo]:
 async def _conversation(
     secure: Secure, thread: ThreadInfo, relatives: dict[int, str], into: Path, done: Exported
 ) -> Conversation:
-    members = [Person(m.user, m.name, m.role.value) for m in thread.members]
+    present = members(thread)
+    keep = partial(_save, into)
     read = []
-    for message in await _history(secure, thread.id):
-        opened = await _read(secure, message, into, done)
-        if opened is not None:
-            read.append(opened)
-    present = {m.id for m in members}
-    former = await _people(secure, {m.sender for m in read if not m.notice} - present)
-    subject = _subject(thread, members, relatives)
-    return Conversation(thread.id, thread.reason, members, subject, read, former)
+    for message in await history(secure, thread.id):
+        try:
+            read.append(await read_message(secure, message, keep))
+        except E2EError:
+            done.unreadable.append(message.id)
+            continue
+        if not (message.retracted or read[-1].notice):
+            done.messages += 1
+            done.documents += len(read[-1].documents)
+    known = {m.id for m in present}
+    former = await people(secure, {m.sender for m in read if not m.notice} - known)
+    about = subject(thread, present, relatives)
+    return Conversation(thread.id, thread.reason, present, about, read, former)
 
 
-def _subject(thread: ThreadInfo, members: list[Person], relatives: dict[int, str]) -> Person | None:
-    """The patient the conversation is about: its relative, else its one
-    patient member (a care team's group with several is about none)."""
-    if thread.subject is not None:
-        return Person(thread.subject, relatives.get(thread.subject, ""), "patient")
-    patients = [m for m in members if m.role == "patient"]
-    return patients[0] if len(patients) == 1 else None
-
-
-async def _people(secure: Secure, users: set[int]) -> list[Person]:
-    """Who wrote and left: as ``users.get`` shows them, else by number."""
-    if not users:
-        return []
-    answer = await secure.client.call("users.get", UsersParams(sorted(users)))
-    shown = {profile.user: profile for profile in answer.users}
-    return [
-        Person(u, shown[u].name, shown[u].role.value) if u in shown else Person(u, "", "patient")
-        for u in sorted(users)
-    ]
-
-
-async def _history(secure: Secure, thread: int) -> list[MessageData]:
-    """Every message of the thread, oldest first."""
-    pages: list[MessageData] = []
-    before = None
-    while True:
-        page = await secure.client.call("messages.history", HistoryParams(thread, before, PAGE))
-        pages.extend(page.messages)
-        if not page.has_more or not page.messages:
-            return sorted(pages, key=lambda m: m.thread_seq)
-        before = page.messages[-1].thread_seq
-
-
-async def _read(
-    secure: Secure, message: MessageData, into: Path, done: Exported
-) -> ReadMessage | None:
-    """The message opened on this device (None, counted, if it cannot be)."""
-    if message.retracted:
-        return _read_as(message, "")  # its place stays, its words are gone
-    try:
-        opened = await secure.read(message)
-    except E2EError:
-        done.unreadable.append(message.id)
-        return None
-    if isinstance(opened, Notice):
-        return _read_as(message, _notice_text(opened), notice=True)
-    documents = opened.body.documents
-    saved = [await _save(secure, message.id, n, ref, into) for n, ref in enumerate(documents)]
-    done.messages += 1
-    done.documents += len(saved)
-    return _read_as(message, opened.body.text, saved)
-
-
-def _notice_text(notice: Notice) -> str:
-    """A server notice as the app shows it (an auto-reply's own words as written)."""
-    if notice.text:
-        return notice.text
-    return render(
-        DEFAULT_LOCALE,
-        f"notice.{notice.kind.value}",
-        by=f"n° {notice.by}",
-        user=f"n° {notice.user}",
-    )
-
-
-def _read_as(
-    message: MessageData,
-    text: str,
-    documents: list[ReadDocument] | None = None,
-    notice: bool = False,
-) -> ReadMessage:
-    place = (message.id, message.thread_seq, message.sender, message.sent_at)
-    return ReadMessage(*place, text, documents or [], notice)
-
-
-async def _save(secure: Secure, message: int, n: int, ref: DocumentRef, into: Path) -> ReadDocument:
-    """Download and decrypt a document into ``documents/``, under its own
-    name made safe (no path, no control characters), prefixed to be unique."""
-    data = await secure.download(ref)
+def _save(into: Path, message: int, n: int, ref: DocumentRef, data: bytes) -> ReadDocument:
+    """Write a decrypted document into ``documents/``, under its own name
+    made safe (no path, no control characters), prefixed to be unique."""
     safe = UNSAFE.sub("_", Path(ref.name.replace("\\", "/")).name)[:MAX_NAME] or "document"
     name = f"{message}-{n}-{safe}"
     (into / "documents" / name).write_bytes(data)
-    return ReadDocument(
-        ref.name, ref.mime, len(data), hashlib.sha1(data).digest(), f"documents/{name}"
-    )
+    return document(ref, data, url=f"documents/{name}")
 
 
 def _json(data: Any, default: Any = None) -> str:

@@ -1,7 +1,9 @@
 """Conversations as FHIR R4 resources, made on the device that decrypted
 them (the server never sees a body): a ``Communication`` per message, a
 ``DocumentReference`` per document, ``Patient`` / ``Practitioner`` /
-``Device`` (a bot) for the people, in a ``Bundle``.
+``Device`` (a bot) for the people; in a ``collection`` Bundle for a
+person's export, in a ``transaction`` Bundle for a records device filing
+into the practice's FHIR server (``docs/records.md``).
 
 Every resource is validated with ``fhir.resources`` (its R4B models: FHIR
 4.3, whose Communication, DocumentReference, Patient, Practitioner, Device
@@ -12,7 +14,9 @@ A thread is a conversation: each message's ``partOf`` names the thread's
 first message and ``inResponseTo`` the message before it; ``topic`` is the
 request reason. References between entries are ``urn:uuid:`` URLs made
 from carehub's ids: the same on every export, so two exports' resources
-are recognisably the same ones.
+are recognisably the same ones. A message filed earlier is not in the
+bundle: it is referred to by its identifier (a conditional reference,
+which the FHIR server resolves).
 """
 
 from __future__ import annotations
@@ -34,12 +38,22 @@ __all__ = [
     "bundle",
     "conversation_resources",
     "reference",
+    "transaction",
     "validated",
 ]
 
 CAREHUB = uuid.UUID("6f0d3c1e-2b9a-4c3e-9d1f-5a7b8c9d0e1f")  # the namespace of our urn:uuid
 SYSTEM = "urn:carehub"  # identifiers: urn:carehub:user, urn:carehub:message, ...
 RETRACTED = "Message retiré par son auteur / retracted by its sender"
+SEALED = "Message illisible sur l'appareil qui l'a classé / not readable on the filing device"
+# How each kind is identified: by carehub's user, message or document.
+IDENTIFIED_BY = {
+    "Patient": "user",
+    "Practitioner": "user",
+    "Device": "user",
+    "Communication": "message",
+    "DocumentReference": "document",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +71,8 @@ class ReadDocument:
     mime: str
     size: int
     sha1: bytes  # of the plaintext: FHIR's ``Attachment.hash``
-    url: str  # where the file is (an archive's relative path, a FHIR Binary, ...)
+    url: str = ""  # where the file is (an archive's relative path), if it is elsewhere
+    data: bytes | None = None  # the file itself, carried in its DocumentReference
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +84,7 @@ class ReadMessage:
     text: str
     documents: Sequence[ReadDocument] = ()
     notice: bool = False  # written by the server (an auto-reply, a closing), not a person
+    sealed: bool = False  # this device cannot open it: its place, not its words
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +95,18 @@ class Conversation:
     subject: Person | None  # the patient it is about: a relative, else its one patient member
     messages: Sequence[ReadMessage] = field(default_factory=tuple)
     former: Sequence[Person] = ()  # who wrote in it and is no longer a member
+    earlier: Sequence[int] = ()  # messages before ``messages``, filed already (their ids)
 
 
 def reference(kind: str, carehub_id: int | str) -> str:
     """The ``urn:uuid:`` of carehub's ``kind`` ``carehub_id`` (``Patient``, 12)."""
     return f"urn:uuid:{uuid.uuid5(CAREHUB, f'{kind}/{carehub_id}')}"
+
+
+def identified(kind: str, carehub_id: int | str) -> str:
+    """A conditional reference to carehub's ``kind`` ``carehub_id`` by its
+    identifier (``Communication?identifier=urn:carehub:message|12``)."""
+    return f"{kind}?identifier={SYSTEM}:{IDENTIFIED_BY[kind]}|{carehub_id}"
 
 
 def validated(resource: dict[str, Any]) -> dict[str, Any]:
@@ -120,24 +143,30 @@ def _person(person: Person) -> dict[str, Any]:
     }
 
 
-def _attachment(document: ReadDocument) -> dict[str, Any]:
-    return {
+def _attachment(document: ReadDocument, whole: bool = False) -> dict[str, Any]:
+    """The document's attachment; ``whole``: with its bytes, if carried."""
+    attachment: dict[str, Any] = {
         "contentType": document.mime.strip() or "application/octet-stream",
-        "url": document.url,
         "title": document.name.strip() or "document",
         "size": document.size,
         "hash": base64.b64encode(document.sha1).decode(),
     }
+    if document.url:
+        attachment["url"] = document.url
+    if whole and document.data is not None:
+        attachment["data"] = base64.b64encode(document.data).decode()
+    return attachment
 
 
 def _communication(
     talk: Conversation,
     message: ReadMessage,
-    thread: tuple[ReadMessage, ReadMessage | None],
+    thread: tuple[str | None, str | None],
     people: dict[int, Person],
 ) -> dict[str, Any]:
-    """``message`` of ``talk``; ``thread``: the conversation's first message and the one before."""
-    first, before = thread
+    """``message`` of ``talk``; ``thread``: references to the conversation's
+    first message and to the one before (None: this is the first)."""
+    part_of, before = thread
     sender = people[message.sender]
     resource: dict[str, Any] = {
         "resourceType": "Communication",
@@ -160,11 +189,15 @@ def _communication(
     if talk.reason:
         coding = {"system": f"{SYSTEM}:reason", "code": talk.reason}
         resource["topic"] = {"coding": [coding], "text": talk.reason}
-    if first.id != message.id:
-        resource["partOf"] = [{"reference": reference("Communication", first.id)}]
+    if part_of is not None:
+        resource["partOf"] = [{"reference": part_of}]
     if before is not None:
-        resource["inResponseTo"] = [{"reference": reference("Communication", before.id)}]
-    if not resource["payload"]:  # a retracted message: its place, not its words
+        resource["inResponseTo"] = [{"reference": before}]
+    if message.sealed:  # this device cannot read it: it was sent, that is all it knows
+        del resource["payload"]
+        resource["status"] = "unknown"
+        resource["note"] = [{"text": SEALED}]
+    elif not resource["payload"]:  # a retracted message: its place, not its words
         del resource["payload"]
         resource["status"] = "entered-in-error"
         resource["note"] = [{"text": RETRACTED}]
@@ -172,16 +205,21 @@ def _communication(
 
 
 def _document_reference(
-    talk: Conversation, message: ReadMessage, document: ReadDocument, people: dict[int, Person]
+    talk: Conversation,
+    message: ReadMessage,
+    rank: int,
+    people: dict[int, Person],
 ) -> dict[str, Any]:
     author = people[message.sender]
+    document = message.documents[rank]
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
+        "identifier": [{"system": f"{SYSTEM}:document", "value": f"{message.id}-{rank}"}],
         "status": "current",
         "date": _when(message.sent_at),
         "description": document.name.strip() or "document",
         "author": [{"reference": reference(_kind(author), author.id), "display": _name(author)}],
-        "content": [{"attachment": _attachment(document)}],
+        "content": [{"attachment": _attachment(document, whole=True)}],
         "context": {"related": [{"reference": reference("Communication", message.id)}]},
     }
     if talk.subject is not None:
@@ -198,13 +236,28 @@ def conversation_resources(talk: Conversation) -> list[tuple[str, dict[str, Any]
     # A server notice (an auto-reply, a closing) is not a communication between people.
     spoken = [m for m in talk.messages if m.sender in people and not m.notice]
     for i, message in enumerate(spoken):
-        thread = (spoken[0], spoken[i - 1] if i else None)
-        communication = _communication(talk, message, thread, people)
+        communication = _communication(talk, message, _thread(talk, spoken, i), people)
         made.append((reference("Communication", message.id), communication))
-        for n, document in enumerate(message.documents):
-            resource = _document_reference(talk, message, document, people)
+        for n in range(len(message.documents)):
+            resource = _document_reference(talk, message, n, people)
             made.append((reference("DocumentReference", f"{message.id}-{n}"), resource))
     return [(url, validated(resource)) for url, resource in made]
+
+
+def _thread(talk: Conversation, spoken: list[ReadMessage], i: int) -> tuple[str | None, str | None]:
+    """References to the conversation's first message and to the one before
+    ``spoken[i]``: in this bundle, or filed earlier (by identifier)."""
+    first: str | None
+    before: str | None
+    if talk.earlier:
+        first = identified("Communication", talk.earlier[0])
+        before = identified("Communication", talk.earlier[-1])
+    else:
+        first = None if i == 0 else reference("Communication", spoken[0].id)
+        before = None
+    if i:
+        before = reference("Communication", spoken[i - 1].id)
+    return first, before
 
 
 def bundle(entries: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -212,3 +265,24 @@ def bundle(entries: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     conversations is one entry), validated."""
     listed = [{"fullUrl": url, "resource": resource} for url, resource in dict(entries).items()]
     return validated({"resourceType": "Bundle", "type": "collection", "entry": listed})
+
+
+def transaction(entries: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """A ``transaction`` Bundle filing ``entries`` so that filing them again
+    changes nothing: a person is created if no resource has their
+    identifier yet (``ifNoneExist``), a message or document is created or
+    updated by its identifier (a conditional update). All or nothing."""
+    listed = [
+        {"fullUrl": url, "resource": resource, "request": _request(resource)}
+        for url, resource in dict(entries).items()
+    ]
+    return validated({"resourceType": "Bundle", "type": "transaction", "entry": listed})
+
+
+def _request(resource: dict[str, Any]) -> dict[str, str]:
+    kind = resource["resourceType"]
+    identifier = resource["identifier"][0]
+    search = f"identifier={identifier['system']}|{identifier['value']}"
+    if IDENTIFIED_BY[kind] == "user":
+        return {"method": "POST", "url": kind, "ifNoneExist": search}
+    return {"method": "PUT", "url": f"{kind}?{search}"}

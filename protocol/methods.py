@@ -24,6 +24,7 @@ from protocol.model import (
 )
 from protocol.practice import PRACTICE_METHODS, Code
 from protocol.push import PUSH_METHODS
+from protocol.records import RECORDS_METHODS
 from protocol.texts import Locale
 
 __all__ = [
@@ -300,4 +301,5 @@ METHODS: dict[str, MethodSpec] = {
     **{name: MethodSpec(*types) for name, types in BOOKING_METHODS.items()},
     **{name: MethodSpec(*types) for name, types in PUSH_METHODS.items()},
     **{name: MethodSpec(*types) for name, types in ACCOUNT_METHODS.items()},
+    **{name: MethodSpec(*types) for name, types in RECORDS_METHODS.items()},
 }

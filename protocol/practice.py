@@ -343,7 +343,7 @@ class TemplatesResult(Struct):
 class AuditEntry(Struct, omit_defaults=True):
     """One line of a thread's append-only trail. ``action``: opened, sent,
     read, closed, reopened, member_added, member_removed, auto_reply (a rule
-    fired), retracted."""
+    fired), retracted, filed (a records device filed into the record)."""
 
     id: int
     thread: int

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.hot import Hot, insert_of
 from storage.schema import audit
 
-__all__ = ["Audit", "AuditRow"]
+__all__ = ["FILED", "Audit", "AuditRow"]
+
+FILED = "filed"  # a records device filed the thread's messages (``docs/records.md``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,25 @@ class Audit:
         )
         async with self.db.read() as conn:
             return [AuditRow(**row._asdict()) for row in await conn.execute(query)]
+
+    async def filings(
+        self, actor_id: int, after_thread: int, limit: int
+    ) -> list[tuple[int, int, int]]:
+        """``(thread, through, at)``: how far ``actor_id`` filed each thread
+        after ``after_thread``, and when it last did (``ix_audit_filed``)."""
+        query = (
+            select(audit.c.thread_id, func.max(audit.c.seq), func.max(audit.c.at))
+            .where(
+                audit.c.action == FILED,
+                audit.c.actor_id == actor_id,
+                audit.c.thread_id > after_thread,
+            )
+            .group_by(audit.c.thread_id)
+            .order_by(audit.c.thread_id)
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            return [(thread, through, at) for thread, through, at in await conn.execute(query)]
 
 
 class AuditTx:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -576,7 +577,17 @@ class AuditRecord(Base):
     user_id: Mapped[int | None] = mapped_column(BigInteger)
     rule_id: Mapped[int | None] = mapped_column(BigInteger)
     detail: Mapped[str] = mapped_column(String(120), default="")
-    __table_args__ = (Index("ix_audit_thread", "thread_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_thread", "thread_id", "id"),
+        # A records device's filings (``records.filings``): a few rows among many.
+        Index(
+            "ix_audit_filed",
+            "actor_id",
+            "thread_id",
+            sqlite_where=text("action = 'filed'"),
+            postgresql_where=text("action = 'filed'"),
+        ),
+    )
 
 
 class StreamPosition(Base):

@@ -24,21 +24,25 @@ that event again when it restarts (at least once, never silently skipped).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from clients.client import ClientEvent
+from clients.client import Client, ClientEvent
+from clients.e2e import Keystore
 from clients.e2e.envelope import Opened
 from clients.e2e.secure import Secure
+from clients.http import login
 from protocol.e2e import Scope
 from protocol.methods import SendResult
 from protocol.model import Empty, Member, MessageData, Role, ThreadInfo
 from protocol.practice import DelegationsResult, Template, TemplatesResult
 
-__all__ = ["Bot", "Conversation", "Handler", "saved_cursor"]
+__all__ = ["Bot", "Conversation", "Handler", "bot_arguments", "saved_cursor", "signed_in"]
 
 log = logging.getLogger(__name__)
 
@@ -200,3 +204,37 @@ def saved_cursor(state: Path) -> int | None:
 
 def _cursor_file(state: Path) -> Path:
     return state.with_name(state.name + ".cursor")
+
+
+@asynccontextmanager
+async def signed_in(
+    server: str, username: str, password: str, keystore: Path, device_name: str
+) -> AsyncIterator[Secure]:
+    """A bot's device, logged in and connected: the keystore's device once
+    it exists; else a new one, published and saved to ``keystore`` (0600).
+    The connection resumes from the cursor ``Bot.run`` saved beside it."""
+    first_run = not keystore.exists()  # noqa: ASYNC240  (once, at start-up)
+    if not first_run:
+        keys = Keystore.load(keystore)
+        credentials = await login(server, username, password, device_id=keys.device.device)
+    else:
+        credentials = await login(server, username, password, device_name=device_name)
+        keys = Keystore.create(credentials.user_id, credentials.device_id, with_identity=True)
+    ws_url = server.replace("http", "ws", 1).rstrip("/") + "/ws"
+    async with Client(ws_url, credentials, resume_from=saved_cursor(keystore)) as client:
+        secure = Secure(client, keys)
+        if first_run:
+            await secure.setup()
+            keys.save(keystore)
+        yield secure
+
+
+def bot_arguments(module: str, description: str | None) -> argparse.ArgumentParser:
+    """The command line every bot takes: where, who, its keystore; the
+    password comes on stdin, never in the arguments (``ps`` shows those)."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("--server", required=True, help="e.g. http://127.0.0.1:8000")
+    parser.add_argument("--username", required=True)
+    parser.add_argument("--keystore", type=Path, required=True)
+    parser.add_argument("--password-stdin", action="store_true", required=True)
+    return parser

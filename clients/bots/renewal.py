@@ -18,16 +18,13 @@ beside it, so a restarted bot acknowledges the requests that came meanwhile.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import sys
 from pathlib import Path
 
-from clients.bots.bot import Bot, Conversation, saved_cursor
-from clients.client import Client
-from clients.e2e import Keystore, Secure
-from clients.http import login
+from clients.bots.bot import Bot, Conversation, bot_arguments, signed_in
+from clients.e2e import Secure
 from protocol.model import Empty, Role
 from protocol.practice import PracticesListResult, PractitionerInfo, PractitionerParams, Template
 from protocol.templates import variables_of
@@ -88,30 +85,14 @@ def renewal_bot(secure: Secure) -> Bot:
 
 async def serve(server: str, username: str, password: str, keystore: Path) -> None:
     """Log in (as the keystore's device once it exists) and run the bot."""
-    first_run = not keystore.exists()  # noqa: ASYNC240  (once, at start-up)
-    if not first_run:
-        keys = Keystore.load(keystore)
-        credentials = await login(server, username, password, device_id=keys.device.device)
-    else:
-        credentials = await login(server, username, password, device_name="renewal bot")
-        keys = Keystore.create(credentials.user_id, credentials.device_id, with_identity=True)
-    ws_url = server.replace("http", "ws", 1).rstrip("/") + "/ws"
-    async with Client(ws_url, credentials, resume_from=saved_cursor(keystore)) as client:
-        secure = Secure(client, keys)
-        if first_run:
-            await secure.setup()
-            keys.save(keystore)
+    async with signed_in(server, username, password, keystore, "renewal bot") as secure:
         bot = renewal_bot(secure)
         print("ready", flush=True)
         await bot.run(state=keystore)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m clients.bots.renewal", description=__doc__)
-    parser.add_argument("--server", required=True, help="e.g. http://127.0.0.1:8000")
-    parser.add_argument("--username", required=True)
-    parser.add_argument("--keystore", type=Path, required=True)
-    parser.add_argument("--password-stdin", action="store_true", required=True)
+    parser = bot_arguments("clients.bots.renewal", __doc__)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     password = sys.stdin.readline().rstrip("\n")

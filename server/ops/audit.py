@@ -20,14 +20,18 @@ __all__ = ["audit_entries", "export_audit", "require_trail_reader"]
 
 async def require_trail_reader(
     ctx: Services, user_id: int, grants: Mapping[int, Delegate], thread_id: int
-) -> None:
-    """The thread's trail is for its practitioners, and those who read for them."""
+) -> int | None:
+    """The thread's trail is for its practitioners, and those who read for
+    them; returns the practitioner a delegate reads for (None: their own)."""
     members = await ctx.directory.members(thread_id)
+    if members.get(user_id) is Role.PRACTITIONER:
+        return None
     reads_for = delegated_member(members, grants, Scope.READ, ctx.clock.ms())
-    if members.get(user_id) is not Role.PRACTITIONER and reads_for is None:
+    if reads_for is None:
         raise Refusal(
             RefusalReason.NOT_CARE_TEAM, "the trail is for the thread's practitioners"
         ).error()
+    return reads_for
 
 
 async def export_audit(

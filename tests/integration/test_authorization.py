@@ -106,6 +106,7 @@ from protocol.push import (
     PushRegisterParams,
     PushSubscribeParams,
 )
+from protocol.records import FiledParams, FilingsParams
 from protocol.texts import Locale
 from tests.support.authz import (
     AGENDA,
@@ -264,6 +265,10 @@ def _own_trail(s: Scene, answer: Any) -> None:
     assert not others, f"entries {others} of another's trail"
 
 
+def _no_filing(s: Scene, answer: Any) -> None:
+    assert not answer.filings, f"filings of threads {[f.thread for f in answer.filings]}"
+
+
 def _a_session(s: Scene) -> SessionParams:
     return SessionParams(min(s.world.sessions_of(s.doctor)))
 
@@ -330,6 +335,7 @@ def _no_appointment(s: Scene, answer: Any) -> None:
     assert s.world.appointment not in [a.id for a in answer.appointments], "PA's appointment"
 
 
+SHA = bytes(32)  # a bundle's SHA-256
 OWN_RULE = Rule(name="Osei vacation", text="Away")  # the outsider's
 OWN_PUSH_SUBSCRIPTION = PushSubscribeParams(
     "https://fcm.googleapis.com/fcm/send/outsider", "B" + "A" * 86, "A" * 22
@@ -503,6 +509,8 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     ),
     "templates.delete": (refused("A-template", lambda s: TemplateParams(s.world.template)),),
     "audit.list": (refused("T", lambda s: AuditParams(s.world.thread)),),
+    "records.filed": (refused("T", lambda s: FiledParams(s.world.thread, 1, 1, 0, "fhir", SHA)),),
+    "records.filings": (self_only("own", lambda s: FilingsParams(), check=_no_filing),),
     "broadcasts.create": (
         self_only("PA", lambda s: BroadcastParams([s.patient]), check=_no_thread_opened),
     ),

@@ -30,11 +30,14 @@ async def bot_message(secure: Secure, bot: Credentials) -> tuple[int, Opened]:
             return event.data.thread, opened
 
 
-async def start_renewal_bot(server: RunningServer, bot: Credentials, keystore: Path) -> Any:
+async def start_bot(
+    server: RunningServer, bot: Credentials, module: str, keystore: Path, *options: str
+) -> Any:
+    """``python -m module`` logged in as ``bot``, once it says it is ready."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "clients.bots.renewal",
+        module,
         "--server",
         server.base_url,
         "--username",
@@ -42,6 +45,7 @@ async def start_renewal_bot(server: RunningServer, bot: Credentials, keystore: P
         "--keystore",
         str(keystore),
         "--password-stdin",
+        *options,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=server.env,
@@ -58,7 +62,7 @@ async def test_the_renewal_bot_acknowledges_requests_with_the_expected_delay(
 ) -> None:
     doctor = await server.user("practitioner", "Dr Claire Martin")
     bot = await server.assistant_of(doctor, role="bot", publish_keys=False)
-    process = await start_renewal_bot(server, bot, tmp_path / "bot.keys")
+    process = await start_bot(server, bot, "clients.bots.renewal", tmp_path / "bot.keys")
     try:
         await server.delegate(doctor, bot, [Scope.READ, Scope.REPLY])
         patient = await server.user("patient", "Ana Lopez")

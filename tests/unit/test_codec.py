@@ -172,6 +172,7 @@ from protocol.push import (
     PushRegisterParams,
     PushSubscribeParams,
 )
+from protocol.records import FiledParams, Filing, FilingsParams, FilingsResult
 from protocol.texts import Locale
 
 T0 = 1_800_000_000_000
@@ -382,6 +383,13 @@ ACCOUNT_EXAMPLES: dict[str, tuple[Any, Any]] = {
     "admin.reactivate": (UserParams(user=4), Empty()),
     "admin.reset_second_factor": (UserParams(user=4), EndedResult(2)),
 }
+RECORDS_EXAMPLES: dict[str, tuple[Any, Any]] = {
+    "records.filed": (FiledParams(3, 12, 9, 2, "fhir+folder", bytes(range(32))), Empty()),
+    "records.filings": (
+        FilingsParams(after=2, limit=100),
+        FilingsResult([Filing(3, 12, 1_700_000_000_000)], has_more=False),
+    ),
+}
 EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     "threads.open": (ThreadsOpenParams(kind=ThreadKind.GROUP, members=[2, 3]), THREAD),
     "threads.list": (Empty(), ThreadsListResult(threads=[THREAD])),
@@ -545,6 +553,7 @@ EXAMPLES: dict[str, tuple[Struct, Struct]] = {
     ),
     "account.set": (AccountParams(Locale.EN), AccountInfo(3, "Ana", Role.PATIENT, Locale.EN)),
     **ACCOUNT_EXAMPLES,
+    **RECORDS_EXAMPLES,
     "users.get": (
         UsersParams([2, 5]),
         UsersResult([UserProfile(5, "Camille", Role.ASSISTANT, acting_for=[2])]),

@@ -12,7 +12,9 @@ from clients.fhir import (
     ReadMessage,
     bundle,
     conversation_resources,
+    identified,
     reference,
+    transaction,
     validated,
 )
 
@@ -110,3 +112,49 @@ def test_someone_who_left_is_still_the_sender_of_what_they_wrote() -> None:
     sent = made[reference("Communication", 31)]
     assert sent["sender"] == {"reference": reference("Patient", 5), "display": "Julie"}
     assert [r["display"] for r in sent["recipient"]] == ["Dr Roux"]
+
+
+def test_a_filing_refers_to_messages_filed_before_by_their_identifier() -> None:
+    talk = Conversation(
+        7,
+        "after_visit",
+        [ANA, DOCTOR],
+        None,
+        [
+            ReadMessage(14, 6, 2, 1_700_000_004_000, "Voici"),
+            ReadMessage(15, 7, 1, 1_700_000_005_000, "", sealed=True),
+        ],
+        earlier=[11, 12],
+    )
+    made = dict(conversation_resources(talk))
+    reply, unreadable = made[reference("Communication", 14)], made[reference("Communication", 15)]
+    assert reply["partOf"] == [{"reference": "Communication?identifier=urn:carehub:message|11"}]
+    assert reply["inResponseTo"] == [{"reference": identified("Communication", 12)}]
+    assert unreadable["inResponseTo"] == [{"reference": reference("Communication", 14)}]
+    assert (unreadable["status"], "payload" in unreadable) == ("unknown", False)
+
+
+def test_a_transaction_creates_people_once_and_updates_messages_by_identifier() -> None:
+    carried = ReadDocument("radio.png", "image/png", 3, b"\x01" * 20, data=b"PNG")
+    talk = _talk(ReadMessage(12, 3, 2, 1_700_000_002_000, "Résultat", [carried]))
+    requests = {
+        entry["resource"]["resourceType"]: entry["request"]
+        for entry in transaction(conversation_resources(talk))["entry"]
+    }
+    assert requests["Practitioner"] == {
+        "method": "POST",
+        "url": "Practitioner",
+        "ifNoneExist": "identifier=urn:carehub:user|2",
+    }
+    assert requests["Communication"] == {
+        "method": "PUT",
+        "url": "Communication?identifier=urn:carehub:message|12",
+    }
+    assert requests["DocumentReference"]["url"] == (
+        "DocumentReference?identifier=urn:carehub:document|12-0"
+    )
+    made = dict(conversation_resources(talk))
+    attachment = made[reference("DocumentReference", "12-0")]["content"][0]["attachment"]
+    assert attachment["data"] == "UE5H" and "url" not in attachment  # the bytes travel with it
+    in_message = made[reference("Communication", 12)]["payload"][1]["contentAttachment"]
+    assert "data" not in in_message  # once is enough

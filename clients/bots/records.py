@@ -1,0 +1,303 @@
+"""The records device: files each conversation of the practitioners who
+delegate ``read`` to it into the patient's record, as FHIR R4
+(``docs/records.md``).
+
+The server cannot do it: it never reads a message. This device can, as a
+delegate every sender seals for. For each thread it reads what it has not
+filed yet, builds a ``transaction`` Bundle (``clients.fhir``), hands it to
+each target (the practice's FHIR server, a folder), and only then tells the
+server with ``records.filed``: a ``filed`` line in the thread's audit trail,
+and the position it starts from next time. A crash between the two files
+the same messages again, which changes nothing: every entry is created or
+updated by its identifier.
+
+Set-up: an admin creates the device's account (``carehub user NAME --role
+bot``), a practitioner adds it to their practice and delegates ``read`` to
+it. Then::
+
+    python -m clients.bots.records --server http://127.0.0.1:8000 \\
+        --username dossier --keystore dossier.keys --password-stdin \\
+        --fhir https://fhir.cabinet.example/r4 --fhir-token-file token
+
+or ``--folder DIR`` for a Bundle file per filing (both may be given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from clients.bots.bot import bot_arguments, signed_in
+from clients.e2e import Secure
+from clients.errors import CarehubError, E2EError
+from clients.fhir import (
+    Conversation,
+    ReadDocument,
+    ReadMessage,
+    conversation_resources,
+    transaction,
+)
+from clients.reading import document, history, members, people, read_message, sealed, subject
+from protocol.e2e import DocumentRef
+from protocol.model import Empty, MessageData, ThreadInfo
+from protocol.records import FiledParams, FilingsParams
+
+__all__ = ["FhirServer", "Filed", "Folder", "RecordsDevice", "Target", "TargetRefused"]
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+
+
+class TargetRefused(CarehubError):
+    """A target did not take a filing: nothing is recorded as filed, and the
+    same messages are filed again next time."""
+
+
+class Target(Protocol):
+    name: str  # how the audit trail names it ("fhir", "folder")
+
+    async def file(self, bundle: dict[str, Any], label: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Filed:
+    thread: int
+    through: int  # the last thread_seq filed
+    messages: int
+    documents: int
+    sealed: int  # messages sent before the device could read them: filed as such
+
+
+class FhirServer:
+    """A FHIR server's REST API: each filing is one transaction
+    (``POST [base]``), which the server applies whole or not at all."""
+
+    name = "fhir"
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0) -> None:
+        headers = {"accept": FHIR_JSON, "content-type": FHIR_JSON}
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        self.http = httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout)
+
+    async def file(self, bundle: dict[str, Any], label: str) -> None:
+        try:
+            response = await self.http.post("", content=json.dumps(bundle).encode())
+        except httpx.HTTPError as error:
+            raise TargetRefused(f"{label}: the FHIR server did not answer ({error})") from error
+        if response.status_code != 200:
+            raise TargetRefused(f"{label}: {response.status_code} {_outcome(response)}")
+        _check_response(response.json(), len(bundle["entry"]), label)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def _outcome(response: httpx.Response) -> str:
+    """What an ``OperationOutcome`` says went wrong, else the start of the body."""
+    try:
+        issues = response.json().get("issue", [])
+        return "; ".join(i.get("diagnostics") or i.get("code", "") for i in issues)[:500]
+    except (ValueError, AttributeError):
+        return response.text[:200]
+
+
+def _check_response(answer: Any, entries: int, label: str) -> None:
+    """A transaction-response with one successful entry per entry sent."""
+    if not isinstance(answer, dict) or answer.get("type") != "transaction-response":
+        raise TargetRefused(f"{label}: the FHIR server did not answer with a transaction-response")
+    statuses = [str(e.get("response", {}).get("status", "")) for e in answer.get("entry", [])]
+    if len(statuses) != entries or not all(s[:1] == "2" for s in statuses):
+        raise TargetRefused(f"{label}: entries not all filed ({', '.join(statuses)})")
+
+
+class Folder:
+    """Each filing a Bundle file in a folder, for a practice's software that
+    imports files; written whole (a temporary name, then renamed)."""
+
+    name = "folder"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+
+    async def file(self, bundle: dict[str, Any], label: str) -> None:
+        final = self.path / f"{label}.json"
+        partial = final.with_suffix(".part")
+        partial.write_bytes(json.dumps(bundle, ensure_ascii=False, indent=1).encode())
+        os.replace(partial, final)
+
+
+class RecordsDevice:
+    def __init__(self, secure: Secure, targets: Sequence[Target]) -> None:
+        if not targets:
+            raise ValueError("a records device needs somewhere to file")
+        self.secure = secure
+        self.targets = targets
+        self.filed: dict[int, int] = {}  # thread -> last thread_seq filed
+        self._pending: set[int] = set()  # threads with messages not filed yet
+        self._everything = False  # a delegation changed: look at every thread again
+        self._wake = asyncio.Event()
+
+    async def catch_up(self) -> list[Filed]:
+        """File what every thread this device reads has that is not filed yet."""
+        self.filed = await self._filings()
+        threads = (await self.secure.call("threads.list", Empty())).threads
+        done = []
+        for thread in sorted(threads, key=lambda t: t.id):
+            if thread.last_seq > self.filed.get(thread.id, 0):
+                filed = await self.file(thread)
+                if filed is not None:
+                    done.append(filed)
+        return done
+
+    async def file(self, thread: ThreadInfo) -> Filed | None:
+        """File the thread's messages past what was filed; None if there are none."""
+        after = self.filed.get(thread.id, 0)
+        messages = await history(self.secure, thread.id)
+        new = [m for m in messages if m.thread_seq > after]
+        if not new:
+            return None
+        talk = await self._conversation(thread, messages, new, after)
+        bundle = transaction(conversation_resources(talk))
+        through = new[-1].thread_seq
+        label = f"thread-{thread.id}-{through}"
+        for target in self.targets:
+            await target.file(bundle, label)
+        filed = _counted(thread.id, through, talk.messages)
+        await self.secure.call("records.filed", self._params(filed, bundle))
+        self.filed[thread.id] = through
+        return filed
+
+    async def run(self, state: Path | None = None) -> None:
+        """Catch up, then file each thread as its messages arrive, until the
+        connection ends for good; ``state``: where the device's keystore is kept."""
+        await self.catch_up()
+        filer = asyncio.create_task(self._file_pending(state))
+        try:
+            async for event in self.secure.client.events():
+                if event.type == "message.new":
+                    self._pending.add(event.data.thread)
+                elif event.type == "delegation.updated":  # another practitioner's threads
+                    self._everything = True
+                self._wake.set()
+        finally:
+            filer.cancel()
+
+    async def _file_pending(self, state: Path | None) -> None:
+        """File the threads that got messages; those that arrive meanwhile
+        wait for the next round (one filing per thread, however many came)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._everything:
+                self._everything, self._pending = False, set()
+                await self.catch_up()
+            waiting, self._pending = self._pending, set()
+            threads = {t.id: t for t in (await self.secure.call("threads.list", Empty())).threads}
+            for thread_id in sorted(waiting.intersection(threads)):
+                try:
+                    await self.file(threads[thread_id])
+                except (CarehubError, ValueError):  # retried with the thread's next message
+                    log.exception("records device could not file thread %d", thread_id)
+            if state is not None:
+                self.secure.keys.save(state)
+
+    async def _filings(self) -> dict[int, int]:
+        filed: dict[int, int] = {}
+        after, more = 0, True
+        while more:
+            page = await self.secure.call("records.filings", FilingsParams(after))
+            filed.update((f.thread, f.through) for f in page.filings)
+            after, more = (page.filings[-1].thread if page.filings else after), page.has_more
+        return filed
+
+    async def _conversation(
+        self, thread: ThreadInfo, messages: list[MessageData], new: list[MessageData], after: int
+    ) -> Conversation:
+        read = [await self._read(m) for m in new]
+        present = members(thread)
+        known = {p.id for p in present}
+        former = await people(self.secure, {m.sender for m in read if not m.notice} - known)
+        about = subject(thread, present, {})
+        if about is not None and not about.name:  # a relative: named as users.get shows them
+            about = (await people(self.secure, [about.id]))[0]
+        earlier = [m.id for m in messages if m.thread_seq <= after and m.sender_device is not None]
+        return Conversation(thread.id, thread.reason, present, about, read, former, earlier)
+
+    async def _read(self, message: MessageData) -> ReadMessage:
+        try:
+            return await read_message(self.secure, message, _carried)
+        except E2EError:  # sent before this device was delegated to: filed as unreadable
+            return sealed(message)
+
+    def _params(self, filed: Filed, bundle: dict[str, Any]) -> FiledParams:
+        canonical = json.dumps(bundle, sort_keys=True, separators=(",", ":")).encode()
+        where = "+".join(target.name for target in self.targets)
+        return FiledParams(
+            filed.thread,
+            filed.through,
+            filed.messages,
+            filed.documents,
+            where,
+            hashlib.sha256(canonical).digest(),
+        )
+
+
+def _carried(message: int, n: int, ref: DocumentRef, data: bytes) -> ReadDocument:
+    del message, n  # named by its message in the bundle
+    return document(ref, data, inline=True)
+
+
+def _counted(thread: int, through: int, read: Sequence[ReadMessage]) -> Filed:
+    spoken = [m for m in read if not m.notice]
+    return Filed(
+        thread,
+        through,
+        messages=len(spoken),
+        documents=sum(len(m.documents) for m in spoken),
+        sealed=sum(m.sealed for m in spoken),
+    )
+
+
+async def serve(
+    server: str, username: str, password: str, keystore: Path, targets: Sequence[Target]
+) -> None:
+    async with signed_in(server, username, password, keystore, "records device") as secure:
+        device = RecordsDevice(secure, targets)
+        print("ready", flush=True)
+        await device.run(state=keystore)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = bot_arguments("clients.bots.records", __doc__)
+    parser.add_argument("--fhir", help="the FHIR server's base URL")
+    parser.add_argument("--fhir-token-file", type=Path, help="a bearer token for it")
+    parser.add_argument("--folder", type=Path, help="a folder for a Bundle file per filing")
+    args = parser.parse_args(argv)
+    targets: list[Target] = []
+    if args.folder:  # the local copy first: a FHIR server that refuses leaves it, harmless
+        targets.append(Folder(args.folder))
+    if args.fhir:
+        token = args.fhir_token_file.read_text().strip() if args.fhir_token_file else None
+        targets.append(FhirServer(args.fhir, token))
+    if not targets:
+        parser.error("give --fhir, --folder or both")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    password = sys.stdin.readline().rstrip("\n")
+    asyncio.run(serve(args.server, args.username, password, args.keystore, targets))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""a records device's filings, found among a thread's audit lines
+
+Revision ID: 0023
+Revises: 0022
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0023"
+down_revision = "0022"
+branch_labels = None
+depends_on = None
+
+FILED = sa.text("action = 'filed'")
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_audit_filed",
+        "audit",
+        ["actor_id", "thread_id"],
+        sqlite_where=FILED,
+        postgresql_where=FILED,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_audit_filed", table_name="audit")
