@@ -24,6 +24,7 @@ __all__ = [
     "AdminUserInfo",
     "AdminUsersParams",
     "AdminUsersResult",
+    "DeleteParams",
     "EmailParams",
     "EndedResult",
     "PasswordParams",
@@ -48,6 +49,7 @@ class AccountRefusal(StrEnum):
     SECOND_FACTOR_ON = "second_factor_on"  # enrolling again: turn it off first
     NOTHING_OFFERED = "nothing_offered"  # confirming a secret never offered (or replaced)
     OWN_ACCOUNT = "own_account"  # an admin deactivating themselves
+    ADMIN_ACCOUNT = "admin_account"  # an admin's account is not deleted from within
 
 
 class SessionInfo(Struct):
@@ -89,6 +91,14 @@ class EmailParams(Struct):
 
     password: GivenPassword
     email: Email | None
+
+
+class DeleteParams(Struct):
+    """Delete the caller's account (``docs/accounts.md``, "Deleting an
+    account"); the password is asked again, as for any change a stolen
+    session must not make."""
+
+    password: GivenPassword
 
 
 class SecurityInfo(Struct):
@@ -145,6 +155,7 @@ ACCOUNT_METHODS: dict[str, tuple[type[Struct], type[Struct]]] = {
     "account.email": (EmailParams, Empty),
     "account.security": (Empty, SecurityInfo),
     "account.audit": (AccountAuditParams, AccountAuditResult),
+    "account.delete": (DeleteParams, EndedResult),
     "admin.users": (AdminUsersParams, AdminUsersResult),
     "admin.deactivate": (UserParams, Empty),
     "admin.reactivate": (UserParams, Empty),

@@ -103,6 +103,7 @@ _FR = {
     "refusal.second_factor_on": "La double authentification est déjà activée.",
     "refusal.nothing_offered": "Demandez d'abord un nouveau secret, puis saisissez son code.",
     "refusal.own_account": "Vous ne pouvez pas désactiver votre propre compte.",
+    "refusal.admin_account": "Le compte d'un administrateur ne se supprime pas de l'intérieur.",
     # Refusals (``details.reason``): the agenda.
     "refusal.past_slot": "Ce créneau est passé.",
     "refusal.outside_hours": "Ce créneau n'est pas proposé.",
@@ -218,6 +219,7 @@ _EN = {
     "refusal.second_factor_on": "Two-factor authentication is already on.",
     "refusal.nothing_offered": "First ask for a new secret, then enter its code.",
     "refusal.own_account": "You cannot deactivate your own account.",
+    "refusal.admin_account": "An administrator's account cannot be deleted from within.",
     "refusal.past_slot": "This slot has passed.",
     "refusal.outside_hours": "This slot is not offered.",
     "refusal.too_short_notice": (

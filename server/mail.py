@@ -42,6 +42,7 @@ from server.reminders import REMINDER
 from server.settings import Settings, SettingsError
 from storage import Store
 from storage.account_audit import ALERTED, SECURITY
+from storage.erasure import DELETED
 
 __all__ = [
     "EMAIL",
@@ -96,6 +97,7 @@ class About:
     reset_token: str = ""  # a reset link's secret
     valid_minutes: int = 0  # how long the link works
     change: str = ""  # what changed in the account (``storage.account_audit.ALERTED``)
+    to: str = ""  # the address the entry carries (an account deleted has none left)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,9 @@ def about(kind: str, body: Mapping[str, Any]) -> About | None:
             return About(Topic.PASSWORD_RESET, reset_token=token, valid_minutes=minutes)
         return None
     if kind == SECURITY:
-        change = body.get("action")
+        change, to = body.get("action"), body.get("to")
+        if change == DELETED and isinstance(to, str):
+            return About(Topic.SECURITY, change=change, to=to)
         return About(Topic.SECURITY, change=change) if change in ALERTED else None
     if kind == REMINDER:
         starts_at, practitioner = body.get("starts_at"), body.get("practitioner")
@@ -194,6 +198,14 @@ _TEXTS: dict[Locale, dict[str, str]] = {
             "Si ce n'est pas vous, réinitialisez votre mot de passe dès maintenant et prévenez"
             " l'administrateur de votre service."
         ),
+        "security.deleted": (
+            "Votre compte carehub vient d'être supprimé : vos appareils et vos réglages sont"
+            " effacés. Vos soignants gardent les conversations que vous avez eues avec eux,"
+            " comme le veut leur dossier médical."
+        ),
+        "security.not_you_deleted": (
+            "Si ce n'est pas vous, prévenez dès maintenant l'administrateur de votre service."
+        ),
         "message": "Vous avez un nouveau message de votre praticien sur carehub.",
         "appointment": "Un de vos rendez-vous a été annulé ou déplacé.",
         "reminder": "Rappel : vous avez un rendez-vous le {date} à {time}.",
@@ -230,6 +242,12 @@ _TEXTS: dict[Locale, dict[str, str]] = {
         "security.not_you": (
             "If this was not you, reset your password now and tell your service's administrator."
         ),
+        "security.deleted": (
+            "Your carehub account was just deleted: your devices and settings are erased. Your"
+            " practitioners keep the conversations you had with them, as their medical record"
+            " requires."
+        ),
+        "security.not_you_deleted": "If this was not you, tell your service's administrator now.",
         "message": "You have a new message from your practitioner on carehub.",
         "appointment": "One of your appointments was cancelled or moved.",
         "reminder": "Reminder: you have an appointment on {date} at {time}.",
@@ -291,7 +309,10 @@ def _paragraphs(what: About, language: Locale, url: str, zone: ZoneInfo) -> str:
     if what.topic is Topic.PASSWORD_RESET:
         return _reset(what, texts, url)
     if what.topic is Topic.SECURITY:  # no footer: it cannot be turned off but with the address
-        return f"{texts[f'security.{what.change}']}\n{texts['security.not_you']}"
+        not_you = texts[
+            "security.not_you" if what.change != DELETED else "security.not_you_deleted"
+        ]
+        return f"{texts[f'security.{what.change}']}\n{not_you}"
     said = texts[what.topic.value]
     if what.topic is Topic.REMINDER:
         when = datetime.fromtimestamp(what.starts_at / 1000, zone)
@@ -385,6 +406,7 @@ class MailGateway:
         own = what.topic in (Topic.PASSWORD_RESET, Topic.SECURITY)  # to the account's address
         recipients = self.recipients
         to, locale = await (recipients.recovery_address if own else recipients.address)(user_id)
+        to = what.to or to
         if to is None:
             log.info("notification %d: user %d gave no email address", notification_id, user_id)
             return

@@ -109,12 +109,18 @@ class Appointments:
         async with self.db.read() as conn:
             return await AppointmentTx(conn).get(appointment_id)
 
-    async def of_patient(self, patient_id: int, since: int) -> list[AppointmentRecord]:
+    async def of_patient(
+        self, patient_id: int, since: int, *, or_practitioner: bool = False
+    ) -> list[AppointmentRecord]:
         """The appointments ``patient_id`` booked (for themselves or a
-        relative) ending after ``since``, by start."""
+        relative) ending after ``since``, by start; ``or_practitioner``:
+        also those in their agenda, if they are a practitioner."""
+        whose = appointments.c.patient_id == patient_id
+        if or_practitioner:
+            whose |= appointments.c.practitioner_id == patient_id
         query = (
             select(*_APPOINTMENT)
-            .where(appointments.c.patient_id == patient_id, appointments.c.ends_at > since)
+            .where(whose, appointments.c.ends_at > since)
             .order_by(appointments.c.starts_at, appointments.c.id)
         )
         async with self.db.read() as conn:

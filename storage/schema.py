@@ -100,6 +100,8 @@ class User(Base):
     birth_date: Mapped[str | None] = mapped_column(String(10))  # ISO 8601: patients found by it
     # The directory's number an admin verified the practitioner against (one account each).
     rpps: Mapped[str | None] = mapped_column(String(20))
+    # Deleted by its owner: a tombstone others' conversations and the trails point at.
+    deleted_at: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (Index("ix_users_rpps", "rpps", unique=True),)
 
 
@@ -220,6 +222,8 @@ class Message(Base):
     sent_at: Mapped[int] = mapped_column(BigInteger)
     # A retracted message keeps its place, sender and time; its envelope is emptied.
     retracted_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Past the chat retention (``storage.retention``): emptied the same way.
+    expired_at: Mapped[int | None] = mapped_column(BigInteger)
     __table_args__ = (
         UniqueConstraint("thread_id", "seq", name="uq_messages_thread_seq"),
         UniqueConstraint("sender_device_id", "client_msg_id", name="uq_messages_client_msg"),

@@ -287,6 +287,15 @@ class ThreadTx:
         )
         return bool(done.rowcount)
 
+    async def of_member(self, user_id: int) -> list[int]:
+        """The threads ``user_id`` is a member of now."""
+        query = (
+            select(participants.c.thread_id)
+            .where(participants.c.user_id == user_id, _current)
+            .order_by(participants.c.thread_id)
+        )
+        return list((await self.conn.scalars(query)).all())
+
     async def about(self, subject_id: int, member_id: int) -> list[int]:
         """The threads for ``subject_id`` (a relative) that ``member_id`` is a member of."""
         query = (

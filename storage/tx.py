@@ -21,6 +21,7 @@ from storage.appointments import AppointmentTx
 from storage.audit import AuditTx
 from storage.db import Database
 from storage.delegations import DelegationTx
+from storage.erasure import ErasureTx
 from storage.events import EventTx
 from storage.keys import KeyTx
 from storage.messages import MessageTx
@@ -44,6 +45,7 @@ class WriteTx:
         "audit",
         "connection",
         "delegations",
+        "erasure",
         "events",
         "keys",
         "messages",
@@ -62,6 +64,7 @@ class WriteTx:
         self.appointments = AppointmentTx(conn)
         self.audit = AuditTx(conn)
         self.delegations = DelegationTx(conn)
+        self.erasure = ErasureTx(conn)
         self.events = EventTx(conn)
         self.keys = KeyTx(conn)
         self.messages = MessageTx(conn)

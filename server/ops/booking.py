@@ -155,19 +155,24 @@ async def plan_cancel(ctx: Services, conn: Connection, p: CancelParams) -> Cance
 
 
 async def plan_releases(
-    ctx: Services, manager: int, relative: int, reason: str
+    ctx: Services, user: int, reason: str, subject: int | None = None
 ) -> list[CancelPlan]:
-    """The cancellations of what ``manager`` booked for ``relative`` and is
-    still to come, once they give the relative's profile up: no notice
-    applies (nobody is left to keep the appointment), and the practice hears
-    of each as of any cancellation."""
+    """The cancellations of what is still to come and ``user`` will not
+    keep: what they booked (for ``subject`` only, if given: a relative's
+    profile given up), and their agenda's (an account deleted). No notice
+    applies, since nobody is left to keep the appointment; the practice
+    hears of each as of any cancellation."""
     now = ctx.clock.ms()
     live = (AppointmentStatus.HELD, AppointmentStatus.CONFIRMED)
+    found = await ctx.store.appointments.of_patient(user, since=now, or_practitioner=not subject)
     plans = []
-    for record in await ctx.store.appointments.of_patient(manager, since=now):
-        if record.subject_id == relative and record.status in live and record.starts_at > now:
-            audience = await _audience(ctx, record.practitioner_id, manager)
-            plans.append(CancelPlan(Change(record, Side.PRACTICE, manager, audience, now), reason))
+    for record in found:
+        if record.status not in live or record.starts_at <= now:
+            continue
+        if subject is not None and record.subject_id != subject:
+            continue
+        audience = await _audience(ctx, record.practitioner_id, record.patient_id)
+        plans.append(CancelPlan(Change(record, Side.PRACTICE, user, audience, now), reason))
     return plans
 
 

@@ -152,6 +152,7 @@ ROUTES: dict[str, Route] = {
     "account.email": Route(account.set_email),
     "account.security": Route(account.security),
     "account.audit": Route(account.audit),
+    "account.delete": Route(account.delete_account),
     "admin.users": Route(account.list_users),
     "admin.deactivate": Route(account.deactivate),
     "admin.reactivate": Route(account.reactivate),

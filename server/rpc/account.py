@@ -1,5 +1,5 @@
 """account.sessions, .end_session, .end_other_sessions, .password, .email,
-.security, .audit; admin.users, .deactivate, .reactivate, .reset_second_factor.
+.security, .audit, .delete; admin.users, .deactivate, .reactivate, .reset_second_factor.
 
 A person sees and ends their own sessions (a phone lost, a shared
 computer), changes their password knowing the current one, and sets where
@@ -11,6 +11,8 @@ trail (``account.audit``). What needs no session is HTTP's
 
 from __future__ import annotations
 
+from functools import partial
+
 from protocol.account import (
     AccountAuditEntry,
     AccountAuditParams,
@@ -19,6 +21,7 @@ from protocol.account import (
     AdminUserInfo,
     AdminUsersParams,
     AdminUsersResult,
+    DeleteParams,
     EmailParams,
     EndedResult,
     PasswordParams,
@@ -27,6 +30,7 @@ from protocol.account import (
     SessionParams,
     SessionsResult,
 )
+from protocol.errors import CloseCode
 from protocol.model import Empty, Role
 from protocol.practice import UserParams
 from server.connection import Connection
@@ -34,10 +38,12 @@ from server.context import Services
 from server.errors import conflict, not_found
 from server.ops.accounts import check_password, close_sessions, denied, totp_required
 from server.ops.admission import require_role
+from server.ops.erasure import plan_deletion, store_deletion
 
 __all__ = [
     "audit",
     "deactivate",
+    "delete_account",
     "end_other_sessions",
     "end_session",
     "list_sessions",
@@ -102,6 +108,19 @@ async def set_email(ctx: Services, conn: Connection, p: EmailParams) -> Empty:
     await check_password(ctx, conn.user_id, p.password)
     await ctx.store.accounts.set_email(conn.user_id, p.email, ctx.clock.ms())
     return Empty()
+
+
+async def delete_account(ctx: Services, conn: Connection, p: DeleteParams) -> EndedResult:
+    """The caller's account deleted (``server.ops.erasure``): every session
+    ends, this one too, on every node."""
+    if conn.role is Role.ADMIN:  # the deployment's keys: another admin's business
+        raise denied(AccountRefusal.ADMIN_ACCOUNT, "an admin's account is not deleted from within")
+    await check_password(ctx, conn.user_id, p.password)
+    plan = await plan_deletion(ctx, conn.user_id)
+    ended = await ctx.writer.run(partial(store_deletion, plan))
+    conn.finish(CloseCode.TOKEN_REVOKED, "account deleted")  # once this answer is sent
+    await close_sessions(ctx, conn.user_id, ended, "account deleted")
+    return EndedResult(len(ended))
 
 
 async def security(ctx: Services, conn: Connection, _: Empty) -> SecurityInfo:

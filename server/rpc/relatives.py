@@ -40,7 +40,7 @@ async def withdraw_relative(ctx: Services, conn: Connection, p: RelativeIdParams
     relative's threads (their practitioners keep them) and no longer books,
     writes or answers for them."""
     require_role(conn, Role.PATIENT, "manage a relative's profile")
-    releases = await plan_releases(ctx, conn.user_id, p.relative, WITHDRAWN)
+    releases = await plan_releases(ctx, conn.user_id, WITHDRAWN, subject=p.relative)
     withdrawal = partial(store_withdrawal, conn.user_id, p.relative, releases, ctx.clock.ms())
     await ctx.writer.run(withdrawal)
     return Empty()

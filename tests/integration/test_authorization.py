@@ -37,6 +37,7 @@ from clients import CallError, Client, Credentials
 from protocol.account import (
     AccountAuditParams,
     AdminUsersParams,
+    DeleteParams,
     EmailParams,
     PasswordParams,
     SessionParams,
@@ -549,6 +550,7 @@ PROBES: dict[str, tuple[Probe, ...]] = {
         refused("wrong-password", lambda s: EmailParams("not the password", "x@example.org")),
     ),
     "account.security": (self_only("own", lambda s: Empty()),),
+    "account.delete": (refused("wrong-password", lambda s: DeleteParams("not the password")),),
     "account.audit": (self_only("own", lambda s: AccountAuditParams(), check=_own_trail),),
     "admin.users": (refused("all", lambda s: AdminUsersParams()),),
     "admin.deactivate": (refused("A", lambda s: UserParams(s.doctor)),),

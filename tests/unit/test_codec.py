@@ -18,6 +18,7 @@ from protocol.account import (
     AdminUserInfo,
     AdminUsersParams,
     AdminUsersResult,
+    DeleteParams,
     EmailParams,
     EndedResult,
     PasswordParams,
@@ -368,6 +369,7 @@ ACCOUNT_EXAMPLES: dict[str, tuple[Any, Any]] = {
         EndedResult(0),
     ),
     "account.email": (EmailParams("old secret", "ana@example.org"), Empty()),
+    "account.delete": (DeleteParams("my secret"), EndedResult(3)),
     "account.security": (Empty(), SecurityInfo("ana@example.org", True, False, 9)),
     "account.audit": (
         AccountAuditParams(before=40, limit=10),
