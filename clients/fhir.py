@@ -46,6 +46,7 @@ CAREHUB = uuid.UUID("6f0d3c1e-2b9a-4c3e-9d1f-5a7b8c9d0e1f")  # the namespace of 
 SYSTEM = "urn:carehub"  # identifiers: urn:carehub:user, urn:carehub:message, ...
 RETRACTED = "Message retiré par son auteur / retracted by its sender"
 SEALED = "Message illisible sur l'appareil qui l'a classé / not readable on the filing device"
+EXPIRED = "Message effacé de la messagerie après sa durée de conservation / past the chat retention"
 # How each kind is identified: by carehub's user, message or document.
 IDENTIFIED_BY = {
     "Patient": "user",
@@ -85,6 +86,7 @@ class ReadMessage:
     documents: Sequence[ReadDocument] = ()
     notice: bool = False  # written by the server (an auto-reply, a closing), not a person
     sealed: bool = False  # this device cannot open it: its place, not its words
+    expired: bool = False  # past the chat retention: its place, not its words
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +195,10 @@ def _communication(
         resource["partOf"] = [{"reference": part_of}]
     if before is not None:
         resource["inResponseTo"] = [{"reference": before}]
-    if message.sealed:  # this device cannot read it: it was sent, that is all it knows
+    if message.sealed or message.expired:  # it was sent: that is all this device knows
         del resource["payload"]
         resource["status"] = "unknown"
-        resource["note"] = [{"text": SEALED}]
+        resource["note"] = [{"text": SEALED if message.sealed else EXPIRED}]
     elif not resource["payload"]:  # a retracted message: its place, not its words
         del resource["payload"]
         resource["status"] = "entered-in-error"

@@ -52,8 +52,8 @@ async def history(secure: Secure, thread: int, after_seq: int = 0) -> list[Messa
 async def read_message(secure: Secure, message: MessageData, keep: Keep) -> ReadMessage:
     """The message opened on this device, its documents kept by ``keep``;
     ``E2EError`` if this device cannot open it."""
-    if message.retracted:
-        return _read_as(message, "")  # its place stays, its words are gone
+    if message.retracted or message.expired:
+        return _read_as(message, "", expired=message.expired)  # its place stays, not its words
     opened = await secure.read(message)
     if isinstance(opened, Notice):
         return _read_as(message, _notice_text(opened), notice=True)
@@ -121,6 +121,7 @@ def _read_as(
     documents: list[ReadDocument] | None = None,
     notice: bool = False,
     sealed: bool = False,
+    expired: bool = False,
 ) -> ReadMessage:
     place = (message.id, message.thread_seq, message.sender, message.sent_at)
-    return ReadMessage(*place, text, documents or [], notice, sealed)
+    return ReadMessage(*place, text, documents or [], notice, sealed, expired)

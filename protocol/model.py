@@ -96,6 +96,7 @@ class MessageData(Struct, omit_defaults=True):
     reply_allowed: bool = True
     reason: str | None = None
     retracted: bool = False  # its sender withdrew it: ``envelope`` is empty
+    expired: bool = False  # past the chat retention: ``envelope`` is empty
 
 
 class ThreadInfo(Struct, omit_defaults=True):

@@ -343,7 +343,8 @@ class TemplatesResult(Struct):
 class AuditEntry(Struct, omit_defaults=True):
     """One line of a thread's append-only trail. ``action``: opened, sent,
     read, closed, reopened, member_added, member_removed, auto_reply (a rule
-    fired), retracted, filed (a records device filed into the record)."""
+    fired), retracted, filed (a records device filed into the record),
+    expired (the chat retention emptied messages)."""
 
     id: int
     thread: int

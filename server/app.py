@@ -174,6 +174,9 @@ class Lifecycle:
                 self._singleton("presence", s.node_timeout_seconds / 3, ctx.presence.reap),
                 self._singleton("push", s.push_poll_seconds, lambda: push_round(ctx, self.gateway)),
             ]
+            if s.chat_retention_days:
+                expiry = self._singleton("chat", 3600, lambda: expire_chat_copies(ctx))
+                self._tasks.append(expiry)
             self.started = True
 
     def _singleton(
@@ -322,6 +325,27 @@ async def prune_events(ctx: Context) -> None:
     if dropped:
         log.info("pruned %d events older than %d s", dropped, retention)
     await ctx.store.messages.forget_sent_counts(now)
+
+
+async def expire_chat_copies(ctx: Context) -> int:
+    """Empty the messages past the chat retention, and delete the documents
+    of their time (``storage.retention``); how many messages."""
+    now = ctx.clock.ms()
+    cutoff = now - ctx.settings.chat_retention_days * 24 * 3600 * 1000
+    filed = await ctx.store.retention.filed()
+    emptied, after = 0, 0
+    while True:
+        lost, more_after = await ctx.store.retention.expire(cutoff, now, filed, after, 1000)
+        for expired in lost.values():
+            emptied += expired.messages
+            for blob_id in expired.documents:
+                await ctx.blobs.delete(blob_id)
+        if more_after is None:
+            break
+        after = more_after
+    if emptied:
+        log.info("emptied %d messages past the chat retention", emptied)
+    return emptied
 
 
 async def sweep_uploads(ctx: Context) -> int:

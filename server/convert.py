@@ -34,6 +34,7 @@ def message_data(m: StoredMessage) -> MessageData:
         reply_allowed=m.reply_allowed,
         reason=m.reason,
         retracted=m.retracted_at is not None,
+        expired=m.expired_at is not None,
     )
 
 

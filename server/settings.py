@@ -17,6 +17,9 @@ class SettingsError(ValueError):
     pass
 
 
+OFF_AT_ZERO = frozenset({"chat_retention_days"})  # 0 turns it off; else positive
+
+
 @dataclass(frozen=True)
 class Settings:
     db: str = "sqlite+aiosqlite:///carehub.db"
@@ -41,6 +44,11 @@ class Settings:
     # Accounts and retention.
     token_ttl_seconds: int = 30 * 24 * 3600
     event_retention_seconds: int = 30 * 24 * 3600
+    # Chat copies (messages' ciphertext, documents) older than this are
+    # emptied, once filed if a records device files the thread
+    # (docs/accounts.md, "Retention"); 0 keeps them until their author
+    # retracts them. The record's retention is the practice's FHIR server's.
+    chat_retention_days: int = 0
     open_registration: bool = True  # patients and practitioners may self-register
     password_hashes_at_once: int = 2  # argon2id: 64 MiB and a core each; more wait in line
     # A practitioner logs in with a TOTP code too (docs/accounts.md); one
@@ -106,6 +114,8 @@ class Settings:
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
+            if field.name in OFF_AT_ZERO and value == 0:
+                continue
             if (
                 isinstance(value, int | float)
                 and not isinstance(value, bool)

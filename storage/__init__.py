@@ -19,6 +19,7 @@ from storage.practice import PracticeRecord, Practices
 from storage.professionals import Professional, Professionals
 from storage.push import PushSubscriptions, PushTarget
 from storage.relatives import RelativeRecord, Relatives
+from storage.retention import Retention
 from storage.rules import Rules
 from storage.second_factor import PasswordResets, SecondFactor
 from storage.templates import Templates
@@ -59,6 +60,7 @@ __all__ = [
     "Receipt",
     "RelativeRecord",
     "Relatives",
+    "Retention",
     "Rules",
     "SecondFactor",
     "Session",
@@ -95,6 +97,7 @@ class Store:
         self.rules = Rules(self.db)
         self.templates = Templates(self.db)
         self.audit = Audit(self.db)
+        self.retention = Retention(self.db)
         self.relatives = Relatives(self.db)
         self.delegations = Delegations(self.db)
         self.agendas = Agendas(self.db)

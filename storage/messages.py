@@ -31,6 +31,7 @@ class StoredMessage:
     envelope: bytes
     sent_at: int
     retracted_at: int | None = None
+    expired_at: int | None = None
 
 
 COLUMNS = (
@@ -46,6 +47,7 @@ COLUMNS = (
     messages.c.envelope,
     messages.c.sent_at,
     messages.c.retracted_at,
+    messages.c.expired_at,
 )
 
 
@@ -66,7 +68,9 @@ _NEXT_SEQ = Hot(
     .values(last_seq=threads.c.last_seq + 1)
     .returning(threads.c.last_seq)
 )
-_STORED = [column.key for column in COLUMNS if column.key not in ("id", "retracted_at")]
+_STORED = [
+    column.key for column in COLUMNS if column.key not in ("id", "retracted_at", "expired_at")
+]
 _INSERT = Hot(insert_of(messages, *_STORED).returning(messages.c.id))
 UNREAD_CAP = 100  # an unread count stops here: 100 reads "100 or more" (a badge: 99+)
 

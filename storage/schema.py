@@ -583,11 +583,12 @@ class AuditRecord(Base):
     detail: Mapped[str] = mapped_column(String(120), default="")
     __table_args__ = (
         Index("ix_audit_thread", "thread_id", "id"),
-        # A records device's filings (``records.filings``): a few rows among many.
+        # Filings (``records.filings``, how far the chat retention may go):
+        # a few rows among many, read by themselves.
         Index(
             "ix_audit_filed",
-            "actor_id",
             "thread_id",
+            "seq",
             sqlite_where=text("action = 'filed'"),
             postgresql_where=text("action = 'filed'"),
         ),

@@ -111,7 +111,7 @@ async def test_a_records_device_files_a_conversation_and_its_document_into_the_r
         answered.thread_seq,
     )
     digest = hashlib.sha256(canonical).hexdigest()
-    assert line.detail == f"2 messages, 1 documents to fhir+folder sha256:{digest[:16]}"
+    assert line.detail == f"2 msg, 1 doc → fhir+folder, sha256:{digest[:16]}"
 
 
 async def test_filing_again_changes_nothing_and_later_messages_follow_the_thread(

@@ -47,6 +47,10 @@ export interface MessageData {
   envelope: Uint8Array;
   sent_at: number;
   reason?: string | null;
+  /** Withdrawn by its sender: the envelope is empty. */
+  retracted?: boolean;
+  /** Past the deployment's chat retention: the envelope is empty. */
+  expired?: boolean;
 }
 
 /** A server-written entry in a thread (`protocol.practice.Notice`). */

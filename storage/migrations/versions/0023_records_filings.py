@@ -1,4 +1,4 @@
-"""a records device's filings, found among a thread's audit lines
+"""a thread's filings into the record, found among its audit lines
 
 Revision ID: 0023
 Revises: 0022
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_audit_filed",
         "audit",
-        ["actor_id", "thread_id"],
+        ["thread_id", "seq"],
         sqlite_where=FILED,
         postgresql_where=FILED,
     )

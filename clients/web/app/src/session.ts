@@ -248,6 +248,7 @@ export class Session {
           subject: "",
           documents,
           retracted: false,
+          expired: false,
           replyAllowed: flags.replyAllowed ?? true,
           ...(actingFor ? { actingFor } : {}),
         },
@@ -471,7 +472,7 @@ export class Session {
   }
 
   /** A stored message as the screen shows it: opened here, or why it cannot be. */
-  private async show(data: MessageData & { retracted?: boolean; reply_allowed?: boolean }): Promise<ShownMessage> {
+  private async show(data: MessageData & { reply_allowed?: boolean }): Promise<ShownMessage> {
     const shown: ShownMessage = {
       id: data.id,
       threadSeq: data.thread_seq,
@@ -481,9 +482,10 @@ export class Session {
       subject: "",
       documents: [],
       retracted: data.retracted ?? false,
+      expired: data.expired ?? false,
       replyAllowed: data.reply_allowed ?? true,
     };
-    if (shown.retracted) return shown;
+    if (shown.retracted || shown.expired) return shown;
     try {
       const opened = await this.secure.read(data);
       if ("body" in opened) {

@@ -23,6 +23,8 @@ export interface ShownMessage {
   /** Why it could not be opened (a typed E2E refusal), never shown as text. */
   unreadable?: string;
   retracted: boolean;
+  /** Emptied past the deployment's chat retention. */
+  expired: boolean;
   replyAllowed: boolean;
 }
 

@@ -36,6 +36,8 @@ defineTexts({
   "audit.action.member_removed": ["Membre retiré", "Member removed"],
   "audit.action.auto_reply": ["Réponse automatique", "Automatic reply"],
   "audit.action.retracted": ["Message retiré", "Message withdrawn"],
+  "audit.action.filed": ["Classé au dossier du patient", "Filed into the patient's record"],
+  "audit.action.expired": ["Effacé (durée de conservation)", "Erased (retention period)"],
   "audit.detail.reason": ["Motif : {reason}", "Reason: {reason}"],
   "audit.detail.seq": ["n° {seq} de la conversation", "no. {seq} in the conversation"],
   "audit.detail.read_up_to": ["jusqu'au n° {seq}", "up to no. {seq}"],

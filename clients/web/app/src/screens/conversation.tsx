@@ -21,6 +21,10 @@ defineTexts({
   "thread.delivered": ["Distribué", "Delivered"],
   "thread.read": ["Lu", "Read"],
   "thread.retracted": ["Message retiré.", "Message withdrawn."],
+  "thread.expired": [
+    "Message effacé : sa durée de conservation est passée.",
+    "Message erased: it was kept as long as this service keeps messages.",
+  ],
   "thread.unreadable": [
     "Ce message ne peut pas être ouvert sur cet appareil.",
     "This message cannot be opened on this device.",
@@ -216,6 +220,8 @@ function MessageLine({ message, state }: { message: ShownMessage; state: ThreadS
       </div>
       {message.retracted ? (
         <p class="muted">{t("thread.retracted")}</p>
+      ) : message.expired ? (
+        <p class="muted">{t("thread.expired")}</p>
       ) : message.unreadable ? (
         <p class="error">{t("thread.unreadable")}</p>
       ) : (

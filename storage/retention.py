@@ -1,0 +1,100 @@
+"""The chat copies' retention: messages sent before a cutoff are emptied
+(their place, sender and time stay, as a retraction's do) and the
+documents of their time deleted, thread by thread, each thread's trail
+saying so (``expired``). A thread a records device files is emptied only
+as far as it was filed: nothing leaves the chat before it reached the
+record (``docs/accounts.md``, "Retention").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from storage.audit import FILED, AuditTx
+from storage.db import Database
+from storage.schema import audit, files, messages
+
+__all__ = ["EXPIRED", "Expired", "Retention"]
+
+EXPIRED = "expired"  # the trail's line
+
+
+@dataclass(slots=True)
+class Expired:
+    """What one thread lost in a round."""
+
+    messages: int = 0
+    through: int = 0  # the last seq emptied
+    last_sent_at: int = 0
+    documents: list[str] = field(default_factory=list)  # file ids, their blobs to delete
+
+
+class Retention:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def filed(self) -> dict[int, int]:
+        """How far each filed thread was filed (``ix_audit_filed``)."""
+        query = (
+            select(audit.c.thread_id, func.max(audit.c.seq))
+            .where(audit.c.action == FILED)
+            .group_by(audit.c.thread_id)
+        )
+        async with self.db.read() as conn:
+            return {thread: through for thread, through in await conn.execute(query)}
+
+    async def expire(
+        self, cutoff: int, now: int, filed: dict[int, int], after_id: int, limit: int
+    ) -> tuple[dict[int, Expired], int | None]:
+        """Empty the messages past ``after_id`` sent before ``cutoff`` (up to
+        ``limit`` examined, by id), and delete the documents uploaded before
+        the last of them in each thread; what each thread lost, and the id to
+        go on after (None: no more)."""
+        query = (
+            select(messages.c.id, messages.c.thread_id, messages.c.seq, messages.c.sent_at)
+            .where(
+                messages.c.id > after_id,
+                messages.c.sent_at < cutoff,
+                messages.c.expired_at.is_(None),
+                messages.c.retracted_at.is_(None),
+            )
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        async with self.db.write() as conn:
+            rows = (await conn.execute(query)).all()
+            lost: dict[int, Expired] = defaultdict(Expired)
+            emptied = []
+            for message, thread, seq, sent_at in rows:
+                if thread in filed and seq > filed[thread]:
+                    continue  # not in the record yet: it stays until it is
+                emptied.append(message)
+                expired = lost[thread]
+                expired.messages += 1
+                expired.through = max(expired.through, seq)
+                expired.last_sent_at = max(expired.last_sent_at, sent_at)
+            if emptied:
+                await conn.execute(
+                    update(messages)
+                    .where(messages.c.id.in_(emptied))
+                    .values(envelope=b"", expired_at=now)
+                )
+            trail = AuditTx(conn)
+            for thread, expired in lost.items():
+                expired.documents = await _documents(conn, thread, expired.last_sent_at)
+                detail = f"{expired.messages} msg, {len(expired.documents)} doc"
+                await trail.record(thread, now, EXPIRED, seq=expired.through, detail=detail)
+        return dict(lost), (rows[-1].id if len(rows) == limit else None)
+
+
+async def _documents(conn: AsyncConnection, thread: int, until: int) -> list[str]:
+    """Delete the thread's documents uploaded up to ``until``; their ids."""
+    which = (files.c.thread_id == thread) & (files.c.created_at <= until)
+    found = list((await conn.scalars(select(files.c.id).where(which))).all())
+    if found:
+        await conn.execute(delete(files).where(files.c.id.in_(found)))
+    return found
