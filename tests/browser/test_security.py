@@ -13,6 +13,8 @@ from typing import Any
 from playwright.async_api import Browser, Page, expect
 
 from protocol.account import EmailParams
+from protocol.methods import HistoryParams, ThreadsOpenParams
+from protocol.model import ThreadKind
 from server.totp import STEP_MS, code_at
 from tests.integration.test_mail import mail_server
 from tests.support.server import PASSWORD, RunningServer, free_port, start_server
@@ -144,3 +146,37 @@ async def _reset_in_the_browser(browser: Browser, server: RunningServer, mailbox
     await page.get_by_label("Mot de passe", exact=True).fill(NEW_PASSWORD)
     await page.get_by_role("button", name="Se connecter").click()
     await expect(page.get_by_role("navigation")).to_be_visible()
+
+
+async def test_a_patient_deletes_their_account_from_the_app(
+    app_server: RunningServer, browser: Browser
+) -> None:
+    doctor = await app_server.user("practitioner", "Dr Hélène Roux")
+    me = await app_server.user(name="Inès Garcia", publish_keys=False)  # the browser is her device
+    await app_server.add_patient(doctor, me)
+    username = app_server.usernames[me.user_id]
+    page = await _page(browser, app_server)
+    await sign_in(page, username)
+    async with app_server.secure(doctor) as desk:
+        opening = ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [me.user_id])
+        thread = (await desk.call("threads.open", opening)).id
+        await desk.send(thread, "Vos résultats sont normaux.")
+    await page.get_by_role("link", name="Compte").click()
+    deletion = page.get_by_role("region", name="Supprimer mon compte")
+    await deletion.get_by_label("Mot de passe actuel").fill("pas le bon mot de passe")
+    await deletion.get_by_label("Je comprends que la suppression est définitive.").check()
+    await deletion.get_by_role("button", name="Supprimer définitivement mon compte").click()
+    await expect(deletion.get_by_role("alert")).to_contain_text("Mot de passe incorrect")
+    await screenshot(page, "account-delete")
+    await deletion.get_by_label("Mot de passe actuel").fill(PASSWORD)
+    await deletion.get_by_role("button", name="Supprimer définitivement mon compte").click()
+    await expect(page.get_by_text("Votre compte a été supprimé.")).to_be_visible()
+    await expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    assert await axe_violations(page) == []
+
+    # The practitioner keeps the conversation; the account opens no more.
+    async with app_server.client(doctor) as desk:
+        history = await desk.call("messages.history", HistoryParams(thread))
+        assert [m.sender for m in history.messages if m.sender_device] == [doctor.user_id]
+    await submit_sign_in(page, username)
+    await expect(page.get_by_role("alert")).to_be_visible()

@@ -83,7 +83,12 @@ export function App() {
   const [offline, setOffline] = useState(false);
   useEffect(() => restoreWhenReachable(setSession, setOffline), []);
   useEffect(() => {
-    if (session) session.ended = () => setEnded(true);
+    if (!session) return;
+    session.ended = () => setEnded(true);
+    session.left = (said) => {
+      setNotice(said);
+      setSession(null);
+    };
   }, [session]);
   if (resetting) {
     const done = (said: string) => {

@@ -63,6 +63,8 @@ export class Session {
   approvalRequest: Uint8Array | undefined;
   /** Called when the server ends this session (logged out elsewhere, token revoked). */
   ended: (() => void) | undefined;
+  /** The app leaves the signed-in screens, saying why (an account deleted). */
+  left: ((notice: string) => void) | undefined;
   private saving: Promise<void> = Promise.resolve();
   private leaving = false;
 
@@ -293,6 +295,21 @@ export class Session {
    * its cursor. Logging in here again makes a new device (approved again). */
   async forgetThisDevice(): Promise<void> {
     await this.logout();
+    await this.eraseHere();
+  }
+
+  /** Delete the account (docs/accounts.md): the server ends every session,
+   * this one once it answered; this browser then forgets the device. A
+   * wrong password throws and changes nothing. */
+  async deleteAccount(password: string): Promise<void> {
+    await this.call("account.delete", { password });
+    this.leaving = true; // the close that follows is the deletion's, not a session lost
+    await this.client.close();
+    forgetSession();
+    await this.eraseHere();
+  }
+
+  private async eraseHere(): Promise<void> {
     await this.saving; // a save still on its way would write the keyring back
     await this.keystore.erase();
     localStorage.removeItem(deviceKey(this.saved.username));

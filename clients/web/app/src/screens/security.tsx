@@ -82,6 +82,17 @@ defineTexts({
   "security.action.deactivated": ["Compte désactivé", "Account deactivated"],
   "security.action.reactivated": ["Compte réactivé", "Account reactivated"],
   "security.action.relative_withdrawn": ["Profil d'un proche abandonné", "A relative's profile given up"],
+  "security.delete": ["Supprimer mon compte", "Delete my account"],
+  "security.delete_intro": [
+    "Vos appareils, vos réglages et votre accès disparaissent, et vos rendez-vous à venir sont annulés. Vos soignants gardent les conversations que vous avez eues avec eux : elles font partie de leur dossier médical. Pensez à exporter vos données avant.",
+    "Your devices, settings and access are erased, and your appointments to come are cancelled. Your practitioners keep the conversations you had with them: they are part of their medical record. Export your data first if you want a copy.",
+  ],
+  "security.delete_understood": [
+    "Je comprends que la suppression est définitive.",
+    "I understand that deleting cannot be undone.",
+  ],
+  "security.delete_button": ["Supprimer définitivement mon compte", "Delete my account for good"],
+  "security.deleted": ["Votre compte a été supprimé.", "Your account was deleted."],
 });
 
 interface SessionInfo {
@@ -116,6 +127,7 @@ export function Security() {
         <Loading error={security.error} />
       )}
       <Trail />
+      {session.role !== "admin" && <DeleteAccount />}
     </Page>
   );
 }
@@ -333,6 +345,36 @@ function Trail() {
         </ul>
       )}
       <ErrorLine error={trail.error} />
+    </section>
+  );
+}
+
+function DeleteAccount() {
+  const session = useSession();
+  const [fields, setFields] = useState({ password: "", understood: false });
+  const form = useSubmit(async () => {
+    await session.deleteAccount(fields.password);
+    session.left?.(t("security.deleted"));
+    return t("security.deleted");
+  });
+  const edit = (change: Partial<typeof fields>) => {
+    setFields({ ...fields, ...change });
+    form.edited();
+  };
+  return (
+    <section class="card danger" aria-labelledby="security-delete">
+      <h2 id="security-delete">{t("security.delete")}</h2>
+      <p class="muted">{t("security.delete_intro")}</p>
+      <form onSubmit={form.onSubmit}>
+        <Field label={t("security.current")}>
+          <input type="password" name="delete-password" autocomplete="current-password" required value={fields.password} onInput={(e) => edit({ password: valueOf(e) })} />
+        </Field>
+        <label>
+          <input type="checkbox" name="delete-understood" required checked={fields.understood} onChange={(e) => edit({ understood: (e.target as HTMLInputElement).checked })} />{" "}
+          {t("security.delete_understood")}
+        </label>
+        <SubmitRow form={form} label={t("security.delete_button")} />
+      </form>
     </section>
   );
 }
