@@ -106,6 +106,21 @@ class RelativeTx:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
+    async def manages(self, manager_id: int, relative_id: int) -> bool:
+        """Whether the consent still holds, as this transaction commits: the
+        row is locked for share (PostgreSQL), so a withdrawal committing
+        meanwhile is either seen or waits for this transaction to end."""
+        query = (
+            select(relatives.c.relation)
+            .where(
+                relatives.c.manager_id == manager_id,
+                relatives.c.relative_id == relative_id,
+                _CURRENT,
+            )
+            .with_for_update(read=True)
+        )
+        return await self.conn.scalar(query) is not None
+
     async def withdraw(self, manager_id: int, relative_id: int, now: int) -> bool:
         """The manager withdraws their consent; False if they did not manage the profile."""
         which = (relatives.c.manager_id == manager_id) & (relatives.c.relative_id == relative_id)

@@ -141,10 +141,14 @@ async def plan_confirm(ctx: Services, conn: Connection, p: ConfirmParams) -> Con
     if p.subject is not None and not await ctx.store.relatives.manages(
         record.patient_id, p.subject
     ):
-        raise booking_refusal(
-            BookingRefusal.NOT_MANAGED, "this patient does not manage that relative's profile"
-        ).error()
+        raise _not_managed()
     return ConfirmPlan(await _change(ctx, conn, record, side), p.subject, p.note)
+
+
+def _not_managed() -> ServerError:
+    return booking_refusal(
+        BookingRefusal.NOT_MANAGED, "this patient does not manage that relative's profile"
+    ).error()
 
 
 async def plan_cancel(ctx: Services, conn: Connection, p: CancelParams) -> CancelPlan:
@@ -282,6 +286,10 @@ async def store_hold(plan: HoldPlan, tx: WriteTx, out: list[Outgoing]) -> Appoin
 
 async def store_confirm(plan: ConfirmPlan, tx: WriteTx, out: list[Outgoing]) -> AppointmentRecord:
     record, now = plan.change.record, plan.change.now
+    if plan.subject is not None and not await tx.relatives.manages(
+        record.patient_id, plan.subject
+    ):  # again: a withdrawal may have come since the plan
+        raise _not_managed()
     settings, current = await _locked(
         tx, record, AppointmentStatus.HELD, "this appointment is not a hold"
     )

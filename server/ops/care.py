@@ -65,6 +65,7 @@ class AnswerPlan:
 
     request: CareParams
     patient: int
+    manager: int | None  # who answers for the patient, a relative
     accept: bool
     name: str  # the patient's, told to the practitioner on acceptance
     now: int
@@ -77,12 +78,15 @@ async def plan_answer(
     if patient != conn.user_id and not await ctx.store.relatives.manages(conn.user_id, patient):
         raise _no_invitation(p)
     name = (await ctx.store.accounts.users([patient]))[patient].display_name if accept else ""
-    return AnswerPlan(p, patient, accept, name, ctx.clock.ms())
+    manager = conn.user_id if patient != conn.user_id else None
+    return AnswerPlan(p, patient, manager, accept, name, ctx.clock.ms())
 
 
 async def store_answer(plan: AnswerPlan, tx: WriteTx, out: list[Outgoing]) -> None:
     """Record the answer; on acceptance the practitioner gets ``patient.added``."""
     practitioner, patient = plan.request.practitioner, plan.patient
+    if plan.manager is not None and not await tx.relatives.manages(plan.manager, patient):
+        raise _no_invitation(plan.request)  # withdrawn since the plan
     if not await tx.practices.answer_care(practitioner, patient, accept=plan.accept, now=plan.now):
         raise _no_invitation(plan.request)
     if plan.accept:

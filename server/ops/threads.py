@@ -21,7 +21,7 @@ from server.broker.control import ThreadChanged
 from server.connection import Connection
 from server.context import Services
 from server.convert import thread_info
-from server.errors import invalid, not_found
+from server.errors import ServerError, invalid, not_found
 from server.notices import post_notice
 from server.ops.access import Access, require_still_delegated, thread_of
 from server.ops.admission import require_care_principals, require_patients_of, require_verified
@@ -184,6 +184,7 @@ class OpenPlan:
     key: str | None  # the pair's, for a thread two people have once
     reason: str | None
     subject: int | None  # the relative a patient-practitioner thread is about
+    manager: int | None  # the patient member who manages the subject's profile
     practitioner: int | None  # of a patient-practitioner thread: its notice's author
     limits: OpenLimits | None  # checked again in the transaction
 
@@ -200,10 +201,11 @@ async def plan_open(ctx: Services, conn: Connection, p: ThreadsOpenParams) -> Op
     if refusal:
         raise refusal.error()
     now = ctx.clock.ms()
-    limits, practitioner = None, None
+    limits, practitioner, manager = None, None, None
     if p.kind is ThreadKind.PATIENT_PRACTITIONER:
         limits = await _patient_thread_limits(ctx, conn.user_id, roles, p.reason, p.subject)
         practitioner = member_in_role(roles, Role.PRACTITIONER)
+        manager = member_in_role(roles, Role.PATIENT) if p.subject is not None else None
     elif p.subject is not None:
         raise invalid("only a patient-practitioner thread is for a relative")
     else:
@@ -221,6 +223,7 @@ async def plan_open(ctx: Services, conn: Connection, p: ThreadsOpenParams) -> Op
         key,
         p.reason,
         p.subject,
+        manager,
         practitioner,
         limits,
     )
@@ -232,6 +235,8 @@ async def store_open(plan: OpenPlan, tx: WriteTx, out: list[Outgoing]) -> int:
     existing = await tx.threads.find_pair(plan.key) if plan.key else None
     if existing is not None:
         return existing
+    if plan.manager is not None and plan.subject is not None:
+        await _still_managed(tx, plan.manager, plan.subject)
     if plan.limits is not None:
         await _check_open_limits(tx, plan.limits)
     return await create_thread(
@@ -262,9 +267,7 @@ async def _patient_thread_limits(
     patient = member_in_role(roles, Role.PATIENT)
     practitioner = await ctx.directory.practitioner(member_in_role(roles, Role.PRACTITIONER))
     if subject is not None and not await ctx.store.relatives.manages(patient, subject):
-        raise Refusal(
-            RefusalReason.NOT_MANAGED, "this patient does not manage that relative's profile"
-        ).error()
+        raise _not_managed()
     is_patient = await ctx.store.practices.is_patient(practitioner.id, subject or patient)
     if opener != patient:
         refusal = practitioner_write_refusal(practitioner, is_patient)
@@ -273,6 +276,19 @@ async def _patient_thread_limits(
         return None
     unavailable = rule_refusal(active_rule(practitioner.rules, patient, ctx.clock.ms()))
     return OpenLimits(practitioner, patient, is_patient, reason, unavailable)
+
+
+def _not_managed() -> ServerError:
+    return Refusal(
+        RefusalReason.NOT_MANAGED, "this patient does not manage that relative's profile"
+    ).error()
+
+
+async def _still_managed(tx: WriteTx, manager: int, subject: int) -> None:
+    """Checked again as the thread is stored: a withdrawal may have come
+    between the plan and the transaction."""
+    if not await tx.relatives.manages(manager, subject):
+        raise _not_managed()
 
 
 async def _check_open_limits(tx: WriteTx, limits: OpenLimits) -> None:

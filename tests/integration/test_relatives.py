@@ -3,6 +3,9 @@ with consent recorded, and opens threads for them."""
 
 from __future__ import annotations
 
+import types
+from typing import Any
+
 import pytest
 
 from clients.errors import CallError
@@ -12,8 +15,14 @@ from protocol.errors import ErrorCode
 from protocol.methods import HistoryParams, ThreadsOpenParams
 from protocol.model import Empty, ThreadKind
 from protocol.practice import CareParams, RelativeIdParams, RelativeParams, UserParams
+from server.errors import ServerError
+from server.ops.booking import Change, ConfirmPlan, Side, store_confirm
+from server.ops.care import AnswerPlan, store_answer
+from server.ops.threads import OpenPlan, store_open
+from storage import Store
 from tests.integration.test_booking import free, practitioner_with_agenda
 from tests.integration.test_practice import refused
+from tests.support.rows import people
 from tests.support.server import RunningServer
 
 CONSENT = "I am Léo's parent and manage his health messages until he is 15."
@@ -110,3 +119,46 @@ async def test_giving_a_relatives_profile_up_cancels_what_was_booked_for_them(
         assert (cancelled.id, cancelled.cancel_reason) == (for_child.id, "consent withdrawn")
         statuses = {a.id: a.status for a in (await me.call("booking.list", Empty())).appointments}
     assert statuses == {for_child.id: AppointmentStatus.CANCELLED, mine.id: AppointmentStatus.HELD}
+
+
+async def test_a_withdrawal_between_a_plan_and_its_transaction_wins(
+    database_factory: Any,
+) -> None:
+    """A thread, a booking or a care answer for the relative, allowed when
+    planned, is refused if the consent was withdrawn before it is stored."""
+    store = Store(database_factory())
+    await store.db.migrate()
+    try:
+        parent, doctor = await people(store)
+        child = await store.relatives.add(parent, "Léo", "child", CONSENT, 0)
+        opening = OpenPlan(
+            ThreadKind.PATIENT_PRACTITIONER,
+            parent,
+            sorted([parent, doctor]),
+            1,
+            None,
+            "fever",
+            child.user_id,
+            parent,
+            doctor,
+            None,
+        )
+        booked = types.SimpleNamespace(patient_id=parent)  # what store_confirm reads first
+        confirming = ConfirmPlan(Change(booked, Side.PATIENT, parent, (), 1), child.user_id, None)  # type: ignore[arg-type]
+        answering = AnswerPlan(
+            CareParams(doctor, child.user_id), child.user_id, parent, True, "", 1
+        )
+        async with store.write() as tx:
+            assert await tx.practices.invite_patient(doctor, child.user_id, 0)  # to answer
+            assert await tx.relatives.withdraw(parent, child.user_id, 1)
+        for store_step, plan in (
+            (store_open, opening),
+            (store_confirm, confirming),
+            (store_answer, answering),
+        ):
+            with pytest.raises(ServerError) as refused:
+                async with store.write() as tx:
+                    await store_step(plan, tx, [])  # type: ignore[operator]
+            assert refused.value.code in (ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND)
+    finally:
+        await store.close()
