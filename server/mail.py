@@ -34,6 +34,8 @@ from zoneinfo import ZoneInfo
 import aiosmtplib
 
 from protocol.texts import DEFAULT_LOCALE, Locale, locale_of
+from server.auth import hash_token
+from server.clock import Clock
 from server.context import Context
 from server.ops.agenda import decode_settings
 from server.policy.zones import find_zone
@@ -113,6 +115,10 @@ class Recipients(Protocol):
     async def recovery_address(self, user_id: int) -> tuple[str | None, str]:
         """Where a password reset link goes (None: nowhere), and the language."""
 
+    async def reset_usable(self, token: str) -> bool:
+        """Whether a reset link still opens anything (not spent, replaced,
+        voided by a new password or a deactivation, nor expired)."""
+
     async def time_zone(self, practitioner_id: int) -> str:
         """The time zone of a practitioner's agenda (their appointments' hours)."""
 
@@ -121,8 +127,9 @@ class StoredRecipients:
     """``Recipients`` from the database: notification preferences, the
     account's language, the agenda's settings."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
+        self.clock = clock
 
     async def address(self, user_id: int) -> tuple[str | None, str]:
         preferences = await load_preferences(self.store, user_id)
@@ -132,6 +139,9 @@ class StoredRecipients:
     async def recovery_address(self, user_id: int) -> tuple[str | None, str]:
         email = await self.store.accounts.email(user_id)
         return email, await self.store.accounts.locale(user_id) or DEFAULT_LOCALE
+
+    async def reset_usable(self, token: str) -> bool:
+        return await self.store.password_resets.valid(hash_token(token), self.clock.ms())
 
     async def time_zone(self, practitioner_id: int) -> str:
         blob = await self.store.agendas.settings(practitioner_id)
@@ -394,7 +404,7 @@ class MailGateway:
         """The deployment's gateway; None when no SMTP host is set."""
         if not ctx.settings.smtp_host:
             return None
-        return cls(ctx.settings, StoredRecipients(ctx.store))
+        return cls(ctx.settings, StoredRecipients(ctx.store, ctx.clock))
 
     async def deliver(
         self, notification_id: int, user_id: int, kind: str, body: dict[str, Any]
@@ -405,6 +415,11 @@ class MailGateway:
             return
         own = what.topic in (Topic.PASSWORD_RESET, Topic.SECURITY)  # to the account's address
         recipients = self.recipients
+        if what.topic is Topic.PASSWORD_RESET and not await recipients.reset_usable(
+            what.reset_token
+        ):
+            log.info("notification %d: a reset link voided before it was sent", notification_id)
+            return
         to, locale = await (recipients.recovery_address if own else recipients.address)(user_id)
         to = what.to or to
         if to is None:

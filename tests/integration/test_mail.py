@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Iterator
@@ -30,8 +31,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from protocol.booking import AgendaSettings
 from protocol.push import NotifyPreferences
+from server.auth import hash_token
+from server.clock import Clock
 from server.context import Context
-from server.mail import EMAIL, MailGateway, MailUnavailable, StoredRecipients
+from server.mail import EMAIL, PASSWORD_RESET, MailGateway, MailUnavailable, StoredRecipients
 from server.reminders import REMINDER
 from server.settings import Settings
 from storage import Store
@@ -344,7 +347,7 @@ async def test_the_address_language_and_agenda_time_zone_come_from_the_database(
         body = {"appointment": 5, "practitioner": doctor.id, "starts_at": starts_at}
         async with mail_server() as mailbox:
             settings = Settings(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none")
-            mail = MailGateway(settings, StoredRecipients(store))
+            mail = MailGateway(settings, StoredRecipients(store, Clock()))
             await mail.deliver(15, patient.id, REMINDER, body)
             await mail.deliver(16, no_email.id, REMINDER, body)
     finally:
@@ -356,6 +359,26 @@ async def test_the_address_language_and_agenda_time_zone_come_from_the_database(
     assert "le lundi 1er juin 2026 à 10 h 15." in text
     for secret in (PRACTITIONER, "Marchand", "smarchand"):
         assert secret not in text
+
+
+async def test_a_reset_link_voided_before_its_email_went_is_not_sent(database_factory: Any) -> None:
+    store = Store(database_factory())
+    await store.db.migrate()
+    try:
+        ana = await store.accounts.create_user("ana", "Ana", "patient", "x", 0, email="a@b.fr")
+        now = Clock().ms()
+        for token in ("first-link", "second-link"):  # the second voids the first
+            entry = (PASSWORD_RESET, json.dumps({"token": token, "minutes": 30}).encode())
+            await store.password_resets.request(ana.id, hash_token(token), now, now + 60_000, entry)
+        async with mail_server() as mailbox:
+            settings = Settings(smtp_host="127.0.0.1", smtp_port=mailbox.port, smtp_security="none")
+            mail = MailGateway(settings, StoredRecipients(store, Clock()))
+            for n, token in enumerate(("first-link", "second-link")):
+                await mail.deliver(n, ana.id, PASSWORD_RESET, {"token": token, "minutes": 30})
+    finally:
+        await store.close()
+    [got] = mailbox.delivered
+    assert "second-link" in got.text
 
 
 # TLS and login.
@@ -454,7 +477,7 @@ async def test_a_server_that_is_down_is_tried_again_later() -> None:
 
 def test_a_deployment_without_an_smtp_host_has_no_mail_gateway() -> None:
     def context(settings: Settings) -> Context:
-        return cast(Context, SimpleNamespace(settings=settings, store=None))
+        return cast(Context, SimpleNamespace(settings=settings, store=None, clock=Clock()))
 
     assert MailGateway.from_settings(context(Settings())) is None
     made = MailGateway.from_settings(context(Settings(smtp_host="mail.example.fr")))
