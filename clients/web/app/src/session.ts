@@ -489,7 +489,7 @@ export class Session {
   }
 
   /** A stored message as the screen shows it: opened here, or why it cannot be. */
-  private async show(data: MessageData & { reply_allowed?: boolean }): Promise<ShownMessage> {
+  async show(data: MessageData & { reply_allowed?: boolean }): Promise<ShownMessage> {
     const shown: ShownMessage = {
       id: data.id,
       threadSeq: data.thread_seq,

@@ -1,7 +1,7 @@
 /** One conversation: its messages opened on this device, receipts, typing
  * and presence, documents; the composer, or why one may not write. */
 import { useEffect, useRef, useState } from "preact/hooks";
-import { type DocumentRef, E2EError } from "../../../src/index.js";
+import { type DocumentRef, E2EError, type Notice } from "../../../src/index.js";
 import type { ThreadInfo } from "../api.js";
 import { useSession } from "../context.js";
 import { defineTexts, formatWhen, t } from "../i18n.js";
@@ -191,8 +191,7 @@ function NoticeLine({ message, info }: { message: ShownMessage; info: ThreadInfo
   const { store } = useSession();
   const notice = message.notice as NonNullable<ShownMessage["notice"]>;
   const name = (user?: number | null) => (user ? store.nameOf(info.members, user) : "");
-  const by = notice.acting_for ? t("thread.for", { name: name(notice.by), whom: name(notice.acting_for) }) : name(notice.by);
-  const text = t(`notice.${notice.kind}`, { by, user: name(notice.user) });
+  const text = noticeWords(notice, name);
   return (
     <li class={`notice ${notice.kind === "emergency" ? "emergency" : ""}`}>
       <strong>{text}</strong>
@@ -201,6 +200,12 @@ function NoticeLine({ message, info }: { message: ShownMessage; info: ThreadInfo
       <span class="muted"> · {formatWhen(message.sentAt)}</span>
     </li>
   );
+}
+
+/** What a server notice says, in the reader's language, naming people with `name`. */
+export function noticeWords(notice: Notice, name: (user?: number | null) => string): string {
+  const by = notice.acting_for ? t("thread.for", { name: name(notice.by), whom: name(notice.acting_for) }) : name(notice.by);
+  return t(`notice.${notice.kind}`, { by, user: name(notice.user) });
 }
 
 function MessageLine({ message, state }: { message: ShownMessage; state: ThreadState }) {

@@ -4,6 +4,7 @@
 import { useState } from "preact/hooks";
 import { totpDisable } from "../../../src/index.js";
 import { useSession } from "../context.js";
+import { exportConversations } from "../export.js";
 import { ConfirmAction, Table } from "../controls.js";
 import { SubmitRow, useSubmit, valueOf } from "../forms.js";
 import { defineTexts, formatDateTime, t } from "../i18n.js";
@@ -82,10 +83,25 @@ defineTexts({
   "security.action.deactivated": ["Compte désactivé", "Account deactivated"],
   "security.action.reactivated": ["Compte réactivé", "Account reactivated"],
   "security.action.relative_withdrawn": ["Profil d'un proche abandonné", "A relative's profile given up"],
+  "security.export": ["Mes données", "My data"],
+  "security.export_intro": [
+    "Téléchargez vos conversations et vos documents, déchiffrés sur cet appareil : une archive ZIP lisible dans n'importe quel navigateur, avec une copie au format FHIR pour un autre logiciel de santé.",
+    "Download your conversations and documents, decrypted on this device: a ZIP archive any browser can read, with a FHIR copy for other health software.",
+  ],
+  "security.export_button": ["Exporter mes conversations", "Export my conversations"],
+  "security.export_progress": ["Conversation {done} sur {of}…", "Conversation {done} of {of}…"],
+  "security.export_done": [
+    "Archive prête : {conversations} conversation(s), {messages} message(s), {documents} document(s).",
+    "Archive ready: {conversations} conversation(s), {messages} message(s), {documents} document(s).",
+  ],
+  "security.export_unreadable": [
+    "{count} message(s) illisible(s) sur cet appareil n'y sont pas.",
+    "{count} message(s) this device cannot read are not in it.",
+  ],
   "security.delete": ["Supprimer mon compte", "Delete my account"],
   "security.delete_intro": [
-    "Vos appareils, vos réglages et votre accès disparaissent, et vos rendez-vous à venir sont annulés. Vos soignants gardent les conversations que vous avez eues avec eux : elles font partie de leur dossier médical. Pensez à exporter vos données avant.",
-    "Your devices, settings and access are erased, and your appointments to come are cancelled. Your practitioners keep the conversations you had with them: they are part of their medical record. Export your data first if you want a copy.",
+    "Vos appareils, vos réglages et votre accès disparaissent, et vos rendez-vous à venir sont annulés. Vos soignants gardent les conversations que vous avez eues avec eux : elles font partie de leur dossier médical. Pour en garder une copie, exportez vos données avant (ci-dessus).",
+    "Your devices, settings and access are erased, and your appointments to come are cancelled. Your practitioners keep the conversations you had with them: they are part of their medical record. To keep a copy, export your data first (above).",
   ],
   "security.delete_understood": [
     "Je comprends que la suppression est définitive.",
@@ -127,6 +143,7 @@ export function Security() {
         <Loading error={security.error} />
       )}
       <Trail />
+      <ExportData />
       {session.role !== "admin" && <DeleteAccount />}
     </Page>
   );
@@ -347,6 +364,43 @@ function Trail() {
       <ErrorLine error={trail.error} />
     </section>
   );
+}
+
+function ExportData() {
+  const session = useSession();
+  const [progress, setProgress] = useState<string>();
+  const [summary, setSummary] = useState<string[]>([]);
+  const run = async () => {
+    setSummary([]);
+    const { zip, done } = await exportConversations(session, (n, of) => setProgress(t("security.export_progress", { done: n, of })));
+    setProgress(undefined);
+    offer(zip, `carehub-${new Date().toISOString().slice(0, 10)}.zip`);
+    const { conversations, messages, documents } = done;
+    const said = [t("security.export_done", { conversations, messages, documents })];
+    if (done.unreadable.length) said.push(t("security.export_unreadable", { count: done.unreadable.length }));
+    setSummary(said);
+  };
+  return (
+    <section class="card" aria-labelledby="security-export">
+      <h2 id="security-export">{t("security.export")}</h2>
+      <p class="muted">{t("security.export_intro")}</p>
+      <Action label={t("security.export_button")} action={run} />
+      {progress && <p role="status">{progress}</p>}
+      {summary.map((line) => (
+        <p class="ok" role="status" key={line}>
+          {line}
+        </p>
+      ))}
+    </section>
+  );
+}
+
+/** Hand `blob` to the browser as a download named `name`. */
+function offer(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000); // the download has started long before
 }
 
 function DeleteAccount() {
