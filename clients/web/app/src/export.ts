@@ -15,6 +15,7 @@
  * and listed, never dropped silently.
  */
 import { zipSync } from "fflate";
+import { concat } from "../../src/e2e/bytes.js";
 import type { DocumentRef } from "../../src/index.js";
 import type { Member, ThreadInfo, UserProfile } from "./api.js";
 import { bundle, conversationResources, type Conversation, type Person, type ReadDocument, type ReadMessage } from "./fhir.js";
@@ -132,7 +133,7 @@ function readMessage(shown: ShownMessage, members: Member[], documents: ReadDocu
 async function save(session: Session, message: number, n: number, ref: DocumentRef, files: Files): Promise<ReadDocument> {
   const pieces: Uint8Array[] = [];
   for await (const piece of session.secure.downloadHttp(location.origin, ref)) pieces.push(piece);
-  const data = join(pieces);
+  const data = concat(...pieces);
   const base = ref.name.replaceAll("\\", "/").split("/").pop() ?? "";
   const safe = base.replace(UNSAFE, "_").slice(0, MAX_NAME) || "document";
   const url = `documents/${message}-${n}-${safe}`;
@@ -216,14 +217,4 @@ function plain(talk: Conversation): unknown {
 
 function utf8(text: string): Uint8Array {
   return new TextEncoder().encode(text);
-}
-
-function join(pieces: Uint8Array[]): Uint8Array {
-  const joined = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const piece of pieces) {
-    joined.set(piece, at);
-    at += piece.length;
-  }
-  return joined;
 }

@@ -7,6 +7,7 @@
  * the same things the same way. The browser test validates what this
  * module writes with `fhir.resources`, as the Python side does.
  */
+import { concat } from "../../src/e2e/bytes.js";
 
 export interface Person {
   id: number;
@@ -53,7 +54,8 @@ const EXPIRED = "Message effacé de la messagerie après sa durée de conservati
 export async function reference(kind: string, id: number | string): Promise<string> {
   const namespace = Uint8Array.from(CAREHUB.replaceAll("-", "").match(/../g) ?? [], (h) => parseInt(h, 16));
   const name = new TextEncoder().encode(`${kind}/${id}`);
-  const hash = new Uint8Array(await crypto.subtle.digest("SHA-1", concat(namespace, name))).slice(0, 16);
+  const named = concat(namespace, name) as Uint8Array<ArrayBuffer>;
+  const hash = new Uint8Array(await crypto.subtle.digest("SHA-1", named)).slice(0, 16);
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = [...hash].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -163,13 +165,6 @@ async function documentReference(
     context: { related: [{ reference: await reference("Communication", message.id) }] },
     ...(talk.subject ? { subject: { reference: await reference("Patient", talk.subject.id) } } : {}),
   };
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array<ArrayBuffer> {
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }
 
 function base64(bytes: Uint8Array): string {
