@@ -2,8 +2,9 @@
 the deletion's transaction (``docs/accounts.md``, "Deleting an account").
 
 What stays is what others and the law keep: the messages and documents in
-the other members' copies (until the chat retention: ``storage.retention``),
-both audit trails, past appointments, relatives' consent records, and the
+the other members' copies (until the chat retention: ``storage.retention``)
+with the public keys that verify them (the signed device list, the sender
+keys), both audit trails, past appointments, relatives' consent records, and the
 ``users`` row as a tombstone, since its id is in all of those. The tombstone
 keeps the name the others knew, so their conversations still say who wrote.
 It loses everything that signs in or reaches the person.
@@ -24,7 +25,6 @@ from storage.schema import (
     broadcast_opt_outs,
     care_invitations,
     care_relations,
-    device_lists,
     devices,
     events,
     inboxes,
@@ -36,7 +36,6 @@ from storage.schema import (
     rule_firings,
     rules,
     sender_key_wraps,
-    sender_keys,
     sent_counts,
     templates,
     users,
@@ -53,15 +52,10 @@ def owned_rows(user_id: int) -> list[tuple[Table, ColumnElement[bool]]]:
     own_devices = select(devices.c.id).where(devices.c.user_id == user_id)
     own_rules = select(rules.c.id).where(rules.c.practitioner_id == user_id)
     return [
-        (device_lists, device_lists.c.user_id == user_id),  # nobody seals for them again
-        (
-            sender_key_wraps,
-            or_(
-                sender_key_wraps.c.device_id.in_(own_devices),
-                sender_key_wraps.c.sender_device_id.in_(own_devices),
-            ),
-        ),
-        (sender_keys, sender_keys.c.user_id == user_id),
+        # Group keys sealed for their devices to read with. Their signed device
+        # list and their own sender keys stay: the others verify and open what
+        # they wrote with them (and, out of every thread, nobody seals for them).
+        (sender_key_wraps, sender_key_wraps.c.device_id.in_(own_devices)),
         (push_subscriptions, push_subscriptions.c.user_id == user_id),
         (notify_preferences, notify_preferences.c.user_id == user_id),
         (recovery_codes, recovery_codes.c.user_id == user_id),

@@ -167,6 +167,21 @@ class Threads:
             )
             return kind, {row.user_id: row.role for row in rows}
 
+    async def authors_among(self, members: list[int], candidates: list[int]) -> set[int]:
+        """Those of ``candidates`` who wrote in a thread one of ``members`` is in now."""
+        query = (
+            select(messages.c.sender_id)
+            .distinct()
+            .join(participants, participants.c.thread_id == messages.c.thread_id)
+            .where(
+                participants.c.user_id.in_(members),
+                _current,
+                messages.c.sender_id.in_(candidates),
+            )
+        )
+        async with self.db.read() as conn:
+            return set((await conn.scalars(query)).all())
+
     async def contacts(self, user_id: int) -> set[int]:
         """Everyone who currently shares a thread with ``user_id``."""
         async with self.db.read_one() as conn:

@@ -51,7 +51,7 @@ from server.errors import conflict, forbidden, invalid, not_found, too_large
 from server.ops.access import thread_of
 from server.ops.keys import plan_publish, store_publish
 from server.ops.sender_keys import require_coverage
-from server.ops.users import visible_users
+from server.ops.users import visible_among
 from server.writer import Outgoing
 from storage.keys import SenderKeyRef
 from storage.tx import WriteTx
@@ -81,13 +81,12 @@ async def publish(ctx: Services, conn: Connection, p: KeysPublishParams) -> Keys
 
 
 async def fetch(ctx: Services, conn: Connection, p: KeysFetchParams) -> KeysFetchResult:
-    """Lists of the caller, the people they share a thread with, and the
-    delegates those people named (an assistant's devices receive keys too);
-    for a delegate, the same for each practitioner they read for. Anyone
-    else is left out, as is a user without a list: the answer does not
-    tell which."""
-    visible = await visible_users(ctx, conn)
-    found = await ctx.store.keys.lists(sorted(set(p.users) & visible))
+    """Lists of the caller, the people they share a thread with or who
+    wrote in one of theirs, and the delegates those people named (an
+    assistant's devices receive keys too); for a delegate, the same for
+    each practitioner they read for. Anyone else is left out, as is a user
+    without a list: the answer does not tell which."""
+    found = await ctx.store.keys.lists(sorted(await visible_among(ctx, conn, p.users)))
     return KeysFetchResult([PublishedList(user, signed) for user, signed in sorted(found.items())])
 
 

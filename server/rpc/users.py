@@ -17,7 +17,7 @@ from protocol.texts import Locale
 from server.connection import Connection
 from server.context import Services
 from server.ops.profile import past_day
-from server.ops.users import visible_users
+from server.ops.users import visible_among, visible_users
 from server.policy import DELEGATE_ROLES
 
 __all__ = ["get_account", "get_users", "set_account"]
@@ -46,7 +46,7 @@ async def get_users(ctx: Services, conn: Connection, p: UsersParams) -> UsersRes
     """Each visible user's name and role (``bot`` marks a bot), and for an
     assistant or a bot, the visible practitioners they answer for now."""
     visible = await visible_users(ctx, conn)
-    wanted = sorted(set(p.users) & visible)
+    wanted = sorted(await visible_among(ctx, conn, p.users, visible))
     found = await ctx.store.accounts.users(wanted)
     now = ctx.clock.ms()
     profiles = []

@@ -16,7 +16,7 @@ from protocol.account import AdminUsersParams, DeleteParams, EmailParams
 from protocol.booking import AppointmentStatus, ConfirmParams, HoldParams
 from protocol.e2e import Scope
 from protocol.errors import CloseCode
-from protocol.methods import HistoryParams, ThreadsOpenParams
+from protocol.methods import HistoryParams, KeysFetchParams, ThreadsOpenParams
 from protocol.model import Empty, ThreadKind
 from protocol.practice import (
     AuditParams,
@@ -24,6 +24,7 @@ from protocol.practice import (
     NoticeKind,
     PractitionerSearchParams,
     RelativeParams,
+    UsersParams,
 )
 from storage import Store
 from storage.erasure import owned_rows
@@ -93,7 +94,7 @@ async def test_a_patient_deletes_their_account_and_the_practitioner_keeps_the_co
         told = await mailbox.next()
 
     # What goes.
-    assert before.keys() == {"device_lists", "care_relations", "sent_counts", "events"}
+    assert before.keys() == {"care_relations", "sent_counts", "events"}
     # Nothing but the entry of the email that told them (its body emptied once sent).
     assert await leftovers(server, me.user_id) == {"notification_outbox": 1}
     assert await refusal(login(server.base_url, username, PASSWORD)) == ("unauthorized", None)
@@ -110,6 +111,11 @@ async def test_a_patient_deletes_their_account_and_the_practitioner_keeps_the_co
         assert me.user_id not in [m.user for m in info.members]
         notices = [m for m in history if m.sender_device is None]
         assert notices, "the practitioner is told the patient left"
+        # Who wrote stays named, and what verifies their messages stays.
+        (profile,) = (await desk.call("users.get", UsersParams([me.user_id]))).users
+        assert profile.name == "Ana Lopez"
+        lists = (await desk.call("keys.fetch", KeysFetchParams([me.user_id]))).lists
+        assert [signed.user for signed in lists] == [me.user_id]
         trail = (await desk.call("audit.list", AuditParams(thread))).entries
         assert ("sent", me.user_id) in [(e.action, e.actor) for e in trail]
         patients = (await desk.call("patients.list", Empty())).patients
