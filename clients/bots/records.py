@@ -151,15 +151,24 @@ class RecordsDevice:
         self._wake = asyncio.Event()
 
     async def catch_up(self) -> list[Filed]:
-        """File what every thread this device reads has that is not filed yet."""
+        """File what every thread this device reads has that is not filed
+        yet; ``TargetRefused`` at the end if a target refused some of them
+        (the others are filed all the same)."""
         self.filed = await self._filings()
         threads = (await self.secure.call("threads.list", Empty())).threads
-        done = []
+        done, refused = [], []
         for thread in sorted(threads, key=lambda t: t.id):
-            if thread.last_seq > self.filed.get(thread.id, 0):
+            if thread.last_seq <= self.filed.get(thread.id, 0):
+                continue
+            try:
                 filed = await self.file(thread)
-                if filed is not None:
-                    done.append(filed)
+            except TargetRefused as refusal:
+                refused.append(str(refusal))
+                continue
+            if filed is not None:
+                done.append(filed)
+        if refused:
+            raise TargetRefused("; ".join(refused))
         return done
 
     async def file(self, thread: ThreadInfo) -> Filed | None:
@@ -197,22 +206,36 @@ class RecordsDevice:
 
     async def _file_pending(self, state: Path | None) -> None:
         """File the threads that got messages; those that arrive meanwhile
-        wait for the next round (one filing per thread, however many came)."""
+        wait for the next round (one filing per thread, however many came).
+        A round that fails (the server gone a moment) leaves its threads for
+        the next one; a thread the targets refuse waits for its next message."""
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._everything:
-                self._everything, self._pending = False, set()
-                await self.catch_up()
-            waiting, self._pending = self._pending, set()
-            threads = {t.id: t for t in (await self.secure.call("threads.list", Empty())).threads}
-            for thread_id in sorted(waiting.intersection(threads)):
-                try:
-                    await self.file(threads[thread_id])
-                except (CarehubError, ValueError):  # retried with the thread's next message
-                    log.exception("records device could not file thread %d", thread_id)
+            everything, waiting = self._everything, self._pending
+            self._everything, self._pending = False, set()
+            try:
+                await self._round(everything, waiting)
+            except CarehubError:
+                log.exception("records device: a round failed; its threads wait for the next")
+                self._everything |= everything
+                self._pending |= waiting
             if state is not None:
                 self.secure.keys.save(state)
+
+    async def _round(self, everything: bool, waiting: set[int]) -> None:
+        if everything:
+            try:
+                await self.catch_up()
+            except TargetRefused:  # the others were filed; these wait for their next message
+                log.exception("records device: a target refused some threads")
+            return
+        threads = {t.id: t for t in (await self.secure.call("threads.list", Empty())).threads}
+        for thread_id in sorted(waiting.intersection(threads)):
+            try:
+                await self.file(threads[thread_id])
+            except (TargetRefused, ValueError):  # filed again with the thread's next message
+                log.exception("records device could not file thread %d", thread_id)
 
     async def _filings(self) -> dict[int, int]:
         filed: dict[int, int] = {}
