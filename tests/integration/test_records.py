@@ -151,15 +151,20 @@ async def test_an_unavailable_fhir_server_leaves_the_messages_to_file_again(
     server: RunningServer, tmp_path: Path
 ) -> None:
     doctor, patient, bot, thread = await practice_with_records_device(server)
-    async with server.secure(patient) as me:
+    other = await server.user("patient")
+    await server.add_patient(doctor, other)
+    async with server.secure(patient) as me, server.secure(other) as them:
         await me.send(thread, "Bonjour")
+        second = (await them.call("threads.open", _opening(doctor))).id
+        await them.send(second, "Bonjour aussi")
     async with fhir_service() as fhir, records_device(server, bot, fhir, tmp_path) as device:
-        fhir.outage = 1
+        fhir.outage = 1  # the first thread's filing is refused, not the second's
         with pytest.raises(TargetRefused, match="503"):
             await device.catch_up()
-        assert (await device.secure.call("records.filings", FilingsParams())).filings == []
+        filings = (await device.secure.call("records.filings", FilingsParams())).filings
+        assert [f.thread for f in filings] == [second]
         (filed,) = await device.catch_up()
-        assert filed.messages == 1 and len(communications(fhir)) == 1
+        assert (filed.thread, filed.messages) == (thread, 1) and len(communications(fhir)) == 2
     async with server.secure(doctor) as desk:
         assert [e.action for e in await trail(desk, thread)].count("filed") == 1
 
