@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { SessionContext, go, useRoute, useSession } from "./context.js";
 import { currentLanguage, defineTexts, onLanguage, setLanguage, t } from "./i18n.js";
+import { Admin } from "./screens/admin.js";
 import { Agenda } from "./screens/agenda.js";
 import { Appointments } from "./screens/appointments.js";
 import { ApproveThisDevice } from "./screens/approve.js";
@@ -68,6 +69,7 @@ const NAV: NavItem[] = [
   { path: "rules", label: "nav.rules", roles: ["practitioner"] },
   { path: "inbox", label: "nav.inbox_settings", roles: ["practitioner"] },
   { path: "team", label: "nav.team", roles: ["practitioner", "assistant"] },
+  { path: "admin", label: "nav.admin", roles: ["admin"] },
   { path: "notifications", label: "nav.notifications", roles: ["patient", "practitioner", "assistant"] },
   { path: "devices", label: "nav.devices", roles: ["patient", "practitioner", "assistant", "bot", "admin"] },
   { path: "security", label: "nav.security", roles: ["patient", "practitioner", "assistant", "bot", "admin"] },
@@ -209,6 +211,8 @@ function Screen({ route }: { route: string[] }) {
       return <Team />;
     case "notifications":
       return <NotificationSettings />;
+    case "admin":
+      return <Admin />;
     case "devices":
       return <Devices />;
     case "security":
