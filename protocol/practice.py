@@ -449,14 +449,18 @@ class PractitionerParams(Struct):
 
 
 class PractitionerInfo(Struct, omit_defaults=True):
-    """A verified practitioner as a patient sees them. ``refusal`` (with
-    ``refusal_text`` and ``refusal_details``) says why the caller could not
-    open a thread with them now; absent, they can."""
+    """A verified practitioner as a patient sees them. ``profession`` and
+    ``specialty`` are the directory's (RPPS, in French) when an admin
+    verified them with their number. ``refusal`` (with ``refusal_text`` and
+    ``refusal_details``) says why the caller could not open a thread with
+    them now; absent, they can."""
 
     id: int
     name: str
     accepting: Accepting
     reasons: list[RequestReason]
+    profession: str = ""  # "Médecin"
+    specialty: str = ""  # "Médecine générale"
     emergency_notice: str = ""  # ``notice.emergency`` in the caller's language
     refusal: RefusalReason | None = None
     refusal_text: str | None = None

@@ -1,6 +1,7 @@
 """The directory of health professionals (RPPS) as last imported
 (``carehub admin import-rpps``): who an admin verifies a practitioner's
-account against."""
+account against, and the profession patients read beside the name of a
+practitioner verified with their number."""
 
 from __future__ import annotations
 
@@ -75,6 +76,21 @@ class Professionals:
         async with self.db.read() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else Professional(*row)
+
+    async def of_accounts(self, user_ids: Iterable[int]) -> dict[int, Professional]:
+        """The directory's entry each of ``user_ids`` was verified with, by
+        account, in one query: an account verified without a number, or
+        with one the last import no longer lists, has none."""
+        wanted = list(user_ids)
+        if not wanted:
+            return {}
+        query = (
+            select(users.c.id, *_COLUMNS)
+            .join(health_professionals, health_professionals.c.rpps == users.c.rpps)
+            .where(users.c.id.in_(wanted))
+        )
+        async with self.db.read() as conn:
+            return {row[0]: Professional(*row[1:]) for row in await conn.execute(query)}
 
     async def search(self, text: str, limit: int) -> list[tuple[Professional, int | None]]:
         """Professionals whose number starts with ``text`` or whose name

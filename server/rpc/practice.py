@@ -56,6 +56,7 @@ from server.policy import (
 )
 from storage.accounts import UserRecord
 from storage.practice import InvitationRecord
+from storage.professionals import Professional
 
 __all__ = [
     "accept",
@@ -167,10 +168,11 @@ async def search_practitioners(
     ctx: Services, conn: Connection, p: PractitionerSearchParams
 ) -> PractitionersResult:
     found = await ctx.store.practices.search(p.text, p.limit)
+    listed = await ctx.store.professionals.of_accounts(user.id for user in found)
     infos = []
     for user in found:
         practitioner = await ctx.directory.practitioner(user.id)
-        infos.append(_practitioner_info(user, practitioner))
+        infos.append(_practitioner_info(user, practitioner, listed.get(user.id)))
     return PractitionersResult(infos)
 
 
@@ -183,7 +185,8 @@ async def get_practitioner(
     practitioner = await ctx.directory.practitioner(p.practitioner)
     if user is None or user.role != Role.PRACTITIONER or not practitioner.verified:
         raise not_found("no such practitioner", practitioner=p.practitioner)
-    info = _practitioner_info(user, practitioner)
+    listed = await ctx.store.professionals.of_accounts([user.id])
+    info = _practitioner_info(user, practitioner, listed.get(user.id))
     info.emergency_notice = render(conn.locale, "notice.emergency")
     if conn.role is Role.PATIENT:
         practices = ctx.store.practices
@@ -213,9 +216,15 @@ async def _open_refusal(ctx: Services, practitioner: Practitioner, patient: int)
     return refusal or rule_refusal(active_rule(practitioner.rules, patient, ctx.clock.ms()))
 
 
-def _practitioner_info(user: UserRecord, practitioner: Practitioner) -> PractitionerInfo:
+def _practitioner_info(
+    user: UserRecord, practitioner: Practitioner, listed: Professional | None
+) -> PractitionerInfo:
+    """``listed``: the directory's entry they were verified with, if any."""
     inbox = practitioner.inbox
-    return PractitionerInfo(user.id, user.display_name, inbox.accepting, inbox.reasons)
+    info = PractitionerInfo(user.id, user.display_name, inbox.accepting, inbox.reasons)
+    if listed is not None:
+        info.profession, info.specialty = listed.profession, listed.specialty
+    return info
 
 
 # A practitioner's inbox

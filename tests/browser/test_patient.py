@@ -1,6 +1,7 @@
 """A patient's own screens in the browser: care invitations, finding a
-practitioner and opening a request (for themselves or a relative), the
-refusals they read, their relatives, and opting out of group messages."""
+practitioner (with the profession the directory gives) and opening a
+request (for themselves or a relative), the refusals they read, their
+relatives, and opting out of group messages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import re
 
 from playwright.async_api import Page, expect
 
-from protocol.practice import BroadcastParams, InboxSettings, UserParams
+from protocol.practice import BroadcastParams, InboxSettings, UserParams, VerifyParams
+from tests.integration.test_directory import carehub, extract
 from tests.support.server import RunningServer
 from tests.support.webapp import (
     axe_violations,
@@ -17,6 +19,7 @@ from tests.support.webapp import (
     open_thread,
     screenshot,
 )
+from tests.unit.test_rpps import line
 
 NOT_A_PATIENT = "Vous pourrez écrire à ce praticien une fois devenu son patient"
 EMERGENCY = "carehub n'est pas un service d'urgence"
@@ -87,6 +90,33 @@ async def test_a_patient_opens_a_request_that_the_practitioner_receives(
     await open_conversation(doctor_page, "Paul Durand")
     received = doctor_page.get_by_role("list", name="Messages")
     await expect(received.get_by_text("la douleur au genou persiste")).to_be_visible()
+
+
+async def test_a_patient_reads_the_profession_the_directory_gives(
+    app_server: RunningServer, person, tmp_path
+) -> None:
+    pediatrician = line("10008880001", "FERREC", "Anaïs", "Médecin", "Pédiatrie")
+    status, _ = await carehub(
+        app_server, "admin", "import-rpps", extract(tmp_path / "rpps.txt", pediatrician)
+    )
+    assert status == 0
+    listed = await app_server.user(
+        "practitioner", "Dr Anaïs Ferrec", verified=False, publish_keys=False
+    )
+    await app_server.user("practitioner", "Dr Marc Ferrec", publish_keys=False)  # by name only
+    async with app_server.client(await app_server.admin()) as admin:
+        await admin.call("admin.verify", VerifyParams(listed.user_id, "10008880001"))
+    patient = await app_server.user("patient", "Nina Perrin", publish_keys=False)
+    page = await person(patient.user_id)
+
+    await new_request(page)
+    await page.get_by_label("Rechercher un praticien par son nom").fill("Ferrec")
+    found = page.get_by_role("group", name="Praticiens trouvés").get_by_role("button")
+    await expect(found).to_have_text(["Dr Anaïs Ferrec — Médecin · Pédiatrie", "Dr Marc Ferrec"])
+    await found.first.click()
+    chosen = page.get_by_role("region", name="Dr Anaïs Ferrec")
+    await expect(chosen.get_by_text("Médecin · Pédiatrie", exact=True)).to_be_visible()
+    assert await axe_violations(page) == []
 
 
 async def test_someone_who_is_not_their_patient_reads_why_and_gets_no_form(
@@ -173,6 +203,7 @@ async def test_a_relative_is_added_and_a_request_opened_for_them(
     await expect(page.get_by_text("Vous ne gérez encore le profil d'aucun proche.")).to_be_visible()
     await page.get_by_label("Nom et prénom").fill("Léo Moreau")
     await page.get_by_label("Ce proche est votre…").select_option("child")
+    await page.get_by_label("Date de naissance").fill("2019-03-12")
     await page.get_by_label("Accord de votre proche").fill(
         "Je suis la mère de Léo et je gère ses échanges de santé jusqu'à ses 15 ans."
     )
@@ -182,12 +213,14 @@ async def test_a_relative_is_added_and_a_request_opened_for_them(
     )
     row = page.get_by_role("row", name=re.compile("Léo Moreau"))
     await expect(row).to_contain_text("Enfant")
+    await expect(row).to_contain_text("12 mars 2019")
     await expect(row).to_contain_text("jusqu'à ses 15 ans")
     await screenshot(page, "patient-relatives")
     assert await axe_violations(page) == []
 
     async with app_server.client(parent) as client:
         (child,) = (await client.call("relatives.list")).relatives
+    assert child.birth_date == "2019-03-12"  # how her practitioners find him
     async with app_server.client(pediatrician) as client:
         await client.call("patients.add", UserParams(child.user))
     await new_request(page)

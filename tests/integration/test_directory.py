@@ -1,7 +1,7 @@
 """Practitioners verified against the public directory of health
 professionals (RPPS): the published extract imported with ``carehub admin
 import-rpps``, an admin finding a number and verifying with it over the
-socket, and every way that is refused."""
+socket, every way that is refused, and the profession patients then read."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from protocol.practice import ProfessionalsParams, VerifyParams
+from protocol.practice import (
+    PractitionerParams,
+    PractitionerSearchParams,
+    ProfessionalsParams,
+    VerifyParams,
+)
 from tests.integration.test_practice import refused
 from tests.support.server import RunningServer
 from tests.unit.test_rpps import HEADER, line
@@ -82,6 +87,38 @@ async def test_an_admin_verifies_a_practitioner_against_the_imported_directory(
         server, "admin", "verify", server.usernames[namesake.user_id], "--rpps", "10001234567"
     )
     assert status == 1 and "another account" in str(said)
+
+
+async def test_patients_read_the_profession_of_practitioners_verified_with_their_number(
+    make_server: Any, tmp_path: Path
+) -> None:
+    server: RunningServer = make_server()
+    await carehub(server, "admin", "import-rpps", extract(tmp_path / "rpps.txt", ROUX, NGUYEN))
+    helene = await server.user("practitioner", "Dr Hélène Roux-Martin", verified=False)
+    bao = await server.user("practitioner", "Bao Nguyen", verified=False)
+    by_name = await server.user("practitioner", "Dr Hélène Rouxel")  # verified without a number
+    async with server.client(await server.admin()) as admin:
+        await admin.call("admin.verify", VerifyParams(helene.user_id, "10001234567"))
+        await admin.call("admin.verify", VerifyParams(bao.user_id, "10007654321"))
+
+    async with server.client(await server.user("patient")) as patient:
+        found = await patient.call("practitioners.search", PractitionerSearchParams("roux"))
+        assert {p.id: (p.profession, p.specialty) for p in found.practitioners} == {
+            helene.user_id: ("Médecin", "Médecine générale"),
+            by_name.user_id: ("", ""),
+        }
+        profile = await patient.call("practitioners.get", PractitionerParams(helene.user_id))
+        assert (profile.profession, profile.specialty) == ("Médecin", "Médecine générale")
+        unlisted = await patient.call("practitioners.get", PractitionerParams(by_name.user_id))
+        assert (unlisted.profession, unlisted.specialty) == ("", "")
+        pharmacist = await patient.call("practitioners.get", PractitionerParams(bao.user_id))
+        assert (pharmacist.profession, pharmacist.specialty) == ("Pharmacien", "")
+
+        # A number the directory no longer lists keeps the account verified, without a profession.
+        shorter = extract(tmp_path / "new.txt", ROUX)
+        assert (await carehub(server, "admin", "import-rpps", shorter, "--prune"))[0] == 0
+        pharmacist = await patient.call("practitioners.get", PractitionerParams(bao.user_id))
+        assert (pharmacist.profession, pharmacist.refusal) == ("", "not_a_patient")
 
 
 async def test_a_deployment_may_verify_against_the_directory_only(make_server: Any) -> None:

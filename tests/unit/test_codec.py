@@ -338,6 +338,8 @@ PRACTITIONER = PractitionerInfo(
     "Dr B",
     Accepting.LIST,
     REASONS,
+    profession="Médecin",
+    specialty="Médecine générale",
     refusal=RefusalReason.OPEN_THREADS,
     refusal_text="too many",
     refusal_details={"limit": 3},

@@ -46,10 +46,20 @@ export interface PractitionerInfo {
   name: string;
   accepting: string;
   reasons: RequestReason[];
+  /** The directory's (RPPS, in French), when verified with their number: "Médecin". */
+  profession?: string;
+  /** "Médecine générale"; absent for a profession without one. */
+  specialty?: string;
   emergency_notice?: string;
   refusal?: string | null;
   refusal_text?: string | null;
   campaigns_opted_out?: boolean;
+}
+
+/** What the directory says a practitioner practises, "Médecin · Médecine générale";
+ * empty when they were verified without their number. */
+export function professionOf(practitioner: Pick<PractitionerInfo, "profession" | "specialty">): string {
+  return [practitioner.profession, practitioner.specialty].filter(Boolean).join(" · ");
 }
 
 export interface UserProfile {

@@ -1,7 +1,7 @@
 /** The patient books: a practitioner (theirs, or one found by name), a
  * type of visit, then a free slot, which the server holds for them. */
 import { useState } from "preact/hooks";
-import type { PractitionerInfo } from "../api.js";
+import { type PractitionerInfo, professionOf } from "../api.js";
 import { useSession } from "../context.js";
 import { isNotFound, useSubmit, valueOf } from "../forms.js";
 import { Check, type Option, SelectField } from "../controls.js";
@@ -112,14 +112,21 @@ function PractitionerPicker(props: { known: Practitioner[]; pick: (practitioner:
   );
 }
 
-function People(props: { people: Person[]; pick: (person: Person) => void }) {
+/** Those found by name show what the directory says they practise. */
+function People(props: {
+  people: (Person & Pick<PractitionerInfo, "profession" | "specialty">)[];
+  pick: (person: Person) => void;
+}) {
   return (
     <div class="row">
-      {props.people.map((p) => (
-        <button key={p.id} type="button" onClick={() => props.pick({ id: p.id, name: p.name })}>
-          {p.name}
-        </button>
-      ))}
+      {props.people.map((p) => {
+        const profession = professionOf(p);
+        return (
+          <button key={p.id} type="button" onClick={() => props.pick({ id: p.id, name: p.name })}>
+            {profession ? `${p.name} — ${profession}` : p.name}
+          </button>
+        );
+      })}
     </div>
   );
 }

@@ -3,10 +3,11 @@
  * whose profile one manages), their group messages, and one's relatives. */
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { DocumentRef } from "../../../src/index.js";
-import type { Member, PractitionerInfo, RequestReason, ThreadInfo } from "../api.js";
+import { type Member, type PractitionerInfo, type RequestReason, type ThreadInfo, professionOf } from "../api.js";
 import { ConfirmAction } from "../controls.js";
 import { go, useSession } from "../context.js";
-import { defineTexts, formatDate, t, tn } from "../i18n.js";
+import { currentLanguage, defineTexts, formatDate, t, tn } from "../i18n.js";
+import { midnight, today } from "../local-time.js";
 import type { Session } from "../session.js";
 import { useTopic } from "../store.js";
 import { Action, ErrorLine, Field, Loading, Page, useLoad } from "../ui.js";
@@ -84,6 +85,8 @@ defineTexts({
   "patient.relatives.none": ["Vous ne gérez encore le profil d'aucun proche.", "You do not manage a relative's profile yet."],
   "patient.relatives.name": ["Nom", "Name"],
   "patient.relatives.relation": ["Lien", "Relation"],
+  "patient.relatives.born": ["Date de naissance", "Date of birth"],
+  "patient.relatives.born_unknown": ["Non renseignée", "Not given"],
   "patient.relatives.consent": ["Accord recueilli", "Agreement given"],
   "patient.relatives.action": ["Action", "Action"],
   "patient.relatives.withdraw": ["Ne plus gérer le profil de {name}", "Stop managing {name}'s profile"],
@@ -96,6 +99,11 @@ defineTexts({
   "patient.relatives.add": ["Ajouter un proche", "Add a relative"],
   "patient.relatives.full_name": ["Nom et prénom", "Full name"],
   "patient.relatives.your_relation": ["Ce proche est votre…", "This relative is your…"],
+  "patient.relatives.birth_date": ["Date de naissance (facultatif)", "Date of birth (optional)"],
+  "patient.relatives.birth_date_hint": [
+    "Ses praticiens le retrouvent par son nom et sa date de naissance.",
+    "Their practitioners find them by their name and date of birth.",
+  ],
   "patient.relatives.agreement": ["Accord de votre proche", "Your relative's agreement"],
   "patient.relatives.agreement_hint": [
     "Ce à quoi votre proche (ou son représentant légal) a consenti, par exemple : « Je suis le père de Léo et je gère ses échanges de santé jusqu'à ses 15 ans. »",
@@ -121,6 +129,8 @@ interface RelativeInfo {
   relation: string;
   consent: string;
   consent_at: number;
+  /** "YYYY-MM-DD", when given. */
+  birth_date?: string | null;
 }
 
 interface CareInvitation {
@@ -270,7 +280,7 @@ function SearchResults(props: {
       </p>
       <ChoiceList
         label={t("patient.search.results")}
-        people={props.found.map((p) => ({ user: p.id, name: p.name }))}
+        people={props.found.map((p) => ({ user: p.id, name: p.name, detail: professionOf(p) }))}
         chosen={props.chosen}
         choose={props.choose}
       />
@@ -280,7 +290,8 @@ function SearchResults(props: {
 
 function ChoiceList(props: {
   label: string;
-  people: { user: number; name: string }[];
+  /** `detail`: what the directory says they practise, after the name. */
+  people: { user: number; name: string; detail?: string }[];
   chosen?: number;
   choose: (id: number) => void;
 }) {
@@ -294,7 +305,7 @@ function ChoiceList(props: {
           aria-pressed={person.user === props.chosen}
           onClick={() => props.choose(person.user)}
         >
-          {person.name}
+          {person.detail ? `${person.name} — ${person.detail}` : person.name}
         </button>
       ))}
     </div>
@@ -327,11 +338,13 @@ function Practitioner({ id, relatives }: { id: number; relatives: RelativeInfo[]
   // Being someone's patient is personal: a relative may be theirs when the patient is not.
   const forRelativesOnly = info.refusal === "not_a_patient" && relatives.length > 0;
   const mayWrite = !info.refusal || forRelativesOnly;
+  const profession = professionOf(info);
   return (
     <section class="card" aria-labelledby="patient-chosen">
       <h2 id="patient-chosen" ref={heading} tabIndex={-1}>
         {info.name}
       </h2>
+      {profession && <p class="muted">{profession}</p>}
       {mayWrite && info.emergency_notice && (
         <p class="emergency" role="note">
           {info.emergency_notice}
@@ -562,6 +575,7 @@ function RelativesTable({ relatives, withdrawn }: { relatives: RelativeInfo[]; w
         <tr>
           <th scope="col">{t("patient.relatives.name")}</th>
           <th scope="col">{t("patient.relatives.relation")}</th>
+          <th scope="col">{t("patient.relatives.born")}</th>
           <th scope="col">{t("patient.relatives.consent")}</th>
           <th scope="col">{t("patient.relatives.since")}</th>
           <th scope="col">{t("patient.relatives.action")}</th>
@@ -572,6 +586,7 @@ function RelativesTable({ relatives, withdrawn }: { relatives: RelativeInfo[]; w
           <tr key={relative.user}>
             <th scope="row">{relative.name}</th>
             <td>{relationLabel(relative.relation)}</td>
+            <td>{relative.birth_date ? birthDay(relative.birth_date) : t("patient.relatives.born_unknown")}</td>
             <td>{relative.consent}</td>
             <td>{formatDate(relative.consent_at)}</td>
             <td>
@@ -589,10 +604,17 @@ function RelativesTable({ relatives, withdrawn }: { relatives: RelativeInfo[]; w
   );
 }
 
+/** A "YYYY-MM-DD" day in full, "12 mars 2019". */
+function birthDay(day: string): string {
+  const locale = currentLanguage() === "fr" ? "fr-FR" : "en-GB";
+  return new Intl.DateTimeFormat(locale, { day: "numeric", month: "long", year: "numeric" }).format(midnight(day));
+}
+
 function AddRelative({ added }: { added: () => void }) {
   const session = useSession();
   const [name, setName] = useState("");
   const [relation, setRelation] = useState<string>(RELATIONS[0]);
+  const [born, setBorn] = useState("");
   const [consent, setConsent] = useState("");
   const [done, setDone] = useState<string>();
   const [error, setError] = useState<unknown>();
@@ -607,8 +629,10 @@ function AddRelative({ added }: { added: () => void }) {
         name: name.trim(),
         relation,
         consent: consent.trim(),
+        ...(born ? { birth_date: born } : {}),
       });
       setName("");
+      setBorn("");
       setConsent("");
       setDone(t("patient.relatives.added", { name: relative.name }));
       added();
@@ -634,6 +658,9 @@ function AddRelative({ added }: { added: () => void }) {
             </option>
           ))}
         </select>
+      </Field>
+      <Field label={t("patient.relatives.birth_date")} hint={t("patient.relatives.birth_date_hint")}>
+        <input name="birth_date" type="date" max={today()} value={born} onInput={typed(setBorn)} />
       </Field>
       <Field label={t("patient.relatives.agreement")} hint={t("patient.relatives.agreement_hint")}>
         <textarea name="consent" rows={3} required maxLength={500} value={consent} onInput={typed(setConsent)} />
