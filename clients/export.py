@@ -105,7 +105,7 @@ async def _conversation(
         except E2EError:
             done.unreadable.append(message.id)
             continue
-        if not (message.retracted or read[-1].notice):
+        if not (message.retracted or message.expired or read[-1].notice):
             done.messages += 1
             done.documents += len(read[-1].documents)
     known = {m.id for m in present}

@@ -273,12 +273,19 @@ def transaction(entries: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, Any]
     """A ``transaction`` Bundle filing ``entries`` so that filing them again
     changes nothing: a person is created if no resource has their
     identifier yet (``ifNoneExist``), a message or document is created or
-    updated by its identifier (a conditional update). All or nothing."""
+    updated by its identifier (a conditional update). All or nothing.
+
+    Each Bundle gets an identifier of its own, 122 random bits: a digest of
+    it (``records.filed``) then tells the server nothing it could confirm a
+    guessed message with."""
     listed = [
         {"fullUrl": url, "resource": resource, "request": _request(resource)}
         for url, resource in dict(entries).items()
     ]
-    return validated({"resourceType": "Bundle", "type": "transaction", "entry": listed})
+    filing = {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{uuid.uuid4()}"}
+    return validated(
+        {"resourceType": "Bundle", "identifier": filing, "type": "transaction", "entry": listed}
+    )
 
 
 def _request(resource: dict[str, Any]) -> dict[str, str]:

@@ -141,6 +141,7 @@ class AdminUserInfo(Struct):
     role: Role
     verified: bool  # a practitioner an admin verified
     deactivated: bool
+    deleted: bool = False  # by its owner: a tombstone, beyond any admin's action
 
 
 class AdminUsersResult(Struct):

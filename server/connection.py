@@ -251,6 +251,11 @@ class Connection:
     def finishing(self) -> bool:
         return self._finish is not None
 
+    @property
+    def finishing_with(self) -> int | None:
+        """The close code it will close with once finished, if finishing."""
+        return None if self._finish is None else self._finish[0]
+
     def answered(self) -> None:
         """The call being answered has its answer queued."""
         self.busy = False

@@ -160,20 +160,22 @@ class Hub:
     def close_sessions(self, user_id: int, token_hashes: list[bytes], why: str) -> None:
         """Close the user's sockets opened with tokens that were revoked, and
         those about to register with one (``add``), for ``ENDED_MEMORY_S``.
-        One finishing already (the socket whose call ended its own session)
-        closes once its answer is sent."""
+        One already finishing for that reason (the socket whose call ended
+        its own session) closes once its answer is sent."""
         now = monotonic()
         self._ended = {token: kept for token, kept in self._ended.items() if kept[0] > now}
         self._ended.update(dict.fromkeys(token_hashes, (now + ENDED_MEMORY_S, why)))
         ended = set(token_hashes)
         for conn in list(self.of(user_id)):
-            if conn.token_hash in ended and not conn.finishing:
+            if conn.token_hash in ended and conn.finishing_with != CloseCode.TOKEN_REVOKED:
                 conn.close(CloseCode.TOKEN_REVOKED, why)
 
     def close_access(self, delegate_id: int) -> None:
-        """Close a delegate's sockets: their delegations changed."""
+        """Close a delegate's sockets: their delegations changed (but not one
+        about to close for good once it answered: its account was deleted)."""
         for conn in list(self.of(delegate_id)):
-            conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
+            if conn.finishing_with != CloseCode.TOKEN_REVOKED:
+                conn.close(CloseCode.ACCESS_CHANGED, "your delegations changed: reconnect")
 
     def _with_readers(self, recipients: list[int]) -> list[Connection]:
         """The recipients' sockets and those of their current readers, once each."""

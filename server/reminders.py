@@ -57,14 +57,17 @@ class NotificationGateway(Protocol):
         """Send one notification (email, SMS...); raise to have it retried."""
 
 
+HIDDEN = frozenset({"token", "to"})  # what an outbox entry carries that a log must not
+
+
 class LoggingGateway:
     """The gateway of a deployment without email or SMS: it logs (never a
-    reset link's secret)."""
+    reset link's secret, nor the address a deleted account's email carries)."""
 
     async def deliver(
         self, notification_id: int, user_id: int, kind: str, body: dict[str, Any]
     ) -> None:
-        shown = {key: "(secret)" if key == "token" else value for key, value in body.items()}
+        shown = {key: "(hidden)" if key in HIDDEN else value for key, value in body.items()}
         log.info("notification %d for user %d: %s %s", notification_id, user_id, kind, shown)
 
 

@@ -45,9 +45,9 @@ class Settings:
     token_ttl_seconds: int = 30 * 24 * 3600
     event_retention_seconds: int = 30 * 24 * 3600
     # Chat copies (messages' ciphertext, documents) older than this are
-    # emptied, once filed if a records device files the thread
-    # (docs/accounts.md, "Retention"); 0 keeps them until their author
-    # retracts them. The record's retention is the practice's FHIR server's.
+    # emptied, once filed where a thread has been filed by a records device
+    # (docs/accounts.md, "Retention of chat copies": a thread never filed is
+    # not held back); 0 keeps them. The record's retention is the practice's.
     chat_retention_days: int = 0
     open_registration: bool = True  # patients and practitioners may self-register
     password_hashes_at_once: int = 2  # argon2id: 64 MiB and a core each; more wait in line

@@ -311,7 +311,7 @@ class Accounts:
         async with self.db.write() as conn:
             changed = await conn.execute(
                 update(users)
-                .where(users.c.id == user_id, standing)
+                .where(users.c.id == user_id, standing, users.c.deleted_at.is_(None))
                 .values(deactivated_at=None if active else now)
             )
             if changed.rowcount != 1:
@@ -324,10 +324,12 @@ class Accounts:
 
     async def listing(
         self, query: str, role: str | None, after: int | None, limit: int
-    ) -> list[tuple[UserRecord, bool, bool]]:
+    ) -> list[tuple[UserRecord, bool, bool, bool]]:
         """Accounts whose username or name contains ``query`` (any case), by
-        id after ``after``: each with whether it is verified and deactivated."""
-        statement = select(*USER_COLUMNS, users.c.verified_at, users.c.deactivated_at)
+        id after ``after``: each with whether it is verified, deactivated and
+        deleted (a tombstone)."""
+        columns = (users.c.verified_at, users.c.deactivated_at, users.c.deleted_at)
+        statement = select(*USER_COLUMNS, *columns)
         if query:
             statement = statement.where(
                 contains(users.c.username, query) | contains(users.c.display_name, query)
@@ -339,9 +341,20 @@ class Accounts:
         async with self.db.read() as conn:
             rows = await conn.execute(statement.order_by(users.c.id).limit(limit))
             return [
-                (UserRecord(*row[:4]), row.verified_at is not None, row.deactivated_at is not None)
+                (
+                    UserRecord(*row[:4]),
+                    row.verified_at is not None,
+                    row.deactivated_at is not None,
+                    row.deleted_at is not None,
+                )
                 for row in rows
             ]
+
+    async def deleted(self, user_id: int) -> bool:
+        """Whether the account was deleted by its owner (a tombstone)."""
+        query = select(users.c.deleted_at).where(users.c.id == user_id)
+        async with self.db.read() as conn:
+            return await conn.scalar(query) is not None
 
     async def revoked(self, token_hashes: Iterable[bytes], now: int) -> set[bytes]:
         """Those of ``token_hashes`` no longer valid: revoked, expired or unknown."""

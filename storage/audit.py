@@ -64,7 +64,7 @@ class Audit:
         self, actor_id: int, after_thread: int, limit: int
     ) -> list[tuple[int, int, int]]:
         """``(thread, through, at)``: how far ``actor_id`` filed each thread
-        after ``after_thread``, and when it last did (``ix_audit_filed``)."""
+        after ``after_thread``, and when it last did (``ix_audit_filer``)."""
         query = (
             select(audit.c.thread_id, func.max(audit.c.seq), func.max(audit.c.at))
             .where(

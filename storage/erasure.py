@@ -117,7 +117,9 @@ class ErasureTx:
             update(users)
             .where(users.c.id == user_id, users.c.deleted_at.is_(None))
             .values(
-                username=f"deleted-{user_id}",  # the name is free again; this id signs in no more
+                # The name is free again. The tombstone's cannot be registered
+                # (protocol.http.Username has no "#"): nobody can take it first.
+                username=f"#deleted-{user_id}",
                 password_hash="!",  # no password hashes to it
                 email=None,
                 birth_date=None,

@@ -273,6 +273,15 @@ class PracticeTx:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
+    async def of_member(self, user_id: int) -> list[int]:
+        """The practices ``user_id`` belongs to or is invited into."""
+        member = select(practice_members.c.practice_id).where(practice_members.c.user_id == user_id)
+        invited = select(practice_invitations.c.practice_id).where(
+            practice_invitations.c.user_id == user_id
+        )
+        found = await self.conn.scalars(member.union(invited))
+        return sorted(set(found.all()))
+
     async def verify(self, user_id: int, now: int, rpps: str | None = None) -> int | None:
         """Mark a practitioner verified (once: the first time stays), with
         their directory number if given; when, or None if there is no such
@@ -285,7 +294,11 @@ class PracticeTx:
         try:
             verified_at: int | None = await self.conn.scalar(
                 update(users)
-                .where(users.c.id == user_id, users.c.role == "practitioner")
+                .where(
+                    users.c.id == user_id,
+                    users.c.role == "practitioner",
+                    users.c.deleted_at.is_(None),
+                )
                 .values(
                     verified_at=func.coalesce(users.c.verified_at, now),
                     rpps=func.coalesce(rpps, users.c.rpps),

@@ -106,6 +106,13 @@ class RelativeTx:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
+    async def managed(self, manager_id: int) -> list[int]:
+        """The relatives whose profile ``manager_id`` manages now."""
+        query = select(relatives.c.relative_id).where(
+            relatives.c.manager_id == manager_id, _CURRENT
+        )
+        return sorted((await self.conn.scalars(query)).all())
+
     async def manages(self, manager_id: int, relative_id: int) -> bool:
         """Whether the consent still holds, as this transaction commits: the
         row is locked for share (PostgreSQL), so a withdrawal committing

@@ -583,10 +583,18 @@ class AuditRecord(Base):
     detail: Mapped[str] = mapped_column(String(120), default="")
     __table_args__ = (
         Index("ix_audit_thread", "thread_id", "id"),
-        # Filings (``records.filings``, how far the chat retention may go):
-        # a few rows among many, read by themselves.
+        # Filings, a few rows among many: how far each thread was filed (the
+        # chat retention), and how far each device filed (``records.filings``).
         Index(
             "ix_audit_filed",
+            "thread_id",
+            "seq",
+            sqlite_where=text("action = 'filed'"),
+            postgresql_where=text("action = 'filed'"),
+        ),
+        Index(
+            "ix_audit_filer",
+            "actor_id",
             "thread_id",
             "seq",
             sqlite_where=text("action = 'filed'"),

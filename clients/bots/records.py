@@ -25,6 +25,7 @@ or ``--folder DIR`` for a Bundle file per filing (both may be given).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -39,7 +40,7 @@ import httpx
 
 from clients.bots.bot import bot_arguments, signed_in
 from clients.e2e import Secure
-from clients.errors import CarehubError, E2EError
+from clients.errors import AuthError, CarehubError, Disconnected, E2EError
 from clients.fhir import (
     Conversation,
     ReadDocument,
@@ -52,16 +53,20 @@ from protocol.e2e import DocumentRef
 from protocol.model import Empty, MessageData, ThreadInfo
 from protocol.records import FiledParams, FilingsParams
 
-__all__ = ["FhirServer", "Filed", "Folder", "RecordsDevice", "Target", "TargetRefused"]
+__all__ = ["FhirServer", "Filed", "Folder", "NotFiled", "RecordsDevice", "Target", "TargetRefused"]
 
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
 
 
-class TargetRefused(CarehubError):
-    """A target did not take a filing: nothing is recorded as filed, and the
-    same messages are filed again next time."""
+class NotFiled(CarehubError):
+    """Threads that could not be filed (the others were): nothing of theirs
+    is recorded as filed, and the same messages are filed again next time."""
+
+
+class TargetRefused(NotFiled):
+    """A target did not take a filing."""
 
 
 class Target(Protocol):
@@ -146,39 +151,48 @@ class RecordsDevice:
         self.secure = secure
         self.targets = targets
         self.filed: dict[int, int] = {}  # thread -> last thread_seq filed
+        self._spoken: dict[int, tuple[int, int]] = {}  # thread -> first, last message filed
         self._pending: set[int] = set()  # threads with messages not filed yet
         self._everything = False  # a delegation changed: look at every thread again
         self._wake = asyncio.Event()
 
     async def catch_up(self) -> list[Filed]:
         """File what every thread this device reads has that is not filed
-        yet; ``TargetRefused`` at the end if a target refused some of them
+        yet; ``NotFiled`` at the end, naming those that failed, if some did
         (the others are filed all the same)."""
         self.filed = await self._filings()
         threads = (await self.secure.call("threads.list", Empty())).threads
-        done, refused = [], []
-        for thread in sorted(threads, key=lambda t: t.id):
-            if thread.last_seq <= self.filed.get(thread.id, 0):
-                continue
+        behind = [t for t in threads if t.last_seq > self.filed.get(t.id, 0)]
+        done, failed = await self._file_each(sorted(behind, key=lambda t: t.id))
+        if failed:
+            raise NotFiled("; ".join(failed))
+        return done
+
+    async def _file_each(self, threads: list[ThreadInfo]) -> tuple[list[Filed], list[str]]:
+        """File each thread; one that fails (a target refusing, a document
+        gone, a resource its model refuses) does not stop the others. A
+        lost connection does: the whole round is tried again."""
+        done, failed = [], []
+        for thread in threads:
             try:
                 filed = await self.file(thread)
-            except TargetRefused as refusal:
-                refused.append(str(refusal))
+            except (Disconnected, AuthError):
+                raise
+            except Exception as error:  # this thread's alone, logged with its cause
+                log.exception("records device could not file thread %d", thread.id)
+                failed.append(f"thread {thread.id}: {error}")
                 continue
             if filed is not None:
                 done.append(filed)
-        if refused:
-            raise TargetRefused("; ".join(refused))
-        return done
+        return done, failed
 
     async def file(self, thread: ThreadInfo) -> Filed | None:
         """File the thread's messages past what was filed; None if there are none."""
         after = self.filed.get(thread.id, 0)
-        messages = await history(self.secure, thread.id)
-        new = [m for m in messages if m.thread_seq > after]
+        new, earlier = await self._unfiled(thread.id, after)
         if not new:
             return None
-        talk = await self._conversation(thread, messages, new, after)
+        talk = await self._conversation(thread, new, earlier)
         bundle = transaction(conversation_resources(talk))
         through = new[-1].thread_seq
         label = f"thread-{thread.id}-{through}"
@@ -187,7 +201,23 @@ class RecordsDevice:
         filed = _counted(thread.id, through, talk.messages)
         await self.secure.call("records.filed", self._params(filed, bundle))
         self.filed[thread.id] = through
+        spoken = [*earlier[:1], *(m.id for m in new if m.sender_device is not None)]
+        if spoken:
+            self._spoken[thread.id] = (spoken[0], spoken[-1])
         return filed
+
+    async def _unfiled(self, thread: int, after: int) -> tuple[list[MessageData], list[int]]:
+        """The thread's messages past ``after``, and the first and last of
+        those filed before, which the new ones refer to. Only what is new is
+        read, once this device knows the earlier two (all of it the first
+        time after a restart)."""
+        known = self._spoken.get(thread)
+        fetched = await history(self.secure, thread, after if known or not after else 0)
+        new = [m for m in fetched if m.thread_seq > after]
+        if known:
+            return new, list(known)
+        before = [m.id for m in fetched if m.thread_seq <= after and m.sender_device is not None]
+        return new, before[:1] + before[-1:] if before else []
 
     async def run(self, state: Path | None = None) -> None:
         """Catch up, then file each thread as its messages arrive, until the
@@ -208,7 +238,7 @@ class RecordsDevice:
         """File the threads that got messages; those that arrive meanwhile
         wait for the next round (one filing per thread, however many came).
         A round that fails (the server gone a moment) leaves its threads for
-        the next one; a thread the targets refuse waits for its next message."""
+        the next one; a thread that failed alone waits for its next message."""
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -216,7 +246,7 @@ class RecordsDevice:
             self._everything, self._pending = False, set()
             try:
                 await self._round(everything, waiting)
-            except CarehubError:
+            except Exception:  # the task must outlive any round: logged, tried again
                 log.exception("records device: a round failed; its threads wait for the next")
                 self._everything |= everything
                 self._pending |= waiting
@@ -225,17 +255,11 @@ class RecordsDevice:
 
     async def _round(self, everything: bool, waiting: set[int]) -> None:
         if everything:
-            try:
+            with contextlib.suppress(NotFiled):  # each failure is logged; it waits for a message
                 await self.catch_up()
-            except TargetRefused:  # the others were filed; these wait for their next message
-                log.exception("records device: a target refused some threads")
             return
-        threads = {t.id: t for t in (await self.secure.call("threads.list", Empty())).threads}
-        for thread_id in sorted(waiting.intersection(threads)):
-            try:
-                await self.file(threads[thread_id])
-            except (TargetRefused, ValueError):  # filed again with the thread's next message
-                log.exception("records device could not file thread %d", thread_id)
+        threads = (await self.secure.call("threads.list", Empty())).threads
+        await self._file_each(sorted((t for t in threads if t.id in waiting), key=lambda t: t.id))
 
     async def _filings(self) -> dict[int, int]:
         filed: dict[int, int] = {}
@@ -247,7 +271,7 @@ class RecordsDevice:
         return filed
 
     async def _conversation(
-        self, thread: ThreadInfo, messages: list[MessageData], new: list[MessageData], after: int
+        self, thread: ThreadInfo, new: list[MessageData], earlier: list[int]
     ) -> Conversation:
         read = [await self._read(m) for m in new]
         present = members(thread)
@@ -256,7 +280,6 @@ class RecordsDevice:
         about = subject(thread, present, {})
         if about is not None and not about.name:  # a relative: named as users.get shows them
             about = (await people(self.secure, [about.id]))[0]
-        earlier = [m.id for m in messages if m.thread_seq <= after and m.sender_device is not None]
         return Conversation(thread.id, thread.reason, present, about, read, former, earlier)
 
     async def _read(self, message: MessageData) -> ReadMessage:

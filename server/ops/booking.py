@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from enum import Enum
+from functools import partial
 
 from protocol.booking import (
     HOLD_MINUTES,
@@ -168,7 +170,9 @@ async def plan_releases(
     hears of each as of any cancellation."""
     now = ctx.clock.ms()
     live = (AppointmentStatus.HELD, AppointmentStatus.CONFIRMED)
-    found = await ctx.store.appointments.of_patient(user, since=now, or_practitioner=not subject)
+    found = await ctx.store.appointments.of_patient(
+        user, since=now, or_practitioner=subject is None
+    )
     plans = []
     for record in found:
         if record.status not in live or record.starts_at <= now:
@@ -178,6 +182,14 @@ async def plan_releases(
         audience = await _audience(ctx, record.practitioner_id, record.patient_id)
         plans.append(CancelPlan(Change(record, Side.PRACTICE, user, audience, now), reason))
     return plans
+
+
+async def release_rest(ctx: Services, user: int, reason: str, subject: int | None = None) -> None:
+    """Once a withdrawal or a deletion committed: cancel what ``plan_releases``
+    finds now, booked between its plan and its transaction."""
+    for release in await plan_releases(ctx, user, reason, subject):
+        with contextlib.suppress(ServerError):  # cancelled or changed meanwhile
+            await ctx.writer.run(partial(store_cancel, release))
 
 
 async def plan_reschedule(ctx: Services, conn: Connection, p: RescheduleParams) -> ReschedulePlan:

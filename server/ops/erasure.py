@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from server.broker.control import AccessChanged, Control, PracticeChanged
 from server.context import Services
 from server.errors import ServerError, not_found
 from server.ops.booking import CancelPlan, plan_releases, store_cancel
@@ -19,46 +20,51 @@ from server.ops.practice import store_removal
 from server.writer import Emitted
 from storage.tx import WriteTx
 
-__all__ = ["Deletion", "plan_deletion", "store_deletion"]
+__all__ = ["DELETION_REASON", "Deletion", "Erased", "plan_deletion", "store_deletion"]
 
-DELETED = "account deleted"  # why their appointments were cancelled
+DELETION_REASON = "account deleted"  # why their appointments were cancelled
 
 
 @dataclass(frozen=True, slots=True)
 class Deletion:
     user: int
-    practices: list[int]  # those they belong to or are invited into
-    relatives: list[int]  # whose profiles they manage
+    # Appointments to cancel, as read before the transaction (their
+    # audiences need the directory); what was booked meanwhile is released
+    # once it committed (``booking.release_rest``).
     releases: list[CancelPlan]
     now: int
 
 
 async def plan_deletion(ctx: Services, user: int) -> Deletion:
-    store = ctx.store
-    practices = {p.id for p in await store.practices.of_user(user)}
-    practices |= {i.practice_id for i in await store.practices.invitations(user)}
-    relatives = [r.user_id for r in await store.relatives.of(user)]
-    releases = await plan_releases(ctx, user, DELETED)
-    return Deletion(user, sorted(practices), relatives, releases, ctx.clock.ms())
+    releases = await plan_releases(ctx, user, DELETION_REASON)
+    return Deletion(user, releases, ctx.clock.ms())
 
 
-async def store_deletion(plan: Deletion, tx: WriteTx, out: Emitted) -> list[bytes]:
-    """The deletion; the ended sessions' token hashes."""
+@dataclass(frozen=True, slots=True)
+class Erased:
+    ended: list[bytes]  # the sessions' token hashes: their sockets close
+    # What the nodes must forget: the practitioner they cached, and what
+    # the events nobody will read would have told them.
+    controls: list[Control]
+
+
+async def store_deletion(plan: Deletion, tx: WriteTx, out: Emitted) -> Erased:
     user, now = plan.user, plan.now
     for release in plan.releases:
         with contextlib.suppress(ServerError):  # it changed meanwhile: nothing to cancel
             await store_cancel(release, tx, out)
     for thread in await tx.threads.of_member(user):
         await store_removed(MemberChange(thread, user, user, now), tx, out)
-    for relative in plan.relatives:
+    for relative in await tx.relatives.managed(user):
         await tx.relatives.withdraw(user, relative, now)
-    for practice in plan.practices:
-        with contextlib.suppress(ServerError):  # left meanwhile
-            await store_removal(practice, user, tx, out)
+    for practice in await tx.practices.of_member(user):
+        await store_removal(practice, user, tx, out)
     ended = await tx.erasure.erase(user, now)
     if ended is None:
         raise not_found("no such account", user=user)
     # What it would have told them (they left, it was cancelled) has nobody
     # left to read it: not stored in a stream that was just erased.
+    unread = [event for event in out if event.user_id == user]
     out[:] = [event for event in out if event.user_id != user]
-    return ended
+    controls = [event.control for event in unread if event.control is not None]
+    return Erased(ended, [*controls, PracticeChanged(user), AccessChanged(user)])

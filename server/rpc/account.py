@@ -38,7 +38,8 @@ from server.context import Services
 from server.errors import conflict, not_found
 from server.ops.accounts import check_password, close_sessions, denied, totp_required
 from server.ops.admission import require_role
-from server.ops.erasure import plan_deletion, store_deletion
+from server.ops.booking import release_rest
+from server.ops.erasure import DELETION_REASON, plan_deletion, store_deletion
 
 __all__ = [
     "audit",
@@ -117,10 +118,13 @@ async def delete_account(ctx: Services, conn: Connection, p: DeleteParams) -> En
         raise denied(AccountRefusal.ADMIN_ACCOUNT, "an admin's account is not deleted from within")
     await check_password(ctx, conn.user_id, p.password)
     plan = await plan_deletion(ctx, conn.user_id)
-    ended = await ctx.writer.run(partial(store_deletion, plan))
+    erased = await ctx.writer.run(partial(store_deletion, plan))
     conn.finish(CloseCode.TOKEN_REVOKED, "account deleted")  # once this answer is sent
-    await close_sessions(ctx, conn.user_id, ended, "account deleted")
-    return EndedResult(len(ended))
+    await close_sessions(ctx, conn.user_id, erased.ended, "account deleted")
+    for control in erased.controls:  # its sockets are closed already: caches forget
+        await ctx.broker.publish_control(control)
+    await release_rest(ctx, conn.user_id, DELETION_REASON)
+    return EndedResult(len(erased.ended))
 
 
 async def security(ctx: Services, conn: Connection, _: Empty) -> SecurityInfo:
@@ -147,8 +151,10 @@ async def list_users(ctx: Services, conn: Connection, p: AdminUsersParams) -> Ad
     found = await ctx.store.accounts.listing(p.query, p.role, p.after, p.limit)
     return AdminUsersResult(
         [
-            AdminUserInfo(u.id, u.username, u.display_name, Role(u.role), verified, deactivated)
-            for u, verified, deactivated in found
+            AdminUserInfo(
+                u.id, u.username, u.display_name, Role(u.role), verified, deactivated, deleted
+            )
+            for u, verified, deactivated, deleted in found
         ]
     )
 
@@ -190,6 +196,6 @@ async def _set_active(ctx: Services, conn: Connection, user: int, *, active: boo
     ended = await ctx.store.accounts.set_active(user, active, ctx.clock.ms(), conn.user_id)
     if ended is not None:
         return ended
-    if user not in await ctx.store.accounts.users([user]):
+    if user not in await ctx.store.accounts.users([user]) or await ctx.store.accounts.deleted(user):
         raise not_found("no such user", user=user)
     raise conflict(f"the account is {'active' if active else 'deactivated'} already", user=user)

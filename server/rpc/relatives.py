@@ -12,7 +12,7 @@ from protocol.practice import RelativeIdParams, RelativeInfo, RelativeParams, Re
 from server.connection import Connection
 from server.context import Services
 from server.ops.admission import require_role
-from server.ops.booking import plan_releases
+from server.ops.booking import plan_releases, release_rest
 from server.ops.profile import past_day
 from server.ops.relatives import store_withdrawal
 from storage.relatives import RelativeRecord
@@ -43,6 +43,7 @@ async def withdraw_relative(ctx: Services, conn: Connection, p: RelativeIdParams
     releases = await plan_releases(ctx, conn.user_id, WITHDRAWN, subject=p.relative)
     withdrawal = partial(store_withdrawal, conn.user_id, p.relative, releases, ctx.clock.ms())
     await ctx.writer.run(withdrawal)
+    await release_rest(ctx, conn.user_id, WITHDRAWN, subject=p.relative)
     return Empty()
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from clients import Client, Credentials
-from clients.bots.records import FhirServer, Folder, RecordsDevice, TargetRefused
+from clients.bots.records import FhirServer, Folder, NotFiled, RecordsDevice
 from clients.e2e import Secure
 from clients.errors import CallError
 from protocol.e2e import Scope
@@ -159,7 +159,7 @@ async def test_an_unavailable_fhir_server_leaves_the_messages_to_file_again(
         await them.send(second, "Bonjour aussi")
     async with fhir_service() as fhir, records_device(server, bot, fhir, tmp_path) as device:
         fhir.outage = 1  # the first thread's filing is refused, not the second's
-        with pytest.raises(TargetRefused, match="503"):
+        with pytest.raises(NotFiled, match="503"):
             await device.catch_up()
         filings = (await device.secure.call("records.filings", FilingsParams())).filings
         assert [f.thread for f in filings] == [second]

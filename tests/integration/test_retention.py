@@ -84,14 +84,17 @@ async def test_nothing_leaves_the_chat_before_it_reached_the_record(make_server:
     server: RunningServer = make_server(chat_retention_days=30)
     doctor, patient, thread = await server.patient_thread()
     async with server.secure(patient) as me, server.secure(doctor) as desk:
+        ref = await me.upload(thread, REPORT, "scan.pdf", "application/pdf")  # for the later one
         first = await me.send(thread, "Classé dans le dossier")
-        await desk.call(
-            "records.filed", FiledParams(thread, first.thread_seq, 1, 0, "fhir", bytes(32))
-        )
-        later = await me.send(thread, "Pas encore classé")
+        filed = FiledParams(thread, first.thread_seq, 1, 0, "fhir", bytes(32))
+        await desk.call("records.filed", filed)
+        later = await me.send(thread, "Pas encore classé", documents=[ref])
         assert await expire_later(server, 31) == first.thread_seq  # up to the filing
         shown = {m.id: m.expired for m in await history(me, thread)}
+        # Uploaded before the emptied message, sent with the kept one: it stays.
+        kept = await me.download(ref)
     assert (shown[first.message_id], shown[later.message_id]) == (True, False)
+    assert kept == REPORT
 
 
 def _no_document(*_: Any) -> Any:

@@ -93,3 +93,13 @@ def test_a_socket_registering_with_a_token_that_just_ended_is_closed() -> None:
     late = connect(hub, PATIENT, token=b"ended")  # read as valid, registered afterwards
     assert (late.close_code, late.close_reason) == (CloseCode.TOKEN_REVOKED, "password changed")
     assert not connect(hub, PATIENT, token=b"new login").closing
+
+
+def test_the_socket_whose_call_ended_its_session_answers_before_it_closes() -> None:
+    hub = Hub(FixedClock())
+    asking, draining = (connect(hub, PATIENT, token=b"gone") for _ in range(2))
+    asking.finish(CloseCode.TOKEN_REVOKED, "account deleted")  # its call deleted the account
+    draining.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down")
+    hub.close_sessions(PATIENT, [b"gone"], "account deleted")
+    assert (asking.closing, asking.finishing_with) == (False, CloseCode.TOKEN_REVOKED)
+    assert draining.close_code == CloseCode.TOKEN_REVOKED  # revoked now, not at the drain's end

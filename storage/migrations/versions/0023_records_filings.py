@@ -16,14 +16,13 @@ FILED = sa.text("action = 'filed'")
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_audit_filed",
-        "audit",
-        ["thread_id", "seq"],
-        sqlite_where=FILED,
-        postgresql_where=FILED,
-    )
+    for name, columns in (
+        ("ix_audit_filed", ["thread_id", "seq"]),  # how far each thread was filed
+        ("ix_audit_filer", ["actor_id", "thread_id", "seq"]),  # how far each device filed
+    ):
+        op.create_index(name, "audit", columns, sqlite_where=FILED, postgresql_where=FILED)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_filer", table_name="audit")
     op.drop_index("ix_audit_filed", table_name="audit")

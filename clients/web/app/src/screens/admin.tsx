@@ -37,6 +37,7 @@ defineTexts({
   "admin.not_applicable": ["sans objet", "not applicable"],
   "admin.active": ["Actif", "Active"],
   "admin.inactive": ["Désactivé", "Deactivated"],
+  "admin.deleted": ["Supprimé par son titulaire", "Deleted by its owner"],
   "admin.manage": ["Gérer", "Manage"],
   "admin.account_of": ["{name} · compte n° {id}", "{name} · account no. {id}"],
   "admin.own_account": [
@@ -111,6 +112,8 @@ interface AdminUser {
   role: Role;
   verified: boolean;
   deactivated: boolean;
+  /** Deleted by its owner: a tombstone no admin acts on. */
+  deleted?: boolean;
 }
 
 /** docs/protocol.schema.json `admin.professionals`. */
@@ -243,6 +246,11 @@ function AccountTable(props: {
   );
 }
 
+function state(user: AdminUser) {
+  if (user.deleted) return <span class="pill">{t("admin.deleted")}</span>;
+  return user.deactivated ? <span class="pill">{t("admin.inactive")}</span> : t("admin.active");
+}
+
 /** An account's row, and under it, once opened, what can be done to it. */
 function AccountRows(props: { user: AdminUser; open: boolean; toggle: () => void; changed: (user: AdminUser) => void }) {
   const { user, open } = props;
@@ -256,12 +264,14 @@ function AccountRows(props: { user: AdminUser; open: boolean; toggle: () => void
         <td>
           <Verified user={user} />
         </td>
-        <td>{user.deactivated ? <span class="pill">{t("admin.inactive")}</span> : t("admin.active")}</td>
+        <td>{state(user)}</td>
         <td>
-          <button type="button" aria-expanded={open} aria-controls={open ? panel : undefined} onClick={props.toggle}>
-            {t("admin.manage")}
-            <span class="visually-hidden"> {user.name}</span>
-          </button>
+          {!user.deleted && (
+            <button type="button" aria-expanded={open} aria-controls={open ? panel : undefined} onClick={props.toggle}>
+              {t("admin.manage")}
+              <span class="visually-hidden"> {user.name}</span>
+            </button>
+          )}
         </td>
       </tr>
       {open && (
