@@ -52,8 +52,9 @@ async def history(secure: Secure, thread: int, after_seq: int = 0) -> list[Messa
 async def read_message(secure: Secure, message: MessageData, keep: Keep) -> ReadMessage:
     """The message opened on this device, its documents kept by ``keep``;
     ``E2EError`` if this device cannot open it."""
-    if message.retracted or message.expired:
-        return _read_as(message, "", expired=message.expired)  # its place stays, not its words
+    if message.retracted or message.expired:  # its place stays, not its words
+        notice = message.sender_device is None  # an expired notice is still the server's
+        return _read_as(message, "", notice=notice, expired=message.expired)
     opened = await secure.read(message)
     if isinstance(opened, Notice):
         return _read_as(message, _notice_text(opened), notice=True)

@@ -201,7 +201,7 @@ class RecordsDevice:
         filed = _counted(thread.id, through, talk.messages)
         await self.secure.call("records.filed", self._params(filed, bundle))
         self.filed[thread.id] = through
-        spoken = [*earlier[:1], *(m.id for m in new if m.sender_device is not None)]
+        spoken = [*earlier, *(m.id for m in new if m.sender_device is not None)]
         if spoken:
             self._spoken[thread.id] = (spoken[0], spoken[-1])
         return filed
@@ -217,12 +217,15 @@ class RecordsDevice:
         if known:
             return new, list(known)
         before = [m.id for m in fetched if m.thread_seq <= after and m.sender_device is not None]
-        return new, before[:1] + before[-1:] if before else []
+        return new, before[:1] + before[-1:]
 
     async def run(self, state: Path | None = None) -> None:
         """Catch up, then file each thread as its messages arrive, until the
-        connection ends for good; ``state``: where the device's keystore is kept."""
-        await self.catch_up()
+        connection ends for good; ``state``: where the device's keystore is kept.
+        The catching up is the filer's first round: a thread that cannot be
+        filed at start-up waits like any other, it does not stop the device."""
+        self._everything = True
+        self._wake.set()
         filer = asyncio.create_task(self._file_pending(state))
         try:
             async for event in self.secure.client.events():

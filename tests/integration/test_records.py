@@ -22,7 +22,7 @@ from clients.bots.records import FhirServer, Folder, NotFiled, RecordsDevice
 from clients.e2e import Secure
 from clients.errors import CallError
 from protocol.e2e import Scope
-from protocol.methods import ThreadsOpenParams
+from protocol.methods import ThreadParams, ThreadsOpenParams
 from protocol.model import ThreadKind
 from protocol.practice import AuditParams
 from protocol.records import FiledParams, FilingsParams
@@ -145,6 +145,30 @@ async def test_filing_again_changes_nothing_and_later_messages_follow_the_thread
     first_key = _key(fhir, "Communication", MESSAGE, first.message_id)
     reply = stored[str(second.message_id)]
     assert reply["partOf"] == reply["inResponseTo"] == [{"reference": first_key}]
+
+
+async def test_a_filing_of_notices_alone_keeps_the_thread_linked_to_its_last_message(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    doctor, patient, bot, thread = await practice_with_records_device(server)
+    async with (
+        fhir_service() as fhir,
+        records_device(server, bot, fhir, tmp_path) as device,
+        server.secure(patient) as me,
+        server.secure(doctor) as desk,
+    ):
+        await me.send(thread, "Première")
+        second = await me.send(thread, "Deuxième")
+        await device.catch_up()
+        await desk.call("threads.close", ThreadParams(thread))  # a notice, filed alone
+        (closing,) = await device.catch_up()
+        assert closing.messages == 0
+        await desk.call("threads.reopen", ThreadParams(thread))
+        third = await desk.send(thread, "Troisième")
+        await device.catch_up()
+    answer = communications(fhir)[str(third.message_id)]
+    second_key = _key(fhir, "Communication", MESSAGE, second.message_id)
+    assert answer["inResponseTo"] == [{"reference": second_key}]
 
 
 async def test_an_unavailable_fhir_server_leaves_the_messages_to_file_again(

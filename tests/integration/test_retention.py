@@ -68,6 +68,9 @@ async def test_messages_past_the_retention_are_emptied_and_their_documents_delet
         assert [(m.expired, m.envelope) for m in after] == [(True, b"")] * kept
         opened = [await read_message(me, m, _no_document) for m in after]
         assert {(m.text, m.documents == []) for m in opened} == {("", True)}
+        # An emptied notice is still the server's, not a person's words.
+        assert [m.notice for m in opened] == [m.sender_device is None for m in after]
+        assert any(m.notice for m in opened)
         with pytest.raises(CallError) as gone:
             await me.call("attachments.read", AttachmentReadParams(ref.file, 0, 1024))
         assert gone.value.code == "not_found"

@@ -16,7 +16,7 @@
  */
 import { zipSync } from "fflate";
 import { concat } from "../../src/e2e/bytes.js";
-import type { DocumentRef } from "../../src/index.js";
+import type { DocumentRef, MessageData } from "../../src/index.js";
 import type { Member, ThreadInfo, UserProfile } from "./api.js";
 import { bundle, conversationResources, type Conversation, type Person, type ReadDocument, type ReadMessage } from "./fhir.js";
 import { noticeWords } from "./screens/conversation.js";
@@ -78,15 +78,15 @@ async function conversation(
 ): Promise<Conversation> {
   const members = thread.members.map(person);
   const read: ReadMessage[] = [];
-  for (const shown of await history(session, thread.id)) {
+  for (const { shown, fromServer } of await history(session, thread.id)) {
     if (shown.unreadable) {
       done.unreadable.push(shown.id);
       continue;
     }
     const documents = [];
     for (const [n, ref] of shown.documents.entries()) documents.push(await save(session, shown.id, n, ref, files));
-    read.push(readMessage(shown, thread.members, documents));
-    if (!shown.notice && !shown.retracted && !shown.expired) {
+    read.push(readMessage(shown, fromServer, thread.members, documents));
+    if (!fromServer && !shown.retracted && !shown.expired) {
       done.messages += 1;
       done.documents += documents.length;
     }
@@ -97,22 +97,23 @@ async function conversation(
   return { id: thread.id, reason: thread.reason ?? null, members, subject: subject(thread, members, relatives), messages: read, former };
 }
 
-/** Every message of the thread, oldest first, as this device opens it. */
-async function history(session: Session, thread: number): Promise<ShownMessage[]> {
-  const all: ShownMessage[] = [];
+/** Every message of the thread, oldest first, as this device opens it, and
+ * whether the server wrote it (a notice, even one emptied since). */
+async function history(session: Session, thread: number): Promise<{ shown: ShownMessage; fromServer: boolean }[]> {
+  const all = [];
   for (let before: number | undefined; ; ) {
-    const page = await session.call<{ messages: Parameters<Session["show"]>[0][]; has_more: boolean }>("messages.history", {
+    const page = await session.call<{ messages: MessageData[]; has_more: boolean }>("messages.history", {
       thread,
       limit: PAGE,
       ...(before ? { before_seq: before } : {}),
     });
-    for (const message of page.messages) all.push(await session.show(message));
-    if (!page.has_more || !page.messages.length) return all.sort((a, b) => a.threadSeq - b.threadSeq);
+    for (const message of page.messages) all.push({ shown: await session.show(message), fromServer: message.sender_device == null });
+    if (!page.has_more || !page.messages.length) return all.sort((a, b) => a.shown.threadSeq - b.shown.threadSeq);
     before = page.messages[page.messages.length - 1]!.thread_seq;
   }
 }
 
-function readMessage(shown: ShownMessage, members: Member[], documents: ReadDocument[]): ReadMessage {
+function readMessage(shown: ShownMessage, fromServer: boolean, members: Member[], documents: ReadDocument[]): ReadMessage {
   const name = (user?: number | null) => members.find((m) => m.user === user)?.name ?? (user ? `n° ${user}` : "");
   // A notice as the app shows it; an auto-reply's own words as written.
   const text = shown.notice ? shown.notice.text || noticeWords(shown.notice, name) : shown.text;
@@ -123,7 +124,7 @@ function readMessage(shown: ShownMessage, members: Member[], documents: ReadDocu
     sentAt: shown.sentAt,
     text,
     documents,
-    notice: Boolean(shown.notice),
+    notice: fromServer,
     expired: shown.expired,
   };
 }

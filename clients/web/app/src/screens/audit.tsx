@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { CallError } from "../../../src/index.js";
 import { useSession } from "../context.js";
+import { saveAs } from "../download.js";
 import { Table } from "../controls.js";
 import { currentLanguage, defineTexts, formatDateTime, t } from "../i18n.js";
 import { nameOrNumber, useNames } from "../names.js";
@@ -173,14 +174,8 @@ async function downloadTrail(session: Session, thread: number): Promise<void> {
     },
   });
   if (!response.ok) throw await refusal(response);
-  const url = URL.createObjectURL(new Blob([await response.blob()], { type: "application/json" }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = `carehub-conversation-${thread}-journal.json`;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000); // the download has started by then
+  const trail = new Blob([await response.blob()], { type: "application/json" });
+  saveAs(trail, `carehub-conversation-${thread}-journal.json`);
 }
 
 /** An HTTP refusal as the call errors the screens already word. */

@@ -4,6 +4,7 @@
 import { useState } from "preact/hooks";
 import { totpDisable } from "../../../src/index.js";
 import { useSession } from "../context.js";
+import { saveAs } from "../download.js";
 import { exportConversations } from "../export.js";
 import { ConfirmAction, Table } from "../controls.js";
 import { SubmitRow, useSubmit, valueOf } from "../forms.js";
@@ -374,7 +375,7 @@ function ExportData() {
     setSummary([]);
     const { zip, done } = await exportConversations(session, (n, of) => setProgress(t("security.export_progress", { done: n, of })));
     setProgress(undefined);
-    offer(zip, `carehub-${new Date().toISOString().slice(0, 10)}.zip`);
+    saveAs(zip, `carehub-${new Date().toISOString().slice(0, 10)}.zip`);
     const { conversations, messages, documents } = done;
     const said = [t("security.export_done", { conversations, messages, documents })];
     if (done.unreadable.length) said.push(t("security.export_unreadable", { count: done.unreadable.length }));
@@ -393,14 +394,6 @@ function ExportData() {
       ))}
     </section>
   );
-}
-
-/** Hand `blob` to the browser as a download named `name`. */
-function offer(blob: Blob, name: string): void {
-  const url = URL.createObjectURL(blob);
-  const link = Object.assign(document.createElement("a"), { href: url, download: name });
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 60_000); // the download has started long before
 }
 
 function DeleteAccount() {
