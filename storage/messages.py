@@ -6,15 +6,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, func, select, update
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert, Update
 
 from storage.db import Database
-from storage.hot import Hot, insert_of
+from storage.hot import Hot
 from storage.schema import messages, sent_counts, threads
 
-__all__ = ["UNREAD_CAP", "Messages", "StoredMessage", "capped_count"]
+__all__ = [
+    "UNREAD_CAP",
+    "Messages",
+    "StoredMessage",
+    "capped_count",
+    "day_before",
+    "sent_last_day",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +83,57 @@ _BY_CLIENT_ID = Hot(
         messages.c.client_msg_id == bindparam("client_msg_id"),
     )
 )
-_NEXT_SEQ = Hot(
-    update(threads)
-    .where(threads.c.id == bindparam("thread_id"))
-    .values(last_seq=threads.c.last_seq + 1)
-    .returning(threads.c.last_seq)
-)
+
+
+def _numbering() -> Update:
+    """The thread's next seq. A care-side message also sets whether the
+    patient may answer (``thread_reply_allowed``; None: unchanged), in the
+    same update of the thread's row."""
+    return (
+        update(threads)
+        .where(threads.c.id == bindparam("thread_id"))
+        .values(
+            last_seq=threads.c.last_seq + literal_column("1"),
+            reply_allowed=func.coalesce(
+                bindparam("thread_reply_allowed", type_=Boolean), threads.c.reply_allowed
+            ),
+        )
+        .returning(threads.c.last_seq)
+    )
+
+
 _STORED = [
     column.key for column in COLUMNS if column.key not in ("id", "retracted_at", "expired_at")
 ]
-_INSERT = Hot(insert_of(messages, *_STORED).returning(messages.c.id))
+
+
+def _insert(seq: ColumnElement[int], numbered: CTE | None = None) -> Insert:
+    """The new message's row, its values bound as ``new_<column>``: a
+    statement that updates ``threads`` (``numbered``) would take a parameter
+    named like one of its columns (kind, reason) for a value to set."""
+    values = [
+        seq if name == "seq" else bindparam(f"new_{name}", type_=messages.c[name].type)
+        for name in _STORED
+    ]
+    query = select(*values) if numbered is None else select(*values).select_from(numbered)
+    return (
+        insert(messages)
+        .from_select(_STORED, query, include_defaults=False)
+        .returning(messages.c.id, messages.c.seq)
+    )
+
+
+def _numbered_insert() -> Insert:
+    """Number and insert in one statement (PostgreSQL): the thread's update
+    as a common table expression the insert reads its seq from, one round
+    trip instead of two."""
+    numbered = _numbering().cte("numbered")
+    return _insert(numbered.c.last_seq, numbered)
+
+
+_NEXT_SEQ = Hot(_numbering())  # SQLite: the update, then the insert (microseconds each)
+_INSERT = Hot(_insert(bindparam("new_seq", type_=BigInteger)))
+_NUMBER_AND_INSERT = Hot(_numbered_insert())
 UNREAD_CAP = 100  # an unread count stops here: 100 reads "100 or more" (a badge: 99+)
 
 
@@ -93,13 +155,24 @@ _UNREAD = _unread()  # a popup's count, shared by the members who read as far
 _UNREAD_BY_OTHERS = _unread(messages.c.sender_id != bindparam("reader"))  # a push's count
 HOUR_MS = 3_600_000
 DAY_HOURS = 24
-_SENT_LAST_DAY = Hot(
-    select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
+
+
+def sent_last_day() -> Select[tuple[int]]:
+    """Messages ``sender`` sent ``recipient`` in the hours after
+    ``day_before`` (``count_sent``): at most 24 rows read."""
+    return select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
         sent_counts.c.sender_id == bindparam("sender"),
         sent_counts.c.recipient_id == bindparam("recipient"),
         sent_counts.c.hour > bindparam("day_before"),
     )
-)
+
+
+def day_before(now: int) -> int:
+    """The last hour a daily count no longer reads."""
+    return now // HOUR_MS - DAY_HOURS
+
+
+_SENT_LAST_DAY = Hot(sent_last_day())
 
 _COUNT_SENT = {  # one more in the hour's row: an upsert, in each dialect
     name: Hot(
@@ -125,7 +198,7 @@ class Messages:
 
     async def forget_sent_counts(self, now: int) -> int:
         """Drop the hourly counts a daily limit no longer reads; how many."""
-        old = sent_counts.c.hour <= now // HOUR_MS - DAY_HOURS
+        old = sent_counts.c.hour <= day_before(now)
         async with self.db.write() as conn:
             return (await conn.execute(delete(sent_counts).where(old))).rowcount
 
@@ -184,27 +257,34 @@ class MessageTx:
         reply_allowed: bool,
         envelope: bytes,
         now: int,
+        thread_reply_allowed: bool | None = None,
     ) -> StoredMessage:
         """Number the message within its thread and store it. The thread row
-        stays locked until commit, so thread seqs are gap-free and ordered."""
-        seq = await _NEXT_SEQ.scalar(self.conn, {"thread_id": thread_id})
-        assert seq is not None
-        message_id = await _INSERT.scalar(
-            self.conn,
-            {
-                "thread_id": thread_id,
-                "seq": seq,
-                "sender_id": sender_id,
-                "sender_device_id": sender_device_id,
-                "client_msg_id": client_msg_id,
-                "kind": kind,
-                "reason": reason,
-                "reply_allowed": reply_allowed,
-                "envelope": envelope,
-                "sent_at": now,
-            },
-        )
-        assert message_id is not None
+        stays locked until commit, so thread seqs are gap-free and ordered.
+        ``thread_reply_allowed``: what the thread now says of the patient's
+        answers, set with the numbering (None: unchanged)."""
+        params: dict[str, Any] = {
+            "thread_id": thread_id,
+            "thread_reply_allowed": thread_reply_allowed,
+        }
+        params |= {
+            "new_thread_id": thread_id,
+            "new_sender_id": sender_id,
+            "new_sender_device_id": sender_device_id,
+            "new_client_msg_id": client_msg_id,
+            "new_kind": kind,
+            "new_reason": reason,
+            "new_reply_allowed": reply_allowed,
+            "new_envelope": envelope,
+            "new_sent_at": now,
+        }
+        if self.conn.dialect.name == "postgresql":
+            row = await _NUMBER_AND_INSERT.first(self.conn, params)
+        else:
+            params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
+            row = await _INSERT.first(self.conn, params)
+        assert row is not None
+        message_id, seq = row
         return StoredMessage(
             message_id,
             thread_id,
@@ -221,9 +301,9 @@ class MessageTx:
 
     async def sent_last_day(self, sender: int, recipient: int, now: int) -> int:
         """Messages ``sender`` sent ``recipient`` (``count_sent``) this hour
-        and the 23 before it: at most 24 rows read, however many were sent."""
-        params = {"sender": sender, "recipient": recipient}
-        params["day_before"] = now // HOUR_MS - DAY_HOURS
+        and the 23 before it: at most 24 rows read, however many were sent.
+        A send reads it with its thread's state (``ThreadTx.send_state``)."""
+        params = {"sender": sender, "recipient": recipient, "day_before": day_before(now)}
         return int(await _SENT_LAST_DAY.scalar(self.conn, params) or 0)
 
     async def count_sent(self, sender: int, recipient: int, now: int) -> None:

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     ColumnElement,
     and_,
     bindparam,
@@ -20,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.hot import Hot
-from storage.messages import capped_count
+from storage.messages import capped_count, day_before, sent_last_day
 from storage.schema import messages, participants, threads, users
 
-__all__ = ["MemberRecord", "Receipt", "ThreadRecord", "ThreadState", "Threads"]
+__all__ = ["MemberRecord", "Receipt", "SendState", "ThreadRecord", "ThreadState", "Threads"]
 
 
 _current = participants.c.left_seq.is_(None)
@@ -68,6 +67,16 @@ class ThreadState:
 
 
 @dataclass(frozen=True, slots=True)
+class SendState:
+    """The thread as a new message finds it, inside the storing transaction."""
+
+    read_seqs: dict[int, int]  # the current members and how far each has read
+    duplicate: bool  # the sending device already stored this client_msg_id
+    thread: ThreadState
+    sent_last_day: int  # by the sender to the recipient named (a patient's daily limit)
+
+
+@dataclass(frozen=True, slots=True)
 class Receipt:
     delivered_seq: int
     read_seq: int
@@ -84,6 +93,28 @@ _READ_SEQS = Hot(
     select(participants.c.user_id, participants.c.read_seq).where(
         participants.c.thread_id == bindparam("thread_id"), _current
     )
+)
+# Everything a send checks, in one statement (one round trip to PostgreSQL):
+# a row per current member, each with the thread's state, whether the
+# message is a retry's duplicate and the sender's count for a daily limit.
+_SEND_STATE = Hot(
+    select(
+        participants.c.user_id,
+        participants.c.read_seq,
+        threads.c.closed_at,
+        threads.c.reply_allowed,
+        select(messages.c.id)
+        .where(
+            messages.c.sender_device_id == bindparam("device_id"),
+            messages.c.client_msg_id == bindparam("client_msg_id"),
+        )
+        .scalar_subquery(),
+        sent_last_day().scalar_subquery(),
+    )
+    .select_from(
+        threads.outerjoin(participants, and_(participants.c.thread_id == threads.c.id, _current))
+    )
+    .where(threads.c.id == bindparam("thread_id"))
 )
 # (An UPDATE reserves its table's column names for bound parameters.)
 _DELIVERED = bindparam("to_delivered", type_=BigInteger)
@@ -116,12 +147,6 @@ _STATE = Hot(
     select(threads.c.closed_at, threads.c.reply_allowed).where(
         threads.c.id == bindparam("thread_id")
     )
-)
-_ALLOWED = bindparam("allowed", type_=Boolean)
-_SET_REPLY_ALLOWED = Hot(
-    update(threads)
-    .where(threads.c.id == bindparam("thread_id"), threads.c.reply_allowed != _ALLOWED)
-    .values(reply_allowed=_ALLOWED)
 )
 
 
@@ -257,9 +282,6 @@ class ThreadTx:
             .values(closed_at=closed_at, closed_by=closed_by)
         )
 
-    async def set_reply_allowed(self, thread_id: int, allowed: bool) -> None:
-        await _SET_REPLY_ALLOWED.run(self.conn, {"thread_id": thread_id, "allowed": allowed})
-
     async def add_member(self, thread_id: int, user_id: int, at_seq: int, now: int) -> bool:
         """Make ``user_id`` a member from event ``at_seq`` on, with nothing
         unread (a member who left and comes back starts over); False if
@@ -332,6 +354,31 @@ class ThreadTx:
         """Current members of a thread and how far each has read."""
         rows = await _READ_SEQS.rows(self.conn, {"thread_id": thread_id})
         return dict(rows)
+
+    async def send_state(
+        self,
+        thread_id: int,
+        device_id: int,
+        client_msg_id: str,
+        *,
+        sender: int,
+        recipient: int | None,
+        now: int,
+    ) -> SendState:
+        """What a new message from ``sender``'s ``device_id`` finds in the
+        thread; its ``sent_last_day`` counts what they sent ``recipient``
+        (None: no daily limit applies, 0)."""
+        params = {"thread_id": thread_id, "device_id": device_id, "client_msg_id": client_msg_id}
+        params |= {"sender": sender, "recipient": recipient, "day_before": day_before(now)}
+        rows = await _SEND_STATE.rows(self.conn, params)
+        assert rows, "the thread exists"
+        _, _, closed_at, reply_allowed, duplicate, sent = rows[0]
+        return SendState(
+            {user: read_seq for user, read_seq, *_ in rows if user is not None},
+            duplicate is not None,
+            ThreadState(closed_at, bool(reply_allowed)),
+            int(sent),
+        )
 
     async def advance_receipt(
         self,

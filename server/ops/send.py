@@ -45,7 +45,7 @@ from server.policy import (
 )
 from server.writer import Outgoing
 from storage.messages import StoredMessage
-from storage.threads import Receipt
+from storage.threads import Receipt, SendState
 from storage.tx import WriteTx
 
 __all__ = ["PatientLimits", "SendPlan", "Sent", "after_send", "plan_send", "store_send"]
@@ -119,16 +119,25 @@ async def plan_send(
 
 async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
     """Store the planned message, in the writer's transaction."""
-    p, access, now = plan.params, plan.access, plan.now
-    existing = await tx.messages.by_client_id(plan.device, p.client_msg_id)
-    if existing is not None:  # a retry racing its first attempt
+    p, access, now, patient = plan.params, plan.access, plan.now, plan.patient
+    found = await tx.threads.send_state(
+        p.thread,
+        plan.device,
+        p.client_msg_id,
+        sender=plan.user,
+        recipient=None if patient is None else patient.practitioner,
+        now=now,
+    )
+    if found.duplicate:  # a retry racing its first attempt
+        existing = await tx.messages.by_client_id(plan.device, p.client_msg_id)
+        assert existing is not None, "the duplicate's row is in this transaction's snapshot"
         return Sent(existing)
-    read_seqs = await tx.threads.read_seqs(p.thread)
+    read_seqs = found.read_seqs
     if access.actor not in read_seqs:
         raise forbidden("you are not a member of this thread", thread=p.thread)
     await require_still_delegated(tx, access, plan.user, Scope.REPLY, now)
-    if plan.patient is not None:
-        await _check_patient_limits(tx, plan.user, p.thread, plan.patient, now)
+    if patient is not None:
+        _check_patient_limits(found, patient.inbox)
     message = await tx.messages.append(
         thread_id=p.thread,
         sender_id=plan.user,
@@ -139,12 +148,13 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
         reply_allowed=p.reply_allowed,
         envelope=p.envelope,
         now=now,
+        thread_reply_allowed=p.reply_allowed if plan.sets_reply_allowed else None,
     )
     await tx.audit.record(
         p.thread, now, "sent", actor=plan.user, acting_for=plan.header.acting_for, seq=message.seq
     )
-    if plan.patient is not None:
-        await tx.messages.count_sent(plan.user, plan.patient.practitioner, now)
+    if patient is not None:
+        await tx.messages.count_sent(plan.user, patient.practitioner, now)
     members = sorted(read_seqs)
     announced = Outgoing(
         "message.new",
@@ -168,8 +178,6 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
             recipients=members,
             now=now,
         )
-    if plan.sets_reply_allowed:
-        await tx.threads.set_reply_allowed(p.thread, p.reply_allowed)
     if p.close_thread:
         await set_closed(
             tx, out, p.thread, plan.user, closing=True, now=now, acting_for=access.acting_for
@@ -202,15 +210,9 @@ async def _patient_rules(
     return PatientLimits(practitioner_id, practitioner.inbox), firing
 
 
-async def _check_patient_limits(
-    tx: WriteTx, patient: int, thread_id: int, limits: PatientLimits, now: int
-) -> None:
-    state = await tx.threads.state(thread_id)
-    inbox = limits.inbox
-    sent = await tx.messages.sent_last_day(patient, limits.practitioner, now)
-    refusal = patient_send_refusal(
-        PatientThread(state.closed_at is not None, state.reply_allowed), inbox, sent
-    )
+def _check_patient_limits(found: SendState, inbox: InboxSettings) -> None:
+    thread = PatientThread(found.thread.closed_at is not None, found.thread.reply_allowed)
+    refusal = patient_send_refusal(thread, inbox, found.sent_last_day)
     if refusal:
         raise refusal.error()
 

@@ -1,0 +1,117 @@
+"""What a send reads and writes in its transaction, on both backends: one
+read of everything it checks (``ThreadTx.send_state``), and the thread's
+numbering with the message's row (one statement on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select, update
+
+from storage import Store
+from storage.messages import HOUR_MS
+from storage.schema import participants, threads
+from storage.threads import ThreadState
+from storage.tx import write_tx
+from tests.support.rows import people, thread_of
+
+NOW = 1_000 * HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    store: Store
+    patient: int
+    doctor: int
+    thread: int
+    device: int
+
+
+@pytest.fixture
+async def pair(database_factory) -> AsyncIterator[Pair]:
+    store = Store(database_factory())
+    await store.db.migrate()
+    patient, doctor = await people(store)
+    thread, device = await thread_of(store, patient, doctor)
+    yield Pair(store, patient, doctor, thread, device)
+    await store.close()
+
+
+async def _append(pair: Pair, client_msg_id: str, thread_reply_allowed: bool | None) -> int:
+    async with write_tx(pair.store.db) as tx:
+        message = await tx.messages.append(
+            thread_id=pair.thread,
+            sender_id=pair.patient,
+            sender_device_id=pair.device,
+            client_msg_id=client_msg_id,
+            kind="text",
+            reason=None,
+            reply_allowed=True,
+            envelope=b"sealed",
+            now=NOW,
+            thread_reply_allowed=thread_reply_allowed,
+        )
+        await tx.messages.count_sent(pair.patient, pair.doctor, NOW)
+    return message.seq
+
+
+async def test_one_read_finds_the_members_the_state_the_duplicate_and_the_count(
+    pair: Pair,
+) -> None:
+    async with write_tx(pair.store.db) as tx:
+        fresh = await tx.threads.send_state(
+            pair.thread, pair.device, "m1", sender=pair.patient, recipient=pair.doctor, now=NOW
+        )
+    assert fresh.read_seqs == {pair.patient: 0, pair.doctor: 0}
+    assert (fresh.duplicate, fresh.thread, fresh.sent_last_day) == (
+        False,
+        ThreadState(None, True),
+        0,
+    )
+    await _append(pair, "m1", thread_reply_allowed=None)
+    await _append(pair, "m2", thread_reply_allowed=False)
+    async with pair.store.db.write() as conn:  # the practitioner leaves
+        await conn.execute(
+            update(participants).where(participants.c.user_id == pair.doctor).values(left_seq=2)
+        )
+        await conn.execute(update(threads).values(closed_at=NOW))
+    async with write_tx(pair.store.db) as tx:
+        again = await tx.threads.send_state(
+            pair.thread, pair.device, "m1", sender=pair.patient, recipient=pair.doctor, now=NOW
+        )
+        uncounted = await tx.threads.send_state(
+            pair.thread, pair.device, "m3", sender=pair.patient, recipient=None, now=NOW
+        )
+        a_day_later = await tx.threads.send_state(
+            pair.thread,
+            pair.device,
+            "m3",
+            sender=pair.patient,
+            recipient=pair.doctor,
+            now=NOW + 24 * HOUR_MS,
+        )
+    assert again.read_seqs == {pair.patient: 0}  # a member who left is not one
+    assert (again.duplicate, again.thread, again.sent_last_day) == (
+        True,
+        ThreadState(NOW, False),
+        2,
+    )
+    assert (uncounted.duplicate, uncounted.sent_last_day) == (False, 0)
+    assert a_day_later.sent_last_day == 0
+
+
+async def test_numbering_is_gap_free_and_sets_the_threads_answer_flag(pair: Pair) -> None:
+    seqs = [await _append(pair, f"m{n}", thread_reply_allowed=None) for n in range(3)]
+    assert seqs == [1, 2, 3]
+    assert await _append(pair, "closing", thread_reply_allowed=False) == 4
+    assert await _append(pair, "unchanged", thread_reply_allowed=None) == 5
+    async with pair.store.db.read() as conn:
+        last_seq, reply_allowed = (
+            await conn.execute(select(threads.c.last_seq, threads.c.reply_allowed))
+        ).one()
+    assert (last_seq, reply_allowed) == (5, False)
+    assert await _append(pair, "reopening", thread_reply_allowed=True) == 6
+    async with pair.store.db.read() as conn:
+        assert await conn.scalar(select(threads.c.reply_allowed)) is True
