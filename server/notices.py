@@ -56,7 +56,7 @@ async def post_notice(
         )
     )
     if notice.kind is not NoticeKind.EMERGENCY:  # the trail: who did what, and when
-        await tx.audit.record(
+        tx.audit.record(
             thread_id,
             now,
             notice.kind.value,

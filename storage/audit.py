@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -81,12 +82,16 @@ class Audit:
 
 
 class AuditTx:
-    """Audit inside one write transaction (``WriteTx.audit``)."""
+    """Audit inside one write transaction (``WriteTx.audit``). Its lines are
+    written together when the transaction ends (``flush``, one
+    ``executemany``): a line costs a send no round trip of its own, and
+    nothing reads the trail inside a write transaction."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        self._lines: list[dict[str, Any]] = []
 
-    async def record(
+    def record(
         self,
         thread_id: int,
         at: int,
@@ -102,4 +107,10 @@ class AuditTx:
         values = {"thread_id": thread_id, "at": at, "action": action, "actor_id": actor}
         values |= {"acting_for": acting_for, "seq": seq, "user_id": user}
         values |= {"rule_id": rule, "detail": detail[:120]}
-        await _INSERT.run(self.conn, values)
+        self._lines.append(values)
+
+    async def flush(self) -> None:
+        """Write the lines recorded so far, in the order they were recorded."""
+        lines, self._lines = self._lines, []
+        if lines:
+            await _INSERT.run_many(self.conn, lines)

@@ -110,7 +110,8 @@ async def _empty(conn: AsyncConnection, lost: dict[int, Expired], now: int) -> N
         expired.messages = emptied.rowcount
         expired.documents = await _documents(conn, thread, expired.last_sent_at)
         detail = f"{expired.messages} msg, {len(expired.documents)} doc"
-        await trail.record(thread, now, EXPIRED, seq=expired.through, detail=detail)
+        trail.record(thread, now, EXPIRED, seq=expired.through, detail=detail)
+    await trail.flush()
 
 
 async def _documents(conn: AsyncConnection, thread: int, until: int) -> list[str]:

@@ -80,4 +80,6 @@ class WriteTx:
 async def write_tx(db: Database) -> AsyncIterator[WriteTx]:
     """A write transaction on ``db``: commits on success, rolls back on error."""
     async with db.write() as conn:
-        yield WriteTx(conn)
+        tx = WriteTx(conn)
+        yield tx
+        await tx.audit.flush()

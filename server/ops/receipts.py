@@ -56,7 +56,7 @@ async def store_receipt(plan: ReceiptPlan, tx: WriteTx, out: list[Outgoing]) -> 
             raise invalid("seq is beyond the thread's last message", last_seq=last_seq)
         return wanted
     if plan.read:
-        await tx.audit.record(thread, plan.now, "read", actor=user, seq=receipt.read_seq)
+        tx.audit.record(thread, plan.now, "read", actor=user, seq=receipt.read_seq)
     out.append(receipt_event(thread, user, receipt, plan.recipients))
     return receipt
 

@@ -150,7 +150,7 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
         now=now,
         thread_reply_allowed=p.reply_allowed if plan.sets_reply_allowed else None,
     )
-    await tx.audit.record(
+    tx.audit.record(
         p.thread, now, "sent", actor=plan.user, acting_for=plan.header.acting_for, seq=message.seq
     )
     if patient is not None:

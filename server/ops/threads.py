@@ -82,7 +82,7 @@ async def create_thread(
         subject_id=subject,
         reply_allowed=reply_allowed,
     )
-    await tx.audit.record(thread_id, now, "opened", actor=opener, detail=reason or "")
+    tx.audit.record(thread_id, now, "opened", actor=opener, detail=reason or "")
     await emit_thread(tx, out, thread_id, opener, members)
     if practitioner is not None:
         await post_notice(

@@ -38,7 +38,7 @@ async def _store_filing(
     if p.through > last:
         raise invalid("the thread has no message this far", last_seq=last)
     detail = f"{p.messages} msg, {p.documents} doc → {p.target}, sha256:{p.digest.hex()[:16]}"
-    await tx.audit.record(
+    tx.audit.record(
         p.thread, now, FILED, actor=user, acting_for=acting_for, seq=p.through, detail=detail
     )
 
