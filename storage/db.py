@@ -9,6 +9,7 @@ fsync or another process's lock, goes to a worker thread.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -31,6 +32,7 @@ __all__ = ["Database"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+IDLE_PING_SECONDS = 1.0
 _MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
 
 
@@ -65,6 +67,33 @@ def _sqlite_engine(url: str, begin: str, pool_size: int, *, writes: bool) -> Asy
             inline.sqlite.execute(begin)
 
     return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a pooled connection before use only if it sat idle: SQLAlchemy's
+    ``pool_pre_ping`` pings at every checkout, and the asyncpg adapter's
+    ping is three round trips (BEGIN, a query, ROLLBACK), more than most
+    transactions' own statements. A connection asyncpg saw closed is
+    replaced (and the pool's older ones with it); one used in the last
+    ``IDLE_PING_SECONDS`` is trusted: if the server went away meanwhile, its
+    first statement fails (``Unavailable``), and the writer runs the batch's
+    operations again, one by one."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():  # asyncpg saw it end
+            raise InvalidatePoolError("the database closed the connection")
+        returned = record.info.get("returned")
+        if returned is None or time.monotonic() - returned < IDLE_PING_SECONDS:
+            return  # new, or in use a moment ago
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:  # the pool connects again, the older connections dropped
+            raise InvalidatePoolError(f"an idle connection failed its ping: {exc!r}") from exc
 
 
 # What reaching the database can raise: the driver's own errors (wrapped by
@@ -125,9 +154,8 @@ class Database:
                 self.url.database, self._reader.dialect, BUSY_TIMEOUT_MS
             )
         else:
-            self._writer = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-            )
+            self._writer = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+            _ping_when_idle(self._writer)
             self._reader = self._writer
             self._alone = None
         self._polling: AsyncConnection | None = None  # ``poll``'s, kept
