@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Integer,
     Select,
     and_,
     bindparam,
@@ -116,8 +117,11 @@ _APPEND = Hot(
 # its id before the first ``nextval`` (it is evaluated before any row is
 # produced): a probe of the horizon that can see a seq taken can then also
 # see that its transaction is still open.
-_NEXTVAL = text(
-    "SELECT nextval('event_seq') FROM generate_series(1, :n) WHERE pg_current_xact_id() IS NOT NULL"
+_NEXTVAL = Hot(
+    text(
+        "SELECT nextval('event_seq') FROM generate_series(1, :n)"
+        " WHERE pg_current_xact_id() IS NOT NULL"
+    ).bindparams(bindparam("n", type_=Integer))
 )
 _ALLOCATED = text(
     "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS seq FROM event_seq"
@@ -364,7 +368,7 @@ class EventTx:
         """``count`` new seqs for events this transaction will append, in
         increasing order, each greater than every seq allocated before."""
         if self.conn.dialect.name == "postgresql":
-            return sorted(int(seq) for seq in await self.conn.scalars(_NEXTVAL, {"n": count}))
+            return sorted(int(seq) for (seq,) in await _NEXTVAL.rows(self.conn, {"n": count}))
         last = await _advance(self.conn, "events", count)
         return list(range(last - count + 1, last + 1))
 
