@@ -11,8 +11,8 @@ asyncpg, with SQLAlchemy's own type conversions and error classes, so
 callers see the same rows and the same exceptions either way.
 
 On PostgreSQL, SQLAlchemy's asyncpg adapter begins the transaction with its
-first statement: a hot statement that comes first has the adapter begin it,
-then runs on asyncpg inside it (SQLAlchemy commits or rolls back as usual).
+first statement: until then a hot statement runs through SQLAlchemy (and so
+begins it), and after, on asyncpg, inside that transaction.
 
 A read of one statement needs no transaction around it: on SQLite it runs
 on an ``Autocommit`` connection, kept open, where the statement is its own
@@ -174,20 +174,15 @@ class Autocommit:
         self.driver.connection.close()
 
 
-async def _driver(conn: AsyncConnection) -> _Driver:
-    """The driver connection under ``conn`` to run on directly. On PostgreSQL
-    SQLAlchemy's adapter begins its transaction at its first statement: if
-    none ran yet, the adapter begins it now, as that statement would have."""
+def _driver(conn: AsyncConnection) -> _Driver | None:
+    """The driver connection under ``conn`` to run on directly, or None to
+    run through SQLAlchemy: PostgreSQL before its transaction began."""
     adapter = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
     driver = adapter.driver_connection  # type: ignore[union-attr]
     if isinstance(driver, InlineConnection):
         return _SQLite(driver.sqlite)
-    if adapter._transaction is None:  # type: ignore[union-attr]  # a no-op in autocommit
-        try:
-            await adapter._start_transaction()  # type: ignore[union-attr]
-        except adapter.dbapi.Error as exc:  # type: ignore[union-attr]  # already translated
-            base = conn.dialect.loaded_dbapi.Error
-            raise DBAPIError.instance("BEGIN", None, exc, base, dialect=conn.dialect) from exc
+    if getattr(adapter, "_transaction", None) is None:  # the adapter's own (asyncpg)
+        return None
     return _Asyncpg(adapter)
 
 
@@ -211,7 +206,10 @@ class Hot:
         self, conn: AsyncConnection | Autocommit, params: Params
     ) -> Sequence[tuple[Any, ...]]:
         """Every row the statement returns."""
-        driver = conn.driver if isinstance(conn, Autocommit) else await _driver(conn)
+        driver = conn.driver if isinstance(conn, Autocommit) else _driver(conn)
+        if driver is None:
+            assert isinstance(conn, AsyncConnection)
+            return [tuple(row) for row in await conn.execute(self.statement, params)]
         compiled = self._for(conn.dialect)
         values = compiled.parameters(params)
         try:
@@ -233,7 +231,9 @@ class Hot:
 
     async def run(self, conn: AsyncConnection, params: Params) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
-        driver = await _driver(conn)
+        driver = _driver(conn)
+        if driver is None:
+            return (await conn.execute(self.statement, params)).rowcount
         compiled = self._for(conn.dialect)
         values = compiled.parameters(params)
         try:
@@ -243,7 +243,10 @@ class Hot:
 
     async def run_many(self, conn: AsyncConnection, params: Sequence[Params]) -> None:
         """Run the statement once per parameter set (``executemany``)."""
-        driver = await _driver(conn)
+        driver = _driver(conn)
+        if driver is None:
+            await conn.execute(self.statement, list(params))
+            return
         compiled = self._for(conn.dialect)
         values = [compiled.parameters(each) for each in params]
         try:
