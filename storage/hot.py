@@ -87,12 +87,15 @@ class _Compiled:
     def fail(self, driver: _Driver, exc: Exception, values: Any) -> NoReturn:
         """Raise the error SQLAlchemy would have: ``IntegrityError`` for a
         broken constraint, ``OperationalError`` for a failing database, the
-        driver's SQLSTATE kept (a lost deadlock is told apart by it)."""
+        driver's SQLSTATE kept (a lost deadlock is told apart by it), and
+        marked ``connection_invalidated`` when the connection was lost."""
         orig = driver.dbapi_error(exc)
         if orig is None:
             raise exc
         base = self.dialect.loaded_dbapi.Error
-        raise DBAPIError.instance(self.sql, values, orig, base, dialect=self.dialect) from exc
+        raise DBAPIError.instance(
+            self.sql, values, orig, base, connection_invalidated=driver.lost(), dialect=self.dialect
+        ) from exc
 
 
 def _converter(kind: Any, dialect: Dialect, *, bind: bool) -> _Convert | None:
@@ -123,6 +126,10 @@ class _SQLite:
     def dbapi_error(self, exc: Exception) -> Exception | None:
         return exc if isinstance(exc, sqlite3.Error) else None
 
+    def lost(self) -> bool:
+        """A file the process holds open is not lost as a server is."""
+        return False
+
 
 class _Asyncpg:
     """An asyncpg connection inside the transaction SQLAlchemy's adapter began."""
@@ -141,6 +148,11 @@ class _Asyncpg:
 
     async def executemany(self, sql: str, values: list[list[Any]]) -> None:
         await self.connection.executemany(sql, values)
+
+    def lost(self) -> bool:
+        """The server closed the connection (the pool replaces it at its
+        next checkout: ``storage.db``)."""
+        return bool(self.connection.is_closed())
 
     def dbapi_error(self, exc: Exception) -> Exception | None:
         """asyncpg's error as the adapter's DBAPI error (with its SQLSTATE)."""

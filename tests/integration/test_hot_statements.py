@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -107,6 +108,25 @@ async def test_a_broken_constraint_is_sqlalchemys_error_and_rolls_back(db: Datab
             await _INSERT.run(conn, _ROWS[0])  # its id is taken
     async with db.read() as conn:
         assert (await _SELECT.rows(conn, {"least": 0}))[0][2] == 2**40  # the bump is undone
+
+
+async def test_a_connection_lost_mid_transaction_is_unavailable_then_replaced(
+    db: Database,
+) -> None:
+    """The server ends the backend under a hot statement (a restart, a
+    failover): the caller is told the database is unavailable, as through
+    SQLAlchemy, and the next transaction runs on a new connection."""
+    if db.is_sqlite:
+        pytest.skip("a SQLite file is not lost as a server connection is")
+    with pytest.raises(Unavailable):
+        async with db.write() as conn:
+            await _BUMP.run(conn, {"note": 1})  # through SQLAlchemy: it begins
+            backend = await conn.scalar(text("SELECT pg_backend_pid()"))
+            async with db.read() as other:
+                await other.execute(text(f"SELECT pg_terminate_backend({backend})"))
+            await _BUMP.run(conn, {"note": 1})
+    async with db.write() as conn:
+        assert await _BUMP.first(conn, {"note": 1}) == (2**40 + 1, True)
 
 
 async def test_a_column_default_must_be_bound(db: Database) -> None:
