@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    CTE,
     BigInteger,
     Boolean,
     ColumnElement,
@@ -107,18 +106,17 @@ _STORED = [
 ]
 
 
-def _insert(seq: ColumnElement[int], numbered: CTE | None = None) -> Insert:
+def _insert(seq: ColumnElement[int]) -> Insert:
     """The new message's row, its values bound as ``new_<column>``: a
-    statement that updates ``threads`` (``numbered``) would take a parameter
-    named like one of its columns (kind, reason) for a value to set."""
+    statement that also updates ``threads`` would take a parameter named
+    like one of its columns (kind, reason) for a value to set."""
     values = [
         seq if name == "seq" else bindparam(f"new_{name}", type_=messages.c[name].type)
         for name in _STORED
     ]
-    query = select(*values) if numbered is None else select(*values).select_from(numbered)
     return (
         insert(messages)
-        .from_select(_STORED, query, include_defaults=False)
+        .from_select(_STORED, select(*values), include_defaults=False)
         .returning(messages.c.id, messages.c.seq)
     )
 
@@ -128,7 +126,7 @@ def _numbered_insert() -> Insert:
     as a common table expression the insert reads its seq from, one round
     trip instead of two."""
     numbered = _numbering().cte("numbered")
-    return _insert(numbered.c.last_seq, numbered)
+    return _insert(numbered.c.last_seq)
 
 
 _NEXT_SEQ = Hot(_numbering())  # SQLite: the update, then the insert (microseconds each)
@@ -171,8 +169,6 @@ def day_before(now: int) -> int:
     """The last hour a daily count no longer reads."""
     return now // HOUR_MS - DAY_HOURS
 
-
-_SENT_LAST_DAY = Hot(sent_last_day())
 
 _COUNT_SENT = {  # one more in the hour's row: an upsert, in each dialect
     name: Hot(
@@ -298,13 +294,6 @@ class MessageTx:
             envelope,
             now,
         )
-
-    async def sent_last_day(self, sender: int, recipient: int, now: int) -> int:
-        """Messages ``sender`` sent ``recipient`` (``count_sent``) this hour
-        and the 23 before it: at most 24 rows read, however many were sent.
-        A send reads it with its thread's state (``ThreadTx.send_state``)."""
-        params = {"sender": sender, "recipient": recipient, "day_before": day_before(now)}
-        return int(await _SENT_LAST_DAY.scalar(self.conn, params) or 0)
 
     async def count_sent(self, sender: int, recipient: int, now: int) -> None:
         """Count one more message from ``sender`` to ``recipient`` in this hour."""

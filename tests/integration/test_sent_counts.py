@@ -9,15 +9,17 @@ import time
 from sqlalchemy import insert
 
 from storage import Store
-from storage.messages import HOUR_MS
+from storage.messages import HOUR_MS, day_before, sent_last_day
 from storage.schema import messages
 from storage.tx import WriteTx
 from tests.support.rows import people, thread_of
 
 
 async def _sent_last_day(store: Store, patient: int, doctor: int, now: int) -> int:
-    async with store.db.write() as conn:
-        return await WriteTx(conn).messages.sent_last_day(patient, doctor, now)
+    """What a send's daily limit reads (``ThreadTx.send_state``)."""
+    params = {"sender": patient, "recipient": doctor, "day_before": day_before(now)}
+    async with store.db.read() as conn:
+        return int(await conn.scalar(sent_last_day(), params) or 0)
 
 
 async def test_the_upgrade_counts_the_last_day_already_sent(database_factory) -> None:
