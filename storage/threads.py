@@ -364,14 +364,15 @@ class ThreadTx:
         sender: int,
         recipient: int | None,
         now: int,
-    ) -> SendState:
+    ) -> SendState | None:
         """What a new message from ``sender``'s ``device_id`` finds in the
-        thread; its ``sent_last_day`` counts what they sent ``recipient``
-        (None: no daily limit applies, 0)."""
+        thread (None: no such thread); its ``sent_last_day`` counts what they
+        sent ``recipient`` (None: no daily limit applies, 0)."""
         params = {"thread_id": thread_id, "device_id": device_id, "client_msg_id": client_msg_id}
         params |= {"sender": sender, "recipient": recipient, "day_before": day_before(now)}
         rows = await _SEND_STATE.rows(self.conn, params)
-        assert rows, "the thread exists"
+        if not rows:
+            return None
         _, _, closed_at, reply_allowed, duplicate, sent = rows[0]
         return SendState(
             {user: read_seq for user, read_seq, *_ in rows if user is not None},

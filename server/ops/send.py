@@ -128,13 +128,13 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
         recipient=None if patient is None else patient.practitioner,
         now=now,
     )
-    if found.duplicate:  # a retry racing its first attempt
+    if found is not None and found.duplicate:  # a retry racing its first attempt
         existing = await tx.messages.by_client_id(plan.device, p.client_msg_id)
         assert existing is not None, "the duplicate's row is in this transaction's snapshot"
         return Sent(existing)
-    read_seqs = found.read_seqs
-    if access.actor not in read_seqs:
+    if found is None or access.actor not in found.read_seqs:
         raise forbidden("you are not a member of this thread", thread=p.thread)
+    read_seqs = found.read_seqs
     await require_still_delegated(tx, access, plan.user, Scope.REPLY, now)
     if patient is not None:
         _check_patient_limits(found, patient.inbox)

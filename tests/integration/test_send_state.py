@@ -115,3 +115,22 @@ async def test_numbering_is_gap_free_and_sets_the_threads_answer_flag(pair: Pair
     assert await _append(pair, "reopening", thread_reply_allowed=True) == 6
     async with pair.store.db.read() as conn:
         assert await conn.scalar(select(threads.c.reply_allowed)) is True
+
+
+async def test_a_thread_without_members_or_without_a_row_has_none_to_send_to(pair: Pair) -> None:
+    async with pair.store.db.write() as conn:  # both members left
+        await conn.execute(update(participants).values(left_seq=0))
+    async with write_tx(pair.store.db) as tx:
+        emptied = await tx.threads.send_state(
+            pair.thread, pair.device, "m1", sender=pair.patient, recipient=pair.doctor, now=NOW
+        )
+        missing = await tx.threads.send_state(
+            pair.thread + 1, pair.device, "m1", sender=pair.patient, recipient=None, now=NOW
+        )
+    assert emptied is not None and emptied.read_seqs == {}
+    assert (emptied.duplicate, emptied.thread, emptied.sent_last_day) == (
+        False,
+        ThreadState(None, True),
+        0,
+    )
+    assert missing is None
