@@ -37,7 +37,14 @@ from protocol.e2e import (
     SignedSenderKey,
 )
 from protocol.frames import Error, Result
-from protocol.session import ClientSession, EventReceived, Refused, ReplyReceived, Welcomed
+from protocol.session import (
+    ClientSession,
+    EventReceived,
+    Refused,
+    ReplyReceived,
+    SessionEvent,
+    Welcomed,
+)
 
 __all__ = ["ADAPTERS", "Endpoint", "Recorder", "open_link"]
 
@@ -275,8 +282,12 @@ class CarehubLink(_Link):
         self.pending[call_id] = (stamp.sent_ns, stamp.step)
 
     def received(self, data: bytes) -> None:
-        event = self.session.receive(data)
+        events = self.session.receive(data)
         self._flush()  # a pong
+        for event in events:
+            self._take(event)
+
+    def _take(self, event: SessionEvent) -> None:
         if isinstance(event, EventReceived):
             if event.event.type == "message.new":
                 self._delivered(_NEW_MESSAGE.decode(event.event.data))

@@ -229,7 +229,7 @@ class Client:
             first = await ws.recv()
         except websockets.ConnectionClosed as closed:
             raise self._closed_error(closed) from None
-        answer = session.receive(_as_bytes(first))
+        [answer] = session.receive(_as_bytes(first))  # a welcome, or a refusal
         if not isinstance(answer, Welcomed):
             await ws.close()
             raise CarehubError(answer.reason if isinstance(answer, Refused) else "no welcome")
@@ -297,14 +297,15 @@ class Client:
             except websockets.ConnectionClosed as closed:
                 session.closed()
                 return self._closed_error(closed)
-            event = session.receive(_as_bytes(data))
+            events = session.receive(_as_bytes(data))
             self.cursor = session.cursor
             for frame in session.data_to_send():  # a pong
                 with contextlib.suppress(websockets.ConnectionClosed):
                     await ws.send(frame)
-            self._dispatch(event)
+            for event in events:
+                self._dispatch(event)
 
-    def _dispatch(self, event: SessionEvent | None) -> None:
+    def _dispatch(self, event: SessionEvent) -> None:
         if isinstance(event, ReplyReceived):
             self._answer(event.frame)
         elif isinstance(event, EventReceived):

@@ -5,7 +5,7 @@ Decoding raises only ``DecodeError`` (or its subclasses), whatever the bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any, TypeVar
 
@@ -18,19 +18,25 @@ from protocol.frames import ClientFrame, Event, RequestId, ServerFrame
 from protocol.methods import METHODS, MethodSpec
 
 __all__ = [
+    "BATCHES_FROM",
     "DECODE_FAILURES",
+    "PACKED_BYTES",
     "PROTOCOL_VERSIONS",
     "SUBPROTOCOL",
     "Codec",
     "decode_as",
     "encode",
     "encode_event",
+    "messages",
     "negotiate",
     "to_raw",
 ]
 
-PROTOCOL_VERSIONS = (1,)
-SUBPROTOCOL = "carehub.v1"
+# Version 2 is version 1 where a server's message after the welcome may hold
+# several frames: a MessagePack array of them, in order (``messages``).
+PROTOCOL_VERSIONS = (1, 2)
+BATCHES_FROM = 2
+SUBPROTOCOL = "carehub.v1"  # the WebSocket subprotocol; the hello picks the version
 
 T = TypeVar("T")
 
@@ -60,6 +66,41 @@ def encode_event(type_: str, data: Raw, seq: int | None = None) -> bytes:
     return _encoder.encode(Event(type=type_, data=data, seq=seq))
 
 
+_LONGEST_ARRAY_HEAD = 5  # bytes: 0xdd and a 32-bit count (what a message's cap leaves)
+PACKED_BYTES = 64 * 1024  # the most a message of several frames holds (and limits.frame_bytes)
+
+
+def messages(frames: list[bytes], max_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """``frames`` as WebSocket messages, in order, each with the bytes of
+    the frames it holds. With ``max_bytes`` (version 2), consecutive frames
+    share a message of at most that many bytes: one write instead of one per
+    frame; a frame alone is sent as itself (one larger than ``max_bytes``
+    too). Without it (0), one frame per message."""
+    group: list[bytes] = []
+    size = 0
+    for frame in frames:
+        if group and size + len(frame) + _LONGEST_ARRAY_HEAD > max_bytes:
+            yield _message(group), size
+            group, size = [], 0
+        group.append(frame)
+        size += len(frame)
+    if group:
+        yield _message(group), size
+
+
+def _message(frames: list[bytes]) -> bytes:
+    count = len(frames)
+    if count == 1:
+        return frames[0]
+    if count < 16:
+        head = bytes((0x90 | count,))
+    elif count < 1 << 16:
+        head = b"\xdc" + count.to_bytes(2, "big")
+    else:
+        head = b"\xdd" + count.to_bytes(4, "big")
+    return head + b"".join(frames)
+
+
 @cache
 def _decoder(type_: Any) -> msgspec.msgpack.Decoder[Any]:
     return msgspec.msgpack.Decoder(type_)
@@ -78,6 +119,16 @@ def _spec(method: str) -> MethodSpec:
     if spec is None:
         raise UnknownMethod(f"unknown method {method!r}")
     return spec
+
+
+_SERVER_MESSAGE = ServerFrame | list[Raw]
+
+
+def _readable(raw: Raw) -> ServerFrame | None:
+    try:
+        return decode_as(ServerFrame, raw)  # type: ignore[arg-type]
+    except DecodeError:
+        return None
 
 
 class _CallHead(Struct, tag_field="t", tag="call"):
@@ -99,10 +150,16 @@ class Codec:
         self._check_size(data)
         return decode_as(ClientFrame, data)  # type: ignore[arg-type]
 
-    def decode_server(self, data: bytes) -> ServerFrame:
-        """Decode a frame sent by the server (what a client reads)."""
+    def decode_server(self, data: bytes) -> list[ServerFrame]:
+        """The frames of a message from the server (what a client reads), in
+        order: one, or several from a version 2 server. Raises ``DecodeError``
+        for a message it cannot read; a frame of several that it cannot read
+        (a newer server's) is left out, as that frame alone would be."""
         self._check_size(data)
-        return decode_as(ServerFrame, data)  # type: ignore[arg-type]
+        decoded: ServerFrame | list[Raw] = decode_as(_SERVER_MESSAGE, data)  # type: ignore[arg-type]
+        if not isinstance(decoded, list):
+            return [decoded]
+        return [frame for raw in decoded if (frame := _readable(raw)) is not None]
 
     @staticmethod
     def call_id(data: bytes) -> int | None:

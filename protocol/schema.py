@@ -121,7 +121,9 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"carehub wire protocol ({SUBPROTOCOL})",
         "description": (
-            "Each WebSocket message is one MessagePack map tagged by 't'. "
+            "Each WebSocket message is one frame: a MessagePack map tagged by 't'. "
+            "From version 2 on, a server's message after the welcome may instead be "
+            "a MessagePack array of frames, read in order. "
             "'bytes' fields are MessagePack bin (base64 in this JSON view); "
             "times are milliseconds since the Unix epoch. Structures drawn as "
             "arrays ('prefixItems') are MessagePack arrays in that order. "

@@ -25,10 +25,18 @@ import contextlib
 from dataclasses import dataclass
 from enum import Enum, auto
 
-from protocol.codec import PROTOCOL_VERSIONS, Codec, decode_as, encode, negotiate
+from protocol.codec import (
+    BATCHES_FROM,
+    PACKED_BYTES,
+    PROTOCOL_VERSIONS,
+    Codec,
+    decode_as,
+    encode,
+    negotiate,
+)
 from protocol.errors import CloseCode, DecodeError, ErrorCode, ProtocolError, VersionMismatch
 from protocol.events import SyncReset
-from protocol.frames import Call, Error, Event, Hello, Ping, Pong, Result, Welcome
+from protocol.frames import Call, Error, Event, Hello, Ping, Pong, Result, ServerFrame, Welcome
 
 __all__ = [
     "CallReceived",
@@ -155,6 +163,14 @@ FrameEvent = CallReceived | PingReceived | PongReceived | FrameRefused  # once g
 SessionEvent = Welcomed | Refused | ReplyReceived | EventReceived | Duplicate | PingReceived
 
 
+def _versions(max_frame_bytes: int) -> list[int]:
+    """What a client offers: version 2's messages of several frames only if
+    it reads messages that large."""
+    if max_frame_bytes < PACKED_BYTES:
+        return [version for version in PROTOCOL_VERSIONS if version < BATCHES_FROM]
+    return list(PROTOCOL_VERSIONS)
+
+
 class _Session:
     def __init__(self, state: State, max_frame_bytes: int) -> None:
         self.state = state
@@ -258,7 +274,7 @@ class ClientSession(_Session):
         super().__init__(State.AWAITING_WELCOME, max_frame_bytes)
         self.cursor = resume_from
         self.welcome: Welcome | None = None
-        hello = Hello(list(PROTOCOL_VERSIONS), token, device, resume_from, client)
+        hello = Hello(_versions(max_frame_bytes), token, device, resume_from, client)
         self._outgoing = [encode(hello)]
 
     def data_to_send(self) -> list[bytes]:
@@ -272,18 +288,32 @@ class ClientSession(_Session):
         heartbeat = self.welcome.heartbeat_ms / 1000 if self.welcome else DEFAULT_HEARTBEAT_SECONDS
         return SILENT_HEARTBEATS * heartbeat
 
-    def receive(self, data: bytes) -> SessionEvent | None:
-        """One message received; None when there is nothing to act on (a
-        frame this client cannot read, a pong, anything while closing)."""
+    def receive(self, data: bytes) -> list[SessionEvent]:
+        """What one message received means, frame by frame (a version 2
+        server sends several frames in one message); nothing for what there
+        is nothing to act on (a frame this client cannot read, a pong,
+        anything while closing)."""
         if self.state is State.CLOSING:
-            return None
+            return []
         self._require(State.AWAITING_WELCOME, State.OPEN)
         try:
-            frame = self._codec.decode_server(data)
+            frames = self._codec.decode_server(data)
         except DecodeError as exc:
             if self.state is State.AWAITING_WELCOME:
-                return self._refuse(CloseCode.NORMAL, f"unreadable welcome: {exc}"[:120])
-            return None  # a newer server's frame: ignored
+                return [self._refuse(CloseCode.NORMAL, f"unreadable welcome: {exc}"[:120])]
+            return []  # a newer server's frame (an unknown tag): ignored
+        if self.state is State.AWAITING_WELCOME and len(frames) != 1:
+            return [self._refuse(CloseCode.NORMAL, "the welcome must come alone")]
+        events: list[SessionEvent] = []
+        for frame in frames:
+            event = self._frame(frame)
+            if event is not None:
+                events.append(event)
+            if isinstance(event, Refused):  # closing: what follows is not read
+                break
+        return events
+
+    def _frame(self, frame: ServerFrame) -> SessionEvent | None:
         if self.state is State.AWAITING_WELCOME:
             if not isinstance(frame, Welcome):
                 return self._refuse(

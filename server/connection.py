@@ -90,6 +90,8 @@ class Connection:
         "_queue_bytes",
         "_queued",
         "_start_writer",
+        "_welcome_next",
+        "batch_bytes",
         "busy",
         "calls",
         "close_code",
@@ -148,6 +150,10 @@ class Connection:
         self._queued = 0
         self._start_writer: Callable[[], asyncio.Task[None]] | None = None  # once open
         self.writer: asyncio.Task[None] | None = None  # while running, it takes every frame queued
+        # The most bytes of one message of several frames (0: a frame per
+        # message): ``protocol.codec.messages``, from version 2 on.
+        self.batch_bytes = 0
+        self._welcome_next = False  # the welcome is queued: taken alone
         self._drained = Flag()  # the queue has room again
         self.closed = Flag()
         self.stage = Stage.WELCOMING
@@ -207,8 +213,10 @@ class Connection:
         self.send(frame)
 
     def welcome(self, frame: bytes) -> None:
-        """Queue the welcome: the first frame, before any push."""
+        """Queue the welcome: the first frame, before any push, and alone in
+        its message (from it, the client learns how the next ones come)."""
         self.send(frame)
+        self._welcome_next = True
         self._advance(Stage.REPLAYING)
 
     def push(self, frame: bytes) -> None:
@@ -270,16 +278,21 @@ class Connection:
         await self.closed.wait()
 
     def take_frames(self) -> list[bytes]:
-        """For the writer: every frame queued, or none when there is nothing
-        left to write (or the connection is closing), and the writer stops."""
-        frames, self._frames = self._frames, []
+        """For the writer: every frame queued (the welcome alone), or none
+        when there is nothing left to write (or the connection is closing),
+        and the writer stops."""
+        if self._welcome_next:
+            self._welcome_next = False
+            frames, self._frames = self._frames[:1], self._frames[1:]
+        else:
+            frames, self._frames = self._frames, []
         if not frames or self.closing:
             self.writer = None
             self._finish_if_idle()
             return []
         return frames
 
-    def sent(self, frame: bytes) -> None:
-        """A frame taken by ``take_frames`` reached the socket."""
-        self._queued -= len(frame)
+    def sent(self, size: int) -> None:
+        """Frames of ``size`` bytes taken by ``take_frames`` reached the socket."""
+        self._queued -= size
         self._drained.set()

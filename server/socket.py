@@ -16,7 +16,16 @@ import logging
 import secrets
 from time import monotonic
 
-from protocol.codec import PROTOCOL_VERSIONS, SUBPROTOCOL, Codec, encode, encode_event, to_raw
+from protocol.codec import (
+    BATCHES_FROM,
+    PACKED_BYTES,
+    SUBPROTOCOL,
+    Codec,
+    encode,
+    encode_event,
+    messages,
+    to_raw,
+)
 from protocol.errors import CloseCode, DecodeError, ErrorCode
 from protocol.events import SyncReset
 from protocol.frames import Call, Error, Hello, Limits, Result, Welcome
@@ -25,6 +34,7 @@ from protocol.session import (
     CallReceived,
     FrameEvent,
     FrameRefused,
+    Greeted,
     PingReceived,
     Refused,
     ServerSession,
@@ -81,7 +91,7 @@ async def _greet(ctx: Context, ws: Socket) -> None:
     if isinstance(conn, Refused):
         await _close(ws, conn.code, conn.reason)
         return
-    await _serve(ctx, ws, wire, conn, greeting.hello)
+    await _serve(ctx, ws, wire, conn, greeting)
 
 
 async def _authenticate(ctx: Context, wire: ServerSession, hello: Hello) -> Connection | Refused:
@@ -108,7 +118,7 @@ async def _authenticate(ctx: Context, wire: ServerSession, hello: Hello) -> Conn
     )
 
 
-def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> bytes:
+def _welcome(ctx: Context, conn: Connection, greeting: Greeted, cursor: int) -> bytes:
     s = ctx.settings
     limits = Limits(
         frame_bytes=s.max_frame_bytes,
@@ -121,7 +131,7 @@ def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> byte
     )
     return encode(
         Welcome(
-            v=max(PROTOCOL_VERSIONS),
+            v=greeting.version,
             user=conn.user_id,
             role=conn.role.value,
             device=conn.device_id,
@@ -130,15 +140,16 @@ def _welcome(ctx: Context, conn: Connection, cursor: int, resumed: bool) -> byte
             cursor=cursor,
             heartbeat_ms=int(s.heartbeat_seconds * 1000),
             limits=limits,
-            resumed=resumed,
+            resumed=greeting.hello.resume_from is not None,
             locale=conn.locale,
         )
     )
 
 
 async def _serve(
-    ctx: Context, ws: Socket, wire: ServerSession, conn: Connection, hello: Hello
+    ctx: Context, ws: Socket, wire: ServerSession, conn: Connection, greeting: Greeted
 ) -> None:
+    resume_from = greeting.hello.resume_from
     routes = ctx.hub.add(conn)  # from here on, live durable events are held until replayed
     if ctx.draining:  # the drain began while this socket said hello
         conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
@@ -149,14 +160,16 @@ async def _serve(
             routes += ctx.hub.read_for(conn)
         await ctx.broker.attach(routes)  # before the cursor: later events find this node
         head = ctx.hub.delivered
-        conn.welcome(_welcome(ctx, conn, head, hello.resume_from is not None))
-        conn.last_seq = head if hello.resume_from is None else hello.resume_from
+        if greeting.version >= BATCHES_FROM:
+            conn.batch_bytes = min(ctx.settings.max_frame_bytes, PACKED_BYTES)
+        conn.welcome(_welcome(ctx, conn, greeting, head))
+        conn.last_seq = head if resume_from is None else resume_from
         conn.write_with(functools.partial(_start_writer, ws, conn))
         tasks.append(asyncio.create_task(_read(ctx, ws, wire, conn), name=f"read-{conn.session}"))
-        if hello.resume_from is None:
+        if resume_from is None:
             conn.go_live()
         else:
-            tasks.append(asyncio.create_task(_replay(ctx, conn, hello.resume_from, head)))
+            tasks.append(asyncio.create_task(_replay(ctx, conn, resume_from, head)))
         await ctx.presence.refresh(conn.user_id)
         await conn.wait_closed()
     except Unavailable as exc:
@@ -236,11 +249,11 @@ def _start_writer(ws: Socket, conn: Connection) -> asyncio.Task[None]:
 async def _write(ws: Socket, conn: Connection) -> None:
     try:
         while frames := conn.take_frames():
-            for frame in frames:
+            for message, size in messages(frames, conn.batch_bytes):
                 if conn.closing:  # what it took is dropped, as what was queued
                     return
-                await ws.send(frame)
-                conn.sent(frame)
+                await ws.send(message)
+                conn.sent(size)
     except Exception as exc:
         _stopped_on(conn, exc)
     except asyncio.CancelledError:

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
@@ -106,6 +107,53 @@ async def test_welcome_describes_the_link(server: RunningServer) -> None:
         "send_burst": settings.send_burst,
         "history_page": settings.history_page,
     }
+
+
+async def test_version_2_packs_a_backlog_into_few_messages_and_version_1_never(
+    server: RunningServer,
+) -> None:
+    """The same backlog, replayed to a link of each version: the same frames
+    in the same order; from version 2, after a welcome alone, several frames
+    share a message (a MessagePack array)."""
+    doctor, patient, thread = await server.patient_thread()
+    members = [doctor.user_id, patient.user_id]
+    async with greeted(server, patient) as before:
+        cursor = before.welcome["cursor"]
+    async with greeted(server, doctor) as link:
+        for call_id in range(6):
+            sent = send_params(server, doctor, thread, members)
+            ok(await link.call(call_id, "messages.send", sent))
+    replayed = {}
+    for versions in ([1], [1, 2]):
+        async with raw(server) as ws:
+            await ws.send(pack(hello(patient, versions=versions, resume_from=cursor)))
+            welcome = msgspec.msgpack.decode(await ws.recv())
+            assert (welcome["t"], welcome["v"]) == ("welcome", max(versions))
+            replayed[welcome["v"]] = await _messages_until(ws, "message.new", 6)
+    one_each, packed = replayed[1], replayed[2]
+    assert all(isinstance(message, dict) for message in one_each)
+    frames = [frame for message in packed for frame in _frames_of(message)]
+    one_by_one = _durable(one_each)  # up to the sixth message, read last
+    assert _durable(frames)[: len(one_by_one)] == one_by_one
+    assert len(packed) < len(frames)
+
+
+def _frames_of(message: Any) -> list[dict[str, Any]]:
+    return message if isinstance(message, list) else [message]
+
+
+def _durable(frames: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    return [(frame["type"], frame["seq"]) for frame in frames if "seq" in frame]
+
+
+async def _messages_until(ws: Any, event_type: str, count: int) -> list[Any]:
+    """The messages read until ``count`` events of ``event_type`` came."""
+    messages: list[Any] = []
+    async with asyncio.timeout(10):
+        while count > 0:
+            messages.append(msgspec.msgpack.decode(await ws.recv()))
+            count -= sum(frame.get("type") == event_type for frame in _frames_of(messages[-1]))
+    return messages
 
 
 async def test_resuming_from_the_future_gets_sync_reset_first(server: RunningServer) -> None:

@@ -49,7 +49,7 @@ from protocol.booking import (
     SlotsResult,
     VisitReason,
 )
-from protocol.codec import Codec, decode_as, encode, encode_event, to_raw
+from protocol.codec import Codec, decode_as, encode, encode_event, messages, to_raw
 from protocol.e2e import Recipient, Scope
 from protocol.errors import DecodeError, ErrorCode, FrameTooLarge, UnknownMethod
 from protocol.events import EVENTS, PresenceChanged
@@ -291,7 +291,7 @@ def test_client_frames_round_trip(frame: Struct) -> None:
 
 @pytest.mark.parametrize("frame", SERVER_FRAMES, ids=_id)
 def test_server_frames_round_trip(frame: Struct) -> None:
-    assert codec.decode_server(encode(frame)) == frame
+    assert codec.decode_server(encode(frame)) == [frame]
 
 
 def test_every_frame_type_is_covered() -> None:
@@ -306,7 +306,7 @@ def test_frames_are_tagged_maps() -> None:
 
 def test_encode_event_embeds_data_without_reencoding() -> None:
     data = to_raw(PresenceChanged(user=4, status=PresenceStatus.AWAY, last_seen=10))
-    frame = codec.decode_server(encode_event("presence", data, seq=None))
+    [frame] = codec.decode_server(encode_event("presence", data, seq=None))
     assert isinstance(frame, Event)
     assert (frame.type, frame.seq, bytes(frame.data)) == ("presence", None, bytes(data))
     assert Codec.decode_event("presence", frame.data) == PresenceChanged(4, PresenceStatus.AWAY, 10)
@@ -326,6 +326,49 @@ def test_decode_client_rejects_server_frames(frame: Struct) -> None:
 def test_decode_server_rejects_client_frames(frame: Struct) -> None:
     with pytest.raises(DecodeError):
         codec.decode_server(encode(frame))
+
+
+# --- several frames in one message (version 2) ---------------------------------------------
+
+
+def _pings(count: int) -> list[bytes]:
+    return [encode(Ping(ts=n)) for n in range(count)]
+
+
+@pytest.mark.parametrize("count", [2, 15, 16, 70_000])  # each MessagePack array head
+def test_frames_packed_together_read_back_in_order(count: int) -> None:
+    frames = _pings(count)
+    [(message, size)] = messages(frames, 10**7)
+    assert size == sum(map(len, frames))
+    assert Codec(10**7).decode_server(message) == [Ping(ts=n) for n in range(count)]
+
+
+def test_a_message_never_exceeds_its_bytes_and_a_frame_alone_is_itself() -> None:
+    frames = _pings(40)
+    packed = list(messages(frames, 60))
+    assert all(len(message) <= 60 for message, _ in packed)
+    assert sum(size for _, size in packed) == sum(map(len, frames))
+    read = [frame for message, _ in packed for frame in Codec(60).decode_server(message)]
+    assert read == [Ping(ts=n) for n in range(40)]
+    big = encode(Ping(ts=2**40))
+    assert list(messages([big], 4)) == [(big, len(big))]  # too big to share: sent as itself
+
+
+def test_without_a_limit_each_frame_is_its_own_message() -> None:
+    frames = _pings(3)
+    assert list(messages(frames, 0)) == [(frame, len(frame)) for frame in frames]
+
+
+def test_a_frame_this_client_cannot_read_is_left_out_of_its_message() -> None:
+    frames = [encode(Ping(ts=1)), encode({"t": "future-frame"}), encode(Pong(ts=2))]
+    [(message, _)] = messages(frames, 1024)
+    assert codec.decode_server(message) == [Ping(ts=1), Pong(ts=2)]
+
+
+def test_a_message_of_several_frames_is_held_to_the_size_limit() -> None:
+    [(message, _)] = messages(_pings(20), 1024)
+    with pytest.raises(FrameTooLarge):
+        Codec(len(message) - 1).decode_server(message)
 
 
 # --- methods: params and results ---------------------------------------------------------
@@ -721,10 +764,12 @@ def test_invalid_server_frames(obj: Any) -> None:
 # --- size limit ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("decode", ["decode_client", "decode_server"])
-def test_frame_size_limit(decode: str) -> None:
+@pytest.mark.parametrize(
+    ("decode", "read"), [("decode_client", Ping(ts=2**40)), ("decode_server", [Ping(ts=2**40)])]
+)
+def test_frame_size_limit(decode: str, read: Any) -> None:
     frame = encode(Ping(ts=2**40))
-    assert getattr(Codec(len(frame)), decode)(frame) == Ping(ts=2**40)
+    assert getattr(Codec(len(frame)), decode)(frame) == read
     with pytest.raises(FrameTooLarge) as info:
         getattr(Codec(len(frame) - 1), decode)(frame)
     assert isinstance(info.value, DecodeError)

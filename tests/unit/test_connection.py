@@ -4,13 +4,16 @@ and the writer that runs only while there is something to write."""
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import pytest
 
+from protocol.codec import encode
 from protocol.errors import CloseCode
 from protocol.model import Role
 from server.connection import Connection, Flag, Stage
 from server.ratelimit import Limit
+from server.socket import _start_writer
 
 
 def make(queue_bytes: int = 100) -> Connection:
@@ -29,7 +32,7 @@ def drain(conn: Connection) -> list[bytes]:
     """Take what is queued and report it written, as a writer does."""
     frames = conn.take_frames()
     for frame in frames:
-        conn.sent(frame)
+        conn.sent(len(frame))
     return frames
 
 
@@ -52,7 +55,7 @@ class Writer:
             for frame in frames:
                 await asyncio.sleep(0)  # a write that yields, as a socket's may
                 self.written.append(frame)
-                self.conn.sent(frame)
+                self.conn.sent(len(frame))
 
     async def idle(self) -> list[bytes]:
         """Wait for the running writer (if any) to stop; what it wrote."""
@@ -225,7 +228,7 @@ async def test_send_paced_waits_for_room() -> None:
     [taken] = conn.take_frames()
     await asyncio.sleep(0)
     assert not paced.done()  # taken is not written: still no room
-    conn.sent(taken)
+    conn.sent(len(taken))
     await asyncio.wait_for(paced, 1)
     assert not conn.closing
     assert drain(conn) == [b"y" * 5]
@@ -273,7 +276,43 @@ async def test_ephemeral_pushes_before_the_welcome_are_dropped() -> None:
     conn.welcome(b"welcome")
     conn.push(b"presence-late")
     conn.go_live()
-    assert drain(conn) == [b"welcome", b"presence-late", frame(1)]
+    assert drain(conn) == [b"welcome"]  # alone: it tells how the next frames come
+    assert drain(conn) == [b"presence-late", frame(1)]
+
+
+async def test_the_welcome_is_taken_alone_once() -> None:
+    conn = make()
+    conn.welcome(b"welcome")
+    conn.push(b"a")
+    conn.push(b"b")
+    assert drain(conn) == [b"welcome"]
+    assert drain(conn) == [b"a", b"b"]
+    conn.push(b"c")
+    conn.push(b"d")
+    assert drain(conn) == [b"c", b"d"]
+
+
+class RecordingSocket:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def send(self, message: bytes) -> None:
+        await asyncio.sleep(0)
+        self.messages.append(message)
+
+
+async def test_the_sockets_writer_packs_what_it_takes_and_frees_its_bytes() -> None:
+    conn = make(queue_bytes=100)
+    conn.batch_bytes = 1024
+    ws = RecordingSocket()
+    conn.welcome(b"W" * 10)
+    for payload in (b"a", b"b", b"c"):
+        conn.push(encode(payload))
+    conn.write_with(functools.partial(_start_writer, ws, conn))  # type: ignore[arg-type]
+    await asyncio.wait_for(conn.writer, 1)  # type: ignore[arg-type]
+    assert ws.messages == [b"W" * 10, b"\x93" + encode(b"a") + encode(b"b") + encode(b"c")]
+    conn.send(b"x" * 100)  # every byte written is free again
+    assert not conn.closing
 
 
 async def test_a_graceful_finish_waits_for_the_call_being_answered() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from protocol.codec import encode, encode_event, to_raw
+from protocol.codec import PACKED_BYTES, encode, encode_event, messages, to_raw
 from protocol.errors import CloseCode, ErrorCode
 from protocol.events import SyncReset
 from protocol.frames import Call, Error, Hello, Limits, Ping, Pong, Result, Welcome
@@ -45,7 +45,8 @@ def welcome(cursor: int = 10, heartbeat_ms: int = 20_000) -> bytes:
 def welcomed(resume_from: int | None = None, cursor: int = 10) -> ClientSession:
     session = ClientSession("t", 7, resume_from=resume_from)
     session.data_to_send()
-    assert isinstance(session.receive(welcome(cursor)), Welcomed)
+    [event] = session.receive(welcome(cursor))
+    assert isinstance(event, Welcomed)
     return session
 
 
@@ -181,7 +182,7 @@ def test_the_client_says_hello_first() -> None:
     [hello] = session.data_to_send()
     assert decoded(hello) == {
         "t": "hello",
-        "versions": [1],
+        "versions": [1, 2],
         "token": "t",
         "device": 7,
         "resume_from": 4,
@@ -204,7 +205,7 @@ def test_the_welcome_opens_and_sets_a_new_cursor(resume_from: int | None, cursor
 )
 def test_anything_but_a_welcome_first_is_refused(data: bytes, reason: str) -> None:
     session = ClientSession("t", 7)
-    event = session.receive(data)
+    [event] = session.receive(data)
     assert isinstance(event, Refused) and event.reason.startswith(reason)
     assert session.state is State.CLOSING
 
@@ -212,7 +213,9 @@ def test_anything_but_a_welcome_first_is_refused(data: bytes, reason: str) -> No
 def test_durable_events_come_once_and_in_order() -> None:
     session = welcomed(cursor=10)
     seen = [
-        session.receive(encode_event("receipt", to_raw({}), seq)) for seq in (11, 11, 9, 13, 12)
+        event
+        for seq in (11, 11, 9, 13, 12)
+        for event in session.receive(encode_event("receipt", to_raw({}), seq))
     ]
     assert [type(event) for event in seen] == [
         EventReceived,
@@ -227,22 +230,21 @@ def test_durable_events_come_once_and_in_order() -> None:
 
 def test_ephemeral_events_leave_the_cursor() -> None:
     session = welcomed(cursor=10)
-    event = session.receive(encode_event("presence", to_raw({})))
+    [event] = session.receive(encode_event("presence", to_raw({})))
     assert isinstance(event, EventReceived) and event.event.type == "presence"
     assert session.cursor == 10
 
 
 def test_sync_reset_moves_the_cursor_back() -> None:
     session = welcomed(resume_from=3, cursor=50)
-    assert isinstance(
-        session.receive(encode_event("sync.reset", to_raw(SyncReset(40)))), EventReceived
-    )
+    [event] = session.receive(encode_event("sync.reset", to_raw(SyncReset(40))))
+    assert isinstance(event, EventReceived)
     assert session.cursor == 40
 
 
 def test_a_ping_is_ponged_and_moves_the_cursor_forward() -> None:
     session = welcomed(cursor=10)
-    event = session.receive(encode(Ping(ts=5, cursor=30)))
+    [event] = session.receive(encode(Ping(ts=5, cursor=30)))
     assert isinstance(event, PingReceived)
     assert session.data_to_send() == [encode(Pong(ts=5))]
     assert session.cursor == 30
@@ -252,11 +254,11 @@ def test_a_ping_is_ponged_and_moves_the_cursor_forward() -> None:
 
 def test_replies_are_handed_over_and_unknown_frames_ignored() -> None:
     session = welcomed()
-    assert session.receive(encode(Result(3))) == ReplyReceived(Result(3))
+    assert session.receive(encode(Result(3))) == [ReplyReceived(Result(3))]
     failed = Error(4, ErrorCode.FORBIDDEN, "no")
-    assert session.receive(encode(failed)) == ReplyReceived(failed)
-    assert session.receive(encode({"t": "future-frame"})) is None
-    assert session.receive(encode(Pong())) is None
+    assert session.receive(encode(failed)) == [ReplyReceived(failed)]
+    assert session.receive(encode({"t": "future-frame"})) == []
+    assert session.receive(encode(Pong())) == []
 
 
 def test_silence_limit_follows_the_heartbeat() -> None:
@@ -269,8 +271,55 @@ def test_silence_limit_follows_the_heartbeat() -> None:
 def test_a_closing_client_ignores_frames_and_a_closed_one_refuses_them() -> None:
     session = welcomed()
     session.close(CloseCode.HEARTBEAT_TIMEOUT, "server silent")
-    assert session.receive(encode(Ping(ts=1))) is None
+    assert session.receive(encode(Ping(ts=1))) == []
     assert session.data_to_send() == []
     session.closed()
     with pytest.raises(InvalidState):
         session.receive(encode(Ping(ts=1)))
+
+
+def test_a_message_of_several_frames_is_read_in_order() -> None:
+    session = welcomed(cursor=10)
+    frames = [
+        encode_event("receipt", to_raw({}), 11),
+        encode({"t": "future-frame"}),  # left out, the others still read
+        encode(Result(3)),
+        encode_event("receipt", to_raw({}), 11),
+        encode(Ping(ts=7, cursor=40)),
+    ]
+    [(message, size)] = messages(frames, 1024)
+    assert size == sum(map(len, frames))
+    events = session.receive(message)
+    assert [type(event) for event in events] == [
+        EventReceived,
+        ReplyReceived,
+        Duplicate,
+        PingReceived,
+    ]
+    assert session.cursor == 40
+    assert session.data_to_send() == [encode(Pong(ts=7))]
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [welcome(), encode_event("receipt", to_raw({}), 11)],  # its event would be lost
+        [encode(Result(1)), welcome()],
+        [encode({"t": "future-frame"}), encode({"t": "future-frame"})],  # none to read
+    ],
+)
+def test_the_welcome_must_come_alone(frames: list[bytes]) -> None:
+    session = ClientSession("t", 7)
+    [(message, _)] = messages(frames, 1024)
+    [refused] = session.receive(message)
+    assert isinstance(refused, Refused) and refused.reason == "the welcome must come alone"
+    assert session.state is State.CLOSING and session.cursor is None
+
+
+def test_a_client_offers_version_2_only_if_it_reads_its_messages() -> None:
+    def offered(max_frame_bytes: int) -> list[int]:
+        [hello] = ClientSession("t", 7, max_frame_bytes=max_frame_bytes).data_to_send()
+        return list(decoded(hello)["versions"])
+
+    assert offered(PACKED_BYTES) == [1, 2]
+    assert offered(PACKED_BYTES - 1) == [1]

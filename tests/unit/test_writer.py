@@ -124,7 +124,7 @@ def published(h: Harness) -> list[tuple[int | None, Any]]:
     """The (seq, data) of every published event frame, in publish order."""
     out = []
     for delivery in h.deliveries:
-        frame = codec.decode_server(delivery.frame)
+        [frame] = codec.decode_server(delivery.frame)
         assert isinstance(frame, Event)
         assert frame.seq == delivery.seq
         assert delivery.recipients == [1]

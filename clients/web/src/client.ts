@@ -23,7 +23,7 @@ import {
   SUBPROTOCOL,
   type ServerFrame,
   type Welcome,
-  decodeFrame,
+  decodeFrames,
   encodeFrame,
   shouldReconnect,
 } from "./wire.js";
@@ -261,20 +261,33 @@ export class Client {
         socket.close(CloseCode.NORMAL, "no welcome");
       }, OPEN_TIMEOUT_MS);
       socket.addEventListener("open", () => socket.send(encodeFrame(this.hello())));
-      socket.addEventListener("message", (message) => {
-        const frame = decodeFrame(new Uint8Array(message.data as ArrayBuffer));
-        if (frame === null) return;
-        this.heard(socket);
-        if (socket === this.socket) return this.dispatch(socket, frame);
+      /** One frame read; false once the socket is refused (read no further). */
+      const take = (frame: ServerFrame): boolean => {
+        if (socket === this.socket) {
+          this.dispatch(socket, frame);
+          return true;
+        }
         if (frame.t !== "welcome" || this.closed) {
           socket.close(CloseCode.NORMAL, "expected welcome");
           const why = this.closed ? "closed by the client" : `expected welcome, got ${frame.t}`;
-          return refuse(this.closed ? new Disconnected(CloseCode.NORMAL, why) : new CarehubError(why));
+          refuse(this.closed ? new Disconnected(CloseCode.NORMAL, why) : new CarehubError(why));
+          return false;
         }
         clearTimeout(late);
         this.opening = undefined;
         this.welcomed(socket, frame, again);
         resolve(frame);
+        return true;
+      };
+      socket.addEventListener("message", (message) => {
+        const frames = decodeFrames(new Uint8Array(message.data as ArrayBuffer));
+        if (frames.length === 0) return;
+        this.heard(socket);
+        if (socket !== this.socket && frames.length > 1) {
+          socket.close(CloseCode.NORMAL, "expected welcome");
+          return refuse(new CarehubError("the welcome must come alone"));
+        }
+        for (const frame of frames) if (!take(frame)) return;
       });
       // A refused or failed connection also closes: the close says what to do.
       socket.addEventListener("error", () => undefined);
@@ -343,7 +356,8 @@ export class Client {
           }
           this.cursor = frame.seq;
         }
-        if (frame.type === "sync.reset") this.cursor = (frame.data as { cursor: number }).cursor;
+        const reset = frame.type === "sync.reset" ? (frame.data as { cursor?: unknown } | null)?.cursor : undefined;
+        if (typeof reset === "number") this.cursor = reset;
         const event: ClientEvent = { type: frame.type, data: frame.data ?? null };
         if (frame.seq !== undefined) event.seq = frame.seq;
         this.emit(event);

@@ -24,7 +24,7 @@ export {
   type SendResult,
   type WebSocketClass,
 } from "./client.js";
-export { CloseCode, SUBPROTOCOL, decodeFrame, encodeFrame, shouldReconnect } from "./wire.js";
+export { CloseCode, SUBPROTOCOL, decodeFrames, encodeFrame, shouldReconnect } from "./wire.js";
 export type { Limits, ServerFrame, Welcome } from "./wire.js";
 export {
   Secure,

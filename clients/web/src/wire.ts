@@ -1,13 +1,14 @@
 /**
  * The wire (`docs/protocol.md`): one binary MessagePack map per frame,
- * tagged by `t`. Frames are plain objects; `encodeFrame` and `decodeFrame`
- * use @msgpack/msgpack's defaults, which the contract tests check byte for
- * byte against the Python side.
+ * tagged by `t`; from version 2 on, a server's message after the welcome
+ * may be an array of frames. Frames are plain objects; `encodeFrame` and
+ * `decodeFrames` use @msgpack/msgpack's defaults, which the contract tests
+ * check byte for byte against the Python side.
  */
 import { decode, encode } from "@msgpack/msgpack";
 
 export const SUBPROTOCOL = "carehub.v1";
-export const PROTOCOL_VERSIONS = [1];
+export const PROTOCOL_VERSIONS = [1, 2];
 
 export interface Hello {
   t: "hello";
@@ -92,18 +93,24 @@ export function encodeFrame(frame: ClientFrame): Uint8Array {
   return encode(frame);
 }
 
-/** A server frame, or `null` for bytes that are not one (a newer server's
- * frame this client cannot read is skipped, as the Python SDK does). */
-export function decodeFrame(bytes: Uint8Array): ServerFrame | null {
-  let frame: unknown;
+/** The server frames of one message, in order: one, or several from a
+ * version 2 server. What is not a server frame is left out (a newer
+ * server's frame this client cannot read, as the Python SDK does). */
+export function decodeFrames(bytes: Uint8Array): ServerFrame[] {
+  let message: unknown;
   try {
-    frame = decode(bytes);
+    message = decode(bytes);
   } catch {
-    return null;
+    return [];
   }
-  if (typeof frame !== "object" || frame === null || frame instanceof Uint8Array) return null;
+  const frames = Array.isArray(message) ? message : [message];
+  return frames.filter(isServerFrame);
+}
+
+function isServerFrame(frame: unknown): frame is ServerFrame {
+  if (typeof frame !== "object" || frame === null || frame instanceof Uint8Array) return false;
   const tag = (frame as { t?: unknown }).t;
-  return typeof tag === "string" && SERVER_TAGS.has(tag) ? (frame as ServerFrame) : null;
+  return typeof tag === "string" && SERVER_TAGS.has(tag);
 }
 
 /** WebSocket close codes: 4000-4099 reconnect and resume, 4100-4199 stop. */

@@ -8,7 +8,7 @@ import {
   CallError,
   Client,
   backoffMs,
-  decodeFrame,
+  decodeFrames,
   otherUrl,
   shouldReconnect,
 } from "../build/src/index.js";
@@ -87,6 +87,35 @@ test("durable events come once and in order; the cursor follows them", async () 
   await client.close();
 });
 
+test("a message of several frames (version 2) is taken frame by frame", async () => {
+  const { client, socket } = await connected();
+  assert.deepEqual(socket.sent[0].versions, [1, 2]);
+  const answer = client.call("threads.list");
+  const call = socket.sent.at(-1);
+  socket.serve([
+    { t: "event", type: "receipt", data: { thread: 1 }, seq: 11 },
+    { t: "result", id: call.id, value: { threads: [] } },
+    { t: "event", type: "receipt", data: { thread: 1 }, seq: 11 }, // again
+    { t: "ping", ts: 3, cursor: 20 },
+  ]);
+  assert.deepEqual(await answer, { threads: [] });
+  const event = await client.nextEvent();
+  assert.deepEqual([event.type, event.seq], ["receipt", 11]);
+  assert.equal(client.stats.duplicatesDropped, 1);
+  assert.deepEqual(socket.sent.at(-1), { t: "pong", ts: 3 });
+  assert.equal(client.cursor, 20);
+  await client.close();
+});
+
+test("a welcome that does not come alone is refused", async () => {
+  const client = new Client("ws://server/ws", credentials, { webSocket: ScriptedSocket, reconnect: false });
+  const welcomed = client.connect();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  ScriptedSocket.last.serve([welcome, { t: "event", type: "receipt", data: {}, seq: 11 }]);
+  await assert.rejects(welcomed, /the welcome must come alone/);
+  assert.equal(client.cursor, undefined);
+});
+
 test("a ping is answered, and its cursor moves an idle client's cursor forward only", async () => {
   const { client, socket } = await connected();
   socket.serve({ t: "ping", ts: 5, cursor: 40 });
@@ -111,10 +140,15 @@ test("a refused call rejects with the wire's code and details", async () => {
 });
 
 test("frames that are not the server's are skipped", () => {
-  assert.equal(decodeFrame(encode([1, 2])), null);
-  assert.equal(decodeFrame(encode({ t: "hello" })), null);
-  assert.equal(decodeFrame(new Uint8Array([0xc1])), null);
-  assert.deepEqual(decodeFrame(encode({ t: "pong", ts: 1 })), { t: "pong", ts: 1 });
+  assert.deepEqual(decodeFrames(encode([1, 2])), []);
+  assert.deepEqual(decodeFrames(encode({ t: "hello" })), []);
+  assert.deepEqual(decodeFrames(new Uint8Array([0xc1])), []);
+  assert.deepEqual(decodeFrames(encode({ t: "pong", ts: 1 })), [{ t: "pong", ts: 1 }]);
+});
+
+test("a message of several frames is read in order, past a frame it cannot read", () => {
+  const frames = [{ t: "ping", ts: 1 }, { t: "future-frame" }, { t: "pong", ts: 2 }];
+  assert.deepEqual(decodeFrames(encode(frames)), [frames[0], frames[2]]);
 });
 
 test("close codes: 4000-4099 and transient ones reconnect, 4100-4199 stop", () => {
