@@ -132,6 +132,8 @@ def json_schema() -> dict[str, Any]:
         "versions": list(PROTOCOL_VERSIONS),
         "client_frame": client_ref,
         "server_frame": server_ref,
+        # what one WebSocket message from the server holds (an array: version 2)
+        "server_message": {"anyOf": [server_ref, {"type": "array", "items": server_ref}]},
         "methods": methods,
         "events": events,
         "payloads": payloads,

@@ -28,9 +28,10 @@ from clients.e2e.devices import entry_for
 from clients.e2e.documents import decrypt_document
 from clients.e2e.safety import fingerprint, safety_number
 from clients.e2e.sender_keys import open_sender_key
+from protocol.codec import Codec
 from protocol.frames import Call, Hello
 from protocol.schema import PAYLOADS
-from tests.vectors.generate import hexed, raw_fields, vectors
+from tests.vectors.generate import hexed, raw_fields, server_message, vectors
 
 VECTORS: dict[str, Any] = json.loads(
     (Path(__file__).parents[1] / "vectors" / "e2e.json").read_text()
@@ -161,7 +162,9 @@ def test_golden_group_envelope() -> None:
 
 
 STRUCTURES: dict[str, Any] = {
-    name: value for name, value in VECTORS["structures"].items() if "msgpack" in value
+    name: value
+    for name, value in VECTORS["structures"].items()
+    if "msgpack" in value and value["type"] != "ServerMessage"
 }
 TYPES: dict[str, type[msgspec.Struct]] = {t.__name__: t for t in (*PAYLOADS.values(), Hello, Call)}
 
@@ -174,6 +177,13 @@ def test_every_structure_decodes_to_its_fields_and_encodes_to_its_bytes(name: st
     fields = msgspec.to_builtins(value, builtin_types=(bytes,), enc_hook=raw_fields)
     assert hexed(fields) == shown["fields"]
     assert msgspec.msgpack.encode(value) == data
+
+
+def test_a_message_of_frames_reads_back_as_its_frames() -> None:
+    shown = VECTORS["structures"]["server_message"]
+    frames = Codec(65_536).decode_server(bytes.fromhex(shown["msgpack"]))
+    assert [msgspec.to_builtins(frame, enc_hook=raw_fields) for frame in frames] == shown["fields"]
+    assert server_message() == shown  # the generator packs the same bytes
 
 
 def test_the_safety_number_vector() -> None:

@@ -37,6 +37,7 @@ from clients.e2e.devices import entry_for
 from clients.e2e.documents import encrypt_document
 from clients.e2e.safety import fingerprint, qr_payload, safety_number
 from clients.e2e.sender_keys import new_sender_key
+from protocol.codec import messages
 from protocol.e2e import (
     Delegate,
     DeviceList,
@@ -48,7 +49,7 @@ from protocol.e2e import (
     SignedSenderKey,
     decode_envelope,
 )
-from protocol.frames import Call, Hello
+from protocol.frames import Call, Event, Hello, Ping
 from protocol.methods import ReceiptParams, SendParams
 from protocol.practice import Notice, NoticeKind
 
@@ -233,6 +234,19 @@ def shown(structure: msgspec.Struct) -> dict[str, Any]:
     }
 
 
+def server_message() -> dict[str, Any]:
+    """A version 2 message of 17 frames (an array of 16 or more: the 0xdc
+    head), as the server packs them, and the frames it holds."""
+    frames = [Ping(ts=n, cursor=40 + n) for n in range(16)]
+    frames.append(Event("receipt", msgspec.Raw(msgspec.msgpack.encode({"thread": 7})), 41))
+    [(message, _)] = messages([msgspec.msgpack.encode(frame) for frame in frames], 65_536)
+    return {
+        "type": "ServerMessage",
+        "msgpack": message.hex(),
+        "fields": [msgspec.to_builtins(frame, enc_hook=raw_fields) for frame in frames],
+    }
+
+
 def raw_fields(value: Any) -> Any:
     """A frame's ``params`` (MessagePack already encoded), shown as what it holds."""
     if isinstance(value, msgspec.Raw):
@@ -295,7 +309,7 @@ def structures() -> dict[str, Any]:
         "notice_emergency": Notice(NoticeKind.EMERGENCY),
         "notice_auto_reply": Notice(NoticeKind.AUTO_REPLY, "Absent until Monday.", rule=3),
         "notice_member_added": Notice(NoticeKind.MEMBER_ADDED, by=1, user=9, acting_for=2),
-        "hello": Hello(versions=[1], token="chb_token", device=11, resume_from=40),
+        "hello": Hello(versions=[1, 2], token="chb_token", device=11, resume_from=40),
         "call_send": Call(
             id=3,
             method="messages.send",
@@ -310,6 +324,7 @@ def structures() -> dict[str, Any]:
         ),
     }
     found = {name: shown(value) for name, value in examples.items()}
+    found["server_message"] = server_message()
     found["safety_number"] = {
         "user_a": 1,
         "identity_a": identity.public.hex(),

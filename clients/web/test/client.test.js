@@ -2,6 +2,7 @@
 // server's side frame by frame (the real-server tests are
 // tests/integration/test_js_sdk.py).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { decode, encode } from "@msgpack/msgpack";
 import {
@@ -144,6 +145,13 @@ test("frames that are not the server's are skipped", () => {
   assert.deepEqual(decodeFrames(encode({ t: "hello" })), []);
   assert.deepEqual(decodeFrames(new Uint8Array([0xc1])), []);
   assert.deepEqual(decodeFrames(encode({ t: "pong", ts: 1 })), [{ t: "pong", ts: 1 }]);
+});
+
+test("a message of 17 frames packed by the Python side (tests/vectors: structures.server_message)", () => {
+  const vectors = JSON.parse(readFileSync(new URL("../../../tests/vectors/e2e.json", import.meta.url), "utf8"));
+  const { msgpack, fields } = vectors.structures.server_message;
+  assert.equal(msgpack.slice(0, 6), "dc0011"); // an array of 16 or more: a 16-bit count
+  assert.deepEqual(decodeFrames(Uint8Array.from(Buffer.from(msgpack, "hex"))), fields);
 });
 
 test("a message of several frames is read in order, past a frame it cannot read", () => {
