@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Boolean,
     ColumnElement,
     Select,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal,
     literal_column,
     select,
     update,
@@ -25,7 +27,7 @@ from sqlalchemy.sql.dml import Insert, Update
 
 from storage.db import Database
 from storage.hot import Hot
-from storage.schema import messages, sent_counts, threads
+from storage.schema import messages, participants, sent_counts, threads
 
 __all__ = [
     "UNREAD_CAP",
@@ -84,20 +86,25 @@ _BY_CLIENT_ID = Hot(
 )
 
 
+# A send's statements share their parameters, named unlike any column they
+# write: SQLAlchemy would take such a parameter for a value to set.
+_THREAD: BindParameter[int] = bindparam("numbered_thread", type_=BigInteger)
+
+
 def _numbering() -> Update:
     """The thread's next seq. A care-side message also sets whether the
     patient may answer (``thread_reply_allowed``; None: unchanged), in the
     same update of the thread's row."""
     return (
         update(threads)
-        .where(threads.c.id == bindparam("thread_id"))
+        .where(threads.c.id == _THREAD)
         .values(
             last_seq=threads.c.last_seq + literal_column("1"),
             reply_allowed=func.coalesce(
                 bindparam("thread_reply_allowed", type_=Boolean), threads.c.reply_allowed
             ),
         )
-        .returning(threads.c.last_seq)
+        .returning(threads.c.last_seq, threads.c.id)
     )
 
 
@@ -121,16 +128,59 @@ def _insert(seq: ColumnElement[int]) -> Insert:
     )
 
 
+def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int]) -> Update:
+    """Having sent, the sender has read the thread up to their message
+    (``reader``; None for a delegate's send, which moves no receipt)."""
+    return (
+        update(participants)
+        .where(
+            participants.c.thread_id == thread,
+            participants.c.user_id == bindparam("reader"),
+            participants.c.left_seq.is_(None),
+        )
+        .values(delivered_seq=seq, read_seq=seq)
+    )
+
+
+def _count_sent(dialect: Any) -> Insert:
+    """One more message from ``sender`` to ``recipient`` in the hour's row
+    (an upsert; none without a ``recipient``: no daily limit applies)."""
+    recipient = bindparam("recipient", type_=BigInteger)
+    hour = select(
+        bindparam("sender", type_=BigInteger),
+        recipient,
+        bindparam("of_hour", type_=BigInteger),
+        literal(1),
+    )
+    upsert: Insert = (
+        dialect.insert(sent_counts)
+        .from_select(
+            ["sender_id", "recipient_id", "hour", "count"],
+            hour.where(recipient.is_not(None)),
+        )
+        .on_conflict_do_update(
+            index_elements=["sender_id", "recipient_id", "hour"],
+            set_={"count": sent_counts.c.count + 1},
+        )
+    )
+    return upsert
+
+
 def _numbered_insert() -> Insert:
-    """Number and insert in one statement (PostgreSQL): the thread's update
-    as a common table expression the insert reads its seq from, one round
-    trip instead of two."""
+    """A send in one statement (PostgreSQL): the thread's update as a common
+    table expression the insert reads its seq from, the sender's receipt and
+    the patient's hourly count beside it; one round trip instead of four."""
     numbered = _numbering().cte("numbered")
-    return _insert(numbered.c.last_seq)
+    return _insert(numbered.c.last_seq).add_cte(
+        _sender_read(numbered.c.last_seq, numbered.c.id).cte("sender_read"),
+        _count_sent(postgresql).cte("counted"),
+    )
 
 
-_NEXT_SEQ = Hot(_numbering())  # SQLite: the update, then the insert (microseconds each)
-_INSERT = Hot(_insert(bindparam("new_seq", type_=BigInteger)))
+_NEW_SEQ = bindparam("new_seq", type_=BigInteger)
+_NEXT_SEQ = Hot(_numbering())  # SQLite: a statement each (microseconds each)
+_INSERT = Hot(_insert(_NEW_SEQ))
+_SENDER_READ = Hot(_sender_read(_NEW_SEQ, _THREAD))
 _NUMBER_AND_INSERT = Hot(_numbered_insert())
 UNREAD_CAP = 100  # an unread count stops here: 100 reads "100 or more" (a badge: 99+)
 
@@ -170,22 +220,7 @@ def day_before(now: int) -> int:
     return now // HOUR_MS - DAY_HOURS
 
 
-_COUNT_SENT = {  # one more in the hour's row: an upsert, in each dialect
-    name: Hot(
-        dialect.insert(sent_counts)
-        .values(
-            sender_id=bindparam("sender"),
-            recipient_id=bindparam("recipient"),
-            hour=bindparam("of_hour"),
-            count=1,
-        )
-        .on_conflict_do_update(
-            index_elements=["sender_id", "recipient_id", "hour"],
-            set_={"count": sent_counts.c.count + 1},
-        )
-    )
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+_COUNT_SENT = Hot(_count_sent(sqlite))  # SQLite's (PostgreSQL's is in the send's statement)
 
 
 class Messages:
@@ -254,15 +289,23 @@ class MessageTx:
         envelope: bytes,
         now: int,
         thread_reply_allowed: bool | None = None,
+        reader: int | None = None,
+        counted_for: int | None = None,
     ) -> StoredMessage:
         """Number the message within its thread and store it. The thread row
         stays locked until commit, so thread seqs are gap-free and ordered.
-        ``thread_reply_allowed``: what the thread now says of the patient's
-        answers, set with the numbering (None: unchanged)."""
+        With the same statement on PostgreSQL (one round trip): what the
+        thread now says of the patient's answers (``thread_reply_allowed``;
+        None: unchanged), ``reader``'s receipt moved to this message (the
+        sender's, unless a delegate sent it), and one more message counted
+        from the sender to ``counted_for`` in this hour (a patient's daily
+        limit)."""
         params: dict[str, Any] = {
-            "thread_id": thread_id,
+            "numbered_thread": thread_id,
             "thread_reply_allowed": thread_reply_allowed,
+            "reader": reader,
         }
+        params |= {"sender": sender_id, "recipient": counted_for, "of_hour": now // HOUR_MS}
         params |= {
             "new_thread_id": thread_id,
             "new_sender_id": sender_id,
@@ -279,6 +322,10 @@ class MessageTx:
         else:
             params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
             row = await _INSERT.first(self.conn, params)
+            if reader is not None:
+                await _SENDER_READ.run(self.conn, params)
+            if counted_for is not None:
+                await _COUNT_SENT.run(self.conn, params)
         assert row is not None
         message_id, seq = row
         return StoredMessage(
@@ -294,11 +341,6 @@ class MessageTx:
             envelope,
             now,
         )
-
-    async def count_sent(self, sender: int, recipient: int, now: int) -> None:
-        """Count one more message from ``sender`` to ``recipient`` in this hour."""
-        hour = {"sender": sender, "recipient": recipient, "of_hour": now // HOUR_MS}
-        await _COUNT_SENT[self.conn.dialect.name].run(self.conn, hour)
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:
         row = (await self.conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()

@@ -149,12 +149,12 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
         envelope=p.envelope,
         now=now,
         thread_reply_allowed=p.reply_allowed if plan.sets_reply_allowed else None,
+        reader=None if access.delegated else plan.user,  # having sent, they read it all
+        counted_for=None if patient is None else patient.practitioner,
     )
     tx.audit.record(
         p.thread, now, "sent", actor=plan.user, acting_for=plan.header.acting_for, seq=message.seq
     )
-    if patient is not None:
-        await tx.messages.count_sent(plan.user, patient.practitioner, now)
     members = sorted(read_seqs)
     announced = Outgoing(
         "message.new",
@@ -165,8 +165,9 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
         exclude_session=plan.session,
     )
     out.append(announced)
-    if not access.delegated:  # having sent implies having read everything before
-        await _read_up_to(tx, out, message, members, plan.session)
+    if not access.delegated:  # the sender's receipt moved: the others see it
+        read = Receipt(message.seq, message.seq)
+        out.append(receipt_event(p.thread, plan.user, read, members, plan.session))
     if plan.answer is not None:
         practitioner = member_in_role(access.members, Role.PRACTITIONER)
         await auto_reply(
@@ -215,19 +216,6 @@ def _check_patient_limits(found: SendState, inbox: InboxSettings) -> None:
     refusal = patient_send_refusal(thread, inbox, found.sent_last_day)
     if refusal:
         raise refusal.error()
-
-
-async def _read_up_to(
-    tx: WriteTx, out: list[Outgoing], message: StoredMessage, recipients: list[int], session: str
-) -> None:
-    """The sender has read the thread up to their own message: their
-    receipt moves, and the others (their other devices too) see it."""
-    seq, sender = message.seq, message.sender_id
-    moved = await tx.threads.advance_receipt(
-        message.thread_id, sender, delivered_seq=seq, read_seq=seq
-    )
-    if moved is not None:
-        out.append(receipt_event(message.thread_id, sender, moved, recipients, session))
 
 
 async def _popups(

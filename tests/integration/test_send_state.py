@@ -15,7 +15,7 @@ from storage.messages import HOUR_MS
 from storage.schema import participants, threads
 from storage.threads import ThreadState
 from storage.tx import write_tx
-from tests.support.rows import people, thread_of
+from tests.support.rows import people, send, thread_of
 
 NOW = 1_000 * HOUR_MS
 
@@ -40,21 +40,18 @@ async def pair(database_factory) -> AsyncIterator[Pair]:
 
 
 async def _append(pair: Pair, client_msg_id: str, thread_reply_allowed: bool | None) -> int:
-    async with write_tx(pair.store.db) as tx:
-        message = await tx.messages.append(
-            thread_id=pair.thread,
-            sender_id=pair.patient,
-            sender_device_id=pair.device,
-            client_msg_id=client_msg_id,
-            kind="text",
-            reason=None,
-            reply_allowed=True,
-            envelope=b"sealed",
-            now=NOW,
-            thread_reply_allowed=thread_reply_allowed,
-        )
-        await tx.messages.count_sent(pair.patient, pair.doctor, NOW)
-    return message.seq
+    """The patient's message, as their send stores it."""
+    return await send(
+        pair.store,
+        pair.thread,
+        pair.device,
+        pair.patient,
+        at=NOW,
+        client_msg_id=client_msg_id,
+        thread_reply_allowed=thread_reply_allowed,
+        reader=pair.patient,
+        counted_for=pair.doctor,
+    )
 
 
 async def test_one_read_finds_the_members_the_state_the_duplicate_and_the_count(
@@ -92,7 +89,7 @@ async def test_one_read_finds_the_members_the_state_the_duplicate_and_the_count(
             recipient=pair.doctor,
             now=NOW + 24 * HOUR_MS,
         )
-    assert again.read_seqs == {pair.patient: 0}  # a member who left is not one
+    assert again.read_seqs == {pair.patient: 2}  # read what they sent; one who left is gone
     assert (again.duplicate, again.thread, again.sent_last_day) == (
         True,
         ThreadState(NOW, False),
@@ -134,3 +131,27 @@ async def test_a_thread_without_members_or_without_a_row_has_none_to_send_to(pai
         0,
     )
     assert missing is None
+
+
+async def _receipts(pair: Pair) -> dict[int, tuple[int, int]]:
+    query = select(participants.c.user_id, participants.c.delivered_seq, participants.c.read_seq)
+    async with pair.store.db.read() as conn:
+        return {user: (delivered, read) for user, delivered, read in await conn.execute(query)}
+
+
+async def test_a_send_moves_its_senders_receipt_and_counts_a_patients_message(
+    pair: Pair,
+) -> None:
+    assert await _append(pair, "m1", thread_reply_allowed=None) == 1
+    assert await _receipts(pair) == {pair.patient: (1, 1), pair.doctor: (0, 0)}
+    # a delegate's send moves no receipt; a care-side one counts nothing
+    unread = await send(
+        pair.store, pair.thread, None, pair.doctor, at=NOW, client_msg_id="d", reader=None
+    )
+    assert unread == 2
+    assert await _receipts(pair) == {pair.patient: (1, 1), pair.doctor: (0, 0)}
+    async with write_tx(pair.store.db) as tx:
+        state = await tx.threads.send_state(
+            pair.thread, pair.device, "m3", sender=pair.patient, recipient=pair.doctor, now=NOW
+        )
+    assert state is not None and state.sent_last_day == 1

@@ -11,8 +11,7 @@ from sqlalchemy import insert
 from storage import Store
 from storage.messages import HOUR_MS, day_before, sent_last_day
 from storage.schema import messages
-from storage.tx import WriteTx
-from tests.support.rows import people, thread_of
+from tests.support.rows import people, send, thread_of
 
 
 async def _sent_last_day(store: Store, patient: int, doctor: int, now: int) -> int:
@@ -51,11 +50,11 @@ async def test_counts_older_than_a_day_are_forgotten(database_factory) -> None:
     try:
         await store.db.migrate()
         patient, doctor = await people(store)
+        thread, device = await thread_of(store, patient, doctor)
         now = 1_000 * HOUR_MS
-        async with store.db.write() as conn:
-            tx = WriteTx(conn)
-            for at in (now - 24 * HOUR_MS, now - 23 * HOUR_MS, now, now):
-                await tx.messages.count_sent(patient, doctor, at)
+        for n, at in enumerate((now - 24 * HOUR_MS, now - 23 * HOUR_MS, now, now)):
+            sent = {"at": at, "client_msg_id": f"m{n}", "counted_for": doctor}
+            await send(store, thread, device, patient, **sent)
         assert await _sent_last_day(store, patient, doctor, now) == 3
         assert await store.messages.forget_sent_counts(now) == 1
         assert await _sent_last_day(store, patient, doctor, now) == 3

@@ -6,8 +6,9 @@ from sqlalchemy import insert
 
 from storage import Store
 from storage.schema import devices, participants, threads, users
+from storage.tx import write_tx
 
-__all__ = ["people", "thread_of"]
+__all__ = ["people", "send", "thread_of"]
 
 
 async def thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
@@ -33,3 +34,34 @@ async def people(store: Store) -> tuple[int, int]:
             values |= {"password_hash": "-", "created_at": 0}
             ids.append(await conn.scalar(insert(users).values(**values).returning(users.c.id)))
     return ids[0], ids[1]
+
+
+async def send(
+    store: Store,
+    thread: int,
+    device: int,
+    sender: int,
+    *,
+    at: int,
+    client_msg_id: str,
+    thread_reply_allowed: bool | None = None,
+    reader: int | None = None,
+    counted_for: int | None = None,
+) -> int:
+    """A message stored as a send stores it (``MessageTx.append``); its seq."""
+    async with write_tx(store.db) as tx:
+        message = await tx.messages.append(
+            thread_id=thread,
+            sender_id=sender,
+            sender_device_id=device,
+            client_msg_id=client_msg_id,
+            kind="text",
+            reason=None,
+            reply_allowed=True,
+            envelope=b"sealed",
+            now=at,
+            thread_reply_allowed=thread_reply_allowed,
+            reader=reader,
+            counted_for=counted_for,
+        )
+    return message.seq
