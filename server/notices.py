@@ -35,7 +35,7 @@ async def post_notice(
 ) -> StoredMessage:
     """Append ``notice`` to the thread on behalf of ``author`` (the
     practitioner whose rule or action it is) and emit it to ``recipients``."""
-    message = await tx.messages.append(
+    message, _ = await tx.messages.append(
         thread_id=thread_id,
         sender_id=author,
         sender_device_id=None,

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -113,7 +114,7 @@ _STORED = [
 ]
 
 
-def _insert(seq: ColumnElement[int]) -> Insert:
+def _insert(seq: ColumnElement[int], *returned: ColumnElement[Any]) -> Insert:
     """The new message's row, its values bound as ``new_<column>``: a
     statement that also updates ``threads`` would take a parameter named
     like one of its columns (kind, reason) for a value to set."""
@@ -124,7 +125,7 @@ def _insert(seq: ColumnElement[int]) -> Insert:
     return (
         insert(messages)
         .from_select(_STORED, select(*values), include_defaults=False)
-        .returning(messages.c.id, messages.c.seq)
+        .returning(messages.c.id, messages.c.seq, *returned)
     )
 
 
@@ -150,7 +151,7 @@ def _count_sent(dialect: Any) -> Insert:
         bindparam("sender", type_=BigInteger),
         recipient,
         bindparam("of_hour", type_=BigInteger),
-        literal(1),
+        literal(1, BigInteger),
     )
     upsert: Insert = (
         dialect.insert(sent_counts)
@@ -169,11 +170,14 @@ def _count_sent(dialect: Any) -> Insert:
 def _numbered_insert() -> Insert:
     """A send in one statement (PostgreSQL): the thread's update as a common
     table expression the insert reads its seq from, the sender's receipt and
-    the patient's hourly count beside it; one round trip instead of four."""
+    the patient's hourly count beside it; one round trip instead of three.
+    It returns whether the sender's receipt moved: another node may have
+    removed them since the send's read."""
     numbered = _numbering().cte("numbered")
-    return _insert(numbered.c.last_seq).add_cte(
-        _sender_read(numbered.c.last_seq, numbered.c.id).cte("sender_read"),
-        _count_sent(postgresql).cte("counted"),
+    sender_read = _sender_read(numbered.c.last_seq, numbered.c.id)
+    read = sender_read.returning(participants.c.user_id).cte("sender_read")
+    return _insert(numbered.c.last_seq, exists(select(read.c.user_id))).add_cte(
+        read, _count_sent(postgresql).cte("counted")
     )
 
 
@@ -207,7 +211,7 @@ DAY_HOURS = 24
 
 def sent_last_day() -> Select[tuple[int]]:
     """Messages ``sender`` sent ``recipient`` in the hours after
-    ``day_before`` (``count_sent``): at most 24 rows read."""
+    ``day_before`` (``MessageTx.append`` counts them): at most 24 rows read."""
     return select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
         sent_counts.c.sender_id == bindparam("sender"),
         sent_counts.c.recipient_id == bindparam("recipient"),
@@ -291,8 +295,9 @@ class MessageTx:
         thread_reply_allowed: bool | None = None,
         reader: int | None = None,
         counted_for: int | None = None,
-    ) -> StoredMessage:
-        """Number the message within its thread and store it. The thread row
+    ) -> tuple[StoredMessage, bool]:
+        """Number the message within its thread and store it; the message,
+        and whether ``reader``'s receipt moved to it. The thread row
         stays locked until commit, so thread seqs are gap-free and ordered.
         With the same statement on PostgreSQL (one round trip): what the
         thread now says of the patient's answers (``thread_reply_allowed``;
@@ -319,16 +324,17 @@ class MessageTx:
         }
         if self.conn.dialect.name == "postgresql":
             row = await _NUMBER_AND_INSERT.first(self.conn, params)
+            assert row is not None
+            message_id, seq, read = row
         else:
             params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
             row = await _INSERT.first(self.conn, params)
-            if reader is not None:
-                await _SENDER_READ.run(self.conn, params)
+            assert row is not None
+            message_id, seq = row
+            read = reader is not None and await _SENDER_READ.run(self.conn, params) == 1
             if counted_for is not None:
                 await _COUNT_SENT.run(self.conn, params)
-        assert row is not None
-        message_id, seq = row
-        return StoredMessage(
+        stored = StoredMessage(
             message_id,
             thread_id,
             seq,
@@ -341,6 +347,7 @@ class MessageTx:
             envelope,
             now,
         )
+        return stored, bool(read)
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:
         row = (await self.conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()

@@ -138,7 +138,7 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
     await require_still_delegated(tx, access, plan.user, Scope.REPLY, now)
     if patient is not None:
         _check_patient_limits(found, patient.inbox)
-    message = await tx.messages.append(
+    message, sender_read = await tx.messages.append(
         thread_id=p.thread,
         sender_id=plan.user,
         sender_device_id=plan.device,
@@ -165,7 +165,7 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
         exclude_session=plan.session,
     )
     out.append(announced)
-    if not access.delegated:  # the sender's receipt moved: the others see it
+    if sender_read:  # the others see the sender's receipt move (not a delegate's send)
         read = Receipt(message.seq, message.seq)
         out.append(receipt_event(p.thread, plan.user, read, members, plan.session))
     if plan.answer is not None:

@@ -40,8 +40,8 @@ async def pair(database_factory) -> AsyncIterator[Pair]:
 
 
 async def _append(pair: Pair, client_msg_id: str, thread_reply_allowed: bool | None) -> int:
-    """The patient's message, as their send stores it."""
-    return await send(
+    """The patient's message, as their send stores it; its seq."""
+    seq, read = await send(
         pair.store,
         pair.thread,
         pair.device,
@@ -52,6 +52,8 @@ async def _append(pair: Pair, client_msg_id: str, thread_reply_allowed: bool | N
         reader=pair.patient,
         counted_for=pair.doctor,
     )
+    assert read
+    return seq
 
 
 async def test_one_read_finds_the_members_the_state_the_duplicate_and_the_count(
@@ -145,13 +147,27 @@ async def test_a_send_moves_its_senders_receipt_and_counts_a_patients_message(
     assert await _append(pair, "m1", thread_reply_allowed=None) == 1
     assert await _receipts(pair) == {pair.patient: (1, 1), pair.doctor: (0, 0)}
     # a delegate's send moves no receipt; a care-side one counts nothing
-    unread = await send(
+    seq, read = await send(
         pair.store, pair.thread, None, pair.doctor, at=NOW, client_msg_id="d", reader=None
     )
-    assert unread == 2
+    assert (seq, read) == (2, False)
     assert await _receipts(pair) == {pair.patient: (1, 1), pair.doctor: (0, 0)}
     async with write_tx(pair.store.db) as tx:
         state = await tx.threads.send_state(
             pair.thread, pair.device, "m3", sender=pair.patient, recipient=pair.doctor, now=NOW
         )
     assert state is not None and state.sent_last_day == 1
+
+
+async def test_a_sender_gone_since_the_read_sees_no_receipt_move(pair: Pair) -> None:
+    """Another node may remove the sender between the send's read and its
+    write: their receipt does not move, and the send says so."""
+    async with pair.store.db.write() as conn:
+        await conn.execute(
+            update(participants).where(participants.c.user_id == pair.doctor).values(left_seq=0)
+        )
+    seq, read = await send(
+        pair.store, pair.thread, None, pair.doctor, at=NOW, client_msg_id="d", reader=pair.doctor
+    )
+    assert (seq, read) == (1, False)
+    assert (await _receipts(pair))[pair.doctor] == (0, 0)

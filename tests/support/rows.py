@@ -39,7 +39,7 @@ async def people(store: Store) -> tuple[int, int]:
 async def send(
     store: Store,
     thread: int,
-    device: int,
+    device: int | None,
     sender: int,
     *,
     at: int,
@@ -47,10 +47,15 @@ async def send(
     thread_reply_allowed: bool | None = None,
     reader: int | None = None,
     counted_for: int | None = None,
-) -> int:
-    """A message stored as a send stores it (``MessageTx.append``); its seq."""
+) -> tuple[int, bool]:
+    """A message stored as a send stores it, after the send's read (so on
+    PostgreSQL it runs on the driver, as in the server); its seq, and
+    whether ``reader``'s receipt moved."""
     async with write_tx(store.db) as tx:
-        message = await tx.messages.append(
+        await tx.threads.send_state(
+            thread, device or 0, client_msg_id, sender=sender, recipient=counted_for, now=at
+        )
+        message, read = await tx.messages.append(
             thread_id=thread,
             sender_id=sender,
             sender_device_id=device,
@@ -64,4 +69,4 @@ async def send(
             reader=reader,
             counted_for=counted_for,
         )
-    return message.seq
+    return message.seq, read
