@@ -35,9 +35,11 @@ from server.errors import ServerError
 from server.hub import Hub
 from server.mail import MailGateway
 from server.mobilepush import ApnsSender, FcmSender
+from server.ops.receipts import write_receipts
 from server.presence import Presence
 from server.push_queue import PushGateway, push_round
 from server.pushing import PushSender, WebPushSender
+from server.receipt_writes import ReceiptWrites
 from server.reminders import LoggingGateway, NotificationGateway, remind
 from server.settings import Settings
 from server.socket import websocket_endpoint
@@ -78,24 +80,22 @@ def create_app(
         store.threads, store.keys, store.practices, store.rules, store.delegations
     )
     hub = Hub(clock, sockets_per_device=settings.sockets_per_device)
+    writer = Writer(
+        store.db, broker.publish, clock, settings.max_batch, publish_control=broker.publish_control
+    )
     ctx = Context(
         settings=settings,
         store=store,
         broker=broker,
         hub=hub,
-        writer=Writer(
-            store.db,
-            broker.publish,
-            clock,
-            settings.max_batch,
-            publish_control=broker.publish_control,
-        ),
+        writer=writer,
         directory=directory,
         presence=Presence(hub, directory, broker, clock),
         clock=clock,
         blobs=blobs or FilesystemBlobs(Path(settings.blob_dir)),
         passwords=Passwords(settings.password_hashes_at_once),
         vapid=VapidKey.load_or_create(Path(settings.push_key_file)),
+        receipt_writes=ReceiptWrites(write_receipts(writer)),
     )
     if not broker.complete:
         ctx.follower = Follower(store.db, hub, settings.stream_poll_seconds)

@@ -3,8 +3,8 @@ part of them handlers and operations may use (``Services``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from server.auth import Passwords
 from server.broker.base import Broker, Delivery
@@ -22,6 +22,9 @@ from server.writer import Writer
 from storage import Store
 from storage.blobs import BlobStore
 
+if TYPE_CHECKING:
+    from server.ops.receipts import ReceiptPlan
+
 __all__ = ["Context", "Publisher", "Services"]
 
 
@@ -38,10 +41,10 @@ class Context:
     blobs: BlobStore
     passwords: Passwords
     vapid: VapidKey  # this deployment's Web Push identity (docs/push.md)
+    receipt_writes: ReceiptWrites[ReceiptPlan]  # being stored
     push_position: int = -1  # how far this node's push queue got (storage has the truth)
     follower: Follower | None = None  # durable events from storage (several nodes)
     draining: bool = False  # a graceful stop began: no new sockets
-    receipt_writes: ReceiptWrites = field(default_factory=ReceiptWrites)  # being stored
 
 
 class Publisher(Protocol):
@@ -82,7 +85,7 @@ class Services(Protocol):
     @property
     def vapid(self) -> VapidKey: ...
     @property
-    def receipt_writes(self) -> ReceiptWrites: ...
+    def receipt_writes(self) -> ReceiptWrites[ReceiptPlan]: ...
     @property
     def broker(self) -> Publisher: ...
     @property

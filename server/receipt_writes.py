@@ -1,50 +1,134 @@
-"""Receipts being stored, shared by the devices that send them at once."""
+"""Receipts being stored: every receipt that arrives while the writer is
+busy joins the next write, one statement for them all."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from storage.threads import Receipt
 
-__all__ = ["ReceiptWrites"]
+__all__ = ["ReceiptWrites", "Take", "Wanted", "WriteAll"]
+
+
+class Wanted(Protocol):
+    """A member's receipts in a thread to move up to ``wanted``."""
+
+    @property
+    def thread(self) -> int: ...
+    @property
+    def user(self) -> int: ...
+    @property
+    def wanted(self) -> Receipt: ...
+
+
+P = TypeVar("P", bound=Wanted)
+Take = Callable[[], list[P]]
+# Stores what ``take()`` gives, in one transaction, and answers once it is
+# committed: each one's receipts as stored, or why not (a refusal, a failure).
+WriteAll = Callable[[Take[P]], Awaitable[Sequence[Receipt | Exception]]]
 
 
 def _covers(stored: Receipt, wanted: Receipt) -> bool:
     return stored.delivered_seq >= wanted.delivered_seq and stored.read_seq >= wanted.read_seq
 
 
-class ReceiptWrites:
-    """The receipts this node is storing, by thread and user. A user's
-    devices acknowledge the same message at about the same moment: a
-    receipt that one already being stored covers waits for that one's
-    commit instead of writing again, and is answered after it (so its
-    answer still means stored). If that write fails, it writes its own."""
+@dataclass(slots=True)
+class _Entry(Generic[P]):
+    plan: P
+    stored: asyncio.Future[Receipt | Exception]
+    then: _Entry[P] | None = None  # the member's next receipt, written once this one is
 
-    def __init__(self) -> None:
-        # (thread, user) -> what is being stored, and its outcome (None: it failed)
-        self._pending: dict[tuple[int, int], tuple[Receipt, asyncio.Future[Receipt | None]]] = {}
 
-    async def store(
-        self, thread: int, user: int, wanted: Receipt, write: Callable[[], Awaitable[Receipt]]
-    ) -> Receipt:
-        """``write()``'s receipt, or the one a write already under way stores."""
-        key = (thread, user)
-        pending = self._pending.get(key)
-        if pending is not None and _covers(pending[0], wanted):
-            stored = await asyncio.shield(pending[1])
-            if stored is not None:
+class ReceiptWrites(Generic[P]):
+    """The receipts this node is storing, by thread and member.
+
+    Receipts wait for the writer together: the first starts a write, and
+    every receipt arriving before the writer runs it joins it (``take``).
+    A write holds one receipt per member and thread. A member's devices
+    acknowledge the same message at about the same moment: a receipt that
+    the member's last one, waiting or being stored, covers waits for it
+    instead of writing again, and is answered after its commit (so its
+    answer still means stored); if that one is refused or fails, it writes
+    its own. One it does not cover (a read after a delivery) is queued at
+    once behind it, and joins the write after it: the caller may go away
+    meanwhile (an app closing), and it is still written."""
+
+    def __init__(self, write_all: WriteAll[P]) -> None:
+        self._write_all = write_all
+        self._entries: dict[tuple[int, int], _Entry[P]] = {}  # each member's last, not yet stored
+        self._next: list[_Entry[P]] = []  # not yet taken by a write
+        self._writing: asyncio.Task[None] | None = None
+
+    async def store(self, plan: P) -> Receipt:
+        """The receipts as stored, covering ``plan.wanted``; or the
+        refusal or failure of its write, raised."""
+        key = (plan.thread, plan.user)
+        while (last := self._entries.get(key)) is not None and _covers(
+            last.plan.wanted, plan.wanted
+        ):
+            stored = await asyncio.shield(last.stored)
+            if isinstance(stored, Receipt):
                 return stored
-        outcome: asyncio.Future[Receipt | None] = asyncio.get_running_loop().create_future()
-        entry = (wanted, outcome)
-        self._pending[key] = entry
+        mine = _Entry(plan, asyncio.get_running_loop().create_future())
+        self._entries[key] = mine
+        if last is None:
+            self._queue(mine)
+        else:
+            last.then = mine
+        outcome = await asyncio.shield(mine.stored)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def _queue(self, entry: _Entry[P]) -> None:
+        self._next.append(entry)
+        if self._writing is None:
+            self._writing = asyncio.create_task(self._write(), name="receipt-writes")
+
+    async def _write(self) -> None:
+        """Write what waits, a write after another, until nothing waits."""
         try:
-            receipt = await write()
-        except BaseException:
-            outcome.set_result(None)  # failed or cancelled: the waiters write their own
-            raise
+            while self._next:
+                await self._write_next()
         finally:
-            if self._pending.get(key) is entry:
-                del self._pending[key]
-        outcome.set_result(receipt)
-        return receipt
+            self._writing = None
+
+    async def _write_next(self) -> None:
+        taken: list[_Entry[P]] = []
+
+        def take() -> list[P]:
+            if not taken:  # the first call; a retry of the operation gets the same
+                taken.extend(sorted(self._next, key=lambda e: (e.plan.thread, e.plan.user)))
+                self._next.clear()
+            return [entry.plan for entry in taken]
+
+        try:
+            outcomes: Sequence[Receipt | Exception] = await self._write_all(take)
+        except Exception as failure:  # before or after it took them: they fail with it
+            take()
+            outcomes = [failure] * len(taken)
+        except BaseException:  # cancelled: the node is stopping
+            take()
+            for entry in taken:
+                self._settle(entry, None)
+            raise
+        for entry, outcome in zip(taken, outcomes, strict=True):
+            self._settle(entry, outcome)
+
+    def _settle(self, entry: _Entry[P], outcome: Receipt | Exception | None) -> None:
+        """Answer ``entry``'s callers and queue the member's next receipt
+        (None: the node is stopping; cancel them and the receipts behind)."""
+        key = (entry.plan.thread, entry.plan.user)
+        if self._entries.get(key) is entry:
+            del self._entries[key]
+        if outcome is not None:
+            entry.stored.set_result(outcome)
+            if entry.then is not None:
+                self._queue(entry.then)
+            return
+        entry.stored.cancel()
+        if entry.then is not None:
+            self._settle(entry.then, None)

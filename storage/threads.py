@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -13,8 +14,10 @@ from sqlalchemy import (
     case,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
@@ -22,7 +25,15 @@ from storage.hot import Hot
 from storage.messages import capped_count, day_before, sent_last_day
 from storage.schema import messages, participants, threads, users
 
-__all__ = ["MemberRecord", "Receipt", "SendState", "ThreadRecord", "ThreadState", "Threads"]
+__all__ = [
+    "MemberRecord",
+    "Receipt",
+    "ReceiptMove",
+    "SendState",
+    "ThreadRecord",
+    "ThreadState",
+    "Threads",
+]
 
 
 _current = participants.c.left_seq.is_(None)
@@ -82,6 +93,23 @@ class Receipt:
     read_seq: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptMove:
+    """What moving one member's receipts did: ``moved``, the receipts as
+    now stored (None: they were there already, or the seq is out of range);
+    ``last_seq``, the thread's newest seq when nothing moved (None: no
+    such thread), to tell the two apart."""
+
+    moved: Receipt | None
+    last_seq: int | None
+
+
+def _receipt_move(delivered: int | None, read: int | None, last_seq: int | None) -> ReceiptMove:
+    if delivered is None or read is None:
+        return ReceiptMove(None, last_seq)
+    return ReceiptMove(Receipt(delivered, read), None)
+
+
 def greatest(column: ColumnElement[int], value: ColumnElement[int]) -> ColumnElement[int]:
     """Portable GREATEST(column, value): SQLite spells it as two-argument MAX."""
     return case((column > value, column), else_=value)
@@ -134,6 +162,32 @@ _ADVANCE_RECEIPT = Hot(
         read_seq=greatest(participants.c.read_seq, _READ),
     )
     .returning(participants.c.delivered_seq, participants.c.read_seq)
+)
+# PostgreSQL: many members' receipts in one statement (one round trip), each
+# row of the arrays one member of one thread: the receipts that move, and
+# each thread's newest seq for those that do not. A row's ``n`` keeps the
+# caller's order; the caller sorts them, so writers lock rows in one order.
+_ADVANCE_RECEIPTS = Hot(
+    text(
+        "WITH wanted AS (SELECT * FROM unnest(:threads, :users, :delivered, :read)"
+        " WITH ORDINALITY AS w(thread_id, user_id, delivered_seq, read_seq, n)),"
+        " moved AS (UPDATE participants AS p"
+        " SET delivered_seq = GREATEST(p.delivered_seq, w.delivered_seq),"
+        " read_seq = GREATEST(p.read_seq, w.read_seq)"
+        " FROM wanted AS w, threads AS t"
+        " WHERE p.thread_id = w.thread_id AND p.user_id = w.user_id AND p.left_seq IS NULL"
+        " AND (p.delivered_seq < w.delivered_seq OR p.read_seq < w.read_seq)"
+        " AND t.id = w.thread_id AND t.last_seq >= w.delivered_seq"
+        " RETURNING p.thread_id, p.user_id, p.delivered_seq, p.read_seq)"
+        " SELECT moved.delivered_seq, moved.read_seq, t.last_seq FROM wanted AS w"
+        " LEFT JOIN moved ON moved.thread_id = w.thread_id AND moved.user_id = w.user_id"
+        " LEFT JOIN threads AS t ON t.id = w.thread_id ORDER BY w.n"
+    ).bindparams(
+        *(
+            bindparam(name, type_=ARRAY(BigInteger))
+            for name in ("threads", "users", "delivered", "read")
+        )
+    )
 )
 _MY_THREADS = select(participants.c.thread_id).where(
     participants.c.user_id == bindparam("user_id"), _current
@@ -381,22 +435,36 @@ class ThreadTx:
             int(sent),
         )
 
-    async def advance_receipt(
-        self,
-        thread_id: int,
-        user_id: int,
-        *,
-        delivered_seq: int,
-        read_seq: int = 0,
-    ) -> Receipt | None:
-        """Move a member's receipts forward (never back, never past the
-        thread's last message). Reading implies delivery. Returns the new
-        receipt if it changed, None otherwise."""
-        delivered_seq = max(delivered_seq, read_seq)
-        params = {"of_thread": thread_id, "of_user": user_id}
-        params |= {"to_delivered": delivered_seq, "to_read": read_seq}
+    async def advance_receipts(
+        self, wanted: Sequence[tuple[int, int, Receipt]]
+    ) -> list[ReceiptMove]:
+        """Move members' receipts forward (never back, never past the
+        thread's last message), each ``(thread, user, receipt)`` at most
+        once, in that order (it is the order rows are locked in: sorted, it
+        is every writer's). Reading implies delivery."""
+        asked = [
+            (thread, user, max(r.delivered_seq, r.read_seq), r.read_seq)
+            for thread, user, r in wanted
+        ]
+        if self.conn.dialect.name == "postgresql":
+            columns = ("threads", "users", "delivered", "read")
+            params = {
+                name: list(values)
+                for name, values in zip(columns, zip(*asked, strict=True), strict=True)
+            }
+            rows = await _ADVANCE_RECEIPTS.rows(self.conn, params)
+            return [_receipt_move(delivered, read, last) for delivered, read, last in rows]
+        return [await self._advance_receipt(*each) for each in asked]
+
+    async def _advance_receipt(
+        self, thread: int, user: int, delivered: int, read: int
+    ) -> ReceiptMove:
+        """SQLite: a statement, and another if nothing moved (microseconds each)."""
+        params = {"of_thread": thread, "of_user": user, "to_delivered": delivered, "to_read": read}
         row = await _ADVANCE_RECEIPT.first(self.conn, params)
-        return None if row is None else Receipt(*row)
+        if row is not None:
+            return ReceiptMove(Receipt(*row), None)
+        return ReceiptMove(None, await self.last_seq(thread))
 
     async def record(self, thread_id: int, user_id: int) -> ThreadRecord | None:
         """The thread as ``user_id`` (a current member) sees it, on ``self.conn``."""

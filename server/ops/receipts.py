@@ -3,6 +3,7 @@ the caller's forward (planned, then stored)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from protocol.codec import to_raw
@@ -10,13 +11,14 @@ from protocol.events import ReceiptUpdated
 from protocol.methods import ReceiptParams
 from server.connection import Connection
 from server.context import Services
-from server.errors import invalid
+from server.errors import ServerError, invalid
 from server.ops.access import members_of
-from server.writer import Outgoing
+from server.receipt_writes import Take, WriteAll
+from server.writer import Outgoing, Writer
 from storage.threads import Receipt
 from storage.tx import WriteTx
 
-__all__ = ["ReceiptPlan", "plan_receipt", "receipt_event", "store_receipt"]
+__all__ = ["ReceiptPlan", "plan_receipt", "receipt_event", "store_receipts", "write_receipts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +46,43 @@ async def plan_receipt(
     return ReceiptPlan(p.thread, conn.user_id, wanted, read, sorted(members), ctx.clock.ms())
 
 
-async def store_receipt(plan: ReceiptPlan, tx: WriteTx, out: list[Outgoing]) -> Receipt:
-    """The receipts as they now are (``wanted`` if they were already there)."""
-    thread, user, wanted = plan.thread, plan.user, plan.wanted
-    receipt = await tx.threads.advance_receipt(
-        thread, user, delivered_seq=wanted.delivered_seq, read_seq=wanted.read_seq
-    )
-    if receipt is None:  # nothing written: already there, or out of range
-        last_seq = await tx.threads.last_seq(thread)
-        if last_seq is None or wanted.delivered_seq > last_seq:
-            raise invalid("seq is beyond the thread's last message", last_seq=last_seq)
-        return wanted
-    if plan.read:
-        tx.audit.record(thread, plan.now, "read", actor=user, seq=receipt.read_seq)
-    out.append(receipt_event(thread, user, receipt, plan.recipients))
-    return receipt
+async def store_receipts(
+    plans: Sequence[ReceiptPlan], tx: WriteTx, out: list[Outgoing]
+) -> list[Receipt | ServerError]:
+    """Each plan's receipts as they now are (its ``wanted`` if they were
+    there already), or its refusal: a seq past the thread's last message.
+    One statement for them all (``ThreadTx.advance_receipts``): at most one
+    plan per member and thread, sorted by thread and member."""
+    moves = await tx.threads.advance_receipts([(p.thread, p.user, p.wanted) for p in plans])
+    outcomes: list[Receipt | ServerError] = []
+    for plan, move in zip(plans, moves, strict=True):
+        if move.moved is None:
+            last_seq = move.last_seq
+            in_range = last_seq is not None and plan.wanted.delivered_seq <= last_seq
+            outcomes.append(
+                plan.wanted
+                if in_range
+                else invalid("seq is beyond the thread's last message", last_seq=last_seq)
+            )
+            continue
+        if plan.read:
+            tx.audit.record(plan.thread, plan.now, "read", actor=plan.user, seq=move.moved.read_seq)
+        out.append(receipt_event(plan.thread, plan.user, move.moved, plan.recipients))
+        outcomes.append(move.moved)
+    return outcomes
+
+
+def write_receipts(writer: Writer) -> WriteAll[ReceiptPlan]:
+    """How a node's ``ReceiptWrites`` stores what waits: one operation of
+    the writer, which takes the plans when it runs (those arriving until
+    then join it). It sorts first in its batch (thread 0): receipts
+    confirm messages already stored, so they may go before the batch's
+    other writes."""
+
+    async def write(take: Take[ReceiptPlan]) -> list[Receipt | ServerError]:
+        return await writer.run(lambda tx, out: store_receipts(take(), tx, out), thread=0)
+
+    return write
 
 
 def receipt_event(

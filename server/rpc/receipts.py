@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from protocol.methods import Empty, ReceiptParams
 from server.connection import Connection
 from server.context import Services
-from server.ops.receipts import plan_receipt, store_receipt
+from server.ops.receipts import plan_receipt
 
 __all__ = ["delivered", "read"]
 
@@ -23,7 +21,6 @@ async def read(ctx: Services, conn: Connection, p: ReceiptParams) -> Empty:
 async def _advance(ctx: Services, conn: Connection, p: ReceiptParams, *, read: bool) -> Empty:
     plan = await plan_receipt(ctx, conn, p, read=read)
     if plan is not None:
-        write = partial(ctx.writer.run, partial(store_receipt, plan), p.thread)
-        receipt = await ctx.receipt_writes.store(plan.thread, plan.user, plan.wanted, write)
+        receipt = await ctx.receipt_writes.store(plan)
         ctx.directory.raise_receipt_floor(p.thread, conn.user_id, receipt)
     return Empty()

@@ -3,8 +3,12 @@ presence, popups."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import httpx
 
+from clients.errors import CallError
 from protocol.events import Notify, PresenceChanged, ReceiptUpdated
 from protocol.methods import (
     HistoryParams,
@@ -156,3 +160,38 @@ async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> Non
         await tablet.call("receipts.read", ReceiptParams(thread.id, sent.thread_seq))
         assert await writes() == before + 2  # reading is news
         assert (await doctor.next_event("receipt")).data.read_seq == sent.thread_seq
+
+
+async def test_receipts_sent_at_once_are_each_answered_and_a_bad_one_alone(make_server) -> None:  # type: ignore[no-untyped-def]
+    """Receipts that arrive together are written together (one statement on
+    PostgreSQL): each is answered as if it were alone, one out of range is
+    refused without its neighbours, and the practitioner hears each move once."""
+    server = make_server()
+    doctor_creds = await server.user("practitioner")
+    patients = [await server.user("patient") for _ in range(5)]
+    for patient in patients:
+        await server.add_patient(doctor_creds, patient)
+    async with server.secure(doctor_creds) as doctor, contextlib.AsyncExitStack() as stack:
+        links = [await stack.enter_async_context(server.secure(p)) for p in patients]
+        seqs: dict[int, int] = {}
+        for patient in patients:
+            opened = ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient.user_id])
+            thread = (await doctor.call("threads.open", opened)).id
+            seqs[thread] = (await doctor.send(thread, "Vos résultats sont arrivés.")).thread_seq
+        reads = [
+            link.call("receipts.read", ReceiptParams(thread, seq))
+            for link, (thread, seq) in zip(links, seqs.items(), strict=True)
+        ]
+        beyond = ReceiptParams(next(iter(seqs)), 99)
+        *answers, refusal = await asyncio.gather(
+            *reads, doctor.call("receipts.read", beyond), return_exceptions=True
+        )
+        assert not any(isinstance(answer, BaseException) for answer in answers), answers
+        assert isinstance(refusal, CallError) and refusal.code == "invalid"
+        moved = [(await doctor.next_event("receipt")).data for _ in patients]
+        assert {r.thread: (r.delivered_seq, r.read_seq) for r in moved} == {
+            thread: (seq, seq) for thread, seq in seqs.items()
+        }
+        # nothing more: the next event after them is a message sent after them
+        await links[0].send(next(iter(seqs)), "Merci.")
+        assert (await doctor.next_event("receipt", "message.new")).type == "message.new"

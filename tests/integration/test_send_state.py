@@ -1,6 +1,7 @@
 """What a send reads and writes in its transaction, on both backends: one
 read of everything it checks (``ThreadTx.send_state``), and the thread's
-numbering with the message's row (one statement on PostgreSQL)."""
+numbering with the message's row (one statement on PostgreSQL); and the
+receipts of several members moved together (one statement on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 from storage import Store
 from storage.messages import HOUR_MS
 from storage.schema import participants, threads
-from storage.threads import ThreadState
+from storage.threads import Receipt, ReceiptMove, ThreadState
 from storage.tx import write_tx
 from tests.support.rows import people, send, thread_of
 
@@ -171,3 +172,69 @@ async def test_a_sender_gone_since_the_read_sees_no_receipt_move(pair: Pair) -> 
     )
     assert (seq, read) == (1, False)
     assert (await _receipts(pair))[pair.doctor] == (0, 0)
+
+
+async def _advance(
+    pair: Pair, *wanted: tuple[int, int, Receipt], after_a_read: bool = False
+) -> list[ReceiptMove]:
+    """``advance_receipts`` in a transaction of its own: as its first
+    statement (on PostgreSQL, through SQLAlchemy, which begins it) or after
+    a read (on the driver)."""
+    async with write_tx(pair.store.db) as tx:
+        if after_a_read:
+            await tx.threads.last_seq(pair.thread)
+        return await tx.threads.advance_receipts(list(wanted))
+
+
+async def _others_message(pair: Pair, client_msg_id: str) -> int:
+    """A message that moves nobody's receipt; its seq."""
+    seq, _ = await send(
+        pair.store, pair.thread, None, pair.doctor, at=NOW, client_msg_id=client_msg_id
+    )
+    return seq
+
+
+@pytest.mark.parametrize("after_a_read", [False, True])
+async def test_receipts_move_together_forward_only(pair: Pair, after_a_read: bool) -> None:
+    for n in range(3):
+        await _others_message(pair, f"m{n}")
+    doctor, patient = (pair.thread, pair.doctor), (pair.thread, pair.patient)
+    moves = await _advance(
+        pair, (*doctor, Receipt(2, 1)), (*patient, Receipt(0, 3)), after_a_read=after_a_read
+    )
+    assert moves == [ReceiptMove(Receipt(2, 1), None), ReceiptMove(Receipt(3, 3), None)]
+    # already there, or partly: only what is ahead moves
+    moves = await _advance(pair, (*doctor, Receipt(1, 2)), (*patient, Receipt(3, 3)))
+    assert moves == [ReceiptMove(Receipt(2, 2), None), ReceiptMove(None, 3)]
+    assert await _receipts(pair) == {pair.doctor: (2, 2), pair.patient: (3, 3)}
+
+
+@pytest.mark.parametrize("after_a_read", [False, True])
+async def test_a_receipt_out_of_range_moves_nothing_and_says_how_far_the_thread_is(
+    pair: Pair, after_a_read: bool
+) -> None:
+    await _others_message(pair, "m1")
+    moves = await _advance(
+        pair,
+        (pair.thread, pair.doctor, Receipt(2, 0)),  # past the last message
+        (pair.thread, pair.patient, Receipt(1, 1)),
+        (pair.thread + 1000, pair.patient, Receipt(1, 0)),  # no such thread
+        after_a_read=after_a_read,
+    )
+    assert moves == [
+        ReceiptMove(None, 1),
+        ReceiptMove(Receipt(1, 1), None),
+        ReceiptMove(None, None),
+    ]
+    assert await _receipts(pair) == {pair.doctor: (0, 0), pair.patient: (1, 1)}
+
+
+async def test_a_member_who_left_has_no_receipt_to_move(pair: Pair) -> None:
+    await _others_message(pair, "m1")
+    async with pair.store.db.write() as conn:
+        await conn.execute(
+            update(participants).where(participants.c.user_id == pair.patient).values(left_seq=1)
+        )
+    moves = await _advance(pair, (pair.thread, pair.patient, Receipt(1, 1)))
+    assert moves == [ReceiptMove(None, 1)]
+    assert (await _receipts(pair))[pair.patient] == (0, 0)

@@ -1,97 +1,226 @@
-"""A receipt covered by one being stored waits for it instead of writing."""
+"""Receipts wait for the writer together; a covered one waits for the write
+under way instead of writing again."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pytest
 
-from server.receipt_writes import ReceiptWrites
+from server.receipt_writes import ReceiptWrites, Take
 from storage.threads import Receipt
 
 
+@dataclass(frozen=True)
+class Plan:
+    thread: int
+    user: int
+    wanted: Receipt
+
+
 class Writes:
-    """Writes that finish when the test says so."""
+    """A writer whose writes take their receipts, and commit, when the test says so."""
 
     def __init__(self) -> None:
-        self.started: list[Receipt] = []
-        self.gates: list[asyncio.Future[None]] = []
+        self.taken: dict[int, list[Plan]] = {}  # each write's receipts, as taken
+        self.takes: list[asyncio.Future[None]] = []  # each write runs (takes) once set
+        self.commits: list[asyncio.Future[Sequence[Receipt | Exception] | Exception]] = []
         self.progress = asyncio.Condition()
 
-    def of(self, receipt: Receipt):
-        async def write() -> Receipt:
-            gate = asyncio.get_running_loop().create_future()
-            self.started.append(receipt)
-            self.gates.append(gate)
-            async with self.progress:
-                self.progress.notify_all()
-            await gate
-            return receipt
+    async def write_all(self, take: Take[Plan]) -> Sequence[Receipt | Exception]:
+        loop = asyncio.get_running_loop()
+        running, commit = loop.create_future(), loop.create_future()
+        write = len(self.takes)
+        self.takes.append(running)
+        self.commits.append(commit)
+        await self._changed()
+        await running
+        self.taken[write] = take()
+        await self._changed()
+        outcome = await commit
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-        return write
-
-    async def until_started(self, count: int) -> None:
+    async def _changed(self) -> None:
         async with self.progress:
-            await self.progress.wait_for(lambda: len(self.started) >= count)
+            self.progress.notify_all()
+
+    async def until(self, writes: int = 0, taken: int | None = None) -> None:
+        async with self.progress:
+            await self.progress.wait_for(
+                lambda: len(self.takes) >= writes and (taken is None or taken in self.taken)
+            )
+
+    async def run(self, write: int) -> list[Plan]:
+        """Let write ``write`` take what waits; what it took."""
+        self.takes[write].set_result(None)
+        await self.until(taken=write)
+        return self.taken[write]
+
+    def commit_as_wanted(self, write: int) -> None:
+        self.commits[write].set_result([plan.wanted for plan in self.taken[write]])
 
 
-def storing(
-    receipts: ReceiptWrites, writes: Writes, wanted: Receipt, thread: int = 1, user: int = 7
+@pytest.fixture
+def writes() -> Writes:
+    return Writes()
+
+
+@pytest.fixture
+def receipts(writes: Writes) -> ReceiptWrites[Plan]:
+    return ReceiptWrites(writes.write_all)
+
+
+def storing(receipts: ReceiptWrites[Plan], plan: Plan) -> asyncio.Task[Receipt]:
+    return asyncio.create_task(receipts.store(plan))
+
+
+async def being_stored(
+    receipts: ReceiptWrites[Plan], writes: Writes, plan: Plan
 ) -> asyncio.Task[Receipt]:
-    """User 7's receipt in thread 1 (unless told otherwise), being stored."""
-    return asyncio.create_task(receipts.store(thread, user, wanted, writes.of(wanted)))
+    """``plan``, taken by the first write, not yet committed."""
+    task = storing(receipts, plan)
+    await writes.until(writes=1)
+    await writes.run(0)
+    return task
 
 
-async def test_a_covered_receipt_waits_for_the_write_under_way() -> None:
-    writes, receipts = Writes(), ReceiptWrites()
-    first = storing(receipts, writes, Receipt(5, 5))
-    await writes.until_started(1)
-    second = storing(receipts, writes, Receipt(4, 0))
+async def committed(writes: Writes, write: int) -> list[Plan]:
+    """Write ``write``, once it starts, run and committed; what it took."""
+    await writes.until(writes=write + 1)
+    taken = await writes.run(write)
+    writes.commit_as_wanted(write)
+    return taken
+
+
+async def test_receipts_arriving_before_the_write_runs_join_it_sorted(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    plans = [Plan(2, 7, Receipt(3, 0)), Plan(1, 8, Receipt(4, 4)), Plan(1, 7, Receipt(5, 0))]
+    tasks = [storing(receipts, plan) for plan in plans]
+    await writes.until(writes=1)
+    await asyncio.sleep(0)  # the other two arrive while the first write waits
+    assert await committed(writes, 0) == sorted(plans, key=lambda p: (p.thread, p.user))
+    assert [await task for task in tasks] == [plan.wanted for plan in plans]
+    assert len(writes.takes) == 1
+
+
+async def test_a_receipt_after_the_take_goes_in_the_next_write(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    first = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
+    later = storing(receipts, Plan(2, 7, Receipt(1, 0)))
+    await asyncio.sleep(0)
+    assert len(writes.takes) == 1  # one write at a time: the next starts after this one
+    writes.commit_as_wanted(0)
+    assert await first == Receipt(5, 0)
+    assert await committed(writes, 1) == [Plan(2, 7, Receipt(1, 0))]
+    assert await later == Receipt(1, 0)
+
+
+async def test_a_covered_receipt_waits_for_the_write_under_way(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    first = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 5)))
+    second = storing(receipts, Plan(1, 7, Receipt(4, 0)))
     await asyncio.sleep(0)
     assert not second.done()  # not answered before the write it relies on is stored
-    writes.gates[0].set_result(None)
+    writes.commit_as_wanted(0)
     assert await first == await second == Receipt(5, 5)
-    assert writes.started == [Receipt(5, 5)]
+    assert len(writes.takes) == 1
 
 
-@pytest.mark.parametrize(
-    ("other_thread", "other_user", "wanted"),
-    [(1, 7, Receipt(6, 0)), (1, 7, Receipt(5, 6)), (2, 7, Receipt(1, 0)), (1, 8, Receipt(1, 0))],
-)
-async def test_a_receipt_not_covered_is_written(
-    other_thread: int, other_user: int, wanted: Receipt
+@pytest.mark.parametrize("wanted", [Receipt(6, 0), Receipt(5, 6)])
+async def test_a_receipt_not_covered_is_written_after_the_members_other(
+    writes: Writes, receipts: ReceiptWrites[Plan], wanted: Receipt
 ) -> None:
-    writes, receipts = Writes(), ReceiptWrites()
-    first = storing(receipts, writes, Receipt(5, 5))
-    await writes.until_started(1)
-    second = storing(receipts, writes, wanted, other_thread, other_user)
-    await writes.until_started(2)
-    for gate in writes.gates:
-        gate.set_result(None)
+    first = storing(receipts, Plan(1, 7, Receipt(5, 5)))
+    await writes.until(writes=1)
+    second = storing(receipts, Plan(1, 7, wanted))
+    await asyncio.sleep(0)
+    assert await committed(writes, 0) == [Plan(1, 7, Receipt(5, 5))]  # one a member and thread
+    assert await committed(writes, 1) == [Plan(1, 7, wanted)]
     assert (await first, await second) == (Receipt(5, 5), wanted)
 
 
-async def test_when_the_write_fails_the_waiter_writes_its_own() -> None:
-    writes, receipts = Writes(), ReceiptWrites()
-    first = storing(receipts, writes, Receipt(5, 0))
-    await writes.until_started(1)
-    second = storing(receipts, writes, Receipt(3, 0))
+async def test_a_refusal_is_raised_and_a_covered_waiter_writes_its_own(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    bogus = await being_stored(receipts, writes, Plan(1, 7, Receipt(99, 0)))
+    fine = storing(receipts, Plan(1, 7, Receipt(3, 0)))
     await asyncio.sleep(0)
-    writes.gates[0].set_exception(RuntimeError("the database failed"))
+    writes.commits[0].set_result([ValueError("seq is beyond the thread's last message")])
+    with pytest.raises(ValueError, match="beyond"):
+        await bogus
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(3, 0))]
+    assert await fine == Receipt(3, 0)
+
+
+async def test_a_failed_write_fails_what_it_took_and_the_next_still_runs(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    first = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
+    later = storing(receipts, Plan(2, 7, Receipt(1, 0)))
+    writes.commits[0].set_result(RuntimeError("the database failed"))
     with pytest.raises(RuntimeError):
         await first
-    await writes.until_started(2)
-    writes.gates[1].set_result(None)
-    assert await second == Receipt(3, 0)
+    await committed(writes, 1)
+    assert await later == Receipt(1, 0)
 
 
-async def test_a_finished_write_is_not_waited_for_again() -> None:
-    writes, receipts = Writes(), ReceiptWrites()
-    first = storing(receipts, writes, Receipt(5, 0))
-    await writes.until_started(1)
-    writes.gates[0].set_result(None)
-    await first
-    later = storing(receipts, writes, Receipt(5, 0))
-    await writes.until_started(2)
-    writes.gates[1].set_result(None)
-    assert await later == Receipt(5, 0)
+async def test_a_write_failing_before_it_takes_fails_what_waits(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    first = storing(receipts, Plan(1, 7, Receipt(5, 0)))
+    await writes.until(writes=1)
+    writes.takes[0].set_exception(RuntimeError("no connection"))  # fails before running
+    with pytest.raises(RuntimeError, match="no connection"):
+        await first
+    again = storing(receipts, Plan(1, 7, Receipt(5, 0)))  # nothing left waiting for it
+    await committed(writes, 1)
+    assert await again == Receipt(5, 0)
+
+
+async def test_a_caller_that_goes_away_leaves_the_others_answered(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    gone = storing(receipts, Plan(1, 7, Receipt(5, 0)))
+    stays = storing(receipts, Plan(1, 8, Receipt(5, 0)))
+    await writes.until(writes=1)
+    gone.cancel()
+    await committed(writes, 0)
+    assert await stays == Receipt(5, 0)
+    assert gone.cancelled()
+
+
+async def test_a_receipt_queued_behind_another_is_written_when_its_caller_goes_away(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    """An app reads a message and closes: its read, queued behind its
+    delivery still being stored, is written all the same."""
+    delivered = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
+    read = storing(receipts, Plan(1, 7, Receipt(5, 5)))
+    await asyncio.sleep(0)
+    read.cancel()  # the socket closed
+    writes.commit_as_wanted(0)
+    assert await delivered == Receipt(5, 0)
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(5, 5))]
+    assert read.cancelled()
+
+
+async def test_a_stopping_node_cancels_the_receipts_queued_behind(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    delivered = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
+    read = storing(receipts, Plan(1, 7, Receipt(5, 5)))
+    await asyncio.sleep(0)
+    writes.commits[0].cancel()  # the writer stopped under the write
+    for task in (delivered, read):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    again = storing(receipts, Plan(1, 7, Receipt(5, 5)))  # nothing left waiting for them
+    await committed(writes, 1)
+    assert await again == Receipt(5, 5)
