@@ -68,9 +68,10 @@ class Outgoing:
         assert self.seq is not None, "an event is stored and delivered once numbered"
         return self.seq
 
-    def to_store(self) -> tuple[int, NewEvent]:
+    def to_store(self) -> tuple[int | None, NewEvent]:
+        """The event as stored: numbered at the end of its transaction, unless already."""
         data = None if self.message_id is not None else bytes(self.data)
-        return self.numbered, NewEvent(
+        return self.seq, NewEvent(
             self.type, self.thread_id, self.user_id, self.message_id, data
         )
 
@@ -109,11 +110,6 @@ class Numbering:
         if self.last is None:
             self.last = (await tx.events.allocate(1))[0]
         return self.last
-
-    async def stored(self, tx: WriteTx) -> list[Outgoing]:
-        """The accepted events, every one numbered."""
-        await self.number(tx, self.accepted)
-        return self.accepted
 
 
 class Emitted(list[Outgoing]):
@@ -250,8 +246,11 @@ class Writer:
                     outcomes.append(refusal)
                     continue
                 numbering.accepted.extend(mine)
-            numbered = await numbering.stored(tx)
-            await tx.events.append([event.to_store() for event in numbered], self._clock.ms())
+            accepted = numbering.accepted
+            pending = [event.to_store() for event in accepted]
+            seqs = await tx.events.store(pending, self._clock.ms(), tx.audit)
+            for event, seq in zip(accepted, seqs, strict=True):
+                event.seq = seq
         self.commits += 1
         self.operations += len(batch)
-        return outcomes, numbered
+        return outcomes, accepted

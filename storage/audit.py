@@ -12,7 +12,7 @@ from storage.db import Database
 from storage.hot import Hot, insert_of
 from storage.schema import audit
 
-__all__ = ["FILED", "Audit", "AuditRow"]
+__all__ = ["AUDIT_COLUMNS", "FILED", "Audit", "AuditRow", "AuditTx"]
 
 FILED = "filed"  # a records device filed the thread's messages (``docs/records.md``)
 
@@ -43,7 +43,8 @@ _COLUMNS = (
     audit.c.rule_id,
     audit.c.detail,
 )
-_INSERT = Hot(insert_of(audit, *(column.key for column in _COLUMNS[1:])))
+AUDIT_COLUMNS = tuple(column.key for column in _COLUMNS[1:])  # what a line gives
+_INSERT = Hot(insert_of(audit, *AUDIT_COLUMNS))
 
 
 class Audit:
@@ -109,8 +110,14 @@ class AuditTx:
         values |= {"rule_id": rule, "detail": detail[:120]}
         self._lines.append(values)
 
+    def take(self) -> list[dict[str, Any]]:
+        """The lines recorded so far, for a statement that writes them
+        (``EventTx.store``); they are no longer this one's to write."""
+        lines, self._lines = self._lines, []
+        return lines
+
     async def flush(self) -> None:
         """Write the lines recorded so far, in the order they were recorded."""
-        lines, self._lines = self._lines, []
+        lines = self.take()
         if lines:
             await _INSERT.run_many(self.conn, lines)

@@ -23,8 +23,10 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Integer,
     Select,
+    Table,
     and_,
     bindparam,
     delete,
@@ -33,13 +35,15 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.audit import AUDIT_COLUMNS, AuditTx
 from storage.db import Database
 from storage.hot import Hot, insert_of
 from storage.messages import COLUMNS as MESSAGE_COLUMNS
 from storage.messages import StoredMessage, from_row
-from storage.schema import delegations, events, messages, participants
+from storage.schema import audit, delegations, events, messages, participants
 from storage.schema import stream_positions as positions
 
 __all__ = [
@@ -117,12 +121,51 @@ _APPEND = Hot(
 # its id before the first ``nextval`` (it is evaluated before any row is
 # produced): a probe of the horizon that can see a seq taken can then also
 # see that its transaction is still open.
-_NEXTVAL = Hot(
-    text(
-        "SELECT nextval('event_seq') FROM generate_series(1, :n)"
-        " WHERE pg_current_xact_id() IS NOT NULL"
-    ).bindparams(bindparam("n", type_=Integer))
+_TAKE_SEQS = (
+    "SELECT nextval('event_seq') AS seq FROM generate_series(1, :n)"
+    " WHERE pg_current_xact_id() IS NOT NULL"
 )
+_NEXTVAL = Hot(text(_TAKE_SEQS).bindparams(bindparam("n", type_=Integer)))
+_EVENT_FIELDS = ("type", "thread_id", "user_id", "message_id", "data")
+
+
+def _arrays(table: Table, names: Sequence[str], prefix: str) -> list[BindParameter[Any]]:
+    """A parameter per column, each an array of its values, one per row."""
+    return [bindparam(prefix + name, type_=ARRAY(table.c[name].type)) for name in names]
+
+
+def _unnest(binds: Sequence[BindParameter[Any]]) -> str:
+    return "unnest(" + ", ".join(f":{bind.key}" for bind in binds) + ")"
+
+
+def _store() -> Hot:
+    """PostgreSQL: a write transaction's end in one statement (one round trip
+    instead of three): seqs taken for the events not yet numbered, ranked so
+    that the k-th of them in the caller's order gets the k-th smallest; the
+    events stored; the audit lines stored beside them. Returns the new seqs,
+    smallest first."""
+    events_in = [
+        bindparam("given", type_=ARRAY(BigInteger)),
+        bindparam("place", type_=ARRAY(BigInteger)),
+    ]
+    events_in += _arrays(events, _EVENT_FIELDS, "event_")
+    lines_in = _arrays(audit, AUDIT_COLUMNS, "line_")
+    fields, columns = ", ".join(_EVENT_FIELDS), ", ".join(AUDIT_COLUMNS)
+    sql = (
+        f"WITH taken AS ({_TAKE_SEQS}),"
+        " ranked AS (SELECT seq, row_number() OVER (ORDER BY seq) AS n FROM taken),"
+        f" pending AS (SELECT * FROM {_unnest(events_in)} AS e(given, place, {fields})),"
+        f" stored AS (INSERT INTO events (seq, {fields}, created_at)"
+        f" SELECT coalesce(pending.given, ranked.seq), {fields}, :now"
+        " FROM pending LEFT JOIN ranked ON ranked.n = pending.place),"
+        f" lines AS (INSERT INTO audit ({columns}) SELECT * FROM {_unnest(lines_in)})"
+        " SELECT seq FROM ranked ORDER BY n"
+    )
+    binds = [bindparam("n", type_=Integer), bindparam("now", type_=BigInteger)]
+    return Hot(text(sql).bindparams(*binds, *events_in, *lines_in))
+
+
+_STORE = _store()
 _ALLOCATED = text(
     "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS seq FROM event_seq"
 )
@@ -358,6 +401,22 @@ class Events:
             return result.rowcount
 
 
+def _fields(event: NewEvent) -> dict[str, Any]:
+    return {
+        "type": event.type,
+        "thread_id": event.thread_id,
+        "user_id": event.user_id,
+        "message_id": event.message_id,
+        "data": event.data,
+    }
+
+
+def _numbered(pending: Sequence[tuple[int | None, NewEvent]], new: Sequence[int]) -> list[int]:
+    """Each event's seq: its own, or the next of ``new``."""
+    fresh = iter(new)
+    return [next(fresh) if seq is None else seq for seq, _ in pending]
+
+
 class EventTx:
     """Events inside one write transaction (``WriteTx.events``)."""
 
@@ -372,25 +431,42 @@ class EventTx:
         last = await _advance(self.conn, "events", count)
         return list(range(last - count + 1, last + 1))
 
-    async def append(self, numbered: Sequence[tuple[int, NewEvent]], now: int) -> None:
-        """Store events under the seqs ``allocate`` gave them."""
-        if not numbered:
-            return
+    async def store(
+        self, pending: Sequence[tuple[int | None, NewEvent]], now: int, audit: AuditTx
+    ) -> list[int]:
+        """Store the transaction's events, those without a seq numbered in
+        the order given, after every seq allocated before; and, on
+        PostgreSQL, ``audit``'s lines with them (one statement; on SQLite
+        they are written at the transaction's end). The events' seqs."""
+        if not pending:
+            return []
+        if self.conn.dialect.name == "postgresql":
+            return _numbered(pending, await self._store_with(pending, now, audit.take()))
+        unnumbered = sum(1 for seq, _ in pending if seq is None)
+        numbered = _numbered(pending, await self.allocate(unnumbered) if unnumbered else [])
         await _APPEND.run_many(
             self.conn,
             [
-                {
-                    "seq": seq,
-                    "type": event.type,
-                    "thread_id": event.thread_id,
-                    "user_id": event.user_id,
-                    "message_id": event.message_id,
-                    "data": event.data,
-                    "created_at": now,
-                }
-                for seq, event in numbered
+                {"seq": seq, "created_at": now} | _fields(event)
+                for seq, (_, event) in zip(numbered, pending, strict=True)
             ],
         )
+        return numbered
+
+    async def _store_with(
+        self,
+        pending: Sequence[tuple[int | None, NewEvent]],
+        now: int,
+        lines: Sequence[dict[str, Any]],
+    ) -> list[int]:
+        places = iter(range(1, len(pending) + 1))
+        params: dict[str, Any] = {"now": now, "n": sum(1 for seq, _ in pending if seq is None)}
+        params["given"] = [seq for seq, _ in pending]
+        params["place"] = [next(places) if seq is None else None for seq, _ in pending]
+        rows = [_fields(event) for _, event in pending]
+        params |= {f"event_{name}": [row[name] for row in rows] for name in _EVENT_FIELDS}
+        params |= {f"line_{name}": [line[name] for line in lines] for name in AUDIT_COLUMNS}
+        return [int(seq) for (seq,) in await _STORE.rows(self.conn, params)]
 
     async def between(self, after: int, upto: int, limit: int) -> list[StoredEvent]:
         """Every event with ``after < seq <= upto``, oldest first, at most ``limit``."""

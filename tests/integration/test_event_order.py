@@ -24,6 +24,7 @@ from server.stream import Follower
 from server.writer import Emitted, Outgoing, Writer
 from storage import NewEvent, Store, WriteTx
 from storage.events import Horizon
+from tests.support.rows import people, thread_of
 
 WAIT = 10  # seconds: a writer that blocks fails the test instead of hanging it
 
@@ -60,6 +61,39 @@ async def stored_in(store: Store, user_id: int) -> list[int]:
     return [e.seq for e in await store.events.after(user_id=user_id, cursor=0, limit=10, now=0)]
 
 
+@pytest.mark.parametrize("after_a_read", [False, True])
+async def test_a_transactions_events_are_numbered_in_order_beside_its_audit_lines(
+    store: Store, after_a_read: bool
+) -> None:
+    """The end of a write transaction (one statement on PostgreSQL, run as
+    its first statement or after a read): the events not numbered yet take
+    seqs after the one an operation already took, in the order given, and
+    the audit lines recorded are stored with them."""
+    patient, doctor = await people(store)
+    thread, _ = await thread_of(store, patient, doctor)
+    async with store.write() as tx:
+        if after_a_read:
+            await tx.threads.last_seq(thread)
+        (taken,) = await tx.events.allocate(1)  # a membership window's position
+        tx.audit.record(thread, 5, "read", actor=patient, seq=1)
+        tx.audit.record(thread, 6, "sent", actor=doctor, acting_for=patient, seq=2)
+        pending = [(None, NewEvent("a", user_id=1)), (taken, NewEvent("b", user_id=1))]
+        pending.append((None, NewEvent("c", thread_id=thread, data=b"\x00sealed")))
+        seqs = await tx.events.store(pending, 7, tx.audit)
+        assert seqs == [taken + 1, taken, taken + 2]
+        stored = await tx.events.between(0, taken + 2, 10)
+    assert [(e.seq, e.type, e.thread_id, e.data) for e in stored] == [
+        (taken, "b", None, None),
+        (taken + 1, "a", None, None),
+        (taken + 2, "c", thread, b"\x00sealed"),
+    ]
+    lines = await store.audit.of_thread(thread, 0, 10)
+    assert [(line.at, line.action, line.actor_id, line.acting_for, line.seq) for line in lines] == [
+        (5, "read", patient, None, 1),
+        (6, "sent", doctor, patient, 2),
+    ]
+
+
 async def test_a_later_writer_commits_while_an_earlier_one_is_open(store: Store) -> None:
     needs_postgresql(store)
     horizon = Horizon()
@@ -67,16 +101,14 @@ async def test_a_later_writer_commits_while_an_earlier_one_is_open(store: Store)
 
     async def first() -> list[int]:
         async with store.write() as tx:
-            seqs = await tx.events.allocate(1)
-            await tx.events.append([(seqs[0], NewEvent("receipt", user_id=1))], now=0)
+            seqs = await tx.events.store([(None, NewEvent("receipt", user_id=1))], 0, tx.audit)
             first_has_seq.set()
             await release_first.wait()
             return seqs
 
     async def second() -> list[int]:
         async with store.write() as tx:
-            seqs = await tx.events.allocate(1)
-            await tx.events.append([(seqs[0], NewEvent("receipt", user_id=1))], now=0)
+            seqs = await tx.events.store([(None, NewEvent("receipt", user_id=1))], 0, tx.audit)
             return seqs
 
     first_task = asyncio.create_task(first())
@@ -94,12 +126,10 @@ async def test_a_rolled_back_writer_leaves_a_hole_the_horizon_passes(store: Stor
     horizon = Horizon()
     with pytest.raises(RuntimeError):
         async with store.write() as tx:
-            seqs = await tx.events.allocate(1)
-            await tx.events.append([(seqs[0], NewEvent("receipt", user_id=1))], now=0)
+            await tx.events.store([(None, NewEvent("receipt", user_id=1))], 0, tx.audit)
             raise RuntimeError("abort")
     async with store.write() as tx:
-        kept = await tx.events.allocate(1)
-        await tx.events.append([(kept[0], NewEvent("receipt", user_id=1))], now=0)
+        kept = await tx.events.store([(None, NewEvent("receipt", user_id=1))], 0, tx.audit)
     # PostgreSQL's sequence never hands seq 1 out again; SQLite rolled it back.
     assert kept == ([1] if store.db.is_sqlite else [2])
     assert await settled(store, horizon, kept[0]) == kept[0] == await store.events.head()
@@ -185,8 +215,7 @@ async def test_a_follower_starting_beside_an_open_transaction_waits_for_it(store
 
     async def writer() -> int:
         async with store.write() as tx:
-            (seq,) = await tx.events.allocate(1)
-            await tx.events.append([(seq, NewEvent("receipt", user_id=1))], now=0)
+            (seq,) = await tx.events.store([(None, NewEvent("receipt", user_id=1))], 0, tx.audit)
             has_seq.set()
             await release.wait()
             return seq
