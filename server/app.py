@@ -213,6 +213,7 @@ class Lifecycle:
         await asyncio.gather(*self._tasks, return_exceptions=True)  # none holds Redis now
         await self._release_leases()
         ctx.hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
+        await ctx.receipt_writes.drain()  # its next write would find the writer stopped
         await ctx.writer.stop()
         if ctx.follower is not None:
             await ctx.follower.stop()

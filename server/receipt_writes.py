@@ -27,8 +27,9 @@ class Wanted(Protocol):
 P = TypeVar("P", bound=Wanted)
 Take = Callable[[], list[P]]
 # Stores what ``take()`` gives, in one transaction, and answers once it is
-# committed: each one's receipts as stored, or why not (a refusal, a failure).
-WriteAll = Callable[[Take[P]], Awaitable[Sequence[Receipt | Exception]]]
+# committed: each one's receipts as stored, why not (a refusal, a failure),
+# or None: not tried (another transaction holds the row), to write again.
+WriteAll = Callable[[Take[P]], Awaitable[Sequence[Receipt | Exception | None]]]
 
 
 def _covers(stored: Receipt, wanted: Receipt) -> bool:
@@ -54,7 +55,9 @@ class ReceiptWrites(Generic[P]):
     answer still means stored); if that one is refused or fails, it writes
     its own. One it does not cover (a read after a delivery) is queued at
     once behind it, and joins the write after it: the caller may go away
-    meanwhile (an app closing), and it is still written."""
+    meanwhile (an app closing), and it is still written. One that a write
+    could not try (another transaction held the member's row) joins the
+    next write."""
 
     def __init__(self, write_all: WriteAll[P]) -> None:
         self._write_all = write_all
@@ -83,6 +86,11 @@ class ReceiptWrites(Generic[P]):
             raise outcome
         return outcome
 
+    async def drain(self) -> None:
+        """Wait until every receipt queued is written (a node stopping: before its writer)."""
+        while self._writing is not None:
+            await asyncio.wait({self._writing})
+
     def _queue(self, entry: _Entry[P]) -> None:
         self._next.append(entry)
         if self._writing is None:
@@ -106,17 +114,21 @@ class ReceiptWrites(Generic[P]):
             return [entry.plan for entry in taken]
 
         try:
-            outcomes: Sequence[Receipt | Exception] = await self._write_all(take)
+            outcomes: Sequence[Receipt | Exception | None] = await self._write_all(take)
         except Exception as failure:  # before or after it took them: they fail with it
             take()
             outcomes = [failure] * len(taken)
         except BaseException:  # cancelled: the node is stopping
             take()
-            for entry in taken:
+            for entry in [*taken, *self._next]:
                 self._settle(entry, None)
+            self._next.clear()
             raise
         for entry, outcome in zip(taken, outcomes, strict=True):
-            self._settle(entry, outcome)
+            if outcome is None:
+                self._next.append(entry)  # not tried: the next write tries it
+            else:
+                self._settle(entry, outcome)
 
     def _settle(self, entry: _Entry[P], outcome: Receipt | Exception | None) -> None:
         """Answer ``entry``'s callers and queue the member's next receipt

@@ -39,13 +39,14 @@ from storage.errors import Contention
 from storage.events import NewEvent
 from storage.tx import WriteTx, write_tx
 
-__all__ = ["Emitted", "Numbering", "Operation", "Outgoing", "Writer"]
+__all__ = ["LAST", "Emitted", "Numbering", "Operation", "Outgoing", "Writer"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Writers of several nodes lock rows in no common order; PostgreSQL breaks a
 # deadlock by failing one transaction, whose operations then run again alone.
 CONTENTION_TRIES = 3
+LAST = 2**63  # ``Writer.run``'s thread for an operation that goes after every other
 
 
 @dataclass(slots=True)
@@ -61,7 +62,7 @@ class Outgoing:
     message_id: int | None = None  # message.new is stored as a pointer to its message
     exclude_session: str | None = None
     control: Control | None = None
-    seq: int | None = None  # given by the transaction's ``Numbering``
+    seq: int | None = None  # given at commit (``EventTx.store``), or earlier by ``Numbering``
 
     @property
     def numbered(self) -> int:
@@ -71,9 +72,7 @@ class Outgoing:
     def to_store(self) -> tuple[int | None, NewEvent]:
         """The event as stored: numbered at the end of its transaction, unless already."""
         data = None if self.message_id is not None else bytes(self.data)
-        return self.seq, NewEvent(
-            self.type, self.thread_id, self.user_id, self.message_id, data
-        )
+        return self.seq, NewEvent(self.type, self.thread_id, self.user_id, self.message_id, data)
 
     def to_deliver(self) -> Delivery:
         return Delivery(

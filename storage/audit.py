@@ -84,8 +84,9 @@ class Audit:
 
 class AuditTx:
     """Audit inside one write transaction (``WriteTx.audit``). Its lines are
-    written together when the transaction ends (``flush``, one
-    ``executemany``): a line costs a send no round trip of its own, and
+    written together when the transaction ends: with the events, in their
+    statement (``EventTx.store`` on PostgreSQL), or by ``flush`` (one
+    ``executemany``). A line costs a send no round trip of its own, and
     nothing reads the trail inside a write transaction."""
 
     def __init__(self, conn: AsyncConnection) -> None:

@@ -224,7 +224,7 @@ class Horizon:
     """The newest seq at or below which every event is final, for one reader.
 
     PostgreSQL: a writer takes its seqs only once its transaction has an id
-    (``_NEXTVAL``). A probe reads the newest seq taken, *then* the ids of
+    (``_TAKE_SEQS``). A probe reads the newest seq taken, *then* the ids of
     this database's open transactions (``_PROBE``): every transaction that
     took a seq up to that one is, at that instant, either ended or listed.
     So that seq is final as soon as every listed transaction has ended,
@@ -424,7 +424,7 @@ class EventTx:
         self.conn = conn
 
     async def allocate(self, count: int) -> list[int]:
-        """``count`` new seqs for events this transaction will append, in
+        """``count`` new seqs for events this transaction will store, in
         increasing order, each greater than every seq allocated before."""
         if self.conn.dialect.name == "postgresql":
             return sorted(int(seq) for (seq,) in await _NEXTVAL.rows(self.conn, {"n": count}))
@@ -440,9 +440,10 @@ class EventTx:
         they are written at the transaction's end). The events' seqs."""
         if not pending:
             return []
-        if self.conn.dialect.name == "postgresql":
-            return _numbered(pending, await self._store_with(pending, now, audit.take()))
         unnumbered = sum(1 for seq, _ in pending if seq is None)
+        if self.conn.dialect.name == "postgresql":
+            new = await self._store_with(pending, unnumbered, now, audit.take())
+            return _numbered(pending, new)
         numbered = _numbered(pending, await self.allocate(unnumbered) if unnumbered else [])
         await _APPEND.run_many(
             self.conn,
@@ -456,11 +457,12 @@ class EventTx:
     async def _store_with(
         self,
         pending: Sequence[tuple[int | None, NewEvent]],
+        unnumbered: int,
         now: int,
         lines: Sequence[dict[str, Any]],
     ) -> list[int]:
         places = iter(range(1, len(pending) + 1))
-        params: dict[str, Any] = {"now": now, "n": sum(1 for seq, _ in pending if seq is None)}
+        params: dict[str, Any] = {"now": now, "n": unnumbered}
         params["given"] = [seq for seq, _ in pending]
         params["place"] = [next(places) if seq is None else None for seq, _ in pending]
         rows = [_fields(event) for _, event in pending]

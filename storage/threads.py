@@ -98,15 +98,19 @@ class ReceiptMove:
     """What moving one member's receipts did: ``moved``, the receipts as
     now stored (None: they were there already, or the seq is out of range);
     ``last_seq``, the thread's newest seq when nothing moved (None: no
-    such thread), to tell the two apart."""
+    such thread), to tell the two apart; ``busy``, nothing was tried:
+    another transaction holds the member's row (PostgreSQL)."""
 
     moved: Receipt | None
     last_seq: int | None
+    busy: bool = False
 
 
-def _receipt_move(delivered: int | None, read: int | None, last_seq: int | None) -> ReceiptMove:
+def _receipt_move(
+    delivered: int | None, read: int | None, last_seq: int | None, busy: bool
+) -> ReceiptMove:
     if delivered is None or read is None:
-        return ReceiptMove(None, last_seq)
+        return ReceiptMove(None, last_seq, busy)
     return ReceiptMove(Receipt(delivered, read), None)
 
 
@@ -164,22 +168,34 @@ _ADVANCE_RECEIPT = Hot(
     .returning(participants.c.delivered_seq, participants.c.read_seq)
 )
 # PostgreSQL: many members' receipts in one statement (one round trip), each
-# row of the arrays one member of one thread: the receipts that move, and
-# each thread's newest seq for those that do not. A row's ``n`` keeps the
-# caller's order; the caller sorts them, so writers lock rows in one order.
+# row of the arrays one member of one thread: the receipts that move, each
+# thread's newest seq for those that do not, and which rows another
+# transaction holds (``busy``). It locks the rows it moves in order and
+# never waits for one: a row another transaction holds is skipped, to be
+# moved by a later write. So a receipts statement waits for no one, and no
+# deadlock between writers can go through it.
 _ADVANCE_RECEIPTS = Hot(
     text(
         "WITH wanted AS (SELECT * FROM unnest(:threads, :users, :delivered, :read)"
         " WITH ORDINALITY AS w(thread_id, user_id, delivered_seq, read_seq, n)),"
+        " locked AS (SELECT p.thread_id, p.user_id FROM participants AS p JOIN wanted AS w"
+        " ON p.thread_id = w.thread_id AND p.user_id = w.user_id WHERE p.left_seq IS NULL"
+        " ORDER BY p.thread_id, p.user_id FOR UPDATE OF p SKIP LOCKED),"
         " moved AS (UPDATE participants AS p"
         " SET delivered_seq = GREATEST(p.delivered_seq, w.delivered_seq),"
         " read_seq = GREATEST(p.read_seq, w.read_seq)"
-        " FROM wanted AS w, threads AS t"
-        " WHERE p.thread_id = w.thread_id AND p.user_id = w.user_id AND p.left_seq IS NULL"
+        " FROM wanted AS w, locked AS l, threads AS t"
+        " WHERE l.thread_id = w.thread_id AND l.user_id = w.user_id"
+        " AND p.thread_id = l.thread_id AND p.user_id = l.user_id"
         " AND (p.delivered_seq < w.delivered_seq OR p.read_seq < w.read_seq)"
         " AND t.id = w.thread_id AND t.last_seq >= w.delivered_seq"
         " RETURNING p.thread_id, p.user_id, p.delivered_seq, p.read_seq)"
-        " SELECT moved.delivered_seq, moved.read_seq, t.last_seq FROM wanted AS w"
+        " SELECT moved.delivered_seq, moved.read_seq, t.last_seq,"
+        " EXISTS (SELECT FROM participants AS c WHERE c.thread_id = w.thread_id"
+        " AND c.user_id = w.user_id AND c.left_seq IS NULL)"
+        " AND NOT EXISTS (SELECT FROM locked AS l WHERE l.thread_id = w.thread_id"
+        " AND l.user_id = w.user_id)"
+        " FROM wanted AS w"
         " LEFT JOIN moved ON moved.thread_id = w.thread_id AND moved.user_id = w.user_id"
         " LEFT JOIN threads AS t ON t.id = w.thread_id ORDER BY w.n"
     ).bindparams(
@@ -439,9 +455,12 @@ class ThreadTx:
         self, wanted: Sequence[tuple[int, int, Receipt]]
     ) -> list[ReceiptMove]:
         """Move members' receipts forward (never back, never past the
-        thread's last message), each ``(thread, user, receipt)`` at most
-        once, in that order (it is the order rows are locked in: sorted, it
-        is every writer's). Reading implies delivery."""
+        thread's last message), one ``(thread, user, receipt)`` per member
+        and thread. Reading implies delivery. On PostgreSQL a member's row
+        that another transaction holds is not waited for: it comes back
+        ``busy``, to be moved again later."""
+        if len({(thread, user) for thread, user, _ in wanted}) < len(wanted):
+            raise ValueError("one receipt per member and thread")  # one row, moved once
         asked = [
             (thread, user, max(r.delivered_seq, r.read_seq), r.read_seq)
             for thread, user, r in wanted
@@ -453,7 +472,7 @@ class ThreadTx:
                 for name, values in zip(columns, zip(*asked, strict=True), strict=True)
             }
             rows = await _ADVANCE_RECEIPTS.rows(self.conn, params)
-            return [_receipt_move(delivered, read, last) for delivered, read, last in rows]
+            return [_receipt_move(*row) for row in rows]
         return [await self._advance_receipt(*each) for each in asked]
 
     async def _advance_receipt(

@@ -14,8 +14,8 @@ from server.context import Services
 from server.errors import ServerError, invalid
 from server.ops.access import members_of
 from server.receipt_writes import Take, WriteAll
-from server.writer import Outgoing, Writer
-from storage.threads import Receipt
+from server.writer import LAST, Outgoing, Writer
+from storage.threads import Receipt, ReceiptMove
 from storage.tx import WriteTx
 
 __all__ = ["ReceiptPlan", "plan_receipt", "receipt_event", "store_receipts", "write_receipts"]
@@ -48,39 +48,42 @@ async def plan_receipt(
 
 async def store_receipts(
     plans: Sequence[ReceiptPlan], tx: WriteTx, out: list[Outgoing]
-) -> list[Receipt | ServerError]:
+) -> list[Receipt | ServerError | None]:
     """Each plan's receipts as they now are (its ``wanted`` if they were
-    there already), or its refusal: a seq past the thread's last message.
-    One statement for them all (``ThreadTx.advance_receipts``): at most one
-    plan per member and thread, sorted by thread and member."""
+    there already), its refusal (a seq past the thread's last message), or
+    None: another transaction holds the member's row, write it again. One
+    statement for them all (``ThreadTx.advance_receipts``), one plan per
+    member and thread."""
     moves = await tx.threads.advance_receipts([(p.thread, p.user, p.wanted) for p in plans])
-    outcomes: list[Receipt | ServerError] = []
-    for plan, move in zip(plans, moves, strict=True):
-        if move.moved is None:
-            last_seq = move.last_seq
-            in_range = last_seq is not None and plan.wanted.delivered_seq <= last_seq
-            outcomes.append(
-                plan.wanted
-                if in_range
-                else invalid("seq is beyond the thread's last message", last_seq=last_seq)
-            )
-            continue
-        if plan.read:
-            tx.audit.record(plan.thread, plan.now, "read", actor=plan.user, seq=move.moved.read_seq)
-        out.append(receipt_event(plan.thread, plan.user, move.moved, plan.recipients))
-        outcomes.append(move.moved)
-    return outcomes
+    return [_stored(plan, move, tx, out) for plan, move in zip(plans, moves, strict=True)]
+
+
+def _stored(
+    plan: ReceiptPlan, move: ReceiptMove, tx: WriteTx, out: list[Outgoing]
+) -> Receipt | ServerError | None:
+    if move.busy:
+        return None
+    if move.moved is None:
+        last_seq = move.last_seq
+        if last_seq is None or plan.wanted.delivered_seq > last_seq:
+            return invalid("seq is beyond the thread's last message", last_seq=last_seq)
+        return plan.wanted
+    if plan.read:
+        tx.audit.record(plan.thread, plan.now, "read", actor=plan.user, seq=move.moved.read_seq)
+    out.append(receipt_event(plan.thread, plan.user, move.moved, plan.recipients))
+    return move.moved
 
 
 def write_receipts(writer: Writer) -> WriteAll[ReceiptPlan]:
     """How a node's ``ReceiptWrites`` stores what waits: one operation of
     the writer, which takes the plans when it runs (those arriving until
-    then join it). It sorts first in its batch (thread 0): receipts
-    confirm messages already stored, so they may go before the batch's
-    other writes."""
+    then join it). It sorts last in its batch (``LAST``): receipts confirm
+    messages already stored, so they may go after the batch's other writes,
+    and their statement waits for no row lock, so the writers of several
+    nodes, each locking threads in order, still cannot deadlock."""
 
-    async def write(take: Take[ReceiptPlan]) -> list[Receipt | ServerError]:
-        return await writer.run(lambda tx, out: store_receipts(take(), tx, out), thread=0)
+    async def write(take: Take[ReceiptPlan]) -> list[Receipt | ServerError | None]:
+        return await writer.run(lambda tx, out: store_receipts(take(), tx, out), thread=LAST)
 
     return write
 

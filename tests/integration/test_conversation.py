@@ -189,8 +189,9 @@ async def test_receipts_sent_at_once_are_each_answered_and_a_bad_one_alone(make_
         assert not any(isinstance(answer, BaseException) for answer in answers), answers
         assert isinstance(refusal, CallError) and refusal.code == "invalid"
         moved = [(await doctor.next_event("receipt")).data for _ in patients]
-        assert {r.thread: (r.delivered_seq, r.read_seq) for r in moved} == {
-            thread: (seq, seq) for thread, seq in seqs.items()
+        readers = {thread: p.user_id for thread, p in zip(seqs, patients, strict=True)}
+        assert {r.thread: (r.user, r.delivered_seq, r.read_seq) for r in moved} == {
+            thread: (readers[thread], seq, seq) for thread, seq in seqs.items()
         }
         # nothing more: the next event after them is a message sent after them
         await links[0].send(next(iter(seqs)), "Merci.")

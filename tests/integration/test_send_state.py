@@ -238,3 +238,36 @@ async def test_a_member_who_left_has_no_receipt_to_move(pair: Pair) -> None:
     moves = await _advance(pair, (pair.thread, pair.patient, Receipt(1, 1)))
     assert moves == [ReceiptMove(None, 1)]
     assert (await _receipts(pair))[pair.patient] == (0, 0)
+
+
+async def test_a_receipt_whose_row_another_transaction_holds_is_not_waited_for(
+    pair: Pair,
+) -> None:
+    """PostgreSQL: another node's writer holds the member's row; the receipt
+    comes back busy at once (no lock waited for, so no deadlock through it)
+    while its neighbour moves, and moves once the row is free."""
+    if pair.store.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no row is held by another")
+    await _others_message(pair, "m1")
+    async with pair.store.db.write() as holder:
+        await holder.execute(
+            update(participants)
+            .where(participants.c.user_id == pair.doctor)
+            .values(muted=participants.c.muted)
+        )
+        moves = await _advance(
+            pair,
+            (pair.thread, pair.doctor, Receipt(1, 1)),
+            (pair.thread, pair.patient, Receipt(1, 0)),
+            after_a_read=True,
+        )
+        assert moves == [ReceiptMove(None, 1, busy=True), ReceiptMove(Receipt(1, 0), None)]
+    moves = await _advance(pair, (pair.thread, pair.doctor, Receipt(1, 1)))
+    assert moves == [ReceiptMove(Receipt(1, 1), None)]
+    assert await _receipts(pair) == {pair.doctor: (1, 1), pair.patient: (1, 0)}
+
+
+async def test_receipts_are_one_per_member_and_thread(pair: Pair) -> None:
+    me = (pair.thread, pair.doctor)
+    with pytest.raises(ValueError, match="one receipt per member"):
+        await _advance(pair, (*me, Receipt(1, 0)), (*me, Receipt(1, 1)))

@@ -26,10 +26,10 @@ class Writes:
     def __init__(self) -> None:
         self.taken: dict[int, list[Plan]] = {}  # each write's receipts, as taken
         self.takes: list[asyncio.Future[None]] = []  # each write runs (takes) once set
-        self.commits: list[asyncio.Future[Sequence[Receipt | Exception] | Exception]] = []
+        self.commits: list[asyncio.Future[Sequence[Receipt | Exception | None] | Exception]] = []
         self.progress = asyncio.Condition()
 
-    async def write_all(self, take: Take[Plan]) -> Sequence[Receipt | Exception]:
+    async def write_all(self, take: Take[Plan]) -> Sequence[Receipt | Exception | None]:
         loop = asyncio.get_running_loop()
         running, commit = loop.create_future(), loop.create_future()
         write = len(self.takes)
@@ -224,3 +224,31 @@ async def test_a_stopping_node_cancels_the_receipts_queued_behind(
     again = storing(receipts, Plan(1, 7, Receipt(5, 5)))  # nothing left waiting for them
     await committed(writes, 1)
     assert await again == Receipt(5, 5)
+
+
+async def test_a_receipt_the_write_could_not_try_joins_the_next(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    """Another node's transaction held the member's row: it is tried again."""
+    held = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
+    covered = storing(receipts, Plan(1, 7, Receipt(4, 0)))  # still waits for the same
+    writes.commits[0].set_result([None])
+    await asyncio.sleep(0)
+    assert not held.done() and not covered.done()
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(5, 0))]
+    assert await held == await covered == Receipt(5, 0)
+
+
+async def test_draining_writes_what_waits_behind_the_write_under_way(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    """A node stopping drains its receipts before its writer: the read
+    queued behind a delivery is written, not left to a stopped writer."""
+    delivered = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
+    read = storing(receipts, Plan(1, 7, Receipt(5, 5)))
+    await asyncio.sleep(0)
+    drained = asyncio.create_task(receipts.drain())
+    writes.commit_as_wanted(0)
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(5, 5))]
+    await drained
+    assert (await delivered, await read) == (Receipt(5, 0), Receipt(5, 5))
