@@ -169,34 +169,33 @@ _ADVANCE_RECEIPT = Hot(
 )
 # PostgreSQL: many members' receipts in one statement (one round trip), each
 # row of the arrays one member of one thread: the receipts that move, each
-# thread's newest seq for those that do not, and which rows another
-# transaction holds (``busy``). It locks the rows it moves in order and
-# never waits for one: a row another transaction holds is skipped, to be
-# moved by a later write. So a receipts statement waits for no one, and no
-# deadlock between writers can go through it.
+# thread's newest seq for those that do not, and which ones needed a move
+# but did not get it (``busy``: another transaction holds the row, or moved
+# it since this statement's snapshot). It locks only the rows it moves, in
+# order, and waits for none (SKIP LOCKED): a held row is left for a later
+# write, so no deadlock between writers can go through this statement.
 _ADVANCE_RECEIPTS = Hot(
     text(
         "WITH wanted AS (SELECT * FROM unnest(:threads, :users, :delivered, :read)"
         " WITH ORDINALITY AS w(thread_id, user_id, delivered_seq, read_seq, n)),"
-        " locked AS (SELECT p.thread_id, p.user_id FROM participants AS p JOIN wanted AS w"
-        " ON p.thread_id = w.thread_id AND p.user_id = w.user_id WHERE p.left_seq IS NULL"
+        " needs AS (SELECT w.n FROM wanted AS w JOIN participants AS p"
+        " ON p.thread_id = w.thread_id AND p.user_id = w.user_id AND p.left_seq IS NULL"
+        " JOIN threads AS t ON t.id = w.thread_id AND t.last_seq >= w.delivered_seq"
+        " WHERE p.delivered_seq < w.delivered_seq OR p.read_seq < w.read_seq),"
+        " locked AS (SELECT w.n, p.thread_id, p.user_id FROM wanted AS w"
+        " JOIN needs ON needs.n = w.n JOIN participants AS p"
+        " ON p.thread_id = w.thread_id AND p.user_id = w.user_id AND p.left_seq IS NULL"
+        " WHERE p.delivered_seq < w.delivered_seq OR p.read_seq < w.read_seq"
         " ORDER BY p.thread_id, p.user_id FOR UPDATE OF p SKIP LOCKED),"
         " moved AS (UPDATE participants AS p"
         " SET delivered_seq = GREATEST(p.delivered_seq, w.delivered_seq),"
         " read_seq = GREATEST(p.read_seq, w.read_seq)"
-        " FROM wanted AS w, locked AS l, threads AS t"
-        " WHERE l.thread_id = w.thread_id AND l.user_id = w.user_id"
-        " AND p.thread_id = l.thread_id AND p.user_id = l.user_id"
-        " AND (p.delivered_seq < w.delivered_seq OR p.read_seq < w.read_seq)"
-        " AND t.id = w.thread_id AND t.last_seq >= w.delivered_seq"
-        " RETURNING p.thread_id, p.user_id, p.delivered_seq, p.read_seq)"
+        " FROM locked AS l JOIN wanted AS w ON w.n = l.n"
+        " WHERE p.thread_id = l.thread_id AND p.user_id = l.user_id"
+        " RETURNING l.n, p.delivered_seq, p.read_seq)"
         " SELECT moved.delivered_seq, moved.read_seq, t.last_seq,"
-        " EXISTS (SELECT FROM participants AS c WHERE c.thread_id = w.thread_id"
-        " AND c.user_id = w.user_id AND c.left_seq IS NULL)"
-        " AND NOT EXISTS (SELECT FROM locked AS l WHERE l.thread_id = w.thread_id"
-        " AND l.user_id = w.user_id)"
-        " FROM wanted AS w"
-        " LEFT JOIN moved ON moved.thread_id = w.thread_id AND moved.user_id = w.user_id"
+        " needs.n IS NOT NULL AND moved.n IS NULL FROM wanted AS w"
+        " LEFT JOIN needs ON needs.n = w.n LEFT JOIN moved ON moved.n = w.n"
         " LEFT JOIN threads AS t ON t.id = w.thread_id ORDER BY w.n"
     ).bindparams(
         *(
