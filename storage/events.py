@@ -402,13 +402,7 @@ class Events:
 
 
 def _fields(event: NewEvent) -> dict[str, Any]:
-    return {
-        "type": event.type,
-        "thread_id": event.thread_id,
-        "user_id": event.user_id,
-        "message_id": event.message_id,
-        "data": event.data,
-    }
+    return {name: getattr(event, name) for name in _EVENT_FIELDS}
 
 
 def _numbered(pending: Sequence[tuple[int | None, NewEvent]], new: Sequence[int]) -> list[int]:
@@ -465,8 +459,10 @@ class EventTx:
         params: dict[str, Any] = {"now": now, "n": unnumbered}
         params["given"] = [seq for seq, _ in pending]
         params["place"] = [next(places) if seq is None else None for seq, _ in pending]
-        rows = [_fields(event) for _, event in pending]
-        params |= {f"event_{name}": [row[name] for row in rows] for name in _EVENT_FIELDS}
+        params |= {
+            f"event_{name}": [getattr(event, name) for _, event in pending]
+            for name in _EVENT_FIELDS
+        }
         params |= {f"line_{name}": [line[name] for line in lines] for name in AUDIT_COLUMNS}
         return [int(seq) for (seq,) in await _STORE.rows(self.conn, params)]
 

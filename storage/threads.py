@@ -174,6 +174,7 @@ _ADVANCE_RECEIPT = Hot(
 # it since this statement's snapshot). It locks only the rows it moves, in
 # order, and waits for none (SKIP LOCKED): a held row is left for a later
 # write, so no deadlock between writers can go through this statement.
+_RECEIPT_ARRAYS = ("threads", "users", "delivered", "read")  # a value of each row's in each
 _ADVANCE_RECEIPTS = Hot(
     text(
         "WITH wanted AS (SELECT * FROM unnest(:threads, :users, :delivered, :read)"
@@ -197,12 +198,7 @@ _ADVANCE_RECEIPTS = Hot(
         " needs.n IS NOT NULL AND moved.n IS NULL FROM wanted AS w"
         " LEFT JOIN needs ON needs.n = w.n LEFT JOIN moved ON moved.n = w.n"
         " LEFT JOIN threads AS t ON t.id = w.thread_id ORDER BY w.n"
-    ).bindparams(
-        *(
-            bindparam(name, type_=ARRAY(BigInteger))
-            for name in ("threads", "users", "delivered", "read")
-        )
-    )
+    ).bindparams(*(bindparam(name, type_=ARRAY(BigInteger)) for name in _RECEIPT_ARRAYS))
 )
 _MY_THREADS = select(participants.c.thread_id).where(
     participants.c.user_id == bindparam("user_id"), _current
@@ -465,11 +461,8 @@ class ThreadTx:
             for thread, user, r in wanted
         ]
         if self.conn.dialect.name == "postgresql":
-            columns = ("threads", "users", "delivered", "read")
-            params = {
-                name: list(values)
-                for name, values in zip(columns, zip(*asked, strict=True), strict=True)
-            }
+            arrays = zip(_RECEIPT_ARRAYS, zip(*asked, strict=True), strict=True)
+            params = {name: list(values) for name, values in arrays}
             rows = await _ADVANCE_RECEIPTS.rows(self.conn, params)
             return [_receipt_move(*row) for row in rows]
         return [await self._advance_receipt(*each) for each in asked]
