@@ -29,7 +29,7 @@ from server.preferences import decode_preferences, is_quiet
 from server.pushing import Notice, Outcome, PushSender
 from server.reminders import NotificationGateway, deliver_notifications
 from storage import PushTarget
-from storage.push import AppointmentCandidate, NotifyState, PushCandidate, Reader
+from storage.push import AppointmentCandidate, NotifyState, PushCandidate
 from storage.tx import WriteTx
 
 __all__ = ["PUSH", "PushGateway", "push_round", "queue_pushes"]
@@ -107,22 +107,21 @@ async def _message_pushes(tx: WriteTx, found: list[PushCandidate]) -> Wanted:
     """Each member who has not read a new message and has not muted its
     thread, with their unread count and the newest message."""
     newest: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread message
-    readers: dict[int, dict[int, Reader]] = {}  # thread -> member -> ..., once per round
+    readers = await tx.push.readers({candidate.thread_id for candidate in found})
     for candidate in found:
         thread = candidate.thread_id
-        if thread not in readers:
-            readers[thread] = await tx.push.readers(thread)
         for user, reader in readers[thread].items():
             if user == candidate.sender_id or reader.muted:
                 continue
             if reader.read_seq < candidate.thread_seq:
                 newest[(user, thread)] = candidate.message_id
-    wanted: Wanted = {}
-    for (user, thread), message in newest.items():
-        unread = await tx.messages.unread(thread, user, readers[thread][user].read_seq)
-        if unread:
-            wanted[(user, thread, "message")] = Push(unread, message)
-    return wanted
+    asked = [(thread, user, readers[thread][user].read_seq) for user, thread in newest]
+    counts = await tx.messages.unread(asked)
+    return {
+        (user, thread, "message"): Push(unread, newest[(user, thread)])
+        for (thread, user, _), unread in zip(asked, counts, strict=True)
+        if unread
+    }
 
 
 def _appointment_pushes(found: list[AppointmentCandidate]) -> Wanted:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     bindparam,
+    column,
     delete,
     exists,
     func,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
 
@@ -196,15 +198,36 @@ def capped_count(*where: ColumnElement[bool]) -> Select[int]:
     return select(func.count()).select_from(matching.correlate_except(messages).subquery())
 
 
-def _unread(*more: ColumnElement[bool]) -> Hot:
+def _unread(
+    thread: ColumnElement[int], after: ColumnElement[int], *more: ColumnElement[bool]
+) -> Select[int]:
     """People's messages after ``after`` (a notice has no sending device)."""
-    after = messages.c.seq > bindparam("after")
     people = messages.c.sender_device_id.is_not(None)
-    return Hot(capped_count(messages.c.thread_id == bindparam("thread_id"), after, people, *more))
+    return capped_count(messages.c.thread_id == thread, messages.c.seq > after, people, *more)
 
 
-_UNREAD = _unread()  # a popup's count, shared by the members who read as far
-_UNREAD_BY_OTHERS = _unread(messages.c.sender_id != bindparam("reader"))  # a push's count
+_UNREAD = Hot(_unread(bindparam("thread_id"), bindparam("after")))  # a popup's, shared
+# A push's count: ``(thread, reader, after)`` in arrays, a count for each, in order.
+_ASKED = func.unnest(
+    *(bindparam(name, type_=ARRAY(BigInteger)) for name in ("threads", "readers", "afters"))
+).table_valued(
+    column("thread_id", BigInteger),
+    column("reader", BigInteger),
+    column("after", BigInteger),
+    with_ordinality="n",
+).render_derived(name="asked")
+_UNREAD_BY_OTHERS = Hot(
+    _unread(bindparam("thread_id"), bindparam("after"), messages.c.sender_id != bindparam("reader"))
+)
+_UNREADS_BY_OTHERS = Hot(
+    select(
+        _unread(
+            _ASKED.c.thread_id, _ASKED.c.after, messages.c.sender_id != _ASKED.c.reader
+        ).scalar_subquery()
+    )
+    .select_from(_ASKED)
+    .order_by(_ASKED.c.n)
+)
 HOUR_MS = 3_600_000
 DAY_HOURS = 24
 
@@ -274,11 +297,19 @@ class MessageTx:
         row = await _BY_CLIENT_ID.first(self.conn, params)
         return None if row is None else from_row(row)
 
-    async def unread(self, thread_id: int, reader: int, after_seq: int) -> int:
-        """Others' messages in the thread after ``after_seq``, notices not
-        counted, up to ``UNREAD_CAP``: ``ThreadRecord.unread`` alone."""
-        params = {"thread_id": thread_id, "reader": reader, "after": after_seq}
-        return int(await _UNREAD_BY_OTHERS.scalar(self.conn, params))
+    async def unread(self, asked: Sequence[tuple[int, int, int]]) -> list[int]:
+        """For each ``(thread, reader, after_seq)``: others' messages in the
+        thread after ``after_seq``, notices not counted, up to ``UNREAD_CAP``
+        (``ThreadRecord.unread`` alone). One statement on PostgreSQL; on
+        SQLite one each (microseconds)."""
+        if not asked:
+            return []
+        if self.conn.dialect.name == "postgresql":
+            threads_, readers, afters = (list(values) for values in zip(*asked, strict=True))
+            params = {"threads": threads_, "readers": readers, "afters": afters}
+            return [int(count) for (count,) in await _UNREADS_BY_OTHERS.rows(self.conn, params)]
+        one = [{"thread_id": t, "reader": r, "after": after} for t, r, after in asked]
+        return [int(await _UNREAD_BY_OTHERS.scalar(self.conn, params)) for params in one]
 
     async def append(
         self,

@@ -213,14 +213,21 @@ class PushTx:
             .values(emailed_at=now)
         )
 
-    async def readers(self, thread_id: int) -> dict[int, Reader]:
-        """A thread's current members: how far each read, whether they muted it."""
+    async def readers(self, thread_ids: Iterable[int]) -> dict[int, dict[int, Reader]]:
+        """The threads' current members: how far each read, whether they
+        muted it (one statement for a round's threads)."""
+        found: dict[int, dict[int, Reader]] = {thread: {} for thread in thread_ids}
         rows = await self.conn.execute(
-            select(participants.c.user_id, participants.c.read_seq, participants.c.muted).where(
-                participants.c.thread_id == thread_id, participants.c.left_seq.is_(None)
-            )
+            select(
+                participants.c.thread_id,
+                participants.c.user_id,
+                participants.c.read_seq,
+                participants.c.muted,
+            ).where(participants.c.thread_id.in_(sorted(found)), participants.c.left_seq.is_(None))
         )
-        return {row.user_id: Reader(row.read_seq, bool(row.muted)) for row in rows}
+        for row in rows:
+            found[row.thread_id][row.user_id] = Reader(row.read_seq, bool(row.muted))
+        return found
 
     async def position(self) -> int:
         """Where the push queue stands in the event stream (-1 at first: it

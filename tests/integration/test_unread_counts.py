@@ -5,9 +5,12 @@ list, no more than one who left a hundred."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
 from storage import Store
 from storage.messages import UNREAD_CAP
+from storage.push import Reader
+from storage.schema import participants
 from storage.tx import write_tx
 from tests.support.rows import people, thread_of
 
@@ -43,8 +46,38 @@ async def test_the_count_stops_at_the_cap(database_factory, sent: int, counted: 
         assert listed.unread == counted
         (own,) = await store.threads.list_for(patient)
         assert own.unread == 0  # one's own messages are not unread
-        async with write_tx(store.db) as tx:  # a push's count
-            assert await tx.messages.unread(thread, doctor, 0) == counted
-            assert await tx.messages.unread(thread, patient, 0) == 0
+        async with write_tx(store.db) as tx:  # a push round's counts, in the order asked
+            asked = [(thread, doctor, 0), (thread, patient, 0), (thread, doctor, 5 + sent - 1)]
+            assert await tx.messages.unread(asked) == [counted, 0, 1]
+            assert await tx.messages.unread([]) == []
+    finally:
+        await store.close()
+
+
+async def test_a_push_round_reads_the_members_of_its_threads_at_once(database_factory) -> None:
+    store = Store(database_factory())
+    try:
+        await store.db.migrate()
+        patient, doctor = await people(store)
+        first, _ = await thread_of(store, patient, doctor)
+        second, _ = await thread_of(store, patient, doctor)
+        async with store.db.write() as conn:
+            await conn.execute(
+                update(participants)
+                .where(participants.c.thread_id == second, participants.c.user_id == doctor)
+                .values(read_seq=4, muted=True)
+            )
+            await conn.execute(
+                update(participants)
+                .where(participants.c.thread_id == first, participants.c.user_id == patient)
+                .values(left_seq=1)  # left: no longer told of anything
+            )
+        async with write_tx(store.db) as tx:
+            found = await tx.push.readers([second, first, second + 100])
+        assert found == {
+            first: {doctor: Reader(0, False)},
+            second: {patient: Reader(0, False), doctor: Reader(4, True)},
+            second + 100: {},  # no such thread: no one to tell
+        }
     finally:
         await store.close()
