@@ -106,6 +106,8 @@ def _settled(upto: int, now: int, *found: Sequence[PushCandidate | AppointmentCa
 async def _message_pushes(tx: WriteTx, found: list[PushCandidate]) -> Wanted:
     """Each member who has not read a new message and has not muted its
     thread, with their unread count and the newest message."""
+    if not found:
+        return {}
     newest: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread message
     readers = await tx.push.readers({candidate.thread_id for candidate in found})
     for candidate in found:

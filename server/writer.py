@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,7 +39,7 @@ from storage.errors import Contention
 from storage.events import NewEvent
 from storage.tx import WriteTx, write_tx
 
-__all__ = ["LAST", "Emitted", "Numbering", "Operation", "Outgoing", "Writer"]
+__all__ = ["LAST", "Emitted", "Numbering", "Operation", "Outgoing", "ReadAhead", "Writer"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,7 +125,24 @@ class Emitted(list[Outgoing]):
 
 
 Operation = Callable[[WriteTx, Emitted], Awaitable[T]]
-_Item = tuple[Operation[Any], "asyncio.Future[Any]", int]
+# Reads of several operations at once: their keys, each with whether its
+# operation is its thread's first in the batch (``_reads_ahead``).
+Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAhead:
+    """The read an operation begins with, which its batch may make earlier
+    together with the same reads of other operations (one statement for
+    all, where each is a round trip): ``read`` is given their keys and
+    leaves the answers it could read ahead in the transaction, where their
+    operations find them."""
+
+    read: Read
+    key: Hashable
+
+
+_Item = tuple[Operation[Any], "asyncio.Future[Any]", int, ReadAhead | None]
 
 
 async def _nowhere(message: Control) -> None:
@@ -164,13 +181,20 @@ class Writer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def run(self, operation: Operation[T], thread: int = 0) -> T:
+    async def run(
+        self, operation: Operation[T], thread: int = 0, ahead: ReadAhead | None = None
+    ) -> T:
         """Run ``operation`` in the next transaction. ``thread``: the thread
         whose rows it locks, if one: a batch runs its operations in thread
         order, so the writers of two nodes lock threads in the same order
-        and do not deadlock (``CONTENTION_TRIES`` covers what is left)."""
+        and do not deadlock (``CONTENTION_TRIES`` covers what is left). An
+        operation with a thread writes only that thread's rows (and
+        messages and daily counts only of its own sender): reads ahead
+        rely on it; one that may write anywhere has no thread (0).
+        ``ahead``: the read it begins with, which may be made early when it
+        is the first operation of its thread in the batch (``_reads_ahead``)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((operation, future, thread))
+        self._queue.put_nowait((operation, future, thread, ahead))
         return await future
 
     async def _loop(self) -> None:
@@ -190,6 +214,7 @@ class Writer:
             outcomes, events = await self._transaction(batch)
         except Exception as exc:
             if len(batch) > 1:
+                log.warning("a batch of %d failed (%r): each runs again alone", len(batch), exc)
                 for item in batch:
                     await self._commit([item])
                 return
@@ -198,7 +223,7 @@ class Writer:
                 return
             outcomes, events = [exc], []
         await self._announce(events)
-        for (_, future, _), outcome in zip(batch, outcomes, strict=True):
+        for (_, future, _, _), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the caller went away
                 continue
             if isinstance(outcome, BaseException):
@@ -235,9 +260,14 @@ class Writer:
 
     async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
         outcomes: list[Any] = []
+        reads = _reads_ahead(batch)
         async with write_tx(self._db) as tx:
             numbering = Numbering()
-            for operation, _, _ in batch:
+            for operation, _, thread, _ in batch:
+                if reads and thread != 0:  # those with no thread have run
+                    for read, keys in reads.items():
+                        await read(tx, keys)
+                    reads = {}
                 mine = Emitted(numbering)
                 try:
                     outcomes.append(await operation(tx, mine))
@@ -253,3 +283,23 @@ class Writer:
         self.commits += 1
         self.operations += len(batch)
         return outcomes, accepted
+
+
+def _reads_ahead(batch: list[_Item]) -> dict[Read, list[tuple[Any, bool]]]:
+    """The reads a batch makes together, once its operations with no thread
+    (which may write anywhere) have run: of each kind, every key in batch
+    order, and whether its operation is its thread's first. Only a first may
+    be read ahead: the operations after then write nothing a read of another
+    thread finds (a thread's rows are written by the operations of that
+    thread, which sort together), while a thread's second operation reads
+    what the first wrote. Alone, an operation reads for itself."""
+    if len(batch) < 2:
+        return {}
+    reads: dict[Read, list[tuple[Any, bool]]] = {}
+    seen: set[int] = set()
+    for _, _, thread, ahead in batch:
+        first = thread not in seen
+        seen.add(thread)
+        if ahead is not None and thread not in (0, LAST):
+            reads.setdefault(ahead.read, []).append((ahead.key, first))
+    return reads

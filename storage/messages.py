@@ -208,14 +208,18 @@ def _unread(
 
 _UNREAD = Hot(_unread(bindparam("thread_id"), bindparam("after")))  # a popup's, shared
 # A push's count: ``(thread, reader, after)`` in arrays, a count for each, in order.
-_ASKED = func.unnest(
-    *(bindparam(name, type_=ARRAY(BigInteger)) for name in ("threads", "readers", "afters"))
-).table_valued(
-    column("thread_id", BigInteger),
-    column("reader", BigInteger),
-    column("after", BigInteger),
-    with_ordinality="n",
-).render_derived(name="asked")
+_ASKED = (
+    func.unnest(
+        *(bindparam(name, type_=ARRAY(BigInteger)) for name in ("threads", "readers", "afters"))
+    )
+    .table_valued(
+        column("thread_id", BigInteger),
+        column("reader", BigInteger),
+        column("after", BigInteger),
+        with_ordinality="n",
+    )
+    .render_derived(name="asked")
+)
 _UNREAD_BY_OTHERS = Hot(
     _unread(bindparam("thread_id"), bindparam("after"), messages.c.sender_id != bindparam("reader"))
 )
@@ -232,13 +236,15 @@ HOUR_MS = 3_600_000
 DAY_HOURS = 24
 
 
-def sent_last_day() -> Select[tuple[int]]:
+def sent_last_day(
+    sender: ColumnElement[int], recipient: ColumnElement[int], hour_before: ColumnElement[int]
+) -> Select[tuple[int]]:
     """Messages ``sender`` sent ``recipient`` in the hours after
-    ``day_before`` (``MessageTx.append`` counts them): at most 24 rows read."""
+    ``hour_before`` (``MessageTx.append`` counts them): at most 24 rows read."""
     return select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
-        sent_counts.c.sender_id == bindparam("sender"),
-        sent_counts.c.recipient_id == bindparam("recipient"),
-        sent_counts.c.hour > bindparam("day_before"),
+        sent_counts.c.sender_id == sender,
+        sent_counts.c.recipient_id == recipient,
+        sent_counts.c.hour > hour_before,
     )
 
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Select,
     and_,
     bindparam,
     case,
+    column,
+    func,
     insert,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -23,12 +28,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.db import Database
 from storage.hot import Hot
 from storage.messages import capped_count, day_before, sent_last_day
-from storage.schema import messages, participants, threads, users
+from storage.schema import messages, participants, sent_counts, threads, users
 
 __all__ = [
     "MemberRecord",
     "Receipt",
     "ReceiptMove",
+    "SendAsk",
     "SendState",
     "ThreadRecord",
     "ThreadState",
@@ -126,27 +132,77 @@ _READ_SEQS = Hot(
         participants.c.thread_id == bindparam("thread_id"), _current
     )
 )
-# Everything a send checks, in one statement (one round trip to PostgreSQL):
-# a row per current member, each with the thread's state, whether the
-# message is a retry's duplicate and the sender's count for a daily limit.
-_SEND_STATE = Hot(
-    select(
-        participants.c.user_id,
-        participants.c.read_seq,
-        threads.c.closed_at,
-        threads.c.reply_allowed,
-        select(messages.c.id)
-        .where(
-            messages.c.sender_device_id == bindparam("device_id"),
-            messages.c.client_msg_id == bindparam("client_msg_id"),
+
+
+class SendAsk(NamedTuple):
+    """What a send asks of its thread: the message ``client_msg_id`` from
+    ``sender``'s ``device_id``; ``recipient``, the one a daily limit counts
+    what the sender sent (None: no limit applies)."""
+
+    thread_id: int
+    device_id: int
+    client_msg_id: str
+    sender: int
+    recipient: int | None
+    now: int
+
+    def params(self) -> dict[str, Any]:
+        return dict(zip(_ASKED, (*self[:5], day_before(self.now)), strict=True))
+
+
+_ASKED = {  # a send's statement's parameters, and their types
+    "thread_id": BigInteger(),
+    "device_id": BigInteger(),
+    "client_msg_id": messages.c.client_msg_id.type,
+    "sender": BigInteger(),
+    "recipient": BigInteger(),
+    "day_before": BigInteger(),
+}
+
+
+_member = participants.c.thread_id == threads.c.id
+
+
+def _send_state(asked: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
+    """Everything a send checks, in one statement (one round trip to
+    PostgreSQL): a row per current member, each with the thread's state,
+    whether the message is a retry's duplicate and the sender's count for a
+    daily limit. ``asked``: the columns of the send, bound or unnested
+    (then correlated: a row for each send, from its own columns)."""
+    duplicate = select(messages.c.id).where(
+        messages.c.sender_device_id == asked["device_id"],
+        messages.c.client_msg_id == asked["client_msg_id"],
+    )
+    sent = sent_last_day(asked["sender"], asked["recipient"], asked["day_before"])
+    duplicate, sent = duplicate.correlate_except(messages), sent.correlate_except(sent_counts)
+    return (
+        select(
+            participants.c.user_id,
+            participants.c.read_seq,
+            threads.c.closed_at,
+            threads.c.reply_allowed,
+            duplicate.scalar_subquery().label("duplicate"),
+            sent.scalar_subquery().label("sent"),
         )
-        .scalar_subquery(),
-        sent_last_day().scalar_subquery(),
+        .select_from(threads.outerjoin(participants, and_(_member, _current)))
+        .where(threads.c.id == asked["thread_id"])
+        .correlate_except(threads, participants)
     )
-    .select_from(
-        threads.outerjoin(participants, and_(participants.c.thread_id == threads.c.id, _current))
-    )
-    .where(threads.c.id == bindparam("thread_id"))
+
+
+_SEND_STATE = Hot(_send_state({name: bindparam(name, type_=kind) for name, kind in _ASKED.items()}))
+# PostgreSQL: the sends of a batch in one statement, each row of the arrays
+# one send, its rows numbered by its place (none: no such thread).
+_SENDS = (
+    func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _ASKED.items()))
+    .table_valued(*(column(name, kind) for name, kind in _ASKED.items()), with_ordinality="n")
+    .render_derived(name="asked")
+)
+_EACH_SEND = _send_state({name: _SENDS.c[name] for name in _ASKED}).lateral("state")
+_SEND_STATES = Hot(
+    select(_SENDS.c.n, *_EACH_SEND.c)
+    .select_from(_SENDS.join(_EACH_SEND, true()))
+    .order_by(_SENDS.c.n)
 )
 # (An UPDATE reserves its table's column names for bound parameters.)
 _DELIVERED = bindparam("to_delivered", type_=BigInteger)
@@ -279,11 +335,24 @@ class Threads:
         return {contact for (contact,) in rows} - {user_id}
 
 
+def _send_state_of(rows: Sequence[Sequence[Any]]) -> SendState | None:
+    if not rows:
+        return None
+    _, _, closed_at, reply_allowed, duplicate, sent = rows[0]
+    return SendState(
+        {user: read_seq for user, read_seq, *_ in rows if user is not None},
+        duplicate is not None,
+        ThreadState(closed_at, bool(reply_allowed)),
+        int(sent),
+    )
+
+
 class ThreadTx:
     """Threads inside one write transaction (``WriteTx.threads``)."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        self._read_ahead: dict[SendAsk, SendState | None] = {}
 
     async def find_pair(self, pair_key: str) -> int | None:
         return await self.conn.scalar(select(threads.c.id).where(threads.c.pair_key == pair_key))
@@ -420,31 +489,37 @@ class ThreadTx:
         rows = await _READ_SEQS.rows(self.conn, {"thread_id": thread_id})
         return dict(rows)
 
-    async def send_state(
-        self,
-        thread_id: int,
-        device_id: int,
-        client_msg_id: str,
-        *,
-        sender: int,
-        recipient: int | None,
-        now: int,
-    ) -> SendState | None:
-        """What a new message from ``sender``'s ``device_id`` finds in the
-        thread (None: no such thread); its ``sent_last_day`` counts what they
-        sent ``recipient`` (None: no daily limit applies, 0)."""
-        params = {"thread_id": thread_id, "device_id": device_id, "client_msg_id": client_msg_id}
-        params |= {"sender": sender, "recipient": recipient, "day_before": day_before(now)}
-        rows = await _SEND_STATE.rows(self.conn, params)
-        if not rows:
-            return None
-        _, _, closed_at, reply_allowed, duplicate, sent = rows[0]
-        return SendState(
-            {user: read_seq for user, read_seq, *_ in rows if user is not None},
-            duplicate is not None,
-            ThreadState(closed_at, bool(reply_allowed)),
-            int(sent),
-        )
+    async def send_state(self, ask: SendAsk) -> SendState | None:
+        """What the new message finds in the thread (None: no such thread),
+        as read ahead (``read_ahead``) or now; its ``sent_last_day`` counts
+        what the sender sent the recipient (None: no daily limit applies, 0)."""
+        if ask in self._read_ahead:
+            return self._read_ahead.pop(ask)
+        return _send_state_of(await _SEND_STATE.rows(self.conn, ask.params()))
+
+    async def read_ahead(self, sends: Sequence[tuple[SendAsk, bool]]) -> None:
+        """Read the state of a transaction's sends at once (one statement on
+        PostgreSQL, where each is a round trip), for ``send_state`` to
+        answer from: of those the caller vouches for (True: nothing the
+        transaction writes before the send changes its thread), each that
+        is its sender's first of ``sends``, all of them in order. A sender's
+        later send reads after their first is stored: its count and its
+        duplicates. SQLite reads each when asked (microseconds)."""
+        senders: set[int] = set()
+        first: list[SendAsk] = []
+        for ask, vouched in sends:
+            if vouched and ask.sender not in senders:
+                first.append(ask)
+            senders.add(ask.sender)
+        if self.conn.dialect.name != "postgresql" or len(first) < 2:
+            return
+        columns = zip(*(ask.params().values() for ask in first), strict=True)
+        params = dict(zip(_ASKED, (list(values) for values in columns), strict=True))
+        found: dict[int, list[list[Any]]] = {n: [] for n in range(1, len(first) + 1)}
+        for n, *row in await _SEND_STATES.rows(self.conn, params):
+            found[n].append(row)
+        for n, ask in enumerate(first, start=1):
+            self._read_ahead[ask] = _send_state_of(found[n])
 
     async def advance_receipts(
         self, wanted: Sequence[tuple[int, int, Receipt]]

@@ -43,9 +43,9 @@ from server.policy import (
     patient_send_refusal,
     rule_refusal,
 )
-from server.writer import Outgoing
+from server.writer import Outgoing, ReadAhead
 from storage.messages import StoredMessage
-from storage.threads import Receipt, SendState
+from storage.threads import Receipt, SendAsk, SendState
 from storage.tx import WriteTx
 
 __all__ = ["PatientLimits", "SendPlan", "Sent", "after_send", "plan_send", "store_send"]
@@ -73,6 +73,18 @@ class SendPlan:
     now: int
     patient: PatientLimits | None  # checked again in the transaction
     answer: Firing | None  # the auto-reply rule that answers it, if any
+
+    @property
+    def ask(self) -> SendAsk:
+        """What the store step reads of the thread (``ThreadTx.send_state``)."""
+        recipient = None if self.patient is None else self.patient.practitioner
+        ask = (self.params.thread, self.device, self.params.client_msg_id, self.user, recipient)
+        return SendAsk(*ask, self.now)
+
+    @property
+    def ahead(self) -> ReadAhead:
+        """The store step's read, which the writer may make with others'."""
+        return ReadAhead(_read_sends, self.ask)
 
     @property
     def sets_reply_allowed(self) -> bool:
@@ -117,17 +129,14 @@ async def plan_send(
     return SendPlan(params, header, access, user, device, session, now, patient, answer)
 
 
+async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> None:
+    await tx.threads.read_ahead(sends)
+
+
 async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
     """Store the planned message, in the writer's transaction."""
     p, access, now, patient = plan.params, plan.access, plan.now, plan.patient
-    found = await tx.threads.send_state(
-        p.thread,
-        plan.device,
-        p.client_msg_id,
-        sender=plan.user,
-        recipient=None if patient is None else patient.practitioner,
-        now=now,
-    )
+    found = await tx.threads.send_state(plan.ask)
     if found is not None and found.duplicate:  # a retry racing its first attempt
         existing = await tx.messages.by_client_id(plan.device, p.client_msg_id)
         assert existing is not None, "the duplicate's row is in this transaction's snapshot"

@@ -46,7 +46,7 @@ async def send(ctx: Services, conn: Connection, p: SendParams) -> SendResult:
         if stored is None:
             raise
         return _duplicate(stored, p.thread)
-    sent = await ctx.writer.run(partial(store_send, plan), p.thread)
+    sent = await ctx.writer.run(partial(store_send, plan), p.thread, plan.ahead)
     if sent.announced is None:
         return _duplicate(sent.message, p.thread)
     await after_send(ctx, plan, sent)

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 from storage import Store
 from storage.messages import HOUR_MS
 from storage.schema import participants, threads
-from storage.threads import Receipt, ReceiptMove, ThreadState
-from storage.tx import write_tx
+from storage.threads import Receipt, ReceiptMove, SendAsk, SendState, ThreadState
+from storage.tx import WriteTx, write_tx
 from tests.support.rows import people, send, thread_of
 
 NOW = 1_000 * HOUR_MS
@@ -62,7 +62,7 @@ async def test_one_read_finds_the_members_the_state_the_duplicate_and_the_count(
 ) -> None:
     async with write_tx(pair.store.db) as tx:
         fresh = await tx.threads.send_state(
-            pair.thread, pair.device, "m1", sender=pair.patient, recipient=pair.doctor, now=NOW
+            SendAsk(pair.thread, pair.device, "m1", pair.patient, pair.doctor, NOW)
         )
     assert fresh.read_seqs == {pair.patient: 0, pair.doctor: 0}
     assert (fresh.duplicate, fresh.thread, fresh.sent_last_day) == (
@@ -79,18 +79,20 @@ async def test_one_read_finds_the_members_the_state_the_duplicate_and_the_count(
         await conn.execute(update(threads).values(closed_at=NOW))
     async with write_tx(pair.store.db) as tx:
         again = await tx.threads.send_state(
-            pair.thread, pair.device, "m1", sender=pair.patient, recipient=pair.doctor, now=NOW
+            SendAsk(pair.thread, pair.device, "m1", pair.patient, pair.doctor, NOW)
         )
         uncounted = await tx.threads.send_state(
-            pair.thread, pair.device, "m3", sender=pair.patient, recipient=None, now=NOW
+            SendAsk(pair.thread, pair.device, "m3", pair.patient, None, NOW)
         )
         a_day_later = await tx.threads.send_state(
-            pair.thread,
-            pair.device,
-            "m3",
-            sender=pair.patient,
-            recipient=pair.doctor,
-            now=NOW + 24 * HOUR_MS,
+            SendAsk(
+                pair.thread,
+                pair.device,
+                "m3",
+                pair.patient,
+                pair.doctor,
+                NOW + 24 * HOUR_MS,
+            )
         )
     assert again.read_seqs == {pair.patient: 2}  # read what they sent; one who left is gone
     assert (again.duplicate, again.thread, again.sent_last_day) == (
@@ -122,10 +124,10 @@ async def test_a_thread_without_members_or_without_a_row_has_none_to_send_to(pai
         await conn.execute(update(participants).values(left_seq=0))
     async with write_tx(pair.store.db) as tx:
         emptied = await tx.threads.send_state(
-            pair.thread, pair.device, "m1", sender=pair.patient, recipient=pair.doctor, now=NOW
+            SendAsk(pair.thread, pair.device, "m1", pair.patient, pair.doctor, NOW)
         )
         missing = await tx.threads.send_state(
-            pair.thread + 1, pair.device, "m1", sender=pair.patient, recipient=None, now=NOW
+            SendAsk(pair.thread + 1, pair.device, "m1", pair.patient, None, NOW)
         )
     assert emptied is not None and emptied.read_seqs == {}
     assert (emptied.duplicate, emptied.thread, emptied.sent_last_day) == (
@@ -155,7 +157,7 @@ async def test_a_send_moves_its_senders_receipt_and_counts_a_patients_message(
     assert await _receipts(pair) == {pair.patient: (1, 1), pair.doctor: (0, 0)}
     async with write_tx(pair.store.db) as tx:
         state = await tx.threads.send_state(
-            pair.thread, pair.device, "m3", sender=pair.patient, recipient=pair.doctor, now=NOW
+            SendAsk(pair.thread, pair.device, "m3", pair.patient, pair.doctor, NOW)
         )
     assert state is not None and state.sent_last_day == 1
 
@@ -271,3 +273,77 @@ async def test_receipts_are_one_per_member_and_thread(pair: Pair) -> None:
     me = (pair.thread, pair.doctor)
     with pytest.raises(ValueError, match="one receipt per member"):
         await _advance(pair, (*me, Receipt(1, 0)), (*me, Receipt(1, 1)))
+
+
+class _Undo(Exception):
+    """Rolls a transaction back."""
+
+
+async def _sends_in_turn(
+    tx: WriteTx, asks: list[SendAsk], close_first: bool
+) -> list[SendState | None]:
+    """Each send's read, and the message stored after it, as a batch does;
+    with ``close_first``, an operation closes the first send's thread just
+    before its turn."""
+    found = []
+    for ask in asks:
+        if close_first and ask is asks[0]:
+            closing = update(threads).where(threads.c.id == ask.thread_id).values(closed_at=NOW)
+            await tx.connection.execute(closing)
+        state = await tx.threads.send_state(ask)
+        found.append(state)
+        if state is not None and not state.duplicate:
+            await tx.messages.append(
+                thread_id=ask.thread_id,
+                sender_id=ask.sender,
+                sender_device_id=ask.device_id or None,
+                client_msg_id=ask.client_msg_id,
+                kind="text",
+                reason=None,
+                reply_allowed=True,
+                envelope=b"sealed",
+                now=ask.now,
+                counted_for=ask.recipient,
+            )
+    return found
+
+
+@pytest.mark.parametrize("first_vouched", [True, False])
+async def test_sends_read_ahead_find_what_each_would_read_in_turn(
+    pair: Pair, first_vouched: bool
+) -> None:
+    """Read ahead, a batch's sends find what they would have read one after
+    the other. A send not vouched for (its thread changes before its turn)
+    reads at its turn, and so does its sender's later send, after the
+    first is stored (its count, its duplicates)."""
+    await _append(pair, "m1", thread_reply_allowed=None)
+    other, device = await thread_of(pair.store, pair.patient, pair.doctor)
+    asks = [
+        SendAsk(pair.thread, pair.device, "m2", pair.patient, pair.doctor, NOW),
+        SendAsk(other, 0, "d1", pair.doctor, None, NOW),
+        SendAsk(other, device, "m3", pair.patient, pair.doctor, NOW),  # the patient's second
+        SendAsk(other, device, "m3", pair.patient, pair.doctor, NOW),  # and its retry
+        SendAsk(other + 100, 0, "d2", pair.doctor + 100, None, NOW),  # no such thread
+    ]
+    closing = not first_vouched
+    with pytest.raises(_Undo):
+        async with write_tx(pair.store.db) as tx:
+            in_turn = await _sends_in_turn(tx, asks, closing)
+            raise _Undo
+    async with write_tx(pair.store.db) as tx:
+        vouched = [first_vouched, True, True, True, True]
+        await tx.threads.read_ahead(list(zip(asks, vouched, strict=True)))
+        read = set(tx.threads._read_ahead)  # what a send will find already read
+        ahead = await _sends_in_turn(tx, asks, closing)
+    if pair.store.db.is_sqlite:
+        assert read == set()  # SQLite reads each at its turn
+    else:
+        assert read == {asks[1], asks[4]} | ({asks[0]} if first_vouched else set())
+    assert ahead == in_turn
+    first, doctors, second, retry, missing = ahead
+    assert first is not None and first.thread.closed_at == (NOW if closing else None)
+    assert not first.duplicate and first.sent_last_day == 1
+    assert doctors is not None and doctors.read_seqs == {pair.patient: 0, pair.doctor: 0}
+    assert second is not None and not second.duplicate and second.sent_last_day == 2
+    assert retry is not None and retry.duplicate and retry.sent_last_day == 3
+    assert missing is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import insert
+from sqlalchemy import insert, literal
 
 from storage import Store
 from storage.messages import HOUR_MS, day_before, sent_last_day
@@ -16,9 +16,9 @@ from tests.support.rows import people, send, thread_of
 
 async def _sent_last_day(store: Store, patient: int, doctor: int, now: int) -> int:
     """What a send's daily limit reads (``ThreadTx.send_state``)."""
-    params = {"sender": patient, "recipient": doctor, "day_before": day_before(now)}
+    query = sent_last_day(literal(patient), literal(doctor), literal(day_before(now)))
     async with store.db.read() as conn:
-        return int(await conn.scalar(sent_last_day(), params) or 0)
+        return int(await conn.scalar(query) or 0)
 
 
 async def test_the_upgrade_counts_the_last_day_already_sent(database_factory) -> None:

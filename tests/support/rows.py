@@ -6,6 +6,7 @@ from sqlalchemy import insert
 
 from storage import Store
 from storage.schema import devices, participants, threads, users
+from storage.threads import SendAsk
 from storage.tx import write_tx
 
 __all__ = ["people", "send", "thread_of"]
@@ -53,7 +54,7 @@ async def send(
     whether ``reader``'s receipt moved."""
     async with write_tx(store.db) as tx:
         await tx.threads.send_state(
-            thread, device or 0, client_msg_id, sender=sender, recipient=counted_for, now=at
+            SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
         )
         message, read = await tx.messages.append(
             thread_id=thread,

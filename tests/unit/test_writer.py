@@ -20,7 +20,7 @@ from server.broker.base import Delivery
 from server.broker.control import AccessChanged, Control, KeysChanged, ThreadChanged
 from server.clock import Clock
 from server.errors import ServerError, forbidden
-from server.writer import Emitted, Outgoing, Writer
+from server.writer import LAST, Emitted, Outgoing, ReadAhead, Writer
 from storage import Database, Events, WriteTx
 
 Op = Callable[[WriteTx, list[Outgoing]], Awaitable[Any]]
@@ -118,6 +118,19 @@ def counted(op: Op, calls: list[int]) -> Op:
         return await op(tx, out)
 
     return wrapper
+
+
+def named(ran: list[object]) -> Callable[[str], Op]:
+    """Operations that write nothing and say when they ran, by name."""
+
+    def on_thread(name: str) -> Op:
+        async def op(tx: WriteTx, out: list[Outgoing]) -> str:
+            ran.append(name)
+            return name
+
+        return op
+
+    return on_thread
 
 
 def published(h: Harness) -> list[tuple[int | None, Any]]:
@@ -269,14 +282,8 @@ async def test_a_failing_publish_does_not_stall_the_writer(db: Database) -> None
 
 async def test_a_batch_runs_its_operations_in_thread_order(db: Database) -> None:
     """Two nodes' writers then lock thread rows in the same order: no deadlock."""
-    ran: list[str] = []
-
-    def on_thread(name: str) -> Op:
-        async def op(tx: WriteTx, out: list[Outgoing]) -> str:
-            ran.append(name)
-            return name
-
-        return op
+    ran: list[object] = []
+    on_thread = named(ran)
 
     writer = Writer(db, Harness(db).publish, FixedClock())
     submitted = [("t3-a", 3), ("none", 0), ("t1", 1), ("t3-b", 3), ("t2", 2)]
@@ -289,6 +296,39 @@ async def test_a_batch_runs_its_operations_in_thread_order(db: Database) -> None
         await writer.stop()
     assert ran == ["none", "t1", "t2", "t3-a", "t3-b"]
     assert writer.commits == 1
+
+
+async def test_the_first_operation_of_each_thread_reads_ahead_with_the_others(
+    db: Database,
+) -> None:
+    """Once the operations with no thread have run, one read of each kind,
+    given every key of the batch's operations on a thread, and whether each
+    is its thread's first; one alone reads for itself."""
+    ran: list[object] = []
+
+    async def read(tx: WriteTx, keys: list[Any]) -> None:
+        ran.append(("read", keys))
+
+    on_thread = named(ran)
+
+    writer = Writer(db, Harness(db).publish, FixedClock())
+    submitted = [("t3-a", 3), ("none", 0), ("t1", 1), ("t3-b", 3), ("t2", 2), ("last", LAST)]
+    ahead = {"t1": None, "none": ReadAhead(read, "none")}  # t1: a first that does not read
+    calls = [
+        asyncio.create_task(
+            writer.run(on_thread(name), thread, ahead.get(name, ReadAhead(read, name)))
+        )
+        for name, thread in submitted
+    ]
+    await asyncio.sleep(0)  # every call is queued before the writer starts
+    writer.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(*calls), 5)
+        await writer.run(on_thread("alone"), 4, ReadAhead(read, "alone"))
+    finally:
+        await writer.stop()
+    keys = [("t2", True), ("t3-a", True), ("t3-b", False)]  # each first of its thread?
+    assert ran == ["none", ("read", keys), "t1", "t2", "t3-a", "t3-b", "last", "alone"]
 
 
 async def test_a_commits_control_messages_go_once_and_before_its_events(db: Database) -> None:
