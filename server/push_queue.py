@@ -118,7 +118,7 @@ async def _message_pushes(tx: WriteTx, found: list[PushCandidate]) -> Wanted:
             if reader.read_seq < candidate.thread_seq:
                 newest[(user, thread)] = candidate.message_id
     asked = [(thread, user, readers[thread][user].read_seq) for user, thread in newest]
-    counts = await tx.messages.unread(asked)
+    counts = await tx.messages.unread_counts(asked)
     return {
         (user, thread, "message"): Push(unread, newest[(user, thread)])
         for (thread, user, _), unread in zip(asked, counts, strict=True)

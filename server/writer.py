@@ -188,9 +188,10 @@ class Writer:
         whose rows it locks, if one: a batch runs its operations in thread
         order, so the writers of two nodes lock threads in the same order
         and do not deadlock (``CONTENTION_TRIES`` covers what is left). An
-        operation with a thread writes only that thread's rows (and
-        messages and daily counts only of its own sender): reads ahead
-        rely on it; one that may write anywhere has no thread (0).
+        operation with a thread writes only that thread's rows (its
+        messages among them) and, beyond them, only its sender's daily
+        counts: reads ahead rely on it. One that may write anywhere has no
+        thread (0).
         ``ahead``: the read it begins with, which may be made early when it
         is the first operation of its thread in the batch (``_reads_ahead``)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -214,7 +215,9 @@ class Writer:
             outcomes, events = await self._transaction(batch)
         except Exception as exc:
             if len(batch) > 1:
-                log.warning("a batch of %d failed (%r): each runs again alone", len(batch), exc)
+                # Expected now and then (a retry racing its first attempt on
+                # another node, a lost deadlock); a bad write is logged alone.
+                log.info("a batch of %d failed, each runs again alone: %r", len(batch), exc)
                 for item in batch:
                     await self._commit([item])
                 return
@@ -289,10 +292,12 @@ def _reads_ahead(batch: list[_Item]) -> dict[Read, list[tuple[Any, bool]]]:
     """The reads a batch makes together, once its operations with no thread
     (which may write anywhere) have run: of each kind, every key in batch
     order, and whether its operation is its thread's first. Only a first may
-    be read ahead: the operations after then write nothing a read of another
-    thread finds (a thread's rows are written by the operations of that
-    thread, which sort together), while a thread's second operation reads
-    what the first wrote. Alone, an operation reads for itself."""
+    be read ahead: the operations after then write none of another
+    thread's rows (those are written by that thread's operations, which
+    sort together), while a thread's second operation reads what the first
+    wrote. What a sender's own writes change elsewhere (their daily count),
+    the read guards (``ThreadTx.read_ahead``). Alone, an operation reads
+    for itself."""
     if len(batch) < 2:
         return {}
     reads: dict[Read, list[tuple[Any, bool]]] = {}

@@ -303,7 +303,7 @@ class MessageTx:
         row = await _BY_CLIENT_ID.first(self.conn, params)
         return None if row is None else from_row(row)
 
-    async def unread(self, asked: Sequence[tuple[int, int, int]]) -> list[int]:
+    async def unread_counts(self, asked: Sequence[tuple[int, int, int]]) -> list[int]:
         """For each ``(thread, reader, after_seq)``: others' messages in the
         thread after ``after_seq``, notices not counted, up to ``UNREAD_CAP``
         (``ThreadRecord.unread`` alone). One statement on PostgreSQL; on

@@ -147,10 +147,11 @@ class SendAsk(NamedTuple):
     now: int
 
     def params(self) -> dict[str, Any]:
-        return dict(zip(_ASKED, (*self[:5], day_before(self.now)), strict=True))
+        fields = ("thread_id", "device_id", "client_msg_id", "sender", "recipient")
+        return {name: getattr(self, name) for name in fields} | {"day_before": day_before(self.now)}
 
 
-_ASKED = {  # a send's statement's parameters, and their types
+_SEND_PARAMS = {  # a send's statement's parameters, and their types
     "thread_id": BigInteger(),
     "device_id": BigInteger(),
     "client_msg_id": messages.c.client_msg_id.type,
@@ -190,15 +191,15 @@ def _send_state(asked: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
     )
 
 
-_SEND_STATE = Hot(_send_state({name: bindparam(name, type_=kind) for name, kind in _ASKED.items()}))
+_SEND_STATE = Hot(_send_state({name: bindparam(name, type_=t) for name, t in _SEND_PARAMS.items()}))
 # PostgreSQL: the sends of a batch in one statement, each row of the arrays
 # one send, its rows numbered by its place (none: no such thread).
 _SENDS = (
-    func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _ASKED.items()))
-    .table_valued(*(column(name, kind) for name, kind in _ASKED.items()), with_ordinality="n")
+    func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _SEND_PARAMS.items()))
+    .table_valued(*(column(name, kind) for name, kind in _SEND_PARAMS.items()), with_ordinality="n")
     .render_derived(name="asked")
 )
-_EACH_SEND = _send_state({name: _SENDS.c[name] for name in _ASKED}).lateral("state")
+_EACH_SEND = _send_state({name: _SENDS.c[name] for name in _SEND_PARAMS}).lateral("state")
 _SEND_STATES = Hot(
     select(_SENDS.c.n, *_EACH_SEND.c)
     .select_from(_SENDS.join(_EACH_SEND, true()))
@@ -500,21 +501,24 @@ class ThreadTx:
     async def read_ahead(self, sends: Sequence[tuple[SendAsk, bool]]) -> None:
         """Read the state of a transaction's sends at once (one statement on
         PostgreSQL, where each is a round trip), for ``send_state`` to
-        answer from: of those the caller vouches for (True: nothing the
-        transaction writes before the send changes its thread), each that
-        is its sender's first of ``sends``, all of them in order. A sender's
-        later send reads after their first is stored: its count and its
-        duplicates. SQLite reads each when asked (microseconds)."""
+        answer from. ``sends``: in the order they will run, each with
+        whether the caller vouches that nothing the transaction writes
+        before it changes its thread. Of those, each that is its sender's
+        first send is read: a sender's later send reads after their first
+        is stored (its count, its duplicates). SQLite reads each when asked
+        (microseconds)."""
+        if self.conn.dialect.name != "postgresql":
+            return
         senders: set[int] = set()
         first: list[SendAsk] = []
         for ask, vouched in sends:
             if vouched and ask.sender not in senders:
                 first.append(ask)
             senders.add(ask.sender)
-        if self.conn.dialect.name != "postgresql" or len(first) < 2:
+        if len(first) < 2:
             return
-        columns = zip(*(ask.params().values() for ask in first), strict=True)
-        params = dict(zip(_ASKED, (list(values) for values in columns), strict=True))
+        each = [ask.params() for ask in first]
+        params = {name: [one[name] for one in each] for name in _SEND_PARAMS}
         found: dict[int, list[list[Any]]] = {n: [] for n in range(1, len(first) + 1)}
         for n, *row in await _SEND_STATES.rows(self.conn, params):
             found[n].append(row)

@@ -130,6 +130,7 @@ async def plan_send(
 
 
 async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> None:
+    """Every send's read ahead (one function: the batch reads them as one kind)."""
     await tx.threads.read_ahead(sends)
 
 

@@ -331,6 +331,7 @@ async def test_sends_read_ahead_find_what_each_would_read_in_turn(
             in_turn = await _sends_in_turn(tx, asks, closing)
             raise _Undo
     async with write_tx(pair.store.db) as tx:
+        # (the writer vouches for no thread's second send: here only the sender rule applies)
         vouched = [first_vouched, True, True, True, True]
         await tx.threads.read_ahead(list(zip(asks, vouched, strict=True)))
         read = set(tx.threads._read_ahead)  # what a send will find already read

@@ -49,8 +49,8 @@ async def test_the_count_stops_at_the_cap(database_factory, sent: int, counted: 
         async with write_tx(store.db) as tx:  # a push round's counts, in the order asked
             asked = [(thread, doctor, 0), (thread, patient, 0), (thread + 1, doctor, 0)]
             asked.append((thread, doctor, 5 + sent - 1))
-            assert await tx.messages.unread(asked) == [counted, 0, 0, 1]
-            assert await tx.messages.unread([]) == []
+            assert await tx.messages.unread_counts(asked) == [counted, 0, 0, 1]
+            assert await tx.messages.unread_counts([]) == []
     finally:
         await store.close()
 
