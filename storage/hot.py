@@ -26,16 +26,19 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
-from sqlalchemy import Dialect, Table, bindparam, insert
+from sqlalchemy import Dialect, Table, bindparam, column, func, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.selectable import TableValuedAlias
+from sqlalchemy.types import TypeEngine
 
 from storage.sqlite_inline import InlineConnection
 
-__all__ = ["Autocommit", "Hot", "insert_of"]
+__all__ = ["Autocommit", "Hot", "insert_of", "unnested"]
 
 Params = Mapping[str, Any]
 _Convert = Callable[[Any], Any]
@@ -265,6 +268,17 @@ class Hot:
             await driver.executemany(compiled.sql, values)
         except Exception as exc:
             compiled.fail(driver, exc, values)
+
+
+def unnested(columns: Mapping[str, TypeEngine[Any]]) -> TableValuedAlias:
+    """PostgreSQL: many rows in one statement, a parameter per column (an
+    array of each row's value, bound by the column's name), unnested into
+    the table ``asked``, its rows numbered ``n`` in their order."""
+    arrays = (bindparam(name, type_=ARRAY(kind)) for name, kind in columns.items())
+    table = func.unnest(*arrays).table_valued(
+        *(column(name, kind) for name, kind in columns.items()), with_ordinality="n"
+    )
+    return table.render_derived(name="asked")
 
 
 def insert_of(table: Table, *names: str) -> Insert:

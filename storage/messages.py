@@ -13,7 +13,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     bindparam,
-    column,
     delete,
     exists,
     func,
@@ -24,12 +23,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
 
 from storage.db import Database
-from storage.hot import Hot
+from storage.hot import Hot, unnested
 from storage.schema import messages, participants, sent_counts, threads
 
 __all__ = [
@@ -208,18 +206,7 @@ def _unread(
 
 _UNREAD = Hot(_unread(bindparam("thread_id"), bindparam("after")))  # a popup's, shared
 # A push's count: ``(thread, reader, after)`` in arrays, a count for each, in order.
-_ASKED = (
-    func.unnest(
-        *(bindparam(name, type_=ARRAY(BigInteger)) for name in ("threads", "readers", "afters"))
-    )
-    .table_valued(
-        column("thread_id", BigInteger),
-        column("reader", BigInteger),
-        column("after", BigInteger),
-        with_ordinality="n",
-    )
-    .render_derived(name="asked")
-)
+_ASKED = unnested({"thread_id": BigInteger(), "reader": BigInteger(), "after": BigInteger()})
 _UNREAD_BY_OTHERS = Hot(
     _unread(bindparam("thread_id"), bindparam("after"), messages.c.sender_id != bindparam("reader"))
 )
@@ -312,7 +299,7 @@ class MessageTx:
             return []
         if self.conn.dialect.name == "postgresql":
             threads_, readers, afters = (list(values) for values in zip(*asked, strict=True))
-            params = {"threads": threads_, "readers": readers, "afters": afters}
+            params = {"thread_id": threads_, "reader": readers, "after": afters}
             return [int(count) for (count,) in await _UNREADS_BY_OTHERS.rows(self.conn, params)]
         one = [{"thread_id": t, "reader": r, "after": after} for t, r, after in asked]
         return [int(await _UNREAD_BY_OTHERS.scalar(self.conn, params)) for params in one]

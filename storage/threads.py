@@ -14,8 +14,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    column,
-    func,
     insert,
     select,
     text,
@@ -26,7 +24,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.hot import Hot
+from storage.hot import Hot, unnested
 from storage.messages import capped_count, day_before, sent_last_day
 from storage.schema import messages, participants, sent_counts, threads, users
 
@@ -194,11 +192,7 @@ def _send_state(asked: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
 _SEND_STATE = Hot(_send_state({name: bindparam(name, type_=t) for name, t in _SEND_PARAMS.items()}))
 # PostgreSQL: the sends of a batch in one statement, each row of the arrays
 # one send, its rows numbered by its place (none: no such thread).
-_SENDS = (
-    func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _SEND_PARAMS.items()))
-    .table_valued(*(column(name, kind) for name, kind in _SEND_PARAMS.items()), with_ordinality="n")
-    .render_derived(name="asked")
-)
+_SENDS = unnested(_SEND_PARAMS)
 _EACH_SEND = _send_state({name: _SENDS.c[name] for name in _SEND_PARAMS}).lateral("state")
 _SEND_STATES = Hot(
     select(_SENDS.c.n, *_EACH_SEND.c)
