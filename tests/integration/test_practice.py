@@ -3,6 +3,8 @@ is whose patient, inbox settings, limits, closing, reply permission."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -10,7 +12,13 @@ import pytest
 from clients import Credentials
 from clients.errors import CallError
 from protocol.errors import ErrorCode
-from protocol.methods import HistoryParams, ThreadMemberParams, ThreadParams, ThreadsOpenParams
+from protocol.methods import (
+    HistoryParams,
+    SendResult,
+    ThreadMemberParams,
+    ThreadParams,
+    ThreadsOpenParams,
+)
 from protocol.model import Empty, ThreadKind
 from protocol.practice import (
     Accepting,
@@ -199,6 +207,46 @@ async def test_open_thread_and_daily_message_limits(server: RunningServer) -> No
         await doc.send(second.id, "the care side has no daily limit")
         history = await client.call("messages.history", HistoryParams(second.id))
         assert [m.kind for m in history.messages] == ["text", "text", "text", "notice"]
+
+
+async def test_sends_stored_together_each_meet_their_own_daily_limit(
+    server: RunningServer,
+) -> None:
+    """Patients writing at once with the practitioner in one of their
+    threads, through their sockets: those at their limit are refused alone,
+    the others stored in order. (Whether the sends share a transaction is
+    up to the writer's timing; ``test_send_state`` and ``test_writer``
+    check the reads a batch makes together.)"""
+    doctor = await server.user("practitioner")
+    patients = [await server.user("patient") for _ in range(4)]
+    for patient in patients:
+        await server.add_patient(doctor, patient)
+    async with server.secure(doctor) as doc, contextlib.AsyncExitStack() as stack:
+        await doc.call("inbox.set", InboxSettings(max_daily_messages=1))
+        links = [await stack.enter_async_context(server.secure(p)) for p in patients]
+        threads = [(await link.call("threads.open", open_params(doctor))).id for link in links]
+        for link, thread in zip(links[:2], threads, strict=False):
+            await link.send(thread, "hier")  # at their limit from now on
+        outcomes = await asyncio.gather(
+            *(link.send(thread, "encore") for link, thread in zip(links, threads, strict=True)),
+            doc.send(threads[3], "la réponse"),
+            return_exceptions=True,
+        )
+        *mine, care = outcomes
+        for outcome in mine[:2]:  # at their limit
+            assert isinstance(outcome, CallError), outcome
+            assert outcome.details.get("reason") == "daily_messages"
+        third, fourth = mine[2:]
+        assert isinstance(third, SendResult)
+        assert isinstance(fourth, SendResult) and isinstance(care, SendResult)
+        # the threads open alike; the fourth's two messages are numbered in turn
+        assert sorted([fourth.thread_seq, care.thread_seq]) == [
+            third.thread_seq,
+            third.thread_seq + 1,
+        ]
+        for thread, sent in zip(threads, (1, 1, 1, 2), strict=True):
+            history = await doc.call("messages.history", HistoryParams(thread))
+            assert len([m for m in history.messages if m.kind == "text"]) == sent
 
 
 async def test_closing_reopening_and_reply_permission(server: RunningServer) -> None:
