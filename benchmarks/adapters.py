@@ -166,6 +166,7 @@ class _Link(WSListener):  # type: ignore[misc]
 class _NewMessage(msgspec.Struct):
     thread: int
     thread_seq: int
+    sender: int
     envelope: memoryview  # zero-copy: a big group's envelope is mostly wrapped keys
 
 
@@ -185,7 +186,9 @@ _ZEROS = bytes(64)
 
 class CarehubLink(_Link):
     """carehub.v1: hello with the bearer token; ``messages.send`` calls; a
-    ``receipts.delivered`` per thread for what arrived in one read burst.
+    ``receipts.delivered`` per thread for what others sent that arrived in
+    one read burst (as the web app, a device does not acknowledge its own
+    user's messages: sending moved their receipts already).
 
     Envelopes have the real shape and size, as the SDK makes them: in a
     thread of up to ``SENDER_KEYS_ABOVE`` devices a header wrapping a key
@@ -304,7 +307,9 @@ class CarehubLink(_Link):
         if self.endpoint.resume_from is not None:
             self.messages.append(body[: _BINARY.size])
             self._check_caught_up()
-        if self.endpoint.receipts and not self.unreceipted:
+        if not self.endpoint.receipts or message.sender == self.endpoint.user:
+            return  # as the web app: one's own messages are not acknowledged
+        if not self.unreceipted:
             asyncio.get_running_loop().call_soon(self._send_receipts)
         self.unreceipted[message.thread] = message.thread_seq
 
