@@ -67,40 +67,48 @@ class PushDeferred(Exception):
     """The push service is busy or out of reach: the outbox tries again later."""
 
 
-async def queue_pushes(ctx: Context, now: int) -> int:
-    """One round: the pushes the newest events call for; how many."""
+async def queue_pushes(ctx: Context, now: int, batch: int = BATCH) -> int:
+    """The pushes the newest events call for, ``batch`` events at a time (a
+    transaction each) until it has caught up; how many."""
+    queued, more = 0, True
+    while more:
+        count, more = await _queue_batch(ctx, now, batch)
+        queued += count
+    return queued
+
+
+async def _queue_batch(ctx: Context, now: int, batch: int) -> tuple[int, bool]:
+    """The pushes of up to ``batch`` events; how many, and whether more are due."""
     upto = ctx.hub.delivered  # final: nothing at or below it can still commit
     if upto <= ctx.push_position:
-        return 0  # nothing new since the last round: no transaction at all
+        return 0, False  # nothing new since the last round: no transaction at all
     async with ctx.store.write() as tx:
         after = await tx.push.position()
         if after < 0:  # the first round ever: from now on, not the past
             await tx.push.advance(upto)
             ctx.push_position = upto
-            return 0
-        messages = await tx.push.candidates(after, upto, BATCH)
-        appointments = await tx.push.appointment_candidates(after, upto, BATCH)
-        done = _settled(upto, now, messages, appointments)
-        wanted = await _message_pushes(tx, [m for m in messages if m.seq <= done])
-        wanted.update(_appointment_pushes([a for a in appointments if a.seq <= done]))
+            return 0, False
+        found = await tx.push.candidates(after, upto, batch)
+        full = len(found) == batch
+        done = _settled(upto, now, found, full)
+        due = [candidate for candidate in found if candidate.seq <= done]
+        wanted = await _message_pushes(tx, [c for c in due if isinstance(c, PushCandidate)])
+        wanted.update(_appointment_pushes([c for c in due if isinstance(c, AppointmentCandidate)]))
         queued = await _enqueue(ctx, tx, wanted, now)
         done = max(after, done)
         await tx.push.advance(done)
     ctx.push_position = done
-    return queued
+    return queued, full and done == found[-1].seq
 
 
-def _settled(upto: int, now: int, *found: Sequence[PushCandidate | AppointmentCandidate]) -> int:
-    """How far this round may go: not past an event still in its grace
-    period, nor past a full batch (more may follow it)."""
-    limit = upto
-    for candidates in found:
-        if len(candidates) == BATCH:
-            limit = min(limit, candidates[-1].seq)
-        young = next((c.seq for c in candidates if c.created_at > now - GRACE_MS), None)
-        if young is not None:
-            limit = min(limit, young - 1)
-    return limit
+def _settled(
+    upto: int, now: int, found: Sequence[PushCandidate | AppointmentCandidate], full: bool
+) -> int:
+    """How far this batch may go: not past an event still in its grace
+    period, nor past a full batch's last (more may follow it)."""
+    limit = found[-1].seq if full else upto
+    young = next((c.seq for c in found if c.created_at > now - GRACE_MS), None)
+    return limit if young is None else min(limit, young - 1)
 
 
 async def _message_pushes(tx: WriteTx, found: list[PushCandidate]) -> Wanted:

@@ -6,10 +6,12 @@ from one to another (a re-subscribe), and to nobody else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database, insert_new
@@ -243,50 +245,45 @@ class PushTx:
         return -1 if value is None else int(value)
 
     async def advance(self, seq: int) -> None:
-        if not await insert_new(self.conn, stream_positions, name=POSITION, value=seq):
-            await self.conn.execute(
-                update(stream_positions)
-                .where(stream_positions.c.name == POSITION)
-                .values(value=seq)
-            )
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        new = dialect.insert(stream_positions).values(name=POSITION, value=seq)
+        await self.conn.execute(
+            new.on_conflict_do_update(index_elements=["name"], set_={"value": seq})
+        )
 
-    async def candidates(self, after: int, upto: int, limit: int) -> list[PushCandidate]:
-        """People's messages (not the server's notices) of the events in
-        (``after``, ``upto``], oldest first."""
+    async def candidates(
+        self, after: int, upto: int, limit: int
+    ) -> list[PushCandidate | AppointmentCandidate]:
+        """The events in (``after``, ``upto``] that may call for a push,
+        oldest first: people's messages (not the server's notices) and the
+        appointment events in ``APPOINTMENT_PUSHES`` (one read of the range)."""
+        message = and_(events.c.type == "message.new", messages.c.sender_device_id.is_not(None))
         rows = await self.conn.execute(
             select(
                 events.c.seq,
+                events.c.type,
+                events.c.user_id,
+                events.c.data,
+                events.c.created_at,
                 messages.c.id,
                 messages.c.thread_id,
                 messages.c.seq,
                 messages.c.sender_id,
-                events.c.created_at,
             )
-            .join(messages, messages.c.id == events.c.message_id)
+            .outerjoin(messages, messages.c.id == events.c.message_id)
             .where(
-                events.c.type == "message.new",
                 events.c.seq > after,
                 events.c.seq <= upto,
-                messages.c.sender_device_id.is_not(None),
+                or_(message, events.c.type.in_(APPOINTMENT_PUSHES)),
             )
             .order_by(events.c.seq)
             .limit(limit)
         )
-        return [PushCandidate(*row) for row in rows]
+        return [_candidate(row) for row in rows]
 
-    async def appointment_candidates(
-        self, after: int, upto: int, limit: int
-    ) -> list[AppointmentCandidate]:
-        rows = await self.conn.execute(
-            select(
-                events.c.seq, events.c.type, events.c.user_id, events.c.data, events.c.created_at
-            )
-            .where(
-                events.c.type.in_(APPOINTMENT_PUSHES),
-                events.c.seq > after,
-                events.c.seq <= upto,
-            )
-            .order_by(events.c.seq)
-            .limit(limit)
-        )
-        return [AppointmentCandidate(*row) for row in rows]
+
+def _candidate(row: Sequence[Any]) -> PushCandidate | AppointmentCandidate:
+    seq, type_, user_id, data, created_at, message_id, thread_id, thread_seq, sender_id = row
+    if type_ == "message.new":
+        return PushCandidate(seq, message_id, thread_id, thread_seq, sender_id, created_at)
+    return AppointmentCandidate(seq, type_, user_id, data, created_at)
