@@ -11,8 +11,13 @@ asyncpg, with SQLAlchemy's own type conversions and error classes, so
 callers see the same rows and the same exceptions either way.
 
 On PostgreSQL, SQLAlchemy's asyncpg adapter begins the transaction with its
-first statement: until then a hot statement runs through SQLAlchemy (and so
-begins it), and after, on asyncpg, inside that transaction.
+first statement. A hot statement that comes first begins it itself, straight
+on asyncpg (the adapter's own BEGIN, so SQLAlchemy then finds it begun and
+commits it): through SQLAlchemy, that first statement cost about 100 µs more
+of the loop's time, in a transaction of about 380 µs where the driver alone
+spends 60 (``benchmarks/README.md``, issue 22, ninth session). Only on a
+connection outside any transaction of SQLAlchemy's does a hot statement run
+through SQLAlchemy, which begins one.
 
 A read of one statement needs no transaction around it: on SQLite it runs
 on an ``Autocommit`` connection, kept open, where the statement is its own
@@ -88,17 +93,21 @@ class _Compiled:
         return tuple(values)
 
     def fail(self, driver: _Driver, exc: Exception, values: Any) -> NoReturn:
-        """Raise the error SQLAlchemy would have: ``IntegrityError`` for a
-        broken constraint, ``OperationalError`` for a failing database, the
-        driver's SQLSTATE kept (a lost deadlock is told apart by it), and
-        marked ``connection_invalidated`` when the connection was lost."""
-        orig = driver.dbapi_error(exc)
-        if orig is None:
-            raise exc
-        base = self.dialect.loaded_dbapi.Error
-        raise DBAPIError.instance(
-            self.sql, values, orig, base, connection_invalidated=driver.lost(), dialect=self.dialect
-        ) from exc
+        _fail(self.sql, values, driver, exc, self.dialect)
+
+
+def _fail(sql: str, values: Any, driver: _Driver, exc: Exception, dialect: Dialect) -> NoReturn:
+    """Raise the error SQLAlchemy would have: ``IntegrityError`` for a
+    broken constraint, ``OperationalError`` for a failing database, the
+    driver's SQLSTATE kept (a lost deadlock is told apart by it), and
+    marked ``connection_invalidated`` when the connection was lost."""
+    orig = driver.dbapi_error(exc)
+    if orig is None:
+        raise exc
+    base = dialect.loaded_dbapi.Error
+    raise DBAPIError.instance(
+        sql, values, orig, base, connection_invalidated=driver.lost(), dialect=dialect
+    ) from exc
 
 
 def _converter(kind: Any, dialect: Dialect, *, bind: bool) -> _Convert | None:
@@ -189,15 +198,22 @@ class Autocommit:
         self.driver.connection.close()
 
 
-def _driver(conn: AsyncConnection) -> _Driver | None:
-    """The driver connection under ``conn`` to run on directly, or None to
-    run through SQLAlchemy: PostgreSQL before its transaction began."""
-    adapter = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
-    driver = adapter.driver_connection  # type: ignore[union-attr]
+async def _driver(conn: AsyncConnection) -> _Driver | None:
+    """The driver connection under ``conn`` to run on directly, in the
+    transaction SQLAlchemy began (on PostgreSQL its adapter's BEGIN is sent
+    here if no statement sent it yet); None to run through SQLAlchemy: a
+    connection outside any transaction of SQLAlchemy's."""
+    adapter: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    driver = adapter.driver_connection
     if isinstance(driver, InlineConnection):
         return _SQLite(driver.sqlite)
-    if getattr(adapter, "_transaction", None) is None:  # the adapter's own (asyncpg)
-        return None
+    if adapter._transaction is None:  # the adapter's own (asyncpg): not begun yet
+        if not conn.in_transaction():
+            return None
+        try:
+            await adapter._start_transaction()  # a no-op on an autocommit connection
+        except Exception as exc:
+            _fail("BEGIN", (), _Asyncpg(adapter), exc, conn.dialect)
     return _Asyncpg(adapter)
 
 
@@ -221,7 +237,7 @@ class Hot:
         self, conn: AsyncConnection | Autocommit, params: Params
     ) -> Sequence[tuple[Any, ...]]:
         """Every row the statement returns."""
-        driver = conn.driver if isinstance(conn, Autocommit) else _driver(conn)
+        driver = conn.driver if isinstance(conn, Autocommit) else await _driver(conn)
         if driver is None:
             assert isinstance(conn, AsyncConnection)
             return [tuple(row) for row in await conn.execute(self.statement, params)]
@@ -246,7 +262,7 @@ class Hot:
 
     async def run(self, conn: AsyncConnection, params: Params) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
-        driver = _driver(conn)
+        driver = await _driver(conn)
         if driver is None:
             return (await conn.execute(self.statement, params)).rowcount
         compiled = self._for(conn.dialect)
@@ -258,7 +274,7 @@ class Hot:
 
     async def run_many(self, conn: AsyncConnection, params: Sequence[Params]) -> None:
         """Run the statement once per parameter set (``executemany``)."""
-        driver = _driver(conn)
+        driver = await _driver(conn)
         if driver is None:
             await conn.execute(self.statement, list(params))
             return

@@ -69,10 +69,17 @@ async def db(database_factory) -> AsyncIterator[Database]:
     await database.close()
 
 
-async def test_after_the_first_statement_they_run_on_the_driver(db: Database) -> None:
-    async with db.read() as conn:
-        await _SELECT.rows(conn, {"least": 0})
-        assert _driver(conn) is not None
+async def test_in_a_transaction_they_run_on_the_driver_from_the_first(db: Database) -> None:
+    """On PostgreSQL the first one sends the adapter's BEGIN: SQLAlchemy then
+    finds the transaction begun, and commits it (or rolls it back)."""
+    async with db.write() as conn:
+        assert await _driver(conn) is not None
+        await _UNPIN.run(conn, {"off": False})
+        assert [row[1] for row in await conn.execute(_SELECT.statement, {"least": 0})] == [
+            False
+        ] * 3
+    async with db.read() as conn:  # committed
+        assert [row[1] for row in await _SELECT.rows(conn, {"least": 0})] == [False] * 3
 
 
 async def test_rows_are_sqlalchemys_rows(db: Database) -> None:

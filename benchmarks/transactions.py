@@ -1,0 +1,84 @@
+"""``python -m benchmarks.transactions``: what a write transaction costs the loop.
+
+Starts a throwaway PostgreSQL (fsync on) and runs ``--count`` write
+transactions in a row, one after another, each bumping one row with one or
+two hot statements (``storage.hot``) inside ``storage.tx.write_tx``, as the
+writer's transactions do; then the same on asyncpg alone (``async with
+conn.transaction()``), the floor. Reported: the process's CPU time per
+transaction (what the event loop cannot spend on sockets meanwhile) and
+the wall time (mostly the commit's flush). Pin it to a core (``taskset -c
+0``) and run it on the code before and after (``PYTHONPATH=<worktree>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import uvloop
+from sqlalchemy import Integer, bindparam, column, table, text, update
+
+from storage import Store
+from storage.hot import Hot
+from storage.tx import write_tx
+
+_ROW = table("bench_row", column("id", Integer), column("v", Integer))
+_BUMP = Hot(update(_ROW).where(_ROW.c.id == bindparam("row")).values(v=_ROW.c.v + 1))
+_RAW_BUMP = "UPDATE bench_row SET v = v + 1 WHERE id = $1"
+
+
+async def _timed(label: str, count: int, transaction: Callable[[], Awaitable[None]]) -> None:
+    for _ in range(count // 10):  # warm: statements prepared, pool filled
+        await transaction()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(count):
+        await transaction()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(f"{label:34s} cpu {1e6 * cpu / count:5.0f} µs  wall {1e6 * wall / count:5.0f} µs")
+
+
+async def _measure(url: str, count: int) -> None:
+    store = Store(url)
+    raw = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await raw.execute("CREATE TABLE bench_row (id int PRIMARY KEY, v int)")
+        await raw.execute("INSERT INTO bench_row VALUES (1, 0)")
+        for statements in (1, 2):
+
+            async def carehub(statements: int = statements) -> None:
+                async with write_tx(store.db) as tx:
+                    for _ in range(statements):
+                        await _BUMP.run(tx.connection, {"row": 1})
+
+            async def driver(statements: int = statements) -> None:
+                async with raw.transaction():
+                    for _ in range(statements):
+                        await raw.execute(_RAW_BUMP, 1)
+
+            await _timed(f"write_tx, {statements} hot statement(s)", count, carehub)
+            await _timed(f"asyncpg alone, {statements} statement(s)", count, driver)
+        bumps = (count + count // 10) * (1 + 1 + 2 + 2)  # each measure, warm-up included
+        async with store.db.write() as conn:  # every transaction committed
+            assert await conn.scalar(text("SELECT v FROM bench_row")) == bumps
+    finally:
+        await raw.close()
+        await store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.transactions", description=__doc__)
+    parser.add_argument("--count", type=int, default=3000, help="transactions per measure")
+    args = parser.parse_args()
+    from tests.support.postgres import PostgresServer
+
+    postgres = PostgresServer(durable=True).start()
+    try:
+        uvloop.run(_measure(postgres.url, args.count))
+    finally:
+        postgres.stop()
+
+
+if __name__ == "__main__":
+    main()
