@@ -7,7 +7,10 @@ writer's transactions do; then the same on asyncpg alone (``async with
 conn.transaction()``), the floor. Reported: the process's CPU time per
 transaction (what the event loop cannot spend on sockets meanwhile) and
 the wall time (mostly the commit's flush). Pin it to a core (``taskset -c
-0``) and run it on the code before and after (``PYTHONPATH=<worktree>``).
+0``). To measure other code with it, run this file by its path with that
+code first on the path (``PYTHONPATH=<worktree> python
+benchmarks/transactions.py``): ``python -m`` would put the current
+directory first.
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ The push queue follows the durable event stream, as a reader would, on one
 node at a time (the ``push`` lease). For each person's message it finds the
 thread's other members who have not read it, and their subscribed devices
 that have no open socket: those got nothing live. One push per device and
-thread per round (a second's worth of messages), saying the thread's unread
-count, goes into the notification outbox in the same transaction that moves
-the queue's position, so a restart neither loses nor repeats one; the
-outbox then hands each to the push service, retrying the busy ones.
+thread per batch (a round reads ``BATCH`` messages and appointment events
+at a time until it has caught up: usually one batch, half a second's
+worth), saying the thread's unread count, goes into the notification
+outbox in the same transaction that moves the queue's position, so a
+restart neither loses nor repeats one; the outbox then hands each to the
+push service, retrying the busy ones.
 
 A message waits ``GRACE_MS`` before it is looked at: long enough for an
 open app to have received it and read it (its read receipt then spares the

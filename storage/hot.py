@@ -144,7 +144,8 @@ class _SQLite:
 
 
 class _Asyncpg:
-    """An asyncpg connection inside the transaction SQLAlchemy's adapter began."""
+    """An asyncpg connection inside the transaction SQLAlchemy's adapter
+    began (or in autocommit, where each statement is its own)."""
 
     __slots__ = ("adapter", "connection")
 
@@ -212,8 +213,13 @@ async def _driver(conn: AsyncConnection) -> _Driver | None:
             return None
         try:
             await adapter._start_transaction()  # a no-op on an autocommit connection
-        except Exception as exc:
-            _fail("BEGIN", (), _Asyncpg(adapter), exc, conn.dialect)
+        except BaseException as exc:
+            # asyncpg may keep a transaction it began half (cancelled before
+            # BEGIN's answer): the pool must not hand that connection out again.
+            await conn.invalidate()
+            if isinstance(exc, Exception):
+                _fail("BEGIN", (), _Asyncpg(adapter), exc, conn.dialect)
+            raise
     return _Asyncpg(adapter)
 
 

@@ -1,14 +1,16 @@
 """Hot statements give what SQLAlchemy's own execution gives, on both
 backends: the same rows and types, the same counts, the same errors, in
-the same transaction. On PostgreSQL a transaction's first statement goes
-through SQLAlchemy (it begins the transaction) and the next ones straight to
-asyncpg, so each test runs a statement first."""
+the same transaction. On PostgreSQL the first one of a transaction sends
+the BEGIN of SQLAlchemy's adapter itself, straight on asyncpg, as the next
+ones run."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from asyncpg.transaction import Transaction
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -74,6 +76,8 @@ async def test_in_a_transaction_they_run_on_the_driver_from_the_first(db: Databa
     finds the transaction begun, and commits it (or rolls it back)."""
     async with db.write() as conn:
         assert await _driver(conn) is not None
+        adapter = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+        assert db.is_sqlite or adapter._transaction is not None  # type: ignore[union-attr]
         await _UNPIN.run(conn, {"off": False})
         assert [row[1] for row in await conn.execute(_SELECT.statement, {"least": 0})] == [
             False
@@ -127,13 +131,53 @@ async def test_a_connection_lost_mid_transaction_is_unavailable_then_replaced(
         pytest.skip("a SQLite file is not lost as a server connection is")
     with pytest.raises(Unavailable):
         async with db.write() as conn:
-            await _BUMP.run(conn, {"note": 1})  # through SQLAlchemy: it begins
+            await _BUMP.run(conn, {"note": 1})  # it begins
             backend = await conn.scalar(text("SELECT pg_backend_pid()"))
             async with db.read() as other:
                 await other.execute(text(f"SELECT pg_terminate_backend({backend})"))
             await _BUMP.run(conn, {"note": 1})
     async with db.write() as conn:
         assert await _BUMP.first(conn, {"note": 1}) == (2**40 + 1, True)
+
+
+async def test_a_begin_cancelled_midway_leaves_no_connection_half_begun(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caller goes away (a socket closed mid-resume) while its
+    transaction's BEGIN is on the wire: asyncpg keeps that transaction as
+    begun, so its connection is dropped, not pooled. Reused, each later
+    transaction on it would be a savepoint of that one, whose commit
+    commits nothing."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's transactions begin through SQLAlchemy, on the writer's thread")
+    sent, forever = asyncio.Event(), asyncio.Event()
+    start = Transaction.start
+
+    async def begin_then_stall(self: Transaction) -> None:
+        await start(self)
+        sent.set()
+        await forever.wait()
+
+    monkeypatch.setattr(Transaction, "start", begin_then_stall)
+
+    async def bump() -> None:
+        async with db.write() as conn:
+            await _BUMP.run(conn, {"note": 2})
+
+    caller = asyncio.create_task(bump())
+    await sent.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    monkeypatch.setattr(Transaction, "start", start)
+    async with db.write() as conn:
+        await _BUMP.run(conn, {"note": 2})
+    elsewhere = Database(db.url.render_as_string(hide_password=False))
+    try:
+        async with elsewhere.read() as conn:  # committed for every connection
+            assert [row[2] for row in await _SELECT.rows(conn, {"least": 0})] == [2**40, 1, 7]
+    finally:
+        await elsewhere.close()
 
 
 async def test_a_column_default_must_be_bound(db: Database) -> None:

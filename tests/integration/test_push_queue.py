@@ -1,5 +1,6 @@
 """The push queue reads the event stream a batch at a time and catches up
-in one round, whatever the traffic since the last."""
+in one round, whatever the traffic since the last; it stops before a
+message still in its grace period."""
 
 from __future__ import annotations
 
@@ -23,53 +24,93 @@ class _NobodyOnline:
         return set()
 
 
+class _Practice:
+    """A patient and a practitioner whose desk is subscribed and closed;
+    the push queue's position at 0."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.ctx = SimpleNamespace(
+            hub=SimpleNamespace(delivered=0), push_position=0, store=store, presence=_NobodyOnline()
+        )
+
+    async def open(self) -> _Practice:
+        await self.store.db.migrate()
+        self.patient, self.doctor = await people(self.store)
+        async with self.store.db.write() as conn:
+            desk = {"user_id": self.doctor, "name": "desk", "created_at": 0}
+            desk_id = await conn.scalar(insert(devices).values(**desk).returning(devices.c.id))
+        assert desk_id is not None
+        target = PushTarget(desk_id, self.doctor, "https://push.example/desk", "key", "auth", False)
+        await self.store.push.subscribe(target, 0)
+        async with write_tx(self.store.db) as tx:
+            await tx.push.advance(0)
+        return self
+
+    async def message(self, n: int, *, notice: bool = False) -> NewEvent:
+        """The patient's message (a server's notice: no device) in a new thread."""
+        thread, phone = await thread_of(self.store, self.patient, self.doctor)
+        await send(
+            self.store, thread, None if notice else phone, self.patient, at=n, client_msg_id=f"m{n}"
+        )
+        async with self.store.db.read() as conn:
+            found = await conn.scalar(select(messages.c.id).where(messages.c.thread_id == thread))
+        return NewEvent("message.new", thread, message_id=found)
+
+    async def stored(self, news: list[NewEvent], now: int) -> list[int]:
+        async with write_tx(self.store.db) as tx:
+            seqs = await tx.events.store([(None, event) for event in news], now, tx.audit)
+        self.ctx.hub.delivered = seqs[-1]
+        return seqs
+
+    async def told(self) -> list[tuple[str, int]]:
+        """What the outbox holds for the desk: (kind, thread) of each push."""
+        query = select(notification_outbox.c.body).where(notification_outbox.c.kind == PUSH)
+        async with self.store.db.read() as conn:
+            bodies = (await conn.scalars(query)).all()
+        return sorted((body["kind"], body["thread"]) for body in map(json.loads, bodies))
+
+    async def position(self) -> int:
+        async with write_tx(self.store.db) as tx:
+            return await tx.push.position()
+
+
 async def test_a_round_takes_batch_after_batch_until_it_has_caught_up(database_factory) -> None:
     """Five messages in five threads and a cancelled appointment, read two
     events at a time: one round queues the six pushes and moves past them all."""
     store = Store(database_factory())
     try:
-        await store.db.migrate()
-        patient, doctor = await people(store)
-        async with store.db.write() as conn:
-            desk = {"user_id": doctor, "name": "desk", "created_at": 0}
-            desk_id = await conn.scalar(insert(devices).values(**desk).returning(devices.c.id))
-        assert desk_id is not None
-        target = PushTarget(desk_id, doctor, "https://push.example/desk", "key", "auth", False)
-        await store.push.subscribe(target, 0)
-        async with write_tx(store.db) as tx:
-            await tx.push.advance(0)
-        threads = []
-        for n in range(5):
-            thread, phone = await thread_of(store, patient, doctor)
-            await send(store, thread, phone, patient, at=n, client_msg_id=f"m{n}")
-            threads.append(thread)
-        async with store.db.read() as conn:
-            rows = await conn.execute(select(messages.c.thread_id, messages.c.id))
-            sent = {thread: message for thread, message in rows}
-        async with write_tx(store.db) as tx:
-            news = [NewEvent("message.new", t, message_id=sent[t]) for t in threads]
-            cancelled = msgspec.msgpack.encode({"cancelled_by": patient})
-            news.append(NewEvent("appointment.cancelled", user_id=doctor, data=cancelled))
-            seqs = await tx.events.store([(None, event) for event in news], 5, tx.audit)
-        ctx = SimpleNamespace(
-            hub=SimpleNamespace(delivered=seqs[-1]),
-            push_position=0,
-            store=store,
-            presence=_NobodyOnline(),
-        )
+        practice = await _Practice(store).open()
+        news = [await practice.message(n) for n in range(5)]
+        cancelled = msgspec.msgpack.encode({"cancelled_by": practice.patient})
+        news.append(NewEvent("appointment.cancelled", user_id=practice.doctor, data=cancelled))
+        seqs = await practice.stored(news, 5)
 
-        assert await queue_pushes(ctx, 5 + GRACE_MS + 1, batch=2) == 6  # type: ignore[arg-type]
+        assert await queue_pushes(practice.ctx, 5 + GRACE_MS + 1, batch=2) == 6  # type: ignore[arg-type]
 
-        assert ctx.push_position == seqs[-1]
-        async with write_tx(store.db) as tx:
-            assert await tx.push.position() == seqs[-1]
-        async with store.db.read() as conn:
-            bodies = (
-                await conn.scalars(
-                    select(notification_outbox.c.body).where(notification_outbox.c.kind == PUSH)
-                )
-            ).all()
-        told = sorted((body["kind"], body["thread"]) for body in map(json.loads, bodies))
-        assert told == [("appointment", 0), *(("message", t) for t in sorted(threads))]
+        assert practice.ctx.push_position == await practice.position() == seqs[-1]
+        threads = sorted(event.thread_id or 0 for event in news[:5])
+        assert await practice.told() == [("appointment", 0), *(("message", t) for t in threads)]
+    finally:
+        await store.close()
+
+
+async def test_a_round_stops_before_a_message_in_its_grace_period(database_factory) -> None:
+    """A server's notice and a receipt are passed over; a message younger
+    than ``GRACE_MS`` is left for a later round, and the position stops
+    before it, even in a full batch."""
+    store = Store(database_factory())
+    try:
+        practice = await _Practice(store).open()
+        old = await practice.message(0)
+        notice = await practice.message(1, notice=True)
+        seqs = await practice.stored([old, notice, NewEvent("receipt", old.thread_id)], 0)
+        young = [await practice.message(2), await practice.message(3)]
+        young_seq = (await practice.stored(young, GRACE_MS))[0]
+
+        assert await queue_pushes(practice.ctx, GRACE_MS, batch=2) == 1  # type: ignore[arg-type]
+
+        assert await practice.position() == young_seq - 1 >= seqs[-1]
+        assert await practice.told() == [("message", old.thread_id)]
     finally:
         await store.close()

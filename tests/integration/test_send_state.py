@@ -180,8 +180,7 @@ async def _advance(
     pair: Pair, *wanted: tuple[int, int, Receipt], after_a_read: bool = False
 ) -> list[ReceiptMove]:
     """``advance_receipts`` in a transaction of its own: as its first
-    statement (on PostgreSQL, through SQLAlchemy, which begins it) or after
-    a read (on the driver)."""
+    statement (on PostgreSQL it sends the BEGIN) or after a read."""
     async with write_tx(pair.store.db) as tx:
         if after_a_read:
             await tx.threads.last_seq(pair.thread)

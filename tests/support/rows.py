@@ -49,9 +49,8 @@ async def send(
     reader: int | None = None,
     counted_for: int | None = None,
 ) -> tuple[int, bool]:
-    """A message stored as a send stores it, after the send's read (so on
-    PostgreSQL it runs on the driver, as in the server); its seq, and
-    whether ``reader``'s receipt moved."""
+    """A message stored as a send stores it, after the send's read, as in
+    the server; its seq, and whether ``reader``'s receipt moved."""
     async with write_tx(store.db) as tx:
         await tx.threads.send_state(
             SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
