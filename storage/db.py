@@ -233,9 +233,16 @@ def _upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(alembic_config(connection), revision)
 
 
+def upsert_into(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``table`` in the connection's dialect, which can say
+    what a conflict on a key does (``on_conflict_do_nothing``, ``_do_update``)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 async def insert_new(conn: AsyncConnection, table: Table, **values: Any) -> bool:
     """Insert a row unless its key exists; whether it was new. The key
     decides, so two nodes racing for the same row cannot fail each other."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    done = await conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
+    done = await conn.execute(upsert_into(conn, table).values(**values).on_conflict_do_nothing())
     return bool(done.rowcount)

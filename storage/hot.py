@@ -199,27 +199,33 @@ class Autocommit:
         self.driver.connection.close()
 
 
-async def _driver(conn: AsyncConnection) -> _Driver | None:
+def _driver(conn: AsyncConnection) -> _Driver | None:
     """The driver connection under ``conn`` to run on directly, in the
-    transaction SQLAlchemy began (on PostgreSQL its adapter's BEGIN is sent
-    here if no statement sent it yet); None to run through SQLAlchemy: a
-    connection outside any transaction of SQLAlchemy's."""
+    transaction SQLAlchemy began; None if the driver's transaction has not
+    begun (``_begun``)."""
     adapter: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
     driver = adapter.driver_connection
     if isinstance(driver, InlineConnection):
         return _SQLite(driver.sqlite)
-    if adapter._transaction is None:  # the adapter's own (asyncpg): not begun yet
-        if not conn.in_transaction():
-            return None
-        try:
-            await adapter._start_transaction()  # a no-op on an autocommit connection
-        except BaseException as exc:
-            # asyncpg may keep a transaction it began half (cancelled before
-            # BEGIN's answer): the pool must not hand that connection out again.
-            await conn.invalidate()
-            if isinstance(exc, Exception):
-                _fail("BEGIN", (), _Asyncpg(adapter), exc, conn.dialect)
-            raise
+    return None if adapter._transaction is None else _Asyncpg(adapter)
+
+
+async def _begun(conn: AsyncConnection) -> _Driver | None:
+    """PostgreSQL before the transaction's first statement: the adapter's
+    BEGIN sent straight on asyncpg, and its driver connection; None to run
+    through SQLAlchemy (a connection outside any transaction of its own)."""
+    if not conn.in_transaction():
+        return None
+    adapter: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    try:
+        await adapter._start_transaction()  # a no-op on an autocommit connection
+    except BaseException as exc:
+        # asyncpg may keep a transaction it began half (cancelled before
+        # BEGIN's answer): the pool must not hand that connection out again.
+        await conn.invalidate()
+        if isinstance(exc, Exception):
+            _fail("BEGIN", (), _Asyncpg(adapter), exc, conn.dialect)
+        raise
     return _Asyncpg(adapter)
 
 
@@ -243,7 +249,9 @@ class Hot:
         self, conn: AsyncConnection | Autocommit, params: Params
     ) -> Sequence[tuple[Any, ...]]:
         """Every row the statement returns."""
-        driver = conn.driver if isinstance(conn, Autocommit) else await _driver(conn)
+        driver = (
+            conn.driver if isinstance(conn, Autocommit) else _driver(conn) or await _begun(conn)
+        )
         if driver is None:
             assert isinstance(conn, AsyncConnection)
             return [tuple(row) for row in await conn.execute(self.statement, params)]
@@ -268,7 +276,7 @@ class Hot:
 
     async def run(self, conn: AsyncConnection, params: Params) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
-        driver = await _driver(conn)
+        driver = _driver(conn) or await _begun(conn)
         if driver is None:
             return (await conn.execute(self.statement, params)).rowcount
         compiled = self._for(conn.dialect)
@@ -280,7 +288,7 @@ class Hot:
 
     async def run_many(self, conn: AsyncConnection, params: Sequence[Params]) -> None:
         """Run the statement once per parameter set (``executemany``)."""
-        driver = await _driver(conn)
+        driver = _driver(conn) or await _begun(conn)
         if driver is None:
             await conn.execute(self.statement, list(params))
             return

@@ -10,11 +10,10 @@ from dataclasses import asdict, dataclass
 from itertools import islice
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.accounts import contains
-from storage.db import Database
+from storage.db import Database, upsert_into
 from storage.schema import health_professionals, users
 
 __all__ = ["Professional", "Professionals"]
@@ -120,8 +119,7 @@ def _chunks(found: Iterable[Professional], size: int) -> Iterator[tuple[Professi
 
 
 async def _upsert(conn: AsyncConnection, chunk: list[Professional], now: int) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(health_professionals)
+    statement = upsert_into(conn, health_professionals)
     changed = {column.key: statement.excluded[column.key] for column in _COLUMNS[1:]}
     statement = statement.on_conflict_do_update(
         index_elements=["rpps"], set_={**changed, "imported_at": statement.excluded.imported_at}

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.db import Database, insert_new
+from storage.db import Database, insert_new, upsert_into
 from storage.errors import Conflict
 from storage.schema import (
     events,
@@ -245,8 +244,7 @@ class PushTx:
         return -1 if value is None else int(value)
 
     async def advance(self, seq: int) -> None:
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        new = dialect.insert(stream_positions).values(name=POSITION, value=seq)
+        new = upsert_into(self.conn, stream_positions).values(name=POSITION, value=seq)
         await self.conn.execute(
             new.on_conflict_do_update(index_elements=["name"], set_={"value": seq})
         )

@@ -78,8 +78,8 @@ class SendPlan:
     def ask(self) -> SendAsk:
         """What the store step reads of the thread (``ThreadTx.send_state``)."""
         recipient = None if self.patient is None else self.patient.practitioner
-        ask = (self.params.thread, self.device, self.params.client_msg_id, self.user, recipient)
-        return SendAsk(*ask, self.now)
+        p = self.params
+        return SendAsk(p.thread, self.device, p.client_msg_id, self.user, recipient, self.now)
 
     @property
     def ahead(self) -> ReadAhead:
