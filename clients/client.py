@@ -289,7 +289,9 @@ class Client:
         assert session is not None
         while True:
             try:
-                data = await asyncio.wait_for(ws.recv(), timeout=session.silence_seconds)
+                # Not wait_for: on Python 3.11 it may swallow a cancel (a close).
+                async with asyncio.timeout(session.silence_seconds):
+                    data = await ws.recv()
             except TimeoutError:
                 session.close(CloseCode.HEARTBEAT_TIMEOUT, "server silent")
                 await ws.close(CloseCode.HEARTBEAT_TIMEOUT, "server silent")

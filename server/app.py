@@ -197,7 +197,8 @@ class Lifecycle:
         for conn in ctx.hub:
             conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ctx.hub.emptied(), seconds)
+            async with asyncio.timeout(seconds):
+                await ctx.hub.emptied()
         await self._release_leases()
 
     async def _release_leases(self) -> None:

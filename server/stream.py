@@ -77,7 +77,8 @@ class Follower:
         failing_since: float | None = None
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), self._pause())
+                async with asyncio.timeout(self._pause()):  # wait_for may swallow a cancel
+                    await self._woken.wait()
             self._woken.clear()
             try:
                 await self.catch_up()

@@ -77,6 +77,14 @@ return unheard
 """
 
 
+async def _ended(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` until it ends: redis-py may swallow a cancel that
+    arrives in the middle of a command, and the task would go on."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=RETRY_SECONDS)
+
+
 class RedisBroker:
     complete = False  # pub/sub drops while degraded, and nodes' publications interleave
 
@@ -169,10 +177,9 @@ class RedisBroker:
                 )
 
     async def stop(self) -> None:
-        tasks = [task for task in (self._listener, self._beating) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in (self._listener, self._beating):
+            if task is not None:
+                await _ended(task)
         with contextlib.suppress(RedisError, OSError):
             await self._clear(self._local)
             # Dead at once: whatever it still shows reads offline, and the reaper forgets it.
@@ -251,9 +258,10 @@ class RedisBroker:
             except (RedisError, OSError):
                 self._lost()
             self._trouble.clear()
+            pause = RETRY_SECONDS if self._recovering else self._alive_ms / 3000
             with contextlib.suppress(TimeoutError):
-                pause = RETRY_SECONDS if self._recovering else self._alive_ms / 3000
-                await asyncio.wait_for(self._trouble.wait(), pause)
+                async with asyncio.timeout(pause):  # wait_for may swallow a cancel
+                    await self._trouble.wait()
 
     def _hand_over(self, channel: bytes, data: bytes) -> None:
         if channel == self._control_channel:

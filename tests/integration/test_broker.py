@@ -193,6 +193,17 @@ async def test_a_publication_no_subscriber_heard_is_counted(redis_server: Any) -
         await broker.stop()
 
 
+async def test_a_node_stops_even_as_its_heartbeat_is_woken(redis_server: Any) -> None:
+    """A failure wakes the heartbeat in the instant the node stops: the stop
+    wins (Python 3.11's ``asyncio.wait_for`` dropped the cancel, and the
+    node's shutdown waited forever)."""
+    broker = RedisBroker(redis_server.url, "stopping", prefix=f"test-{uuid.uuid4().hex[:8]}")
+    await Node(broker).start()
+    await asyncio.sleep(0)  # the heartbeat waits for its next beat
+    broker._trouble.set()  # what a failed publish does
+    await asyncio.wait_for(broker.stop(), 10)
+
+
 async def test_a_node_whose_subscription_was_cut_subscribes_again(redis_server: Any) -> None:
     """Redis drops the node's pub/sub connection but answers: the node
     subscribes again at once and recovers (its caches and its stream)."""

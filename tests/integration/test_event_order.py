@@ -207,6 +207,17 @@ async def test_two_nodes_writers_commit_apart_and_a_third_delivers_in_order(
         await node_b.stop()
 
 
+async def test_a_follower_woken_as_it_is_stopped_stops(store: Store) -> None:
+    """A wake-up and a stop in the same instant (a commit as the node shuts
+    down): the stop wins. Python 3.11's ``asyncio.wait_for`` returned the
+    wake-up and dropped the cancel, and the node's shutdown waited forever."""
+    follower = Follower(store.db, Hub(Clock()), poll_seconds=60)
+    await follower.start()
+    await asyncio.sleep(0)  # the follower is waiting for a wake-up
+    follower.wake()
+    await asyncio.wait_for(follower.stop(), WAIT)
+
+
 async def test_a_follower_starting_beside_an_open_transaction_waits_for_it(store: Store) -> None:
     """Started while a seq is taken but not committed, a follower neither
     starts below it (replaying history live) nor above it (skipping it)."""
