@@ -166,9 +166,14 @@ def _store() -> Hot:
 
 
 _STORE = _store()
-_ALLOCATED = text(
-    "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS seq FROM event_seq"
-)
+# The newest seq taken. ``pg_sequence_last_value`` reads the sequence under
+# its buffer lock; a plain ``SELECT last_value FROM event_seq`` does not, and
+# may catch a ``nextval`` mid-way, while it holds the value it writes ahead
+# to the WAL (32 past the newest taken) in the tuple: a horizon built on that
+# read declared seqs final that were taken and committed later, and the
+# follower that read it skipped them. NULL until the first ``nextval``
+# (migration 0014 leaves it so only when no event exists).
+_ALLOCATED = text("SELECT coalesce(pg_sequence_last_value('event_seq'), 0) AS seq")
 # The newest seq taken, then the ids of this database's open transactions:
 # a backend shows its transaction's id (``backend_xid``) from the moment it
 # is assigned until the commit is visible. The list is read after the seq
