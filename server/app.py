@@ -31,6 +31,7 @@ from server.chores import repeat_while_held
 from server.clock import Clock
 from server.context import Context
 from server.directory import Directory
+from server.ending import ended
 from server.errors import ServerError
 from server.hub import Hub
 from server.mail import MailGateway
@@ -209,9 +210,7 @@ class Lifecycle:
         if not self.started:
             return
         ctx = self.ctx
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)  # none holds Redis now
+        await ended(*self._tasks)  # none holds Redis now
         await self._release_leases()
         ctx.hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
         await ctx.receipt_writes.drain()  # its next write would find the writer stopped

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from server.broker.shared import Leases
+from server.ending import ended
 from storage.errors import Unavailable
 
 __all__ = ["repeat_while_held"]
@@ -47,9 +48,7 @@ async def run_round(leases: Leases, name: str, seconds: float, work: Work) -> No
                 log.warning("%s: another node holds the lease; this round ends alone", name)
                 renewing = False
     finally:
-        if not task.done():  # this node stops
-            task.cancel()
-            await asyncio.wait({task})
+        await ended(task)  # this node stops, if it is not done
     if task.cancelled() or (failure := task.exception()) is None:
         return
     if isinstance(failure, Unavailable):  # one line: an outage must not flood the log

@@ -24,6 +24,7 @@ from time import monotonic
 from protocol.codec import encode_event
 from server.broker.base import Delivery
 from server.convert import event_data
+from server.ending import ended
 from server.hub import Hub
 from storage.db import Database
 from storage.errors import Unavailable
@@ -66,9 +67,7 @@ class Follower:
         self._task = asyncio.create_task(self._run(), name="stream-follower")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await ended(self._task)
 
     def wake(self) -> None:
         self._woken.set()

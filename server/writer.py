@@ -33,6 +33,7 @@ from protocol.codec import encode_event
 from server.broker.base import Delivery
 from server.broker.control import AccessChanged, Control
 from server.clock import Clock
+from server.ending import ended
 from server.errors import ServerError
 from storage.db import Database
 from storage.errors import Contention
@@ -177,9 +178,7 @@ class Writer:
     async def stop(self) -> None:
         """Finish what was submitted, then stop."""
         await self._queue.join()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await ended(self._task)
 
     async def run(
         self, operation: Operation[T], thread: int = 0, ahead: ReadAhead | None = None

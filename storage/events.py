@@ -166,18 +166,22 @@ def _store() -> Hot:
 
 
 _STORE = _store()
-# The newest seq taken. ``pg_sequence_last_value`` reads the sequence under
-# its buffer lock; a plain ``SELECT last_value FROM event_seq`` does not, and
-# may catch a ``nextval`` mid-way, while it holds the value it writes ahead
-# to the WAL (32 past the newest taken) in the tuple: a horizon built on that
-# read declared seqs final that were taken and committed later, and the
-# follower that read it skipped them. NULL until the first ``nextval``
-# (migration 0014 leaves it so only when no event exists).
+# The newest seq taken. ``nextval`` changes the sequence's row under an
+# exclusive lock on its buffer, and for a moment the row holds the value it
+# logs ahead to the WAL (32 past the newest taken). A plain ``SELECT
+# last_value FROM event_seq`` reads the row after letting go of its own
+# share lock, so it may see that value: a horizon built on it declared seqs
+# final before they were taken, and its follower skipped them.
+# ``pg_sequence_last_value`` (behind the ``pg_sequences`` view, since
+# PostgreSQL 10; tested on 15) reads the row under the exclusive lock. It is
+# NULL while the sequence was never called, which carehub leaves it only
+# before the first event (migration 0014); nothing here resets it.
 _ALLOCATED = text("SELECT coalesce(pg_sequence_last_value('event_seq'), 0) AS seq")
 # The newest seq taken, then the ids of this database's open transactions:
 # a backend shows its transaction's id (``backend_xid``) from the moment it
 # is assigned until the commit is visible. The list is read after the seq
-# because it depends on it (a subquery on the seq's row). Neither a
+# because it depends on it (a subquery on the seq's row: its condition is
+# always true, and only ties the list to the seq). Neither a
 # snapshot's list of open transactions (it leaves out those newer than the
 # newest one completed) nor ``pg_locks`` (every database of the cluster, and
 # costly to read this often) would do.

@@ -48,6 +48,7 @@ from server.broker.redis_keys import Keys
 from server.broker.redis_leases import RedisLeases
 from server.broker.redis_limits import RedisLimiter
 from server.broker.redis_presence import RedisPresence
+from server.ending import ended
 
 __all__ = ["RedisBroker"]
 
@@ -75,14 +76,6 @@ for _, key in ipairs(KEYS) do
 end
 return unheard
 """
-
-
-async def _ended(task: asyncio.Task[None]) -> None:
-    """Cancel ``task`` until it ends: redis-py may swallow a cancel that
-    arrives in the middle of a command, and the task would go on."""
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=RETRY_SECONDS)
 
 
 class RedisBroker:
@@ -114,6 +107,7 @@ class RedisBroker:
         self._subscribed = False
         self._recovering = False  # a failure was seen: recover once Redis is back
         self._listener: asyncio.Task[None] | None = None
+        self._retired: asyncio.Task[None] | None = None  # ending a listener replaced
         self._beating: asyncio.Task[None] | None = None
         self._alive_ms = int(alive_seconds * 1000)  # silent this long, the node is dead
         self.unheard = 0  # publications to a routed node that had no subscriber
@@ -171,15 +165,15 @@ class RedisBroker:
             self._subscribed = False
             self._lost()
             if self._listener is not None:
-                self._listener.cancel()
+                self._retired = asyncio.create_task(ended(self._retired, self._listener))
                 self._listener = asyncio.create_task(
                     self._listen(asyncio.Event()), name="redis-listen"
                 )
 
     async def stop(self) -> None:
-        for task in (self._listener, self._beating):
-            if task is not None:
-                await _ended(task)
+        if self._retired is not None:
+            await self._retired  # it ends by itself: cancelling it would leave its listener
+        await ended(self._listener, self._beating)
         with contextlib.suppress(RedisError, OSError):
             await self._clear(self._local)
             # Dead at once: whatever it still shows reads offline, and the reaper forgets it.

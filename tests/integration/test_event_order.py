@@ -11,6 +11,7 @@ The push queue's position is taken the same way: one round at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator
 
@@ -20,6 +21,7 @@ from sqlalchemy import text
 from protocol.codec import to_raw
 from server.broker.base import Delivery
 from server.clock import Clock
+from server.ending import ended
 from server.hub import Hub
 from server.stream import Follower
 from server.writer import Emitted, Outgoing, Writer
@@ -253,37 +255,34 @@ async def test_followers_probing_against_busy_writers_miss_nothing(store: Store)
                     await asyncio.sleep(0.005)  # open a moment with its seqs taken
         return events
 
-    async def probe_often(followers: list[Follower], done: asyncio.Event) -> None:
-        while not done.is_set():
+    async def probe_often(followers: list[Follower]) -> None:
+        while True:
             for follower in followers:
                 follower.wake()
             await asyncio.sleep(0)
 
     hubs = [Hub(clock) for _ in reading]
+    recorders = [Recorder(hub) for hub in hubs]
     followers = [
         Follower(node.db, hub, poll_seconds=0.05) for node, hub in zip(reading, hubs, strict=True)
     ]
-    recorders = [Recorder(hub) for hub in hubs]
-    for follower in followers:
-        await follower.start()
-    done = asyncio.Event()
-    prober = asyncio.create_task(probe_often(followers, done))
-    tasks = 8  # two events a transaction, on average
-    try:
-        written = await asyncio.gather(
-            *(write(writing[i % 2], total // 2 // tasks, i % 3) for i in range(tasks))
-        )
-        stored = [event.seq for event in await store.events.after(1, 0, total + 1, 0)]
-        assert len(stored) == sum(written)
+    tasks = 8  # transactions of two events on average: about ``total`` events
+    each = max(1, total // 2 // tasks)
+    async with contextlib.AsyncExitStack() as stack:
+        for node in nodes:
+            stack.push_async_callback(node.close)
+        for follower in followers:
+            await follower.start()
+            stack.push_async_callback(follower.stop)
+        prober = asyncio.create_task(probe_often(followers))
+        stack.push_async_callback(ended, prober)
+        async with asyncio.TaskGroup() as group:
+            writes = [group.create_task(write(writing[i % 2], each, i % 3)) for i in range(tasks)]
+        most = 3 * each * tasks
+        stored = [event.seq for event in await store.events.after(1, 0, most, 0)]
+        assert len(stored) == sum(task.result() for task in writes)
         for recorder in recorders:
             assert await recorder.delivered(stored[-1]) == stored
-    finally:
-        done.set()
-        await prober
-        for follower in followers:
-            await follower.stop()
-        for node in nodes:
-            await node.close()
 
 
 async def test_a_follower_woken_as_it_is_stopped_stops(store: Store) -> None:

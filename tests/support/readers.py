@@ -231,7 +231,7 @@ class Count:
     dropped_by_sdk: int  # durable events at or below the SDK's cursor (stats.duplicates_dropped)
     repeated_on_wire: int  # a durable event's seq the socket had already brought
     late_on_wire: int  # a seq below one the socket had already brought (and new)
-    not_handed_on: int  # came off the socket, new, yet the SDK never handed it on
+    not_handed_on: int  # came off the socket, new, yet the SDK dropped it (undecodable)
     out_of_order: int  # a seq handed on not above the previous, or a thread_seq in its thread
     unexpected: int  # handed on, never acknowledged (a send whose answer was lost): no fault
     failure: str = ""  # the SDK gave up
@@ -279,12 +279,19 @@ def tally(reader: Reader, sent: Iterable[Sent]) -> Count:
         dropped_by_sdk=reader.client.stats.duplicates_dropped,
         repeated_on_wire=repeated,
         late_on_wire=late,
-        not_handed_on=len(set(reader.client.fresh_seqs) - set(reader.seqs)),
+        not_handed_on=_not_handed_on(reader),
         out_of_order=_not_increasing(reader.seqs) + _thread_order_faults(reader.messages),
         unexpected=len(set(received) - expected),
         failure=repr(reader.failure) if reader.failure is not None else "",
         lost_ids=lost,
     )
+
+
+def _not_handed_on(reader: Reader) -> int:
+    """Seqs new on the wire that the SDK dropped: below one it handed on
+    (those above may still wait in its queue)."""
+    last = max(reader.seqs, default=0)
+    return len({seq for seq in reader.client.fresh_seqs if seq < last} - set(reader.seqs))
 
 
 def _wire_faults(seqs: Iterable[int]) -> tuple[int, int]:
