@@ -107,7 +107,7 @@ class RedisBroker:
         self._subscribed = False
         self._recovering = False  # a failure was seen: recover once Redis is back
         self._listener: asyncio.Task[None] | None = None
-        self._retired: asyncio.Task[None] | None = None  # ending a listener replaced
+        self._retired: set[asyncio.Task[None]] = set()  # listeners replaced, until they end
         self._beating: asyncio.Task[None] | None = None
         self._alive_ms = int(alive_seconds * 1000)  # silent this long, the node is dead
         self.unheard = 0  # publications to a routed node that had no subscriber
@@ -165,15 +165,19 @@ class RedisBroker:
             self._subscribed = False
             self._lost()
             if self._listener is not None:
-                self._retired = asyncio.create_task(ended(self._retired, self._listener))
+                self._retire(self._listener)
                 self._listener = asyncio.create_task(
                     self._listen(asyncio.Event()), name="redis-listen"
                 )
 
+    def _retire(self, listener: asyncio.Task[None]) -> None:
+        """Cancel a replaced listener; ``stop`` ends it if it went on."""
+        self._retired.add(listener)
+        listener.add_done_callback(self._retired.discard)
+        listener.cancel()
+
     async def stop(self) -> None:
-        if self._retired is not None:
-            await self._retired  # it ends by itself: cancelling it would leave its listener
-        await ended(self._listener, self._beating)
+        await ended(*self._retired, self._listener, self._beating)
         with contextlib.suppress(RedisError, OSError):
             await self._clear(self._local)
             # Dead at once: whatever it still shows reads offline, and the reaper forgets it.
