@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -31,7 +32,7 @@ from clients.errors import AuthError, CallError, CarehubError, Disconnected
 from clients.http import Credentials
 from protocol.codec import SUBPROTOCOL, Codec, encode, to_raw
 from protocol.errors import CloseCode, DecodeError, should_reconnect
-from protocol.frames import Call, Error, Result, Welcome
+from protocol.frames import Call, Error, Event, Result, Welcome
 from protocol.methods import SendParams, SendResult
 from protocol.session import (
     ClientSession,
@@ -43,7 +44,11 @@ from protocol.session import (
     Welcomed,
 )
 
-__all__ = ["Client", "ClientEvent"]
+__all__ = ["UNREADABLE", "Client", "ClientEvent", "Unreadable"]
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = "unreadable"  # the type of a ClientEvent whose data did not validate
 
 _AUTH_CLOSES = {CloseCode.UNAUTHORIZED, CloseCode.TOKEN_REVOKED}
 
@@ -53,6 +58,19 @@ class ClientEvent:
     type: str
     data: Any  # the event's Struct (see protocol.events), raw for unknown types
     seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """The data of an event of a known type that did not validate (a server
+    older or newer than this SDK, or a bug), handed on as an ``unreadable``
+    event rather than dropped: the cursor is past its seq, so no resume
+    would bring it back, and an app that dispatches on ``type`` skips it
+    as it skips a type it does not know."""
+
+    type: str
+    data: msgspec.Raw
+    reason: str
 
 
 @dataclass
@@ -69,6 +87,7 @@ class _Stats:
     reconnects: int = 0
     resent: int = 0
     duplicates_dropped: int = 0
+    unreadable: int = 0  # events handed on as ``unreadable``
     closes: list[int] = field(default_factory=list)
 
 
@@ -311,12 +330,18 @@ class Client:
         if isinstance(event, ReplyReceived):
             self._answer(event.frame)
         elif isinstance(event, EventReceived):
-            frame = event.event
-            with contextlib.suppress(DecodeError):
-                data = self._codec.decode_event(frame.type, frame.data)
-                self._events.put_nowait(ClientEvent(frame.type, data, frame.seq))
+            self._events.put_nowait(self._client_event(event.event))
         elif isinstance(event, Duplicate):
             self.stats.duplicates_dropped += 1
+
+    def _client_event(self, frame: Event) -> ClientEvent:
+        try:
+            data = self._codec.decode_event(frame.type, frame.data)
+        except DecodeError as exc:
+            self.stats.unreadable += 1
+            log.warning("event %s #%s is unreadable: %s", frame.type, frame.seq, exc)
+            return ClientEvent(UNREADABLE, Unreadable(frame.type, frame.data, str(exc)), frame.seq)
+        return ClientEvent(frame.type, data, frame.seq)
 
     def _answer(self, frame: Result | Error) -> None:
         pending = self._pending.get(frame.id) if frame.id is not None else None

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import httpx
 
 from clients.bots.bot import bot_arguments, signed_in
+from clients.client import UNREADABLE
 from clients.e2e import Secure
 from clients.errors import AuthError, CarehubError, Disconnected, E2EError
 from clients.fhir import (
@@ -231,8 +232,8 @@ class RecordsDevice:
             async for event in self.secure.client.events():
                 if event.type == "message.new":
                     self._pending.add(event.data.thread)
-                elif event.type == "delegation.updated":  # another practitioner's threads
-                    self._everything = True
+                elif event.type in ("delegation.updated", UNREADABLE):
+                    self._everything = True  # another practitioner's threads, or one unknown
                 self._wake.set()
         finally:
             filer.cancel()

@@ -72,14 +72,12 @@ class TappedClient(Client):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.wire_seqs: list[int] = []
-        self.fresh_seqs: list[int] = []  # those the session found new (above its cursor)
 
     def _dispatch(self, event: SessionEvent | None) -> None:
         if isinstance(event, Duplicate):
             self.wire_seqs.append(event.seq)
         elif isinstance(event, EventReceived) and event.event.seq is not None:
             self.wire_seqs.append(event.event.seq)
-            self.fresh_seqs.append(event.event.seq)
         super()._dispatch(event)
 
 
@@ -231,7 +229,7 @@ class Count:
     dropped_by_sdk: int  # durable events at or below the SDK's cursor (stats.duplicates_dropped)
     repeated_on_wire: int  # a durable event's seq the socket had already brought
     late_on_wire: int  # a seq below one the socket had already brought (and new)
-    not_handed_on: int  # came off the socket, new, yet the SDK dropped it (undecodable)
+    unreadable: int  # handed on as ``unreadable``: the SDK could not decode it (stats.unreadable)
     out_of_order: int  # a seq handed on not above the previous, or a thread_seq in its thread
     unexpected: int  # handed on, never acknowledged (a send whose answer was lost): no fault
     failure: str = ""  # the SDK gave up
@@ -245,7 +243,7 @@ class Count:
             + self.dropped_by_sdk
             + self.repeated_on_wire
             + self.late_on_wire
-            + self.not_handed_on
+            + self.unreadable
             + self.out_of_order
             + bool(self.failure)
         )
@@ -256,7 +254,7 @@ class Count:
             f" lost {self.lost}, duplicates {self.duplicates},"
             f" dropped by the SDK {self.dropped_by_sdk},"
             f" on the wire: repeated {self.repeated_on_wire}, late {self.late_on_wire},"
-            f" not handed on {self.not_handed_on},"
+            f" unreadable {self.unreadable},"
             f" out of order {self.out_of_order}, unexpected {self.unexpected}"
         )
         if self.lost_ids:
@@ -279,19 +277,12 @@ def tally(reader: Reader, sent: Iterable[Sent]) -> Count:
         dropped_by_sdk=reader.client.stats.duplicates_dropped,
         repeated_on_wire=repeated,
         late_on_wire=late,
-        not_handed_on=_not_handed_on(reader),
+        unreadable=reader.client.stats.unreadable,
         out_of_order=_not_increasing(reader.seqs) + _thread_order_faults(reader.messages),
         unexpected=len(set(received) - expected),
         failure=repr(reader.failure) if reader.failure is not None else "",
         lost_ids=lost,
     )
-
-
-def _not_handed_on(reader: Reader) -> int:
-    """Seqs new on the wire that the SDK dropped: below one it handed on
-    (those above may still wait in its queue)."""
-    last = max(reader.seqs, default=0)
-    return len({seq for seq in reader.client.fresh_seqs if seq < last} - set(reader.seqs))
 
 
 def _wire_faults(seqs: Iterable[int]) -> tuple[int, int]:
