@@ -4,7 +4,10 @@ Starts a throwaway PostgreSQL (fsync on) and runs ``--count`` write
 transactions in a row, one after another, each bumping one row with one or
 two hot statements (``storage.hot``) inside ``storage.tx.write_tx``, as the
 writer's transactions do; then the same on asyncpg alone (``async with
-conn.transaction()``), the floor. Reported: the process's CPU time per
+conn.transaction()``), the floor. Then transactions of ``--sends`` sends,
+each to a thread of its own, as the writer stores a batch's first sends:
+one after the other, and beside each other (``MessageTx.beside``: their
+messages in one statement). Reported: the process's CPU time per
 transaction (what the event loop cannot spend on sockets meanwhile) and
 the wall time (mostly the commit's flush). Pin it to a core (``taskset -c
 0``). To measure other code with it, run this file by its path with that
@@ -16,6 +19,8 @@ directory first.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -25,7 +30,9 @@ from sqlalchemy import Integer, bindparam, column, table, text, update
 
 from storage import Store
 from storage.hot import Hot
-from storage.tx import write_tx
+from storage.messages import HOUR_MS
+from storage.tx import WriteTx, write_tx
+from tests.support.rows import people, thread_of
 
 _ROW = table("bench_row", column("id", Integer), column("v", Integer))
 _BUMP = Hot(update(_ROW).where(_ROW.c.id == bindparam("row")).values(v=_ROW.c.v + 1))
@@ -42,7 +49,7 @@ async def _timed(label: str, count: int, transaction: Callable[[], Awaitable[Non
     print(f"{label:34s} cpu {1e6 * cpu / count:5.0f} µs  wall {1e6 * wall / count:5.0f} µs")
 
 
-async def _measure(url: str, count: int) -> None:
+async def _measure(url: str, count: int, sends: int) -> None:
     store = Store(url)
     raw = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
@@ -65,20 +72,68 @@ async def _measure(url: str, count: int) -> None:
         bumps = (count + count // 10) * (1 + 1 + 2 + 2)  # each measure, warm-up included
         async with store.db.write() as conn:  # every transaction committed
             assert await conn.scalar(text("SELECT v FROM bench_row")) == bumps
+        await store.db.migrate()
+        await _measure_sends(store, count, sends)
     finally:
         await raw.close()
         await store.close()
 
 
+async def _append(tx: WriteTx, thread: int, device: int, patient: int, msg_id: str) -> None:
+    """A patient's message, as a send stores it (the receipt, the daily count)."""
+    await tx.messages.append(
+        thread_id=thread,
+        sender_id=patient,
+        sender_device_id=device,
+        client_msg_id=msg_id,
+        kind="text",
+        reason=None,
+        reply_allowed=True,
+        envelope=bytes(300),
+        now=1_000 * HOUR_MS,
+        reader=patient,
+        counted_for=patient + 1,
+    )
+
+
+async def _measure_sends(store: Store, count: int, sends: int) -> None:
+    patient, doctor = await people(store)
+    assert doctor == patient + 1
+    threads = [await thread_of(store, patient, doctor) for _ in range(sends)]
+    ids = itertools.count()
+
+    async def in_turn() -> None:
+        async with write_tx(store.db) as tx:
+            for thread, device in threads:
+                await _append(tx, thread, device, patient, f"m{next(ids)}")
+
+    async def beside() -> None:
+        async with write_tx(store.db) as tx:
+            together = tx.messages.beside(sends)
+
+            async def one(thread: int, device: int) -> None:
+                try:
+                    await _append(tx, thread, device, patient, f"m{next(ids)}")
+                finally:
+                    await together.finished()
+
+            await asyncio.gather(*(one(thread, device) for thread, device in threads))
+            tx.messages.alone()
+
+    await _timed(f"{sends} sends, one after the other", count, in_turn)
+    await _timed(f"{sends} sends, beside each other", count, beside)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.transactions", description=__doc__)
     parser.add_argument("--count", type=int, default=3000, help="transactions per measure")
+    parser.add_argument("--sends", type=int, default=8, help="sends per transaction of sends")
     args = parser.parse_args()
     from tests.support.postgres import PostgresServer
 
     postgres = PostgresServer(durable=True).start()
     try:
-        uvloop.run(_measure(postgres.url, args.count))
+        uvloop.run(_measure(postgres.url, args.count, args.sends))
     finally:
         postgres.stop()
 

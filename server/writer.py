@@ -12,6 +12,9 @@ broker keeps one publisher's order, so a node drops the caches a commit
 made stale before the broker hands it any event of that commit or a later
 one (a member told they joined a thread finds their node knows it too).
 
+The first operations of a batch's threads may run beside each other up to
+their messages, stored in one statement (``ReadAhead.beside``).
+
 An operation must raise a ``ServerError`` (a refusal) before its first write;
 if the transaction itself fails, each operation is retried alone so that one
 bad write cannot fail its neighbours (and again, a few times, if it lost a
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -127,8 +130,10 @@ class Emitted(list[Outgoing]):
 
 Operation = Callable[[WriteTx, Emitted], Awaitable[T]]
 # Reads of several operations at once: their keys, each with whether its
-# operation is its thread's first in the batch (``_reads_ahead``).
-Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[None]]
+# operation is its thread's first in the batch (``_reads_ahead``); the keys
+# whose operations then need the database for nothing else than their
+# message (``ReadAhead.beside``).
+Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[Collection[Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +142,14 @@ class ReadAhead:
     together with the same reads of other operations (one statement for
     all, where each is a round trip): ``read`` is given their keys and
     leaves the answers it could read ahead in the transaction, where their
-    operations find them."""
+    operations find them. ``beside``: once read ahead, the operation may
+    run beside the others that may, each the first of its thread, their
+    messages stored in one statement (``MessageTx.beside``); it must then
+    await the database for nothing else."""
 
     read: Read
     key: Hashable
+    beside: bool = False
 
 
 _Item = tuple[Operation[Any], "asyncio.Future[Any]", int, ReadAhead | None]
@@ -261,22 +270,21 @@ class Writer:
             log.exception("publishing %r failed", message)
 
     async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
-        outcomes: list[Any] = []
         reads = _reads_ahead(batch)
         async with write_tx(self._db) as tx:
             numbering = Numbering()
-            for operation, _, thread, _ in batch:
+            done: dict[int, Any] = {}  # place in the batch -> outcome
+            for place, (operation, _, thread, _) in enumerate(batch):
                 if reads and thread != 0:  # those with no thread have run
-                    for read, keys in reads.items():
-                        await read(tx, keys)
+                    beside = await _read_ahead(tx, reads, batch)
                     reads = {}
-                mine = Emitted(numbering)
-                try:
-                    outcomes.append(await operation(tx, mine))
-                except ServerError as refusal:
-                    outcomes.append(refusal)
-                    continue
-                numbering.accepted.extend(mine)
+                    if len(beside) > 1:
+                        operations = [batch[at][0] for at in beside]
+                        results = await _run_beside(tx, numbering, operations)
+                        done.update(zip(beside, results, strict=True))
+                if place not in done:
+                    done[place] = await _run(tx, numbering, operation)
+            outcomes = [done[place] for place in range(len(batch))]
             accepted = numbering.accepted
             pending = [event.to_store() for event in accepted]
             seqs = await tx.events.store(pending, self._clock.ms(), tx.audit)
@@ -285,6 +293,61 @@ class Writer:
         self.commits += 1
         self.operations += len(batch)
         return outcomes, accepted
+
+
+async def _run(tx: WriteTx, numbering: Numbering, operation: Operation[Any]) -> Any:
+    """One operation's outcome: its result, or its refusal (its events dropped)."""
+    mine = Emitted(numbering)
+    try:
+        outcome = await operation(tx, mine)
+    except ServerError as refusal:
+        return refusal
+    numbering.accepted.extend(mine)
+    return outcome
+
+
+async def _read_ahead(
+    tx: WriteTx, reads: dict[Read, list[tuple[Any, bool]]], batch: list[_Item]
+) -> list[int]:
+    """Make the batch's reads ahead; the places of the operations that may
+    then run beside each other: each the first of its thread, read ahead,
+    and ``beside``."""
+    ready: set[Any] = set()
+    for read, keys in reads.items():
+        ready.update(await read(tx, keys))
+    places: list[int] = []
+    seen: set[int] = set()
+    for place, (_, _, thread, ahead) in enumerate(batch):
+        if thread not in seen and ahead is not None and ahead.beside and ahead.key in ready:
+            places.append(place)
+        seen.add(thread)
+    return places
+
+
+async def _run_beside(
+    tx: WriteTx, numbering: Numbering, operations: list[Operation[Any]]
+) -> list[Any]:
+    """Operations each the first of its thread, beside each other: while one
+    waits for its message to be stored, the next runs up to its own, and
+    their messages are stored in one statement (a round trip for all,
+    instead of one each). Their events are numbered in the order they
+    finish (their threads are distinct: no thread's order depends on it)."""
+    together = tx.messages.beside(len(operations))
+
+    async def run(operation: Operation[Any]) -> Any:
+        try:
+            return await _run(tx, numbering, operation)
+        finally:
+            await together.finished()
+
+    try:
+        outcomes = await asyncio.gather(*map(run, operations), return_exceptions=True)
+    finally:
+        tx.messages.alone()
+    for outcome in outcomes:  # a refusal is an outcome; anything else fails the transaction
+        if isinstance(outcome, BaseException) and not isinstance(outcome, ServerError):
+            raise outcome
+    return outcomes
 
 
 def _reads_ahead(batch: list[_Item]) -> dict[Read, list[tuple[Any, bool]]]:
