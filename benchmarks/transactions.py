@@ -31,8 +31,9 @@ from sqlalchemy import Integer, bindparam, column, table, text, update
 from storage import Store
 from storage.hot import Hot
 from storage.messages import HOUR_MS
-from storage.tx import WriteTx, write_tx
-from tests.support.rows import people, thread_of
+from storage.threads import SendAsk
+from storage.tx import write_tx
+from tests.support.rows import append, people, thread_of
 
 _ROW = table("bench_row", column("id", Integer), column("v", Integer))
 _BUMP = Hot(update(_ROW).where(_ROW.c.id == bindparam("row")).values(v=_ROW.c.v + 1))
@@ -79,21 +80,9 @@ async def _measure(url: str, count: int, sends: int) -> None:
         await store.close()
 
 
-async def _append(tx: WriteTx, thread: int, device: int, patient: int, msg_id: str) -> None:
-    """A patient's message, as a send stores it (the receipt, the daily count)."""
-    await tx.messages.append(
-        thread_id=thread,
-        sender_id=patient,
-        sender_device_id=device,
-        client_msg_id=msg_id,
-        kind="text",
-        reason=None,
-        reply_allowed=True,
-        envelope=bytes(300),
-        now=1_000 * HOUR_MS,
-        reader=patient,
-        counted_for=patient + 1,
-    )
+def _ask(thread: int, device: int, patient: int, n: int) -> SendAsk:
+    """A patient's message to their practitioner (counted for them)."""
+    return SendAsk(thread, device, f"m{n}", patient, patient + 1, 1_000 * HOUR_MS)
 
 
 async def _measure_sends(store: Store, count: int, sends: int) -> None:
@@ -105,7 +94,7 @@ async def _measure_sends(store: Store, count: int, sends: int) -> None:
     async def in_turn() -> None:
         async with write_tx(store.db) as tx:
             for thread, device in threads:
-                await _append(tx, thread, device, patient, f"m{next(ids)}")
+                await append(tx, _ask(thread, device, patient, next(ids)), reader=patient)
 
     async def beside() -> None:
         async with write_tx(store.db) as tx:
@@ -113,7 +102,7 @@ async def _measure_sends(store: Store, count: int, sends: int) -> None:
 
             async def one(thread: int, device: int) -> None:
                 try:
-                    await _append(tx, thread, device, patient, f"m{next(ids)}")
+                    await append(tx, _ask(thread, device, patient, next(ids)), reader=patient)
                 finally:
                     await together.finished()
 

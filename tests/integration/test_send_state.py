@@ -25,7 +25,7 @@ from storage.messages import HOUR_MS, SendsTogether
 from storage.schema import participants, sent_counts, threads
 from storage.threads import Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
-from tests.support.rows import people, send, thread_of
+from tests.support.rows import append, people, send, thread_of
 
 NOW = 1_000 * HOUR_MS
 
@@ -301,18 +301,7 @@ async def _sends_in_turn(
         state = await tx.threads.send_state(ask)
         found.append(state)
         if state is not None and not state.duplicate:
-            await tx.messages.append(
-                thread_id=ask.thread_id,
-                sender_id=ask.sender,
-                sender_device_id=ask.device_id or None,
-                client_msg_id=ask.client_msg_id,
-                kind="text",
-                reason=None,
-                reply_allowed=True,
-                envelope=b"sealed",
-                now=ask.now,
-                counted_for=ask.recipient,
-            )
+            await append(tx, ask, reader=None)
     return found
 
 
@@ -363,21 +352,9 @@ async def _append_beside(
 ) -> Any:
     """A patient's send as the writer runs it beside others: stored, or
     failed, then the operation finished."""
+    ask = SendAsk(thread, device, msg_id, sender, sender + 1, NOW)
     try:
-        message, read = await tx.messages.append(
-            thread_id=thread,
-            sender_id=sender,
-            sender_device_id=device,
-            client_msg_id=msg_id,
-            kind="text",
-            reason=None,
-            reply_allowed=True,
-            envelope=msg_id.encode(),
-            now=NOW,
-            thread_reply_allowed=None,
-            reader=sender,
-            counted_for=sender + 1,
-        )
+        message, read = await append(tx, ask, reader=sender, envelope=msg_id.encode())
         return message.thread_id, message.seq, message.envelope, read
     finally:
         await together.finished()
@@ -467,18 +444,7 @@ async def test_the_writer_runs_a_batchs_first_sends_beside_each_other(pair: Pair
             steps.append(f"read {name}")
             if (await tx.threads.send_state(ask)) is None or name == "refused":
                 raise forbidden("not a member")
-            message, _ = await tx.messages.append(
-                thread_id=ask.thread_id,
-                sender_id=ask.sender,
-                sender_device_id=ask.device_id,
-                client_msg_id=ask.client_msg_id,
-                kind="text",
-                reason=None,
-                reply_allowed=True,
-                envelope=b"sealed",
-                now=NOW,
-                reader=ask.sender,
-            )
+            message, _ = await append(tx, ask, reader=ask.sender)
             steps.append(f"stored {name}")
             return message.seq
 

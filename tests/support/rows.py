@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy import insert
 
-from storage import Store
+from storage import Store, WriteTx
+from storage.messages import StoredMessage
 from storage.schema import devices, participants, threads, users
 from storage.threads import SendAsk
 from storage.tx import write_tx
 
-__all__ = ["people", "send", "thread_of"]
+__all__ = ["append", "people", "send", "thread_of"]
 
 
 async def thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
@@ -37,6 +38,33 @@ async def people(store: Store) -> tuple[int, int]:
     return ids[0], ids[1]
 
 
+async def append(
+    tx: WriteTx,
+    ask: SendAsk,
+    *,
+    reader: int | None,
+    thread_reply_allowed: bool | None = None,
+    envelope: bytes = b"sealed",
+) -> tuple[StoredMessage, bool]:
+    """The message ``ask`` names, stored in ``tx`` as its send stores it
+    (counted for its recipient's daily limit); whether ``reader``'s
+    receipt moved."""
+    return await tx.messages.append(
+        thread_id=ask.thread_id,
+        sender_id=ask.sender,
+        sender_device_id=ask.device_id or None,
+        client_msg_id=ask.client_msg_id,
+        kind="text",
+        reason=None,
+        reply_allowed=True,
+        envelope=envelope,
+        now=ask.now,
+        thread_reply_allowed=thread_reply_allowed,
+        reader=reader,
+        counted_for=ask.recipient,
+    )
+
+
 async def send(
     store: Store,
     thread: int,
@@ -51,22 +79,10 @@ async def send(
 ) -> tuple[int, bool]:
     """A message stored as a send stores it, after the send's read, as in
     the server; its seq, and whether ``reader``'s receipt moved."""
+    ask = SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
     async with write_tx(store.db) as tx:
-        await tx.threads.send_state(
-            SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
-        )
-        message, read = await tx.messages.append(
-            thread_id=thread,
-            sender_id=sender,
-            sender_device_id=device,
-            client_msg_id=client_msg_id,
-            kind="text",
-            reason=None,
-            reply_allowed=True,
-            envelope=b"sealed",
-            now=at,
-            thread_reply_allowed=thread_reply_allowed,
-            reader=reader,
-            counted_for=counted_for,
+        await tx.threads.send_state(ask)
+        message, read = await append(
+            tx, ask, reader=reader, thread_reply_allowed=thread_reply_allowed
         )
     return message.seq, read
