@@ -99,14 +99,8 @@ async def _measure_sends(store: Store, count: int, sends: int) -> None:
     async def beside() -> None:
         async with write_tx(store.db) as tx:
             together = tx.messages.beside(sends)
-
-            async def one(thread: int, device: int) -> None:
-                try:
-                    await append(tx, _ask(thread, device, patient, next(ids)), reader=patient)
-                finally:
-                    await together.finished()
-
-            await asyncio.gather(*(one(thread, device) for thread, device in threads))
+            asks = [_ask(thread, device, patient, next(ids)) for thread, device in threads]
+            await asyncio.gather(*(together.run(append(tx, ask, reader=patient)) for ask in asks))
             tx.messages.alone()
 
     await _timed(f"{sends} sends, one after the other", count, in_turn)

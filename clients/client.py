@@ -56,7 +56,7 @@ _AUTH_CLOSES = {CloseCode.UNAUTHORIZED, CloseCode.TOKEN_REVOKED}
 @dataclass(frozen=True, slots=True)
 class ClientEvent:
     type: str
-    data: Any  # the event's Struct (see protocol.events), raw for unknown types
+    data: Any  # the event's Struct (protocol.events); raw for unknown types; Unreadable
     seq: int | None = None
 
 

@@ -131,8 +131,8 @@ class Emitted(list[Outgoing]):
 Operation = Callable[[WriteTx, Emitted], Awaitable[T]]
 # Reads of several operations at once: their keys, each with whether its
 # operation is its thread's first in the batch (``_reads_ahead``); the keys
-# whose operations then need the database for nothing else than their
-# message (``ReadAhead.beside``).
+# it read whose operations may then run beside each other, if their
+# ``ReadAhead`` says they may (``ReadAhead.beside``).
 Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[Collection[Any]]]
 
 
@@ -276,14 +276,16 @@ class Writer:
             done: dict[int, Any] = {}  # place in the batch -> outcome
             for place, (operation, _, thread, _) in enumerate(batch):
                 if reads and thread != 0:  # those with no thread have run
-                    beside = await _read_ahead(tx, reads, batch)
+                    group = await _read_then_group(tx, reads, batch)
                     reads = {}
-                    if len(beside) > 1:
-                        operations = [batch[at][0] for at in beside]
+                    if len(group) > 1:
+                        operations = [batch[at][0] for at in group]
                         results = await _run_beside(tx, numbering, operations)
-                        done.update(zip(beside, results, strict=True))
+                        done.update(zip(group, results, strict=True))
                 if place not in done:
-                    done[place] = await _run(tx, numbering, operation)
+                    mine = Emitted(numbering)
+                    done[place] = await _run(tx, operation, mine)
+                    numbering.accepted.extend(mine)
             outcomes = [done[place] for place in range(len(batch))]
             accepted = numbering.accepted
             pending = [event.to_store() for event in accepted]
@@ -295,33 +297,36 @@ class Writer:
         return outcomes, accepted
 
 
-async def _run(tx: WriteTx, numbering: Numbering, operation: Operation[Any]) -> Any:
-    """One operation's outcome: its result, or its refusal (its events dropped)."""
-    mine = Emitted(numbering)
+async def _run(tx: WriteTx, operation: Operation[Any], mine: Emitted) -> Any:
+    """One operation's outcome: its result, or its refusal (the events it
+    emitted then dropped from ``mine``)."""
     try:
-        outcome = await operation(tx, mine)
+        return await operation(tx, mine)
     except ServerError as refusal:
+        mine.clear()
         return refusal
-    numbering.accepted.extend(mine)
-    return outcome
 
 
-async def _read_ahead(
+async def _read_then_group(
     tx: WriteTx, reads: dict[Read, list[tuple[Any, bool]]], batch: list[_Item]
 ) -> list[int]:
     """Make the batch's reads ahead; the places of the operations that may
-    then run beside each other: each the first of its thread, read ahead,
-    and ``beside``."""
-    ready: set[Any] = set()
+    then run beside each other: the first of each thread, read ahead and
+    ``beside``, from the batch's first thread on and up to the first that
+    may not, so that their threads are still locked in thread order."""
+    ready: set[tuple[Read, Any]] = set()
     for read, keys in reads.items():
-        ready.update(await read(tx, keys))
-    places: list[int] = []
+        ready.update((read, key) for key in await read(tx, keys))
+    group: list[int] = []
     seen: set[int] = set()
     for place, (_, _, thread, ahead) in enumerate(batch):
-        if thread not in seen and ahead is not None and ahead.beside and ahead.key in ready:
-            places.append(place)
+        if thread == 0 or thread in seen:
+            continue
         seen.add(thread)
-    return places
+        if ahead is None or not ahead.beside or (ahead.read, ahead.key) not in ready:
+            break
+        group.append(place)
+    return group
 
 
 async def _run_beside(
@@ -330,23 +335,21 @@ async def _run_beside(
     """Operations each the first of its thread, beside each other: while one
     waits for its message to be stored, the next runs up to its own, and
     their messages are stored in one statement (a round trip for all,
-    instead of one each). Their events are numbered in the order they
-    finish (their threads are distinct: no thread's order depends on it)."""
+    instead of one each). Their events are numbered in their order."""
     together = tx.messages.beside(len(operations))
-
-    async def run(operation: Operation[Any]) -> Any:
-        try:
-            return await _run(tx, numbering, operation)
-        finally:
-            await together.finished()
-
+    emitted = [Emitted(numbering) for _ in operations]
     try:
-        outcomes = await asyncio.gather(*map(run, operations), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            *(together.run(_run(tx, *each)) for each in zip(operations, emitted, strict=True)),
+            return_exceptions=True,
+        )
     finally:
         tx.messages.alone()
     for outcome in outcomes:  # a refusal is an outcome; anything else fails the transaction
         if isinstance(outcome, BaseException) and not isinstance(outcome, ServerError):
             raise outcome
+    for mine in emitted:
+        numbering.accepted.extend(mine)
     return outcomes
 
 

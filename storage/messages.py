@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -28,8 +28,10 @@ from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.types import TypeEngine
 
 from storage.db import Database
-from storage.hot import Hot, unnested
+from storage.hot import Hot, hold, unnested
 from storage.schema import messages, participants, sent_counts, threads
+
+T = TypeVar("T")
 
 __all__ = [
     "UNREAD_CAP",
@@ -102,13 +104,13 @@ _SEND_TYPES: dict[str, TypeEngine[Any]] = {
     "recipient": BigInteger(),  # whom a daily limit counts for (None: no limit)
     "of_hour": BigInteger(),
 }
-Send = Mapping[str, ColumnElement[Any]]
-_ONE: Send = {name: bindparam(name, type_=kind) for name, kind in _SEND_TYPES.items()}
+_SendValues = Mapping[str, ColumnElement[Any]]
+_ONE: _SendValues = {name: bindparam(name, type_=kind) for name, kind in _SEND_TYPES.items()}
 _SENDS = unnested(_SEND_TYPES)
-_EACH: Send = {name: _SENDS.c[name] for name in _SEND_TYPES}
+_EACH: _SendValues = {name: _SENDS.c[name] for name in _SEND_TYPES}
 
 
-def _numbering(send: Send) -> Update:
+def _numbering(send: _SendValues) -> Update:
     """The thread's next seq. A care-side message also sets whether the
     patient may answer, in the same update of the thread's row."""
     return (
@@ -122,7 +124,7 @@ def _numbering(send: Send) -> Update:
     )
 
 
-def _row(seq: ColumnElement[int], send: Send) -> Select[Any]:
+def _row(seq: ColumnElement[int], send: _SendValues) -> Select[Any]:
     """The new message's row, numbered ``seq``."""
     return select(*(seq if name == "seq" else send[f"new_{name}"] for name in _STORED))
 
@@ -131,7 +133,7 @@ def _insert(row: Select[Any]) -> Insert:
     return insert(messages).from_select(_STORED, row, include_defaults=False)
 
 
-def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int], send: Send) -> Update:
+def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int], send: _SendValues) -> Update:
     """Having sent, the sender has read the thread up to their message."""
     return (
         update(participants)
@@ -144,20 +146,27 @@ def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int], send: Send
     )
 
 
-def _count_sent(dialect: Any, send: Send, count: ColumnElement[int]) -> Insert:
-    """``count`` more messages from the sender to ``recipient`` in the
-    hour's row (an upsert; none without a ``recipient``)."""
-    counted = [send["new_sender_id"], send["recipient"], send["of_hour"]]
+def _hour_of(send: _SendValues) -> list[ColumnElement[Any]]:
+    """The row of ``sent_counts`` a send counts in."""
+    return [send["new_sender_id"], send["recipient"], send["of_hour"]]
+
+
+def _count_sent(dialect: Any, counted: Select[Any]) -> Insert:
+    """What ``counted`` counts (sender, recipient, hour, how many) added
+    to the hours' rows (an upsert)."""
     upsert: Any = dialect.insert(sent_counts)  # the dialect's, with ON CONFLICT
-    upsert = upsert.from_select(
-        ["sender_id", "recipient_id", "hour", "count"],
-        select(*counted, count).where(send["recipient"].is_not(None)).group_by(*counted),
-    )
+    upsert = upsert.from_select(["sender_id", "recipient_id", "hour", "count"], counted)
     counting: Insert = upsert.on_conflict_do_update(
         index_elements=["sender_id", "recipient_id", "hour"],
         set_={"count": sent_counts.c.count + upsert.excluded.count},
     )
     return counting
+
+
+def _one_counted() -> Select[Any]:
+    """One more message in the hour's row, if the send names a recipient
+    (a patient's daily limit)."""
+    return select(*_hour_of(_ONE), literal(1, BigInteger)).where(_ONE["recipient"].is_not(None))
 
 
 def _numbered_insert() -> Insert:
@@ -169,7 +178,7 @@ def _numbered_insert() -> Insert:
     numbered = _numbering(_ONE).cte("numbered")
     sender_read = _sender_read(numbered.c.last_seq, numbered.c.id, _ONE)
     read = sender_read.returning(participants.c.user_id).cte("sender_read")
-    counted = _count_sent(postgresql, _ONE, literal(1, BigInteger)).cte("counted")
+    counted = _count_sent(postgresql, _one_counted()).cte("counted")
     stored = _insert(_row(numbered.c.last_seq, _ONE))
     return stored.returning(messages.c.id, messages.c.seq, exists(select(read.c.user_id))).add_cte(
         read, counted
@@ -181,11 +190,23 @@ def _numbered_inserts() -> Select[Any]:
     (``SendsTogether``): the same writes as ``_numbered_insert``, a send
     per row of the arrays; for each, in the sends' order, the message's id
     and seq and whether its sender's receipt moved."""
-    numbered = _numbering(_EACH).cte("numbered")
+    # Their threads' rows locked in id order, as one send at a time locks
+    # them (the writer's order): not in the order the plan scans them.
+    asked = select(_EACH["new_thread_id"])
+    locked = (
+        select(threads.c.id)
+        .where(threads.c.id.in_(asked))
+        .order_by(threads.c.id)
+        .with_for_update()
+        .cte("locked")
+    )
+    numbered = _numbering(_EACH).where(threads.c.id == locked.c.id).cte("numbered")
     its_thread = numbered.c.id == _EACH["new_thread_id"]
     sender_read = _sender_read(numbered.c.last_seq, numbered.c.id, _EACH).where(its_thread)
     read = sender_read.returning(participants.c.thread_id).cte("sender_read")
-    counted = _count_sent(postgresql, _EACH, func.count()).cte("counted")
+    hours = _hour_of(_EACH)
+    counted = select(*hours, func.count()).where(_EACH["recipient"].is_not(None)).group_by(*hours)
+    counting = _count_sent(postgresql, counted).cte("counted")
     row = _row(numbered.c.last_seq, _EACH).where(its_thread).order_by(_SENDS.c.n)
     stored = _insert(row).returning(messages.c.id, messages.c.seq, messages.c.thread_id)
     new = stored.cte("stored")
@@ -193,7 +214,7 @@ def _numbered_inserts() -> Select[Any]:
         select(new.c.id, new.c.seq, new.c.thread_id.in_(select(read.c.thread_id)))
         .join_from(new, _SENDS, new.c.thread_id == _EACH["new_thread_id"])
         .order_by(_SENDS.c.n)
-        .add_cte(read, counted)
+        .add_cte(read, counting)
     )
 
 
@@ -202,7 +223,7 @@ _NEW_SEQ = bindparam("new_seq", type_=BigInteger)
 _NEXT_SEQ = Hot(_numbering(_ONE))
 _INSERT = Hot(_insert(_row(_NEW_SEQ, _ONE)).returning(messages.c.id, messages.c.seq))
 _SENDER_READ = Hot(_sender_read(_NEW_SEQ, _ONE["new_thread_id"], _ONE))
-_COUNT_SENT = Hot(_count_sent(sqlite, _ONE, literal(1, BigInteger)))
+_COUNT_SENT = Hot(_count_sent(sqlite, _one_counted()))
 _NUMBER_AND_INSERT = Hot(_numbered_insert())
 _NUMBER_AND_INSERTS = Hot(_numbered_inserts())
 UNREAD_CAP = 100  # an unread count stops here: 100 reads "100 or more" (a badge: 99+)
@@ -302,11 +323,12 @@ async def _number_and_insert(
     to a thread of its own) in one statement; for each, in order, the
     message's id and seq and whether its reader's receipt moved."""
     if len(sends) == 1:  # half the cost of the arrays' statement for one
-        return await _NUMBER_AND_INSERT.rows(conn, sends[0])
-    assert len({send["new_thread_id"] for send in sends}) == len(sends), "one send per thread"
-    arrays = {name: [send[name] for send in sends] for name in _SEND_TYPES}
-    rows = await _NUMBER_AND_INSERTS.rows(conn, arrays)
-    assert len(rows) == len(sends), "every thread is there: its members' sends were checked"
+        rows = await _NUMBER_AND_INSERT.rows(conn, sends[0])
+    else:
+        assert len({send["new_thread_id"] for send in sends}) == len(sends), "a send per thread"
+        arrays = {name: [send[name] for send in sends] for name in _SEND_TYPES}
+        rows = await _NUMBER_AND_INSERTS.rows(conn, arrays)
+    assert len(rows) == len(sends), "each thread's row is there: the send's read found it"
     return rows
 
 
@@ -314,12 +336,22 @@ class SendsTogether:
     """The sends of operations that run beside each other in one
     transaction, each to a thread of its own (``MessageTx.beside``): their
     messages are stored in one statement, once each operation has either
-    asked to store its message or finished without."""
+    asked to store its message or finished without. Until then no other
+    statement may run on the transaction's connection (``storage.hot``
+    refuses one: two at once would fail on asyncpg, and only when they
+    overlap)."""
 
     def __init__(self, conn: AsyncConnection, operations: int) -> None:
         self._conn = conn
         self._running = operations  # not finished yet
         self._asked: list[tuple[Mapping[str, Any], asyncio.Future[tuple[Any, ...]]]] = []
+
+    async def run(self, operation: Awaitable[T]) -> T:
+        """``operation``'s result, one of the operations beside each other."""
+        try:
+            return await operation
+        finally:
+            await self._finished()
 
     async def store(self, send: Mapping[str, Any]) -> tuple[Any, ...]:
         stored: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
@@ -327,7 +359,7 @@ class SendsTogether:
         await self._store_once_all_asked()
         return await stored
 
-    async def finished(self) -> None:
+    async def _finished(self) -> None:
         """One of the operations ended (whether or not it sent). Cancelled,
         they all are (the transaction is given up): nothing is stored."""
         self._running -= 1
@@ -339,12 +371,15 @@ class SendsTogether:
         if not self._asked or len(self._asked) < self._running:
             return
         asked, self._asked = self._asked, []
+        hold(self._conn, False)
         try:
             rows = await _number_and_insert(self._conn, [send for send, _ in asked])
         except Exception as exc:  # each send fails with it, and so the transaction
             for _, stored in asked:
                 stored.set_exception(exc)
             return
+        finally:
+            hold(self._conn, True)
         for (_, stored), row in zip(asked, rows, strict=True):
             stored.set_result(row)
 
@@ -360,10 +395,12 @@ class MessageTx:
         """Until ``alone``: ``operations`` run beside each other, and their
         sends are stored together (PostgreSQL)."""
         assert self.conn.dialect.name == "postgresql", "SQLite stores each at its turn"
+        hold(self.conn, True)
         self._together = SendsTogether(self.conn, operations)
         return self._together
 
     def alone(self) -> None:
+        hold(self.conn, False)
         self._together = None
 
     async def by_client_id(self, device_id: int, client_msg_id: str) -> StoredMessage | None:

@@ -10,7 +10,7 @@ from storage.schema import devices, participants, threads, users
 from storage.threads import SendAsk
 from storage.tx import write_tx
 
-__all__ = ["append", "people", "send", "thread_of"]
+__all__ = ["append", "people", "person", "send", "thread_of"]
 
 
 async def thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
@@ -27,15 +27,19 @@ async def thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
     return thread, device_id
 
 
+async def person(store: Store, name: str, role: str) -> int:
+    """A user, written straight into the tables."""
+    values = {"username": name, "display_name": name, "role": role}
+    values |= {"password_hash": "-", "created_at": 0}
+    async with store.db.write() as conn:
+        user = await conn.scalar(insert(users).values(**values).returning(users.c.id))
+    assert user is not None
+    return user
+
+
 async def people(store: Store) -> tuple[int, int]:
     """A patient and a practitioner, written straight into the tables."""
-    async with store.db.write() as conn:
-        ids = []
-        for name, role in (("pat", "patient"), ("doc", "practitioner")):
-            values = {"username": name, "display_name": name, "role": role}
-            values |= {"password_hash": "-", "created_at": 0}
-            ids.append(await conn.scalar(insert(users).values(**values).returning(users.c.id)))
-    return ids[0], ids[1]
+    return await person(store, "pat", "patient"), await person(store, "doc", "practitioner")
 
 
 async def append(
