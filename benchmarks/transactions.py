@@ -4,10 +4,7 @@ Starts a throwaway PostgreSQL (fsync on) and runs ``--count`` write
 transactions in a row, one after another, each bumping one row with one or
 two hot statements (``storage.hot``) inside ``storage.tx.write_tx``, as the
 writer's transactions do; then the same on asyncpg alone (``async with
-conn.transaction()``), the floor. Then transactions of ``--sends`` sends,
-each to a thread of its own, as the writer stores a batch's first sends:
-one after the other, and beside each other (``MessageTx.beside``: their
-messages in one statement). Reported: the process's CPU time per
+conn.transaction()``), the floor. Reported: the process's CPU time per
 transaction (what the event loop cannot spend on sockets meanwhile) and
 the wall time (mostly the commit's flush). Pin it to a core (``taskset -c
 0``). To measure other code with it, run this file by its path with that
@@ -19,8 +16,6 @@ directory first.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import itertools
 import time
 from collections.abc import Awaitable, Callable
 
@@ -30,10 +25,7 @@ from sqlalchemy import Integer, bindparam, column, table, text, update
 
 from storage import Store
 from storage.hot import Hot
-from storage.messages import HOUR_MS
-from storage.threads import SendAsk
 from storage.tx import write_tx
-from tests.support.rows import append, people, thread_of
 
 _ROW = table("bench_row", column("id", Integer), column("v", Integer))
 _BUMP = Hot(update(_ROW).where(_ROW.c.id == bindparam("row")).values(v=_ROW.c.v + 1))
@@ -50,7 +42,7 @@ async def _timed(label: str, count: int, transaction: Callable[[], Awaitable[Non
     print(f"{label:34s} cpu {1e6 * cpu / count:5.0f} µs  wall {1e6 * wall / count:5.0f} µs")
 
 
-async def _measure(url: str, count: int, sends: int) -> None:
+async def _measure(url: str, count: int) -> None:
     store = Store(url)
     raw = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
@@ -73,50 +65,20 @@ async def _measure(url: str, count: int, sends: int) -> None:
         bumps = (count + count // 10) * (1 + 1 + 2 + 2)  # each measure, warm-up included
         async with store.db.write() as conn:  # every transaction committed
             assert await conn.scalar(text("SELECT v FROM bench_row")) == bumps
-        await store.db.migrate()
-        await _measure_sends(store, count, sends)
     finally:
         await raw.close()
         await store.close()
 
 
-def _ask(thread: int, device: int, patient: int, n: int) -> SendAsk:
-    """A patient's message to their practitioner (counted for them)."""
-    return SendAsk(thread, device, f"m{n}", patient, patient + 1, 1_000 * HOUR_MS)
-
-
-async def _measure_sends(store: Store, count: int, sends: int) -> None:
-    patient, doctor = await people(store)
-    assert doctor == patient + 1
-    threads = [await thread_of(store, patient, doctor) for _ in range(sends)]
-    ids = itertools.count()
-
-    async def in_turn() -> None:
-        async with write_tx(store.db) as tx:
-            for thread, device in threads:
-                await append(tx, _ask(thread, device, patient, next(ids)), reader=patient)
-
-    async def beside() -> None:
-        async with write_tx(store.db) as tx:
-            together = tx.messages.beside(sends)
-            asks = [_ask(thread, device, patient, next(ids)) for thread, device in threads]
-            await asyncio.gather(*(together.run(append(tx, ask, reader=patient)) for ask in asks))
-            tx.messages.alone()
-
-    await _timed(f"{sends} sends, one after the other", count, in_turn)
-    await _timed(f"{sends} sends, beside each other", count, beside)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.transactions", description=__doc__)
     parser.add_argument("--count", type=int, default=3000, help="transactions per measure")
-    parser.add_argument("--sends", type=int, default=8, help="sends per transaction of sends")
     args = parser.parse_args()
     from tests.support.postgres import PostgresServer
 
     postgres = PostgresServer(durable=True).start()
     try:
-        uvloop.run(_measure(postgres.url, args.count, args.sends))
+        uvloop.run(_measure(postgres.url, args.count))
     finally:
         postgres.stop()
 

@@ -12,9 +12,6 @@ broker keeps one publisher's order, so a node drops the caches a commit
 made stale before the broker hands it any event of that commit or a later
 one (a member told they joined a thread finds their node knows it too).
 
-The first operations of a batch's threads may run beside each other up to
-their messages, stored in one statement (``ReadAhead.beside``).
-
 An operation must raise a ``ServerError`` (a refusal) before its first write;
 if the transaction itself fails, each operation is retried alone so that one
 bad write cannot fail its neighbours (and again, a few times, if it lost a
@@ -26,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -130,10 +127,8 @@ class Emitted(list[Outgoing]):
 
 Operation = Callable[[WriteTx, Emitted], Awaitable[T]]
 # Reads of several operations at once: their keys, each with whether its
-# operation is its thread's first in the batch (``_reads_ahead``); the keys
-# it read whose operations may then run beside each other, if their
-# ``ReadAhead`` says they may (``ReadAhead.beside``).
-Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[Collection[Any]]]
+# operation is its thread's first in the batch (``_reads_ahead``).
+Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,14 +137,10 @@ class ReadAhead:
     together with the same reads of other operations (one statement for
     all, where each is a round trip): ``read`` is given their keys and
     leaves the answers it could read ahead in the transaction, where their
-    operations find them. ``beside``: once read ahead, the operation may
-    run beside the others that may, each the first of its thread, their
-    messages stored in one statement (``MessageTx.beside``); it must then
-    await the database for nothing else."""
+    operations find them."""
 
     read: Read
     key: Hashable
-    beside: bool = False
 
 
 _Item = tuple[Operation[Any], "asyncio.Future[Any]", int, ReadAhead | None]
@@ -270,23 +261,22 @@ class Writer:
             log.exception("publishing %r failed", message)
 
     async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
+        outcomes: list[Any] = []
         reads = _reads_ahead(batch)
         async with write_tx(self._db) as tx:
             numbering = Numbering()
-            done: dict[int, Any] = {}  # place in the batch -> outcome
-            for place, (operation, _, thread, _) in enumerate(batch):
+            for operation, _, thread, _ in batch:
                 if reads and thread != 0:  # those with no thread have run
-                    group = await _read_then_group(tx, reads, batch)
+                    for read, keys in reads.items():
+                        await read(tx, keys)
                     reads = {}
-                    if len(group) > 1:
-                        operations = [batch[at][0] for at in group]
-                        results = await _run_beside(tx, numbering, operations)
-                        done.update(zip(group, results, strict=True))
-                if place not in done:
-                    mine = Emitted(numbering)
-                    done[place] = await _run(tx, operation, mine)
-                    numbering.accepted.extend(mine)
-            outcomes = [done[place] for place in range(len(batch))]
+                mine = Emitted(numbering)
+                try:
+                    outcomes.append(await operation(tx, mine))
+                except ServerError as refusal:
+                    outcomes.append(refusal)
+                    continue
+                numbering.accepted.extend(mine)
             accepted = numbering.accepted
             pending = [event.to_store() for event in accepted]
             seqs = await tx.events.store(pending, self._clock.ms(), tx.audit)
@@ -295,62 +285,6 @@ class Writer:
         self.commits += 1
         self.operations += len(batch)
         return outcomes, accepted
-
-
-async def _run(tx: WriteTx, operation: Operation[Any], mine: Emitted) -> Any:
-    """One operation's outcome: its result, or its refusal (the events it
-    emitted then dropped from ``mine``)."""
-    try:
-        return await operation(tx, mine)
-    except ServerError as refusal:
-        mine.clear()
-        return refusal
-
-
-async def _read_then_group(
-    tx: WriteTx, reads: dict[Read, list[tuple[Any, bool]]], batch: list[_Item]
-) -> list[int]:
-    """Make the batch's reads ahead; the places of the operations that may
-    then run beside each other: the first of each thread, read ahead and
-    ``beside``, from the batch's first thread on and up to the first that
-    may not, so that their threads are still locked in thread order."""
-    ready: set[tuple[Read, Any]] = set()
-    for read, keys in reads.items():
-        ready.update((read, key) for key in await read(tx, keys))
-    group: list[int] = []
-    seen: set[int] = set()
-    for place, (_, _, thread, ahead) in enumerate(batch):
-        if thread == 0 or thread in seen:
-            continue
-        seen.add(thread)
-        if ahead is None or not ahead.beside or (ahead.read, ahead.key) not in ready:
-            break
-        group.append(place)
-    return group
-
-
-async def _run_beside(
-    tx: WriteTx, numbering: Numbering, operations: list[Operation[Any]]
-) -> list[Any]:
-    """Operations each the first of its thread, beside each other: while one
-    waits for its message to be stored, the next runs up to its own, and
-    their messages are stored in one statement (a round trip for all,
-    instead of one each). Their events are numbered in their order."""
-    together = tx.messages.beside(len(operations))
-    emitted = [Emitted(numbering) for _ in operations]
-    try:
-        outcomes = await asyncio.gather(
-            *(together.run(_run(tx, *each)) for each in zip(operations, emitted, strict=True)),
-            return_exceptions=True,
-        )
-    finally:
-        tx.messages.alone()
-    for outcome in outcomes:  # a refusal is an outcome; anything else fails the transaction
-        if isinstance(outcome, BaseException) and not isinstance(outcome, ServerError):
-            raise outcome
-    for mine in emitted:
-        numbering.accepted.extend(mine)
-    return outcomes
 
 
 def _reads_ahead(batch: list[_Item]) -> dict[Read, list[tuple[Any, bool]]]:

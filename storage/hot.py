@@ -28,7 +28,6 @@ switch through SQLAlchemy's async layer) around a few microseconds of work.
 from __future__ import annotations
 
 import sqlite3
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -44,7 +43,7 @@ from sqlalchemy.types import TypeEngine
 
 from storage.sqlite_inline import InlineConnection
 
-__all__ = ["Autocommit", "Hot", "hold", "insert_of", "unnested"]
+__all__ = ["Autocommit", "Hot", "insert_of", "unnested"]
 
 Params = Mapping[str, Any]
 _Convert = Callable[[Any], Any]
@@ -200,27 +199,10 @@ class Autocommit:
         self.driver.connection.close()
 
 
-_HELD: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
-
-
-def hold(conn: AsyncConnection, held: bool) -> None:
-    """While ``conn`` is held, a hot statement on it raises instead of
-    running: operations run beside each other on it, and only the statement
-    they share may run (``storage.messages.SendsTogether``, which lets go
-    for it). Two statements at once would fail on asyncpg, and only when
-    they overlap; held, any other fails every time."""
-    if held:
-        _HELD.add(conn)
-    else:
-        _HELD.discard(conn)
-
-
 def _driver(conn: AsyncConnection) -> _Driver | None:
     """The driver connection under ``conn`` to run on directly, in the
     transaction SQLAlchemy began; None if the driver's transaction has not
     begun (``_begun``)."""
-    if _HELD and conn in _HELD:
-        raise RuntimeError("a statement while operations run beside each other on its connection")
     adapter: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
     driver = adapter.driver_connection
     if isinstance(driver, InlineConnection):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Boolean,
     ColumnElement,
     Select,
@@ -25,13 +25,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
-from sqlalchemy.types import TypeEngine
 
 from storage.db import Database
-from storage.hot import Hot, hold, unnested
+from storage.hot import Hot, unnested
 from storage.schema import messages, participants, sent_counts, threads
-
-T = TypeVar("T")
 
 __all__ = [
     "UNREAD_CAP",
@@ -90,142 +87,105 @@ _BY_CLIENT_ID = Hot(
 )
 
 
-_STORED = [
-    column.key for column in COLUMNS if column.key not in ("id", "retracted_at", "expired_at")
-]
-# A send's values, named unlike any column its statements write (SQLAlchemy
-# would take such a parameter for a value to set): bound parameters for one
-# send, or, on PostgreSQL, the columns of its row among several sends'
-# arrays (``unnested``). The new message's columns are ``new_<column>``.
-_SEND_TYPES: dict[str, TypeEngine[Any]] = {
-    **{f"new_{name}": messages.c[name].type for name in _STORED if name != "seq"},
-    "thread_reply_allowed": Boolean(),  # None: unchanged
-    "reader": BigInteger(),  # whose receipt moves (None: a delegate's send moves none)
-    "recipient": BigInteger(),  # whom a daily limit counts for (None: no limit)
-    "of_hour": BigInteger(),
-}
-_SendValues = Mapping[str, ColumnElement[Any]]
-_ONE: _SendValues = {name: bindparam(name, type_=kind) for name, kind in _SEND_TYPES.items()}
-_SENDS = unnested(_SEND_TYPES)
-_EACH: _SendValues = {name: _SENDS.c[name] for name in _SEND_TYPES}
+# A send's statements share their parameters, named unlike any column they
+# write: SQLAlchemy would take such a parameter for a value to set.
+_THREAD: BindParameter[int] = bindparam("numbered_thread", type_=BigInteger)
 
 
-def _numbering(send: _SendValues) -> Update:
+def _numbering() -> Update:
     """The thread's next seq. A care-side message also sets whether the
-    patient may answer, in the same update of the thread's row."""
+    patient may answer (``thread_reply_allowed``; None: unchanged), in the
+    same update of the thread's row."""
     return (
         update(threads)
-        .where(threads.c.id == send["new_thread_id"])
+        .where(threads.c.id == _THREAD)
         .values(
             last_seq=threads.c.last_seq + literal_column("1"),
-            reply_allowed=func.coalesce(send["thread_reply_allowed"], threads.c.reply_allowed),
+            reply_allowed=func.coalesce(
+                bindparam("thread_reply_allowed", type_=Boolean), threads.c.reply_allowed
+            ),
         )
         .returning(threads.c.last_seq, threads.c.id)
     )
 
 
-def _row(seq: ColumnElement[int], send: _SendValues) -> Select[Any]:
-    """The new message's row, numbered ``seq``."""
-    return select(*(seq if name == "seq" else send[f"new_{name}"] for name in _STORED))
+_STORED = [
+    column.key for column in COLUMNS if column.key not in ("id", "retracted_at", "expired_at")
+]
 
 
-def _insert(row: Select[Any]) -> Insert:
-    return insert(messages).from_select(_STORED, row, include_defaults=False)
+def _insert(seq: ColumnElement[int], *returned: ColumnElement[Any]) -> Insert:
+    """The new message's row, its values bound as ``new_<column>``: a
+    statement that also updates ``threads`` would take a parameter named
+    like one of its columns (kind, reason) for a value to set."""
+    values = [
+        seq if name == "seq" else bindparam(f"new_{name}", type_=messages.c[name].type)
+        for name in _STORED
+    ]
+    return (
+        insert(messages)
+        .from_select(_STORED, select(*values), include_defaults=False)
+        .returning(messages.c.id, messages.c.seq, *returned)
+    )
 
 
-def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int], send: _SendValues) -> Update:
-    """Having sent, the sender has read the thread up to their message."""
+def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int]) -> Update:
+    """Having sent, the sender has read the thread up to their message
+    (``reader``; None for a delegate's send, which moves no receipt)."""
     return (
         update(participants)
         .where(
             participants.c.thread_id == thread,
-            participants.c.user_id == send["reader"],
+            participants.c.user_id == bindparam("reader"),
             participants.c.left_seq.is_(None),
         )
         .values(delivered_seq=seq, read_seq=seq)
     )
 
 
-def _hour_of(send: _SendValues) -> list[ColumnElement[Any]]:
-    """The row of ``sent_counts`` a send counts in."""
-    return [send["new_sender_id"], send["recipient"], send["of_hour"]]
-
-
-def _count_sent(dialect: Any, counted: Select[Any]) -> Insert:
-    """What ``counted`` counts (sender, recipient, hour, how many) added
-    to the hours' rows (an upsert)."""
-    upsert: Any = dialect.insert(sent_counts)  # the dialect's, with ON CONFLICT
-    upsert = upsert.from_select(["sender_id", "recipient_id", "hour", "count"], counted)
-    counting: Insert = upsert.on_conflict_do_update(
-        index_elements=["sender_id", "recipient_id", "hour"],
-        set_={"count": sent_counts.c.count + upsert.excluded.count},
+def _count_sent(dialect: Any) -> Insert:
+    """One more message from ``sender`` to ``recipient`` in the hour's row
+    (an upsert; none without a ``recipient``: no daily limit applies)."""
+    recipient = bindparam("recipient", type_=BigInteger)
+    hour = select(
+        bindparam("sender", type_=BigInteger),
+        recipient,
+        bindparam("of_hour", type_=BigInteger),
+        literal(1, BigInteger),
     )
-    return counting
-
-
-def _one_counted() -> Select[Any]:
-    """One more message in the hour's row, if the send names a recipient
-    (a patient's daily limit)."""
-    return select(*_hour_of(_ONE), literal(1, BigInteger)).where(_ONE["recipient"].is_not(None))
+    upsert: Insert = (
+        dialect.insert(sent_counts)
+        .from_select(
+            ["sender_id", "recipient_id", "hour", "count"],
+            hour.where(recipient.is_not(None)),
+        )
+        .on_conflict_do_update(
+            index_elements=["sender_id", "recipient_id", "hour"],
+            set_={"count": sent_counts.c.count + 1},
+        )
+    )
+    return upsert
 
 
 def _numbered_insert() -> Insert:
-    """PostgreSQL, one send in one statement: the thread's update as a
-    common table expression the insert reads its seq from, the sender's
-    receipt and the patient's hourly count beside it; one round trip
-    instead of three. It returns whether the sender's receipt moved:
-    another node may have removed them since the send's read."""
-    numbered = _numbering(_ONE).cte("numbered")
-    sender_read = _sender_read(numbered.c.last_seq, numbered.c.id, _ONE)
+    """A send in one statement (PostgreSQL): the thread's update as a common
+    table expression the insert reads its seq from, the sender's receipt and
+    the patient's hourly count beside it; one round trip instead of three.
+    It returns whether the sender's receipt moved: another node may have
+    removed them since the send's read."""
+    numbered = _numbering().cte("numbered")
+    sender_read = _sender_read(numbered.c.last_seq, numbered.c.id)
     read = sender_read.returning(participants.c.user_id).cte("sender_read")
-    counted = _count_sent(postgresql, _one_counted()).cte("counted")
-    stored = _insert(_row(numbered.c.last_seq, _ONE))
-    return stored.returning(messages.c.id, messages.c.seq, exists(select(read.c.user_id))).add_cte(
-        read, counted
-    )
-
-
-def _numbered_inserts() -> Select[Any]:
-    """PostgreSQL, the sends of several threads, one each, in one statement
-    (``SendsTogether``): the same writes as ``_numbered_insert``, a send
-    per row of the arrays; for each, in the sends' order, the message's id
-    and seq and whether its sender's receipt moved."""
-    # Their threads' rows locked in id order, as one send at a time locks
-    # them (the writer's order): not in the order the plan scans them.
-    asked = select(_EACH["new_thread_id"])
-    locked = (
-        select(threads.c.id)
-        .where(threads.c.id.in_(asked))
-        .order_by(threads.c.id)
-        .with_for_update()
-        .cte("locked")
-    )
-    numbered = _numbering(_EACH).where(threads.c.id == locked.c.id).cte("numbered")
-    its_thread = numbered.c.id == _EACH["new_thread_id"]
-    sender_read = _sender_read(numbered.c.last_seq, numbered.c.id, _EACH).where(its_thread)
-    read = sender_read.returning(participants.c.thread_id).cte("sender_read")
-    hours = _hour_of(_EACH)
-    counted = select(*hours, func.count()).where(_EACH["recipient"].is_not(None)).group_by(*hours)
-    counting = _count_sent(postgresql, counted).cte("counted")
-    row = _row(numbered.c.last_seq, _EACH).where(its_thread).order_by(_SENDS.c.n)
-    stored = _insert(row).returning(messages.c.id, messages.c.seq, messages.c.thread_id)
-    new = stored.cte("stored")
-    return (
-        select(new.c.id, new.c.seq, new.c.thread_id.in_(select(read.c.thread_id)))
-        .join_from(new, _SENDS, new.c.thread_id == _EACH["new_thread_id"])
-        .order_by(_SENDS.c.n)
-        .add_cte(read, counting)
+    return _insert(numbered.c.last_seq, exists(select(read.c.user_id))).add_cte(
+        read, _count_sent(postgresql).cte("counted")
     )
 
 
 _NEW_SEQ = bindparam("new_seq", type_=BigInteger)
-# SQLite: a statement each (microseconds each)
-_NEXT_SEQ = Hot(_numbering(_ONE))
-_INSERT = Hot(_insert(_row(_NEW_SEQ, _ONE)).returning(messages.c.id, messages.c.seq))
-_SENDER_READ = Hot(_sender_read(_NEW_SEQ, _ONE["new_thread_id"], _ONE))
-_COUNT_SENT = Hot(_count_sent(sqlite, _one_counted()))
+_NEXT_SEQ = Hot(_numbering())  # SQLite: a statement each (microseconds each)
+_INSERT = Hot(_insert(_NEW_SEQ))
+_SENDER_READ = Hot(_sender_read(_NEW_SEQ, _THREAD))
 _NUMBER_AND_INSERT = Hot(_numbered_insert())
-_NUMBER_AND_INSERTS = Hot(_numbered_inserts())
 UNREAD_CAP = 100  # an unread count stops here: 100 reads "100 or more" (a badge: 99+)
 
 
@@ -280,6 +240,9 @@ def day_before(now: int) -> int:
     return now // HOUR_MS - DAY_HOURS
 
 
+_COUNT_SENT = Hot(_count_sent(sqlite))  # SQLite's (PostgreSQL's is in the send's statement)
+
+
 class Messages:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -316,92 +279,11 @@ class Messages:
         return [from_row(row) for row in rows[:limit]], len(rows) > limit
 
 
-async def _number_and_insert(
-    conn: AsyncConnection, sends: Sequence[Mapping[str, Any]]
-) -> Sequence[tuple[Any, ...]]:
-    """PostgreSQL: store ``sends`` (``MessageTx.append``'s parameters, each
-    to a thread of its own) in one statement; for each, in order, the
-    message's id and seq and whether its reader's receipt moved."""
-    if len(sends) == 1:  # half the cost of the arrays' statement for one
-        rows = await _NUMBER_AND_INSERT.rows(conn, sends[0])
-    else:
-        assert len({send["new_thread_id"] for send in sends}) == len(sends), "a send per thread"
-        arrays = {name: [send[name] for send in sends] for name in _SEND_TYPES}
-        rows = await _NUMBER_AND_INSERTS.rows(conn, arrays)
-    assert len(rows) == len(sends), "each thread's row is there: the send's read found it"
-    return rows
-
-
-class SendsTogether:
-    """The sends of operations that run beside each other in one
-    transaction, each to a thread of its own (``MessageTx.beside``): their
-    messages are stored in one statement, once each operation has either
-    asked to store its message or finished without. Until then no other
-    statement may run on the transaction's connection (``storage.hot``
-    refuses one: two at once would fail on asyncpg, and only when they
-    overlap)."""
-
-    def __init__(self, conn: AsyncConnection, operations: int) -> None:
-        self._conn = conn
-        self._running = operations  # not finished yet
-        self._asked: list[tuple[Mapping[str, Any], asyncio.Future[tuple[Any, ...]]]] = []
-
-    async def run(self, operation: Awaitable[T]) -> T:
-        """``operation``'s result, one of the operations beside each other."""
-        try:
-            return await operation
-        finally:
-            await self._finished()
-
-    async def store(self, send: Mapping[str, Any]) -> tuple[Any, ...]:
-        stored: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-        self._asked.append((send, stored))
-        await self._store_once_all_asked()
-        return await stored
-
-    async def _finished(self) -> None:
-        """One of the operations ended (whether or not it sent). Cancelled,
-        they all are (the transaction is given up): nothing is stored."""
-        self._running -= 1
-        task = asyncio.current_task()
-        if task is None or not task.cancelling():
-            await self._store_once_all_asked()
-
-    async def _store_once_all_asked(self) -> None:
-        if not self._asked or len(self._asked) < self._running:
-            return
-        asked, self._asked = self._asked, []
-        hold(self._conn, False)
-        try:
-            rows = await _number_and_insert(self._conn, [send for send, _ in asked])
-        except Exception as exc:  # each send fails with it, and so the transaction
-            for _, stored in asked:
-                stored.set_exception(exc)
-            return
-        finally:
-            hold(self._conn, True)
-        for (_, stored), row in zip(asked, rows, strict=True):
-            stored.set_result(row)
-
-
 class MessageTx:
     """Messages inside one write transaction (``WriteTx.messages``)."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self._together: SendsTogether | None = None
-
-    def beside(self, operations: int) -> SendsTogether:
-        """Until ``alone``: ``operations`` run beside each other, and their
-        sends are stored together (PostgreSQL)."""
-        assert self.conn.dialect.name == "postgresql", "SQLite stores each at its turn"
-        hold(self.conn, True)
-        self._together = SendsTogether(self.conn, operations)
-        return self._together
-
-    def alone(self) -> None:
-        hold(self.conn, False)
-        self._together = None
 
     async def by_client_id(self, device_id: int, client_msg_id: str) -> StoredMessage | None:
         params = {"device_id": device_id, "client_msg_id": client_msg_id}
@@ -446,9 +328,14 @@ class MessageTx:
         None: unchanged), ``reader``'s receipt moved to this message (the
         sender's, unless a delegate sent it), and one more message counted
         from the sender to ``counted_for`` in this hour (a patient's daily
-        limit). Several sends running beside each other (``beside``) are
-        stored in one statement."""
+        limit)."""
         params: dict[str, Any] = {
+            "numbered_thread": thread_id,
+            "thread_reply_allowed": thread_reply_allowed,
+            "reader": reader,
+        }
+        params |= {"sender": sender_id, "recipient": counted_for, "of_hour": now // HOUR_MS}
+        params |= {
             "new_thread_id": thread_id,
             "new_sender_id": sender_id,
             "new_sender_device_id": sender_device_id,
@@ -458,15 +345,11 @@ class MessageTx:
             "new_reply_allowed": reply_allowed,
             "new_envelope": envelope,
             "new_sent_at": now,
-            "thread_reply_allowed": thread_reply_allowed,
-            "reader": reader,
-            "recipient": counted_for,
-            "of_hour": now // HOUR_MS,
         }
-        if self._together is not None:
-            message_id, seq, read = await self._together.store(params)
-        elif self.conn.dialect.name == "postgresql":
-            [(message_id, seq, read)] = await _number_and_insert(self.conn, [params])
+        if self.conn.dialect.name == "postgresql":
+            row = await _NUMBER_AND_INSERT.first(self.conn, params)
+            assert row is not None
+            message_id, seq, read = row
         else:
             params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
             row = await _INSERT.first(self.conn, params)

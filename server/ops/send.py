@@ -83,12 +83,8 @@ class SendPlan:
 
     @property
     def ahead(self) -> ReadAhead:
-        """The store step's read, which the writer may make with others'.
-        Its store step may run beside others' unless it reads or writes more
-        than its thread's message: a delegate's (the delegation read again),
-        one an auto-reply answers, one that closes the thread."""
-        beside = not self.access.delegated and self.answer is None and not self.params.close_thread
-        return ReadAhead(_read_sends, self.ask, beside=beside)
+        """The store step's read, which the writer may make with others'."""
+        return ReadAhead(_read_sends, self.ask)
 
     @property
     def sets_reply_allowed(self) -> bool:
@@ -133,12 +129,9 @@ async def plan_send(
     return SendPlan(params, header, access, user, device, session, now, patient, answer)
 
 
-async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> list[SendAsk]:
-    """Every send's read ahead (one function: the batch reads them as one
-    kind); the sends read that will store a message with nothing more
-    to read (a retry's duplicate reads the message stored before)."""
-    read = await tx.threads.read_ahead(sends)
-    return [ask for ask, state in read.items() if state is not None and not state.duplicate]
+async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> None:
+    """Every send's read ahead (one function: the batch reads them as one kind)."""
+    await tx.threads.read_ahead(sends)
 
 
 async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
 from storage.errors import Unavailable
-from storage.hot import Autocommit, Hot, _begun, _driver, hold, insert_of
+from storage.hot import Autocommit, Hot, _begun, _driver, insert_of
 
 _metadata = MetaData()
 _notes = Table(
@@ -109,19 +109,6 @@ async def test_run_counts_the_rows_changed(db: Database) -> None:
         assert await _UNPIN.run(conn, {"off": False}) == 0
     async with db.read() as conn:
         assert [row[1] for row in await _SELECT.rows(conn, {"least": 0})] == [False] * 3
-
-
-async def test_a_held_connection_runs_no_hot_statement(db: Database) -> None:
-    """While operations run beside each other on a connection, any other
-    statement fails at once (not only when two overlap on asyncpg)."""
-    async with db.write() as conn:
-        await _BUMP.run(conn, {"note": 1})
-        hold(conn, True)
-        for statement in (_BUMP.run(conn, {"note": 1}), _SELECT.rows(conn, {"least": 0})):
-            with pytest.raises(RuntimeError, match="beside each other"):
-                await statement
-        hold(conn, False)
-        assert (await _BUMP.rows(conn, {"note": 1}))[0][0] == 2**40 + 2
 
 
 async def test_a_broken_constraint_is_sqlalchemys_error_and_rolls_back(db: Database) -> None:

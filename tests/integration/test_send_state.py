@@ -1,31 +1,22 @@
 """What a send reads and writes in its transaction, on both backends: one
 read of everything it checks (``ThreadTx.send_state``), and the thread's
-numbering with the message's row (one statement on PostgreSQL, for all the
-sends of a batch that run beside each other); and the receipts of several
-members moved together (one statement on PostgreSQL)."""
+numbering with the message's row (one statement on PostgreSQL); and the
+receipts of several members moved together (one statement on PostgreSQL)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 
-from server.broker.base import Delivery
-from server.clock import Clock
-from server.errors import ServerError, forbidden
-from server.ops.send import _read_sends
-from server.writer import Emitted, Operation, ReadAhead, Writer
 from storage import Store
 from storage.messages import HOUR_MS
-from storage.schema import participants, sent_counts, threads
+from storage.schema import participants, threads
 from storage.threads import Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
-from tests.support.rows import append, people, person, send, thread_of
+from tests.support.rows import people, send, thread_of
 
 NOW = 1_000 * HOUR_MS
 
@@ -301,7 +292,18 @@ async def _sends_in_turn(
         state = await tx.threads.send_state(ask)
         found.append(state)
         if state is not None and not state.duplicate:
-            await append(tx, ask, reader=None)
+            await tx.messages.append(
+                thread_id=ask.thread_id,
+                sender_id=ask.sender,
+                sender_device_id=ask.device_id or None,
+                client_msg_id=ask.client_msg_id,
+                kind="text",
+                reason=None,
+                reply_allowed=True,
+                envelope=b"sealed",
+                now=ask.now,
+                counted_for=ask.recipient,
+            )
     return found
 
 
@@ -345,157 +347,3 @@ async def test_sends_read_ahead_find_what_each_would_read_in_turn(
     assert second is not None and not second.duplicate and second.sent_last_day == 2
     assert retry is not None and retry.duplicate and retry.sent_last_day == 3
     assert missing is None
-
-
-async def _append_beside(tx: WriteTx, thread: int, device: int, sender: int, msg_id: str) -> Any:
-    """A patient's send as the writer runs it beside others."""
-    ask = SendAsk(thread, device, msg_id, sender, sender + 1, NOW)
-    message, read = await append(tx, ask, reader=sender, envelope=msg_id.encode())
-    return message.thread_id, message.seq, message.envelope, read
-
-
-async def _refused_beside() -> None:
-    """An operation beside the sends that is refused before its message."""
-    await asyncio.sleep(0)
-
-
-async def test_sends_beside_each_other_are_stored_in_one_statement(pair: Pair) -> None:
-    """PostgreSQL: sends to threads of their own, running beside each other,
-    are stored once each has asked or finished: each numbered in its
-    thread, its sender's receipt moved, the patient's messages counted."""
-    if pair.store.db.is_sqlite:
-        pytest.skip("SQLite stores each send at its turn (microseconds)")
-    assert pair.doctor == pair.patient + 1  # ``_append_beside`` counts for them
-    await _append(pair, "m1", thread_reply_allowed=None)
-    other, device = await thread_of(pair.store, pair.patient, pair.doctor)
-    async with write_tx(pair.store.db) as tx:
-        together = tx.messages.beside(3)
-        stored = await asyncio.gather(
-            together.run(_append_beside(tx, other, device, pair.patient, "b")),
-            together.run(_refused_beside()),
-            together.run(_append_beside(tx, pair.thread, pair.device, pair.patient, "a")),
-        )
-        tx.messages.alone()
-    assert stored == [(other, 1, b"b", True), None, (pair.thread, 2, b"a", True)]
-    receipt = select(participants.c.thread_id, participants.c.read_seq).where(
-        participants.c.user_id == pair.patient
-    )
-    async with pair.store.db.read() as conn:
-        counted = await conn.scalar(select(func.sum(sent_counts.c.count)))
-        last = dict((await conn.execute(select(threads.c.id, threads.c.last_seq))).all())
-        read = dict((await conn.execute(receipt)).all())
-    assert counted == 3 and last == read == {pair.thread: 2, other: 1}
-
-
-async def test_sends_beside_each_other_fail_together(pair: Pair) -> None:
-    """PostgreSQL: the statement that stores them fails each send (here a
-    device's client_msg_id stored before): the transaction fails, and the
-    writer runs each operation again alone."""
-    if pair.store.db.is_sqlite:
-        pytest.skip("SQLite stores each send at its turn (microseconds)")
-    await _append(pair, "m1", thread_reply_allowed=None)
-    other, device = await thread_of(pair.store, pair.patient, pair.doctor)
-    with pytest.raises(IntegrityError):
-        async with write_tx(pair.store.db) as tx:
-            together = tx.messages.beside(2)
-            failed = await asyncio.gather(
-                together.run(_append_beside(tx, other, device, pair.patient, "new")),
-                together.run(_append_beside(tx, pair.thread, pair.device, pair.patient, "m1")),
-                return_exceptions=True,
-            )
-            tx.messages.alone()
-            assert [type(error) for error in failed] == [IntegrityError, IntegrityError]
-            raise failed[0]
-    async with pair.store.db.read() as conn:
-        last = dict((await conn.execute(select(threads.c.id, threads.c.last_seq))).all())
-    assert last == {pair.thread: 1, other: 0}
-
-
-async def _published(delivery: Delivery) -> None:
-    pass
-
-
-async def _one_batch(
-    pair: Pair, asks: dict[str, tuple[SendAsk, bool]], steps: list[str]
-) -> list[Any]:
-    """``asks`` stored by a writer in one batch, each beside others if its
-    flag says it may (the one named ``refused`` is refused after its
-    read); their outcomes, in order, and in ``steps`` what each did when."""
-
-    def operation(name: str, ask: SendAsk) -> Operation[int]:
-        async def store(tx: WriteTx, _: Emitted) -> int:
-            steps.append(f"read {name}")
-            if (await tx.threads.send_state(ask)) is None or name == "refused":
-                raise forbidden("not a member")
-            message, _ = await append(tx, ask, reader=ask.sender)
-            steps.append(f"stored {name}")
-            return message.seq
-
-        return store
-
-    writer = Writer(pair.store.db, _published, Clock())
-    calls = [
-        asyncio.create_task(
-            writer.run(operation(name, ask), ask.thread_id, ReadAhead(_read_sends, ask, beside))
-        )
-        for name, (ask, beside) in asks.items()
-    ]
-    await asyncio.sleep(0)  # every call is queued before the writer starts
-    writer.start()
-    try:
-        outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    finally:
-        await writer.stop()
-    assert writer.commits == 1
-    return outcomes
-
-
-async def test_the_writer_runs_a_batchs_first_sends_beside_each_other(pair: Pair) -> None:
-    """PostgreSQL: the first send of each thread, read ahead, runs up to
-    its message beside the others; their messages are stored together, a
-    refusal among them is its own outcome, a thread's second send runs
-    after, alone; one commit. SQLite runs each in turn."""
-    steps: list[str] = []
-    second, device2 = await thread_of(pair.store, pair.patient, pair.doctor)
-    third, _ = await thread_of(pair.store, pair.patient, pair.doctor)
-    asks = {
-        "a": (SendAsk(pair.thread, pair.device, "a", pair.patient, None, NOW), True),
-        "b": (SendAsk(second, device2, "b", pair.doctor, None, NOW), True),
-        "refused": (SendAsk(third, device2, "r", pair.patient + 100, None, NOW), True),
-        "a2": (SendAsk(pair.thread, pair.device, "a2", pair.patient, None, NOW), True),
-    }
-    a, b, refused, a2 = await _one_batch(pair, asks, steps)
-    assert (a, b, a2) == (1, 1, 2) and isinstance(refused, ServerError)
-    if pair.store.db.is_sqlite:
-        assert steps == [
-            *("read a", "stored a", "read a2", "stored a2"),
-            *("read b", "stored b", "read refused"),
-        ]
-    else:
-        assert steps == [
-            *("read a", "read b", "read refused", "stored a", "stored b"),
-            *("read a2", "stored a2"),
-        ]
-
-
-async def test_sends_beside_each_other_stop_at_a_thread_whose_first_may_not(pair: Pair) -> None:
-    """A thread whose first operation may not run beside others (here a
-    send that closes it) ends the group: the threads after it run after
-    it, so that every thread is locked in thread order, as another node's
-    writer locks them."""
-    if pair.store.db.is_sqlite:
-        pytest.skip("SQLite stores each send at its turn (microseconds)")
-    steps: list[str] = []
-    other = await person(pair.store, "other", "patient")
-    second, device2 = await thread_of(pair.store, pair.patient, pair.doctor)
-    third, device3 = await thread_of(pair.store, other, pair.doctor)
-    fourth, device4 = await thread_of(pair.store, other, pair.doctor)
-    asks = {
-        "a": (SendAsk(pair.thread, pair.device, "a", pair.patient, None, NOW), True),
-        "b": (SendAsk(second, device2, "b", pair.doctor, None, NOW), True),
-        "closing": (SendAsk(third, device3, "c", pair.doctor, None, NOW), False),
-        "d": (SendAsk(fourth, device4, "d", other, None, NOW), True),  # its sender's first
-    }
-    assert await _one_batch(pair, asks, steps) == [1, 1, 1, 1]
-    assert steps[:2] == ["read a", "read b"] and set(steps[2:4]) == {"stored a", "stored b"}
-    assert steps[4:] == ["read closing", "stored closing", "read d", "stored d"]

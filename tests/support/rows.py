@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import insert
 
-from storage import Store, WriteTx
-from storage.messages import StoredMessage
+from storage import Store
 from storage.schema import devices, participants, threads, users
 from storage.threads import SendAsk
 from storage.tx import write_tx
 
-__all__ = ["append", "people", "person", "send", "thread_of"]
+__all__ = ["people", "send", "thread_of"]
 
 
 async def thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
@@ -27,46 +26,15 @@ async def thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
     return thread, device_id
 
 
-async def person(store: Store, name: str, role: str) -> int:
-    """A user, written straight into the tables."""
-    values = {"username": name, "display_name": name, "role": role}
-    values |= {"password_hash": "-", "created_at": 0}
-    async with store.db.write() as conn:
-        user = await conn.scalar(insert(users).values(**values).returning(users.c.id))
-    assert user is not None
-    return user
-
-
 async def people(store: Store) -> tuple[int, int]:
     """A patient and a practitioner, written straight into the tables."""
-    return await person(store, "pat", "patient"), await person(store, "doc", "practitioner")
-
-
-async def append(
-    tx: WriteTx,
-    ask: SendAsk,
-    *,
-    reader: int | None,
-    thread_reply_allowed: bool | None = None,
-    envelope: bytes = b"sealed",
-) -> tuple[StoredMessage, bool]:
-    """The message ``ask`` names, stored in ``tx`` as its send stores it
-    (counted for its recipient's daily limit); whether ``reader``'s
-    receipt moved."""
-    return await tx.messages.append(
-        thread_id=ask.thread_id,
-        sender_id=ask.sender,
-        sender_device_id=ask.device_id or None,
-        client_msg_id=ask.client_msg_id,
-        kind="text",
-        reason=None,
-        reply_allowed=True,
-        envelope=envelope,
-        now=ask.now,
-        thread_reply_allowed=thread_reply_allowed,
-        reader=reader,
-        counted_for=ask.recipient,
-    )
+    async with store.db.write() as conn:
+        ids = []
+        for name, role in (("pat", "patient"), ("doc", "practitioner")):
+            values = {"username": name, "display_name": name, "role": role}
+            values |= {"password_hash": "-", "created_at": 0}
+            ids.append(await conn.scalar(insert(users).values(**values).returning(users.c.id)))
+    return ids[0], ids[1]
 
 
 async def send(
@@ -83,10 +51,22 @@ async def send(
 ) -> tuple[int, bool]:
     """A message stored as a send stores it, after the send's read, as in
     the server; its seq, and whether ``reader``'s receipt moved."""
-    ask = SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
     async with write_tx(store.db) as tx:
-        await tx.threads.send_state(ask)
-        message, read = await append(
-            tx, ask, reader=reader, thread_reply_allowed=thread_reply_allowed
+        await tx.threads.send_state(
+            SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
+        )
+        message, read = await tx.messages.append(
+            thread_id=thread,
+            sender_id=sender,
+            sender_device_id=device,
+            client_msg_id=client_msg_id,
+            kind="text",
+            reason=None,
+            reply_allowed=True,
+            envelope=b"sealed",
+            now=at,
+            thread_reply_allowed=thread_reply_allowed,
+            reader=reader,
+            counted_for=counted_for,
         )
     return message.seq, read
