@@ -18,10 +18,10 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from clients import UNREADABLE, Client, Credentials, Unreadable
-from protocol.codec import SUBPROTOCOL, encode, encode_event, to_raw
+from protocol.codec import SUBPROTOCOL, encode_event, to_raw
 from protocol.events import ReceiptUpdated
-from protocol.frames import Limits, Welcome
 from tests.support.pushservice import serving
+from tests.support.wire import welcome
 
 CURSOR = 40
 BAD_DATA = {"thread": "not a number"}
@@ -30,8 +30,7 @@ BAD_DATA = {"thread": "not a number"}
 async def _scripted(ws: WebSocket) -> None:
     await ws.accept(subprotocol=SUBPROTOCOL)
     await ws.receive_bytes()  # the hello
-    limits = Limits(1 << 20, 1 << 16, 50.0, 100, 20.0, 40, 100)
-    await ws.send_bytes(encode(Welcome(1, 3, "patient", 7, "s", 0, CURSOR, 30_000, limits)))
+    await ws.send_bytes(welcome(CURSOR))
     await ws.send_bytes(encode_event("message.new", to_raw(BAD_DATA), CURSOR + 1))
     await ws.send_bytes(encode_event("receipt", to_raw(ReceiptUpdated(5, 3, 9, 8)), CURSOR + 2))
     await ws.receive()  # until the client closes

@@ -15,10 +15,17 @@ from websockets import ConnectionClosed, Subprotocol
 from websockets.asyncio.client import ClientConnection, connect
 
 from clients import Credentials
-from protocol.codec import SUBPROTOCOL
+from protocol.codec import SUBPROTOCOL, encode
+from protocol.frames import Limits, Welcome
 from tests.support.server import RunningServer
 
 TIMEOUT = 10.0
+
+
+def welcome(cursor: int = 10, heartbeat_ms: int = 20_000) -> bytes:
+    """A server's welcome to user 3's device 7, a patient: for a scripted server."""
+    limits = Limits(1024, 512, 10.0, 20, 5.0, 10, 50)
+    return encode(Welcome(1, 3, "patient", 7, "s", 0, cursor, heartbeat_ms, limits))
 
 
 def pack(frame: Any) -> bytes:

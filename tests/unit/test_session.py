@@ -10,7 +10,7 @@ import pytest
 from protocol.codec import PACKED_BYTES, encode, encode_event, messages, to_raw
 from protocol.errors import CloseCode, ErrorCode
 from protocol.events import SyncReset
-from protocol.frames import Call, Error, Hello, Limits, Ping, Pong, Result, Welcome
+from protocol.frames import Call, Error, Hello, Ping, Pong, Result
 from protocol.session import (
     CallReceived,
     ClientSession,
@@ -27,6 +27,7 @@ from protocol.session import (
     State,
     Welcomed,
 )
+from tests.support.wire import welcome
 
 HELLO = encode(Hello(versions=[1], token="t", device=7))
 
@@ -35,11 +36,6 @@ def greeted() -> ServerSession:
     session = ServerSession(max_frame_bytes=1024)
     assert isinstance(session.receive_hello(HELLO), Greeted)
     return session
-
-
-def welcome(cursor: int = 10, heartbeat_ms: int = 20_000) -> bytes:
-    limits = Limits(1024, 512, 10.0, 20, 5.0, 10, 50)
-    return encode(Welcome(1, 3, "patient", 7, "s", 0, cursor, heartbeat_ms, limits))
 
 
 def welcomed(resume_from: int | None = None, cursor: int = 10) -> ClientSession:
