@@ -36,7 +36,7 @@ from protocol.e2e import (
     SenderKey,
     SignedSenderKey,
 )
-from protocol.frames import Error, Result
+from protocol.frames import Error, Event, Result
 from protocol.session import (
     ClientSession,
     EventReceived,
@@ -292,8 +292,9 @@ class CarehubLink(_Link):
 
     def _take(self, event: SessionEvent) -> None:
         if isinstance(event, EventReceived):
-            if event.event.type == "message.new":
-                self._delivered(_NEW_MESSAGE.decode(event.event.data))
+            frame = event.event
+            if isinstance(frame, Event) and frame.type == "message.new":
+                self._delivered(_NEW_MESSAGE.decode(frame.data))
         elif isinstance(event, ReplyReceived):
             self._answered(event.frame)
         elif isinstance(event, Welcomed):

@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from clients.errors import AuthError, CallError, CarehubError, Disconnected
 from clients.http import Credentials
-from protocol.codec import SUBPROTOCOL, Codec, encode, to_raw
+from protocol.codec import SUBPROTOCOL, BrokenEvent, Codec, encode, to_raw
 from protocol.errors import CloseCode, DecodeError, should_reconnect
 from protocol.frames import Call, Error, Event, Result, Welcome
 from protocol.methods import SendParams, SendResult
@@ -62,11 +62,13 @@ class ClientEvent:
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:
-    """The data of an event of a known type that did not validate (a server
-    older or newer than this SDK, or a bug), handed on as an ``unreadable``
-    event rather than dropped: the cursor is past its seq, so no resume
-    would bring it back, and an app that dispatches on ``type`` skips it
-    as it skips a type it does not know."""
+    """An event that did not validate, handed on as an ``unreadable`` event
+    rather than dropped: the cursor is past its seq, so no resume would
+    bring it back, and an app that dispatches on ``type`` skips it as it
+    skips a type it does not know. Either its data, of a known type (a
+    server older or newer than this SDK, or a bug), or its frame itself (a
+    server's bug: ``type`` is "" unless the frame's is a string, and
+    ``data`` the whole frame)."""
 
     type: str
     data: msgspec.Raw
@@ -334,14 +336,21 @@ class Client:
         elif isinstance(event, Duplicate):
             self.stats.duplicates_dropped += 1
 
-    def _client_event(self, frame: Event) -> ClientEvent:
+    def _client_event(self, frame: Event | BrokenEvent) -> ClientEvent:
+        if isinstance(frame, BrokenEvent):
+            return self._unreadable(frame.type, frame.frame, frame.reason, frame.seq)
         try:
             data = self._codec.decode_event(frame.type, frame.data)
         except DecodeError as exc:
-            self.stats.unreadable += 1
-            log.warning("event %s #%s is unreadable: %s", frame.type, frame.seq, exc)
-            return ClientEvent(UNREADABLE, Unreadable(frame.type, frame.data, str(exc)), frame.seq)
+            return self._unreadable(frame.type, frame.data, str(exc), frame.seq)
         return ClientEvent(frame.type, data, frame.seq)
+
+    def _unreadable(
+        self, type_: str, data: msgspec.Raw, reason: str, seq: int | None
+    ) -> ClientEvent:
+        self.stats.unreadable += 1
+        log.warning("event %s #%s is unreadable: %s", type_, seq, reason)
+        return ClientEvent(UNREADABLE, Unreadable(type_, data, reason), seq)
 
     def _answer(self, frame: Result | Error) -> None:
         pending = self._pending.get(frame.id) if frame.id is not None else None

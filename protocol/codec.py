@@ -23,6 +23,7 @@ __all__ = [
     "PACKED_BYTES",
     "PROTOCOL_VERSIONS",
     "SUBPROTOCOL",
+    "BrokenEvent",
     "Codec",
     "decode_as",
     "encode",
@@ -124,11 +125,41 @@ def _spec(method: str) -> MethodSpec:
 _SERVER_MESSAGE = ServerFrame | list[Raw]
 
 
-def _readable(raw: Raw) -> ServerFrame | None:
+class BrokenEvent(Struct, frozen=True):
+    """An event frame whose own fields did not validate (a server's bug):
+    what could be read of it, so that a client hands it on instead of
+    dropping it. Not a frame of the wire."""
+
+    type: str  # "" when the frame's type is not a string
+    seq: int | None  # None when the frame's seq is not an integer
+    frame: Raw  # the whole frame
+    reason: str
+
+
+class _EventHead(Struct, tag_field="t", tag="event"):
+    """An event frame read without validating its fields."""
+
+    type: Any = None
+    seq: Any = None
+
+
+def _broken_event(frame: bytes | Raw, reason: str) -> BrokenEvent | None:
+    """The event that ``frame`` still tells of, if it is tagged one; None
+    for any other frame (a newer server's, which a client skips)."""
+    try:
+        head = _decoder(_EventHead).decode(frame)
+    except DECODE_FAILURES:
+        return None
+    seq = head.seq if type(head.seq) is int else None  # as Event.seq would be
+    kind = head.type if isinstance(head.type, str) else ""
+    return BrokenEvent(kind, seq, Raw(frame), reason)
+
+
+def _readable(raw: Raw) -> ServerFrame | BrokenEvent | None:
     try:
         return decode_as(ServerFrame, raw)  # type: ignore[arg-type]
-    except DecodeError:
-        return None
+    except DecodeError as exc:
+        return _broken_event(raw, str(exc))
 
 
 class _CallHead(Struct, tag_field="t", tag="call"):
@@ -150,13 +181,21 @@ class Codec:
         self._check_size(data)
         return decode_as(ClientFrame, data)  # type: ignore[arg-type]
 
-    def decode_server(self, data: bytes) -> list[ServerFrame]:
+    def decode_server(self, data: bytes) -> list[ServerFrame | BrokenEvent]:
         """The frames of a message from the server (what a client reads), in
-        order: one, or several from a version 2 server. Raises ``DecodeError``
-        for a message it cannot read; a frame of several that it cannot read
-        (a newer server's) is left out, as that frame alone would be."""
+        order: one, or several from a version 2 server. An event frame whose
+        fields do not validate comes as a ``BrokenEvent``. Raises
+        ``DecodeError`` for a message it cannot read otherwise; a frame of
+        several that it cannot read (a newer server's) is left out, as that
+        frame alone would be."""
         self._check_size(data)
-        decoded: ServerFrame | list[Raw] = decode_as(_SERVER_MESSAGE, data)  # type: ignore[arg-type]
+        try:
+            decoded: ServerFrame | list[Raw] = decode_as(_SERVER_MESSAGE, data)  # type: ignore[arg-type]
+        except DecodeError as exc:
+            broken = _broken_event(data, str(exc))
+            if broken is None:
+                raise
+            return [broken]
         if not isinstance(decoded, list):
             return [decoded]
         return [frame for raw in decoded if (frame := _readable(raw)) is not None]

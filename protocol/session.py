@@ -29,6 +29,7 @@ from protocol.codec import (
     BATCHES_FROM,
     PACKED_BYTES,
     PROTOCOL_VERSIONS,
+    BrokenEvent,
     Codec,
     decode_as,
     encode,
@@ -147,9 +148,10 @@ class ReplyReceived:
 
 @dataclass(frozen=True, slots=True)
 class EventReceived:
-    """Client: a push; a durable one (``event.seq`` set) is new, in order."""
+    """Client: a push; a durable one (``event.seq`` set) is new, in order.
+    A ``BrokenEvent`` is one whose frame did not validate."""
 
-    event: Event
+    event: Event | BrokenEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +315,7 @@ class ClientSession(_Session):
                 break
         return events
 
-    def _frame(self, frame: ServerFrame) -> SessionEvent | None:
+    def _frame(self, frame: ServerFrame | BrokenEvent) -> SessionEvent | None:
         if self.state is State.AWAITING_WELCOME:
             if not isinstance(frame, Welcome):
                 return self._refuse(
@@ -322,7 +324,7 @@ class ClientSession(_Session):
             return self._welcomed(frame)
         if isinstance(frame, Result | Error):
             return ReplyReceived(frame)
-        if isinstance(frame, Event):
+        if isinstance(frame, Event | BrokenEvent):
             return self._event(frame)
         if isinstance(frame, Ping):
             return self._ping(frame)
@@ -335,12 +337,13 @@ class ClientSession(_Session):
             self.cursor = welcome.cursor
         return Welcomed(welcome)
 
-    def _event(self, event: Event) -> EventReceived | Duplicate:
+    def _event(self, event: Event | BrokenEvent) -> EventReceived | Duplicate:
         if event.seq is not None:
             if self.cursor is not None and event.seq <= self.cursor:
                 return Duplicate(event.seq)
             self.cursor = event.seq
-        elif event.type == "sync.reset":  # the app reloads; it resumes from here next
+        elif isinstance(event, Event) and event.type == "sync.reset":
+            # The app reloads; it resumes from here next.
             with contextlib.suppress(DecodeError):
                 self.cursor = decode_as(SyncReset, event.data).cursor
         return EventReceived(event)

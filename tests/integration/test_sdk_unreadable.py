@@ -1,9 +1,11 @@
 """The Python SDK hands on an event it cannot decode instead of dropping it.
 
 A scripted server on a real socket sends, after its welcome, a durable
-``message.new`` whose data does not validate, then a valid ``receipt``.
-Dropping the first would lose it for good: the cursor moves past its seq,
-so no resume brings it back.
+``message.new`` whose data does not validate, then a valid ``receipt``,
+then a message of several frames holding an event frame whose own type is
+not a string between two valid ones. Dropping the unreadable ones would
+lose them for good: the cursor moves past their seqs, so no resume brings
+them back.
 """
 
 from __future__ import annotations
@@ -18,21 +20,26 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
 from clients import UNREADABLE, Client, Credentials, Unreadable
-from protocol.codec import SUBPROTOCOL, encode_event, to_raw
+from protocol.codec import SUBPROTOCOL, encode, encode_event, messages, to_raw
 from protocol.events import ReceiptUpdated
 from tests.support.pushservice import serving
 from tests.support.wire import welcome
 
 CURSOR = 40
 BAD_DATA = {"thread": "not a number"}
+BAD_FRAME = {"t": "event", "type": 12, "data": {}, "seq": CURSOR + 4}
+RECEIPT = to_raw(ReceiptUpdated(5, 3, 9, 8))
 
 
 async def _scripted(ws: WebSocket) -> None:
     await ws.accept(subprotocol=SUBPROTOCOL)
     await ws.receive_bytes()  # the hello
-    await ws.send_bytes(welcome(CURSOR))
+    await ws.send_bytes(welcome(CURSOR, version=2))  # several frames a message
     await ws.send_bytes(encode_event("message.new", to_raw(BAD_DATA), CURSOR + 1))
-    await ws.send_bytes(encode_event("receipt", to_raw(ReceiptUpdated(5, 3, 9, 8)), CURSOR + 2))
+    await ws.send_bytes(encode_event("receipt", RECEIPT, CURSOR + 2))
+    frames = [encode_event("receipt", RECEIPT, seq) for seq in (CURSOR + 3, CURSOR + 5)]
+    [(several, _)] = messages([frames[0], encode(BAD_FRAME), frames[1]], 1024)
+    await ws.send_bytes(several)
     await ws.receive()  # until the client closes
 
 
@@ -60,8 +67,26 @@ async def test_an_undecodable_event_is_handed_on_as_unreadable(
     assert "thread" in unreadable.data.reason
     assert (after.type, after.seq) == ("receipt", CURSOR + 2)
     assert after.data == ReceiptUpdated(5, 3, 9, 8)
-    assert client.stats.unreadable == 1
-    assert client.cursor == CURSOR + 2
-    assert [record.getMessage() for record in caplog.records] == [
+    assert client.cursor >= CURSOR + 2
+    assert caplog.records[0].getMessage() == (
         f"event message.new #{CURSOR + 1} is unreadable: {unreadable.data.reason}"
+    )
+
+
+async def test_an_event_frame_that_does_not_validate_is_handed_on_in_its_place(
+    client: Client,
+) -> None:
+    read = [await client.next_event() for _ in range(5)]
+
+    assert [(event.type, event.seq) for event in read[2:]] == [
+        ("receipt", CURSOR + 3),
+        (UNREADABLE, CURSOR + 4),
+        ("receipt", CURSOR + 5),
     ]
+    broken = read[3].data
+    assert isinstance(broken, Unreadable)
+    assert broken.type == ""  # the frame's is not a string
+    assert msgspec.msgpack.decode(broken.data) == BAD_FRAME
+    assert "type" in broken.reason
+    assert client.stats.unreadable == 2
+    assert client.cursor == CURSOR + 5

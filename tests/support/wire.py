@@ -22,10 +22,10 @@ from tests.support.server import RunningServer
 TIMEOUT = 10.0
 
 
-def welcome(cursor: int = 10, heartbeat_ms: int = 20_000) -> bytes:
+def welcome(cursor: int = 10, heartbeat_ms: int = 20_000, version: int = 1) -> bytes:
     """A server's welcome to user 3's device 7, a patient: for a scripted server."""
     limits = Limits(1024, 512, 10.0, 20, 5.0, 10, 50)
-    return encode(Welcome(1, 3, "patient", 7, "s", 0, cursor, heartbeat_ms, limits))
+    return encode(Welcome(version, 3, "patient", 7, "s", 0, cursor, heartbeat_ms, limits))
 
 
 def pack(frame: Any) -> bytes:

@@ -49,7 +49,7 @@ from protocol.booking import (
     SlotsResult,
     VisitReason,
 )
-from protocol.codec import Codec, decode_as, encode, encode_event, messages, to_raw
+from protocol.codec import BrokenEvent, Codec, decode_as, encode, encode_event, messages, to_raw
 from protocol.e2e import Recipient, Scope
 from protocol.errors import DecodeError, ErrorCode, FrameTooLarge, UnknownMethod
 from protocol.events import EVENTS, PresenceChanged
@@ -363,6 +363,36 @@ def test_a_frame_this_client_cannot_read_is_left_out_of_its_message() -> None:
     frames = [encode(Ping(ts=1)), encode({"t": "future-frame"}), encode(Pong(ts=2))]
     [(message, _)] = messages(frames, 1024)
     assert codec.decode_server(message) == [Ping(ts=1), Pong(ts=2)]
+
+
+@pytest.mark.parametrize(
+    ("frame", "type_", "seq"),
+    [
+        ({"t": "event", "data": {}}, "", None),
+        ({"t": "event", "type": 5, "seq": 7}, "", 7),
+        ({"t": "event", "type": "receipt", "seq": "7"}, "receipt", None),
+        ({"t": "event", "type": ["receipt"], "seq": True}, "", None),
+        ({"t": "event", "type": "receipt", "seq": 7.0}, "receipt", None),
+        ({"t": "event", "type": None, "seq": 2**53}, "", 2**53),
+    ],
+)
+def test_an_event_frame_that_does_not_validate_is_read_as_broken(
+    frame: dict[str, Any], type_: str, seq: int | None
+) -> None:
+    [broken] = codec.decode_server(msgspec.msgpack.encode(frame))
+    assert isinstance(broken, BrokenEvent)
+    assert (broken.type, broken.seq) == (type_, seq)
+    assert msgspec.msgpack.decode(broken.frame) == frame
+    assert broken.reason
+
+
+def test_a_broken_event_keeps_its_place_among_several_frames() -> None:
+    bad = {"t": "event", "type": 5, "seq": 9}
+    frames = [encode(Ping(ts=1)), encode(bad), encode({"t": "future-frame"}), encode(Pong(ts=2))]
+    [(message, _)] = messages(frames, 1024)
+    first, broken, last = codec.decode_server(message)
+    assert (first, last) == (Ping(ts=1), Pong(ts=2))
+    assert isinstance(broken, BrokenEvent) and broken.seq == 9
 
 
 def test_a_message_of_several_frames_is_held_to_the_size_limit() -> None:
@@ -751,7 +781,6 @@ def test_invalid_client_frames(obj: Any) -> None:
     [
         {"t": "error", "id": 1, "code": "teapot", "message": "?"},
         {"t": "error", "id": 1, "code": "invalid"},
-        {"t": "event", "data": {}},
         {"t": "welcome", "v": 1},
         {"t": "result", "id": -5},
     ],

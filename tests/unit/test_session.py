@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from protocol.codec import PACKED_BYTES, encode, encode_event, messages, to_raw
+from protocol.codec import PACKED_BYTES, BrokenEvent, encode, encode_event, messages, to_raw
 from protocol.errors import CloseCode, ErrorCode
 from protocol.events import SyncReset
 from protocol.frames import Call, Error, Hello, Ping, Pong, Result
@@ -222,6 +222,18 @@ def test_durable_events_come_once_and_in_order() -> None:
     ]
     assert [event.seq for event in seen if isinstance(event, Duplicate)] == [11, 9, 12]
     assert session.cursor == 13
+
+
+def test_a_broken_event_frame_is_handed_on_and_its_seq_counts() -> None:
+    session = welcomed(cursor=10)
+    broken = msgspec.msgpack.encode({"t": "event", "type": 4, "seq": 12})
+    [event] = session.receive(broken)
+    assert isinstance(event, EventReceived) and isinstance(event.event, BrokenEvent)
+    assert session.cursor == 12
+    assert session.receive(broken) == [Duplicate(12)]
+    [event] = session.receive(msgspec.msgpack.encode({"t": "event", "type": 4}))
+    assert isinstance(event, EventReceived) and event.event.seq is None
+    assert session.cursor == 12
 
 
 def test_ephemeral_events_leave_the_cursor() -> None:

@@ -18,6 +18,7 @@ import { AuthError, CallError, CarehubError, Disconnected } from "./errors.js";
 import type { Credentials } from "./http.js";
 import {
   CloseCode,
+  type EventFrame,
   type Hello,
   PROTOCOL_VERSIONS,
   SUBPROTOCOL,
@@ -33,6 +34,19 @@ export interface ClientEvent {
   data: unknown;
   /** Durable events only: the position to resume from. */
   seq?: number;
+}
+
+/** The type of an event whose frame did not validate (a server's bug),
+ * handed on rather than dropped: the cursor is past its seq, so no resume
+ * would bring it back. Its data is an `Unreadable`. */
+export const UNREADABLE = "unreadable";
+
+export interface Unreadable {
+  /** The frame's type, or "" if it is not a string. */
+  type: string;
+  /** The whole frame, as decoded. */
+  data: unknown;
+  reason: string;
 }
 
 export interface SendResult {
@@ -75,6 +89,8 @@ export interface ClientStats {
   duplicatesDropped: number;
   /** Events nobody took, dropped oldest first past `MAX_QUEUED_EVENTS`. */
   eventsDropped: number;
+  /** Events handed on as `unreadable`. */
+  unreadable: number;
   closes: number[];
 }
 
@@ -113,6 +129,7 @@ export class Client {
     resent: 0,
     duplicatesDropped: 0,
     eventsDropped: 0,
+    unreadable: 0,
     closes: [],
   };
   private readonly reconnect: boolean;
@@ -349,17 +366,18 @@ export class Client {
         return;
       }
       case "event": {
-        if (frame.seq !== undefined) {
-          if (this.cursor !== undefined && frame.seq <= this.cursor) {
+        const seq = Number.isInteger(frame.seq) ? frame.seq : undefined;
+        if (seq !== undefined) {
+          if (this.cursor !== undefined && seq <= this.cursor) {
             this.stats.duplicatesDropped += 1;
             return;
           }
-          this.cursor = frame.seq;
+          this.cursor = seq;
         }
-        const reset = frame.type === "sync.reset" ? (frame.data as { cursor?: unknown } | null)?.cursor : undefined;
+        const event = this.eventOf(frame);
+        const reset = event.type === "sync.reset" ? (event.data as { cursor?: unknown } | null)?.cursor : undefined;
         if (typeof reset === "number") this.cursor = reset;
-        const event: ClientEvent = { type: frame.type, data: frame.data ?? null };
-        if (frame.seq !== undefined) event.seq = frame.seq;
+        if (seq !== undefined) event.seq = seq;
         this.emit(event);
         return;
       }
@@ -372,6 +390,17 @@ export class Client {
       default:
         return;
     }
+  }
+
+  /** What the app gets of an event frame: the event, or an `unreadable`
+   * one in its place if the frame's own fields do not validate. */
+  private eventOf(frame: EventFrame): ClientEvent {
+    const broken = brokenEvent(frame);
+    if (!broken) return { type: frame.type, data: frame.data ?? null };
+    this.stats.unreadable += 1;
+    const type = typeof frame.type === "string" ? frame.type : "";
+    const data: Unreadable = { type, data: frame, reason: broken };
+    return { type: UNREADABLE, data };
   }
 
   private emit(event: ClientEvent): void {
@@ -442,6 +471,13 @@ function reportListenerError(error: unknown): void {
 
 /** Whether a reconnect may help: not for a refused token, a close code of
  * the 4100-4199 range, or anything that is not a connection's failure. */
+/** Why an event frame's own fields do not validate (a server's bug), if so. */
+function brokenEvent(frame: EventFrame): string | undefined {
+  if (typeof frame.type !== "string") return "its type is not a string";
+  if (frame.seq != null && !Number.isInteger(frame.seq)) return "its seq is not an integer";
+  return undefined;
+}
+
 function worthRetrying(error: CarehubError): boolean {
   if (error instanceof AuthError) return false;
   if (error instanceof Disconnected) return error.code === null || shouldReconnect(error.code);

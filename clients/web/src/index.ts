@@ -15,6 +15,7 @@ export {
 } from "./http.js";
 export {
   Client,
+  UNREADABLE,
   backoffMs,
   otherUrl,
   type ClientEvent,
@@ -22,6 +23,7 @@ export {
   type ClientStats,
   type SendOptions,
   type SendResult,
+  type Unreadable,
   type WebSocketClass,
 } from "./client.js";
 export { CloseCode, SUBPROTOCOL, decodeFrames, encodeFrame, shouldReconnect } from "./wire.js";

@@ -8,6 +8,7 @@ import { decode, encode } from "@msgpack/msgpack";
 import {
   CallError,
   Client,
+  UNREADABLE,
   backoffMs,
   decodeFrames,
   otherUrl,
@@ -83,6 +84,32 @@ test("durable events come once and in order; the cursor follows them", async () 
   socket.serve({ t: "event", type: "receipt", data: { thread: 2 }, seq: 12 });
   const events = [await client.nextEvent(), await client.nextEvent(), await client.nextEvent()];
   assert.deepEqual(events.map((e) => [e.type, e.seq]), [["receipt", 11], ["typing", undefined], ["receipt", 12]]);
+  assert.equal(client.stats.duplicatesDropped, 1);
+  assert.equal(client.cursor, 12);
+  await client.close();
+});
+
+test("an event frame that does not validate is handed on as unreadable, in its place", async () => {
+  const { client, socket } = await connected();
+  const broken = { t: "event", type: 12, data: {}, seq: 12 };
+  socket.serve([
+    { t: "event", type: "receipt", data: { thread: 1 }, seq: 11 },
+    broken,
+    { t: "event", type: "receipt", data: { thread: 1 }, seq: "13" },
+    { t: "event", type: "receipt", data: { thread: 1 }, seq: null }, // nil: no seq, as in Python
+  ]);
+  socket.serve(broken); // again
+  const events = [await client.nextEvent(), await client.nextEvent(), await client.nextEvent(), await client.nextEvent()];
+  assert.deepEqual(events.map((e) => [e.type, e.seq]), [
+    ["receipt", 11],
+    [UNREADABLE, 12],
+    [UNREADABLE, undefined],
+    ["receipt", undefined],
+  ]);
+  assert.deepEqual(events[1].data, { type: "", data: broken, reason: "its type is not a string" });
+  assert.equal(events[2].data.type, "receipt");
+  assert.equal(events[2].data.reason, "its seq is not an integer");
+  assert.equal(client.stats.unreadable, 2);
   assert.equal(client.stats.duplicatesDropped, 1);
   assert.equal(client.cursor, 12);
   await client.close();

@@ -22,6 +22,7 @@ import {
   login as httpLogin,
   logout as httpLogout,
   ready,
+  UNREADABLE,
 } from "../../src/index.js";
 import type { Notify, PresenceStatus, ReceiptUpdated, Role, ThreadInfo, UserProfile } from "./api.js";
 import { currentSubscription, unsubscribe } from "./push.js";
@@ -371,6 +372,11 @@ export class Session {
     }
   }
 
+  private async readAllAgain(): Promise<void> {
+    this.store.forgetMessages();
+    await this.loadThreads();
+  }
+
   private async handle(event: ClientEvent): Promise<void> {
     const data = event.data as never;
     switch (event.type) {
@@ -409,9 +415,11 @@ export class Session {
         break;
       case "sync.reset":
         // Past retention: everything shown may have gaps; read it all again from here.
-        this.store.forgetMessages();
-        await this.loadThreads();
+        await this.readAllAgain();
         this.saveCursor((data as { cursor: number }).cursor);
+        break;
+      case UNREADABLE: // a frame the server broke: whatever it told of, read it all again
+        await this.readAllAgain();
         break;
       default:
         if (event.type in TOPICS) this.store.bump(TOPICS[event.type] as string);
