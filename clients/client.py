@@ -48,7 +48,7 @@ __all__ = ["UNREADABLE", "Client", "ClientEvent", "Unreadable"]
 
 log = logging.getLogger(__name__)
 
-UNREADABLE = "unreadable"  # the type of a ClientEvent whose data did not validate
+UNREADABLE = "unreadable"  # the type of a ClientEvent whose data or frame did not validate
 
 _AUTH_CLOSES = {CloseCode.UNAUTHORIZED, CloseCode.TOKEN_REVOKED}
 
@@ -349,7 +349,7 @@ class Client:
         self, type_: str, data: msgspec.Raw, reason: str, seq: int | None
     ) -> ClientEvent:
         self.stats.unreadable += 1
-        log.warning("event %s #%s is unreadable: %s", type_, seq, reason)
+        log.warning("event %s #%s is unreadable: %s", type_ or "?", seq, reason)
         return ClientEvent(UNREADABLE, Unreadable(type_, data, reason), seq)
 
     def _answer(self, frame: Result | Error) -> None:

@@ -136,9 +136,10 @@ class BrokenEvent(Struct, frozen=True):
     reason: str
 
 
-class _EventHead(Struct, tag_field="t", tag="event"):
-    """An event frame read without validating its fields."""
+class _Head(Struct):
+    """A frame read without validating its fields."""
 
+    t: Any = None
     type: Any = None
     seq: Any = None
 
@@ -147,8 +148,10 @@ def _broken_event(frame: bytes | Raw, reason: str) -> BrokenEvent | None:
     """The event that ``frame`` still tells of, if it is tagged one; None
     for any other frame (a newer server's, which a client skips)."""
     try:
-        head = _decoder(_EventHead).decode(frame)
+        head = _decoder(_Head).decode(frame)
     except DECODE_FAILURES:
+        return None
+    if head.t != "event":
         return None
     seq = head.seq if type(head.seq) is int else None  # as Event.seq would be
     kind = head.type if isinstance(head.type, str) else ""

@@ -318,9 +318,8 @@ class ClientSession(_Session):
     def _frame(self, frame: ServerFrame | BrokenEvent) -> SessionEvent | None:
         if self.state is State.AWAITING_WELCOME:
             if not isinstance(frame, Welcome):
-                return self._refuse(
-                    CloseCode.NORMAL, f"expected welcome, got {type(frame).__name__}"
-                )
+                kind = "Event" if isinstance(frame, BrokenEvent) else type(frame).__name__
+                return self._refuse(CloseCode.NORMAL, f"expected welcome, got {kind}")
             return self._welcomed(frame)
         if isinstance(frame, Result | Error):
             return ReplyReceived(frame)

@@ -782,6 +782,8 @@ def test_invalid_client_frames(obj: Any) -> None:
         {"t": "error", "id": 1, "code": "teapot", "message": "?"},
         {"t": "error", "id": 1, "code": "invalid"},
         {"t": "welcome", "v": 1},
+        {},  # untagged: not an event, whatever it holds
+        {"type": "receipt", "seq": 5},
         {"t": "result", "id": -5},
     ],
 )

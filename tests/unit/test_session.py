@@ -233,6 +233,11 @@ def test_a_broken_event_frame_is_handed_on_and_its_seq_counts() -> None:
     assert session.receive(broken) == [Duplicate(12)]
     [event] = session.receive(msgspec.msgpack.encode({"t": "event", "type": 4}))
     assert isinstance(event, EventReceived) and event.event.seq is None
+    reset = {"t": "event", "type": "sync.reset", "data": {"cursor": 3}, "seq": "x"}
+    [event] = session.receive(msgspec.msgpack.encode(reset))
+    assert isinstance(event, EventReceived) and isinstance(event.event, BrokenEvent)
+    assert session.cursor == 12  # a broken reset moves nothing
+    assert session.receive(msgspec.msgpack.encode({"seq": 99})) == []  # untagged: skipped
     assert session.cursor == 12
 
 

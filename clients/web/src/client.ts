@@ -469,8 +469,6 @@ function reportListenerError(error: unknown): void {
   else console.error("a carehub event listener threw:", error);
 }
 
-/** Whether a reconnect may help: not for a refused token, a close code of
- * the 4100-4199 range, or anything that is not a connection's failure. */
 /** Why an event frame's own fields do not validate (a server's bug), if so. */
 function brokenEvent(frame: EventFrame): string | undefined {
   if (typeof frame.type !== "string") return "its type is not a string";
@@ -478,6 +476,8 @@ function brokenEvent(frame: EventFrame): string | undefined {
   return undefined;
 }
 
+/** Whether a reconnect may help: not for a refused token, a close code of
+ * the 4100-4199 range, or anything that is not a connection's failure. */
 function worthRetrying(error: CarehubError): boolean {
   if (error instanceof AuthError) return false;
   if (error instanceof Disconnected) return error.code === null || shouldReconnect(error.code);

@@ -418,7 +418,9 @@ export class Session {
         await this.readAllAgain();
         this.saveCursor((data as { cursor: number }).cursor);
         break;
-      case UNREADABLE: // a frame the server broke: whatever it told of, read it all again
+      case UNREADABLE:
+        // A frame the server broke: whatever it told of, read it all again
+        // (a server's bug, so rare; an ephemeral one costs the same reload).
         await this.readAllAgain();
         break;
       default:
