@@ -23,7 +23,7 @@ import msgspec
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 from benchmarks.plan import Stamp
-from protocol.codec import SUBPROTOCOL
+from protocol.codec import SUBPROTOCOL, BrokenError
 from protocol.e2e import (
     ENVELOPE_VERSION,
     GROUP_ENVELOPE_VERSION,
@@ -314,7 +314,7 @@ class CarehubLink(_Link):
             asyncio.get_running_loop().call_soon(self._send_receipts)
         self.unreceipted[message.thread] = message.thread_seq
 
-    def _answered(self, frame: Result | Error) -> None:
+    def _answered(self, frame: Result | Error | BrokenError) -> None:
         if self.distributing is not None and frame.id == self.distributing[0]:
             done = self.distributing[1]
             if isinstance(frame, Result):

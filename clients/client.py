@@ -30,8 +30,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from clients.errors import AuthError, CallError, CarehubError, Disconnected
 from clients.http import Credentials
-from protocol.codec import SUBPROTOCOL, BrokenEvent, Codec, encode, to_raw
-from protocol.errors import CloseCode, DecodeError, should_reconnect
+from protocol.codec import SUBPROTOCOL, BrokenError, BrokenEvent, Codec, encode, to_raw
+from protocol.errors import CloseCode, DecodeError, ErrorCode, should_reconnect
 from protocol.frames import Call, Error, Event, Result, Welcome
 from protocol.methods import SendParams, SendResult
 from protocol.session import (
@@ -95,6 +95,15 @@ class _Stats:
 
 def _as_bytes(data: str | bytes) -> bytes:
     return data if isinstance(data, bytes) else data.encode()
+
+
+def _call_error(frame: Error | BrokenError) -> CallError:
+    """The call's failure; an error whose frame did not validate (a code
+    from a newer server) keeps what could be read of it."""
+    if isinstance(frame, Error):
+        return CallError(frame.code, frame.message, frame.details)
+    message = frame.message or f"unreadable error: {frame.reason}"
+    return CallError(frame.code or ErrorCode.INTERNAL, message, frame.details)
 
 
 def other_node(urls: list[str], current: str) -> str:
@@ -352,12 +361,12 @@ class Client:
         log.warning("event %s #%s is unreadable: %s", type_ or "?", seq, reason)
         return ClientEvent(UNREADABLE, Unreadable(type_, data, reason), seq)
 
-    def _answer(self, frame: Result | Error) -> None:
+    def _answer(self, frame: Result | Error | BrokenError) -> None:
         pending = self._pending.get(frame.id) if frame.id is not None else None
         if pending is None or pending.future.done():
             return
-        if isinstance(frame, Error):
-            pending.future.set_exception(CallError(frame.code, frame.message, frame.details))
+        if isinstance(frame, Error | BrokenError):
+            pending.future.set_exception(_call_error(frame))
             return
         try:
             pending.future.set_result(self._codec.decode_result(pending.method, frame.value))

@@ -16,6 +16,7 @@ from protocol.errors import DecodeError, FrameTooLarge, UnknownMethod, VersionMi
 from protocol.events import EVENTS
 from protocol.frames import ClientFrame, Event, RequestId, ServerFrame
 from protocol.methods import METHODS, MethodSpec
+from protocol.model import MAX_INT
 
 __all__ = [
     "BATCHES_FROM",
@@ -23,6 +24,7 @@ __all__ = [
     "PACKED_BYTES",
     "PROTOCOL_VERSIONS",
     "SUBPROTOCOL",
+    "BrokenError",
     "BrokenEvent",
     "Codec",
     "decode_as",
@@ -136,33 +138,55 @@ class BrokenEvent(Struct, frozen=True):
     reason: str
 
 
+class BrokenError(Struct, frozen=True):
+    """An error frame answering a call whose other fields did not validate
+    (a code this client does not know, from a newer server): what could be
+    read of it, so that the call fails at once instead of waiting for an
+    answer that came. Not a frame of the wire."""
+
+    id: int
+    code: str  # "" when the frame's code is not a string
+    message: str
+    details: dict[str, Any]
+    reason: str
+
+
 class _Head(Struct):
     """A frame read without validating its fields."""
 
     t: Any = None
     type: Any = None
     seq: Any = None
+    id: Any = None
+    code: Any = None
+    message: Any = None
+    details: Any = None
 
 
-def _broken_event(frame: bytes | Raw, reason: str) -> BrokenEvent | None:
-    """The event that ``frame`` still tells of, if it is tagged one; None
-    for any other frame (a newer server's, which a client skips)."""
+def _broken(frame: bytes | Raw, reason: str) -> BrokenEvent | BrokenError | None:
+    """What ``frame`` still tells: an event, or an error answering a call;
+    None for any other frame (a newer server's, which a client skips)."""
     try:
         head = _decoder(_Head).decode(frame)
     except DECODE_FAILURES:
         return None
-    if head.t != "event":
-        return None
-    seq = head.seq if type(head.seq) is int else None  # as Event.seq would be
-    kind = head.type if isinstance(head.type, str) else ""
-    return BrokenEvent(kind, seq, Raw(frame), reason)
+    if head.t == "event":
+        seq = head.seq if type(head.seq) is int else None  # as Event.seq would be
+        kind = head.type if isinstance(head.type, str) else ""
+        return BrokenEvent(kind, seq, Raw(frame), reason)
+    if head.t == "error" and type(head.id) is int and 0 <= head.id <= MAX_INT:
+        code = head.code if isinstance(head.code, str) else ""
+        message = head.message if isinstance(head.message, str) else ""
+        details = head.details if isinstance(head.details, dict) else {}
+        return BrokenError(head.id, code, message, details, reason)
+    return None
 
 
-def _readable(raw: Raw) -> ServerFrame | BrokenEvent | None:
+def _readable(raw: Raw) -> ServerFrame | BrokenEvent | BrokenError | None:
     try:
         return decode_as(ServerFrame, raw)  # type: ignore[arg-type]
     except DecodeError as exc:
-        return _broken_event(raw, str(exc))
+        return _broken(raw, str(exc))
 
 
 class _CallHead(Struct, tag_field="t", tag="call"):
@@ -184,10 +208,11 @@ class Codec:
         self._check_size(data)
         return decode_as(ClientFrame, data)  # type: ignore[arg-type]
 
-    def decode_server(self, data: bytes) -> list[ServerFrame | BrokenEvent]:
+    def decode_server(self, data: bytes) -> list[ServerFrame | BrokenEvent | BrokenError]:
         """The frames of a message from the server (what a client reads), in
         order: one, or several from a version 2 server. An event frame whose
-        fields do not validate comes as a ``BrokenEvent``. Raises
+        fields do not validate comes as a ``BrokenEvent``, an error frame
+        answering a call as a ``BrokenError``. Raises
         ``DecodeError`` for a message it cannot read otherwise; a frame of
         several that it cannot read (a newer server's) is left out, as that
         frame alone would be."""
@@ -195,7 +220,7 @@ class Codec:
         try:
             decoded: ServerFrame | list[Raw] = decode_as(_SERVER_MESSAGE, data)  # type: ignore[arg-type]
         except DecodeError as exc:
-            broken = _broken_event(data, str(exc))
+            broken = _broken(data, str(exc))
             if broken is None:
                 raise
             return [broken]

@@ -29,6 +29,7 @@ from protocol.codec import (
     BATCHES_FROM,
     PACKED_BYTES,
     PROTOCOL_VERSIONS,
+    BrokenError,
     BrokenEvent,
     Codec,
     decode_as,
@@ -141,9 +142,10 @@ class Welcomed:
 @dataclass(frozen=True, slots=True)
 class ReplyReceived:
     """Client: the answer to a call (``frame.id``), or an error about an
-    unreadable frame (``frame.id`` is None)."""
+    unreadable frame (``frame.id`` is None). A ``BrokenError`` is an error
+    answering a call whose frame did not validate."""
 
-    frame: Result | Error
+    frame: Result | Error | BrokenError
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +165,7 @@ class Duplicate:
 
 FrameEvent = CallReceived | PingReceived | PongReceived | FrameRefused  # once greeted
 SessionEvent = Welcomed | Refused | ReplyReceived | EventReceived | Duplicate | PingReceived
+_BROKEN = {BrokenEvent: "Event", BrokenError: "Error"}  # what a broken frame was meant to be
 
 
 def _versions(max_frame_bytes: int) -> list[int]:
@@ -315,13 +318,13 @@ class ClientSession(_Session):
                 break
         return events
 
-    def _frame(self, frame: ServerFrame | BrokenEvent) -> SessionEvent | None:
+    def _frame(self, frame: ServerFrame | BrokenEvent | BrokenError) -> SessionEvent | None:
         if self.state is State.AWAITING_WELCOME:
             if not isinstance(frame, Welcome):
-                kind = "Event" if isinstance(frame, BrokenEvent) else type(frame).__name__
+                kind = _BROKEN.get(type(frame), type(frame).__name__)
                 return self._refuse(CloseCode.NORMAL, f"expected welcome, got {kind}")
             return self._welcomed(frame)
-        if isinstance(frame, Result | Error):
+        if isinstance(frame, Result | Error | BrokenError):
             return ReplyReceived(frame)
         if isinstance(frame, Event | BrokenEvent):
             return self._event(frame)

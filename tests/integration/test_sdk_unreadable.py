@@ -19,8 +19,9 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from clients import UNREADABLE, Client, Credentials, Unreadable
+from clients import UNREADABLE, CallError, Client, Credentials, Unreadable
 from protocol.codec import SUBPROTOCOL, encode, encode_event, messages, to_raw
+from protocol.errors import ErrorCode
 from protocol.events import ReceiptUpdated
 from tests.support.pushservice import serving
 from tests.support.wire import welcome
@@ -29,6 +30,8 @@ CURSOR = 40
 BAD_DATA = {"thread": "not a number"}
 BAD_FRAME = {"t": "event", "type": 12, "data": {}, "seq": CURSOR + 4}
 RECEIPT = to_raw(ReceiptUpdated(5, 3, 9, 8))
+NEWER_ERROR = {"code": "payment_required", "message": "Abonnement requis", "details": {"plan": 2}}
+ERRORS = {"threads.list": NEWER_ERROR, "threads.get": {"code": 7, "message": None}}
 
 
 async def _scripted(ws: WebSocket) -> None:
@@ -40,7 +43,9 @@ async def _scripted(ws: WebSocket) -> None:
     frames = [encode_event("receipt", RECEIPT, seq) for seq in (CURSOR + 3, CURSOR + 5)]
     [(several, _)] = messages([frames[0], encode(BAD_FRAME), frames[1]], 1024)
     await ws.send_bytes(several)
-    await ws.receive()  # until the client closes
+    while (message := await ws.receive())["type"] == "websocket.receive":  # until it closes
+        call = msgspec.msgpack.decode(message["bytes"])
+        await ws.send_bytes(encode({"t": "error", "id": call["id"]} | ERRORS[call["method"]]))
 
 
 @pytest.fixture
@@ -89,3 +94,20 @@ async def test_an_event_frame_that_does_not_validate_is_handed_on_in_its_place(
     assert broken.type == ""  # the frame's is not a string
     assert msgspec.msgpack.decode(broken.data) == BAD_FRAME
     assert "type" in broken.reason
+
+
+async def test_an_error_of_a_code_this_sdk_does_not_know_fails_its_call(client: Client) -> None:
+    with pytest.raises(CallError) as refused:
+        await client.call("threads.list", timeout=5)  # not a TimeoutError
+
+    assert refused.value.code == "payment_required"
+    assert (refused.value.message, refused.value.details) == ("Abonnement requis", {"plan": 2})
+
+
+async def test_an_error_frame_without_a_code_fails_its_call_as_internal(client: Client) -> None:
+    with pytest.raises(CallError) as refused:
+        await client.call("threads.get", {"thread": 1}, timeout=5)
+
+    assert refused.value.code == ErrorCode.INTERNAL
+    assert refused.value.message.startswith("unreadable error: ")
+    assert "code" in refused.value.message

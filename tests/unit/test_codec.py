@@ -49,7 +49,16 @@ from protocol.booking import (
     SlotsResult,
     VisitReason,
 )
-from protocol.codec import BrokenEvent, Codec, decode_as, encode, encode_event, messages, to_raw
+from protocol.codec import (
+    BrokenError,
+    BrokenEvent,
+    Codec,
+    decode_as,
+    encode,
+    encode_event,
+    messages,
+    to_raw,
+)
 from protocol.e2e import Recipient, Scope
 from protocol.errors import DecodeError, ErrorCode, FrameTooLarge, UnknownMethod
 from protocol.events import EVENTS, PresenceChanged
@@ -383,6 +392,26 @@ def test_an_event_frame_that_does_not_validate_is_read_as_broken(
     assert isinstance(broken, BrokenEvent)
     assert (broken.type, broken.seq) == (type_, seq)
     assert msgspec.msgpack.decode(broken.frame) == frame
+    assert broken.reason
+
+
+@pytest.mark.parametrize(
+    ("frame", "read"),
+    [
+        (
+            {"t": "error", "id": 1, "code": "teapot", "message": "?", "details": {"a": 1}},
+            ("teapot", "?", {"a": 1}),
+        ),
+        ({"t": "error", "id": 2, "code": "invalid"}, ("invalid", "", {})),
+        ({"t": "error", "id": 3, "code": 7, "message": 8, "details": [1]}, ("", "", {})),
+    ],
+)
+def test_an_error_frame_answering_a_call_that_does_not_validate_is_read_as_broken(
+    frame: dict[str, Any], read: tuple[str, str, dict[str, Any]]
+) -> None:
+    [broken] = codec.decode_server(msgspec.msgpack.encode(frame))
+    assert isinstance(broken, BrokenError)
+    assert (broken.id, broken.code, broken.message, broken.details) == (frame["id"], *read)
     assert broken.reason
 
 
@@ -779,8 +808,9 @@ def test_invalid_client_frames(obj: Any) -> None:
 @pytest.mark.parametrize(
     "obj",
     [
-        {"t": "error", "id": 1, "code": "teapot", "message": "?"},
-        {"t": "error", "id": 1, "code": "invalid"},
+        {"t": "error", "id": None, "code": "teapot", "message": "?"},  # answers no call
+        {"t": "error", "id": -5, "code": "teapot", "message": "?"},
+        {"t": "error", "id": 2**53, "code": "invalid", "message": "?"},
         {"t": "welcome", "v": 1},
         {},  # untagged: not an event, whatever it holds
         {"type": "receipt", "seq": 5},

@@ -7,7 +7,15 @@ from typing import Any
 import msgspec
 import pytest
 
-from protocol.codec import PACKED_BYTES, BrokenEvent, encode, encode_event, messages, to_raw
+from protocol.codec import (
+    PACKED_BYTES,
+    BrokenError,
+    BrokenEvent,
+    encode,
+    encode_event,
+    messages,
+    to_raw,
+)
 from protocol.errors import CloseCode, ErrorCode
 from protocol.events import SyncReset
 from protocol.frames import Call, Error, Hello, Ping, Pong, Result
@@ -197,7 +205,11 @@ def test_the_welcome_opens_and_sets_a_new_cursor(resume_from: int | None, cursor
 
 @pytest.mark.parametrize(
     ("data", "reason"),
-    [(encode(Result(1)), "expected welcome, got Result"), (b"\xc1", "unreadable welcome: ")],
+    [
+        (encode(Result(1)), "expected welcome, got Result"),
+        (encode({"t": "error", "id": 1, "code": "teapot"}), "expected welcome, got Error"),
+        (b"\xc1", "unreadable welcome: "),
+    ],
 )
 def test_anything_but_a_welcome_first_is_refused(data: bytes, reason: str) -> None:
     session = ClientSession("t", 7)
@@ -239,6 +251,14 @@ def test_a_broken_event_frame_is_handed_on_and_its_seq_counts() -> None:
     assert session.cursor == 12  # a broken reset moves nothing
     assert session.receive(msgspec.msgpack.encode({"seq": 99})) == []  # untagged: skipped
     assert session.cursor == 12
+
+
+def test_a_broken_error_frame_answers_its_call() -> None:
+    session = welcomed(cursor=10)
+    [reply] = session.receive(encode({"t": "error", "id": 4, "code": "teapot", "message": "?"}))
+    assert isinstance(reply, ReplyReceived) and isinstance(reply.frame, BrokenError)
+    assert (reply.frame.id, reply.frame.code) == (4, "teapot")
+    assert session.cursor == 10
 
 
 def test_ephemeral_events_leave_the_cursor() -> None:

@@ -18,6 +18,7 @@ import { AuthError, CallError, CarehubError, Disconnected } from "./errors.js";
 import type { Credentials } from "./http.js";
 import {
   CloseCode,
+  type ErrorFrame,
   type EventFrame,
   type Hello,
   PROTOCOL_VERSIONS,
@@ -361,7 +362,7 @@ export class Client {
         const pending = frame.id == null ? undefined : this.pending.get(frame.id);
         if (!pending) return;
         this.pending.delete(frame.id as number);
-        if (frame.t === "error") pending.reject(new CallError(frame.code, frame.message, frame.details ?? {}));
+        if (frame.t === "error") pending.reject(callError(frame));
         else pending.resolve(frame.value ?? null);
         return;
       }
@@ -474,6 +475,17 @@ function brokenEvent(frame: EventFrame): string | undefined {
   if (typeof frame.type !== "string") return "its type is not a string";
   if (frame.seq != null && !Number.isInteger(frame.seq)) return "its seq is not an integer";
   return undefined;
+}
+
+/** A call's failure, from an error frame even one that does not validate
+ * (a newer server's code): as the Python SDK reads it, `internal` when
+ * the frame has no code. */
+function callError(frame: ErrorFrame): CallError {
+  const code = typeof frame.code === "string" ? frame.code : "internal";
+  const message = typeof frame.message === "string" ? frame.message : "unreadable error";
+  const { details } = frame;
+  const map = typeof details === "object" && details !== null && !Array.isArray(details);
+  return new CallError(code, message, map ? details : {});
 }
 
 /** Whether a reconnect may help: not for a refused token, a close code of

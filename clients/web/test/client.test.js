@@ -167,6 +167,17 @@ test("a refused call rejects with the wire's code and details", async () => {
   await client.close();
 });
 
+test("an error frame that does not validate still rejects its call at once", async () => {
+  const { client, socket } = await connected();
+  const newer = client.call("threads.list");
+  socket.serve({ t: "error", id: socket.sent.at(-1).id, code: "payment_required", message: "Abonnement requis", details: { plan: 2 } });
+  await assert.rejects(newer, (error) => error.code === "payment_required" && error.details.plan === 2);
+  const broken = client.call("threads.list");
+  socket.serve({ t: "error", id: socket.sent.at(-1).id, code: 7, message: null, details: [1] });
+  await assert.rejects(broken, (error) => error instanceof CallError && error.code === "internal" && error.description === "unreadable error" && Object.keys(error.details).length === 0);
+  await client.close();
+});
+
 test("frames that are not the server's are skipped", () => {
   assert.deepEqual(decodeFrames(encode([1, 2])), []);
   assert.deepEqual(decodeFrames(encode({ t: "hello" })), []);
