@@ -164,7 +164,11 @@ async def test_a_newcomer_creates_an_account_and_a_taken_username_is_refused(
 
     await page.goto(app_server.base_url + "/")
     await page.get_by_role("button", name="Créer un compte").click()
-    await page.get_by_label("Identifiant").fill(username)
+    identifier = page.get_by_label("Identifiant")
+    for refused in ("nora vidal", "nora\\vidal", "nora/vidal"):  # outside the server's alphabet
+        await identifier.fill(refused)
+        assert await identifier.evaluate("input => input.validity.patternMismatch"), refused
+    await identifier.fill(username)
     await page.get_by_label("Nom affiché").fill("Nora Vidal")
     await page.get_by_label("Mot de passe").fill("une phrase de passe longue")
     await page.get_by_role("button", name="Créer mon compte").click()

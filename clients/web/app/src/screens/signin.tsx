@@ -155,7 +155,7 @@ function PasswordStep(props: {
             required
             minLength={3}
             maxLength={64}
-            pattern="[a-zA-Z0-9_.@+\\-]+"
+            pattern="[a-zA-Z0-9_.@+\-]+" // as the browser reads it, with the v flag
           />
         </Field>
         {creating && (
