@@ -5,8 +5,10 @@ keeps the keys and loses nothing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from playwright.async_api import expect
+import msgspec
+from playwright.async_api import WebSocketRoute, expect
 
 from tests.support.server import RunningServer
 from tests.support.webapp import care_pair, open_conversation, open_thread, screenshot, write
@@ -180,3 +182,58 @@ async def test_the_inbox_lists_the_latest_conversation_first_after_a_reload(
     titles = patient_page.locator(".threads li .muted")
     await expect(titles.first).to_contain_text("Résultats d'examens")
     await expect(titles.nth(1)).to_contain_text("Document administratif")
+
+
+async def test_a_message_whose_event_the_server_broke_still_shows(
+    app_server: RunningServer, person
+) -> None:
+    """The patient's socket passes through a route that breaks the next
+    ``message.new`` frame's type (a server's bug): the app gets it as
+    ``unreadable`` and reads its threads again, so the doctor's message
+    shows though its event could not be read, and its seq is not lost."""
+    doctor, patient = await care_pair(
+        app_server, doctor_name="Dr Inès Morel", patient_name="Louis Girard"
+    )
+    doctor_page = await person(doctor.user_id)
+    patient_page = await person(patient.user_id)
+    await open_thread(app_server, patient, doctor)
+    await open_conversation(patient_page, "Dr Inès Morel")
+    await write(patient_page, "Le vaccin de rappel est-il nécessaire ?")
+    await open_conversation(doctor_page, "Louis Girard")
+
+    broken: list[int] = []
+    await patient_page.route_web_socket(re.compile(r"/ws$"), _breaking_messages(broken))
+    await patient_page.reload()
+    conversation = patient_page.get_by_role("list", name="Messages")
+    await expect(conversation.get_by_text("Le vaccin de rappel")).to_be_visible()
+
+    await write(doctor_page, "Oui, avant la fin du mois.")
+    await expect(conversation.get_by_text("Oui, avant la fin du mois.")).to_have_count(1)
+    assert len(broken) == 1  # the message came by reading again, not by its event
+
+
+def _breaking_messages(broken: list[int]) -> Callable[[WebSocketRoute], None]:
+    """A route to the real server that gives the first ``message.new`` event
+    frame it carries a type that is not a string; ``broken`` gets its seq."""
+
+    def route(page_side: WebSocketRoute) -> None:
+        server_side = page_side.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if isinstance(message, bytes) and not broken:
+                message = _break_message_new(message, broken)
+            page_side.send(message)
+
+        server_side.on_message(to_page)
+
+    return route
+
+
+def _break_message_new(message: bytes, broken: list[int]) -> bytes:
+    decoded = msgspec.msgpack.decode(message)
+    frames = decoded if isinstance(decoded, list) else [decoded]  # one frame, or several
+    for frame in frames:
+        if frame.get("t") == "event" and frame.get("type") == "message.new" and not broken:
+            frame["type"] = 12
+            broken.append(frame["seq"])
+    return msgspec.msgpack.encode(decoded)
