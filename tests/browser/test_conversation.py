@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import msgspec
 from playwright.async_api import WebSocketRoute, expect
 
+from tests.support.relay import BreakMessageNew
 from tests.support.server import RunningServer
 from tests.support.webapp import care_pair, open_conversation, open_thread, screenshot, write
 
@@ -201,39 +201,25 @@ async def test_a_message_whose_event_the_server_broke_still_shows(
     await write(patient_page, "Le vaccin de rappel est-il nécessaire ?")
     await open_conversation(doctor_page, "Louis Girard")
 
-    broken: list[int] = []
-    await patient_page.route_web_socket(re.compile(r"/ws$"), _breaking_messages(broken))
+    rewrite = BreakMessageNew()
+    await patient_page.route_web_socket(re.compile(r"/ws$"), _breaking(rewrite))
     await patient_page.reload()
     conversation = patient_page.get_by_role("list", name="Messages")
     await expect(conversation.get_by_text("Le vaccin de rappel")).to_be_visible()
 
     await write(doctor_page, "Oui, avant la fin du mois.")
     await expect(conversation.get_by_text("Oui, avant la fin du mois.")).to_have_count(1)
-    assert len(broken) == 1  # the message came by reading again, not by its event
+    assert len(rewrite.broken) == 1  # the message came by reading again, not by its event
 
 
-def _breaking_messages(broken: list[int]) -> Callable[[WebSocketRoute], None]:
-    """A route to the real server that gives the first ``message.new`` event
-    frame it carries a type that is not a string; ``broken`` gets its seq."""
+def _breaking(rewrite: BreakMessageNew) -> Callable[[WebSocketRoute], None]:
+    """A route of the page's socket to the real server, its messages to the
+    page through ``rewrite``."""
 
     def route(page_side: WebSocketRoute) -> None:
-        server_side = page_side.connect_to_server()
-
         def to_page(message: str | bytes) -> None:
-            if isinstance(message, bytes) and not broken:
-                message = _break_message_new(message, broken)
-            page_side.send(message)
+            page_side.send(rewrite(message) if isinstance(message, bytes) else message)
 
-        server_side.on_message(to_page)
+        page_side.connect_to_server().on_message(to_page)
 
     return route
-
-
-def _break_message_new(message: bytes, broken: list[int]) -> bytes:
-    decoded = msgspec.msgpack.decode(message)
-    frames = decoded if isinstance(decoded, list) else [decoded]  # one frame, or several
-    for frame in frames:
-        if frame.get("t") == "event" and frame.get("type") == "message.new" and not broken:
-            frame["type"] = 12
-            broken.append(frame["seq"])
-    return msgspec.msgpack.encode(decoded)

@@ -28,6 +28,7 @@ from protocol.practice import AuditParams
 from protocol.records import FiledParams, FilingsParams
 from tests.integration.test_bots import start_bot
 from tests.support.fhir import TOKEN, FakeFhir, fhir_service
+from tests.support.relay import BreakMessageNew, relay
 from tests.support.server import RunningServer
 
 MODULE = "clients.bots.records"
@@ -38,10 +39,11 @@ USER = "urn:carehub:user"
 
 @asynccontextmanager
 async def records_device(
-    server: RunningServer, bot: Credentials, fhir: FakeFhir, folder: Path
+    server: RunningServer, bot: Credentials, fhir: FakeFhir, folder: Path, url: str | None = None
 ) -> AsyncIterator[RecordsDevice]:
+    """The bot's records device, connected to ``url`` if given (a relay)."""
     target = FhirServer(fhir.base_url, TOKEN)
-    async with server.secure(bot) as secure:
+    async with server.secure(bot, url=url) as secure:
         try:
             yield RecordsDevice(secure, [target, Folder(folder)])
         finally:
@@ -229,6 +231,33 @@ async def test_the_device_files_each_thread_as_its_messages_arrive(
     texts = sorted(c["payload"][0]["contentString"] for c in communications(fhir).values())
     assert texts == ["message 0", "message 1", "message 2"]
     assert fhir.refusals == []
+
+
+async def test_a_message_whose_event_the_server_broke_is_filed_all_the_same(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    """The second message's ``message.new`` comes with a type that is not a
+    string (a server's bug, played by a relay): the device gets it as
+    ``unreadable``, looks at every thread again and files it."""
+    _, patient, bot, thread = await practice_with_records_device(server)
+    rewrite = BreakMessageNew(nth=2)
+    async with (
+        fhir_service() as fhir,
+        relay(server.ws_url, rewrite) as url,
+        records_device(server, bot, fhir, tmp_path, url) as device,
+    ):
+        running = asyncio.create_task(device.run())
+        try:
+            async with server.secure(patient) as me:
+                await me.send(thread, "message 0")
+                await fhir.until(lambda: len(communications(fhir)) == 1)
+                await me.send(thread, "message 1")
+                await fhir.until(lambda: len(communications(fhir)) == 2)
+        finally:
+            running.cancel()
+    assert len(rewrite.broken) == 1
+    texts = sorted(c["payload"][0]["contentString"] for c in communications(fhir).values())
+    assert texts == ["message 0", "message 1"]
 
 
 async def test_the_records_device_runs_as_its_own_process(

@@ -193,8 +193,9 @@ class RunningServer:
             )
         return doctor, patient, thread.id
 
-    def client(self, credentials: Credentials, **options: Any) -> Client:
-        return Client(self.ws_url, credentials, **options)
+    def client(self, credentials: Credentials, *, url: str | None = None, **options: Any) -> Client:
+        """A client of this server (through ``url`` if given: a relay)."""
+        return Client(url or self.ws_url, credentials, **options)
 
     @contextlib.asynccontextmanager
     async def secure(
