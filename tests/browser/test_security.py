@@ -91,6 +91,13 @@ async def test_a_password_changed_in_the_app(app_server: RunningServer, browser:
     await sign_in(page, app_server.usernames[me.user_id])
     await page.get_by_role("link", name="Compte").click()
     form = page.get_by_role("region", name="Mot de passe", exact=True)
+    # Each form that asks for the password names the account, hidden, for a
+    # password manager to know whose password it is.
+    asking = page.locator("form:has(input[type=password])")
+    await expect(asking).to_have_count(4)  # password, recovery email, second factor, deletion
+    for index in range(4):
+        named = asking.nth(index).locator("input[autocomplete=username]")
+        await expect(named).to_have_value(app_server.usernames[me.user_id])
     await form.get_by_label("Mot de passe actuel").fill("pas le bon mot de passe")
     await form.get_by_label("Nouveau mot de passe").fill(NEW_PASSWORD)
     await form.get_by_role("button", name="Changer le mot de passe").click()

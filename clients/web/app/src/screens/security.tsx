@@ -197,6 +197,13 @@ function Sessions() {
   );
 }
 
+/** The account's username, hidden, in a form that asks for its password:
+ * a password manager then knows whose password it is. */
+function AccountName() {
+  const session = useSession();
+  return <input type="text" name="username" autocomplete="username" value={session.username} readOnly hidden />;
+}
+
 function PasswordChange() {
   const session = useSession();
   const [fields, setFields] = useState({ old: "", next: "", endOthers: true });
@@ -214,6 +221,7 @@ function PasswordChange() {
     <section class="card" aria-labelledby="security-password">
       <h2 id="security-password">{t("security.password")}</h2>
       <form onSubmit={form.onSubmit}>
+        <AccountName />
         <Field label={t("security.current")}>
           <input type="password" name="old-password" autocomplete="current-password" required value={fields.old} onInput={(e) => edit({ old: valueOf(e) })} />
         </Field>
@@ -249,6 +257,7 @@ function RecoveryEmail(props: { current: string | null; changed: () => void }) {
       <p class="muted">{t("security.email_intro")}</p>
       <p>{props.current ? t("security.email_now", { email: props.current }) : t("security.email_none")}</p>
       <form onSubmit={form.onSubmit}>
+        <AccountName />
         <Field label={t("security.email_field")}>
           <input type="email" name="recovery-email" autocomplete="email" value={fields.email} onInput={(e) => edit({ email: valueOf(e) })} />
         </Field>
@@ -305,6 +314,7 @@ function StartSecondFactor(props: { enabled: (codes: string[]) => void }) {
         setStarted(true);
       }}
     >
+      <AccountName />
       <Field label={t("security.current")}>
         <input type="password" name="totp-password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(valueOf(e))} />
       </Field>
@@ -325,6 +335,7 @@ function StopSecondFactor(props: { changed: () => void }) {
   });
   return (
     <form onSubmit={form.onSubmit}>
+      <AccountName />
       <Field label={t("security.current")}>
         <input type="password" name="totp-off-password" autocomplete="current-password" required value={fields.password} onInput={(e) => setFields({ ...fields, password: valueOf(e) })} />
       </Field>
@@ -413,6 +424,7 @@ function DeleteAccount() {
       <h2 id="security-delete">{t("security.delete")}</h2>
       <p class="muted">{t("security.delete_intro")}</p>
       <form onSubmit={form.onSubmit}>
+        <AccountName />
         <Field label={t("security.current")}>
           <input type="password" name="delete-password" autocomplete="current-password" required value={fields.password} onInput={(e) => edit({ password: valueOf(e) })} />
         </Field>
