@@ -30,9 +30,11 @@ async def test_patient_and_practitioner_exchange_messages_and_a_document(
     await expect(conversation.get_by_text("pourriez-vous renouveler")).to_be_visible()
 
     # The practitioner sees the request with its count and a popup.
-    await expect(
-        doctor_page.get_by_role("status").filter(has_text="Nouveau message de Paul Durand")
-    ).to_be_visible()
+    popup = doctor_page.get_by_role("status").filter(has_text="Nouveau message de Paul Durand")
+    await expect(popup).to_be_visible()
+    header = await doctor_page.locator("header.top").bounding_box()
+    shown = await popup.bounding_box()
+    assert header and shown and shown["y"] >= header["y"] + header["height"]  # not over its buttons
     await expect(doctor_page).to_have_title(re.compile(r"^\(1\) carehub"))
     await screenshot(doctor_page, "practitioner-inbox-popup")
     await open_conversation(doctor_page, "Paul Durand", first=True)

@@ -1,6 +1,6 @@
 /** The shell: sign-in, then the navigation of the signed-in role and the
  * screen the hash route names. */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useState } from "preact/hooks";
 import { SessionContext, go, useRoute, useSession } from "./context.js";
 import { currentLanguage, defineTexts, onLanguage, setLanguage, t } from "./i18n.js";
 import { Admin } from "./screens/admin.js";
@@ -137,6 +137,8 @@ function Shell({ signedOut }: { signedOut: () => void }) {
   const session = useSession();
   const route = useRoute();
   const unread = session.store.totalUnread();
+  const [header, setHeader] = useState<HTMLElement | null>(null);
+  useHeightOf(header, "--top-height");
   useEffect(() => {
     document.title = unread ? `(${unread}) carehub` : "carehub";
   }, [unread]);
@@ -145,7 +147,7 @@ function Shell({ signedOut }: { signedOut: () => void }) {
   const here = route[0] === "threads" ? "" : (route[0] ?? "");
   return (
     <>
-      <header class="top">
+      <header class="top" ref={setHeader}>
         <a class="brand" href="#/">
           carehub
         </a>
@@ -182,6 +184,19 @@ function Shell({ signedOut }: { signedOut: () => void }) {
       <IdentityAlert />
     </>
   );
+}
+
+/** Keeps the CSS variable ``name`` at ``element``'s height: the header wraps
+ * to more lines on narrower screens, and the popups open right below it,
+ * never over its buttons. */
+function useHeightOf(element: HTMLElement | null, name: string): void {
+  useLayoutEffect(() => {
+    if (!element) return;
+    const root = document.documentElement.style;
+    const observer = new ResizeObserver(() => root.setProperty(name, `${element.offsetHeight}px`));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [element, name]);
 }
 
 function Screen({ route }: { route: string[] }) {
