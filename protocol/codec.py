@@ -16,7 +16,6 @@ from protocol.errors import DecodeError, FrameTooLarge, UnknownMethod, VersionMi
 from protocol.events import EVENTS
 from protocol.frames import ClientFrame, Event, RequestId, ServerFrame
 from protocol.methods import METHODS, MethodSpec
-from protocol.model import MAX_INT
 
 __all__ = [
     "BATCHES_FROM",
@@ -151,35 +150,45 @@ class BrokenError(Struct, frozen=True):
     reason: str
 
 
-class _Head(Struct):
-    """A frame read without validating its fields."""
+class _EventHead(Struct, tag_field="t", tag="event"):
+    """An event frame read without validating its fields."""
 
-    t: Any = None
     type: Any = None
     seq: Any = None
-    id: Any = None
+
+
+class _ErrorHead(Struct, tag_field="t", tag="error"):
+    """An error frame answering a call, read without validating its other fields."""
+
+    id: RequestId
     code: Any = None
     message: Any = None
     details: Any = None
+
+
+_HEADS = _EventHead | _ErrorHead
 
 
 def _broken(frame: bytes | Raw, reason: str) -> BrokenEvent | BrokenError | None:
     """What ``frame`` still tells: an event, or an error answering a call;
     None for any other frame (a newer server's, which a client skips)."""
     try:
-        head = _decoder(_Head).decode(frame)
+        head = _decoder(_HEADS).decode(frame)
     except DECODE_FAILURES:
         return None
-    if head.t == "event":
+    if isinstance(head, _EventHead):
         seq = head.seq if type(head.seq) is int else None  # as Event.seq would be
         kind = head.type if isinstance(head.type, str) else ""
         return BrokenEvent(kind, seq, Raw(frame), reason)
-    if head.t == "error" and type(head.id) is int and 0 <= head.id <= MAX_INT:
-        code = head.code if isinstance(head.code, str) else ""
-        message = head.message if isinstance(head.message, str) else ""
-        details = head.details if isinstance(head.details, dict) else {}
-        return BrokenError(head.id, code, message, details, reason)
-    return None
+    code = head.code if isinstance(head.code, str) else ""
+    message = head.message if isinstance(head.message, str) else ""
+    details = head.details if _is_map(head.details) else {}
+    return BrokenError(head.id, code, message, details, reason)
+
+
+def _is_map(value: Any) -> bool:
+    """A map whose keys are all strings, as ``Error.details`` is."""
+    return isinstance(value, dict) and all(isinstance(key, str) for key in value)
 
 
 def _readable(raw: Raw) -> ServerFrame | BrokenEvent | BrokenError | None:

@@ -192,7 +192,7 @@ async def test_a_message_whose_event_the_server_broke_still_shows(
     """The patient's socket passes through a route that breaks the next
     ``message.new`` frame's type (a server's bug): the app gets it as
     ``unreadable`` and reads its threads again, so the doctor's message
-    shows though its event could not be read, and its seq is not lost."""
+    shows though its event could not be read."""
     doctor, patient = await care_pair(
         app_server, doctor_name="Dr Inès Morel", patient_name="Louis Girard"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -31,7 +32,10 @@ BAD_DATA = {"thread": "not a number"}
 BAD_FRAME = {"t": "event", "type": 12, "data": {}, "seq": CURSOR + 4}
 RECEIPT = to_raw(ReceiptUpdated(5, 3, 9, 8))
 NEWER_ERROR = {"code": "payment_required", "message": "Abonnement requis", "details": {"plan": 2}}
-ERRORS = {"threads.list": NEWER_ERROR, "threads.get": {"code": 7, "message": None}}
+ERRORS: dict[str, dict[str, Any]] = {
+    "threads.list": NEWER_ERROR,
+    "threads.get": {"code": 7, "message": None},
+}
 
 
 async def _scripted(ws: WebSocket) -> None:
@@ -44,8 +48,9 @@ async def _scripted(ws: WebSocket) -> None:
     [(several, _)] = messages([frames[0], encode(BAD_FRAME), frames[1]], 1024)
     await ws.send_bytes(several)
     while (message := await ws.receive())["type"] == "websocket.receive":  # until it closes
-        call = msgspec.msgpack.decode(message["bytes"])
-        await ws.send_bytes(encode({"t": "error", "id": call["id"]} | ERRORS[call["method"]]))
+        frame = msgspec.msgpack.decode(message["bytes"])
+        if frame["t"] == "call":  # not a pong
+            await ws.send_bytes(encode({"t": "error", "id": frame["id"]} | ERRORS[frame["method"]]))
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import msgspec
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from websockets import ConnectionClosed, Subprotocol
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -71,9 +71,14 @@ async def relay(upstream: str, rewrite: Rewrite) -> AsyncIterator[str]:
 
 
 async def _down(server: ClientConnection, client: WebSocket, rewrite: Rewrite) -> None:
-    with contextlib.suppress(ConnectionClosed):
+    """The server's messages to the client until either side closes; then
+    the server's close code to a client still connected (1011 for a server
+    that went without one: 1005 and 1006 are never sent)."""
+    with contextlib.suppress(ConnectionClosed, WebSocketDisconnect):
         async for message in server:
             assert isinstance(message, bytes), message
             await client.send_bytes(rewrite(message))
-    with contextlib.suppress(RuntimeError):  # the client closed first
-        await client.close(server.close_code or 1000, server.close_reason or "")
+    if client.client_state is WebSocketState.CONNECTED:
+        code = server.close_code if server.close_code not in (None, 1005, 1006) else 1011
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):  # gone meanwhile
+            await client.close(code, server.close_reason or "")

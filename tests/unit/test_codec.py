@@ -404,6 +404,7 @@ def test_an_event_frame_that_does_not_validate_is_read_as_broken(
         ),
         ({"t": "error", "id": 2, "code": "invalid"}, ("invalid", "", {})),
         ({"t": "error", "id": 3, "code": 7, "message": 8, "details": [1]}, ("", "", {})),
+        ({"t": "error", "id": 4, "code": "x", "details": {1: 2}}, ("x", "", {})),
     ],
 )
 def test_an_error_frame_answering_a_call_that_does_not_validate_is_read_as_broken(

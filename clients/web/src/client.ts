@@ -478,13 +478,14 @@ function brokenEvent(frame: EventFrame): string | undefined {
 }
 
 /** A call's failure, from an error frame even one that does not validate
- * (a newer server's code): as the Python SDK reads it, `internal` when
- * the frame has no code. */
+ * (a newer server's code): its code as a string, `internal` when it has
+ * none (as the Python SDK reads it), its details only if they are a map. */
 function callError(frame: ErrorFrame): CallError {
-  const code = typeof frame.code === "string" ? frame.code : "internal";
+  const code = (typeof frame.code === "string" && frame.code) || "internal";
   const message = typeof frame.message === "string" ? frame.message : "unreadable error";
   const { details } = frame;
-  const map = typeof details === "object" && details !== null && !Array.isArray(details);
+  const map =
+    typeof details === "object" && details !== null && !Array.isArray(details) && !(details instanceof Uint8Array);
   return new CallError(code, message, map ? details : {});
 }
 

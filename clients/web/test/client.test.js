@@ -175,6 +175,9 @@ test("an error frame that does not validate still rejects its call at once", asy
   const broken = client.call("threads.list");
   socket.serve({ t: "error", id: socket.sent.at(-1).id, code: 7, message: null, details: [1] });
   await assert.rejects(broken, (error) => error instanceof CallError && error.code === "internal" && error.description === "unreadable error" && Object.keys(error.details).length === 0);
+  const blank = client.call("threads.list");
+  socket.serve({ t: "error", id: socket.sent.at(-1).id, code: "", message: "?", details: new Uint8Array([1]) });
+  await assert.rejects(blank, (error) => error.code === "internal" && !(error.details instanceof Uint8Array));
   await client.close();
 });
 

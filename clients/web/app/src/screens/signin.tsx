@@ -10,6 +10,10 @@ import { ErrorLine, Field, Problem } from "../ui.js";
 import { ForgotPassword } from "./password-reset.js";
 import { EnrolSecondFactor, RecoveryCodes, typedCode } from "./second-factor.js";
 
+/** The server's alphabet of usernames (``protocol.http.Username``), as the
+ * browser compiles a ``pattern``: with the v flag, where "-" is escaped. */
+const USERNAME = "[a-zA-Z0-9_.@+\\-]+";
+
 defineTexts({
   "signin.title": ["Connexion à carehub", "Log in to carehub"],
   "signin.tagline": [
@@ -149,14 +153,14 @@ function PasswordStep(props: {
       )}
       <form onSubmit={submit}>
         <Field label={t("signin.username")} hint={creating ? t("signin.username_hint") : undefined}>
-          <input
-            name="username"
-            autocomplete="username"
-            required
-            minLength={3}
-            maxLength={64}
-            pattern="[a-zA-Z0-9_.@+\-]+" // as the browser reads it, with the v flag
-          />
+          {/* A new username only is checked: signing in takes any (an account
+              made with `carehub create-user`). Another element for each, as a
+              pattern taken off an element is left empty, which refuses all. */}
+          {creating ? (
+            <input key="new" name="username" autocomplete="username" required minLength={3} maxLength={64} pattern={USERNAME} />
+          ) : (
+            <input key="known" name="username" autocomplete="username" required maxLength={64} />
+          )}
         </Field>
         {creating && (
           <>
