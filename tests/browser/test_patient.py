@@ -74,8 +74,11 @@ async def test_a_patient_opens_a_request_that_the_practitioner_receives(
     await page.get_by_label("Votre message").fill("Bonjour docteur, la douleur au genou persiste.")
     report = tmp_path / "radio-genou.pdf"
     report.write_bytes(b"%PDF-1.4 compte rendu " + bytes(range(256)) * 8)
-    await page.get_by_label("Joindre un document ou une photo").set_input_files(report)
+    async with page.expect_file_chooser() as choosing:  # as a person clicks it
+        await page.get_by_text("Joindre un document ou une photo (facultatif)").click()
+    await (await choosing.value).set_files(report)
     await expect(page.get_by_text("Joint : radio-genou.pdf")).to_be_visible()
+    await expect(page.get_by_text(re.compile("No file chosen|Aucun fichier choisi"))).to_have_count(0)
     await screenshot(page, "patient-new-request")
     assert await axe_violations(page) == []
     await page.get_by_role("button", name="Envoyer la demande", exact=True).click()

@@ -85,6 +85,30 @@ export function Field(props: { label: string; children: ComponentChildren; hint?
   );
 }
 
+/** A button-like label that opens the file chooser: the browser's own
+ * control would say "No file chosen" (in its own language) beside files
+ * already attached. `label` is shown, or only read out when `iconOnly`. */
+export function AttachButton(props: { label: string; iconOnly?: boolean; multiple?: boolean; chosen: (files: File[]) => void }) {
+  return (
+    <label class="attach" title={props.iconOnly ? props.label : undefined}>
+      <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2">
+        <path d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7l9-9a3.5 3.5 0 0 1 5 5l-9 9a2 2 0 0 1-3-3l8-8" />
+      </svg>
+      <span class={props.iconOnly ? "visually-hidden" : undefined}>{props.label}</span>
+      <input
+        type="file"
+        name="attachment"
+        multiple={props.multiple}
+        onChange={(event) => {
+          const input = event.target as HTMLInputElement;
+          props.chosen(Array.from(input.files ?? []));
+          input.value = ""; // the same file can be chosen again after removing it
+        }}
+      />
+    </label>
+  );
+}
+
 /** A button that runs `action`, shows it is busy, and reports a failure beside it. */
 export function Action(props: {
   label: string;

@@ -7,7 +7,7 @@ import { useSession } from "../context.js";
 import { defineTexts, formatWhen, t } from "../i18n.js";
 import type { Session } from "../session.js";
 import { type ShownMessage, type ThreadState, typingNow } from "../store.js";
-import { Action, ErrorLine } from "../ui.js";
+import { Action, AttachButton, ErrorLine } from "../ui.js";
 import { CareTools } from "./caretools.js";
 import { reasonLabel, threadTitle } from "./inbox.js";
 
@@ -411,21 +411,7 @@ function Composer({ state }: { state: ThreadState }) {
             }}
           />
         </label>
-        <label class="attach" title={t("thread.attach")}>
-          <svg aria-hidden="true" width="20" height="20" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2">
-            <path d="M21 11.5l-8.5 8.5a5 5 0 0 1-7-7l9-9a3.5 3.5 0 0 1 5 5l-9 9a2 2 0 0 1-3-3l8-8" />
-          </svg>
-          <span class="visually-hidden">{t("thread.attach")}</span>
-          <input
-            type="file"
-            name="attachment"
-            onChange={(event) => {
-              const input = event.target as HTMLInputElement;
-              setFiles([...files, ...Array.from(input.files ?? [])]);
-              input.value = "";
-            }}
-          />
-        </label>
+        <AttachButton label={t("thread.attach")} iconOnly chosen={(chosen) => setFiles([...files, ...chosen])} />
         <button class="primary" type="submit" disabled={busy !== undefined}>
           {t("thread.send")}
         </button>

@@ -10,7 +10,7 @@ import { currentLanguage, defineTexts, formatDate, t, tn } from "../i18n.js";
 import { midnight, today } from "../local-time.js";
 import type { Session } from "../session.js";
 import { useTopic } from "../store.js";
-import { Action, ErrorLine, Field, Loading, Page, useLoad } from "../ui.js";
+import { Action, AttachButton, ErrorLine, Field, Loading, Page, useLoad } from "../ui.js";
 
 defineTexts({
   "patient.new.title": ["Nouvelle demande", "New request"],
@@ -474,18 +474,9 @@ function responseDelay(hours: number): string {
 function Attachments({ files, change }: { files: File[]; change: (files: File[]) => void }) {
   return (
     <>
-      <Field label={t("patient.request.attach")}>
-        <input
-          type="file"
-          name="attachment"
-          multiple
-          onChange={(event) => {
-            const input = event.target as HTMLInputElement;
-            change([...files, ...Array.from(input.files ?? [])]);
-            input.value = ""; // the same file can be chosen again after removing it
-          }}
-        />
-      </Field>
+      <p>
+        <AttachButton label={t("patient.request.attach")} multiple chosen={(chosen) => change([...files, ...chosen])} />
+      </p>
       {files.map((file) => (
         <p key={file.name} class="row">
           <span>{t("patient.request.attached", { name: file.name })}</span>
