@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
-from playwright.async_api import WebSocketRoute, expect
+from playwright.async_api import Page, WebSocketRoute, expect
 
 from tests.support.relay import BreakMessageNew
 from tests.support.server import RunningServer
@@ -127,15 +128,13 @@ async def test_a_background_tab_gets_a_system_notification(
 async def test_no_reply_close_and_reopen_change_what_the_patient_may_do(
     app_server: RunningServer, person
 ) -> None:
-    doctor, patient = await care_pair(
-        app_server, doctor_name="Dr Léon Carré", patient_name="Maëlle Roy"
+    doctor_page, patient_page = await both_in_a_request(
+        app_server,
+        person,
+        "Dr Léon Carré",
+        "Maëlle Roy",
+        "Mon certificat pour le sport, s'il vous plaît.",
     )
-    doctor_page = await person(doctor.user_id)
-    patient_page = await person(patient.user_id)
-    await open_thread(app_server, patient, doctor)
-    await open_conversation(patient_page, "Dr Léon Carré")
-    await write(patient_page, "Mon certificat pour le sport, s'il vous plaît.")
-    await open_conversation(doctor_page, "Maëlle Roy")
 
     # An answer that takes no reply: the patient reads why they cannot write.
     await doctor_page.get_by_role("button", name="Modèles et options de réponse").click()
@@ -193,15 +192,13 @@ async def test_a_message_whose_event_the_server_broke_still_shows(
     ``message.new`` frame's type (a server's bug): the app gets it as
     ``unreadable`` and reads its threads again, so the doctor's message
     shows though its event could not be read."""
-    doctor, patient = await care_pair(
-        app_server, doctor_name="Dr Inès Morel", patient_name="Louis Girard"
+    doctor_page, patient_page = await both_in_a_request(
+        app_server,
+        person,
+        "Dr Inès Morel",
+        "Louis Girard",
+        "Le vaccin de rappel est-il nécessaire ?",
     )
-    doctor_page = await person(doctor.user_id)
-    patient_page = await person(patient.user_id)
-    await open_thread(app_server, patient, doctor)
-    await open_conversation(patient_page, "Dr Inès Morel")
-    await write(patient_page, "Le vaccin de rappel est-il nécessaire ?")
-    await open_conversation(doctor_page, "Louis Girard")
 
     rewrite = BreakMessageNew()
     await patient_page.route_web_socket(re.compile(r"/ws$"), _breaking(rewrite))
@@ -225,3 +222,18 @@ def _breaking(rewrite: BreakMessageNew) -> Callable[[WebSocketRoute], None]:
         page_side.connect_to_server().on_message(to_page)
 
     return route
+
+
+async def both_in_a_request(
+    server: RunningServer, person: Any, doctor_name: str, patient_name: str, text: str
+) -> tuple[Page, Page]:
+    """A practitioner and their patient, each in a browser, in the request
+    the patient opened and wrote ``text`` in: the doctor's page, the patient's."""
+    doctor, patient = await care_pair(server, doctor_name=doctor_name, patient_name=patient_name)
+    doctor_page = await person(doctor.user_id)
+    patient_page = await person(patient.user_id)
+    await open_thread(server, patient, doctor)
+    await open_conversation(patient_page, doctor_name)
+    await write(patient_page, text)
+    await open_conversation(doctor_page, patient_name)
+    return doctor_page, patient_page

@@ -1,11 +1,13 @@
-"""The Python SDK hands on an event it cannot decode instead of dropping it.
+"""The Python SDK hands on an event it cannot decode instead of dropping
+it, and fails a call whose error it cannot decode instead of waiting.
 
 A scripted server on a real socket sends, after its welcome, a durable
 ``message.new`` whose data does not validate, then a valid ``receipt``,
 then a message of several frames holding an event frame whose own type is
 not a string between two valid ones. Dropping the unreadable ones would
 lose them for good: the cursor moves past their seqs, so no resume brings
-them back.
+them back. It then answers every call with an error frame that does not
+validate: a code from a newer server, or no code at all.
 """
 
 from __future__ import annotations
