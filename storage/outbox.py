@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
+from storage.hot import Hot
 from storage.schema import notification_outbox
 
 __all__ = ["Notification", "Outbox", "OutboxTx"]
@@ -28,6 +29,17 @@ class Notification:
     attempt: int
 
 
+_DUE = Hot(
+    select(notification_outbox.c.id)
+    .where(
+        notification_outbox.c.delivered_at.is_(None),
+        notification_outbox.c.next_attempt_at <= bindparam("now"),
+    )
+    .order_by(notification_outbox.c.next_attempt_at, notification_outbox.c.id)
+    .limit(bindparam("limit"))
+)
+
+
 class Outbox:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -35,22 +47,23 @@ class Outbox:
     async def claim(self, now: int, claim_ms: int, limit: int) -> list[Notification]:
         """Up to ``limit`` notifications due for an attempt, oldest first,
         each claimed for ``claim_ms`` (no other node attempts it meanwhile).
-        The UPDATE checks each is still due: of two nodes claiming at once,
-        each entry goes to one."""
+        They are found by a read, and a write transaction is opened only if
+        there are some (the push queue asks ten times a second). The UPDATE
+        checks each is still due: of two nodes claiming at once, each entry
+        goes to one."""
         columns = notification_outbox.c
-        due = (
-            select(columns.id)
-            .where(columns.delivered_at.is_(None), columns.next_attempt_at <= now)
-            .order_by(columns.next_attempt_at, columns.id)
-            .limit(limit)
-        )
+        async with self.db.read_one() as reading:
+            found = [row[0] for row in await _DUE.rows(reading, {"now": now, "limit": limit})]
+        if not found:
+            return []
         async with self.db.write() as conn:
-            found = list((await conn.execute(due)).scalars())
-            if not found:
-                return []
             claimed = await conn.execute(
                 update(notification_outbox)
-                .where(columns.id.in_(found), columns.next_attempt_at <= now)
+                .where(
+                    columns.id.in_(found),
+                    columns.delivered_at.is_(None),
+                    columns.next_attempt_at <= now,
+                )
                 .values(next_attempt_at=now + claim_ms, attempts=columns.attempts + 1)
                 .returning(
                     columns.id, columns.user_id, columns.kind, columns.body, columns.attempts
