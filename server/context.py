@@ -3,7 +3,7 @@ part of them handlers and operations may use (``Services``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from server.auth import Passwords
@@ -13,6 +13,7 @@ from server.clock import Clock
 from server.directory import Directory
 from server.hub import Hub
 from server.presence import Presence
+from server.push_progress import PushProgress
 from server.ratelimit import Limiter
 from server.receipt_writes import ReceiptWrites
 from server.settings import Settings
@@ -42,7 +43,7 @@ class Context:
     passwords: Passwords
     vapid: VapidKey  # this deployment's Web Push identity (docs/push.md)
     receipt_writes: ReceiptWrites[ReceiptPlan]  # being stored
-    push_position: int = -1  # how far this node's push queue got (storage has the truth)
+    push: PushProgress = field(default_factory=PushProgress)  # this node's push queue
     follower: Follower | None = None  # durable events from storage (several nodes)
     draining: bool = False  # a graceful stop began: no new sockets
 

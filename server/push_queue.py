@@ -5,15 +5,15 @@ node at a time (the ``push`` lease). For each person's message it finds the
 thread's other members who have not read it, and their subscribed devices
 that have no open socket: those got nothing live. One push per device and
 thread per batch (a round reads ``BATCH`` messages and appointment events
-at a time until it has caught up: usually one batch, half a second's
-worth), saying the thread's unread count, goes into the notification
-outbox in the same transaction that moves the queue's position, so a
-restart neither loses nor repeats one; the outbox then hands each to the
-push service, retrying the busy ones.
+at a time until it has caught up: usually one batch, a round's worth),
+saying the thread's unread count, goes into the notification outbox in
+the same transaction that moves the queue's position, so a restart
+neither loses nor repeats one; the outbox then hands each to the push
+service, retrying the busy ones.
 
-A message waits ``GRACE_MS`` before it is looked at: long enough for an
-open app to have received it and read it (its read receipt then spares the
-push), short enough to reach a pocket at once.
+A message waits ``GRACE_MS`` before it is looked at: a round reads the
+stream up to where it was a grace period ago (``PushProgress.settled``),
+and stops before any message created since, whatever its node's clock.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import msgspec
 
 from server.context import Context
 from server.preferences import decode_preferences, is_quiet
+from server.push_progress import GRACE_MS
 from server.pushing import Notice, Outcome, PushSender
 from server.reminders import NotificationGateway, deliver_notifications
 from storage import PushTarget
@@ -38,7 +39,6 @@ __all__ = ["PUSH", "PushGateway", "push_round", "queue_pushes"]
 
 log = logging.getLogger(__name__)
 PUSH = "push"  # the outbox entries' kind
-GRACE_MS = 1_000
 EMAIL = "email"
 EMAIL_EVERY_MS = 3_600_000  # a patient is emailed at most hourly that messages wait
 PREVIEW_MAX_BYTES = 2_800  # an envelope a push may carry: Web Push holds about 4 KB
@@ -61,7 +61,8 @@ async def push_round(ctx: Context, gateway: PushGateway) -> None:
     """Queue what the newest messages call for, then hand the outbox over:
     what was just queued, and whatever else is due (what a node that died
     left behind, a retry whose time has come)."""
-    await queue_pushes(ctx, ctx.clock.ms())
+    now = ctx.clock.ms()
+    await queue_pushes(ctx, now, ctx.push.settled(now, ctx.hub.delivered))
     await deliver_notifications(ctx, gateway)
 
 
@@ -69,26 +70,26 @@ class PushDeferred(Exception):
     """The push service is busy or out of reach: the outbox tries again later."""
 
 
-async def queue_pushes(ctx: Context, now: int, batch: int = BATCH) -> int:
-    """The pushes the newest events call for, ``batch`` events at a time (a
-    transaction each) until it has caught up; how many."""
+async def queue_pushes(ctx: Context, now: int, upto: int, batch: int = BATCH) -> int:
+    """The pushes the events up to ``upto`` call for, ``batch`` events at a
+    time (a transaction each) until it has caught up; how many. ``upto`` is
+    final: nothing at or below it can still commit."""
     queued, more = 0, True
     while more:
-        count, more = await _queue_batch(ctx, now, batch)
+        count, more = await _queue_batch(ctx, now, upto, batch)
         queued += count
     return queued
 
 
-async def _queue_batch(ctx: Context, now: int, batch: int) -> tuple[int, bool]:
+async def _queue_batch(ctx: Context, now: int, upto: int, batch: int) -> tuple[int, bool]:
     """The pushes of up to ``batch`` events; how many, and whether more are due."""
-    upto = ctx.hub.delivered  # final: nothing at or below it can still commit
-    if upto <= ctx.push_position:
+    if upto <= ctx.push.position:
         return 0, False  # nothing new since the last round: no transaction at all
     async with ctx.store.write() as tx:
         after = await tx.push.position()
         if after < 0:  # the first round ever: from now on, not the past
             await tx.push.advance(upto)
-            ctx.push_position = upto
+            ctx.push.position = upto
             return 0, False
         found = await tx.push.candidates(after, upto, batch)
         full = len(found) == batch
@@ -99,7 +100,7 @@ async def _queue_batch(ctx: Context, now: int, batch: int) -> tuple[int, bool]:
         queued = await _enqueue(ctx, tx, wanted, now)
         done = max(after, done)
         await tx.push.advance(done)
-    ctx.push_position = done
+    ctx.push.position = done
     return queued, full and done == found[-1].seq
 
 

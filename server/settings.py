@@ -72,7 +72,7 @@ class Settings:
     # deployment, and the push services' origins a subscription may name
     # (a "*." host matches its subdomains; nothing else is ever called).
     push_key_file: str = "carehub-vapid.pem"
-    push_poll_seconds: float = 0.5  # how often new messages are looked at for pushes
+    push_poll_seconds: float = 0.1  # how often new messages are looked at for pushes
     push_contact: str = "mailto:admin@localhost"
     push_services: str = (
         "https://fcm.googleapis.com,https://updates.push.services.mozilla.com,"

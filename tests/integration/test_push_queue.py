@@ -11,7 +11,8 @@ from typing import Any
 import msgspec
 from sqlalchemy import insert, select
 
-from server.push_queue import GRACE_MS, PUSH, queue_pushes
+from server.push_progress import GRACE_MS, PushProgress
+from server.push_queue import PUSH, queue_pushes
 from storage import PushTarget, Store
 from storage.events import NewEvent
 from storage.schema import devices, messages, notification_outbox
@@ -31,7 +32,10 @@ class _Practice:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.ctx = SimpleNamespace(
-            hub=SimpleNamespace(delivered=0), push_position=0, store=store, presence=_NobodyOnline()
+            hub=SimpleNamespace(delivered=0),
+            push=PushProgress(position=0),
+            store=store,
+            presence=_NobodyOnline(),
         )
 
     async def open(self) -> _Practice:
@@ -86,9 +90,10 @@ async def test_a_round_takes_batch_after_batch_until_it_has_caught_up(database_f
         news.append(NewEvent("appointment.cancelled", user_id=practice.doctor, data=cancelled))
         seqs = await practice.stored(news, 5)
 
-        assert await queue_pushes(practice.ctx, 5 + GRACE_MS + 1, batch=2) == 6  # type: ignore[arg-type]
+        ctx: Any = practice.ctx
+        assert await queue_pushes(ctx, 5 + GRACE_MS + 1, seqs[-1], batch=2) == 6
 
-        assert practice.ctx.push_position == await practice.position() == seqs[-1]
+        assert practice.ctx.push.position == await practice.position() == seqs[-1]
         threads = sorted(event.thread_id or 0 for event in news[:5])
         assert await practice.told() == [("appointment", 0), *(("message", t) for t in threads)]
     finally:
@@ -106,9 +111,11 @@ async def test_a_round_stops_before_a_message_in_its_grace_period(database_facto
         notice = await practice.message(1, notice=True)
         seqs = await practice.stored([old, notice, NewEvent("receipt", old.thread_id)], 0)
         young = [await practice.message(2), await practice.message(3)]
-        young_seq = (await practice.stored(young, GRACE_MS))[0]
+        young_seqs = await practice.stored(young, GRACE_MS)
+        young_seq = young_seqs[0]
 
-        assert await queue_pushes(practice.ctx, GRACE_MS, batch=2) == 1  # type: ignore[arg-type]
+        ctx: Any = practice.ctx
+        assert await queue_pushes(ctx, GRACE_MS, young_seqs[-1], batch=2) == 1
 
         assert await practice.position() == young_seq - 1 >= seqs[-1]
         assert await practice.told() == [("message", old.thread_id)]
