@@ -24,14 +24,22 @@ __all__ = ["repeat_while_held"]
 log = logging.getLogger(__name__)
 
 Work = Callable[[], Awaitable[object]]
+# A lease lasts three rounds, and never less than this: a chore that runs
+# every tenth of a second (pushes) must not lose its lease to a busy loop.
+LEASE_MIN_SECONDS = 1.5
+
+
+def _lease_seconds(seconds: float) -> float:
+    """How long a chore that runs every ``seconds`` takes its lease for."""
+    return max(seconds * 3, LEASE_MIN_SECONDS)
 
 
 async def repeat_while_held(leases: Leases, name: str, seconds: float, work: Work) -> None:
     """Every ``seconds``, one round of ``work`` if this node holds lease
-    ``name`` (taken for three rounds: another node takes over within three
-    if this one dies). Runs until cancelled."""
+    ``name`` (taken for ``lease_seconds``: another node takes over that
+    soon if this one dies). Runs until cancelled."""
     while True:
-        if await leases.hold(name, seconds * 3):
+        if await leases.hold(name, _lease_seconds(seconds)):
             await run_round(leases, name, seconds, work)
         await asyncio.sleep(seconds)
 
@@ -44,7 +52,7 @@ async def run_round(leases: Leases, name: str, seconds: float, work: Work) -> No
     try:
         renewing = True
         while not (await asyncio.wait({task}, timeout=seconds))[0]:
-            if renewing and not await leases.hold(name, seconds * 3):
+            if renewing and not await leases.hold(name, _lease_seconds(seconds)):
                 log.warning("%s: another node holds the lease; this round ends alone", name)
                 renewing = False
     finally:

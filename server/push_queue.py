@@ -62,7 +62,7 @@ async def push_round(ctx: Context, gateway: PushGateway) -> None:
     what was just queued, and whatever else is due (what a node that died
     left behind, a retry whose time has come)."""
     now = ctx.clock.ms()
-    await queue_pushes(ctx, now, ctx.push.settled(now, ctx.hub.delivered))
+    await queue_pushes(ctx, now, ctx.push.settled(ctx.hub.delivered))
     await deliver_notifications(ctx, gateway)
 
 

@@ -39,7 +39,7 @@ from tests.support.server import RunningServer
 DEVICES = 8  # the patient's, each subscribed, all closed
 BURST = 3  # messages, one after another
 SETTINGS = {
-    "push_poll_seconds": 0.2,  # a dead holder's lease lapses within 0.6 s
+    "push_poll_seconds": 0.2,  # a dead holder's lease lapses within 1.5 s
     "notification_claim_seconds": 2.0,  # the entry it had in hand is free again after 2 s
 }
 

@@ -1,6 +1,7 @@
 """The push queue reads the event stream a batch at a time and catches up
 in one round, whatever the traffic since the last; it stops before a
-message still in its grace period."""
+message still in its grace period, and a round goes only as far as the
+stream had reached a grace period before."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import msgspec
 from sqlalchemy import insert, select
 
 from server.push_progress import GRACE_MS, PushProgress
-from server.push_queue import PUSH, queue_pushes
+from server.push_queue import PUSH, push_round, queue_pushes
 from storage import PushTarget, Store
 from storage.events import NewEvent
 from storage.schema import devices, messages, notification_outbox
@@ -25,17 +26,32 @@ class _NobodyOnline:
         return set()
 
 
+class _Gateway:
+    """Takes every notification handed over: (kind, thread) of each push."""
+
+    def __init__(self) -> None:
+        self.pushes: list[tuple[str, int]] = []
+
+    async def deliver(self, notification_id: int, user_id: int, kind: str, body: Any) -> None:
+        assert kind == PUSH
+        self.pushes.append((body["kind"], body["thread"]))
+
+
 class _Practice:
     """A patient and a practitioner whose desk is subscribed and closed;
-    the push queue's position at 0."""
+    the push queue's position at 0, its monotonic clock at ``self.monotonic``
+    seconds."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.monotonic = 0.0
         self.ctx = SimpleNamespace(
             hub=SimpleNamespace(delivered=0),
-            push=PushProgress(position=0),
+            push=PushProgress(position=0, clock=lambda: self.monotonic),
             store=store,
             presence=_NobodyOnline(),
+            clock=SimpleNamespace(ms=lambda: 10 * GRACE_MS),  # every message is old
+            settings=SimpleNamespace(notification_claim_seconds=60),
         )
 
     async def open(self) -> _Practice:
@@ -119,5 +135,30 @@ async def test_a_round_stops_before_a_message_in_its_grace_period(database_facto
 
         assert await practice.position() == young_seq - 1 >= seqs[-1]
         assert await practice.told() == [("message", old.thread_id)]
+    finally:
+        await store.close()
+
+
+async def test_a_round_goes_as_far_as_the_stream_was_a_grace_period_before(
+    database_factory,
+) -> None:
+    """A message long past its grace period waits until the node has seen
+    the stream hold it for a grace period: a node's first round queues
+    nothing, its round a grace period later pushes the message."""
+    store = Store(database_factory())
+    try:
+        practice = await _Practice(store).open()
+        news = await practice.message(0)
+        await practice.stored([news], 0)
+        ctx: Any = practice.ctx
+        gateway = _Gateway()
+
+        await push_round(ctx, gateway)  # type: ignore[arg-type]
+        assert gateway.pushes == []
+        assert await practice.position() == 0
+
+        practice.monotonic += GRACE_MS / 1000
+        await push_round(ctx, gateway)  # type: ignore[arg-type]
+        assert gateway.pushes == [("message", news.thread_id)]
     finally:
         await store.close()
