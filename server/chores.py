@@ -36,8 +36,9 @@ def _lease_seconds(seconds: float) -> float:
 
 async def repeat_while_held(leases: Leases, name: str, seconds: float, work: Work) -> None:
     """Every ``seconds``, one round of ``work`` if this node holds lease
-    ``name`` (taken for ``lease_seconds``: another node takes over that
-    soon if this one dies). Runs until cancelled."""
+    ``name`` (taken for three rounds, at least ``LEASE_MIN_SECONDS``:
+    another node takes over that soon if this one dies). Runs until
+    cancelled."""
     while True:
         if await leases.hold(name, _lease_seconds(seconds)):
             await run_round(leases, name, seconds, work)

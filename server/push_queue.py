@@ -58,7 +58,8 @@ Wanted = dict[tuple[int, int, str], Push]
 
 
 async def push_round(ctx: Context, gateway: PushGateway) -> None:
-    """Queue what the newest messages call for, then hand the outbox over:
+    """Queue what the messages since the last round call for, as far as
+    the stream had reached a grace period ago, then hand the outbox over:
     what was just queued, and whatever else is due (what a node that died
     left behind, a retry whose time has come)."""
     now = ctx.clock.ms()
