@@ -45,7 +45,7 @@ class _Practice:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.monotonic = 0.0
-        self.ctx = SimpleNamespace(
+        self.ctx: Any = SimpleNamespace(  # what of a node's Context the push queue uses
             hub=SimpleNamespace(delivered=0),
             push=PushProgress(position=0, clock=lambda: self.monotonic),
             store=store,
@@ -106,8 +106,7 @@ async def test_a_round_takes_batch_after_batch_until_it_has_caught_up(database_f
         news.append(NewEvent("appointment.cancelled", user_id=practice.doctor, data=cancelled))
         seqs = await practice.stored(news, 5)
 
-        ctx: Any = practice.ctx
-        assert await queue_pushes(ctx, 5 + GRACE_MS + 1, seqs[-1], batch=2) == 6
+        assert await queue_pushes(practice.ctx, 5 + GRACE_MS + 1, seqs[-1], batch=2) == 6
 
         assert practice.ctx.push.position == await practice.position() == seqs[-1]
         threads = sorted(event.thread_id or 0 for event in news[:5])
@@ -130,8 +129,7 @@ async def test_a_round_stops_before_a_message_in_its_grace_period(database_facto
         young_seqs = await practice.stored(young, GRACE_MS)
         young_seq = young_seqs[0]
 
-        ctx: Any = practice.ctx
-        assert await queue_pushes(ctx, GRACE_MS, young_seqs[-1], batch=2) == 1
+        assert await queue_pushes(practice.ctx, GRACE_MS, young_seqs[-1], batch=2) == 1
 
         assert await practice.position() == young_seq - 1 >= seqs[-1]
         assert await practice.told() == [("message", old.thread_id)]
@@ -150,15 +148,14 @@ async def test_a_round_goes_as_far_as_the_stream_was_a_grace_period_before(
         practice = await _Practice(store).open()
         news = await practice.message(0)
         await practice.stored([news], 0)
-        ctx: Any = practice.ctx
-        gateway = _Gateway()
+        gateway: Any = _Gateway()
 
-        await push_round(ctx, gateway)  # type: ignore[arg-type]
+        await push_round(practice.ctx, gateway)
         assert gateway.pushes == []
         assert await practice.position() == 0
 
         practice.monotonic += GRACE_MS / 1000
-        await push_round(ctx, gateway)  # type: ignore[arg-type]
+        await push_round(practice.ctx, gateway)
         assert gateway.pushes == [("message", news.thread_id)]
     finally:
         await store.close()
