@@ -2,9 +2,10 @@
 
 Starts a throwaway PostgreSQL (fsync on) and runs ``--count`` write
 transactions in a row, one after another, each bumping one row with one or
-two hot statements (``storage.hot``) inside ``storage.tx.write_tx``, as the
-writer's transactions do; then the same on asyncpg alone (``async with
-conn.transaction()``), the floor. Reported: the process's CPU time per
+two hot statements (``storage.hot``) inside ``storage.tx.write_tx``: each
+with a connection from the pool, then as the group commit runs them
+(``storage.db.ConsecutiveWrites``, one connection kept); then the same on
+asyncpg alone (``async with conn.transaction()``), the floor. Reported: the process's CPU time per
 transaction (what the event loop cannot spend on sockets meanwhile) and
 the wall time (mostly the commit's flush). Pin it to a core (``taskset -c
 0``). To measure other code with it, run this file by its path with that
@@ -24,15 +25,17 @@ import uvloop
 from sqlalchemy import Integer, bindparam, column, table, text, update
 
 from storage import Store
+from storage.db import ConsecutiveWrites, Database
 from storage.hot import Hot
 from storage.tx import write_tx
 
 _ROW = table("bench_row", column("id", Integer), column("v", Integer))
 _BUMP = Hot(update(_ROW).where(_ROW.c.id == bindparam("row")).values(v=_ROW.c.v + 1))
 _RAW_BUMP = "UPDATE bench_row SET v = v + 1 WHERE id = $1"
+Transaction = Callable[[], Awaitable[None]]
 
 
-async def _timed(label: str, count: int, transaction: Callable[[], Awaitable[None]]) -> None:
+async def _timed(label: str, count: int, transaction: Transaction) -> None:
     for _ in range(count // 10):  # warm: statements prepared, pool filled
         await transaction()
     cpu, wall = time.process_time(), time.perf_counter()
@@ -42,30 +45,38 @@ async def _timed(label: str, count: int, transaction: Callable[[], Awaitable[Non
     print(f"{label:34s} cpu {1e6 * cpu / count:5.0f} µs  wall {1e6 * wall / count:5.0f} µs")
 
 
+def _bumping(source: Database | ConsecutiveWrites, statements: int) -> Transaction:
+    async def transaction() -> None:
+        async with write_tx(source) as tx:
+            for _ in range(statements):
+                await _BUMP.run(tx.connection, {"row": 1})
+
+    return transaction
+
+
 async def _measure(url: str, count: int) -> None:
     store = Store(url)
+    consecutive = ConsecutiveWrites(store.db)
     raw = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
         await raw.execute("CREATE TABLE bench_row (id int PRIMARY KEY, v int)")
         await raw.execute("INSERT INTO bench_row VALUES (1, 0)")
         for statements in (1, 2):
 
-            async def carehub(statements: int = statements) -> None:
-                async with write_tx(store.db) as tx:
-                    for _ in range(statements):
-                        await _BUMP.run(tx.connection, {"row": 1})
-
             async def driver(statements: int = statements) -> None:
                 async with raw.transaction():
                     for _ in range(statements):
                         await raw.execute(_RAW_BUMP, 1)
 
-            await _timed(f"write_tx, {statements} hot statement(s)", count, carehub)
+            pooled, kept = _bumping(store.db, statements), _bumping(consecutive, statements)
+            await _timed(f"write_tx, {statements} hot, pooled", count, pooled)
+            await _timed(f"write_tx, {statements} hot, kept", count, kept)
             await _timed(f"asyncpg alone, {statements} statement(s)", count, driver)
-        bumps = (count + count // 10) * (1 + 1 + 2 + 2)  # each measure, warm-up included
+        bumps = (count + count // 10) * (1 + 1 + 1 + 2 + 2 + 2)  # each measure, warm-up included
         async with store.db.write() as conn:  # every transaction committed
             assert await conn.scalar(text("SELECT v FROM bench_row")) == bumps
     finally:
+        await consecutive.release()
         await raw.close()
         await store.close()
 

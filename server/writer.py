@@ -35,7 +35,7 @@ from server.broker.control import AccessChanged, Control
 from server.clock import Clock
 from server.ending import ended
 from server.errors import ServerError
-from storage.db import Database
+from storage.db import ConsecutiveWrites, Database
 from storage.errors import Contention
 from storage.events import NewEvent
 from storage.tx import WriteTx, write_tx
@@ -162,7 +162,7 @@ class Writer:
     ) -> None:
         """``publish_control``: where the events' control messages go (by
         default nowhere, for a writer whose events no node caches: a benchmark)."""
-        self._db = db
+        self._writes = ConsecutiveWrites(db)
         self._publish = publish
         self._publish_control = publish_control
         self._clock = clock
@@ -179,6 +179,7 @@ class Writer:
         """Finish what was submitted, then stop."""
         await self._queue.join()
         await ended(self._task)
+        await self._writes.release()
 
     async def run(
         self, operation: Operation[T], thread: int = 0, ahead: ReadAhead | None = None
@@ -263,7 +264,7 @@ class Writer:
     async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
         outcomes: list[Any] = []
         reads = _reads_ahead(batch)
-        async with write_tx(self._db) as tx:
+        async with write_tx(self._writes) as tx:
             numbering = Numbering()
             for operation, _, thread, _ in batch:
                 if reads and thread != 0:  # those with no thread have run

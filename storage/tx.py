@@ -19,7 +19,7 @@ from storage.account_audit import AccountAuditTx
 from storage.agenda import AgendaTx
 from storage.appointments import AppointmentTx
 from storage.audit import AuditTx
-from storage.db import Database
+from storage.db import ConsecutiveWrites, Database
 from storage.delegations import DelegationTx
 from storage.erasure import ErasureTx
 from storage.events import EventTx
@@ -77,7 +77,7 @@ class WriteTx:
 
 
 @asynccontextmanager
-async def write_tx(db: Database) -> AsyncIterator[WriteTx]:
+async def write_tx(db: Database | ConsecutiveWrites) -> AsyncIterator[WriteTx]:
     """A write transaction on ``db``: commits on success, rolls back on error."""
     async with db.write() as conn:
         tx = WriteTx(conn)
