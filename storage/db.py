@@ -34,6 +34,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 IDLE_PING_SECONDS = 1.0
 _MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
+_LAST_USED = "last_used"  # a pooled connection's info: when last used, if before its return
 
 
 def _sqlite_engine(url: str, begin: str, pool_size: int, *, writes: bool) -> AsyncEngine:
@@ -81,7 +82,7 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _returned(_dbapi_connection: Any, record: Any) -> None:
-        record.info["returned"] = time.monotonic()
+        record.info["returned"] = record.info.pop(_LAST_USED, None) or time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -125,7 +126,7 @@ def _classified() -> Iterator[None]:
 
 
 @asynccontextmanager
-async def _begun(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+async def _committing(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
     """``conn`` in a transaction that commits on success."""
     with _classified():
         async with conn.begin():
@@ -137,7 +138,7 @@ async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection from the pool in a transaction that commits on success."""
     conn = await _connect(engine)
     try:
-        async with _begun(conn):
+        async with _committing(conn):
             yield conn
     finally:
         await conn.close()
@@ -232,13 +233,15 @@ class Database:
 class ConsecutiveWrites:
     """Write transactions that one task runs one after another (the group
     commit's). On PostgreSQL they share a connection, kept from one to the
-    next while they follow within ``IDLE_PING_SECONDS``: a checkout from
-    the pool and its return cost the event loop 55-75 µs a transaction, a
+    next while they follow within ``IDLE_PING_SECONDS``: a checkout from the
+    pool and its return cost the event loop 55-75 µs a transaction, a
     quarter of a transaction's cost in all (``python -m
-    benchmarks.transactions``). After a failed transaction, or
-    a pause, the connection goes back to the pool, whose checkout replaces
-    one the database closed. On SQLite each transaction takes the pool's
-    one writing connection, as every writer does: others wait for it."""
+    benchmarks.transactions``). The connection goes back to the pool after
+    a failed transaction, once asyncpg saw the database close it, and after
+    a pause (dated from its last use, so the pool's checkout pings it). On
+    SQLite each transaction takes the pool's one writing connection, as
+    every writer does: others wait for it. Its owner calls ``release``
+    before the database closes."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -253,7 +256,7 @@ class ConsecutiveWrites:
             return
         conn = await self._connection()
         try:
-            async with _begun(conn):
+            async with _committing(conn):
                 yield conn
         except BaseException:
             await self.release()
@@ -262,9 +265,10 @@ class ConsecutiveWrites:
 
     async def _connection(self) -> AsyncConnection:
         kept = self._kept
-        if kept is not None and (
-            time.monotonic() - self._used >= IDLE_PING_SECONDS or _closed(kept)
-        ):
+        if kept is not None and _closed(kept):
+            await self.release()
+        elif kept is not None and time.monotonic() - self._used >= IDLE_PING_SECONDS:
+            kept.sync_connection.connection.info[_LAST_USED] = self._used  # type: ignore[union-attr]
             await self.release()
         if self._kept is None:
             self._kept = await _connect(self._db._writer)

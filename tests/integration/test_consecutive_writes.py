@@ -1,20 +1,27 @@
 """The group commit's transactions, one after another (``ConsecutiveWrites``):
-on PostgreSQL they share a connection while they follow each other, and
-one that failed, sat idle or was ended by the database is not used again;
-on SQLite each takes the pool's writing connection, as every writer does."""
+on PostgreSQL they share a connection while they follow each other; one
+that failed, was cancelled or was ended by the database is not used again,
+and one that sat idle goes back to the pool, which pings it before it is
+used again. On SQLite each takes the pool's writing connection, as every
+writer does."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from asyncpg.transaction import Transaction
+from sqlalchemy import Integer, bindparam, column, table, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 import storage.db
 from storage.db import ConsecutiveWrites, Database
+from storage.hot import Hot
+
+_TALLY = table("tally", column("id", Integer), column("n", Integer))
+_BUMP = Hot(update(_TALLY).where(_TALLY.c.id == bindparam("id")).values(n=_TALLY.c.n + 1))
 
 
 @pytest.fixture
@@ -27,22 +34,30 @@ async def db(database_factory) -> AsyncIterator[Database]:
     await database.close()
 
 
+@pytest.fixture
+async def writes(db: Database) -> AsyncIterator[ConsecutiveWrites]:
+    consecutive = ConsecutiveWrites(db)
+    yield consecutive
+    await consecutive.release()
+
+
 async def _bump(writes: ConsecutiveWrites) -> int | None:
     """One transaction bumping the tally; the backend that ran it (PostgreSQL)."""
     async with writes.write() as conn:
-        await conn.execute(text("UPDATE tally SET n = n + 1 WHERE id = 1"))
-        return await _backend(conn)
-
-
-async def _backend(conn: AsyncConnection) -> int | None:
-    if conn.dialect.name != "postgresql":
-        return None
-    return int(await conn.scalar(text("SELECT pg_backend_pid()")))
+        await _BUMP.run(conn, {"id": 1})
+        if conn.dialect.name != "postgresql":
+            return None
+        return int(await conn.scalar(text("SELECT pg_backend_pid()")))
 
 
 async def _tally(db: Database) -> int:
-    async with db.read() as conn:
-        return int(await conn.scalar(text("SELECT n FROM tally")))
+    """The tally as a new connection reads it: what was committed."""
+    elsewhere = Database(db.url.render_as_string(hide_password=False))
+    try:
+        async with elsewhere.read() as conn:
+            return int(await conn.scalar(text("SELECT n FROM tally")))
+    finally:
+        await elsewhere.close()
 
 
 def _checked_out(db: Database) -> int:
@@ -50,9 +65,8 @@ def _checked_out(db: Database) -> int:
 
 
 async def test_each_transaction_commits_and_postgresql_keeps_one_connection(
-    db: Database,
+    db: Database, writes: ConsecutiveWrites
 ) -> None:
-    writes = ConsecutiveWrites(db)
     backends = {await _bump(writes) for _ in range(5)}
     assert await _tally(db) == 5
     if db.is_sqlite:
@@ -64,28 +78,55 @@ async def test_each_transaction_commits_and_postgresql_keeps_one_connection(
 
 
 async def test_a_failed_transaction_is_rolled_back_and_its_connection_given_back(
-    db: Database,
+    db: Database, writes: ConsecutiveWrites
 ) -> None:
-    writes = ConsecutiveWrites(db)
     await _bump(writes)
     with pytest.raises(IntegrityError):
         async with writes.write() as conn:
-            await conn.execute(text("UPDATE tally SET n = n + 1 WHERE id = 1"))
+            await _BUMP.run(conn, {"id": 1})
             await conn.execute(text("INSERT INTO tally VALUES (1, 0)"))  # its id is taken
     assert _checked_out(db) == 0
     await _bump(writes)
     assert await _tally(db) == 2  # the failed one's bump undone
-    await writes.release()
+
+
+async def test_a_transaction_cancelled_in_its_begin_leaves_the_next_one_whole(
+    db: Database, writes: ConsecutiveWrites, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer stops while a transaction's BEGIN is on the wire:
+    asyncpg keeps that transaction as begun, so the kept connection is
+    dropped. Kept, the next transaction on it would be a savepoint of that
+    one, whose commit commits nothing."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's transactions begin through SQLAlchemy, on the writer's thread")
+    await _bump(writes)
+    sent, forever = asyncio.Event(), asyncio.Event()
+    start = Transaction.start
+
+    async def begin_then_stall(self: Transaction) -> None:
+        await start(self)
+        sent.set()
+        await forever.wait()
+
+    monkeypatch.setattr(Transaction, "start", begin_then_stall)
+    writing = asyncio.create_task(_bump(writes))
+    await sent.wait()
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    monkeypatch.setattr(Transaction, "start", start)
+    assert _checked_out(db) == 0
+    await _bump(writes)
+    assert await _tally(db) == 2
 
 
 async def test_a_connection_the_database_ended_is_replaced_before_the_next_write(
-    db: Database,
+    db: Database, writes: ConsecutiveWrites
 ) -> None:
     """A restart or a failover ends the kept backend between two
     transactions: the next one runs on a new connection, not on that one."""
     if db.is_sqlite:
         pytest.skip("a SQLite file is not lost as a server connection is")
-    writes = ConsecutiveWrites(db)
     backend = await _bump(writes)
     async with writes.write() as conn:
         raw = await conn.get_raw_connection()
@@ -96,25 +137,24 @@ async def test_a_connection_the_database_ended_is_replaced_before_the_next_write
     await ended.wait()
     assert await _bump(writes) != backend
     assert await _tally(db) == 2
-    await writes.release()
 
 
-async def test_after_a_pause_the_connection_is_checked_out_again(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+async def test_after_a_pause_the_pool_pings_the_connection_before_its_next_use(
+    db: Database, writes: ConsecutiveWrites, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A connection idle for ``IDLE_PING_SECONDS`` goes back to the pool
-    before the next transaction, whose checkout pings it (``storage.db``:
-    one the database ended meanwhile is replaced there)."""
+    """A connection idle for ``IDLE_PING_SECONDS`` goes back to the pool,
+    dated from its last use: the pool's checkout pings it (and replaces it
+    if the database ended it meanwhile)."""
     if db.is_sqlite:
         pytest.skip("SQLite's writing connection is checked out for each transaction")
-    checkouts: list[object] = []
-    event.listen(db._writer.sync_engine, "checkout", lambda *args: checkouts.append(args))
-    writes = ConsecutiveWrites(db)
-    for _ in range(3):
-        await _bump(writes)
-    assert len(checkouts) == 1
-    monkeypatch.setattr(storage.db, "IDLE_PING_SECONDS", 0.0)  # every gap is a pause
-    for _ in range(3):
-        await _bump(writes)
-    assert len(checkouts) == 4
-    await writes.release()
+    backend = await _bump(writes)
+    async with writes.write() as conn:
+        adapter = (await conn.get_raw_connection()).dbapi_connection
+    pinged: list[Any] = []
+    ping = type(adapter).ping
+    monkeypatch.setattr(type(adapter), "ping", lambda self: (pinged.append(self), ping(self))[1])
+    await _bump(writes)
+    assert pinged == []  # in use a moment ago: kept
+    writes._used -= storage.db.IDLE_PING_SECONDS  # as if it had sat idle since
+    assert await _bump(writes) == backend  # the pool's only connection, pinged
+    assert pinged == [adapter]
