@@ -48,7 +48,7 @@ from benchmarks.push_recorder import BrowserKeys, PushRecorder, recording
 from benchmarks.report import machine
 from benchmarks.seed import Seeded, seed
 from benchmarks.stats import summarize
-from benchmarks.targets import UNLIMITED, _spawn, _wait_ready, pin_tree
+from benchmarks.targets import UNLIMITED, _spawn, _wait_ready, pin_tree, process_cpu_seconds
 from clients import CarehubError, Client, Credentials
 from protocol.e2e import ENVELOPE_VERSION, Envelope, Header, Recipient
 from protocol.push import PushSubscribeParams
@@ -253,11 +253,7 @@ class CpuMeter:
         self.before = self._sample()
 
     def _sample(self) -> tuple[float, float, float]:
-        server = 0.0
-        for process in self.server:
-            with contextlib.suppress(psutil.Error):
-                times = process.cpu_times()
-                server += times.user + times.system
+        server = sum(process_cpu_seconds(process) for process in self.server)
         mine = self.generator.cpu_times()
         machine = psutil.cpu_times()
         busy = machine.user + machine.nice + machine.system + machine.irq + machine.softirq

@@ -19,7 +19,7 @@ import psutil
 from benchmarks.loadgen import Assignment, StepOrder, WorkerError, worker_main
 from benchmarks.plan import Plan
 from benchmarks.stats import merge, summarize
-from benchmarks.targets import RunningTarget, start_target
+from benchmarks.targets import RunningTarget, process_cpu_seconds, start_target
 
 __all__ = ["Options", "run_idle", "run_storm", "run_target", "session"]
 
@@ -74,7 +74,7 @@ class Generator:
         return self.ask_all(command, [argument] * len(self.pipes))
 
     def cpu_seconds(self) -> float:
-        return sum(_cpu(psutil.Process(p.pid)) for p in self.processes if p.pid)
+        return sum(process_cpu_seconds(psutil.Process(p.pid)) for p in self.processes if p.pid)
 
     def close(self) -> None:
         for pipe in self.pipes:
@@ -89,14 +89,6 @@ class Generator:
                 process.kill()
 
 
-def _cpu(process: psutil.Process) -> float:
-    try:
-        times = process.cpu_times()
-        return float(times.user + times.system)
-    except psutil.Error:
-        return 0.0
-
-
 class ServerSampler:
     """CPU seconds and resident memory of every server-side process."""
 
@@ -104,7 +96,7 @@ class ServerSampler:
         self.target = target
 
     def cpu_seconds(self) -> float:
-        return sum(_cpu(p) for p in self.target.processes())
+        return sum(process_cpu_seconds(p) for p in self.target.processes())
 
     def rss_bytes(self) -> int:
         total = 0

@@ -40,6 +40,17 @@ def pinned(cpu: int | None, command: list[str]) -> list[str]:
     return command if cpu is None else ["taskset", "-c", str(cpu), *command]
 
 
+def process_cpu_seconds(process: psutil.Process) -> float:
+    """The CPU time of ``process`` and of its children that have ended: a
+    PostgreSQL backend that exits (a connection the pool closed) takes its
+    time to the postmaster's, instead of out of a step's sum."""
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0
+    return float(times.user + times.system + times.children_user + times.children_system)
+
+
 def pin_tree(pid: int, cpu: int | None) -> None:
     """Pin a running process and its children (PostgreSQL's workers)."""
     if cpu is None:
