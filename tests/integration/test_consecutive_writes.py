@@ -12,13 +12,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from asyncpg.transaction import Transaction
 from sqlalchemy import Integer, bindparam, column, table, text, update
 from sqlalchemy.exc import IntegrityError
 
 import storage.db
 from storage.db import ConsecutiveWrites, Database
 from storage.hot import Hot
+from tests.support.begin_cancelled import cancel_in_begin
 
 _TALLY = table("tally", column("id", Integer), column("n", Integer))
 _BUMP = Hot(update(_TALLY).where(_TALLY.c.id == bindparam("id")).values(n=_TALLY.c.n + 1))
@@ -91,7 +91,7 @@ async def test_a_failed_transaction_is_rolled_back_and_its_connection_given_back
 
 
 async def test_a_transaction_cancelled_in_its_begin_leaves_the_next_one_whole(
-    db: Database, writes: ConsecutiveWrites, monkeypatch: pytest.MonkeyPatch
+    db: Database, writes: ConsecutiveWrites
 ) -> None:
     """The writer stops while a transaction's BEGIN is on the wire:
     asyncpg keeps that transaction as begun, so the kept connection is
@@ -100,21 +100,7 @@ async def test_a_transaction_cancelled_in_its_begin_leaves_the_next_one_whole(
     if db.is_sqlite:
         pytest.skip("SQLite's transactions begin through SQLAlchemy, on the writer's thread")
     await _bump(writes)
-    sent, forever = asyncio.Event(), asyncio.Event()
-    start = Transaction.start
-
-    async def begin_then_stall(self: Transaction) -> None:
-        await start(self)
-        sent.set()
-        await forever.wait()
-
-    monkeypatch.setattr(Transaction, "start", begin_then_stall)
-    writing = asyncio.create_task(_bump(writes))
-    await sent.wait()
-    writing.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await writing
-    monkeypatch.setattr(Transaction, "start", start)
+    await cancel_in_begin(_bump(writes))
     assert _checked_out(db) == 0
     await _bump(writes)
     assert await _tally(db) == 2

@@ -6,11 +6,9 @@ ones run."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from asyncpg.transaction import Transaction
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -31,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.db import Database
 from storage.errors import Unavailable
 from storage.hot import Autocommit, Hot, _begun, _driver, insert_of
+from tests.support.begin_cancelled import cancel_in_begin
 
 _metadata = MetaData()
 _notes = Table(
@@ -140,9 +139,7 @@ async def test_a_connection_lost_mid_transaction_is_unavailable_then_replaced(
         assert await _BUMP.first(conn, {"note": 1}) == (2**40 + 1, True)
 
 
-async def test_a_begin_cancelled_midway_leaves_no_connection_half_begun(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_begin_cancelled_midway_leaves_no_connection_half_begun(db: Database) -> None:
     """A caller goes away (a socket closed mid-resume) while its
     transaction's BEGIN is on the wire: asyncpg keeps that transaction as
     begun, so its connection is dropped, not pooled. Reused, each later
@@ -150,26 +147,12 @@ async def test_a_begin_cancelled_midway_leaves_no_connection_half_begun(
     commits nothing."""
     if db.is_sqlite:
         pytest.skip("SQLite's transactions begin through SQLAlchemy, on the writer's thread")
-    sent, forever = asyncio.Event(), asyncio.Event()
-    start = Transaction.start
-
-    async def begin_then_stall(self: Transaction) -> None:
-        await start(self)
-        sent.set()
-        await forever.wait()
-
-    monkeypatch.setattr(Transaction, "start", begin_then_stall)
 
     async def bump() -> None:
         async with db.write() as conn:
             await _BUMP.run(conn, {"note": 2})
 
-    caller = asyncio.create_task(bump())
-    await sent.wait()
-    caller.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await caller
-    monkeypatch.setattr(Transaction, "start", start)
+    await cancel_in_begin(bump())
     async with db.write() as conn:
         await _BUMP.run(conn, {"note": 2})
     elsewhere = Database(db.url.render_as_string(hide_password=False))

@@ -1,0 +1,36 @@
+"""A transaction cancelled while asyncpg's BEGIN is on the wire: asyncpg
+then keeps it as begun on its connection (``storage.hot._begun``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
+from asyncpg.transaction import Transaction
+
+__all__ = ["cancel_in_begin"]
+
+
+async def cancel_in_begin(work: Coroutine[Any, Any, Any]) -> None:
+    """Run ``work`` until its transaction's BEGIN is sent, then cancel it
+    there, before the answer (as a caller that goes away would)."""
+    sent, forever = asyncio.Event(), asyncio.Event()
+    start = Transaction.start
+
+    async def begin_then_stall(self: Transaction) -> None:
+        await start(self)
+        sent.set()
+        await forever.wait()
+
+    Transaction.start = begin_then_stall  # type: ignore[method-assign]
+    try:
+        task = asyncio.create_task(work)
+        await sent.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert task.cancelled()
+    finally:
+        Transaction.start = start  # type: ignore[method-assign]
