@@ -76,7 +76,7 @@ async def _measure(url: str, count: int) -> None:
         async with store.db.write() as conn:  # every transaction committed
             assert await conn.scalar(text("SELECT v FROM bench_row")) == bumps
     finally:
-        await consecutive.release()
+        await consecutive.close()
         await raw.close()
         await store.close()
 

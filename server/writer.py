@@ -179,7 +179,7 @@ class Writer:
         """Finish what was submitted, then stop."""
         await self._queue.join()
         await ended(self._task)
-        await self._writes.release()
+        await self._writes.close()
 
     async def run(
         self, operation: Operation[T], thread: int = 0, ahead: ReadAhead | None = None

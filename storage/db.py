@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -34,6 +34,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
 IDLE_PING_SECONDS = 1.0
 _MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
+# PostgreSQL plans a prepared statement anew at each call (a custom plan)
+# while that looks cheaper than one plan for every call: for the group
+# commit's statements over arrays (a batch's events, its reads ahead), it
+# always did, and planning took 0.11-0.17 ms a call, as long as executing
+# (``benchmarks/README.md``, issue 22, fifteenth session).
+GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
 _LAST_USED = "last_used"  # a pooled connection's info: when last used, if before its return
 
 
@@ -95,6 +101,19 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             dbapi_connection.ping()
         except Exception as exc:  # the pool connects again, the older connections dropped
             raise InvalidatePoolError(f"an idle connection failed its ping: {exc!r}") from exc
+
+
+def _postgres_engine(url: URL, pool_size: int, overflow: int, **settings: str) -> AsyncEngine:
+    """A pool of ``pool_size`` connections and ``overflow`` more for a
+    burst, each with these server ``settings``."""
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=overflow,
+        connect_args={"server_settings": settings},
+    )
+    _ping_when_idle(engine)
+    return engine
 
 
 # What reaching the database can raise: the driver's own errors (wrapped by
@@ -162,8 +181,7 @@ class Database:
                 self.url.database, self._reader.dialect, BUSY_TIMEOUT_MS
             )
         else:
-            self._writer = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
-            _ping_when_idle(self._writer)
+            self._writer = _postgres_engine(self.url, pool_size, overflow=pool_size)
             self._reader = self._writer
             self._alone = None
         self._polling: AsyncConnection | None = None  # ``poll``'s, kept
@@ -231,54 +249,63 @@ class Database:
 
 
 class ConsecutiveWrites:
-    """Write transactions that one task runs one after another (the group
-    commit's). On PostgreSQL they share a connection, kept from one to the
-    next while they follow within ``IDLE_PING_SECONDS``: a checkout from the
-    pool and its return cost the event loop 55-75 µs a transaction, a
-    quarter of a transaction's cost in all (``python -m
-    benchmarks.transactions``). The connection goes back to the pool after
-    a failed transaction, once asyncpg saw the database close it, and after
-    a pause (dated from its last use, so the pool's checkout pings it). On
-    SQLite each transaction takes the pool's one writing connection, as
-    every writer does: others wait for it. Its owner calls ``release``
-    before the database closes."""
+    """Write transactions that one task runs one after another: the group
+    commit's. On PostgreSQL they have a connection of their own, outside
+    the pool other transactions share (a burst of reads cannot hold the
+    writer back), kept from one transaction to the next while they follow
+    within ``IDLE_PING_SECONDS``: a checkout and its return cost the event
+    loop 55-75 µs a transaction, a quarter of its cost in all (``python -m
+    benchmarks.transactions``). Its statements are planned once, not for
+    each call (``GENERIC_PLANS``). The connection goes back to its pool of
+    one after a failed transaction, once asyncpg saw the database close it,
+    and after a pause (dated from its last use, so the pool's checkout
+    pings it). On SQLite each transaction takes the pool's one writing
+    connection, as every writer does: others wait for it. Its owner closes
+    it before the database."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._engine: AsyncEngine | None = None  # SQLite's writer shares the pool's one
+        if not db.is_sqlite:
+            self._engine = _postgres_engine(db.url, 1, overflow=0, **GENERIC_PLANS)
         self._kept: AsyncConnection | None = None
         self._used = 0.0  # when the kept connection's last transaction ended
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        if self._db.is_sqlite:
+        if self._engine is None:
             async with self._db.write() as conn:
                 yield conn
             return
-        conn = await self._connection()
+        conn = await self._connection(self._engine)
         try:
             async with _committing(conn):
                 yield conn
         except BaseException:
-            await self.release()
+            await self._release()
             raise
         self._used = time.monotonic()
 
-    async def _connection(self) -> AsyncConnection:
+    async def _connection(self, engine: AsyncEngine) -> AsyncConnection:
         kept = self._kept
         if kept is not None and _closed(kept):
-            await self.release()
+            await self._release()
         elif kept is not None and time.monotonic() - self._used >= IDLE_PING_SECONDS:
             kept.sync_connection.connection.info[_LAST_USED] = self._used  # type: ignore[union-attr]
-            await self.release()
+            await self._release()
         if self._kept is None:
-            self._kept = await _connect(self._db._writer)
+            self._kept = await _connect(engine)
         return self._kept
 
-    async def release(self) -> None:
-        """Give the kept connection back to the pool, if one is kept."""
+    async def _release(self) -> None:
         kept, self._kept = self._kept, None
         if kept is not None:
             await kept.close()
+
+    async def close(self) -> None:
+        await self._release()
+        if self._engine is not None:
+            await self._engine.dispose()
 
 
 def _closed(conn: AsyncConnection) -> bool:

@@ -1,9 +1,9 @@
 """The group commit's transactions, one after another (``ConsecutiveWrites``):
-on PostgreSQL they share a connection while they follow each other; one
-that failed, was cancelled or was ended by the database is not used again,
-and one that sat idle goes back to the pool, which pings it before it is
-used again. On SQLite each takes the pool's writing connection, as every
-writer does."""
+on PostgreSQL they have a connection of their own, planning statements
+once, kept while they follow each other; one that failed, was cancelled
+or was ended by the database is not used again, and one that sat idle goes
+back to its pool, which pings it before it is used again. On SQLite each
+takes the pool's writing connection, as every writer does."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ async def db(database_factory) -> AsyncIterator[Database]:
 async def writes(db: Database) -> AsyncIterator[ConsecutiveWrites]:
     consecutive = ConsecutiveWrites(db)
     yield consecutive
-    await consecutive.release()
+    await consecutive.close()
 
 
 async def _bump(writes: ConsecutiveWrites) -> int | None:
@@ -60,8 +60,10 @@ async def _tally(db: Database) -> int:
         await elsewhere.close()
 
 
-def _checked_out(db: Database) -> int:
-    return db._writer.pool.checkedout()  # type: ignore[attr-defined, no-any-return]
+def _checked_out(db: Database, writes: ConsecutiveWrites) -> int:
+    """The writes' connections in use: on SQLite, the pool's writing one."""
+    engine: Any = writes._engine or db._writer
+    return engine.pool.checkedout()  # type: ignore[no-any-return]
 
 
 async def test_each_transaction_commits_and_postgresql_keeps_one_connection(
@@ -70,11 +72,41 @@ async def test_each_transaction_commits_and_postgresql_keeps_one_connection(
     backends = {await _bump(writes) for _ in range(5)}
     assert await _tally(db) == 5
     if db.is_sqlite:
-        assert _checked_out(db) == 0  # the one writing connection, free for every writer
+        assert _checked_out(db, writes) == 0  # free for every writer
     else:
-        assert len(backends) == 1 and _checked_out(db) == 1
-    await writes.release()
-    assert _checked_out(db) == 0
+        assert len(backends) == 1 and _checked_out(db, writes) == 1
+        await writes.close()
+        assert _checked_out(db, writes) == 0
+
+
+async def test_postgresql_plans_the_writers_statements_once(
+    db: Database, writes: ConsecutiveWrites
+) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite plans a statement once when it is prepared")
+    async with writes.write() as conn:
+        assert await conn.scalar(text("SHOW plan_cache_mode")) == "force_generic_plan"
+    async with db.read() as conn:  # the other transactions' plans are PostgreSQL's choice
+        assert await conn.scalar(text("SHOW plan_cache_mode")) == "auto"
+
+
+async def test_reads_that_hold_every_pooled_connection_do_not_hold_the_writer_back(
+    database_factory,
+) -> None:
+    db = Database(database_factory(), pool_size=1)  # a pool of one, one more in a burst
+    writes = ConsecutiveWrites(db)
+    try:
+        async with db.write() as conn:
+            await conn.execute(text("CREATE TABLE tally (id INTEGER PRIMARY KEY, n INTEGER)"))
+            await conn.execute(text("INSERT INTO tally VALUES (1, 0)"))
+        if db.is_sqlite:
+            pytest.skip("SQLite's readers have a pool of their own")
+        async with db.read(), db.read():
+            await _bump(writes)
+        assert await _tally(db) == 1
+    finally:
+        await writes.close()
+        await db.close()
 
 
 async def test_a_failed_transaction_is_rolled_back_and_its_connection_given_back(
@@ -85,7 +117,7 @@ async def test_a_failed_transaction_is_rolled_back_and_its_connection_given_back
         async with writes.write() as conn:
             await _BUMP.run(conn, {"id": 1})
             await conn.execute(text("INSERT INTO tally VALUES (1, 0)"))  # its id is taken
-    assert _checked_out(db) == 0
+    assert _checked_out(db, writes) == 0
     await _bump(writes)
     assert await _tally(db) == 2  # the failed one's bump undone
 
@@ -101,7 +133,7 @@ async def test_a_transaction_cancelled_in_its_begin_leaves_the_next_one_whole(
         pytest.skip("SQLite's transactions begin through SQLAlchemy, on the writer's thread")
     await _bump(writes)
     await cancel_in_begin(_bump(writes))
-    assert _checked_out(db) == 0
+    assert _checked_out(db, writes) == 0
     await _bump(writes)
     assert await _tally(db) == 2
 
@@ -142,5 +174,5 @@ async def test_after_a_pause_the_pool_pings_the_connection_before_its_next_use(
     await _bump(writes)
     assert pinged == []  # in use a moment ago: kept
     writes._used -= storage.db.IDLE_PING_SECONDS  # as if it had sat idle since
-    assert await _bump(writes) == backend  # the pool's only connection, pinged
+    assert await _bump(writes) == backend  # its pool's one connection, pinged
     assert pinged == [adapter]
