@@ -4,11 +4,12 @@ Starts a throwaway PostgreSQL (fsync on) and runs ``--count`` write
 transactions in a row, one after another, each bumping one row with one or
 two hot statements (``storage.hot``) inside ``storage.tx.write_tx``: each
 with a connection from the pool, then as the group commit runs them
-(``storage.db.ConsecutiveWrites``, one connection kept); then the same on
-asyncpg alone (``async with conn.transaction()``), the floor. Reported:
-the process's CPU time per transaction (what the event loop cannot spend
-on sockets meanwhile) and the wall time (mostly the commit's flush). Pin
-it to a core (``taskset -c 0``). To measure other code with it (that has
+(``storage.db.ConsecutiveWrites``: one connection kept, its statements
+planned once, which changes nothing for this one); then the same on
+asyncpg alone (``async with conn.transaction()``), the floor. Reported: the
+process's CPU time per transaction (what the event loop cannot spend on
+sockets meanwhile) and the wall time (mostly the commit's flush). Pin it
+to a core (``taskset -c 0``). To measure other code with it (that has
 ``ConsecutiveWrites``), run this file by its path with that code first on
 the path (``PYTHONPATH=<worktree> python benchmarks/transactions.py``):
 ``python -m`` would put the current directory first.

@@ -10,7 +10,7 @@ fsync or another process's lock, goes to a worker thread.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,12 @@ BUSY_TIMEOUT_MS = 10_000
 IDLE_PING_SECONDS = 1.0
 _MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
 # PostgreSQL plans a prepared statement anew at each call (a custom plan)
-# while that looks cheaper than one plan for every call: for the group
-# commit's statements over arrays (a batch's events, its reads ahead), it
-# always did, and planning took 0.11-0.17 ms a call, as long as executing
-# (``benchmarks/README.md``, issue 22, fifteenth session).
+# while that looks cheaper than one plan for every call. At 1,000 msgs/s it
+# did so for every call of a batch's events statement and half those of its
+# reads ahead, 0.11 and 0.17 ms a plan, as long as executing them
+# (``benchmarks/README.md``, issue 22, fifteenth session). With one plan,
+# a partial index whose predicate is a value SQLAlchemy binds (a status
+# such as ``'held'``) cannot serve the writer's statements.
 GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
 _LAST_USED = "last_used"  # a pooled connection's info: when last used, if before its return
 
@@ -103,16 +105,22 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise InvalidatePoolError(f"an idle connection failed its ping: {exc!r}") from exc
 
 
-def _postgres_engine(url: URL, pool_size: int, overflow: int, **settings: str) -> AsyncEngine:
+def _postgres_engine(
+    url: URL, pool_size: int, overflow: int, settings: Mapping[str, str] | None = None
+) -> AsyncEngine:
     """A pool of ``pool_size`` connections and ``overflow`` more for a
-    burst, each with these server ``settings``."""
-    engine = create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=overflow,
-        connect_args={"server_settings": settings},
-    )
+    burst, each with these session ``settings``: SET once connected rather
+    than sent at its start, which PgBouncer refuses for a name it does not
+    know."""
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow)
     _ping_when_idle(engine)
+    if settings:
+        configure = "; ".join(f"SET {name} = {value}" for name, value in settings.items())
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _configure(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.run_async(lambda conn: conn.execute(configure))
+
     return engine
 
 
@@ -267,7 +275,7 @@ class ConsecutiveWrites:
         self._db = db
         self._engine: AsyncEngine | None = None  # SQLite's writer shares the pool's one
         if not db.is_sqlite:
-            self._engine = _postgres_engine(db.url, 1, overflow=0, **GENERIC_PLANS)
+            self._engine = _postgres_engine(db.url, 1, overflow=0, settings=GENERIC_PLANS)
         self._kept: AsyncConnection | None = None
         self._used = 0.0  # when the kept connection's last transaction ended
 

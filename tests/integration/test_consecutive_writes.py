@@ -8,6 +8,7 @@ takes the pool's writing connection, as every writer does."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -171,6 +172,7 @@ async def test_after_a_pause_the_pool_pings_the_connection_before_its_next_use(
     pinged: list[Any] = []
     ping = type(adapter).ping
     monkeypatch.setattr(type(adapter), "ping", lambda self: (pinged.append(self), ping(self))[1])
+    writes._used = time.monotonic()
     await _bump(writes)
     assert pinged == []  # in use a moment ago: kept
     writes._used -= storage.db.IDLE_PING_SECONDS  # as if it had sat idle since

@@ -1,5 +1,5 @@
-"""A transaction cancelled while asyncpg's BEGIN is on the wire: asyncpg
-then keeps it as begun on its connection (``storage.hot._begun``)."""
+"""A transaction cancelled in its BEGIN, before asyncpg's caller is back:
+asyncpg then keeps it as begun on its connection (``storage.hot._begun``)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ __all__ = ["cancel_in_begin"]
 
 
 async def cancel_in_begin(work: Coroutine[Any, Any, Any]) -> None:
-    """Run ``work`` until its transaction's BEGIN is sent, then cancel it
-    there, before the answer (as a caller that goes away would)."""
+    """Run ``work`` until its transaction's BEGIN is answered, then cancel
+    it before asyncpg's caller is back (as a caller that goes away would)."""
     sent, forever = asyncio.Event(), asyncio.Event()
     start = Transaction.start
 
