@@ -5,7 +5,7 @@ transactions in a row, one after another, each bumping one row with one or
 two hot statements (``storage.hot``) inside ``storage.tx.write_tx``: each
 with a connection from the pool, then as the group commit runs them
 (``storage.db.ConsecutiveWrites``: one connection kept, its statements
-planned once, which changes nothing for this one); then the same on
+planned once, as this UPDATE by key is anyway); then the same on
 asyncpg alone (``async with conn.transaction()``), the floor. Reported: the
 process's CPU time per transaction (what the event loop cannot spend on
 sockets meanwhile) and the wall time (mostly the commit's flush). Pin it

@@ -110,8 +110,8 @@ def _postgres_engine(
 ) -> AsyncEngine:
     """A pool of ``pool_size`` connections and ``overflow`` more for a
     burst, each with these session ``settings``: SET once connected rather
-    than sent at its start, which PgBouncer refuses for a name it does not
-    know."""
+    than sent at its start, where a proxy such as PgBouncer refuses a name
+    it does not know."""
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow)
     _ping_when_idle(engine)
     if settings:
@@ -262,8 +262,8 @@ class ConsecutiveWrites:
     the pool other transactions share (a burst of reads cannot hold the
     writer back), kept from one transaction to the next while they follow
     within ``IDLE_PING_SECONDS``: a checkout and its return cost the event
-    loop 55-75 µs a transaction, a quarter of its cost in all (``python -m
-    benchmarks.transactions``). Its statements are planned once, not for
+    loop a quarter of a transaction's CPU time (``benchmarks/README.md``,
+    issue 22, fifteenth session). Its statements are planned once, not for
     each call (``GENERIC_PLANS``). The connection goes back to its pool of
     one after a failed transaction, once asyncpg saw the database close it,
     and after a pause (dated from its last use, so the pool's checkout

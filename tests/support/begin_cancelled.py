@@ -27,7 +27,10 @@ async def cancel_in_begin(work: Coroutine[Any, Any, Any]) -> None:
     Transaction.start = begin_then_stall  # type: ignore[method-assign]
     try:
         task = asyncio.create_task(work)
-        await sent.wait()
+        sending = asyncio.create_task(sent.wait())
+        await asyncio.wait((task, sending), return_when=asyncio.FIRST_COMPLETED)
+        sending.cancel()
+        assert not task.done(), f"the work ended before its BEGIN: {task}"
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
