@@ -62,8 +62,7 @@ async def push_round(ctx: Context, gateway: PushGateway) -> None:
     the stream had reached a grace period ago, then hand the outbox over:
     what was just queued, and whatever else is due (what a node that died
     left behind, a retry whose time has come)."""
-    now = ctx.clock.ms()
-    await queue_pushes(ctx, now, ctx.push.settled(ctx.hub.delivered))
+    await queue_pushes(ctx, ctx.clock.ms(), ctx.push.settled(ctx.hub.delivered))
     await deliver_notifications(ctx, gateway)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from storage.errors import Contention, Unavailable
-from storage.hot import Autocommit
+from storage.hot import Autocommit, adapter_of
 from storage.sqlite_inline import InlineConnection
 
 __all__ = ["ConsecutiveWrites", "Database"]
@@ -318,8 +318,7 @@ class ConsecutiveWrites:
 
 def _closed(conn: AsyncConnection) -> bool:
     """asyncpg saw the database close the connection."""
-    adapter: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
-    return bool(adapter.driver_connection.is_closed())
+    return bool(adapter_of(conn).driver_connection.is_closed())
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

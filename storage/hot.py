@@ -43,7 +43,7 @@ from sqlalchemy.types import TypeEngine
 
 from storage.sqlite_inline import InlineConnection
 
-__all__ = ["Autocommit", "Hot", "insert_of", "unnested"]
+__all__ = ["Autocommit", "Hot", "adapter_of", "insert_of", "unnested"]
 
 Params = Mapping[str, Any]
 _Convert = Callable[[Any], Any]
@@ -199,11 +199,16 @@ class Autocommit:
         self.driver.connection.close()
 
 
+def adapter_of(conn: AsyncConnection) -> Any:
+    """SQLAlchemy's adapter of the driver connection under ``conn``."""
+    return conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+
+
 def _driver(conn: AsyncConnection) -> _Driver | None:
     """The driver connection under ``conn`` to run on directly, in the
     transaction SQLAlchemy began; None if the driver's transaction has not
     begun (``_begun``)."""
-    adapter: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    adapter = adapter_of(conn)
     driver = adapter.driver_connection
     if isinstance(driver, InlineConnection):
         return _SQLite(driver.sqlite)
@@ -216,7 +221,7 @@ async def _begun(conn: AsyncConnection) -> _Driver | None:
     through SQLAlchemy (a connection outside any transaction of its own)."""
     if not conn.in_transaction():
         return None
-    adapter: Any = conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+    adapter = adapter_of(conn)
     try:
         await adapter._start_transaction()  # a no-op on an autocommit connection
     except BaseException as exc:

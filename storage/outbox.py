@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
@@ -29,12 +30,15 @@ class Notification:
     attempt: int
 
 
+def _due(now: Any) -> ColumnElement[bool]:
+    """An entry not delivered whose next attempt is due at ``now``."""
+    columns = notification_outbox.c
+    return and_(columns.delivered_at.is_(None), columns.next_attempt_at <= now)
+
+
 _DUE = Hot(
     select(notification_outbox.c.id)
-    .where(
-        notification_outbox.c.delivered_at.is_(None),
-        notification_outbox.c.next_attempt_at <= bindparam("now"),
-    )
+    .where(_due(bindparam("now")))
     .order_by(notification_outbox.c.next_attempt_at, notification_outbox.c.id)
     .limit(bindparam("limit"))
 )
@@ -59,11 +63,7 @@ class Outbox:
         async with self.db.write() as conn:
             claimed = await conn.execute(
                 update(notification_outbox)
-                .where(
-                    columns.id.in_(found),
-                    columns.delivered_at.is_(None),
-                    columns.next_attempt_at <= now,
-                )
+                .where(columns.id.in_(found), _due(now))
                 .values(next_attempt_at=now + claim_ms, attempts=columns.attempts + 1)
                 .returning(
                     columns.id, columns.user_id, columns.kind, columns.body, columns.attempts
