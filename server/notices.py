@@ -14,7 +14,7 @@ from protocol.practice import Notice, NoticeKind
 from server.convert import message_data
 from server.policy import Firing
 from server.writer import Outgoing
-from storage.messages import StoredMessage
+from storage.messages import NewMessage, StoredMessage
 from storage.tx import WriteTx
 
 __all__ = ["NOTICE_KIND", "auto_reply", "post_notice"]
@@ -35,7 +35,7 @@ async def post_notice(
 ) -> StoredMessage:
     """Append ``notice`` to the thread on behalf of ``author`` (the
     practitioner whose rule or action it is) and emit it to ``recipients``."""
-    message, _ = await tx.messages.append(
+    new = NewMessage(
         thread_id=thread_id,
         sender_id=author,
         sender_device_id=None,
@@ -46,6 +46,7 @@ async def post_notice(
         envelope=_encode(notice),
         now=now,
     )
+    message, _ = await tx.messages.append(new)
     out.append(
         Outgoing(
             "message.new",

@@ -12,6 +12,12 @@ broker keeps one publisher's order, so a node drops the caches a commit
 made stale before the broker hands it any event of that commit or a later
 one (a member told they joined a thread finds their node knows it too).
 
+An operation read ahead may leave its one write, a message, ``Staged``: the
+writer stores it with the messages the next operations leave (one round
+trip for all on PostgreSQL, where each was one), before any operation that
+was not read ahead runs, so that every read still sees every write made
+before it, and threads are still locked in the batch's order.
+
 An operation must raise a ``ServerError`` (a refusal) before its first write;
 if the transaction itself fails, each operation is retried alone so that one
 bad write cannot fail its neighbours (and again, a few times, if it lost a
@@ -23,9 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from msgspec import Raw
 
@@ -38,9 +44,19 @@ from server.errors import ServerError
 from storage.db import ConsecutiveWrites, Database
 from storage.errors import Contention
 from storage.events import NewEvent
+from storage.messages import NewMessage, StoredMessage
 from storage.tx import WriteTx, write_tx
 
-__all__ = ["LAST", "Emitted", "Numbering", "Operation", "Outgoing", "ReadAhead", "Writer"]
+__all__ = [
+    "LAST",
+    "Emitted",
+    "Numbering",
+    "Operation",
+    "Outgoing",
+    "ReadAhead",
+    "Staged",
+    "Writer",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,10 +141,22 @@ class Emitted(list[Outgoing]):
         return await self._numbering.position(tx, self)
 
 
-Operation = Callable[[WriteTx, Emitted], Awaitable[T]]
+@dataclass(frozen=True, slots=True)
+class Staged(Generic[T]):
+    """An operation's one write, a message, left for the writer to store
+    with the next operations' messages; ``then`` makes the operation's
+    outcome of the stored message and whether its reader's receipt moved,
+    and emits its events. It cannot refuse: the message is stored."""
+
+    message: NewMessage
+    then: Callable[[StoredMessage, bool], T]
+
+
+Operation = Callable[[WriteTx, Emitted], Awaitable[T | Staged[T]]]
 # Reads of several operations at once: their keys, each with whether its
-# operation is its thread's first in the batch (``_reads_ahead``).
-Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[None]]
+# operation is its thread's first in the batch (``_reads_ahead``); the keys
+# it read ahead.
+Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[Collection[Hashable]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +165,13 @@ class ReadAhead:
     together with the same reads of other operations (one statement for
     all, where each is a round trip): ``read`` is given their keys and
     leaves the answers it could read ahead in the transaction, where their
-    operations find them."""
+    operations find them. ``stages``: read ahead, the operation writes
+    nothing itself; it refuses, or returns its outcome or a ``Staged``
+    message (which may then be stored after the next operations have run)."""
 
     read: Read
     key: Hashable
+    stages: bool = False
 
 
 _Item = tuple[Operation[Any], "asyncio.Future[Any]", int, ReadAhead | None]
@@ -262,23 +293,27 @@ class Writer:
             log.exception("publishing %r failed", message)
 
     async def _transaction(self, batch: list[_Item]) -> tuple[list[Any], list[Outgoing]]:
-        outcomes: list[Any] = []
         reads = _reads_ahead(batch)
         async with write_tx(self._writes) as tx:
-            numbering = Numbering()
-            for operation, _, thread, _ in batch:
+            done = _Done(tx)
+            read_ahead: set[tuple[Read, Hashable]] = set()
+            for operation, _, thread, ahead in batch:
                 if reads and thread != 0:  # those with no thread have run
                     for read, keys in reads.items():
-                        await read(tx, keys)
+                        read_ahead.update((read, key) for key in await read(tx, keys))
                     reads = {}
-                mine = Emitted(numbering)
+                staging = None if ahead is None or not ahead.stages else (ahead.read, ahead.key)
+                if staging in read_ahead:  # (not a later one with the same key)
+                    read_ahead.remove(staging)
+                else:  # it may read what the staged messages write
+                    await done.store_staged()
+                mine = Emitted(done.numbering)
                 try:
-                    outcomes.append(await operation(tx, mine))
+                    done.add(await operation(tx, mine), mine)
                 except ServerError as refusal:
-                    outcomes.append(refusal)
-                    continue
-                numbering.accepted.extend(mine)
-            accepted = numbering.accepted
+                    done.add(refusal, [])
+            await done.store_staged()
+            outcomes, accepted = done.outcomes, done.numbering.accepted
             pending = [event.to_store() for event in accepted]
             seqs = await tx.events.store(pending, self._clock.ms(), tx.audit)
             for event, seq in zip(accepted, seqs, strict=True):
@@ -286,6 +321,32 @@ class Writer:
         self.commits += 1
         self.operations += len(batch)
         return outcomes, accepted
+
+
+class _Done:
+    """The operations of a transaction that have run, in batch order: their
+    outcomes, and their events accepted once their messages are stored."""
+
+    def __init__(self, tx: WriteTx) -> None:
+        self.tx = tx
+        self.numbering = Numbering()
+        self.outcomes: list[Any] = []
+        self._waiting: list[tuple[Any, list[Outgoing]]] = []  # outcome (or Staged), events
+
+    def add(self, outcome: Any, emitted: list[Outgoing]) -> None:
+        self._waiting.append((outcome, emitted))
+
+    async def store_staged(self) -> None:
+        """Store the messages left staged, all at once, and accept every
+        waiting operation's events in batch order."""
+        staged = [outcome for outcome, _ in self._waiting if isinstance(outcome, Staged)]
+        stored = iter(await self.tx.messages.append_all([each.message for each in staged]))
+        for outcome, emitted in self._waiting:
+            self.outcomes.append(
+                outcome.then(*next(stored)) if isinstance(outcome, Staged) else outcome
+            )
+            self.numbering.accepted.extend(emitted)
+        self._waiting = []
 
 
 def _reads_ahead(batch: list[_Item]) -> dict[Read, list[tuple[Any, bool]]]:

@@ -135,6 +135,9 @@ class _SQLite:
     async def executemany(self, sql: str, values: list[list[Any]]) -> None:
         self.connection.executemany(sql, values)
 
+    async def fetchmany(self, sql: str, values: list[list[Any]]) -> list[tuple[Any, ...]]:
+        return [row for each in values for row in self.connection.execute(sql, each)]
+
     def dbapi_error(self, exc: Exception) -> Exception | None:
         return exc if isinstance(exc, sqlite3.Error) else None
 
@@ -161,6 +164,10 @@ class _Asyncpg:
 
     async def executemany(self, sql: str, values: list[list[Any]]) -> None:
         await self.connection.executemany(sql, values)
+
+    async def fetchmany(self, sql: str, values: list[list[Any]]) -> list[tuple[Any, ...]]:
+        """Every run's rows, the runs pipelined: one round trip for all."""
+        return [tuple(record) for record in await self.connection.fetchmany(sql, values)]
 
     def lost(self) -> bool:
         """The server closed the connection (the pool replaces it at its
@@ -290,6 +297,25 @@ class Hot:
             return await driver.execute(compiled.sql, values)
         except Exception as exc:
             compiled.fail(driver, exc, values)
+
+    async def rows_many(
+        self, conn: AsyncConnection, params: Sequence[Params]
+    ) -> Sequence[tuple[Any, ...]]:
+        """The rows of the statement run once per parameter set, in turn, in
+        one round trip on PostgreSQL (asyncpg's ``fetchmany``): every run's
+        rows, one run's after the other's."""
+        driver = _driver(conn) or await _begun(conn)
+        if driver is None:
+            return [
+                tuple(row) for each in params for row in await conn.execute(self.statement, each)
+            ]
+        compiled = self._for(conn.dialect)
+        values = [compiled.parameters(each) for each in params]
+        try:
+            rows = await driver.fetchmany(compiled.sql, values)
+        except Exception as exc:
+            compiled.fail(driver, exc, values)
+        return [compiled.row(row) for row in rows]
 
     async def run_many(self, conn: AsyncConnection, params: Sequence[Params]) -> None:
         """Run the statement once per parameter set (``executemany``)."""

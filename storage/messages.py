@@ -33,6 +33,7 @@ from storage.schema import messages, participants, sent_counts, threads
 __all__ = [
     "UNREAD_CAP",
     "Messages",
+    "NewMessage",
     "StoredMessage",
     "capped_count",
     "day_before",
@@ -55,6 +56,64 @@ class StoredMessage:
     sent_at: int
     retracted_at: int | None = None
     expired_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to number and store (``MessageTx.append``), with what its
+    storing also writes: what the thread now says of the patient's answers
+    (``thread_reply_allowed``; None: unchanged), ``reader``'s receipt moved
+    to it (the sender's, unless a delegate sent it) and one more message
+    counted from the sender to ``counted_for`` in this hour (a patient's
+    daily limit)."""
+
+    thread_id: int
+    sender_id: int
+    sender_device_id: int | None  # None: a notice the server writes
+    client_msg_id: str
+    kind: str
+    reason: str | None
+    reply_allowed: bool
+    envelope: bytes
+    now: int
+    thread_reply_allowed: bool | None = None
+    reader: int | None = None
+    counted_for: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        """The statements' parameters (``_numbered_insert``)."""
+        return {
+            "numbered_thread": self.thread_id,
+            "thread_reply_allowed": self.thread_reply_allowed,
+            "reader": self.reader,
+            "sender": self.sender_id,
+            "recipient": self.counted_for,
+            "of_hour": self.now // HOUR_MS,
+            "new_thread_id": self.thread_id,
+            "new_sender_id": self.sender_id,
+            "new_sender_device_id": self.sender_device_id,
+            "new_client_msg_id": self.client_msg_id,
+            "new_kind": self.kind,
+            "new_reason": self.reason,
+            "new_reply_allowed": self.reply_allowed,
+            "new_envelope": self.envelope,
+            "new_sent_at": self.now,
+        }
+
+    def stored(self, message_id: int, seq: int) -> StoredMessage:
+        return StoredMessage(
+            message_id,
+            self.thread_id,
+            seq,
+            self.sender_id,
+            self.sender_device_id,
+            self.client_msg_id,
+            self.kind,
+            self.reason,
+            self.reply_allowed,
+            self.envelope,
+            self.now,
+        )
 
 
 COLUMNS = (
@@ -304,74 +363,40 @@ class MessageTx:
         one = [{"thread_id": t, "reader": r, "after": after} for t, r, after in asked]
         return [int(await _UNREAD_BY_OTHERS.scalar(self.conn, params)) for params in one]
 
-    async def append(
-        self,
-        *,
-        thread_id: int,
-        sender_id: int,
-        sender_device_id: int | None,
-        client_msg_id: str,
-        kind: str,
-        reason: str | None,
-        reply_allowed: bool,
-        envelope: bytes,
-        now: int,
-        thread_reply_allowed: bool | None = None,
-        reader: int | None = None,
-        counted_for: int | None = None,
-    ) -> tuple[StoredMessage, bool]:
+    async def append(self, new: NewMessage) -> tuple[StoredMessage, bool]:
         """Number the message within its thread and store it; the message,
-        and whether ``reader``'s receipt moved to it. The thread row
+        and whether its ``reader``'s receipt moved to it. The thread row
         stays locked until commit, so thread seqs are gap-free and ordered.
-        With the same statement on PostgreSQL (one round trip): what the
-        thread now says of the patient's answers (``thread_reply_allowed``;
-        None: unchanged), ``reader``'s receipt moved to this message (the
-        sender's, unless a delegate sent it), and one more message counted
-        from the sender to ``counted_for`` in this hour (a patient's daily
-        limit)."""
-        params: dict[str, Any] = {
-            "numbered_thread": thread_id,
-            "thread_reply_allowed": thread_reply_allowed,
-            "reader": reader,
-        }
-        params |= {"sender": sender_id, "recipient": counted_for, "of_hour": now // HOUR_MS}
-        params |= {
-            "new_thread_id": thread_id,
-            "new_sender_id": sender_id,
-            "new_sender_device_id": sender_device_id,
-            "new_client_msg_id": client_msg_id,
-            "new_kind": kind,
-            "new_reason": reason,
-            "new_reply_allowed": reply_allowed,
-            "new_envelope": envelope,
-            "new_sent_at": now,
-        }
+        On PostgreSQL one statement (``_numbered_insert``) does all the
+        message's writes."""
+        params = new.params()
         if self.conn.dialect.name == "postgresql":
             row = await _NUMBER_AND_INSERT.first(self.conn, params)
-            assert row is not None
+            assert row is not None, "the thread exists"
             message_id, seq, read = row
-        else:
-            params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
-            row = await _INSERT.first(self.conn, params)
-            assert row is not None
-            message_id, seq = row
-            read = reader is not None and await _SENDER_READ.run(self.conn, params) == 1
-            if counted_for is not None:
-                await _COUNT_SENT.run(self.conn, params)
-        stored = StoredMessage(
-            message_id,
-            thread_id,
-            seq,
-            sender_id,
-            sender_device_id,
-            client_msg_id,
-            kind,
-            reason,
-            reply_allowed,
-            envelope,
-            now,
-        )
-        return stored, bool(read)
+            return new.stored(message_id, seq), bool(read)
+        params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
+        row = await _INSERT.first(self.conn, params)
+        assert row is not None
+        message_id, seq = row
+        read = new.reader is not None and await _SENDER_READ.run(self.conn, params) == 1
+        if new.counted_for is not None:
+            await _COUNT_SENT.run(self.conn, params)
+        return new.stored(message_id, seq), read
+
+    async def append_all(self, news: Sequence[NewMessage]) -> list[tuple[StoredMessage, bool]]:
+        """``append`` each message in turn, on PostgreSQL in one round trip
+        for all (the statement run once per message, pipelined: asyncpg's
+        ``fetchmany``). Each thread must exist: a message whose thread does
+        not would store nothing, and no row would say which."""
+        if self.conn.dialect.name != "postgresql" or len(news) < 2:
+            return [await self.append(new) for new in news]
+        rows = await _NUMBER_AND_INSERT.rows_many(self.conn, [new.params() for new in news])
+        assert len(rows) == len(news), "each thread exists"
+        return [
+            (new.stored(message_id, seq), bool(read))
+            for new, (message_id, seq, read) in zip(news, rows, strict=True)
+        ]
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:
         row = (await self.conn.execute(select(*COLUMNS).where(messages.c.id == message_id))).first()

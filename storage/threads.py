@@ -492,7 +492,7 @@ class ThreadTx:
             return self._read_ahead.pop(ask)
         return _send_state_of(await _SEND_STATE.rows(self.conn, ask.params()))
 
-    async def read_ahead(self, sends: Sequence[tuple[SendAsk, bool]]) -> None:
+    async def read_ahead(self, sends: Sequence[tuple[SendAsk, bool]]) -> list[SendAsk]:
         """Read the state of a transaction's sends at once (one statement on
         PostgreSQL, where each is a round trip), for ``send_state`` to
         answer from. ``sends``: in the order they will run, each with
@@ -500,9 +500,9 @@ class ThreadTx:
         before it changes its thread. Of those, each that is its sender's
         first send is read: a sender's later send reads after their first
         is stored (its count, its duplicates). SQLite reads each when asked
-        (microseconds)."""
+        (microseconds). The sends read ahead."""
         if self.conn.dialect.name != "postgresql":
-            return
+            return []
         senders: set[int] = set()
         first: list[SendAsk] = []
         for ask, vouched in sends:
@@ -510,7 +510,7 @@ class ThreadTx:
                 first.append(ask)
             senders.add(ask.sender)
         if len(first) < 2:
-            return
+            return []
         each = [ask.params() for ask in first]
         params = {name: [one[name] for one in each] for name in _SEND_PARAMS}
         found: dict[int, list[list[Any]]] = {n: [] for n in range(1, len(first) + 1)}
@@ -518,6 +518,7 @@ class ThreadTx:
             found[n].append(row)
         for n, ask in enumerate(first, start=1):
             self._read_ahead[ask] = _send_state_of(found[n])
+        return first
 
     async def advance_receipts(
         self, wanted: Sequence[tuple[int, int, Receipt]]

@@ -6,7 +6,8 @@
    what the store step does is decided here.
 2. ``store_send`` runs in the writer's transaction: it checks again what may
    have changed since (membership, the delegation, the patient's limits),
-   stores the message, its audit line and its events.
+   stores the message, its audit line and its events. A message that does
+   nothing more, it leaves ``Staged`` for the writer to store with others'.
 3. ``after_send`` follows the commit: the sender's receipt floor and the
    care team's popups.
 
@@ -17,6 +18,7 @@ or a body.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from protocol.codec import to_raw
 from protocol.e2e import AnyHeader, Scope
@@ -43,8 +45,8 @@ from server.policy import (
     patient_send_refusal,
     rule_refusal,
 )
-from server.writer import Outgoing, ReadAhead
-from storage.messages import StoredMessage
+from server.writer import Outgoing, ReadAhead, Staged
+from storage.messages import NewMessage, StoredMessage
 from storage.threads import Receipt, SendAsk, SendState
 from storage.tx import WriteTx
 
@@ -82,9 +84,34 @@ class SendPlan:
         return SendAsk(p.thread, self.device, p.client_msg_id, self.user, recipient, self.now)
 
     @property
+    def message_alone(self) -> bool:
+        """Storing it writes the message alone: no rule answers it, it
+        does not close the thread."""
+        return self.answer is None and not self.params.close_thread
+
+    @property
     def ahead(self) -> ReadAhead:
-        """The store step's read, which the writer may make with others'."""
-        return ReadAhead(_read_sends, self.ask)
+        """The store step's read, which the writer may make with others';
+        with the message alone to write, the writer may also store it with
+        others' (``Staged``)."""
+        return ReadAhead(_read_sends, self.ask, stages=self.message_alone)
+
+    def message(self) -> NewMessage:
+        p, patient = self.params, self.patient
+        return NewMessage(
+            thread_id=p.thread,
+            sender_id=self.user,
+            sender_device_id=self.device,
+            client_msg_id=p.client_msg_id,
+            kind=p.kind,
+            reason=p.reason,
+            reply_allowed=p.reply_allowed,
+            envelope=p.envelope,
+            now=self.now,
+            thread_reply_allowed=p.reply_allowed if self.sets_reply_allowed else None,
+            reader=None if self.access.delegated else self.user,  # having sent, they read it all
+            counted_for=None if patient is None else patient.practitioner,
+        )
 
     @property
     def sets_reply_allowed(self) -> bool:
@@ -129,13 +156,14 @@ async def plan_send(
     return SendPlan(params, header, access, user, device, session, now, patient, answer)
 
 
-async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> None:
+async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> list[SendAsk]:
     """Every send's read ahead (one function: the batch reads them as one kind)."""
-    await tx.threads.read_ahead(sends)
+    return await tx.threads.read_ahead(sends)
 
 
-async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
-    """Store the planned message, in the writer's transaction."""
+async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent | Staged[Sent]:
+    """Store the planned message, in the writer's transaction: a message
+    that does nothing more is left ``Staged`` for the writer to store."""
     p, access, now, patient = plan.params, plan.access, plan.now, plan.patient
     found = await tx.threads.send_state(plan.ask)
     if found is not None and found.duplicate:  # a retry racing its first attempt
@@ -148,36 +176,10 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
     await require_still_delegated(tx, access, plan.user, Scope.REPLY, now)
     if patient is not None:
         _check_patient_limits(found, patient.inbox)
-    message, sender_read = await tx.messages.append(
-        thread_id=p.thread,
-        sender_id=plan.user,
-        sender_device_id=plan.device,
-        client_msg_id=p.client_msg_id,
-        kind=p.kind,
-        reason=p.reason,
-        reply_allowed=p.reply_allowed,
-        envelope=p.envelope,
-        now=now,
-        thread_reply_allowed=p.reply_allowed if plan.sets_reply_allowed else None,
-        reader=None if access.delegated else plan.user,  # having sent, they read it all
-        counted_for=None if patient is None else patient.practitioner,
-    )
-    tx.audit.record(
-        p.thread, now, "sent", actor=plan.user, acting_for=plan.header.acting_for, seq=message.seq
-    )
-    members = sorted(read_seqs)
-    announced = Outgoing(
-        "message.new",
-        to_raw(message_data(message)),
-        members,
-        thread_id=p.thread,
-        message_id=message.id,
-        exclude_session=plan.session,
-    )
-    out.append(announced)
-    if sender_read:  # the others see the sender's receipt move (not a delegate's send)
-        read = Receipt(message.seq, message.seq)
-        out.append(receipt_event(p.thread, plan.user, read, members, plan.session))
+    stored = partial(_stored, plan, read_seqs, tx, out)
+    if plan.message_alone:
+        return Staged(plan.message(), stored)
+    sent = stored(*await tx.messages.append(plan.message()))
     if plan.answer is not None:
         practitioner = member_in_role(access.members, Role.PRACTITIONER)
         await auto_reply(
@@ -186,13 +188,47 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent:
             plan.answer,
             thread_id=p.thread,
             practitioner=practitioner,
-            recipients=members,
+            recipients=sorted(read_seqs),
             now=now,
         )
     if p.close_thread:
         await set_closed(
             tx, out, p.thread, plan.user, closing=True, now=now, acting_for=access.acting_for
         )
+    return sent
+
+
+def _stored(
+    plan: SendPlan,
+    read_seqs: dict[int, int],
+    tx: WriteTx,
+    out: list[Outgoing],
+    message: StoredMessage,
+    sender_read: bool,
+) -> Sent:
+    """The stored message's audit line and events."""
+    thread = plan.params.thread
+    tx.audit.record(
+        thread,
+        message.sent_at,
+        "sent",
+        actor=plan.user,
+        acting_for=plan.header.acting_for,
+        seq=message.seq,
+    )
+    members = sorted(read_seqs)
+    announced = Outgoing(
+        "message.new",
+        to_raw(message_data(message)),
+        members,
+        thread_id=thread,
+        message_id=message.id,
+        exclude_session=plan.session,
+    )
+    out.append(announced)
+    if sender_read:  # the others see the sender's receipt move (not a delegate's send)
+        read = Receipt(message.seq, message.seq)
+        out.append(receipt_event(thread, plan.user, read, members, plan.session))
     return Sent(message, read_seqs, announced)
 
 

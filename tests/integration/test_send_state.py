@@ -5,15 +5,18 @@ receipts of several members moved together (one statement on PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from storage import Store
-from storage.messages import HOUR_MS
-from storage.schema import participants, threads
+from storage.hot import _Asyncpg
+from storage.messages import HOUR_MS, NewMessage, StoredMessage
+from storage.schema import messages, participants, threads
 from storage.threads import Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
 from tests.support.rows import people, send, thread_of
@@ -136,6 +139,89 @@ async def test_a_thread_without_members_or_without_a_row_has_none_to_send_to(pai
         0,
     )
     assert missing is None
+
+
+def _text(
+    thread: int, sender: int, device: int | None, client_msg_id: str, **more: Any
+) -> NewMessage:
+    return NewMessage(
+        thread, sender, device, client_msg_id, "text", None, True, b"sealed", NOW, **more
+    )
+
+
+def _counting(calls: list[str], name: str, run: Callable[..., Any]) -> Callable[..., Any]:
+    async def counted(self: _Asyncpg, *args: Any) -> Any:
+        calls.append(name)
+        return await run(self, *args)
+
+    return counted
+
+
+async def test_messages_stored_together_are_stored_as_one_after_the_other(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``append_all`` stores what ``append`` would, message after message:
+    each its seq, its sender's receipt, the patient's count, the thread's
+    answer flag; on PostgreSQL in one round trip for all."""
+    other, _ = await thread_of(pair.store, pair.patient, pair.doctor)
+    patients = {"reader": pair.patient, "counted_for": pair.doctor}
+    news = [
+        _text(pair.thread, pair.patient, pair.device, "m1", **patients),
+        _text(other, pair.doctor, None, "d1", reader=pair.doctor, thread_reply_allowed=False),
+        _text(pair.thread, pair.patient, pair.device, "m2", **patients),
+    ]
+    with pytest.raises(_Undo):
+        async with write_tx(pair.store.db) as tx:
+            in_turn = [await tx.messages.append(new) for new in news]
+            raise _Undo
+    statements: list[str] = []
+    for name in ("fetch", "fetchmany", "execute"):
+        monkeypatch.setattr(_Asyncpg, name, _counting(statements, name, getattr(_Asyncpg, name)))
+    async with write_tx(pair.store.db) as tx:
+        together = await tx.messages.append_all(news)
+    monkeypatch.undo()
+
+    def seen(stored: list[tuple[StoredMessage, bool]]) -> list[tuple[Any, ...]]:
+        return [(m.thread_id, m.seq, m.client_msg_id, read) for m, read in stored]
+
+    assert seen(together) == seen(in_turn)
+    assert seen(together) == [
+        (pair.thread, 1, "m1", True),
+        (other, 1, "d1", True),
+        (pair.thread, 2, "m2", True),
+    ]
+    assert statements == ([] if pair.store.db.is_sqlite else ["fetchmany"])
+    receipts = select(participants.c.thread_id, participants.c.user_id, participants.c.read_seq)
+    async with pair.store.db.read() as conn:
+        read_seqs = {(thread, user): seq for thread, user, seq in await conn.execute(receipts)}
+    assert read_seqs == {
+        (pair.thread, pair.patient): 2,
+        (pair.thread, pair.doctor): 0,
+        (other, pair.patient): 0,
+        (other, pair.doctor): 1,
+    }
+    async with write_tx(pair.store.db) as tx:
+        state = await tx.threads.send_state(
+            SendAsk(pair.thread, pair.device, "m3", pair.patient, pair.doctor, NOW)
+        )
+        assert (await tx.threads.state(other)).reply_allowed is False
+    assert state is not None and state.sent_last_day == 2
+
+
+async def test_a_message_that_breaks_a_constraint_stores_none_of_those_together(
+    pair: Pair,
+) -> None:
+    """One statement of the round trip fails: the transaction fails whole."""
+    news = [
+        _text(pair.thread, pair.patient, pair.device, "m1"),
+        _text(pair.thread, pair.patient, pair.device, "m1"),  # the device's id again
+    ]
+    with pytest.raises(IntegrityError):
+        async with write_tx(pair.store.db) as tx:
+            await tx.messages.append_all(news)
+    async with pair.store.db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(messages)) == 0
+        assert await conn.scalar(select(threads.c.last_seq)) == 0
 
 
 async def _receipts(pair: Pair) -> dict[int, tuple[int, int]]:
@@ -293,16 +379,18 @@ async def _sends_in_turn(
         found.append(state)
         if state is not None and not state.duplicate:
             await tx.messages.append(
-                thread_id=ask.thread_id,
-                sender_id=ask.sender,
-                sender_device_id=ask.device_id or None,
-                client_msg_id=ask.client_msg_id,
-                kind="text",
-                reason=None,
-                reply_allowed=True,
-                envelope=b"sealed",
-                now=ask.now,
-                counted_for=ask.recipient,
+                NewMessage(
+                    thread_id=ask.thread_id,
+                    sender_id=ask.sender,
+                    sender_device_id=ask.device_id or None,
+                    client_msg_id=ask.client_msg_id,
+                    kind="text",
+                    reason=None,
+                    reply_allowed=True,
+                    envelope=b"sealed",
+                    now=ask.now,
+                    counted_for=ask.recipient,
+                )
             )
     return found
 
@@ -332,8 +420,9 @@ async def test_sends_read_ahead_find_what_each_would_read_in_turn(
     async with write_tx(pair.store.db) as tx:
         # (the writer vouches for no thread's second send: here only the sender rule applies)
         vouched = [first_vouched, True, True, True, True]
-        await tx.threads.read_ahead(list(zip(asks, vouched, strict=True)))
+        returned = await tx.threads.read_ahead(list(zip(asks, vouched, strict=True)))
         read = set(tx.threads._read_ahead)  # what a send will find already read
+        assert set(returned) == read
         ahead = await _sends_in_turn(tx, asks, closing)
     if pair.store.db.is_sqlite:
         assert read == set()  # SQLite reads each at its turn

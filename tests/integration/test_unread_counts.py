@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import update
 
 from storage import Store
-from storage.messages import UNREAD_CAP
+from storage.messages import UNREAD_CAP, NewMessage
 from storage.push import Reader
 from storage.schema import participants
 from storage.tx import write_tx
@@ -19,15 +19,17 @@ async def _write(store: Store, thread: int, sender: int, device: int | None, cou
     async with write_tx(store.db) as tx:
         for n in range(count):
             await tx.messages.append(
-                thread_id=thread,
-                sender_id=sender,
-                sender_device_id=device,
-                client_msg_id=f"{device}-{n}",
-                kind="text",
-                reason=None,
-                reply_allowed=True,
-                envelope=b"sealed",
-                now=n,
+                NewMessage(
+                    thread_id=thread,
+                    sender_id=sender,
+                    sender_device_id=device,
+                    client_msg_id=f"{device}-{n}",
+                    kind="text",
+                    reason=None,
+                    reply_allowed=True,
+                    envelope=b"sealed",
+                    now=n,
+                )
             )
 
 

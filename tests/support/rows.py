@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import insert
 
 from storage import Store
+from storage.messages import NewMessage
 from storage.schema import devices, participants, threads, users
 from storage.threads import SendAsk
 from storage.tx import write_tx
@@ -56,17 +57,19 @@ async def send(
             SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
         )
         message, read = await tx.messages.append(
-            thread_id=thread,
-            sender_id=sender,
-            sender_device_id=device,
-            client_msg_id=client_msg_id,
-            kind="text",
-            reason=None,
-            reply_allowed=True,
-            envelope=b"sealed",
-            now=at,
-            thread_reply_allowed=thread_reply_allowed,
-            reader=reader,
-            counted_for=counted_for,
+            NewMessage(
+                thread_id=thread,
+                sender_id=sender,
+                sender_device_id=device,
+                client_msg_id=client_msg_id,
+                kind="text",
+                reason=None,
+                reply_allowed=True,
+                envelope=b"sealed",
+                now=at,
+                thread_reply_allowed=thread_reply_allowed,
+                reader=reader,
+                counted_for=counted_for,
+            )
         )
     return message.seq, read

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from protocol.codec import Codec, to_raw
@@ -20,8 +20,11 @@ from server.broker.base import Delivery
 from server.broker.control import AccessChanged, Control, KeysChanged, ThreadChanged
 from server.clock import Clock
 from server.errors import ServerError, forbidden
-from server.writer import LAST, Emitted, Outgoing, ReadAhead, Writer
-from storage import Database, Events, WriteTx
+from server.writer import LAST, Emitted, Outgoing, ReadAhead, Staged, Writer
+from storage import Database, Events, Store, WriteTx
+from storage.messages import NewMessage, StoredMessage
+from storage.schema import messages
+from tests.support.rows import people, thread_of
 
 Op = Callable[[WriteTx, list[Outgoing]], Awaitable[Any]]
 codec = Codec(1 << 20)
@@ -306,8 +309,9 @@ async def test_the_first_operation_of_each_thread_reads_ahead_with_the_others(
     is its thread's first; one alone reads for itself."""
     ran: list[object] = []
 
-    async def read(tx: WriteTx, keys: list[Any]) -> None:
+    async def read(tx: WriteTx, keys: list[Any]) -> list[Any]:
         ran.append(("read", keys))
+        return []
 
     on_thread = named(ran)
 
@@ -329,6 +333,70 @@ async def test_the_first_operation_of_each_thread_reads_ahead_with_the_others(
         await writer.stop()
     keys = [("t2", True), ("t3-a", True), ("t3-b", False)]  # each first of its thread?
     assert ran == ["none", ("read", keys), "t1", "t2", "t3-a", "t3-b", "last", "alone"]
+
+
+async def test_staged_messages_are_stored_together_before_an_operation_not_read_ahead(
+    tmp_path: Path,
+) -> None:
+    """Read ahead, a thread's first operation may leave its message staged:
+    the writer stores the staged messages together, in batch order, before
+    an operation that was not read ahead runs (it may read them) or when the
+    batch ends, then makes each outcome; the events keep the batch's order."""
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'staged.db'}")
+    await store.db.migrate()
+    patient, doctor = await people(store)
+    made = [await thread_of(store, patient, doctor) for _ in range(4)]
+    (t1, device), (t2, _), (t3, _), (t4, _) = made
+    ran: list[object] = []
+
+    async def read(tx: WriteTx, keys: list[tuple[Any, bool]]) -> list[Any]:
+        return [key for key, first in keys if first]  # every thread's first read ahead
+
+    def staging(name: str, thread: int) -> Op:
+        async def op(tx: WriteTx, out: list[Outgoing]) -> Staged[str]:
+            ran.append(
+                (name, await tx.connection.scalar(select(func.count()).select_from(messages)))
+            )
+
+            def then(message: StoredMessage, _: bool) -> str:
+                ran.append((f"{name} stored", message.seq))
+                out.append(Outgoing("receipt", to_raw({"note": name}), [1], user_id=1))
+                return name
+
+            new = NewMessage(thread, patient, device, name, "text", None, True, b"sealed", 0)
+            return Staged(new, then)
+
+        return op
+
+    h = Harness(store.db)
+    submitted = [("a", t1, True), ("b", t2, True), ("b2", t2, True), ("c", t3, True)]
+    submitted.append(("d", t4, False))  # read ahead, but it writes itself: staged go first
+    calls = [
+        asyncio.create_task(h.writer.run(staging(name, t), t, ReadAhead(read, name, stages=s)))
+        for name, t, s in submitted
+    ]
+    await asyncio.sleep(0)  # every call is queued before the writer starts
+    h.writer.start()
+    try:
+        assert await asyncio.wait_for(asyncio.gather(*calls), 5) == ["a", "b", "b2", "c", "d"]
+    finally:
+        await h.writer.stop()
+        await store.close()
+    assert ran == [
+        ("a", 0),
+        ("b", 0),
+        ("a stored", 1),  # before b2, its thread's second: it reads what b wrote
+        ("b stored", 1),
+        ("b2", 2),
+        ("c", 2),
+        ("b2 stored", 2),
+        ("c stored", 1),
+        ("d", 4),
+        ("d stored", 1),
+    ]
+    assert h.writer.commits == 1
+    seqs, notes = zip(*((seq, data["note"]) for seq, data in published(h)), strict=True)
+    assert notes == ("a", "b", "b2", "c", "d") and list(seqs) == sorted(seqs)
 
 
 async def test_a_commits_control_messages_go_once_and_before_its_events(db: Database) -> None:
