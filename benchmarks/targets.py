@@ -148,12 +148,29 @@ def _uvicorn(app: str, port: int) -> list[str]:
     ]
 
 
+def _slow_link(
+    port: int, delay_ms: float, server_cpu: int | None
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """A relay to ``port`` that delays each way by ``delay_ms``
+    (``benchmarks.slow_link``), on a core other than the server's: it
+    stands for the network, not for the server's work. Its port."""
+    others = sorted(os.sched_getaffinity(0) - {server_cpu})
+    command = [sys.executable, "-m", "benchmarks.slow_link", "--to", f"127.0.0.1:{port}"]
+    command += ["--delay-ms", str(delay_ms)]
+    cpu = others[0] if server_cpu is not None and others else None
+    relay = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE)
+    assert relay.stdout is not None
+    return int(relay.stdout.readline()), relay
+
+
 def _carehub(
-    db: str, nodes: int = 1, redis: bool = False
+    db: str, nodes: int = 1, redis: bool = False, link_ms: float = 0
 ) -> Callable[[Plan, Path, int | None], RunningTarget]:
     """carehub on ``db``; with ``redis``, ``nodes`` nodes sharing it and the
     database, the links dealt to them in turn (every server process on the
-    server core: the cost of a Redis hop, not the gain of a second core)."""
+    server core: the cost of a Redis hop, not the gain of a second core).
+    ``link_ms``: PostgreSQL as far from the nodes as that, each way (as on
+    another machine: ``_slow_link``)."""
 
     def start(plan: Plan, workdir: Path, cpu: int | None) -> RunningTarget:
         helpers: list[psutil.Process] = []
@@ -176,6 +193,10 @@ def _carehub(
             helpers.append(psutil.Process(pid))
             url = postgres.url
             versions["postgresql"] = postgres.version()
+            if link_ms:
+                relay_port, relay = _slow_link(postgres.port, link_ms, cpu)
+                cleanups.insert(0, lambda: terminate(relay))
+                versions["postgresql"] += f", {link_ms} ms away each way"
         try:
             seeded = asyncio.run(seed(url, plan))
         except BaseException:
@@ -200,6 +221,8 @@ def _carehub(
                 recipients=recipients[link.room],
             )
 
+        if link_ms:  # seeded straight, served through the relay
+            url = url.replace(f":{postgres.port}/", f":{relay_port}/")
         started = []
         for node, port in enumerate(ports):
             command = [sys.executable, "-m", "server", "serve", "--db", url, "--port", str(port)]
@@ -208,7 +231,7 @@ def _carehub(
         process, others = started[0][0], [p for p, _ in started[1:]]
         helpers += [psutil.Process(other.pid) for other in others]
         cleanups += [lambda other=other: terminate(other) for other in others]
-        name = f"carehub-{db}" + (f"-redis-{nodes}" if redis else "")
+        name = f"carehub-{db}" + (f"-redis-{nodes}" if redis else "") + ("-far" if link_ms else "")
         target = RunningTarget(
             name, "carehub", ports[0], process, endpoint, helpers, cleanups, versions
         )
@@ -271,6 +294,8 @@ def _daphne(port: int) -> list[str]:
 TARGETS: dict[str, Callable[[Plan, Path, int | None], RunningTarget]] = {
     "carehub": _carehub("sqlite"),
     "carehub-pg": _carehub("postgresql"),
+    # 0.125 ms each way and the relay's own: a SELECT 1 takes 0.49 ms through it (0.02 without)
+    "carehub-pg-far": _carehub("postgresql", link_ms=0.125),
     "carehub-pg-redis": _carehub("postgresql", nodes=1, redis=True),
     "carehub-pg-redis2": _carehub("postgresql", nodes=2, redis=True),
     "ceiling": _peer(

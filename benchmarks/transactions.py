@@ -6,7 +6,10 @@ two hot statements (``storage.hot``) inside ``storage.tx.write_tx``: each
 with a connection from the pool, then as the group commit runs them
 (``storage.db.ConsecutiveWrites``: one connection kept, its statements
 planned once, as this UPDATE by key is anyway); then the same on
-asyncpg alone (``async with conn.transaction()``), the floor. Reported: the
+asyncpg alone (``async with conn.transaction()``), the floor; then
+transactions of eight statements returning a row each (eight rows bumped,
+as a batch's eight messages), run one after the other and pipelined in
+one round trip (``Hot.rows_many``, as ``MessageTx.append_all``). Reported: the
 process's CPU time per transaction (what the event loop cannot spend on
 sockets meanwhile) and the wall time (mostly the commit's flush). Pin it
 to a core (``taskset -c 0``). To measure other code with it (that has
@@ -33,6 +36,10 @@ from storage.tx import write_tx
 _ROW = table("bench_row", column("id", Integer), column("v", Integer))
 _BUMP = Hot(update(_ROW).where(_ROW.c.id == bindparam("row")).values(v=_ROW.c.v + 1))
 _RAW_BUMP = "UPDATE bench_row SET v = v + 1 WHERE id = $1"
+_BUMPED = Hot(
+    update(_ROW).where(_ROW.c.id == bindparam("row")).values(v=_ROW.c.v + 1).returning(_ROW.c.v)
+)
+_EIGHT = [{"row": n} for n in range(1, 9)]
 Transaction = Callable[[], Awaitable[None]]
 
 
@@ -55,13 +62,25 @@ def _bumping(source: Database | ConsecutiveWrites, statements: int) -> Transacti
     return transaction
 
 
+def _eight_rows(source: ConsecutiveWrites, *, together: bool) -> Transaction:
+    async def transaction() -> None:
+        async with write_tx(source) as tx:
+            if together:
+                assert len(await _BUMPED.rows_many(tx.connection, _EIGHT)) == len(_EIGHT)
+                return
+            for row in _EIGHT:
+                assert await _BUMPED.first(tx.connection, row) is not None
+
+    return transaction
+
+
 async def _measure(url: str, count: int) -> None:
     store = Store(url)
     consecutive = ConsecutiveWrites(store.db)
     raw = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
     try:
         await raw.execute("CREATE TABLE bench_row (id int PRIMARY KEY, v int)")
-        await raw.execute("INSERT INTO bench_row VALUES (1, 0)")
+        await raw.execute("INSERT INTO bench_row SELECT n, 0 FROM generate_series(1, 8) n")
         for statements in (1, 2):
 
             async def driver(statements: int = statements) -> None:
@@ -73,9 +92,11 @@ async def _measure(url: str, count: int) -> None:
             await _timed(f"write_tx, {statements} hot, pooled", count, pooled)
             await _timed(f"write_tx, {statements} hot, kept", count, kept)
             await _timed(f"asyncpg alone, {statements} statement(s)", count, driver)
-        bumps = (count + count // 10) * (1 + 1 + 1 + 2 + 2 + 2)  # each measure, warm-up included
+        await _timed("8 rows, one after the other", count, _eight_rows(consecutive, together=False))
+        await _timed("8 rows, pipelined", count, _eight_rows(consecutive, together=True))
+        bumps = (count + count // 10) * (1 + 1 + 1 + 2 + 2 + 2 + 8 + 8)  # warm-up included
         async with store.db.write() as conn:  # every transaction committed
-            assert await conn.scalar(text("SELECT v FROM bench_row")) == bumps
+            assert await conn.scalar(text("SELECT sum(v) FROM bench_row")) == bumps
     finally:
         await consecutive.close()
         await raw.close()

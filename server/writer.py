@@ -302,10 +302,10 @@ class Writer:
                     for read, keys in reads.items():
                         read_ahead.update((read, key) for key in await read(tx, keys))
                     reads = {}
-                staging = None if ahead is None or not ahead.stages else (ahead.read, ahead.key)
-                if staging in read_ahead:  # (not a later one with the same key)
-                    read_ahead.remove(staging)
-                else:  # it may read what the staged messages write
+                key = None if ahead is None or not ahead.stages else (ahead.read, ahead.key)
+                if key in read_ahead:  # its thread's first: the key is used up
+                    read_ahead.remove(key)
+                else:  # it may read what the staged messages write: they go first
                     await done.store_staged()
                 mine = Emitted(done.numbering)
                 try:
