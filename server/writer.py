@@ -334,11 +334,17 @@ class _Done:
         self._waiting: list[tuple[Any, list[Outgoing]]] = []  # outcome (or Staged), events
 
     def add(self, outcome: Any, emitted: list[Outgoing]) -> None:
-        self._waiting.append((outcome, emitted))
+        if self._waiting or isinstance(outcome, Staged):
+            self._waiting.append((outcome, emitted))
+        else:  # nothing staged before it: done now (on SQLite, always)
+            self.outcomes.append(outcome)
+            self.numbering.accepted.extend(emitted)
 
     async def store_staged(self) -> None:
         """Store the messages left staged, all at once, and accept every
         waiting operation's events in batch order."""
+        if not self._waiting:
+            return
         staged = [outcome for outcome, _ in self._waiting if isinstance(outcome, Staged)]
         stored = iter(await self.tx.messages.append_all([each.message for each in staged]))
         for outcome, emitted in self._waiting:

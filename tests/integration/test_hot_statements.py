@@ -101,6 +101,18 @@ async def test_literals_in_the_statement_are_bound(db: Database) -> None:
         assert await _BUMP.first(conn, {"note": 99}) is None
 
 
+async def test_rows_many_are_each_runs_rows_in_turn(db: Database) -> None:
+    """Run once per parameter set, one after the other (a note bumped twice
+    counts both), the rows of every run in order, types converted, as
+    ``rows`` would give one after the other; in a read as in a write."""
+    bumps = [{"note": 3}, {"note": 99}, {"note": 1}, {"note": 3}]
+    async with db.write() as conn:
+        assert await _BUMP.rows_many(conn, bumps) == [(8, True), (2**40 + 1, True), (9, True)]
+    async with db.read() as conn:
+        assert await _BUMP.rows_many(conn, bumps[:1]) == [(10, True)]
+        assert all(type(row[1]) is bool for row in await _BUMP.rows_many(conn, bumps))
+
+
 async def test_run_counts_the_rows_changed(db: Database) -> None:
     async with db.write() as conn:
         await _SELECT.rows(conn, {"least": 0})
