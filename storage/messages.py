@@ -384,12 +384,18 @@ class MessageTx:
             await _COUNT_SENT.run(self.conn, params)
         return new.stored(message_id, seq), read
 
+    @property
+    def stores_together(self) -> bool:
+        """Whether ``append_all`` saves anything: on PostgreSQL a round trip
+        per message; on SQLite a statement is microseconds, on the loop."""
+        return self.conn.dialect.name == "postgresql"
+
     async def append_all(self, news: Sequence[NewMessage]) -> list[tuple[StoredMessage, bool]]:
         """``append`` each message in turn, on PostgreSQL in one round trip
         for all (the statement run once per message, pipelined: asyncpg's
         ``fetchmany``). Each thread must exist: a message whose thread does
         not would store nothing, and no row would say which."""
-        if self.conn.dialect.name != "postgresql" or len(news) < 2:
+        if not self.stores_together or len(news) < 2:
             return [await self.append(new) for new in news]
         rows = await _NUMBER_AND_INSERT.rows_many(self.conn, [new.params() for new in news])
         assert len(rows) == len(news), "each thread exists"

@@ -89,7 +89,6 @@ class SendState:
     duplicate: bool  # the sending device already stored this client_msg_id
     thread: ThreadState
     sent_last_day: int  # by the sender to the recipient named (a patient's daily limit)
-    ahead: bool = False  # read with the batch's other sends (``ThreadTx.read_ahead``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +330,7 @@ class Threads:
         return {contact for (contact,) in rows} - {user_id}
 
 
-def _send_state_of(rows: Sequence[Sequence[Any]], *, ahead: bool = False) -> SendState | None:
+def _send_state_of(rows: Sequence[Sequence[Any]]) -> SendState | None:
     if not rows:
         return None
     _, _, closed_at, reply_allowed, duplicate, sent = rows[0]
@@ -340,7 +339,6 @@ def _send_state_of(rows: Sequence[Sequence[Any]], *, ahead: bool = False) -> Sen
         duplicate is not None,
         ThreadState(closed_at, bool(reply_allowed)),
         int(sent),
-        ahead,
     )
 
 
@@ -519,7 +517,7 @@ class ThreadTx:
         for n, *row in await _SEND_STATES.rows(self.conn, params):
             found[n].append(row)
         for n, ask in enumerate(first, start=1):
-            self._read_ahead[ask] = _send_state_of(found[n], ahead=True)
+            self._read_ahead[ask] = _send_state_of(found[n])
         return first
 
     async def advance_receipts(

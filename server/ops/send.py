@@ -6,9 +6,9 @@
    what the store step does is decided here.
 2. ``store_send`` runs in the writer's transaction: it checks again what may
    have changed since (membership, the delegation, the patient's limits),
-   stores the message, its audit line and its events. A message read ahead
-   that does nothing more, it leaves ``Staged`` for the writer to store with
-   others'.
+   stores the message, its audit line and its events. On PostgreSQL, a
+   message that does nothing more, it leaves ``Staged`` for the writer to
+   store with others'.
 3. ``after_send`` follows the commit: the sender's receipt floor and the
    care team's popups.
 
@@ -163,9 +163,9 @@ async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> list[Se
 
 
 async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent | Staged[Sent]:
-    """Store the planned message, in the writer's transaction: read ahead,
-    a message that does nothing more is left ``Staged`` for the writer to
-    store with others'."""
+    """Store the planned message, in the writer's transaction: on
+    PostgreSQL, a message that does nothing more is left ``Staged`` for the
+    writer to store with others'."""
     p, access, now, patient = plan.params, plan.access, plan.now, plan.patient
     found = await tx.threads.send_state(plan.ask)
     if found is not None and found.duplicate:  # a retry racing its first attempt
@@ -179,7 +179,7 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent |
     if patient is not None:
         _check_patient_limits(found, patient.inbox)
     stored = partial(_stored, plan, read_seqs, tx, out)
-    if plan.message_alone and found.ahead:  # the writer lets the next ones run first
+    if plan.message_alone and tx.messages.stores_together:
         return Staged(plan.message(), stored)
     sent = stored(*await tx.messages.append(plan.message()))
     if plan.answer is not None:
