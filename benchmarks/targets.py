@@ -160,7 +160,8 @@ def _slow_link(
     cpu = others[0] if server_cpu is not None and others else None
     relay = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE)
     assert relay.stdout is not None
-    return int(relay.stdout.readline()), relay
+    with relay.stdout:  # it prints its port, then nothing
+        return int(relay.stdout.readline()), relay
 
 
 def _carehub(
