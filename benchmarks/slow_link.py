@@ -10,6 +10,7 @@ up to the millisecond. Prints its port, then relays until killed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import queue
 import socket
 import sys
@@ -19,7 +20,24 @@ import time
 _CHUNK = 1 << 16
 
 
+class _Link:
+    """A relayed connection's two sockets, closed once both ways have ended."""
+
+    def __init__(self, client: socket.socket, server: socket.socket) -> None:
+        self.sockets = (client, server)
+        self._ended = 0
+        self._lock = threading.Lock()
+
+    def one_way_ended(self) -> None:
+        with self._lock:
+            self._ended += 1
+            if self._ended == 2:
+                for side in self.sockets:
+                    side.close()
+
+
 def _read(source: socket.socket, chunks: queue.SimpleQueue[tuple[float, bytes]]) -> None:
+    """Every chunk with the time it arrived; b"" at the end (or a reset)."""
     while True:
         try:
             data = source.recv(_CHUNK)
@@ -31,24 +49,35 @@ def _read(source: socket.socket, chunks: queue.SimpleQueue[tuple[float, bytes]])
 
 
 def _write(
-    chunks: queue.SimpleQueue[tuple[float, bytes]], target: socket.socket, delay: float
+    chunks: queue.SimpleQueue[tuple[float, bytes]],
+    source: socket.socket,
+    target: socket.socket,
+    delay: float,
+    link: _Link,
 ) -> None:
-    while True:
-        arrived, data = chunks.get()
-        time.sleep(max(arrived + delay - time.perf_counter(), 0))
-        if not data:
-            target.shutdown(socket.SHUT_WR)
-            return
+    """Each chunk ``delay`` after it arrived; the end passed on as a
+    half-close. A target that fails stops the source too."""
+    with contextlib.suppress(OSError):
         try:
-            target.sendall(data)
+            while data := _due(chunks, delay):
+                target.sendall(data)
+            target.shutdown(socket.SHUT_WR)
         except OSError:
-            return
+            source.shutdown(socket.SHUT_RDWR)
+    link.one_way_ended()
 
 
-def _relay(source: socket.socket, target: socket.socket, delay: float) -> None:
+def _due(chunks: queue.SimpleQueue[tuple[float, bytes]], delay: float) -> bytes:
+    arrived, data = chunks.get()
+    time.sleep(max(arrived + delay - time.perf_counter(), 0))
+    return data
+
+
+def _relay(source: socket.socket, target: socket.socket, delay: float, link: _Link) -> None:
     chunks: queue.SimpleQueue[tuple[float, bytes]] = queue.SimpleQueue()
     threading.Thread(target=_read, args=(source, chunks), daemon=True).start()
-    threading.Thread(target=_write, args=(chunks, target, delay), daemon=True).start()
+    writing = (chunks, source, target, delay, link)
+    threading.Thread(target=_write, args=writing, daemon=True).start()
 
 
 def main() -> None:
@@ -70,8 +99,9 @@ def main() -> None:
             continue
         for side in (client, server):
             side.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        _relay(client, server, delay)
-        _relay(server, client, delay)
+        link = _Link(client, server)
+        _relay(client, server, delay, link)
+        _relay(server, client, delay, link)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from sqlalchemy import make_url
 
 from benchmarks.adapters import Endpoint
 from benchmarks.plan import Plan
@@ -160,8 +161,12 @@ def _slow_link(
     cpu = others[0] if server_cpu is not None and others else None
     relay = subprocess.Popen(pinned(cpu, command), stdout=subprocess.PIPE)
     assert relay.stdout is not None
-    with relay.stdout:  # it prints its port, then nothing
-        return int(relay.stdout.readline()), relay
+    try:
+        with relay.stdout:  # it prints its port, then nothing
+            return int(relay.stdout.readline()), relay
+    except BaseException:
+        terminate(relay)
+        raise
 
 
 def _carehub(
@@ -194,12 +199,13 @@ def _carehub(
             helpers.append(psutil.Process(pid))
             url = postgres.url
             versions["postgresql"] = postgres.version()
-            if link_ms:
-                relay_port, relay = _slow_link(postgres.port, link_ms, cpu)
-                cleanups.insert(0, lambda: terminate(relay))
-                versions["postgresql"] += f", {link_ms} ms away each way"
         try:
             seeded = asyncio.run(seed(url, plan))
+            if link_ms:  # seeded straight, served through the relay
+                relay_port, relay = _slow_link(postgres.port, link_ms, cpu)
+                cleanups.insert(0, lambda: terminate(relay))
+                url = make_url(url).set(port=relay_port).render_as_string(hide_password=False)
+                versions["postgresql"] += f", behind a relay delaying {link_ms} ms each way"
         except BaseException:
             for cleanup in cleanups:
                 cleanup()
@@ -222,8 +228,6 @@ def _carehub(
                 recipients=recipients[link.room],
             )
 
-        if link_ms:  # seeded straight, served through the relay
-            url = url.replace(f":{postgres.port}/", f":{relay_port}/")
         started = []
         for node, port in enumerate(ports):
             command = [sys.executable, "-m", "server", "serve", "--db", url, "--port", str(port)]

@@ -12,11 +12,13 @@ broker keeps one publisher's order, so a node drops the caches a commit
 made stale before the broker hands it any event of that commit or a later
 one (a member told they joined a thread finds their node knows it too).
 
-An operation read ahead may leave its one write, a message, ``Staged``: the
-writer stores it with the messages the next operations leave (one round
-trip for all on PostgreSQL, where each was one), before any operation that
-was not read ahead runs, so that every read still sees every write made
-before it, and threads are still locked in the batch's order.
+An operation may leave its one write, a message, ``Staged``: the writer
+stores it with the messages the next operations leave (one round trip for
+all on PostgreSQL, where each was one). Only an operation read ahead that
+promises to write nothing itself (``ReadAhead.stages``) runs while
+messages wait: before any other, they are stored, so that every read
+still sees every write made before it, and threads are still locked in
+the batch's order.
 
 An operation must raise a ``ServerError`` (a refusal) before its first write;
 if the transaction itself fails, each operation is retried alone so that one
@@ -299,14 +301,14 @@ class Writer:
             read_ahead: set[tuple[Read, Hashable]] = set()
             for operation, _, thread, ahead in batch:
                 if reads and thread != 0:  # those with no thread have run
+                    await done.store_staged()
                     for read, keys in reads.items():
                         read_ahead.update((read, key) for key in await read(tx, keys))
                     reads = {}
-                key = None if ahead is None or not ahead.stages else (ahead.read, ahead.key)
-                if key in read_ahead:  # its thread's first: the key is used up
-                    read_ahead.remove(key)
-                else:  # it may read what the staged messages write: they go first
-                    await done.store_staged()
+                key = None if ahead is None else (ahead.read, ahead.key)
+                if not (key in read_ahead and ahead is not None and ahead.stages):
+                    await done.store_staged()  # it may read or write: staged ones go first
+                read_ahead.discard(key)  # its thread's first's: a later same key reads itself
                 mine = Emitted(done.numbering)
                 try:
                     done.add(await operation(tx, mine), mine)
