@@ -306,9 +306,10 @@ class Writer:
                         read_ahead.update((read, key) for key in await read(tx, keys))
                     reads = {}
                 key = None if ahead is None else (ahead.read, ahead.key)
-                if not (key in read_ahead and ahead is not None and ahead.stages):
-                    await done.store_staged()  # it may read or write: staged ones go first
-                read_ahead.discard(key)  # its thread's first's: a later same key reads itself
+                beside_staged = key in read_ahead and ahead is not None and ahead.stages
+                read_ahead.discard(key)  # used up: a later operation with its key reads itself
+                if not beside_staged:  # it may read or write what the staged messages write
+                    await done.store_staged()
                 mine = Emitted(done.numbering)
                 try:
                     done.add(await operation(tx, mine), mine)

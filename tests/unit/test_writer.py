@@ -22,6 +22,7 @@ from server.clock import Clock
 from server.errors import ServerError, forbidden
 from server.writer import LAST, Emitted, Outgoing, ReadAhead, Staged, Writer
 from storage import Database, Events, Store, WriteTx
+from storage.hot import _Asyncpg
 from storage.messages import NewMessage, StoredMessage
 from storage.schema import messages
 from tests.support.rows import people, thread_of
@@ -336,14 +337,23 @@ async def test_the_first_operation_of_each_thread_reads_ahead_with_the_others(
 
 
 async def test_staged_messages_are_stored_together_before_an_operation_not_read_ahead(
-    tmp_path: Path,
+    database_factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Read ahead, a thread's first operation may leave its message staged:
-    the writer stores the staged messages together, in batch order, before
-    an operation that was not read ahead runs (it may read them) or when the
-    batch ends, then makes each outcome; the events keep the batch's order."""
-    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'staged.db'}")
+    the writer stores the staged messages together, in batch order (on
+    PostgreSQL in one round trip), before an operation that was not read
+    ahead runs (it may read them) or when the batch ends, then makes each
+    outcome; the events keep the batch's order. On both backends."""
+    store = Store(database_factory())
     await store.db.migrate()
+    together: list[int] = []  # how many messages each pipelined round trip stored
+    fetchmany = _Asyncpg.fetchmany
+
+    async def counted(self: _Asyncpg, sql: str, values: list[list[Any]]) -> Any:
+        together.append(len(values))
+        return await fetchmany(self, sql, values)
+
+    monkeypatch.setattr(_Asyncpg, "fetchmany", counted)
     patient, doctor = await people(store)
     made = [await thread_of(store, patient, doctor) for _ in range(4)]
     (t1, device), (t2, _), (t3, _), (t4, _) = made
@@ -395,6 +405,7 @@ async def test_staged_messages_are_stored_together_before_an_operation_not_read_
         ("d stored", 1),
     ]
     assert h.writer.commits == 1
+    assert together == ([] if store.db.is_sqlite else [2, 2])  # d, alone, in its own
     seqs, notes = zip(*((seq, data["note"]) for seq, data in published(h)), strict=True)
     assert notes == ("a", "b", "b2", "c", "d") and list(seqs) == sorted(seqs)
 
