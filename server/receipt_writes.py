@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from server.calls import queued
 from storage.threads import Receipt
 
 __all__ = ["ReceiptWrites", "Take", "Wanted", "WriteAll"]
@@ -57,7 +58,8 @@ class ReceiptWrites(Generic[P]):
     once behind it, and joins the write after it: the caller may go away
     meanwhile (an app closing), and it is still written. One that a write
     could not try (another transaction held the member's row) joins the
-    next write."""
+    next write. A receipt waiting or being stored counts as queued for
+    its call (``server.calls``): its connection reads its next frame."""
 
     def __init__(self, write_all: WriteAll[P]) -> None:
         self._write_all = write_all
@@ -72,6 +74,7 @@ class ReceiptWrites(Generic[P]):
         while (last := self._entries.get(key)) is not None and _covers(
             last.plan.wanted, plan.wanted
         ):
+            queued()  # behind ``last``, as if written
             stored = await asyncio.shield(last.stored)
             if isinstance(stored, Receipt):
                 return stored
@@ -81,6 +84,7 @@ class ReceiptWrites(Generic[P]):
             self._queue(mine)
         else:
             last.then = mine
+        queued()
         outcome = await asyncio.shield(mine.stored)
         if isinstance(outcome, Exception):
             raise outcome

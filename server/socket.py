@@ -1,10 +1,12 @@
 """The ``/ws`` endpoint: handshake, then a reader, a writer and, when the
 device resumes, a replay of what it missed.
 
-Calls from one connection are answered in the order they were sent. A frame
-that cannot be read is answered with an ``error`` frame (``id`` set when the
-call's id could be read) and the connection goes on; only a bad handshake or
-a protocol-level failure closes it, with a documented ``CloseCode``.
+Calls from one connection are answered in the order they were sent; a send
+or a receipt is answered while the next frames are read (``server.calls``).
+A frame that cannot be read is answered with an ``error`` frame (``id`` set
+when the call's id could be read) and the connection goes on; only a bad
+handshake or a protocol-level failure closes it, with a documented
+``CloseCode``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from protocol.session import (
     ServerSession,
 )
 from server.auth import hash_token
+from server.calls import Calls
 from server.connection import Connection
 from server.context import Context
 from server.convert import event_data
@@ -154,6 +157,7 @@ async def _serve(
     if ctx.draining:  # the drain began while this socket said hello
         conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
     tasks: list[asyncio.Task[None]] = []
+    calls = Calls(conn, functools.partial(_stopped_on, conn))
     try:
         if conn.role in DELEGATE_ROLES:  # a change from here on closes this socket
             conn.grants = await ctx.directory.grants(conn.user_id)
@@ -165,7 +169,8 @@ async def _serve(
         conn.welcome(_welcome(ctx, conn, greeting, head))
         conn.last_seq = head if resume_from is None else resume_from
         conn.write_with(functools.partial(_start_writer, ws, conn))
-        tasks.append(asyncio.create_task(_read(ctx, ws, wire, conn), name=f"read-{conn.session}"))
+        reading = _read(ctx, ws, wire, conn, calls)
+        tasks.append(asyncio.create_task(reading, name=f"read-{conn.session}"))
         if resume_from is None:
             conn.go_live()
         else:
@@ -179,6 +184,7 @@ async def _serve(
             conn.close(CloseCode.NORMAL)
         if conn.writer is not None:  # still writing: the close frame goes next
             tasks.append(conn.writer)
+        tasks += calls.running()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -261,7 +267,9 @@ async def _write(ws: Socket, conn: Connection) -> None:
         raise
 
 
-async def _read(ctx: Context, ws: Socket, wire: ServerSession, conn: Connection) -> None:
+async def _read(
+    ctx: Context, ws: Socket, wire: ServerSession, conn: Connection, calls: Calls
+) -> None:
     try:
         while True:
             data = await ws.receive()
@@ -269,44 +277,45 @@ async def _read(ctx: Context, ws: Socket, wire: ServerSession, conn: Connection)
                 await conn.wait_closed()
                 return
             conn.last_received = monotonic()
-            conn.busy = True
-            try:
-                await _handle(ctx, conn, wire.receive(data))
-            finally:
-                conn.answered()
+            frame = wire.receive(data)
+            await calls.take(_handle(ctx, conn, frame), pipelined=_pipelined(frame))
     except Exception as exc:
         _stopped_on(conn, exc)
     finally:
         conn.close(CloseCode.NORMAL)  # however it stopped; the first close wins
 
 
-async def _handle(ctx: Context, conn: Connection, frame: FrameEvent) -> None:
-    """Answer one frame. Every frame, readable or not, spends from the
-    device's call bucket; a call spends what its route charges."""
-    if await _rate_limited(ctx, conn, frame):
-        return
-    if isinstance(frame, CallReceived):
-        conn.send(await _call(ctx, conn, frame.call))
-    elif isinstance(frame, PingReceived | FrameRefused):
-        conn.send(frame.reply)
-    # A pong only proves liveness, which receiving it already recorded.
+def _pipelined(frame: FrameEvent) -> bool:
+    """Whether the frame is a call whose writes are queued in order, which
+    the connection need not wait for before reading the next frame."""
+    route = ROUTES.get(frame.call.method) if isinstance(frame, CallReceived) else None
+    return route is not None and route.pipelined
 
 
-async def _rate_limited(ctx: Context, conn: Connection, frame: FrameEvent) -> bool:
-    """Charge the frame; answer ``rate_limited`` if the device is out of
-    tokens. A client that keeps sending past a burst of such answers is
-    closed: ignoring them costs the server a decode and an answer a frame."""
+async def _handle(ctx: Context, conn: Connection, frame: FrameEvent) -> bytes | None:
+    """The answer to one frame, if any. Every frame, readable or not, spends
+    from the device's call bucket; a call spends what its route charges."""
     wait = await ctx.broker.limits.take(*_charges(conn, frame))
-    if not wait:
-        conn.refused_in_a_row = 0
-        return False
+    if wait:
+        return _rate_limited(ctx, conn, frame, wait)
+    conn.refused_in_a_row = 0
+    if isinstance(frame, CallReceived):
+        return await _call(ctx, conn, frame.call)
+    if isinstance(frame, PingReceived | FrameRefused):
+        return frame.reply
+    return None  # a pong only proves liveness, which receiving it already recorded
+
+
+def _rate_limited(ctx: Context, conn: Connection, frame: FrameEvent, wait: float) -> bytes | None:
+    """The ``rate_limited`` answer to a frame the device had no tokens for.
+    A client that keeps sending past a burst of such answers is closed:
+    ignoring them costs the server a decode and an answer a frame."""
     conn.refused_in_a_row += 1
     if conn.refused_in_a_row > ctx.settings.call_burst:
         conn.close(CloseCode.POLICY_VIOLATION, "too many frames after rate_limited")
-        return True
+        return None
     details = {"retry_after_ms": int(wait * 1000) + 1}
-    conn.send(encode(Error(_call_id(frame), ErrorCode.RATE_LIMITED, "slow down", details)))
-    return True
+    return encode(Error(_call_id(frame), ErrorCode.RATE_LIMITED, "slow down", details))
 
 
 def _call_id(frame: FrameEvent) -> int | None:

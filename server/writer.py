@@ -40,6 +40,7 @@ from msgspec import Raw
 from protocol.codec import encode_event
 from server.broker.base import Delivery
 from server.broker.control import AccessChanged, Control
+from server.calls import queued
 from server.clock import Clock
 from server.ending import ended
 from server.errors import ServerError
@@ -229,6 +230,7 @@ class Writer:
         is the first operation of its thread in the batch (``_reads_ahead``)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((operation, future, thread, ahead))
+        queued()  # a pipelined call's connection may read its next frame
         return await future
 
     async def _loop(self) -> None:

@@ -63,8 +63,15 @@ SENDING = (Bucket.CALLS, Bucket.SENDS)
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """``pipelined``: the call queues its writes in the writer, and nothing
+    it reads before then depends on an earlier pipelined call's commit
+    (what could, its store step reads again in the transaction): its
+    connection reads the next frame while it waits for the commit
+    (``server.calls``)."""
+
     handler: Handler
     charges: tuple[Bucket, ...] = CALLING
+    pipelined: bool = False
 
 
 class RouteMismatch(Exception):
@@ -89,10 +96,10 @@ ROUTES: dict[str, Route] = {
     "threads.reopen": Route(threads.reopen_thread),
     "threads.add_member": Route(members.add_member),
     "threads.remove_member": Route(members.remove_member),
-    "messages.send": Route(messages.send, charges=SENDING),
+    "messages.send": Route(messages.send, charges=SENDING, pipelined=True),
     "messages.history": Route(messages.history),
-    "receipts.delivered": Route(receipts.delivered),
-    "receipts.read": Route(receipts.read),
+    "receipts.delivered": Route(receipts.delivered, pipelined=True),
+    "receipts.read": Route(receipts.read, pipelined=True),
     "presence.set": Route(presence.set_presence),
     "presence.list": Route(presence.list_presence),
     "typing": Route(presence.typing),

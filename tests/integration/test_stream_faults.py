@@ -36,8 +36,7 @@ from typing import Any
 import pytest
 
 from clients import Client, Credentials
-from protocol.methods import HistoryParams, ThreadsOpenParams
-from protocol.model import ThreadKind
+from protocol.methods import HistoryParams
 from tests.integration import test_nodes
 from tests.support.readers import (
     Count,
@@ -96,22 +95,9 @@ async def a_patient_and_doctors(node: RunningServer, doctors: int, devices: int)
     # One after the other: each is verified on a socket of the admin's one
     # device, and more than ``sockets_per_device`` at once would close the oldest.
     practitioners = [await node.user("practitioner") for _ in range(doctors)]
-    threads = [await _thread_of(node, doctor, patient) for doctor in practitioners]
+    threads = [await node.thread_with(doctor, patient) for doctor in practitioners]
     others = [await node.other_device(patient) for _ in range(devices - 1)]
     return Circle(node, [patient, *others], practitioners, threads)
-
-
-async def _thread_of(node: RunningServer, doctor: Credentials, patient: Credentials) -> int:
-    """The thread ``patient`` opens with ``doctor``, once their patient."""
-    await node.add_patient(doctor, patient)
-    async with node.client(patient) as client:
-        opened = await client.call(
-            "threads.open",
-            ThreadsOpenParams(
-                ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "prescription_renewal"
-            ),
-        )
-    return int(opened.id)
 
 
 async def readers_on(

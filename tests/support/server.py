@@ -185,13 +185,19 @@ class RunningServer:
         thread the patient opened for ``reason``."""
         doctor = await self.user("practitioner")
         patient = await self.user("patient")
+        return doctor, patient, await self.thread_with(doctor, patient, reason)
+
+    async def thread_with(
+        self, doctor: Credentials, patient: Credentials, reason: str = "prescription_renewal"
+    ) -> int:
+        """The thread ``patient`` opens with ``doctor`` for ``reason``, once their patient."""
         await self.add_patient(doctor, patient)
         async with self.client(patient) as client:
             thread = await client.call(
                 "threads.open",
                 ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], reason),
             )
-        return doctor, patient, thread.id
+        return int(thread.id)
 
     def client(self, credentials: Credentials, *, url: str | None = None, **options: Any) -> Client:
         """A client of this server (through ``url`` if given: a relay)."""

@@ -1,0 +1,133 @@
+"""A connection's calls in flight: the next frame is read while a write waits.
+
+A call whose writes go through the group commit (a send, a receipt) spends
+most of its time waiting for the commit's fsync. Were the connection to read
+nothing meanwhile, its next frames would wait unread in the kernel, a busy
+device would add one operation per commit, and the loop would sit idle
+while the commit runs: one device's burst would wait out one commit per
+message. So such a call is *pipelined*: it runs in a task of its own, and
+the connection reads its next frame as soon as the call's writes are
+queued in the writer (``queued``), in the order the frames came.
+
+What a client sees stays as if each call ran alone, in turn:
+
+- answers go out in the order the calls came (a call answered early waits
+  for those before it);
+- writes are queued in the order the calls came, so a device's messages
+  reach each thread in the order it sent them;
+- any other call (a read, a write of another kind) waits until every
+  earlier call is answered: it sees everything they wrote.
+
+``PIPELINED_CALLS`` bounds how many calls one connection has in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from typing import Any
+
+from server.connection import Connection, Flag
+
+__all__ = ["PIPELINED_CALLS", "Calls", "queued"]
+
+PIPELINED_CALLS = 16  # each holds its frame (up to ``max_frame_bytes``) until answered
+Answer = Coroutine[Any, Any, bytes | None]  # the frame answering a call, if any
+
+_QUEUED: ContextVar[asyncio.Future[None] | None] = ContextVar("queued", default=None)
+
+
+def queued() -> None:
+    """The pipelined call running here (if any) has queued its writes, in
+    order: its connection may read its next frame. Called by the writers."""
+    admitted = _QUEUED.get()
+    if admitted is not None and not admitted.done():
+        admitted.set_result(None)
+
+
+class _Slot:
+    """One call's place in the order of answers."""
+
+    __slots__ = ("answer", "done")
+
+    def __init__(self) -> None:
+        self.answer: bytes | None = None
+        self.done = False
+
+
+class Calls:
+    """The calls of one connection, answered in the order they came."""
+
+    __slots__ = ("_conn", "_emptied", "_failed", "_order", "_room", "_running")
+
+    def __init__(self, conn: Connection, failed: Callable[[Exception], None]) -> None:
+        """``failed``: what a pipelined call that raised (not refused: its
+        handler answers refusals) does to the connection."""
+        self._conn = conn
+        self._failed = failed
+        self._order: list[_Slot] = []  # calls not yet answered, in the order they came
+        self._running: list[asyncio.Task[None]] = []
+        self._room = Flag()  # fewer than PIPELINED_CALLS in flight
+        self._emptied = Flag()  # every call answered
+
+    async def take(self, answer: Answer, *, pipelined: bool) -> None:
+        """Answer a call: return once it is answered or, ``pipelined``, once
+        its writes are queued. Any other call waits for every earlier one."""
+        if not pipelined:
+            await self.settled()
+        while len(self._order) >= PIPELINED_CALLS:
+            self._room.clear()
+            await self._room.wait()
+        slot = _Slot()
+        self._order.append(slot)
+        self._conn.busy = True
+        if not pipelined:
+            try:
+                slot.answer = await answer
+            finally:
+                self._answered(slot)
+            return
+        admitted = asyncio.get_running_loop().create_future()
+        token = _QUEUED.set(admitted)
+        try:
+            task = asyncio.create_task(self._pipelined(answer, slot, admitted))
+        finally:
+            _QUEUED.reset(token)
+        self._running.append(task)
+        task.add_done_callback(self._running.remove)
+        await admitted
+
+    async def settled(self) -> None:
+        """Wait until every call taken is answered."""
+        while self._order:
+            self._emptied.clear()
+            await self._emptied.wait()
+
+    def running(self) -> list[asyncio.Task[None]]:
+        """The pipelined calls still running (to cancel when the socket ends)."""
+        return list(self._running)
+
+    async def _pipelined(self, answer: Answer, slot: _Slot, admitted: asyncio.Future[None]) -> None:
+        try:
+            slot.answer = await answer
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            if not admitted.done():  # answered (or failed) without queuing a write
+                admitted.set_result(None)
+            self._answered(slot)
+
+    def _answered(self, slot: _Slot) -> None:
+        """Send every answer now due, in the order the calls came."""
+        slot.done = True
+        order = self._order
+        while order and order[0].done:
+            first = order.pop(0)
+            if first.answer is not None:
+                self._conn.send(first.answer)
+        if len(order) < PIPELINED_CALLS:
+            self._room.set()
+        if not order:
+            self._emptied.set()
+            self._conn.answered()

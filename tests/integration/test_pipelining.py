@@ -1,0 +1,115 @@
+"""A connection's sends and receipts are pipelined (``server.calls``): its
+next frame is read while a write waits for the commit. Through a raw
+socket: one device's burst shares commits, and still every answer comes in
+the order the calls came, every thread has the device's messages in the
+order it sent them, and a read behind the burst sees all of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clients import Credentials
+from tests.support.server import RunningServer
+from tests.support.wire import Link, call_frame, greeted, http_client, ok, send_params
+
+
+async def _commits(server: RunningServer) -> int:
+    async with http_client(server) as http:
+        commits: int = (await http.get("/healthz")).json()["commits"]
+        return commits
+
+
+async def test_a_burst_of_sends_shares_commits_and_keeps_each_threads_order(
+    server: RunningServer,
+) -> None:
+    doctor, patient, first = await server.patient_thread()
+    other = await server.user("patient")
+    second = await server.thread_with(doctor, other)
+    members = {first: [doctor.user_id, patient.user_id], second: [doctor.user_id, other.user_id]}
+    threads = [first if n % 3 else second for n in range(12)]
+    sends = [send_params(server, doctor, t, members[t], f"m{n}") for n, t in enumerate(threads)]
+    before = await _commits(server)
+    async with greeted(server, patient) as reader, greeted(server, doctor) as link:
+        for call_id, params in enumerate(sends, 1):
+            await link.send(call_frame(call_id, "messages.send", params))
+        answers = [await link.receive("result", "error") for _ in sends]
+        assert [answer["id"] for answer in answers] == list(range(1, len(sends) + 1))
+        stored = [ok(answer) for answer in answers]
+        # One commit each, had the connection waited for each before reading the next.
+        assert await _commits(server) - before < len(sends) // 2
+        live = [await _new_message(reader) for _ in range(threads.count(first))]
+    for thread in (first, second):
+        sent = [p["client_msg_id"] for t, p in zip(threads, sends, strict=True) if t == thread]
+        seqs = [s["thread_seq"] for t, s in zip(threads, stored, strict=True) if t == thread]
+        assert seqs == sorted(seqs) == list(range(seqs[0], seqs[0] + len(seqs)))
+        assert [m["client_msg_id"] for m in await _history(server, doctor, thread)] == sent
+    assert [m["client_msg_id"] for m in live] == [
+        p["client_msg_id"] for t, p in zip(threads, sends, strict=True) if t == first
+    ]
+
+
+async def test_a_read_behind_a_burst_of_sends_sees_every_one(server: RunningServer) -> None:
+    doctor, patient, thread = await server.patient_thread()
+    members = [doctor.user_id, patient.user_id]
+    sends = [send_params(server, doctor, thread, members, f"m{n}") for n in range(8)]
+    async with greeted(server, doctor) as link:
+        for call_id, params in enumerate(sends, 1):
+            await link.send(call_frame(call_id, "messages.send", params))
+        await link.send(call_frame(99, "messages.history", {"thread": thread}))
+        answers = [await link.receive("result", "error") for _ in range(len(sends) + 1)]
+    assert [answer["id"] for answer in answers] == [*range(1, len(sends) + 1), 99]
+    history = [m for m in reversed(ok(answers[-1])["messages"]) if m["kind"] != "notice"]
+    assert [m["client_msg_id"] for m in history] == [p["client_msg_id"] for p in sends]
+
+
+async def test_a_retry_right_behind_its_send_is_answered_as_its_duplicate(
+    server: RunningServer,
+) -> None:
+    doctor, patient, thread = await server.patient_thread()
+    params = send_params(server, doctor, thread, [doctor.user_id, patient.user_id])
+    async with greeted(server, doctor) as link:
+        for call_id in (1, 2, 3):
+            await link.send(call_frame(call_id, "messages.send", params))
+        first, *retries = [ok(await link.receive("result", "error")) for _ in range(3)]
+    assert not first.get("duplicate")
+    for retry in retries:
+        assert retry == first | {"duplicate": True}
+    assert len(await _history(server, doctor, thread)) == 1
+
+
+async def test_receipts_behind_sends_are_answered_in_order_and_stored(
+    server: RunningServer,
+) -> None:
+    doctor, patient, thread = await server.patient_thread()
+    members = [doctor.user_id, patient.user_id]
+    async with greeted(server, doctor) as link:
+        for call_id in (1, 2, 3):
+            params = send_params(server, doctor, thread, members, f"m{call_id}")
+            ok(await link.call(call_id, "messages.send", params))
+    async with greeted(server, patient) as link:
+        frames = [
+            call_frame(1, "receipts.delivered", {"thread": thread, "thread_seq": 1}),
+            call_frame(2, "receipts.read", {"thread": thread, "thread_seq": 2}),
+            call_frame(3, "receipts.delivered", {"thread": thread, "thread_seq": 3}),
+            call_frame(4, "threads.list", {}),
+        ]
+        for frame in frames:
+            await link.send(frame)
+        answers = [await link.receive("result", "error") for _ in frames]
+    assert [answer["id"] for answer in answers] == [1, 2, 3, 4]
+    (listed,) = [t for t in ok(answers[-1])["threads"] if t["id"] == thread]
+    assert (listed["delivered_seq"], listed["read_seq"]) == (3, 2)
+
+
+async def _new_message(link: Link) -> dict[str, Any]:
+    while (event := await link.receive("event"))["type"] != "message.new":
+        pass
+    data: dict[str, Any] = event["data"]
+    return data
+
+
+async def _history(server: RunningServer, reader: Credentials, thread: int) -> list[dict[str, Any]]:
+    """The thread's messages sent by people (not the server's notices), oldest first."""
+    async with greeted(server, reader) as link:
+        found = ok(await link.call(1, "messages.history", {"thread": thread}))
+    return [m for m in reversed(found["messages"]) if m["kind"] != "notice"]

@@ -1,0 +1,145 @@
+"""A connection's calls in flight (``server.calls``): a pipelined call is
+let go once its writes are queued, answers leave in the order the calls
+came, any other call waits for the earlier ones, in-flight calls are
+bounded, and a graceful finish waits for every answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from protocol.errors import CloseCode
+from server.calls import PIPELINED_CALLS, Calls, queued
+from tests.unit.test_connection import Writer, drain, make
+
+
+async def answer_once(gate: asyncio.Future[None], answer: bytes, *, queues: bool = True) -> bytes:
+    """A call that queues a write (or not), then answers once ``gate`` opens."""
+    if queues:
+        queued()
+    await gate
+    return answer
+
+
+def gates(count: int) -> list[asyncio.Future[None]]:
+    loop = asyncio.get_running_loop()
+    return [loop.create_future() for _ in range(count)]
+
+
+def no_failure(exc: Exception) -> None:
+    raise AssertionError(f"a call failed: {exc!r}")
+
+
+async def test_pipelined_calls_are_let_go_once_queued_and_answered_in_order() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    first, second = gates(2)
+    await calls.take(answer_once(first, b"a"), pipelined=True)  # returns: its write is queued
+    await calls.take(answer_once(second, b"b"), pipelined=True)
+    second.set_result(None)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert drain(conn) == []  # answered, but behind the first call
+    first.set_result(None)
+    await calls.settled()
+    assert drain(conn) == [b"a", b"b"]
+    assert not conn.busy
+
+
+async def test_a_pipelined_call_that_queues_nothing_is_let_go_once_answered() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    (gate,) = gates(1)
+    taking = asyncio.create_task(calls.take(answer_once(gate, b"a", queues=False), pipelined=True))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert not taking.done()
+    gate.set_result(None)
+    await taking
+    assert drain(conn) == [b"a"]
+
+
+async def test_a_call_not_pipelined_waits_for_every_earlier_answer() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    (gate,) = gates(1)
+    ran: list[str] = []
+
+    async def read() -> bytes:
+        ran.append("read")
+        return b"read"
+
+    await calls.take(answer_once(gate, b"write"), pipelined=True)
+    reading = asyncio.create_task(calls.take(read(), pipelined=False))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert ran == []  # it would not see the write
+    gate.set_result(None)
+    await reading
+    assert ran == ["read"]
+    assert drain(conn) == [b"write", b"read"]
+
+
+async def test_calls_in_flight_are_bounded() -> None:
+    conn = make(queue_bytes=10_000)
+    calls = Calls(conn, no_failure)
+    opened = gates(PIPELINED_CALLS + 1)
+    for gate in opened[:-1]:
+        await calls.take(answer_once(gate, b"x"), pipelined=True)
+    one_more = asyncio.create_task(calls.take(answer_once(opened[-1], b"y"), pipelined=True))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert not one_more.done()
+    opened[0].set_result(None)
+    await one_more  # the first is answered: room for one more
+    for gate in opened[1:]:
+        gate.set_result(None)
+    await calls.settled()
+    assert drain(conn) == [b"x"] * PIPELINED_CALLS + [b"y"]
+
+
+async def test_a_failed_call_is_reported_and_the_answers_behind_it_still_go_out() -> None:
+    conn = make()
+    failures: list[Exception] = []
+    calls = Calls(conn, failures.append)
+    broken, fine = gates(2)
+    await calls.take(answer_once(broken, b"never"), pipelined=True)
+    await calls.take(answer_once(fine, b"b"), pipelined=True)
+    broken.set_exception(RuntimeError("store gone"))
+    fine.set_result(None)
+    await calls.settled()
+    assert [str(exc) for exc in failures] == ["store gone"]
+    assert drain(conn) == [b"b"]
+
+
+async def test_a_graceful_finish_waits_for_every_pipelined_answer() -> None:
+    conn = make()
+    writer = Writer(conn)
+    calls = Calls(conn, no_failure)
+    first, second = gates(2)
+    await calls.take(answer_once(first, b"a"), pipelined=True)
+    await calls.take(answer_once(second, b"b"), pipelined=True)
+    conn.finish(CloseCode.SERVER_SHUTDOWN)
+    first.set_result(None)
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert not conn.closing  # the second call is still being answered
+    second.set_result(None)
+    await calls.settled()
+    assert await writer.idle() == [b"a", b"b"]
+    assert conn.close_code == CloseCode.SERVER_SHUTDOWN
+
+
+async def test_running_calls_are_listed_for_the_socket_to_cancel() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    (gate,) = gates(1)
+    await calls.take(answer_once(gate, b"a"), pipelined=True)
+    (running,) = calls.running()
+    running.cancel()
+    await calls.settled()  # a cancelled call leaves no answer, and holds none back
+    assert calls.running() == []
+    assert drain(conn) == []
+
+
+def test_queued_outside_a_call_does_nothing() -> None:
+    queued()
