@@ -19,6 +19,8 @@ What a client sees stays as if each call ran alone, in turn:
   earlier call is answered: it sees everything they wrote.
 
 ``PIPELINED_CALLS`` bounds how many calls one connection has in flight.
+Where the writer does not pipeline (``Writer.pipelines``: PostgreSQL, for
+now), every call is taken as one that is not pipelined.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The ``/ws`` endpoint: handshake, then a reader, a writer and, when the
 device resumes, a replay of what it missed.
 
-Calls from one connection are answered in the order they were sent; a send
-or a receipt is answered while the next frames are read (``server.calls``).
+Calls from one connection are answered in the order they were sent; on
+SQLite a send or a receipt is answered while the next frames are read
+(``server.calls``).
 A frame that cannot be read is answered with an ``error`` frame (``id`` set
 when the call's id could be read) and the connection goes on; only a bad
 handshake or a protocol-level failure closes it, with a documented
@@ -278,7 +279,8 @@ async def _read(
                 return
             conn.last_received = monotonic()
             frame = wire.receive(data)
-            await calls.take(_handle(ctx, conn, frame), pipelined=_pipelined(frame))
+            pipelined = ctx.writer.pipelines and _pipelined(frame)
+            await calls.take(_handle(ctx, conn, frame), pipelined=pipelined)
     except Exception as exc:
         _stopped_on(conn, exc)
     finally:
