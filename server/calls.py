@@ -49,29 +49,29 @@ def queued() -> None:
 
 
 class _Slot:
-    """One call's place in the order of answers."""
+    """One call's place in the order of answers (and its task, pipelined)."""
 
-    __slots__ = ("answer", "done")
+    __slots__ = ("answer", "done", "task")
 
     def __init__(self) -> None:
         self.answer: bytes | None = None
         self.done = False
+        self.task: asyncio.Task[None] | None = None
 
 
 class Calls:
-    """The calls of one connection, answered in the order they came."""
+    """The calls of one connection, answered in the order they came (one
+    for each link, idle or not: a few hundred bytes)."""
 
-    __slots__ = ("_conn", "_emptied", "_failed", "_order", "_room", "_running")
+    __slots__ = ("_conn", "_failed", "_order", "_sent")
 
-    def __init__(self, conn: Connection, failed: Callable[[Exception], None]) -> None:
+    def __init__(self, conn: Connection, failed: Callable[[Connection, Exception], None]) -> None:
         """``failed``: what a pipelined call that raised (not refused: its
         handler answers refusals) does to the connection."""
         self._conn = conn
         self._failed = failed
         self._order: list[_Slot] = []  # calls not yet answered, in the order they came
-        self._running: list[asyncio.Task[None]] = []
-        self._room = Flag()  # fewer than PIPELINED_CALLS in flight
-        self._emptied = Flag()  # every call answered
+        self._sent = Flag()  # an answer left: there may be room, or none left to wait for
 
     async def take(self, answer: Answer, *, pipelined: bool) -> None:
         """Answer a call: return once it is answered or, ``pipelined``, once
@@ -79,8 +79,8 @@ class Calls:
         if not pipelined:
             await self.settled()
         while len(self._order) >= PIPELINED_CALLS:
-            self._room.clear()
-            await self._room.wait()
+            self._sent.clear()
+            await self._sent.wait()
         slot = _Slot()
         self._order.append(slot)
         self._conn.busy = True
@@ -93,28 +93,27 @@ class Calls:
         admitted = asyncio.get_running_loop().create_future()
         token = _QUEUED.set(admitted)
         try:
-            task = asyncio.create_task(self._pipelined(answer, slot, admitted))
+            slot.task = asyncio.create_task(self._pipelined(answer, slot, admitted))
         finally:
             _QUEUED.reset(token)
-        self._running.append(task)
-        task.add_done_callback(self._running.remove)
         await admitted
 
     async def settled(self) -> None:
         """Wait until every call taken is answered."""
         while self._order:
-            self._emptied.clear()
-            await self._emptied.wait()
+            self._sent.clear()
+            await self._sent.wait()
 
     def running(self) -> list[asyncio.Task[None]]:
         """The pipelined calls still running (to cancel when the socket ends)."""
-        return list(self._running)
+        tasks = [slot.task for slot in self._order if slot.task is not None]
+        return [task for task in tasks if not task.done()]
 
     async def _pipelined(self, answer: Answer, slot: _Slot, admitted: asyncio.Future[None]) -> None:
         try:
             slot.answer = await answer
         except Exception as exc:
-            self._failed(exc)
+            self._failed(self._conn, exc)
         finally:
             if not admitted.done():  # answered (or failed) without queuing a write
                 admitted.set_result(None)
@@ -128,8 +127,6 @@ class Calls:
             first = order.pop(0)
             if first.answer is not None:
                 self._conn.send(first.answer)
-        if len(order) < PIPELINED_CALLS:
-            self._room.set()
+            self._sent.set()
         if not order:
-            self._emptied.set()
             self._conn.answered()

@@ -9,6 +9,7 @@ import asyncio
 
 from protocol.errors import CloseCode
 from server.calls import PIPELINED_CALLS, Calls, queued
+from server.connection import Connection
 from tests.unit.test_connection import Writer, drain, make
 
 
@@ -25,7 +26,7 @@ def gates(count: int) -> list[asyncio.Future[None]]:
     return [loop.create_future() for _ in range(count)]
 
 
-def no_failure(exc: Exception) -> None:
+def no_failure(conn: Connection, exc: Exception) -> None:
     raise AssertionError(f"a call failed: {exc!r}")
 
 
@@ -100,7 +101,7 @@ async def test_calls_in_flight_are_bounded() -> None:
 async def test_a_failed_call_is_reported_and_the_answers_behind_it_still_go_out() -> None:
     conn = make()
     failures: list[Exception] = []
-    calls = Calls(conn, failures.append)
+    calls = Calls(conn, lambda _, exc: failures.append(exc))
     broken, fine = gates(2)
     await calls.take(answer_once(broken, b"never"), pipelined=True)
     await calls.take(answer_once(fine, b"b"), pipelined=True)
