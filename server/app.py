@@ -190,7 +190,7 @@ class Lifecycle:
 
     async def drain(self, seconds: float) -> None:
         """A graceful stop's first step (SIGTERM): take no new socket; let each
-        open one answer the call it is answering, send what it has queued, and
+        open one answer the calls it has taken, send what it has queued, and
         close with ``SERVER_SHUTDOWN`` (reconnect, to another node); hand the
         chores' leases over. At most ``seconds``; ``stop`` closes what is left."""
         ctx = self.ctx

@@ -15,8 +15,14 @@ What a client sees stays as if each call ran alone, in turn:
   for those before it);
 - writes are queued in the order the calls came, so a device's messages
   reach each thread in the order it sent them;
-- any other call (a read, a write of another kind) waits until every
-  earlier call is answered: it sees everything they wrote.
+- any other frame (a read, a write of another kind, a ping, a frame that
+  cannot be read) waits until every earlier call is answered: a call sees
+  everything they wrote.
+
+A retry sent right behind its own send may still be refused by its plan
+(the rules or the devices changed), where, sent later, it would have been
+answered as the duplicate it is: the plan's duplicate check reads what is
+committed, as for a retry from another connection.
 
 ``PIPELINED_CALLS`` bounds how many calls one connection has in flight.
 Where the writer does not pipeline (``Writer.pipelines``: PostgreSQL, for
@@ -30,6 +36,7 @@ from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import Any
 
+from protocol.errors import CloseCode
 from server.connection import Connection, Flag
 
 __all__ = ["PIPELINED_CALLS", "Calls", "queued"]
@@ -44,8 +51,10 @@ def queued() -> None:
     """The pipelined call running here (if any) has queued its writes, in
     order: its connection may read its next frame. Called by the writers."""
     admitted = _QUEUED.get()
-    if admitted is not None and not admitted.done():
-        admitted.set_result(None)
+    if admitted is not None:
+        _QUEUED.set(None)  # once: a later write of the call (after_send's) lets nothing go
+        if not admitted.done():
+            admitted.set_result(None)
 
 
 class _Slot:
@@ -73,23 +82,51 @@ class Calls:
         self._order: list[_Slot] = []  # calls not yet answered, in the order they came
         self._sent = Flag()  # an answer left: there may be room, or none left to wait for
 
-    async def take(self, answer: Answer, *, pipelined: bool) -> None:
-        """Answer a call: return once it is answered or, ``pipelined``, once
-        its writes are queued. Any other call waits for every earlier one."""
-        if not pipelined:
-            await self.settled()
-        while len(self._order) >= PIPELINED_CALLS:
-            self._sent.clear()
-            await self._sent.wait()
+    async def take(self, answer: Callable[[], Answer], *, pipelined: bool) -> None:
+        """Answer a call (``answer()`` makes its coroutine): return once it is
+        answered or, ``pipelined``, once its writes are queued. Any other
+        call waits for every earlier one. From the moment it is taken, the
+        connection is busy (a graceful finish waits for its answer); once
+        the connection is closing, it is dropped unanswered."""
         slot = _Slot()
         self._order.append(slot)
         self._conn.busy = True
-        if not pipelined:
+        try:
+            if pipelined:
+                while len(self._order) > PIPELINED_CALLS:
+                    await self._one_answered()
+            else:
+                while self._order[0] is not slot:
+                    await self._one_answered()
+        except BaseException:
+            self._answered(slot)
+            raise
+        if self._conn.closing:
+            self._answered(slot)
+        elif pipelined:
+            await self._pipeline(answer, slot)
+        else:
             try:
-                slot.answer = await answer
+                slot.answer = await answer()
             finally:
                 self._answered(slot)
-            return
+
+    async def settled(self) -> None:
+        """Wait until every call taken is answered."""
+        while self._order:
+            await self._one_answered()
+
+    def running(self) -> list[asyncio.Task[None]]:
+        """The pipelined calls still running (for the socket to wait for:
+        their writes are queued, and what follows a commit still runs)."""
+        tasks = [slot.task for slot in self._order if slot.task is not None]
+        return [task for task in tasks if not task.done()]
+
+    async def _one_answered(self) -> None:
+        self._sent.clear()
+        await self._sent.wait()
+
+    async def _pipeline(self, answer: Callable[[], Answer], slot: _Slot) -> None:
         admitted = asyncio.get_running_loop().create_future()
         token = _QUEUED.set(admitted)
         try:
@@ -98,20 +135,18 @@ class Calls:
             _QUEUED.reset(token)
         await admitted
 
-    async def settled(self) -> None:
-        """Wait until every call taken is answered."""
-        while self._order:
-            self._sent.clear()
-            await self._sent.wait()
-
-    def running(self) -> list[asyncio.Task[None]]:
-        """The pipelined calls still running (to cancel when the socket ends)."""
-        tasks = [slot.task for slot in self._order if slot.task is not None]
-        return [task for task in tasks if not task.done()]
-
-    async def _pipelined(self, answer: Answer, slot: _Slot, admitted: asyncio.Future[None]) -> None:
+    async def _pipelined(
+        self, answer: Callable[[], Answer], slot: _Slot, admitted: asyncio.Future[None]
+    ) -> None:
         try:
-            slot.answer = await answer
+            slot.answer = await answer()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            # What the call awaited was cancelled (a node stopping): as when
+            # the reader itself ran the call, the connection ends.
+            self._conn.close(CloseCode.NORMAL)
         except Exception as exc:
             self._failed(self._conn, exc)
         finally:

@@ -17,9 +17,9 @@ A connection's life is one ``Stage`` that only moves forward::
         any stage --close()--> CLOSING
 
 Once closing, nothing moves it any more (the first close wins). Two things
-run across the stages and stay apart: ``busy`` (the reader is answering a
-call) and a graceful ``finish`` (close once that call is answered and the
-queue is flushed).
+run across the stages and stay apart: ``busy`` (calls taken are not all
+answered yet, ``server.calls``) and a graceful ``finish`` (close once they
+are and the queue is flushed).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class Connection:
         self.closed = Flag()
         self.stage = Stage.WELCOMING
         self._held: list[tuple[int, bytes]] = []  # durable events, until live
-        self.busy = False  # answering a call
+        self.busy = False  # calls taken, not all answered
         self.refused_in_a_row = 0  # frames answered rate_limited since the last one taken
         self._finish: tuple[int, str] | None = None  # close once answered and flushed
 
@@ -249,7 +249,7 @@ class Connection:
             self.closed.set()
 
     def finish(self, code: int, reason: str = "") -> None:
-        """Close once the call being answered (if any) is answered and every
+        """Close once the calls taken (if any) are answered and every
         queued frame is sent: a graceful stop. No new call is taken."""
         if not self.closing:
             self._finish = (code, reason)
@@ -265,7 +265,7 @@ class Connection:
         return None if self._finish is None else self._finish[0]
 
     def answered(self) -> None:
-        """The call being answered has its answer queued."""
+        """Every call taken has its answer queued."""
         self.busy = False
         self._finish_if_idle()
 

@@ -185,10 +185,12 @@ async def _serve(
             conn.close(CloseCode.NORMAL)
         if conn.writer is not None:  # still writing: the close frame goes next
             tasks.append(conn.writer)
-        tasks += calls.running()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # Calls whose writes are queued finish (their answers dropped): what
+        # follows a commit (popups, receipt floors) still runs.
+        await asyncio.gather(*calls.running(), return_exceptions=True)
         code = conn.close_code or CloseCode.NORMAL
         wire.close(code, conn.close_reason)
         await _close(ws, code, conn.close_reason)
@@ -280,7 +282,9 @@ async def _read(
             conn.last_received = monotonic()
             frame = wire.receive(data)
             pipelined = ctx.writer.pipelines and _pipelined(frame)
-            await calls.take(_handle(ctx, conn, frame), pipelined=pipelined)
+            await calls.take(functools.partial(_handle, ctx, conn, frame), pipelined=pipelined)
+            if conn.closing:  # a call closed it: what was read after it is dropped
+                return
     except Exception as exc:
         _stopped_on(conn, exc)
     finally:

@@ -31,8 +31,7 @@ async def test_a_burst_of_sends_shares_commits_and_keeps_each_threads_order(
     sends = [send_params(server, doctor, t, members[t], f"m{n}") for n, t in enumerate(threads)]
     before = await _commits(server)
     async with greeted(server, patient) as reader, greeted(server, doctor) as link:
-        for call_id, params in enumerate(sends, 1):
-            await link.send(call_frame(call_id, "messages.send", params))
+        await _send_all(link, sends)
         answers = [await link.receive("result", "error") for _ in sends]
         assert [answer["id"] for answer in answers] == list(range(1, len(sends) + 1))
         stored = [ok(answer) for answer in answers]
@@ -54,11 +53,9 @@ async def test_a_burst_of_sends_shares_commits_and_keeps_each_threads_order(
 
 async def test_a_read_behind_a_burst_of_sends_sees_every_one(server: RunningServer) -> None:
     doctor, patient, thread = await server.patient_thread()
-    members = [doctor.user_id, patient.user_id]
-    sends = [send_params(server, doctor, thread, members, f"m{n}") for n in range(8)]
+    sends = _sends(server, doctor, [doctor, patient], thread, 8)
     async with greeted(server, doctor) as link:
-        for call_id, params in enumerate(sends, 1):
-            await link.send(call_frame(call_id, "messages.send", params))
+        await _send_all(link, sends)
         await link.send(call_frame(99, "messages.history", {"thread": thread}))
         answers = [await link.receive("result", "error") for _ in range(len(sends) + 1)]
     assert [answer["id"] for answer in answers] == [*range(1, len(sends) + 1), 99]
@@ -105,6 +102,20 @@ async def test_receipts_behind_sends_are_answered_in_order_and_stored(
     assert (listed["delivered_seq"], listed["read_seq"]) == (3, 2)
 
 
+def _sends(
+    server: RunningServer, sender: Credentials, members: list[Credentials], thread: int, count: int
+) -> list[dict[str, Any]]:
+    """The parameters of ``count`` sends from ``sender`` to the thread."""
+    ids = [member.user_id for member in members]
+    return [send_params(server, sender, thread, ids, f"m{n}") for n in range(count)]
+
+
+async def _send_all(link: Link, sends: list[dict[str, Any]]) -> None:
+    """Each send's call, ids 1, 2, ..., without waiting for an answer."""
+    for call_id, params in enumerate(sends, 1):
+        await link.send(call_frame(call_id, "messages.send", params))
+
+
 async def _new_message(link: Link) -> dict[str, Any]:
     while (event := await link.receive("event"))["type"] != "message.new":
         pass
@@ -117,3 +128,23 @@ async def _history(server: RunningServer, reader: Credentials, thread: int) -> l
     async with greeted(server, reader) as link:
         found = ok(await link.call(1, "messages.history", {"thread": thread}))
     return [m for m in reversed(found["messages"]) if m["kind"] != "notice"]
+
+
+async def test_a_burst_past_the_send_limit_is_refused_in_order_and_stores_only_what_passed(
+    make_server: Any,
+) -> None:
+    server = make_server(sends_per_second=0.5, send_burst=3)
+    doctor, patient, thread = await server.patient_thread()
+    sends = _sends(server, doctor, [doctor, patient], thread, 6)
+    async with greeted(server, doctor) as link:
+        await _send_all(link, sends)
+        await link.send(b"\xc1")  # not MessagePack: refused where it came
+        answers = [await link.receive("result", "error") for _ in range(len(sends) + 1)]
+    assert [answer["id"] for answer in answers] == [1, 2, 3, 4, 5, 6, None]
+    assert [answer.get("code", "result") for answer in answers] == [
+        *["result"] * 3,
+        *["rate_limited"] * 3,
+        "invalid",
+    ]
+    stored = [m["client_msg_id"] for m in await _history(server, doctor, thread)]
+    assert stored == [p["client_msg_id"] for p in sends[:3]]

@@ -6,6 +6,7 @@ bounded, and a graceful finish waits for every answer."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from protocol.errors import CloseCode
 from server.calls import PIPELINED_CALLS, Calls, queued
@@ -13,7 +14,7 @@ from server.connection import Connection
 from tests.unit.test_connection import Writer, drain, make
 
 
-async def answer_once(gate: asyncio.Future[None], answer: bytes, *, queues: bool = True) -> bytes:
+async def gated(gate: asyncio.Future[None], answer: bytes, *, queues: bool = True) -> bytes:
     """A call that queues a write (or not), then answers once ``gate`` opens."""
     if queues:
         queued()
@@ -34,8 +35,9 @@ async def test_pipelined_calls_are_let_go_once_queued_and_answered_in_order() ->
     conn = make()
     calls = Calls(conn, no_failure)
     first, second = gates(2)
-    await calls.take(answer_once(first, b"a"), pipelined=True)  # returns: its write is queued
-    await calls.take(answer_once(second, b"b"), pipelined=True)
+    # Each returns once its write is queued.
+    await calls.take(partial(gated, first, b"a"), pipelined=True)
+    await calls.take(partial(gated, second, b"b"), pipelined=True)
     second.set_result(None)
     await asyncio.sleep(0)
     await asyncio.sleep(0)
@@ -50,7 +52,8 @@ async def test_a_pipelined_call_that_queues_nothing_is_let_go_once_answered() ->
     conn = make()
     calls = Calls(conn, no_failure)
     (gate,) = gates(1)
-    taking = asyncio.create_task(calls.take(answer_once(gate, b"a", queues=False), pipelined=True))
+    answer = partial(gated, gate, b"a", queues=False)
+    taking = asyncio.create_task(calls.take(answer, pipelined=True))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert not taking.done()
@@ -69,8 +72,8 @@ async def test_a_call_not_pipelined_waits_for_every_earlier_answer() -> None:
         ran.append("read")
         return b"read"
 
-    await calls.take(answer_once(gate, b"write"), pipelined=True)
-    reading = asyncio.create_task(calls.take(read(), pipelined=False))
+    await calls.take(partial(gated, gate, b"write"), pipelined=True)
+    reading = asyncio.create_task(calls.take(read, pipelined=False))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert ran == []  # it would not see the write
@@ -85,8 +88,8 @@ async def test_calls_in_flight_are_bounded() -> None:
     calls = Calls(conn, no_failure)
     opened = gates(PIPELINED_CALLS + 1)
     for gate in opened[:-1]:
-        await calls.take(answer_once(gate, b"x"), pipelined=True)
-    one_more = asyncio.create_task(calls.take(answer_once(opened[-1], b"y"), pipelined=True))
+        await calls.take(partial(gated, gate, b"x"), pipelined=True)
+    one_more = asyncio.create_task(calls.take(partial(gated, opened[-1], b"y"), pipelined=True))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert not one_more.done()
@@ -103,8 +106,8 @@ async def test_a_failed_call_is_reported_and_the_answers_behind_it_still_go_out(
     failures: list[Exception] = []
     calls = Calls(conn, lambda _, exc: failures.append(exc))
     broken, fine = gates(2)
-    await calls.take(answer_once(broken, b"never"), pipelined=True)
-    await calls.take(answer_once(fine, b"b"), pipelined=True)
+    await calls.take(partial(gated, broken, b"never"), pipelined=True)
+    await calls.take(partial(gated, fine, b"b"), pipelined=True)
     broken.set_exception(RuntimeError("store gone"))
     fine.set_result(None)
     await calls.settled()
@@ -117,8 +120,8 @@ async def test_a_graceful_finish_waits_for_every_pipelined_answer() -> None:
     writer = Writer(conn)
     calls = Calls(conn, no_failure)
     first, second = gates(2)
-    await calls.take(answer_once(first, b"a"), pipelined=True)
-    await calls.take(answer_once(second, b"b"), pipelined=True)
+    await calls.take(partial(gated, first, b"a"), pipelined=True)
+    await calls.take(partial(gated, second, b"b"), pipelined=True)
     conn.finish(CloseCode.SERVER_SHUTDOWN)
     first.set_result(None)
     await asyncio.sleep(0)
@@ -130,11 +133,11 @@ async def test_a_graceful_finish_waits_for_every_pipelined_answer() -> None:
     assert conn.close_code == CloseCode.SERVER_SHUTDOWN
 
 
-async def test_running_calls_are_listed_for_the_socket_to_cancel() -> None:
+async def test_running_calls_are_listed_for_the_socket_to_wait_for() -> None:
     conn = make()
     calls = Calls(conn, no_failure)
     (gate,) = gates(1)
-    await calls.take(answer_once(gate, b"a"), pipelined=True)
+    await calls.take(partial(gated, gate, b"a"), pipelined=True)
     (running,) = calls.running()
     running.cancel()
     await calls.settled()  # a cancelled call leaves no answer, and holds none back
@@ -144,3 +147,68 @@ async def test_running_calls_are_listed_for_the_socket_to_cancel() -> None:
 
 def test_queued_outside_a_call_does_nothing() -> None:
     queued()
+
+
+async def test_a_finish_waits_for_a_call_read_behind_pipelined_ones() -> None:
+    conn = make()
+    writer = Writer(conn)
+    calls = Calls(conn, no_failure)
+    (gate,) = gates(1)
+
+    async def read() -> bytes:
+        return b"read"
+
+    await calls.take(partial(gated, gate, b"write"), pipelined=True)
+    reading = asyncio.create_task(calls.take(read, pipelined=False))
+    await asyncio.sleep(0)
+    conn.finish(CloseCode.SERVER_SHUTDOWN)
+    gate.set_result(None)
+    await reading  # read before the finish: answered, not dropped
+    assert await writer.idle() == [b"write", b"read"]
+    assert conn.close_code == CloseCode.SERVER_SHUTDOWN
+
+
+async def test_a_call_taken_once_closing_is_dropped_unanswered() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    (gate,) = gates(1)
+    made: list[str] = []
+
+    async def write() -> bytes:
+        made.append("write")
+        return b"write"
+
+    await calls.take(partial(gated, gate, b"first"), pipelined=True)
+    behind = asyncio.create_task(calls.take(write, pipelined=False))  # waits for the first
+    await asyncio.sleep(0)
+    conn.close(CloseCode.SERVER_ERROR)  # as a failed call or a slow consumer does
+    gate.set_result(None)
+    await behind
+    await calls.settled()
+    assert made == []  # never begun: its coroutine was not even made
+    assert drain(conn) == []
+
+
+async def test_a_reader_cancelled_while_waiting_leaves_no_call_behind() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    (gate,) = gates(1)
+    await calls.take(partial(gated, gate, b"write"), pipelined=True)
+    waiting = asyncio.create_task(calls.take(partial(gated, gate, b"read"), pipelined=False))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    gate.set_result(None)
+    await calls.settled()
+    assert drain(conn) == [b"write"]
+    assert not conn.busy
+
+
+async def test_a_call_whose_write_is_cancelled_under_it_closes_the_connection() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    (stored,) = gates(1)
+    await calls.take(partial(gated, stored, b"never"), pipelined=True)
+    stored.cancel()  # as receipt writes do to their callers when the node stops
+    await calls.settled()
+    assert conn.close_code == CloseCode.NORMAL
