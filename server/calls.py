@@ -117,10 +117,22 @@ class Calls:
             await self._one_answered()
 
     def running(self) -> list[asyncio.Task[None]]:
-        """The pipelined calls still running (for the socket to wait for:
-        their writes are queued, and what follows a commit still runs)."""
+        """The pipelined calls still running."""
         tasks = [slot.task for slot in self._order if slot.task is not None]
         return [task for task in tasks if not task.done()]
+
+    async def let_finish(self, seconds: float) -> None:
+        """Once the socket has ended: let the pipelined calls still running
+        finish, their answers dropped (their writes are queued, and what
+        follows a commit, popups and receipt floors, still runs), for at most
+        ``seconds`` (a writer that stopped answers no more); cancel the rest."""
+        running = self.running()
+        if not running:
+            return
+        _, late = await asyncio.wait(running, timeout=seconds)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _one_answered(self) -> None:
         self._sent.clear()
@@ -130,10 +142,15 @@ class Calls:
         admitted = asyncio.get_running_loop().create_future()
         token = _QUEUED.set(admitted)
         try:
-            slot.task = asyncio.create_task(self._pipelined(answer, slot, admitted))
+            task = slot.task = asyncio.create_task(self._pipelined(answer, slot, admitted))
         finally:
             _QUEUED.reset(token)
-        await admitted
+        try:
+            await admitted
+        except asyncio.CancelledError:
+            if admitted.cancelled():  # the reader went before the call queued its write
+                task.cancel()
+            raise
 
     async def _pipelined(
         self, answer: Callable[[], Answer], slot: _Slot, admitted: asyncio.Future[None]

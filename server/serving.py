@@ -18,7 +18,7 @@ __all__ = ["ClientFaults", "DrainingServer"]
 class DrainingServer(uvicorn.Server):
     """On SIGTERM uvicorn cuts open WebSockets (1012), even mid-call. This
     server first stops accepting and drains (``Lifecycle.drain``): each
-    socket answers the call it is on, sends what it has queued and closes
+    socket answers the calls it has taken, sends what it has queued and closes
     with ``SERVER_SHUTDOWN``; then uvicorn shuts down as usual."""
 
     def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, seconds: float) -> None:

@@ -188,13 +188,11 @@ async def _serve(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        # Calls whose writes are queued finish (their answers dropped): what
-        # follows a commit (popups, receipt floors) still runs.
-        await asyncio.gather(*calls.running(), return_exceptions=True)
         code = conn.close_code or CloseCode.NORMAL
         wire.close(code, conn.close_reason)
         await _close(ws, code, conn.close_reason)
         wire.closed()
+        await calls.let_finish(CLOSE_WAIT_SECONDS)
         # Out of the hub once closed: a graceful stop waits for the hub to empty.
         await ctx.broker.detach(ctx.hub.remove(conn))
         with contextlib.suppress(Unavailable):

@@ -133,7 +133,7 @@ async def _history(server: RunningServer, reader: Credentials, thread: int) -> l
 async def test_a_burst_past_the_send_limit_is_refused_in_order_and_stores_only_what_passed(
     make_server: Any,
 ) -> None:
-    server = make_server(sends_per_second=0.5, send_burst=3)
+    server = make_server(sends_per_second=0.01, send_burst=3)
     doctor, patient, thread = await server.patient_thread()
     sends = _sends(server, doctor, [doctor, patient], thread, 6)
     async with greeted(server, doctor) as link:

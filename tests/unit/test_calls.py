@@ -6,7 +6,9 @@ bounded, and a graceful finish waits for every answer."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from functools import partial
+from typing import Any
 
 from protocol.errors import CloseCode
 from server.calls import PIPELINED_CALLS, Calls, queued
@@ -89,12 +91,19 @@ async def test_calls_in_flight_are_bounded() -> None:
     opened = gates(PIPELINED_CALLS + 1)
     for gate in opened[:-1]:
         await calls.take(partial(gated, gate, b"x"), pipelined=True)
-    one_more = asyncio.create_task(calls.take(partial(gated, opened[-1], b"y"), pipelined=True))
+    made: list[bytes] = []
+
+    def seventeenth() -> Coroutine[Any, Any, bytes]:
+        made.append(b"y")
+        return gated(opened[-1], b"y")
+
+    one_more = asyncio.create_task(calls.take(seventeenth, pipelined=True))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
-    assert not one_more.done()
+    assert made == [] and len(calls.running()) == PIPELINED_CALLS  # not begun: no room
     opened[0].set_result(None)
     await one_more  # the first is answered: room for one more
+    assert made == [b"y"]
     for gate in opened[1:]:
         gate.set_result(None)
     await calls.settled()
@@ -212,3 +221,33 @@ async def test_a_call_whose_write_is_cancelled_under_it_closes_the_connection() 
     stored.cancel()  # as receipt writes do to their callers when the node stops
     await calls.settled()
     assert conn.close_code == CloseCode.NORMAL
+
+
+async def test_calls_left_when_the_socket_ends_finish_or_are_cancelled_in_time() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    committed, stuck = gates(2)
+    await calls.take(partial(gated, committed, b"a"), pipelined=True)
+    await calls.take(partial(gated, stuck, b"b"), pipelined=True)
+    finishing, stalled = calls.running()
+    conn.close(CloseCode.NORMAL)
+    committed.set_result(None)  # the first commits; the second's writer never answers
+    await calls.let_finish(0.05)
+    assert finishing.done() and not finishing.cancelled()
+    assert stalled.cancelled()
+    assert drain(conn) == []  # closed: the answers are dropped
+
+
+async def test_a_call_not_yet_queued_when_the_reader_goes_is_cancelled() -> None:
+    conn = make()
+    calls = Calls(conn, no_failure)
+    (gate,) = gates(1)
+    taking = asyncio.create_task(
+        calls.take(partial(gated, gate, b"a", queues=False), pipelined=True)
+    )
+    await asyncio.sleep(0)
+    (running,) = calls.running()
+    taking.cancel()
+    await asyncio.gather(taking, return_exceptions=True)
+    await asyncio.gather(running, return_exceptions=True)
+    assert running.cancelled()
