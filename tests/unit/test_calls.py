@@ -33,13 +33,21 @@ def no_failure(conn: Connection, exc: Exception) -> None:
     raise AssertionError(f"a call failed: {exc!r}")
 
 
-async def test_pipelined_calls_are_let_go_once_queued_and_answered_in_order() -> None:
-    conn = make()
+Gate = asyncio.Future[None]
+
+
+async def two_in_flight(conn: Connection) -> tuple[Calls, Gate, Gate]:
+    """Two pipelined calls let go, answering b"a" and b"b" once their gates open."""
     calls = Calls(conn, no_failure)
     first, second = gates(2)
-    # Each returns once its write is queued.
     await calls.take(partial(gated, first, b"a"), pipelined=True)
     await calls.take(partial(gated, second, b"b"), pipelined=True)
+    return calls, first, second
+
+
+async def test_pipelined_calls_are_let_go_once_queued_and_answered_in_order() -> None:
+    conn = make()
+    calls, first, second = await two_in_flight(conn)  # each let go once its write is queued
     second.set_result(None)
     await asyncio.sleep(0)
     await asyncio.sleep(0)
@@ -127,10 +135,7 @@ async def test_a_failed_call_is_reported_and_the_answers_behind_it_still_go_out(
 async def test_a_graceful_finish_waits_for_every_pipelined_answer() -> None:
     conn = make()
     writer = Writer(conn)
-    calls = Calls(conn, no_failure)
-    first, second = gates(2)
-    await calls.take(partial(gated, first, b"a"), pipelined=True)
-    await calls.take(partial(gated, second, b"b"), pipelined=True)
+    calls, first, second = await two_in_flight(conn)
     conn.finish(CloseCode.SERVER_SHUTDOWN)
     first.set_result(None)
     await asyncio.sleep(0)
@@ -225,10 +230,7 @@ async def test_a_call_whose_write_is_cancelled_under_it_closes_the_connection() 
 
 async def test_calls_left_when_the_socket_ends_finish_or_are_cancelled_in_time() -> None:
     conn = make()
-    calls = Calls(conn, no_failure)
-    committed, stuck = gates(2)
-    await calls.take(partial(gated, committed, b"a"), pipelined=True)
-    await calls.take(partial(gated, stuck, b"b"), pipelined=True)
+    calls, committed, _ = await two_in_flight(conn)  # the second's gate never opens
     finishing, stalled = calls.running()
     conn.close(CloseCode.NORMAL)
     committed.set_result(None)  # the first commits; the second's writer never answers
