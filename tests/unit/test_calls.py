@@ -45,6 +45,23 @@ async def two_in_flight(conn: Connection) -> tuple[Calls, Gate, Gate]:
     return calls, first, second
 
 
+async def read_behind_a_write(calls: Calls) -> tuple[Gate, list[str], asyncio.Task[None]]:
+    """A pipelined write answering b"write" once its gate opens, and a read
+    taken behind it (not pipelined): the gate, whether the read began, and
+    the reader's task taking it."""
+    (gate,) = gates(1)
+    began: list[str] = []
+
+    async def read() -> bytes:
+        began.append("read")
+        return b"read"
+
+    await calls.take(partial(gated, gate, b"write"), pipelined=True)
+    reading = asyncio.create_task(calls.take(read, pipelined=False))
+    await asyncio.sleep(0)
+    return gate, began, reading
+
+
 async def test_pipelined_calls_are_let_go_once_queued_and_answered_in_order() -> None:
     conn = make()
     calls, first, second = await two_in_flight(conn)  # each let go once its write is queued
@@ -74,22 +91,12 @@ async def test_a_pipelined_call_that_queues_nothing_is_let_go_once_answered() ->
 
 async def test_a_call_not_pipelined_waits_for_every_earlier_answer() -> None:
     conn = make()
-    calls = Calls(conn, no_failure)
-    (gate,) = gates(1)
-    ran: list[str] = []
-
-    async def read() -> bytes:
-        ran.append("read")
-        return b"read"
-
-    await calls.take(partial(gated, gate, b"write"), pipelined=True)
-    reading = asyncio.create_task(calls.take(read, pipelined=False))
+    gate, began, reading = await read_behind_a_write(Calls(conn, no_failure))
     await asyncio.sleep(0)
-    await asyncio.sleep(0)
-    assert ran == []  # it would not see the write
+    assert began == []  # it would not see the write
     gate.set_result(None)
     await reading
-    assert ran == ["read"]
+    assert began == ["read"]
     assert drain(conn) == [b"write", b"read"]
 
 
@@ -166,15 +173,7 @@ def test_queued_outside_a_call_does_nothing() -> None:
 async def test_a_finish_waits_for_a_call_read_behind_pipelined_ones() -> None:
     conn = make()
     writer = Writer(conn)
-    calls = Calls(conn, no_failure)
-    (gate,) = gates(1)
-
-    async def read() -> bytes:
-        return b"read"
-
-    await calls.take(partial(gated, gate, b"write"), pipelined=True)
-    reading = asyncio.create_task(calls.take(read, pipelined=False))
-    await asyncio.sleep(0)
+    gate, _, reading = await read_behind_a_write(Calls(conn, no_failure))
     conn.finish(CloseCode.SERVER_SHUTDOWN)
     gate.set_result(None)
     await reading  # read before the finish: answered, not dropped
@@ -185,35 +184,24 @@ async def test_a_finish_waits_for_a_call_read_behind_pipelined_ones() -> None:
 async def test_a_call_taken_once_closing_is_dropped_unanswered() -> None:
     conn = make()
     calls = Calls(conn, no_failure)
-    (gate,) = gates(1)
-    made: list[str] = []
-
-    async def write() -> bytes:
-        made.append("write")
-        return b"write"
-
-    await calls.take(partial(gated, gate, b"first"), pipelined=True)
-    behind = asyncio.create_task(calls.take(write, pipelined=False))  # waits for the first
-    await asyncio.sleep(0)
+    gate, began, reading = await read_behind_a_write(calls)
     conn.close(CloseCode.SERVER_ERROR)  # as a failed call or a slow consumer does
     gate.set_result(None)
-    await behind
+    await reading
     await calls.settled()
-    assert made == []  # never begun: its coroutine was not even made
+    assert began == []  # never begun: its coroutine was not even made
     assert drain(conn) == []
 
 
 async def test_a_reader_cancelled_while_waiting_leaves_no_call_behind() -> None:
     conn = make()
     calls = Calls(conn, no_failure)
-    (gate,) = gates(1)
-    await calls.take(partial(gated, gate, b"write"), pipelined=True)
-    waiting = asyncio.create_task(calls.take(partial(gated, gate, b"read"), pipelined=False))
-    await asyncio.sleep(0)
+    gate, began, waiting = await read_behind_a_write(calls)
     waiting.cancel()
     await asyncio.gather(waiting, return_exceptions=True)
     gate.set_result(None)
     await calls.settled()
+    assert began == []
     assert drain(conn) == [b"write"]
     assert not conn.busy
 
