@@ -84,9 +84,12 @@ class _Compiled:
             values[index] = convert(values[index])
         return values
 
-    def row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
-        if not self.results:
-            return row
+    def converted(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The driver's rows with SQLAlchemy's conversions of their columns
+        (the same list when none converts: most statements' rows)."""
+        return [self._row(row) for row in rows] if self.results else rows
+
+    def _row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         values = list(row)
         for index, convert in self.results:
             values[index] = convert(values[index])
@@ -273,7 +276,7 @@ class Hot:
             rows = await driver.fetch(compiled.sql, values)
         except Exception as exc:
             compiled.fail(driver, exc, values)
-        return [compiled.row(row) for row in rows]
+        return compiled.converted(rows)
 
     async def first(
         self, conn: AsyncConnection | Autocommit, params: Params
@@ -315,7 +318,7 @@ class Hot:
             rows = await driver.fetchmany(compiled.sql, values)
         except Exception as exc:
             compiled.fail(driver, exc, values)
-        return [compiled.row(row) for row in rows]
+        return compiled.converted(rows)
 
     async def run_many(self, conn: AsyncConnection, params: Sequence[Params]) -> None:
         """Run the statement once per parameter set (``executemany``)."""

@@ -162,34 +162,43 @@ _SEND_PARAMS = {  # a send's statement's parameters, and their types
 _member = participants.c.thread_id == threads.c.id
 
 
-def _send_state(asked: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
-    """Everything a send checks, in one statement (one round trip to
-    PostgreSQL): a row per current member, each with the thread's state,
-    whether the message is a retry's duplicate and the sender's count for a
-    daily limit. ``asked``: the columns of the send, bound or unnested
-    (then correlated: a row for each send, from its own columns)."""
+def _send_checks(asked: Mapping[str, ColumnElement[Any]]) -> list[ColumnElement[Any]]:
+    """What a send checks of its thread besides its members: the thread's
+    state, whether the message is a retry's duplicate and the sender's
+    count for a daily limit. ``asked``: the columns of the send, bound or
+    unnested (then correlated: a row for each send, from its own columns)."""
     duplicate = select(messages.c.id).where(
         messages.c.sender_device_id == asked["device_id"],
         messages.c.client_msg_id == asked["client_msg_id"],
     )
     sent = sent_last_day(asked["sender"], asked["recipient"], asked["day_before"])
     duplicate, sent = duplicate.correlate_except(messages), sent.correlate_except(sent_counts)
+    return [
+        threads.c.closed_at,
+        threads.c.reply_allowed,
+        duplicate.scalar_subquery().label("duplicate"),
+        sent.scalar_subquery().label("sent"),
+    ]
+
+
+def _send_state(asked: Mapping[str, ColumnElement[Any]]) -> Select[Any]:
+    """Everything a send checks, in one statement (one round trip to
+    PostgreSQL): a row per current member, each with ``_send_checks``."""
     return (
-        select(
-            participants.c.user_id,
-            participants.c.read_seq,
-            threads.c.closed_at,
-            threads.c.reply_allowed,
-            duplicate.scalar_subquery().label("duplicate"),
-            sent.scalar_subquery().label("sent"),
-        )
+        select(participants.c.user_id, participants.c.read_seq, *_send_checks(asked))
         .select_from(threads.outerjoin(participants, and_(_member, _current)))
         .where(threads.c.id == asked["thread_id"])
         .correlate_except(threads, participants)
     )
 
 
-_SEND_STATE = Hot(_send_state({name: bindparam(name, type_=t) for name, t in _SEND_PARAMS.items()}))
+_BOUND_SEND = {name: bindparam(name, type_=t) for name, t in _SEND_PARAMS.items()}
+_SEND_STATE = Hot(_send_state(_BOUND_SEND))
+# SQLite: the checks in a row of their own, the members read apart (``_READ_SEQS``):
+# joined, a thread of 100 carried its checks in each of 100 rows, converted each.
+_SEND_CHECKS = Hot(
+    select(*_send_checks(_BOUND_SEND)).where(threads.c.id == _BOUND_SEND["thread_id"])
+)
 # PostgreSQL: the sends of a batch in one statement, each row of the arrays
 # one send, its rows numbered by its place (none: no such thread).
 _SENDS = unnested(_SEND_PARAMS)
@@ -490,7 +499,16 @@ class ThreadTx:
         what the sender sent the recipient (None: no daily limit applies, 0)."""
         if ask in self._read_ahead:
             return self._read_ahead.pop(ask)
-        return _send_state_of(await _SEND_STATE.rows(self.conn, ask.params()))
+        if self.conn.dialect.name == "postgresql":
+            return _send_state_of(await _SEND_STATE.rows(self.conn, ask.params()))
+        checks = await _SEND_CHECKS.first(self.conn, ask.params())
+        if checks is None:
+            return None
+        closed_at, reply_allowed, duplicate, sent = checks
+        read_seqs = await self.read_seqs(ask.thread_id)
+        return SendState(
+            read_seqs, duplicate is not None, ThreadState(closed_at, reply_allowed), int(sent)
+        )
 
     async def read_ahead(self, sends: Sequence[tuple[SendAsk, bool]]) -> list[SendAsk]:
         """Read the state of a transaction's sends at once (one statement on
