@@ -81,6 +81,13 @@ class Stage(IntEnum):
     CLOSING = 4  # the close is decided (``close_code``): nothing more is queued
 
 
+# The stages the per-frame checks compare with, read as module names: in
+# Python 3.11 each ``Stage.X`` is a lookup through the enum's class, about
+# 0.3 µs, and a frame pushed to 100 members was checked 200 times.
+_LIVE, _CLOSING = Stage.LIVE, Stage.CLOSING
+_WELCOMED = (Stage.REPLAYING, Stage.LIVE)
+
+
 class Connection:
     __slots__ = (
         "_drained",
@@ -164,16 +171,16 @@ class Connection:
 
     @property
     def closing(self) -> bool:
-        return self.stage is Stage.CLOSING
+        return self.stage is _CLOSING
 
     @property
     def welcomed(self) -> bool:
-        return self.stage in (Stage.REPLAYING, Stage.LIVE)
+        return self.stage in _WELCOMED
 
     @property
     def live(self) -> bool:
         """Its backlog is sent: durable events are no longer held."""
-        return self.stage is Stage.LIVE
+        return self.stage is _LIVE
 
     def _advance(self, stage: Stage) -> bool:
         """Move forward to ``stage``; False once closing (the close won)."""
