@@ -43,7 +43,7 @@ from sqlalchemy.types import TypeEngine
 
 from storage.sqlite_inline import InlineConnection
 
-__all__ = ["Autocommit", "Hot", "adapter_of", "insert_of", "unnested"]
+__all__ = ["Autocommit", "Hot", "adapter_of", "insert_of", "sqlite_changes", "unnested"]
 
 Params = Mapping[str, Any]
 _Convert = Callable[[Any], Any]
@@ -212,6 +212,14 @@ class Autocommit:
 def adapter_of(conn: AsyncConnection) -> Any:
     """SQLAlchemy's adapter of the driver connection under ``conn``."""
     return conn.sync_connection.connection.dbapi_connection  # type: ignore[union-attr]
+
+
+def sqlite_changes(conn: AsyncConnection) -> int | None:
+    """How many rows the SQLite connection under ``conn`` has written since
+    it opened (every insert, update and delete, a trigger's too): equal at
+    two moments, nothing was written between. None on PostgreSQL."""
+    driver = adapter_of(conn).driver_connection
+    return driver.sqlite.total_changes if isinstance(driver, InlineConnection) else None
 
 
 def _driver(conn: AsyncConnection) -> _Driver | None:

@@ -5,19 +5,22 @@ receipts of several members moved together (one statement on PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from storage import Store
-from storage.hot import _Asyncpg
+from storage.hot import _Asyncpg, adapter_of
 from storage.messages import HOUR_MS, NewMessage, StoredMessage
-from storage.schema import messages, participants, threads
-from storage.threads import Receipt, ReceiptMove, SendAsk, SendState, ThreadState
+from storage.schema import messages, participants, threads, users
+from storage.sqlite_inline import InlineConnection
+from storage.threads import _READ_SEQS, Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
 from tests.support.rows import people, send, thread_of
 
@@ -436,3 +439,94 @@ async def test_sends_read_ahead_find_what_each_would_read_in_turn(
     assert second is not None and not second.duplicate and second.sent_last_day == 2
     assert retry is not None and retry.duplicate and retry.sent_last_day == 3
     assert missing is None
+
+
+@contextmanager
+def _members_read(tx: WriteTx) -> Iterator[list[str]]:
+    """The statements that read a thread's members alone (SQLite's), run
+    on ``tx``'s connection meanwhile; none elsewhere."""
+    reads: list[str] = []
+    driver = adapter_of(tx.connection).driver_connection
+    if not isinstance(driver, InlineConnection):
+        yield reads
+        return
+    members = _READ_SEQS.statement.compile(dialect=sqlite.dialect()).string.split("?")[0]
+    driver.sqlite.set_trace_callback(  # (it is given the SQL with its values in place)
+        lambda sql: reads.append(sql) if sql.startswith(members) else None
+    )
+    try:
+        yield reads
+    finally:
+        driver.sqlite.set_trace_callback(None)
+
+
+async def _send_in(tx: WriteTx, pair: Pair, sender: int, client_msg_id: str) -> SendState:
+    """A send in ``tx`` as the server's: its read, its message, then what it
+    leaves for the thread's next send (``ThreadTx.sent``). What it read."""
+    state = await tx.threads.send_state(
+        SendAsk(pair.thread, pair.device, client_msg_id, sender, None, NOW)
+    )
+    assert state is not None
+    message, read = await tx.messages.append(
+        NewMessage(
+            thread_id=pair.thread,
+            sender_id=sender,
+            sender_device_id=pair.device,
+            client_msg_id=client_msg_id,
+            kind="text",
+            reason=None,
+            reply_allowed=True,
+            envelope=b"sealed",
+            now=NOW,
+            reader=sender,
+        )
+    )
+    tx.threads.sent(pair.thread, state.read_seqs, sender if read else None, message.seq)
+    return state
+
+
+async def test_a_threads_next_send_finds_the_members_as_the_last_left_them(pair: Pair) -> None:
+    """Sends one after the other in a transaction each find every member's
+    read seq as a read would, the previous senders' moved by their sends
+    (on SQLite, taken from the send before, not read again)."""
+    async with write_tx(pair.store.db) as tx:
+        with _members_read(tx) as reads:
+            found = [
+                await _send_in(tx, pair, sender, f"m{n}")
+                for n, sender in enumerate((pair.patient, pair.doctor, pair.patient, pair.patient))
+            ]
+        assert await tx.threads.read_seqs(pair.thread) == {pair.patient: 4, pair.doctor: 2}
+    assert len(reads) == (1 if pair.store.db.is_sqlite else 0)  # PostgreSQL: one statement each
+    assert [state.read_seqs for state in found] == [
+        {pair.patient: 0, pair.doctor: 0},
+        {pair.patient: 1, pair.doctor: 0},
+        {pair.patient: 1, pair.doctor: 2},
+        {pair.patient: 3, pair.doctor: 2},
+    ]
+    assert found[2].read_seqs is not found[3].read_seqs  # a send's own, not shared
+
+
+_BETWEEN: dict[str, Callable[[WriteTx, Pair], Any]] = {
+    "a receipt moved": lambda tx, pair: tx.threads.advance_receipts(
+        [(pair.thread, pair.doctor, Receipt(1, 1))]
+    ),
+    "a member gone": lambda tx, pair: tx.threads.remove_member(pair.thread, pair.doctor, 9),
+    "a member come": lambda tx, pair: tx.threads.add_member(pair.thread, pair.doctor + 1, 9, NOW),
+}
+
+
+@pytest.mark.parametrize("between", list(_BETWEEN))
+async def test_a_write_between_two_sends_is_read_by_the_second(pair: Pair, between: str) -> None:
+    """Whatever else the transaction writes between two sends to a thread,
+    the second reads the members again: it finds the write."""
+    async with pair.store.db.write() as conn:  # someone who may join
+        values = {"username": "sec", "display_name": "sec", "role": "secretary"}
+        values |= {"password_hash": "-", "created_at": 0, "id": pair.doctor + 1}
+        await conn.execute(insert(users).values(**values))
+    async with write_tx(pair.store.db) as tx:
+        await _send_in(tx, pair, pair.patient, "m1")
+        await _BETWEEN[between](tx, pair)
+        expected = await tx.threads.read_seqs(pair.thread)
+        second = await _send_in(tx, pair, pair.patient, "m2")
+    assert second.read_seqs == expected
+    assert expected != {pair.patient: 1, pair.doctor: 0}  # what the first send left
