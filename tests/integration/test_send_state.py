@@ -22,7 +22,7 @@ from storage.schema import messages, participants, threads, users
 from storage.sqlite_inline import InlineConnection
 from storage.threads import _READ_SEQS, Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
-from tests.support.rows import people, send, thread_of
+from tests.support.rows import people, send, send_in, thread_of
 
 NOW = 1_000 * HOUR_MS
 
@@ -461,28 +461,12 @@ def _members_read(tx: WriteTx) -> Iterator[list[str]]:
 
 
 async def _send_in(tx: WriteTx, pair: Pair, sender: int, client_msg_id: str) -> SendState:
-    """A send in ``tx`` as the server's: its read, its message, then what it
-    leaves for the thread's next send (``ThreadTx.sent``). What it read."""
-    state = await tx.threads.send_state(
-        SendAsk(pair.thread, pair.device, client_msg_id, sender, None, NOW)
+    """A send of ``sender``'s in ``tx``, as the server's; what it read."""
+    found, _, _ = await send_in(
+        tx, pair.thread, pair.device, sender, at=NOW, client_msg_id=client_msg_id, reader=sender
     )
-    assert state is not None
-    message, read = await tx.messages.append(
-        NewMessage(
-            thread_id=pair.thread,
-            sender_id=sender,
-            sender_device_id=pair.device,
-            client_msg_id=client_msg_id,
-            kind="text",
-            reason=None,
-            reply_allowed=True,
-            envelope=b"sealed",
-            now=NOW,
-            reader=sender,
-        )
-    )
-    tx.threads.sent(pair.thread, state.read_seqs, sender if read else None, message.seq)
-    return state
+    assert found is not None
+    return found
 
 
 async def test_a_threads_next_send_finds_the_members_as_the_last_left_them(pair: Pair) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import insert
 
 from storage import Store
-from storage.messages import NewMessage
+from storage.messages import NewMessage, StoredMessage
 from storage.schema import devices, participants, threads, users
-from storage.threads import SendAsk
-from storage.tx import write_tx
+from storage.threads import SendAsk, SendState
+from storage.tx import WriteTx, write_tx
 
-__all__ = ["people", "send", "thread_of"]
+__all__ = ["people", "send", "send_in", "thread_of"]
 
 
 async def thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
@@ -39,7 +41,17 @@ async def people(store: Store) -> tuple[int, int]:
 
 
 async def send(
-    store: Store,
+    store: Store, thread: int, device: int | None, sender: int, **options: Any
+) -> tuple[int, bool]:
+    """A message stored as a send stores it (``send_in``), in a transaction
+    of its own; its seq, and whether ``reader``'s receipt moved."""
+    async with write_tx(store.db) as tx:
+        _, message, read = await send_in(tx, thread, device, sender, **options)
+    return message.seq, read
+
+
+async def send_in(
+    tx: WriteTx,
     thread: int,
     device: int | None,
     sender: int,
@@ -49,27 +61,29 @@ async def send(
     thread_reply_allowed: bool | None = None,
     reader: int | None = None,
     counted_for: int | None = None,
-) -> tuple[int, bool]:
-    """A message stored as a send stores it, after the send's read, as in
-    the server; its seq, and whether ``reader``'s receipt moved."""
-    async with write_tx(store.db) as tx:
-        await tx.threads.send_state(
-            SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
+) -> tuple[SendState | None, StoredMessage, bool]:
+    """``send`` in ``tx``: the send's read, its message stored, and what it
+    leaves for the thread's next send (``ThreadTx.sent``), as in the
+    server. What it read, the message, and whether ``reader``'s receipt moved."""
+    found = await tx.threads.send_state(
+        SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
+    )
+    message, read = await tx.messages.append(
+        NewMessage(
+            thread_id=thread,
+            sender_id=sender,
+            sender_device_id=device,
+            client_msg_id=client_msg_id,
+            kind="text",
+            reason=None,
+            reply_allowed=True,
+            envelope=b"sealed",
+            now=at,
+            thread_reply_allowed=thread_reply_allowed,
+            reader=reader,
+            counted_for=counted_for,
         )
-        message, read = await tx.messages.append(
-            NewMessage(
-                thread_id=thread,
-                sender_id=sender,
-                sender_device_id=device,
-                client_msg_id=client_msg_id,
-                kind="text",
-                reason=None,
-                reply_allowed=True,
-                envelope=b"sealed",
-                now=at,
-                thread_reply_allowed=thread_reply_allowed,
-                reader=reader,
-                counted_for=counted_for,
-            )
-        )
-    return message.seq, read
+    )
+    if found is not None:
+        tx.threads.sent(thread, found.read_seqs, reader if read else None, message.seq)
+    return found, message, read
