@@ -24,8 +24,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
-from storage.hot import Hot, sqlite_changes, unnested
-from storage.messages import capped_count, day_before, sent_last_day
+from storage.hot import Hot, unnested
+from storage.messages import KnownMembers, capped_count, day_before, sent_last_day
 from storage.schema import messages, participants, sent_counts, threads, users
 
 __all__ = [
@@ -339,16 +339,6 @@ class Threads:
         return {contact for (contact,) in rows} - {user_id}
 
 
-@dataclass(frozen=True, slots=True)
-class _LeftBySend:
-    """A thread's members and read seqs after a send, while the SQLite
-    connection's count of rows written is still ``changes``."""
-
-    thread_id: int
-    changes: int
-    read_seqs: dict[int, int]
-
-
 def _send_state_of(rows: Sequence[Sequence[Any]]) -> SendState | None:
     if not rows:
         return None
@@ -364,10 +354,10 @@ def _send_state_of(rows: Sequence[Sequence[Any]]) -> SendState | None:
 class ThreadTx:
     """Threads inside one write transaction (``WriteTx.threads``)."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, known: KnownMembers | None = None) -> None:
         self.conn = conn
         self._read_ahead: dict[SendAsk, SendState | None] = {}
-        self._left: _LeftBySend | None = None  # SQLite: the members a send left behind it
+        self._known = known
 
     async def find_pair(self, pair_key: str) -> int | None:
         return await self.conn.scalar(select(threads.c.id).where(threads.c.pair_key == pair_key))
@@ -515,40 +505,21 @@ class ThreadTx:
         checks = await _SEND_CHECKS.first(self.conn, ask.params())
         if checks is None:
             return None
-        closed_at, reply_allowed, duplicate, sent = checks
+        closed_at, reply_allowed, duplicate, sent_last_day = checks
         read_seqs = await self._members_now(ask.thread_id)
-        return SendState(
-            read_seqs, duplicate is not None, ThreadState(closed_at, reply_allowed), int(sent)
-        )
+        thread = ThreadState(closed_at, bool(reply_allowed))
+        return SendState(read_seqs, duplicate is not None, thread, int(sent_last_day))
 
     async def _members_now(self, thread_id: int) -> dict[int, int]:
-        """The thread's members and read seqs: as the transaction's last
-        send to it left them (``sent``), if nothing was written since; else
-        read."""
-        left, self._left = self._left, None
-        unchanged = left is not None and left.changes == sqlite_changes(self.conn)
-        if left is not None and unchanged and left.thread_id == thread_id:
-            return left.read_seqs
-        return await self.read_seqs(thread_id)
-
-    def sent(self, thread_id: int, read_seqs: dict[int, int], reader: int | None, seq: int) -> None:
-        """A message was just stored in ``thread_id``, whose members the send
-        found (``read_seqs``), and moved ``reader``'s receipt to ``seq``
-        (None: nobody's).
-
-        On SQLite the thread's next send in this transaction takes its
-        members from here rather than read them again, if nothing is
-        written before it (a thread of 100 members: 100 rows a send, the
-        fan-out's largest read). The members' receipts are written by the
-        send alone (``MessageTx.append``); ``sqlite_changes`` tells if
-        anything else was."""
-        changes = sqlite_changes(self.conn)
-        if changes is None:
-            return
-        left = dict(read_seqs)
-        if reader is not None:
-            left[reader] = seq
-        self._left = _LeftBySend(thread_id, changes, left)
+        """The thread's members and read seqs, as the transaction knows them
+        still (``KnownMembers``) or read."""
+        if self._known is None:
+            return await self.read_seqs(thread_id)
+        read_seqs = self._known.of(thread_id)
+        if read_seqs is None:
+            read_seqs = await self.read_seqs(thread_id)
+        self._known.read(thread_id, read_seqs)
+        return read_seqs
 
     async def read_ahead(self, sends: Sequence[tuple[SendAsk, bool]]) -> list[SendAsk]:
         """Read the state of a transaction's sends at once (one statement on

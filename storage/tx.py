@@ -24,7 +24,7 @@ from storage.delegations import DelegationTx
 from storage.erasure import ErasureTx
 from storage.events import EventTx
 from storage.keys import KeyTx
-from storage.messages import MessageTx
+from storage.messages import KnownMembers, MessageTx
 from storage.outbox import OutboxTx
 from storage.practice import PracticeTx
 from storage.push import PushTx
@@ -67,13 +67,14 @@ class WriteTx:
         self.erasure = ErasureTx(conn)
         self.events = EventTx(conn)
         self.keys = KeyTx(conn)
-        self.messages = MessageTx(conn)
+        known = KnownMembers(conn)  # SQLite: a thread's members between its sends
+        self.messages = MessageTx(conn, known)
         self.outbox = OutboxTx(conn)
         self.practices = PracticeTx(conn)
         self.relatives = RelativeTx(conn)
         self.push = PushTx(conn)
         self.rules = RuleTx(conn)
-        self.threads = ThreadTx(conn)
+        self.threads = ThreadTx(conn, known)
 
 
 @asynccontextmanager

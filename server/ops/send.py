@@ -210,7 +210,6 @@ def _stored(
 ) -> Sent:
     """The stored message's audit line and events."""
     thread = plan.params.thread
-    tx.threads.sent(thread, read_seqs, plan.user if sender_read else None, message.seq)
     tx.audit.record(
         thread,
         message.sent_at,

@@ -5,7 +5,7 @@ receipts of several members moved together (one statement on PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +22,7 @@ from storage.schema import messages, participants, threads, users
 from storage.sqlite_inline import InlineConnection
 from storage.threads import _READ_SEQS, Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
-from tests.support.rows import people, send, send_in, thread_of
+from tests.support.rows import new_message, people, send, send_in, thread_of
 
 NOW = 1_000 * HOUR_MS
 
@@ -462,9 +462,10 @@ def _members_read(tx: WriteTx) -> Iterator[list[str]]:
 
 async def _send_in(tx: WriteTx, pair: Pair, sender: int, client_msg_id: str) -> SendState:
     """A send of ``sender``'s in ``tx``, as the server's; what it read."""
-    found, _, _ = await send_in(
-        tx, pair.thread, pair.device, sender, at=NOW, client_msg_id=client_msg_id, reader=sender
+    new = new_message(
+        pair.thread, pair.device, sender, at=NOW, client_msg_id=client_msg_id, reader=sender
     )
+    found, _, _ = await send_in(tx, new)
     assert found is not None
     return found
 
@@ -472,7 +473,7 @@ async def _send_in(tx: WriteTx, pair: Pair, sender: int, client_msg_id: str) -> 
 async def test_a_threads_next_send_finds_the_members_as_the_last_left_them(pair: Pair) -> None:
     """Sends one after the other in a transaction each find every member's
     read seq as a read would, the previous senders' moved by their sends
-    (on SQLite, taken from the send before, not read again)."""
+    (on SQLite, known from the send before, not read again)."""
     async with write_tx(pair.store.db) as tx:
         with _members_read(tx) as reads:
             found = [
@@ -490,12 +491,56 @@ async def test_a_threads_next_send_finds_the_members_as_the_last_left_them(pair:
     assert found[2].read_seqs is not found[3].read_seqs  # a send's own, not shared
 
 
-_BETWEEN: dict[str, Callable[[WriteTx, Pair], Any]] = {
+async def test_a_send_to_another_thread_reads_that_threads_members(pair: Pair) -> None:
+    """What a transaction knows of one thread's members is not taken for
+    another's, though nothing was written between their sends."""
+    other, device = await thread_of(pair.store, pair.patient, pair.doctor)
+    async with write_tx(pair.store.db) as tx:
+        with _members_read(tx) as reads:
+            await _send_in(tx, pair, pair.patient, "m1")
+            new = new_message(
+                other, device, pair.patient, at=NOW, client_msg_id="m2", reader=pair.patient
+            )
+            there, _, _ = await send_in(tx, new)
+    assert there is not None and there.read_seqs == {pair.patient: 0, pair.doctor: 0}
+    assert len(reads) == (2 if pair.store.db.is_sqlite else 0)
+
+
+async def test_a_send_that_moves_no_receipt_and_a_notice_leave_the_members_known(
+    pair: Pair,
+) -> None:
+    """A delegate's send (it moves no receipt) and a notice the server
+    stores between two sends change no member's read seq: the next send
+    still finds them, on SQLite without reading them again."""
+    async with write_tx(pair.store.db) as tx:
+        with _members_read(tx) as reads:
+            await _send_in(tx, pair, pair.patient, "m1")
+            by_delegate = new_message(
+                pair.thread, pair.device, pair.doctor, at=NOW, client_msg_id="m2"
+            )  # no reader: a delegate's send moves no receipt
+            delegated, _, _ = await send_in(tx, by_delegate)
+            notice = new_message(pair.thread, None, pair.doctor, at=NOW, client_msg_id="n1")
+            await tx.messages.append(notice)
+            last = await _send_in(tx, pair, pair.doctor, "m3")
+        assert await tx.threads.read_seqs(pair.thread) == {pair.patient: 1, pair.doctor: 4}
+    assert len(reads) == (1 if pair.store.db.is_sqlite else 0)
+    assert delegated is not None
+    assert delegated.read_seqs == last.read_seqs == {pair.patient: 1, pair.doctor: 0}
+
+
+async def _receipt_then_notice(tx: WriteTx, pair: Pair) -> None:
+    """A receipt moved, then a message stored after it (a notice)."""
+    await tx.threads.advance_receipts([(pair.thread, pair.doctor, Receipt(1, 1))])
+    await tx.messages.append(new_message(pair.thread, None, pair.doctor, at=NOW, client_msg_id="n"))
+
+
+_BETWEEN: dict[str, Callable[[WriteTx, Pair], Awaitable[Any]]] = {
     "a receipt moved": lambda tx, pair: tx.threads.advance_receipts(
         [(pair.thread, pair.doctor, Receipt(1, 1))]
     ),
     "a member gone": lambda tx, pair: tx.threads.remove_member(pair.thread, pair.doctor, 9),
     "a member come": lambda tx, pair: tx.threads.add_member(pair.thread, pair.doctor + 1, 9, NOW),
+    "a receipt moved, then a notice": _receipt_then_notice,
 }
 
 

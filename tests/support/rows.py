@@ -12,7 +12,7 @@ from storage.schema import devices, participants, threads, users
 from storage.threads import SendAsk, SendState
 from storage.tx import WriteTx, write_tx
 
-__all__ = ["people", "send", "send_in", "thread_of"]
+__all__ = ["new_message", "people", "send", "send_in", "thread_of"]
 
 
 async def thread_of(store: Store, patient: int, doctor: int) -> tuple[int, int]:
@@ -43,15 +43,31 @@ async def people(store: Store) -> tuple[int, int]:
 async def send(
     store: Store, thread: int, device: int | None, sender: int, **options: Any
 ) -> tuple[int, bool]:
-    """A message stored as a send stores it (``send_in``), in a transaction
-    of its own; its seq, and whether ``reader``'s receipt moved."""
+    """A message (``new_message``) stored as a send stores it (``send_in``),
+    in a transaction of its own; its seq, and whether ``reader``'s receipt
+    moved."""
     async with write_tx(store.db) as tx:
-        _, message, read = await send_in(tx, thread, device, sender, **options)
+        _, message, read = await send_in(tx, new_message(thread, device, sender, **options))
     return message.seq, read
 
 
-async def send_in(
-    tx: WriteTx,
+async def send_in(tx: WriteTx, new: NewMessage) -> tuple[SendState | None, StoredMessage, bool]:
+    """``new`` stored in ``tx`` after the send's read, as in the server.
+    What it read, the message, and whether its reader's receipt moved."""
+    ask = SendAsk(
+        new.thread_id,
+        new.sender_device_id or 0,
+        new.client_msg_id,
+        new.sender_id,
+        new.counted_for,
+        new.now,
+    )
+    found = await tx.threads.send_state(ask)
+    message, read = await tx.messages.append(new)
+    return found, message, read
+
+
+def new_message(
     thread: int,
     device: int | None,
     sender: int,
@@ -61,29 +77,19 @@ async def send_in(
     thread_reply_allowed: bool | None = None,
     reader: int | None = None,
     counted_for: int | None = None,
-) -> tuple[SendState | None, StoredMessage, bool]:
-    """``send`` in ``tx``: the send's read, its message stored, and what it
-    leaves for the thread's next send (``ThreadTx.sent``), as in the
-    server. What it read, the message, and whether ``reader``'s receipt moved."""
-    found = await tx.threads.send_state(
-        SendAsk(thread, device or 0, client_msg_id, sender, counted_for, at)
+) -> NewMessage:
+    """A text message to store (None for ``device``: a notice the server writes)."""
+    return NewMessage(
+        thread_id=thread,
+        sender_id=sender,
+        sender_device_id=device,
+        client_msg_id=client_msg_id,
+        kind="text",
+        reason=None,
+        reply_allowed=True,
+        envelope=b"sealed",
+        now=at,
+        thread_reply_allowed=thread_reply_allowed,
+        reader=reader,
+        counted_for=counted_for,
     )
-    message, read = await tx.messages.append(
-        NewMessage(
-            thread_id=thread,
-            sender_id=sender,
-            sender_device_id=device,
-            client_msg_id=client_msg_id,
-            kind="text",
-            reason=None,
-            reply_allowed=True,
-            envelope=b"sealed",
-            now=at,
-            thread_reply_allowed=thread_reply_allowed,
-            reader=reader,
-            counted_for=counted_for,
-        )
-    )
-    if found is not None:
-        tx.threads.sent(thread, found.read_seqs, reader if read else None, message.seq)
-    return found, message, read
