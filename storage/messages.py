@@ -366,14 +366,15 @@ class KnownMembers:
             return None
         return dict(self._read_seqs)
 
-    def read(self, thread_id: int, read_seqs: dict[int, int]) -> None:
-        """The thread's members and read seqs, as read (or taken) now."""
+    def remember(self, thread_id: int, read_seqs: dict[int, int]) -> None:
+        """The thread's members and read seqs, as just read."""
         self._thread_id, self._read_seqs = thread_id, dict(read_seqs)
         self._changes = sqlite_changes(self._conn)
 
-    def stored(self, thread_id: int, changes_before: int, reader: int | None, seq: int) -> None:
-        """A message stored in ``thread_id``, whose statements began at
-        ``changes_before`` rows written, moved ``reader``'s seq (None: nobody's)."""
+    def appended(self, thread_id: int, changes_before: int, reader: int | None, seq: int) -> None:
+        """A message stored in ``thread_id`` by statements that began at
+        ``changes_before`` rows written; ``reader``'s seq moved to ``seq``
+        (None: nobody's)."""
         if self._thread_id != thread_id or self._changes != changes_before:
             self._thread_id = None
             return
@@ -430,7 +431,7 @@ class MessageTx:
         if new.counted_for is not None:
             await _COUNT_SENT.run(self.conn, params)
         if self._known is not None and before is not None:
-            self._known.stored(new.thread_id, before, new.reader if read else None, seq)
+            self._known.appended(new.thread_id, before, new.reader if read else None, seq)
         return new.stored(message_id, seq), read
 
     @property

@@ -513,12 +513,12 @@ class ThreadTx:
     async def _members_now(self, thread_id: int) -> dict[int, int]:
         """The thread's members and read seqs, as the transaction knows them
         still (``KnownMembers``) or read."""
-        if self._known is None:
-            return await self.read_seqs(thread_id)
-        read_seqs = self._known.of(thread_id)
-        if read_seqs is None:
-            read_seqs = await self.read_seqs(thread_id)
-        self._known.read(thread_id, read_seqs)
+        known = None if self._known is None else self._known.of(thread_id)
+        if known is not None:
+            return known
+        read_seqs = await self.read_seqs(thread_id)
+        if self._known is not None:
+            self._known.remember(thread_id, read_seqs)
         return read_seqs
 
     async def read_ahead(self, sends: Sequence[tuple[SendAsk, bool]]) -> list[SendAsk]:

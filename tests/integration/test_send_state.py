@@ -534,6 +534,32 @@ async def _receipt_then_notice(tx: WriteTx, pair: Pair) -> None:
     await tx.messages.append(new_message(pair.thread, None, pair.doctor, at=NOW, client_msg_id="n"))
 
 
+async def test_a_message_to_another_thread_or_moving_no_receipt_moves_none_here(
+    pair: Pair,
+) -> None:
+    """A message stored in another thread moves its reader's seq there, not
+    here; one whose reader is no longer a member moves nobody's."""
+    other, device = await thread_of(pair.store, pair.patient, pair.doctor)
+    async with pair.store.db.write() as conn:  # the practitioner left this thread
+        await conn.execute(
+            update(participants)
+            .where(participants.c.thread_id == pair.thread, participants.c.user_id == pair.doctor)
+            .values(left_seq=0)
+        )
+    doctor = pair.doctor
+    elsewhere = new_message(other, device, doctor, at=NOW, client_msg_id="e", reader=doctor)
+    gone = new_message(pair.thread, None, doctor, at=NOW, client_msg_id="g", reader=doctor)
+    async with write_tx(pair.store.db) as tx:
+        await _send_in(tx, pair, pair.patient, "m1")
+        await tx.messages.append(elsewhere)
+        after_elsewhere = await _send_in(tx, pair, pair.patient, "m2")
+        _, read = await tx.messages.append(gone)
+        after_gone = await _send_in(tx, pair, pair.patient, "m3")
+    assert not read
+    assert after_elsewhere.read_seqs == {pair.patient: 1}
+    assert after_gone.read_seqs == {pair.patient: 2}
+
+
 _BETWEEN: dict[str, Callable[[WriteTx, Pair], Awaitable[Any]]] = {
     "a receipt moved": lambda tx, pair: tx.threads.advance_receipts(
         [(pair.thread, pair.doctor, Receipt(1, 1))]
