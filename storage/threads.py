@@ -505,10 +505,10 @@ class ThreadTx:
         checks = await _SEND_CHECKS.first(self.conn, ask.params())
         if checks is None:
             return None
-        closed_at, reply_allowed, duplicate, sent_last_day = checks
+        closed_at, reply_allowed, duplicate, sent_in_a_day = checks
         read_seqs = await self._members_now(ask.thread_id)
         thread = ThreadState(closed_at, bool(reply_allowed))
-        return SendState(read_seqs, duplicate is not None, thread, int(sent_last_day))
+        return SendState(read_seqs, duplicate is not None, thread, int(sent_in_a_day))
 
     async def _members_now(self, thread_id: int) -> dict[int, int]:
         """The thread's members and read seqs, as the transaction knows them
