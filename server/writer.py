@@ -18,7 +18,12 @@ all on PostgreSQL, where each was one). Only an operation read ahead that
 promises to write nothing itself (``ReadAhead.stages``) runs while
 messages wait: before any other, they are stored, so that every read
 still sees every write made before it, and threads are still locked in
-the batch's order.
+the batch's order. A thread's operations after its first may be read
+ahead too, as long as each before them stages (a device's burst to one
+thread): their read answers as if those messages were stored. Should one
+of those not stage after all (refused, or a retry's duplicate), the
+thread's later answers are dropped, and each of its later operations
+reads for itself once the staged messages are stored.
 
 An operation must raise a ``ServerError`` (a refusal) before its first write;
 if the transaction itself fails, each operation is retried alone so that one
@@ -156,9 +161,9 @@ class Staged(Generic[T]):
 
 
 Operation = Callable[[WriteTx, Emitted], Awaitable[T | Staged[T]]]
-# Reads of several operations at once: their keys, each with whether its
-# operation is its thread's first in the batch (``_reads_ahead``); the keys
-# it read ahead.
+# Reads of several operations at once: their keys, each with whether the
+# batch vouches for it (``_reads_ahead``); the keys it read ahead, whose
+# answers it left in ``WriteTx.ahead``.
 Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[Collection[Hashable]]]
 
 
@@ -167,8 +172,8 @@ class ReadAhead:
     """The read an operation begins with, which its batch may make earlier
     together with the same reads of other operations (one statement for
     all, where each is a round trip): ``read`` is given their keys and
-    leaves the answers it could read ahead in the transaction, where their
-    operations find them. ``stages``: read ahead, the operation writes
+    leaves the answers it could read ahead in ``WriteTx.ahead``, where their
+    operations take them. ``stages``: read ahead, the operation writes
     nothing itself; it refuses, or returns its outcome or a ``Staged``
     message (which may then be stored after the next operations have run)."""
 
@@ -205,7 +210,7 @@ class Writer:
         # until a thread's later sends are read ahead too, a connection's
         # calls are answered one after the other (``benchmarks/README.md``,
         # issue 22, seventeenth session).
-        self.pipelines = db.is_sqlite
+        self.pipelines = True
         self._publish = publish
         self._publish_control = publish_control
         self._clock = clock
@@ -310,22 +315,29 @@ class Writer:
         async with write_tx(self._writes) as tx:
             done = _Done(tx)
             read_ahead: set[tuple[Read, Hashable]] = set()
+            unstaged: set[int] = set()  # threads with an operation that staged nothing
             for operation, _, thread, ahead in batch:
                 if reads and thread != 0:  # those with no thread have run
                     await done.store_staged()
                     for read, keys in reads.items():
                         read_ahead.update((read, key) for key in await read(tx, keys))
                     reads = {}
-                key = None if ahead is None else (ahead.read, ahead.key)
-                beside_staged = key in read_ahead and ahead is not None and ahead.stages
-                read_ahead.discard(key)  # used up: a later operation with its key reads itself
-                if not beside_staged:  # it may read or write what the staged messages write
-                    await done.store_staged()
+                found = ahead is not None and (ahead.read, ahead.key) in read_ahead
+                if ahead is not None:
+                    read_ahead.discard((ahead.read, ahead.key))  # a later one with its key reads
+                    if found and thread in unstaged:  # its answer took that one's message as stored
+                        tx.ahead.pop(ahead.key, None)
+                        found = False
+                if not (found and ahead is not None and ahead.stages):
+                    await done.store_staged()  # it may read or write what they write
                 mine = Emitted(done.numbering)
                 try:
-                    done.add(await operation(tx, mine), mine)
+                    outcome = await operation(tx, mine)
                 except ServerError as refusal:
-                    done.add(refusal, [])
+                    outcome, mine = refusal, Emitted(done.numbering)
+                done.add(outcome, mine)
+                if not isinstance(outcome, Staged):
+                    unstaged.add(thread)
             await done.store_staged()
             outcomes, accepted = done.outcomes, done.numbering.accepted
             pending = [event.to_store() for event in accepted]
@@ -372,20 +384,22 @@ class _Done:
 def _reads_ahead(batch: list[_Item]) -> dict[Read, list[tuple[Any, bool]]]:
     """The reads a batch makes together, once its operations with no thread
     (which may write anywhere) have run: of each kind, every key in batch
-    order, and whether its operation is its thread's first. Only a first may
-    be read ahead: the operations after then write none of another
-    thread's rows (those are written by that thread's operations, which
-    sort together), while a thread's second operation reads what the first
-    wrote. What a sender's own writes change elsewhere (their daily count),
-    the read guards (``ThreadTx.read_ahead``). Alone, an operation reads
-    for itself."""
+    order, and whether the batch vouches for it: nothing written before it
+    changes its thread but the staged messages of the operations before it
+    in its thread. So it is its thread's first (the operations before write
+    none of its rows: a thread's are written by its operations, which sort
+    together), or each of those before it stages, read the same way. What
+    a sender's own writes change elsewhere (their daily count), the read
+    guards (``ThreadTx.read_ahead``). Alone, an operation reads for itself."""
     if len(batch) < 2:
         return {}
     reads: dict[Read, list[tuple[Any, bool]]] = {}
-    seen: set[int] = set()
+    staging: dict[int, Read | None] = {}  # each thread's read while its operations all stage
     for _, _, thread, ahead in batch:
-        first = thread not in seen
-        seen.add(thread)
+        read = None if ahead is None else ahead.read
+        vouched = staging.setdefault(thread, read) is read
+        if ahead is None or not ahead.stages or not vouched:
+            staging[thread] = None
         if ahead is not None and thread not in (0, LAST):
-            reads.setdefault(ahead.read, []).append((ahead.key, first))
+            reads.setdefault(ahead.read, []).append((ahead.key, vouched))
     return reads

@@ -135,7 +135,8 @@ _READ_SEQS = Hot(
 class SendAsk(NamedTuple):
     """What a send asks of its thread: the message ``client_msg_id`` from
     ``sender``'s ``device_id``; ``recipient``, the one a daily limit counts
-    what the sender sent (None: no limit applies)."""
+    what the sender sent (None: no limit applies); ``reply_allowed``, what
+    the message sets the thread's ``reply_allowed`` to (None: nothing)."""
 
     thread_id: int
     device_id: int
@@ -143,6 +144,7 @@ class SendAsk(NamedTuple):
     sender: int
     recipient: int | None
     now: int
+    reply_allowed: bool | None = None
 
     def params(self) -> dict[str, Any]:
         fields = ("thread_id", "device_id", "client_msg_id", "sender", "recipient")
@@ -351,12 +353,48 @@ def _send_state_of(rows: Sequence[Sequence[Any]]) -> SendState | None:
     )
 
 
+def _burst_chains(sends: Sequence[tuple[SendAsk, bool]]) -> list[list[SendAsk]]:
+    """The sends ``ThreadTx.read_ahead`` reads, by thread in the order
+    given: each thread's up to its first that cannot be (see there)."""
+    chains: dict[int, list[SendAsk]] = {}
+    stopped: set[int] = set()
+    threads_of: dict[int, set[int]] = defaultdict(set)  # each sender's, so far
+    for ask, vouched in sends:
+        thread, threads_of_sender = ask.thread_id, threads_of[ask.sender]
+        threads_of_sender.add(thread)
+        chain = chains.setdefault(thread, [])
+        retry = any(
+            (each.device_id, each.client_msg_id) == (ask.device_id, ask.client_msg_id)
+            for each in chain
+        )
+        if thread in stopped or not vouched or retry or len(threads_of_sender) > 1:
+            stopped.add(thread)
+        else:
+            chain.append(ask)
+    return [chain for chain in chains.values() if chain]
+
+
+def _after_burst(
+    first: SendState | None, own: SendState | None, ask: SendAsk, before: list[SendAsk]
+) -> SendState | None:
+    """What ``ask`` finds once the sends ``before`` it in its thread are
+    stored: its own read (``own``), with their messages."""
+    if first is None or own is None:
+        return None
+    counted = 0
+    if ask.recipient is not None:  # a daily limit applies
+        counted = sum((e.sender, e.recipient) == (ask.sender, ask.recipient) for e in before)
+    set_by = [each.reply_allowed for each in before if each.reply_allowed is not None]
+    reply_allowed = set_by[-1] if set_by else own.thread.reply_allowed
+    thread = ThreadState(own.thread.closed_at, reply_allowed)
+    return SendState(first.read_seqs, own.duplicate, thread, own.sent_last_day + counted)
+
+
 class ThreadTx:
     """Threads inside one write transaction (``WriteTx.threads``)."""
 
     def __init__(self, conn: AsyncConnection, known: KnownMembers | None = None) -> None:
         self.conn = conn
-        self._read_ahead: dict[SendAsk, SendState | None] = {}
         self._known = known
 
     async def find_pair(self, pair_key: str) -> int | None:
@@ -495,11 +533,9 @@ class ThreadTx:
         return dict(rows)
 
     async def send_state(self, ask: SendAsk) -> SendState | None:
-        """What the new message finds in the thread (None: no such thread),
-        as read ahead (``read_ahead``) or now; its ``sent_last_day`` counts
-        what the sender sent the recipient (None: no daily limit applies, 0)."""
-        if ask in self._read_ahead:
-            return self._read_ahead.pop(ask)
+        """What the new message finds in the thread now (None: no such
+        thread); its ``sent_last_day`` counts what the sender sent the
+        recipient (None: no daily limit applies, 0)."""
         if self.conn.dialect.name == "postgresql":
             return _send_state_of(await _SEND_STATE.rows(self.conn, ask.params()))
         checks = await _SEND_CHECKS.first(self.conn, ask.params())
@@ -521,33 +557,42 @@ class ThreadTx:
             self._known.remember(thread_id, read_seqs)
         return read_seqs
 
-    async def read_ahead(self, sends: Sequence[tuple[SendAsk, bool]]) -> list[SendAsk]:
-        """Read the state of a transaction's sends at once (one statement on
-        PostgreSQL, where each is a round trip), for ``send_state`` to
-        answer from. ``sends``: in the order they will run, each with
-        whether the caller vouches that nothing the transaction writes
-        before it changes its thread. Of those, each that is its sender's
-        first send is read: a sender's later send reads after their first
-        is stored (its count, its duplicates). SQLite reads each when asked
-        (microseconds). The sends read ahead."""
+    async def read_ahead(
+        self, sends: Sequence[tuple[SendAsk, bool]]
+    ) -> dict[SendAsk, SendState | None]:
+        """The state of a transaction's sends, read at once (one statement
+        on PostgreSQL, where each is a round trip), for the sends to find
+        (``send_state`` answers the others). ``sends``: in the order they
+        will run, each with whether the caller vouches that nothing the
+        transaction writes before it changes its thread, but the messages of
+        the sends before it in its thread, each stored as asked (a burst of
+        one thread's messages). Read ahead are the thread's sends up to its
+        first not vouched for, or that repeats one before it (a retry: it
+        reads the row stored), or whose sender has sent in another thread
+        before (their daily count). A later send's state is its own read
+        with what the sends before it write: their sender's daily count
+        (+1 each), ``reply_allowed``, and the members, one dict that each
+        message stored moves its reader in (``server.ops.send``). SQLite
+        reads each when asked (microseconds)."""
         if self.conn.dialect.name != "postgresql":
-            return []
-        senders: set[int] = set()
-        first: list[SendAsk] = []
-        for ask, vouched in sends:
-            if vouched and ask.sender not in senders:
-                first.append(ask)
-            senders.add(ask.sender)
-        if len(first) < 2:
-            return []
-        each = [ask.params() for ask in first]
+            return {}
+        chains = _burst_chains(sends)
+        asks = [ask for chain in chains for ask in chain]
+        if len(asks) < 2:
+            return {}
+        each = [ask.params() for ask in asks]
         params = {name: [one[name] for one in each] for name in _SEND_PARAMS}
-        found: dict[int, list[list[Any]]] = {n: [] for n in range(1, len(first) + 1)}
+        found: dict[int, list[list[Any]]] = {n: [] for n in range(len(asks))}
         for n, *row in await _SEND_STATES.rows(self.conn, params):
-            found[n].append(row)
-        for n, ask in enumerate(first, start=1):
-            self._read_ahead[ask] = _send_state_of(found[n])
-        return first
+            found[n - 1].append(row)
+        states = iter([_send_state_of(found[n]) for n in range(len(asks))])
+        answers: dict[SendAsk, SendState | None] = {}
+        for chain in chains:
+            first = next(states)
+            answers[chain[0]] = first
+            for n, ask in enumerate(chain[1:], start=1):
+                answers[ask] = _after_burst(first, next(states), ask, chain[:n])
+        return answers
 
     async def advance_receipts(
         self, wanted: Sequence[tuple[int, int, Receipt]]

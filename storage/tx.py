@@ -10,8 +10,9 @@ transaction, and ``ctx.store.messages.history(...)`` visibly is not.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -41,6 +42,7 @@ class WriteTx:
     __slots__ = (
         "account_audit",
         "agendas",
+        "ahead",
         "appointments",
         "audit",
         "connection",
@@ -59,6 +61,9 @@ class WriteTx:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.connection = conn  # the driver's: for tests of the writer, never for handlers
+        # What reads made ahead for several operations answered, by key
+        # (``server.writer.ReadAhead``): each taken by its operation, once.
+        self.ahead: dict[Hashable, Any] = {}
         self.account_audit = AccountAuditTx(conn)
         self.agendas = AgendaTx(conn)
         self.appointments = AppointmentTx(conn)

@@ -82,7 +82,10 @@ class SendPlan:
         """What the store step reads of the thread (``ThreadTx.send_state``)."""
         recipient = None if self.patient is None else self.patient.practitioner
         p = self.params
-        return SendAsk(p.thread, self.device, p.client_msg_id, self.user, recipient, self.now)
+        reply_allowed = p.reply_allowed if self.sets_reply_allowed else None
+        return SendAsk(
+            p.thread, self.device, p.client_msg_id, self.user, recipient, self.now, reply_allowed
+        )
 
     @property
     def message_alone(self) -> bool:
@@ -159,7 +162,9 @@ async def plan_send(
 
 async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> list[SendAsk]:
     """Every send's read ahead (one function: the batch reads them as one kind)."""
-    return await tx.threads.read_ahead(sends)
+    answers = await tx.threads.read_ahead(sends)
+    tx.ahead.update(answers.items())
+    return list(answers)
 
 
 async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent | Staged[Sent]:
@@ -167,7 +172,8 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent |
     PostgreSQL, a message that does nothing more is left ``Staged`` for the
     writer to store with others'."""
     p, access, now, patient = plan.params, plan.access, plan.now, plan.patient
-    found = await tx.threads.send_state(plan.ask)
+    ask = plan.ask
+    found = tx.ahead.pop(ask) if ask in tx.ahead else await tx.threads.send_state(ask)
     if found is not None and found.duplicate:  # a retry racing its first attempt
         existing = await tx.messages.by_client_id(plan.device, p.client_msg_id)
         assert existing is not None, "the duplicate's row is in this transaction's snapshot"
@@ -208,7 +214,9 @@ def _stored(
     message: StoredMessage,
     sender_read: bool,
 ) -> Sent:
-    """The stored message's audit line and events."""
+    """The stored message's audit line and events. The sender's read seq
+    moves in ``read_seqs``: a send read ahead after it in the batch shares
+    them (``ThreadTx.read_ahead``)."""
     thread = plan.params.thread
     tx.audit.record(
         thread,
@@ -228,10 +236,12 @@ def _stored(
         exclude_session=plan.session,
     )
     out.append(announced)
+    sent = Sent(message, dict(read_seqs), announced)  # the members as the message found them
     if sender_read:  # the others see the sender's receipt move (not a delegate's send)
         read = Receipt(message.seq, message.seq)
         out.append(receipt_event(thread, plan.user, read, members, plan.session))
-    return Sent(message, read_seqs, announced)
+        read_seqs[plan.user] = message.seq
+    return sent
 
 
 async def after_send(ctx: Services, plan: SendPlan, sent: Sent) -> None:

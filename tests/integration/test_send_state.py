@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -368,33 +368,38 @@ class _Undo(Exception):
 
 
 async def _sends_in_turn(
-    tx: WriteTx, asks: list[SendAsk], close_first: bool
+    tx: WriteTx,
+    asks: list[SendAsk],
+    close_first: bool,
+    answers: dict[SendAsk, SendState | None] | None = None,
 ) -> list[SendState | None]:
-    """Each send's read, and the message stored after it, as a batch does;
+    """Each send's read (as read ahead in ``answers``, or its own), and its
+    message stored after it as a batch does, its sender's read seq moving
+    in what it read, as the server's send moves it (``server.ops.send``);
     with ``close_first``, an operation closes the first send's thread just
     before its turn."""
-    found = []
+    answers = {} if answers is None else answers
+    found: list[SendState | None] = []
     for ask in asks:
         if close_first and ask is asks[0]:
             closing = update(threads).where(threads.c.id == ask.thread_id).values(closed_at=NOW)
             await tx.connection.execute(closing)
-        state = await tx.threads.send_state(ask)
-        found.append(state)
+        state = answers.pop(ask) if ask in answers else await tx.threads.send_state(ask)
+        found.append(None if state is None else replace(state, read_seqs=dict(state.read_seqs)))
         if state is not None and not state.duplicate:
-            await tx.messages.append(
-                NewMessage(
-                    thread_id=ask.thread_id,
-                    sender_id=ask.sender,
-                    sender_device_id=ask.device_id or None,
-                    client_msg_id=ask.client_msg_id,
-                    kind="text",
-                    reason=None,
-                    reply_allowed=True,
-                    envelope=b"sealed",
-                    now=ask.now,
-                    counted_for=ask.recipient,
-                )
+            new = new_message(
+                ask.thread_id,
+                ask.device_id or None,
+                ask.sender,
+                at=ask.now,
+                client_msg_id=ask.client_msg_id,
+                thread_reply_allowed=ask.reply_allowed,
+                reader=ask.sender,
+                counted_for=ask.recipient,
             )
+            stored, read = await tx.messages.append(new)
+            if read:
+                state.read_seqs[ask.sender] = stored.seq
     return found
 
 
@@ -403,17 +408,25 @@ async def test_sends_read_ahead_find_what_each_would_read_in_turn(
     pair: Pair, first_vouched: bool
 ) -> None:
     """Read ahead, a batch's sends find what they would have read one after
-    the other. A send not vouched for (its thread changes before its turn)
-    reads at its turn, and so does its sender's later send, after the
-    first is stored (its count, its duplicates)."""
+    the other, a thread's later sends too (a burst): what the sends before
+    them write is counted in (the sender's daily count, whether the
+    patient may answer, the members' read seqs). A thread's send not
+    vouched for (its thread changes before its turn) reads at its turn,
+    and so do the thread's later sends; and so does a send after a retry
+    of one before it (it finds the row stored), or after its sender's send
+    in another thread (their daily count)."""
     await _append(pair, "m1", thread_reply_allowed=None)
-    other, device = await thread_of(pair.store, pair.patient, pair.doctor)
+    other, doctors = await thread_of(pair.store, pair.doctor, pair.patient)  # the doctor's device
+    patient, doctor, thread = pair.patient, pair.doctor, pair.thread
     asks = [
-        SendAsk(pair.thread, pair.device, "m2", pair.patient, pair.doctor, NOW),
-        SendAsk(other, 0, "d1", pair.doctor, None, NOW),
-        SendAsk(other, device, "m3", pair.patient, pair.doctor, NOW),  # the patient's second
-        SendAsk(other, device, "m3", pair.patient, pair.doctor, NOW),  # and its retry
-        SendAsk(other + 100, 0, "d2", pair.doctor + 100, None, NOW),  # no such thread
+        SendAsk(thread, pair.device, "m2", patient, doctor, NOW),  # a burst's first
+        SendAsk(thread, doctors, "d1", doctor, None, NOW, False),  # the patient may not answer
+        SendAsk(thread, pair.device, "m3", patient, doctor, NOW),  # the patient's second
+        SendAsk(thread, pair.device, "m2", patient, doctor, NOW),  # a retry of m2
+        SendAsk(thread, pair.device, "m4", patient, doctor, NOW),  # after the retry
+        SendAsk(other, doctors, "d2", doctor, None, NOW),  # the doctor's in another thread
+        SendAsk(other + 100, 0, "x1", doctor + 100, None, NOW),  # no such thread
+        SendAsk(other + 200, 0, "x2", doctor + 200, None, NOW),  # nor this one
     ]
     closing = not first_vouched
     with pytest.raises(_Undo):
@@ -421,23 +434,26 @@ async def test_sends_read_ahead_find_what_each_would_read_in_turn(
             in_turn = await _sends_in_turn(tx, asks, closing)
             raise _Undo
     async with write_tx(pair.store.db) as tx:
-        # (the writer vouches for no thread's second send: here only the sender rule applies)
-        vouched = [first_vouched, True, True, True, True]
-        returned = await tx.threads.read_ahead(list(zip(asks, vouched, strict=True)))
-        read = set(tx.threads._read_ahead)  # what a send will find already read
-        assert set(returned) == read
-        ahead = await _sends_in_turn(tx, asks, closing)
+        vouched = [first_vouched] + [True] * (len(asks) - 1)
+        answers = await tx.threads.read_ahead(list(zip(asks, vouched, strict=True)))
+        read = set(answers)
+        ahead = await _sends_in_turn(tx, asks, closing, answers)
     if pair.store.db.is_sqlite:
         assert read == set()  # SQLite reads each at its turn
+    elif first_vouched:
+        assert read == {*asks[:3], *asks[6:]}
     else:
-        assert read == {asks[1], asks[4]} | ({asks[0]} if first_vouched else set())
+        assert read == set(asks[6:])
     assert ahead == in_turn
-    first, doctors, second, retry, missing = ahead
+    first, answer, second, retry, after, doctors_other, missing, _ = ahead
     assert first is not None and first.thread.closed_at == (NOW if closing else None)
-    assert not first.duplicate and first.sent_last_day == 1
-    assert doctors is not None and doctors.read_seqs == {pair.patient: 0, pair.doctor: 0}
+    assert not first.duplicate and first.sent_last_day == 1 and first.thread.reply_allowed
+    assert answer is not None and answer.read_seqs == {patient: 2, doctor: 0}
     assert second is not None and not second.duplicate and second.sent_last_day == 2
+    assert second.read_seqs == {patient: 2, doctor: 3} and not second.thread.reply_allowed
     assert retry is not None and retry.duplicate and retry.sent_last_day == 3
+    assert after is not None and not after.duplicate and after.sent_last_day == 3
+    assert doctors_other is not None and doctors_other.read_seqs == {patient: 0, doctor: 0}
     assert missing is None
 
 

@@ -336,14 +336,70 @@ async def test_the_first_operation_of_each_thread_reads_ahead_with_the_others(
     assert ran == ["none", ("read", keys), "t1", "t2", "t3-a", "t3-b", "last", "alone"]
 
 
+async def _staging_batch(
+    store: Store,
+    submitted: list[tuple[str, int, bool]],
+    read_ahead: Callable[[str], bool],
+    sender: tuple[int, int],
+) -> tuple[list[object], Harness]:
+    """Run one batch of staging operations (``name``, thread, whether it
+    stages read ahead), each of a message from ``sender`` (user, device):
+    each notes how many messages it finds stored and the answer read ahead
+    for it, if any, and refuses if its name says so. ``read_ahead``:
+    whether the read answers a vouched name. What ran."""
+    patient, device = sender
+    ran: list[object] = []
+
+    async def read(tx: WriteTx, keys: list[tuple[str, bool]]) -> list[str]:
+        answered = [key for key, vouched in keys if vouched and read_ahead(key)]
+        tx.ahead.update((key, f"read {key}") for key in answered)
+        return answered
+
+    def staging(name: str, thread: int) -> Op:
+        async def op(tx: WriteTx, out: list[Outgoing]) -> Staged[str]:
+            count = await tx.connection.scalar(select(func.count()).select_from(messages))
+            ran.append((name, count, tx.ahead.pop(name, None)))
+            if name.startswith("refused"):
+                raise forbidden(name)
+
+            def then(message: StoredMessage, _: bool) -> str:
+                ran.append((f"{name} stored", message.seq))
+                out.append(Outgoing("receipt", to_raw({"note": name}), [1], user_id=1))
+                return name
+
+            new = NewMessage(thread, patient, device, name, "text", None, True, b"sealed", 0)
+            return Staged(new, then)
+
+        return op
+
+    h = Harness(store.db)
+    calls = [
+        asyncio.create_task(h.writer.run(staging(name, t), t, ReadAhead(read, name, stages=s)))
+        for name, t, s in submitted
+    ]
+    await asyncio.sleep(0)  # every call is queued before the writer starts
+    h.writer.start()
+    try:
+        outcomes = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 5)
+    finally:
+        await h.writer.stop()
+    assert [o if isinstance(o, str) else "refused" for o in outcomes] == [
+        "refused" if name.startswith("refused") else name for name, _, _ in submitted
+    ]
+    assert h.writer.commits == 1
+    return ran, h
+
+
 async def test_staged_messages_are_stored_together_before_an_operation_not_read_ahead(
     database_factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Read ahead, a thread's first operation may leave its message staged:
-    the writer stores the staged messages together, in batch order (on
+    """Read ahead, an operation may leave its message staged, and so may
+    its thread's later operations while each before them stages: the
+    writer stores the staged messages together, in batch order (on
     PostgreSQL in one round trip), before an operation that was not read
-    ahead runs (it may read them) or when the batch ends, then makes each
-    outcome; the events keep the batch's order. On both backends."""
+    ahead runs (it may read them) or one that writes itself, or when the
+    batch ends, then makes each outcome; the events keep the batch's
+    order. On both backends."""
     store = Store(database_factory())
     await store.db.migrate()
     together: list[int] = []  # how many messages each pipelined round trip stored
@@ -357,57 +413,61 @@ async def test_staged_messages_are_stored_together_before_an_operation_not_read_
     patient, doctor = await people(store)
     made = [await thread_of(store, patient, doctor) for _ in range(4)]
     (t1, device), (t2, _), (t3, _), (t4, _) = made
-    ran: list[object] = []
-
-    async def read(tx: WriteTx, keys: list[tuple[Any, bool]]) -> list[Any]:
-        return [key for key, first in keys if first]  # every thread's first read ahead
-
-    def staging(name: str, thread: int) -> Op:
-        async def op(tx: WriteTx, out: list[Outgoing]) -> Staged[str]:
-            ran.append(
-                (name, await tx.connection.scalar(select(func.count()).select_from(messages)))
-            )
-
-            def then(message: StoredMessage, _: bool) -> str:
-                ran.append((f"{name} stored", message.seq))
-                out.append(Outgoing("receipt", to_raw({"note": name}), [1], user_id=1))
-                return name
-
-            new = NewMessage(thread, patient, device, name, "text", None, True, b"sealed", 0)
-            return Staged(new, then)
-
-        return op
-
-    h = Harness(store.db)
     submitted = [("a", t1, True), ("b", t2, True), ("b2", t2, True), ("c", t3, True)]
+    submitted.append(("c2", t3, True))  # not read ahead: the staged are stored first
     submitted.append(("d", t4, False))  # read ahead, but it writes itself: staged go first
-    calls = [
-        asyncio.create_task(h.writer.run(staging(name, t), t, ReadAhead(read, name, stages=s)))
-        for name, t, s in submitted
-    ]
-    await asyncio.sleep(0)  # every call is queued before the writer starts
-    h.writer.start()
     try:
-        assert await asyncio.wait_for(asyncio.gather(*calls), 5) == ["a", "b", "b2", "c", "d"]
+        ran, h = await _staging_batch(
+            store, submitted, lambda name: name != "c2", (patient, device)
+        )
     finally:
-        await h.writer.stop()
         await store.close()
     assert ran == [
-        ("a", 0),
-        ("b", 0),
-        ("a stored", 1),  # before b2, its thread's second: it reads what b wrote
+        ("a", 0, "read a"),
+        ("b", 0, "read b"),
+        ("b2", 0, "read b2"),  # its thread's second, read as if b were stored
+        ("c", 0, "read c"),
+        ("a stored", 1),
         ("b stored", 1),
-        ("b2", 2),
-        ("c", 2),
         ("b2 stored", 2),
         ("c stored", 1),
-        ("d", 4),
+        ("c2", 4, None),
+        ("c2 stored", 2),
+        ("d", 5, "read d"),
         ("d stored", 1),
     ]
-    assert h.writer.commits == 1
-    assert together == ([] if store.db.is_sqlite else [2, 2])  # d, alone, in its own
+    assert together == ([] if store.db.is_sqlite else [4])  # c2 and d, alone, in their own
     seqs, notes = zip(*((seq, data["note"]) for seq, data in published(h)), strict=True)
-    assert notes == ("a", "b", "b2", "c", "d") and list(seqs) == sorted(seqs)
+    assert notes == ("a", "b", "b2", "c", "c2", "d") and list(seqs) == sorted(seqs)
+
+
+async def test_a_threads_later_answers_are_dropped_once_one_before_them_stages_nothing(
+    database_factory,
+) -> None:
+    """A thread's operation read ahead on the promise that those before it
+    stage: one refused, and its thread's later ones read for themselves,
+    once the staged messages are stored. Another thread's are kept."""
+    store = Store(database_factory())
+    await store.db.migrate()
+    patient, doctor = await people(store)
+    (t1, device), (t2, _) = [await thread_of(store, patient, doctor) for _ in range(2)]
+    submitted = [("a", t1, True), ("a2", t1, True), ("refused", t2, True), ("b2", t2, True)]
+    submitted.append(("b3", t2, True))
+    try:
+        ran, _ = await _staging_batch(store, submitted, lambda name: True, (patient, device))
+    finally:
+        await store.close()
+    assert ran == [
+        ("a", 0, "read a"),
+        ("a2", 0, "read a2"),
+        ("refused", 0, "read refused"),
+        ("a stored", 1),
+        ("a2 stored", 2),
+        ("b2", 2, None),
+        ("b2 stored", 1),
+        ("b3", 3, None),
+        ("b3 stored", 2),
+    ]
 
 
 async def test_a_commits_control_messages_go_once_and_before_its_events(db: Database) -> None:
