@@ -37,6 +37,7 @@ from server.hub import Hub
 from server.mail import MailGateway
 from server.mobilepush import ApnsSender, FcmSender
 from server.ops.receipts import write_receipts
+from server.popup_counts import PopupCounts
 from server.presence import Presence
 from server.push_queue import PushGateway, push_round
 from server.pushing import PushSender, WebPushSender
@@ -97,6 +98,7 @@ def create_app(
         passwords=Passwords(settings.password_hashes_at_once),
         vapid=VapidKey.load_or_create(Path(settings.push_key_file)),
         receipt_writes=ReceiptWrites(write_receipts(writer)),
+        popup_counts=PopupCounts(store.messages),
     )
     if not broker.complete:
         ctx.follower = Follower(store.db, hub, settings.stream_poll_seconds)

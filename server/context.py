@@ -12,6 +12,7 @@ from server.broker.control import Control
 from server.clock import Clock
 from server.directory import Directory
 from server.hub import Hub
+from server.popup_counts import PopupCounts
 from server.presence import Presence
 from server.push_progress import PushProgress
 from server.ratelimit import Limiter
@@ -43,6 +44,7 @@ class Context:
     passwords: Passwords
     vapid: VapidKey  # this deployment's Web Push identity (docs/push.md)
     receipt_writes: ReceiptWrites[ReceiptPlan]  # being stored
+    popup_counts: PopupCounts  # what the care team's popups say is unread
     push: PushProgress = field(default_factory=PushProgress)  # this node's push queue
     follower: Follower | None = None  # durable events from storage (several nodes)
     draining: bool = False  # a graceful stop began: no new sockets
@@ -87,6 +89,8 @@ class Services(Protocol):
     def vapid(self) -> VapidKey: ...
     @property
     def receipt_writes(self) -> ReceiptWrites[ReceiptPlan]: ...
+    @property
+    def popup_counts(self) -> PopupCounts: ...
     @property
     def broker(self) -> Publisher: ...
     @property

@@ -264,7 +264,9 @@ def _unread(
     return capped_count(messages.c.thread_id == thread, messages.c.seq > after, people, *more)
 
 
-_UNREAD = Hot(_unread(bindparam("thread_id"), bindparam("after")))  # a popup's, shared
+_UNREAD = Hot(  # a popup's, shared
+    _unread(bindparam("thread_id"), bindparam("after"), messages.c.seq <= bindparam("up_to"))
+)
 # A push's count: ``(thread, reader, after)`` in arrays, a count for each, in order.
 _ASKED = unnested({"thread_id": BigInteger(), "reader": BigInteger(), "after": BigInteger()})
 _UNREAD_BY_OTHERS = Hot(
@@ -313,12 +315,13 @@ class Messages:
         async with self.db.write() as conn:
             return (await conn.execute(delete(sent_counts).where(old))).rowcount
 
-    async def unread(self, thread_id: int, after_seq: int) -> int:
-        """Messages people wrote in the thread after ``after_seq`` (a notice,
-        written by the server, has no sending device and is not counted), up
-        to ``UNREAD_CAP``."""
+    async def unread(self, thread_id: int, after_seq: int, up_to: int) -> int:
+        """Messages people wrote in the thread after ``after_seq`` up to seq
+        ``up_to`` (a notice, written by the server, has no sending device
+        and is not counted), up to ``UNREAD_CAP``."""
+        params = {"thread_id": thread_id, "after": after_seq, "up_to": up_to}
         async with self.db.read_one() as conn:
-            return int(await _UNREAD.scalar(conn, {"thread_id": thread_id, "after": after_seq}))
+            return int(await _UNREAD.scalar(conn, params))
 
     async def sent(self, device_id: int, client_msg_id: str) -> StoredMessage | None:
         """The message ``device_id`` already stored under ``client_msg_id``, if any."""

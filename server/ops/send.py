@@ -280,20 +280,16 @@ async def _popups(
     ctx: Services, message: StoredMessage, read_seqs: dict[int, int], after: int | None
 ) -> None:
     """Popups for the care team's foreground sessions, with their unread count
-    (people's messages, notices not counted). Members who read up to the same
-    message share one count, one frame and one delivery, pushed after the
-    message's event (seq ``after``)."""
+    (people's messages up to this one, notices not counted). Members who read
+    up to the same message share one count, one frame and one delivery,
+    pushed after the message's event (seq ``after``)."""
     members = await ctx.directory.members(message.thread_id)
     by_read_seq: dict[int, list[int]] = {}
     for user_id, read_seq in read_seqs.items():
         if user_id != message.sender_id and members.get(user_id) in CARE_ROLES:
             by_read_seq.setdefault(read_seq, []).append(user_id)
     for read_seq, users in by_read_seq.items():
-        unread = (  # a reader who is up to date has only this message unread: no query
-            1
-            if read_seq == message.seq - 1
-            else await ctx.store.messages.unread(message.thread_id, read_seq)
-        )
+        unread = await ctx.popup_counts.unread(message.thread_id, read_seq, message.seq)
         data = Notify(message.thread_id, message.sender_id, unread, message.reason)
         await tell(
             ctx, "notify", data, users, thread=message.thread_id, foreground_only=True, after=after

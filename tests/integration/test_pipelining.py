@@ -7,9 +7,12 @@ sees all of it."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from clients import Credentials
+from tests.support.clocked import TravelClock, clocked_server
 from tests.support.server import RunningServer
 from tests.support.wire import Link, call_frame, greeted, http_client, ok, send_params
 
@@ -114,9 +117,7 @@ async def _send_all(link: Link, sends: list[dict[str, Any]]) -> None:
 
 
 async def _new_message(link: Link) -> dict[str, Any]:
-    while (event := await link.receive("event"))["type"] != "message.new":
-        pass
-    data: dict[str, Any] = event["data"]
+    data: dict[str, Any] = (await _event(link, "message.new"))["data"]
     return data
 
 
@@ -145,3 +146,59 @@ async def test_a_burst_past_the_send_limit_is_refused_in_order_and_stores_only_w
     ]
     stored = [m["client_msg_id"] for m in await _history(server, doctor, thread)]
     assert stored == [p["client_msg_id"] for p in sends[:3]]
+
+
+async def test_a_burst_behind_the_practitioners_message_pops_up_what_they_left_unread(
+    database_factory: Any, tmp_path: Path
+) -> None:
+    """The practitioner's message and their patient's burst, stored in one
+    commit: each of the patient's messages pops up on the practitioner's
+    desk with what they left unread since their own message, one more each
+    (in the writer's batch, the patient's sends find the practitioner's
+    read seq moved by the message before them, on PostgreSQL read ahead)."""
+    async with clocked_server(database_factory(), tmp_path, TravelClock()) as server:
+        assert server.context is not None
+        writer = server.context.writer
+        doctor, patient, thread = await server.patient_thread()
+        members = [doctor.user_id, patient.user_id]
+        burst = _sends(server, patient, [doctor, patient], thread, 3)
+        release, queued = asyncio.Event(), asyncio.Semaphore(0)
+        held = asyncio.create_task(writer.run(_waiting_for(release)))
+        run = writer.run
+
+        async def counted(*args: Any) -> Any:
+            queued.release()
+            return await run(*args)
+
+        async with greeted(server, doctor) as desk, greeted(server, patient) as phone:
+            foreground = {"status": "online", "foreground": True}
+            ok(await desk.call(1, "presence.set", foreground))
+            writer.run = counted  # type: ignore[method-assign]
+            own_send = send_params(server, doctor, thread, members)
+            await desk.send(call_frame(2, "messages.send", own_send))
+            await queued.acquire()  # the practitioner's send waits in the writer first
+            await _send_all(phone, burst)
+            for _ in burst:
+                await queued.acquire()
+            commits = writer.commits
+            release.set()
+            await held
+            own = ok(await desk.receive("result", "error"))["thread_seq"]
+            stored = [ok(await phone.receive("result", "error"))["thread_seq"] for _ in burst]
+            popups = [(await _event(desk, "notify"))["data"] for _ in burst]
+        assert writer.commits == commits + 2  # the one held, then all four in one
+        assert stored == [own + 1, own + 2, own + 3]
+        assert [popup["unread"] for popup in popups] == [1, 2, 3]
+
+
+def _waiting_for(release: asyncio.Event) -> Any:
+    async def hold(tx: Any, out: Any) -> None:
+        await release.wait()
+
+    return hold
+
+
+async def _event(link: Link, kind: str) -> dict[str, Any]:
+    while (event := await link.receive("event"))["type"] != kind:
+        pass
+    return event

@@ -42,8 +42,10 @@ async def test_the_count_stops_at_the_cap(database_factory, sent: int, counted: 
         thread, device = await thread_of(store, patient, doctor)
         await _write(store, thread, patient, None, 5)  # notices: never counted
         await _write(store, thread, patient, device, sent)
-        assert await store.messages.unread(thread, 0) == counted
-        assert await store.messages.unread(thread, 5 + sent - 2) == 2  # read all but two
+        last = 5 + sent
+        assert await store.messages.unread(thread, 0, last) == counted
+        assert await store.messages.unread(thread, last - 2, last) == 2  # read all but two
+        assert await store.messages.unread(thread, last - 2, last - 1) == 1  # up to the one before
         (listed,) = await store.threads.list_for(doctor)
         assert listed.unread == counted
         (own,) = await store.threads.list_for(patient)

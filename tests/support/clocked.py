@@ -72,7 +72,8 @@ async def clocked_server(
         await asyncio.sleep(0.01)
     env = {**os.environ, "CAREHUB_BLOB_DIR": str(workdir / f"blobs-{port}")}
     try:
-        yield RunningServer(db, port, None, workdir / "in-process.log", env)
+        log = workdir / "in-process.log"
+        yield RunningServer(db, port, None, log, env, context=app.state.ctx)
     finally:
         server.should_exit = True
         await serving

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -30,6 +30,9 @@ from protocol.practice import (
     PracticeParams,
     UserParams,
 )
+
+if TYPE_CHECKING:
+    from server.context import Context
 
 __all__ = ["PASSWORD", "RunningServer", "free_port", "received", "start_server", "terminate"]
 
@@ -71,6 +74,7 @@ class RunningServer:
     usernames: dict[int, str] = field(default_factory=dict)
     keys: dict[int, Keystore] = field(default_factory=dict)  # by device id
     _admin: Credentials | None = None
+    context: Context | None = None  # served in the test's process: its node's services
 
     @property
     def base_url(self) -> str:

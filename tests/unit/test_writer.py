@@ -446,13 +446,15 @@ async def test_a_threads_later_answers_are_dropped_once_one_before_them_stages_n
 ) -> None:
     """A thread's operation read ahead on the promise that those before it
     stage: one refused, and its thread's later ones read for themselves,
-    once the staged messages are stored. Another thread's are kept."""
+    once the staged messages are stored. Another thread's are kept; and
+    after one that writes itself, none is read ahead."""
     store = Store(database_factory())
     await store.db.migrate()
     patient, doctor = await people(store)
-    (t1, device), (t2, _) = [await thread_of(store, patient, doctor) for _ in range(2)]
+    made = [await thread_of(store, patient, doctor) for _ in range(3)]
+    (t1, device), (t2, _), (t3, _) = made
     submitted = [("a", t1, True), ("a2", t1, True), ("refused", t2, True), ("b2", t2, True)]
-    submitted.append(("b3", t2, True))
+    submitted += [("b3", t2, True), ("c", t3, False), ("c2", t3, True)]
     try:
         ran, _ = await _staging_batch(store, submitted, lambda name: True, (patient, device))
     finally:
@@ -467,6 +469,10 @@ async def test_a_threads_later_answers_are_dropped_once_one_before_them_stages_n
         ("b2 stored", 1),
         ("b3", 3, None),
         ("b3 stored", 2),
+        ("c", 4, "read c"),
+        ("c stored", 1),
+        ("c2", 5, None),
+        ("c2 stored", 2),
     ]
 
 
