@@ -25,8 +25,8 @@ answered as the duplicate it is: the plan's duplicate check reads what is
 committed, as for a retry from another connection.
 
 ``PIPELINED_CALLS`` bounds how many calls one connection has in flight.
-Where the writer does not pipeline (``Writer.pipelines``: PostgreSQL, for
-now), every call is taken as one that is not pipelined.
+A device's burst then makes batches of several sends to one thread, which
+the writer reads ahead and stores together (``server.writer``).
 """
 
 from __future__ import annotations

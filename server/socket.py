@@ -279,8 +279,9 @@ async def _read(
                 return
             conn.last_received = monotonic()
             frame = wire.receive(data)
-            pipelined = ctx.writer.pipelines and _pipelined(frame)
-            await calls.take(functools.partial(_handle, ctx, conn, frame), pipelined=pipelined)
+            await calls.take(
+                functools.partial(_handle, ctx, conn, frame), pipelined=_pipelined(frame)
+            )
             if conn.closing:  # a call closed it: what was read after it is dropped
                 return
     except Exception as exc:

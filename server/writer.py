@@ -202,15 +202,6 @@ class Writer:
         """``publish_control``: where the events' control messages go (by
         default nowhere, for a writer whose events no node caches: a benchmark)."""
         self._writes = ConsecutiveWrites(db)
-        # Whether a connection's writes may be pipelined (``server.calls``).
-        # A device's burst then makes batches of several sends to one thread:
-        # SQLite stores each in a few statements on the loop, but on
-        # PostgreSQL a thread's second send in a batch stores the messages
-        # staged before it and reads for itself, two round trips each. There,
-        # until a thread's later sends are read ahead too, a connection's
-        # calls are answered one after the other (``benchmarks/README.md``,
-        # issue 22, seventeenth session).
-        self.pipelines = True
         self._publish = publish
         self._publish_control = publish_control
         self._clock = clock

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -357,37 +358,45 @@ def _burst_chains(sends: Sequence[tuple[SendAsk, bool]]) -> list[list[SendAsk]]:
     """The sends ``ThreadTx.read_ahead`` reads, by thread in the order
     given: each thread's up to its first that cannot be (see there)."""
     chains: dict[int, list[SendAsk]] = {}
+    sent: dict[int, set[tuple[int, str]]] = defaultdict(set)  # each thread's (device, id)
     stopped: set[int] = set()
     threads_of: dict[int, set[int]] = defaultdict(set)  # each sender's, so far
     for ask, vouched in sends:
-        thread, threads_of_sender = ask.thread_id, threads_of[ask.sender]
-        threads_of_sender.add(thread)
-        chain = chains.setdefault(thread, [])
-        retry = any(
-            (each.device_id, each.client_msg_id) == (ask.device_id, ask.client_msg_id)
-            for each in chain
-        )
-        if thread in stopped or not vouched or retry or len(threads_of_sender) > 1:
+        thread, message = ask.thread_id, (ask.device_id, ask.client_msg_id)
+        threads_of[ask.sender].add(thread)
+        retry = message in sent[thread]
+        if thread in stopped or not vouched or retry or len(threads_of[ask.sender]) > 1:
             stopped.add(thread)
-        else:
-            chain.append(ask)
-    return [chain for chain in chains.values() if chain]
+            continue
+        chains.setdefault(thread, []).append(ask)
+        sent[thread].add(message)
+    return list(chains.values())
 
 
-def _after_burst(
-    first: SendState | None, own: SendState | None, ask: SendAsk, before: list[SendAsk]
-) -> SendState | None:
-    """What ``ask`` finds once the sends ``before`` it in its thread are
-    stored: its own read (``own``), with their messages."""
-    if first is None or own is None:
-        return None
-    counted = 0
-    if ask.recipient is not None:  # a daily limit applies
-        counted = sum((e.sender, e.recipient) == (ask.sender, ask.recipient) for e in before)
-    set_by = [each.reply_allowed for each in before if each.reply_allowed is not None]
-    reply_allowed = set_by[-1] if set_by else own.thread.reply_allowed
-    thread = ThreadState(own.thread.closed_at, reply_allowed)
-    return SendState(first.read_seqs, own.duplicate, thread, own.sent_last_day + counted)
+def _burst(chain: list[SendAsk], read: list[SendState | None]) -> dict[SendAsk, SendState | None]:
+    """A thread's sends read ahead, each as it finds the thread once those
+    before it are stored: its own read (``read``), with their messages:
+    their sender's daily count (+1 each), ``reply_allowed`` as the last of
+    them set it, and the first's members (one dict, which each message
+    stored moves its sender in: ``server.ops.send``)."""
+    first = read[0]
+    answers = {chain[0]: first}
+    sent: Counter[tuple[int, int | None]] = Counter()  # by sender and recipient, before
+    reply_allowed: bool | None = None
+    for (before, ask), own in zip(pairwise(chain), read[1:], strict=True):
+        sent[before.sender, before.recipient] += 1
+        if before.reply_allowed is not None:
+            reply_allowed = before.reply_allowed
+        if first is None or own is None:
+            answers[ask] = None
+            continue
+        counted = 0 if ask.recipient is None else sent[ask.sender, ask.recipient]
+        allowed = own.thread.reply_allowed if reply_allowed is None else reply_allowed
+        thread = ThreadState(own.thread.closed_at, allowed)
+        answers[ask] = SendState(
+            first.read_seqs, own.duplicate, thread, own.sent_last_day + counted
+        )
+    return answers
 
 
 class ThreadTx:
@@ -588,10 +597,7 @@ class ThreadTx:
         states = iter([_send_state_of(found[n]) for n in range(len(asks))])
         answers: dict[SendAsk, SendState | None] = {}
         for chain in chains:
-            first = next(states)
-            answers[chain[0]] = first
-            for n, ask in enumerate(chain[1:], start=1):
-                answers[ask] = _after_burst(first, next(states), ask, chain[:n])
+            answers |= _burst(chain, [next(states) for _ in chain])
         return answers
 
     async def advance_receipts(
