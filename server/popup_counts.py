@@ -45,17 +45,19 @@ class PopupCounts:
             self._last.move_to_end(key)
             if len(self._last) > self._kept:
                 self._last.popitem(last=False)
+        if count.done():
+            return count.result()
         return await asyncio.shield(count)  # others may await it after this caller stops
 
     def _count(
         self, thread: int, read_seq: int, seq: int, before: asyncio.Future[int] | None
     ) -> asyncio.Future[int]:
         if read_seq == seq - 1:  # up to date: this message alone
-            up_to_date: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-            up_to_date.set_result(1)
-            return up_to_date
-        if before is not None:
+            return _known(1)
+        if before is not None and not before.done():
             return asyncio.ensure_future(self._one_more(before, thread, read_seq, seq))
+        if before is not None and not before.cancelled() and before.exception() is None:
+            return _known(min(before.result() + 1, UNREAD_CAP))
         return asyncio.ensure_future(self._messages.unread(thread, read_seq, seq))
 
     async def _one_more(
@@ -65,3 +67,10 @@ class PopupCounts:
             return min(await asyncio.shield(before) + 1, UNREAD_CAP)
         except Exception:  # the message before's count failed: this one reads its own
             return await self._messages.unread(thread, read_seq, seq)
+
+
+def _known(count: int) -> asyncio.Future[int]:
+    """A count known now (most are: no task to run, nothing to wait for)."""
+    known: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    known.set_result(count)
+    return known

@@ -92,7 +92,11 @@ async def test_after_a_failed_read_the_next_message_reads_its_own(thread: _Threa
         return_exceptions=True,
     )
     assert isinstance(first, ConnectionError) and second == 4
-    assert thread.messages.reads == [(0, 4), (0, 5)]
+    thread.messages.failing.add(6)
+    with pytest.raises(ConnectionError):
+        await counts.unread(thread.thread, 1, 6)
+    assert await counts.unread(thread.thread, 1, 7) == 5  # 6's count had failed: read
+    assert thread.messages.reads == [(0, 4), (0, 5), (1, 6), (1, 7)]
 
 
 async def test_a_count_stops_at_the_cap(thread: _Thread) -> None:
