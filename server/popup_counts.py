@@ -9,7 +9,9 @@ would read its count, all at once. But the people's messages after a read
 seq up to a message are those up to the message before it, and this one:
 so a thread's next message, for the same read seq, counts one more than
 the message before, whose count is known or being read. Each count stops
-at its message, so it is exact whoever wrote the messages between.
+at its message, so it is exact whoever wrote the messages between. (It
+rests on what popups are for: a person's message, numbered next in its
+thread; a notice has its seq too, and the next message after it reads.)
 """
 
 from __future__ import annotations
@@ -66,7 +68,11 @@ class PopupCounts:
         try:
             return min(await asyncio.shield(before) + 1, UNREAD_CAP)
         except Exception:  # the message before's count failed: this one reads its own
-            return await self._messages.unread(thread, read_seq, seq)
+            pass
+        except asyncio.CancelledError:
+            if not before.cancelled():  # this count itself was cancelled
+                raise
+        return await self._messages.unread(thread, read_seq, seq)
 
 
 def _known(count: int) -> asyncio.Future[int]:

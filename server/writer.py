@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -161,10 +161,10 @@ class Staged(Generic[T]):
 
 
 Operation = Callable[[WriteTx, Emitted], Awaitable[T | Staged[T]]]
-# Reads of several operations at once: their keys, each with whether the
-# batch vouches for it (``_reads_ahead``); the keys it read ahead, whose
-# answers it left in ``WriteTx.ahead``.
-Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[Collection[Hashable]]]
+# Reads of several operations at once: given their keys, each with whether
+# the batch vouches for it (``_reads_ahead``), it leaves the answers it
+# could read ahead in ``WriteTx.ahead``, by key.
+Read = Callable[[WriteTx, list[tuple[Any, bool]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +231,8 @@ class Writer:
         messages among them) and, beyond them, only its sender's daily
         counts: reads ahead rely on it. One that may write anywhere has no
         thread (0).
-        ``ahead``: the read it begins with, which may be made early when it
-        is the first operation of its thread in the batch (``_reads_ahead``)."""
+        ``ahead``: the read it begins with, which may be made early, with
+        its batch's others, when the batch vouches for it (``_reads_ahead``)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((operation, future, thread, ahead))
         queued()  # a pipelined call's connection may read its next frame
@@ -305,21 +305,18 @@ class Writer:
         reads = _reads_ahead(batch)
         async with write_tx(self._writes) as tx:
             done = _Done(tx)
-            read_ahead: set[tuple[Read, Hashable]] = set()
             unstaged: set[int] = set()  # threads with an operation that staged nothing
             for operation, _, thread, ahead in batch:
                 if reads and thread != 0:  # those with no thread have run
                     await done.store_staged()
                     for read, keys in reads.items():
-                        read_ahead.update((read, key) for key in await read(tx, keys))
+                        await read(tx, keys)
                     reads = {}
-                found = ahead is not None and (ahead.read, ahead.key) in read_ahead
-                if ahead is not None:
-                    read_ahead.discard((ahead.read, ahead.key))  # a later one with its key reads
-                    if found and thread in unstaged:  # its answer took that one's message as stored
-                        tx.ahead.pop(ahead.key, None)
-                        found = False
-                if not (found and ahead is not None and ahead.stages):
+                if ahead is not None and thread in unstaged:  # its answer took one as staged
+                    tx.ahead.pop(ahead.key, None)
+                # (an answer read ahead is taken by its operation: one with its key after reads)
+                beside_staged = ahead is not None and ahead.stages and ahead.key in tx.ahead
+                if not beside_staged:
                     await done.store_staged()  # it may read or write what they write
                 mine = Emitted(done.numbering)
                 try:
@@ -385,12 +382,12 @@ def _reads_ahead(batch: list[_Item]) -> dict[Read, list[tuple[Any, bool]]]:
     if len(batch) < 2:
         return {}
     reads: dict[Read, list[tuple[Any, bool]]] = {}
-    staging: dict[int, Read | None] = {}  # each thread's read while its operations all stage
+    chain_read: dict[int, Read | None] = {}  # each thread's, while its operations all stage
     for _, _, thread, ahead in batch:
         read = None if ahead is None else ahead.read
-        vouched = staging.setdefault(thread, read) is read
+        vouched = chain_read.setdefault(thread, read) is read
         if ahead is None or not ahead.stages or not vouched:
-            staging[thread] = None
+            chain_read[thread] = None
         if ahead is not None and thread not in (0, LAST):
             reads.setdefault(ahead.read, []).append((ahead.key, vouched))
     return reads

@@ -392,10 +392,8 @@ def _burst(chain: list[SendAsk], read: list[SendState | None]) -> dict[SendAsk, 
             continue
         counted = 0 if ask.recipient is None else sent[ask.sender, ask.recipient]
         allowed = own.thread.reply_allowed if reply_allowed is None else reply_allowed
-        thread = ThreadState(own.thread.closed_at, allowed)
-        answers[ask] = SendState(
-            first.read_seqs, own.duplicate, thread, own.sent_last_day + counted
-        )
+        state = ThreadState(own.thread.closed_at, allowed)
+        answers[ask] = SendState(first.read_seqs, own.duplicate, state, own.sent_last_day + counted)
     return answers
 
 

@@ -160,11 +160,9 @@ async def plan_send(
     return SendPlan(params, header, access, user, device, session, now, patient, answer)
 
 
-async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> list[SendAsk]:
+async def _read_sends(tx: WriteTx, sends: list[tuple[SendAsk, bool]]) -> None:
     """Every send's read ahead (one function: the batch reads them as one kind)."""
-    answers = await tx.threads.read_ahead(sends)
-    tx.ahead.update(answers.items())
-    return list(answers)
+    tx.ahead.update((await tx.threads.read_ahead(sends)).items())
 
 
 async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent | Staged[Sent]:
@@ -186,8 +184,8 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent |
         _check_patient_limits(found, patient.inbox)
     stored = partial(_stored, plan, read_seqs, tx, out)
     if plan.message_alone and tx.messages.stores_together:
-        return Staged(plan.message(), stored)
-    sent = stored(*await tx.messages.append(plan.message()))
+        return Staged(plan.message(), partial(stored, shared=True))
+    sent = stored(*await tx.messages.append(plan.message()), shared=False)
     if plan.answer is not None:
         practitioner = member_in_role(access.members, Role.PRACTITIONER)
         await auto_reply(
@@ -213,10 +211,13 @@ def _stored(
     out: list[Outgoing],
     message: StoredMessage,
     sender_read: bool,
+    *,
+    shared: bool,
 ) -> Sent:
-    """The stored message's audit line and events. The sender's read seq
-    moves in ``read_seqs``: a send read ahead after it in the batch shares
-    them (``ThreadTx.read_ahead``)."""
+    """The stored message's audit line and events. ``shared``: a staged
+    message's ``read_seqs`` may be those of the sends read ahead after it
+    in its thread (``ThreadTx.read_ahead``): its sender's read seq moves
+    in them."""
     thread = plan.params.thread
     tx.audit.record(
         thread,
@@ -236,11 +237,12 @@ def _stored(
         exclude_session=plan.session,
     )
     out.append(announced)
-    sent = Sent(message, dict(read_seqs), announced)  # the members as the message found them
+    sent = Sent(message, dict(read_seqs) if shared else read_seqs, announced)  # as found
     if sender_read:  # the others see the sender's receipt move (not a delegate's send)
         read = Receipt(message.seq, message.seq)
         out.append(receipt_event(thread, plan.user, read, members, plan.session))
-        read_seqs[plan.user] = message.seq
+        if shared:
+            read_seqs[plan.user] = message.seq
     return sent
 
 

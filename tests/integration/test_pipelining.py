@@ -11,7 +11,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from clients import Credentials
+from storage.threads import ThreadTx
 from tests.support.clocked import TravelClock, clocked_server
 from tests.support.server import RunningServer
 from tests.support.wire import Link, call_frame, greeted, http_client, ok, send_params
@@ -149,13 +152,22 @@ async def test_a_burst_past_the_send_limit_is_refused_in_order_and_stores_only_w
 
 
 async def test_a_burst_behind_the_practitioners_message_pops_up_what_they_left_unread(
-    database_factory: Any, tmp_path: Path
+    database_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The practitioner's message and their patient's burst, stored in one
     commit: each of the patient's messages pops up on the practitioner's
     desk with what they left unread since their own message, one more each
     (in the writer's batch, the patient's sends find the practitioner's
     read seq moved by the message before them, on PostgreSQL read ahead)."""
+    answered: list[int] = []  # by each read ahead
+    read_ahead = ThreadTx.read_ahead
+
+    async def counted_reads(self: ThreadTx, sends: Any) -> Any:
+        answers = await read_ahead(self, sends)
+        answered.append(len(answers))
+        return answers
+
+    monkeypatch.setattr(ThreadTx, "read_ahead", counted_reads)
     async with clocked_server(database_factory(), tmp_path, TravelClock()) as server:
         assert server.context is not None
         writer = server.context.writer
@@ -166,9 +178,9 @@ async def test_a_burst_behind_the_practitioners_message_pops_up_what_they_left_u
         held = asyncio.create_task(writer.run(_waiting_for(release)))
         run = writer.run
 
-        async def counted(*args: Any) -> Any:
+        async def counted(*args: Any, **kwargs: Any) -> Any:
             queued.release()
-            return await run(*args)
+            return await run(*args, **kwargs)
 
         async with greeted(server, doctor) as desk, greeted(server, patient) as phone:
             foreground = {"status": "online", "foreground": True}
@@ -187,6 +199,7 @@ async def test_a_burst_behind_the_practitioners_message_pops_up_what_they_left_u
             stored = [ok(await phone.receive("result", "error"))["thread_seq"] for _ in burst]
             popups = [(await _event(desk, "notify"))["data"] for _ in burst]
         assert writer.commits == commits + 2  # the one held, then all four in one
+        assert answered == [0 if server.db.startswith("sqlite") else 4]  # SQLite: at its turn
         assert stored == [own + 1, own + 2, own + 3]
         assert [popup["unread"] for popup in popups] == [1, 2, 3]
 

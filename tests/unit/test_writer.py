@@ -302,23 +302,25 @@ async def test_a_batch_runs_its_operations_in_thread_order(db: Database) -> None
     assert writer.commits == 1
 
 
-async def test_the_first_operation_of_each_thread_reads_ahead_with_the_others(
+async def test_a_batch_reads_ahead_at_once_vouching_for_firsts_and_bursts(
     db: Database,
 ) -> None:
     """Once the operations with no thread have run, one read of each kind,
-    given every key of the batch's operations on a thread, and whether each
-    is its thread's first; one alone reads for itself."""
+    given every key of the batch's operations on a thread, and whether the
+    batch vouches for each: its thread's first, or one after operations
+    that all stage; one alone reads for itself."""
     ran: list[object] = []
 
-    async def read(tx: WriteTx, keys: list[Any]) -> list[Any]:
+    async def read(tx: WriteTx, keys: list[Any]) -> None:
         ran.append(("read", keys))
-        return []
 
     on_thread = named(ran)
 
     writer = Writer(db, Harness(db).publish, FixedClock())
     submitted = [("t3-a", 3), ("none", 0), ("t1", 1), ("t3-b", 3), ("t2", 2), ("last", LAST)]
+    submitted += [("t5-a", 5), ("t5-b", 5), ("t5-c", 5)]
     ahead = {"t1": None, "none": ReadAhead(read, "none")}  # t1: a first that does not read
+    ahead |= {name: ReadAhead(read, name, stages=True) for name in ("t5-a", "t5-b")}
     calls = [
         asyncio.create_task(
             writer.run(on_thread(name), thread, ahead.get(name, ReadAhead(read, name)))
@@ -332,8 +334,10 @@ async def test_the_first_operation_of_each_thread_reads_ahead_with_the_others(
         await writer.run(on_thread("alone"), 4, ReadAhead(read, "alone"))
     finally:
         await writer.stop()
-    keys = [("t2", True), ("t3-a", True), ("t3-b", False)]  # each first of its thread?
-    assert ran == ["none", ("read", keys), "t1", "t2", "t3-a", "t3-b", "last", "alone"]
+    keys = [("t2", True), ("t3-a", True), ("t3-b", False)]  # t3-a may write itself
+    keys += [("t5-a", True), ("t5-b", True), ("t5-c", True)]  # a burst: the first two stage
+    order = ["t1", "t2", "t3-a", "t3-b", "t5-a", "t5-b", "t5-c", "last", "alone"]
+    assert ran == ["none", ("read", keys), *order]
 
 
 async def _staging_batch(
@@ -350,10 +354,9 @@ async def _staging_batch(
     patient, device = sender
     ran: list[object] = []
 
-    async def read(tx: WriteTx, keys: list[tuple[str, bool]]) -> list[str]:
+    async def read(tx: WriteTx, keys: list[tuple[str, bool]]) -> None:
         answered = [key for key, vouched in keys if vouched and read_ahead(key)]
         tx.ahead.update((key, f"read {key}") for key in answered)
-        return answered
 
     def staging(name: str, thread: int) -> Op:
         async def op(tx: WriteTx, out: list[Outgoing]) -> Staged[str]:
@@ -447,13 +450,13 @@ async def test_a_threads_later_answers_are_dropped_once_one_before_them_stages_n
     """A thread's operation read ahead on the promise that those before it
     stage: one refused, and its thread's later ones read for themselves,
     once the staged messages are stored. Another thread's are kept; and
-    after one that writes itself, none is read ahead."""
+    after one read ahead that may write itself, none is."""
     store = Store(database_factory())
     await store.db.migrate()
     patient, doctor = await people(store)
     made = [await thread_of(store, patient, doctor) for _ in range(3)]
     (t1, device), (t2, _), (t3, _) = made
-    submitted = [("a", t1, True), ("a2", t1, True), ("refused", t2, True), ("b2", t2, True)]
+    submitted = [("a", t1, True), ("a2", t1, True), ("b", t2, True), ("refused", t2, True)]
     submitted += [("b3", t2, True), ("c", t3, False), ("c2", t3, True)]
     try:
         ran, _ = await _staging_batch(store, submitted, lambda name: True, (patient, device))
@@ -462,11 +465,11 @@ async def test_a_threads_later_answers_are_dropped_once_one_before_them_stages_n
     assert ran == [
         ("a", 0, "read a"),
         ("a2", 0, "read a2"),
+        ("b", 0, "read b"),
         ("refused", 0, "read refused"),
         ("a stored", 1),
         ("a2 stored", 2),
-        ("b2", 2, None),
-        ("b2 stored", 1),
+        ("b stored", 1),
         ("b3", 3, None),
         ("b3 stored", 2),
         ("c", 4, "read c"),
