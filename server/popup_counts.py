@@ -56,22 +56,22 @@ class PopupCounts:
     ) -> asyncio.Future[int]:
         if read_seq == seq - 1:  # up to date: this message alone
             return _known(1)
-        if before is not None and not before.done():
-            return asyncio.ensure_future(self._one_more(before, thread, read_seq, seq))
-        if before is not None and not before.cancelled() and before.exception() is None:
+        if before is None or before.cancelled() or (before.done() and before.exception()):
+            return asyncio.ensure_future(self._messages.unread(thread, read_seq, seq))
+        if before.done():
             return _known(min(before.result() + 1, UNREAD_CAP))
-        return asyncio.ensure_future(self._messages.unread(thread, read_seq, seq))
+        return asyncio.ensure_future(self._one_more(before, thread, read_seq, seq))
 
     async def _one_more(
         self, before: asyncio.Future[int], thread: int, read_seq: int, seq: int
     ) -> int:
         try:
             return min(await asyncio.shield(before) + 1, UNREAD_CAP)
-        except Exception:  # the message before's count failed: this one reads its own
-            pass
         except asyncio.CancelledError:
             if not before.cancelled():  # this count itself was cancelled
                 raise
+        except Exception:  # the message before's count failed: this one reads its own
+            pass
         return await self._messages.unread(thread, read_seq, seq)
 
 
