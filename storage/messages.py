@@ -19,6 +19,8 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    not_,
+    or_,
     select,
     update,
 )
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert, Update
 
 from storage.db import Database
+from storage.errors import Contention
 from storage.hot import Hot, sqlite_changes, unnested
 from storage.schema import messages, participants, sent_counts, threads
 
@@ -66,7 +69,8 @@ class NewMessage:
     (``thread_reply_allowed``; None: unchanged), ``reader``'s receipt moved
     to it (the sender's, unless a delegate sent it) and one more message
     counted from the sender to ``counted_for`` in this hour (a patient's
-    daily limit)."""
+    daily limit). ``open_only``: a patient's message, stored only while the
+    thread is open and takes their answers (``MessageTx.append``)."""
 
     thread_id: int
     sender_id: int
@@ -80,11 +84,13 @@ class NewMessage:
     thread_reply_allowed: bool | None = None
     reader: int | None = None
     counted_for: int | None = None
+    open_only: bool = False
 
     def params(self) -> dict[str, Any]:
         """The statements' parameters (``_numbered_insert``)."""
         return {
             "numbered_thread": self.thread_id,
+            "open_only": self.open_only,
             "thread_reply_allowed": self.thread_reply_allowed,
             "reader": self.reader,
             "sender": self.sender_id,
@@ -155,10 +161,15 @@ _THREAD: BindParameter[int] = bindparam("numbered_thread", type_=BigInteger)
 def _numbering() -> Update:
     """The thread's next seq. A care-side message also sets whether the
     patient may answer (``thread_reply_allowed``; None: unchanged), in the
-    same update of the thread's row."""
+    same update of the thread's row. A patient's (``open_only``) numbers
+    only an open thread that takes their answers: the update locks the row
+    and checks its latest version, whatever another node committed since
+    the send's read (no row: ``MessageTx.append``)."""
+    open_only = bindparam("open_only", type_=Boolean)
+    takes_answers = threads.c.closed_at.is_(None) & threads.c.reply_allowed
     return (
         update(threads)
-        .where(threads.c.id == _THREAD)
+        .where(threads.c.id == _THREAD, or_(not_(open_only), takes_answers))
         .values(
             last_seq=threads.c.last_seq + literal_column("1"),
             reply_allowed=func.coalesce(
@@ -386,6 +397,22 @@ class KnownMembers:
         self._changes = sqlite_changes(self._conn)
 
 
+def _unchanged(
+    news: Sequence[NewMessage], rows: Sequence[Sequence[Any]]
+) -> Sequence[Sequence[Any]]:
+    """The rows of the messages stored (each its id, its seq and whether
+    its reader's receipt moved), or ``Contention`` if one changed since its
+    send read the thread: a row missing, a patient's thread has closed or
+    no longer takes their answers; a receipt that did not move, its sender
+    has left. Only another node commits in between (a node's writer runs
+    one transaction at a time): run again, the send reads it and refuses."""
+    if len(rows) != len(news) or any(
+        new.reader is not None and not read for new, (*_, read) in zip(news, rows, strict=True)
+    ):
+        raise Contention("a thread changed since its send read it: run it again")
+    return rows
+
+
 class MessageTx:
     """Messages inside one write transaction (``WriteTx.messages``), which
     keeps its ``KnownMembers`` up to date on SQLite."""
@@ -418,15 +445,26 @@ class MessageTx:
         and whether its ``reader``'s receipt moved to it. The thread row
         stays locked until commit, so thread seqs are gap-free and ordered.
         On PostgreSQL one statement (``_numbered_insert``) does all the
-        message's writes."""
+        message's writes. ``Contention`` if the thread no longer allows it
+        (``_unchanged``)."""
         params = new.params()
         if self.conn.dialect.name == "postgresql":
             row = await _NUMBER_AND_INSERT.first(self.conn, params)
-            assert row is not None, "the thread exists"
-            message_id, seq, read = row
-            return new.stored(message_id, seq), bool(read)
+        else:
+            row = await self._append_here(new, params)
+        ((message_id, seq, read),) = _unchanged([new], [] if row is None else [row])
+        return new.stored(message_id, seq), bool(read)
+
+    async def _append_here(
+        self, new: NewMessage, params: dict[str, Any]
+    ) -> tuple[int, int, bool] | None:
+        """SQLite's ``append``, a statement each (microseconds each): the
+        message's id, seq and whether its reader's receipt moved (None: the
+        thread was not numbered)."""
         before = sqlite_changes(self.conn)
         params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
+        if params["new_seq"] is None:
+            return None
         row = await _INSERT.first(self.conn, params)
         assert row is not None
         message_id, seq = row
@@ -435,7 +473,7 @@ class MessageTx:
             await _COUNT_SENT.run(self.conn, params)
         if self._known is not None and before is not None:
             self._known.appended(new.thread_id, before, new.reader if read else None, seq)
-        return new.stored(message_id, seq), read
+        return message_id, seq, read
 
     @property
     def stores_together(self) -> bool:
@@ -446,15 +484,14 @@ class MessageTx:
     async def append_all(self, news: Sequence[NewMessage]) -> list[tuple[StoredMessage, bool]]:
         """``append`` each message in turn, on PostgreSQL in one round trip
         for all (the statement run once per message, pipelined: asyncpg's
-        ``fetchmany``). Each thread must exist: a message whose thread does
-        not would store nothing, and no row would say which."""
+        ``fetchmany``). A message its thread no longer allows stores no row,
+        and no row would say which: ``Contention`` for all."""
         if not self.stores_together or len(news) < 2:
             return [await self.append(new) for new in news]
         rows = await _NUMBER_AND_INSERT.rows_many(self.conn, [new.params() for new in news])
-        assert len(rows) == len(news), "each thread exists"
         return [
             (new.stored(message_id, seq), bool(read))
-            for new, (message_id, seq, read) in zip(news, rows, strict=True)
+            for new, (message_id, seq, read) in zip(news, _unchanged(news, rows), strict=True)
         ]
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:

@@ -8,7 +8,9 @@
    have changed since (membership, the delegation, the patient's limits),
    stores the message, its audit line and its events. On PostgreSQL, a
    message that does nothing more, it leaves ``Staged`` for the writer to
-   store with others'.
+   store with others'. Its read takes no lock: the write checks again that
+   the sender is a member and a patient's thread takes their answers
+   (``storage.messages._unchanged``: another node may have committed).
 3. ``after_send`` follows the commit: the sender's receipt floor and the
    care team's popups.
 
@@ -115,6 +117,7 @@ class SendPlan:
             thread_reply_allowed=p.reply_allowed if self.sets_reply_allowed else None,
             reader=None if self.access.delegated else self.user,  # having sent, they read it all
             counted_for=None if patient is None else patient.practitioner,
+            open_only=patient is not None,  # as ``_check_patient_limits`` found it
         )
 
     @property

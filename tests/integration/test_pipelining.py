@@ -7,7 +7,6 @@ sees all of it."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from clients import Credentials
 from storage.threads import ThreadTx
 from tests.support.clocked import TravelClock, clocked_server
+from tests.support.held import held_writer
 from tests.support.server import RunningServer
 from tests.support.wire import Link, call_frame, greeted, http_client, ok, send_params
 
@@ -174,27 +174,16 @@ async def test_a_burst_behind_the_practitioners_message_pops_up_what_they_left_u
         doctor, patient, thread = await server.patient_thread()
         members = [doctor.user_id, patient.user_id]
         burst = _sends(server, patient, [doctor, patient], thread, 3)
-        release, queued = asyncio.Event(), asyncio.Semaphore(0)
-        held = asyncio.create_task(writer.run(_waiting_for(release)))
-        run = writer.run
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            queued.release()
-            return await run(*args, **kwargs)
-
         async with greeted(server, doctor) as desk, greeted(server, patient) as phone:
             foreground = {"status": "online", "foreground": True}
             ok(await desk.call(1, "presence.set", foreground))
-            writer.run = counted  # type: ignore[method-assign]
-            own_send = send_params(server, doctor, thread, members)
-            await desk.send(call_frame(2, "messages.send", own_send))
-            await queued.acquire()  # the practitioner's send waits in the writer first
-            await _send_all(phone, burst)
-            for _ in burst:
-                await queued.acquire()
-            commits = writer.commits
-            release.set()
-            await held
+            async with held_writer(writer) as submitted:
+                own_send = send_params(server, doctor, thread, members)
+                await desk.send(call_frame(2, "messages.send", own_send))
+                await submitted(1)  # the practitioner's send waits in the writer first
+                await _send_all(phone, burst)
+                await submitted(len(burst))
+                commits = writer.commits
             own = ok(await desk.receive("result", "error"))["thread_seq"]
             stored = [ok(await phone.receive("result", "error"))["thread_seq"] for _ in burst]
             popups = [(await _event(desk, "notify"))["data"] for _ in burst]
@@ -202,13 +191,6 @@ async def test_a_burst_behind_the_practitioners_message_pops_up_what_they_left_u
         assert answered == [0 if server.db.startswith("sqlite") else 4]  # SQLite: at its turn
         assert stored == [own + 1, own + 2, own + 3]
         assert [popup["unread"] for popup in popups] == [1, 2, 3]
-
-
-def _waiting_for(release: asyncio.Event) -> Any:
-    async def hold(tx: Any, out: Any) -> None:
-        await release.wait()
-
-    return hold
 
 
 async def _event(link: Link, kind: str) -> dict[str, Any]:

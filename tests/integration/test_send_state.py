@@ -16,6 +16,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError
 
 from storage import Store
+from storage.errors import Contention
 from storage.hot import _Asyncpg, adapter_of
 from storage.messages import HOUR_MS, NewMessage, StoredMessage
 from storage.schema import messages, participants, threads, users
@@ -251,18 +252,54 @@ async def test_a_send_moves_its_senders_receipt_and_counts_a_patients_message(
     assert state is not None and state.sent_last_day == 1
 
 
-async def test_a_sender_gone_since_the_read_sees_no_receipt_move(pair: Pair) -> None:
+async def test_a_sender_gone_since_the_read_stores_nothing(pair: Pair) -> None:
     """Another node may remove the sender between the send's read and its
-    write: their receipt does not move, and the send says so."""
+    write: their receipt does not move, and the write fails as a lost race
+    (the send runs again, and is refused)."""
     async with pair.store.db.write() as conn:
         await conn.execute(
             update(participants).where(participants.c.user_id == pair.doctor).values(left_seq=0)
         )
-    seq, read = await send(
-        pair.store, pair.thread, None, pair.doctor, at=NOW, client_msg_id="d", reader=pair.doctor
-    )
-    assert (seq, read) == (1, False)
+    with pytest.raises(Contention):
+        await send(
+            pair.store,
+            pair.thread,
+            None,
+            pair.doctor,
+            at=NOW,
+            client_msg_id="d",
+            reader=pair.doctor,
+        )
     assert (await _receipts(pair))[pair.doctor] == (0, 0)
+    assert await _others_message(pair, "notice") == 1  # nothing stored before
+
+
+@pytest.mark.parametrize("change", [{"closed_at": NOW}, {"reply_allowed": False}])
+async def test_a_patients_message_to_a_thread_closed_since_the_read_stores_nothing(
+    pair: Pair, change: dict[str, Any]
+) -> None:
+    """Another node may close the thread, or stop the patient's answers,
+    between a patient's send's read and its write: the write checks the
+    thread's row again and fails as a lost race, alone or stored with
+    others (the care side's message beside it is not stored either)."""
+    async with pair.store.db.write() as conn:
+        await conn.execute(update(threads).where(threads.c.id == pair.thread).values(**change))
+    patients = new_message(
+        pair.thread,
+        pair.device,
+        pair.patient,
+        at=NOW,
+        client_msg_id="p",
+        reader=pair.patient,
+        counted_for=pair.doctor,
+        open_only=True,
+    )
+    doctors = new_message(pair.thread, None, pair.doctor, at=NOW, client_msg_id="d")
+    for news in ([patients], [doctors, patients]):
+        with pytest.raises(Contention):
+            async with write_tx(pair.store.db) as tx:
+                await tx.messages.append_all(news)
+    assert await _others_message(pair, "d") == 1  # the care side's goes in, the first
 
 
 async def _advance(
@@ -554,7 +591,7 @@ async def test_a_message_to_another_thread_or_moving_no_receipt_moves_none_here(
     pair: Pair,
 ) -> None:
     """A message stored in another thread moves its reader's seq there, not
-    here; one whose reader is no longer a member moves nobody's."""
+    here; one that moves no receipt (a delegate's) moves nobody's."""
     other, device = await thread_of(pair.store, pair.patient, pair.doctor)
     async with pair.store.db.write() as conn:  # the practitioner left this thread
         await conn.execute(
@@ -564,7 +601,7 @@ async def test_a_message_to_another_thread_or_moving_no_receipt_moves_none_here(
         )
     doctor = pair.doctor
     elsewhere = new_message(other, device, doctor, at=NOW, client_msg_id="e", reader=doctor)
-    gone = new_message(pair.thread, None, doctor, at=NOW, client_msg_id="g", reader=doctor)
+    gone = new_message(pair.thread, None, doctor, at=NOW, client_msg_id="g")
     async with write_tx(pair.store.db) as tx:
         await _send_in(tx, pair, pair.patient, "m1")
         await tx.messages.append(elsewhere)

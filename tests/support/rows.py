@@ -77,6 +77,7 @@ def new_message(
     thread_reply_allowed: bool | None = None,
     reader: int | None = None,
     counted_for: int | None = None,
+    open_only: bool = False,
 ) -> NewMessage:
     """A text message to store (None for ``device``: a notice the server writes)."""
     return NewMessage(
@@ -92,4 +93,5 @@ def new_message(
         thread_reply_allowed=thread_reply_allowed,
         reader=reader,
         counted_for=counted_for,
+        open_only=open_only,
     )
