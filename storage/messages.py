@@ -69,8 +69,10 @@ class NewMessage:
     (``thread_reply_allowed``; None: unchanged), ``reader``'s receipt moved
     to it (the sender's, unless a delegate sent it) and one more message
     counted from the sender to ``counted_for`` in this hour (a patient's
-    daily limit). ``open_only``: a patient's message, stored only while the
-    thread is open and takes their answers (``MessageTx.append``)."""
+    daily limit), stored only while the sender has sent fewer than
+    ``daily_limit`` in the last 24 hours. ``open_only``: a patient's
+    message, stored only while the thread is open and takes their answers.
+    (Both as the send found them: ``MessageTx.append`` checks again.)"""
 
     thread_id: int
     sender_id: int
@@ -84,6 +86,7 @@ class NewMessage:
     thread_reply_allowed: bool | None = None
     reader: int | None = None
     counted_for: int | None = None
+    daily_limit: int | None = None
     open_only: bool = False
 
     def params(self) -> dict[str, Any]:
@@ -96,6 +99,8 @@ class NewMessage:
             "sender": self.sender_id,
             "recipient": self.counted_for,
             "of_hour": self.now // HOUR_MS,
+            "day_before": day_before(self.now),
+            "daily_limit": self.daily_limit,
             "new_thread_id": self.thread_id,
             "new_sender_id": self.sender_id,
             "new_sender_device_id": self.sender_device_id,
@@ -216,13 +221,26 @@ def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int]) -> Update:
 
 def _count_sent(dialect: Any) -> Insert:
     """One more message from ``sender`` to ``recipient`` in the hour's row
-    (an upsert; none without a ``recipient``: no daily limit applies)."""
-    recipient = bindparam("recipient", type_=BigInteger)
-    hour = select(
+    (an upsert; none without a ``recipient``: no daily limit applies),
+    while they sent fewer than ``daily_limit`` in the last 24 hours: with
+    the hour's row locked, its count is the latest (another node's send
+    committed since the read included), the other hours' are not written
+    any more. Nothing is counted otherwise (``_unchanged``)."""
+    sender, recipient = (
         bindparam("sender", type_=BigInteger),
-        recipient,
-        bindparam("of_hour", type_=BigInteger),
-        literal(1, BigInteger),
+        bindparam("recipient", type_=BigInteger),
+    )
+    of_hour = bindparam("of_hour", type_=BigInteger)
+    hour = select(sender, recipient, of_hour, literal(1, BigInteger))
+    other = sent_counts.alias("other_hours")
+    other_hours = select(func.coalesce(func.sum(other.c.count), 0)).where(
+        other.c.sender_id == sender,
+        other.c.recipient_id == recipient,
+        other.c.hour > bindparam("day_before", type_=BigInteger),
+        other.c.hour != of_hour,
+    )
+    within_limit = sent_counts.c.count + other_hours.scalar_subquery() < bindparam(
+        "daily_limit", type_=BigInteger
     )
     upsert: Insert = (
         dialect.insert(sent_counts)
@@ -233,6 +251,7 @@ def _count_sent(dialect: Any) -> Insert:
         .on_conflict_do_update(
             index_elements=["sender_id", "recipient_id", "hour"],
             set_={"count": sent_counts.c.count + 1},
+            where=within_limit,
         )
     )
     return upsert
@@ -242,14 +261,15 @@ def _numbered_insert() -> Insert:
     """A send in one statement (PostgreSQL): the thread's update as a common
     table expression the insert reads its seq from, the sender's receipt and
     the patient's hourly count beside it; one round trip instead of three.
-    It returns whether the sender's receipt moved: another node may have
-    removed them since the send's read."""
+    It returns whether the sender's receipt moved and whether the message
+    was counted (``_unchanged``: another node may have removed the sender
+    since the send's read, or counted one of theirs)."""
     numbered = _numbering().cte("numbered")
     sender_read = _sender_read(numbered.c.last_seq, numbered.c.id)
     read = sender_read.returning(participants.c.user_id).cte("sender_read")
-    return _insert(numbered.c.last_seq, exists(select(read.c.user_id))).add_cte(
-        read, _count_sent(postgresql).cte("counted")
-    )
+    counted = _count_sent(postgresql).returning(sent_counts.c.count).cte("counted")
+    moved, count = exists(select(read.c.user_id)), exists(select(counted.c.count))
+    return _insert(numbered.c.last_seq, moved, count).add_cte(read, counted)
 
 
 _NEW_SEQ = bindparam("new_seq", type_=BigInteger)
@@ -400,14 +420,17 @@ class KnownMembers:
 def _unchanged(
     news: Sequence[NewMessage], rows: Sequence[Sequence[Any]]
 ) -> Sequence[Sequence[Any]]:
-    """The rows of the messages stored (each its id, its seq and whether
-    its reader's receipt moved), or ``Contention`` if one changed since its
-    send read the thread: a row missing, a patient's thread has closed or
-    no longer takes their answers; a receipt that did not move, its sender
-    has left. Only another node commits in between (a node's writer runs
-    one transaction at a time): run again, the send reads it and refuses."""
+    """The rows of the messages stored (each its id, its seq, whether its
+    reader's receipt moved and whether it was counted), or ``Contention``
+    if one changed since its send read the thread: a row missing, a
+    patient's thread has closed or no longer takes their answers; a
+    receipt that did not move, its sender has left; a message not counted,
+    its sender reached their daily limit. Only another node commits in
+    between (a node's writer runs one transaction at a time): run again,
+    the send reads it and refuses."""
     if len(rows) != len(news) or any(
-        new.reader is not None and not read for new, (*_, read) in zip(news, rows, strict=True)
+        (new.reader is not None and not read) or (new.counted_for is not None and not counted)
+        for new, (*_, read, counted) in zip(news, rows, strict=True)
     ):
         raise Contention("a thread changed since its send read it: run it again")
     return rows
@@ -452,15 +475,15 @@ class MessageTx:
             row = await _NUMBER_AND_INSERT.first(self.conn, params)
         else:
             row = await self._append_here(new, params)
-        ((message_id, seq, read),) = _unchanged([new], [] if row is None else [row])
+        ((message_id, seq, read, _),) = _unchanged([new], [] if row is None else [row])
         return new.stored(message_id, seq), bool(read)
 
     async def _append_here(
         self, new: NewMessage, params: dict[str, Any]
-    ) -> tuple[int, int, bool] | None:
+    ) -> tuple[int, int, bool, bool] | None:
         """SQLite's ``append``, a statement each (microseconds each): the
-        message's id, seq and whether its reader's receipt moved (None: the
-        thread was not numbered)."""
+        message's id, its seq, whether its reader's receipt moved and
+        whether it was counted (None: the thread was not numbered)."""
         before = sqlite_changes(self.conn)
         params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
         if params["new_seq"] is None:
@@ -469,11 +492,10 @@ class MessageTx:
         assert row is not None
         message_id, seq = row
         read = new.reader is not None and await _SENDER_READ.run(self.conn, params) == 1
-        if new.counted_for is not None:
-            await _COUNT_SENT.run(self.conn, params)
+        counted = new.counted_for is not None and await _COUNT_SENT.run(self.conn, params) == 1
         if self._known is not None and before is not None:
             self._known.appended(new.thread_id, before, new.reader if read else None, seq)
-        return message_id, seq, read
+        return message_id, seq, read, counted
 
     @property
     def stores_together(self) -> bool:
@@ -491,7 +513,7 @@ class MessageTx:
         rows = await _NUMBER_AND_INSERT.rows_many(self.conn, [new.params() for new in news])
         return [
             (new.stored(message_id, seq), bool(read))
-            for new, (message_id, seq, read) in zip(news, _unchanged(news, rows), strict=True)
+            for new, (message_id, seq, read, _) in zip(news, _unchanged(news, rows), strict=True)
         ]
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:

@@ -19,7 +19,7 @@ from storage import Store
 from storage.errors import Contention
 from storage.hot import _Asyncpg, adapter_of
 from storage.messages import HOUR_MS, NewMessage, StoredMessage
-from storage.schema import messages, participants, threads, users
+from storage.schema import messages, participants, sent_counts, threads, users
 from storage.sqlite_inline import InlineConnection
 from storage.threads import _READ_SEQS, Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
@@ -168,7 +168,8 @@ async def test_messages_stored_together_are_stored_as_one_after_the_other(
     each its seq, its sender's receipt, the patient's count, the thread's
     answer flag; on PostgreSQL in one round trip for all."""
     other, _ = await thread_of(pair.store, pair.patient, pair.doctor)
-    patients = {"reader": pair.patient, "counted_for": pair.doctor}
+    # The limit allows exactly the patient's two (the hour's count read once)
+    patients = {"reader": pair.patient, "counted_for": pair.doctor, "daily_limit": 2}
     news = [
         _text(pair.thread, pair.patient, pair.device, "m1", **patients),
         _text(other, pair.doctor, None, "d1", reader=pair.doctor, thread_reply_allowed=False),
@@ -274,16 +275,31 @@ async def test_a_sender_gone_since_the_read_stores_nothing(pair: Pair) -> None:
     assert await _others_message(pair, "notice") == 1  # nothing stored before
 
 
-@pytest.mark.parametrize("change", [{"closed_at": NOW}, {"reply_allowed": False}])
-async def test_a_patients_message_to_a_thread_closed_since_the_read_stores_nothing(
-    pair: Pair, change: dict[str, Any]
+def _thread_set(**values: Any) -> Callable[[Pair], Any]:
+    return lambda pair: update(threads).where(threads.c.id == pair.thread).values(**values)
+
+
+def _one_more_sent(pair: Pair) -> Any:
+    """The patient's message counted in this hour, through another node."""
+    hour = {"sender_id": pair.patient, "recipient_id": pair.doctor, "hour": NOW // HOUR_MS}
+    return insert(sent_counts).values(**hour, count=1)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_thread_set(closed_at=NOW), _thread_set(reply_allowed=False), _one_more_sent],
+    ids=["closed", "no answers", "daily limit"],
+)
+async def test_a_patients_message_the_thread_no_longer_allows_stores_nothing(
+    pair: Pair, change: Callable[[Pair], Any]
 ) -> None:
-    """Another node may close the thread, or stop the patient's answers,
-    between a patient's send's read and its write: the write checks the
-    thread's row again and fails as a lost race, alone or stored with
-    others (the care side's message beside it is not stored either)."""
+    """Another node may close the thread, stop the patient's answers, or
+    count the patient's last message of the day, between a patient's send's
+    read and its write: the write checks again and fails as a lost race,
+    alone or stored with others (the care side's message beside it is not
+    stored either)."""
     async with pair.store.db.write() as conn:
-        await conn.execute(update(threads).where(threads.c.id == pair.thread).values(**change))
+        await conn.execute(change(pair))
     patients = new_message(
         pair.thread,
         pair.device,
@@ -292,6 +308,7 @@ async def test_a_patients_message_to_a_thread_closed_since_the_read_stores_nothi
         client_msg_id="p",
         reader=pair.patient,
         counted_for=pair.doctor,
+        daily_limit=1,
         open_only=True,
     )
     doctors = new_message(pair.thread, None, pair.doctor, at=NOW, client_msg_id="d")

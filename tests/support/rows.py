@@ -77,9 +77,11 @@ def new_message(
     thread_reply_allowed: bool | None = None,
     reader: int | None = None,
     counted_for: int | None = None,
+    daily_limit: int = 1_000_000,
     open_only: bool = False,
 ) -> NewMessage:
-    """A text message to store (None for ``device``: a notice the server writes)."""
+    """A text message to store (None for ``device``: a notice the server
+    writes), counted (``counted_for``) within ``daily_limit``."""
     return NewMessage(
         thread_id=thread,
         sender_id=sender,
@@ -93,5 +95,6 @@ def new_message(
         thread_reply_allowed=thread_reply_allowed,
         reader=reader,
         counted_for=counted_for,
+        daily_limit=daily_limit,
         open_only=open_only,
     )
