@@ -27,9 +27,11 @@ reads for itself once the staged messages are stored.
 
 An operation must raise a ``ServerError`` (a refusal) before its first write;
 if the transaction itself fails, each operation is retried alone so that one
-bad write cannot fail its neighbours (and again, a few times, if it lost a
-deadlock to another node's writer: nothing orders the writers of several
-nodes, see ``storage.events``).
+bad write cannot fail its neighbours. A transaction that lost a race to
+another node's (``Contention``: a deadlock, as nothing orders the writers
+of several nodes, see ``storage.events``; or a send whose thread changed
+since its read, ``storage.messages``) runs again first, whole, a few times:
+read anew, the send is refused and its neighbours go through.
 """
 
 from __future__ import annotations
@@ -254,15 +256,17 @@ class Writer:
         try:
             outcomes, events = await self._transaction(batch)
         except Exception as exc:
+            if isinstance(exc, Contention) and tries > 1:
+                # A race lost to another node (a deadlock, what a send read
+                # changed since): run again, reading anew, still as one.
+                await self._commit(batch, tries - 1)
+                return
             if len(batch) > 1:
                 # Expected now and then (a retry racing its first attempt on
-                # another node, a lost deadlock); a bad write is logged alone.
+                # another node, a race lost again); a bad write is logged alone.
                 log.info("a batch of %d failed, each runs again alone: %r", len(batch), exc)
                 for item in batch:
                     await self._commit([item])
-                return
-            if isinstance(exc, Contention) and tries > 1:
-                await self._commit(batch, tries - 1)
                 return
             outcomes, events = [exc], []
         await self._announce(events)

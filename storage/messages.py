@@ -11,6 +11,7 @@ from sqlalchemy import (
     BindParameter,
     Boolean,
     ColumnElement,
+    FromClause,
     Select,
     bindparam,
     delete,
@@ -89,6 +90,9 @@ class NewMessage:
     daily_limit: int | None = None
     open_only: bool = False
 
+    def __post_init__(self) -> None:
+        assert self.counted_for is None or self.daily_limit is not None, "counted: its limit"
+
     def params(self) -> dict[str, Any]:
         """The statements' parameters (``_numbered_insert``)."""
         return {
@@ -158,6 +162,27 @@ _BY_CLIENT_ID = Hot(
 )
 
 
+def sent_last_day(
+    sender: ColumnElement[int],
+    recipient: ColumnElement[int],
+    hour_before: ColumnElement[int],
+    counts: FromClause = sent_counts,
+) -> Select[tuple[int]]:
+    """Messages ``sender`` sent ``recipient`` in the hours after
+    ``hour_before`` (``MessageTx.append`` counts them): at most 24 rows
+    read, of ``counts`` (``sent_counts``, or an alias of it)."""
+    return select(func.coalesce(func.sum(counts.c.count), 0)).where(
+        counts.c.sender_id == sender,
+        counts.c.recipient_id == recipient,
+        counts.c.hour > hour_before,
+    )
+
+
+def day_before(now: int) -> int:
+    """The last hour a daily count no longer reads."""
+    return now // HOUR_MS - DAY_HOURS
+
+
 # A send's statements share their parameters, named unlike any column they
 # write: SQLAlchemy would take such a parameter for a value to set.
 _THREAD: BindParameter[int] = bindparam("numbered_thread", type_=BigInteger)
@@ -222,36 +247,29 @@ def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int]) -> Update:
 def _count_sent(dialect: Any) -> Insert:
     """One more message from ``sender`` to ``recipient`` in the hour's row
     (an upsert; none without a ``recipient``: no daily limit applies),
-    while they sent fewer than ``daily_limit`` in the last 24 hours: with
-    the hour's row locked, its count is the latest (another node's send
-    committed since the read included), the other hours' are not written
-    any more. Nothing is counted otherwise (``_unchanged``)."""
-    sender, recipient = (
-        bindparam("sender", type_=BigInteger),
-        bindparam("recipient", type_=BigInteger),
-    )
+    while they sent fewer than ``daily_limit`` in the last 24 hours, as the
+    statement sees them (what another node committed since the send's
+    read included) and, should the hour's row be taken meanwhile, with its
+    latest count (its lock waited for). Nothing is counted otherwise
+    (``_unchanged``)."""
+    sender = bindparam("sender", type_=BigInteger)
+    recipient = bindparam("recipient", type_=BigInteger)
     of_hour = bindparam("of_hour", type_=BigInteger)
+    limit = bindparam("daily_limit", type_=BigInteger)
+    day = sent_counts.alias("day")  # not the row the upsert writes
+    sent = sent_last_day(sender, recipient, bindparam("day_before", type_=BigInteger), day)
+    other_hours = sent.where(day.c.hour != of_hour).scalar_subquery()
     hour = select(sender, recipient, of_hour, literal(1, BigInteger))
-    other = sent_counts.alias("other_hours")
-    other_hours = select(func.coalesce(func.sum(other.c.count), 0)).where(
-        other.c.sender_id == sender,
-        other.c.recipient_id == recipient,
-        other.c.hour > bindparam("day_before", type_=BigInteger),
-        other.c.hour != of_hour,
-    )
-    within_limit = sent_counts.c.count + other_hours.scalar_subquery() < bindparam(
-        "daily_limit", type_=BigInteger
-    )
     upsert: Insert = (
         dialect.insert(sent_counts)
         .from_select(
             ["sender_id", "recipient_id", "hour", "count"],
-            hour.where(recipient.is_not(None)),
+            hour.where(recipient.is_not(None), sent.scalar_subquery() < limit),
         )
         .on_conflict_do_update(
             index_elements=["sender_id", "recipient_id", "hour"],
             set_={"count": sent_counts.c.count + 1},
-            where=within_limit,
+            where=sent_counts.c.count + other_hours < limit,
         )
     )
     return upsert
@@ -314,23 +332,6 @@ _UNREADS_BY_OTHERS = Hot(
 )
 HOUR_MS = 3_600_000
 DAY_HOURS = 24
-
-
-def sent_last_day(
-    sender: ColumnElement[int], recipient: ColumnElement[int], hour_before: ColumnElement[int]
-) -> Select[tuple[int]]:
-    """Messages ``sender`` sent ``recipient`` in the hours after
-    ``hour_before`` (``MessageTx.append`` counts them): at most 24 rows read."""
-    return select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
-        sent_counts.c.sender_id == sender,
-        sent_counts.c.recipient_id == recipient,
-        sent_counts.c.hour > hour_before,
-    )
-
-
-def day_before(now: int) -> int:
-    """The last hour a daily count no longer reads."""
-    return now // HOUR_MS - DAY_HOURS
 
 
 _COUNT_SENT = Hot(_count_sent(sqlite))  # SQLite's (PostgreSQL's is in the send's statement)

@@ -34,24 +34,27 @@ Change = Callable[[], Awaitable[None]]
 
 class Meanwhile:
     """Makes the next read of a send's state (``ThreadTx.send_state``, or
-    ``read_ahead`` for a burst) run ``change`` right after it, once."""
+    ``read_ahead`` for a burst) run ``change`` right after it, once;
+    ``made``: after which read it ran."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self._change: Change | None = None
-        self.made = 0
+        self.made: list[str] = []
         for name in ("send_state", "read_ahead"):
-            monkeypatch.setattr(ThreadTx, name, self._then_change(getattr(ThreadTx, name)))
+            monkeypatch.setattr(ThreadTx, name, self._then_change(name, getattr(ThreadTx, name)))
 
     def after_next_read(self, change: Change) -> None:
         self._change = change
 
-    def _then_change(self, read: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _then_change(
+        self, name: str, read: Callable[..., Awaitable[Any]]
+    ) -> Callable[..., Awaitable[Any]]:
         async def reading(tx: ThreadTx, asked: Any) -> Any:
             found = await read(tx, asked)
             change, self._change = self._change, None
             if change is not None and found:  # a read ahead of fewer than two reads nothing
                 await change()
-                self.made += 1
+                self.made.append(name)
             else:
                 self._change = change
             return found
@@ -75,6 +78,7 @@ async def two_nodes(
 
 
 def _closing(there: RunningServer, doctor: Credentials, thread: int, members: list[int]) -> Change:
+    """The practitioner closes the thread (``members``: as every change is given)."""
     return lambda: _call(there, doctor, "threads.close", ThreadParams(thread))
 
 
@@ -112,7 +116,7 @@ async def test_a_patients_message_is_refused_once_another_node_changed_the_threa
     meanwhile.after_next_read(change(there, doctor, thread, members))
     async with greeted(here, patient) as phone:
         answer = await phone.call(1, "messages.send", send_params(here, patient, thread, members))
-    assert meanwhile.made == 1
+    assert meanwhile.made == ["send_state"]
     assert _reason(answer) == reason
     assert await _kinds(here, doctor, thread) == kinds
 
@@ -130,10 +134,10 @@ async def test_a_patients_message_is_refused_once_another_node_counted_their_las
     async with here.client(doctor) as desk:
         await desk.call("inbox.set", InboxSettings(max_daily_messages=1))
     async with here.client(patient) as phone:
-        results = ThreadsOpenParams(
+        second = ThreadsOpenParams(
             ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "prescription_renewal"
         )
-        other = (await phone.call("threads.open", results)).id
+        other = (await phone.call("threads.open", second)).id
     elsewhere = send_params(there, patient, other, members, "elsewhere")
 
     async def send_elsewhere() -> None:
@@ -143,7 +147,7 @@ async def test_a_patients_message_is_refused_once_another_node_counted_their_las
     meanwhile.after_next_read(send_elsewhere)
     async with greeted(here, patient) as phone:
         answer = await phone.call(1, "messages.send", send_params(here, patient, thread, members))
-    assert meanwhile.made == 1
+    assert meanwhile.made == ["send_state"]
     assert _reason(answer) == "daily_messages"
     assert await _kinds(here, doctor, thread) == ["notice"]
     assert await _kinds(here, doctor, other) == ["notice", "text"]
@@ -154,22 +158,25 @@ async def test_a_patients_burst_read_ahead_is_refused_once_another_node_closed_t
 ) -> None:
     """The burst shares one batch (the writer held while it queues), read
     ahead in one statement and stored in one round trip: the write that
-    finds the thread closed fails the batch, and each send, run again
-    alone, is refused."""
+    finds the thread closed fails the batch, which runs again as one,
+    read anew: each send is refused."""
     here, there = two_nodes
     meanwhile = Meanwhile(monkeypatch)
     doctor, patient, thread = await here.patient_thread()
     members = [doctor.user_id, patient.user_id]
     burst = [send_params(here, patient, thread, members, f"m{n}") for n in range(3)]
-    meanwhile.after_next_read(lambda: _call(there, doctor, "threads.close", ThreadParams(thread)))
+    meanwhile.after_next_read(_closing(there, doctor, thread, members))
     assert here.context is not None
+    writer = here.context.writer
     async with greeted(here, patient) as phone:
-        async with held_writer(here.context.writer) as submitted:
+        async with held_writer(writer) as submitted:
             for call_id, params in enumerate(burst, 1):
                 await phone.send(call_frame(call_id, "messages.send", params))
             await submitted(len(burst))
+            commits = writer.commits
         answers = [await phone.receive("result", "error") for _ in burst]
-    assert meanwhile.made == 1
+    assert meanwhile.made == ["read_ahead"]
+    assert writer.commits == commits + 2  # the one held, then the burst's, run again
     assert [_reason(answer) for answer in answers] == ["thread_closed"] * len(burst)
     assert await _kinds(here, doctor, thread) == ["notice", "notice"]
 
@@ -188,7 +195,7 @@ async def test_a_members_message_is_refused_once_another_node_removed_them(
     async with greeted(here, colleague) as link:
         params = send_params(here, colleague, team, [doctor.user_id, colleague.user_id])
         answer = await link.call(1, "messages.send", params)
-    assert meanwhile.made == 1
+    assert meanwhile.made == ["send_state"]
     assert (answer["t"], answer["code"]) == ("error", "forbidden")
     assert await _kinds(here, doctor, team) == ["notice"]  # the removal's, and nothing after
 

@@ -5,6 +5,7 @@ receipts of several members moved together (one statement on PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from storage.schema import messages, participants, sent_counts, threads, users
 from storage.sqlite_inline import InlineConnection
 from storage.threads import _READ_SEQS, Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
+from tests.integration.test_event_order import waiting_on_a_lock
 from tests.support.rows import new_message, people, send, send_in, thread_of
 
 NOW = 1_000 * HOUR_MS
@@ -168,8 +170,12 @@ async def test_messages_stored_together_are_stored_as_one_after_the_other(
     each its seq, its sender's receipt, the patient's count, the thread's
     answer flag; on PostgreSQL in one round trip for all."""
     other, _ = await thread_of(pair.store, pair.patient, pair.doctor)
-    # The limit allows exactly the patient's two (the hour's count read once)
-    patients = {"reader": pair.patient, "counted_for": pair.doctor, "daily_limit": 2}
+    patients = {  # the smallest limit that takes both; open_only: the thread takes them
+        "reader": pair.patient,
+        "counted_for": pair.doctor,
+        "daily_limit": 2,
+        "open_only": True,
+    }
     news = [
         _text(pair.thread, pair.patient, pair.device, "m1", **patients),
         _text(other, pair.doctor, None, "d1", reader=pair.doctor, thread_reply_allowed=False),
@@ -272,23 +278,50 @@ async def test_a_sender_gone_since_the_read_stores_nothing(pair: Pair) -> None:
             reader=pair.doctor,
         )
     assert (await _receipts(pair))[pair.doctor] == (0, 0)
-    assert await _others_message(pair, "notice") == 1  # nothing stored before
+    assert await _others_message(pair, "probe") == 1  # nothing stored before
 
 
 def _thread_set(**values: Any) -> Callable[[Pair], Any]:
     return lambda pair: update(threads).where(threads.c.id == pair.thread).values(**values)
 
 
-def _one_more_sent(pair: Pair) -> Any:
-    """The patient's message counted in this hour, through another node."""
-    hour = {"sender_id": pair.patient, "recipient_id": pair.doctor, "hour": NOW // HOUR_MS}
-    return insert(sent_counts).values(**hour, count=1)
+def _one_more_sent(hours_ago: int) -> Callable[[Pair], Any]:
+    """The patient's message counted ``hours_ago``, through another node
+    (an hour before: its clock behind, or on the hour)."""
+
+    def count(pair: Pair) -> Any:
+        hour = NOW // HOUR_MS - hours_ago
+        return insert(sent_counts).values(
+            sender_id=pair.patient, recipient_id=pair.doctor, hour=hour, count=1
+        )
+
+    return count
+
+
+def _patients_last(pair: Pair) -> NewMessage:
+    """The patient's message, the last of the day their limit (1) takes."""
+    return new_message(
+        pair.thread,
+        pair.device,
+        pair.patient,
+        at=NOW,
+        client_msg_id="p",
+        reader=pair.patient,
+        counted_for=pair.doctor,
+        daily_limit=1,
+        open_only=True,
+    )
 
 
 @pytest.mark.parametrize(
     "change",
-    [_thread_set(closed_at=NOW), _thread_set(reply_allowed=False), _one_more_sent],
-    ids=["closed", "no answers", "daily limit"],
+    [
+        _thread_set(closed_at=NOW),
+        _thread_set(reply_allowed=False),
+        _one_more_sent(hours_ago=0),
+        _one_more_sent(hours_ago=1),
+    ],
+    ids=["closed", "no answers", "daily limit", "daily limit, the hour before"],
 )
 async def test_a_patients_message_the_thread_no_longer_allows_stores_nothing(
     pair: Pair, change: Callable[[Pair], Any]
@@ -300,23 +333,38 @@ async def test_a_patients_message_the_thread_no_longer_allows_stores_nothing(
     stored either)."""
     async with pair.store.db.write() as conn:
         await conn.execute(change(pair))
-    patients = new_message(
-        pair.thread,
-        pair.device,
-        pair.patient,
-        at=NOW,
-        client_msg_id="p",
-        reader=pair.patient,
-        counted_for=pair.doctor,
-        daily_limit=1,
-        open_only=True,
-    )
+    patients = _patients_last(pair)
     doctors = new_message(pair.thread, None, pair.doctor, at=NOW, client_msg_id="d")
     for news in ([patients], [doctors, patients]):
         with pytest.raises(Contention):
             async with write_tx(pair.store.db) as tx:
                 await tx.messages.append_all(news)
-    assert await _others_message(pair, "d") == 1  # the care side's goes in, the first
+    assert await _others_message(pair, "probe") == 1  # nothing stored before
+
+
+@pytest.mark.parametrize(
+    "change", [_thread_set(closed_at=NOW), _one_more_sent(hours_ago=0)], ids=["closed", "count"]
+)
+async def test_a_patients_message_that_waited_for_another_nodes_change_stores_nothing(
+    pair: Pair, change: Callable[[Pair], Any]
+) -> None:
+    """PostgreSQL: another node's transaction holds the row the write locks
+    (the thread's, or the hour's count) and commits its change while the
+    write waits for it: the write checks the row's latest version."""
+    if pair.store.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no row is held by another")
+    async with pair.store.db.write() as holder:
+        await holder.execute(change(pair))
+        writing = asyncio.create_task(_stored(pair, _patients_last(pair)))
+        await waiting_on_a_lock(pair.store)
+    with pytest.raises(Contention):
+        await writing
+    assert await _others_message(pair, "probe") == 1  # nothing stored before
+
+
+async def _stored(pair: Pair, new: NewMessage) -> None:
+    async with write_tx(pair.store.db) as tx:
+        await tx.messages.append(new)
 
 
 async def _advance(

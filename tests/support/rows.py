@@ -95,6 +95,6 @@ def new_message(
         thread_reply_allowed=thread_reply_allowed,
         reader=reader,
         counted_for=counted_for,
-        daily_limit=daily_limit,
+        daily_limit=None if counted_for is None else daily_limit,
         open_only=open_only,
     )
