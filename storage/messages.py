@@ -11,7 +11,6 @@ from sqlalchemy import (
     BindParameter,
     Boolean,
     ColumnElement,
-    FromClause,
     Select,
     bindparam,
     delete,
@@ -70,10 +69,8 @@ class NewMessage:
     (``thread_reply_allowed``; None: unchanged), ``reader``'s receipt moved
     to it (the sender's, unless a delegate sent it) and one more message
     counted from the sender to ``counted_for`` in this hour (a patient's
-    daily limit), stored only while the sender has sent fewer than
-    ``daily_limit`` in the last 24 hours. ``open_only``: a patient's
-    message, stored only while the thread is open and takes their answers.
-    (Both as the send found them: ``MessageTx.append`` checks again.)"""
+    daily limit). ``open_only``: a patient's message, stored only while the
+    thread is open and takes their answers (``MessageTx.append``)."""
 
     thread_id: int
     sender_id: int
@@ -87,11 +84,7 @@ class NewMessage:
     thread_reply_allowed: bool | None = None
     reader: int | None = None
     counted_for: int | None = None
-    daily_limit: int | None = None
     open_only: bool = False
-
-    def __post_init__(self) -> None:
-        assert self.counted_for is None or self.daily_limit is not None, "counted: its limit"
 
     def params(self) -> dict[str, Any]:
         """The statements' parameters (``_numbered_insert``)."""
@@ -103,8 +96,6 @@ class NewMessage:
             "sender": self.sender_id,
             "recipient": self.counted_for,
             "of_hour": self.now // HOUR_MS,
-            "day_before": day_before(self.now),
-            "daily_limit": self.daily_limit,
             "new_thread_id": self.thread_id,
             "new_sender_id": self.sender_id,
             "new_sender_device_id": self.sender_device_id,
@@ -160,27 +151,6 @@ _BY_CLIENT_ID = Hot(
         messages.c.client_msg_id == bindparam("client_msg_id"),
     )
 )
-
-
-def sent_last_day(
-    sender: ColumnElement[int],
-    recipient: ColumnElement[int],
-    hour_before: ColumnElement[int],
-    counts: FromClause = sent_counts,
-) -> Select[tuple[int]]:
-    """Messages ``sender`` sent ``recipient`` in the hours after
-    ``hour_before`` (``MessageTx.append`` counts them): at most 24 rows
-    read, of ``counts`` (``sent_counts``, or an alias of it)."""
-    return select(func.coalesce(func.sum(counts.c.count), 0)).where(
-        counts.c.sender_id == sender,
-        counts.c.recipient_id == recipient,
-        counts.c.hour > hour_before,
-    )
-
-
-def day_before(now: int) -> int:
-    """The last hour a daily count no longer reads."""
-    return now // HOUR_MS - DAY_HOURS
 
 
 # A send's statements share their parameters, named unlike any column they
@@ -246,30 +216,23 @@ def _sender_read(seq: ColumnElement[int], thread: ColumnElement[int]) -> Update:
 
 def _count_sent(dialect: Any) -> Insert:
     """One more message from ``sender`` to ``recipient`` in the hour's row
-    (an upsert; none without a ``recipient``: no daily limit applies),
-    while they sent fewer than ``daily_limit`` in the last 24 hours, as the
-    statement sees them (what another node committed since the send's
-    read included) and, should the hour's row be taken meanwhile, with its
-    latest count (its lock waited for). Nothing is counted otherwise
-    (``_unchanged``)."""
-    sender = bindparam("sender", type_=BigInteger)
+    (an upsert; none without a ``recipient``: no daily limit applies)."""
     recipient = bindparam("recipient", type_=BigInteger)
-    of_hour = bindparam("of_hour", type_=BigInteger)
-    limit = bindparam("daily_limit", type_=BigInteger)
-    day = sent_counts.alias("day")  # not the row the upsert writes
-    sent = sent_last_day(sender, recipient, bindparam("day_before", type_=BigInteger), day)
-    other_hours = sent.where(day.c.hour != of_hour).scalar_subquery()
-    hour = select(sender, recipient, of_hour, literal(1, BigInteger))
+    hour = select(
+        bindparam("sender", type_=BigInteger),
+        recipient,
+        bindparam("of_hour", type_=BigInteger),
+        literal(1, BigInteger),
+    )
     upsert: Insert = (
         dialect.insert(sent_counts)
         .from_select(
             ["sender_id", "recipient_id", "hour", "count"],
-            hour.where(recipient.is_not(None), sent.scalar_subquery() < limit),
+            hour.where(recipient.is_not(None)),
         )
         .on_conflict_do_update(
             index_elements=["sender_id", "recipient_id", "hour"],
             set_={"count": sent_counts.c.count + 1},
-            where=sent_counts.c.count + other_hours < limit,
         )
     )
     return upsert
@@ -279,15 +242,14 @@ def _numbered_insert() -> Insert:
     """A send in one statement (PostgreSQL): the thread's update as a common
     table expression the insert reads its seq from, the sender's receipt and
     the patient's hourly count beside it; one round trip instead of three.
-    It returns whether the sender's receipt moved and whether the message
-    was counted (``_unchanged``: another node may have removed the sender
-    since the send's read, or counted one of theirs)."""
+    It returns whether the sender's receipt moved: another node may have
+    removed them since the send's read."""
     numbered = _numbering().cte("numbered")
     sender_read = _sender_read(numbered.c.last_seq, numbered.c.id)
     read = sender_read.returning(participants.c.user_id).cte("sender_read")
-    counted = _count_sent(postgresql).returning(sent_counts.c.count).cte("counted")
-    moved, count = exists(select(read.c.user_id)), exists(select(counted.c.count))
-    return _insert(numbered.c.last_seq, moved, count).add_cte(read, counted)
+    return _insert(numbered.c.last_seq, exists(select(read.c.user_id))).add_cte(
+        read, _count_sent(postgresql).cte("counted")
+    )
 
 
 _NEW_SEQ = bindparam("new_seq", type_=BigInteger)
@@ -332,6 +294,23 @@ _UNREADS_BY_OTHERS = Hot(
 )
 HOUR_MS = 3_600_000
 DAY_HOURS = 24
+
+
+def sent_last_day(
+    sender: ColumnElement[int], recipient: ColumnElement[int], hour_before: ColumnElement[int]
+) -> Select[tuple[int]]:
+    """Messages ``sender`` sent ``recipient`` in the hours after
+    ``hour_before`` (``MessageTx.append`` counts them): at most 24 rows read."""
+    return select(func.coalesce(func.sum(sent_counts.c.count), 0)).where(
+        sent_counts.c.sender_id == sender,
+        sent_counts.c.recipient_id == recipient,
+        sent_counts.c.hour > hour_before,
+    )
+
+
+def day_before(now: int) -> int:
+    """The last hour a daily count no longer reads."""
+    return now // HOUR_MS - DAY_HOURS
 
 
 _COUNT_SENT = Hot(_count_sent(sqlite))  # SQLite's (PostgreSQL's is in the send's statement)
@@ -421,17 +400,14 @@ class KnownMembers:
 def _unchanged(
     news: Sequence[NewMessage], rows: Sequence[Sequence[Any]]
 ) -> Sequence[Sequence[Any]]:
-    """The rows of the messages stored (each its id, its seq, whether its
-    reader's receipt moved and whether it was counted), or ``Contention``
-    if one changed since its send read the thread: a row missing, a
-    patient's thread has closed or no longer takes their answers; a
-    receipt that did not move, its sender has left; a message not counted,
-    its sender reached their daily limit. Only another node commits in
-    between (a node's writer runs one transaction at a time): run again,
-    the send reads it and refuses."""
+    """The rows of the messages stored (each its id, its seq and whether
+    its reader's receipt moved), or ``Contention`` if one changed since its
+    send read the thread: a row missing, a patient's thread has closed or
+    no longer takes their answers; a receipt that did not move, its sender
+    has left. Only another node commits in between (a node's writer runs
+    one transaction at a time): run again, the send reads it and refuses."""
     if len(rows) != len(news) or any(
-        (new.reader is not None and not read) or (new.counted_for is not None and not counted)
-        for new, (*_, read, counted) in zip(news, rows, strict=True)
+        new.reader is not None and not read for new, (*_, read) in zip(news, rows, strict=True)
     ):
         raise Contention("a thread changed since its send read it: run it again")
     return rows
@@ -476,15 +452,15 @@ class MessageTx:
             row = await _NUMBER_AND_INSERT.first(self.conn, params)
         else:
             row = await self._append_here(new, params)
-        ((message_id, seq, read, _),) = _unchanged([new], [] if row is None else [row])
+        ((message_id, seq, read),) = _unchanged([new], [] if row is None else [row])
         return new.stored(message_id, seq), bool(read)
 
     async def _append_here(
         self, new: NewMessage, params: dict[str, Any]
-    ) -> tuple[int, int, bool, bool] | None:
+    ) -> tuple[int, int, bool] | None:
         """SQLite's ``append``, a statement each (microseconds each): the
-        message's id, its seq, whether its reader's receipt moved and
-        whether it was counted (None: the thread was not numbered)."""
+        message's id, seq and whether its reader's receipt moved (None: the
+        thread was not numbered)."""
         before = sqlite_changes(self.conn)
         params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
         if params["new_seq"] is None:
@@ -493,10 +469,11 @@ class MessageTx:
         assert row is not None
         message_id, seq = row
         read = new.reader is not None and await _SENDER_READ.run(self.conn, params) == 1
-        counted = new.counted_for is not None and await _COUNT_SENT.run(self.conn, params) == 1
+        if new.counted_for is not None:
+            await _COUNT_SENT.run(self.conn, params)
         if self._known is not None and before is not None:
             self._known.appended(new.thread_id, before, new.reader if read else None, seq)
-        return message_id, seq, read, counted
+        return message_id, seq, read
 
     @property
     def stores_together(self) -> bool:
@@ -514,7 +491,7 @@ class MessageTx:
         rows = await _NUMBER_AND_INSERT.rows_many(self.conn, [new.params() for new in news])
         return [
             (new.stored(message_id, seq), bool(read))
-            for new, (message_id, seq, read, _) in zip(news, _unchanged(news, rows), strict=True)
+            for new, (message_id, seq, read) in zip(news, _unchanged(news, rows), strict=True)
         ]
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:

@@ -9,9 +9,8 @@
    stores the message, its audit line and its events. On PostgreSQL, a
    message that does nothing more, it leaves ``Staged`` for the writer to
    store with others'. Its read takes no lock: the write checks again that
-   the sender is a member and a patient's thread and daily limit take
-   their message (``storage.messages._unchanged``: another node may have
-   committed meanwhile).
+   the sender is a member and a patient's thread takes their answers
+   (``storage.messages._unchanged``: another node may have committed).
 3. ``after_send`` follows the commit: the sender's receipt floor and the
    care team's popups.
 
@@ -118,9 +117,7 @@ class SendPlan:
             thread_reply_allowed=p.reply_allowed if self.sets_reply_allowed else None,
             reader=None if self.access.delegated else self.user,  # having sent, they read it all
             counted_for=None if patient is None else patient.practitioner,
-            # As ``_check_patient_limits`` found them: the write checks again.
-            daily_limit=None if patient is None else patient.inbox.max_daily_messages,
-            open_only=patient is not None,
+            open_only=patient is not None,  # as ``_check_patient_limits`` found it
         )
 
     @property

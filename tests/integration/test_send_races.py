@@ -21,7 +21,6 @@ import pytest
 from clients import Credentials
 from protocol.methods import ThreadMemberParams, ThreadParams, ThreadsOpenParams
 from protocol.model import ThreadKind
-from protocol.practice import InboxSettings
 from storage.threads import ThreadTx
 from tests.support.clocked import TravelClock, clocked_server
 from tests.support.held import held_writer
@@ -119,38 +118,6 @@ async def test_a_patients_message_is_refused_once_another_node_changed_the_threa
     assert meanwhile.made == ["send_state"]
     assert _reason(answer) == reason
     assert await _kinds(here, doctor, thread) == kinds
-
-
-async def test_a_patients_message_is_refused_once_another_node_counted_their_last_of_the_day(
-    two_nodes: tuple[RunningServer, RunningServer], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The practitioner takes one message a day from each patient; the
-    patient sends one here and one through the other node, in another of
-    their threads, right after this one's read: one is stored."""
-    here, there = two_nodes
-    meanwhile = Meanwhile(monkeypatch)
-    doctor, patient, thread = await here.patient_thread()
-    members = [doctor.user_id, patient.user_id]
-    async with here.client(doctor) as desk:
-        await desk.call("inbox.set", InboxSettings(max_daily_messages=1))
-    async with here.client(patient) as phone:
-        second = ThreadsOpenParams(
-            ThreadKind.PATIENT_PRACTITIONER, [doctor.user_id], "prescription_renewal"
-        )
-        other = (await phone.call("threads.open", second)).id
-    elsewhere = send_params(there, patient, other, members, "elsewhere")
-
-    async def send_elsewhere() -> None:
-        async with greeted(there, patient) as tablet:
-            ok(await tablet.call(1, "messages.send", elsewhere))
-
-    meanwhile.after_next_read(send_elsewhere)
-    async with greeted(here, patient) as phone:
-        answer = await phone.call(1, "messages.send", send_params(here, patient, thread, members))
-    assert meanwhile.made == ["send_state"]
-    assert _reason(answer) == "daily_messages"
-    assert await _kinds(here, doctor, thread) == ["notice"]
-    assert await _kinds(here, doctor, other) == ["notice", "text"]
 
 
 async def test_a_patients_burst_read_ahead_is_refused_once_another_node_closed_the_thread(

@@ -20,7 +20,7 @@ from storage import Store
 from storage.errors import Contention
 from storage.hot import _Asyncpg, adapter_of
 from storage.messages import HOUR_MS, NewMessage, StoredMessage
-from storage.schema import messages, participants, sent_counts, threads, users
+from storage.schema import messages, participants, threads, users
 from storage.sqlite_inline import InlineConnection
 from storage.threads import _READ_SEQS, Receipt, ReceiptMove, SendAsk, SendState, ThreadState
 from storage.tx import WriteTx, write_tx
@@ -170,12 +170,7 @@ async def test_messages_stored_together_are_stored_as_one_after_the_other(
     each its seq, its sender's receipt, the patient's count, the thread's
     answer flag; on PostgreSQL in one round trip for all."""
     other, _ = await thread_of(pair.store, pair.patient, pair.doctor)
-    patients = {  # the smallest limit that takes both; open_only: the thread takes them
-        "reader": pair.patient,
-        "counted_for": pair.doctor,
-        "daily_limit": 2,
-        "open_only": True,
-    }
+    patients = {"reader": pair.patient, "counted_for": pair.doctor, "open_only": True}
     news = [
         _text(pair.thread, pair.patient, pair.device, "m1", **patients),
         _text(other, pair.doctor, None, "d1", reader=pair.doctor, thread_reply_allowed=False),
@@ -285,21 +280,14 @@ def _thread_set(**values: Any) -> Callable[[Pair], Any]:
     return lambda pair: update(threads).where(threads.c.id == pair.thread).values(**values)
 
 
-def _one_more_sent(hours_ago: int) -> Callable[[Pair], Any]:
-    """The patient's message counted ``hours_ago``, through another node
-    (an hour before: its clock behind, or on the hour)."""
-
-    def count(pair: Pair) -> Any:
-        hour = NOW // HOUR_MS - hours_ago
-        return insert(sent_counts).values(
-            sender_id=pair.patient, recipient_id=pair.doctor, hour=hour, count=1
-        )
-
-    return count
+_THREAD_CHANGES = pytest.mark.parametrize(
+    "change",
+    [_thread_set(closed_at=NOW), _thread_set(reply_allowed=False)],
+    ids=["closed", "no answers"],
+)
 
 
-def _patients_last(pair: Pair) -> NewMessage:
-    """The patient's message, the last of the day their limit (1) takes."""
+def _patients_message(pair: Pair) -> NewMessage:
     return new_message(
         pair.thread,
         pair.device,
@@ -308,32 +296,22 @@ def _patients_last(pair: Pair) -> NewMessage:
         client_msg_id="p",
         reader=pair.patient,
         counted_for=pair.doctor,
-        daily_limit=1,
         open_only=True,
     )
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        _thread_set(closed_at=NOW),
-        _thread_set(reply_allowed=False),
-        _one_more_sent(hours_ago=0),
-        _one_more_sent(hours_ago=1),
-    ],
-    ids=["closed", "no answers", "daily limit", "daily limit, the hour before"],
-)
+@_THREAD_CHANGES
 async def test_a_patients_message_the_thread_no_longer_allows_stores_nothing(
     pair: Pair, change: Callable[[Pair], Any]
 ) -> None:
-    """Another node may close the thread, stop the patient's answers, or
-    count the patient's last message of the day, between a patient's send's
-    read and its write: the write checks again and fails as a lost race,
+    """Another node may close the thread, or stop the patient's answers,
+    between a patient's send's read and its write: the write checks the
+    thread's row again and fails as a lost race,
     alone or stored with others (the care side's message beside it is not
     stored either)."""
     async with pair.store.db.write() as conn:
         await conn.execute(change(pair))
-    patients = _patients_last(pair)
+    patients = _patients_message(pair)
     doctors = new_message(pair.thread, None, pair.doctor, at=NOW, client_msg_id="d")
     for news in ([patients], [doctors, patients]):
         with pytest.raises(Contention):
@@ -342,20 +320,18 @@ async def test_a_patients_message_the_thread_no_longer_allows_stores_nothing(
     assert await _others_message(pair, "probe") == 1  # nothing stored before
 
 
-@pytest.mark.parametrize(
-    "change", [_thread_set(closed_at=NOW), _one_more_sent(hours_ago=0)], ids=["closed", "count"]
-)
+@_THREAD_CHANGES
 async def test_a_patients_message_that_waited_for_another_nodes_change_stores_nothing(
     pair: Pair, change: Callable[[Pair], Any]
 ) -> None:
-    """PostgreSQL: another node's transaction holds the row the write locks
-    (the thread's, or the hour's count) and commits its change while the
-    write waits for it: the write checks the row's latest version."""
+    """PostgreSQL: another node's transaction holds the thread's row and
+    commits its change while the write waits for it: the write checks the
+    row's latest version."""
     if pair.store.db.is_sqlite:
         pytest.skip("SQLite has one writer at a time: no row is held by another")
     async with pair.store.db.write() as holder:
         await holder.execute(change(pair))
-        writing = asyncio.create_task(_stored(pair, _patients_last(pair)))
+        writing = asyncio.create_task(_stored(pair, _patients_message(pair)))
         await waiting_on_a_lock(pair.store)
     with pytest.raises(Contention):
         await writing

@@ -77,11 +77,9 @@ def new_message(
     thread_reply_allowed: bool | None = None,
     reader: int | None = None,
     counted_for: int | None = None,
-    daily_limit: int = 1_000_000,
     open_only: bool = False,
 ) -> NewMessage:
-    """A text message to store (None for ``device``: a notice the server
-    writes), counted (``counted_for``) within ``daily_limit``."""
+    """A text message to store (None for ``device``: a notice the server writes)."""
     return NewMessage(
         thread_id=thread,
         sender_id=sender,
@@ -95,6 +93,5 @@ def new_message(
         thread_reply_allowed=thread_reply_allowed,
         reader=reader,
         counted_for=counted_for,
-        daily_limit=None if counted_for is None else daily_limit,
         open_only=open_only,
     )
