@@ -306,9 +306,8 @@ async def test_a_patients_message_the_thread_no_longer_allows_stores_nothing(
 ) -> None:
     """Another node may close the thread, or stop the patient's answers,
     between a patient's send's read and its write: the write checks the
-    thread's row again and fails as a lost race,
-    alone or stored with others (the care side's message beside it is not
-    stored either)."""
+    thread's row again and fails as a lost race, alone or stored with
+    others (the care side's message beside it is not stored either)."""
     async with pair.store.db.write() as conn:
         await conn.execute(change(pair))
     patients = _patients_message(pair)
