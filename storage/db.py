@@ -1,14 +1,16 @@
 """Engines, transactions and migrations for SQLite (embedded) and PostgreSQL.
 
-Writers on SQLite take the write lock up front (``BEGIN IMMEDIATE``) through a
-one-connection pool, so a transaction never fails half-way on a lock upgrade
-and readers, in WAL mode, never wait for it. SQLite's statements run on the
-event loop's thread (``storage.sqlite_inline``): only what waits, a commit's
-fsync or another process's lock, goes to a worker thread.
+Writers on SQLite take the write lock up front (``BEGIN IMMEDIATE``) on the
+one writing connection, kept open, taking turns, so a transaction never
+fails half-way on a lock upgrade and readers, in WAL mode, never wait for
+it. SQLite's statements run on the event loop's thread
+(``storage.sqlite_inline``): only what waits, a commit's fsync or another
+process's lock, goes to a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -23,6 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import await_only
 
 from storage.errors import Contention, Unavailable
 from storage.hot import Autocommit, adapter_of
@@ -45,12 +48,12 @@ GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
 _LAST_USED = "last_used"  # a pooled connection's info: when last used, if before its return
 
 
-def _sqlite_engine(url: str, begin: str, pool_size: int, *, writes: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, pool_size: int, *, writes: bool) -> AsyncEngine:
     path = make_url(url).database
     assert path is not None
 
     async def connect() -> InlineConnection:
-        return InlineConnection(path, durable_commits=writes)
+        return InlineConnection(path, durable_commits=writes, busy_timeout_ms=BUSY_TIMEOUT_MS)
 
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, async_creator=connect)
 
@@ -61,19 +64,19 @@ def _sqlite_engine(url: str, begin: str, pool_size: int, *, writes: bool) -> Asy
             "journal_mode=WAL",
             "synchronous=FULL",  # an acknowledged message survives power loss
             "foreign_keys=ON",
-            f"busy_timeout={BUSY_TIMEOUT_MS}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        if writes:  # BEGIN IMMEDIATE may wait for another process: off the loop
-            conn.exec_driver_sql(begin)
-        else:  # a reader never waits: straight to SQLite, no statement machinery
-            inline = conn.connection.driver_connection
-            assert isinstance(inline, InlineConnection)
-            inline.sqlite.execute(begin)
+        # Straight to SQLite, without SQLAlchemy's statement machinery.
+        inline = conn.connection.driver_connection
+        assert isinstance(inline, InlineConnection)
+        if writes:  # it may wait for another process's write lock
+            await_only(inline.begin_writing())
+        else:  # a reader never waits
+            inline.sqlite.execute("BEGIN")
 
     return engine
 
@@ -171,6 +174,38 @@ async def _transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await conn.close()
 
 
+class _WriteTurns:
+    """SQLite's writing connection, kept open from one write transaction to
+    the next, which take turns on it in the order they come (SQLite writes
+    one transaction at a time): a checkout from the pool and its return
+    cost a fifth of an empty write transaction's CPU time
+    (``benchmarks/README.md``, issue 22, twenty-first session). After a
+    failed transaction the connection goes back to its pool, which rolls
+    back what is left, and the next transaction checks it out again."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._turn = asyncio.Lock()
+        self._kept: AsyncConnection | None = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self._turn:
+            if self._kept is None:
+                self._kept = await _connect(self._engine)
+            try:
+                async with _committing(self._kept):
+                    yield self._kept
+            except BaseException:
+                await self.release()
+                raise
+
+    async def release(self) -> None:
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            await kept.close()
+
+
 class Database:
     """The store's connections. ``write()`` and ``read()`` yield a connection
     inside a transaction that commits on success and rolls back on error;
@@ -183,18 +218,22 @@ class Database:
             if self.url.database in (None, "", ":memory:"):
                 raise ValueError("SQLite needs a file path (readers and the writer share it)")
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            self._writer = _sqlite_engine(url, "BEGIN IMMEDIATE", 1, writes=True)
-            self._reader = _sqlite_engine(url, "BEGIN", pool_size, writes=False)
+            self._writer = _sqlite_engine(url, 1, writes=True)
+            self._reader = _sqlite_engine(url, pool_size, writes=False)
+            self._turns: _WriteTurns | None = _WriteTurns(self._writer)
             self._alone: Autocommit | None = Autocommit(
                 self.url.database, self._reader.dialect, BUSY_TIMEOUT_MS
             )
         else:
             self._writer = _postgres_engine(self.url, pool_size, overflow=pool_size)
             self._reader = self._writer
+            self._turns = None
             self._alone = None
         self._polling: AsyncConnection | None = None  # ``poll``'s, kept
 
     def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        if self._turns is not None:
+            return self._turns.transaction()
         return _transaction(self._writer)
 
     def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -251,6 +290,8 @@ class Database:
             await self._polling.close()
         if self._alone is not None:
             self._alone.close()
+        if self._turns is not None:
+            await self._turns.release()
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()
@@ -267,8 +308,8 @@ class ConsecutiveWrites:
     each call (``GENERIC_PLANS``). The connection goes back to its pool of
     one after a failed transaction, once asyncpg saw the database close it,
     and after a pause (dated from its last use, so the pool's checkout
-    pings it). On SQLite each transaction takes the pool's one writing
-    connection, as every writer does: others wait for it. Its owner closes
+    pings it). On SQLite they take their turns on the one writing
+    connection, as every writer does (``_WriteTurns``). Its owner closes
     it before the database."""
 
     def __init__(self, db: Database) -> None:

@@ -10,8 +10,8 @@ on the event loop's own thread. What can wait goes to a worker thread:
 
 - ``COMMIT`` of a connection that writes (the fsync that makes a message
   durable: the loop serves the other sockets meanwhile);
-- ``BEGIN IMMEDIATE`` (another process may hold the write lock, for up to
-  the busy timeout).
+- ``BEGIN IMMEDIATE`` when another process holds the write lock (waiting
+  for it up to the busy timeout); while none does, it runs on the loop.
 
 Readers in WAL mode never wait for the writer, so their statements and
 commits stay on the loop.
@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 __all__ = ["InlineConnection"]
 
 T = TypeVar("T")
-_WAITS = "BEGIN IMMEDIATE"
+_BEGIN_WRITING = "BEGIN IMMEDIATE"
 
 
 class InlineCursor:
@@ -50,10 +50,7 @@ class InlineCursor:
         self._cursor.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> InlineCursor:
-        if sql.startswith(_WAITS):
-            await self._connection.off_loop(self._cursor.execute, sql, parameters)
-        else:
-            self._cursor.execute(sql, parameters)
+        self._cursor.execute(sql, parameters)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> InlineCursor:
@@ -91,11 +88,15 @@ class InlineConnection:
     """A ``sqlite3.Connection`` in autocommit mode (``BEGIN`` is issued by
     the engine), shaped like ``aiosqlite.Connection`` for SQLAlchemy.
     ``durable_commits``: commit on a worker thread (the writer's); a
-    reader's commit ends a snapshot and writes nothing."""
+    reader's commit ends a snapshot and writes nothing. ``busy_timeout_ms``:
+    how long a statement waits for another process's lock."""
 
-    def __init__(self, path: str, *, durable_commits: bool) -> None:
+    def __init__(self, path: str, *, durable_commits: bool, busy_timeout_ms: int) -> None:
         # Used from the loop and, one call at a time, from a worker thread.
-        self.sqlite = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.sqlite = sqlite3.connect(
+            path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False
+        )
+        self._busy_timeout_ms = busy_timeout_ms
         self._durable_commits = durable_commits
         self._open = True
 
@@ -110,6 +111,24 @@ class InlineConnection:
 
     def cursor(self) -> InlineCursor:
         return InlineCursor(self)
+
+    async def begin_writing(self) -> None:
+        """``BEGIN IMMEDIATE``: at once while no other process holds the
+        write lock (a thread hop saved on every write transaction), else on a
+        worker thread, waiting for it up to the busy timeout."""
+        try:
+            self._begin_writing_unless_locked()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            await self.off_loop(self.sqlite.execute, _BEGIN_WRITING)
+
+    def _begin_writing_unless_locked(self) -> None:
+        self.sqlite.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.sqlite.execute(_BEGIN_WRITING)
+        finally:
+            self.sqlite.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
 
     async def commit(self) -> None:
         if self._durable_commits and self.sqlite.in_transaction:

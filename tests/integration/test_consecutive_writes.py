@@ -2,8 +2,8 @@
 on PostgreSQL they have a connection of their own, planning statements
 once, kept while they follow each other; one that failed, was cancelled
 or was ended by the database is not used again, and one that sat idle goes
-back to its pool, which pings it before it is used again. On SQLite each
-takes the pool's writing connection, as every writer does."""
+back to its pool, which pings it before it is used again. On SQLite every
+writer takes its turn on the one writing connection, kept open."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Integer, bindparam, column, table, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 import storage.db
 from storage.db import ConsecutiveWrites, Database
@@ -66,7 +67,7 @@ async def _tally(db: Database) -> int:
 
 
 def _checked_out(db: Database, writes: ConsecutiveWrites) -> int:
-    """The writes' connections in use: on SQLite, the pool's writing one."""
+    """The writes' connections in use: on SQLite, the one every writer shares."""
     engine: Any = writes._engine or db._writer
     return engine.pool.checkedout()  # type: ignore[no-any-return]
 
@@ -77,12 +78,56 @@ async def test_each_transaction_commits_and_postgresql_keeps_one_connection(
     backends = {await _bump(writes) for _ in range(5)}
     assert await _tally(db) == 5
     if db.is_sqlite:
-        assert _checked_out(db, writes) == 0  # free for every writer
+        assert _checked_out(db, writes) == 1  # kept, for every writer
+        await db.close()
+        assert _checked_out(db, writes) == 0
     else:
         assert _checked_out(db, writes) == 1  # kept between them (one backend either way)
         assert len(backends) == 1
         await writes.close()
         assert _checked_out(db, writes) == 0
+
+
+async def test_on_sqlite_every_writer_takes_its_turn_on_the_one_connection(
+    db: Database, writes: ConsecutiveWrites
+) -> None:
+    """Another writer's transaction, begun while the group commit's holds
+    the connection, runs after it, on the same connection; the next one
+    of the group commit's after that."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL's group commit has a connection of its own")
+    order: list[str] = []
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def group_commit() -> None:
+        async with writes.write() as conn:
+            await _BUMP.run(conn, {"id": 1})
+            holding.set()
+            await release.wait()
+            order.append("group commit")
+
+    async def other_writer() -> AsyncConnection:
+        async with db.write() as conn:
+            await _BUMP.run(conn, {"id": 1})
+            order.append("other")
+            return conn
+
+    async def group_commit_again() -> None:
+        await _bump(writes)
+        order.append("group commit again")
+
+    first = asyncio.create_task(group_commit())
+    await holding.wait()
+    other = asyncio.create_task(other_writer())
+    again = asyncio.create_task(group_commit_again())
+    await asyncio.sleep(0)
+    assert not other.done()
+    release.set()
+    await asyncio.gather(first, again)
+    async with writes.write() as conn:
+        assert await other is conn
+    assert order == ["group commit", "other", "group commit again"]
+    assert await _tally(db) == 3
 
 
 async def test_postgresql_plans_the_writers_statements_once(
@@ -133,7 +178,7 @@ async def test_a_transaction_cancelled_in_its_begin_leaves_the_next_one_whole(
     dropped. Kept, the next transaction on it would be a savepoint of that
     one, whose commit commits nothing."""
     if db.is_sqlite:
-        pytest.skip("SQLite's transactions begin through SQLAlchemy, on the writer's thread")
+        pytest.skip("SQLite's BEGIN has no answer on a wire to be cancelled before")
     await _bump(writes)
     await cancel_in_begin(_bump(writes))
     assert _checked_out(db, writes) == 0
@@ -167,7 +212,7 @@ async def test_after_a_pause_the_pool_pings_the_connection_before_its_next_use(
     dated from its last use: the pool's checkout pings it (and replaces it
     if the database ended it meanwhile)."""
     if db.is_sqlite:
-        pytest.skip("SQLite's writing connection is checked out for each transaction")
+        pytest.skip("SQLite's writing connection opens a local file: nothing to ping")
     backend = await _bump(writes)
     async with writes.write() as conn:
         adapter = (await conn.get_raw_connection()).dbapi_connection

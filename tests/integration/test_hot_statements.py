@@ -158,7 +158,7 @@ async def test_a_begin_cancelled_midway_leaves_no_connection_half_begun(db: Data
     transaction on it would be a savepoint of that one, whose commit
     commits nothing."""
     if db.is_sqlite:
-        pytest.skip("SQLite's transactions begin through SQLAlchemy, on the writer's thread")
+        pytest.skip("SQLite's BEGIN has no answer on a wire to be cancelled before")
 
     async def bump() -> None:
         async with db.write() as conn:

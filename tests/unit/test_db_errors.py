@@ -2,21 +2,26 @@
 error of the caller's own inside a transaction, stays what it is (a bad
 time zone is not a storage outage). And SQLite's statements run on the event
 loop, but what waits does not: a writer waiting for another process's write
-lock leaves the loop serving readers."""
+lock leaves the loop serving readers, and one that need not wait begins at
+once, without a thread hop."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from storage import Database, Unavailable
+from storage.sqlite_inline import InlineConnection
 from tests.support.server import free_port
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -55,6 +60,24 @@ async def test_the_callers_own_os_error_is_not_an_outage(db: Database) -> None:
             await conn.execute(text("INSERT INTO notes VALUES ('y')"))
             raise IsADirectoryError("Europe")
     assert await _count(db) == 0  # and the transaction rolled back
+
+
+async def test_a_writer_no_other_process_holds_back_begins_on_the_loop(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops: list[object] = []
+    off_loop = InlineConnection.off_loop
+
+    async def recorded(self: InlineConnection, call: Callable[..., T], *args: Any) -> T:
+        hops.append(call)
+        return await off_loop(self, call, *args)
+
+    monkeypatch.setattr(InlineConnection, "off_loop", recorded)
+    async with db.write() as conn:
+        await conn.execute(text("INSERT INTO notes VALUES ('at once')"))
+        assert hops == []  # begun without leaving the loop
+    assert [getattr(hop, "__name__", None) for hop in hops] == ["commit"]  # the fsync only
+    assert await _count(db) == 1
 
 
 async def test_a_writer_waiting_for_another_process_leaves_the_loop_free(db: Database) -> None:
