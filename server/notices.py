@@ -46,7 +46,7 @@ async def post_notice(
         envelope=_encode(notice),
         now=now,
     )
-    message, _ = await tx.messages.append(new)
+    message = await tx.messages.append(new)
     out.append(
         Outgoing(
             "message.new",

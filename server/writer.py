@@ -155,11 +155,11 @@ class Emitted(list[Outgoing]):
 class Staged(Generic[T]):
     """An operation's one write, a message, left for the writer to store
     with the next operations' messages; ``then`` makes the operation's
-    outcome of the stored message and whether its reader's receipt moved,
-    and emits its events. It cannot refuse: the message is stored."""
+    outcome of the stored message (its reader's receipt moved to it) and
+    emits its events. It cannot refuse: the message is stored."""
 
     message: NewMessage
-    then: Callable[[StoredMessage, bool], T]
+    then: Callable[[StoredMessage], T]
 
 
 Operation = Callable[[WriteTx, Emitted], Awaitable[T | Staged[T]]]
@@ -367,7 +367,7 @@ class _Done:
         stored = iter(await self.tx.messages.append_all([each.message for each in staged]))
         for outcome, emitted in self._waiting:
             self.outcomes.append(
-                outcome.then(*next(stored)) if isinstance(outcome, Staged) else outcome
+                outcome.then(next(stored)) if isinstance(outcome, Staged) else outcome
             )
             self.numbering.accepted.extend(emitted)
         self._waiting = []

@@ -401,7 +401,7 @@ def _unchanged(
     news: Sequence[NewMessage], rows: Sequence[Sequence[Any]]
 ) -> Sequence[Sequence[Any]]:
     """The rows of the messages stored (each its id, its seq and whether
-    its reader's receipt moved), or ``Contention`` if one changed since its
+    its reader's receipt moved: it must), or ``Contention`` if one changed since its
     send read the thread: a row missing, a patient's thread has closed or
     no longer takes their answers; a receipt that did not move, its sender
     has left. Only another node commits in between (a node's writer runs
@@ -440,20 +440,20 @@ class MessageTx:
         one = [{"thread_id": t, "reader": r, "after": after} for t, r, after in asked]
         return [int(await _UNREAD_BY_OTHERS.scalar(self.conn, params)) for params in one]
 
-    async def append(self, new: NewMessage) -> tuple[StoredMessage, bool]:
-        """Number the message within its thread and store it; the message,
-        and whether its ``reader``'s receipt moved to it. The thread row
-        stays locked until commit, so thread seqs are gap-free and ordered.
-        On PostgreSQL one statement (``_numbered_insert``) does all the
-        message's writes. ``Contention`` if the thread no longer allows it
-        (``_unchanged``)."""
+    async def append(self, new: NewMessage) -> StoredMessage:
+        """Number the message within its thread and store it, its
+        ``reader``'s receipt moved to it. The thread row stays locked until
+        commit, so thread seqs are gap-free and ordered. On PostgreSQL one
+        statement (``_numbered_insert``) does all the message's writes.
+        ``Contention`` if the thread no longer allows it, or the reader has
+        left (``_unchanged``)."""
         params = new.params()
         if self.conn.dialect.name == "postgresql":
             row = await _NUMBER_AND_INSERT.first(self.conn, params)
         else:
             row = await self._append_here(new, params)
-        ((message_id, seq, read),) = _unchanged([new], [] if row is None else [row])
-        return new.stored(message_id, seq), bool(read)
+        ((message_id, seq, _),) = _unchanged([new], [] if row is None else [row])
+        return new.stored(message_id, seq)
 
     async def _append_here(
         self, new: NewMessage, params: dict[str, Any]
@@ -481,7 +481,7 @@ class MessageTx:
         per message; on SQLite a statement is microseconds, on the loop."""
         return self.conn.dialect.name == "postgresql"
 
-    async def append_all(self, news: Sequence[NewMessage]) -> list[tuple[StoredMessage, bool]]:
+    async def append_all(self, news: Sequence[NewMessage]) -> list[StoredMessage]:
         """``append`` each message in turn, on PostgreSQL in one round trip
         for all (the statement run once per message, pipelined: asyncpg's
         ``fetchmany``). A message its thread no longer allows stores no row,
@@ -490,8 +490,8 @@ class MessageTx:
             return [await self.append(new) for new in news]
         rows = await _NUMBER_AND_INSERT.rows_many(self.conn, [new.params() for new in news])
         return [
-            (new.stored(message_id, seq), bool(read))
-            for new, (message_id, seq, read) in zip(news, _unchanged(news, rows), strict=True)
+            new.stored(message_id, seq)
+            for new, (message_id, seq, _) in zip(news, _unchanged(news, rows), strict=True)
         ]
 
     async def for_retraction(self, message_id: int) -> StoredMessage | None:

@@ -188,7 +188,7 @@ async def store_send(plan: SendPlan, tx: WriteTx, out: list[Outgoing]) -> Sent |
     stored = partial(_stored, plan, read_seqs, tx, out)
     if plan.message_alone and tx.messages.stores_together:
         return Staged(plan.message(), partial(stored, shared=True))
-    sent = stored(*await tx.messages.append(plan.message()), shared=False)
+    sent = stored(await tx.messages.append(plan.message()), shared=False)
     if plan.answer is not None:
         practitioner = member_in_role(access.members, Role.PRACTITIONER)
         await auto_reply(
@@ -213,7 +213,6 @@ def _stored(
     tx: WriteTx,
     out: list[Outgoing],
     message: StoredMessage,
-    sender_read: bool,
     *,
     shared: bool,
 ) -> Sent:
@@ -241,7 +240,7 @@ def _stored(
     )
     out.append(announced)
     sent = Sent(message, dict(read_seqs) if shared else read_seqs, announced)  # as found
-    if sender_read:  # the others see the sender's receipt move (not a delegate's send)
+    if not plan.access.delegated:  # the others see the sender's receipt move
         read = Receipt(message.seq, message.seq)
         out.append(receipt_event(thread, plan.user, read, members, plan.session))
         if shared:

@@ -63,10 +63,15 @@ async def test_an_assistant_reads_and_answers_for_the_practitioner(server: Runni
             await reader.send(thread, "Thank you")
             live = await helper.next_event("message.new")  # the inbox, live
             assert (live.data.thread, live.data.sender) == (thread, patient.user_id)
+            await helper.send(thread, "Dr will call you", acting_for=doctor.user_id)
+            after = await reader.next_event("message.new", "receipt")
+            # The assistant's sends moved nobody's receipt: the doctor has read nothing.
+            assert after.type == "message.new"
+            assert after.data.sender == assistant.user_id
 
         trail = await helper.call("audit.list", AuditParams(thread))
         sent = [e for e in trail.entries if e.action == "sent" and e.actor == assistant.user_id]
-        assert [e.acting_for for e in sent] == [doctor.user_id]
+        assert [e.acting_for for e in sent] == [doctor.user_id, doctor.user_id]
         closed = await helper.call("threads.close", ThreadParams(thread))
         assert (closed.closed, closed.via) == (True, doctor.user_id)
 

@@ -51,7 +51,7 @@ async def pair(database_factory) -> AsyncIterator[Pair]:
 
 async def _append(pair: Pair, client_msg_id: str, thread_reply_allowed: bool | None) -> int:
     """The patient's message, as their send stores it; its seq."""
-    seq, read = await send(
+    return await send(
         pair.store,
         pair.thread,
         pair.device,
@@ -62,8 +62,6 @@ async def _append(pair: Pair, client_msg_id: str, thread_reply_allowed: bool | N
         reader=pair.patient,
         counted_for=pair.doctor,
     )
-    assert read
-    return seq
 
 
 async def test_one_read_finds_the_members_the_state_the_duplicate_and_the_count(
@@ -187,15 +185,11 @@ async def test_messages_stored_together_are_stored_as_one_after_the_other(
         together = await tx.messages.append_all(news)
     monkeypatch.undo()
 
-    def seen(stored: list[tuple[StoredMessage, bool]]) -> list[tuple[Any, ...]]:
-        return [(m.thread_id, m.seq, m.client_msg_id, read) for m, read in stored]
+    def seen(stored: list[StoredMessage]) -> list[tuple[Any, ...]]:
+        return [(m.thread_id, m.seq, m.client_msg_id) for m in stored]
 
     assert seen(together) == seen(in_turn)
-    assert seen(together) == [
-        (pair.thread, 1, "m1", True),
-        (other, 1, "d1", True),
-        (pair.thread, 2, "m2", True),
-    ]
+    assert seen(together) == [(pair.thread, 1, "m1"), (other, 1, "d1"), (pair.thread, 2, "m2")]
     assert statements == ([] if pair.store.db.is_sqlite else ["fetchmany"])
     receipts = select(participants.c.thread_id, participants.c.user_id, participants.c.read_seq)
     async with pair.store.db.read() as conn:
@@ -242,10 +236,10 @@ async def test_a_send_moves_its_senders_receipt_and_counts_a_patients_message(
     assert await _append(pair, "m1", thread_reply_allowed=None) == 1
     assert await _receipts(pair) == {pair.patient: (1, 1), pair.doctor: (0, 0)}
     # a delegate's send moves no receipt; a care-side one counts nothing
-    seq, read = await send(
+    seq = await send(
         pair.store, pair.thread, None, pair.doctor, at=NOW, client_msg_id="d", reader=None
     )
-    assert (seq, read) == (2, False)
+    assert seq == 2
     assert await _receipts(pair) == {pair.patient: (1, 1), pair.doctor: (0, 0)}
     async with write_tx(pair.store.db) as tx:
         state = await tx.threads.send_state(
@@ -355,10 +349,9 @@ async def _advance(
 
 async def _others_message(pair: Pair, client_msg_id: str) -> int:
     """A message that moves nobody's receipt; its seq."""
-    seq, _ = await send(
+    return await send(
         pair.store, pair.thread, None, pair.doctor, at=NOW, client_msg_id=client_msg_id
     )
-    return seq
 
 
 @pytest.mark.parametrize("after_a_read", [False, True])
@@ -474,9 +467,8 @@ async def _sends_in_turn(
                 reader=ask.sender,
                 counted_for=ask.recipient,
             )
-            stored, read = await tx.messages.append(new)
-            if read:
-                state.read_seqs[ask.sender] = stored.seq
+            stored = await tx.messages.append(new)
+            state.read_seqs[ask.sender] = stored.seq
     return found
 
 
@@ -558,7 +550,7 @@ async def _send_in(tx: WriteTx, pair: Pair, sender: int, client_msg_id: str) -> 
     new = new_message(
         pair.thread, pair.device, sender, at=NOW, client_msg_id=client_msg_id, reader=sender
     )
-    found, _, _ = await send_in(tx, new)
+    found, _ = await send_in(tx, new)
     assert found is not None
     return found
 
@@ -594,7 +586,7 @@ async def test_a_send_to_another_thread_reads_that_threads_members(pair: Pair) -
             new = new_message(
                 other, device, pair.patient, at=NOW, client_msg_id="m2", reader=pair.patient
             )
-            there, _, _ = await send_in(tx, new)
+            there, _ = await send_in(tx, new)
     assert there is not None and there.read_seqs == {pair.patient: 0, pair.doctor: 0}
     assert len(reads) == (2 if pair.store.db.is_sqlite else 0)
 
@@ -611,7 +603,7 @@ async def test_a_send_that_moves_no_receipt_and_a_notice_leave_the_members_known
             by_delegate = new_message(
                 pair.thread, pair.device, pair.doctor, at=NOW, client_msg_id="m2"
             )  # no reader: a delegate's send moves no receipt
-            delegated, _, _ = await send_in(tx, by_delegate)
+            delegated, _ = await send_in(tx, by_delegate)
             notice = new_message(pair.thread, None, pair.doctor, at=NOW, client_msg_id="n1")
             await tx.messages.append(notice)
             last = await _send_in(tx, pair, pair.doctor, "m3")
@@ -646,9 +638,8 @@ async def test_a_message_to_another_thread_or_moving_no_receipt_moves_none_here(
         await _send_in(tx, pair, pair.patient, "m1")
         await tx.messages.append(elsewhere)
         after_elsewhere = await _send_in(tx, pair, pair.patient, "m2")
-        _, read = await tx.messages.append(gone)
+        await tx.messages.append(gone)
         after_gone = await _send_in(tx, pair, pair.patient, "m3")
-    assert not read
     assert after_elsewhere.read_seqs == {pair.patient: 1}
     assert after_gone.read_seqs == {pair.patient: 2}
 

@@ -40,20 +40,17 @@ async def people(store: Store) -> tuple[int, int]:
     return ids[0], ids[1]
 
 
-async def send(
-    store: Store, thread: int, device: int | None, sender: int, **options: Any
-) -> tuple[int, bool]:
+async def send(store: Store, thread: int, device: int | None, sender: int, **options: Any) -> int:
     """A message (``new_message``) stored as a send stores it (``send_in``),
-    in a transaction of its own; its seq, and whether ``reader``'s receipt
-    moved."""
+    in a transaction of its own; its seq."""
     async with write_tx(store.db) as tx:
-        _, message, read = await send_in(tx, new_message(thread, device, sender, **options))
-    return message.seq, read
+        _, message = await send_in(tx, new_message(thread, device, sender, **options))
+    return message.seq
 
 
-async def send_in(tx: WriteTx, new: NewMessage) -> tuple[SendState | None, StoredMessage, bool]:
+async def send_in(tx: WriteTx, new: NewMessage) -> tuple[SendState | None, StoredMessage]:
     """``new`` stored in ``tx`` after the send's read, as in the server.
-    What it read, the message, and whether its reader's receipt moved."""
+    What it read, and the message."""
     ask = SendAsk(
         new.thread_id,
         new.sender_device_id or 0,
@@ -63,8 +60,7 @@ async def send_in(tx: WriteTx, new: NewMessage) -> tuple[SendState | None, Store
         new.now,
     )
     found = await tx.threads.send_state(ask)
-    message, read = await tx.messages.append(new)
-    return found, message, read
+    return found, await tx.messages.append(new)
 
 
 def new_message(

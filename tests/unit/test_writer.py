@@ -399,7 +399,7 @@ async def _staging_batch(
             if name.startswith("refused"):
                 raise forbidden(name)
 
-            def then(message: StoredMessage, _: bool) -> str:
+            def then(message: StoredMessage) -> str:
                 ran.append((f"{name} stored", message.seq))
                 out.append(Outgoing("receipt", to_raw({"note": name}), [1], user_id=1))
                 return name
