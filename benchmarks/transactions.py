@@ -16,13 +16,23 @@ to a core (``taskset -c 0``). To measure other code with it (that has
 ``ConsecutiveWrites``), run this file by its path with that code first on
 the path (``PYTHONPATH=<worktree> python benchmarks/transactions.py``):
 ``python -m`` would put the current directory first.
+
+With ``--sqlite``, on a SQLite file in a temporary directory (WAL,
+``synchronous=FULL``, as the server): ``write_tx`` as the group commit runs
+it, with one and two hot statements, then ``sqlite3`` alone (``BEGIN
+IMMEDIATE`` and the statements on the loop, the commit's fsync on a worker
+thread), the floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sqlite3
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
 import uvloop
@@ -103,10 +113,44 @@ async def _measure(url: str, count: int) -> None:
         await store.close()
 
 
+async def _measure_sqlite(path: Path, count: int) -> None:
+    store = Store(f"sqlite+aiosqlite:///{path}")
+    consecutive = ConsecutiveWrites(store.db)
+    async with store.db.write() as conn:
+        await conn.execute(text("CREATE TABLE bench_row (id INTEGER PRIMARY KEY, v INTEGER)"))
+        await conn.execute(text("INSERT INTO bench_row VALUES (1, 0)"))
+    raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    raw.execute("PRAGMA synchronous=FULL")
+    loop = asyncio.get_running_loop()
+    try:
+        for statements in (1, 2):
+
+            async def driver(statements: int = statements) -> None:
+                raw.execute("BEGIN IMMEDIATE")
+                for _ in range(statements):
+                    raw.execute("UPDATE bench_row SET v = v + 1 WHERE id = ?", (1,))
+                await loop.run_in_executor(None, raw.commit)
+
+            await _timed(f"write_tx, {statements} hot", count, _bumping(consecutive, statements))
+            await _timed(f"sqlite3 alone, {statements} statement(s)", count, driver)
+        bumps = (count + count // 10) * (1 + 1 + 2 + 2)  # warm-up included
+        async with store.db.write() as conn:  # every transaction committed
+            assert await conn.scalar(text("SELECT sum(v) FROM bench_row")) == bumps
+    finally:
+        raw.close()
+        await consecutive.close()
+        await store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.transactions", description=__doc__)
     parser.add_argument("--count", type=int, default=3000, help="transactions per measure")
+    parser.add_argument("--sqlite", action="store_true", help="on SQLite instead of PostgreSQL")
     args = parser.parse_args()
+    if args.sqlite:
+        with tempfile.TemporaryDirectory(prefix="carehub-bench-") as work:
+            uvloop.run(_measure_sqlite(Path(work) / "bench.db", args.count))
+        return
     from tests.support.postgres import PostgresServer
 
     postgres = PostgresServer(durable=True).start()
