@@ -11,6 +11,7 @@ process's lock, goes to a worker thread.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -25,7 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, InvalidatePoolError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_
 
 from storage.errors import Contention, Unavailable
 from storage.hot import Autocommit, adapter_of
@@ -35,6 +36,7 @@ __all__ = ["ConsecutiveWrites", "Database"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
+TURN_TIMEOUT_SECONDS = 30.0  # a writer waiting for SQLite's writing connection, as for a pool's
 IDLE_PING_SECONDS = 1.0
 _MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
 # PostgreSQL plans a prepared statement anew at each call (a custom plan)
@@ -70,13 +72,17 @@ def _sqlite_engine(url: str, pool_size: int, *, writes: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        # Straight to SQLite, without SQLAlchemy's statement machinery.
+        """Straight to SQLite, without SQLAlchemy's statement machinery,
+        whose errors it raises as SQLAlchemy would (``_classified``)."""
         inline = conn.connection.driver_connection
         assert isinstance(inline, InlineConnection)
-        if writes:  # it may wait for another process's write lock
-            await_only(inline.begin_writing())
-        else:  # a reader never waits
-            inline.sqlite.execute("BEGIN")
+        try:
+            if writes:  # it may wait for another process's write lock
+                await_(inline.begin_writing())
+            else:  # a reader never waits
+                inline.sqlite.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance("BEGIN", None, exc, sqlite3.Error) from exc
 
     return engine
 
@@ -181,7 +187,9 @@ class _WriteTurns:
     cost a fifth of an empty write transaction's CPU time
     (``benchmarks/README.md``, issue 22, twenty-first session). After a
     failed transaction the connection goes back to its pool, which rolls
-    back what is left, and the next transaction checks it out again."""
+    back what is left, and the next transaction checks it out again. A
+    transaction waiting ``TURN_TIMEOUT_SECONDS`` for its turn is
+    ``Unavailable``."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -190,20 +198,35 @@ class _WriteTurns:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self._turn:
+        await self._take_turn()
+        try:
             if self._kept is None:
                 self._kept = await _connect(self._engine)
             try:
                 async with _committing(self._kept):
                     yield self._kept
             except BaseException:
-                await self.release()
+                await self._give_back()
                 raise
+        finally:
+            self._turn.release()
 
-    async def release(self) -> None:
+    async def _take_turn(self) -> None:
+        try:
+            async with asyncio.timeout(TURN_TIMEOUT_SECONDS):
+                await self._turn.acquire()
+        except TimeoutError as exc:
+            raise Unavailable("SQLite's writing connection stayed busy") from exc
+
+    async def _give_back(self) -> None:
         kept, self._kept = self._kept, None
         if kept is not None:
             await kept.close()
+
+    async def close(self) -> None:
+        """Give the connection back once the transaction on it, if any, ends."""
+        async with self._turn:
+            await self._give_back()
 
 
 class Database:
@@ -291,7 +314,7 @@ class Database:
         if self._alone is not None:
             self._alone.close()
         if self._turns is not None:
-            await self._turns.release()
+            await self._turns.close()
         await self._writer.dispose()
         if self._reader is not self._writer:
             await self._reader.dispose()

@@ -121,7 +121,21 @@ class InlineConnection:
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
                 raise
-            await self.off_loop(self.sqlite.execute, _BEGIN_WRITING)
+            await self._begin_writing_once_free()
+
+    async def _begin_writing_once_free(self) -> None:
+        """``BEGIN IMMEDIATE`` on a worker thread. A caller that goes away
+        meanwhile waits for the thread (one thread at a time uses the
+        connection) and rolls back what it began: a transaction begun for
+        nobody would hold the write lock."""
+        began = asyncio.ensure_future(self.off_loop(self.sqlite.execute, _BEGIN_WRITING))
+        try:
+            await asyncio.shield(began)
+        except asyncio.CancelledError:
+            await asyncio.wait([began])
+            if self.sqlite.in_transaction:
+                self.sqlite.rollback()
+            raise
 
     def _begin_writing_unless_locked(self) -> None:
         self.sqlite.execute("PRAGMA busy_timeout = 0")
