@@ -163,6 +163,35 @@ def published(h: Harness) -> list[tuple[int | None, Any]]:
     return out
 
 
+async def test_a_write_submitted_in_the_same_turn_of_the_loop_joins_the_batch(
+    db: Database,
+) -> None:
+    """The writer wakes for a first operation; a handler that the same turn
+    of the loop runs after it (a frame read since) submits a second: one
+    commit for both."""
+    h = Harness(db)
+    h.writer.start()
+    submitted = asyncio.Event()
+
+    async def first() -> Any:
+        answer = h.call("first", note("n1"))
+        queued = asyncio.ensure_future(answer)
+        await asyncio.sleep(0)  # its operation queued: the writer wakes
+        submitted.set()  # the second handler runs after the writer's wake-up
+        return await queued
+
+    async def second() -> Any:
+        await submitted.wait()
+        return await h.call("second", note("n2"))
+
+    try:
+        answers = await asyncio.wait_for(asyncio.gather(first(), second()), 5)
+    finally:
+        await h.writer.stop()
+    assert answers == ["n1", "n2"]
+    assert (h.writer.commits, h.writer.operations) == (1, 2)
+
+
 async def test_operations_submitted_together_share_one_commit(db: Database) -> None:
     h = Harness(db)
     head = await Events(db).head()
