@@ -243,15 +243,15 @@ class Writer:
     async def _loop(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            # What is ready to run now (a socket's frame read, a handler
-            # resumed) may submit its write to this batch too: under load,
-            # fewer and fuller transactions (``benchmarks/README.md``, issue
-            # 22, twenty-first session).
-            await asyncio.sleep(0)
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            batch.sort(key=lambda item: item[2])  # stable: one thread's writes stay in order
             try:
+                # What is ready to run now (a socket's frame read, a handler
+                # resumed) may submit its write to this batch too: under
+                # load, fuller transactions (``benchmarks/README.md``, issue
+                # 22, twenty-first session).
+                await asyncio.sleep(0)
+                while len(batch) < self._max_batch and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                batch.sort(key=lambda item: item[2])  # stable: one thread's writes stay in order
                 await self._commit(batch)
             finally:
                 for _ in batch:

@@ -73,7 +73,9 @@ def _sqlite_engine(url: str, pool_size: int, *, writes: bool) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         """Straight to SQLite, without SQLAlchemy's statement machinery,
-        whose errors it raises as SQLAlchemy would (``_classified``)."""
+        whose errors it raises as SQLAlchemy would (``_classified``). A
+        connection whose BEGIN failed cannot begin again: its callers give
+        it back (``_WriteTurns``, ``_transaction``)."""
         inline = conn.connection.driver_connection
         assert isinstance(inline, InlineConnection)
         try:

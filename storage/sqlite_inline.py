@@ -20,6 +20,7 @@ commits stay on the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
@@ -125,14 +126,16 @@ class InlineConnection:
 
     async def _begin_writing_once_free(self) -> None:
         """``BEGIN IMMEDIATE`` on a worker thread. A caller that goes away
-        meanwhile waits for the thread (one thread at a time uses the
-        connection) and rolls back what it began: a transaction begun for
-        nobody would hold the write lock."""
+        meanwhile (cancelled, even again) waits for the thread before the
+        connection is used again, as one thread at a time may, and rolls
+        back what it began."""
         began = asyncio.ensure_future(self.off_loop(self.sqlite.execute, _BEGIN_WRITING))
         try:
             await asyncio.shield(began)
         except asyncio.CancelledError:
-            await asyncio.wait([began])
+            while not began.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([began])
             if self.sqlite.in_transaction:
                 self.sqlite.rollback()
             raise
