@@ -85,15 +85,8 @@ async def test_a_writer_no_other_process_holds_back_begins_on_the_loop(
 
 
 async def test_a_writer_waiting_for_another_process_leaves_the_loop_free(db: Database) -> None:
-    assert db.url.database is not None
-    other = sqlite3.connect(db.url.database, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
-
-    async def write() -> None:
-        async with db.write() as conn:
-            await conn.execute(text("INSERT INTO notes VALUES ('after the lock')"))
-
-    writing = asyncio.create_task(write())
+    other = _locked_by_another_process(db)
+    writing = asyncio.create_task(_write_note(db, "after the lock"))
     for _ in range(5):  # let the writer reach the lock (a read alone never yields)
         await asyncio.sleep(0)
     for _ in range(3):  # the loop still serves readers while the writer waits
