@@ -443,11 +443,11 @@ export class Session {
     await this.learnNames(data.thread, [shown]);
     if (data.sender === this.me) return;
     this.store.typing(data.thread, data.sender, false); // they sent what they were typing
-    if (this.viewing === data.thread && document.visibilityState === "visible") await this.markRead(data.thread);
+    if (this.viewing === data.thread && document.visibilityState === "visible") acknowledge(this.markRead(data.thread));
     else {
       if (isNew) this.store.countUnread(data.thread);
       if (!this.delegated(data.thread)) {
-        await this.call("receipts.delivered", { thread: data.thread, thread_seq: data.thread_seq });
+        acknowledge(this.call("receipts.delivered", { thread: data.thread, thread_seq: data.thread_seq }));
       }
     }
   }
@@ -534,6 +534,12 @@ export class Session {
 
 /** Close the notifications this device shows for `threads` (the service
  * worker tags them `thread-N`): they were read, here or on another device. */
+/** A receipt goes out without holding the next events back: the server may
+ * keep it a moment, to store it with another write (docs/architecture.md). */
+function acknowledge(receipt: Promise<unknown>): void {
+  receipt.catch(reportError);
+}
+
 function clearNotifications(threads: number[]): void {
   if (!threads.length || !("serviceWorker" in navigator)) return;
   const tags = new Set(threads.map((thread) => `thread-${thread}`));
