@@ -97,7 +97,7 @@ def create_app(
         blobs=blobs or FilesystemBlobs(Path(settings.blob_dir)),
         passwords=Passwords(settings.password_hashes_at_once),
         vapid=VapidKey.load_or_create(Path(settings.push_key_file)),
-        receipt_writes=ReceiptWrites(write_receipts(writer)),
+        receipt_writes=ReceiptWrites(write_receipts(writer, settings.receipts_wait_seconds)),
         popup_counts=PopupCounts(store.messages),
     )
     if not broker.complete:

@@ -72,13 +72,21 @@ class Calls:
     """The calls of one connection, answered in the order they came (one
     for each link, idle or not: a few hundred bytes)."""
 
-    __slots__ = ("_conn", "_failed", "_order", "_sent")
+    __slots__ = ("_conn", "_failed", "_hurry", "_order", "_sent")
 
-    def __init__(self, conn: Connection, failed: Callable[[Connection, Exception], None]) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        failed: Callable[[Connection, Exception], None],
+        hurry: Callable[[], None] = lambda: None,
+    ) -> None:
         """``failed``: what a pipelined call that raised (not refused: its
-        handler answers refusals) does to the connection."""
+        handler answers refusals) does to the connection. ``hurry``: what
+        a call that waits for earlier ones does first (their writes may be
+        waiting for company: ``Writer.hurry``)."""
         self._conn = conn
         self._failed = failed
+        self._hurry = hurry
         self._order: list[_Slot] = []  # calls not yet answered, in the order they came
         self._sent = Flag()  # an answer left: there may be room, or none left to wait for
 
@@ -95,7 +103,8 @@ class Calls:
             if pipelined:
                 while len(self._order) > PIPELINED_CALLS:
                     await self._one_answered()
-            else:
+            elif self._order[0] is not slot:
+                self._hurry()
                 while self._order[0] is not slot:
                     await self._one_answered()
         except BaseException:

@@ -4,6 +4,9 @@ Handlers submit *operations*; the writer runs every operation waiting at that
 moment inside one transaction, stores the durable events they emitted, commits
 once, publishes the events in seq order, and only then answers each caller, so
 an acknowledged write is durable and its event is already on its way.
+An operation that nobody waits on to go on (a receipt) may wait a little
+(``within``) for another to submit, and runs in that one's transaction:
+only when its time is up does it start a transaction of its own.
 
 An event may come with a control message (``Outgoing.control``: a cache
 it makes stale, a socket it ends). After the commit, the batch's control
@@ -208,7 +211,9 @@ class Writer:
         self._publish_control = publish_control
         self._clock = clock
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()  # None: the patient are due
+        self._patient: list[_Item] = []  # operations waiting for others' transaction
+        self._patience: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
         self.operations = 0
@@ -218,12 +223,18 @@ class Writer:
 
     async def stop(self) -> None:
         """Finish what was submitted, then stop."""
+        self.hurry()
         await self._queue.join()
         await ended(self._task)
         await self._writes.close()
 
     async def run(
-        self, operation: Operation[T], thread: int = 0, ahead: ReadAhead | None = None
+        self,
+        operation: Operation[T],
+        thread: int = 0,
+        ahead: ReadAhead | None = None,
+        *,
+        within: float | None = None,
     ) -> T:
         """Run ``operation`` in the next transaction. ``thread``: the thread
         whose rows it locks, if one: a batch runs its operations in thread
@@ -234,28 +245,56 @@ class Writer:
         counts: reads ahead rely on it. One that may write anywhere has no
         thread (0).
         ``ahead``: the read it begins with, which may be made early, with
-        its batch's others, when the batch vouches for it (``_reads_ahead``)."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((operation, future, thread, ahead))
+        its batch's others, when the batch vouches for it (``_reads_ahead``).
+        ``within``: the seconds the operation may wait for another's
+        transaction to join, before it runs in one of its own."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        item = (operation, future, thread, ahead)
+        if within is None:
+            self._queue.put_nowait(item)
+        else:
+            self._patient.append(item)
+            if self._patience is None:
+                self._patience = loop.call_later(within, self._patience_over)
         queued()  # a pipelined call's connection may read its next frame
         return await future
 
+    def hurry(self) -> None:
+        """The operations waiting for company run now, with what else is queued."""
+        if self._patience is not None:
+            self._patience.cancel()
+            self._patience_over()
+
+    def _patience_over(self) -> None:
+        self._patience = None
+        self._queue.put_nowait(None)
+
     async def _loop(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            taken = [await self._queue.get()]
             try:
                 # What is ready to run now (a socket's frame read, a handler
                 # resumed) may submit its write to this batch too: under
                 # load, fuller transactions (``benchmarks/README.md``, issue
                 # 22, twenty-first session).
                 await asyncio.sleep(0)
-                while len(batch) < self._max_batch and not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
+                while len(taken) < self._max_batch and not self._queue.empty():
+                    taken.append(self._queue.get_nowait())
+                batch = [item for item in taken if item is not None] + self._take_patient()
                 batch.sort(key=lambda item: item[2])  # stable: one thread's writes stay in order
-                await self._commit(batch)
+                if batch:
+                    await self._commit(batch)
             finally:
-                for _ in batch:
+                for _ in taken:
                     self._queue.task_done()
+
+    def _take_patient(self) -> list[_Item]:
+        if self._patience is not None:
+            self._patience.cancel()
+            self._patience = None
+        patient, self._patient = self._patient, []
+        return patient
 
     async def _commit(self, batch: list[_Item], tries: int = CONTENTION_TRIES) -> None:
         try:

@@ -74,16 +74,22 @@ def _stored(
     return move.moved
 
 
-def write_receipts(writer: Writer) -> WriteAll[ReceiptPlan]:
+def write_receipts(writer: Writer, within: float) -> WriteAll[ReceiptPlan]:
     """How a node's ``ReceiptWrites`` stores what waits: one operation of
     the writer, which takes the plans when it runs (those arriving until
-    then join it). It sorts last in its batch (``LAST``): receipts confirm
-    messages already stored, so they may go after the batch's other writes,
-    and their statement waits for no row lock, so the writers of several
-    nodes, each locking threads in order, still cannot deadlock."""
+    then join it). It waits up to ``within`` seconds for another write (a
+    send) to share its transaction: a receipt's tick shows that much later
+    at most, and under a steady load it costs no commit of its own
+    (``benchmarks/README.md``, issue 22, twenty-second session). It sorts
+    last in its batch (``LAST``): receipts confirm messages already stored,
+    so they may go after the batch's other writes, and their statement
+    waits for no row lock, so the writers of several nodes, each locking
+    threads in order, still cannot deadlock."""
 
     async def write(take: Take[ReceiptPlan]) -> list[Receipt | ServerError | None]:
-        return await writer.run(lambda tx, out: store_receipts(take(), tx, out), thread=LAST)
+        return await writer.run(
+            lambda tx, out: store_receipts(take(), tx, out), thread=LAST, within=within
+        )
 
     return write
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,12 +41,20 @@ def chromium_binary() -> str:
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One server for the browser tests; each test makes its own users."""
+    with serving_the_app(tmp_path_factory.mktemp("browser")) as running:
+        yield running
+
+
+@contextmanager
+def serving_the_app(workdir: Path, **settings: object) -> Iterator[RunningServer]:
+    """A server of the built app with these ``settings``, on a database in ``workdir``."""
     if not (Path(os.environ.get("CAREHUB_WEB_DIR") or BUILT_APP) / "index.html").is_file():
         unavailable("the web app is not built (npm run --prefix clients/web build)")
-    workdir = tmp_path_factory.mktemp("browser")
-    running = start_server(f"sqlite+aiosqlite:///{workdir / 'carehub.db'}", workdir)
-    yield running
-    running.stop()
+    running = start_server(f"sqlite+aiosqlite:///{workdir / 'carehub.db'}", workdir, **settings)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 @pytest.fixture
@@ -63,6 +72,13 @@ async def browser() -> AsyncIterator[Browser]:
 async def person(browser: Browser, app_server: RunningServer) -> AsyncIterator:
     """Opens the app for a user in a browser context of their own, logged in
     through the sign-in screen; their first device (it makes the identity key)."""
+    async with people(browser, app_server) as open_as:
+        yield open_as
+
+
+@asynccontextmanager
+async def people(browser: Browser, server: RunningServer) -> AsyncIterator:
+    """``person`` on any ``server`` (one with settings of its own)."""
     contexts: list[BrowserContext] = []
 
     async def open_as(user_id: int, *, width: int = 1200) -> Page:
@@ -74,10 +90,12 @@ async def person(browser: Browser, app_server: RunningServer) -> AsyncIterator:
         page.set_default_timeout(TIMEOUT_MS)
         page.on("pageerror", lambda error: print(f"page error ({user_id}): {error}"))
         page.on("console", lambda message: print(f"console ({user_id}): {message.text}"))
-        await page.goto(app_server.base_url + "/")
-        await sign_in(page, app_server.usernames[user_id])
+        await page.goto(server.base_url + "/")
+        await sign_in(page, server.usernames[user_id])
         return page
 
-    yield open_as
-    for context in contexts:
-        await context.close()
+    try:
+        yield open_as
+    finally:
+        for context in contexts:
+            await context.close()

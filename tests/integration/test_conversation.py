@@ -11,6 +11,7 @@ import httpx
 from clients.errors import CallError
 from protocol.events import Notify, PresenceChanged, ReceiptUpdated
 from protocol.methods import (
+    Empty,
     HistoryParams,
     PresenceSetParams,
     ReceiptParams,
@@ -160,6 +161,50 @@ async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> Non
         await tablet.call("receipts.read", ReceiptParams(thread.id, sent.thread_seq))
         assert await writes() == before + 2  # reading is news
         assert (await doctor.next_event("receipt")).data.read_seq == sent.thread_seq
+
+
+async def test_a_receipt_is_stored_with_the_next_write_it_waits_for(make_server) -> None:  # type: ignore[no-untyped-def]
+    """A receipt waits for another write to share its commit (here as long
+    as it takes): it is answered once the next send commits, and both
+    make one commit; the practitioner then hears it."""
+    server = make_server(receipts_wait_seconds=3600)
+    doctor_creds = await server.user("practitioner")
+    patient_creds = await server.user("patient")
+    await server.add_patient(doctor_creds, patient_creds)
+
+    async def commits() -> int:
+        async with httpx.AsyncClient() as http:
+            return int((await http.get(f"{server.base_url}/healthz")).json()["commits"])
+
+    async with server.secure(doctor_creds) as doctor, server.secure(patient_creds) as patient:
+        thread = await doctor.call(
+            "threads.open",
+            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
+        )
+        sent = await doctor.send(thread.id, "Vos résultats sont arrivés.")
+        before = await commits()
+        receipt = asyncio.ensure_future(
+            patient.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
+        )
+        done, _ = await asyncio.wait({receipt}, timeout=0.3)
+        assert not done and await commits() == before  # waiting, not yet stored
+        await doctor.send(thread.id, "Le compte rendu suit.")
+        await asyncio.wait_for(receipt, 5)
+        assert await commits() == before + 1
+        moved = await doctor.next_event("receipt")
+        assert (moved.data.user, moved.data.delivered_seq) == (
+            patient_creds.user_id,
+            sent.thread_seq,
+        )
+
+        # A call that must wait for the receipt's answer (not pipelined) hurries it.
+        receipt = asyncio.ensure_future(
+            patient.call("receipts.read", ReceiptParams(thread.id, sent.thread_seq))
+        )
+        listed = await asyncio.wait_for(patient.call("threads.list", Empty()), 5)
+        assert [info.id for info in listed.threads] == [thread.id]
+        await asyncio.wait_for(receipt, 5)
+        assert await commits() == before + 2
 
 
 async def test_receipts_sent_at_once_are_each_answered_and_a_bad_one_alone(make_server) -> None:  # type: ignore[no-untyped-def]

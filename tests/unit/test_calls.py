@@ -100,6 +100,25 @@ async def test_a_call_not_pipelined_waits_for_every_earlier_answer() -> None:
     assert drain(conn) == [b"write", b"read"]
 
 
+async def test_a_call_that_waits_for_earlier_ones_hurries_their_writes() -> None:
+    """Their writes may be waiting for company (a receipt): the call would
+    wait that long too. A call with nothing before it hurries nothing."""
+    hurried: list[int] = []
+    conn = make()
+    calls = Calls(conn, no_failure, lambda: hurried.append(1))
+
+    async def read() -> bytes:
+        return b"read"
+
+    await calls.take(read, pipelined=False)
+    assert hurried == []
+    gate, _, reading = await read_behind_a_write(calls)
+    assert hurried == [1]
+    gate.set_result(None)
+    await reading
+    assert drain(conn) == [b"read", b"write", b"read"]
+
+
 async def test_calls_in_flight_are_bounded() -> None:
     conn = make(queue_bytes=10_000)
     calls = Calls(conn, no_failure)

@@ -192,6 +192,50 @@ async def test_a_write_submitted_in_the_same_turn_of_the_loop_joins_the_batch(
     assert (h.writer.commits, h.writer.operations) == (1, 2)
 
 
+async def test_a_patient_operation_waits_for_the_next_one_and_shares_its_commit(
+    db: Database,
+) -> None:
+    h = Harness(db)
+    h.writer.start()
+    try:
+        patient = asyncio.ensure_future(h.writer.run(note("receipt"), within=3600))
+        done, _ = await asyncio.wait({patient}, timeout=0.3)
+        assert not done and h.writer.commits == 0  # it waits: no transaction of its own
+        assert await asyncio.wait_for(h.writer.run(note("send")), 5) == "send"
+        assert await asyncio.wait_for(patient, 5) == "receipt"
+    finally:
+        await h.writer.stop()
+    assert (h.writer.commits, h.writer.operations) == (1, 2)
+    assert await h.notes() == ["receipt", "send"]
+
+
+async def test_patient_operations_alone_run_together_once_the_first_ones_time_is_up(
+    db: Database,
+) -> None:
+    h = Harness(db)
+    h.writer.start()
+    try:
+        first = h.writer.run(note("first"), within=0.01)
+        later = h.writer.run(note("later"), within=3600)
+        answers = await asyncio.wait_for(asyncio.gather(first, later), 5)
+    finally:
+        await h.writer.stop()
+    assert answers == ["first", "later"]
+    assert (h.writer.commits, h.writer.operations) == (1, 2)
+
+
+async def test_stopping_runs_a_patient_operation_without_waiting_out_its_time(
+    db: Database,
+) -> None:
+    h = Harness(db)
+    h.writer.start()
+    patient = asyncio.ensure_future(h.writer.run(note("receipt"), within=3600))
+    await asyncio.sleep(0)  # submitted
+    await asyncio.wait_for(h.writer.stop(), 5)
+    assert patient.result() == "receipt"
+    assert await h.notes() == ["receipt"]
+
+
 async def test_operations_submitted_together_share_one_commit(db: Database) -> None:
     h = Harness(db)
     head = await Events(db).head()
