@@ -197,6 +197,7 @@ class Lifecycle:
         chores' leases over. At most ``seconds``; ``stop`` closes what is left."""
         ctx = self.ctx
         ctx.draining = True
+        ctx.writer.stop_waiting()  # the calls being finished wait for no receipt's company
         for conn in ctx.hub:
             conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
         with contextlib.suppress(TimeoutError):
@@ -215,6 +216,7 @@ class Lifecycle:
         await ended(*self._tasks)  # none holds Redis now
         await self._release_leases()
         ctx.hub.close_all(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect")
+        ctx.writer.stop_waiting()  # a receipt waiting for company goes now
         await ctx.receipt_writes.drain()  # its next write would find the writer stopped
         await ctx.writer.stop()
         if ctx.follower is not None:

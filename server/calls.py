@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from typing import Any
 
@@ -72,21 +73,21 @@ class Calls:
     """The calls of one connection, answered in the order they came (one
     for each link, idle or not: a few hundred bytes)."""
 
-    __slots__ = ("_conn", "_failed", "_hurry", "_order", "_sent")
+    __slots__ = ("_conn", "_failed", "_hurried", "_order", "_sent")
 
     def __init__(
         self,
         conn: Connection,
         failed: Callable[[Connection, Exception], None],
-        hurry: Callable[[], None] = lambda: None,
+        hurried: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         """``failed``: what a pipelined call that raised (not refused: its
-        handler answers refusals) does to the connection. ``hurry``: what
-        a call that waits for earlier ones does first (their writes may be
-        waiting for company: ``Writer.hurry``)."""
+        handler answers refusals) does to the connection. ``hurried``: what
+        a call waits for earlier ones in (their writes may be waiting for
+        company: ``Writer.hurried``)."""
         self._conn = conn
         self._failed = failed
-        self._hurry = hurry
+        self._hurried = hurried
         self._order: list[_Slot] = []  # calls not yet answered, in the order they came
         self._sent = Flag()  # an answer left: there may be room, or none left to wait for
 
@@ -101,12 +102,10 @@ class Calls:
         self._conn.busy = True
         try:
             if pipelined:
-                while len(self._order) > PIPELINED_CALLS:
-                    await self._one_answered()
+                if len(self._order) > PIPELINED_CALLS:
+                    await self._after_earlier(lambda: len(self._order) <= PIPELINED_CALLS)
             elif self._order[0] is not slot:
-                self._hurry()
-                while self._order[0] is not slot:
-                    await self._one_answered()
+                await self._after_earlier(lambda: self._order[0] is slot)
         except BaseException:
             self._answered(slot)
             raise
@@ -142,6 +141,12 @@ class Calls:
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
+
+    async def _after_earlier(self, ready: Callable[[], bool]) -> None:
+        """Wait for earlier calls' answers until ``ready()``, hurried."""
+        with self._hurried():
+            while not ready():
+                await self._one_answered()
 
     async def _one_answered(self) -> None:
         self._sent.clear()

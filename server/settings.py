@@ -64,8 +64,8 @@ class Settings:
     registrations_per_source_per_hour: float = 20.0
     # Group commit: at most this many writes share one transaction.
     max_batch: int = 256
-    # A receipt waits at most this long for another write's transaction to
-    # join before it is stored in one of its own (docs/architecture.md).
+    # A receipt waits at most this long to join another write's transaction
+    # before it is stored in one of its own (docs/architecture.md).
     receipts_wait_seconds: float = 0.02
     # Encrypted documents.
     blob_dir: str = "carehub-blobs"

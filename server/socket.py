@@ -158,7 +158,7 @@ async def _serve(
     if ctx.draining:  # the drain began while this socket said hello
         conn.finish(CloseCode.SERVER_SHUTDOWN, "server shutting down: reconnect elsewhere")
     tasks: list[asyncio.Task[None]] = []
-    calls = Calls(conn, _stopped_on, ctx.writer.hurry)
+    calls = Calls(conn, _stopped_on, ctx.writer.hurried)
     try:
         if conn.role in DELEGATE_ROLES:  # a change from here on closes this socket
             conn.grants = await ctx.directory.grants(conn.user_id)

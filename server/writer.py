@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -211,9 +212,10 @@ class Writer:
         self._publish_control = publish_control
         self._clock = clock
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()  # None: the patient are due
-        self._patient: list[_Item] = []  # operations waiting for others' transaction
-        self._patience: asyncio.TimerHandle | None = None
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()  # None: the waiting are due
+        self._waiting: list[_Item] = []  # operations waiting for company (``within``)
+        self._waiting_due: asyncio.TimerHandle | None = None
+        self._hurried = 0  # while above 0, nothing waits for company
         self._task: asyncio.Task[None] | None = None
         self.commits = 0
         self.operations = 0
@@ -223,7 +225,7 @@ class Writer:
 
     async def stop(self) -> None:
         """Finish what was submitted, then stop."""
-        self.hurry()
+        self.stop_waiting()
         await self._queue.join()
         await ended(self._task)
         await self._writes.close()
@@ -246,29 +248,51 @@ class Writer:
         thread (0).
         ``ahead``: the read it begins with, which may be made early, with
         its batch's others, when the batch vouches for it (``_reads_ahead``).
-        ``within``: the seconds the operation may wait for another's
-        transaction to join, before it runs in one of its own."""
+        ``within``: the seconds the operation may wait for company: it runs
+        in the transaction of the next operation submitted without it, or
+        in one of its own once the earliest wait is over. It goes after
+        that batch's operations of its thread: it must not depend on the
+        order of a thread's writes (a receipt's thread is ``LAST``)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         item = (operation, future, thread, ahead)
-        if within is None:
+        if within is None or self._hurried:
             self._queue.put_nowait(item)
         else:
-            self._patient.append(item)
-            if self._patience is None:
-                self._patience = loop.call_later(within, self._patience_over)
+            self._wait_for_company(item, loop.time() + within)
         queued()  # a pipelined call's connection may read its next frame
         return await future
 
-    def hurry(self) -> None:
-        """The operations waiting for company run now, with what else is queued."""
-        if self._patience is not None:
-            self._patience.cancel()
-            self._patience_over()
+    @contextmanager
+    def hurried(self) -> Iterator[None]:
+        """Inside, no operation waits for company, and those waiting run now
+        (a call waits for the answers of its connection's earlier ones)."""
+        self._hurried += 1
+        self._release_waiting()
+        try:
+            yield
+        finally:
+            self._hurried -= 1
 
-    def _patience_over(self) -> None:
-        self._patience = None
-        self._queue.put_nowait(None)
+    def stop_waiting(self) -> None:
+        """From now on no operation waits for company (the node stops)."""
+        self._hurried += 1
+        self._release_waiting()
+
+    def _wait_for_company(self, item: _Item, due: float) -> None:
+        self._waiting.append(item)
+        timer = self._waiting_due
+        if timer is None or due < timer.when():
+            if timer is not None:
+                timer.cancel()
+            self._waiting_due = asyncio.get_running_loop().call_at(due, self._release_waiting)
+
+    def _release_waiting(self) -> None:
+        """Wake the writer for the operations waiting, if any."""
+        if self._waiting_due is not None:
+            self._waiting_due.cancel()
+            self._waiting_due = None
+            self._queue.put_nowait(None)
 
     async def _loop(self) -> None:
         while True:
@@ -281,7 +305,7 @@ class Writer:
                 await asyncio.sleep(0)
                 while len(taken) < self._max_batch and not self._queue.empty():
                     taken.append(self._queue.get_nowait())
-                batch = [item for item in taken if item is not None] + self._take_patient()
+                batch = [item for item in taken if item is not None] + self._take_waiting()
                 batch.sort(key=lambda item: item[2])  # stable: one thread's writes stay in order
                 if batch:
                     await self._commit(batch)
@@ -289,12 +313,12 @@ class Writer:
                 for _ in taken:
                     self._queue.task_done()
 
-    def _take_patient(self) -> list[_Item]:
-        if self._patience is not None:
-            self._patience.cancel()
-            self._patience = None
-        patient, self._patient = self._patient, []
-        return patient
+    def _take_waiting(self) -> list[_Item]:
+        if self._waiting_due is not None:
+            self._waiting_due.cancel()
+            self._waiting_due = None
+        waiting, self._waiting = self._waiting, []
+        return waiting
 
     async def _commit(self, batch: list[_Item], tries: int = CONTENTION_TRIES) -> None:
         try:

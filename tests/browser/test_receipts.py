@@ -36,6 +36,8 @@ async def test_a_receipt_kept_waiting_holds_back_no_later_event(
             await expect(unread).to_contain_text("Dr Claire Martin1")  # 1: its unread count
 
             # No write comes, yet what follows shows: the doctor typing here.
+            commits = await server.healthz("commits")
             await doctor_page.goto(f"{server.base_url}/#/threads/{results}")
             await doctor_page.get_by_label("Votre message").press_sequentially("Vos résultats")
             await expect(patient_page.get_by_text("Dr Claire Martin écrit…")).to_be_visible()
+            assert await server.healthz("commits") == commits  # the receipt still waits

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-
-import httpx
+import signal
 
 from clients.errors import CallError
 from protocol.events import Notify, PresenceChanged, ReceiptUpdated
@@ -136,10 +135,6 @@ async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> Non
     patient_tablet = await server.other_device(patient_creds)
     await server.add_patient(doctor_creds, patient_creds)
 
-    async def writes() -> int:
-        async with httpx.AsyncClient() as http:
-            return int((await http.get(f"{server.base_url}/healthz")).json()["writes"])
-
     async with (
         server.secure(doctor_creds) as doctor,
         server.secure(patient_creds) as patient,
@@ -150,16 +145,16 @@ async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> Non
             ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
         )
         sent = await doctor.send(thread.id, "Your results are in.")
-        before = await writes()
+        before = await server.healthz("writes")
         await patient.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
-        assert await writes() == before + 1
+        assert await server.healthz("writes") == before + 1
         receipt = await doctor.next_event("receipt")
         assert receipt.data.delivered_seq == sent.thread_seq
         await tablet.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
         await doctor.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
-        assert await writes() == before + 1
+        assert await server.healthz("writes") == before + 1
         await tablet.call("receipts.read", ReceiptParams(thread.id, sent.thread_seq))
-        assert await writes() == before + 2  # reading is news
+        assert await server.healthz("writes") == before + 2  # reading is news
         assert (await doctor.next_event("receipt")).data.read_seq == sent.thread_seq
 
 
@@ -172,25 +167,21 @@ async def test_a_receipt_is_stored_with_the_next_write_it_waits_for(make_server)
     patient_creds = await server.user("patient")
     await server.add_patient(doctor_creds, patient_creds)
 
-    async def commits() -> int:
-        async with httpx.AsyncClient() as http:
-            return int((await http.get(f"{server.base_url}/healthz")).json()["commits"])
-
     async with server.secure(doctor_creds) as doctor, server.secure(patient_creds) as patient:
         thread = await doctor.call(
             "threads.open",
             ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
         )
         sent = await doctor.send(thread.id, "Vos résultats sont arrivés.")
-        before = await commits()
+        before = await server.healthz("commits")
         receipt = asyncio.ensure_future(
             patient.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
         )
         done, _ = await asyncio.wait({receipt}, timeout=0.3)
-        assert not done and await commits() == before  # waiting, not yet stored
+        assert not done and await server.healthz("commits") == before  # waiting, not yet stored
         await doctor.send(thread.id, "Le compte rendu suit.")
         await asyncio.wait_for(receipt, 5)
-        assert await commits() == before + 1
+        assert await server.healthz("commits") == before + 1
         moved = await doctor.next_event("receipt")
         assert (moved.data.user, moved.data.delivered_seq) == (
             patient_creds.user_id,
@@ -204,7 +195,29 @@ async def test_a_receipt_is_stored_with_the_next_write_it_waits_for(make_server)
         listed = await asyncio.wait_for(patient.call("threads.list", Empty()), 5)
         assert [info.id for info in listed.threads] == [thread.id]
         await asyncio.wait_for(receipt, 5)
-        assert await commits() == before + 2
+        assert await server.healthz("commits") == before + 2
+
+
+async def test_a_stopping_node_stores_a_waiting_receipt_without_waiting_it_out(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(receipts_wait_seconds=3600)
+    doctor_creds = await server.user("practitioner")
+    patient_creds = await server.user("patient")
+    await server.add_patient(doctor_creds, patient_creds)
+    async with server.secure(doctor_creds) as doctor, server.secure(patient_creds) as patient:
+        thread = await doctor.call(
+            "threads.open",
+            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
+        )
+        sent = await doctor.send(thread.id, "Vos résultats sont arrivés.")
+        receipt = asyncio.ensure_future(
+            patient.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
+        )
+        done, _ = await asyncio.wait({receipt}, timeout=0.3)
+        assert not done and server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(receipt, 5)  # answered (stored) before its socket closed
+        exit_code = await asyncio.to_thread(server.process.wait, 10)
+    assert exit_code == -signal.SIGTERM  # a graceful stop, in seconds, not an hour
 
 
 async def test_receipts_sent_at_once_are_each_answered_and_a_bad_one_alone(make_server) -> None:  # type: ignore[no-untyped-def]

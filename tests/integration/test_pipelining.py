@@ -17,13 +17,7 @@ from storage.threads import ThreadTx
 from tests.support.clocked import TravelClock, clocked_server
 from tests.support.held import held_writer
 from tests.support.server import RunningServer
-from tests.support.wire import Link, call_frame, greeted, http_client, ok, send_params
-
-
-async def _commits(server: RunningServer) -> int:
-    async with http_client(server) as http:
-        commits: int = (await http.get("/healthz")).json()["commits"]
-        return commits
+from tests.support.wire import Link, call_frame, greeted, ok, send_params
 
 
 async def test_a_burst_of_sends_shares_commits_and_keeps_each_threads_order(
@@ -35,13 +29,13 @@ async def test_a_burst_of_sends_shares_commits_and_keeps_each_threads_order(
     members = {first: [doctor.user_id, patient.user_id], second: [doctor.user_id, other.user_id]}
     threads = [first if n % 3 else second for n in range(12)]
     sends = [send_params(server, doctor, t, members[t], f"m{n}") for n, t in enumerate(threads)]
-    before = await _commits(server)
+    before = await server.healthz("commits")
     async with greeted(server, patient) as reader, greeted(server, doctor) as link:
         await _send_all(link, sends)
         answers = [await link.receive("result", "error") for _ in sends]
         assert [answer["id"] for answer in answers] == list(range(1, len(sends) + 1))
         stored = [ok(answer) for answer in answers]
-        commits = await _commits(server) - before
+        commits = await server.healthz("commits") - before
         assert commits < len(sends) // 2  # one each, had the connection waited for each
         live = [await _new_message(reader) for _ in range(threads.count(first))]
     for thread in (first, second):

@@ -84,6 +84,11 @@ class RunningServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
+    async def healthz(self, count: str) -> int:
+        """A count ``/healthz`` reports (``commits``, ``writes``...)."""
+        async with httpx.AsyncClient() as http:
+            return int((await http.get(f"{self.base_url}/healthz")).json()[count])
+
     async def user(
         self,
         role: str = "patient",

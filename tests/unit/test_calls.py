@@ -6,7 +6,8 @@ bounded, and a graceful finish waits for every answer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from functools import partial
 from typing import Any
 
@@ -34,6 +35,18 @@ def no_failure(conn: Connection, exc: Exception) -> None:
 
 
 Gate = asyncio.Future[None]
+
+
+def recording(hurried: list[str]) -> Callable[[], AbstractContextManager[None]]:
+    """A writer's ``hurried`` that notes when it is entered and left."""
+
+    @contextmanager
+    def hurrying() -> Iterator[None]:
+        hurried.append("from")
+        yield
+        hurried.append("until")
+
+    return hurrying
 
 
 async def two_in_flight(conn: Connection) -> tuple[Calls, Gate, Gate]:
@@ -100,12 +113,12 @@ async def test_a_call_not_pipelined_waits_for_every_earlier_answer() -> None:
     assert drain(conn) == [b"write", b"read"]
 
 
-async def test_a_call_that_waits_for_earlier_ones_hurries_their_writes() -> None:
+async def test_a_call_waits_for_earlier_ones_hurried() -> None:
     """Their writes may be waiting for company (a receipt): the call would
     wait that long too. A call with nothing before it hurries nothing."""
-    hurried: list[int] = []
+    hurried: list[str] = []
     conn = make()
-    calls = Calls(conn, no_failure, lambda: hurried.append(1))
+    calls = Calls(conn, no_failure, recording(hurried))
 
     async def read() -> bytes:
         return b"read"
@@ -113,15 +126,18 @@ async def test_a_call_that_waits_for_earlier_ones_hurries_their_writes() -> None
     await calls.take(read, pipelined=False)
     assert hurried == []
     gate, _, reading = await read_behind_a_write(calls)
-    assert hurried == [1]
+    assert hurried == ["from"]
     gate.set_result(None)
     await reading
+    assert hurried == ["from", "until"]
     assert drain(conn) == [b"read", b"write", b"read"]
 
 
 async def test_calls_in_flight_are_bounded() -> None:
+    """One past the bound waits for room, hurried (as any call waiting for earlier ones)."""
+    hurried: list[str] = []
     conn = make(queue_bytes=10_000)
-    calls = Calls(conn, no_failure)
+    calls = Calls(conn, no_failure, recording(hurried))
     opened = gates(PIPELINED_CALLS + 1)
     for gate in opened[:-1]:
         await calls.take(partial(gated, gate, b"x"), pipelined=True)
@@ -135,9 +151,10 @@ async def test_calls_in_flight_are_bounded() -> None:
     await asyncio.sleep(0)
     await asyncio.sleep(0)
     assert made == [] and len(calls.running()) == PIPELINED_CALLS  # not begun: no room
+    assert hurried == ["from"]
     opened[0].set_result(None)
     await one_more  # the first is answered: room for one more
-    assert made == [b"y"]
+    assert made == [b"y"] and hurried == ["from", "until"]
     for gate in opened[1:]:
         gate.set_result(None)
     await calls.settled()

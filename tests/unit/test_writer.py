@@ -209,31 +209,53 @@ async def test_a_patient_operation_waits_for_the_next_one_and_shares_its_commit(
     assert await h.notes() == ["receipt", "send"]
 
 
-async def test_patient_operations_alone_run_together_once_the_first_ones_time_is_up(
+async def test_patient_operations_alone_run_together_once_the_earliest_wait_is_over(
     db: Database,
 ) -> None:
     h = Harness(db)
     h.writer.start()
     try:
-        first = h.writer.run(note("first"), within=0.01)
-        later = h.writer.run(note("later"), within=3600)
-        answers = await asyncio.wait_for(asyncio.gather(first, later), 5)
+        long = asyncio.ensure_future(h.writer.run(note("long"), within=3600))
+        await asyncio.sleep(0)  # submitted first
+        short = h.writer.run(note("short"), within=0.01)
+        answers = await asyncio.wait_for(asyncio.gather(long, short), 5)
     finally:
         await h.writer.stop()
-    assert answers == ["first", "later"]
+    assert answers == ["long", "short"]
     assert (h.writer.commits, h.writer.operations) == (1, 2)
 
 
-async def test_stopping_runs_a_patient_operation_without_waiting_out_its_time(
-    db: Database,
-) -> None:
+async def test_a_hurried_writer_keeps_no_operation_waiting(db: Database) -> None:
+    """Hurried (a call waits on its connection's earlier answers), the
+    writer runs those waiting at once, and makes none wait meanwhile."""
     h = Harness(db)
     h.writer.start()
-    patient = asyncio.ensure_future(h.writer.run(note("receipt"), within=3600))
+    try:
+        waiting = h.writer.run(note("before"), within=3600)
+        with h.writer.hurried():
+            assert await asyncio.wait_for(waiting, 5) == "before"
+            assert await asyncio.wait_for(h.writer.run(note("during"), within=3600), 5)
+        after = asyncio.ensure_future(h.writer.run(note("after"), within=3600))
+        done, _ = await asyncio.wait({after}, timeout=0.3)
+        assert not done  # waiting again
+    finally:
+        await h.writer.stop()
+    assert after.result() == "after"
+    assert h.writer.commits == 3
+
+
+async def test_a_stopping_writer_keeps_no_operation_waiting(db: Database) -> None:
+    """What waits runs at once, and what comes next (a receipt its node
+    drains) waits no more: the node stops without waiting them out."""
+    h = Harness(db)
+    h.writer.start()
+    waiting = asyncio.ensure_future(h.writer.run(note("waiting"), within=3600))
     await asyncio.sleep(0)  # submitted
+    h.writer.stop_waiting()
+    assert await asyncio.wait_for(waiting, 5) == "waiting"
+    assert await asyncio.wait_for(h.writer.run(note("drained"), within=3600), 5) == "drained"
     await asyncio.wait_for(h.writer.stop(), 5)
-    assert patient.result() == "receipt"
-    assert await h.notes() == ["receipt"]
+    assert await h.notes() == ["drained", "waiting"]
 
 
 async def test_operations_submitted_together_share_one_commit(db: Database) -> None:

@@ -532,14 +532,16 @@ export class Session {
 
 }
 
-/** Close the notifications this device shows for `threads` (the service
- * worker tags them `thread-N`): they were read, here or on another device. */
 /** A receipt goes out without holding the next events back: the server may
- * keep it a moment, to store it with another write (docs/architecture.md). */
+ * keep it a moment, to store it with another write (docs/architecture.md).
+ * One lost to a tab closing meanwhile is covered by the next receipt of
+ * the thread, or by reading it. */
 function acknowledge(receipt: Promise<unknown>): void {
   receipt.catch(reportError);
 }
 
+/** Close the notifications this device shows for `threads` (the service
+ * worker tags them `thread-N`): they were read, here or on another device. */
 function clearNotifications(threads: number[]): void {
   if (!threads.length || !("serviceWorker" in navigator)) return;
   const tags = new Set(threads.map((thread) => `thread-${thread}`));
