@@ -4,9 +4,10 @@ Handlers submit *operations*; the writer runs every operation waiting at that
 moment inside one transaction, stores the durable events they emitted, commits
 once, publishes the events in seq order, and only then answers each caller, so
 an acknowledged write is durable and its event is already on its way.
-An operation that nobody waits on to go on (a receipt) may wait a little
-(``within``) for another to submit, and runs in that one's transaction:
-only when its time is up does it start a transaction of its own.
+An operation whose answer nobody needs at once (a receipt) may wait a
+little (``within``) for another to be submitted, and runs in that one's
+transaction; it takes a transaction of its own only when the wait is
+over, or the writer is hurried (a call waits on its answer) or stopping.
 
 An event may come with a control message (``Outgoing.control``: a cache
 it makes stale, a socket it ends). After the commit, the batch's control

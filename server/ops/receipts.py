@@ -78,8 +78,8 @@ def write_receipts(writer: Writer, within: float) -> WriteAll[ReceiptPlan]:
     """How a node's ``ReceiptWrites`` stores what waits: one operation of
     the writer, which takes the plans when it runs (those arriving until
     then join it). It waits up to ``within`` seconds for another write (a
-    send) to share its transaction: a receipt's tick shows that much later
-    at most, and under a steady load it costs no commit of its own
+    send) to share its transaction: under a steady load it costs no commit
+    of its own, and a receipt's tick shows a little later
     (``benchmarks/README.md``, issue 22, twenty-second session). It sorts
     last in its batch (``LAST``): receipts confirm messages already stored,
     so they may go after the batch's other writes, and their statement

@@ -14,8 +14,14 @@ from tests.support.webapp import care_pair, open_thread, write
 async def test_a_receipt_kept_waiting_holds_back_no_later_event(
     browser: Browser, tmp_path: Path
 ) -> None:
-    # Nothing hurries the receipt: no write, no answer to a heartbeat.
-    with serving_the_app(tmp_path, receipts_wait_seconds=3600, heartbeat_seconds=3600) as server:
+    # Nothing stores the receipt meanwhile: no write (the reminders' round
+    # is one), no heartbeat's answer queued behind it.
+    quiet = {
+        "receipts_wait_seconds": 3600,
+        "heartbeat_seconds": 3600,
+        "reminder_poll_seconds": 3600,
+    }
+    with serving_the_app(tmp_path, **quiet) as server:
         doctor, patient = await care_pair(
             server, doctor_name="Dr Claire Martin", patient_name="Paul Durand"
         )
@@ -40,4 +46,9 @@ async def test_a_receipt_kept_waiting_holds_back_no_later_event(
             await doctor_page.goto(f"{server.base_url}/#/threads/{results}")
             await doctor_page.get_by_label("Votre message").press_sequentially("Vos résultats")
             await expect(patient_page.get_by_text("Dr Claire Martin écrit…")).to_be_visible()
-            assert await server.healthz("commits") == commits  # the receipt still waits
+
+            # All the while, the receipt waited: the doctor's answer is not yet "Distribué".
+            await doctor_page.goto(f"{server.base_url}/#/threads/{renewal}")
+            answer = doctor_page.get_by_role("list", name="Messages").locator(".message.mine").last
+            await expect(answer.locator(".status")).to_have_attribute("data-status", "sent")
+            assert await server.healthz("commits") == commits

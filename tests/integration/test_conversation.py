@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
+from clients.e2e import Secure
 from clients.errors import CallError
 from protocol.events import Notify, PresenceChanged, ReceiptUpdated
 from protocol.methods import (
@@ -14,6 +17,7 @@ from protocol.methods import (
     HistoryParams,
     PresenceSetParams,
     ReceiptParams,
+    SendResult,
     ThreadsOpenParams,
     TypingParams,
 )
@@ -158,65 +162,78 @@ async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> Non
         assert (await doctor.next_event("receipt")).data.read_seq == sent.thread_seq
 
 
-async def test_a_receipt_is_stored_with_the_next_write_it_waits_for(make_server) -> None:  # type: ignore[no-untyped-def]
-    """A receipt waits for another write to share its commit (here as long
-    as it takes): it is answered once the next send commits, and both
-    make one commit; the practitioner then hears it."""
-    server = make_server(receipts_wait_seconds=3600)
+@dataclass
+class WaitingReceipt:
+    """A practitioner's message and the patient's receipt of it, which the
+    server keeps waiting for another write (as long as it takes)."""
+
+    server: RunningServer
+    doctor: Secure
+    patient: Secure
+    patient_id: int
+    thread: int
+    sent: SendResult
+    commits: int  # the server's, the receipt waiting
+    receipt: asyncio.Future[Empty]
+
+
+@contextlib.asynccontextmanager
+async def waiting_receipt(
+    make_server: Callable[..., RunningServer],
+) -> AsyncIterator[WaitingReceipt]:
+    # No reminders' round either: it is a write, the receipt would go with it.
+    server = make_server(receipts_wait_seconds=3600, reminder_poll_seconds=3600)
     doctor_creds = await server.user("practitioner")
     patient_creds = await server.user("patient")
     await server.add_patient(doctor_creds, patient_creds)
-
     async with server.secure(doctor_creds) as doctor, server.secure(patient_creds) as patient:
         thread = await doctor.call(
             "threads.open",
             ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
         )
         sent = await doctor.send(thread.id, "Vos résultats sont arrivés.")
-        before = await server.healthz("commits")
+        commits = await server.healthz("commits")
         receipt = asyncio.ensure_future(
             patient.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
         )
         done, _ = await asyncio.wait({receipt}, timeout=0.3)
-        assert not done and await server.healthz("commits") == before  # waiting, not yet stored
-        await doctor.send(thread.id, "Le compte rendu suit.")
-        await asyncio.wait_for(receipt, 5)
-        assert await server.healthz("commits") == before + 1
-        moved = await doctor.next_event("receipt")
-        assert (moved.data.user, moved.data.delivered_seq) == (
-            patient_creds.user_id,
-            sent.thread_seq,
-        )
+        assert not done and await server.healthz("commits") == commits  # waiting, not stored
+        try:
+            yield WaitingReceipt(
+                server, doctor, patient, patient_creds.user_id, thread.id, sent, commits, receipt
+            )
+        finally:
+            receipt.cancel()
 
-        # A call that must wait for the receipt's answer (not pipelined) hurries it.
-        receipt = asyncio.ensure_future(
-            patient.call("receipts.read", ReceiptParams(thread.id, sent.thread_seq))
+
+async def test_a_receipt_is_stored_with_the_next_write_it_waits_for(make_server) -> None:  # type: ignore[no-untyped-def]
+    """A receipt waiting for another write to share its commit is answered
+    once the next send commits, in one commit with it; the practitioner
+    then hears it. A call that must wait for a receipt's answer (not
+    pipelined) hurries it."""
+    async with waiting_receipt(make_server) as w:
+        before = w.commits
+        await w.doctor.send(w.thread, "Le compte rendu suit.")
+        await asyncio.wait_for(w.receipt, 5)
+        assert await w.server.healthz("commits") == before + 1
+        moved = await w.doctor.next_event("receipt")
+        assert (moved.data.user, moved.data.delivered_seq) == (w.patient_id, w.sent.thread_seq)
+
+        read = asyncio.ensure_future(
+            w.patient.call("receipts.read", ReceiptParams(w.thread, w.sent.thread_seq))
         )
-        listed = await asyncio.wait_for(patient.call("threads.list", Empty()), 5)
-        assert [info.id for info in listed.threads] == [thread.id]
-        await asyncio.wait_for(receipt, 5)
-        assert await server.healthz("commits") == before + 2
+        listed = await asyncio.wait_for(w.patient.call("threads.list", Empty()), 5)
+        assert [info.id for info in listed.threads] == [w.thread]
+        await asyncio.wait_for(read, 5)
+        assert await w.server.healthz("commits") == before + 2
 
 
 async def test_a_stopping_node_stores_a_waiting_receipt_without_waiting_it_out(make_server) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(receipts_wait_seconds=3600)
-    doctor_creds = await server.user("practitioner")
-    patient_creds = await server.user("patient")
-    await server.add_patient(doctor_creds, patient_creds)
-    async with server.secure(doctor_creds) as doctor, server.secure(patient_creds) as patient:
-        thread = await doctor.call(
-            "threads.open",
-            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
-        )
-        sent = await doctor.send(thread.id, "Vos résultats sont arrivés.")
-        receipt = asyncio.ensure_future(
-            patient.call("receipts.delivered", ReceiptParams(thread.id, sent.thread_seq))
-        )
-        done, _ = await asyncio.wait({receipt}, timeout=0.3)
-        assert not done and server.process is not None
-        server.process.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(receipt, 5)  # answered (stored) before its socket closed
-        exit_code = await asyncio.to_thread(server.process.wait, 10)
+    async with waiting_receipt(make_server) as w:
+        assert w.server.process is not None
+        w.server.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(w.receipt, 5)  # answered (stored) before its socket closed
+        exit_code = await asyncio.to_thread(w.server.process.wait, 10)
     assert exit_code == -signal.SIGTERM  # a graceful stop, in seconds, not an hour
 
 

@@ -43,8 +43,10 @@ def recording(hurried: list[str]) -> Callable[[], AbstractContextManager[None]]:
     @contextmanager
     def hurrying() -> Iterator[None]:
         hurried.append("from")
-        yield
-        hurried.append("until")
+        try:
+            yield
+        finally:
+            hurried.append("until")
 
     return hurrying
 

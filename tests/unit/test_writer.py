@@ -231,7 +231,8 @@ async def test_a_hurried_writer_keeps_no_operation_waiting(db: Database) -> None
     h = Harness(db)
     h.writer.start()
     try:
-        waiting = h.writer.run(note("before"), within=3600)
+        waiting = asyncio.ensure_future(h.writer.run(note("before"), within=3600))
+        await asyncio.sleep(0)  # submitted: it waits
         with h.writer.hurried():
             assert await asyncio.wait_for(waiting, 5) == "before"
             assert await asyncio.wait_for(h.writer.run(note("during"), within=3600), 5)
@@ -249,12 +250,15 @@ async def test_a_stopping_writer_keeps_no_operation_waiting(db: Database) -> Non
     drains) waits no more: the node stops without waiting them out."""
     h = Harness(db)
     h.writer.start()
-    waiting = asyncio.ensure_future(h.writer.run(note("waiting"), within=3600))
-    await asyncio.sleep(0)  # submitted
-    h.writer.stop_waiting()
-    assert await asyncio.wait_for(waiting, 5) == "waiting"
-    assert await asyncio.wait_for(h.writer.run(note("drained"), within=3600), 5) == "drained"
-    await asyncio.wait_for(h.writer.stop(), 5)
+    try:
+        waiting = asyncio.ensure_future(h.writer.run(note("waiting"), within=3600))
+        await asyncio.sleep(0)  # submitted
+        h.writer.stop_waiting()
+        assert await asyncio.wait_for(waiting, 5) == "waiting"
+        drained = h.writer.run(note("drained"), within=3600)
+        assert await asyncio.wait_for(drained, 5) == "drained"
+    finally:
+        await asyncio.wait_for(h.writer.stop(), 5)
     assert await h.notes() == ["drained", "waiting"]
 
 

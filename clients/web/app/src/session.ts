@@ -534,8 +534,7 @@ export class Session {
 
 /** A receipt goes out without holding the next events back: the server may
  * keep it a moment, to store it with another write (docs/architecture.md).
- * One lost to a tab closing meanwhile is covered by the next receipt of
- * the thread, or by reading it. */
+ * Once sent, the server stores it even if this tab closes meanwhile. */
 function acknowledge(receipt: Promise<unknown>): void {
   receipt.catch(reportError);
 }
