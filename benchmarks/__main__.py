@@ -35,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
         "scenario",
-        choices=["chat", "fanout", "connections", "storm", "push"],
-        help="push has options of its own: python -m benchmarks push --help",
+        choices=["chat", "fanout", "connections", "storm", "push", "disk"],
+        help="push and disk have options of their own: python -m benchmarks push --help",
     )
     parser.add_argument("--targets", type=_targets, default=["carehub"])
     parser.add_argument("--pairs", type=int, default=25, help="chat: practitioner-patient pairs")
@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import push
 
         return push.main(argv[1:])
+    if argv[:1] == ["disk"]:  # no server: the disk's commits (benchmarks/disk.py)
+        from benchmarks import disk
+
+        return disk.main(argv[1:])
     args = _parser().parse_args(argv)
     if args.scenario in ("chat", "storm"):
         plan = plans.chat(args.pairs, args.devices)

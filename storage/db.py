@@ -32,7 +32,7 @@ from storage.errors import Contention, Unavailable
 from storage.hot import Autocommit, adapter_of
 from storage.sqlite_inline import InlineConnection
 
-__all__ = ["ConsecutiveWrites", "Database"]
+__all__ = ["SQLITE_PRAGMAS", "ConsecutiveWrites", "Database"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 10_000
@@ -47,6 +47,11 @@ _MIGRATION_LOCK = 0x6361726568756221  # pg advisory lock id ("carehub!")
 # a partial index whose predicate is a value SQLAlchemy binds (a status
 # such as ``'held'``) cannot serve the writer's statements.
 GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
+SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=FULL",  # an acknowledged message survives power loss
+    "foreign_keys=ON",
+)
 _LAST_USED = "last_used"  # a pooled connection's info: when last used, if before its return
 
 
@@ -62,11 +67,7 @@ def _sqlite_engine(url: str, pool_size: int, *, writes: bool) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=FULL",  # an acknowledged message survives power loss
-            "foreign_keys=ON",
-        ):
+        for pragma in SQLITE_PRAGMAS:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

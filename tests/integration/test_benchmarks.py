@@ -4,12 +4,14 @@ in benchmarks/README.md count what they claim to."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks import deflate as deflate_scenario
+from benchmarks import disk as disk_scenario
 from benchmarks.plan import chat, fanout
 from benchmarks.runner import Options, run_target
 from protocol.e2e import SENDER_KEYS_ABOVE
@@ -62,3 +64,18 @@ def test_the_deflate_scenario_measures_links_that_negotiated_what_it_says(
     negotiated = run["negotiated"] or ""
     assert negotiated.startswith("permessage-deflate") is deflate
     assert run["kib_per_link"] >= 0
+
+
+def test_the_disk_scenario_times_every_commit_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir()
+    argv = ["--dir", str(data), "--rate", "50", "--seconds", "0.5", "--out", str(out)]
+    assert disk_scenario.main(argv) == 0
+    (written,) = out.glob("disk-*.json")
+    document = json.loads(written.read_text())
+    assert document["command"] == "python -m benchmarks disk " + " ".join(argv)
+    assert document["latency"]["count"] == 25  # 50 commits/s for half a second
+    assert 0 < document["latency"]["p50_ms"] <= document["latency"]["max_ms"]
+    stalled = document["stalls"]
+    assert len(stalled["worst"]) == min(stalled["count"], disk_scenario.WORST)
+    assert list(data.iterdir()) == []  # its database went with its temporary directory

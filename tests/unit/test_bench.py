@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from array import array
 
+from benchmarks.disk import stalls
 from benchmarks.plan import chat, fanout, idle
 from benchmarks.stats import merge, summarize
 
@@ -43,3 +44,24 @@ def test_empty_summary_and_merge() -> None:
     assert summarize([]) == {"count": 0}
     chunks = [array("q", [1, 2]).tobytes(), array("q", [3]).tobytes()]
     assert list(merge(chunks)) == [1, 2, 3]
+
+
+def test_stalls_are_the_commits_over_the_threshold_longest_first() -> None:
+    latencies = array("q", [300, 40_000, 200, 26_000, 25_000, 90_000])  # µs
+    starts = array("q", [0, 1_000_000, 2_000_000, 3_000_000, 4_000_000, 30_000_000])
+    found = stalls(latencies, starts, seconds=30, stall_ms=25)
+    assert found["count"] == 3  # 25 ms exactly is no stall
+    assert found["per_minute"] == 6.0
+    assert found["stalled_ms"] == 156.0
+    assert found["worst"] == [[30.0, 90.0], [1.0, 40.0], [3.0, 26.0]]
+
+
+def test_no_stalls() -> None:
+    found = stalls(array("q", [100, 200]), array("q", [0, 10]), seconds=1, stall_ms=25)
+    assert found == {
+        "threshold_ms": 25,
+        "count": 0,
+        "per_minute": 0.0,
+        "stalled_ms": 0,
+        "worst": [],
+    }
