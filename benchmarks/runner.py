@@ -14,6 +14,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 from benchmarks.loadgen import Assignment, StepOrder, WorkerError, worker_main
@@ -98,6 +99,17 @@ class ServerSampler:
     def cpu_seconds(self) -> float:
         return sum(process_cpu_seconds(p) for p in self.target.processes())
 
+    def slow_commits(self) -> int | None:
+        """carehub's commits so far that took over 25 ms, on all its nodes
+        (``/healthz`` ``commit_ms``: the disk's stalls); None for a peer."""
+        if not self.target.health:
+            return None
+        total = 0
+        for url in self.target.health:
+            buckets = httpx.get(url, timeout=10).json()["commit_ms"]
+            total += buckets["all"] - buckets["le_25"]
+        return total
+
     def rss_bytes(self) -> int:
         total = 0
         for process in self.target.processes():
@@ -125,6 +137,7 @@ def _step(
     rate: float,
     options: Options,
 ) -> dict[str, Any]:
+    slow_before = sampler.slow_commits()
     publishers = [sum(a.link.publishes for a in share) for share in shares]
     total_publishers = sum(publishers) or 1
     start_ns = time.monotonic_ns() + 200_000_000
@@ -145,6 +158,7 @@ def _step(
     expected = sum(s["expected"] for s in sent)
     with contextlib.suppress(TimeoutError):
         _wait(generator, lambda counts: counts[0] >= expected, options.drain_seconds)
+    slow_commits = None if slow_before is None else (sampler.slow_commits() or 0) - slow_before
     reports = generator.broadcast("report", number)
     latency = summarize(merge(r["latency"] for r in reports))
     acks = summarize(merge(r["acks"] for r in reports))
@@ -167,6 +181,7 @@ def _step(
         "latency": latency,
         "ack": acks,
         "server_cpu": round(server_cpu, 3),
+        "slow_commits": slow_commits,  # over 25 ms: the disk's stalls, which hold every send
         "server_rss_mb": round(sampler.rss_bytes() / 2**20, 1),
         "generator_cpu": round(generator_cpu, 3),
         "generator_saturated": generator_cpu > GENERATOR_SATURATED,
@@ -179,6 +194,8 @@ def _step(
 def progress_line(target: str, step: dict[str, Any]) -> str:
     latency = step["latency"]
     flag = "  GENERATOR SATURATED" if step["generator_saturated"] else ""
+    if step.get("slow_commits"):
+        flag += f"  {step['slow_commits']} commit(s) over 25 ms"
     return (
         f"{target:<15} step {step['step']:>2}  offered {step['offered_per_s']:>8.0f}/s  "
         f"delivered {step['delivered_per_s']:>9.0f}/s ({step['delivery_ratio']:.1%})  "

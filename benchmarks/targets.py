@@ -72,6 +72,7 @@ class RunningTarget:
     helpers: list[psutil.Process] = field(default_factory=list)  # database, Redis
     cleanups: list[Callable[[], None]] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    health: list[str] = field(default_factory=list)  # carehub: each node's /healthz
 
     def processes(self) -> list[psutil.Process]:
         """Every process on the server side, for CPU and memory sampling."""
@@ -237,12 +238,13 @@ def _carehub(
         helpers += [psutil.Process(other.pid) for other in others]
         cleanups += [lambda other=other: terminate(other) for other in others]
         name = f"carehub-{db}" + (f"-redis-{nodes}" if redis else "") + ("-far" if link_ms else "")
+        health = [f"http://127.0.0.1:{port}/healthz" for port in ports]
         target = RunningTarget(
-            name, "carehub", ports[0], process, endpoint, helpers, cleanups, versions
+            name, "carehub", ports[0], process, endpoint, helpers, cleanups, versions, health
         )
         try:
-            for (node_process, node_log), port in zip(started, ports, strict=True):
-                _wait_ready(node_process, port, node_log, f"http://127.0.0.1:{port}/healthz")
+            for (node_process, node_log), port, url in zip(started, ports, health, strict=True):
+                _wait_ready(node_process, port, node_log, url)
         except BaseException:
             target.stop()
             raise

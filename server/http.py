@@ -231,6 +231,7 @@ async def healthz(request: Request) -> Response:
         "connections": len(ctx.hub),
         "commits": ctx.writer.commits,
         "writes": ctx.writer.operations,
+        "commit_ms": ctx.writer.commit_times.buckets(),
         "delivered": ctx.hub.delivered,  # the stream position this node's sockets are at
         "unheard": ctx.broker.unheard,  # publications a routed node had no subscription for
     }

@@ -39,6 +39,9 @@ def check_step(target: str, step: dict[str, Any]) -> None:
     assert step["latency"]["p50_ms"] > 0
     if target.startswith("carehub"):
         assert step["ack"]["count"] == RATE  # every send stored and acknowledged
+        assert step["slow_commits"] >= 0  # read from each node's /healthz
+    else:
+        assert step["slow_commits"] is None
 
 
 def test_a_big_groups_publishers_distribute_sender_keys_and_every_delivery_is_counted() -> None:

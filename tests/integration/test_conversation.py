@@ -8,6 +8,9 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
+
+import httpx
 
 from clients.e2e import Secure
 from clients.errors import CallError
@@ -160,6 +163,39 @@ async def test_a_receipt_that_changes_nothing_is_not_written(make_server) -> Non
         await tablet.call("receipts.read", ReceiptParams(thread.id, sent.thread_seq))
         assert await server.healthz("writes") == before + 2  # reading is news
         assert (await doctor.next_event("receipt")).data.read_seq == sent.thread_seq
+
+
+async def test_every_commit_is_timed_and_counted_once_in_healthz(server: RunningServer) -> None:
+    doctor_creds = await server.user("practitioner")
+    patient_creds = await server.user("patient")
+    await server.add_patient(doctor_creds, patient_creds)
+    async with server.secure(doctor_creds) as doctor:
+        thread = await doctor.call(
+            "threads.open",
+            ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
+        )
+        before = await _health(server)
+        for text in ("Bonjour", "Vos résultats sont arrivés."):
+            await doctor.send(thread.id, text)
+        after = await _health(server)
+    commits = after["commits"] - before["commits"]
+    assert commits >= 2  # a commit acknowledges each send
+    assert after["commit_ms"]["all"] == after["commits"]
+    assert after["commit_ms"]["all"] - before["commit_ms"]["all"] == commits
+    counts = list(after["commit_ms"].values())
+    assert counts == sorted(counts) and list(after["commit_ms"]) == [
+        "le_1",
+        "le_5",
+        "le_25",
+        "le_100",
+        "all",
+    ]
+
+
+async def _health(server: RunningServer) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        found: dict[str, Any] = (await http.get(f"{server.base_url}/healthz")).json()
+    return found
 
 
 @dataclass
