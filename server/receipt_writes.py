@@ -54,9 +54,14 @@ class ReceiptWrites(Generic[P]):
     the member's last one, waiting or being stored, covers waits for it
     instead of writing again, and is answered after its commit (so its
     answer still means stored); if that one is refused or fails, it writes
-    its own. One it does not cover (a read after a delivery) is queued at
-    once behind it, and joins the write after it: the caller may go away
-    meanwhile (an app closing), and it is still written. One that a write
+    its own. One that covers the member's last while no write has taken
+    it yet (the next message's delivery, its read) takes its place: a
+    burst of messages to a device costs one write of its receipts, not
+    one after another; if that write is refused or fails, the receipt it
+    replaced writes its own. Any other (a delivery after a read of an
+    older message) is queued at once behind it, and joins the write
+    after it: the caller may go away meanwhile (an app closing), and it
+    is still written. One that a write
     could not try (another transaction held the member's row) joins the
     next write. A receipt waiting or being stored counts as queued for
     its call (``server.calls``): its connection reads its next frame. (If
@@ -80,17 +85,27 @@ class ReceiptWrites(Generic[P]):
             stored = await asyncio.shield(last.stored)
             if isinstance(stored, Receipt):
                 return stored
-        mine = _Entry(plan, asyncio.get_running_loop().create_future())
-        self._entries[key] = mine
-        if last is None:
-            self._queue(mine)
+        if last is not None and _covers(plan.wanted, last.plan.wanted) and self._waits(last):
+            mine = last  # this one takes its place: one write for both
+            mine.plan = plan
         else:
-            last.then = mine
+            mine = _Entry(plan, asyncio.get_running_loop().create_future())
+            self._entries[key] = mine
+            if last is None:
+                self._queue(mine)
+            else:
+                last.then = mine
         queued()
         outcome = await asyncio.shield(mine.stored)
         if isinstance(outcome, Exception):
+            if mine.plan is not plan:  # the receipt that took its place failed: its own, then
+                return await self.store(plan)
             raise outcome
         return outcome
+
+    def _waits(self, entry: _Entry[P]) -> bool:
+        """Whether ``entry`` waits for a write to take it."""
+        return any(waiting is entry for waiting in self._next)
 
     async def drain(self) -> None:
         """Wait until every receipt queued is written (a node stopping: before its writer)."""

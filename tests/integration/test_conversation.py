@@ -264,6 +264,27 @@ async def test_a_receipt_is_stored_with_the_next_write_it_waits_for(make_server)
         assert await w.server.healthz("commits") == before + 2
 
 
+async def test_a_read_while_the_delivery_waits_takes_its_place(make_server) -> None:  # type: ignore[no-untyped-def]
+    """The patient reads the message their device acknowledged while that
+    receipt waits for company: one write for both, in the next send's
+    commit, both answered, and the practitioner hears one receipt, read.
+    (Behind the waiting one, the read would wait for company itself.)"""
+    async with waiting_receipt(make_server) as w:
+        seq = w.sent.thread_seq
+        read = asyncio.ensure_future(w.patient.call("receipts.read", ReceiptParams(w.thread, seq)))
+        done, _ = await asyncio.wait({read}, timeout=0.3)
+        assert not done and await w.server.healthz("commits") == w.commits
+        await w.doctor.send(w.thread, "Le compte rendu suit.")
+        await asyncio.wait_for(asyncio.gather(w.receipt, read), 5)
+        assert await w.server.healthz("commits") == w.commits + 1
+        moved = await w.doctor.next_event("receipt")
+        assert (moved.data.user, moved.data.delivered_seq, moved.data.read_seq) == (
+            w.patient_id,
+            seq,
+            seq,
+        )
+
+
 async def test_a_stopping_node_stores_a_waiting_receipt_without_waiting_it_out(make_server) -> None:  # type: ignore[no-untyped-def]
     async with waiting_receipt(make_server) as w:
         assert w.server.process is not None

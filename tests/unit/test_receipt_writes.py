@@ -108,17 +108,21 @@ async def test_receipts_arriving_before_the_write_runs_join_it_sorted(
     assert len(writes.takes) == 1
 
 
+@pytest.mark.parametrize(
+    "plan",
+    [Plan(2, 7, Receipt(1, 0)), Plan(1, 7, Receipt(6, 0))],  # the first, taken, keeps its place
+)
 async def test_a_receipt_after_the_take_goes_in_the_next_write(
-    writes: Writes, receipts: ReceiptWrites[Plan]
+    writes: Writes, receipts: ReceiptWrites[Plan], plan: Plan
 ) -> None:
     first = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
-    later = storing(receipts, Plan(2, 7, Receipt(1, 0)))
+    later = storing(receipts, plan)
     await asyncio.sleep(0)
     assert len(writes.takes) == 1  # one write at a time: the next starts after this one
     writes.commit_as_wanted(0)
     assert await first == Receipt(5, 0)
-    assert await committed(writes, 1) == [Plan(2, 7, Receipt(1, 0))]
-    assert await later == Receipt(1, 0)
+    assert await committed(writes, 1) == [plan]
+    assert await later == plan.wanted
 
 
 async def test_a_covered_receipt_waits_for_the_write_under_way(
@@ -133,17 +137,51 @@ async def test_a_covered_receipt_waits_for_the_write_under_way(
     assert len(writes.takes) == 1
 
 
-@pytest.mark.parametrize("wanted", [Receipt(6, 0), Receipt(5, 6)])
-async def test_a_receipt_not_covered_is_written_after_the_members_other(
-    writes: Writes, receipts: ReceiptWrites[Plan], wanted: Receipt
+@pytest.mark.parametrize(
+    ("first_wanted", "wanted"), [(Receipt(5, 5), Receipt(6, 0)), (Receipt(5, 0), Receipt(4, 4))]
+)
+async def test_a_receipt_neither_covering_nor_covered_is_written_after_the_members_other(
+    writes: Writes, receipts: ReceiptWrites[Plan], first_wanted: Receipt, wanted: Receipt
 ) -> None:
-    first = storing(receipts, Plan(1, 7, Receipt(5, 5)))
+    first = storing(receipts, Plan(1, 7, first_wanted))
     await writes.until(writes=1)
     second = storing(receipts, Plan(1, 7, wanted))
     await asyncio.sleep(0)
-    assert await committed(writes, 0) == [Plan(1, 7, Receipt(5, 5))]  # one a member and thread
+    assert await committed(writes, 0) == [Plan(1, 7, first_wanted)]  # one a member and thread
     assert await committed(writes, 1) == [Plan(1, 7, wanted)]
-    assert (await first, await second) == (Receipt(5, 5), wanted)
+    assert (await first, await second) == (first_wanted, wanted)
+
+
+@pytest.mark.parametrize("wanted", [Receipt(6, 0), Receipt(5, 5), Receipt(6, 6)])
+async def test_a_receipt_covering_the_members_waiting_one_takes_its_place(
+    writes: Writes, receipts: ReceiptWrites[Plan], wanted: Receipt
+) -> None:
+    """A device's receipts for a burst of messages (then its read): one write."""
+    first = storing(receipts, Plan(1, 7, Receipt(5, 0)))
+    await writes.until(writes=1)
+    second = storing(receipts, Plan(1, 7, wanted))
+    await asyncio.sleep(0)
+    assert await committed(writes, 0) == [Plan(1, 7, wanted)]
+    assert await first == await second == wanted
+    assert len(writes.takes) == 1
+
+
+async def test_the_receipts_a_refused_one_took_the_place_of_are_written_without_it(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    fine = storing(receipts, Plan(1, 7, Receipt(3, 0)))
+    await writes.until(writes=1)
+    read = storing(receipts, Plan(1, 7, Receipt(4, 4)))
+    await asyncio.sleep(0)
+    bogus = storing(receipts, Plan(1, 7, Receipt(99, 99)))
+    await asyncio.sleep(0)
+    assert await writes.run(0) == [Plan(1, 7, Receipt(99, 99))]  # in place of both
+    writes.commits[0].set_result([ValueError("seq is beyond the thread's last message")])
+    with pytest.raises(ValueError, match="beyond"):
+        await bogus
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(4, 4))]  # the read, in place of both
+    assert await fine == await read == Receipt(4, 4)
+    assert len(writes.takes) == 2
 
 
 async def test_a_refusal_is_raised_and_a_covered_waiter_writes_its_own(
