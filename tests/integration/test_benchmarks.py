@@ -4,6 +4,7 @@ in benchmarks/README.md count what they claim to."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from benchmarks import deflate as deflate_scenario
 from benchmarks import disk as disk_scenario
+from benchmarks import receipts as receipts_scenario
 from benchmarks.plan import chat, fanout
 from benchmarks.runner import Options, run_target
 from protocol.e2e import SENDER_KEYS_ABOVE
@@ -82,3 +84,11 @@ def test_the_disk_scenario_times_every_commit_and_leaves_nothing_behind(tmp_path
     stalled = document["stalls"]
     assert len(stalled["worst"]) == min(stalled["count"], disk_scenario.WORST)
     assert list(data.iterdir()) == []  # its database went with its temporary directory
+
+
+def test_the_receipts_scenario_counts_a_bursts_commits_and_waits_for_its_last_tick(
+    tmp_path: Path,
+) -> None:
+    ((commits, tick),) = asyncio.run(receipts_scenario._run(tmp_path, messages=3, bursts=1))
+    assert 1 <= commits <= 3 + 3  # at most a send and a receipt each; sharing makes it fewer
+    assert tick > 0
