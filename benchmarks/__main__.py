@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "scenario",
         choices=["chat", "fanout", "connections", "storm", "push", "disk"],
-        help="push and disk have options of their own: python -m benchmarks push --help",
+        help="push and disk have options of their own (python -m benchmarks disk --help)",
     )
     parser.add_argument("--targets", type=_targets, default=["carehub"])
     parser.add_argument("--pairs", type=int, default=25, help="chat: practitioner-patient pairs")

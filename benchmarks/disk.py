@@ -83,11 +83,11 @@ def commit_latencies(
         db.close()
 
 
-def stalls(
-    latencies_us: array[int], starts_us: array[int], seconds: float, stall_ms: float
-) -> dict[str, Any]:
-    """The commits slower than ``stall_ms``: how many, how often, how long in
-    all, and the ``WORST`` longest (when, in s from the start, and how long)."""
+def stalls(latencies_us: array[int], starts_us: array[int], stall_ms: float) -> dict[str, Any]:
+    """The commits slower than ``stall_ms``: how many, how often (over the
+    time from the first commit to the end of the last), how long in all,
+    and the ``WORST`` longest (when, in s from the start, and how long)."""
+    seconds = (starts_us[-1] + latencies_us[-1]) / 1e6 if starts_us else 0.0
     found = [
         (start / 1e6, latency / 1000)
         for latency, start in zip(latencies_us, starts_us, strict=True)
@@ -96,7 +96,7 @@ def stalls(
     return {
         "threshold_ms": stall_ms,
         "count": len(found),
-        "per_minute": round(len(found) * 60 / seconds, 1),
+        "per_minute": round(len(found) * 60 / seconds, 1) if seconds else 0.0,
         "stalled_ms": round(sum(ms for _, ms in found), 1),
         "worst": [[round(at, 2), round(ms, 1)] for at, ms in sorted(found, key=lambda s: -s[1])][
             :WORST
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     now = datetime.datetime.now(datetime.UTC)
     result = {
         "latency": summarize(latencies),
-        "stalls": stalls(latencies, starts, args.seconds, args.stall_ms),
+        "stalls": stalls(latencies, starts, args.stall_ms),
     }
     document = {
         "scenario": "disk",

@@ -100,8 +100,8 @@ class ServerSampler:
         return sum(process_cpu_seconds(p) for p in self.target.processes())
 
     def slow_commits(self) -> int | None:
-        """carehub's commits so far that took over 25 ms, on all its nodes
-        (``/healthz`` ``commit_ms``: the disk's stalls); None for a peer."""
+        """carehub's commits so far that its writers waited for over 25 ms,
+        on all its nodes (``/healthz`` ``commit_ms``); None for a peer."""
         if not self.target.health:
             return None
         total = 0
@@ -158,7 +158,8 @@ def _step(
     expected = sum(s["expected"] for s in sent)
     with contextlib.suppress(TimeoutError):
         _wait(generator, lambda counts: counts[0] >= expected, options.drain_seconds)
-    slow_commits = None if slow_before is None else (sampler.slow_commits() or 0) - slow_before
+    slow_after = sampler.slow_commits()
+    slow_commits = None if slow_before is None or slow_after is None else slow_after - slow_before
     reports = generator.broadcast("report", number)
     latency = summarize(merge(r["latency"] for r in reports))
     acks = summarize(merge(r["acks"] for r in reports))
@@ -181,7 +182,7 @@ def _step(
         "latency": latency,
         "ack": acks,
         "server_cpu": round(server_cpu, 3),
-        "slow_commits": slow_commits,  # over 25 ms: the disk's stalls, which hold every send
+        "slow_commits": slow_commits,  # waited for over 25 ms: mostly the disk's stalls
         "server_rss_mb": round(sampler.rss_bytes() / 2**20, 1),
         "generator_cpu": round(generator_cpu, 3),
         "generator_saturated": generator_cpu > GENERATOR_SATURATED,

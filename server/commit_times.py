@@ -1,11 +1,14 @@
-"""How long the writer's commits take, as a histogram ``/healthz`` reports.
+"""How long the writer waits for its commits, as a histogram ``/healthz``
+reports.
 
-A commit waits for the disk to flush the log (SQLite, ``synchronous=FULL``)
-or for the database to (PostgreSQL), and every send of its transaction,
-and of the transactions queued behind it, waits with it. A disk whose
-flush now and then stalls for tens of milliseconds shows here first, as
-commits past 25 ms (docs/operations.md, "Health"; ``python -m benchmarks
-disk`` measures a disk alone).
+A commit waits for the disk to flush the log (SQLite, ``synchronous=FULL``:
+on a worker thread, then the event loop's turn to resume the writer) or
+for the database to (PostgreSQL: a round trip), and every send of its
+transaction, and of the transactions queued behind it, waits with it. A
+disk whose flush now and then stalls for tens of milliseconds shows here
+first, as commits past 25 ms; so would an event loop too busy to resume
+the writer for that long (docs/operations.md, "Health"; ``python -m
+benchmarks disk`` measures a disk alone).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from server.calls import queued
@@ -37,11 +37,16 @@ def _covers(stored: Receipt, wanted: Receipt) -> bool:
     return stored.delivered_seq >= wanted.delivered_seq and stored.read_seq >= wanted.read_seq
 
 
+Answer = asyncio.Future[Receipt | Exception]
+
+
 @dataclass(slots=True)
 class _Entry(Generic[P]):
-    plan: P
-    stored: asyncio.Future[Receipt | Exception]
+    plan: P  # covers each of ``replaced``
+    stored: Answer
     then: _Entry[P] | None = None  # the member's next receipt, written once this one is
+    taken: bool = False  # by the write under way
+    replaced: list[tuple[P, Answer]] = field(default_factory=list)  # the receipts it stands for
 
 
 class ReceiptWrites(Generic[P]):
@@ -55,15 +60,17 @@ class ReceiptWrites(Generic[P]):
     instead of writing again, and is answered after its commit (so its
     answer still means stored); if that one is refused or fails, it writes
     its own. One that covers the member's last while no write has taken
-    it yet (the next message's delivery, its read) takes its place: a
-    burst of messages to a device costs one write of its receipts, not
-    one after another; if that write is refused or fails, the receipt it
-    replaced writes its own. Any other (a delivery after a read of an
-    older message) is queued at once behind it, and joins the write
-    after it: the caller may go away meanwhile (an app closing), and it
-    is still written. One that a write
-    could not try (another transaction held the member's row) joins the
-    next write. A receipt waiting or being stored counts as queued for
+    it yet, and that last moves no read (the next message's delivery, the
+    read of what was delivered), takes its place: a burst of messages to
+    a device costs one write of its receipts, or two if one was being
+    stored, not one after another, and each read still has its line in
+    the audit trail. Should that write be refused or fail, the receipts
+    it replaced are written next without it. Any other (a delivery after
+    a read) is queued at once behind the member's last, and joins the
+    write after it. Either way the caller may go away meanwhile (an app
+    closing), and its receipt is still written. One that a write could
+    not try (another transaction held the member's row) joins the next
+    write. A receipt waiting or being stored counts as queued for
     its call (``server.calls``): its connection reads its next frame. (If
     the receipt it waits behind fails, it writes its own after what later
     calls queued: harmless, receipts only move forward.)"""
@@ -85,27 +92,22 @@ class ReceiptWrites(Generic[P]):
             stored = await asyncio.shield(last.stored)
             if isinstance(stored, Receipt):
                 return stored
-        if last is not None and _covers(plan.wanted, last.plan.wanted) and self._waits(last):
-            mine = last  # this one takes its place: one write for both
-            mine.plan = plan
+        answer: Answer = asyncio.get_running_loop().create_future()
+        if last is not None and _replaceable(last, plan):
+            last.replaced.append((last.plan, last.stored))
+            last.plan, last.stored = plan, answer
         else:
-            mine = _Entry(plan, asyncio.get_running_loop().create_future())
+            mine = _Entry(plan, answer)
             self._entries[key] = mine
             if last is None:
                 self._queue(mine)
             else:
                 last.then = mine
         queued()
-        outcome = await asyncio.shield(mine.stored)
+        outcome = await asyncio.shield(answer)
         if isinstance(outcome, Exception):
-            if mine.plan is not plan:  # the receipt that took its place failed: its own, then
-                return await self.store(plan)
             raise outcome
         return outcome
-
-    def _waits(self, entry: _Entry[P]) -> bool:
-        """Whether ``entry`` waits for a write to take it."""
-        return any(waiting is entry for waiting in self._next)
 
     async def drain(self) -> None:
         """Wait until every receipt queued is written (a node stopping: before its writer)."""
@@ -132,6 +134,8 @@ class ReceiptWrites(Generic[P]):
             if not taken:  # the first call; a retry of the operation gets the same
                 taken.extend(sorted(self._next, key=lambda e: (e.plan.thread, e.plan.user)))
                 self._next.clear()
+                for entry in taken:
+                    entry.taken = True
             return [entry.plan for entry in taken]
 
         try:
@@ -147,6 +151,7 @@ class ReceiptWrites(Generic[P]):
             raise
         for entry, outcome in zip(taken, outcomes, strict=True):
             if outcome is None:
+                entry.taken = False
                 self._next.append(entry)  # not tried: the next write tries it
             else:
                 self._settle(entry, outcome)
@@ -155,13 +160,40 @@ class ReceiptWrites(Generic[P]):
         """Answer ``entry``'s callers and queue the member's next receipt
         (None: the node is stopping; cancel them and the receipts behind)."""
         key = (entry.plan.thread, entry.plan.user)
+        if isinstance(outcome, Exception) and entry.replaced:
+            entry.then = self._written_again(entry)
         if self._entries.get(key) is entry:
             del self._entries[key]
+        answers = [entry.stored, *(answer for _, answer in entry.replaced)]
         if outcome is not None:
-            entry.stored.set_result(outcome)
+            for answer in answers:
+                answer.set_result(outcome)
             if entry.then is not None:
                 self._queue(entry.then)
             return
-        entry.stored.cancel()
+        for answer in answers:
+            answer.cancel()
         if entry.then is not None:
             self._settle(entry.then, None)
+
+    def _written_again(self, failed: _Entry[P]) -> _Entry[P]:
+        """The receipts ``failed`` stood for, to write without it (it was
+        refused, or its write failed): the newest covers the others. It
+        comes next in the member's line, whether their callers are still
+        there or not; ``failed`` stands for none of them any more."""
+        (plan, answer), *older = reversed(failed.replaced)
+        again = _Entry(plan, answer, failed.then, replaced=older[::-1])
+        failed.replaced = []
+        key = (plan.thread, plan.user)
+        if self._entries.get(key) is failed:
+            self._entries[key] = again
+        return again
+
+
+def _replaceable(last: _Entry[P], plan: P) -> bool:
+    """Whether ``plan`` may take the place of the member's ``last`` receipt:
+    no write has taken it, ``plan`` covers it, and it moves no read (each
+    read keeps its own line in the thread's audit trail)."""
+    return (
+        not last.taken and last.plan.wanted.read_seq == 0 and _covers(plan.wanted, last.plan.wanted)
+    )

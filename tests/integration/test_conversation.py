@@ -8,9 +8,6 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
 
 from clients.e2e import Secure
 from clients.errors import CallError
@@ -174,10 +171,10 @@ async def test_every_commit_is_timed_and_counted_once_in_healthz(server: Running
             "threads.open",
             ThreadsOpenParams(ThreadKind.PATIENT_PRACTITIONER, [patient_creds.user_id]),
         )
-        before = await _health(server)
+        before = await server.health()
         for text in ("Bonjour", "Vos résultats sont arrivés."):
             await doctor.send(thread.id, text)
-        after = await _health(server)
+        after = await server.health()
     commits = after["commits"] - before["commits"]
     assert commits >= 2  # a commit acknowledges each send
     assert after["commit_ms"]["all"] == after["commits"]
@@ -190,12 +187,6 @@ async def test_every_commit_is_timed_and_counted_once_in_healthz(server: Running
         "le_100",
         "all",
     ]
-
-
-async def _health(server: RunningServer) -> dict[str, Any]:
-    async with httpx.AsyncClient() as http:
-        found: dict[str, Any] = (await http.get(f"{server.base_url}/healthz")).json()
-    return found
 
 
 @dataclass

@@ -84,10 +84,15 @@ class RunningServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
+    async def health(self) -> dict[str, Any]:
+        """What ``/healthz`` reports."""
+        async with httpx.AsyncClient() as http:
+            found: dict[str, Any] = (await http.get(f"{self.base_url}/healthz")).json()
+        return found
+
     async def healthz(self, count: str) -> int:
         """A count ``/healthz`` reports (``commits``, ``writes``...)."""
-        async with httpx.AsyncClient() as http:
-            return int((await http.get(f"{self.base_url}/healthz")).json()[count])
+        return int((await self.health())[count])
 
     async def user(
         self,

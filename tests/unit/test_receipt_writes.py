@@ -138,9 +138,14 @@ async def test_a_covered_receipt_waits_for_the_write_under_way(
 
 
 @pytest.mark.parametrize(
-    ("first_wanted", "wanted"), [(Receipt(5, 5), Receipt(6, 0)), (Receipt(5, 0), Receipt(4, 4))]
+    ("first_wanted", "wanted"),
+    [
+        (Receipt(5, 5), Receipt(6, 0)),  # neither covers the other
+        (Receipt(5, 0), Receipt(4, 4)),
+        (Receipt(5, 5), Receipt(6, 6)),  # a read keeps its own line in the audit trail
+    ],
 )
-async def test_a_receipt_neither_covering_nor_covered_is_written_after_the_members_other(
+async def test_a_receipt_not_taking_the_members_waiting_ones_place_is_written_after_it(
     writes: Writes, receipts: ReceiptWrites[Plan], first_wanted: Receipt, wanted: Receipt
 ) -> None:
     first = storing(receipts, Plan(1, 7, first_wanted))
@@ -153,7 +158,7 @@ async def test_a_receipt_neither_covering_nor_covered_is_written_after_the_membe
 
 
 @pytest.mark.parametrize("wanted", [Receipt(6, 0), Receipt(5, 5), Receipt(6, 6)])
-async def test_a_receipt_covering_the_members_waiting_one_takes_its_place(
+async def test_a_receipt_covering_the_members_waiting_delivery_takes_its_place(
     writes: Writes, receipts: ReceiptWrites[Plan], wanted: Receipt
 ) -> None:
     """A device's receipts for a burst of messages (then its read): one write."""
@@ -166,22 +171,52 @@ async def test_a_receipt_covering_the_members_waiting_one_takes_its_place(
     assert len(writes.takes) == 1
 
 
-async def test_the_receipts_a_refused_one_took_the_place_of_are_written_without_it(
+async def test_receipts_behind_the_write_under_way_take_each_others_place(
     writes: Writes, receipts: ReceiptWrites[Plan]
 ) -> None:
-    fine = storing(receipts, Plan(1, 7, Receipt(3, 0)))
+    first = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
+    later = [storing(receipts, Plan(1, 7, Receipt(seq, 0))) for seq in (6, 7, 8)]
+    await asyncio.sleep(0)
+    writes.commit_as_wanted(0)
+    assert await first == Receipt(5, 0)
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(8, 0))]
+    assert [await task for task in later] == [Receipt(8, 0)] * 3
+    assert len(writes.takes) == 2
+
+
+async def test_the_receipts_a_refused_one_replaced_are_written_next_even_with_no_caller(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    gone = [storing(receipts, Plan(1, 7, Receipt(3, 0)))]
     await writes.until(writes=1)
-    read = storing(receipts, Plan(1, 7, Receipt(4, 4)))
+    gone.append(storing(receipts, Plan(1, 7, Receipt(4, 0))))
     await asyncio.sleep(0)
-    bogus = storing(receipts, Plan(1, 7, Receipt(99, 99)))
+    bogus = storing(receipts, Plan(1, 7, Receipt(99, 0)))
     await asyncio.sleep(0)
-    assert await writes.run(0) == [Plan(1, 7, Receipt(99, 99))]  # in place of both
+    for caller in gone:
+        caller.cancel()  # its app closed
+    assert await writes.run(0) == [Plan(1, 7, Receipt(99, 0))]  # in place of both
     writes.commits[0].set_result([ValueError("seq is beyond the thread's last message")])
     with pytest.raises(ValueError, match="beyond"):
         await bogus
-    assert await committed(writes, 1) == [Plan(1, 7, Receipt(4, 4))]  # the read, in place of both
-    assert await fine == await read == Receipt(4, 4)
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(4, 0))]  # the newest, for both
+    await receipts.drain()
     assert len(writes.takes) == 2
+
+
+async def test_the_receipts_a_refused_one_replaced_answer_their_callers(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    first = storing(receipts, Plan(1, 7, Receipt(3, 0)))
+    await writes.until(writes=1)
+    second = storing(receipts, Plan(1, 7, Receipt(4, 4)))
+    await asyncio.sleep(0)
+    writes.commits[0].set_result([ValueError("seq is beyond the thread's last message")])
+    await writes.run(0)
+    with pytest.raises(ValueError, match="beyond"):
+        await second
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(3, 0))]
+    assert await first == Receipt(3, 0)
 
 
 async def test_a_refusal_is_raised_and_a_covered_waiter_writes_its_own(
