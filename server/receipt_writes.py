@@ -58,19 +58,21 @@ class ReceiptWrites(Generic[P]):
     acknowledge the same message at about the same moment: a receipt that
     the member's last one, waiting or being stored, covers waits for it
     instead of writing again, and is answered after its commit (so its
-    answer still means stored); if that one is refused or fails, it writes
-    its own. One that covers the member's last while no write has taken
-    it yet, and that last moves no read (the next message's delivery, the
-    read of what was delivered), takes its place: a burst of messages to
-    a device costs one write of its receipts, or two if one was being
-    stored, not one after another, and each read still has its line in
-    the audit trail. Should that write be refused or fail, the receipts
-    it replaced are written next without it. Any other (a delivery after
-    a read) is queued at once behind the member's last, and joins the
-    write after it. Either way the caller may go away meanwhile (an app
-    closing), and its receipt is still written. One that a write could
-    not try (another transaction held the member's row) joins the next
-    write. A receipt waiting or being stored counts as queued for
+    answer still means stored); if that one is refused or fails, it
+    writes its own (unless it waited for one that a newer receipt
+    replaced, below: the rewrite answers it). One that covers the
+    member's last while no write has taken it yet, and that last moves no
+    read (the next message's delivery, the read of what was delivered),
+    takes its place: a burst of messages to a device costs one write of
+    its receipts, or two if one was being stored, not one after another,
+    and each read still has its line in the audit trail. Should that
+    write be refused or fail, the receipts it replaced are written next
+    without it. Any other (one behind a receipt a write has taken, a
+    delivery or a read after a read) is queued at once behind the
+    member's last, and joins the write after it. A receipt queued, or
+    replaced, is written even if its caller goes away meanwhile (an app
+    closing). One that a write could not try (another transaction held
+    the member's row) joins the next write. A receipt waiting or being stored counts as queued for
     its call (``server.calls``): its connection reads its next frame. (If
     the receipt it waits behind fails, it writes its own after what later
     calls queued: harmless, receipts only move forward.)"""
@@ -192,8 +194,8 @@ class ReceiptWrites(Generic[P]):
 
 def _replaceable(last: _Entry[P], plan: P) -> bool:
     """Whether ``plan`` may take the place of the member's ``last`` receipt:
-    no write has taken it, ``plan`` covers it, and it moves no read (each
-    read keeps its own line in the thread's audit trail)."""
+    no write has taken ``last``, ``plan`` covers it, and ``last`` moves no
+    read (each read keeps its own line in the thread's audit trail)."""
     return (
         not last.taken and last.plan.wanted.read_seq == 0 and _covers(plan.wanted, last.plan.wanted)
     )

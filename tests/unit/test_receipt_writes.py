@@ -215,8 +215,10 @@ async def test_the_receipts_a_refused_one_replaced_answer_their_callers(
     await writes.run(0)
     with pytest.raises(ValueError, match="beyond"):
         await second
-    assert await committed(writes, 1) == [Plan(1, 7, Receipt(3, 0))]
-    assert await first == Receipt(3, 0)
+    later = storing(receipts, Plan(1, 7, Receipt(4, 0)))  # the rewrite waits: its place
+    await asyncio.sleep(0)
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(4, 0))]
+    assert await first == await later == Receipt(4, 0)
 
 
 async def test_a_refusal_is_raised_and_a_covered_waiter_writes_its_own(
@@ -325,3 +327,52 @@ async def test_draining_writes_what_waits_behind_the_write_under_way(
     assert await committed(writes, 1) == [Plan(1, 7, Receipt(5, 5))]
     await drained
     assert (await delivered, await read) == (Receipt(5, 0), Receipt(5, 5))
+
+
+async def test_a_stopping_node_cancels_the_receipts_a_write_stood_for(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    replaced = storing(receipts, Plan(1, 7, Receipt(5, 0)))
+    await writes.until(writes=1)
+    newest = storing(receipts, Plan(1, 7, Receipt(6, 0)))
+    await asyncio.sleep(0)
+    assert await writes.run(0) == [Plan(1, 7, Receipt(6, 0))]
+    writes.commits[0].cancel()  # the writer stopped under the write
+    for task in (replaced, newest):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_receipt_the_write_could_not_try_may_have_its_place_taken(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    held = await being_stored(receipts, writes, Plan(1, 7, Receipt(5, 0)))
+    writes.commits[0].set_result([None])
+    await writes.until(writes=2)  # it waits for the next write again, not taken
+    newer = storing(receipts, Plan(1, 7, Receipt(6, 0)))
+    await asyncio.sleep(0)
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(6, 0))]
+    assert await held == await newer == Receipt(6, 0)
+
+
+async def test_what_a_refused_write_stood_for_is_written_before_the_members_next_receipts(
+    writes: Writes, receipts: ReceiptWrites[Plan]
+) -> None:
+    """A second device's receipt covered by the first waits for it, even
+    once a bogus one took the first's place; the member's read, behind the
+    bogus write, still comes after."""
+    first = storing(receipts, Plan(1, 7, Receipt(5, 0)))
+    await writes.until(writes=1)
+    covered = storing(receipts, Plan(1, 7, Receipt(4, 0)))  # a second device's
+    bogus = storing(receipts, Plan(1, 7, Receipt(99, 0)))
+    await asyncio.sleep(0)
+    assert await writes.run(0) == [Plan(1, 7, Receipt(99, 0))]
+    read = storing(receipts, Plan(1, 7, Receipt(100, 100)))  # behind the write under way
+    await asyncio.sleep(0)
+    writes.commits[0].set_result([ValueError("seq is beyond the thread's last message")])
+    with pytest.raises(ValueError, match="beyond"):
+        await bogus
+    assert await committed(writes, 1) == [Plan(1, 7, Receipt(5, 0))]
+    assert await first == await covered == Receipt(5, 0)
+    assert await committed(writes, 2) == [Plan(1, 7, Receipt(100, 100))]
+    assert await read == Receipt(100, 100)
