@@ -72,10 +72,11 @@ class ReceiptWrites(Generic[P]):
     member's last, and joins the write after it. A receipt queued, or
     replaced, is written even if its caller goes away meanwhile (an app
     closing). One that a write could not try (another transaction held
-    the member's row) joins the next write. A receipt waiting or being stored counts as queued for
-    its call (``server.calls``): its connection reads its next frame. (If
-    the receipt it waits behind fails, it writes its own after what later
-    calls queued: harmless, receipts only move forward.)"""
+    the member's row) joins the next write. A receipt waiting or being
+    stored counts as queued for its call (``server.calls``): its
+    connection reads its next frame. (If the receipt it waits behind
+    fails, it writes its own after what later calls queued: harmless,
+    receipts only move forward.)"""
 
     def __init__(self, write_all: WriteAll[P]) -> None:
         self._write_all = write_all

@@ -408,7 +408,7 @@ class Writer:
             seqs = await tx.events.store(pending, self._clock.ms(), tx.audit)
             for event, seq in zip(accepted, seqs, strict=True):
                 event.seq = seq
-            await tx.audit.flush()  # SQLite's lines: what is timed next is the commit alone
+            await tx.audit.flush()  # what the events' statement did not take: time the commit alone
             committing = time.perf_counter()
         self.commit_times.record(time.perf_counter() - committing)
         self.commits += 1
