@@ -95,9 +95,7 @@ async def _queue_batch(ctx: Context, now: int, upto: int, batch: int) -> tuple[i
         full = len(found) == batch
         done = _settled(upto, now, found, full)
         due = [candidate for candidate in found if candidate.seq <= done]
-        wanted = await _message_pushes(tx, [c for c in due if isinstance(c, PushCandidate)])
-        wanted.update(_appointment_pushes([c for c in due if isinstance(c, AppointmentCandidate)]))
-        queued = await _enqueue(ctx, tx, wanted, now)
+        queued = await _queue_due(ctx, tx, due, now)
         done = max(after, done)
         await tx.push.advance(done)
     ctx.push.position = done
@@ -114,12 +112,33 @@ def _settled(
     return limit if young is None else min(limit, young - 1)
 
 
-async def _message_pushes(tx: WriteTx, found: list[PushCandidate]) -> Wanted:
+async def _queue_due(
+    ctx: Context, tx: WriteTx, due: list[PushCandidate | AppointmentCandidate], now: int
+) -> int:
+    """Queue the pushes and emails the due events call for; how many. Who
+    can be reached is found first: most readers have the app open, and
+    their unread counts are never read."""
+    unread = await _unread_threads(tx, [c for c in due if isinstance(c, PushCandidate)])
+    appointments = _appointment_pushes([c for c in due if isinstance(c, AppointmentCandidate)])
+    users = sorted({user for user, _ in unread} | {user for user, _, _ in appointments})
+    if not users:
+        return 0
+    reach = await _reach(ctx, tx, users, now)
+    wanted = await _message_pushes(tx, {key: v for key, v in unread.items() if reach.can(key[0])})
+    wanted.update(appointments)
+    return await _enqueue(ctx, tx, wanted, reach, now)
+
+
+# (user, thread) -> (how far they read, the newest message they have not)
+Unread = dict[tuple[int, int], tuple[int, int]]
+
+
+async def _unread_threads(tx: WriteTx, found: list[PushCandidate]) -> Unread:
     """Each member who has not read a new message and has not muted its
-    thread, with their unread count and the newest message."""
+    thread: where they read, and the newest message they have not."""
     if not found:
         return {}
-    newest: dict[tuple[int, int], int] = {}  # (user, thread) -> newest unread message
+    unread: Unread = {}
     readers = await tx.push.readers({candidate.thread_id for candidate in found})
     for candidate in found:
         thread = candidate.thread_id
@@ -127,13 +146,18 @@ async def _message_pushes(tx: WriteTx, found: list[PushCandidate]) -> Wanted:
             if user == candidate.sender_id or reader.muted:
                 continue
             if reader.read_seq < candidate.thread_seq:
-                newest[(user, thread)] = candidate.message_id
-    asked = [(thread, user, readers[thread][user].read_seq) for user, thread in newest]
+                unread[(user, thread)] = (reader.read_seq, candidate.message_id)
+    return unread
+
+
+async def _message_pushes(tx: WriteTx, unread: Unread) -> Wanted:
+    """A push for each unread thread, with its unread count and newest message."""
+    asked = [(thread, user, read_seq) for (user, thread), (read_seq, _) in unread.items()]
     counts = await tx.messages.unread_counts(asked)
     return {
-        (user, thread, "message"): Push(unread, newest[(user, thread)])
-        for (thread, user, _), unread in zip(asked, counts, strict=True)
-        if unread
+        (user, thread, "message"): Push(count, unread[(user, thread)][1])
+        for (thread, user, _), count in zip(asked, counts, strict=True)
+        if count
     }
 
 
@@ -154,23 +178,54 @@ def _appointment_pushes(found: list[AppointmentCandidate]) -> Wanted:
     return wanted
 
 
-async def _enqueue(ctx: Context, tx: WriteTx, wanted: Wanted, now: int) -> int:
-    """One outbox entry per subscribed device with no open socket, per push
-    wanted; an email to a patient whom no device of theirs can reach."""
-    users = sorted({user for user, _, _ in wanted})
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How a round's users can be told: their subscribed devices with no
+    open socket, and what an email to them depends on."""
+
+    closed: dict[int, list[PushTarget]]  # user -> subscribed devices not open now
+    subscribed: set[int]  # users with a subscribed device, open or not
+    states: dict[int, NotifyState]
+    now: int
+
+    def can(self, user: int) -> bool:
+        """Whether a push or an email could reach ``user`` now."""
+        if user in self.subscribed:
+            return bool(self.closed[user])
+        return _emailable(self.states[user], self.now)
+
+
+async def _reach(ctx: Context, tx: WriteTx, users: list[int], now: int) -> Reach:
     targets = await tx.push.of_users(users)
     live = await ctx.presence.live_devices(users)
-    states = await tx.push.notify_states(users)
-    devices: dict[int, list[PushTarget]] = {user: [] for user in users}
+    closed: dict[int, list[PushTarget]] = {user: [] for user in users}
     for target in targets:
-        devices[target.user_id].append(target)
-    quiet = {user: is_quiet(decode_preferences(states[user].preferences), now) for user in users}
+        if target.device_id not in live:  # an open app received the event live
+            closed[target.user_id].append(target)
+    subscribed = {target.user_id for target in targets}
+    return Reach(closed, subscribed, await tx.push.notify_states(users), now)
+
+
+def _emailable(state: NotifyState, now: int) -> bool:
+    """A patient with an address, not emailed within ``EMAIL_EVERY_MS``."""
+    return (
+        state.role == "patient"
+        and decode_preferences(state.preferences).email is not None
+        and (state.emailed_at or 0) <= now - EMAIL_EVERY_MS
+    )
+
+
+async def _enqueue(ctx: Context, tx: WriteTx, wanted: Wanted, reach: Reach, now: int) -> int:
+    """One outbox entry per subscribed device with no open socket, per push
+    wanted; an email to a patient whom no device of theirs can reach."""
+    quiet = {
+        user: is_quiet(decode_preferences(reach.states[user].preferences), now)
+        for user in {user for user, _, _ in wanted}
+    }
     queued = 0
     unreachable: dict[int, str] = {}  # user -> the kind of email
     for (user, thread, kind), push in sorted(wanted.items()):
-        for target in devices[user]:
-            if target.device_id in live:
-                continue  # its app is open: it received the event live
+        for target in reach.closed[user]:
             body: dict[str, Any] = {
                 "device": target.device_id,
                 "thread": thread,
@@ -182,9 +237,9 @@ async def _enqueue(ctx: Context, tx: WriteTx, wanted: Wanted, now: int) -> int:
                 body["message"] = push.message
             await tx.outbox.add(user, PUSH, json.dumps(body).encode(), now)
             queued += 1
-        if not devices[user] and kind != "reminder":  # reminders have their own email
+        if user not in reach.subscribed and kind != "reminder":  # reminders have their own email
             unreachable.setdefault(user, "message" if thread else "appointment")
-    return queued + await _email_unreachable(ctx, tx, unreachable, states, now)
+    return queued + await _email_unreachable(ctx, tx, unreachable, reach.states, now)
 
 
 async def _email_unreachable(
@@ -196,15 +251,8 @@ async def _email_unreachable(
 ) -> int:
     """An email, at most every ``EMAIL_EVERY_MS``, to a patient with an
     address, no subscribed device and none open: "a message waits"."""
-    wanting = [
-        user
-        for user in unreachable
-        if states[user].role == "patient"
-        and decode_preferences(states[user].preferences).email is not None
-        and (states[user].emailed_at or 0) <= now - EMAIL_EVERY_MS
-    ]
     queued = 0
-    for user in wanting:
+    for user in [user for user in unreachable if _emailable(states[user], now)]:
         if await ctx.presence.live_devices([user]):
             continue  # an app of theirs is open: it received the message live
         body = {"kind": unreachable[user]}

@@ -16,14 +16,20 @@ from server.push_progress import GRACE_MS, PushProgress
 from server.push_queue import PUSH, push_round, queue_pushes
 from storage import PushTarget, Store
 from storage.events import NewEvent
+from storage.messages import MessageTx
 from storage.schema import devices, messages, notification_outbox
 from storage.tx import write_tx
 from tests.support.rows import people, send, thread_of
 
 
-class _NobodyOnline:
+class _Online:
+    """Presence with the given devices open."""
+
+    def __init__(self, *devices: int) -> None:
+        self.devices = set(devices)
+
     async def live_devices(self, user_ids: Any) -> set[int]:
-        return set()
+        return set(self.devices)
 
 
 class _Gateway:
@@ -49,7 +55,7 @@ class _Practice:
             hub=SimpleNamespace(delivered=0),
             push=PushProgress(position=0, clock=lambda: self.monotonic),
             store=store,
-            presence=_NobodyOnline(),
+            presence=_Online(),
             clock=SimpleNamespace(ms=lambda: 10 * GRACE_MS),  # every message is old
             settings=SimpleNamespace(notification_claim_seconds=60),
         )
@@ -61,6 +67,7 @@ class _Practice:
             desk = {"user_id": self.doctor, "name": "desk", "created_at": 0}
             desk_id = await conn.scalar(insert(devices).values(**desk).returning(devices.c.id))
         assert desk_id is not None
+        self.desk = desk_id
         target = PushTarget(desk_id, self.doctor, "https://push.example/desk", "key", "auth", False)
         await self.store.push.subscribe(target, 0)
         async with write_tx(self.store.db) as tx:
@@ -157,5 +164,39 @@ async def test_a_round_goes_as_far_as_the_stream_was_a_grace_period_before(
         practice.monotonic += GRACE_MS / 1000
         await push_round(practice.ctx, gateway)
         assert gateway.pushes == [("message", news.thread_id)]
+    finally:
+        await store.close()
+
+
+async def test_a_round_counts_no_unread_messages_for_a_reader_it_cannot_reach(
+    database_factory, monkeypatch
+) -> None:
+    """The practitioner's only subscribed device is open and the patient
+    has no email: a round pushes nothing and never counts their unread
+    messages. Once the desk closes, the next message is pushed with its count."""
+    store = Store(database_factory())
+    counted: list[Any] = []
+    unread_counts = MessageTx.unread_counts
+
+    async def counting(self: MessageTx, asked: Any) -> list[int]:
+        counted.extend(asked)
+        return await unread_counts(self, asked)
+
+    monkeypatch.setattr(MessageTx, "unread_counts", counting)
+    try:
+        practice = await _Practice(store).open()
+        practice.ctx.presence = _Online(practice.desk)
+        first = await practice.message(0)
+        seqs = await practice.stored([first], 0)
+
+        assert await queue_pushes(practice.ctx, GRACE_MS + 1, seqs[-1]) == 0
+        assert counted == []
+
+        practice.ctx.presence = _Online()
+        second = await practice.message(1)
+        seqs = await practice.stored([second], 1)
+        assert await queue_pushes(practice.ctx, GRACE_MS + 2, seqs[-1]) == 1
+        assert [reader for _, reader, _ in counted] == [practice.doctor]
+        assert await practice.told() == [("message", second.thread_id)]
     finally:
         await store.close()
