@@ -55,6 +55,8 @@ class Push:
 
 # (user, thread (0: none), kind) -> the push
 Wanted = dict[tuple[int, int, str], Push]
+# (user, thread) -> (how far they read, the newest message they have not)
+Unread = dict[tuple[int, int], tuple[int, int]]
 
 
 async def push_round(ctx: Context, gateway: PushGateway) -> None:
@@ -124,13 +126,10 @@ async def _queue_due(
     if not users:
         return 0
     reach = await _reach(ctx, tx, users, now)
-    wanted = await _message_pushes(tx, {key: v for key, v in unread.items() if reach.can(key[0])})
+    reachable = {(user, thread): v for (user, thread), v in unread.items() if user in reach.can}
+    wanted = await _message_pushes(tx, reachable)
     wanted.update(appointments)
     return await _enqueue(ctx, tx, wanted, reach, now)
-
-
-# (user, thread) -> (how far they read, the newest message they have not)
-Unread = dict[tuple[int, int], tuple[int, int]]
 
 
 async def _unread_threads(tx: WriteTx, found: list[PushCandidate]) -> Unread:
@@ -180,30 +179,29 @@ def _appointment_pushes(found: list[AppointmentCandidate]) -> Wanted:
 
 @dataclass(frozen=True, slots=True)
 class Reach:
-    """How a round's users can be told: their subscribed devices with no
-    open socket, and what an email to them depends on."""
+    """How a round's users can be told now."""
 
-    closed: dict[int, list[PushTarget]]  # user -> subscribed devices not open now
+    closed: dict[int, list[PushTarget]]  # user -> subscribed devices with no open socket
     subscribed: set[int]  # users with a subscribed device, open or not
+    emailable: set[int]  # users with none whom an email may reach (``_emailable``)
     states: dict[int, NotifyState]
-    now: int
-
-    def can(self, user: int) -> bool:
-        """Whether a push or an email could reach ``user`` now."""
-        if user in self.subscribed:
-            return bool(self.closed[user])
-        return _emailable(self.states[user], self.now)
+    can: set[int]  # users a push or an email could reach
 
 
 async def _reach(ctx: Context, tx: WriteTx, users: list[int], now: int) -> Reach:
+    """Each user's subscribed devices with no socket on any node, and
+    whether an email could reach those with no subscribed device."""
     targets = await tx.push.of_users(users)
     live = await ctx.presence.live_devices(users)
+    states = await tx.push.notify_states(users)
     closed: dict[int, list[PushTarget]] = {user: [] for user in users}
     for target in targets:
         if target.device_id not in live:  # an open app received the event live
             closed[target.user_id].append(target)
     subscribed = {target.user_id for target in targets}
-    return Reach(closed, subscribed, await tx.push.notify_states(users), now)
+    emailable = {u for u in users if u not in subscribed and _emailable(states[u], now)}
+    can = {user for user, devices in closed.items() if devices} | emailable
+    return Reach(closed, subscribed, emailable, states, can)
 
 
 def _emailable(state: NotifyState, now: int) -> bool:
@@ -239,20 +237,16 @@ async def _enqueue(ctx: Context, tx: WriteTx, wanted: Wanted, reach: Reach, now:
             queued += 1
         if user not in reach.subscribed and kind != "reminder":  # reminders have their own email
             unreachable.setdefault(user, "message" if thread else "appointment")
-    return queued + await _email_unreachable(ctx, tx, unreachable, reach.states, now)
+    return queued + await _email_unreachable(ctx, tx, unreachable, reach, now)
 
 
 async def _email_unreachable(
-    ctx: Context,
-    tx: WriteTx,
-    unreachable: dict[int, str],
-    states: dict[int, NotifyState],
-    now: int,
+    ctx: Context, tx: WriteTx, unreachable: dict[int, str], reach: Reach, now: int
 ) -> int:
     """An email, at most every ``EMAIL_EVERY_MS``, to a patient with an
     address, no subscribed device and none open: "a message waits"."""
     queued = 0
-    for user in [user for user in unreachable if _emailable(states[user], now)]:
+    for user in [user for user in unreachable if user in reach.emailable]:
         if await ctx.presence.live_devices([user]):
             continue  # an app of theirs is open: it received the message live
         body = {"kind": unreachable[user]}

@@ -171,9 +171,9 @@ async def test_a_round_goes_as_far_as_the_stream_was_a_grace_period_before(
 async def test_a_round_counts_no_unread_messages_for_a_reader_it_cannot_reach(
     database_factory, monkeypatch
 ) -> None:
-    """The practitioner's only subscribed device is open and the patient
-    has no email: a round pushes nothing and never counts their unread
-    messages. Once the desk closes, the next message is pushed with its count."""
+    """The practitioner's only subscribed device is open: a round pushes
+    nothing and never counts their unread messages. Once the desk closes,
+    the next message is pushed with its count."""
     store = Store(database_factory())
     counted: list[Any] = []
     unread_counts = MessageTx.unread_counts
