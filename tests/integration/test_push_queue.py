@@ -12,8 +12,9 @@ from typing import Any
 import msgspec
 from sqlalchemy import insert, select
 
+from protocol.push import NotifyPreferences
 from server.push_progress import GRACE_MS, PushProgress
-from server.push_queue import PUSH, push_round, queue_pushes
+from server.push_queue import EMAIL, EMAIL_EVERY_MS, PUSH, push_round, queue_pushes
 from storage import PushTarget, Store
 from storage.events import NewEvent
 from storage.messages import MessageTx
@@ -198,5 +199,40 @@ async def test_a_round_counts_no_unread_messages_for_a_reader_it_cannot_reach(
         assert await queue_pushes(practice.ctx, GRACE_MS + 2, seqs[-1]) == 1
         assert [reader for _, reader, _ in counted] == [practice.doctor]
         assert await practice.told() == [("message", second.thread_id)]
+    finally:
+        await store.close()
+
+
+async def test_a_patient_without_the_app_is_emailed_of_a_changed_appointment_not_a_reminder(
+    database_factory,
+) -> None:
+    """The patient has an address and no subscribed device: an appointment
+    they cancelled themselves, and a reminder (which has its own email),
+    queue nothing; one the practitioner cancelled queues an email that
+    says only "appointment"."""
+    store = Store(database_factory())
+    try:
+        practice = await _Practice(store).open()
+        address = msgspec.msgpack.encode(NotifyPreferences(email="ana@example.org"))
+        await store.push.set_preferences(practice.patient, address, 0)
+        patient = practice.patient
+
+        def cancelled(by: int) -> NewEvent:
+            data = msgspec.msgpack.encode({"cancelled_by": by})
+            return NewEvent("appointment.cancelled", user_id=patient, data=data)
+
+        now = EMAIL_EVERY_MS  # "never emailed" counts as emailed at 0: an hour ago by now
+        ignored = [cancelled(patient), NewEvent("appointment.reminder", user_id=patient)]
+        seqs = await practice.stored(ignored, 0)
+        assert await queue_pushes(practice.ctx, now, seqs[-1]) == 0
+
+        seqs = await practice.stored([cancelled(practice.doctor)], 1)
+        assert await queue_pushes(practice.ctx, now + 1, seqs[-1]) == 1
+        query = select(notification_outbox.c.user_id, notification_outbox.c.body).where(
+            notification_outbox.c.kind == EMAIL
+        )
+        async with store.db.read() as conn:
+            emails = [(user, json.loads(body)) for user, body in await conn.execute(query)]
+        assert emails == [(patient, {"kind": "appointment"})]
     finally:
         await store.close()
