@@ -126,7 +126,7 @@ async def _queue_due(
     if not users:
         return 0
     reach = await _reach(ctx, tx, users, now)
-    reachable = {(user, thread): v for (user, thread), v in unread.items() if user in reach.can}
+    reachable = {(user, thread): v for (user, thread), v in unread.items() if reach.reaches(user)}
     wanted = await _message_pushes(tx, reachable)
     wanted.update(appointments)
     return await _enqueue(ctx, tx, wanted, reach, now)
@@ -185,7 +185,10 @@ class Reach:
     subscribed: set[int]  # users with a subscribed device, open or not
     emailable: set[int]  # users with none whom an email may reach (``_emailable``)
     states: dict[int, NotifyState]
-    can: set[int]  # users a push or an email could reach
+
+    def reaches(self, user: int) -> bool:
+        """Whether a push or an email could reach ``user``."""
+        return bool(self.closed[user]) or user in self.emailable
 
 
 async def _reach(ctx: Context, tx: WriteTx, users: list[int], now: int) -> Reach:
@@ -200,8 +203,7 @@ async def _reach(ctx: Context, tx: WriteTx, users: list[int], now: int) -> Reach
             closed[target.user_id].append(target)
     subscribed = {target.user_id for target in targets}
     emailable = {u for u in users if u not in subscribed and _emailable(states[u], now)}
-    can = {user for user, devices in closed.items() if devices} | emailable
-    return Reach(closed, subscribed, emailable, states, can)
+    return Reach(closed, subscribed, emailable, states)
 
 
 def _emailable(state: NotifyState, now: int) -> bool:

@@ -6,10 +6,12 @@ stream had reached a grace period before."""
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
 from typing import Any
 
 import msgspec
+import pytest
 from sqlalchemy import insert, select
 
 from protocol.push import NotifyPreferences
@@ -103,79 +105,72 @@ class _Practice:
             return await tx.push.position()
 
 
-async def test_a_round_takes_batch_after_batch_until_it_has_caught_up(database_factory) -> None:
-    """Five messages in five threads and a cancelled appointment, read two
-    events at a time: one round queues the six pushes and moves past them all."""
+@pytest.fixture
+async def practice(database_factory) -> AsyncIterator[_Practice]:
     store = Store(database_factory())
     try:
-        practice = await _Practice(store).open()
-        news = [await practice.message(n) for n in range(5)]
-        cancelled = msgspec.msgpack.encode({"cancelled_by": practice.patient})
-        news.append(NewEvent("appointment.cancelled", user_id=practice.doctor, data=cancelled))
-        seqs = await practice.stored(news, 5)
-
-        assert await queue_pushes(practice.ctx, 5 + GRACE_MS + 1, seqs[-1], batch=2) == 6
-
-        assert practice.ctx.push.position == await practice.position() == seqs[-1]
-        threads = sorted(event.thread_id or 0 for event in news[:5])
-        assert await practice.told() == [("appointment", 0), *(("message", t) for t in threads)]
+        yield await _Practice(store).open()
     finally:
         await store.close()
 
 
-async def test_a_round_stops_before_a_message_in_its_grace_period(database_factory) -> None:
+async def test_a_round_takes_batch_after_batch_until_it_has_caught_up(practice: _Practice) -> None:
+    """Five messages in five threads and a cancelled appointment, read two
+    events at a time: one round queues the six pushes and moves past them all."""
+    news = [await practice.message(n) for n in range(5)]
+    cancelled = msgspec.msgpack.encode({"cancelled_by": practice.patient})
+    news.append(NewEvent("appointment.cancelled", user_id=practice.doctor, data=cancelled))
+    seqs = await practice.stored(news, 5)
+
+    assert await queue_pushes(practice.ctx, 5 + GRACE_MS + 1, seqs[-1], batch=2) == 6
+
+    assert practice.ctx.push.position == await practice.position() == seqs[-1]
+    threads = sorted(event.thread_id or 0 for event in news[:5])
+    assert await practice.told() == [("appointment", 0), *(("message", t) for t in threads)]
+
+
+async def test_a_round_stops_before_a_message_in_its_grace_period(practice: _Practice) -> None:
     """A server's notice and a receipt are passed over; a message younger
     than ``GRACE_MS`` is left for a later round, and the position stops
     before it, even in a full batch."""
-    store = Store(database_factory())
-    try:
-        practice = await _Practice(store).open()
-        old = await practice.message(0)
-        notice = await practice.message(1, notice=True)
-        seqs = await practice.stored([old, notice, NewEvent("receipt", old.thread_id)], 0)
-        young = [await practice.message(2), await practice.message(3)]
-        young_seqs = await practice.stored(young, GRACE_MS)
-        young_seq = young_seqs[0]
+    old = await practice.message(0)
+    notice = await practice.message(1, notice=True)
+    seqs = await practice.stored([old, notice, NewEvent("receipt", old.thread_id)], 0)
+    young = [await practice.message(2), await practice.message(3)]
+    young_seqs = await practice.stored(young, GRACE_MS)
+    young_seq = young_seqs[0]
 
-        assert await queue_pushes(practice.ctx, GRACE_MS, young_seqs[-1], batch=2) == 1
+    assert await queue_pushes(practice.ctx, GRACE_MS, young_seqs[-1], batch=2) == 1
 
-        assert await practice.position() == young_seq - 1 >= seqs[-1]
-        assert await practice.told() == [("message", old.thread_id)]
-    finally:
-        await store.close()
+    assert await practice.position() == young_seq - 1 >= seqs[-1]
+    assert await practice.told() == [("message", old.thread_id)]
 
 
 async def test_a_round_goes_as_far_as_the_stream_was_a_grace_period_before(
-    database_factory,
+    practice: _Practice,
 ) -> None:
     """A message long past its grace period waits until the node has seen
     the stream hold it for a grace period: a node's first round queues
     nothing, its round a grace period later pushes the message."""
-    store = Store(database_factory())
-    try:
-        practice = await _Practice(store).open()
-        news = await practice.message(0)
-        await practice.stored([news], 0)
-        gateway: Any = _Gateway()
+    news = await practice.message(0)
+    await practice.stored([news], 0)
+    gateway: Any = _Gateway()
 
-        await push_round(practice.ctx, gateway)
-        assert gateway.pushes == []
-        assert await practice.position() == 0
+    await push_round(practice.ctx, gateway)
+    assert gateway.pushes == []
+    assert await practice.position() == 0
 
-        practice.monotonic += GRACE_MS / 1000
-        await push_round(practice.ctx, gateway)
-        assert gateway.pushes == [("message", news.thread_id)]
-    finally:
-        await store.close()
+    practice.monotonic += GRACE_MS / 1000
+    await push_round(practice.ctx, gateway)
+    assert gateway.pushes == [("message", news.thread_id)]
 
 
 async def test_a_round_counts_no_unread_messages_for_a_reader_it_cannot_reach(
-    database_factory, monkeypatch
+    practice: _Practice, monkeypatch
 ) -> None:
     """The practitioner's only subscribed device is open: a round pushes
     nothing and never counts their unread messages. Once the desk closes,
     the next message is pushed with its count."""
-    store = Store(database_factory())
     counted: list[Any] = []
     unread_counts = MessageTx.unread_counts
 
@@ -184,55 +179,46 @@ async def test_a_round_counts_no_unread_messages_for_a_reader_it_cannot_reach(
         return await unread_counts(self, asked)
 
     monkeypatch.setattr(MessageTx, "unread_counts", counting)
-    try:
-        practice = await _Practice(store).open()
-        practice.ctx.presence = _Online(practice.desk)
-        first = await practice.message(0)
-        seqs = await practice.stored([first], 0)
+    practice.ctx.presence = _Online(practice.desk)
+    first = await practice.message(0)
+    seqs = await practice.stored([first], 0)
 
-        assert await queue_pushes(practice.ctx, GRACE_MS + 1, seqs[-1]) == 0
-        assert counted == []
+    assert await queue_pushes(practice.ctx, GRACE_MS + 1, seqs[-1]) == 0
+    assert counted == []
 
-        practice.ctx.presence = _Online()
-        second = await practice.message(1)
-        seqs = await practice.stored([second], 1)
-        assert await queue_pushes(practice.ctx, GRACE_MS + 2, seqs[-1]) == 1
-        assert [reader for _, reader, _ in counted] == [practice.doctor]
-        assert await practice.told() == [("message", second.thread_id)]
-    finally:
-        await store.close()
+    practice.ctx.presence = _Online()
+    second = await practice.message(1)
+    seqs = await practice.stored([second], 1)
+    assert await queue_pushes(practice.ctx, GRACE_MS + 2, seqs[-1]) == 1
+    assert [reader for _, reader, _ in counted] == [practice.doctor]
+    assert await practice.told() == [("message", second.thread_id)]
 
 
 async def test_a_patient_without_the_app_is_emailed_of_a_changed_appointment_not_a_reminder(
-    database_factory,
+    practice: _Practice,
 ) -> None:
     """The patient has an address and no subscribed device: an appointment
     they cancelled themselves, and a reminder (which has its own email),
     queue nothing; one the practitioner cancelled queues an email that
     says only "appointment"."""
-    store = Store(database_factory())
-    try:
-        practice = await _Practice(store).open()
-        address = msgspec.msgpack.encode(NotifyPreferences(email="ana@example.org"))
-        await store.push.set_preferences(practice.patient, address, 0)
-        patient = practice.patient
+    address = msgspec.msgpack.encode(NotifyPreferences(email="ana@example.org"))
+    await practice.store.push.set_preferences(practice.patient, address, 0)
+    patient = practice.patient
 
-        def cancelled(by: int) -> NewEvent:
-            data = msgspec.msgpack.encode({"cancelled_by": by})
-            return NewEvent("appointment.cancelled", user_id=patient, data=data)
+    def cancelled(by: int) -> NewEvent:
+        data = msgspec.msgpack.encode({"cancelled_by": by})
+        return NewEvent("appointment.cancelled", user_id=patient, data=data)
 
-        now = EMAIL_EVERY_MS  # "never emailed" counts as emailed at 0: an hour ago by now
-        ignored = [cancelled(patient), NewEvent("appointment.reminder", user_id=patient)]
-        seqs = await practice.stored(ignored, 0)
-        assert await queue_pushes(practice.ctx, now, seqs[-1]) == 0
+    now = EMAIL_EVERY_MS  # "never emailed" counts as emailed at 0: an hour ago by now
+    ignored = [cancelled(patient), NewEvent("appointment.reminder", user_id=patient)]
+    seqs = await practice.stored(ignored, 0)
+    assert await queue_pushes(practice.ctx, now, seqs[-1]) == 0
 
-        seqs = await practice.stored([cancelled(practice.doctor)], 1)
-        assert await queue_pushes(practice.ctx, now + 1, seqs[-1]) == 1
-        query = select(notification_outbox.c.user_id, notification_outbox.c.body).where(
-            notification_outbox.c.kind == EMAIL
-        )
-        async with store.db.read() as conn:
-            emails = [(user, json.loads(body)) for user, body in await conn.execute(query)]
-        assert emails == [(patient, {"kind": "appointment"})]
-    finally:
-        await store.close()
+    seqs = await practice.stored([cancelled(practice.doctor)], 1)
+    assert await queue_pushes(practice.ctx, now + 1, seqs[-1]) == 1
+    query = select(notification_outbox.c.user_id, notification_outbox.c.body).where(
+        notification_outbox.c.kind == EMAIL
+    )
+    async with practice.store.db.read() as conn:
+        emails = [(user, json.loads(body)) for user, body in await conn.execute(query)]
+    assert emails == [(patient, {"kind": "appointment"})]
