@@ -19,9 +19,11 @@ the path (``PYTHONPATH=<worktree> python benchmarks/transactions.py``):
 
 With ``--sqlite``, on a SQLite file in a temporary directory (WAL,
 ``synchronous=FULL``, as the server): ``write_tx`` as the group commit runs
-it, with one and two hot statements, then ``sqlite3`` alone (``BEGIN
-IMMEDIATE`` and the statements on the loop, the commit's fsync on a worker
-thread), the floor.
+it, with one, two and a hundred hot statements, then ``sqlite3`` alone
+(``BEGIN IMMEDIATE`` and the statements on the loop, the commit's fsync on
+a worker thread), the floor: the hundred tell what a hot statement costs
+beyond ``sqlite3``'s own call; then a hundred reads of a value
+(``Hot.scalar``).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pathlib import Path
 
 import asyncpg
 import uvloop
-from sqlalchemy import Integer, bindparam, column, table, text, update
+from sqlalchemy import Integer, bindparam, column, select, table, text, update
 
 from storage import Store
 from storage.db import ConsecutiveWrites, Database
@@ -49,7 +51,9 @@ _RAW_BUMP = "UPDATE bench_row SET v = v + 1 WHERE id = $1"
 _BUMPED = Hot(
     update(_ROW).where(_ROW.c.id == bindparam("row")).values(v=_ROW.c.v + 1).returning(_ROW.c.v)
 )
+_READ = Hot(select(_ROW.c.v).where(_ROW.c.id == bindparam("row")))
 _EIGHT = [{"row": n} for n in range(1, 9)]
+_SQLITE_STATEMENTS = (1, 2, 100)  # a transaction's, each measure
 Transaction = Callable[[], Awaitable[None]]
 
 
@@ -68,6 +72,15 @@ def _bumping(source: Database | ConsecutiveWrites, statements: int) -> Transacti
         async with write_tx(source) as tx:
             for _ in range(statements):
                 await _BUMP.run(tx.connection, {"row": 1})
+
+    return transaction
+
+
+def _reading(source: ConsecutiveWrites, statements: int) -> Transaction:
+    async def transaction() -> None:
+        async with write_tx(source) as tx:
+            for _ in range(statements):
+                await _READ.scalar(tx.connection, {"row": 1})
 
     return transaction
 
@@ -123,7 +136,7 @@ async def _measure_sqlite(path: Path, count: int) -> None:
     raw.execute("PRAGMA synchronous=FULL")
     loop = asyncio.get_running_loop()
     try:
-        for statements in (1, 2):
+        for statements in _SQLITE_STATEMENTS:
 
             async def driver(statements: int = statements) -> None:
                 raw.execute("BEGIN IMMEDIATE")
@@ -133,7 +146,9 @@ async def _measure_sqlite(path: Path, count: int) -> None:
 
             await _timed(f"write_tx, {statements} hot", count, _bumping(consecutive, statements))
             await _timed(f"sqlite3 alone, {statements} statement(s)", count, driver)
-        bumps = (count + count // 10) * (1 + 1 + 2 + 2)  # warm-up included
+        reads = _SQLITE_STATEMENTS[-1]
+        await _timed(f"write_tx, {reads} hot reads", count, _reading(consecutive, reads))
+        bumps = (count + count // 10) * 2 * sum(_SQLITE_STATEMENTS)  # warm-up included
         async with store.db.write() as conn:  # every transaction committed
             assert await conn.scalar(text("SELECT sum(v) FROM bench_row")) == bumps
     finally:

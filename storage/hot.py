@@ -79,7 +79,10 @@ class _Compiled:
         ]
 
     def parameters(self, params: Params) -> list[Any]:
-        values = [params[name] if name in params else self.literals[name] for name in self.names]
+        if self.literals:  # each a value of the statement's own, unless given
+            values = [params[n] if n in params else self.literals[n] for n in self.names]
+        else:
+            values = [params[name] for name in self.names]
         for index, convert in self.binds:
             values[index] = convert(values[index])
         return values
@@ -125,6 +128,7 @@ class _SQLite:
     """A ``sqlite3`` connection, whose calls return at once (on the loop)."""
 
     __slots__ = ("connection",)
+    dialect_name = "sqlite"
 
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
@@ -154,6 +158,7 @@ class _Asyncpg:
     began (or in autocommit, where each statement is its own)."""
 
     __slots__ = ("adapter", "connection")
+    dialect_name = "postgresql"
 
     def __init__(self, adapter: Any) -> None:
         self.adapter, self.connection = adapter, adapter.driver_connection
@@ -262,10 +267,12 @@ class Hot:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}  # by dialect
 
-    def _for(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect.name)
+    def _for(self, driver: _Driver, conn: AsyncConnection | Autocommit) -> _Compiled:
+        """Compiled for the driver's dialect, which the driver names
+        (``conn.dialect`` is a lookup through SQLAlchemy's proxy)."""
+        compiled = self._compiled.get(driver.dialect_name)
         if compiled is None:
-            compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+            compiled = self._compiled[driver.dialect_name] = _Compiled(self.statement, conn.dialect)
         return compiled
 
     async def rows(
@@ -278,7 +285,7 @@ class Hot:
         if driver is None:
             assert isinstance(conn, AsyncConnection)
             return [tuple(row) for row in await conn.execute(self.statement, params)]
-        compiled = self._for(conn.dialect)
+        compiled = self._for(driver, conn)
         values = compiled.parameters(params)
         try:
             rows = await driver.fetch(compiled.sql, values)
@@ -294,15 +301,15 @@ class Hot:
 
     async def scalar(self, conn: AsyncConnection | Autocommit, params: Params) -> Any:
         """The first column of the first row, or None without a row."""
-        row = await self.first(conn, params)
-        return None if row is None else row[0]
+        rows = await self.rows(conn, params)
+        return rows[0][0] if rows else None
 
     async def run(self, conn: AsyncConnection, params: Params) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
         driver = _driver(conn) or await _begun(conn)
         if driver is None:
             return (await conn.execute(self.statement, params)).rowcount
-        compiled = self._for(conn.dialect)
+        compiled = self._for(driver, conn)
         values = compiled.parameters(params)
         try:
             return await driver.execute(compiled.sql, values)
@@ -320,7 +327,7 @@ class Hot:
             return [
                 tuple(row) for each in params for row in await conn.execute(self.statement, each)
             ]
-        compiled = self._for(conn.dialect)
+        compiled = self._for(driver, conn)
         values = [compiled.parameters(each) for each in params]
         try:
             rows = await driver.fetchmany(compiled.sql, values)
@@ -334,7 +341,7 @@ class Hot:
         if driver is None:
             await conn.execute(self.statement, list(params))
             return
-        compiled = self._for(conn.dialect)
+        compiled = self._for(driver, conn)
         values = [compiled.parameters(each) for each in params]
         try:
             await driver.executemany(compiled.sql, values)
