@@ -185,17 +185,21 @@ _STORED = [
 ]
 
 
-def _insert(seq: ColumnElement[int], *returned: ColumnElement[Any]) -> Insert:
-    """The new message's row, its values bound as ``new_<column>``: a
-    statement that also updates ``threads`` would take a parameter named
-    like one of its columns (kind, reason) for a value to set."""
-    values = [
-        seq if name == "seq" else bindparam(f"new_{name}", type_=messages.c[name].type)
+def _new_row(seq: ColumnElement[int]) -> dict[str, ColumnElement[Any]]:
+    """The new message's values, bound as ``new_<column>``: a statement
+    that also updates ``threads`` would take a parameter named like one of
+    its columns (kind, reason) for a value to set."""
+    return {
+        name: seq if name == "seq" else bindparam(f"new_{name}", type_=messages.c[name].type)
         for name in _STORED
-    ]
+    }
+
+
+def _insert(seq: ColumnElement[int], *returned: ColumnElement[Any]) -> Insert:
+    """The new message's row, returning its id and seq (and ``returned``)."""
     return (
         insert(messages)
-        .from_select(_STORED, select(*values), include_defaults=False)
+        .from_select(_STORED, select(*_new_row(seq).values()), include_defaults=False)
         .returning(messages.c.id, messages.c.seq, *returned)
     )
 
@@ -254,7 +258,7 @@ def _numbered_insert() -> Insert:
 
 _NEW_SEQ = bindparam("new_seq", type_=BigInteger)
 _NEXT_SEQ = Hot(_numbering())  # SQLite: a statement each (microseconds each)
-_INSERT = Hot(_insert(_NEW_SEQ))
+_INSERT = Hot(insert(messages).values(_new_row(_NEW_SEQ)))  # SQLite: its id is the rowid
 _SENDER_READ = Hot(_sender_read(_NEW_SEQ, _THREAD))
 _NUMBER_AND_INSERT = Hot(_numbered_insert())
 UNREAD_CAP = 100  # an unread count stops here: 100 reads "100 or more" (a badge: 99+)
@@ -465,9 +469,7 @@ class MessageTx:
         params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
         if params["new_seq"] is None:
             return None
-        row = await _INSERT.first(self.conn, params)
-        assert row is not None
-        message_id, seq = row
+        message_id, seq = await _INSERT.rowid(self.conn, params), params["new_seq"]
         read = new.reader is not None and await _SENDER_READ.run(self.conn, params) == 1
         if new.counted_for is not None:
             await _COUNT_SENT.run(self.conn, params)

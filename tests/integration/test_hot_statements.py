@@ -185,6 +185,28 @@ async def test_a_column_default_must_be_bound(db: Database) -> None:
             await defaulted.run(conn, {"id": 4})
 
 
+async def test_an_insert_gives_its_rowid_without_returning(db: Database) -> None:
+    """SQLite: ``rowid`` is the id the new row was given (with none bound,
+    the table's next), and a broken constraint is SQLAlchemy's error."""
+    if not db.is_sqlite:
+        pytest.skip("a rowid is SQLite's (PostgreSQL's statements return their ids)")
+    note = {"id": None, "pinned": False, "count": 1, "body": None, "title": "d"}
+    async with db.write() as conn:
+        assert [await _INSERT.rowid(conn, note), await _INSERT.rowid(conn, note)] == [4, 5]
+        with pytest.raises(IntegrityError):
+            await _INSERT.rowid(conn, _ROWS[0])  # its id is taken: nothing written
+    async with db.read() as conn:
+        assert [row[0] for row in await _SELECT.rows(conn, {"least": 0})] == [1, 2, 3, 4, 5]
+    async with db.write() as conn:
+        assert await _INSERT.rowid(conn, {**note, "id": 9}) == 9
+        assert await _INSERT.rowid(conn, note) == 10
+    async with db.read() as conn:
+        assert (await _SELECT.rows(conn, {"least": 0}))[-2:] == [
+            (9, False, 1, None, "d"),
+            (10, False, 1, None, "d"),
+        ]
+
+
 async def test_many_rows_in_one_call(db: Database) -> None:
     more = [{**row, "id": row["id"] + 10} for row in _ROWS]
     async with db.write() as conn:
