@@ -79,7 +79,7 @@ class _Compiled:
         ]
 
     def parameters(self, params: Params) -> list[Any]:
-        if self.literals:  # each a value of the statement's own, unless given
+        if self.literals:  # rare (``last_seq + 1``): most statements skip the check
             values = [params[n] if n in params else self.literals[n] for n in self.names]
         else:
             values = [params[name] for name in self.names]
@@ -141,6 +141,14 @@ class _SQLite:
 
     async def executemany(self, sql: str, values: list[list[Any]]) -> None:
         self.connection.executemany(sql, values)
+
+    def insert(self, sql: str, values: list[Any]) -> int:
+        """Run an INSERT of one row; its rowid. ``lastrowid`` is the
+        connection's last: an insert that wrote no row would give an older one."""
+        cursor = self.connection.execute(sql, values)
+        if cursor.rowcount != 1 or cursor.lastrowid is None:
+            raise RuntimeError(f"an insert of one row wrote {cursor.rowcount}")
+        return cursor.lastrowid
 
     async def fetchmany(self, sql: str, values: list[list[Any]]) -> list[tuple[Any, ...]]:
         return [row for each in values for row in self.connection.execute(sql, each)]
@@ -301,7 +309,7 @@ class Hot:
 
     async def scalar(self, conn: AsyncConnection | Autocommit, params: Params) -> Any:
         """The first column of the first row, or None without a row."""
-        rows = await self.rows(conn, params)
+        rows = await self.rows(conn, params)  # not through ``first``: a coroutine less
         return rows[0][0] if rows else None
 
     async def run(self, conn: AsyncConnection, params: Params) -> int:
@@ -317,20 +325,20 @@ class Hot:
             compiled.fail(driver, exc, values)
 
     async def rowid(self, conn: AsyncConnection, params: Params) -> int:
-        """SQLite: run an INSERT of one row, and return its rowid
-        (``lastrowid``) without a RETURNING clause, for which SQLite 3.40
-        first builds a table of the rows: 4.5 µs of a message's 10.7-µs
-        insert (``benchmarks/README.md``, issue 22, twenty-fifth session)."""
+        """SQLite: run an INSERT of exactly one row and return its rowid,
+        without a RETURNING clause, whose rows SQLite (since 3.35) first
+        gathers in a table of their own: 4.5 µs of a message's 10.7-µs
+        insert on 3.40 (``benchmarks/README.md``, issue 22, twenty-fifth
+        session)."""
         driver = _driver(conn)
-        assert isinstance(driver, _SQLite), "a rowid is SQLite's"
+        if not isinstance(driver, _SQLite):
+            raise TypeError("a rowid is SQLite's: return the id from the statement")
         compiled = self._for(driver, conn)
         values = compiled.parameters(params)
         try:
-            rowid = driver.connection.execute(compiled.sql, values).lastrowid
+            return driver.insert(compiled.sql, values)
         except Exception as exc:
             compiled.fail(driver, exc, values)
-        assert rowid is not None
-        return rowid
 
     async def rows_many(
         self, conn: AsyncConnection, params: Sequence[Params]

@@ -469,7 +469,8 @@ class MessageTx:
         params["new_seq"] = await _NEXT_SEQ.scalar(self.conn, params)
         if params["new_seq"] is None:
             return None
-        message_id, seq = await _INSERT.rowid(self.conn, params), params["new_seq"]
+        message_id = await _INSERT.rowid(self.conn, params)
+        seq = params["new_seq"]
         read = new.reader is not None and await _SENDER_READ.run(self.conn, params) == 1
         if new.counted_for is not None:
             await _COUNT_SENT.run(self.conn, params)

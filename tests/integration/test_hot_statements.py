@@ -187,7 +187,9 @@ async def test_a_column_default_must_be_bound(db: Database) -> None:
 
 async def test_an_insert_gives_its_rowid_without_returning(db: Database) -> None:
     """SQLite: ``rowid`` is the id the new row was given (with none bound,
-    the table's next), and a broken constraint is SQLAlchemy's error."""
+    the table's next); a broken constraint is SQLAlchemy's error, and an
+    insert that wrote no row is refused (the connection's last rowid would
+    be an older row's)."""
     if not db.is_sqlite:
         pytest.skip("a rowid is SQLite's (PostgreSQL's statements return their ids)")
     note = {"id": None, "pinned": False, "count": 1, "body": None, "title": "d"}
@@ -195,6 +197,9 @@ async def test_an_insert_gives_its_rowid_without_returning(db: Database) -> None
         assert [await _INSERT.rowid(conn, note), await _INSERT.rowid(conn, note)] == [4, 5]
         with pytest.raises(IntegrityError):
             await _INSERT.rowid(conn, _ROWS[0])  # its id is taken: nothing written
+        ignoring = Hot(insert_of(_notes, *note).prefix_with("OR IGNORE"))
+        with pytest.raises(RuntimeError, match="wrote 0"):
+            await ignoring.rowid(conn, _ROWS[0])
     async with db.read() as conn:
         assert [row[0] for row in await _SELECT.rows(conn, {"least": 0})] == [1, 2, 3, 4, 5]
     async with db.write() as conn:

@@ -190,6 +190,9 @@ async def test_messages_stored_together_are_stored_as_one_after_the_other(
 
     assert seen(together) == seen(in_turn)
     assert seen(together) == [(pair.thread, 1, "m1"), (other, 1, "d1"), (pair.thread, 2, "m2")]
+    async with pair.store.db.read() as conn:  # each message's id is its row's
+        rows = dict((await conn.execute(select(messages.c.client_msg_id, messages.c.id))).all())
+    assert {m.client_msg_id: m.id for m in together} == rows
     assert statements == ([] if pair.store.db.is_sqlite else ["fetchmany"])
     receipts = select(participants.c.thread_id, participants.c.user_id, participants.c.read_seq)
     async with pair.store.db.read() as conn:
