@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import plan as plans
-from benchmarks.report import machine, plot, summary_table
+from benchmarks.report import machine, plot, steps_table, summary_table
 from benchmarks.runner import Options, run_idle, run_storm, run_target
 from benchmarks.targets import TARGETS
 
@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"{label}: {len(plan.links)} links, {options.step_seconds:g} s steps")
         print(summary_table(results))
+        for result in results:
+            print(f"\n{result['target']}, every step:")
+            print(steps_table(result))
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"{args.scenario}-{now:%Y%m%d-%H%M%S}"
     document = {

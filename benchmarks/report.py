@@ -89,20 +89,28 @@ def summary_table(results: list[dict[str, Any]]) -> str:
 def steps_table(result: dict[str, Any]) -> str:
     """A Markdown table of every load step of one target."""
     rows = [
-        "| offered msgs/s | sent/s | deliveries/s | delivered | p50 ms | p99 ms | p99.9 ms "
-        "| ack p50 ms | ack p99 ms | server CPU | generator CPU |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| offered msgs/s | sent/s | acked during the step/s | deliveries/s | delivered "
+        "| p50 ms | p99 ms | p99.9 ms | ack p50 ms | ack p99 ms | server CPU | generator CPU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for step in result["steps"]:
         latency, ack = step["latency"], step["ack"]
         rows.append(
-            f"| {step['offered_per_s']:.0f} | {step['sent_per_s']:.0f} | "
+            f"| {step['offered_per_s']:.0f} | {step['sent_per_s']:.0f} | {_acked(step)} | "
             f"{step['delivered_per_s']:.0f} | {step['delivery_ratio']:.2%} | "
             f"{latency.get('p50_ms', 0):.2f} | {latency.get('p99_ms', 0):.2f} | "
             f"{latency.get('p99_9_ms', 0):.2f} | {ack.get('p50_ms', 0):.2f} | "
             f"{ack.get('p99_ms', 0):.2f} | {step['server_cpu']:.0%} | {step['generator_cpu']:.0%} |"
         )
     return "\n".join(rows)
+
+
+def _acked(step: dict[str, Any]) -> str:
+    """Acknowledged while the step ran, a second: past the knee, the
+    target's capacity ("-" for a target that acknowledges nothing, or a
+    result from before this was measured)."""
+    acked = step.get("acked_in_step_per_s")
+    return "-" if not step["ack"].get("count") or acked is None else f"{acked:.0f}"
 
 
 def plot(results: list[dict[str, Any]], title: str, path: Path) -> None:

@@ -153,11 +153,12 @@ def _step(
     )
     sent = generator.ask_all("step", orders)
     elapsed = time.monotonic() - wall
+    delivered_in_step, acked_in_step = _counts(generator, number)  # while it sent
     server_cpu = (sampler.cpu_seconds() - server_cpu) / elapsed
     generator_cpu = (generator.cpu_seconds() - generator_cpu) / elapsed
     expected = sum(s["expected"] for s in sent)
     with contextlib.suppress(TimeoutError):
-        _wait(generator, lambda counts: counts[0] >= expected, options.drain_seconds)
+        _wait(generator, number, lambda counts: counts[0] >= expected, options.drain_seconds)
     slow_after = sampler.slow_commits()
     slow_commits = None if slow_before is None or slow_after is None else slow_after - slow_before
     reports = generator.broadcast("report", number)
@@ -176,6 +177,9 @@ def _step(
         "offered_per_s": rate,
         "sent_per_s": round(sum(s["sent"] for s in sent) / options.step_seconds, 1),
         "delivered_per_s": round(delivered / options.step_seconds, 1),
+        # What the target kept up with: past its capacity, acked_in_step_per_s is it.
+        "delivered_in_step_per_s": round(delivered_in_step / options.step_seconds, 1),
+        "acked_in_step_per_s": round(acked_in_step / options.step_seconds, 1),
         "expected": expected,
         "delivered": delivered,
         "delivery_ratio": round(delivered / expected, 5) if expected else 1.0,
@@ -200,6 +204,7 @@ def progress_line(target: str, step: dict[str, Any]) -> str:
     return (
         f"{target:<15} step {step['step']:>2}  offered {step['offered_per_s']:>8.0f}/s  "
         f"delivered {step['delivered_per_s']:>9.0f}/s ({step['delivery_ratio']:.1%})  "
+        f"acked in step {step['acked_in_step_per_s']:>7.0f}/s  "
         f"p50 {latency.get('p50_ms', float('nan')):>7.2f} ms  "
         f"p99 {latency.get('p99_ms', float('nan')):>8.2f} ms  "
         f"server cpu {step['server_cpu']:.0%}  generator cpu {step['generator_cpu']:.0%}{flag}"
@@ -334,7 +339,7 @@ def run_storm(name: str, plan: Plan, options: Options, missed: int) -> dict[str,
         for answer in sent:
             by_link.update(answer["by_link"])
         total = sum(by_link.values())
-        _wait(running.generator, lambda counts: counts[1] >= total, options.drain_seconds * 6)
+        _wait(running.generator, 0, lambda counts: counts[1] >= total, options.drain_seconds * 6)
         want = {
             link.index: sum(
                 by_link.get(other.index, 0)
@@ -390,12 +395,19 @@ def _settle(sampler: ServerSampler, seconds: float = 60.0) -> None:
             return
 
 
-def _wait(generator: Generator, done: Callable[[tuple[int, int]], bool], seconds: float) -> None:
-    """Poll the workers' (deliveries, acks) counters of step 0 until ``done``."""
+def _counts(generator: Generator, step: int) -> tuple[int, int]:
+    """The workers' deliveries and acks of ``step`` so far."""
+    counts = generator.broadcast("count", step)
+    return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+
+def _wait(
+    generator: Generator, step: int, done: Callable[[tuple[int, int]], bool], seconds: float
+) -> None:
+    """Poll the workers' (deliveries, acks) counters of ``step`` until ``done``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        counts = generator.broadcast("count", 0)
-        if done((sum(c[0] for c in counts), sum(c[1] for c in counts))):
+        if done(_counts(generator, step)):
             return
         time.sleep(0.05)  # polling counters that other processes move
     raise TimeoutError("the target did not keep up")

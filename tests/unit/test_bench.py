@@ -1,11 +1,15 @@
-"""The benchmark harness's pure parts: plans and latency summaries."""
+"""The benchmark harness's pure parts: plans, latency summaries, tables and
+the drain's polling."""
 
 from __future__ import annotations
 
 from array import array
+from typing import Any
 
 from benchmarks.disk import stalls
 from benchmarks.plan import chat, fanout, idle
+from benchmarks.report import steps_table
+from benchmarks.runner import _wait
 from benchmarks.stats import merge, summarize
 
 
@@ -65,3 +69,47 @@ def test_no_stalls() -> None:
         "stalled_ms": 0,
         "worst": [],
     }
+
+
+def _step(acks: int, acked_in_step: float | None) -> dict[str, Any]:
+    step: dict[str, Any] = {
+        "offered_per_s": 4500.0,
+        "sent_per_s": 4500.0,
+        "delivered_per_s": 10_000.0,
+        "delivery_ratio": 0.74,
+        "latency": {"p50_ms": 900.0, "p99_ms": 2000.0, "p99_9_ms": 2100.0},
+        "ack": {"count": acks, "p50_ms": 950.0, "p99_ms": 2050.0},
+        "server_cpu": 1.0,
+        "generator_cpu": 0.3,
+    }
+    if acked_in_step is not None:
+        step["acked_in_step_per_s"] = acked_in_step
+    return step
+
+
+def test_the_steps_table_shows_what_was_acked_while_a_step_ran() -> None:
+    result = {"steps": [_step(40_000, 3612.4), _step(0, 0.0), _step(40_000, None)]}
+    rows = steps_table(result).splitlines()
+    assert "acked during the step/s" in rows[0]
+    # past the knee, carehub's capacity; "-" for the ceiling (it acknowledges
+    # nothing) and for results written before it was measured
+    assert [row.split(" | ")[2] for row in rows[2:]] == ["3612", "-", "-"]
+
+
+class _Workers:
+    """Generator workers whose counters move for one step only."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+        self.asked: list[int] = []
+
+    def broadcast(self, command: str, step: int) -> list[tuple[int, int]]:
+        assert command == "count"
+        self.asked.append(step)
+        return [(30, 10), (20, 5)] if step == self.step else [(0, 0), (0, 0)]
+
+
+def test_a_steps_drain_polls_that_steps_counters() -> None:
+    workers = _Workers(step=3)
+    _wait(workers, 3, lambda counts: counts == (50, 15), seconds=5)  # type: ignore[arg-type]
+    assert workers.asked == [3]  # done at once: not polled until the drain's end
