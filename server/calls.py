@@ -5,9 +5,11 @@ most of its time waiting for the commit's fsync. Were the connection to read
 nothing meanwhile, its next frames would wait unread in the kernel, a busy
 device would add one operation per commit, and the loop would sit idle
 while the commit runs: one device's burst would wait out one commit per
-message. So such a call is *pipelined*: it runs in a task of its own, and
-the connection reads its next frame as soon as the call's writes are
-queued in the writer (``queued``), in the order the frames came.
+message. So such a call is *pipelined*: it starts at once and, once it
+waits, goes on in a task of its own (``server.eager``); the connection
+reads its next frame as soon as the call's writes are queued in the writer
+(``queued``), in the order the frames came: most often without leaving the
+step that read the frame.
 
 What a client sees stays as if each call ran alone, in turn:
 
@@ -32,20 +34,23 @@ the writer reads ahead and stores together (``server.writer``).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager, nullcontext
-from contextvars import ContextVar
 from typing import Any
 
 from protocol.errors import CloseCode
 from server.connection import Connection, Flag
+from server.eager import start_eagerly
 
 __all__ = ["PIPELINED_CALLS", "Calls", "queued"]
 
 PIPELINED_CALLS = 16  # each holds its frame (up to ``max_frame_bytes``) until answered
 Answer = Coroutine[Any, Any, bytes | None]  # the frame answering a call, if any
 
-_QUEUED: ContextVar[asyncio.Future[None] | None] = ContextVar("queued", default=None)
+_QUEUED: contextvars.ContextVar[asyncio.Future[None] | None] = contextvars.ContextVar(
+    "queued", default=None
+)
 
 
 def queued() -> None:
@@ -153,17 +158,20 @@ class Calls:
         await self._sent.wait()
 
     async def _pipeline(self, answer: Callable[[], Answer], slot: _Slot) -> None:
+        """Start the call at once, in a context of its own (``start_eagerly``):
+        most often it has queued its writes before it first waits, and the
+        reader goes on without leaving this step."""
         admitted = asyncio.get_running_loop().create_future()
-        token = _QUEUED.set(admitted)
-        try:
-            task = slot.task = asyncio.create_task(self._pipelined(answer, slot, admitted))
-        finally:
-            _QUEUED.reset(token)
+        context = contextvars.copy_context()
+        context.run(_QUEUED.set, admitted)
+        slot.task = start_eagerly(self._pipelined(answer, slot, admitted), context)
+        if admitted.done():
+            return
         try:
             await admitted
         except asyncio.CancelledError:
-            if admitted.cancelled():  # the reader went before the call queued its write
-                task.cancel()
+            if admitted.cancelled() and slot.task is not None:  # the reader went first
+                slot.task.cancel()
             raise
 
     async def _pipelined(

@@ -1,7 +1,7 @@
-"""A connection's calls in flight (``server.calls``): a pipelined call is
-let go once its writes are queued, answers leave in the order the calls
-came, any other call waits for the earlier ones, in-flight calls are
-bounded, and a graceful finish waits for every answer."""
+"""A connection's calls in flight (``server.calls``): a pipelined call
+starts at once and is let go once its writes are queued, answers leave in
+the order the calls came, any other call waits for the earlier ones,
+in-flight calls are bounded, and a graceful finish waits for every answer."""
 
 from __future__ import annotations
 
@@ -88,6 +88,21 @@ async def test_pipelined_calls_are_let_go_once_queued_and_answered_in_order() ->
     await calls.settled()
     assert drain(conn) == [b"a", b"b"]
     assert not conn.busy
+
+
+async def test_a_pipelined_call_queues_its_writes_before_the_loop_runs_anything_else() -> None:
+    """It starts in the reader's step: under load, a task's first step would
+    wait out a whole loop iteration, behind everything read meanwhile."""
+    calls = Calls(make(), no_failure)
+    (gate,) = gates(1)
+    elsewhere: list[str] = []
+    asyncio.get_running_loop().call_soon(elsewhere.append, "ran")
+    await calls.take(partial(gated, gate, b"a"), pipelined=True)
+    assert elsewhere == []  # let go (its write queued) within this step
+    (running,) = calls.running()  # the rest waits for its gate in a task
+    gate.set_result(None)
+    await calls.settled()
+    assert running.done() and elsewhere == ["ran"]
 
 
 async def test_a_pipelined_call_that_queues_nothing_is_let_go_once_answered() -> None:

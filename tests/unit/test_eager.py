@@ -1,0 +1,128 @@
+"""``server.eager.start_eagerly``: a coroutine's first step runs in the
+caller's, in the context given; what follows its first wait runs in a task
+that behaves as if it had run the coroutine from the start."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+
+import pytest
+
+from server.eager import start_eagerly
+
+SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="caller's")
+
+
+async def test_a_coroutine_that_never_waits_is_done_before_the_call_returns() -> None:
+    steps: list[str] = []
+
+    async def mark() -> None:
+        steps.append(SEEN.get())
+        SEEN.set("changed inside")
+
+    context = contextvars.copy_context()
+    context.run(SEEN.set, "its own")
+    assert start_eagerly(mark(), context) is None
+    assert steps == ["its own"]
+    assert context[SEEN] == "changed inside" and SEEN.get() == "caller's"
+
+
+async def test_the_rest_runs_in_a_task_of_the_same_context_with_the_result() -> None:
+    loop = asyncio.get_running_loop()
+    gate: asyncio.Future[int] = loop.create_future()
+    steps: list[str] = []
+
+    async def two_steps() -> str:
+        steps.append("first")
+        SEEN.set("set in the first step")
+        got = await gate
+        steps.append(f"then {got}")
+        assert asyncio.current_task() is task  # its own task from then on
+        return SEEN.get()
+
+    task = start_eagerly(two_steps(), contextvars.copy_context())
+    assert task is not None and steps == ["first"]
+    gate.set_result(7)
+    assert await task == "set in the first step"
+    assert steps == ["first", "then 7"] and SEEN.get() == "caller's"
+
+
+async def test_a_bare_yield_goes_on_in_the_next_iteration() -> None:
+    async def yields() -> str:
+        await asyncio.sleep(0)
+        return "after"
+
+    task = start_eagerly(yields(), contextvars.copy_context())
+    assert task is not None and await task == "after"
+
+
+@pytest.mark.parametrize("before_its_first_step", [True, False])
+async def test_a_cancelled_rest_is_cancelled_where_it_waits(before_its_first_step: bool) -> None:
+    loop = asyncio.get_running_loop()
+    gate: asyncio.Future[None] = loop.create_future()
+    seen: list[str] = []
+
+    async def waits() -> None:
+        try:
+            await gate
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        finally:
+            seen.append("cleaned up")
+
+    task = start_eagerly(waits(), contextvars.copy_context())
+    assert task is not None
+    if not before_its_first_step:
+        await asyncio.sleep(0)  # the task now waits for the gate
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["cancelled", "cleaned up"] and task.cancelled()
+    assert gate.cancelled() is not before_its_first_step  # as a task's own wait would be
+
+
+async def test_a_cancellation_that_comes_as_the_wait_ends_is_not_lost() -> None:
+    loop = asyncio.get_running_loop()
+    gate: asyncio.Future[None] = loop.create_future()
+    seen: list[str] = []
+
+    async def waits() -> None:
+        try:
+            await gate
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        seen.append("went on")
+
+    task = start_eagerly(waits(), contextvars.copy_context())
+    assert task is not None
+    await asyncio.sleep(0)
+    gate.set_result(None)  # the task is woken, but has not run yet
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["cancelled"]
+
+
+async def test_what_the_first_step_raises_the_caller_gets() -> None:
+    async def refuses() -> None:
+        raise ValueError("refused at once")
+
+    with pytest.raises(ValueError, match="refused at once"):
+        start_eagerly(refuses(), contextvars.copy_context())
+
+
+async def test_what_the_rest_raises_the_task_holds() -> None:
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def fails_later() -> None:
+        await gate
+        raise ValueError("failed later")
+
+    task = start_eagerly(fails_later(), contextvars.copy_context())
+    assert task is not None
+    gate.set_result(None)
+    with pytest.raises(ValueError, match="failed later"):
+        await task
