@@ -57,35 +57,10 @@ async def test_a_bare_yield_goes_on_in_the_next_iteration() -> None:
     assert task is not None and await task == "after"
 
 
-@pytest.mark.parametrize("before_its_first_step", [True, False])
-async def test_a_cancelled_rest_is_cancelled_where_it_waits(before_its_first_step: bool) -> None:
-    loop = asyncio.get_running_loop()
-    gate: asyncio.Future[None] = loop.create_future()
-    seen: list[str] = []
-
-    async def waits() -> None:
-        try:
-            await gate
-        except asyncio.CancelledError:
-            seen.append("cancelled")
-            raise
-        finally:
-            seen.append("cleaned up")
-
-    task = start_eagerly(waits(), contextvars.copy_context())
-    assert task is not None
-    if not before_its_first_step:
-        await asyncio.sleep(0)  # the task now waits for the gate
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert seen == ["cancelled", "cleaned up"] and task.cancelled()
-    assert gate.cancelled() is not before_its_first_step  # as a task's own wait would be
-
-
-async def test_a_cancellation_that_comes_as_the_wait_ends_is_not_lost() -> None:
-    loop = asyncio.get_running_loop()
-    gate: asyncio.Future[None] = loop.create_future()
+def waiting_on_a_gate() -> tuple[asyncio.Future[None], list[str], asyncio.Task[None]]:
+    """A coroutine started eagerly that waits for a gate, noting whether it
+    was cancelled and whether it went on: the gate, the notes, its task."""
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     seen: list[str] = []
 
     async def waits() -> None:
@@ -98,12 +73,36 @@ async def test_a_cancellation_that_comes_as_the_wait_ends_is_not_lost() -> None:
 
     task = start_eagerly(waits(), contextvars.copy_context())
     assert task is not None
+    return gate, seen, task
+
+
+@pytest.mark.parametrize("before_its_first_step", [True, False])
+async def test_a_cancelled_rest_is_cancelled_where_it_waits(before_its_first_step: bool) -> None:
+    gate, seen, task = waiting_on_a_gate()
+    if not before_its_first_step:
+        await asyncio.sleep(0)  # the task now waits for the gate
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["cancelled"] and task.cancelled()
+    assert gate.cancelled() is not before_its_first_step  # as a task's own wait would be
+
+
+async def test_a_cancellation_that_comes_as_the_wait_ends_is_not_lost() -> None:
+    gate, seen, task = waiting_on_a_gate()
     await asyncio.sleep(0)
     gate.set_result(None)  # the task is woken, but has not run yet
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert seen == ["cancelled"]
+
+
+async def test_a_rest_not_cancelled_goes_on_once_its_wait_ends() -> None:
+    gate, seen, task = waiting_on_a_gate()
+    gate.set_result(None)
+    await task
+    assert seen == ["went on"]
 
 
 async def test_what_the_first_step_raises_the_caller_gets() -> None:
