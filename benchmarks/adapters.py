@@ -113,6 +113,7 @@ class _Link(WSListener):  # type: ignore[misc]
     """Common life cycle: ``ready`` resolves once the link may publish."""
 
     frame_type: ClassVar[WSMsgType] = WSMsgType.BINARY
+    acknowledges: ClassVar[bool] = False  # each publish answered once stored (``acked``)
 
     def __init__(self, endpoint: Endpoint, recorder: Recorder, payload_size: int) -> None:
         self.endpoint = endpoint
@@ -198,6 +199,8 @@ class CarehubLink(_Link):
     shape and coverage only, never the cryptography, so the generator spends
     no CPU on it: what encrypting costs lands on each user's own device, not
     on the server."""
+
+    acknowledges = True
 
     def __init__(self, endpoint: Endpoint, recorder: Recorder, payload_size: int) -> None:
         super().__init__(endpoint, recorder, payload_size)

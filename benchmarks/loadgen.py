@@ -107,11 +107,12 @@ class _Worker:
         }
 
     async def on_step(self, order: StepOrder) -> dict[str, Any]:
-        """Publish for one step; returns how much was sent and should arrive."""
-        sent = expected = 0
+        """Publish for one step; returns how much was sent and should arrive
+        (deliveries, and acks from a target that acknowledges)."""
+        sent = expected = acks = 0
         by_link: dict[int, int] = {}
         if not self.publishers or order.rate <= 0:
-            return {"sent": 0, "expected": 0, "by_link": by_link}
+            return {"sent": 0, "expected": 0, "acks": 0, "by_link": by_link}
         interval_ns = 1e9 / order.rate
         total = int(order.rate * order.seconds)
         clock = time.monotonic_ns
@@ -126,8 +127,9 @@ class _Worker:
             link.publish(Stamp(due, order.step, spec.index, k))
             sent += 1
             expected += spec.fanout
+            acks += link.acknowledges
             by_link[spec.index] = by_link.get(spec.index, 0) + 1
-        return {"sent": sent, "expected": expected, "by_link": by_link}
+        return {"sent": sent, "expected": expected, "acks": acks, "by_link": by_link}
 
     async def on_go_offline(self, _: None) -> int:
         """Close every link that does not publish, remembering its cursor."""

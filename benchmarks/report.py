@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["machine", "plot", "steps_table", "summary_table"]
+__all__ = ["acked_per_s", "machine", "plot", "steps_table", "summary_table"]
 
 _PACKAGES = (
     "carehub",
@@ -89,14 +89,14 @@ def summary_table(results: list[dict[str, Any]]) -> str:
 def steps_table(result: dict[str, Any]) -> str:
     """A Markdown table of every load step of one target."""
     rows = [
-        "| offered msgs/s | sent/s | acked during the step/s | deliveries/s | delivered "
+        "| offered msgs/s | sent/s | acked in step/s | deliveries/s | delivered "
         "| p50 ms | p99 ms | p99.9 ms | ack p50 ms | ack p99 ms | server CPU | generator CPU |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for step in result["steps"]:
         latency, ack = step["latency"], step["ack"]
         rows.append(
-            f"| {step['offered_per_s']:.0f} | {step['sent_per_s']:.0f} | {_acked(step)} | "
+            f"| {step['offered_per_s']:.0f} | {step['sent_per_s']:.0f} | {acked_per_s(step)} | "
             f"{step['delivered_per_s']:.0f} | {step['delivery_ratio']:.2%} | "
             f"{latency.get('p50_ms', 0):.2f} | {latency.get('p99_ms', 0):.2f} | "
             f"{latency.get('p99_9_ms', 0):.2f} | {ack.get('p50_ms', 0):.2f} | "
@@ -105,8 +105,8 @@ def steps_table(result: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _acked(step: dict[str, Any]) -> str:
-    """Acknowledged while the step ran, a second: past the knee, the
+def acked_per_s(step: dict[str, Any]) -> str:
+    """Acknowledged per second while the step sent: past the knee, the
     target's capacity ("-" for a target that acknowledges nothing, or a
     result from before this was measured)."""
     acked = step.get("acked_in_step_per_s")

@@ -19,6 +19,7 @@ import psutil
 
 from benchmarks.loadgen import Assignment, StepOrder, WorkerError, worker_main
 from benchmarks.plan import Plan
+from benchmarks.report import acked_per_s
 from benchmarks.stats import merge, summarize
 from benchmarks.targets import RunningTarget, process_cpu_seconds, start_target
 
@@ -153,12 +154,19 @@ def _step(
     )
     sent = generator.ask_all("step", orders)
     elapsed = time.monotonic() - wall
-    delivered_in_step, acked_in_step = _counts(generator, number)  # while it sent
+    _, acked_in_step = _counts(generator, number)  # by the end of its sending
+    step_window = (time.monotonic_ns() - start_ns) / 1e9
     server_cpu = (sampler.cpu_seconds() - server_cpu) / elapsed
     generator_cpu = (generator.cpu_seconds() - generator_cpu) / elapsed
     expected = sum(s["expected"] for s in sent)
+    acks = sum(s["acks"] for s in sent)  # carehub acknowledges after delivering
     with contextlib.suppress(TimeoutError):
-        _wait(generator, number, lambda counts: counts[0] >= expected, options.drain_seconds)
+        _wait(
+            generator,
+            number,
+            lambda counts: counts[0] >= expected and counts[1] >= acks,
+            options.drain_seconds,
+        )
     slow_after = sampler.slow_commits()
     slow_commits = None if slow_before is None or slow_after is None else slow_after - slow_before
     reports = generator.broadcast("report", number)
@@ -177,9 +185,8 @@ def _step(
         "offered_per_s": rate,
         "sent_per_s": round(sum(s["sent"] for s in sent) / options.step_seconds, 1),
         "delivered_per_s": round(delivered / options.step_seconds, 1),
-        # What the target kept up with: past its capacity, acked_in_step_per_s is it.
-        "delivered_in_step_per_s": round(delivered_in_step / options.step_seconds, 1),
-        "acked_in_step_per_s": round(acked_in_step / options.step_seconds, 1),
+        # Stored a second while the step sent: past the knee, the capacity.
+        "acked_in_step_per_s": round(acked_in_step / step_window, 1),
         "expected": expected,
         "delivered": delivered,
         "delivery_ratio": round(delivered / expected, 5) if expected else 1.0,
@@ -204,7 +211,7 @@ def progress_line(target: str, step: dict[str, Any]) -> str:
     return (
         f"{target:<15} step {step['step']:>2}  offered {step['offered_per_s']:>8.0f}/s  "
         f"delivered {step['delivered_per_s']:>9.0f}/s ({step['delivery_ratio']:.1%})  "
-        f"acked in step {step['acked_in_step_per_s']:>7.0f}/s  "
+        f"acked in step {acked_per_s(step):>7}/s  "
         f"p50 {latency.get('p50_ms', float('nan')):>7.2f} ms  "
         f"p99 {latency.get('p99_ms', float('nan')):>8.2f} ms  "
         f"server cpu {step['server_cpu']:.0%}  generator cpu {step['generator_cpu']:.0%}{flag}"

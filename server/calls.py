@@ -158,20 +158,18 @@ class Calls:
         await self._sent.wait()
 
     async def _pipeline(self, answer: Callable[[], Answer], slot: _Slot) -> None:
-        """Start the call at once, in a context of its own (``start_eagerly``):
-        most often it has queued its writes before it first waits, and the
-        reader goes on without leaving this step."""
+        """Start the call's task eagerly (``start_eagerly``): most often it
+        has queued its writes before it first waits, and the reader goes on
+        without leaving this step."""
         admitted = asyncio.get_running_loop().create_future()
         context = contextvars.copy_context()
         context.run(_QUEUED.set, admitted)
-        slot.task = start_eagerly(self._pipelined(answer, slot, admitted), context)
-        if admitted.done():
-            return
+        task = slot.task = start_eagerly(self._pipelined(answer, slot, admitted), context)
         try:
             await admitted
         except asyncio.CancelledError:
-            if admitted.cancelled() and slot.task is not None:  # the reader went first
-                slot.task.cancel()
+            if admitted.cancelled():  # the reader went before the call queued its write
+                task.cancel()
             raise
 
     async def _pipelined(

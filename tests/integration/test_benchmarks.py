@@ -39,10 +39,9 @@ def check_step(target: str, step: dict[str, Any]) -> None:
     assert step["delivered"] == step["expected"]
     assert step["errors"] == {} and step["closes"] == {} and step["disconnected"] == 0
     assert step["latency"]["p50_ms"] > 0
-    # counted while the step sent: most, not those still on their way at its end
-    assert 0 < step["delivered_in_step_per_s"] <= step["delivered_per_s"]
     if target.startswith("carehub"):
         assert step["ack"]["count"] == RATE  # every send stored and acknowledged
+        # counted by the end of the step's sending: most, not those still on their way
         assert 0 < step["acked_in_step_per_s"] <= RATE
         assert step["slow_commits"] >= 0  # read from each node's /healthz
     else:

@@ -90,7 +90,7 @@ def _step(acks: int, acked_in_step: float | None) -> dict[str, Any]:
 def test_the_steps_table_shows_what_was_acked_while_a_step_ran() -> None:
     result = {"steps": [_step(40_000, 3612.4), _step(0, 0.0), _step(40_000, None)]}
     rows = steps_table(result).splitlines()
-    assert "acked during the step/s" in rows[0]
+    assert "acked in step/s" in rows[0]
     # past the knee, carehub's capacity; "-" for the ceiling (it acknowledges
     # nothing) and for results written before it was measured
     assert [row.split(" | ")[2] for row in rows[2:]] == ["3612", "-", "-"]
@@ -112,4 +112,4 @@ class _Workers:
 def test_a_steps_drain_polls_that_steps_counters() -> None:
     workers = _Workers(step=3)
     _wait(workers, 3, lambda counts: counts == (50, 15), seconds=5)  # type: ignore[arg-type]
-    assert workers.asked == [3]  # done at once: not polled until the drain's end
+    assert workers.asked == [3]  # satisfied on its first poll

@@ -1,6 +1,6 @@
-"""``server.eager.start_eagerly``: a coroutine's first step runs in the
-caller's, in the context given; what follows its first wait runs in a task
-that behaves as if it had run the coroutine from the start."""
+"""``server.eager.start_eagerly``: a task whose first step has run before
+the call returns, as the task's own (its context, ``current_task``); from
+then on it behaves as a task that ran the coroutine from the start."""
 
 from __future__ import annotations
 
@@ -17,15 +17,46 @@ SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="call
 async def test_a_coroutine_that_never_waits_is_done_before_the_call_returns() -> None:
     steps: list[str] = []
 
-    async def mark() -> None:
+    async def mark() -> str:
         steps.append(SEEN.get())
         SEEN.set("changed inside")
+        return "done"
 
     context = contextvars.copy_context()
     context.run(SEEN.set, "its own")
-    assert start_eagerly(mark(), context) is None
+    task = start_eagerly(mark(), context)
     assert steps == ["its own"]
     assert context[SEEN] == "changed inside" and SEEN.get() == "caller's"
+    task.cancel()  # too late: it finished in its first step, as an eager task
+    assert await task == "done"
+
+
+async def test_the_first_step_runs_as_the_tasks_own() -> None:
+    caller = asyncio.current_task()
+    seen: list[asyncio.Task[None] | None] = []
+
+    async def look() -> None:
+        seen.append(asyncio.current_task())
+
+    task = start_eagerly(look(), contextvars.copy_context())
+    assert seen == [task] and asyncio.current_task() is caller
+    await task
+
+
+async def test_a_timeout_entered_in_the_first_step_times_out_the_call_not_the_caller() -> None:
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def waits_too_long() -> str:
+        try:
+            async with asyncio.timeout(0.01):
+                await never
+        except TimeoutError:
+            return "timed out"
+        return "not timed out"
+
+    task = start_eagerly(waits_too_long(), contextvars.copy_context())
+    await asyncio.wait({task})  # not cancelled by the timeout, as it would be were it current
+    assert task.result() == "timed out"
 
 
 async def test_the_rest_runs_in_a_task_of_the_same_context_with_the_result() -> None:
@@ -42,7 +73,7 @@ async def test_the_rest_runs_in_a_task_of_the_same_context_with_the_result() -> 
         return SEEN.get()
 
     task = start_eagerly(two_steps(), contextvars.copy_context())
-    assert task is not None and steps == ["first"]
+    assert steps == ["first"]
     gate.set_result(7)
     assert await task == "set in the first step"
     assert steps == ["first", "then 7"] and SEEN.get() == "caller's"
@@ -54,7 +85,7 @@ async def test_a_bare_yield_goes_on_in_the_next_iteration() -> None:
         return "after"
 
     task = start_eagerly(yields(), contextvars.copy_context())
-    assert task is not None and await task == "after"
+    assert await task == "after"
 
 
 def waiting_on_a_gate() -> tuple[asyncio.Future[None], list[str], asyncio.Task[None]]:
@@ -71,9 +102,7 @@ def waiting_on_a_gate() -> tuple[asyncio.Future[None], list[str], asyncio.Task[N
             raise
         seen.append("went on")
 
-    task = start_eagerly(waits(), contextvars.copy_context())
-    assert task is not None
-    return gate, seen, task
+    return gate, seen, start_eagerly(waits(), contextvars.copy_context())
 
 
 @pytest.mark.parametrize("before_its_first_step", [True, False])
@@ -85,7 +114,8 @@ async def test_a_cancelled_rest_is_cancelled_where_it_waits(before_its_first_ste
     with pytest.raises(asyncio.CancelledError):
         await task
     assert seen == ["cancelled"] and task.cancelled()
-    assert gate.cancelled() is not before_its_first_step  # as a task's own wait would be
+    # after its first step, the task waits for the gate itself and cancels it
+    assert gate.cancelled() is not before_its_first_step
 
 
 async def test_a_cancellation_that_comes_as_the_wait_ends_is_not_lost() -> None:
@@ -105,12 +135,31 @@ async def test_a_rest_not_cancelled_goes_on_once_its_wait_ends() -> None:
     assert seen == ["went on"]
 
 
-async def test_what_the_first_step_raises_the_caller_gets() -> None:
+async def test_what_the_first_step_raises_the_task_holds() -> None:
     async def refuses() -> None:
         raise ValueError("refused at once")
 
+    task = start_eagerly(refuses(), contextvars.copy_context())
     with pytest.raises(ValueError, match="refused at once"):
-        start_eagerly(refuses(), contextvars.copy_context())
+        await task
+
+
+async def test_a_cancellation_caught_before_the_first_step_lets_it_wait_again() -> None:
+    loop = asyncio.get_running_loop()
+    first, second = loop.create_future(), loop.create_future()
+
+    async def catches() -> str:
+        try:
+            await first
+        except asyncio.CancelledError:
+            return await second
+        return "not cancelled"
+
+    task = start_eagerly(catches(), contextvars.copy_context())
+    task.cancel()  # before its first step: thrown in where it waits
+    await asyncio.sleep(0)
+    second.set_result("waited again")
+    assert await task == "waited again" and not first.cancelled()
 
 
 async def test_what_the_rest_raises_the_task_holds() -> None:
@@ -121,7 +170,6 @@ async def test_what_the_rest_raises_the_task_holds() -> None:
         raise ValueError("failed later")
 
     task = start_eagerly(fails_later(), contextvars.copy_context())
-    assert task is not None
     gate.set_result(None)
     with pytest.raises(ValueError, match="failed later"):
         await task
