@@ -5,11 +5,11 @@ most of its time waiting for the commit's fsync. Were the connection to read
 nothing meanwhile, its next frames would wait unread in the kernel, a busy
 device would add one operation per commit, and the loop would sit idle
 while the commit runs: one device's burst would wait out one commit per
-message. So such a call is *pipelined*: it starts at once and, once it
-waits, goes on in a task of its own (``server.eager``); the connection
-reads its next frame as soon as the call's writes are queued in the writer
-(``queued``), in the order the frames came: most often without leaving the
-step that read the frame.
+message. So such a call is *pipelined*: it runs in a task of its own,
+started eagerly (``server.eager``: its first step runs at once); the
+connection reads its next frame as soon as the call's writes are queued in
+the writer (``queued``), in the order the frames came: most often without
+leaving the step that read the frame.
 
 What a client sees stays as if each call ran alone, in turn:
 

@@ -10,8 +10,9 @@ batch (``benchmarks/README.md``, issue 22, twenty-sixth session).
 As in an eager task, the first step runs as the task's own:
 ``asyncio.current_task()`` is the task (what ``asyncio.timeout`` cancels
 when it expires), not the caller's. Python 3.11 has no eager tasks, so
-the first step is run here, with the loop's current task switched as 3.12
-switches it (asyncio's ``_enter_task`` and ``_leave_task``)."""
+the first step is run here, the loop's current task switched around it
+with asyncio's ``_enter_task`` and ``_leave_task`` (3.12 has
+``_swap_current_task``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ import asyncio
 import contextvars
 from asyncio.tasks import _enter_task, _leave_task
 from collections.abc import Coroutine, Generator
-from types import FrameType
 from typing import Any, TypeVar
 
 __all__ = ["start_eagerly"]
@@ -30,7 +30,8 @@ T = TypeVar("T")
 def start_eagerly(coro: Coroutine[Any, Any, T], context: contextvars.Context) -> asyncio.Task[T]:
     """A task running ``coro`` in ``context``, whose first step (up to its
     first wait) has already run when this returns. What that step raises,
-    the task holds, as an eager task would."""
+    the task holds, as an eager task would (``KeyboardInterrupt`` too: the
+    loop stops at the task's next step, not at once)."""
     loop = asyncio.get_running_loop()
     rest = _Rest(coro)
     task = loop.create_task(rest, context=context)
@@ -51,11 +52,11 @@ class _Rest(Coroutine[Any, Any, T]):
     """A coroutine whose first step was run before its task's: the task's
     first step takes what it came to (what it waits for, its result or
     its error); from then on, what the task sends or throws goes to the
-    coroutine. A cancellation before the task's first step is thrown in
-    where the coroutine waits (the future it waits for is not cancelled),
-    unless the coroutine had already finished."""
+    coroutine. A cancellation before the task's first step cancels what
+    the coroutine waits for, as a task's would, unless it had finished."""
 
     __slots__ = ("_coro", "_first")
+    _SHOWN = frozenset({"__qualname__", "__name__", "cr_code", "cr_frame", "cr_running"})
 
     def __init__(self, coro: Coroutine[Any, Any, T]) -> None:
         self._coro = coro
@@ -64,21 +65,25 @@ class _Rest(Coroutine[Any, Any, T]):
     def first_step(self) -> None:
         try:
             self._first = _Outcome(waiting=self._coro.send(None))
-        except BaseException as ended:  # the task's first step raises it (StopIteration: returns)
-            self._first = _Outcome(ended=ended)
+        except StopIteration as finished:
+            self._first = _Outcome(finished=True, result=finished.value)
+        except BaseException as error:  # the task's first step raises it
+            self._first = _Outcome(error=error)
 
     def send(self, value: Any) -> Any:
         first, self._first = self._first, None
         if first is None:
             return self._coro.send(value)
-        if first.ended is not None:
-            raise first.ended
-        return first.waiting
+        return first.handed_over()
 
     def throw(self, *thrown: Any) -> Any:
         first, self._first = self._first, None
-        if first is not None and first.ended is not None:
-            raise first.ended  # done before it could be cancelled, as an eager task
+        if first is None:
+            return self._coro.throw(*thrown)
+        if first.waiting is None or not isinstance(thrown[0], asyncio.CancelledError):
+            return first.handed_over() if first.finished else self._coro.throw(*thrown)
+        if first.waiting.cancel():  # the task is woken by it, and throws in where it waits
+            return first.waiting
         return self._coro.throw(*thrown)
 
     def close(self) -> None:
@@ -87,21 +92,37 @@ class _Rest(Coroutine[Any, Any, T]):
     def __await__(self) -> Generator[Any, None, T]:
         raise TypeError("a task runs it: it is not awaited")
 
-    @property
-    def cr_frame(self) -> FrameType | None:
-        """The coroutine's frame, for the task's ``get_stack``."""
-        return self._coro.cr_frame  # type: ignore[attr-defined,no-any-return]
-
-    def __repr__(self) -> str:
-        return repr(self._coro)
+    def __getattr__(self, name: str) -> Any:
+        """What asyncio shows of a task (its repr, ``get_stack``): its coroutine's."""
+        if name in _Rest._SHOWN:
+            return getattr(self._coro, name)
+        raise AttributeError(name)
 
 
 class _Outcome:
-    """How a first step ended: waiting for something, or done (``ended``:
-    ``StopIteration`` with the result, or the error)."""
+    """How a first step ended: waiting (for a future, or None: a bare
+    yield), finished with a result, or failed."""
 
-    __slots__ = ("ended", "waiting")
+    __slots__ = ("error", "finished", "result", "waiting")
 
-    def __init__(self, *, waiting: Any = None, ended: BaseException | None = None) -> None:
-        self.waiting = waiting  # a future, or None (a bare yield)
-        self.ended = ended
+    def __init__(
+        self,
+        *,
+        waiting: Any = None,
+        finished: bool = False,
+        result: Any = None,
+        error: BaseException | None = None,
+    ) -> None:
+        self.waiting = waiting
+        self.finished = finished or error is not None
+        self.result = result
+        self.error = error
+
+    def handed_over(self) -> Any:
+        """To the task's first step: what the coroutine waits for, or its end."""
+        if self.error is not None:
+            error, self.error = self.error, None  # no cycle through this frame
+            raise error
+        if self.finished:
+            raise StopIteration(self.result)
+        return self.waiting

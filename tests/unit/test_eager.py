@@ -1,6 +1,7 @@
 """``server.eager.start_eagerly``: a task whose first step has run before
 the call returns, as the task's own (its context, ``current_task``); from
-then on it behaves as a task that ran the coroutine from the start."""
+then on it is cancelled, fails and finishes as a task that ran the
+coroutine from the start."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from server.eager import start_eagerly
 SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="caller's")
 
 
-async def test_a_coroutine_that_never_waits_is_done_before_the_call_returns() -> None:
+async def test_a_coroutine_that_never_waits_has_finished_before_the_call_returns() -> None:
     steps: list[str] = []
 
     async def mark() -> str:
@@ -40,6 +41,40 @@ async def test_the_first_step_runs_as_the_tasks_own() -> None:
 
     task = start_eagerly(look(), contextvars.copy_context())
     assert seen == [task] and asyncio.current_task() is caller
+    await task
+
+
+async def test_outside_a_task_and_nested_the_current_task_is_given_back() -> None:
+    loop = asyncio.get_running_loop()
+    seen: list[object] = []
+
+    async def inner() -> None:
+        seen.append(asyncio.current_task())
+
+    async def outer() -> None:
+        seen.append(asyncio.current_task())
+        nested = start_eagerly(inner(), contextvars.copy_context())
+        seen.extend([nested, asyncio.current_task()])
+        await nested
+
+    started: asyncio.Future[asyncio.Task[None]] = loop.create_future()
+
+    def from_a_callback() -> None:  # no task is current here
+        started.set_result(start_eagerly(outer(), contextvars.copy_context()))
+        seen.append(asyncio.current_task())
+
+    loop.call_soon(from_a_callback)
+    task = await started
+    await task
+    outer_seen, inner_seen, nested, outer_again, after = seen
+    assert outer_seen is task and inner_seen is nested and outer_again is task
+    assert after is None
+
+
+async def test_the_task_shows_its_coroutine() -> None:
+    gate, _, task = waiting_on_a_gate()
+    assert "waits" in repr(task) and task.get_stack()
+    gate.set_result(None)
     await task
 
 
@@ -114,8 +149,7 @@ async def test_a_cancelled_rest_is_cancelled_where_it_waits(before_its_first_ste
     with pytest.raises(asyncio.CancelledError):
         await task
     assert seen == ["cancelled"] and task.cancelled()
-    # after its first step, the task waits for the gate itself and cancels it
-    assert gate.cancelled() is not before_its_first_step
+    assert gate.cancelled()  # what it waited for, as a task's cancel does
 
 
 async def test_a_cancellation_that_comes_as_the_wait_ends_is_not_lost() -> None:
@@ -144,6 +178,16 @@ async def test_what_the_first_step_raises_the_task_holds() -> None:
         await task
 
 
+async def test_a_first_step_that_failed_ends_failed_even_if_cancelled_before_its_task_ran() -> None:
+    async def refuses() -> None:
+        raise ValueError("refused at once")
+
+    task = start_eagerly(refuses(), contextvars.copy_context())
+    task.cancel()
+    with pytest.raises(ValueError, match="refused at once"):
+        await task
+
+
 async def test_a_cancellation_caught_before_the_first_step_lets_it_wait_again() -> None:
     loop = asyncio.get_running_loop()
     first, second = loop.create_future(), loop.create_future()
@@ -156,10 +200,11 @@ async def test_a_cancellation_caught_before_the_first_step_lets_it_wait_again() 
         return "not cancelled"
 
     task = start_eagerly(catches(), contextvars.copy_context())
-    task.cancel()  # before its first step: thrown in where it waits
+    task.cancel()  # before its first step: what it waits for is cancelled
+    await asyncio.sleep(0)
     await asyncio.sleep(0)
     second.set_result("waited again")
-    assert await task == "waited again" and not first.cancelled()
+    assert await task == "waited again" and first.cancelled()
 
 
 async def test_what_the_rest_raises_the_task_holds() -> None:
