@@ -1,5 +1,5 @@
-"""Start a coroutine at once, in the caller's step, as Python 3.12's eager
-tasks do, and let a task carry it on once it waits.
+"""A task started eagerly, as Python 3.12's eager tasks are: its first step
+(up to its first wait) runs at once, in the caller's step.
 
 A task's first step waits for the event loop's next iteration. Under load
 an iteration is long, and a message's latency is the number of iterations
