@@ -34,9 +34,9 @@ the writer reads ahead and stores together (``server.writer``).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager, nullcontext
+from contextvars import ContextVar, copy_context
 from typing import Any
 
 from protocol.errors import CloseCode
@@ -48,9 +48,7 @@ __all__ = ["PIPELINED_CALLS", "Calls", "queued"]
 PIPELINED_CALLS = 16  # each holds its frame (up to ``max_frame_bytes``) until answered
 Answer = Coroutine[Any, Any, bytes | None]  # the frame answering a call, if any
 
-_QUEUED: contextvars.ContextVar[asyncio.Future[None] | None] = contextvars.ContextVar(
-    "queued", default=None
-)
+_QUEUED: ContextVar[asyncio.Future[None] | None] = ContextVar("queued", default=None)
 
 
 def queued() -> None:
@@ -162,7 +160,7 @@ class Calls:
         has queued its writes before it first waits, and the reader goes on
         without leaving this step."""
         admitted = asyncio.get_running_loop().create_future()
-        context = contextvars.copy_context()
+        context = copy_context()
         context.run(_QUEUED.set, admitted)
         task = slot.task = start_eagerly(self._pipelined(answer, slot, admitted), context)
         try:
