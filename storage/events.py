@@ -25,10 +25,12 @@ from sqlalchemy import (
     BigInteger,
     BindParameter,
     Integer,
+    ScalarSelect,
     Select,
     Table,
     and_,
     bindparam,
+    column,
     delete,
     select,
     text,
@@ -293,12 +295,6 @@ async def require_one_seq_at_a_time(conn: AsyncConnection) -> None:
 _SEQUENCE_CACHE = text("SELECT cache_size FROM pg_sequences WHERE sequencename = 'event_seq'")
 
 
-async def _head(conn: AsyncConnection) -> int:
-    if conn.dialect.name == "postgresql":
-        return int(await conn.scalar(_ALLOCATED) or 0)
-    return await _committed_position(conn, "events")
-
-
 _POSITION = Hot(select(positions.c.value).where(positions.c.name == bindparam("name")))
 
 
@@ -306,6 +302,26 @@ async def _committed_position(conn: AsyncConnection, name: str) -> int:
     value = await _POSITION.scalar(conn, {"name": name})
     assert value is not None
     return int(value)
+
+
+def _position_of(name: str) -> ScalarSelect[Any]:
+    return select(positions.c.value).where(positions.c.name == name).scalar_subquery()
+
+
+# The floor (events at or below it were pruned) and the head (the newest seq
+# allocated) in one statement, a read of its own: on SQLite, without the pool
+# checkout, BEGIN and COMMIT of a read transaction, which cost a resuming
+# device 0.1 ms of the loop (benchmarks/README.md, issue 22, twenty-seventh
+# session).
+_BOUNDS = {
+    "sqlite": Hot(select(_position_of("events_floor"), _position_of("events"))),
+    "postgresql": Hot(
+        select(
+            _position_of("events_floor"),
+            _ALLOCATED.columns(column("seq", BigInteger)).scalar_subquery(),
+        )
+    ),
+}
 
 
 def _after() -> Select[Any]:
@@ -357,20 +373,24 @@ class Events:
     async def head(self) -> int:
         """The newest seq allocated (not necessarily committed): no cursor
         the server gave out is above it."""
-        async with self.db.read() as conn:
-            return await _head(conn)
+        return (await self._bounds())[1]
 
     async def floor(self) -> int:
         """Events at or below this seq have been pruned."""
-        async with self.db.read() as conn:
-            return await _committed_position(conn, "events_floor")
+        return (await self._bounds())[0]
 
     async def resumable(self, cursor: int) -> bool:
         """Whether the events after ``cursor`` can be replayed: it is no
         cursor from the future (``head``) nor from before the ``floor``."""
-        async with self.db.read() as conn:
-            floor = await _committed_position(conn, "events_floor")
-            return floor <= cursor <= await _head(conn)
+        floor, head = await self._bounds()
+        return floor <= cursor <= head
+
+    async def _bounds(self) -> tuple[int, int]:
+        """The ``floor`` and the ``head``, read together."""
+        async with self.db.read_one() as conn:
+            row = await _BOUNDS[conn.dialect.name].first(conn, {})
+        assert row is not None and None not in row
+        return int(row[0]), int(row[1])
 
     async def after(
         self,

@@ -139,6 +139,22 @@ async def test_a_rolled_back_writer_leaves_a_hole_the_horizon_passes(store: Stor
     assert await stored_in(store, 1) == kept
 
 
+async def test_a_cursor_resumes_from_the_floor_up_to_the_head(store: Store) -> None:
+    """A cursor below the floor (its events were pruned) or above the head
+    (no server gave it out) cannot resume: its device gets a ``sync.reset``."""
+    events = store.events
+    assert (await events.floor(), await events.head()) == (0, 0)
+    assert await events.resumable(0) and not await events.resumable(1)
+    async with store.write() as tx:
+        await tx.events.store([(None, NewEvent("receipt", user_id=1))] * 3, 5, tx.audit)
+    assert (await events.floor(), await events.head()) == (0, 3)
+    assert await events.resumable(0) and await events.resumable(3)
+    assert not await events.resumable(4)
+    assert await events.prune(created_before=6) == 3
+    assert (await events.floor(), await events.head()) == (3, 3)
+    assert not await events.resumable(2) and await events.resumable(3)
+
+
 class Recorder:
     """A socket's stand-in on a third node: the seqs the follower pushed to
     user 1, and how far it has delivered."""
