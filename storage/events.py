@@ -295,7 +295,11 @@ async def require_one_seq_at_a_time(conn: AsyncConnection) -> None:
 _SEQUENCE_CACHE = text("SELECT cache_size FROM pg_sequences WHERE sequencename = 'event_seq'")
 
 
-_POSITION = Hot(select(positions.c.value).where(positions.c.name == bindparam("name")))
+def _position(name: str | BindParameter[str]) -> Select[tuple[int]]:
+    return select(positions.c.value).where(positions.c.name == name)
+
+
+_POSITION = Hot(_position(bindparam("name")))
 
 
 async def _committed_position(conn: AsyncConnection, name: str) -> int:
@@ -304,8 +308,8 @@ async def _committed_position(conn: AsyncConnection, name: str) -> int:
     return int(value)
 
 
-def _position_of(name: str) -> ScalarSelect[Any]:
-    return select(positions.c.value).where(positions.c.name == name).scalar_subquery()
+def _position_of(name: str) -> ScalarSelect[int]:
+    return _position(name).scalar_subquery()
 
 
 # The floor (events at or below it were pruned) and the head (the newest seq
