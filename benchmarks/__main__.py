@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="messages/s per step, comma-separated (default: doubling until the knee)",
     )
+    parser.add_argument(
+        "--stop-at-knee",
+        action="store_true",
+        help="with --rates, stop after the first step past the knee (always without --rates)",
+    )
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--payload-bytes", type=int, default=256)
     parser.add_argument("--workers", type=int, default=1, help="generator processes")
@@ -78,6 +83,21 @@ def _default_rates(scenario: str, members: int) -> list[float]:
     return [start * 2**k for k in range(14)]
 
 
+def _options(args: argparse.Namespace) -> Options:
+    return Options(
+        rates=args.rates or _default_rates(args.scenario, args.members),
+        step_seconds=args.step_seconds,
+        payload_bytes=args.payload_bytes,
+        workers=args.workers,
+        server_cpu=None if args.no_pin else 0,
+        generator_cpu=None if args.no_pin else 1,
+        stop_at_knee=args.rates is None or args.stop_at_knee,
+        local_hosts=args.source_addresses,
+        receipts=not args.no_receipts,
+        tolerate_failed_links=args.scenario == "connections",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["push"]:  # one server, its own options (benchmarks/push.py)
@@ -98,18 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         plan = plans.idle(args.connections)
         label = f"{args.connections} idle connections"
-    options = Options(
-        rates=args.rates or _default_rates(args.scenario, args.members),
-        step_seconds=args.step_seconds,
-        payload_bytes=args.payload_bytes,
-        workers=args.workers,
-        server_cpu=None if args.no_pin else 0,
-        generator_cpu=None if args.no_pin else 1,
-        stop_at_knee=args.rates is None,
-        local_hosts=args.source_addresses,
-        receipts=not args.no_receipts,
-        tolerate_failed_links=args.scenario == "connections",
-    )
+    options = _options(args)
     now = datetime.datetime.now(datetime.UTC)
     if args.scenario == "connections":
         results = [run_idle(name, plan, options, args.idle_seconds) for name in args.targets]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from array import array
 from typing import Any
 
+from benchmarks.__main__ import _options, _parser
 from benchmarks.disk import stalls
 from benchmarks.plan import chat, fanout, idle
 from benchmarks.report import steps_table
@@ -113,3 +114,13 @@ def test_a_steps_drain_polls_that_steps_counters() -> None:
     workers = _Workers(step=3)
     _wait(workers, 3, lambda counts: counts == (50, 15), seconds=5)  # type: ignore[arg-type]
     assert workers.asked == [3]  # satisfied on its first poll
+
+
+def _stops_at_knee(*argv: str) -> bool:
+    return _options(_parser().parse_args(["chat", *argv])).stop_at_knee
+
+
+def test_given_rates_run_every_step_unless_told_to_stop_at_the_knee() -> None:
+    assert _stops_at_knee()  # doubling until the knee
+    assert not _stops_at_knee("--rates", "2500,4500")  # the step past it reads the capacity
+    assert _stops_at_knee("--rates", "100,200,12800", "--stop-at-knee")
