@@ -417,7 +417,8 @@ def _wait(
     """Poll the workers' (deliveries, acks) counters of ``step`` until ``done``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if done(_counts(generator, step)):
+        if done(counts := _counts(generator, step)):
             return
         time.sleep(0.05)  # polling counters that other processes move
-    raise TimeoutError("the target did not keep up")
+    delivered, acked = counts
+    raise TimeoutError(f"the target did not keep up: {delivered} delivered, {acked} acked")
