@@ -237,13 +237,14 @@ def sqlite_changes(conn: AsyncConnection) -> int | None:
 
 def _driver(conn: AsyncConnection) -> _Driver | None:
     """The driver connection under ``conn`` to run on directly, in the
-    transaction SQLAlchemy began; None if the driver's transaction has not
-    begun (``_begun``)."""
+    transaction SQLAlchemy began or in autocommit; None if the driver's
+    transaction has not begun (``_begun``)."""
     adapter = adapter_of(conn)
     driver = adapter.driver_connection
     if isinstance(driver, InlineConnection):
         return _SQLite(driver.sqlite)
-    return None if adapter._transaction is None else _Asyncpg(adapter)
+    begun = adapter._transaction is not None or adapter.autocommit
+    return _Asyncpg(adapter) if begun else None
 
 
 async def _begun(conn: AsyncConnection) -> _Driver | None:

@@ -25,10 +25,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database
 from storage.errors import Unavailable
-from storage.hot import Autocommit, Hot, _begun, _driver, insert_of
+from storage.hot import Autocommit, Hot, _begun, _driver, adapter_of, insert_of
 from tests.support.begin_cancelled import cancel_in_begin
 
 _metadata = MetaData()
@@ -222,12 +223,16 @@ async def test_many_rows_in_one_call(db: Database) -> None:
 
 
 async def test_a_read_of_one_statement_sees_every_commit_and_the_same_rows(db: Database) -> None:
-    """``read_one``: on SQLite the kept autocommit connection, whose each
-    statement is a snapshot of its own, so a commit made after the last
-    read is seen by the next; elsewhere a read transaction."""
+    """``read_one``: on SQLite the kept autocommit connection, on
+    PostgreSQL a pooled one outside any transaction (no BEGIN or COMMIT to
+    wait for); each statement is a snapshot of its own, so a commit made
+    after the last read is seen by the next."""
     async with db.read_one() as conn:
         before = await _SELECT.rows(conn, {"least": 0})
         assert isinstance(conn, Autocommit) == db.is_sqlite
+        if not db.is_sqlite:
+            assert isinstance(conn, AsyncConnection)
+            assert adapter_of(conn)._transaction is None  # the driver began none
     async with db.write() as conn:
         await _BUMP.run(conn, {"note": 3})
     async with db.read_one() as conn:
@@ -240,7 +245,7 @@ async def test_a_read_of_one_statement_sees_every_commit_and_the_same_rows(db: D
 
 async def test_the_autocommit_connection_cannot_write(db: Database) -> None:
     if not db.is_sqlite:
-        pytest.skip("a single read runs in a read transaction off SQLite")
+        pytest.skip("off SQLite, read_one lends a pooled connection: only reads are run there")
     with pytest.raises(Unavailable, match="readonly"):
         async with db.read_one() as conn:
             await _BUMP.first(conn, {"note": 3})
