@@ -3,17 +3,17 @@ patient, and each practitioner's inbox settings."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.accounts import USER_COLUMNS, UserRecord, contains
 from storage.db import Database, insert_new
 from storage.errors import Conflict, Contention
+from storage.hot import Hot
 from storage.schema import (
     broadcast_opt_outs,
     care_invitations,
@@ -28,6 +28,14 @@ from storage.schema import (
 )
 
 __all__ = ["CareInvitationRecord", "InvitationRecord", "PracticeRecord", "Practices"]
+
+# What a send to a practitioner reads of them (``server.directory``, cached).
+_INBOX = Hot(
+    select(users.c.verified_at.is_not(None), inboxes.c.settings, users.c.locale)
+    .select_from(users)
+    .outerjoin(inboxes, inboxes.c.practitioner_id == users.c.id)
+    .where(users.c.id == bindparam("practitioner_id"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +68,6 @@ class Practices:
         self.db = db
 
     # Verification
-
-    async def verified(self, user_ids: Iterable[int]) -> set[int]:
-        query = select(users.c.id).where(
-            users.c.id.in_(list(user_ids)), users.c.verified_at.is_not(None)
-        )
-        async with self.db.read() as conn:
-            return set((await conn.scalars(query)).all())
 
     async def search(self, text: str, limit: int) -> list[UserRecord]:
         """Verified practitioners whose name contains ``text`` (any case)."""
@@ -219,18 +220,13 @@ class Practices:
 
     # Inbox settings
 
-    async def inbox(self, practitioner_id: int) -> tuple[bytes | None, str]:
-        """The practitioner's stored inbox settings (None until they set
-        some), and their language (the defaults are worded in it)."""
-        query = (
-            select(inboxes.c.settings, users.c.locale)
-            .select_from(users)
-            .outerjoin(inboxes, inboxes.c.practitioner_id == users.c.id)
-            .where(users.c.id == practitioner_id)
-        )
-        async with self.db.read() as conn:
-            row = (await conn.execute(query)).first()
-        return (None, "fr") if row is None else (row.settings, row.locale)
+    async def inbox(self, practitioner_id: int) -> tuple[bool, bytes | None, str]:
+        """Whether the practitioner is verified, their stored inbox settings
+        (None until they set some) and their language (the defaults are
+        worded in it), in one statement."""
+        async with self.db.read_one() as conn:
+            row = await _INBOX.first(conn, {"practitioner_id": practitioner_id})
+        return (False, None, "fr") if row is None else (bool(row[0]), row[1], row[2])
 
 
 async def _records(conn: AsyncConnection, practice_ids: Select[Any]) -> list[PracticeRecord]:

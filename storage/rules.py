@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database, insert_new
+from storage.hot import Autocommit, Hot
 from storage.schema import rule_firings, rules
 
 __all__ = ["Rules"]
+
+_RULES_OF = Hot(
+    select(rules.c.id, rules.c.rule)
+    .where(rules.c.practitioner_id == bindparam("practitioner_id"))
+    .order_by(rules.c.position, rules.c.id)
+)
+
+
+async def _rules_of(
+    conn: AsyncConnection | Autocommit, practitioner_id: int
+) -> list[tuple[int, bytes]]:
+    """(id, encoded rule) of each of the practitioner's rules, in order."""
+    return [
+        (i, rule) for i, rule in await _RULES_OF.rows(conn, {"practitioner_id": practitioner_id})
+    ]
 
 
 class Rules:
@@ -16,8 +32,8 @@ class Rules:
         self.db = db
 
     async def of(self, practitioner_id: int) -> list[tuple[int, bytes]]:
-        async with self.db.read() as conn:
-            return await RuleTx(conn).of_in(practitioner_id)
+        async with self.db.read_one() as conn:
+            return await _rules_of(conn, practitioner_id)
 
 
 class RuleTx:
@@ -27,13 +43,7 @@ class RuleTx:
         self.conn = conn
 
     async def of_in(self, practitioner_id: int) -> list[tuple[int, bytes]]:
-        """(id, encoded rule) of each of the practitioner's rules, in order."""
-        query = (
-            select(rules.c.id, rules.c.rule)
-            .where(rules.c.practitioner_id == practitioner_id)
-            .order_by(rules.c.position, rules.c.id)
-        )
-        return [(row.id, row.rule) for row in await self.conn.execute(query)]
+        return await _rules_of(self.conn, practitioner_id)
 
     async def add(self, practitioner_id: int, position: int, rule: bytes, now: int) -> int:
         rule_id = await self.conn.scalar(

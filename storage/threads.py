@@ -202,6 +202,17 @@ _SEND_STATE = Hot(_send_state(_BOUND_SEND))
 _SEND_CHECKS = Hot(
     select(*_send_checks(_BOUND_SEND)).where(threads.c.id == _BOUND_SEND["thread_id"])
 )
+# A thread's kind and current members in one statement (a row per member;
+# one row of NULLs beside the kind for a thread without members).
+_META = Hot(
+    select(threads.c.kind, participants.c.user_id, users.c.role)
+    .select_from(
+        threads.outerjoin(
+            participants, and_(participants.c.thread_id == threads.c.id, _current)
+        ).outerjoin(users, users.c.id == participants.c.user_id)
+    )
+    .where(threads.c.id == bindparam("thread_id"))
+)
 # PostgreSQL: the sends of a batch in one statement, each row of the arrays
 # one send, its rows numbered by its place (none: no such thread).
 _SENDS = unnested(_SEND_PARAMS)
@@ -309,16 +320,11 @@ class Threads:
 
     async def meta(self, thread_id: int) -> tuple[str, dict[int, str]] | None:
         """A thread's kind, and its current members and their roles."""
-        async with self.db.read() as conn:
-            kind = await conn.scalar(select(threads.c.kind).where(threads.c.id == thread_id))
-            if kind is None:
-                return None
-            rows = await conn.execute(
-                select(participants.c.user_id, users.c.role)
-                .join(users, users.c.id == participants.c.user_id)
-                .where(participants.c.thread_id == thread_id, _current)
-            )
-            return kind, {row.user_id: row.role for row in rows}
+        async with self.db.read_one() as conn:
+            rows = await _META.rows(conn, {"thread_id": thread_id})
+        if not rows:
+            return None
+        return rows[0][0], {user: role for _, user, role in rows if user is not None}
 
     async def authors_among(self, members: list[int], candidates: list[int]) -> set[int]:
         """Those of ``candidates`` who wrote in a thread one of ``members`` is in now."""
