@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -38,6 +39,7 @@ import msgspec
 from protocol.e2e import Delegate, DeviceList, decode_device_list
 from protocol.model import Role, ThreadKind
 from protocol.practice import InboxSettings, Rule, default_reasons
+from server.loads import SharedLoads
 from server.policy import Practitioner
 from storage.delegations import Delegations
 from storage.keys import Keys, SenderKeyRef
@@ -95,20 +97,29 @@ class Directory:
         # Bumped by every invalidation: a load that saw it move while it
         # awaited the store may hold stale data, so it is not cached.
         self._generation = 0
+        self._threads_loads: SharedLoads[ThreadMeta] = SharedLoads()
+        self._practitioner_loads: SharedLoads[Practitioner] = SharedLoads()
+        self._lists_generation = 0  # bumped by ``forget_device_lists``
+        self._list_loads: SharedLoads[None] = SharedLoads()
 
     async def thread(self, thread_id: int) -> ThreadMeta:
         """The thread's kind and current members (no members if no such thread)."""
         found = self._threads_meta.get(thread_id)
         if found is None:
-            generation = self._generation
-            meta = await self._threads.meta(thread_id)
-            if meta is None:
-                return _NO_THREAD
-            kind, roles = meta
-            members = MappingProxyType({user: Role(role) for user, role in roles.items()})
-            found = ThreadMeta(ThreadKind(kind), members)
-            if generation == self._generation:
-                self._remember(self._threads_meta, thread_id, found)
+            read = partial(self._read_thread, thread_id)
+            return await self._threads_loads.load(thread_id, self._generation, read)
+        return found
+
+    async def _read_thread(self, thread_id: int) -> ThreadMeta:
+        generation = self._generation
+        meta = await self._threads.meta(thread_id)
+        if meta is None:
+            return _NO_THREAD
+        kind, roles = meta
+        members = MappingProxyType({user: Role(role) for user, role in roles.items()})
+        found = ThreadMeta(ThreadKind(kind), members)
+        if generation == self._generation:
+            self._remember(self._threads_meta, thread_id, found)
         return found
 
     async def members(self, thread_id: int) -> Mapping[int, Role]:
@@ -119,19 +130,23 @@ class Directory:
         """Whether the practitioner is verified, their inbox settings and rules."""
         found = self._practitioners.get(user_id)
         if found is None:
-            generation = self._generation
-            verified = user_id in await self._practices.verified([user_id])
-            stored, locale = await self._practices.inbox(user_id)
-            inbox = (
-                InboxSettings(reasons=default_reasons(locale))
-                if stored is None
-                else _INBOX.decode(stored)
-            )
-            rules = tuple(decode_rule(i, r) for i, r in await self._rules.of(user_id))
-            found = Practitioner(user_id, verified, inbox, rules)
-            # Until verified, re-read: ``carehub admin verify`` tells no node.
-            if verified and generation == self._generation:
-                self._remember(self._practitioners, user_id, found)
+            read = partial(self._read_practitioner, user_id)
+            return await self._practitioner_loads.load(user_id, self._generation, read)
+        return found
+
+    async def _read_practitioner(self, user_id: int) -> Practitioner:
+        generation = self._generation
+        verified, stored, locale = await self._practices.inbox(user_id)
+        inbox = (
+            InboxSettings(reasons=default_reasons(locale))
+            if stored is None
+            else _INBOX.decode(stored)
+        )
+        rules = tuple(decode_rule(i, r) for i, r in await self._rules.of(user_id))
+        found = Practitioner(user_id, verified, inbox, rules)
+        # Until verified, re-read: ``carehub admin verify`` tells no node.
+        if verified and generation == self._generation:
+            self._remember(self._practitioners, user_id, found)
         return found
 
     async def grants(self, delegate_id: int) -> Mapping[int, Delegate]:
@@ -161,11 +176,17 @@ class Directory:
     async def device_lists(self, user_ids: Iterable[int]) -> dict[int, DeviceList]:
         """The newest device list of each user who published one."""
         wanted = set(user_ids)
-        missing = {user for user in wanted if user not in self._lists}  # not O(cache)
+        missing = [user for user in wanted if user not in self._lists]  # not O(cache)
         if missing:
-            for user_id, signed in (await self._keys.lists(missing)).items():
-                self._remember(self._lists, user_id, decode_device_list(signed)[1])
+            await self._list_loads.load_together(missing, self._lists_generation, self._read_lists)
         return {u: self._lists[u] for u in wanted if u in self._lists}
+
+    async def _read_lists(self, user_ids: list[Any]) -> None:
+        generation = self._lists_generation
+        found = await self._keys.lists(user_ids)
+        if generation == self._lists_generation:
+            for user_id, signed in found.items():
+                self._remember(self._lists, user_id, decode_device_list(signed)[1])
 
     async def sender_key_devices(self, ref: SenderKeyRef) -> frozenset[int]:
         """The devices a sender key was distributed to (none if there is no such key)."""
@@ -178,6 +199,7 @@ class Directory:
         return found
 
     def forget_device_lists(self, user_ids: Iterable[int]) -> None:
+        self._lists_generation += 1
         for user_id in user_ids:
             self._lists.pop(user_id, None)
 
@@ -205,6 +227,8 @@ class Directory:
     def forget_all(self) -> None:
         """Drop every cache: invalidations may have been lost (a broker outage).
         Receipt floors stay: they are never above the truth."""
+        self._generation += 1  # a read under way may have missed the same
+        self._lists_generation += 1
         for cache in (
             self._grants,
             self._lists,
