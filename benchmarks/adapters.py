@@ -135,7 +135,17 @@ class _Link(WSListener):  # type: ignore[misc]
         self.connected()
 
     def connected(self) -> None:
-        self.ready.set_result(None)
+        self.settle()
+
+    def settle(self, error: Exception | None = None) -> None:
+        """Resolve ``ready`` once: an answer that comes after the wait for
+        it gave up (and cancelled it) changes nothing."""
+        if self.ready.done():
+            return
+        if error is None:
+            self.ready.set_result(None)
+        else:
+            self.ready.set_exception(error)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type == WSMsgType.CLOSE:
@@ -149,8 +159,7 @@ class _Link(WSListener):  # type: ignore[misc]
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self.alive = False
-        if not self.ready.done():
-            self.ready.set_exception(ConnectionError("disconnected before ready"))
+        self.settle(ConnectionError("disconnected before ready"))
 
     def received(self, data: bytes) -> None:
         self.recorder.error("unexpected_binary")
@@ -301,9 +310,9 @@ class CarehubLink(_Link):
         elif isinstance(event, ReplyReceived):
             self._answered(event.frame)
         elif isinstance(event, Welcomed):
-            self.ready.set_result(None)
+            self.settle()
         elif isinstance(event, Refused):
-            self.ready.set_exception(ConnectionError(event.reason))
+            self.settle(ConnectionError(event.reason))
 
     def _delivered(self, message: _NewMessage) -> None:
         body = _ENVELOPE.decode(message.envelope).body
@@ -393,7 +402,7 @@ class SocketIOLink(_Link):
             if name == "chat":
                 self.recorder.delivered(*read_text(data["message"]))
             elif name == "joined":
-                self.ready.set_result(None)
+                self.settle()
         elif text == "2":
             self._text("3")  # Engine.IO ping -> pong
         elif text.startswith("0"):

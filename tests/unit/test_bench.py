@@ -3,10 +3,14 @@ the drain's polling."""
 
 from __future__ import annotations
 
+import asyncio
 from array import array
 from typing import Any
 
+import pytest
+
 from benchmarks.__main__ import _options, _parser
+from benchmarks.adapters import _Link
 from benchmarks.disk import stalls
 from benchmarks.plan import chat, fanout, idle
 from benchmarks.report import steps_table
@@ -124,3 +128,13 @@ def test_given_rates_run_every_step_unless_told_to_stop_at_the_knee() -> None:
     assert _stops_at_knee()  # doubling until the knee
     assert not _stops_at_knee("--rates", "2500,4500")  # the step past it reads the capacity
     assert _stops_at_knee("--rates", "100,200,12800", "--stop-at-knee")
+
+
+async def test_a_welcome_after_the_wait_for_it_gave_up_changes_nothing() -> None:
+    link = _Link(None, None, 0)  # type: ignore[arg-type]  # settling reads neither
+    waiting = asyncio.ensure_future(asyncio.wait_for(link.ready, 0.001))
+    with pytest.raises(TimeoutError):
+        await waiting  # it cancels ``ready``
+    link.settle()  # the welcome comes late
+    link.settle(ConnectionError("then the link drops"))
+    assert link.ready.cancelled()
