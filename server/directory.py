@@ -100,7 +100,7 @@ class Directory:
         self._threads_loads: SharedLoads[ThreadMeta] = SharedLoads()
         self._practitioner_loads: SharedLoads[Practitioner] = SharedLoads()
         self._lists_generation = 0  # bumped by ``forget_device_lists``
-        self._list_loads: SharedLoads[None] = SharedLoads()
+        self._list_loads: SharedLoads[dict[int, DeviceList]] = SharedLoads()
 
     async def thread(self, thread_id: int) -> ThreadMeta:
         """The thread's kind and current members (no members if no such thread)."""
@@ -176,17 +176,26 @@ class Directory:
     async def device_lists(self, user_ids: Iterable[int]) -> dict[int, DeviceList]:
         """The newest device list of each user who published one."""
         wanted = set(user_ids)
-        missing = [user for user in wanted if user not in self._lists]  # not O(cache)
+        found = {user: self._lists[user] for user in wanted if user in self._lists}
+        missing = [user for user in wanted if user not in found]  # not O(cache)
         if missing:
-            await self._list_loads.load_together(missing, self._lists_generation, self._read_lists)
-        return {u: self._lists[u] for u in wanted if u in self._lists}
+            generation = self._lists_generation
+            for read in await self._list_loads.load_together(missing, generation, self._read_lists):
+                found.update((user, lst) for user, lst in read.items() if user in wanted)
+        return found
 
-    async def _read_lists(self, user_ids: list[Any]) -> None:
+    async def _read_lists(self, user_ids: list[Any]) -> dict[int, DeviceList]:
+        """The lists read, kept unless one was forgotten meanwhile (the
+        caller gets them all the same: it asked before the forgetting)."""
         generation = self._lists_generation
-        found = await self._keys.lists(user_ids)
+        found = {
+            user_id: decode_device_list(signed)[1]
+            for user_id, signed in (await self._keys.lists(user_ids)).items()
+        }
         if generation == self._lists_generation:
-            for user_id, signed in found.items():
-                self._remember(self._lists, user_id, decode_device_list(signed)[1])
+            for user_id, device_list in found.items():
+                self._remember(self._lists, user_id, device_list)
+        return found
 
     async def sender_key_devices(self, ref: SenderKeyRef) -> frozenset[int]:
         """The devices a sender key was distributed to (none if there is no such key)."""

@@ -42,9 +42,9 @@ class SharedLoads(Generic[T]):
         keys: Iterable[Hashable],
         generation: int,
         read: Callable[[list[Hashable]], Coroutine[Any, Any, T]],
-    ) -> None:
-        """Wait for the reads under way of ``keys``, and read the others
-        with one ``read(others)`` (which keeps what it found)."""
+    ) -> list[T]:
+        """What the reads under way of ``keys`` found, and what one
+        ``read(others)`` of the others finds."""
         joined, others = set(), []
         for key in keys:
             task = self._joinable(key, generation)
@@ -54,8 +54,7 @@ class SharedLoads(Generic[T]):
                 joined.add(task)
         if others:
             joined.add(self._start(others, generation, read(others)))
-        for task in joined:
-            await asyncio.shield(task)
+        return [await asyncio.shield(task) for task in joined]
 
     def _joinable(self, key: Hashable, generation: int) -> asyncio.Task[T] | None:
         found = self._under_way.get(key)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,17 @@ def database_factory(
         return create_database(request.getfixturevalue("postgres"), f"t_{uuid.uuid4().hex[:12]}")
 
     return make
+
+
+@pytest.fixture
+async def store(database_factory) -> AsyncIterator[Any]:
+    """A fresh, migrated store on the session's backend."""
+    from storage import Store
+
+    store = Store(database_factory())
+    await store.db.migrate()
+    yield store
+    await store.close()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -30,14 +29,6 @@ from storage.events import Horizon
 from tests.support.rows import people, thread_of
 
 WAIT = 10  # seconds: a writer that blocks fails the test instead of hanging it
-
-
-@pytest.fixture
-async def store(database_factory) -> AsyncIterator[Store]:
-    store = Store(database_factory())
-    await store.db.migrate()
-    yield store
-    await store.close()
 
 
 def needs_postgresql(store: Store) -> None:

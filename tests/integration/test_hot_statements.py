@@ -228,10 +228,12 @@ async def test_a_read_of_one_statement_sees_every_commit_and_the_same_rows(db: D
     wait for); each statement is a snapshot of its own, so a commit made
     after the last read is seen by the next."""
     async with db.read_one() as conn:
+        if not db.is_sqlite:
+            assert isinstance(conn, AsyncConnection)
+            assert _driver(conn) is not None  # the statement goes straight to asyncpg
         before = await _SELECT.rows(conn, {"least": 0})
         assert isinstance(conn, Autocommit) == db.is_sqlite
         if not db.is_sqlite:
-            assert isinstance(conn, AsyncConnection)
             assert adapter_of(conn)._transaction is None  # the driver began none
     async with db.write() as conn:
         await _BUMP.run(conn, {"note": 3})

@@ -81,25 +81,35 @@ async def test_every_caller_gets_the_reads_failure_and_the_next_miss_reads_again
 
 
 class Keys:
-    """The store's device lists, counting the reads."""
+    """The store's device lists (user 3 published none), counting the reads."""
 
     def __init__(self) -> None:
         self.gate = Gate()
 
     async def lists(self, user_ids: Iterable[int]) -> dict[int, bytes]:
         await self.gate.read(sorted(user_ids))
-        return {}  # nobody published one: what a read finds is not the point here
+        return {user: f"list of {user}".encode() for user in user_ids if user != 3}
 
 
-async def test_a_directory_reads_a_users_missing_list_once_at_a_time() -> None:
+async def test_a_directory_reads_a_users_missing_list_once_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("server.directory.decode_device_list", lambda signed: (0, signed.decode()))
     keys = Keys()
     directory = Directory(None, keys, None, None, None)  # type: ignore[arg-type]
     sends = [asyncio.ensure_future(directory.device_lists([1, 2])) for _ in range(5)]
     wider = asyncio.ensure_future(directory.device_lists([2, 3]))
-    await asyncio.sleep(0)
-    directory.forget_device_lists([1])  # a newer list: the read under way may be older
+    await asyncio.sleep(0)  # the callers start the reads' tasks
+    await asyncio.sleep(0)  # which begin
+    assert len(keys.gate.calls) == 2
+    directory.forget_device_lists([1])  # a newer list: the reads under way may be older
     again = asyncio.ensure_future(directory.device_lists([1]))
     await asyncio.sleep(0)
     keys.gate.open.set()
-    await asyncio.gather(*sends, wider, again)
+    both = {1: "list of 1", 2: "list of 2"}
+    assert await asyncio.gather(*sends) == [both] * 5  # the forgetting came after they asked
+    assert await wider == {2: "list of 2"}
+    assert await again == {1: "list of 1"}
     assert keys.gate.calls == [[1, 2], [3], [1]]
+    assert await directory.device_lists([1, 2]) == both
+    assert keys.gate.calls == [[1, 2], [3], [1], [2]]  # only the read after the forgetting kept
