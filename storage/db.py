@@ -118,13 +118,17 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
 
 
 def _postgres_engine(
-    url: URL, pool_size: int, overflow: int, settings: Mapping[str, str] | None = None
+    url: URL, pool_size: int, settings: Mapping[str, str] | None = None
 ) -> AsyncEngine:
-    """A pool of ``pool_size`` connections and ``overflow`` more for a
-    burst, each with these session ``settings``: SET once connected rather
-    than sent at its start, where a proxy such as PgBouncer refuses a name
-    it does not know."""
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=overflow)
+    """A pool of ``pool_size`` connections, each kept once opened, with
+    these session ``settings``: SET once connected rather than sent at its
+    start, where a proxy such as PgBouncer refuses a name it does not know.
+    No overflow: a connection opened past the pool's size for a burst is
+    closed when it comes back, and the next burst opens it again (a backend
+    forked, its statements prepared again). 2,000 devices resuming at once
+    caught up in 6.5 s with 10 connections and 10 of overflow, in 5.0 s
+    with 20 kept (``benchmarks/README.md``, twenty-eighth session)."""
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
     _ping_when_idle(engine)
     if settings:
         configure = "; ".join(f"SET {name} = {value}" for name, value in settings.items())
@@ -266,7 +270,7 @@ class Database:
                 self.url.database, self._reader.dialect, BUSY_TIMEOUT_MS
             )
         else:
-            self._writer = _postgres_engine(self.url, pool_size, overflow=pool_size)
+            self._writer = _postgres_engine(self.url, 2 * pool_size)  # as many as before, kept
             self._reader = self._writer
             self._turns = None
             self._alone = None
@@ -357,7 +361,7 @@ class ConsecutiveWrites:
         self._db = db
         self._engine: AsyncEngine | None = None  # SQLite's writer shares the pool's one
         if not db.is_sqlite:
-            self._engine = _postgres_engine(db.url, 1, overflow=0, settings=GENERIC_PLANS)
+            self._engine = _postgres_engine(db.url, 1, settings=GENERIC_PLANS)
         self._kept: AsyncConnection | None = None
         self._used = 0.0  # when the kept connection's last transaction ended
 

@@ -6,6 +6,7 @@ ones run."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    event,
     insert,
     select,
     text,
@@ -251,3 +253,22 @@ async def test_the_autocommit_connection_cannot_write(db: Database) -> None:
     with pytest.raises(Unavailable, match="readonly"):
         async with db.read_one() as conn:
             await _BUMP.first(conn, {"note": 3})
+
+
+async def test_a_bursts_connections_are_kept_for_the_next(db: Database) -> None:
+    """PostgreSQL's pool keeps every connection it opens: 20 reads at once
+    leave 20 connections for the next burst, none closed and opened again."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's reads share one kept connection")
+    opened: list[object] = []
+    event.listen(db._reader.sync_engine, "connect", lambda conn, _: opened.append(conn))
+
+    async def read() -> None:
+        async with db.read_one() as conn:
+            await _SELECT.rows(conn, {"least": 0})
+            await asyncio.sleep(0.01)  # all 20 out at once
+
+    for _ in range(3):
+        await asyncio.gather(*(read() for _ in range(20)))
+    assert db._reader.pool.checkedin() == 20  # type: ignore[attr-defined]
+    assert len(opened) <= 20
