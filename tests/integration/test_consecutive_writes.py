@@ -146,7 +146,7 @@ async def test_reads_that_hold_every_pooled_connection_do_not_hold_the_writer_ba
 ) -> None:
     if backend == "sqlite":
         pytest.skip("SQLite's readers have a pool of their own")
-    db = await _with_tally(Database(database_factory(), pool_size=1))  # and one in a burst
+    db = await _with_tally(Database(database_factory(), pool_size=1))  # two pooled connections
     writes = ConsecutiveWrites(db)
     try:
         async with db.read(), db.read():
