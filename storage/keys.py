@@ -3,13 +3,27 @@ stored as signed with the key sealed to each device they were sent to."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.db import Database, insert_new
+from storage.hot import Hot
 from storage.schema import device_lists, devices, sender_key_wraps, sender_keys
 
 __all__ = ["KeyTx", "Keys", "SenderKeyRef"]
@@ -34,17 +48,38 @@ def _wrap_rows(ref: SenderKeyRef) -> ColumnElement[bool]:
     return and_(c.thread_id == ref.thread, c.sender_device_id == ref.device, c.key_id == ref.key_id)
 
 
+def _lists_of(users: ColumnElement[bool]) -> Hot:
+    return Hot(select(device_lists.c.user_id, device_lists.c.signed).where(users))
+
+
+# The lists of the users in ``ids``, one statement a read of its own (each
+# device list is consistent alone): a send's members whose lists the node
+# does not know yet, without BEGIN and COMMIT around it (on PostgreSQL they
+# were two more round trips and a tenth of the loop while 9,900 new devices
+# sent: ``benchmarks/README.md``, issue 22, twenty-ninth session).
+_LISTS = {
+    "sqlite": _lists_of(  # ``ids`` as a JSON array
+        device_lists.c.user_id.in_(
+            select(func.json_each(bindparam("ids", type_=String)).table_valued("value").c.value)
+        )
+    ),
+    "postgresql": _lists_of(
+        device_lists.c.user_id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+    ),
+}
+
+
 class Keys:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def lists(self, user_ids: Iterable[int]) -> dict[int, bytes]:
         """The newest signed device list of each user who published one."""
-        query = select(device_lists.c.user_id, device_lists.c.signed).where(
-            device_lists.c.user_id.in_(list(user_ids))
-        )
-        async with self.db.read() as conn:
-            return dict((await conn.execute(query)).all())
+        async with self.db.read_one() as conn:
+            dialect = conn.dialect.name
+            ids = [int(user_id) for user_id in user_ids]
+            bound = json.dumps(ids) if dialect == "sqlite" else ids
+            return dict(await _LISTS[dialect].rows(conn, {"ids": bound}))
 
     async def device_owners(self, device_ids: Iterable[int]) -> dict[int, int]:
         """Which user each of ``device_ids`` belongs to (unknown ids are left out)."""
