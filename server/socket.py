@@ -53,6 +53,7 @@ from server.ratelimit import Charge, Limit
 from server.rpc import CALLING, ROUTES, Bucket
 from server.websocket import Disconnected, Socket
 from storage.errors import Unavailable
+from storage.events import StoredEvent
 
 __all__ = ["websocket_endpoint"]
 
@@ -226,27 +227,37 @@ async def _replay(ctx: Context, conn: Connection, resume_from: int, head: int) -
     above it reaches this socket live (held until now), so nothing falls
     between the two, and what comes both ways is sent once."""
     try:
-        if not await ctx.store.events.resumable(resume_from):
+        now, upto = ctx.clock.ms(), ctx.hub.delivered
+        page = await ctx.store.events.resume(
+            conn.user_id, resume_from, REPLAY_PAGE, now, conn.device_id, upto
+        )
+        if page is None:
             conn.send(encode_event("sync.reset", to_raw(SyncReset(head))))
             conn.last_seq = head
         else:
-            await _send_backlog(ctx, conn, resume_from)
+            await _send_backlog(ctx, conn, page)
     except Exception as exc:
         _stopped_on(conn, exc)
         return
     conn.go_live()
 
 
-async def _send_backlog(ctx: Context, conn: Connection, cursor: int) -> None:
+async def _send_backlog(ctx: Context, conn: Connection, page: list[StoredEvent]) -> None:
+    """Send ``page``, then the pages after it until one is not full."""
     while True:
-        page = await ctx.store.events.after(
-            conn.user_id, cursor, REPLAY_PAGE, ctx.clock.ms(), conn.device_id, ctx.hub.delivered
-        )
         for event in page:
             await conn.send_paced(encode_event(event.type, event_data(event), event.seq))
-            cursor = conn.last_seq = event.seq
+            conn.last_seq = event.seq
         if len(page) < REPLAY_PAGE:
             return
+        page = await ctx.store.events.after(
+            conn.user_id,
+            page[-1].seq,
+            REPLAY_PAGE,
+            ctx.clock.ms(),
+            conn.device_id,
+            ctx.hub.delivered,
+        )
 
 
 def _start_writer(ws: Socket, conn: Connection) -> asyncio.Task[None]:

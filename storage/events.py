@@ -34,6 +34,7 @@ from sqlalchemy import (
     delete,
     select,
     text,
+    true,
     union,
     update,
 )
@@ -317,15 +318,16 @@ def _position_of(name: str) -> ScalarSelect[int]:
 # checkout, BEGIN and COMMIT of a read transaction, which cost a resuming
 # device 0.1 ms of the loop (benchmarks/README.md, issue 22, twenty-seventh
 # session).
-_BOUNDS = {
-    "sqlite": Hot(select(_position_of("events_floor"), _position_of("events"))),
-    "postgresql": Hot(
-        select(
-            _position_of("events_floor"),
-            _ALLOCATED.columns(column("seq", BigInteger)).scalar_subquery(),
-        )
+_BOUNDS_OF = {
+    "sqlite": select(
+        _position_of("events_floor").label("floor"), _position_of("events").label("head")
+    ),
+    "postgresql": select(
+        _position_of("events_floor").label("floor"),
+        _ALLOCATED.columns(column("seq", BigInteger)).scalar_subquery().label("head"),
     ),
 }
+_BOUNDS = {dialect: Hot(bounds) for dialect, bounds in _BOUNDS_OF.items()}
 
 
 def _after() -> Select[Any]:
@@ -367,6 +369,22 @@ def _after() -> Select[Any]:
 
 
 _AFTER = Hot(_after())
+
+
+def _resume(bounds: Select[Any]) -> Hot:
+    """The bounds, then ``_after``'s page, in each row of one statement
+    (a row of bounds alone if the page is empty): a resuming device's
+    first read, one round trip instead of two, both in the same snapshot
+    (``benchmarks/README.md``, issue 22, twenty-ninth session)."""
+    known, page = bounds.subquery("bounds"), _after().subquery("page")
+    return Hot(
+        select(known.c.floor, known.c.head, *page.c)
+        .select_from(known.outerjoin(page, true()))
+        .order_by(page.c.seq)
+    )
+
+
+_RESUME = {dialect: _resume(bounds) for dialect, bounds in _BOUNDS_OF.items()}
 _NO_END = 2**62  # ``upto`` when the caller sets no end
 
 
@@ -382,12 +400,6 @@ class Events:
     async def floor(self) -> int:
         """Events at or below this seq have been pruned."""
         return (await self._bounds())[0]
-
-    async def resumable(self, cursor: int) -> bool:
-        """Whether the events after ``cursor`` can be replayed: it is no
-        cursor from the future (``head``) nor from before the ``floor``."""
-        floor, head = await self._bounds()
-        return floor <= cursor <= head
 
     async def _bounds(self) -> tuple[int, int]:
         """The ``floor`` and the ``head``, read together."""
@@ -410,10 +422,23 @@ class Events:
         threads whose membership window covers them, those addressed to them,
         and, from a delegation's start, the threads' events of each
         practitioner they read for (``delegations``)."""
-        params = {"user_id": user_id, "cursor": cursor, "upto": _NO_END if upto is None else upto}
-        params |= {"now": now, "device_id": -1 if device_id is None else device_id, "limit": limit}
+        params = _after_params(user_id, cursor, limit, now, device_id, upto)
         async with self.db.read_one() as conn:
             return _stored(await _AFTER.rows(conn, params))
+
+    async def resume(
+        self, user_id: int, cursor: int, limit: int, now: int, device_id: int, upto: int
+    ) -> list[StoredEvent] | None:
+        """``after``'s first page, or None if the events after ``cursor``
+        cannot be replayed: it is a cursor from the future (above the
+        ``head``) or from before the ``floor``."""
+        params = _after_params(user_id, cursor, limit, now, device_id, upto)
+        async with self.db.read_one() as conn:
+            rows = await _RESUME[conn.dialect.name].rows(conn, params)
+        floor, head = rows[0][0], rows[0][1]
+        if not floor <= cursor <= head:
+            return None
+        return _stored([row[2:] for row in rows if row[2] is not None])
 
     async def prune(self, created_before: int) -> int:
         """Drop events older than ``created_before`` and raise the floor.
@@ -432,6 +457,14 @@ class Events:
                 update(positions).where(positions.c.name == "events_floor").values(value=top)
             )
             return result.rowcount
+
+
+def _after_params(
+    user_id: int, cursor: int, limit: int, now: int, device_id: int | None, upto: int | None
+) -> dict[str, int]:
+    params = {"user_id": user_id, "cursor": cursor, "upto": _NO_END if upto is None else upto}
+    params |= {"now": now, "device_id": -1 if device_id is None else device_id}
+    return params | {"limit": limit}
 
 
 def _fields(event: NewEvent) -> dict[str, Any]:

@@ -132,18 +132,25 @@ async def test_a_rolled_back_writer_leaves_a_hole_the_horizon_passes(store: Stor
 
 async def test_a_cursor_resumes_from_the_floor_up_to_the_head(store: Store) -> None:
     """A cursor below the floor (its events were pruned) or above the head
-    (no server gave it out) cannot resume: its device gets a ``sync.reset``."""
+    (no server gave it out) cannot resume: its device gets a ``sync.reset``.
+    One that can gets the user's events after it, with the bounds read in
+    the same statement."""
     events = store.events
+
+    async def resumed(cursor: int) -> list[int] | None:
+        page = await events.resume(1, cursor, 2, now=0, device_id=1, upto=10)
+        return None if page is None else [event.seq for event in page]
+
     assert (await events.floor(), await events.head()) == (0, 0)
-    assert await events.resumable(0) and not await events.resumable(1)
+    assert await resumed(0) == [] and await resumed(1) is None
     async with store.write() as tx:
         await tx.events.store([(None, NewEvent("receipt", user_id=1))] * 3, 5, tx.audit)
     assert (await events.floor(), await events.head()) == (0, 3)
-    assert await events.resumable(0) and await events.resumable(3)
-    assert not await events.resumable(4)
+    assert await resumed(0) == [1, 2] and await resumed(1) == [2, 3]  # pages of 2
+    assert await resumed(3) == [] and await resumed(4) is None
     assert await events.prune(created_before=6) == 3
     assert (await events.floor(), await events.head()) == (3, 3)
-    assert not await events.resumable(2) and await events.resumable(3)
+    assert await resumed(2) is None and await resumed(3) == []
 
 
 class Recorder:
