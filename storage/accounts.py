@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.account_audit import record
+from storage.batches import Batched
 from storage.db import Database
 from storage.errors import Conflict
-from storage.hot import Hot
+from storage.hot import Autocommit, Hot, unnested
 from storage.schema import devices, password_resets, push_subscriptions, tokens, users
 
 __all__ = [
@@ -82,19 +93,54 @@ _CREDENTIALS = (
 )
 
 
-# Every socket's first read (``storage.hot``).
+_SESSION_COLUMNS = (
+    *USER_COLUMNS,
+    tokens.c.device_id,
+    tokens.c.expires_at,
+    tokens.c.revoked_at,
+    users.c.locale,
+)
+# Every socket's first read (``storage.hot``): one token's session on
+# SQLite; on PostgreSQL the sessions of the tokens in an array (their rows
+# numbered ``n``), those the sockets saying hello meanwhile asked for.
 _SESSION = Hot(
-    select(
-        *USER_COLUMNS, tokens.c.device_id, tokens.c.expires_at, tokens.c.revoked_at, users.c.locale
-    )
+    select(*_SESSION_COLUMNS)
     .join(users, users.c.id == tokens.c.user_id)
     .where(tokens.c.token_hash == bindparam("token_hash"))
 )
+_ASKED_TOKENS = unnested({"token_hash": LargeBinary()})
+_SESSIONS = Hot(
+    select(_ASKED_TOKENS.c.n, *_SESSION_COLUMNS)
+    .join(tokens, tokens.c.token_hash == _ASKED_TOKENS.c.token_hash)
+    .join(users, users.c.id == tokens.c.user_id)
+)
+SESSIONS_AT_ONCE = 4  # reads under way before the next callers wait to be read together
+
+
+def _session(row: Sequence[Any] | None) -> Session | None:
+    if row is None:
+        return None
+    *user, device_id, expires_at, revoked_at, locale = row
+    return Session(UserRecord(*user), device_id, expires_at, revoked_at is not None, locale)
+
+
+async def _sessions_of(
+    conn: AsyncConnection | Autocommit, token_hashes: list[bytes]
+) -> list[Session | None]:
+    """The session of each token, in order (None for an unknown token)."""
+    if conn.dialect.name == "sqlite":  # a statement each, microseconds each
+        return [
+            _session(await _SESSION.first(conn, {"token_hash": token_hash}))
+            for token_hash in token_hashes
+        ]
+    found = {row[0]: row[1:] for row in await _SESSIONS.rows(conn, {"token_hash": token_hashes})}
+    return [_session(found.get(n)) for n in range(1, len(token_hashes) + 1)]
 
 
 class Accounts:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._sessions = Batched(self._read_sessions, SESSIONS_AT_ONCE)
 
     async def create_user(
         self,
@@ -230,12 +276,12 @@ class Accounts:
         return device_id
 
     async def session(self, token_hash: bytes) -> Session | None:
+        """What the token stands for, read with those asked for meanwhile."""
+        return await self._sessions(token_hash)
+
+    async def _read_sessions(self, token_hashes: list[bytes]) -> list[Session | None]:
         async with self.db.read_one() as conn:
-            row = await _SESSION.first(conn, {"token_hash": token_hash})
-        if row is None:
-            return None
-        *user, device_id, expires_at, revoked_at, locale = row
-        return Session(UserRecord(*user), device_id, expires_at, revoked_at is not None, locale)
+            return await _sessions_of(conn, token_hashes)
 
     async def locale(self, user_id: int) -> str | None:
         async with self.db.read() as conn:

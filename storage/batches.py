@@ -1,0 +1,66 @@
+"""Reads that many callers ask for at once, made together in one statement.
+
+Each statement to PostgreSQL costs a round trip, a pooled connection and
+the backend's own start and end of a statement, whatever it reads. When
+9,900 devices resume at once, each reading its session then its backlog,
+those costs were half the node's core, which the database shares here
+(``benchmarks/README.md``, issue 22, twenty-ninth session). A caller alone
+is read at once, as before; while ``most_at_once`` reads are under way,
+those who ask meanwhile wait for the next, which reads them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["Batched"]
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+class Batched(Generic[A, R]):
+    """``await batched(asked)`` is ``read([asked, ...])``'s answer for
+    ``asked``: ``read`` answers each of the asked, in their order. A read's
+    failure reaches each of its callers."""
+
+    def __init__(
+        self, read: Callable[[list[A]], Awaitable[Sequence[R]]], most_at_once: int
+    ) -> None:
+        self._read = read
+        self._most_at_once = most_at_once
+        self._under_way = 0
+        self._waiting: list[tuple[A, asyncio.Future[R]]] = []
+        self._reads: set[asyncio.Task[None]] = set()  # kept until done (asyncio's advice)
+
+    async def __call__(self, asked: A) -> R:
+        answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((asked, answer))
+        if self._under_way < self._most_at_once:
+            self._start()
+        return await answer
+
+    def _start(self) -> None:
+        batch, self._waiting = self._waiting, []
+        self._under_way += 1
+        read = asyncio.ensure_future(self._answer(batch))
+        self._reads.add(read)
+        read.add_done_callback(self._reads.discard)
+
+    async def _answer(self, batch: list[tuple[A, asyncio.Future[R]]]) -> None:
+        try:
+            answers = await self._read([asked for asked, _ in batch])
+        except Exception as exc:
+            for _, answer in batch:
+                if not answer.done():  # a caller cancelled is no longer waiting
+                    answer.set_exception(exc)
+        else:
+            for (_, answer), found in zip(batch, answers, strict=True):
+                if not answer.done():
+                    answer.set_result(found)
+        finally:
+            self._under_way -= 1
+            if self._waiting:
+                self._start()

@@ -1,0 +1,74 @@
+"""``storage.batches.Batched``: a caller alone is read at once; while the
+most reads allowed are under way, those who ask meanwhile are read together
+in the next; a failure reaches each caller of its read, and a caller
+cancelled leaves the others their answer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from storage.batches import Batched
+
+
+class Reads:
+    """A read of many that records what each read was asked and answers
+    when told."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[int]] = []
+        self.open = asyncio.Event()
+        self.failure: Exception | None = None
+
+    async def read(self, asked: list[int]) -> list[int]:
+        self.asked.append(asked)
+        await self.open.wait()
+        if self.failure is not None:
+            raise self.failure
+        return [n * 10 for n in asked]
+
+
+async def test_a_caller_alone_is_read_at_once() -> None:
+    reads = Reads()
+    reads.open.set()
+    batched = Batched(reads.read, most_at_once=2)
+    assert await batched(1) == 10
+    assert await batched(2) == 20
+    assert reads.asked == [[1], [2]]
+
+
+async def test_those_who_ask_while_reads_are_under_way_are_read_together() -> None:
+    reads = Reads()
+    batched = Batched(reads.read, most_at_once=2)
+    callers = [asyncio.ensure_future(batched(n)) for n in range(1, 7)]
+    await asyncio.sleep(0)
+    reads.open.set()
+    assert await asyncio.gather(*callers) == [10, 20, 30, 40, 50, 60]
+    assert reads.asked == [[1], [2], [3, 4, 5, 6]]
+
+
+async def test_a_failure_reaches_each_caller_of_its_read() -> None:
+    reads = Reads()
+    reads.failure = ConnectionError("down")
+    batched = Batched(reads.read, most_at_once=1)
+    callers = [asyncio.ensure_future(batched(n)) for n in range(3)]
+    await asyncio.sleep(0)
+    reads.open.set()
+    for caller in callers:
+        with pytest.raises(ConnectionError):
+            await caller
+    reads.failure = None
+    assert await batched(4) == 40  # the next read is made
+
+
+async def test_a_caller_cancelled_leaves_the_others_their_answer() -> None:
+    reads = Reads()
+    batched = Batched(reads.read, most_at_once=1)
+    first, gone, third = (asyncio.ensure_future(batched(n)) for n in (1, 2, 3))
+    await asyncio.sleep(0)
+    gone.cancel()
+    reads.open.set()
+    assert await asyncio.gather(first, third) == [10, 30]
+    assert gone.cancelled()
+    assert reads.asked == [[1], [2, 3]]
