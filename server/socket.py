@@ -53,12 +53,11 @@ from server.ratelimit import Charge, Limit
 from server.rpc import CALLING, ROUTES, Bucket
 from server.websocket import Disconnected, Socket
 from storage.errors import Unavailable
-from storage.events import StoredEvent
+from storage.events import REPLAY_PAGE, Resume, StoredEvent
 
 __all__ = ["websocket_endpoint"]
 
 log = logging.getLogger(__name__)
-REPLAY_PAGE = 500
 CLOSE_WAIT_SECONDS = 5.0
 STORE_DOWN = (CloseCode.SERVER_SHUTDOWN, "store unavailable, resume later")
 
@@ -227,10 +226,8 @@ async def _replay(ctx: Context, conn: Connection, resume_from: int, head: int) -
     above it reaches this socket live (held until now), so nothing falls
     between the two, and what comes both ways is sent once."""
     try:
-        now, upto = ctx.clock.ms(), ctx.hub.delivered
-        page = await ctx.store.events.resume(
-            conn.user_id, resume_from, REPLAY_PAGE, now, conn.device_id, upto
-        )
+        asked = Resume(conn.user_id, resume_from, conn.device_id, ctx.hub.delivered)
+        page = await ctx.store.events.resume(asked, ctx.clock.ms())
         if page is None:
             conn.send(encode_event("sync.reset", to_raw(SyncReset(head))))
             conn.last_seq = head

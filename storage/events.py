@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     BindParameter,
+    ColumnElement,
+    FromClause,
     Integer,
     ScalarSelect,
     Select,
@@ -42,8 +44,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.audit import AUDIT_COLUMNS, AuditTx
+from storage.batches import Batched
 from storage.db import Database
-from storage.hot import Hot, insert_of
+from storage.hot import Autocommit, Hot, insert_of, unnested
 from storage.messages import COLUMNS as MESSAGE_COLUMNS
 from storage.messages import StoredMessage, from_row
 from storage.schema import audit, delegations, events, messages, participants
@@ -330,16 +333,34 @@ _BOUNDS_OF = {
 _BOUNDS = {dialect: Hot(bounds) for dialect, bounds in _BOUNDS_OF.items()}
 
 
-def _after() -> Select[Any]:
-    """``Events.after``'s query, built once (its parameters are bound)."""
-    newer = and_(events.c.seq > bindparam("cursor"), events.c.seq <= bindparam("upto"))
-    user_id, now = bindparam("user_id", type_=BigInteger), bindparam("now", type_=BigInteger)
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A device's resume: the events of ``user_id`` after ``cursor`` up to
+    ``upto``, but the messages ``device_id`` sent, which it has."""
+
+    user_id: int
+    cursor: int
+    device_id: int
+    upto: int
+
+
+_ASKED = Resume.__slots__  # the fields, in order
+
+
+def _after(fields: Sequence[ColumnElement[int]], *asked: FromClause) -> Select[Any]:
+    """``Events.after``'s query, built once: a ``Resume``'s ``fields`` each
+    bound, or columns of the rows ``asked`` (``limit`` and ``now`` are
+    bound)."""
+    user_id, cursor, device_id, upto = fields
+    newer = and_(events.c.seq > cursor, events.c.seq <= upto)
+    now = bindparam("now", type_=BigInteger)
     in_threads = (
         select(events.c.seq)
         .join(participants, participants.c.thread_id == events.c.thread_id)
         .where(participants.c.user_id == user_id, _in_window, newer)
+        .correlate(*asked)
     )
-    personal = select(events.c.seq).where(events.c.user_id == user_id, newer)
+    personal = select(events.c.seq).where(events.c.user_id == user_id, newer).correlate(*asked)
     reading = and_(
         delegations.c.delegate_id == user_id,
         delegations.c.reads.is_(True),
@@ -352,12 +373,11 @@ def _after() -> Select[Any]:
         .join(participants, participants.c.thread_id == events.c.thread_id)
         .join(delegations, delegations.c.principal_id == participants.c.user_id)
         .where(reading, _in_window)
+        .correlate(*asked)
     )
     # union, not union_all: a delegate may also be a member, or read for two members
     wanted = union(in_threads, personal, in_their_threads).subquery()
-    not_its_own = messages.c.sender_device_id.is_(None) | (
-        messages.c.sender_device_id != bindparam("device_id")
-    )
+    not_its_own = messages.c.sender_device_id.is_(None) | (messages.c.sender_device_id != device_id)
     return (
         select(*_EVENT_COLUMNS)
         .join(wanted, wanted.c.seq == events.c.seq)
@@ -368,29 +388,37 @@ def _after() -> Select[Any]:
     )
 
 
-_AFTER = Hot(_after())
-
-
-def _resume(bounds: Select[Any]) -> Hot:
-    """The bounds, then ``_after``'s page, in each row of one statement
-    (a row of bounds alone if the page is empty): a resuming device's
-    first read, one round trip instead of two, both in the same snapshot
-    (``benchmarks/README.md``, issue 22, twenty-ninth session)."""
-    known, page = bounds.subquery("bounds"), _after().subquery("page")
-    return Hot(
-        select(known.c.floor, known.c.head, *page.c)
-        .select_from(known.outerjoin(page, true()))
-        .order_by(page.c.seq)
-    )
-
-
-_RESUME = {dialect: _resume(bounds) for dialect, bounds in _BOUNDS_OF.items()}
+_AFTER_ONE = _after([bindparam(name, type_=BigInteger) for name in _ASKED])
+_AFTER = Hot(_AFTER_ONE)
+# A resuming device's first read: the bounds, then ``_after``'s page, in
+# each row of one statement (a row of bounds alone if the page is empty),
+# one round trip instead of two, both in the same snapshot. On PostgreSQL,
+# the resumes asked meanwhile are read together, a page each, their rows
+# numbered ``n`` (``benchmarks/README.md``, issue 22, twenty-ninth session).
+_KNOWN = _BOUNDS_OF["sqlite"].subquery("bounds")
+_PAGE = _AFTER_ONE.subquery("page")
+_RESUME = Hot(
+    select(_KNOWN.c.floor, _KNOWN.c.head, *_PAGE.c)
+    .select_from(_KNOWN.outerjoin(_PAGE, true()))
+    .order_by(_PAGE.c.seq)
+)
+_ASKED_RESUMES = unnested({name: BigInteger() for name in _ASKED})
+_BOUNDS_PG = _BOUNDS_OF["postgresql"].subquery("bounds")
+_PAGES = _after([_ASKED_RESUMES.c[name] for name in _ASKED], _ASKED_RESUMES).lateral("page")
+_RESUMES = Hot(
+    select(_ASKED_RESUMES.c.n, _BOUNDS_PG.c.floor, _BOUNDS_PG.c.head, *_PAGES.c)
+    .select_from(_BOUNDS_PG.join(_ASKED_RESUMES, true()).outerjoin(_PAGES, true()))
+    .order_by(_ASKED_RESUMES.c.n, _PAGES.c.seq)
+)
+RESUMES_AT_ONCE = 4  # reads under way before the next resumes wait to be read together
+REPLAY_PAGE = 500  # events a page of a replay holds at most
 _NO_END = 2**62  # ``upto`` when the caller sets no end
 
 
 class Events:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._resumes = Batched(self._read_resumes, RESUMES_AT_ONCE)
 
     async def head(self) -> int:
         """The newest seq allocated (not necessarily committed): no cursor
@@ -426,19 +454,20 @@ class Events:
         async with self.db.read_one() as conn:
             return _stored(await _AFTER.rows(conn, params))
 
-    async def resume(
-        self, user_id: int, cursor: int, limit: int, now: int, device_id: int, upto: int
-    ) -> list[StoredEvent] | None:
-        """``after``'s first page, or None if the events after ``cursor``
-        cannot be replayed: it is a cursor from the future (above the
-        ``head``) or from before the ``floor``."""
-        params = _after_params(user_id, cursor, limit, now, device_id, upto)
+    async def resume(self, asked: Resume, now: int) -> list[StoredEvent] | None:
+        """``after``'s first page (``REPLAY_PAGE`` events at most), or None
+        if the events after the cursor cannot be replayed: it is a cursor
+        from the future (above the ``head``) or from before the ``floor``.
+        Read with the resumes asked meanwhile."""
+        return await self._resumes((asked, now))
+
+    async def _read_resumes(
+        self, asked: list[tuple[Resume, int]]
+    ) -> list[list[StoredEvent] | None]:
+        now = max(now for _, now in asked)  # the newest: their reads come after it
+        resumes = [resume for resume, _ in asked]
         async with self.db.read_one() as conn:
-            rows = await _RESUME[conn.dialect.name].rows(conn, params)
-        floor, head = rows[0][0], rows[0][1]
-        if not floor <= cursor <= head:
-            return None
-        return _stored([row[2:] for row in rows if row[2] is not None])
+            return await _resumed(conn, resumes, {"now": now, "limit": REPLAY_PAGE})
 
     async def prune(self, created_before: int) -> int:
         """Drop events older than ``created_before`` and raise the floor.
@@ -457,6 +486,36 @@ class Events:
                 update(positions).where(positions.c.name == "events_floor").values(value=top)
             )
             return result.rowcount
+
+
+async def _resumed(
+    conn: AsyncConnection | Autocommit, asked: list[Resume], bound: dict[str, int]
+) -> list[list[StoredEvent] | None]:
+    """Each resume's first page, or None for a cursor out of bounds: on
+    SQLite a statement each, on PostgreSQL one for all."""
+    if conn.dialect.name == "sqlite":
+        rows = [
+            [(n, *row) for row in await _RESUME.rows(conn, bound | _fields_of(resume))]
+            for n, resume in enumerate(asked, 1)
+        ]
+        found = [row for page in rows for row in page]
+    else:
+        arrays = {name: [getattr(resume, name) for resume in asked] for name in _ASKED}
+        found = list(await _RESUMES.rows(conn, bound | arrays))
+    pages: dict[int, list[Sequence[Any]]] = {}
+    bounds: dict[int, tuple[int, int]] = {}
+    for n, floor, head, *event in found:
+        bounds[n] = (floor, head)
+        if event[0] is not None:
+            pages.setdefault(n, []).append(event)
+    return [
+        _stored(pages.get(n, [])) if bounds[n][0] <= resume.cursor <= bounds[n][1] else None
+        for n, resume in enumerate(asked, 1)
+    ]
+
+
+def _fields_of(resume: Resume) -> dict[str, int]:
+    return {name: getattr(resume, name) for name in _ASKED}
 
 
 def _after_params(

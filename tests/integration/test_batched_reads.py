@@ -1,6 +1,8 @@
-"""Sockets saying hello at once: their sessions are read together (on
-PostgreSQL in one statement), each caller getting its own, on both
-databases: known tokens, a revoked one, an unknown one, one asked twice."""
+"""Sockets saying hello and resuming at once: their sessions and their
+first pages are read together (on PostgreSQL in one statement), each
+caller getting its own, on both databases: known tokens, a revoked one, an
+unknown one, one asked twice; cursors in bounds, above the head, below the
+floor."""
 
 from __future__ import annotations
 
@@ -8,8 +10,9 @@ import asyncio
 
 from sqlalchemy import insert
 
-from storage import Store
+from storage import NewEvent, Store
 from storage.accounts import SESSIONS_AT_ONCE
+from storage.events import RESUMES_AT_ONCE, Resume
 from storage.schema import tokens
 from tests.support.rows import people, thread_of
 
@@ -32,3 +35,27 @@ async def test_sessions_asked_at_once_each_get_their_own(store: Store) -> None:
     assert [s.expires_at for s in known] == [*range(1000, 1012), 1007]
     assert [s.revoked for s in known] == [n == 3 for n in range(12)] + [False]
     assert {(s.user.id, s.device_id, s.locale) for s in known} == {(patient, device, "fr")}
+
+
+async def test_resumes_asked_at_once_each_get_their_own_page(store: Store) -> None:
+    async with store.write() as tx:  # seqs 1 to 6: users 1, 2, 1, 2, 1, 2
+        batch = [(None, NewEvent("receipt", user_id=1 + n % 2)) for n in range(6)]
+        await tx.events.store(batch, 5, tx.audit)
+    asked = {  # the first read alone, the last three together
+        Resume(user_id=3, cursor=0, device_id=1, upto=6): [],
+        Resume(user_id=1, cursor=6, device_id=1, upto=6): [],
+        Resume(user_id=1, cursor=7, device_id=1, upto=6): None,  # above the head
+        Resume(user_id=2, cursor=1, device_id=1, upto=4): [2, 4],
+        Resume(user_id=1, cursor=0, device_id=1, upto=6): [1, 3, 5],
+        Resume(user_id=2, cursor=0, device_id=1, upto=6): [2, 4, 6],
+        Resume(user_id=1, cursor=3, device_id=1, upto=6): [5],
+    }
+    assert len(asked) == RESUMES_AT_ONCE + 3
+    pages = await asyncio.gather(*(store.events.resume(resume, now=0) for resume in asked))
+    seqs = [None if page is None else [event.seq for event in page] for page in pages]
+    assert seqs == list(asked.values())
+    assert {event.user_id for event in pages[4] or []} == {1}
+    assert await store.events.prune(created_before=6) == 6
+    below = Resume(user_id=1, cursor=5, device_id=1, upto=6)
+    pages = await asyncio.gather(*(store.events.resume(below, now=0) for _ in range(6)))
+    assert pages == [None] * 6

@@ -25,7 +25,7 @@ from server.hub import Hub
 from server.stream import Follower
 from server.writer import Emitted, Outgoing, Writer
 from storage import NewEvent, Store, WriteTx
-from storage.events import Horizon
+from storage.events import Horizon, Resume
 from tests.support.rows import people, thread_of
 
 WAIT = 10  # seconds: a writer that blocks fails the test instead of hanging it
@@ -138,7 +138,7 @@ async def test_a_cursor_resumes_from_the_floor_up_to_the_head(store: Store) -> N
     events = store.events
 
     async def resumed(cursor: int) -> list[int] | None:
-        page = await events.resume(1, cursor, 2, now=0, device_id=1, upto=10)
+        page = await events.resume(Resume(user_id=1, cursor=cursor, device_id=1, upto=10), now=0)
         return None if page is None else [event.seq for event in page]
 
     assert (await events.floor(), await events.head()) == (0, 0)
@@ -146,7 +146,7 @@ async def test_a_cursor_resumes_from_the_floor_up_to_the_head(store: Store) -> N
     async with store.write() as tx:
         await tx.events.store([(None, NewEvent("receipt", user_id=1))] * 3, 5, tx.audit)
     assert (await events.floor(), await events.head()) == (0, 3)
-    assert await resumed(0) == [1, 2] and await resumed(1) == [2, 3]  # pages of 2
+    assert await resumed(0) == [1, 2, 3] and await resumed(2) == [3]
     assert await resumed(3) == [] and await resumed(4) is None
     assert await events.prune(created_before=6) == 3
     assert (await events.floor(), await events.head()) == (3, 3)
