@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.account_audit import record
-from storage.batches import Batched
+from storage.batches import Batched, rows_of_each
 from storage.db import Database
 from storage.errors import Conflict
-from storage.hot import Autocommit, Hot, unnested
+from storage.hot import Hot, unnested
 from storage.schema import devices, password_resets, push_subscriptions, tokens, users
 
 __all__ = [
@@ -114,7 +114,6 @@ _SESSIONS = Hot(
     .join(tokens, tokens.c.token_hash == _ASKED_TOKENS.c.token_hash)
     .join(users, users.c.id == tokens.c.user_id)
 )
-SESSIONS_AT_ONCE = 4  # reads under way before the next callers wait to be read together
 
 
 def _session(row: Sequence[Any] | None) -> Session | None:
@@ -124,23 +123,10 @@ def _session(row: Sequence[Any] | None) -> Session | None:
     return Session(UserRecord(*user), device_id, expires_at, revoked_at is not None, locale)
 
 
-async def _sessions_of(
-    conn: AsyncConnection | Autocommit, token_hashes: list[bytes]
-) -> list[Session | None]:
-    """The session of each token, in order (None for an unknown token)."""
-    if conn.dialect.name == "sqlite":  # a statement each, microseconds each
-        return [
-            _session(await _SESSION.first(conn, {"token_hash": token_hash}))
-            for token_hash in token_hashes
-        ]
-    found = {row[0]: row[1:] for row in await _SESSIONS.rows(conn, {"token_hash": token_hashes})}
-    return [_session(found.get(n)) for n in range(1, len(token_hashes) + 1)]
-
-
 class Accounts:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._sessions = Batched(self._read_sessions, SESSIONS_AT_ONCE)
+        self._sessions = Batched(self._read_sessions)
 
     async def create_user(
         self,
@@ -280,8 +266,10 @@ class Accounts:
         return await self._sessions(token_hash)
 
     async def _read_sessions(self, token_hashes: list[bytes]) -> list[Session | None]:
+        asked = [{"token_hash": token_hash} for token_hash in token_hashes]
         async with self.db.read_one() as conn:
-            return await _sessions_of(conn, token_hashes)
+            found = await rows_of_each(conn, _SESSION, _SESSIONS, asked)
+        return [_session(rows[0] if rows else None) for rows in found]
 
     async def locale(self, user_id: int) -> str | None:
         async with self.db.read() as conn:

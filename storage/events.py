@@ -44,7 +44,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.audit import AUDIT_COLUMNS, AuditTx
-from storage.batches import Batched
+from storage.batches import Batched, rows_of_each
 from storage.db import Database
 from storage.hot import Autocommit, Hot, insert_of, unnested
 from storage.messages import COLUMNS as MESSAGE_COLUMNS
@@ -410,7 +410,6 @@ _RESUMES = Hot(
     .select_from(_BOUNDS_PG.join(_ASKED_RESUMES, true()).outerjoin(_PAGES, true()))
     .order_by(_ASKED_RESUMES.c.n, _PAGES.c.seq)
 )
-RESUMES_AT_ONCE = 4  # reads under way before the next resumes wait to be read together
 REPLAY_PAGE = 500  # events a page of a replay holds at most
 _NO_END = 2**62  # ``upto`` when the caller sets no end
 
@@ -418,7 +417,7 @@ _NO_END = 2**62  # ``upto`` when the caller sets no end
 class Events:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._resumes = Batched(self._read_resumes, RESUMES_AT_ONCE)
+        self._resumes = Batched(self._read_resumes)
 
     async def head(self) -> int:
         """The newest seq allocated (not necessarily committed): no cursor
@@ -491,27 +490,18 @@ class Events:
 async def _resumed(
     conn: AsyncConnection | Autocommit, asked: list[Resume], bound: dict[str, int]
 ) -> list[list[StoredEvent] | None]:
-    """Each resume's first page, or None for a cursor out of bounds: on
-    SQLite a statement each, on PostgreSQL one for all."""
-    if conn.dialect.name == "sqlite":
-        rows = [
-            [(n, *row) for row in await _RESUME.rows(conn, bound | _fields_of(resume))]
-            for n, resume in enumerate(asked, 1)
-        ]
-        found = [row for page in rows for row in page]
-    else:
-        arrays = {name: [getattr(resume, name) for resume in asked] for name in _ASKED}
-        found = list(await _RESUMES.rows(conn, bound | arrays))
-    pages: dict[int, list[Sequence[Any]]] = {}
-    bounds: dict[int, tuple[int, int]] = {}
-    for n, floor, head, *event in found:
-        bounds[n] = (floor, head)
-        if event[0] is not None:
-            pages.setdefault(n, []).append(event)
-    return [
-        _stored(pages.get(n, [])) if bounds[n][0] <= resume.cursor <= bounds[n][1] else None
-        for n, resume in enumerate(asked, 1)
-    ]
+    """Each resume's first page, or None for a cursor out of bounds."""
+    found = await rows_of_each(conn, _RESUME, _RESUMES, [_fields_of(r) for r in asked], bound)
+    return [_page(resume.cursor, rows) for resume, rows in zip(asked, found, strict=True)]
+
+
+def _page(cursor: int, rows: list[tuple[Any, ...]]) -> list[StoredEvent] | None:
+    """The events of a resume's rows (each the bounds, then an event or
+    NULLs), or None if ``cursor`` is out of the bounds."""
+    floor, head = rows[0][0], rows[0][1]
+    if not floor <= cursor <= head:
+        return None
+    return _stored([row[2:] for row in rows if row[2] is not None])
 
 
 def _fields_of(resume: Resume) -> dict[str, int]:
