@@ -449,7 +449,8 @@ class Events:
         threads whose membership window covers them, those addressed to them,
         and, from a delegation's start, the threads' events of each
         practitioner they read for (``delegations``)."""
-        params = _after_params(user_id, cursor, limit, now, device_id, upto)
+        params = {"user_id": user_id, "cursor": cursor, "upto": _NO_END if upto is None else upto}
+        params |= {"now": now, "device_id": -1 if device_id is None else device_id, "limit": limit}
         async with self.db.read_one() as conn:
             return _stored(await _AFTER.rows(conn, params))
 
@@ -491,7 +492,8 @@ async def _resumed(
     conn: AsyncConnection | Autocommit, asked: list[Resume], bound: dict[str, int]
 ) -> list[list[StoredEvent] | None]:
     """Each resume's first page, or None for a cursor out of bounds."""
-    found = await rows_of_each(conn, _RESUME, _RESUMES, [_fields_of(r) for r in asked], bound)
+    params = [{name: getattr(resume, name) for name in _ASKED} for resume in asked]
+    found = await rows_of_each(conn, _RESUME, _RESUMES, params, bound)
     return [_page(resume.cursor, rows) for resume, rows in zip(asked, found, strict=True)]
 
 
@@ -502,18 +504,6 @@ def _page(cursor: int, rows: list[tuple[Any, ...]]) -> list[StoredEvent] | None:
     if not floor <= cursor <= head:
         return None
     return _stored([row[2:] for row in rows if row[2] is not None])
-
-
-def _fields_of(resume: Resume) -> dict[str, int]:
-    return {name: getattr(resume, name) for name in _ASKED}
-
-
-def _after_params(
-    user_id: int, cursor: int, limit: int, now: int, device_id: int | None, upto: int | None
-) -> dict[str, int]:
-    params = {"user_id": user_id, "cursor": cursor, "upto": _NO_END if upto is None else upto}
-    params |= {"now": now, "device_id": -1 if device_id is None else device_id}
-    return params | {"limit": limit}
 
 
 def _fields(event: NewEvent) -> dict[str, Any]:

@@ -6,26 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Select,
-    and_,
-    bindparam,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.accounts import USER_COLUMNS, UserRecord, contains
-from storage.batches import Batched, rows_of_each
 from storage.db import Database, insert_new
 from storage.errors import Conflict, Contention
-from storage.hot import Hot, unnested
+from storage.hot import Hot
 from storage.schema import (
     broadcast_opt_outs,
     care_invitations,
@@ -41,20 +29,13 @@ from storage.schema import (
 
 __all__ = ["CareInvitationRecord", "InvitationRecord", "PracticeRecord", "Practices"]
 
-
 # What a send to a practitioner reads of them (``server.directory``, cached).
-def _inbox(*numbered: ColumnElement[Any]) -> Select[Any]:
-    """A practitioner's verification, inbox settings and language."""
-    columns = (users.c.verified_at.is_not(None), inboxes.c.settings, users.c.locale)
-    return select(*numbered, *columns).select_from(
-        users.outerjoin(inboxes, inboxes.c.practitioner_id == users.c.id)
-    )
-
-
-# One practitioner's; on PostgreSQL, those asked meanwhile in one statement.
-_INBOX = Hot(_inbox().where(users.c.id == bindparam("practitioner_id")))
-_ASKED_INBOXES = unnested({"practitioner_id": BigInteger()})
-_INBOXES = Hot(_inbox(_ASKED_INBOXES.c.n).where(users.c.id == _ASKED_INBOXES.c.practitioner_id))
+_INBOX = Hot(
+    select(users.c.verified_at.is_not(None), inboxes.c.settings, users.c.locale)
+    .select_from(users)
+    .outerjoin(inboxes, inboxes.c.practitioner_id == users.c.id)
+    .where(users.c.id == bindparam("practitioner_id"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +66,6 @@ class InvitationRecord:
 class Practices:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._inboxes = Batched(self._read_inboxes)
 
     # Verification
 
@@ -243,19 +223,10 @@ class Practices:
     async def inbox(self, practitioner_id: int) -> tuple[bool, bytes | None, str]:
         """Whether the practitioner is verified, their stored inbox settings
         (None until they set some) and their language (the defaults are
-        worded in it), in one statement with those asked meanwhile."""
-        return await self._inboxes(practitioner_id)
-
-    async def _read_inboxes(
-        self, practitioner_ids: list[int]
-    ) -> list[tuple[bool, bytes | None, str]]:
-        asked = [{"practitioner_id": practitioner_id} for practitioner_id in practitioner_ids]
+        worded in it), in one statement."""
         async with self.db.read_one() as conn:
-            found = await rows_of_each(conn, _INBOX, _INBOXES, asked)
-        return [
-            (bool(rows[0][0]), rows[0][1], rows[0][2]) if rows else (False, None, "fr")
-            for rows in found
-        ]
+            row = await _INBOX.first(conn, {"practitioner_id": practitioner_id})
+        return (False, None, "fr") if row is None else (bool(row[0]), row[1], row[2])
 
 
 async def _records(conn: AsyncConnection, practice_ids: Select[Any]) -> list[PracticeRecord]:

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import BigInteger, ColumnElement, Select, bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.batches import Batched, rows_of_each
 from storage.db import Database, insert_new
-from storage.hot import Autocommit, Hot, unnested
+from storage.hot import Autocommit, Hot
 from storage.schema import rule_firings, rules
 
 __all__ = ["Rules"]
 
-
-def _rules(*numbered: ColumnElement[Any]) -> Select[Any]:
-    return select(*numbered, rules.c.id, rules.c.rule)
-
-
-# (id, encoded rule) of each of a practitioner's rules, in order; on
-# PostgreSQL, those of the practitioners asked meanwhile in one statement.
 _RULES_OF = Hot(
-    _rules()
+    select(rules.c.id, rules.c.rule)
     .where(rules.c.practitioner_id == bindparam("practitioner_id"))
     .order_by(rules.c.position, rules.c.id)
-)
-_ASKED = unnested({"practitioner_id": BigInteger()})
-_RULES_OF_EACH = Hot(
-    _rules(_ASKED.c.n)
-    .where(rules.c.practitioner_id == _ASKED.c.practitioner_id)
-    .order_by(_ASKED.c.n, rules.c.position, rules.c.id)
 )
 
 
 async def _rules_of(
     conn: AsyncConnection | Autocommit, practitioner_id: int
 ) -> list[tuple[int, bytes]]:
+    """(id, encoded rule) of each of the practitioner's rules, in order."""
     return [
         (i, rule) for i, rule in await _RULES_OF.rows(conn, {"practitioner_id": practitioner_id})
     ]
@@ -45,18 +30,10 @@ async def _rules_of(
 class Rules:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._rules = Batched(self._read_rules)
 
     async def of(self, practitioner_id: int) -> list[tuple[int, bytes]]:
-        """(id, encoded rule) of each of the practitioner's rules, in order
-        (read with those asked meanwhile)."""
-        return await self._rules(practitioner_id)
-
-    async def _read_rules(self, practitioner_ids: list[int]) -> list[list[tuple[int, bytes]]]:
-        asked = [{"practitioner_id": practitioner_id} for practitioner_id in practitioner_ids]
         async with self.db.read_one() as conn:
-            found = await rows_of_each(conn, _RULES_OF, _RULES_OF_EACH, asked)
-        return [[(i, rule) for i, rule in rows] for rows in found]
+            return await _rules_of(conn, practitioner_id)
 
 
 class RuleTx:

@@ -24,7 +24,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.batches import Batched, rows_of_each
 from storage.db import Database
 from storage.hot import Hot, unnested
 from storage.messages import KnownMembers, capped_count, day_before, sent_last_day
@@ -203,26 +202,16 @@ _SEND_STATE = Hot(_send_state(_BOUND_SEND))
 _SEND_CHECKS = Hot(
     select(*_send_checks(_BOUND_SEND)).where(threads.c.id == _BOUND_SEND["thread_id"])
 )
-
-
-def _kind_and_members(*numbered: ColumnElement[Any]) -> Select[Any]:
-    """A thread's kind and current members: a row per member, or one row of
-    NULLs beside the kind for a thread without members."""
-    members = threads.outerjoin(
-        participants, and_(participants.c.thread_id == threads.c.id, _current)
-    ).outerjoin(users, users.c.id == participants.c.user_id)
-    columns = (threads.c.kind, participants.c.user_id, users.c.role)
-    return select(*numbered, *columns).select_from(members)
-
-
-# A thread's kind and members in one statement; on PostgreSQL, those of the
-# threads asked meanwhile (``Threads.meta``) in one, their rows numbered.
-_META = Hot(_kind_and_members().where(threads.c.id == bindparam("thread_id")))
-_ASKED_THREADS = unnested({"thread_id": BigInteger()})
-_METAS = Hot(
-    _kind_and_members(_ASKED_THREADS.c.n)
-    .where(threads.c.id == _ASKED_THREADS.c.thread_id)
-    .order_by(_ASKED_THREADS.c.n)
+# A thread's kind and current members in one statement (a row per member;
+# one row of NULLs beside the kind for a thread without members).
+_META = Hot(
+    select(threads.c.kind, participants.c.user_id, users.c.role)
+    .select_from(
+        threads.outerjoin(
+            participants, and_(participants.c.thread_id == threads.c.id, _current)
+        ).outerjoin(users, users.c.id == participants.c.user_id)
+    )
+    .where(threads.c.id == bindparam("thread_id"))
 )
 # PostgreSQL: the sends of a batch in one statement, each row of the arrays
 # one send, its rows numbered by its place (none: no such thread).
@@ -300,16 +289,9 @@ _STATE = Hot(
 )
 
 
-def _meta(rows: list[tuple[Any, ...]]) -> tuple[str, dict[int, str]] | None:
-    if not rows:
-        return None
-    return rows[0][0], {user: role for _, user, role in rows if user is not None}
-
-
 class Threads:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._metas = Batched(self._read_metas)
 
     async def set_muted(self, thread_id: int, user_id: int, muted: bool) -> ThreadRecord | None:
         """Mute or unmute the thread for a current member; the thread as they
@@ -337,15 +319,12 @@ class Threads:
             return await ThreadTx(conn).load(user_id)
 
     async def meta(self, thread_id: int) -> tuple[str, dict[int, str]] | None:
-        """A thread's kind, and its current members and their roles (read
-        with the threads asked meanwhile)."""
-        return await self._metas(thread_id)
-
-    async def _read_metas(self, thread_ids: list[int]) -> list[tuple[str, dict[int, str]] | None]:
-        asked = [{"thread_id": thread_id} for thread_id in thread_ids]
+        """A thread's kind, and its current members and their roles."""
         async with self.db.read_one() as conn:
-            found = await rows_of_each(conn, _META, _METAS, asked)
-        return [_meta(rows) for rows in found]
+            rows = await _META.rows(conn, {"thread_id": thread_id})
+        if not rows:
+            return None
+        return rows[0][0], {user: role for _, user, role in rows if user is not None}
 
     async def authors_among(self, members: list[int], candidates: list[int]) -> set[int]:
         """Those of ``candidates`` who wrote in a thread one of ``members`` is in now."""

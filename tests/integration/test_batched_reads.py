@@ -1,20 +1,19 @@
-"""Reads asked at once are read together (on PostgreSQL in one statement),
-each caller getting its own, on both databases. Sockets saying hello and
-resuming: known tokens, a revoked one, an unknown one, one asked twice;
-cursors in bounds, above the head, below the floor. A node's first sends:
-threads with members, without, none; practitioners with settings and
-rules, without, no such user."""
+"""Sockets saying hello and resuming at once: their sessions and their
+first pages are read together (on PostgreSQL in one statement), each
+caller getting its own, on both databases: known tokens, a revoked one, an
+unknown one, one asked twice; cursors in bounds, above the head, below the
+floor."""
 
 from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert
 
 from storage import NewEvent, Store
 from storage.batches import READS_AT_ONCE
 from storage.events import Resume
-from storage.schema import inboxes, participants, rules, tokens, users
+from storage.schema import tokens
 from tests.support.rows import people, thread_of
 
 
@@ -61,32 +60,3 @@ async def test_resumes_asked_at_once_each_get_their_own_page(store: Store) -> No
     pages = await asyncio.gather(*(store.events.resume(below, now=0) for _ in range(6)))
     assert pages == [None] * 6
 
-
-async def test_threads_and_practitioners_asked_at_once_each_get_their_own(store: Store) -> None:
-    patient, doctor = await people(store)
-    first, _ = await thread_of(store, patient, doctor)
-    left, _ = await thread_of(store, patient, doctor)
-    async with store.db.write() as conn:
-        gone = update(participants).where(participants.c.thread_id == left)
-        await conn.execute(gone.values(left_seq=0))
-        await conn.execute(update(users).where(users.c.id == doctor).values(verified_at=1))
-        row = {"practitioner_id": doctor, "settings": b"s", "updated_at": 1}
-        await conn.execute(insert(inboxes).values(**row))
-        for position, rule in ((2, b"later"), (1, b"first")):
-            row = {"practitioner_id": doctor, "position": position, "rule": rule, "updated_at": 1}
-            await conn.execute(insert(rules).values(**row))
-    members = {patient: "patient", doctor: "practitioner"}
-    threads = [first, left, first + 1000, first, left, first, left]
-    metas = await asyncio.gather(*(store.threads.meta(thread) for thread in threads))
-    kind = "patient_practitioner"
-    expected = {first: (kind, members), left: (kind, {}), first + 1000: None}
-    assert metas == [expected[thread] for thread in threads]
-    users_ = [patient, doctor + 1000, doctor, patient, doctor, patient, doctor]
-    inboxes_ = await asyncio.gather(*(store.practices.inbox(user) for user in users_))
-    theirs, none = (True, b"s", "fr"), (False, None, "fr")
-    assert inboxes_ == [none, none, theirs, none, theirs, none, theirs]
-    rules_ = await asyncio.gather(*(store.rules.of(user) for user in users_))
-    ordered = [b"first", b"later"]
-    assert [[rule for _, rule in found] for found in rules_] == [
-        [] if user != doctor else ordered for user in users_
-    ]
