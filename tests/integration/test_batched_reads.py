@@ -59,4 +59,3 @@ async def test_resumes_asked_at_once_each_get_their_own_page(store: Store) -> No
     below = Resume(user_id=1, cursor=5, device_id=1, upto=6)
     pages = await asyncio.gather(*(store.events.resume(below, now=0) for _ in range(6)))
     assert pages == [None] * 6
-
