@@ -222,9 +222,10 @@ def _store_down(conn: Connection, error: Unavailable) -> None:
 
 async def _replay(ctx: Context, conn: Connection, resume_from: int, head: int) -> None:
     """Send every durable event after ``resume_from`` (oldest first), then go
-    live. Each page reads up to ``Hub.delivered`` as it is then: whatever is
-    above it reaches this socket live (held until now), so nothing falls
-    between the two, and what comes both ways is sent once."""
+    live. Each page reads up to ``Hub.delivered`` as it is when asked for
+    (the socket is in the hub already): whatever is above it reaches this
+    socket live (held until now), so nothing falls between the two, and
+    what comes both ways is sent once."""
     try:
         asked = Resume(conn.user_id, resume_from, conn.device_id, ctx.hub.delivered)
         page = await ctx.store.events.resume(asked, ctx.clock.ms())

@@ -6,7 +6,9 @@ the backend's own start and end of a statement, whatever it reads. When
 those costs were half the node's core, which the database shares here
 (``benchmarks/README.md``, issue 22, twenty-ninth session). A caller alone
 is read at once, as before; while ``most_at_once`` reads are under way,
-those who ask meanwhile wait for the next, which reads them all.
+those who ask meanwhile wait for the next, which reads them together,
+``MOST_READ_TOGETHER`` at most (a read's rows are held at once, and each
+of its callers waits for the slowest).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.hot import Autocommit, Hot, Params
 
-__all__ = ["READS_AT_ONCE", "Batched", "rows_of_each"]
+__all__ = ["MOST_READ_TOGETHER", "READS_AT_ONCE", "Batched", "rows_of_each"]
 
 READS_AT_ONCE = 4  # a kind of read's reads under way before its callers wait to be read together
+MOST_READ_TOGETHER = 64  # callers a read answers at most: its rows held at once, its callers' wait
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -50,7 +53,10 @@ class Batched(Generic[A, R]):
         return await answer
 
     def _start(self) -> None:
-        batch, self._waiting = self._waiting, []
+        batch, self._waiting = (
+            self._waiting[:MOST_READ_TOGETHER],
+            self._waiting[MOST_READ_TOGETHER:],
+        )
         self._under_way += 1
         read = asyncio.ensure_future(self._answer(batch))
         self._reads.add(read)
@@ -59,6 +65,8 @@ class Batched(Generic[A, R]):
     async def _answer(self, batch: list[tuple[A, asyncio.Future[R]]]) -> None:
         try:
             answers = await self._read([asked for asked, _ in batch])
+            if len(answers) != len(batch):
+                raise RuntimeError(f"{len(answers)} answers to {len(batch)} asked")
         except Exception as exc:
             for _, answer in batch:
                 if not answer.done():  # a caller cancelled is no longer waiting
@@ -68,6 +76,8 @@ class Batched(Generic[A, R]):
                 if not answer.done():
                     answer.set_result(found)
         finally:
+            for _, answer in batch:  # the read itself was cancelled: so are its callers
+                answer.cancel()
             self._under_way -= 1
             if self._waiting:
                 self._start()

@@ -18,7 +18,7 @@ longer than PostgreSQL takes to end that transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import (
@@ -344,7 +344,7 @@ class Resume:
     upto: int
 
 
-_ASKED = Resume.__slots__  # the fields, in order
+_ASKED = tuple(each.name for each in fields(Resume))  # its fields, in order
 
 
 def _after(fields: Sequence[ColumnElement[int]], *asked: FromClause) -> Select[Any]:
@@ -395,11 +395,11 @@ _AFTER = Hot(_AFTER_ONE)
 # one round trip instead of two, both in the same snapshot. On PostgreSQL,
 # the resumes asked meanwhile are read together, a page each, their rows
 # numbered ``n`` (``benchmarks/README.md``, issue 22, twenty-ninth session).
-_KNOWN = _BOUNDS_OF["sqlite"].subquery("bounds")
+_BOUNDS_SQLITE = _BOUNDS_OF["sqlite"].subquery("bounds")
 _PAGE = _AFTER_ONE.subquery("page")
-_RESUME = Hot(
-    select(_KNOWN.c.floor, _KNOWN.c.head, *_PAGE.c)
-    .select_from(_KNOWN.outerjoin(_PAGE, true()))
+_RESUME_SQLITE = Hot(
+    select(_BOUNDS_SQLITE.c.floor, _BOUNDS_SQLITE.c.head, *_PAGE.c)
+    .select_from(_BOUNDS_SQLITE.outerjoin(_PAGE, true()))
     .order_by(_PAGE.c.seq)
 )
 _ASKED_RESUMES = unnested({name: BigInteger() for name in _ASKED})
@@ -493,7 +493,7 @@ async def _resumed(
 ) -> list[list[StoredEvent] | None]:
     """Each resume's first page, or None for a cursor out of bounds."""
     params = [{name: getattr(resume, name) for name in _ASKED} for resume in asked]
-    found = await rows_of_each(conn, _RESUME, _RESUMES, params, bound)
+    found = await rows_of_each(conn, _RESUME_SQLITE, _RESUMES, params, bound)
     return [_page(resume.cursor, rows) for resume, rows in zip(asked, found, strict=True)]
 
 
@@ -501,6 +501,7 @@ def _page(cursor: int, rows: list[tuple[Any, ...]]) -> list[StoredEvent] | None:
     """The events of a resume's rows (each the bounds, then an event or
     NULLs), or None if ``cursor`` is out of the bounds."""
     floor, head = rows[0][0], rows[0][1]
+    assert floor is not None and head is not None  # ``stream_positions`` has both
     if not floor <= cursor <= head:
         return None
     return _stored([row[2:] for row in rows if row[2] is not None])

@@ -1,7 +1,8 @@
 """``storage.batches.Batched``: a caller alone is read at once; while the
 most reads allowed are under way, those who ask meanwhile are read together
-in the next; a failure reaches each caller of its read, and a caller
-cancelled leaves the others their answer."""
+in the next, ``MOST_READ_TOGETHER`` at most; a failure reaches each caller
+of its read, a caller cancelled leaves the others their answer, and a read
+cancelled or answering wrong leaves no caller waiting."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 
 import pytest
 
-from storage.batches import Batched
+from storage.batches import MOST_READ_TOGETHER, Batched
 
 
 class Reads:
@@ -72,3 +73,39 @@ async def test_a_caller_cancelled_leaves_the_others_their_answer() -> None:
     assert await asyncio.gather(first, third) == [10, 30]
     assert gone.cancelled()
     assert reads.asked == [[1], [2, 3]]
+
+
+async def test_a_read_answers_its_most_and_the_rest_wait_for_the_next() -> None:
+    reads = Reads()
+    batched = Batched(reads.read, most_at_once=1)
+    many = MOST_READ_TOGETHER + 3
+    callers = [asyncio.ensure_future(batched(n)) for n in range(many + 1)]
+    await asyncio.sleep(0)
+    reads.open.set()
+    assert await asyncio.gather(*callers) == [n * 10 for n in range(many + 1)]
+    assert [len(asked) for asked in reads.asked] == [1, MOST_READ_TOGETHER, 3]
+
+
+async def test_a_read_cancelled_cancels_its_callers_and_the_next_is_made() -> None:
+    reads = Reads()
+    reads.failure = asyncio.CancelledError()  # as a read cancelled at shutdown
+    batched = Batched(reads.read, most_at_once=1)
+    callers = [asyncio.ensure_future(batched(n)) for n in range(3)]
+    await asyncio.sleep(0)
+    reads.open.set()
+    async with asyncio.timeout(10):  # left waiting, they would wait forever
+        results = await asyncio.gather(*callers, return_exceptions=True)
+    assert all(isinstance(result, asyncio.CancelledError) for result in results)
+    reads.failure = None
+    assert await batched(4) == 40
+
+
+async def test_a_read_answering_too_few_fails_each_caller() -> None:
+    async def short(asked: list[int]) -> list[int]:
+        return asked[:-1]
+
+    batched = Batched(short, most_at_once=1)
+    callers = [asyncio.ensure_future(batched(n)) for n in range(3)]
+    for caller in callers:
+        with pytest.raises(RuntimeError, match="answers to"):
+            await caller
