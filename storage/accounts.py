@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.account_audit import record
-from storage.batches import Batched, rows_of_each
+from storage.batches import Batched, read_together, rows_of_each
 from storage.db import Database
 from storage.errors import Conflict
 from storage.hot import Hot, unnested
@@ -126,7 +126,7 @@ def _session(row: Sequence[Any] | None) -> Session | None:
 class Accounts:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._sessions = Batched(self._read_sessions)
+        self._sessions = Batched(self._read_sessions, read_together(db))
 
     async def create_user(
         self,

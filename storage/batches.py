@@ -7,8 +7,9 @@ those costs were half the node's core, which the database shares here
 (``benchmarks/README.md``, issue 22, twenty-ninth session). A caller alone
 is read at once, as before; while ``most_at_once`` reads are under way,
 those who ask meanwhile wait for the next, which reads them together,
-``MOST_READ_TOGETHER`` at most (a read's rows are held at once, and each
-of its callers waits for the slowest).
+``MOST_READ_TOGETHER`` at most (a read's rows are held at once). On
+SQLite a read answers one caller: its statements cost no round trip, and
+read together they would hold the loop one after another.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.db import Database
 from storage.hot import Autocommit, Hot, Params
 
-__all__ = ["MOST_READ_TOGETHER", "READS_AT_ONCE", "Batched", "rows_of_each"]
+__all__ = ["MOST_READ_TOGETHER", "READS_AT_ONCE", "Batched", "read_together", "rows_of_each"]
 
 READS_AT_ONCE = 4  # a kind of read's reads under way before its callers wait to be read together
-MOST_READ_TOGETHER = 64  # callers a read answers at most: its rows held at once, its callers' wait
+MOST_READ_TOGETHER = 256  # callers a read answers at most: the rows one fetch holds at once
 A = TypeVar("A")
 R = TypeVar("R")
 
@@ -37,9 +39,11 @@ class Batched(Generic[A, R]):
     def __init__(
         self,
         read: Callable[[list[A]], Awaitable[Sequence[R]]],
+        most_together: int,
         most_at_once: int = READS_AT_ONCE,
     ) -> None:
         self._read = read
+        self._most_together = most_together
         self._most_at_once = most_at_once
         self._under_way = 0
         self._waiting: list[tuple[A, asyncio.Future[R]]] = []
@@ -53,10 +57,8 @@ class Batched(Generic[A, R]):
         return await answer
 
     def _start(self) -> None:
-        batch, self._waiting = (
-            self._waiting[:MOST_READ_TOGETHER],
-            self._waiting[MOST_READ_TOGETHER:],
-        )
+        together = self._most_together
+        batch, self._waiting = self._waiting[:together], self._waiting[together:]
         self._under_way += 1
         read = asyncio.ensure_future(self._answer(batch))
         self._reads.add(read)
@@ -81,6 +83,11 @@ class Batched(Generic[A, R]):
             self._under_way -= 1
             if self._waiting:
                 self._start()
+
+
+def read_together(db: Database) -> int:
+    """How many callers a ``Batched`` read of ``db`` answers at most."""
+    return 1 if db.is_sqlite else MOST_READ_TOGETHER
 
 
 async def rows_of_each(

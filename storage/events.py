@@ -44,7 +44,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.audit import AUDIT_COLUMNS, AuditTx
-from storage.batches import Batched, rows_of_each
+from storage.batches import Batched, read_together, rows_of_each
 from storage.db import Database
 from storage.hot import Autocommit, Hot, insert_of, unnested
 from storage.messages import COLUMNS as MESSAGE_COLUMNS
@@ -417,7 +417,7 @@ _NO_END = 2**62  # ``upto`` when the caller sets no end
 class Events:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._resumes = Batched(self._read_resumes)
+        self._resumes = Batched(self._read_resumes, read_together(db))
 
     async def head(self) -> int:
         """The newest seq allocated (not necessarily committed): no cursor

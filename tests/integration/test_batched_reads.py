@@ -28,7 +28,7 @@ async def test_sessions_asked_at_once_each_get_their_own(store: Store) -> None:
             await conn.execute(insert(tokens).values(**row))
     unknown = b"?" * 32
     asked = [*hashes, unknown, hashes[7]]
-    assert len(asked) > 2 * READS_AT_ONCE  # some are read together
+    assert len(asked) > 2 * READS_AT_ONCE  # on PostgreSQL some are read together
     sessions = await asyncio.gather(*(store.accounts.session(h) for h in asked))
     assert sessions[12] is None
     known = [s for s in sessions if s is not None]
@@ -46,7 +46,7 @@ async def test_resumes_asked_at_once_each_get_their_own_page(store: Store) -> No
         new += [(None, NewEvent("receipt", user_id=(patient, doctor)[n % 2])) for n in range(6)]
         await tx.events.store(new, 5, tx.audit)
     nobody, tablet = doctor + 1000, phone + 1000
-    asked = {  # the first four read alone, the last five together
+    asked = {  # on PostgreSQL the first four read alone, the last five together
         Resume(user_id=doctor, cursor=0, device_id=tablet, upto=7): [1, 3, 5, 7],
         Resume(user_id=patient, cursor=6, device_id=phone, upto=7): [],
         Resume(user_id=nobody, cursor=0, device_id=tablet, upto=7): [],
