@@ -8,8 +8,10 @@ those costs were half the node's core, which the database shares here
 is read at once, as before; while ``most_at_once`` reads are under way,
 those who ask meanwhile wait for the next, which reads them together,
 ``MOST_READ_TOGETHER`` at most (a read's rows are held at once). On
-SQLite a read answers one caller: its statements cost no round trip, and
-read together they would hold the loop one after another.
+SQLite each caller reads alone, in its own task: its statement costs no
+round trip, and read together they held the loop one after another (as a
+read of one in a task of its own, they cost a storm of 9,900 devices on
+SQLite a third more CPU: ``benchmarks/README.md``, twenty-ninth session).
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Batched(Generic[A, R]):
         self._reads: set[asyncio.Task[None]] = set()  # kept until done (asyncio's advice)
 
     async def __call__(self, asked: A) -> R:
+        if self._most_together == 1:  # nothing to read together: the caller reads, in its task
+            return (await self._read([asked]))[0]
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((asked, answer))
         if self._under_way < self._most_at_once:

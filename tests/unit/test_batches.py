@@ -109,3 +109,11 @@ async def test_a_read_answering_too_few_fails_each_caller() -> None:
     for caller in callers:
         with pytest.raises(RuntimeError, match="answers to"):
             await caller
+
+
+async def test_reads_of_one_are_made_by_each_caller() -> None:
+    reads = Reads()
+    reads.open.set()
+    batched = Batched(reads.read, most_together=1, most_at_once=1)
+    assert await asyncio.gather(*(batched(n) for n in range(3))) == [0, 10, 20]
+    assert reads.asked == [[0], [1], [2]]
