@@ -8,10 +8,9 @@ those costs were half the node's core, which the database shares here
 is read at once, as before; while ``most_at_once`` reads are under way,
 those who ask meanwhile wait for the next, which reads them together,
 ``MOST_READ_TOGETHER`` at most (a read's rows are held at once). On
-SQLite each caller reads alone, in its own task: its statement costs no
-round trip, and read together they held the loop one after another (as a
-read of one in a task of its own, they cost a storm of 9,900 devices on
-SQLite a third more CPU: ``benchmarks/README.md``, twenty-ninth session).
+SQLite each caller reads alone, in its own task: a statement costs no
+round trip there, many read together held the loop one after another, and
+a read of one in a task of its own cost the storm a third more CPU.
 """
 
 from __future__ import annotations
