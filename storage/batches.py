@@ -106,6 +106,8 @@ async def rows_of_each(
     ``asked``'s values (``storage.hot.unnested``), its rows numbered ``n``
     in their first column."""
     common = dict(bound or {})
+    if not asked:
+        return []
     if conn.dialect.name == "sqlite":
         return [list(await one.rows(conn, common | dict(params))) for params in asked]
     arrays = {name: [params[name] for params in asked] for name in asked[0]}

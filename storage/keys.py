@@ -3,27 +3,16 @@ stored as signed with the key sealed to each device they were sent to."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    String,
-    and_,
-    any_,
-    bindparam,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.batches import rows_of_each
 from storage.db import Database, insert_new
-from storage.hot import Hot
+from storage.hot import Hot, unnested
 from storage.schema import device_lists, devices, sender_key_wraps, sender_keys
 
 __all__ = ["KeyTx", "Keys", "SenderKeyRef"]
@@ -48,25 +37,19 @@ def _wrap_rows(ref: SenderKeyRef) -> ColumnElement[bool]:
     return and_(c.thread_id == ref.thread, c.sender_device_id == ref.device, c.key_id == ref.key_id)
 
 
-def _lists_of(users: ColumnElement[bool]) -> Hot:
-    return Hot(select(device_lists.c.user_id, device_lists.c.signed).where(users))
+def _lists(*numbered: ColumnElement[Any]) -> Select[Any]:
+    return select(*numbered, device_lists.c.user_id, device_lists.c.signed)
 
 
-# The lists of the users in ``ids``, one statement a read of its own (each
-# device list is consistent alone): a send's members whose lists the node
-# does not know yet, without BEGIN and COMMIT around it (on PostgreSQL they
-# were two more round trips and a tenth of the loop while 9,900 new devices
-# sent: ``benchmarks/README.md``, issue 22, twenty-ninth session).
-_LISTS = {
-    "sqlite": _lists_of(  # ``ids`` as a JSON array
-        device_lists.c.user_id.in_(
-            select(func.json_each(bindparam("ids", type_=String)).table_valued("value").c.value)
-        )
-    ),
-    "postgresql": _lists_of(
-        device_lists.c.user_id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
-    ),
-}
+# The list of a user, a read of its own (each device list is consistent
+# alone); on PostgreSQL those of many users in one statement: a send's
+# members whose lists the node does not know yet, without BEGIN and COMMIT
+# around it (on PostgreSQL they were two more round trips and a tenth of
+# the loop while 9,900 new devices sent: ``benchmarks/README.md``, issue 22,
+# twenty-ninth session).
+_LIST = Hot(_lists().where(device_lists.c.user_id == bindparam("user_id")))
+_ASKED_USERS = unnested({"user_id": BigInteger()})
+_LISTS = Hot(_lists(_ASKED_USERS.c.n).where(device_lists.c.user_id == _ASKED_USERS.c.user_id))
 
 
 class Keys:
@@ -75,11 +58,10 @@ class Keys:
 
     async def lists(self, user_ids: Iterable[int]) -> dict[int, bytes]:
         """The newest signed device list of each user who published one."""
+        asked = [{"user_id": int(user_id)} for user_id in user_ids]
         async with self.db.read_one() as conn:
-            dialect = conn.dialect.name
-            ids = [int(user_id) for user_id in user_ids]
-            bound = json.dumps(ids) if dialect == "sqlite" else ids
-            return dict(await _LISTS[dialect].rows(conn, {"ids": bound}))
+            found = await rows_of_each(conn, _LIST, _LISTS, asked)
+        return {user_id: signed for rows in found for user_id, signed in rows}
 
     async def device_owners(self, device_ids: Iterable[int]) -> dict[int, int]:
         """Which user each of ``device_ids`` belongs to (unknown ids are left out)."""
