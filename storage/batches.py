@@ -1,16 +1,18 @@
 """Reads that many callers ask for at once, made together in one statement.
 
 Each statement to PostgreSQL costs a round trip, a pooled connection and
-the backend's own start and end of a statement, whatever it reads. When
-9,900 devices resume at once, each reading its session then its backlog,
-those costs were half the node's core, which the database shares here
-(``benchmarks/README.md``, issue 22, twenty-ninth session). A caller alone
-is read at once, as before; while ``most_at_once`` reads are under way,
+the backend's own planning, start and end, whatever it reads. When 9,900
+devices resume at once, each reading its session then its backlog, those
+costs were half the node's core, which the database shares here
+(``benchmarks/README.md``, issue 22, twenty-ninth and thirtieth sessions).
+A caller alone is read at once, as before; while a read is under way,
 those who ask meanwhile wait for the next, which reads them together,
-``MOST_READ_TOGETHER`` at most (a read's rows are held at once). On
-SQLite each caller reads alone, in its own task: a statement costs no
-round trip there, many read together held the loop one after another, and
-a read of one in a task of its own cost the storm a third more CPU.
+``MOST_READ_TOGETHER`` at most (a read's rows are held at once). The
+busier the node, the longer a read and the more it carries: a caller
+waits for two reads at most. On SQLite each caller reads alone, in its
+own task: a statement costs no round trip there, many read together held
+the loop one after another, and a read of one in a task of its own cost
+the storm a third more CPU.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.db import Database
 from storage.hot import Autocommit, Hot, Params
 
-__all__ = ["MOST_READ_TOGETHER", "READS_AT_ONCE", "Batched", "read_together", "rows_of_each"]
+__all__ = ["MOST_READ_TOGETHER", "Batched", "read_together", "rows_of_each"]
 
-READS_AT_ONCE = 4  # a kind of read's reads under way before its callers wait to be read together
 MOST_READ_TOGETHER = 256  # callers a read answers at most: the rows one fetch holds at once
 A = TypeVar("A")
 R = TypeVar("R")
@@ -38,15 +39,11 @@ class Batched(Generic[A, R]):
     failure reaches each of its callers."""
 
     def __init__(
-        self,
-        read: Callable[[list[A]], Awaitable[Sequence[R]]],
-        most_together: int,
-        most_at_once: int = READS_AT_ONCE,
+        self, read: Callable[[list[A]], Awaitable[Sequence[R]]], most_together: int
     ) -> None:
         self._read = read
         self._most_together = most_together
-        self._most_at_once = most_at_once
-        self._under_way = 0
+        self._reading = False
         self._waiting: list[tuple[A, asyncio.Future[R]]] = []
         self._reads: set[asyncio.Task[None]] = set()  # kept until done (asyncio's advice)
 
@@ -55,14 +52,14 @@ class Batched(Generic[A, R]):
             return (await self._read([asked]))[0]
         answer: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((asked, answer))
-        if self._under_way < self._most_at_once:
+        if not self._reading:
             self._start()
         return await answer
 
     def _start(self) -> None:
         together = self._most_together
         batch, self._waiting = self._waiting[:together], self._waiting[together:]
-        self._under_way += 1
+        self._reading = True
         read = asyncio.ensure_future(self._answer(batch))
         self._reads.add(read)
         read.add_done_callback(self._reads.discard)
@@ -83,7 +80,7 @@ class Batched(Generic[A, R]):
         finally:
             for _, answer in batch:  # the read itself was cancelled: so are its callers
                 answer.cancel()
-            self._under_way -= 1
+            self._reading = False
             if self._waiting:
                 self._start()
 
