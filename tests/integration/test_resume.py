@@ -20,6 +20,7 @@ from protocol.methods import Empty, HistoryParams, ThreadsOpenParams
 from protocol.model import ThreadKind
 from protocol.practice import InboxSettings
 from storage import Store
+from storage.events import REPLAY_PAGE
 from tests.support.server import RunningServer
 from tests.support.wire import greeted
 
@@ -51,6 +52,31 @@ async def test_resume_after_disconnect_delivers_missed_events_once(server: Runni
             await sender.send(thread, "live")
             assert await received_messages(again, 1) == ["live"]
             assert again.client.stats.duplicates_dropped == 0
+
+
+async def test_a_backlog_longer_than_a_page_arrives_whole_in_order_then_live(
+    make_server,  # type: ignore[no-untyped-def]
+) -> None:
+    """More than ``REPLAY_PAGE`` events missed: the replay reads page after
+    page, and the messages sent while it runs arrive after it, each once."""
+    server: RunningServer = make_server(
+        sends_per_second=10_000, send_burst=10_000, calls_per_second=10_000, call_burst=10_000
+    )
+    doctor, patient, thread = await server.patient_thread()
+    missed, live = REPLAY_PAGE + 20, 5
+    async with server.secure(patient) as sender:
+        async with server.secure(doctor) as desk:
+            await desk.call("inbox.set", InboxSettings(max_daily_messages=missed + live))
+            cursor = desk.client.cursor
+        for i in range(missed):
+            await sender.send(thread, f"missed-{i}")
+        async with server.secure(doctor, resume_from=cursor) as again:
+            sending = asyncio.gather(*(sender.send(thread, f"live-{i}") for i in range(live)))
+            got = await received_messages(again, missed + live, timeout=60)
+            await sending
+            assert again.client.stats.duplicates_dropped == 0
+    assert got[:missed] == [f"missed-{i}" for i in range(missed)]
+    assert sorted(got[missed:]) == [f"live-{i}" for i in range(live)]
 
 
 async def test_a_device_is_not_replayed_its_own_messages(server: RunningServer) -> None:
