@@ -9,10 +9,11 @@ A caller alone is read at once, as before; while a read is under way,
 those who ask meanwhile wait for the next, which reads them together,
 ``MOST_READ_TOGETHER`` at most (a read's rows are held at once). The
 busier the node, the longer a read and the more it carries: a caller
-waits for two reads at most. On SQLite each caller reads alone, in its
-own task: a statement costs no round trip there, many read together held
-the loop one after another, and a read of one in a task of its own cost
-the storm a third more CPU.
+waits for the read under way, then its own (unless more than
+``MOST_READ_TOGETHER`` wait before it). On SQLite each caller reads
+alone, in its own task: a statement costs no round trip there, many read
+together held the loop one after another, and a read of one in a task of
+its own cost the storm a third more CPU.
 """
 
 from __future__ import annotations
